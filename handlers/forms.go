@@ -1,0 +1,63 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/components"
+	"gatehouse/models"
+)
+
+// errTooLarge means the body went over the cap; the caller has answered 413.
+var errTooLarge = errors.New("request body too large")
+
+// decodeForm parses a urlencoded POST body. Over the cap it answers 413 and
+// returns errTooLarge. Malformed encoding is not fatal: the pairs that could
+// be read are returned with a message for the form, so nothing typed is lost.
+func (h *Handler) decodeForm(c *gin.Context) (url.Values, string, error) {
+	err := c.Request.ParseForm()
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		h.errorResponse(c, http.StatusRequestEntityTooLarge)
+		return nil, "", errTooLarge
+	}
+	msg := ""
+	if err != nil {
+		msg = "Some of the form could not be read. Check what you entered and try again."
+	}
+	return c.Request.PostForm, msg, nil
+}
+
+// newForm returns a view form holding the given fields' submitted values,
+// cleaned for display (invalid UTF-8 is not echoed back).
+func newForm(values url.Values, fields ...string) components.Form {
+	f := components.Form{Values: map[string]string{}, Errors: map[string][]string{}}
+	for _, name := range fields {
+		f.Values[name] = displayable(values.Get(name))
+	}
+	return f
+}
+
+// displayable replaces invalid UTF-8 and control characters with U+FFFD so
+// hostile input can be shown back without harm.
+func displayable(v string) string {
+	if models.CleanText(v) == "" {
+		return v
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\t' {
+			return unicode.ReplacementChar
+		}
+		return r
+	}, strings.ToValidUTF8(v, "\uFFFD"))
+}
+
+// addError adds a message to a field ("" for the whole form).
+func addError(f components.Form, field, msg string) {
+	f.Errors[field] = append(f.Errors[field], msg)
+}

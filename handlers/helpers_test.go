@@ -1,0 +1,252 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"gorm.io/gorm"
+
+	"gatehouse/models"
+)
+
+// testHashParams keep argon2id real but cheap, so the suite stays fast.
+var testHashParams = models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// testServer is the whole app (every middleware, real SQLite file) behind
+// an httptest server.
+type testServer struct {
+	*httptest.Server
+	h      *Handler
+	db     *gorm.DB
+	users  *models.Users
+	logs   *syncBuffer
+	dbPath string
+}
+
+// syncBuffer collects log output from concurrent requests.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newTestServer starts the app on a fresh SQLite file. Options adjust the
+// configuration before the handler is built.
+func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
+	t.Helper()
+	dbPath := filepath.Join(t.TempDir(), "test.db")
+	db, err := models.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatalf("open db: %v", err)
+	}
+	t.Cleanup(func() { _ = models.Close(db) })
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := Config{BaseURL: "http://example.test"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	hasher := models.NewHasher(testHashParams, 4, 5*time.Second)
+	h := New(log, db, hasher, cfg)
+	srv := httptest.NewServer(h.Routes())
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return &testServer{Server: srv, h: h, db: db, users: h.users, logs: logs, dbPath: dbPath}
+}
+
+// createUser stores an active user directly through the model.
+func (ts *testServer) createUser(t *testing.T, username, email, password string) *models.User {
+	t.Helper()
+	u, err := ts.users.Create(context.Background(), models.NewUser{Username: username, Email: email, Password: password})
+	if err != nil {
+		t.Fatalf("create user %q: %v", username, err)
+	}
+	return u
+}
+
+// testClient is a browser-like client: a cookie jar, and redirects not
+// followed so tests see each 303.
+type testClient struct {
+	t    *testing.T
+	ts   *testServer
+	http *http.Client
+}
+
+func (ts *testServer) client(t *testing.T) *testClient {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testClient{t: t, ts: ts, http: &http.Client{
+		Jar:           jar,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is a finished response with its body read.
+type response struct {
+	*http.Response
+	body string
+}
+
+// doc parses the body as HTML.
+func (r *response) doc(t *testing.T) *goquery.Document {
+	t.Helper()
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
+	if err != nil {
+		t.Fatalf("parse html: %v", err)
+	}
+	return d
+}
+
+// text returns the trimmed text of the first element matching sel.
+func (r *response) text(t *testing.T, sel string) string {
+	t.Helper()
+	return strings.TrimSpace(r.doc(t).Find(sel).First().Text())
+}
+
+func (c *testClient) do(req *http.Request) *response {
+	c.t.Helper()
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatalf("read body: %v", err)
+	}
+	return &response{Response: res, body: string(b)}
+}
+
+func (c *testClient) newRequest(method, path string, body io.Reader) *http.Request {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.ts.URL+path, body)
+	if err != nil {
+		c.t.Fatalf("new request: %v", err)
+	}
+	return req
+}
+
+func (c *testClient) get(path string) *response {
+	c.t.Helper()
+	return c.do(c.newRequest(http.MethodGet, path, nil))
+}
+
+func (c *testClient) htmxGet(path string) *response {
+	c.t.Helper()
+	req := c.newRequest(http.MethodGet, path, nil)
+	req.Header.Set("HX-Request", "true")
+	return c.do(req)
+}
+
+func (c *testClient) postForm(path string, v url.Values) *response {
+	c.t.Helper()
+	req := c.newRequest(http.MethodPost, path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
+}
+
+func (c *testClient) htmxPost(path string, v url.Values) *response {
+	c.t.Helper()
+	req := c.newRequest(http.MethodPost, path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	return c.do(req)
+}
+
+// cookie returns the client's current value of the named cookie, or "".
+func (c *testClient) cookie(name string) string {
+	u, _ := url.Parse(c.ts.URL)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// setCookie plants a cookie in the client's jar (for fixation and replay
+// tests).
+func (c *testClient) setCookie(name, value string) {
+	u, _ := url.Parse(c.ts.URL)
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
+
+// login posts the login form and fails the test unless it succeeds.
+func (c *testClient) login(username, password string) {
+	c.t.Helper()
+	res := c.postForm("/accounts/login/", url.Values{"username": {username}, "password": {password}})
+	if res.StatusCode != http.StatusSeeOther {
+		c.t.Fatalf("login %q: got status %d, want 303; body: %s", username, res.StatusCode, res.body)
+	}
+}
+
+// signUpAndLogin creates a user and returns a client signed in as them.
+func (ts *testServer) signUpAndLogin(t *testing.T, username, password string) (*testClient, *models.User) {
+	t.Helper()
+	u := ts.createUser(t, username, username+"@example.com", password)
+	c := ts.client(t)
+	c.login(username, password)
+	return c, u
+}
+
+// wantStatus fails the test when res has another status.
+func wantStatus(t *testing.T, res *response, want int) {
+	t.Helper()
+	if res.StatusCode != want {
+		t.Fatalf("%s %s: got status %d, want %d; body: %.2000s", res.Request.Method, res.Request.URL.Path, res.StatusCode, want, res.body)
+	}
+}
+
+// wantRedirect fails the test unless res is a 303 to want.
+func wantRedirect(t *testing.T, res *response, want string) {
+	t.Helper()
+	wantStatus(t, res, http.StatusSeeOther)
+	if got := res.Header.Get("Location"); got != want {
+		t.Fatalf("%s %s: got Location %q, want %q", res.Request.Method, res.Request.URL.Path, got, want)
+	}
+}
+
+// sessionCount counts session rows, optionally for one user.
+func (ts *testServer) sessionCount(t *testing.T, userID uint) int64 {
+	t.Helper()
+	var n int64
+	q := ts.db.Model(&models.Session{})
+	if userID != 0 {
+		q = q.Where("user_id = ?", userID)
+	}
+	if err := q.Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,175 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/models"
+)
+
+const userKey = "gatehouse.user"
+
+// contentSecurityPolicy allows scripts and styles from our own origin only:
+// no inline scripts, no hx-on, no eval.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// securityHeaders sets the headers every response carries.
+func (h *Handler) securityHeaders(c *gin.Context) {
+	hd := c.Writer.Header()
+	hd.Set("Content-Security-Policy", contentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	c.Next()
+}
+
+// noStore marks responses as depending on who is signed in: never cached,
+// and varying with HX-Request since htmx gets fragments.
+func (h *Handler) noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("Vary", "Cookie, HX-Request")
+	c.Next()
+}
+
+// limitBody refuses bodies over the cap: at once when Content-Length says
+// so, and while reading otherwise (decodeForm answers 413 then).
+func (h *Handler) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > h.cfg.MaxBodyBytes {
+		h.errorResponse(c, http.StatusRequestEntityTooLarge)
+		c.Abort()
+		return
+	}
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxBodyBytes)
+	}
+	c.Next()
+}
+
+// clientInfo puts the client's address (trusted proxies applied) and user
+// agent where the session store can record them.
+func (h *Handler) clientInfo(c *gin.Context) {
+	ci := models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}
+	c.Request = c.Request.WithContext(models.WithClientInfo(c.Request.Context(), ci))
+	c.Next()
+}
+
+// loadUser resolves the session's user. A user who has been deactivated or
+// deleted since is signed out here, on their next request.
+func (h *Handler) loadUser(c *gin.Context) {
+	if _, err := c.Request.Cookie(models.SessionCookieName); err != nil {
+		c.Next() // no cookie: anonymous, and no database work
+		return
+	}
+	sess := sessions.Default(c)
+	gs := gorillaSession(sess)
+	if gs == nil {
+		h.errorResponse(c, http.StatusServiceUnavailable)
+		c.Abort()
+		return
+	}
+	id, ok := sess.Get(models.UserIDKey).(uint)
+	if !ok {
+		c.Next()
+		return
+	}
+	user, err := h.users.ByID(c.Request.Context(), id)
+	switch {
+	case err == nil && user.IsActive:
+		c.Set(userKey, user)
+	case err == nil || errors.Is(err, models.ErrNotFound):
+		// Inactive or gone: end the session for good.
+		sess.Clear()
+		sess.Options(sessions.Options{Path: "/", MaxAge: -1})
+		if err := sess.Save(); err != nil {
+			h.log.Warn("end session of inactive user", "err", err)
+		}
+	default:
+		h.dbError(c, "load user", err)
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+// currentUser returns the signed-in user, or nil.
+func currentUser(c *gin.Context) *models.User {
+	u, _ := c.Get(userKey)
+	user, _ := u.(*models.User)
+	return user
+}
+
+// requireLogin is Django's login_required: anonymous requests go to the
+// login page with ?next= set to where they were going.
+func (h *Handler) requireLogin(c *gin.Context) {
+	if currentUser(c) != nil {
+		c.Next()
+		return
+	}
+	h.redirect(c, h.cfg.LoginURL+"?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+	c.Abort()
+}
+
+// guestOnly sends a signed-in user on to where they would go after logging
+// in, so the login page is not shown to someone already in.
+func (h *Handler) guestOnly(c *gin.Context) {
+	if currentUser(c) == nil {
+		c.Next()
+		return
+	}
+	h.redirect(c, safeNext(c.Query("next"), h.cfg.LoginRedirectURL))
+	c.Abort()
+}
+
+// logRequests logs one line per request: the route pattern, not the raw
+// path, since paths such as /accounts/reset/<token>/ carry secrets.
+func (h *Handler) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "(no route)"
+	}
+	status := c.Writer.Status()
+	args := []any{"method", c.Request.Method, "route", route, "status", status,
+		"duration_ms", strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 2, 64),
+		"client_ip", c.ClientIP()}
+	switch {
+	case status >= 500:
+		h.log.Warn("request", args...)
+	default:
+		h.log.Debug("request", args...)
+	}
+}
+
+// recoverPanics turns a panic into a logged 500 page instead of a dropped
+// connection or a stack trace in the browser.
+func (h *Handler) recoverPanics(c *gin.Context) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			if rec == http.ErrAbortHandler {
+				panic(rec)
+			}
+			h.log.Error("panic serving request", "route", c.FullPath(), "panic", rec, "stack", string(debug.Stack()))
+			if !c.Writer.Written() {
+				h.errorResponse(c, http.StatusInternalServerError)
+			}
+			c.Abort()
+		}
+	}()
+	c.Next()
+}
+
+func (h *Handler) healthz(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.String(http.StatusOK, "ok")
+}

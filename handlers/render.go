@@ -1,0 +1,183 @@
+package handlers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/a-h/templ"
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
+
+	"gatehouse/components"
+	"gatehouse/models"
+)
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render renders comp into a buffer first, then saves the session and writes
+// status and body: a failed render never sends half a page.
+func (h *Handler) render(c *gin.Context, status int, comp templ.Component) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := comp.Render(c.Request.Context(), buf); err != nil {
+		h.log.Error("render", "route", c.FullPath(), "err", err)
+		c.String(http.StatusInternalServerError, "Internal server error")
+		return
+	}
+	if !h.saveSession(c) {
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// redirect answers HX-Redirect to htmx (a 303 would be followed by fetch and
+// its target swapped into the page) and 303 See Other to everything else.
+func (h *Handler) redirect(c *gin.Context, to string) {
+	if !h.saveSession(c) {
+		return
+	}
+	if isHTMX(c) {
+		c.Header("HX-Redirect", to)
+		c.Status(http.StatusOK)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, to)
+}
+
+func isHTMX(c *gin.Context) bool { return c.GetHeader("HX-Request") == "true" }
+
+// saveSession writes the session if it changed. On failure it answers the
+// request itself and returns false.
+func (h *Handler) saveSession(c *gin.Context) bool {
+	v, ok := c.Get(sessions.DefaultKey)
+	if !ok {
+		return true
+	}
+	if err := v.(sessions.Session).Save(); err != nil {
+		h.dbError(c, "save session", err)
+		return false
+	}
+	return true
+}
+
+// gorillaSession returns the store-level session behind gin-contrib's
+// wrapper, or nil when the store could not load it.
+func gorillaSession(s sessions.Session) *gsessions.Session {
+	gs, _ := s.(interface{ Session() *gsessions.Session })
+	if gs == nil {
+		return nil
+	}
+	return gs.Session()
+}
+
+// flash queues a one-time message for the next page.
+func (h *Handler) flash(c *gin.Context, level, format string, args ...any) {
+	sessions.Default(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...)})
+}
+
+// page builds what the layout needs, taking the pending flashes.
+func (h *Handler) page(c *gin.Context, title string) components.Page {
+	p := components.Page{Title: title}
+	if u := currentUser(c); u != nil {
+		p.User = &components.CurrentUser{Username: u.Username, IsStaff: u.IsStaff}
+	}
+	if v, ok := c.Get(sessions.DefaultKey); ok {
+		s := v.(sessions.Session)
+		// Without a cookie there is no stored session, hence no flashes:
+		// skip the lookup.
+		if _, err := c.Request.Cookie(models.SessionCookieName); err == nil && s.Get("_flash") != nil {
+			for _, f := range s.Flashes() {
+				if fl, ok := f.(models.Flash); ok {
+					p.Flashes = append(p.Flashes, components.Flash{Level: fl.Level, Message: fl.Message})
+				}
+			}
+		}
+	}
+	return p
+}
+
+// errorMessages are the texts of the error pages.
+var errorMessages = map[int][2]string{
+	http.StatusBadRequest:            {"Bad request", "The request could not be understood."},
+	http.StatusForbidden:             {"Forbidden", "You do not have permission to do that."},
+	http.StatusNotFound:              {"Page not found", "There is nothing at this address."},
+	http.StatusMethodNotAllowed:      {"Method not allowed", "This address does not accept that kind of request."},
+	http.StatusRequestEntityTooLarge: {"Request too large", "What you sent is larger than this site accepts. Shorten it and try again."},
+	http.StatusTooManyRequests:       {"Too many requests", "Too many attempts. Wait a little and try again."},
+	http.StatusInternalServerError:   {"Server error", "Something went wrong on our side. It has been logged; please try again."},
+	http.StatusServiceUnavailable:    {"Temporarily unavailable", "The service is busy or under maintenance. Please try again in a few seconds."},
+}
+
+// errorResponse answers with the error page for status; to htmx it sends an
+// alert for the page's message area instead, leaving the form untouched.
+func (h *Handler) errorResponse(c *gin.Context, status int) {
+	title, msg := "Error", http.StatusText(status)
+	if m, ok := errorMessages[status]; ok {
+		title, msg = m[0], m[1]
+	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		c.Header("Retry-After", "5")
+	}
+	if isHTMX(c) {
+		c.Header("HX-Retarget", "#messages")
+		c.Header("HX-Reswap", "innerHTML")
+		h.render(c, status, components.ErrorAlert(msg))
+		return
+	}
+	p := components.Page{Title: title}
+	if u := currentUser(c); u != nil {
+		p.User = &components.CurrentUser{Username: u.Username, IsStaff: u.IsStaff}
+	}
+	h.render(c, status, components.ErrorPage(p, status, msg))
+}
+
+// dbError answers a failed model call: 503 when the database is unavailable
+// (locked, read-only …), 500 otherwise; both are logged without secrets.
+func (h *Handler) dbError(c *gin.Context, op string, err error) {
+	if errors.Is(err, models.ErrUnavailable) || errors.Is(err, models.ErrBusy) {
+		h.log.Warn("service unavailable", "op", op, "err", err)
+		h.errorResponse(c, http.StatusServiceUnavailable)
+		return
+	}
+	h.log.Error("request failed", "op", op, "err", err)
+	h.errorResponse(c, http.StatusInternalServerError)
+}
+
+func (h *Handler) notFound(c *gin.Context) { h.errorResponse(c, http.StatusNotFound) }
+
+func (h *Handler) methodNotAllowed(c *gin.Context) {
+	h.errorResponse(c, http.StatusMethodNotAllowed)
+}
+
+// crossOriginDenied answers cross-site writes rejected by
+// http.CrossOriginProtection, outside Gin.
+func (h *Handler) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var buf bytes.Buffer
+	m := errorMessages[http.StatusForbidden]
+	err := components.ErrorPage(components.Page{Title: m[0]}, http.StatusForbidden,
+		"Cross-site requests are not allowed. Reload the page and try again.").Render(r.Context(), &buf)
+	w.WriteHeader(http.StatusForbidden)
+	if err == nil {
+		_, _ = w.Write(buf.Bytes())
+	}
+	h.log.Info("cross-origin request refused", "method", r.Method, "origin", r.Header.Get("Origin"),
+		"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "status", strconv.Itoa(http.StatusForbidden))
+}
+
+// audit records a security event. A failure to record is logged but does not
+// fail the request the user made.
+func (h *Handler) audit(c *gin.Context, e models.AuthEvent) {
+	if err := h.events.Record(c.Request.Context(), e); err != nil {
+		h.log.Warn("record security event", "kind", string(e.Kind), "err", err)
+	}
+}

@@ -1,0 +1,209 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Sentinel errors of user operations.
+var (
+	ErrDuplicateUsername  = errors.New("a user with that username already exists")
+	ErrInvalidCredentials = errors.New("invalid username or password")
+)
+
+// User is an account, shaped like Django's auth.User.
+type User struct {
+	ID uint `gorm:"primaryKey"`
+	// Username is stored NFKC-normalised; UsernameKey (its case fold) carries
+	// the unique index, so "Alice" and "alice" cannot both exist.
+	Username    string `gorm:"size:150;not null"`
+	UsernameKey string `gorm:"size:600;not null;uniqueIndex"`
+	Email       string `gorm:"size:254;not null;default:''"`
+	EmailKey    string `gorm:"size:1016;not null;default:'';index"`
+	// Password is an argon2id PHC string, never the password itself.
+	Password    string `gorm:"size:255;not null"`
+	IsActive    bool   `gorm:"not null;default:true;index"`
+	IsStaff     bool   `gorm:"not null;default:false;index"`
+	IsSuperuser bool   `gorm:"not null;default:false;index"`
+	DateJoined  time.Time `gorm:"not null;index"`
+	LastLogin   *time.Time `gorm:"index"`
+}
+
+// NewUser describes an account to create.
+type NewUser struct {
+	Username    string
+	Email       string
+	Password    string
+	IsStaff     bool
+	IsSuperuser bool
+}
+
+// Users holds the user operations and what they depend on.
+type Users struct {
+	db     *gorm.DB
+	hasher *Hasher
+}
+
+// NewUsers returns the user operations over db, hashing with hasher.
+func NewUsers(db *gorm.DB, hasher *Hasher) *Users {
+	return &Users{db: db, hasher: hasher}
+}
+
+// Hasher returns the password hasher the users are checked with.
+func (u *Users) Hasher() *Hasher { return u.hasher }
+
+// Create validates nu and stores a new active user. A username taken in any
+// letter case gives ErrDuplicateUsername; the unique index decides races.
+// Validation failures come back as a *ValidationError.
+func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
+	username := NormalizeUsername(nu.Username)
+	email := NormalizeEmail(nu.Email)
+	verr := &ValidationError{Fields: map[string][]string{}}
+	if msg := ValidateUsername(username); msg != "" {
+		verr.add("username", msg)
+	}
+	if msg := ValidateEmail(email); msg != "" {
+		verr.add("email", msg)
+	}
+	for _, msg := range ValidatePassword(nu.Password, username, email) {
+		verr.add("password", msg)
+	}
+	if len(verr.Fields) > 0 {
+		return nil, verr
+	}
+	hash, err := u.hasher.Hash(ctx, nu.Password)
+	if err != nil {
+		return nil, err
+	}
+	user := &User{
+		Username:    username,
+		UsernameKey: UsernameKey(username),
+		Email:       email,
+		EmailKey:    EmailKey(email),
+		Password:    hash,
+		IsActive:    true,
+		IsStaff:     nu.IsStaff || nu.IsSuperuser,
+		IsSuperuser: nu.IsSuperuser,
+		DateJoined:  time.Now().UTC(),
+	}
+	if err := u.db.WithContext(ctx).Create(user).Error; err != nil {
+		if isUniqueViolation(err) {
+			return nil, ErrDuplicateUsername
+		}
+		return nil, dbErr("create user", err)
+	}
+	return user, nil
+}
+
+// UsernameTaken reports whether an account with that username, in any letter
+// case, exists.
+func (u *Users) UsernameTaken(ctx context.Context, username string) (bool, error) {
+	var n int64
+	err := u.db.WithContext(ctx).Model(&User{}).Where("username_key = ?", UsernameKey(username)).Limit(1).Count(&n).Error
+	if err != nil {
+		return false, dbErr("check username", err)
+	}
+	return n > 0, nil
+}
+
+// ByID returns the user with that ID, or ErrNotFound.
+func (u *Users) ByID(ctx context.Context, id uint) (*User, error) {
+	var user User
+	if err := u.db.WithContext(ctx).Take(&user, id).Error; err != nil {
+		return nil, dbErr("load user", err)
+	}
+	return &user, nil
+}
+
+// ByUsername returns the user with that username in any letter case, or
+// ErrNotFound.
+func (u *Users) ByUsername(ctx context.Context, username string) (*User, error) {
+	var user User
+	if err := u.db.WithContext(ctx).Where("username_key = ?", UsernameKey(username)).Take(&user).Error; err != nil {
+		return nil, dbErr("load user", err)
+	}
+	return &user, nil
+}
+
+// Authenticate checks a username and password as Django's ModelBackend does:
+// unknown users, wrong passwords and inactive users all give
+// ErrInvalidCredentials, and all cost one hash verification so timing does
+// not tell them apart. On success it rehashes the password when the hash
+// parameters have changed. ErrBusy means no hashing slot was free in time.
+func (u *Users) Authenticate(ctx context.Context, username, password string) (*User, error) {
+	if CleanText(username) != "" || CleanText(password) != "" ||
+		len(username) > 4*UsernameMaxLen || len(password) > 4*PasswordMaxLen {
+		// Input no account can have: refuse without hashing, which also
+		// makes an oversized password cheap to refuse.
+		return nil, ErrInvalidCredentials
+	}
+	user, err := u.ByUsername(ctx, username)
+	if errors.Is(err, ErrNotFound) {
+		if err := u.hasher.VerifyDummy(ctx, password); err != nil {
+			return nil, err
+		}
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, rehash, err := u.hasher.Verify(ctx, password, user.Password)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || !user.IsActive {
+		return nil, ErrInvalidCredentials
+	}
+	if rehash {
+		if hash, err := u.hasher.Hash(ctx, password); err == nil {
+			if err := u.db.WithContext(ctx).Model(user).Update("password", hash).Error; err == nil {
+				user.Password = hash
+			}
+		}
+	}
+	return user, nil
+}
+
+// RecordLogin sets the user's last_login to now.
+func (u *Users) RecordLogin(ctx context.Context, user *User) error {
+	now := time.Now().UTC()
+	if err := u.db.WithContext(ctx).Model(user).Update("last_login", now).Error; err != nil {
+		return dbErr("record login", err)
+	}
+	user.LastLogin = &now
+	return nil
+}
+
+// SetPassword validates and stores a new password for user. Validation
+// failures come back as a *ValidationError on the "password" field.
+func (u *Users) SetPassword(ctx context.Context, user *User, password string) error {
+	if msgs := ValidatePassword(password, user.Username, user.Email); len(msgs) > 0 {
+		return &ValidationError{Fields: map[string][]string{"password": msgs}}
+	}
+	hash, err := u.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	if err := u.db.WithContext(ctx).Model(user).Update("password", hash).Error; err != nil {
+		return dbErr("set password", err)
+	}
+	user.Password = hash
+	return nil
+}
+
+// ValidationError carries per-field messages from a model operation.
+type ValidationError struct {
+	Fields map[string][]string
+}
+
+func (e *ValidationError) add(field, msg string) {
+	e.Fields[field] = append(e.Fields[field], msg)
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid input: %v", e.Fields)
+}

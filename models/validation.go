@@ -1,0 +1,259 @@
+package models
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"net/mail"
+	"regexp"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Limits on user input, in characters (runes).
+const (
+	UsernameMaxLen    = 150 // Django's
+	EmailMaxLen       = 254 // RFC 5321 path limit
+	PasswordMinLen    = 8   // Django's MinimumLengthValidator
+	PasswordMaxLen    = 1024
+	similarityMaxFrac = 0.7 // Django's UserAttributeSimilarityValidator
+)
+
+var usernameRE = regexp.MustCompile(`^[\p{L}\p{N}_.@+-]+$`)
+
+var folder = cases.Fold()
+
+// NormalizeUsername returns the username as stored: NFKC-normalised with
+// surrounding space removed, as Django's normalize_username does.
+func NormalizeUsername(s string) string {
+	return norm.NFKC.String(strings.TrimSpace(s))
+}
+
+// UsernameKey returns the case-insensitive identity of a username: the NFKC
+// form of its Unicode case fold. Two usernames with the same key are the same
+// account; the database holds a unique index on it.
+func UsernameKey(s string) string {
+	return norm.NFKC.String(folder.String(NormalizeUsername(s)))
+}
+
+// EmailKey returns the case-insensitive identity of an e-mail address, used to
+// find accounts by address (never to send to).
+func EmailKey(s string) string {
+	return norm.NFKC.String(folder.String(norm.NFKC.String(strings.TrimSpace(s))))
+}
+
+// CleanText reports a problem with raw form text that no field accepts:
+// invalid UTF-8, NUL or other control characters. It returns "" when fine.
+func CleanText(s string) string {
+	if !utf8.ValidString(s) {
+		return "Enter valid text: this contains bytes that are not UTF-8."
+	}
+	for _, r := range s {
+		if r == 0 || (unicode.IsControl(r) && r != '\t') {
+			return "Enter valid text: control characters are not allowed."
+		}
+	}
+	return ""
+}
+
+// ValidateUsername returns a message when s (already normalised) is not an
+// acceptable username, else "".
+func ValidateUsername(s string) string {
+	if msg := CleanText(s); msg != "" {
+		return msg
+	}
+	switch n := utf8.RuneCountInString(s); {
+	case n == 0:
+		return "This field is required."
+	case n > UsernameMaxLen:
+		return "Ensure this value has at most 150 characters."
+	}
+	if !usernameRE.MatchString(s) {
+		return "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
+	}
+	return ""
+}
+
+// NormalizeEmail lower-cases the domain part, as Django's normalize_email does.
+func NormalizeEmail(s string) string {
+	s = strings.TrimSpace(s)
+	i := strings.LastIndexByte(s, '@')
+	if i < 0 {
+		return s
+	}
+	return s[:i+1] + strings.ToLower(s[i+1:])
+}
+
+// ValidateEmail returns a message when s is not a plain e-mail address.
+// An empty address is allowed here; forms that need one say so.
+func ValidateEmail(s string) string {
+	if s == "" {
+		return ""
+	}
+	if msg := CleanText(s); msg != "" {
+		return msg
+	}
+	if utf8.RuneCountInString(s) > EmailMaxLen {
+		return "Ensure this value has at most 254 characters."
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || strings.ContainsAny(s, " <>\"") {
+		return "Enter a valid email address."
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return "Enter a valid email address."
+	}
+	return ""
+}
+
+// ValidatePassword applies Django's password validators plus a maximum
+// length: minimum length, similarity to the username and e-mail, the common-
+// password list, and not entirely numeric. It returns every failed rule's
+// message, or nil when the password is acceptable.
+func ValidatePassword(password, username, email string) []string {
+	if msg := CleanText(password); msg != "" {
+		return []string{msg}
+	}
+	n := utf8.RuneCountInString(password)
+	if n > PasswordMaxLen {
+		// Nothing else is worth checking on such input.
+		return []string{"This password is too long. It must contain at most 1024 characters."}
+	}
+	var msgs []string
+	if n < PasswordMinLen {
+		msgs = append(msgs, "This password is too short. It must contain at least 8 characters.")
+	}
+	if attr := similarAttribute(password, username, email); attr != "" {
+		msgs = append(msgs, "The password is too similar to the "+attr+".")
+	}
+	if isCommonPassword(password) {
+		msgs = append(msgs, "This password is too common.")
+	}
+	if isAllDigits(password) {
+		msgs = append(msgs, "This password is entirely numeric.")
+	}
+	return msgs
+}
+
+func isAllDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsDigit(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// similarAttribute returns "username" or "email address" when the password is
+// too close to that attribute (or a part of it split on non-word characters,
+// as Django does), else "".
+func similarAttribute(password, username, email string) string {
+	pw := strings.ToLower(password)
+	attrs := []struct{ name, value string }{{"username", username}, {"email address", email}}
+	for _, a := range attrs {
+		if a.value == "" {
+			continue
+		}
+		v := strings.ToLower(a.value)
+		parts := append([]string{v}, strings.FieldsFunc(v, func(r rune) bool {
+			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_')
+		})...)
+		for _, part := range parts {
+			if part == "" {
+				continue
+			}
+			if similarity(pw, part) >= similarityMaxFrac {
+				return a.name
+			}
+		}
+	}
+	return ""
+}
+
+// similarity is Python difflib's SequenceMatcher.quick_ratio, an upper bound
+// of its ratio that Django's validator also checks first: 2*matches/total
+// over the multiset of characters. It is cheap and errs on the side of
+// refusing.
+func similarity(a, b string) float64 {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra)+len(rb) == 0 {
+		return 0
+	}
+	counts := make(map[rune]int, len(rb))
+	for _, r := range rb {
+		counts[r]++
+	}
+	matches := 0
+	for _, r := range ra {
+		if counts[r] > 0 {
+			counts[r]--
+			matches++
+		}
+	}
+	q := 2 * float64(matches) / float64(len(ra)+len(rb))
+	if q < similarityMaxFrac {
+		return q
+	}
+	return lcsRatio(ra, rb)
+}
+
+// lcsRatio is 2*LCS/total, close to difflib's ratio, run only when the quick
+// bound says the strings might be similar. Inputs are bounded by the field
+// limits, and the table is rolled to two rows.
+func lcsRatio(a, b []rune) float64 {
+	if len(a) > 256 || len(b) > 256 {
+		return 0 // far longer than any attribute it could resemble
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			switch {
+			case a[i-1] == b[j-1]:
+				cur[j] = prev[j-1] + 1
+			case prev[j] >= cur[j-1]:
+				cur[j] = prev[j]
+			default:
+				cur[j] = cur[j-1]
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return 2 * float64(prev[len(b)]) / float64(len(a)+len(b))
+}
+
+//go:embed common-passwords.txt.gz
+var commonPasswordsGz []byte
+
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	zr, err := gzip.NewReader(bytes.NewReader(commonPasswordsGz))
+	if err != nil {
+		panic("models: embedded common-passwords list is corrupt: " + err.Error())
+	}
+	set := make(map[string]struct{}, 20000)
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() {
+		if w := strings.TrimSpace(sc.Text()); w != "" {
+			set[strings.ToLower(w)] = struct{}{}
+		}
+	}
+	if sc.Err() != nil || len(set) < 1000 {
+		panic("models: embedded common-passwords list is corrupt")
+	}
+	return set
+})
+
+func isCommonPassword(p string) bool {
+	_, ok := commonPasswords()[strings.ToLower(strings.TrimSpace(p))]
+	return ok
+}
