@@ -25,11 +25,11 @@ type User struct {
 	Email       string `gorm:"size:254;not null;default:''"`
 	EmailKey    string `gorm:"size:1016;not null;default:'';index"`
 	// Password is an argon2id PHC string, never the password itself.
-	Password    string `gorm:"size:255;not null"`
-	IsActive    bool   `gorm:"not null;default:true;index"`
-	IsStaff     bool   `gorm:"not null;default:false;index"`
-	IsSuperuser bool   `gorm:"not null;default:false;index"`
-	DateJoined  time.Time `gorm:"not null;index"`
+	Password    string     `gorm:"size:255;not null"`
+	IsActive    bool       `gorm:"not null;default:true;index"`
+	IsStaff     bool       `gorm:"not null;default:false;index"`
+	IsSuperuser bool       `gorm:"not null;default:false;index"`
+	DateJoined  time.Time  `gorm:"not null;index"`
 	LastLogin   *time.Time `gorm:"index"`
 }
 
