@@ -150,7 +150,10 @@ func (c *testClient) do(req *http.Request) *response {
 
 func (c *testClient) newRequest(method, path string, body io.Reader) *http.Request {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.ts.URL+path, body)
+	if !strings.HasPrefix(path, "http") {
+		path = c.ts.URL + path
+	}
+	req, err := http.NewRequest(method, path, body)
 	if err != nil {
 		c.t.Fatalf("new request: %v", err)
 	}

@@ -29,7 +29,7 @@ func isLocalPath(next string) bool {
 		return false
 	}
 	for _, r := range next {
-		if r == '\\' || unicode.IsControl(r) || unicode.IsSpace(r) || r == utf8.RuneError {
+		if r == '\\' || suspicious(r) {
 			return false
 		}
 	}
@@ -43,7 +43,7 @@ func isLocalPath(next string) bool {
 		return false
 	}
 	for _, r := range dec {
-		if unicode.IsControl(r) {
+		if suspicious(r) {
 			return false
 		}
 	}
@@ -52,4 +52,11 @@ func isLocalPath(next string) bool {
 		return false
 	}
 	return strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(u.Path, "//")
+}
+
+// suspicious reports runes that have no business in a redirect path and that
+// browsers may strip or treat specially: controls, spaces, invisible format
+// characters, and invalid UTF-8.
+func suspicious(r rune) bool {
+	return unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
 }

@@ -13,6 +13,13 @@ import (
 // Routes returns the whole app as an http.Handler: every route, grouped by
 // who may enter, behind the middleware stack and cross-origin protection.
 func (h *Handler) Routes() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(h.crossOriginDenied))
+	return cop.Handler(h.router())
+}
+
+// router builds the Gin engine with every route and middleware.
+func (h *Handler) router() *gin.Engine {
 	if h.cfg.Debug {
 		gin.SetMode(gin.DebugMode)
 	} else {
@@ -51,8 +58,5 @@ func (h *Handler) Routes() http.Handler {
 
 	r.NoRoute(h.noStore, h.clientInfo, sessions.Sessions(models.SessionCookieName, h.store), h.loadUser, h.notFound)
 	r.NoMethod(h.noStore, h.methodNotAllowed)
-
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(h.crossOriginDenied))
-	return cop.Handler(r)
+	return r
 }
