@@ -36,9 +36,9 @@ type Mode int
 
 // The server's transport security.
 const (
-	Plain     Mode = iota // no TLS offered
-	StartTLS              // STARTTLS offered on the plain port
-	Implicit              // TLS from the first byte (smtps)
+	Plain    Mode = iota // no TLS offered
+	StartTLS             // STARTTLS offered on the plain port
+	Implicit             // TLS from the first byte (smtps)
 )
 
 // Options configure a Server.
