@@ -90,7 +90,7 @@ func TestSignupValidation(t *testing.T) {
 				if got := doc.Find("[data-testid=" + tc.field + "-msg] .error").Text(); !strings.Contains(got, tc.want) {
 					t.Errorf("htmx=%v: got %s errors %q, want %q", htmx, tc.field, got, tc.want)
 				}
-				if got := doc.Find("#id_" + tc.field).AttrOr("aria-invalid", ""); got != "true" {
+				if got := doc.Find("#id_"+tc.field).AttrOr("aria-invalid", ""); got != "true" {
 					t.Errorf("htmx=%v: got aria-invalid %q on %s, want true", htmx, got, tc.field)
 				}
 				if got, want := doc.Find("main#main").Length() > 0, !htmx; got != want {

@@ -130,6 +130,10 @@ func voidResetTokens(tx *gorm.DB, userID uint, now time.Time) error {
 		Update("used_at", now).Error
 }
 
+// beforeConsume, when set by a test, runs after the token was checked and
+// before it is used up, so the test can line parallel uses up at the race.
+var beforeConsume func()
+
 // ResetPassword completes a password reset: it validates password for the
 // token's user, then in one transaction uses the token up (atomically, so of
 // two parallel uses exactly one wins), stores the new hash, voids the user's
@@ -157,6 +161,9 @@ func (u *Users) ResetPassword(ctx context.Context, tokenHash, password string) (
 	hash, err := u.hasher.Hash(ctx, password)
 	if err != nil {
 		return nil, err
+	}
+	if beforeConsume != nil {
+		beforeConsume()
 	}
 	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := time.Now().UTC()
