@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	netmail "net/mail"
 	"net/url"
 	"os"
 	"os/signal"
@@ -25,6 +26,7 @@ import (
 	"golang.org/x/term"
 
 	"gatehouse/handlers"
+	"gatehouse/mail"
 	"gatehouse/models"
 )
 
@@ -117,9 +119,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("BASE_URL: %q is not an http(s) URL such as https://auth.example.com", c.http.BaseURL))
 	}
 	if c.smtpURL != "" {
-		if u, err := url.Parse(c.smtpURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
-			errs = append(errs, errors.New("SMTP_URL: want smtp://user:pass@host:port or smtps://…"))
+		// The URL holds a password: errors describe it, never echo it.
+		if _, err := mail.NewSMTP(c.smtpURL, c.mailFrom); err != nil {
+			errs = append(errs, err)
 		}
+	}
+	if _, err := netmail.ParseAddress(c.mailFrom); err != nil {
+		errs = append(errs, fmt.Errorf("MAIL_FROM: %q is not an address such as \"Gatehouse <noreply@example.com>\"", c.mailFrom))
 	}
 	for _, k := range []string{"LOGIN_URL", "LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL"} {
 		if v := env(k, "/"); !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") {
@@ -145,6 +151,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}{
 		{"SESSION_LIFETIME", handlers.DefaultSessionLifetime, &c.http.SessionLifetime},
 		{"HASH_QUEUE_TIMEOUT", 3 * time.Second, &c.hashQueueTimeout},
+		{"PASSWORD_RESET_TIMEOUT", models.DefaultResetTimeout, &c.http.PasswordResetTimeout},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(env(d.key, d.def.String()))
@@ -188,7 +195,8 @@ func newHasher(cfg config) *models.Hasher {
 }
 
 // serve runs the web server until ctx ends, then shuts down gracefully:
-// requests in flight finish, the session sweep stops, the database closes.
+// requests in flight finish, the session sweep stops, queued reset requests
+// and e-mails are processed, the database closes.
 func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
 	db, err := models.Open(ctx, cfg.databaseURL)
 	if err != nil {
@@ -196,6 +204,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 	defer models.Close(db)
 
+	mailer, err := mail.New(cfg.smtpURL, cfg.mailFrom, stdout)
+	if err != nil {
+		return err
+	}
+	cfg.http.Mailer = mailer
 	h := handlers.New(log, db, newHasher(cfg), cfg.http)
 	srv := &http.Server{
 		Handler:           h.Routes(),
@@ -218,6 +231,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		defer close(sweepDone)
 		models.NewSessions(db).Sweep(bg, 10*time.Minute, log)
 	}()
+	// Reset look-ups and the mail queue: after the server has stopped
+	// taking requests, Run finishes what was queued, then returns.
+	workDone := make(chan struct{})
+	go func() {
+		defer close(workDone)
+		h.Run(bg)
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -235,6 +255,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	err = srv.Shutdown(shutdownCtx)
 	stopBG()
 	<-sweepDone
+	<-workDone
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

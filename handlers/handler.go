@@ -4,10 +4,12 @@ package handlers
 
 import (
 	"log/slog"
+	"os"
 	"time"
 
 	"gorm.io/gorm"
 
+	"gatehouse/mail"
 	"gatehouse/models"
 )
 
@@ -27,6 +29,15 @@ type Config struct {
 	MaxBodyBytes int64
 	// Debug puts Gin in debug mode (route table and request log on stderr).
 	Debug bool
+	// Mailer sends e-mail; nil prints messages to standard output.
+	Mailer mail.Mailer
+	// MailQueue tunes the background mail queue (retries, back-off).
+	MailQueue mail.QueueOptions
+	// PasswordResetTimeout is how long a reset link works.
+	PasswordResetTimeout time.Duration
+	// PasswordResetThrottle is how long after a reset mail no second one
+	// goes to the same account while the first link is still unused.
+	PasswordResetThrottle time.Duration
 }
 
 // Defaults for settings left empty.
@@ -34,6 +45,9 @@ const (
 	DefaultLoginURL        = "/accounts/login/"
 	DefaultSessionLifetime = 14 * 24 * time.Hour // Django's SESSION_COOKIE_AGE
 	DefaultMaxBodyBytes    = 1 << 20
+	// DefaultResetThrottle allows one reset mail per account per five
+	// minutes while its link is unused.
+	DefaultResetThrottle = 5 * time.Minute
 )
 
 func (c *Config) setDefaults() {
@@ -52,6 +66,15 @@ func (c *Config) setDefaults() {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if c.Mailer == nil {
+		c.Mailer = mail.NewConsole(os.Stdout, "Gatehouse <webmaster@localhost>")
+	}
+	if c.PasswordResetTimeout <= 0 {
+		c.PasswordResetTimeout = models.DefaultResetTimeout
+	}
+	if c.PasswordResetThrottle <= 0 {
+		c.PasswordResetThrottle = DefaultResetThrottle
+	}
 }
 
 // Handler holds the dependencies every route shares.
@@ -62,6 +85,12 @@ type Handler struct {
 	sessions *models.Sessions
 	store    *models.SessionStore
 	events   *models.Events
+	resets   *models.PasswordResets
+	// mailq sends e-mail in the background; resetJobs carries reset
+	// requests to the worker that looks the address up, so the request
+	// itself does neither (see reset.go). Run drives both.
+	mailq     *mail.Queue
+	resetJobs chan resetJob
 }
 
 // New returns the HTTP layer over db, hashing passwords with hasher.
@@ -75,5 +104,9 @@ func New(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *Hand
 		sessions: models.NewSessions(db),
 		store:    models.NewSessionStore(db, cfg.SessionLifetime, secure, log),
 		events:   models.NewEvents(db),
+		resets:   models.NewPasswordResets(db),
+
+		mailq:     mail.NewQueue(cfg.Mailer, log, cfg.MailQueue),
+		resetJobs: make(chan resetJob, resetQueueSize),
 	}
 }

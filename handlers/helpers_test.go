@@ -18,6 +18,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"gorm.io/gorm"
 
+	"gatehouse/mail"
 	"gatehouse/models"
 )
 
@@ -33,6 +34,8 @@ type testServer struct {
 	users  *models.Users
 	logs   *syncBuffer
 	dbPath string
+	// mailOut holds what the default console mailer printed.
+	mailOut *syncBuffer
 }
 
 // syncBuffer collects log output from concurrent requests.
@@ -65,12 +68,31 @@ func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
 	t.Cleanup(func() { _ = models.Close(db) })
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := Config{BaseURL: "http://example.test"}
+	mailOut := &syncBuffer{}
+	cfg := Config{
+		BaseURL: "http://example.test",
+		// Mail goes to a buffer unless a test sets an SMTP mailer, so the
+		// console mailer never clutters test output.
+		Mailer:    mail.NewConsole(mailOut, "Gatehouse <noreply@example.test>"),
+		MailQueue: mail.QueueOptions{Backoff: 10 * time.Millisecond, DrainTimeout: 5 * time.Second},
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	hasher := models.NewHasher(testHashParams, 4, 5*time.Second)
 	h := New(log, db, hasher, cfg)
+	// Background work (reset look-ups, mail) runs for the server's life and
+	// stops after it (cleanups run last-registered first).
+	bg, stopBG := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		h.Run(bg)
+	}()
+	t.Cleanup(func() {
+		stopBG()
+		<-bgDone
+	})
 	srv := httptest.NewServer(h.Routes())
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
@@ -78,7 +100,7 @@ func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testServer{Server: srv, h: h, db: db, users: h.users, logs: logs, dbPath: dbPath}
+	return &testServer{Server: srv, h: h, db: db, users: h.users, logs: logs, dbPath: dbPath, mailOut: mailOut}
 }
 
 // createUser stores an active user directly through the model.

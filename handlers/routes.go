@@ -46,15 +46,28 @@ func (h *Handler) router() *gin.Engine {
 	// Public.
 	app.GET("/", h.homePage)
 	app.POST("/accounts/logout/", h.logoutSubmit)
+	app.GET("/accounts/password_reset/", h.passwordResetPage)
+	app.POST("/accounts/password_reset/", h.passwordResetSubmit)
+	app.GET("/accounts/password_reset/done/", h.passwordResetDonePage)
+	app.GET("/accounts/reset/:token/", h.resetLink)
+	app.GET("/accounts/reset/set-password/", h.setPasswordPage)
+	app.POST("/accounts/reset/set-password/", h.setPasswordSubmit)
+	app.GET("/accounts/reset/done/", h.resetCompletePage)
 
 	// Guests only: a signed-in user is sent on.
 	guests := app.Group("/", h.guestOnly)
 	guests.GET("/accounts/login/", h.loginPage)
 	guests.POST("/accounts/login/", h.loginSubmit)
+	guests.GET("/accounts/signup/", h.signupPage)
+	guests.POST("/accounts/signup/", h.signupSubmit)
+	guests.POST("/accounts/signup/validate/:field/", h.signupValidate)
 
 	// Signed-in users.
 	user := app.Group("/", h.requireLogin)
 	user.GET("/accounts/profile/", h.profilePage)
+	user.GET("/accounts/password_change/", h.passwordChangePage)
+	user.POST("/accounts/password_change/", h.passwordChangeSubmit)
+	user.GET("/accounts/password_change/done/", h.passwordChangeDonePage)
 
 	r.NoRoute(h.noStore, h.clientInfo, sessions.Sessions(models.SessionCookieName, h.store), h.loadUser, h.notFound)
 	r.NoMethod(h.noStore, h.methodNotAllowed)

@@ -188,11 +188,42 @@ func (u *Users) SetPassword(ctx context.Context, user *User, password string) er
 	if err != nil {
 		return err
 	}
-	if err := u.db.WithContext(ctx).Model(user).Update("password", hash).Error; err != nil {
+	// The new password and the voiding of every reset link go together: a
+	// link mailed before the change must not undo it.
+	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&User{}).Where("id = ?", user.ID).Update("password", hash).Error; err != nil {
+			return err
+		}
+		return voidResetTokens(tx, user.ID, time.Now().UTC())
+	})
+	if err != nil {
 		return dbErr("set password", err)
 	}
 	user.Password = hash
 	return nil
+}
+
+// CheckPassword reports whether password is user's current password. It
+// costs one hash verification; ErrBusy means no hashing slot was free.
+func (u *Users) CheckPassword(ctx context.Context, user *User, password string) (bool, error) {
+	if CleanText(password) != "" || len(password) > 4*PasswordMaxLen {
+		return false, nil
+	}
+	ok, _, err := u.hasher.Verify(ctx, password, user.Password)
+	return ok, err
+}
+
+// ActiveByEmail returns the active users whose address matches email
+// case-insensitively (by EmailKey), as Django's PasswordResetForm does. Mail
+// goes to each user's stored address, never to the typed variant.
+func (u *Users) ActiveByEmail(ctx context.Context, email string) ([]User, error) {
+	key := EmailKey(email)
+	if key == "" {
+		return nil, nil
+	}
+	var users []User
+	err := u.db.WithContext(ctx).Where("email_key = ? AND is_active = ?", key, true).Limit(20).Find(&users).Error
+	return users, dbErr("find users by email", err)
 }
 
 // ValidationError carries per-field messages from a model operation.

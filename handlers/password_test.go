@@ -1,0 +1,109 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/models"
+)
+
+func changeValues(old, p1, p2 string) url.Values {
+	return url.Values{"old_password": {old}, "new_password1": {p1}, "new_password2": {p2}}
+}
+
+// TestPasswordChange: this session stays signed in under a new token, every
+// other session ends, outstanding reset links die, a notice is mailed.
+func TestPasswordChange(t *testing.T) {
+	smtpSrv, withMail := withSMTP(t)
+	ts := newTestServer(t, withMail)
+	const oldPW, newPW = "correct horse battery", "tr0ub4dor and 3 more"
+	a, u := ts.signUpAndLogin(t, "carol", oldPW)
+	b, c := ts.client(t), ts.client(t)
+	b.login("carol", oldPW)
+	c.login("carol", oldPW)
+	other, _ := ts.signUpAndLogin(t, "dave", "dave's long password")
+	token, err := ts.h.resets.Create(t.Context(), u.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	wantStatus(t, a.get("/accounts/password_change/"), http.StatusOK)
+	before := a.cookie("sessionid")
+	res := a.postForm("/accounts/password_change/", changeValues(oldPW, newPW, newPW))
+	wantRedirect(t, res, "/accounts/password_change/done/")
+	if after := a.cookie("sessionid"); after == "" || after == before {
+		t.Fatalf("session token not rotated: before %q, after %q", before, after)
+	}
+	wantStatus(t, a.get("/accounts/password_change/done/"), http.StatusOK)
+	wantStatus(t, a.get("/accounts/profile/"), http.StatusOK)
+	for name, cl := range map[string]*testClient{"b": b, "c": c} {
+		res := cl.get("/accounts/profile/")
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/accounts/login/") {
+			t.Errorf("session %s still signed in after password change: %d %s", name, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	wantStatus(t, other.get("/accounts/profile/"), http.StatusOK)
+	if n := ts.sessionCount(t, u.ID); n != 1 {
+		t.Errorf("got %d sessions of the user, want 1", n)
+	}
+	hash, _ := models.ResetTokenHash(token)
+	if _, err := ts.h.resets.Check(t.Context(), hash); err != models.ErrInvalidToken {
+		t.Errorf("reset link after password change: got %v, want ErrInvalidToken", err)
+	}
+	// The new password works, the old one does not.
+	wantStatus(t, ts.client(t).postForm("/accounts/login/", url.Values{"username": {"carol"}, "password": {oldPW}}), http.StatusUnprocessableEntity)
+	ts.client(t).login("carol", newPW)
+
+	msg := smtpSrv.Next(t, 5*time.Second)
+	if msg.To[0] != "carol@example.com" || !strings.Contains(msg.Subject, "password was changed") {
+		t.Errorf("got notice to %v %q", msg.To, msg.Subject)
+	}
+	if !strings.Contains(msg.Text, "was changed") || !strings.Contains(msg.HTML, "was changed") {
+		t.Errorf("notice parts: text %q html %q", msg.Text, msg.HTML)
+	}
+	var n int64
+	ts.db.Model(&models.AuthEvent{}).Where("kind = ? AND user_id = ?", models.EventPasswordChanged, u.ID).Count(&n)
+	if n != 1 {
+		t.Errorf("got %d password_changed events, want 1", n)
+	}
+}
+
+func TestPasswordChangeValidation(t *testing.T) {
+	ts := newTestServer(t)
+	const pw = "correct horse battery"
+	a, _ := ts.signUpAndLogin(t, "erinsmith", pw)
+	cases := []struct {
+		name   string
+		values url.Values
+		field  string
+		want   string
+	}{
+		{"wrong old password", changeValues("nope", "a fine new password", "a fine new password"), "old_password", oldPasswordError},
+		{"old password required", changeValues("", "a fine new password", "a fine new password"), "old_password", requiredError},
+		{"mismatch", changeValues(pw, "a fine new password", "a fine new passw0rd"), "new_password2", mismatchError},
+		{"common", changeValues(pw, "qwertyuiop", "qwertyuiop"), "new_password1", "too common"},
+		{"similar to username", changeValues(pw, "erinsmith1", "erinsmith1"), "new_password1", "too similar"},
+		{"too long", changeValues(pw, strings.Repeat("x", 1025), strings.Repeat("x", 1025)), "new_password1", "too long"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := a.htmxPost("/accounts/password_change/", tc.values)
+			wantStatus(t, res, http.StatusUnprocessableEntity)
+			if got := res.doc(t).Find("[data-testid=" + tc.field + "-msg] .error").Text(); !strings.Contains(got, tc.want) {
+				t.Errorf("got %s errors %q, want %q", tc.field, got, tc.want)
+			}
+		})
+	}
+	ts.client(t).login("erinsmith", pw) // unchanged
+}
+
+func TestPasswordChangeNeedsLogin(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.client(t)
+	wantRedirect(t, c.get("/accounts/password_change/"), "/accounts/login/?next=%2Faccounts%2Fpassword_change%2F")
+	res := c.postForm("/accounts/password_change/", changeValues("a", "b", "b"))
+	wantStatus(t, res, http.StatusSeeOther)
+}
