@@ -63,7 +63,7 @@ func TestBrowserLoginWrongPasswordShowsInlineError(t *testing.T) {
 			t.Errorf("labels for #%s: got %d, want 1", id, n)
 		}
 		desc := b.attr("#"+id, "aria-describedby")
-		if !strings.Contains(desc, id+"-msg") {
+		if !containsWord(desc, id+"-msg") {
 			t.Errorf("#%s aria-describedby: got %q, want it to name %s-msg", id, desc, id)
 		}
 		for _, ref := range strings.Fields(desc) {

@@ -192,7 +192,7 @@ func (b *tab) saveArtifacts(dir string) (png, html string) {
 	ctx, cancel := context.WithTimeout(b.ctx, actionTimeout)
 	defer cancel()
 	if url, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
-		t.Logf("page at failure: %s", url)
+		t.Logf("page: %s", url)
 	}
 	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err != nil { // 100 means PNG
 		t.Logf("screenshot failed: %v", err)
