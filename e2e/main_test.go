@@ -51,8 +51,10 @@ func TestMain(m *testing.M) {
 
 // inCI reports whether the CI variable is set (to anything but false/0), in
 // which case a missing browser is a failure, not a skip.
-func inCI() bool {
-	v := strings.TrimSpace(strings.ToLower(os.Getenv("CI")))
+func inCI() bool { return ciSet(os.Getenv("CI")) }
+
+func ciSet(v string) bool {
+	v = strings.TrimSpace(strings.ToLower(v))
 	return v != "" && v != "false" && v != "0"
 }
 
@@ -60,18 +62,17 @@ func inCI() bool {
 // /usr/bin/chromium, else chromium, chromium-browser or google-chrome from
 // PATH. errNoBrowser means none is installed; other errors are a
 // misconfiguration (a CHROME_PATH that does not run) and always fail.
-func findBrowser() (string, error) {
-	if p := strings.TrimSpace(os.Getenv("CHROME_PATH")); p != "" {
-		if _, err := exec.LookPath(p); err != nil {
+func findBrowser() (string, error) { return findBrowserWith(os.Getenv, exec.LookPath) }
+
+func findBrowserWith(getenv func(string) string, lookPath func(string) (string, error)) (string, error) {
+	if p := strings.TrimSpace(getenv("CHROME_PATH")); p != "" {
+		if _, err := lookPath(p); err != nil {
 			return "", fmt.Errorf("CHROME_PATH=%q is not an executable: %w", p, err)
 		}
 		return p, nil
 	}
-	if _, err := exec.LookPath("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium", nil
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := lookPath(name); err == nil {
 			return p, nil
 		}
 	}
@@ -87,15 +88,27 @@ var errNoBrowser = errors.New("no Chromium found (looked at $CHROME_PATH, /usr/b
 func requireBrowser(t *testing.T) context.Context {
 	t.Helper()
 	browser.once.Do(startBrowser)
-	switch {
-	case errors.Is(browser.err, errNoBrowser) && !inCI():
-		t.Skipf("browser tests skipped: %v", browser.err)
-	case errors.Is(browser.err, errNoBrowser):
-		t.Fatalf("CI is set, so the browser suite must run: %v", browser.err)
-	case browser.err != nil:
-		t.Fatalf("start browser %s: %v\nbrowser output:\n%s", browser.path, browser.err, browser.output.String())
+	if browser.err == nil {
+		return browser.ctx
 	}
-	return browser.ctx
+	if skipWithout(browser.err, inCI()) {
+		t.Skipf("browser tests skipped: %v", browser.err)
+	}
+	if errors.Is(browser.err, errNoBrowser) {
+		t.Fatalf("CI is set, so the browser suite must run: %v", browser.err)
+	}
+	if browser.path == "" {
+		t.Fatalf("find browser: %v", browser.err)
+	}
+	t.Fatalf("start browser %s: %v\nbrowser output:\n%s", browser.path, browser.err, browser.output.String())
+	return nil
+}
+
+// skipWithout reports whether a test may skip after the browser could not
+// be used: only when none is installed and CI is unset. A browser that is
+// there but will not start is a failure everywhere.
+func skipWithout(err error, ci bool) bool {
+	return errors.Is(err, errNoBrowser) && !ci
 }
 
 // startBrowser starts headless Chromium with a throw-away profile. The flags
