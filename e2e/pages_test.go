@@ -54,6 +54,25 @@ func TestBrowserPagesLoadCleanly(t *testing.T) {
 			if got := eval[string](b, "document.title"); got == "" {
 				t.Error("document title: got empty")
 			}
+			// Screen readers and label/aria references need unique ids.
+			if dups := eval[[]string](b, dupIDs); len(dups) > 0 {
+				t.Errorf("duplicate ids: got %q, want none", dups)
+			}
+			if bare := eval[[]string](b, unlabelled); len(bare) > 0 {
+				t.Errorf("inputs without a label: got %q, want none", bare)
+			}
 		})
 	}
 }
+
+// dupIDs lists the ids that more than one element carries.
+const dupIDs = `(() => {
+	const seen = new Map();
+	for (const el of document.querySelectorAll("[id]")) seen.set(el.id, (seen.get(el.id) || 0) + 1);
+	return [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+})()`
+
+// unlabelled lists the visible form controls no label names.
+const unlabelled = `[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+	.filter(el => el.labels.length === 0 && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+	.map(el => el.name || el.id || el.outerHTML)`
