@@ -132,6 +132,9 @@ func TestBrowserLoginAndLogout(t *testing.T) {
 		t.Errorf("flash after logout: got %q, want %q", got, "You have been logged out.")
 	}
 	b.waitFor(`[data-testid="nav-login"]`)
+	// app.js (our only script, CSP-allowed) dismisses messages.
+	b.click(`[data-testid="flash"] [data-dismiss]`)
+	b.waitUntil("the flash to go", `!document.querySelector('[data-testid="flash"]')`)
 	if r := a.lastRequest(t, "POST", "/accounts/logout/"); r.Status != 303 {
 		t.Errorf("logout POST: got status %d, want 303", r.Status)
 	}
@@ -209,5 +212,43 @@ func TestBrowserProtectedPageComesBackAfterLogin(t *testing.T) {
 	}
 	if got := b.text(`[data-testid="profile-email"]`); got != "alice@example.com" {
 		t.Errorf("profile email: got %q, want alice@example.com", got)
+	}
+}
+
+// An error no form fragment answers (here 413, a body over the cap) lands
+// as an alert in the page's message area via HX-Retarget; the form and what
+// was typed stay.
+func TestBrowserOversizeLoginShowsAlertAndKeepsForm(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := newTab(t, a)
+	b.expectStatus(413)
+
+	b.open(loginPath)
+	b.waitUntil("htmx to load", "window.htmx")
+	b.setMarker()
+	b.typeInto("id_password", "secret")
+	// Typing a megabyte key by key would take minutes; paste it instead.
+	eval[chromedp.Void](b, `document.getElementById("id_username").value = "x".repeat(1 << 20)`)
+	b.click(`[data-testid="login-submit"]`)
+
+	b.waitFor(`#messages [data-testid="error-alert"]`)
+	if got := b.text(`#messages [data-testid="error-alert"] span`); !strings.Contains(got, "larger than this site accepts") {
+		t.Errorf("alert: got %q, want the 413 message", got)
+	}
+	if got := b.attr(`#messages [data-testid="error-alert"]`, "role"); got != "alert" {
+		t.Errorf("alert role: got %q, want alert", got)
+	}
+	if !b.markerSurvived() {
+		t.Fatal("window marker lost: the page reloaded")
+	}
+	if got := eval[int](b, `document.getElementById("id_username").value.length`); got != 1<<20 {
+		t.Errorf("username field: got %d characters, want the %d typed kept", got, 1<<20)
+	}
+	if got := eval[string](b, `document.getElementById("id_password").value`); got != "secret" {
+		t.Errorf("password field: got %q, want it untouched", got)
+	}
+	if r := a.lastRequest(t, "POST", loginPath); !r.HTMX || r.Status != 413 {
+		t.Errorf("login POST: got HX-Request %v status %d, want htmx answered 413", r.HTMX, r.Status)
 	}
 }
