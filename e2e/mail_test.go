@@ -83,7 +83,8 @@ func (mb *mailbox) waitFor(t *testing.T, rcpt string) message {
 		select {
 		case <-mb.arrived:
 		case <-deadline:
-			t.Fatalf("no e-mail to %s within %s (%d other message(s) arrived)", rcpt, actionTimeout, n)
+			t.Fatalf("no e-mail to %s within %s (%d other message(s) arrived); is the app's mailer wired "+
+				"(wireMail) and its background work running (startBackground)?", rcpt, actionTimeout, n)
 		}
 	}
 }

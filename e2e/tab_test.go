@@ -343,12 +343,18 @@ func (b *tab) path() string {
 	return eval[string](b, "location.pathname + location.search")
 }
 
-// typeInto focuses the input with this id, clears it and types value key
-// by key, as a person would, so input and keyup handlers fire.
+// typeInto replaces the value of the input with this id by typing value
+// key by key, as a person would, so input and keyup handlers fire. The old
+// value is emptied first with an input event, like select-all and delete
+// (chromedp.Clear only resets the value attribute, not what was typed).
 func (b *tab) typeInto(id, value string) {
 	b.t.Helper()
 	sel := chromedp.ID(id)
-	b.do("type into #"+id, chromedp.WaitVisible(sel), chromedp.Clear(sel), chromedp.Click(sel), chromedp.SendKeys(sel, value))
+	b.do("focus #"+id, chromedp.WaitVisible(sel), chromedp.Click(sel))
+	eval[chromedp.Void](b, `(el => { el.value = ""; el.dispatchEvent(new Event("input", {bubbles: true})) })(document.getElementById(`+js(id)+`))`)
+	if value != "" {
+		b.do("type into #"+id, chromedp.SendKeys(sel, value))
+	}
 }
 
 // click clicks the first element matching the CSS selector.
