@@ -29,7 +29,8 @@ func TestBrowserLoginWrongPasswordShowsInlineError(t *testing.T) {
 	b.open(loginPath)
 	b.waitUntil("htmx to load", "window.htmx")
 	b.setMarker()
-	b.login("alice", "wrong password")
+	b.fillLogin("alice", "wrong password")
+	b.submitInPlace("#login-form")
 
 	b.waitFor(`#login-form [role="alert"]`)
 	if got := b.text(`#login-form [role="alert"]`); got != loginError {
@@ -84,8 +85,8 @@ func TestBrowserLoginWrongPasswordShowsInlineError(t *testing.T) {
 
 	// Missing fields: the field itself is marked invalid and focused.
 	b.typeInto("id_username", "")
-	b.click(`[data-testid="login-submit"]`)
-	b.waitUntil("username error", `document.querySelector("#id_username-msg .error")`)
+	b.submitInPlace("#login-form")
+	b.waitFor("#id_username-msg .error")
 	if got := b.attr("#id_username", "aria-invalid"); got != "true" {
 		t.Errorf("empty username aria-invalid: got %q, want true", got)
 	}

@@ -16,10 +16,11 @@ const (
 	resetDonePath          = "/accounts/reset/done/"
 )
 
-// Submit buttons found by the fields their forms hold, whatever the forms'
-// ids turn out to be.
+// Forms found by the fields they hold, whatever their ids turn out to be,
+// and their submit buttons.
 const (
-	passwordChangeSubmit = `form:has(#id_old_password) [type="submit"]`
+	passwordChangeForm   = `form:has(#id_old_password)`
+	passwordChangeSubmit = passwordChangeForm + ` [type="submit"]`
 	passwordResetSubmit  = `form:has(#id_email) [type="submit"]`
 	setPasswordSubmit    = `form:has(#id_new_password1) [type="submit"]`
 )
@@ -62,7 +63,7 @@ func TestBrowserPasswordChange(t *testing.T) {
 	b.typeInto("id_old_password", "not my password")
 	b.typeInto("id_new_password1", "a brand new passphrase")
 	b.typeInto("id_new_password2", "a brand new passphrase")
-	b.click(passwordChangeSubmit)
+	b.submitInPlace(passwordChangeForm)
 	b.waitUntil("an error under the old password", `document.querySelector("#id_old_password-msg .error")?.textContent.trim()`)
 	if !b.markerSurvived() {
 		t.Fatal("window marker lost: want the error swapped in place")

@@ -8,8 +8,8 @@ import (
 
 const signupPath = "/accounts/signup/"
 
-// signupSubmit is the signup form's submit button, whatever the form's id.
-const signupSubmit = `form:has(#id_password2) [type="submit"]`
+// signupForm is the signup form, whatever its id.
+const signupForm = `form:has(#id_password2)`
 
 // Signup checks fields while the user types (no submit, no reload) and,
 // on submit, answers in place with inline errors; a valid form creates the
@@ -46,7 +46,7 @@ func TestBrowserSignupValidatesLiveAndInline(t *testing.T) {
 
 	// Submit with errors: inline, in place, focus on the first bad field.
 	b.typeInto("id_email", "not-an-e-mail")
-	b.click(signupSubmit)
+	b.submitInPlace(signupForm)
 	b.waitUntil("an error under the e-mail", `document.querySelector("#id_email-msg .error")?.textContent.trim()`)
 	if !b.markerSurvived() {
 		t.Fatal("window marker lost on submit: want an in-place swap")
@@ -71,7 +71,7 @@ func TestBrowserSignupValidatesLiveAndInline(t *testing.T) {
 	b.typeInto("id_email", "bob@example.com")
 	b.typeInto("id_password1", "a long enough passphrase")
 	b.typeInto("id_password2", "a long enough passphrase")
-	b.click(signupSubmit)
+	b.click(signupForm + ` [type="submit"]`)
 	b.waitUntil("to leave the signup page", "location.pathname !== "+js(signupPath))
 	if _, err := a.users.Authenticate(context.Background(), "bob", "a long enough passphrase"); err != nil {
 		t.Errorf("new account bob: authenticate: got %v, want success", err)

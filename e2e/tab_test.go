@@ -385,7 +385,26 @@ func (b *tab) markerSurvived() bool {
 // login fills the login form on the current page and submits it.
 func (b *tab) login(username, password string) {
 	b.t.Helper()
+	b.fillLogin(username, password)
+	b.click(`[data-testid="login-submit"]`)
+}
+
+// fillLogin types into the login form without submitting it.
+func (b *tab) fillLogin(username, password string) {
+	b.t.Helper()
 	b.typeInto("id_username", username)
 	b.typeInto("id_password", password)
-	b.click(`[data-testid="login-submit"]`)
+}
+
+// submitInPlace clicks the submit button of the form matching formSel and
+// waits until that form element has been replaced (an htmx outerHTML swap,
+// or a new page) by a new one matching formSel. Waiting on the replacement,
+// not on an error text, keeps live-validation messages already on the page
+// from passing for the submit's answer.
+func (b *tab) submitInPlace(formSel string) {
+	b.t.Helper()
+	eval[chromedp.Void](b, `document.querySelector(`+js(formSel)+`).setAttribute("data-e2e-submitted", "")`)
+	b.click(formSel + ` [type="submit"]`)
+	b.waitUntil(formSel+" to be replaced after submit",
+		`!document.querySelector("[data-e2e-submitted]") && document.querySelector(`+js(formSel)+`)`)
 }
