@@ -41,6 +41,8 @@ var browser struct {
 	output syncBuffer
 }
 
+// TestMain stops the shared browser once every test has run; tests start it
+// on first use, so a run that selects no browser test starts none.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if browser.stop != nil {
