@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/handlers"
+	"gatehouse/mail"
 	"gatehouse/models"
 )
 
@@ -56,19 +57,14 @@ func withMail() appOption {
 	}
 }
 
-// wireMail hands the app the test SMTP server and reports whether it could.
-//
-// PART B HOOK (issue 3): this tree has no mail setting yet, so it returns
-// false and the reset test fails loudly once the reset endpoint exists.
-// When issue 3 lands, set the mailer here, e.g. (the shape on its branch):
-//
-//	m, err := mail.NewSMTP(smtpURL, "Gatehouse <webmaster@localhost>")
-//	if err != nil { panic(err) } // or return false and t.Fatal in withMail
-//	cfg.Mailer = m
-//	return true
+// wireMail points the app's mailer at the test SMTP server.
 func wireMail(cfg *handlers.Config, smtpURL string) bool {
-	_, _ = cfg, smtpURL
-	return false
+	m, err := mail.NewSMTP(smtpURL, "Gatehouse <webmaster@localhost>")
+	if err != nil {
+		return false
+	}
+	cfg.Mailer = m
+	return true
 }
 
 // backgroundRunner is a handler with background work (issue 3 adds a mail
@@ -112,7 +108,12 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	a := &app{db: db, logs: &syncBuffer{}}
 	srv := httptest.NewUnstartedServer(nil) // listens on 127.0.0.1
 	a.Server = srv
-	cfg := handlers.Config{BaseURL: "http://" + srv.Listener.Addr().String()}
+	cfg := handlers.Config{
+		BaseURL: "http://" + srv.Listener.Addr().String(),
+		// Mail not aimed at a test SMTP server goes to the app's log
+		// buffer rather than the test output.
+		Mailer: mail.NewConsole(a.logs, "Gatehouse <webmaster@localhost>"),
+	}
 	for _, o := range opts {
 		o(t, a, &cfg)
 	}
