@@ -14,6 +14,7 @@ import (
 
 	"gatehouse/handlers"
 	"gatehouse/mail"
+	"gatehouse/mail/mailtest"
 	"gatehouse/models"
 )
 
@@ -29,7 +30,7 @@ type app struct {
 	users *models.Users
 	logs  *syncBuffer
 	// mail is the SMTP server the app sends to; nil unless withMail.
-	mail *mailbox
+	mail *mailtest.Server
 	// mailWired reports whether wireMail could hand the app the SMTP server.
 	mailWired bool
 
@@ -52,7 +53,7 @@ type appOption func(t *testing.T, a *app, cfg *handlers.Config)
 func withMail() appOption {
 	return func(t *testing.T, a *app, cfg *handlers.Config) {
 		t.Helper()
-		a.mail = startMailbox(t)
+		a.mail = mailtest.NewServer(t, mailtest.Options{})
 		a.mailWired = wireMail(cfg, a.mail.URL())
 	}
 }

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -109,12 +111,17 @@ func TestBrowserPasswordReset(t *testing.T) {
 	b.click(passwordResetSubmit)
 	b.waitPath(passwordResetDonePath)
 
-	msg := a.mail.waitFor(t, "alice@example.com")
-	subject, body := msg.text(t)
-	if strings.TrimSpace(subject) == "" {
+	msg := a.mail.Next(t, 20*time.Second)
+	if len(msg.To) != 1 || msg.To[0] != "alice@example.com" {
+		t.Fatalf("reset e-mail recipients: got %v, want [alice@example.com]", msg.To)
+	}
+	if strings.TrimSpace(msg.Subject) == "" {
 		t.Error("reset e-mail: got an empty subject")
 	}
-	link := linkTo(t, body, "/accounts/reset/")
+	link := linkTo(t, msg.Text, "/accounts/reset/")
+	if !strings.Contains(msg.HTML, link) {
+		t.Errorf("reset e-mail: the HTML part lacks the link of the text part")
+	}
 	if !strings.HasPrefix(link, a.URL+"/accounts/reset/") {
 		t.Fatalf("reset link: got %s, want it on the app's BASE_URL %s", link, a.URL)
 	}
@@ -139,4 +146,16 @@ func TestBrowserPasswordReset(t *testing.T) {
 	if eval[bool](b, `!!document.getElementById("id_new_password1")`) {
 		t.Error("used reset link: got a set-password form, want the link refused")
 	}
+}
+
+// linkTo returns the first http(s) link in body whose path starts with
+// prefix (e.g. "/accounts/reset/").
+func linkTo(t *testing.T, body, prefix string) string {
+	t.Helper()
+	re := regexp.MustCompile(`https?://[^\s"'<>]+` + regexp.QuoteMeta(prefix) + `[^\s"'<>]*`)
+	link := re.FindString(body)
+	if link == "" {
+		t.Fatalf("no link to %s… in the e-mail:\n%s", prefix, body)
+	}
+	return link
 }
