@@ -10,7 +10,7 @@ import (
 // filters ("yes", "no" or ""), sort ("username", "-date_joined" …) and page.
 type AdminUserQuery struct {
 	Q, Active, Staff, Superuser, Sort string
-	Page                             int
+	Page                              int
 }
 
 // Values is the query as URL parameters, empty ones left out.
@@ -113,16 +113,16 @@ type AdminUserDetail struct {
 // AdminSession is one active session as the admin shows it; PublicID is a
 // digest of the row ID, never the cookie token.
 type AdminSession struct {
-	PublicID           string
+	PublicID            string
 	CreatedAt, LastSeen time.Time
-	IP, UserAgent      string
+	IP, UserAgent       string
 	// Current: this is the viewer's own current session.
 	Current bool
 }
 
 // AdminEvent is one security-log entry on the user page.
 type AdminEvent struct {
-	When                  time.Time
+	When                    time.Time
 	Kind, Actor, IP, Detail string
 }
 

@@ -77,6 +77,11 @@ func (uu *UserUpdate) Changes() []string {
 	return out
 }
 
+// beforeAdminWrite, when set by a test, runs before an admin edit opens its
+// transaction, so the test can line up two admins who both passed every
+// check made outside it.
+var beforeAdminWrite func()
+
 // AdminUpdate applies an admin's edit of a user. In one immediate
 // transaction it re-reads the actor and the target, checks the rules
 // (CanManage; superusers alone change privileges; nobody removes their own
@@ -93,6 +98,9 @@ func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch User
 			return nil, &ValidationError{Fields: map[string][]string{"email": {msg}}}
 		}
 		ch.Email = &email
+	}
+	if beforeAdminWrite != nil {
+		beforeAdminWrite()
 	}
 	var res UserUpdate
 	err := u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
