@@ -141,8 +141,10 @@ func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch User
 		if err != nil {
 			return err
 		}
-		if err := keepASuperuser(tx); err != nil {
-			return err
+		if target.IsActive && target.IsSuperuser && !(after.IsActive && after.IsSuperuser) {
+			if err := keepASuperuser(tx); err != nil {
+				return err
+			}
 		}
 		if (target.IsActive && !after.IsActive) || res.PrivilegesChanged() {
 			r := tx.Where("user_id = ?", target.ID).Delete(&Session{})
@@ -177,7 +179,10 @@ func (u *Users) AdminDelete(ctx context.Context, actorID, targetID uint) (*User,
 			return err
 		}
 		deleted = *target
-		return keepASuperuser(tx)
+		if target.IsActive && target.IsSuperuser {
+			return keepASuperuser(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, adminErr("delete user", err)
@@ -221,7 +226,8 @@ func loadActorTarget(tx *gorm.DB, actorID, targetID uint) (*User, *User, error) 
 }
 
 // keepASuperuser fails the transaction when no active superuser would be
-// left. The rules above already keep the acting superuser, so this is the
+// left; it is called when a change takes one away (a site that never had
+// one, before createsuperuser, is not blocked). The rules above already keep the acting superuser, so this is the
 // invariant itself, checked where it cannot be raced.
 func keepASuperuser(tx *gorm.DB) error {
 	n, err := countActiveSuperusers(tx)
