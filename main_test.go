@@ -198,6 +198,7 @@ func TestServeLoginAndGracefulShutdown(t *testing.T) {
 		t.Errorf("server still answering after shutdown")
 	}
 }
+
 // TestLoadConfigMail covers the mail and reset settings: defaults, and bad
 // values stopping start-up with a message that never echoes the SMTP
 // password.
