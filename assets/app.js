@@ -21,3 +21,15 @@ document.addEventListener("htmx:after:swap", function () {
     if (input) input.setAttribute("aria-invalid", msg.getAttribute("data-invalid"));
   });
 });
+
+// The admin's live search swaps only the results region; htmx history is
+// off (see the layout's htmx-config), so the address bar is kept in step
+// here: the region carries the address of what it shows in data-url. The
+// entry is replaced, not pushed, so typing does not flood the back button.
+document.addEventListener("htmx:after:swap", function () {
+  var results = document.getElementById("user-results");
+  var url = results && results.getAttribute("data-url");
+  if (url && url.charAt(0) === "/" && url !== location.pathname + location.search) {
+    history.replaceState(history.state, "", url);
+  }
+});

@@ -43,10 +43,14 @@ const (
 	resetCompleteURL     = "/accounts/reset/done/"
 )
 
-// resetJob is one reset request for the worker.
+// resetJob is one reset request for the worker: by address (the public
+// form) or, from the staff admin, for one user at their stored address.
 type resetJob struct {
 	email  string
-	client models.ClientInfo
+	userID uint
+	// actorID is the staff member who asked, recorded in the log.
+	actorID uint
+	client  models.ClientInfo
 }
 
 func (h *Handler) passwordResetPage(c *gin.Context) {
@@ -133,13 +137,32 @@ func (h *Handler) runResetWorker(ctx context.Context) {
 // one was mailed within the throttle window and is still unused.
 func (h *Handler) processReset(ctx context.Context, j resetJob) {
 	ctx = models.WithClientInfo(ctx, j.client)
-	users, err := h.users.ActiveByEmail(ctx, j.email)
-	if err != nil {
-		h.log.Error("password reset: find users", "err", err)
-		return
+	var users []models.User
+	if j.userID != 0 {
+		u, err := h.users.ByID(ctx, j.userID)
+		switch {
+		case errors.Is(err, models.ErrNotFound):
+			return
+		case err != nil:
+			h.log.Error("password reset: load user", "user_id", j.userID, "err", err)
+			return
+		case u.IsActive && u.Email != "":
+			users = append(users, *u)
+		}
+	} else {
+		var err error
+		users, err = h.users.ActiveByEmail(ctx, j.email)
+		if err != nil {
+			h.log.Error("password reset: find users", "err", err)
+			return
+		}
+	}
+	var actor *uint
+	if j.actorID != 0 {
+		actor = &j.actorID
 	}
 	if len(users) == 0 {
-		h.record(ctx, models.AuthEvent{Kind: models.EventResetRequested, Detail: "no active account has this address"})
+		h.record(ctx, models.AuthEvent{Kind: models.EventResetRequested, ActorID: actor, Detail: "no active account has this address"})
 		return
 	}
 	for i := range users {
@@ -150,7 +173,7 @@ func (h *Handler) processReset(ctx context.Context, j resetJob) {
 			continue
 		}
 		if pending {
-			h.record(ctx, models.AuthEvent{Kind: models.EventResetRequested, UserID: &u.ID, Username: u.Username,
+			h.record(ctx, models.AuthEvent{Kind: models.EventResetRequested, UserID: &u.ID, Username: u.Username, ActorID: actor,
 				Detail: "throttled: an unused link was mailed recently"})
 			continue
 		}
@@ -166,7 +189,7 @@ func (h *Handler) processReset(ctx context.Context, j resetJob) {
 			SiteURL:  h.cfg.BaseURL,
 		}
 		h.sendMail(ctx, u.Email, "Password reset on Gatehouse", components.ResetEmailText(e), components.ResetEmailHTML(e))
-		h.record(ctx, models.AuthEvent{Kind: models.EventResetRequested, UserID: &u.ID, Username: u.Username, Detail: "link mailed"})
+		h.record(ctx, models.AuthEvent{Kind: models.EventResetRequested, UserID: &u.ID, Username: u.Username, ActorID: actor, Detail: "link mailed"})
 	}
 }
 

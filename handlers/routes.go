@@ -69,6 +69,24 @@ func (h *Handler) router() *gin.Engine {
 	user.POST("/accounts/password_change/", h.passwordChangeSubmit)
 	user.GET("/accounts/password_change/done/", h.passwordChangeDonePage)
 
+	// Staff only: anonymous visitors go to the login page, other users get
+	// 403. Every rule about whom staff may change is the model's
+	// (models/admin.go).
+	staff := app.Group("/admin", h.requireLogin, h.requireStaff)
+	staff.GET("/", h.adminIndex)
+	staff.GET("/users/", h.adminUsersPage)
+	staff.GET("/users/add/", h.adminUserAddPage)
+	staff.POST("/users/add/", h.adminUserAddSubmit)
+	staff.GET("/users/:id/", h.adminUserPage)
+	staff.POST("/users/:id/", h.adminUserSubmit)
+	staff.POST("/users/:id/sessions/:sid/revoke/", h.adminSessionRevoke)
+	staff.POST("/users/:id/sessions/revoke-all/", h.adminSessionsRevokeAll)
+	staff.POST("/users/:id/password-reset/", h.adminPasswordResetSubmit)
+	staff.GET("/users/:id/password/", h.adminSetPasswordPage)
+	staff.POST("/users/:id/password/", h.adminSetPasswordSubmit)
+	staff.GET("/users/:id/delete/", h.adminUserDeletePage)
+	staff.POST("/users/:id/delete/", h.adminUserDeleteSubmit)
+
 	r.NoRoute(h.noStore, h.clientInfo, sessions.Sessions(models.SessionCookieName, h.store), h.loadUser, h.notFound)
 	r.NoMethod(h.noStore, h.methodNotAllowed)
 	return r

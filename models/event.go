@@ -24,6 +24,9 @@ const (
 	EventAdminAction       EventKind = "admin_action"
 	EventUserDeactivated   EventKind = "user_deactivated"
 	EventPrivilegesChanged EventKind = "privileges_changed"
+	EventUserCreated       EventKind = "user_created"
+	EventUserDeleted       EventKind = "user_deleted"
+	EventPasswordSet       EventKind = "password_set_by_staff"
 )
 
 // AuthEvent is one entry of the security log. It never holds a password, a

@@ -1,0 +1,644 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/components"
+	"gatehouse/models"
+)
+
+// The staff admin, Django's user admin as htmx pages. Routes sit behind
+// requireLogin and requireStaff (routes.go). Every rule about who may change
+// what is checked by the model inside the write transaction that makes the
+// change (models/admin.go); the handlers only decide what to show.
+
+// adminEventsShown is how many security events the user page lists.
+const adminEventsShown = 30
+
+// requireStaff lets active staff through; anyone else signed in gets 403.
+// It runs after requireLogin, so anonymous visitors were already sent to
+// the login page.
+func (h *Handler) requireStaff(c *gin.Context) {
+	if u := currentUser(c); u != nil && u.IsStaff {
+		c.Next()
+		return
+	}
+	h.errorResponse(c, http.StatusForbidden)
+	c.Abort()
+}
+
+// adminIndex sends /admin/ to the user list, the admin's only area so far.
+func (h *Handler) adminIndex(c *gin.Context) {
+	h.redirect(c, components.AdminUsersURL)
+}
+
+// adminUsersPage is the user list. To htmx (live search, pager) it answers
+// the results region alone; otherwise the whole page.
+func (h *Handler) adminUsersPage(c *gin.Context) {
+	vq := components.AdminUserQuery{
+		Q:         strings.TrimSpace(displayable(c.Query("q"))),
+		Active:    models.ParseTristate(c.Query("active")).String(),
+		Staff:     models.ParseTristate(c.Query("staff")).String(),
+		Superuser: models.ParseTristate(c.Query("superuser")).String(),
+	}
+	if utf8.RuneCountInString(vq.Q) > models.MaxSearchLen {
+		vq.Q = string([]rune(vq.Q)[:models.MaxSearchLen])
+	}
+	sort, desc := models.ParseUserSort(c.Query("sort"))
+	if s := c.Query("sort"); s != "" && strings.TrimPrefix(s, "-") == string(sort) {
+		vq.Sort = s // known columns only; anything else falls back silently
+	}
+	page, _ := strconv.Atoi(c.Query("page"))
+	list, err := h.users.List(c.Request.Context(), models.UserQuery{
+		Search: vq.Q, Active: models.ParseTristate(vq.Active), Staff: models.ParseTristate(vq.Staff),
+		Superuser: models.ParseTristate(vq.Superuser), Sort: sort, Desc: desc, Page: page,
+	})
+	if err != nil {
+		h.dbError(c, "list users", err)
+		return
+	}
+	vq.Page = list.Page
+	view := components.AdminUserList{
+		Query: vq, DefaultSort: string(models.SortUsername), Total: list.Total,
+		Page: list.Page, Pages: list.Pages, CanAdd: true,
+	}
+	for i := range list.Users {
+		view.Rows = append(view.Rows, userRow(&list.Users[i]))
+	}
+	if isHTMX(c) {
+		h.render(c, http.StatusOK, components.AdminUserResults(view))
+		return
+	}
+	h.render(c, http.StatusOK, components.AdminUsersPage(h.page(c, "Users"), view))
+}
+
+func userRow(u *models.User) components.AdminUserRow {
+	return components.AdminUserRow{
+		ID: u.ID, Username: u.Username, Email: u.Email,
+		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
+		DateJoined: u.DateJoined, LastLogin: u.LastLogin,
+	}
+}
+
+// adminTarget loads the user named by the :id parameter; on failure it has
+// answered (404 or a database error) and returns nil.
+func (h *Handler) adminTarget(c *gin.Context) *models.User {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
+	if err != nil || id == 0 {
+		h.errorResponse(c, http.StatusNotFound)
+		return nil
+	}
+	u, err := h.users.ByID(c.Request.Context(), uint(id))
+	if errors.Is(err, models.ErrNotFound) {
+		h.errorResponse(c, http.StatusNotFound)
+		return nil
+	}
+	if err != nil {
+		h.dbError(c, "load user", err)
+		return nil
+	}
+	return u
+}
+
+// adminError answers a refused or failed admin action: 403 for a lack of
+// rights, 404 for a user gone meanwhile, the database error otherwise.
+func (h *Handler) adminError(c *gin.Context, op string, err error) {
+	switch {
+	case errors.Is(err, models.ErrNotAllowed):
+		h.errorResponse(c, http.StatusForbidden)
+	case errors.Is(err, models.ErrNotFound):
+		h.errorResponse(c, http.StatusNotFound)
+	default:
+		h.dbError(c, op, err)
+	}
+}
+
+func userFormValues(u *models.User) components.Form {
+	onOff := func(b bool) string {
+		if b {
+			return "on"
+		}
+		return "off"
+	}
+	return components.Form{
+		Values: map[string]string{
+			"email": u.Email, "is_active": onOff(u.IsActive),
+			"is_staff": onOff(u.IsStaff), "is_superuser": onOff(u.IsSuperuser),
+		},
+		Errors: map[string][]string{},
+	}
+}
+
+func (h *Handler) adminUserPage(c *gin.Context) {
+	target := h.adminTarget(c)
+	if target == nil {
+		return
+	}
+	d, ok := h.userDetail(c, target, userFormValues(target))
+	if !ok {
+		return
+	}
+	h.render(c, http.StatusOK, components.AdminUserPage(h.page(c, target.Username), d))
+}
+
+// userDetail gathers the user page: the form as given, sessions, events.
+func (h *Handler) userDetail(c *gin.Context, target *models.User, form components.Form) (components.AdminUserDetail, bool) {
+	ctx := c.Request.Context()
+	actor := currentUser(c)
+	d := components.AdminUserDetail{
+		User: userRow(target), IsSelf: actor.ID == target.ID,
+		CanManage: models.CanManage(actor, target), CanGrant: actor.IsSuperuser, Form: form,
+	}
+	rows, err := h.sessions.ForUser(ctx, target.ID)
+	if err != nil {
+		h.dbError(c, "list sessions", err)
+		return d, false
+	}
+	current := ""
+	if gs := gorillaSession(sessions.Default(c)); gs != nil {
+		current = gs.ID
+	}
+	for _, s := range rows {
+		d.Sessions = append(d.Sessions, components.AdminSession{
+			PublicID: models.SessionPublicID(s.ID), CreatedAt: s.CreatedAt, LastSeen: s.LastSeenAt,
+			IP: s.IP, UserAgent: s.UserAgent, Current: s.ID == current,
+		})
+	}
+	events, err := h.events.ForUser(ctx, target.ID, adminEventsShown)
+	if err != nil {
+		h.dbError(c, "list events", err)
+		return d, false
+	}
+	var actorIDs []uint
+	for _, e := range events {
+		if e.ActorID != nil {
+			actorIDs = append(actorIDs, *e.ActorID)
+		}
+	}
+	names, err := h.users.UsernamesByID(ctx, actorIDs)
+	if err != nil {
+		h.dbError(c, "load usernames", err)
+		return d, false
+	}
+	for _, e := range events {
+		ev := components.AdminEvent{When: e.CreatedAt, Kind: string(e.Kind), IP: e.IP, Detail: e.Detail}
+		if e.ActorID != nil {
+			ev.Actor = names[*e.ActorID]
+			if ev.Actor == "" {
+				ev.Actor = fmt.Sprintf("deleted user #%d", *e.ActorID)
+			}
+		}
+		d.Events = append(d.Events, ev)
+	}
+	return d, true
+}
+
+// checkboxValue reads a hidden-"off"-plus-checkbox pair: nil when the form
+// did not carry the field (unchanged), else whether the box was ticked.
+func checkboxValue(values url.Values, name string) *bool {
+	v, ok := values[name]
+	if !ok || len(v) == 0 {
+		return nil
+	}
+	on := v[len(v)-1] == "on"
+	return &on
+}
+
+// adminUserSubmit saves the user form. Failed rules re-render the form
+// with the reason (422); a lack of rights is 403.
+func (h *Handler) adminUserSubmit(c *gin.Context) {
+	target := h.adminTarget(c)
+	if target == nil {
+		return
+	}
+	values, formMsg, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	actor := currentUser(c)
+	form := userFormValues(target)
+	ch := models.UserChanges{
+		IsActive: checkboxValue(values, "is_active"), IsStaff: checkboxValue(values, "is_staff"),
+		IsSuperuser: checkboxValue(values, "is_superuser"),
+	}
+	if _, ok := values["email"]; ok {
+		email := values.Get("email")
+		form.Values["email"] = displayable(email)
+		ch.Email = &email
+	}
+	for name, v := range map[string]*bool{"is_active": ch.IsActive, "is_staff": ch.IsStaff, "is_superuser": ch.IsSuperuser} {
+		if v != nil {
+			form.Values[name] = map[bool]string{true: "on", false: "off"}[*v]
+		}
+	}
+	if formMsg != "" {
+		addError(form, "", formMsg)
+		h.adminUserForm(c, target, form)
+		return
+	}
+	res, err := h.users.AdminUpdate(c.Request.Context(), actor.ID, target.ID, ch)
+	var verr *models.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		for _, m := range verr.Fields["email"] {
+			addError(form, "email", m)
+		}
+		h.adminUserForm(c, target, form)
+		return
+	case errors.Is(err, models.ErrOwnSuperuser):
+		addError(form, "is_superuser", err.Error()+".")
+		h.adminUserForm(c, target, form)
+		return
+	case errors.Is(err, models.ErrDeactivateSelf):
+		addError(form, "is_active", err.Error()+".")
+		h.adminUserForm(c, target, form)
+		return
+	case errors.Is(err, models.ErrLastSuperuser):
+		addError(form, "", err.Error()+".")
+		h.adminUserForm(c, target, form)
+		return
+	case err != nil:
+		h.adminError(c, "update user", err)
+		return
+	}
+	changes := res.Changes()
+	if len(changes) == 0 {
+		h.flash(c, "info", "No fields changed.")
+		h.redirect(c, adminUserURL(target.ID))
+		return
+	}
+	kind := models.EventAdminAction
+	switch {
+	case res.PrivilegesChanged():
+		kind = models.EventPrivilegesChanged
+	case res.Before.IsActive && !res.After.IsActive:
+		kind = models.EventUserDeactivated
+	}
+	detail := "set " + strings.Join(changes, ", ")
+	if res.SessionsEnded > 0 {
+		detail += fmt.Sprintf("; %d sessions ended", res.SessionsEnded)
+	}
+	h.audit(c, models.AuthEvent{Kind: kind, UserID: &target.ID, Username: target.Username, ActorID: &actor.ID, Detail: detail})
+	h.flash(c, "success", "The user “%s” was changed successfully.", target.Username)
+	h.redirect(c, adminUserURL(target.ID))
+}
+
+// adminUserForm answers a refused edit: the form to htmx, the page otherwise.
+func (h *Handler) adminUserForm(c *gin.Context, target *models.User, form components.Form) {
+	d, ok := h.userDetail(c, target, form)
+	if !ok {
+		return
+	}
+	if isHTMX(c) {
+		h.render(c, http.StatusUnprocessableEntity, components.AdminUserForm(d))
+		return
+	}
+	h.render(c, http.StatusUnprocessableEntity, components.AdminUserPage(h.page(c, target.Username), d))
+}
+
+func adminUserURL(id uint) string { return "/admin/users/" + strconv.FormatUint(uint64(id), 10) + "/" }
+
+// adminSessionRevoke ends one session of the user. To htmx it answers 200
+// with nothing and the row is removed (hx-swap="delete"); otherwise it
+// redirects back with a message. An unknown or already-ended session is not
+// an error: the result the admin wanted holds.
+func (h *Handler) adminSessionRevoke(c *gin.Context) {
+	target := h.adminTarget(c)
+	if target == nil {
+		return
+	}
+	if _, _, err := h.decodeForm(c); err != nil {
+		return
+	}
+	actor := currentUser(c)
+	ctx := c.Request.Context()
+	if _, err := h.users.CheckManage(ctx, actor.ID, target.ID); err != nil {
+		h.adminError(c, "check rights", err)
+		return
+	}
+	ok, err := h.sessions.Revoke(ctx, target.ID, c.Param("sid"))
+	if err != nil {
+		h.dbError(c, "revoke session", err)
+		return
+	}
+	if ok {
+		h.audit(c, models.AuthEvent{Kind: models.EventSessionRevoked, UserID: &target.ID, Username: target.Username,
+			ActorID: &actor.ID, Detail: "1 session revoked by staff"})
+	}
+	if isHTMX(c) {
+		if !h.saveSession(c) {
+			return
+		}
+		c.Status(http.StatusOK)
+		return
+	}
+	if ok {
+		h.flash(c, "success", "The session was revoked.")
+	} else {
+		h.flash(c, "info", "That session had already ended.")
+	}
+	h.redirect(c, adminUserURL(target.ID))
+}
+
+// adminSessionsRevokeAll signs the user out everywhere (on one's own
+// account: everywhere but here).
+func (h *Handler) adminSessionsRevokeAll(c *gin.Context) {
+	target := h.adminTarget(c)
+	if target == nil {
+		return
+	}
+	if _, _, err := h.decodeForm(c); err != nil {
+		return
+	}
+	actor := currentUser(c)
+	ctx := c.Request.Context()
+	if _, err := h.users.CheckManage(ctx, actor.ID, target.ID); err != nil {
+		h.adminError(c, "check rights", err)
+		return
+	}
+	except := ""
+	if target.ID == actor.ID {
+		if gs := gorillaSession(sessions.Default(c)); gs != nil {
+			except = gs.ID
+		}
+	}
+	n, err := h.sessions.DeleteForUser(ctx, target.ID, except)
+	if err != nil {
+		h.dbError(c, "end sessions", err)
+		return
+	}
+	h.audit(c, models.AuthEvent{Kind: models.EventSessionRevoked, UserID: &target.ID, Username: target.Username,
+		ActorID: &actor.ID, Detail: fmt.Sprintf("signed out everywhere by staff: %d sessions", n)})
+	h.flash(c, "success", "%s signed out of %d sessions.", target.Username, n)
+	h.redirect(c, adminUserURL(target.ID))
+}
+
+// adminPasswordResetSubmit mails the user a reset link at their stored
+// address, through the reset worker like the public form (same token, same
+// throttle), and tells the admin what will happen.
+func (h *Handler) adminPasswordResetSubmit(c *gin.Context) {
+	target := h.adminTarget(c)
+	if target == nil {
+		return
+	}
+	if _, _, err := h.decodeForm(c); err != nil {
+		return
+	}
+	actor := currentUser(c)
+	ctx := c.Request.Context()
+	if _, err := h.users.CheckManage(ctx, actor.ID, target.ID); err != nil {
+		h.adminError(c, "check rights", err)
+		return
+	}
+	switch {
+	case target.Email == "":
+		h.flash(c, "error", "%s has no e-mail address; set one first, or set a password.", target.Username)
+	case !target.IsActive:
+		h.flash(c, "error", "%s is inactive: reset links only work for active accounts.", target.Username)
+	default:
+		job := resetJob{userID: target.ID, actorID: actor.ID,
+			client: models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}}
+		select {
+		case h.resetJobs <- job:
+			h.flash(c, "success", "A password-reset e-mail is on its way to %s (unless an unused link was mailed in the last %s).",
+				target.Email, humanDuration(h.cfg.PasswordResetThrottle))
+		default:
+			h.log.Warn("password reset queue full; admin request dropped")
+			h.flash(c, "error", "Too many reset e-mails are queued right now; try again in a minute.")
+		}
+	}
+	h.redirect(c, adminUserURL(target.ID))
+}
+
+func (h *Handler) adminSetPasswordPage(c *gin.Context) {
+	target := h.adminSetPasswordTarget(c)
+	if target == nil {
+		return
+	}
+	h.render(c, http.StatusOK, components.AdminSetPasswordPage(h.page(c, "Set password"), userRow(target), newForm(nil)))
+}
+
+// adminSetPasswordTarget loads the target of a set-password request and
+// refuses one's own account (403): the admin form skips the old password,
+// so a borrowed staff session must not use it to take its own account.
+func (h *Handler) adminSetPasswordTarget(c *gin.Context) *models.User {
+	target := h.adminTarget(c)
+	if target == nil {
+		return nil
+	}
+	actor := currentUser(c)
+	if target.ID == actor.ID || !models.CanManage(actor, target) {
+		h.errorResponse(c, http.StatusForbidden)
+		return nil
+	}
+	return target
+}
+
+// adminSetPasswordSubmit sets the user's password with the same validators
+// as everywhere else, voids their reset links and ends all their sessions.
+func (h *Handler) adminSetPasswordSubmit(c *gin.Context) {
+	target := h.adminSetPasswordTarget(c)
+	if target == nil {
+		return
+	}
+	values, formMsg, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	actor := currentUser(c)
+	ctx := c.Request.Context()
+	form := newForm(values)
+	if formMsg != "" {
+		addError(form, "", formMsg)
+	}
+	p1, p2 := values.Get("new_password1"), values.Get("new_password2")
+	checkNewPasswords(form, p1, p2, target.Username, target.Email)
+	if form.HasErrors() {
+		h.adminSetPasswordForm(c, http.StatusUnprocessableEntity, target, form)
+		return
+	}
+	if _, err := h.users.CheckManage(ctx, actor.ID, target.ID); err != nil {
+		h.adminError(c, "check rights", err)
+		return
+	}
+	err = h.users.SetPassword(ctx, target, p1)
+	var verr *models.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		for _, m := range verr.Fields["password"] {
+			addError(form, "new_password1", m)
+		}
+		h.adminSetPasswordForm(c, http.StatusUnprocessableEntity, target, form)
+		return
+	case errors.Is(err, models.ErrBusy):
+		c.Header("Retry-After", "5")
+		addError(form, "", busyError)
+		h.adminSetPasswordForm(c, http.StatusServiceUnavailable, target, form)
+		return
+	case err != nil:
+		h.dbError(c, "set password", err)
+		return
+	}
+	n, err := h.sessions.DeleteForUser(ctx, target.ID, "")
+	if err != nil {
+		h.dbError(c, "end sessions", err)
+		return
+	}
+	h.audit(c, models.AuthEvent{Kind: models.EventPasswordSet, UserID: &target.ID, Username: target.Username,
+		ActorID: &actor.ID, Detail: fmt.Sprintf("password set by staff; %d sessions ended", n)})
+	h.sendPasswordChanged(ctx, target)
+	h.flash(c, "success", "Password of %s set; they were signed out everywhere.", target.Username)
+	h.redirect(c, adminUserURL(target.ID))
+}
+
+func (h *Handler) adminSetPasswordForm(c *gin.Context, status int, target *models.User, form components.Form) {
+	if isHTMX(c) {
+		h.render(c, status, components.AdminSetPasswordForm(userRow(target), form))
+		return
+	}
+	h.render(c, status, components.AdminSetPasswordPage(h.page(c, "Set password"), userRow(target), form))
+}
+
+func (h *Handler) adminUserAddPage(c *gin.Context) {
+	h.render(c, http.StatusOK, components.AdminUserAddPage(h.page(c, "Add user"),
+		components.AdminAddUser{Form: newForm(nil), CanGrant: currentUser(c).IsSuperuser}))
+}
+
+// adminUserAddSubmit creates an account. Staff and superuser flags are for
+// superusers to set; anyone else sending them gets 403.
+func (h *Handler) adminUserAddSubmit(c *gin.Context) {
+	values, formMsg, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	actor := currentUser(c)
+	form := newForm(values, "username", "email")
+	staff, super := checkboxValue(values, "is_staff"), checkboxValue(values, "is_superuser")
+	isStaff, isSuper := staff != nil && *staff, super != nil && *super
+	if (isStaff || isSuper) && !actor.IsSuperuser {
+		h.errorResponse(c, http.StatusForbidden)
+		return
+	}
+	if isStaff {
+		form.Values["is_staff"] = "on"
+	}
+	if isSuper {
+		form.Values["is_superuser"] = "on"
+	}
+	if formMsg != "" {
+		addError(form, "", formMsg)
+	}
+	username, email := values.Get("username"), values.Get("email")
+	p1, p2 := values.Get("password1"), values.Get("password2")
+	if strings.TrimSpace(username) == "" {
+		addError(form, "username", requiredError)
+	}
+	switch {
+	case p1 == "":
+		addError(form, "password1", requiredError)
+	case p2 == "":
+		addError(form, "password2", requiredError)
+	case p1 != p2:
+		addError(form, "password2", mismatchError)
+	}
+	if form.HasErrors() {
+		h.adminUserAddForm(c, form)
+		return
+	}
+	u, err := h.users.Create(c.Request.Context(), models.NewUser{
+		Username: username, Email: email, Password: p1, IsStaff: isStaff, IsSuperuser: isSuper,
+	})
+	var verr *models.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		for field, msgs := range verr.Fields {
+			if field == "password" {
+				field = "password1"
+			}
+			for _, m := range msgs {
+				addError(form, field, m)
+			}
+		}
+		h.adminUserAddForm(c, form)
+		return
+	case errors.Is(err, models.ErrDuplicateUsername):
+		addError(form, "username", "A user with that username already exists.")
+		h.adminUserAddForm(c, form)
+		return
+	case errors.Is(err, models.ErrBusy):
+		c.Header("Retry-After", "5")
+		addError(form, "", busyError)
+		h.adminUserAddForm(c, form)
+		return
+	case err != nil:
+		h.dbError(c, "create user", err)
+		return
+	}
+	h.audit(c, models.AuthEvent{Kind: models.EventUserCreated, UserID: &u.ID, Username: u.Username, ActorID: &actor.ID,
+		Detail: fmt.Sprintf("created by staff: is_staff=%t, is_superuser=%t", u.IsStaff, u.IsSuperuser)})
+	h.flash(c, "success", "The user “%s” was added successfully.", u.Username)
+	h.redirect(c, adminUserURL(u.ID))
+}
+
+func (h *Handler) adminUserAddForm(c *gin.Context, form components.Form) {
+	a := components.AdminAddUser{Form: form, CanGrant: currentUser(c).IsSuperuser}
+	if isHTMX(c) {
+		h.render(c, http.StatusUnprocessableEntity, components.AdminUserAddForm(a))
+		return
+	}
+	h.render(c, http.StatusUnprocessableEntity, components.AdminUserAddPage(h.page(c, "Add user"), a))
+}
+
+// adminUserDeletePage is the confirmation step. Refusals (oneself, a
+// superuser for mere staff) are answered here already, before any POST.
+func (h *Handler) adminUserDeletePage(c *gin.Context) {
+	target := h.adminTarget(c)
+	if target == nil {
+		return
+	}
+	actor := currentUser(c)
+	if target.ID == actor.ID {
+		h.flash(c, "error", "%s", models.ErrDeleteSelf.Error()+".")
+		h.redirect(c, adminUserURL(target.ID))
+		return
+	}
+	if !models.CanManage(actor, target) {
+		h.errorResponse(c, http.StatusForbidden)
+		return
+	}
+	h.render(c, http.StatusOK, components.AdminUserDeletePage(h.page(c, "Delete "+target.Username), userRow(target)))
+}
+
+func (h *Handler) adminUserDeleteSubmit(c *gin.Context) {
+	target := h.adminTarget(c)
+	if target == nil {
+		return
+	}
+	if _, _, err := h.decodeForm(c); err != nil {
+		return
+	}
+	actor := currentUser(c)
+	deleted, err := h.users.AdminDelete(c.Request.Context(), actor.ID, target.ID)
+	switch {
+	case errors.Is(err, models.ErrDeleteSelf), errors.Is(err, models.ErrLastSuperuser):
+		h.flash(c, "error", "%s", err.Error()+".")
+		h.redirect(c, adminUserURL(target.ID))
+		return
+	case err != nil:
+		h.adminError(c, "delete user", err)
+		return
+	}
+	h.audit(c, models.AuthEvent{Kind: models.EventUserDeleted, UserID: &deleted.ID, Username: deleted.Username, ActorID: &actor.ID,
+		Detail: "deleted by staff"})
+	h.flash(c, "success", "The user “%s” was deleted successfully.", deleted.Username)
+	h.redirect(c, components.AdminUsersURL)
+}

@@ -1,0 +1,125 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+)
+
+func mustCreate(t *testing.T, users *Users, nu NewUser) *User {
+	t.Helper()
+	if nu.Password == "" {
+		nu.Password = "a long enough password"
+	}
+	u, err := users.Create(context.Background(), nu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestAdminUpdateDemotionRace lines two superusers up past every check made
+// outside the transaction, each demoting the other. The immediate
+// transaction serialises them and the second re-reads its actor, no longer a
+// superuser: exactly one wins and an active superuser remains.
+func TestAdminUpdateDemotionRace(t *testing.T) {
+	users := openTestDB(t)
+	a := mustCreate(t, users, NewUser{Username: "ada", IsSuperuser: true})
+	b := mustCreate(t, users, NewUser{Username: "bob", IsSuperuser: true})
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	beforeAdminWrite = func() { arrived.Done(); arrived.Wait() }
+	t.Cleanup(func() { beforeAdminWrite = nil })
+
+	off := false
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, pair := range [][2]uint{{a.ID, b.ID}, {b.ID, a.ID}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = users.AdminUpdate(context.Background(), pair[0], pair[1], UserChanges{IsSuperuser: &off})
+		}()
+	}
+	wg.Wait()
+	won, refused := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, ErrNotAllowed):
+			refused++
+		default:
+			t.Errorf("got error %v, want nil or ErrNotAllowed", err)
+		}
+	}
+	if won != 1 || refused != 1 {
+		t.Fatalf("got %d successes and %d refusals (%v), want 1 and 1", won, refused, errs)
+	}
+	if n, err := users.CountActiveSuperusers(context.Background()); err != nil || n != 1 {
+		t.Fatalf("got %d active superusers (err %v), want 1", n, err)
+	}
+}
+
+func TestAdminRules(t *testing.T) {
+	users := openTestDB(t)
+	ctx := context.Background()
+	root := mustCreate(t, users, NewUser{Username: "root", IsSuperuser: true})
+	staff := mustCreate(t, users, NewUser{Username: "staff", IsStaff: true})
+	plain := mustCreate(t, users, NewUser{Username: "plain"})
+	on, off := true, false
+	email := "new@example.com"
+	for _, tc := range []struct {
+		name          string
+		actor, target uint
+		ch            UserChanges
+		want          error
+	}{
+		{"staff edits a user's e-mail", staff.ID, plain.ID, UserChanges{Email: &email}, nil},
+		{"staff deactivates a user", staff.ID, plain.ID, UserChanges{IsActive: &off}, nil},
+		{"staff grants staff", staff.ID, plain.ID, UserChanges{IsStaff: &on}, ErrNotAllowed},
+		{"staff removes own staff", staff.ID, staff.ID, UserChanges{IsStaff: &off}, ErrNotAllowed},
+		{"staff edits a superuser", staff.ID, root.ID, UserChanges{Email: &email}, ErrNotAllowed},
+		{"plain user edits", plain.ID, plain.ID, UserChanges{Email: &email}, ErrNotAllowed},
+		{"superuser removes own superuser", root.ID, root.ID, UserChanges{IsSuperuser: &off}, ErrOwnSuperuser},
+		{"superuser deactivates self", root.ID, root.ID, UserChanges{IsActive: &off}, ErrDeactivateSelf},
+		{"superuser grants superuser", root.ID, staff.ID, UserChanges{IsSuperuser: &on}, nil},
+		{"unknown actor", 9999, plain.ID, UserChanges{Email: &email}, ErrNotAllowed},
+		{"unknown target", root.ID, 9999, UserChanges{Email: &email}, ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := users.AdminUpdate(ctx, tc.actor, tc.target, tc.ch)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	// A superuser is always staff, whatever the form says.
+	res, err := users.AdminUpdate(ctx, root.ID, staff.ID, UserChanges{IsStaff: &off})
+	if err != nil || !res.After.IsStaff || !res.After.IsSuperuser {
+		t.Fatalf("got %+v, %v; want the superuser kept staff", res, err)
+	}
+	if _, err := users.AdminDelete(ctx, root.ID, root.ID); !errors.Is(err, ErrDeleteSelf) {
+		t.Fatalf("delete self: got %v, want ErrDeleteSelf", err)
+	}
+}
+
+func TestPrefixEnd(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"abc", "abd", true},
+		{"a\U0010FFFF", "b", true},
+		{"\U0010FFFF", "", false},
+		{"x\uD7FF", "x\uE000", true},
+		{"é", "ê", true},
+		{"", "", false},
+	} {
+		got, ok := prefixEnd(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("prefixEnd(%q): got %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
