@@ -27,13 +27,33 @@ type Config struct {
 	MaxBodyBytes int64
 	// Debug puts Gin in debug mode (route table and request log on stderr).
 	Debug bool
+	// LoginLimitPerUserIP limits failed logins for one username from one
+	// client address; LoginLimitPerIP limits failed logins from one client
+	// address whatever the username. Zero values take the defaults; a Max
+	// below zero turns a limit off.
+	LoginLimitPerUserIP models.Limit
+	LoginLimitPerIP     models.Limit
+	// ThrottleBlock is how long a key over its limit is first blocked;
+	// each further block doubles it, up to ThrottleMaxBlock.
+	ThrottleBlock    time.Duration
+	ThrottleMaxBlock time.Duration
 }
 
 // Defaults for settings left empty.
 const (
-	DefaultLoginURL        = "/accounts/login/"
-	DefaultSessionLifetime = 14 * 24 * time.Hour // Django's SESSION_COOKIE_AGE
-	DefaultMaxBodyBytes    = 1 << 20
+	DefaultLoginURL         = "/accounts/login/"
+	DefaultSessionLifetime  = 14 * 24 * time.Hour // Django's SESSION_COOKIE_AGE
+	DefaultMaxBodyBytes     = 1 << 20
+	DefaultThrottleBlock    = time.Minute
+	DefaultThrottleMaxBlock = time.Hour
+)
+
+// Default login limits: a person mistyping a password gets five tries per
+// quarter hour from their own address; one address (an office NAT, say) gets
+// fifty failures per quarter hour across all usernames.
+var (
+	DefaultLoginLimitPerUserIP = models.Limit{Max: 5, Window: 15 * time.Minute}
+	DefaultLoginLimitPerIP     = models.Limit{Max: 50, Window: 15 * time.Minute}
 )
 
 func (c *Config) setDefaults() {
@@ -52,6 +72,25 @@ func (c *Config) setDefaults() {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if c.ThrottleBlock <= 0 {
+		c.ThrottleBlock = DefaultThrottleBlock
+	}
+	if c.ThrottleMaxBlock <= 0 {
+		c.ThrottleMaxBlock = DefaultThrottleMaxBlock
+	}
+	c.ThrottleMaxBlock = max(c.ThrottleMaxBlock, c.ThrottleBlock)
+	c.LoginLimitPerUserIP = c.limit(c.LoginLimitPerUserIP, DefaultLoginLimitPerUserIP)
+	c.LoginLimitPerIP = c.limit(c.LoginLimitPerIP, DefaultLoginLimitPerIP)
+}
+
+// limit fills a limit left at its zero value with def and sets the block
+// durations, so every limit backs off the same way.
+func (c *Config) limit(l, def models.Limit) models.Limit {
+	if l == (models.Limit{}) {
+		l = def
+	}
+	l.Block, l.MaxBlock = c.ThrottleBlock, c.ThrottleMaxBlock
+	return l
 }
 
 // Handler holds the dependencies every route shares.
@@ -62,6 +101,7 @@ type Handler struct {
 	sessions *models.Sessions
 	store    *models.SessionStore
 	events   *models.Events
+	throttle *models.Throttles
 }
 
 // New returns the HTTP layer over db, hashing passwords with hasher.
@@ -75,5 +115,6 @@ func New(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *Hand
 		sessions: models.NewSessions(db),
 		store:    models.NewSessionStore(db, cfg.SessionLifetime, secure, log),
 		events:   models.NewEvents(db),
+		throttle: models.NewThrottles(db),
 	}
 }
