@@ -20,10 +20,12 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/term"
+	"gorm.io/gorm"
 
 	"gatehouse/handlers"
 	"gatehouse/mail"
@@ -46,7 +48,7 @@ commands:
   serve                     run the web server (the default)
   createsuperuser           create a superuser (prompts; --username, --email, --password-stdin)
   changepassword USERNAME   set a user's password (prompts, or --password-stdin)
-  clearsessions             delete expired sessions
+  clearsessions             delete expired sessions and stale login-throttle counters
 
 Configuration is read from the environment; see README.md.`
 
@@ -87,6 +89,7 @@ type config struct {
 	logLevel         slog.Level
 	hashConcurrency  int
 	hashQueueTimeout time.Duration
+	busyTimeout      time.Duration
 	http             handlers.Config
 }
 
@@ -152,6 +155,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"SESSION_LIFETIME", handlers.DefaultSessionLifetime, &c.http.SessionLifetime},
 		{"HASH_QUEUE_TIMEOUT", 3 * time.Second, &c.hashQueueTimeout},
 		{"PASSWORD_RESET_TIMEOUT", models.DefaultResetTimeout, &c.http.PasswordResetTimeout},
+		{"DATABASE_BUSY_TIMEOUT", models.DefaultBusyTimeout, &c.busyTimeout},
+		{"THROTTLE_BLOCK", handlers.DefaultThrottleBlock, &c.http.ThrottleBlock},
+		{"THROTTLE_MAX_BLOCK", handlers.DefaultThrottleMaxBlock, &c.http.ThrottleMaxBlock},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(env(d.key, d.def.String()))
@@ -160,6 +166,25 @@ func loadConfig(getenv func(string) string) (config, error) {
 			continue
 		}
 		*d.dst = v
+	}
+	if c.http.ThrottleMaxBlock < c.http.ThrottleBlock {
+		errs = append(errs, fmt.Errorf("THROTTLE_MAX_BLOCK: %s is shorter than THROTTLE_BLOCK %s", c.http.ThrottleMaxBlock, c.http.ThrottleBlock))
+	}
+	limits := []struct {
+		key string
+		def models.Limit
+		dst *models.Limit
+	}{
+		{"LOGIN_LIMIT_PER_USER_IP", handlers.DefaultLoginLimitPerUserIP, &c.http.LoginLimitPerUserIP},
+		{"LOGIN_LIMIT_PER_IP", handlers.DefaultLoginLimitPerIP, &c.http.LoginLimitPerIP},
+	}
+	for _, l := range limits {
+		v, err := models.ParseLimit(env(l.key, l.def.String()))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", l.key, err))
+			continue
+		}
+		*l.dst = v
 	}
 	if v := env("HASH_CONCURRENCY", "0"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -190,6 +215,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return c, errors.Join(errs...)
 }
 
+func openDB(ctx context.Context, cfg config) (*gorm.DB, error) {
+	return models.Open(ctx, cfg.databaseURL, models.WithBusyTimeout(cfg.busyTimeout))
+}
+
 func newHasher(cfg config) *models.Hasher {
 	return models.NewHasher(models.DefaultHashParams, cfg.hashConcurrency, cfg.hashQueueTimeout)
 }
@@ -198,7 +227,7 @@ func newHasher(cfg config) *models.Hasher {
 // requests in flight finish, the session sweep stops, queued reset requests
 // and e-mails are processed, the database closes.
 func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
-	db, err := models.Open(ctx, cfg.databaseURL)
+	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -226,18 +255,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	sweepDone := make(chan struct{})
-	go func() {
-		defer close(sweepDone)
-		models.NewSessions(db).Sweep(bg, 10*time.Minute, log)
-	}()
+	var background sync.WaitGroup
+	background.Go(func() { models.NewSessions(db).Sweep(bg, 10*time.Minute, log) })
+	background.Go(func() { models.NewThrottles(db).Sweep(bg, 10*time.Minute, log) })
 	// Reset look-ups and the mail queue: after the server has stopped
 	// taking requests, Run finishes what was queued, then returns.
-	workDone := make(chan struct{})
-	go func() {
-		defer close(workDone)
-		h.Run(bg)
-	}()
+	background.Go(func() { h.Run(bg) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -254,8 +277,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
 	stopBG()
-	<-sweepDone
-	<-workDone
+	background.Wait()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -290,7 +312,7 @@ func createSuperuser(ctx context.Context, cfg config, args []string, stdin io.Re
 	if err != nil {
 		return err
 	}
-	db, err := models.Open(ctx, cfg.databaseURL)
+	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -315,7 +337,7 @@ func changePassword(ctx context.Context, cfg config, args []string, stdin io.Rea
 	if fs.NArg() != 1 {
 		return errors.New("changepassword: usage: changepassword [--password-stdin] USERNAME")
 	}
-	db, err := models.Open(ctx, cfg.databaseURL)
+	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -346,7 +368,7 @@ func changePassword(ctx context.Context, cfg config, args []string, stdin io.Rea
 }
 
 func clearSessions(ctx context.Context, cfg config, stdout io.Writer) error {
-	db, err := models.Open(ctx, cfg.databaseURL)
+	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -356,6 +378,13 @@ func clearSessions(ctx context.Context, cfg config, stdout io.Writer) error {
 		return fmt.Errorf("clearsessions: %w", err)
 	}
 	fmt.Fprintf(stdout, "Deleted %d expired session(s).\n", n)
+	// Stale login-throttle counters are swept here too, so one cron entry
+	// keeps both tables small when the server's own sweep is not running.
+	n, err = models.NewThrottles(db).DeleteStale(ctx)
+	if err != nil {
+		return fmt.Errorf("clearsessions: %w", err)
+	}
+	fmt.Fprintf(stdout, "Deleted %d stale throttle counter(s).\n", n)
 	return nil
 }
 

@@ -57,10 +57,31 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		h.loginForm(c, http.StatusUnprocessableEntity, form, next)
 		return
 	}
+	// Throttle before hashing: a blocked guess costs a read, not a hash. The
+	// same check runs for every username, known or not, so it reveals
+	// nothing about who exists.
+	userIPRule, ipRule := h.loginRules(c, username)
+	wait, _, err := h.throttleCheck(c, userIPRule, ipRule)
+	if err != nil {
+		h.dbError(c, "check login throttle", err)
+		return
+	}
+	if wait > 0 {
+		status, msg := tooManyRequests(c, wait, "failed login attempts")
+		addError(form, "", msg)
+		h.loginForm(c, status, form, next)
+		return
+	}
 	user, err := h.users.Authenticate(c.Request.Context(), username, password)
 	switch {
 	case errors.Is(err, models.ErrInvalidCredentials):
 		h.audit(c, models.AuthEvent{Kind: models.EventLoginFailed, Username: username})
+		// The event is recorded when a block starts, not on every refused
+		// attempt, so a flood of blocked requests cannot fill the log.
+		if blocked, scope := h.throttleCount(c, userIPRule, ipRule); blocked > 0 {
+			h.audit(c, models.AuthEvent{Kind: models.EventLoginThrottled, Username: username,
+				Detail: "scope=" + scope + " blocked_for=" + blocked.String()})
+		}
 		addError(form, "", genericLoginError)
 		h.loginForm(c, http.StatusUnprocessableEntity, form, next)
 		return
@@ -77,6 +98,10 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		h.dbError(c, "login", err)
 		return
 	}
+	// Only the (username, address) counter is reset: resetting the
+	// per-address one would let an attacker clear it by logging in to an
+	// account of their own between guesses.
+	h.throttleReset(c, userIPRule)
 	h.audit(c, models.AuthEvent{Kind: models.EventLoginSucceeded, UserID: &user.ID, Username: user.Username})
 	h.flash(c, "success", "Welcome back, %s!", user.Username)
 	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))

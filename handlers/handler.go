@@ -38,6 +38,16 @@ type Config struct {
 	// PasswordResetThrottle is how long after a reset mail no second one
 	// goes to the same account while the first link is still unused.
 	PasswordResetThrottle time.Duration
+	// LoginLimitPerUserIP limits failed logins for one username from one
+	// client address; LoginLimitPerIP limits failed logins from one client
+	// address whatever the username. Zero values take the defaults; a Max
+	// below zero turns a limit off.
+	LoginLimitPerUserIP models.Limit
+	LoginLimitPerIP     models.Limit
+	// ThrottleBlock is how long a key over its limit is first blocked;
+	// each further block doubles it, up to ThrottleMaxBlock.
+	ThrottleBlock    time.Duration
+	ThrottleMaxBlock time.Duration
 }
 
 // Defaults for settings left empty.
@@ -47,7 +57,17 @@ const (
 	DefaultMaxBodyBytes    = 1 << 20
 	// DefaultResetThrottle allows one reset mail per account per five
 	// minutes while its link is unused.
-	DefaultResetThrottle = 5 * time.Minute
+	DefaultResetThrottle    = 5 * time.Minute
+	DefaultThrottleBlock    = time.Minute
+	DefaultThrottleMaxBlock = time.Hour
+)
+
+// Default login limits: a person mistyping a password gets five tries per
+// quarter hour from their own address; one address (an office NAT, say) gets
+// fifty failures per quarter hour across all usernames.
+var (
+	DefaultLoginLimitPerUserIP = models.Limit{Max: 5, Window: 15 * time.Minute}
+	DefaultLoginLimitPerIP     = models.Limit{Max: 50, Window: 15 * time.Minute}
 )
 
 func (c *Config) setDefaults() {
@@ -75,6 +95,25 @@ func (c *Config) setDefaults() {
 	if c.PasswordResetThrottle <= 0 {
 		c.PasswordResetThrottle = DefaultResetThrottle
 	}
+	if c.ThrottleBlock <= 0 {
+		c.ThrottleBlock = DefaultThrottleBlock
+	}
+	if c.ThrottleMaxBlock <= 0 {
+		c.ThrottleMaxBlock = DefaultThrottleMaxBlock
+	}
+	c.ThrottleMaxBlock = max(c.ThrottleMaxBlock, c.ThrottleBlock)
+	c.LoginLimitPerUserIP = c.limit(c.LoginLimitPerUserIP, DefaultLoginLimitPerUserIP)
+	c.LoginLimitPerIP = c.limit(c.LoginLimitPerIP, DefaultLoginLimitPerIP)
+}
+
+// limit fills a limit left at its zero value with def and sets the block
+// durations, so every limit backs off the same way.
+func (c *Config) limit(l, def models.Limit) models.Limit {
+	if l == (models.Limit{}) {
+		l = def
+	}
+	l.Block, l.MaxBlock = c.ThrottleBlock, c.ThrottleMaxBlock
+	return l
 }
 
 // Handler holds the dependencies every route shares.
@@ -91,6 +130,7 @@ type Handler struct {
 	// itself does neither (see reset.go). Run drives both.
 	mailq     *mail.Queue
 	resetJobs chan resetJob
+	throttle  *models.Throttles
 }
 
 // New returns the HTTP layer over db, hashing passwords with hasher.
@@ -108,5 +148,6 @@ func New(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *Hand
 
 		mailq:     mail.NewQueue(cfg.Mailer, log, cfg.MailQueue),
 		resetJobs: make(chan resetJob, resetQueueSize),
+		throttle:  models.NewThrottles(db),
 	}
 }

@@ -58,10 +58,24 @@ func (b *syncBuffer) String() string {
 
 // newTestServer starts the app on a fresh SQLite file. Options adjust the
 // configuration before the handler is built.
-func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
+func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
+	t.Helper()
+	return newTestServerWith(t, testSetup{}, opts...)
+}
+
+// testSetup adjusts what newTestServerWith builds beyond Config: the hasher
+// (nil: cheap test parameters, 4 slots) and how the database is opened.
+type testSetup struct {
+	hasher *models.Hasher
+	dbOpts []models.OpenOption
+}
+
+// newTestServerWith is newTestServer with a custom hasher or database
+// options, for flood, timing and fault tests.
+func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *testServer {
 	t.Helper()
 	dbPath := filepath.Join(t.TempDir(), "test.db")
-	db, err := models.Open(context.Background(), dbPath)
+	db, err := models.Open(context.Background(), dbPath, setup.dbOpts...)
 	if err != nil {
 		t.Fatalf("open db: %v", err)
 	}
@@ -79,7 +93,10 @@ func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	hasher := models.NewHasher(testHashParams, 4, 5*time.Second)
+	hasher := setup.hasher
+	if hasher == nil {
+		hasher = models.NewHasher(testHashParams, 4, 5*time.Second)
+	}
 	h := New(log, db, hasher, cfg)
 	// Background work (reset look-ups, mail) runs for the server's life and
 	// stops after it (cleanups run last-registered first).
@@ -274,4 +291,34 @@ func (ts *testServer) sessionCount(t *testing.T, userID uint) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// clientFrom is a client whose requests say they come from ip (through
+// X-Forwarded-For, so the server must trust 127.0.0.1 as a proxy: see
+// trustLocalProxy) with the given User-Agent.
+func (ts *testServer) clientFrom(t *testing.T, ip, userAgent string) *testClient {
+	t.Helper()
+	c := ts.client(t)
+	c.http.Transport = headerTransport{base: http.DefaultTransport, set: map[string]string{
+		"X-Forwarded-For": ip, "User-Agent": userAgent,
+	}}
+	return c
+}
+
+// trustLocalProxy is a newTestServer option that believes X-Forwarded-For
+// from the test client, so tests can speak from many addresses.
+func trustLocalProxy(c *Config) { c.TrustedProxies = []string{"127.0.0.1"} }
+
+// headerTransport sets headers on every request.
+type headerTransport struct {
+	base http.RoundTripper
+	set  map[string]string
+}
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range h.set {
+		r.Header.Set(k, v)
+	}
+	return h.base.RoundTrip(r)
 }

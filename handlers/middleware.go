@@ -70,6 +70,15 @@ func (h *Handler) loadUser(c *gin.Context) {
 		c.Next() // no cookie: anonymous, and no database work
 		return
 	}
+	// Load through the store first: gin-contrib's wrapper would swallow a
+	// load error and hand back an empty session, silently signing the user
+	// out (and logging outside our logger). The registry caches the result,
+	// so the wrapper below gets the same session.
+	if _, err := h.store.Get(c.Request, models.SessionCookieName); err != nil {
+		h.dbError(c, "load session", err)
+		c.Abort()
+		return
+	}
 	sess := sessions.Default(c)
 	gs := gorillaSession(sess)
 	if gs == nil {

@@ -52,14 +52,23 @@ func (h *Handler) redirect(c *gin.Context, to string) {
 
 func isHTMX(c *gin.Context) bool { return c.GetHeader("HX-Request") == "true" }
 
+// sessionSaveFailedKey marks a request whose session could not be saved.
+const sessionSaveFailedKey = "gatehouse.session_save_failed"
+
 // saveSession writes the session if it changed. On failure it answers the
-// request itself and returns false.
+// request itself and returns false. The error page it answers with is not
+// saved again: that would fail the same way and recurse until the stack
+// overflows, killing the process (found by TestDatabaseReadOnly).
 func (h *Handler) saveSession(c *gin.Context) bool {
+	if c.GetBool(sessionSaveFailedKey) {
+		return true
+	}
 	v, ok := c.Get(sessions.DefaultKey)
 	if !ok {
 		return true
 	}
 	if err := v.(sessions.Session).Save(); err != nil {
+		c.Set(sessionSaveFailedKey, true)
 		h.dbError(c, "save session", err)
 		return false
 	}

@@ -24,7 +24,7 @@ func mustCreate(t *testing.T, users *Users, nu NewUser) *User {
 // transaction serialises them and the second re-reads its actor, no longer a
 // superuser: exactly one wins and an active superuser remains.
 func TestAdminUpdateDemotionRace(t *testing.T) {
-	users := openTestDB(t)
+	users := openTestUsers(t)
 	a := mustCreate(t, users, NewUser{Username: "ada", IsSuperuser: true})
 	b := mustCreate(t, users, NewUser{Username: "bob", IsSuperuser: true})
 	var arrived sync.WaitGroup
@@ -63,7 +63,7 @@ func TestAdminUpdateDemotionRace(t *testing.T) {
 }
 
 func TestAdminRules(t *testing.T) {
-	users := openTestDB(t)
+	users := openTestUsers(t)
 	ctx := context.Background()
 	root := mustCreate(t, users, NewUser{Username: "root", IsSuperuser: true})
 	staff := mustCreate(t, users, NewUser{Username: "staff", IsStaff: true})

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,8 +29,12 @@ var ErrNotFound = errors.New("not found")
 // a plain path, or a "sqlite:" / "file:" URL selects an SQLite file, opened
 // in WAL mode with a busy timeout, immediate write transactions and foreign
 // keys on.
-func Open(ctx context.Context, url string) (*gorm.DB, error) {
-	dsn, err := sqliteDSN(url)
+func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error) {
+	o := openOptions{busyTimeout: DefaultBusyTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dsn, err := sqliteDSN(url, o.busyTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -80,10 +85,28 @@ func Migrate(db *gorm.DB) error {
 }
 
 // allModels lists every model AutoMigrate manages; later areas append theirs.
-var allModels = []any{&User{}, &Session{}, &AuthEvent{}}
+var allModels = []any{&User{}, &Session{}, &AuthEvent{}, &ThrottleCounter{}}
+
+// DefaultBusyTimeout is how long a statement waits for SQLite's write lock
+// before giving up with ErrUnavailable (answered 503).
+const DefaultBusyTimeout = 5 * time.Second
+
+// OpenOption adjusts how Open connects.
+type OpenOption func(*openOptions)
+
+type openOptions struct {
+	busyTimeout time.Duration
+}
+
+// WithBusyTimeout sets how long a statement waits for a lock held by another
+// connection before failing (at least 1ms). A shorter wait turns a stuck
+// writer into 503s sooner; a longer one rides out longer transactions.
+func WithBusyTimeout(d time.Duration) OpenOption {
+	return func(o *openOptions) { o.busyTimeout = max(d, time.Millisecond) }
+}
 
 // sqliteDSN turns DATABASE_URL into a go-sqlite3 DSN with Gatehouse's pragmas.
-func sqliteDSN(raw string) (string, error) {
+func sqliteDSN(raw string, busyTimeout time.Duration) (string, error) {
 	path := strings.TrimSpace(raw)
 	switch {
 	case path == "":
@@ -107,7 +130,7 @@ func sqliteDSN(raw string) (string, error) {
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
-	q.Set("_busy_timeout", "5000")
+	q.Set("_busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	q.Set("_txlock", "immediate")
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")

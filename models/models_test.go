@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,14 +11,11 @@ import (
 
 var cheap = HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-func openTestDB(t *testing.T) *Users {
+// openTestUsers returns the user operations over a fresh database, hashing
+// with cheap parameters.
+func openTestUsers(t *testing.T) *Users {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = Close(db) })
-	return NewUsers(db, NewHasher(cheap, 2, time.Second))
+	return NewUsers(openTestDB(t), NewHasher(cheap, 2, time.Second))
 }
 
 func TestHashIsArgon2idPHCAndVerifies(t *testing.T) {
@@ -144,7 +140,7 @@ func TestPasswordValidators(t *testing.T) {
 }
 
 func TestCreateUserIsCaseInsensitivelyUniqueUnderRace(t *testing.T) {
-	users := openTestDB(t)
+	users := openTestUsers(t)
 	names := []string{"Carol", "carol", "CAROL", "ｃａｒｏｌ", "carol", "cArOl", "Carol", "carol"}
 	var wg sync.WaitGroup
 	errs := make([]error, len(names))
@@ -172,7 +168,7 @@ func TestCreateUserIsCaseInsensitivelyUniqueUnderRace(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
-	users := openTestDB(t)
+	users := openTestUsers(t)
 	u, err := users.Create(context.Background(), NewUser{Username: "dave", Email: "d@example.com", Password: "correct-horse-battery"})
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +202,7 @@ func TestSessionIDFromToken(t *testing.T) {
 }
 
 func TestSQLiteSettings(t *testing.T) {
-	users := openTestDB(t)
+	users := openTestUsers(t)
 	var mode string
 	var fk, busy int
 	users.db.Raw("PRAGMA journal_mode").Scan(&mode)
@@ -216,7 +212,7 @@ func TestSQLiteSettings(t *testing.T) {
 		t.Errorf("pragmas: journal_mode=%q foreign_keys=%d busy_timeout=%d, want wal, 1, >=1000", mode, fk, busy)
 	}
 	for _, bad := range []string{"postgres://x", "mysql://x", "file:x.db?mode=ro"} {
-		if _, err := sqliteDSN(bad); err == nil {
+		if _, err := sqliteDSN(bad, DefaultBusyTimeout); err == nil {
 			t.Errorf("sqliteDSN(%q): got nil error", bad)
 		}
 	}

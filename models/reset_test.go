@@ -12,7 +12,7 @@ import (
 // all of them passed the check, so only the conditional UPDATE can decide:
 // exactly one wins.
 func TestResetPasswordConsumesOnce(t *testing.T) {
-	users := openTestDB(t)
+	users := openTestUsers(t)
 	ctx := context.Background()
 	u, err := users.Create(ctx, NewUser{Username: "nina", Email: "nina@example.com", Password: "nina's long password"})
 	if err != nil {
@@ -67,7 +67,7 @@ func TestResetTokenHashRejectsMalformed(t *testing.T) {
 // TestSetPasswordVoidsResetTokens: a link mailed before a password change
 // does not work after it.
 func TestSetPasswordVoidsResetTokens(t *testing.T) {
-	users := openTestDB(t)
+	users := openTestUsers(t)
 	ctx := context.Background()
 	u, err := users.Create(ctx, NewUser{Username: "otto", Email: "otto@example.com", Password: "otto's long password"})
 	if err != nil {

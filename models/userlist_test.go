@@ -157,7 +157,7 @@ func listCases() []struct {
 // every list path: no query reads the users table in full ("SCAN users"
 // without an index), and searches are range searches on the key indexes.
 func TestUserListQueryPlans(t *testing.T) {
-	users := openTestDB(t)
+	users := openTestUsers(t)
 	seedUsers(t, users.db, 2000)
 	pc := capturePlans(t, users.db)
 	for _, tc := range listCases() {
@@ -202,7 +202,7 @@ func TestUserList100k(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 100,000 users")
 	}
-	users := openTestDB(t)
+	users := openTestUsers(t)
 	seedUsers(t, users.db, 100_000)
 	ctx := context.Background()
 	for _, tc := range listCases() {

@@ -30,9 +30,12 @@ var usernameRE = regexp.MustCompile(`^[\p{L}\p{N}_.@+-]+$`)
 var folder = cases.Fold()
 
 // NormalizeUsername returns the username as stored: NFKC-normalised with
-// surrounding space removed, as Django's normalize_username does.
+// surrounding space removed, as Django's normalize_username does. Space is
+// trimmed again after NFKC, which can turn a character into a space plus a
+// mark (U+00A8 becomes " \u0308"); without it normalising twice would give a
+// different name (found by FuzzUsernameNormalization).
 func NormalizeUsername(s string) string {
-	return norm.NFKC.String(strings.TrimSpace(s))
+	return strings.TrimSpace(norm.NFKC.String(strings.TrimSpace(s)))
 }
 
 // UsernameKey returns the case-insensitive identity of a username: the NFKC

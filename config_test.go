@@ -1,0 +1,47 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/handlers"
+	"gatehouse/models"
+)
+
+func TestLoadConfigThrottle(t *testing.T) {
+	env := func(kv map[string]string) func(string) string {
+		return func(k string) string { return kv[k] }
+	}
+	c, err := loadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.http.LoginLimitPerUserIP != handlers.DefaultLoginLimitPerUserIP || c.http.LoginLimitPerIP != handlers.DefaultLoginLimitPerIP {
+		t.Fatalf("got defaults %v and %v, want %v and %v", c.http.LoginLimitPerUserIP, c.http.LoginLimitPerIP,
+			handlers.DefaultLoginLimitPerUserIP, handlers.DefaultLoginLimitPerIP)
+	}
+	if c.busyTimeout != models.DefaultBusyTimeout || c.http.ThrottleBlock != time.Minute || c.http.ThrottleMaxBlock != time.Hour {
+		t.Fatalf("got busy %v, block %v, max block %v, want 5s, 1m, 1h", c.busyTimeout, c.http.ThrottleBlock, c.http.ThrottleMaxBlock)
+	}
+	c, err = loadConfig(env(map[string]string{"LOGIN_LIMIT_PER_USER_IP": "10/1h", "LOGIN_LIMIT_PER_IP": "off", "THROTTLE_BLOCK": "30s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.http.LoginLimitPerUserIP; got.Max != 10 || got.Window != time.Hour {
+		t.Fatalf("got %+v, want 10 per 1h", got)
+	}
+	if c.http.LoginLimitPerIP.Enabled() || c.http.ThrottleBlock != 30*time.Second {
+		t.Fatalf("got per-IP %v and block %v, want off and 30s", c.http.LoginLimitPerIP, c.http.ThrottleBlock)
+	}
+	for k, v := range map[string]string{
+		"LOGIN_LIMIT_PER_USER_IP": "5", "LOGIN_LIMIT_PER_IP": "0/15m", "THROTTLE_MAX_BLOCK": "-1s", "DATABASE_BUSY_TIMEOUT": "soon",
+	} {
+		if _, err := loadConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
+		}
+	}
+	if _, err := loadConfig(env(map[string]string{"THROTTLE_BLOCK": "2h", "THROTTLE_MAX_BLOCK": "1h"})); err == nil {
+		t.Error("THROTTLE_MAX_BLOCK shorter than THROTTLE_BLOCK: got no error")
+	}
+}

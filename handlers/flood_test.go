@@ -1,0 +1,172 @@
+package handlers
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gatehouse/models"
+)
+
+// TestLoginFlood sends hundreds of concurrent wrong-password logins to a
+// server allowed one hash at a time with a short queue. Memory must stay
+// bounded (each argon2id hash holds its whole memory cost, so unbounded
+// hashing would take hashes-in-flight × 8 MiB), logins that wait too long
+// must get a quick 503 with Retry-After rather than piling up, and other
+// pages must keep answering promptly.
+func TestLoginFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("flood test")
+	}
+	const (
+		flood        = 300
+		queueTimeout = 50 * time.Millisecond
+		hashMemory   = 8 * 1024 // KiB per hash
+	)
+	params := models.HashParams{Memory: hashMemory, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	ts := newTestServerWith(t, testSetup{hasher: models.NewHasher(params, 1, queueTimeout)}, func(c *Config) {
+		// Distinct usernames from one address would trip the per-IP limit
+		// and hide what this test is about.
+		c.LoginLimitPerUserIP = models.Limit{Max: -1}
+		c.LoginLimitPerIP = models.Limit{Max: -1}
+	})
+	ts.createUser(t, "victim", "victim@example.com", "correct horse battery")
+	ts.client(t).get("/") // warm up templates, pools and the dummy hash
+
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stopSampling := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Go(func() {
+		var m runtime.MemStats
+		tk := time.NewTicker(2 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-tk.C:
+				runtime.ReadMemStats(&m)
+				if m.HeapAlloc > peak.Load() {
+					peak.Store(m.HeapAlloc)
+				}
+			}
+		}
+	})
+
+	// Meanwhile a reader loads the home page again and again.
+	stopReader := make(chan struct{})
+	var reader sync.WaitGroup
+	var slowest atomic.Int64
+	var readerErr atomic.Value
+	reader.Go(func() {
+		c := &http.Client{Timeout: 10 * time.Second}
+		for {
+			select {
+			case <-stopReader:
+				return
+			default:
+			}
+			start := time.Now()
+			res, err := c.Get(ts.URL + "/")
+			if err != nil {
+				readerErr.Store(err.Error())
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				readerErr.Store(fmt.Sprintf("GET / got status %d during the flood", res.StatusCode))
+			}
+			if d := time.Since(start); int64(d) > slowest.Load() {
+				slowest.Store(int64(d))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+
+	transport := &http.Transport{MaxIdleConnsPerHost: flood}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	var (
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		slow503  time.Duration
+		problems []string
+	)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	began := time.Now()
+	for i := range flood {
+		wg.Go(func() {
+			<-start
+			t0 := time.Now()
+			form := url.Values{"username": {fmt.Sprintf("victim%d", i%50)}, "password": {"wrong password"}}
+			if i%3 == 0 {
+				form.Set("username", "victim")
+			}
+			res, err := client.PostForm(ts.URL+"/accounts/login/", form)
+			took := time.Since(t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				problems = append(problems, err.Error())
+				return
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			statuses[res.StatusCode]++
+			if res.StatusCode == http.StatusServiceUnavailable {
+				slow503 = max(slow503, took)
+				if res.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "Too many sign-ins") {
+					problems = append(problems, "503 without Retry-After or the busy message")
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	total := time.Since(began)
+	close(stopReader)
+	reader.Wait()
+	close(stopSampling)
+	sampler.Wait()
+
+	grown := int64(peak.Load()) - int64(base.HeapAlloc)
+	t.Logf("statuses %v in %v; slowest 503 %v; slowest GET / %v; peak heap growth %d MiB",
+		statuses, total, slow503, time.Duration(slowest.Load()), grown>>20)
+	if len(problems) > 0 {
+		t.Fatalf("%d problems, first: %s", len(problems), problems[0])
+	}
+	if v := readerErr.Load(); v != nil {
+		t.Fatalf("reader: %v", v)
+	}
+	// Generous bounds: one 8 MiB hash in flight plus the requests' own
+	// buffers is a few MiB; unbounded hashing needs hundreds.
+	if limit := int64(96 << 20); grown > limit {
+		t.Fatalf("heap grew by %d MiB during the flood, want under %d MiB", grown>>20, limit>>20)
+	}
+	for status, n := range statuses {
+		if status != http.StatusUnprocessableEntity && status != http.StatusServiceUnavailable {
+			t.Fatalf("got %d responses with status %d, want only 422 and 503", n, status)
+		}
+	}
+	if statuses[http.StatusServiceUnavailable] == 0 {
+		t.Fatal("got no 503: the hash queue never turned anyone away")
+	}
+	if slow503 > 5*time.Second {
+		t.Fatalf("slowest 503 took %v: requests piled up instead of being turned away", slow503)
+	}
+	if d := time.Duration(slowest.Load()); d > 3*time.Second {
+		t.Fatalf("GET / took up to %v during the flood, want under 3s", d)
+	}
+}

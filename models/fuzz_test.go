@@ -1,0 +1,80 @@
+package models
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzUsernameNormalization checks the username pipeline on any input:
+// nothing panics, normalising is idempotent, the key of a username equals
+// the key of its stored form (so a user can always log in with the name
+// shown to them), and a name that validates has a stable, non-empty key.
+// Seeds: testdata/fuzz/FuzzUsernameNormalization.
+func FuzzUsernameNormalization(f *testing.F) {
+	for _, s := range []string{"alice", " Alice ", "ALICE", "ﬁ", "Straße", "STRASSE", "İstanbul", "\u00a8x", "x\u00a8", "a\u0308", "ä"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := NormalizeUsername(s)
+		if again := NormalizeUsername(n); again != n {
+			t.Fatalf("NormalizeUsername not idempotent: %q -> %q -> %q", s, n, again)
+		}
+		key := UsernameKey(s)
+		if k2 := UsernameKey(n); k2 != key {
+			t.Fatalf("UsernameKey(%q) = %q but UsernameKey(normalised %q) = %q", s, key, n, k2)
+		}
+		if UsernameKey(s) != key {
+			t.Fatalf("UsernameKey(%q) not deterministic", s)
+		}
+		msg := ValidateUsername(n)
+		if msg != "" {
+			return
+		}
+		if !utf8.ValidString(n) || n == "" || utf8.RuneCountInString(n) > UsernameMaxLen {
+			t.Fatalf("ValidateUsername accepted %q", n)
+		}
+		if key == "" || strings.TrimSpace(key) != key {
+			t.Fatalf("valid username %q has key %q", n, key)
+		}
+		if UsernameKey(key) != key {
+			t.Fatalf("key of valid username %q is not stable: %q -> %q", n, key, UsernameKey(key))
+		}
+	})
+}
+
+// FuzzSessionIDFromToken checks cookie-token parsing on any input: it never
+// panics, accepts exactly the 43-character base64url encodings of 32 bytes,
+// and maps an accepted token to its SHA-256 (never to the token itself).
+// Seeds: testdata/fuzz/FuzzSessionIDFromToken.
+func FuzzSessionIDFromToken(f *testing.F) {
+	tok, _, err := newSessionToken()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{tok, "", "x", strings.Repeat("A", 43), strings.Repeat("A", 44), tok[:42] + "=", tok[:42] + "+", tok + "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, ok := SessionIDFromToken(s)
+		b, decErr := base64.RawURLEncoding.DecodeString(s)
+		want := len(s) == 43 && decErr == nil && len(b) == 32
+		if ok != want {
+			t.Fatalf("SessionIDFromToken(%q): got ok %v, want %v", s, ok, want)
+		}
+		if !ok {
+			if id != "" {
+				t.Fatalf("rejected token %q gave id %q", s, id)
+			}
+			return
+		}
+		if raw, err := hex.DecodeString(id); err != nil || len(raw) != 32 || id == s {
+			t.Fatalf("accepted token %q gave id %q, want 64 hex characters", s, id)
+		}
+		if id != hashToken(s) {
+			t.Fatalf("id %q is not the token's SHA-256", id)
+		}
+	})
+}
