@@ -111,6 +111,25 @@ func (h *Handler) adminTarget(c *gin.Context) *models.User {
 
 // adminError answers a refused or failed admin action: 403 for a lack of
 // rights, 404 for a user gone meanwhile, the database error otherwise.
+// adminActionOn starts a button-only admin POST on the user in the URL:
+// it loads the target, reads the (empty) form and checks that the acting
+// staff member may manage them. When ok is false the answer has been sent.
+func (h *Handler) adminActionOn(c *gin.Context) (actor, target *models.User, ok bool) {
+	target = h.adminTarget(c)
+	if target == nil {
+		return nil, nil, false
+	}
+	if _, _, err := h.decodeForm(c); err != nil {
+		return nil, nil, false
+	}
+	actor = currentUser(c)
+	if _, err := h.users.CheckManage(c.Request.Context(), actor.ID, target.ID); err != nil {
+		h.adminError(c, "check rights", err)
+		return nil, nil, false
+	}
+	return actor, target, true
+}
+
 func (h *Handler) adminError(c *gin.Context, op string, err error) {
 	switch {
 	case errors.Is(err, models.ErrNotAllowed):
@@ -312,19 +331,11 @@ func adminUserURL(id uint) string { return "/admin/users/" + strconv.FormatUint(
 // redirects back with a message. An unknown or already-ended session is not
 // an error: the result the admin wanted holds.
 func (h *Handler) adminSessionRevoke(c *gin.Context) {
-	target := h.adminTarget(c)
-	if target == nil {
+	actor, target, ok := h.adminActionOn(c)
+	if !ok {
 		return
 	}
-	if _, _, err := h.decodeForm(c); err != nil {
-		return
-	}
-	actor := currentUser(c)
 	ctx := c.Request.Context()
-	if _, err := h.users.CheckManage(ctx, actor.ID, target.ID); err != nil {
-		h.adminError(c, "check rights", err)
-		return
-	}
 	ok, err := h.sessions.Revoke(ctx, target.ID, c.Param("sid"))
 	if err != nil {
 		h.dbError(c, "revoke session", err)
@@ -352,19 +363,11 @@ func (h *Handler) adminSessionRevoke(c *gin.Context) {
 // adminSessionsRevokeAll signs the user out everywhere (on one's own
 // account: everywhere but here).
 func (h *Handler) adminSessionsRevokeAll(c *gin.Context) {
-	target := h.adminTarget(c)
-	if target == nil {
+	actor, target, ok := h.adminActionOn(c)
+	if !ok {
 		return
 	}
-	if _, _, err := h.decodeForm(c); err != nil {
-		return
-	}
-	actor := currentUser(c)
 	ctx := c.Request.Context()
-	if _, err := h.users.CheckManage(ctx, actor.ID, target.ID); err != nil {
-		h.adminError(c, "check rights", err)
-		return
-	}
 	except := ""
 	if target.ID == actor.ID {
 		if gs := gorillaSession(sessions.Default(c)); gs != nil {
@@ -386,17 +389,8 @@ func (h *Handler) adminSessionsRevokeAll(c *gin.Context) {
 // address, through the reset worker like the public form (same token, same
 // throttle), and tells the admin what will happen.
 func (h *Handler) adminPasswordResetSubmit(c *gin.Context) {
-	target := h.adminTarget(c)
-	if target == nil {
-		return
-	}
-	if _, _, err := h.decodeForm(c); err != nil {
-		return
-	}
-	actor := currentUser(c)
-	ctx := c.Request.Context()
-	if _, err := h.users.CheckManage(ctx, actor.ID, target.ID); err != nil {
-		h.adminError(c, "check rights", err)
+	actor, target, ok := h.adminActionOn(c)
+	if !ok {
 		return
 	}
 	switch {
