@@ -175,9 +175,21 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // createUser stores an active user through the model.
 func (a *app) createUser(t *testing.T, username, email, password string) *models.User {
 	t.Helper()
-	u, err := a.users.Create(context.Background(), models.NewUser{Username: username, Email: email, Password: password})
+	return a.create(t, models.NewUser{Username: username, Email: email, Password: password})
+}
+
+// createSuperuser stores an active superuser (and so staff) through the
+// model: the admin's tests sign in as one.
+func (a *app) createSuperuser(t *testing.T, username, email, password string) *models.User {
+	t.Helper()
+	return a.create(t, models.NewUser{Username: username, Email: email, Password: password, IsSuperuser: true})
+}
+
+func (a *app) create(t *testing.T, nu models.NewUser) *models.User {
+	t.Helper()
+	u, err := a.users.Create(context.Background(), nu)
 	if err != nil {
-		t.Fatalf("create user %q: %v", username, err)
+		t.Fatalf("create user %q: %v", nu.Username, err)
 	}
 	return u
 }

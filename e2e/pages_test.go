@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -9,44 +11,72 @@ import (
 // exception or a CSP violation (newTab's check), with its scripts running.
 func TestBrowserPagesLoadCleanly(t *testing.T) {
 	t.Parallel()
+	// Who views the page.
+	const (
+		guest = iota
+		member
+		superuser
+	)
 	pages := []struct {
-		path     string
-		signedIn bool
-		status   int // the page's own status
+		path   string // %d, if any, is the ID of the user "carol"
+		who    int
+		status int // the page's own status
 	}{
-		{"/", false, http.StatusOK},
-		{"/", true, http.StatusOK},
-		{loginPath, false, http.StatusOK},
-		{profilePath, true, http.StatusOK},
-		{"/no/such/page/", false, http.StatusNotFound},
-		{signupPath, false, http.StatusOK},
-		{passwordResetPath, false, http.StatusOK},
-		{passwordResetDonePath, false, http.StatusOK},
-		{passwordChangePath, true, http.StatusOK},
+		{"/", guest, http.StatusOK},
+		{"/", member, http.StatusOK},
+		{loginPath, guest, http.StatusOK},
+		{profilePath, member, http.StatusOK},
+		{"/no/such/page/", guest, http.StatusNotFound},
+		{signupPath, guest, http.StatusOK},
+		{passwordResetPath, guest, http.StatusOK},
+		{passwordResetDonePath, guest, http.StatusOK},
+		{passwordChangePath, member, http.StatusOK},
+		{adminUsersPath, member, http.StatusForbidden},
+		{adminUsersPath, superuser, http.StatusOK},
+		{adminUsersPath + "?q=c&active=yes&sort=-date_joined", superuser, http.StatusOK},
+		{adminUsersPath + "add/", superuser, http.StatusOK},
+		{adminUsersPath + "%d/", superuser, http.StatusOK},
+		{adminUsersPath + "%d/password/", superuser, http.StatusOK},
+		{adminUsersPath + "%d/delete/", superuser, http.StatusOK},
 	}
 	for _, p := range pages {
-		name := p.path
-		if p.signedIn {
+		name := strings.ReplaceAll(p.path, "%d", "{carol}")
+		switch p.who {
+		case member:
 			name += " signed in"
+		case superuser:
+			name += " as superuser"
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			a := newApp(t)
+			path := p.path
+			if strings.Contains(path, "%d") {
+				carol := a.createUser(t, "carol", "carol@example.com", userPassword)
+				path = fmt.Sprintf(path, carol.ID)
+			}
 			if p.status != http.StatusNotFound {
-				a.needEndpoint(t, p.path)
+				a.needEndpoint(t, path)
 			}
 			b := newTab(t, a)
-			if p.signedIn {
+			switch p.who {
+			case member:
 				a.createUser(t, "alice", "alice@example.com", "correct horse battery")
 				b.loginAs("alice", "correct horse battery")
+			case superuser:
+				a.createSuperuser(t, "root", "root@example.com", adminPassword)
+				b.loginAs("root", adminPassword)
 			}
 			if p.status >= 400 {
 				b.expectStatus(p.status)
 			}
-			b.open(p.path)
+			b.open(path)
 			b.waitUntil("htmx and the app's script to load", "window.htmx && document.readyState === 'complete'")
-			if got := b.path(); got != p.path {
-				t.Errorf("address: got %s, want %s (no redirect)", got, p.path)
+			if got := b.path(); got != path {
+				t.Errorf("address: got %s, want %s (no redirect)", got, path)
+			}
+			if r := a.lastRequest(t, "GET", strings.SplitN(path, "?", 2)[0]); r.Status != p.status {
+				t.Errorf("status: got %d, want %d", r.Status, p.status)
 			}
 			if got := eval[string](b, "document.documentElement.lang"); got != "en" {
 				t.Errorf("<html lang>: got %q, want en", got)

@@ -128,6 +128,10 @@ func sqliteDSN(raw string, busyTimeout time.Duration) (string, error) {
 	if path == "" {
 		return "", errors.New("DATABASE_URL: empty SQLite path")
 	}
+	// The DSN is an SQLite URI filename, which percent-decodes the path and
+	// ends it at '#': a directory named "50%dd" or "a#b" would otherwise
+	// open (or create) a different file, or fail.
+	path = strings.NewReplacer("%", "%25", "#", "%23").Replace(path)
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))

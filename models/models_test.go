@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +188,30 @@ func TestSQLiteSettings(t *testing.T) {
 		if _, err := sqliteDSN(bad, DefaultBusyTimeout); err == nil {
 			t.Errorf("sqliteDSN(%q): got nil error", bad)
 		}
+	}
+}
+
+// A path is a path: characters SQLite's URI filenames treat specially
+// ('%' escapes, '#' fragment) name the file they spell.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	for _, name := range []string{"50%dd", "a#b", "100%25"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), name)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "g.db")
+			db, err := Open(context.Background(), path)
+			if err != nil {
+				t.Fatalf("Open(%q): %v", path, err)
+			}
+			t.Cleanup(func() { _ = Close(db) })
+			if err := db.Exec("CREATE TABLE probe (x INTEGER)").Error; err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("got no file at %s: %v", path, err)
+			}
+		})
 	}
 }
