@@ -60,7 +60,7 @@ func TestRaceCreateSameUsername(t *testing.T) {
 // unknown username costs what a login with a wrong password costs, with the
 // production hash parameters. Attempts are interleaved and medians compared,
 // so load on the machine affects both sides alike; the bound is generous
-// (the slower median within 2x of the faster) because without the dummy
+// (the slower median within 4x of the faster) because without the dummy
 // verification an unknown name is answered in microseconds, tens of times
 // faster than a hash.
 func TestAuthenticateTimingUnknownVsWrongPassword(t *testing.T) {
@@ -96,8 +96,10 @@ func TestAuthenticateTimingUnknownVsWrongPassword(t *testing.T) {
 	mk, mu := median(known), median(unknown)
 	t.Logf("median wrong password %v, median unknown user %v", mk, mu)
 	lo, hi := min(mk, mu), max(mk, mu)
-	if hi > 2*lo+2*time.Millisecond {
-		t.Fatalf("timing differs: median wrong password %v, median unknown username %v; want within 2x", mk, mu)
+	// Without the dummy verification the gap is ~200x (0.1 ms vs 25 ms);
+	// 4x plus 5 ms absorbs a loaded 2-core machine and still catches that.
+	if hi > 4*lo+5*time.Millisecond {
+		t.Fatalf("timing differs: median wrong password %v, median unknown username %v; want within 4x", mk, mu)
 	}
 }
 
