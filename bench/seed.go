@@ -153,7 +153,7 @@ func seedSessions(ctx context.Context, db *sql.DB, spec seedSpec, now time.Time,
 		},
 		func(i int) []any {
 			r := rows[i]
-			seen := now.Add(-time.Duration(r.idx%60000) * time.Millisecond)
+			seen := now.Add(-time.Duration(int64(r.idx)*60_000/int64(len(rows))) * time.Millisecond)
 			return []any{hex.EncodeToString(r.id[:]), int(r.idx)%spec.users + 1, seen}
 		})
 	if err != nil {
