@@ -55,7 +55,7 @@ func (b *syncBuffer) String() string {
 
 // newTestServer starts the app on a fresh SQLite file. Options adjust the
 // configuration before the handler is built.
-func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
+func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 	t.Helper()
 	dbPath := filepath.Join(t.TempDir(), "test.db")
 	db, err := models.Open(context.Background(), dbPath)
@@ -82,7 +82,7 @@ func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
 }
 
 // createUser stores an active user directly through the model.
-func (ts *testServer) createUser(t *testing.T, username, email, password string) *models.User {
+func (ts *testServer) createUser(t testing.TB, username, email, password string) *models.User {
 	t.Helper()
 	u, err := ts.users.Create(context.Background(), models.NewUser{Username: username, Email: email, Password: password})
 	if err != nil {
