@@ -49,6 +49,7 @@ type options struct {
 	out         string
 	profileDir  string
 	keep        bool
+	only        map[string]bool
 }
 
 func main() {
@@ -67,7 +68,17 @@ func main() {
 	flag.StringVar(&o.out, "out", filepath.Join("bench", "results", "latest.json"), "where to write the JSON results")
 	flag.StringVar(&o.profileDir, "profile", "", "build with -tags pprof and save a CPU profile of each scenario in this directory")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (databases, binary)")
+	only := flag.String("only", "", "comma-separated scenario IDs to run (e.g. 1,3,7.3); default all")
 	flag.Parse()
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, id := range strings.Split(*only, ",") {
+			o.only[strings.TrimSpace(id)] = true
+		}
+		o.skipBig = o.skipBig || !slices.ContainsFunc(strings.Split(*only, ","), func(id string) bool {
+			return strings.HasPrefix(strings.TrimSpace(id), "7")
+		})
+	}
 	if o.warmup == 0 {
 		o.warmup = min(o.duration/10, time.Second)
 	}
@@ -117,6 +128,11 @@ type scenario struct {
 	DB        string        `json:"database"`
 	Groups    []groupResult `json:"groups"`
 	PeakRSSMB float64       `json:"peak_rss_mb"`
+	// ServerCPUus and ClientCPUus are CPU time per request (all groups'
+	// requests) of the server and of the load generator: what a request
+	// costs, which moves much less than req/s when the machine is shared.
+	ServerCPUus float64 `json:"server_cpu_us_per_request"`
+	ClientCPUus float64 `json:"client_cpu_us_per_request"`
 	// Failures counts 5xx answers other than the login form's deliberate
 	// 503 (hashing saturated), plus network errors.
 	Failures int `json:"failures"`
@@ -290,6 +306,9 @@ func (b *bencher) phase(ctx context.Context, dbPath string, db *databaseResult,
 	b.rep.Databases = append(b.rep.Databases, *db)
 
 	for _, sc := range scenarios(s.addr, sd) {
+		if b.o.only != nil && !b.o.only[sc.id] {
+			continue
+		}
 		if err := sc.check(s.addr, sd); err != nil {
 			return fmt.Errorf("scenario %s: sanity check: %w", sc.id, err)
 		}
@@ -307,10 +326,20 @@ func (b *bencher) phase(ctx context.Context, dbPath string, db *databaseResult,
 			profDone <- nil
 		}
 		mon := watchRSS(s.cmd.Process.Pid)
+		srvCPU0, _ := procCPU(s.cmd.Process.Pid)
+		cliCPU0 := selfCPU()
 		res := runGroups(ctx, s.addr, b.o.duration, sc.groups...)
+		srvCPU1, _ := procCPU(s.cmd.Process.Pid)
+		cliCPU1 := selfCPU()
 		r := scenario{ID: sc.id, DB: db.Name, Groups: res, PeakRSSMB: mon.peakMB()}
+		total := 0
 		for i, g := range res {
 			r.Failures += failures(g, sc.groups[i].deliberate503)
+			total += g.Requests
+		}
+		if total > 0 {
+			r.ServerCPUus = float64((srvCPU1-srvCPU0).Microseconds()) / float64(total)
+			r.ClientCPUus = float64((cliCPU1-cliCPU0).Microseconds()) / float64(total)
 		}
 		b.rep.Scenarios = append(b.rep.Scenarios, r)
 		if err := <-profDone; err != nil {
@@ -544,15 +573,15 @@ func printReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "\nGatehouse load benchmark — %s, %d CPUs, load average before %s, %s per scenario, %d connections\n\n",
 		r.GoVersion, r.CPUs, r.LoadAvg, r.Duration, r.Conns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "#\tscenario\tDB\tconns\treq/s\tp50 ms\tp99 ms\tmax ms\tpeak RSS MB\tstatuses\t")
+	fmt.Fprintln(tw, "#\tscenario\tDB\tconns\treq/s\tp50 ms\tp99 ms\tmax ms\tpeak RSS MB\tserver CPU µs/req\tstatuses\t")
 	for _, s := range r.Scenarios {
 		for i, g := range s.Groups {
-			id, rss := s.ID, fmt.Sprintf("%.1f", s.PeakRSSMB)
+			id, rss, cpu := s.ID, fmt.Sprintf("%.1f", s.PeakRSSMB), fmt.Sprintf("%.0f", s.ServerCPUus)
 			if i > 0 {
-				id, rss = "", ""
+				id, rss, cpu = "", "", ""
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%s\t%s\t\n",
-				id, g.Name, s.DB, g.Conns, g.RPS, g.P50ms, g.P99ms, g.Maxms, rss, statuses(g))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s\t\n",
+				id, g.Name, s.DB, g.Conns, g.RPS, g.P50ms, g.P99ms, g.Maxms, rss, cpu, statuses(g))
 		}
 	}
 	tw.Flush()

@@ -82,7 +82,11 @@ func (h *Handler) loadUser(c *gin.Context) {
 		c.Next()
 		return
 	}
-	user, err := h.users.ByID(c.Request.Context(), id)
+	// The store loaded the user with the session, in the same query.
+	user, err := models.SessionUser(gs), error(nil)
+	if user == nil {
+		user, err = h.users.ByID(c.Request.Context(), id)
+	}
 	switch {
 	case err == nil && user.IsActive:
 		c.Set(userKey, user)
