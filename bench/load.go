@@ -79,9 +79,22 @@ type workerStats struct {
 	first  []string
 }
 
-// runGroups runs every group at once for d and returns one result per group.
-// Latencies of requests still in flight at the deadline are dropped.
-func runGroups(ctx context.Context, addr string, d time.Duration, groups ...group) []groupResult {
+// groupStats accumulates one group's raw measurements over one or more
+// runs (the rounds of a scenario).
+type groupStats struct {
+	name    string
+	conns   int
+	seconds float64
+	lat     []time.Duration
+	status  map[int]int
+	errs    int
+	first   []string
+}
+
+// runGroups runs every group at once for d and adds what each measured to
+// acc (one entry per group, created on the first call). Requests still in
+// flight at the deadline are not counted.
+func runGroups(ctx context.Context, addr string, d time.Duration, acc []*groupStats, groups ...group) []*groupStats {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	stats := make([][]*workerStats, len(groups))
@@ -101,34 +114,50 @@ func runGroups(ctx context.Context, addr string, d time.Duration, groups ...grou
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
 
-	out := make([]groupResult, len(groups))
-	for gi, g := range groups {
-		r := groupResult{Name: g.name, Conns: g.conns, Seconds: elapsed, Status: map[string]int{}}
-		var all []time.Duration
+	if acc == nil {
+		for _, g := range groups {
+			acc = append(acc, &groupStats{name: g.name, conns: g.conns, status: map[int]int{}})
+		}
+	}
+	for gi := range groups {
+		a := acc[gi]
+		a.seconds += elapsed
 		for _, ws := range stats[gi] {
-			all = append(all, ws.lat...)
+			a.lat = append(a.lat, ws.lat...)
 			for code, n := range ws.status {
-				r.Status[fmt.Sprint(code)] += n
+				a.status[code] += n
 			}
-			r.NetErrors += ws.errs
+			a.errs += ws.errs
 			for _, e := range ws.first {
-				if len(r.FirstErrors) < 5 {
-					r.FirstErrors = append(r.FirstErrors, e)
+				if len(a.first) < 5 {
+					a.first = append(a.first, e)
 				}
 			}
 		}
-		slices.Sort(all)
-		r.Requests = len(all)
-		r.RPS = float64(len(all)) / elapsed
-		r.P50ms = ms(percentile(all, 0.50))
-		r.P90ms = ms(percentile(all, 0.90))
-		r.P99ms = ms(percentile(all, 0.99))
-		if len(all) > 0 {
-			r.Maxms = ms(all[len(all)-1])
-		}
-		out[gi] = r
 	}
-	return out
+	return acc
+}
+
+// result summarises the accumulated measurements.
+func (a *groupStats) result() groupResult {
+	r := groupResult{Name: a.name, Conns: a.conns, Seconds: a.seconds, Status: map[string]int{},
+		NetErrors: a.errs, FirstErrors: a.first}
+	for code, n := range a.status {
+		r.Status[fmt.Sprint(code)] = n
+	}
+	all := slices.Clone(a.lat)
+	slices.Sort(all)
+	r.Requests = len(all)
+	if a.seconds > 0 {
+		r.RPS = float64(len(all)) / a.seconds
+	}
+	r.P50ms = ms(percentile(all, 0.50))
+	r.P90ms = ms(percentile(all, 0.90))
+	r.P99ms = ms(percentile(all, 0.99))
+	if len(all) > 0 {
+		r.Maxms = ms(all[len(all)-1])
+	}
+	return r
 }
 
 // percentile returns the q-quantile of sorted latencies (nearest rank).

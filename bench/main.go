@@ -49,6 +49,7 @@ type options struct {
 	out         string
 	profileDir  string
 	keep        bool
+	rounds      int
 	only        map[string]bool
 }
 
@@ -63,6 +64,7 @@ func main() {
 	flag.IntVar(&o.bigUsers, "big-users", 100_000, "users in the large database")
 	flag.IntVar(&o.bigSessions, "big-sessions", 1_000_000, "sessions in the large database")
 	flag.IntVar(&o.pool, "pool", 1000, "distinct session cookies the signed-in scenarios cycle through")
+	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds the throughput scenarios' duration is split into")
 	flag.IntVar(&o.startups, "startups", 5, "cold starts on an empty database to time")
 	flag.BoolVar(&o.skipBig, "skip-big", false, "skip the large-database scenarios")
 	flag.StringVar(&o.out, "out", filepath.Join("bench", "results", "latest.json"), "where to write the JSON results")
@@ -79,6 +81,7 @@ func main() {
 			return strings.HasPrefix(strings.TrimSpace(id), "7")
 		})
 	}
+	o.rounds = max(o.rounds, 1)
 	if o.warmup == 0 {
 		o.warmup = min(o.duration/10, time.Second)
 	}
@@ -97,6 +100,7 @@ type report struct {
 	CPUs       int              `json:"cpus"`
 	LoadAvg    string           `json:"load_average_before"`
 	Duration   string           `json:"scenario_duration"`
+	Rounds     int              `json:"rounds"`
 	Conns      int              `json:"connections"`
 	Startup    startupResult    `json:"startup"`
 	Databases  []databaseResult `json:"databases"`
@@ -148,13 +152,13 @@ type target struct {
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
 	rep := &report{Started: time.Now().UTC(), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
-		LoadAvg: loadAvg(), Duration: o.duration.String(), Conns: o.conns}
+		LoadAvg: loadAvg(), Duration: o.duration.String(), Conns: o.conns, Rounds: o.rounds}
 	tmp, err := os.MkdirTemp("", "gatehouse-bench-")
 	if err != nil {
 		return err
 	}
 	if o.keep {
-		fmt.Fprintln(os.Stderr, "bench: keeping", tmp)
+		logf("keeping %s", tmp)
 	} else {
 		defer os.RemoveAll(tmp)
 	}
@@ -188,14 +192,69 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	b := &bencher{o: o, bin: bin, rep: rep}
-	small := databaseResult{Name: "small", Users: o.users, Sessions: o.sessions}
-	if err := b.phase(ctx, filepath.Join(tmp, "small.db"), &small, b.smallScenarios); err != nil {
+	small, err := b.start(ctx, filepath.Join(tmp, "small.db"), databaseResult{Name: "small", Users: o.users, Sessions: o.sessions})
+	if err != nil {
 		return err
 	}
+	defer small.s.stop()
+	var large *instance
 	if !o.skipBig {
-		big := databaseResult{Name: "large", Users: o.bigUsers, Sessions: o.bigSessions}
-		if err := b.phase(ctx, filepath.Join(tmp, "large.db"), &big, b.bigScenarios); err != nil {
+		large, err = b.start(ctx, filepath.Join(tmp, "large.db"), databaseResult{Name: "large", Users: o.bigUsers, Sessions: o.bigSessions})
+		if err != nil {
 			return err
+		}
+		defer large.s.stop()
+	}
+
+	// The throughput scenarios run in interleaved rounds, on both servers,
+	// so a burst of other work on the machine hits all of them alike and
+	// the ratios between them stay meaningful.
+	defs := b.scenarios(small, large)
+	var throughput, hashBound []*measuring
+	for _, d := range defs {
+		if b.o.only != nil && !b.o.only[d.id] {
+			continue
+		}
+		m := &measuring{def: d}
+		if d.hashBound {
+			hashBound = append(hashBound, m)
+		} else {
+			throughput = append(throughput, m)
+		}
+	}
+	for _, m := range append(slices.Clone(throughput), hashBound...) {
+		if err := m.def.check(m.def.inst.s.addr, m.def.inst.sd); err != nil {
+			return fmt.Errorf("scenario %s: sanity check: %w", m.def.id, err)
+		}
+	}
+	round := o.duration / time.Duration(o.rounds)
+	for r := range o.rounds {
+		logf("round %d of %d: scenarios %s, %v each", r+1, o.rounds, ids(throughput), round)
+		for _, m := range throughput {
+			if r == 0 && o.warmup > 0 {
+				runGroups(ctx, m.def.inst.s.addr, o.warmup, nil, m.def.groups...)
+			}
+			if err := b.measure(ctx, m, round, r); err != nil {
+				return err
+			}
+		}
+	}
+	// Hash-bound scenarios last, each in one piece: their queues and
+	// writes must not spill into the others.
+	for _, m := range hashBound {
+		logf("scenario %s, %v", m.def.id, o.duration)
+		if o.warmup > 0 {
+			runGroups(ctx, m.def.inst.s.addr, o.warmup, nil, m.def.groups...)
+		}
+		if err := b.measure(ctx, m, o.duration, 0); err != nil {
+			return err
+		}
+	}
+	for _, d := range defs {
+		for _, m := range append(slices.Clone(throughput), hashBound...) {
+			if m.def.id == d.id {
+				rep.Scenarios = append(rep.Scenarios, m.scenario())
+			}
 		}
 	}
 
@@ -213,6 +272,14 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "\nJSON written to %s\n", o.out)
 	}
 	return nil
+}
+
+func ids(ms []*measuring) string {
+	var s []string
+	for _, m := range ms {
+		s = append(s, m.def.id)
+	}
+	return strings.Join(s, ",")
 }
 
 func logf(format string, args ...any) {
@@ -274,87 +341,102 @@ type bencher struct {
 	rep *report
 }
 
-// phase seeds a database, starts a server on it and runs its scenarios.
-func (b *bencher) phase(ctx context.Context, dbPath string, db *databaseResult,
-	scenarios func(addr string, sd *seeded) []scenarioDef) error {
+// instance is a seeded database and the server running on it.
+type instance struct {
+	db        databaseResult
+	s         *server
+	sd        *seeded
+	pprofAddr string
+}
+
+// start seeds a database and starts a server on it, recording the seeding
+// time, the file size, the start-up time and the idle RSS.
+func (b *bencher) start(ctx context.Context, dbPath string, db databaseResult) (*instance, error) {
 	logf("seeding the %s database: %d users, %d sessions", db.Name, db.Users, db.Sessions)
 	sd, err := seed(ctx, dbPath, seedSpec{users: db.Users, sessions: db.Sessions, pool: b.o.pool})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	db.SeedSeconds = sd.took.Seconds()
 	if fi, err := os.Stat(dbPath); err == nil {
 		db.FileMB = float64(fi.Size()) / (1 << 20)
 	}
 	logf("seeded in %.1fs (%.0f MB)", db.SeedSeconds, db.FileMB)
-
+	in := &instance{sd: sd}
 	var env []string
-	pprofAddr := ""
 	if b.o.profileDir != "" {
-		if pprofAddr, err = freeLoopbackAddr(); err != nil {
-			return err
+		if in.pprofAddr, err = freeLoopbackAddr(); err != nil {
+			return nil, err
 		}
-		env = append(env, "GATEHOUSE_PPROF_ADDR="+pprofAddr)
+		env = append(env, "GATEHOUSE_PPROF_ADDR="+in.pprofAddr)
 	}
-	s, err := startServer(ctx, b.bin, dbPath, env...)
-	if err != nil {
-		return err
+	if in.s, err = startServer(ctx, b.bin, dbPath, env...); err != nil {
+		return nil, err
 	}
-	defer s.stop()
-	db.StartMillis = msf(s.started)
-	db.IdleRSSMB = idleRSS(s)
-	b.rep.Databases = append(b.rep.Databases, *db)
+	db.StartMillis = msf(in.s.started)
+	db.IdleRSSMB = idleRSS(in.s)
+	in.db = db
+	b.rep.Databases = append(b.rep.Databases, db)
+	return in, nil
+}
 
-	for _, sc := range scenarios(s.addr, sd) {
-		if b.o.only != nil && !b.o.only[sc.id] {
-			continue
-		}
-		if err := sc.check(s.addr, sd); err != nil {
-			return fmt.Errorf("scenario %s: sanity check: %w", sc.id, err)
-		}
-		logf("scenario %s (%s database)", sc.id, db.Name)
-		if b.o.warmup > 0 {
-			runGroups(ctx, s.addr, b.o.warmup, sc.groups...)
-		}
-		profDone := make(chan error, 1)
-		if pprofAddr != "" {
-			secs := max(int(b.o.duration/time.Second)-1, 1)
-			go func() {
-				profDone <- fetchProfile(pprofAddr, secs, filepath.Join(b.o.profileDir, db.Name+"-"+sc.slug+".pprof"))
-			}()
-		} else {
-			profDone <- nil
-		}
-		mon := watchRSS(s.cmd.Process.Pid)
-		srvCPU0, _ := procCPU(s.cmd.Process.Pid)
-		cliCPU0 := selfCPU()
-		res := runGroups(ctx, s.addr, b.o.duration, sc.groups...)
-		srvCPU1, _ := procCPU(s.cmd.Process.Pid)
-		cliCPU1 := selfCPU()
-		r := scenario{ID: sc.id, DB: db.Name, Groups: res, PeakRSSMB: mon.peakMB()}
-		total := 0
-		for i, g := range res {
-			r.Failures += failures(g, sc.groups[i].deliberate503)
-			total += g.Requests
-		}
-		if total > 0 {
-			r.ServerCPUus = float64((srvCPU1-srvCPU0).Microseconds()) / float64(total)
-			r.ClientCPUus = float64((cliCPU1-cliCPU0).Microseconds()) / float64(total)
-		}
-		b.rep.Scenarios = append(b.rep.Scenarios, r)
-		if err := <-profDone; err != nil {
-			logf("profile of %s: %v", sc.id, err)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		select {
-		case <-s.done:
-			return fmt.Errorf("server died during scenario %s: %v\n%s", sc.id, s.waitErr, s.stderrTail())
-		default:
-		}
+// measuring accumulates one scenario's measurements over its rounds.
+type measuring struct {
+	def            scenarioDef
+	acc            []*groupStats
+	srvCPU, cliCPU time.Duration
+	peakMB         float64
+}
+
+// measure runs m's scenario for d and adds the results to m.
+func (b *bencher) measure(ctx context.Context, m *measuring, d time.Duration, round int) error {
+	in := m.def.inst
+	pid := in.s.cmd.Process.Pid
+	profDone := make(chan error, 1)
+	if in.pprofAddr != "" {
+		path := filepath.Join(b.o.profileDir, fmt.Sprintf("%s-%s-r%d.pprof", in.db.Name, m.def.slug, round+1))
+		secs := max(int(d/time.Second), 1)
+		go func() { profDone <- fetchProfile(in.pprofAddr, secs, path) }()
+	} else {
+		profDone <- nil
+	}
+	mon := watchRSS(pid)
+	srv0, _ := procCPU(pid)
+	cli0 := selfCPU()
+	m.acc = runGroups(ctx, in.s.addr, d, m.acc, m.def.groups...)
+	srv1, _ := procCPU(pid)
+	m.cliCPU += selfCPU() - cli0
+	m.srvCPU += srv1 - srv0
+	m.peakMB = max(m.peakMB, mon.peakMB())
+	if err := <-profDone; err != nil {
+		logf("profile of %s: %v", m.def.id, err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	select {
+	case <-in.s.done:
+		return fmt.Errorf("server died during scenario %s: %v\n%s", m.def.id, in.s.waitErr, in.s.stderrTail())
+	default:
 	}
 	return nil
+}
+
+// scenario is the summary of everything m measured.
+func (m *measuring) scenario() scenario {
+	r := scenario{ID: m.def.id, DB: m.def.inst.db.Name, PeakRSSMB: m.peakMB}
+	total := 0
+	for i, a := range m.acc {
+		g := a.result()
+		r.Groups = append(r.Groups, g)
+		r.Failures += failures(g, m.def.groups[i].deliberate503)
+		total += g.Requests
+	}
+	if total > 0 {
+		r.ServerCPUus = float64(m.srvCPU.Microseconds()) / float64(total)
+		r.ClientCPUus = float64(m.cliCPU.Microseconds()) / float64(total)
+	}
+	return r
 }
 
 // failures counts answers that are failures: network errors, and 5xx other
@@ -370,13 +452,16 @@ func failures(g groupResult, deliberate503 bool) int {
 	return n
 }
 
-// scenarioDef is one scenario: its groups of workers and a check, run before
-// the measurement, that the requests do what the scenario claims (a
-// "signed-in" page that answered as anonymous would measure the wrong thing).
+// scenarioDef is one scenario: its server, its groups of workers, and a
+// check, run before any measurement, that the requests do what the scenario
+// claims (a "signed-in" page that answered as anonymous would measure the
+// wrong thing). Hash-bound scenarios run after the others, in one piece.
 type scenarioDef struct {
-	id, slug string
-	groups   []group
-	check    func(addr string, sd *seeded) error
+	id, slug  string
+	inst      *instance
+	groups    []group
+	check     func(addr string, sd *seeded) error
+	hashBound bool
 }
 
 // groupDef builds a group whose workers cycle through reqs.
@@ -409,35 +494,48 @@ func loginPosts(addr string, sd *seeded, password string) requestSet {
 
 const wrongPassword = "not-the-password-at-all"
 
-func (b *bencher) smallScenarios(addr string, sd *seeded) []scenarioDef {
+// scenarios lists every scenario in report order: 1-6 on the small
+// database, 7.x on the large one (nil when skipped).
+func (b *bencher) scenarios(small, large *instance) []scenarioDef {
 	n := b.o.conns
-	return []scenarioDef{
-		{id: "1", slug: "healthz", groups: []group{groupDef("/healthz", n, get(addr, "/healthz"), false)},
-			check: wantOnce("/healthz", "", http.StatusOK, "ok")},
-		{id: "2", slug: "login-page", groups: []group{groupDef("anonymous GET /accounts/login/", n, get(addr, "/accounts/login/"), false)},
-			check: wantOnce("/accounts/login/", "", http.StatusOK, `id="login-form"`)},
-		{id: "3", slug: "home", groups: []group{groupDef("signed-in GET /", n, signedInGets(addr, "/", sd), false)},
-			check: wantSignedIn("/", `data-testid="greeting">Hi user`)},
-		{id: "4", slug: "profile", groups: []group{groupDef("signed-in GET /accounts/profile/", n, signedInGets(addr, "/accounts/profile/", sd), false)},
-			check: wantSignedIn("/accounts/profile/", "@bench.example")},
-		{id: "5", slug: "login-ok", groups: []group{groupDef("POST /accounts/login/ (right password)", n, loginPosts(addr, sd, benchPassword), true)},
-			check: wantLogin(benchPassword, http.StatusSeeOther)},
-		{id: "6", slug: "flood", groups: []group{
-			groupDef("flood: POST /accounts/login/ (wrong password)", b.o.floodConns, loginPosts(addr, sd, wrongPassword), true),
-			groupDef("browsing during flood: signed-in GET /", n, signedInGets(addr, "/", sd), false),
-		}, check: wantLogin(wrongPassword, http.StatusUnprocessableEntity)},
+	onSmall := func(in *instance) []scenarioDef {
+		addr, sd := in.s.addr, in.sd
+		return []scenarioDef{
+			{id: "1", slug: "healthz", groups: []group{groupDef("/healthz", n, get(addr, "/healthz"), false)},
+				check: wantOnce("/healthz", "", http.StatusOK, "ok")},
+			{id: "2", slug: "login-page", groups: []group{groupDef("anonymous GET /accounts/login/", n, get(addr, "/accounts/login/"), false)},
+				check: wantOnce("/accounts/login/", "", http.StatusOK, `id="login-form"`)},
+			{id: "3", slug: "home", groups: []group{groupDef("signed-in GET /", n, signedInGets(addr, "/", sd), false)},
+				check: wantSignedIn("/", `data-testid="greeting">Hi user`)},
+			{id: "4", slug: "profile", groups: []group{groupDef("signed-in GET /accounts/profile/", n, signedInGets(addr, "/accounts/profile/", sd), false)},
+				check: wantSignedIn("/accounts/profile/", "@bench.example")},
+			{id: "5", slug: "login-ok", hashBound: true,
+				groups: []group{groupDef("POST /accounts/login/ (right password)", n, loginPosts(addr, sd, benchPassword), true)},
+				check:  wantLogin(benchPassword, http.StatusSeeOther)},
+			{id: "6", slug: "flood", hashBound: true, groups: []group{
+				groupDef("flood: POST /accounts/login/ (wrong password)", b.o.floodConns, loginPosts(addr, sd, wrongPassword), true),
+				groupDef("browsing during flood: signed-in GET /", n, signedInGets(addr, "/", sd), false),
+			}, check: wantLogin(wrongPassword, http.StatusUnprocessableEntity)},
+		}
 	}
-}
-
-func (b *bencher) bigScenarios(addr string, sd *seeded) []scenarioDef {
-	all := b.smallScenarios(addr, sd)
-	// The ceiling again, so a change in machine load between the phases
-	// shows; then scenarios 3 and 2 on the large database.
-	return []scenarioDef{
-		{id: "7.1", slug: "healthz", groups: all[0].groups, check: all[0].check},
-		{id: "7.3", slug: "home", groups: all[2].groups, check: all[2].check},
-		{id: "7.2", slug: "login-page", groups: all[1].groups, check: all[1].check},
+	defs := onSmall(small)
+	for i := range defs {
+		defs[i].inst = small
 	}
+	if large == nil {
+		return defs
+	}
+	// The ceiling on the large server too, then scenarios 3 and 2 on it.
+	l := onSmall(large)
+	for _, pick := range []struct {
+		i  int
+		id string
+	}{{0, "7.1"}, {2, "7.3"}, {1, "7.2"}} {
+		d := l[pick.i]
+		d.id, d.inst = pick.id, large
+		defs = append(defs, d)
+	}
+	return defs
 }
 
 // fetch makes one request with an optional session cookie.
@@ -570,8 +668,9 @@ func evaluate(r *report, o options) []target {
 }
 
 func printReport(w io.Writer, r *report) {
-	fmt.Fprintf(w, "\nGatehouse load benchmark — %s, %d CPUs, load average before %s, %s per scenario, %d connections\n\n",
-		r.GoVersion, r.CPUs, r.LoadAvg, r.Duration, r.Conns)
+	fmt.Fprintf(w, "\nGatehouse load benchmark — %s, %d CPUs, load average before %s\n"+
+		"%s per scenario (scenarios 1-4 and 7 in %d interleaved rounds), %d connections\n\n",
+		r.GoVersion, r.CPUs, r.LoadAvg, r.Duration, r.Rounds, r.Conns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "#\tscenario\tDB\tconns\treq/s\tp50 ms\tp99 ms\tmax ms\tpeak RSS MB\tserver CPU µs/req\tstatuses\t")
 	for _, s := range r.Scenarios {

@@ -68,7 +68,10 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 		isActive, isStaff, isSuperuser sql.NullBool
 		dateJoined, lastLogin          sql.NullTime
 	}
-	err = s.loader.stmt.QueryRowContext(ctx, id, now).Scan(&v.userID, &row.Data, &row.LastSeenAt,
+	// The lookup takes microseconds, so it is not worth the goroutines that
+	// database/sql and the driver each start per query to watch a
+	// cancellable context: run it without cancellation.
+	err = s.loader.stmt.QueryRowContext(context.WithoutCancel(ctx), id, now).Scan(&v.userID, &row.Data, &row.LastSeenAt,
 		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
 		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin)
 	if err == sql.ErrNoRows {
