@@ -50,7 +50,7 @@ func (h *Handler) limitBody(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	if c.Request.Body != nil {
+	if c.Request.Body != nil && c.Request.Body != http.NoBody {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxBodyBytes)
 	}
 	c.Next()
