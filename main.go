@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch cmd {
 	case "serve":
+		tuneGC(getenv)
 		return serve(ctx, cfg, log, stdout)
 	case "createsuperuser":
 		return createSuperuser(ctx, cfg, args, stdin, stdout)

@@ -28,7 +28,7 @@ type asset struct {
 
 var (
 	byHashed = map[string]asset{}  // "style.3f2a9c1e.css" -> asset
-	hashedOf = map[string]string{} // "style.css" -> "style.3f2a9c1e.css"
+	pathOf   = map[string]string{} // "style.css" -> "/assets/style.3f2a9c1e.css", built once: every page asks
 )
 
 func init() {
@@ -50,15 +50,15 @@ func init() {
 			ct = "text/javascript; charset=utf-8"
 		}
 		byHashed[hashed] = asset{body: body, contentType: ct, etag: `"` + h + `"`}
-		hashedOf[e.Name()] = hashed
+		pathOf[e.Name()] = Prefix + hashed
 	}
 }
 
 // Path returns the URL of the named asset, with its content hash in the name.
 // An unknown name returns a path that answers 404, never a panic.
 func Path(name string) string {
-	if h, ok := hashedOf[name]; ok {
-		return Prefix + h
+	if p, ok := pathOf[name]; ok {
+		return p
 	}
 	return Prefix + "missing/" + name
 }

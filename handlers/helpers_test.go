@@ -121,7 +121,7 @@ func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *te
 }
 
 // createUser stores an active user directly through the model.
-func (ts *testServer) createUser(t *testing.T, username, email, password string) *models.User {
+func (ts *testServer) createUser(t testing.TB, username, email, password string) *models.User {
 	t.Helper()
 	u, err := ts.users.Create(context.Background(), models.NewUser{Username: username, Email: email, Password: password})
 	if err != nil {

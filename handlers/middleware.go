@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -49,7 +50,7 @@ func (h *Handler) limitBody(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	if c.Request.Body != nil {
+	if c.Request.Body != nil && c.Request.Body != http.NoBody {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxBodyBytes)
 	}
 	c.Next()
@@ -91,7 +92,11 @@ func (h *Handler) loadUser(c *gin.Context) {
 		c.Next()
 		return
 	}
-	user, err := h.users.ByID(c.Request.Context(), id)
+	// The store loaded the user with the session, in the same query.
+	user, err := models.SessionUser(gs), error(nil)
+	if user == nil {
+		user, err = h.users.ByID(c.Request.Context(), id)
+	}
 	switch {
 	case err == nil && user.IsActive:
 		c.Set(userKey, user)
@@ -144,20 +149,23 @@ func (h *Handler) guestOnly(c *gin.Context) {
 func (h *Handler) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	status := c.Writer.Status()
+	level := slog.LevelDebug
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	// Most requests are not logged at all (debug level is off in
+	// production): decide before building the line.
+	if !h.log.Enabled(c.Request.Context(), level) {
+		return
+	}
 	route := c.FullPath()
 	if route == "" {
 		route = "(no route)"
 	}
-	status := c.Writer.Status()
-	args := []any{"method", c.Request.Method, "route", route, "status", status,
+	h.log.Log(c.Request.Context(), level, "request", "method", c.Request.Method, "route", route, "status", status,
 		"duration_ms", strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 2, 64),
-		"client_ip", c.ClientIP()}
-	switch {
-	case status >= 500:
-		h.log.Warn("request", args...)
-	default:
-		h.log.Debug("request", args...)
-	}
+		"client_ip", c.ClientIP())
 }
 
 // recoverPanics turns a panic into a logged 500 page instead of a dropped

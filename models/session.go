@@ -83,6 +83,7 @@ type SessionStore struct {
 	opts     ginsessions.Options
 	lifetime time.Duration
 	log      *slog.Logger
+	loader   sessionLoader
 }
 
 var _ ginsessions.Store = (*SessionStore)(nil)
@@ -134,13 +135,12 @@ func (s *SessionStore) New(r *http.Request, name string) (*gsessions.Session, er
 		return gs, nil
 	}
 	ctx := r.Context()
-	var row Session
 	now := time.Now().UTC()
-	err = s.db.WithContext(ctx).Where("id = ? AND expires_at > ?", id, now).Limit(1).Find(&row).Error
+	row, found, err := s.load(ctx, id, now)
 	if err != nil {
-		return gs, dbErr("load session", err)
+		return gs, err
 	}
-	if row.ID == "" {
+	if !found {
 		return gs, nil
 	}
 	if len(row.Data) > 0 {
@@ -152,11 +152,14 @@ func (s *SessionStore) New(r *http.Request, name string) (*gsessions.Session, er
 	if row.UserID != nil {
 		gs.Values[UserIDKey] = *row.UserID
 	}
-	gs.ID = row.ID
+	if row.User != nil {
+		gs.Values[sessionUserKey{}] = row.User
+	}
+	gs.ID = id
 	gs.IsNew = false
 	if now.Sub(row.LastSeenAt) >= lastSeenEvery {
 		// Best effort: a missed update only makes last_seen_at older.
-		if err := s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", row.ID).
+		if err := s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", id).
 			Update("last_seen_at", now).Error; err != nil {
 			s.log.Warn("update session last_seen_at", "err", err)
 		}
@@ -225,6 +228,9 @@ func encodeValues(values map[interface{}]interface{}) ([]byte, *uint, error) {
 	var userID *uint
 	rest := make(map[interface{}]interface{}, len(values))
 	for k, v := range values {
+		if _, ok := k.(sessionUserKey); ok {
+			continue // the loaded user rides along for this request only
+		}
 		if k == UserIDKey {
 			if id, ok := v.(uint); ok {
 				userID = &id

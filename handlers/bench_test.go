@@ -1,0 +1,145 @@
+package handlers
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/models"
+)
+
+// Benchmarks of the hot path, through the real middleware stack but without
+// the network: go test -run '^$' -bench . -benchmem ./handlers/
+
+// newBenchServer is newTestServer logging as production does (info level,
+// so the per-request debug line is skipped), to io.Discard.
+func newBenchServer(b *testing.B) *testServer {
+	b.Helper()
+	ts := newTestServer(b)
+	ts.h.log = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return ts
+}
+
+// benchSession returns a server with one user and that user's session
+// cookie, obtained by logging in through the app.
+func benchSession(b *testing.B) (*testServer, *http.Cookie) {
+	b.Helper()
+	ts := newBenchServer(b)
+	ts.createUser(b, "alice", "alice@example.com", "a long enough passphrase")
+	form := url.Values{"username": {"alice"}, "password": {"a long enough passphrase"}}
+	req := httptest.NewRequest(http.MethodPost, "/accounts/login/", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	ts.h.Routes().ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		b.Fatalf("login: got status %d, want 303", rec.Code)
+	}
+	var cookie *http.Cookie
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == models.SessionCookieName {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		b.Fatal("login: no session cookie")
+	}
+	// Show the welcome flash, so the session holds no data any more: the
+	// state of a session while its user browses.
+	req = httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(cookie)
+	rec = httptest.NewRecorder()
+	ts.h.Routes().ServeHTTP(rec, req)
+	if !strings.Contains(rec.Body.String(), "Welcome back") {
+		b.Fatalf("first page after login: no welcome flash; body: %.500s", rec.Body.String())
+	}
+	return ts, cookie
+}
+
+// serveLoop serves req to h b.N times, checking the status and (once) that
+// the body contains want.
+func serveLoop(b *testing.B, h http.Handler, req *http.Request, status int, want string) {
+	b.Helper()
+	// A fresh request value each time: gorilla/sessions caches the loaded
+	// session in the context of the request it is given.
+	base := req.Context()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req.WithContext(base))
+	if rec.Code != status || !strings.Contains(rec.Body.String(), want) {
+		b.Fatalf("%s: got %d, want %d with %q; body: %.500s", req.URL.Path, rec.Code, status, want, rec.Body.String())
+	}
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req.WithContext(base))
+		if rec.Code != status {
+			b.Fatalf("%s: got %d, want %d", req.URL.Path, rec.Code, status)
+		}
+	}
+}
+
+func BenchmarkHealthz(b *testing.B) {
+	ts := newBenchServer(b)
+	serveLoop(b, ts.h.Routes(), httptest.NewRequest(http.MethodGet, "/healthz", nil), http.StatusOK, "ok")
+}
+
+func BenchmarkLoginPageAnonymous(b *testing.B) {
+	ts := newBenchServer(b)
+	serveLoop(b, ts.h.Routes(), httptest.NewRequest(http.MethodGet, "/accounts/login/", nil), http.StatusOK, `id="login-form"`)
+}
+
+func BenchmarkHomeSignedIn(b *testing.B) {
+	ts, cookie := benchSession(b)
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(cookie)
+	serveLoop(b, ts.h.Routes(), req, http.StatusOK, "Hi alice!")
+}
+
+func BenchmarkProfileSignedIn(b *testing.B) {
+	ts, cookie := benchSession(b)
+	req := httptest.NewRequest(http.MethodGet, "/accounts/profile/", nil)
+	req.AddCookie(cookie)
+	serveLoop(b, ts.h.Routes(), req, http.StatusOK, "alice@example.com")
+}
+
+// BenchmarkLoadUser is the auth middleware alone: session lookup and user,
+// behind only the sessions middleware it needs.
+func BenchmarkLoadUser(b *testing.B) {
+	ts, cookie := benchSession(b)
+	h := ts.h
+	r := gin.New()
+	r.GET("/", sessions.Sessions(models.SessionCookieName, h.store), h.loadUser, func(c *gin.Context) {
+		if currentUser(c) == nil {
+			c.Status(http.StatusUnauthorized)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(cookie)
+	serveLoop(b, r, req, http.StatusNoContent, "")
+}
+
+// reportCPU adds a cpu-ns/op metric: the process's CPU time (user + system,
+// all threads, GC included) per iteration. On a shared machine wall time
+// per op swings with other load; CPU time much less so.
+func reportCPU(b *testing.B) func() {
+	var start syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &start)
+	return func() {
+		var end syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &end)
+		cpu := end.Utime.Nano() + end.Stime.Nano() - start.Utime.Nano() - start.Stime.Nano()
+		if b.N > 0 {
+			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+		}
+	}
+}

@@ -1,0 +1,227 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"gatehouse/models"
+)
+
+// writeCounter counts the rows SQLite changes, per table and operation, as
+// reported by SQLite's own update hook: every INSERT, UPDATE and DELETE,
+// whether it came through GORM or not.
+type writeCounter struct {
+	mu      sync.Mutex
+	changes map[string]int // "update sessions" -> rows
+}
+
+// watchWrites makes the server's database use a single connection and
+// installs SQLite's update hook on it, so every write the app makes from
+// now on is counted.
+func (ts *testServer) watchWrites(t *testing.T) *writeCounter {
+	t.Helper()
+	sqlDB, err := ts.db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One connection, so the hooked one is the one every statement uses.
+	sqlDB.SetMaxOpenConns(1)
+	ctx := context.Background()
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	wc := &writeCounter{changes: map[string]int{}}
+	ops := map[int]string{sqlite3.SQLITE_INSERT: "insert", sqlite3.SQLITE_UPDATE: "update", sqlite3.SQLITE_DELETE: "delete"}
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("driver connection is %T, want *sqlite3.SQLiteConn", dc)
+		}
+		c.RegisterUpdateHook(func(op int, _, table string, _ int64) {
+			wc.mu.Lock()
+			defer wc.mu.Unlock()
+			wc.changes[ops[op]+" "+table]++
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wc
+}
+
+// take returns the changes counted since the last take, and resets.
+func (wc *writeCounter) take() map[string]int {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	c := wc.changes
+	wc.changes = map[string]int{}
+	return c
+}
+
+// TestReadOnlyRequestsDoNotWrite: a signed-in user reading pages costs no
+// database write, except last_seen_at, written at most once a minute per
+// session.
+func TestReadOnlyRequestsDoNotWrite(t *testing.T) {
+	ts := newTestServer(t)
+	c, u := ts.signUpAndLogin(t, "reader", "a long enough passphrase")
+	wc := ts.watchWrites(t)
+	sessionID, ok := models.SessionIDFromToken(c.cookie(models.SessionCookieName))
+	if !ok {
+		t.Fatal("no session cookie after login")
+	}
+
+	// The page after login shows (and so consumes) the welcome flash:
+	// that is a write of the session's data, once.
+	wantStatus(t, c.get("/"), http.StatusOK)
+	wc.take()
+
+	for _, path := range []string{"/", "/accounts/profile/", "/", "/accounts/profile/", "/no-such-page/"} {
+		c.get(path)
+		if got := wc.take(); len(got) != 0 {
+			t.Errorf("GET %s as a signed-in user: got writes %v, want none", path, got)
+		}
+	}
+
+	// Once last_seen_at is over a minute old, the next request writes it,
+	// once, and the one after that does not write again.
+	old := time.Now().UTC().Add(-2 * time.Minute)
+	if err := ts.db.Model(&models.Session{}).Where("id = ?", sessionID).Update("last_seen_at", old).Error; err != nil {
+		t.Fatal(err)
+	}
+	wc.take()
+	wantStatus(t, c.get("/"), http.StatusOK)
+	if got, want := wc.take(), map[string]int{"update sessions": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("GET / with last_seen_at two minutes old: got writes %v, want %v", got, want)
+	}
+	wantStatus(t, c.get("/"), http.StatusOK)
+	if got := wc.take(); len(got) != 0 {
+		t.Errorf("GET / right after the last_seen_at write: got writes %v, want none", got)
+	}
+	var s models.Session
+	if err := ts.db.Take(&s, "id = ?", sessionID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !s.LastSeenAt.After(old.Add(time.Minute)) {
+		t.Errorf("last_seen_at: got %v, want about now", s.LastSeenAt)
+	}
+	if s.UserID == nil || *s.UserID != u.ID {
+		t.Errorf("session user: got %v, want %d", s.UserID, u.ID)
+	}
+}
+
+// TestSessionHotPathStillRevokes: the one-query session lookup refuses, on
+// the very next request, a session that was deleted (revoked), has expired,
+// or whose user was deactivated or deleted; the user it loads is the
+// user's current row.
+func TestSessionHotPathStillRevokes(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(t *testing.T, ts *testServer, sessionID string, u *models.User)
+		ended  bool // the session row must be gone afterwards
+	}{
+		{"session deleted", func(t *testing.T, ts *testServer, id string, _ *models.User) {
+			mustExec(t, ts, "DELETE FROM sessions WHERE id = ?", id)
+		}, true},
+		{"session expired", func(t *testing.T, ts *testServer, id string, _ *models.User) {
+			mustExec(t, ts, "UPDATE sessions SET expires_at = ? WHERE id = ?", time.Now().UTC().Add(-time.Second), id)
+		}, false},
+		{"user deactivated", func(t *testing.T, ts *testServer, _ string, u *models.User) {
+			mustExec(t, ts, "UPDATE users SET is_active = ? WHERE id = ?", false, u.ID)
+		}, true},
+		{"user deleted", func(t *testing.T, ts *testServer, _ string, u *models.User) {
+			// Without the cascade, as a database restored without foreign
+			// keys might be: the session row outlives its user.
+			mustExec(t, ts, "PRAGMA foreign_keys = OFF")
+			mustExec(t, ts, "DELETE FROM users WHERE id = ?", u.ID)
+			var n int64
+			if err := ts.db.Model(&models.Session{}).Where("user_id = ?", u.ID).Count(&n).Error; err != nil || n != 1 {
+				t.Fatalf("session rows of the deleted user: got %d (%v), want 1 for this case to test anything", n, err)
+			}
+		}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			sqlDB, err := ts.db.DB()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sqlDB.SetMaxOpenConns(1) // so the PRAGMA above holds for the app's queries
+			c, u := ts.signUpAndLogin(t, "revokee", "a long enough passphrase")
+			res := c.get("/accounts/profile/")
+			wantStatus(t, res, http.StatusOK)
+			id, ok := models.SessionIDFromToken(c.cookie(models.SessionCookieName))
+			if !ok {
+				t.Fatal("no session cookie")
+			}
+			tc.change(t, ts, id, u)
+			res = c.get("/accounts/profile/")
+			wantRedirect(t, res, "/accounts/login/?next=%2Faccounts%2Fprofile%2F")
+			if got := c.get("/").text(t, `[data-testid="greeting"]`); got != "Welcome to Gatehouse" {
+				t.Errorf("home greeting after %s: got %q, want the anonymous one", tc.name, got)
+			}
+			var n int64
+			if err := ts.db.Model(&models.Session{}).Where("id = ?", id).Count(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			if tc.ended && n != 0 {
+				t.Errorf("session row after %s: got %d rows, want it deleted", tc.name, n)
+			}
+		})
+	}
+}
+
+// TestSessionHotPathLoadsCurrentUser: the user loaded with the session is
+// the row as it is now, every field of it.
+func TestSessionHotPathLoadsCurrentUser(t *testing.T) {
+	ts := newTestServer(t)
+	c, u := ts.signUpAndLogin(t, "current", "a long enough passphrase")
+	mustExec(t, ts, "UPDATE users SET email = ?, email_key = ? WHERE id = ?", "new@example.com", "new@example.com", u.ID)
+	res := c.get("/accounts/profile/")
+	wantStatus(t, res, http.StatusOK)
+	if !strings.Contains(res.body, "new@example.com") {
+		t.Errorf("profile after an e-mail change: new address not shown; body: %.1000s", res.body)
+	}
+
+	byID, err := ts.users.ByID(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(&http.Cookie{Name: models.SessionCookieName, Value: c.cookie(models.SessionCookieName)})
+	gs, err := ts.h.store.New(req, models.SessionCookieName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := models.SessionUser(gs)
+	if got == nil {
+		t.Fatal("SessionUser: got nil, want the signed-in user")
+	}
+	if !reflect.DeepEqual(*got, *byID) {
+		t.Errorf("user loaded with the session:\n got %+v\nwant %+v", *got, *byID)
+	}
+	// Naming another user in the session makes the loaded one unusable.
+	gs.Values[models.UserIDKey] = u.ID + 1
+	if models.SessionUser(gs) != nil {
+		t.Error("SessionUser after the session's user ID changed: got a user, want nil")
+	}
+}
+
+func mustExec(t *testing.T, ts *testServer, sql string, args ...any) {
+	t.Helper()
+	if err := ts.db.Exec(sql, args...).Error; err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}

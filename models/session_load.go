@@ -1,0 +1,138 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	gsessions "github.com/gorilla/sessions"
+)
+
+// Every signed-in request resolves its cookie to a session and the session
+// to a user. That is the hot path, so it is one statement (a join, not two
+// queries), prepared once, scanned without GORM's reflection. It still runs
+// on every request: a revoked or expired session, or a deactivated or
+// deleted user, is refused on the very next request, as before.
+
+// userColumns are the users columns the hot-path query reads, in the order
+// scanUser scans them. TestUserColumnsMatchSchema fails when the User model
+// gains or loses a column and this list is not updated.
+var userColumns = []string{
+	"id", "username", "username_key", "email", "email_key", "password",
+	"is_active", "is_staff", "is_superuser", "date_joined", "last_login",
+}
+
+// sessionUserQuery loads an unexpired session and, when it is signed in, its
+// user. The placeholders are SQLite's (and MySQL's); a PostgreSQL build
+// would rebind them to $1, $2.
+var sessionUserQuery = "SELECT s.user_id, s.data, s.last_seen_at, u." + strings.Join(userColumns, ", u.") +
+	" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
+
+// sessionLoader holds the prepared hot-path statement of a store.
+type sessionLoader struct {
+	once sync.Once
+	stmt *sql.Stmt
+	err  error
+}
+
+// loadedSession is a session row as the hot path reads it, with its user
+// (nil when the session is anonymous or the user row is gone).
+type loadedSession struct {
+	UserID     *uint
+	Data       []byte
+	LastSeenAt time.Time
+	User       *User
+}
+
+// load returns the unexpired session with row ID id, or found=false.
+func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row loadedSession, found bool, err error) {
+	s.loader.once.Do(func() {
+		sqlDB, err := s.db.DB()
+		if err != nil {
+			s.loader.err = err
+			return
+		}
+		s.loader.stmt, s.loader.err = sqlDB.Prepare(sessionUserQuery)
+	})
+	if s.loader.err != nil {
+		return row, false, dbErr("load session", s.loader.err)
+	}
+	// One struct for every scan target: one allocation, not fourteen.
+	var v struct {
+		userID, uid                    sql.NullInt64
+		username, usernameKey          sql.NullString
+		email, emailKey, password      sql.NullString
+		isActive, isStaff, isSuperuser sql.NullBool
+		dateJoined, lastLogin          sql.NullTime
+	}
+	// The lookup takes microseconds, so it is not worth the goroutines that
+	// database/sql and the driver each start per query to watch a
+	// cancellable context: run it without cancellation.
+	err = s.loader.stmt.QueryRowContext(context.WithoutCancel(ctx), id, now).Scan(&v.userID, &row.Data, &row.LastSeenAt,
+		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
+		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin)
+	if err == sql.ErrNoRows {
+		return row, false, nil
+	}
+	if err != nil {
+		return row, false, dbErr("load session", err)
+	}
+	if v.userID.Valid {
+		id := uint(v.userID.Int64)
+		row.UserID = &id
+	}
+	if v.uid.Valid {
+		u := &User{
+			ID: uint(v.uid.Int64), Username: v.username.String, UsernameKey: v.usernameKey.String,
+			Email: v.email.String, EmailKey: v.emailKey.String, Password: v.password.String,
+			IsActive: v.isActive.Bool, IsStaff: v.isStaff.Bool, IsSuperuser: v.isSuperuser.Bool,
+			DateJoined: v.dateJoined.Time.UTC(),
+		}
+		if v.lastLogin.Valid {
+			t := v.lastLogin.Time.UTC()
+			u.LastLogin = &t
+		}
+		row.User = u
+	}
+	return row, true, nil
+}
+
+// sessionUserKey is the session value under which the store hands the user
+// it loaded with the session to the request. It is never saved.
+type sessionUserKey struct{}
+
+// SessionUser returns the user loaded together with gs, or nil when gs is
+// anonymous, its user is gone, or gs now names another user than the one
+// loaded (the caller then looks the user up by ID).
+func SessionUser(gs *gsessions.Session) *User {
+	u, _ := gs.Values[sessionUserKey{}].(*User)
+	if u == nil {
+		return nil
+	}
+	if id, ok := gs.Values[UserIDKey].(uint); !ok || id != u.ID {
+		return nil
+	}
+	return u
+}
+
+// checkUserColumns reports whether userColumns lists exactly the columns
+// of the User model, in any order.
+func checkUserColumns(dbNames []string) error {
+	want := map[string]bool{}
+	for _, c := range userColumns {
+		want[c] = true
+	}
+	for _, c := range dbNames {
+		if !want[c] {
+			return fmt.Errorf("users column %q is missing from the session hot path (models.userColumns)", c)
+		}
+		delete(want, c)
+	}
+	for c := range want {
+		return fmt.Errorf("models.userColumns lists %q, which the User model no longer has", c)
+	}
+	return nil
+}
