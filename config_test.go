@@ -45,3 +45,59 @@ func TestLoadConfigThrottle(t *testing.T) {
 		t.Error("THROTTLE_MAX_BLOCK shorter than THROTTLE_BLOCK: got no error")
 	}
 }
+
+func TestLoadConfigResetAndSignupLimits(t *testing.T) {
+	env := func(kv map[string]string) func(string) string {
+		return func(k string) string { return kv[k] }
+	}
+	c, err := loadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults := []struct {
+		key       string
+		got, want models.Limit
+	}{
+		{"PASSWORD_RESET_LIMIT_PER_EMAIL", c.http.PasswordResetLimitPerEmail, handlers.DefaultPasswordResetLimitPerEmail},
+		{"PASSWORD_RESET_LIMIT_PER_IP", c.http.PasswordResetLimitPerIP, handlers.DefaultPasswordResetLimitPerIP},
+		{"SIGNUP_LIMIT_PER_IP", c.http.SignupLimitPerIP, handlers.DefaultSignupLimitPerIP},
+		{"SIGNUP_CHECK_LIMIT_PER_IP", c.http.SignupCheckLimitPerIP, handlers.DefaultSignupCheckLimitPerIP},
+	}
+	for _, d := range defaults {
+		if d.got != d.want {
+			t.Errorf("%s default: got %v, want %v", d.key, d.got, d.want)
+		}
+	}
+	if got := handlers.DefaultPasswordResetLimitPerEmail.String() + " " + handlers.DefaultPasswordResetLimitPerIP.String() + " " +
+		handlers.DefaultSignupLimitPerIP.String() + " " + handlers.DefaultSignupCheckLimitPerIP.String(); got != "3/1h0m0s 20/1h0m0s 10/1h0m0s 300/15m0s" {
+		t.Errorf("got defaults %s, want the documented 3/1h 20/1h 10/1h 300/15m", got)
+	}
+	c, err = loadConfig(env(map[string]string{
+		"PASSWORD_RESET_LIMIT_PER_EMAIL": "5/30m", "PASSWORD_RESET_LIMIT_PER_IP": "off",
+		"SIGNUP_LIMIT_PER_IP": "100/24h", "SIGNUP_CHECK_LIMIT_PER_IP": " 50 / 1m ",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key  string
+		got  models.Limit
+		want string
+	}{
+		{"PASSWORD_RESET_LIMIT_PER_EMAIL", c.http.PasswordResetLimitPerEmail, "5/30m0s"},
+		{"PASSWORD_RESET_LIMIT_PER_IP", c.http.PasswordResetLimitPerIP, "off"},
+		{"SIGNUP_LIMIT_PER_IP", c.http.SignupLimitPerIP, "100/24h0m0s"},
+		{"SIGNUP_CHECK_LIMIT_PER_IP", c.http.SignupCheckLimitPerIP, "50/1m0s"},
+	} {
+		if tc.got.String() != tc.want {
+			t.Errorf("%s: got %v, want %s", tc.key, tc.got, tc.want)
+		}
+	}
+	for _, k := range []string{"PASSWORD_RESET_LIMIT_PER_EMAIL", "PASSWORD_RESET_LIMIT_PER_IP", "SIGNUP_LIMIT_PER_IP", "SIGNUP_CHECK_LIMIT_PER_IP"} {
+		for _, v := range []string{"3", "0/1h", "3/forever", "-1/1h"} {
+			if _, err := loadConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+				t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
+			}
+		}
+	}
+}

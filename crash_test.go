@@ -38,7 +38,6 @@ type receipt struct {
 // crashWorkload is one kind of write run against the server while it is
 // killed. step performs one attempt (number i) and returns a receipt when
 // the app answered success, nil when it did not (say, the server was gone).
-// Part B adds signups here.
 type crashWorkload struct {
 	name    string
 	workers int
@@ -88,8 +87,46 @@ var crashWorkloads = []crashWorkload{
 		},
 	},
 	{
-		// Until signup exists, accounts are created by the createsuperuser
-		// subcommand, a second process writing the same database.
+		// Sign-ups write a user row, a session and an event; every one
+		// answered 303 must leave an account that can log in after.
+		name: "signup", workers: 4,
+		step: func(ctx context.Context, e *crashEnv, base string, i int) *receipt {
+			name := fmt.Sprintf("signup%d", i)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/accounts/signup/", strings.NewReader(url.Values{
+				"username": {name}, "email": {name + "@example.com"}, "password1": {crashPassword}, "password2": {crashPassword},
+			}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			res, err := noRedirects.Do(req)
+			if err != nil {
+				return nil
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusSeeOther {
+				return nil
+			}
+			return &receipt{what: "signup of " + name, check: func(t *testing.T, base string, db *sql.DB) error {
+				var n int
+				if err := db.QueryRow("SELECT count(*) FROM users WHERE username = ?", name).Scan(&n); err != nil {
+					return err
+				}
+				if n != 1 {
+					return fmt.Errorf("got %d user rows, want 1", n)
+				}
+				res, err := noRedirects.PostForm(base+"/accounts/login/", url.Values{"username": {name}, "password": {crashPassword}})
+				if err != nil {
+					return err
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusSeeOther {
+					return fmt.Errorf("login after restart: got status %d, want 303", res.StatusCode)
+				}
+				return nil
+			}}
+		},
+	},
+	{
+		// Accounts made by the createsuperuser subcommand: a second
+		// process writing the same database.
 		name: "createsuperuser", workers: 2,
 		step: func(ctx context.Context, e *crashEnv, _ string, i int) *receipt {
 			name := fmt.Sprintf("created%d", i)
@@ -131,7 +168,8 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	e.env = append(os.Environ(), "ADDR=127.0.0.1:0", "DATABASE_URL="+e.dbPath, "LOG_LEVEL=warn",
-		"HASH_CONCURRENCY=2", "HASH_QUEUE_TIMEOUT=30s", "LOGIN_LIMIT_PER_USER_IP=off", "LOGIN_LIMIT_PER_IP=off")
+		"HASH_CONCURRENCY=2", "HASH_QUEUE_TIMEOUT=30s", "LOGIN_LIMIT_PER_USER_IP=off", "LOGIN_LIMIT_PER_IP=off",
+		"SIGNUP_LIMIT_PER_IP=off", "SIGNUP_CHECK_LIMIT_PER_IP=off")
 	for i := range 3 {
 		cmd := exec.Command(e.bin, "createsuperuser", "--username", fmt.Sprintf("seed%d", i), "--password-stdin")
 		cmd.Env, cmd.Stdin = e.env, strings.NewReader(crashPassword+"\n")

@@ -178,6 +178,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}{
 		{"LOGIN_LIMIT_PER_USER_IP", handlers.DefaultLoginLimitPerUserIP, &c.http.LoginLimitPerUserIP},
 		{"LOGIN_LIMIT_PER_IP", handlers.DefaultLoginLimitPerIP, &c.http.LoginLimitPerIP},
+		{"PASSWORD_RESET_LIMIT_PER_EMAIL", handlers.DefaultPasswordResetLimitPerEmail, &c.http.PasswordResetLimitPerEmail},
+		{"PASSWORD_RESET_LIMIT_PER_IP", handlers.DefaultPasswordResetLimitPerIP, &c.http.PasswordResetLimitPerIP},
+		{"SIGNUP_LIMIT_PER_IP", handlers.DefaultSignupLimitPerIP, &c.http.SignupLimitPerIP},
+		{"SIGNUP_CHECK_LIMIT_PER_IP", handlers.DefaultSignupCheckLimitPerIP, &c.http.SignupCheckLimitPerIP},
 	}
 	for _, l := range limits {
 		v, err := models.ParseLimit(env(l.key, l.def.String()))

@@ -78,7 +78,9 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		h.audit(c, models.AuthEvent{Kind: models.EventLoginFailed, Username: username})
 		// The event is recorded when a block starts, not on every refused
 		// attempt, so a flood of blocked requests cannot fill the log.
-		if blocked, scope := h.throttleCount(c, userIPRule, ipRule); blocked > 0 {
+		// A failure to count is logged by throttleCount; the attempt
+		// itself has been answered.
+		if blocked, scope, _ := h.throttleCount(c, userIPRule, ipRule); blocked > 0 {
 			h.audit(c, models.AuthEvent{Kind: models.EventLoginThrottled, Username: username,
 				Detail: "scope=" + scope + " blocked_for=" + blocked.String()})
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -47,8 +48,9 @@ func wantLogged(t *testing.T, ts *testServer, op string) {
 
 // TestDatabaseLocked holds SQLite's write lock from another connection (as a
 // stuck admin shell or a long backup would) beyond the busy timeout: writes
-// answer 503 promptly and clearly, reads keep working (WAL), and everything
-// works again once the lock is released.
+// (login, logout, sign-up, password change, reset request) answer 503
+// promptly and clearly, reads keep working (WAL), and everything works again
+// once the lock is released.
 func TestDatabaseLocked(t *testing.T) {
 	ts := newTestServerWith(t, testSetup{dbOpts: []models.OpenOption{models.WithBusyTimeout(100 * time.Millisecond)}})
 	ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
@@ -90,15 +92,54 @@ func TestDatabaseLocked(t *testing.T) {
 	wantUnavailable(t, guest.htmxPost("/accounts/login/", loginValues("alice", "correct horse battery")), true)
 	wantUnavailable(t, signedIn.postForm("/accounts/logout/", nil), false)
 	wantLogged(t, ts, "login")
+	accountWritesUnavailable(t, ts, guest, signedIn)
 
 	// Reads still work under WAL: the signed-in user still sees their page.
 	res := signedIn.get("/accounts/profile/")
 	wantStatus(t, res, http.StatusOK)
 
 	unlock()
+	accountWritesWork(t, ts, guest, signedIn)
 	guest.login("alice", "correct horse battery")
 	wantRedirect(t, signedIn.postForm("/accounts/logout/", nil), "/")
 	wantStatus(t, signedIn.get("/accounts/profile/"), http.StatusSeeOther)
+}
+
+// faultNewPassword is the password accountWritesUnavailable tries to set;
+// accountWritesWork sets it once the fault has cleared.
+const faultNewPassword = "a password set after the fault"
+
+// accountWritesUnavailable checks that sign-up, password change and the
+// reset request answer the clear 503 (page, or alert to htmx) while the
+// database refuses writes, each with its log line. signedIn is alice,
+// signed in with "correct horse battery".
+func accountWritesUnavailable(t *testing.T, ts *testServer, guest, signedIn *testClient) {
+	t.Helper()
+	signup := signupValues("newcomer", "newcomer@example.com", "correct horse battery", "correct horse battery")
+	wantUnavailable(t, guest.postForm("/accounts/signup/", signup), false)
+	wantUnavailable(t, guest.htmxPost("/accounts/signup/", signup), true)
+	wantLogged(t, ts, "count signup attempt")
+	change := changeValues("correct horse battery", faultNewPassword, faultNewPassword)
+	wantUnavailable(t, signedIn.postForm("/accounts/password_change/", change), false)
+	wantUnavailable(t, signedIn.htmxPost("/accounts/password_change/", change), true)
+	wantLogged(t, ts, "set password")
+	reset := url.Values{"email": {"alice@example.com"}}
+	wantUnavailable(t, guest.postForm("/accounts/password_reset/", reset), false)
+	wantUnavailable(t, guest.htmxPost("/accounts/password_reset/", reset), true)
+	wantLogged(t, ts, "count password reset request")
+	if _, err := ts.users.ByUsername(t.Context(), "newcomer"); err != models.ErrNotFound {
+		t.Fatalf("a refused sign-up made an account (err %v)", err)
+	}
+}
+
+// accountWritesWork checks the same three writes succeed once the fault
+// has cleared, and leaves alice with her old password.
+func accountWritesWork(t *testing.T, ts *testServer, guest, signedIn *testClient) {
+	t.Helper()
+	wantRedirect(t, guest.postForm("/accounts/password_reset/", url.Values{"email": {"alice@example.com"}}), passwordResetDoneURL)
+	wantRedirect(t, signedIn.postForm("/accounts/password_change/", changeValues("correct horse battery", faultNewPassword, faultNewPassword)), passwordChangeURL)
+	wantRedirect(t, signedIn.postForm("/accounts/password_change/", changeValues(faultNewPassword, "correct horse battery", "correct horse battery")), passwordChangeURL)
+	wantRedirect(t, ts.client(t).postForm("/accounts/signup/", signupValues("newcomer", "newcomer@example.com", "correct horse battery", "correct horse battery")), "/")
 }
 
 // TestDatabaseReadOnly makes the database refuse writes (SQLite's
@@ -109,6 +150,10 @@ func TestDatabaseLocked(t *testing.T) {
 func TestDatabaseReadOnly(t *testing.T) {
 	ts := newTestServer(t)
 	ts.createUser(t, "bob", "bob@example.com", "correct horse battery")
+	ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
+	signedIn := ts.client(t)
+	signedIn.login("alice", "correct horse battery")
+	wantStatus(t, signedIn.get("/"), http.StatusOK) // take the welcome flash now
 	sqlDB, err := ts.db.DB()
 	if err != nil {
 		t.Fatal(err)
@@ -133,8 +178,10 @@ func TestDatabaseReadOnly(t *testing.T) {
 	wantUnavailable(t, c.postForm("/accounts/login/", loginValues("bob", "correct horse battery")), false)
 	wantUnavailable(t, c.htmxPost("/accounts/login/", loginValues("bob", "correct horse battery")), true)
 	wantLogged(t, ts, "login")
+	accountWritesUnavailable(t, ts, c, signedIn)
 
 	setReadOnly(false)
+	accountWritesWork(t, ts, c, signedIn)
 	c.login("bob", "correct horse battery")
 	wantStatus(t, c.get("/accounts/profile/"), http.StatusOK)
 }

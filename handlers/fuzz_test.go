@@ -18,13 +18,15 @@ import (
 
 const fuzzPassword = "fuzzing is fun 123"
 
-// newFuzzServer is a test server with throttling off (so the fuzzer reaches
-// the login code instead of the 429) and one user, "fuzzer".
+// newFuzzServer is a test server with every throttle off (so the fuzzer
+// reaches the forms instead of a 429) and one user, "fuzzer".
 func newFuzzServer(f *testing.F) *testServer {
 	f.Helper()
 	ts := newTestServer(f, func(c *Config) {
-		c.LoginLimitPerUserIP = models.Limit{Max: -1}
-		c.LoginLimitPerIP = models.Limit{Max: -1}
+		off := models.Limit{Max: -1}
+		c.LoginLimitPerUserIP, c.LoginLimitPerIP = off, off
+		c.PasswordResetLimitPerEmail, c.PasswordResetLimitPerIP = off, off
+		c.SignupLimitPerIP, c.SignupCheckLimitPerIP = off, off
 	})
 	if _, err := ts.users.Create(context.Background(), models.NewUser{Username: "fuzzer", Password: fuzzPassword}); err != nil {
 		f.Fatal(err)

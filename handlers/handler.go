@@ -44,6 +44,19 @@ type Config struct {
 	// below zero turns a limit off.
 	LoginLimitPerUserIP models.Limit
 	LoginLimitPerIP     models.Limit
+	// PasswordResetLimitPerEmail limits reset requests for one address
+	// (known or not, so the limit reveals nothing); over it the request is
+	// answered as usual and silently dropped. PasswordResetLimitPerIP
+	// limits reset requests from one client address; over it the form
+	// answers 429.
+	PasswordResetLimitPerEmail models.Limit
+	PasswordResetLimitPerIP    models.Limit
+	// SignupLimitPerIP limits sign-ups that reach password hashing from one
+	// client address. SignupCheckLimitPerIP limits username look-ups (the
+	// live check and the final POST) from one client address, so taken
+	// names cannot be enumerated at scale.
+	SignupLimitPerIP      models.Limit
+	SignupCheckLimitPerIP models.Limit
 	// ThrottleBlock is how long a key over its limit is first blocked;
 	// each further block doubles it, up to ThrottleMaxBlock.
 	ThrottleBlock    time.Duration
@@ -68,6 +81,25 @@ const (
 var (
 	DefaultLoginLimitPerUserIP = models.Limit{Max: 5, Window: 15 * time.Minute}
 	DefaultLoginLimitPerIP     = models.Limit{Max: 50, Window: 15 * time.Minute}
+)
+
+// Default quotas for reset requests and sign-ups. Unlike the login limits
+// they are quotas: a key that uses its quota is blocked for a whole window
+// (see quota), so "3/1h" really means three an hour.
+var (
+	// DefaultPasswordResetLimitPerEmail: three mails an hour is plenty for
+	// someone who lost a message, and bounds what a stranger can send them.
+	DefaultPasswordResetLimitPerEmail = models.Limit{Max: 3, Window: time.Hour}
+	// DefaultPasswordResetLimitPerIP leaves room for a shared office
+	// address while stopping one client from spraying addresses.
+	DefaultPasswordResetLimitPerIP = models.Limit{Max: 20, Window: time.Hour}
+	// DefaultSignupLimitPerIP: ten new accounts an hour from one address.
+	DefaultSignupLimitPerIP = models.Limit{Max: 10, Window: time.Hour}
+	// DefaultSignupCheckLimitPerIP: a person typing a username with the
+	// live check (debounced) makes a few dozen look-ups at most; 300 per
+	// quarter hour never gets in their way but caps enumeration of taken
+	// names at about 1,200 an hour per address.
+	DefaultSignupCheckLimitPerIP = models.Limit{Max: 300, Window: 15 * time.Minute}
 )
 
 func (c *Config) setDefaults() {
@@ -104,6 +136,10 @@ func (c *Config) setDefaults() {
 	c.ThrottleMaxBlock = max(c.ThrottleMaxBlock, c.ThrottleBlock)
 	c.LoginLimitPerUserIP = c.limit(c.LoginLimitPerUserIP, DefaultLoginLimitPerUserIP)
 	c.LoginLimitPerIP = c.limit(c.LoginLimitPerIP, DefaultLoginLimitPerIP)
+	c.PasswordResetLimitPerEmail = c.quota(c.PasswordResetLimitPerEmail, DefaultPasswordResetLimitPerEmail)
+	c.PasswordResetLimitPerIP = c.quota(c.PasswordResetLimitPerIP, DefaultPasswordResetLimitPerIP)
+	c.SignupLimitPerIP = c.quota(c.SignupLimitPerIP, DefaultSignupLimitPerIP)
+	c.SignupCheckLimitPerIP = c.quota(c.SignupCheckLimitPerIP, DefaultSignupCheckLimitPerIP)
 }
 
 // limit fills a limit left at its zero value with def and sets the block
@@ -113,6 +149,18 @@ func (c *Config) limit(l, def models.Limit) models.Limit {
 		l = def
 	}
 	l.Block, l.MaxBlock = c.ThrottleBlock, c.ThrottleMaxBlock
+	return l
+}
+
+// quota is limit for a quota rather than a guess counter: the key that uses
+// up its quota is blocked for one whole window (doubling on repeat up to
+// ThrottleMaxBlock, or the window if that is longer). With login's short
+// first block, "3/1h" would let through three more every minute.
+func (c *Config) quota(l, def models.Limit) models.Limit {
+	l = c.limit(l, def)
+	if l.Enabled() {
+		l.Block, l.MaxBlock = l.Window, max(l.Window, c.ThrottleMaxBlock)
+	}
 	return l
 }
 

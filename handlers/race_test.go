@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gatehouse/models"
 )
 
 // TestRaceLoginLogoutOneUser has many browsers log one user in and out at
@@ -96,5 +98,128 @@ func TestRaceLoginLogoutOneUser(t *testing.T) {
 	}
 	if strings.Contains(ts.logs.String(), "level=ERROR") {
 		t.Fatalf("server logged errors:\n%s", ts.logs.String())
+	}
+}
+
+// TestRaceSignupOneName: many browsers, from different addresses, sign up
+// one name in different letter cases at the same moment. The database's
+// unique index settles it: exactly one account, its browser signed in; the
+// rest get the form (422) saying the name is taken, never a 500.
+func TestRaceSignupOneName(t *testing.T) {
+	ts := newTestServer(t, trustLocalProxy)
+	names := []string{"racer", "Racer", "RACER", "rAcEr", "racer", "RaCeR", "racER", "RACEr"}
+	clients := make([]*testClient, len(names))
+	results := make([]*response, len(names))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, name := range names {
+		clients[i] = ts.clientFrom(t, fmt.Sprintf("198.51.100.%d", i+1), "racer")
+		wg.Go(func() {
+			<-start
+			results[i] = clients[i].postForm("/accounts/signup/", signupValues(name, fmt.Sprintf("r%d@example.com", i), signupPW, signupPW))
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, res := range results {
+		switch res.StatusCode {
+		case http.StatusSeeOther:
+			if winner >= 0 {
+				t.Errorf("signups %d and %d both succeeded", winner, i)
+			}
+			winner = i
+		case http.StatusUnprocessableEntity:
+			if got := res.text(t, "[data-testid=username-msg] .error"); got != usernameTakenError {
+				t.Errorf("signup %d: got username error %q, want %q", i, got, usernameTakenError)
+			}
+		default:
+			t.Errorf("signup %d: got status %d, want 303 or 422; body: %.300s", i, res.StatusCode, res.body)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no signup succeeded")
+	}
+	var users []models.User
+	ts.db.Where("username_key = ?", models.UsernameKey("racer")).Find(&users)
+	if len(users) != 1 || users[0].Username != names[winner] || users[0].Email != fmt.Sprintf("r%d@example.com", winner) {
+		t.Fatalf("got accounts %+v, want exactly the winner's (%s)", users, names[winner])
+	}
+	if got := clients[winner].get("/").text(t, "[data-testid=greeting]"); got != "Hi "+names[winner]+"!" {
+		t.Errorf("winner: got greeting %q, want them signed in", got)
+	}
+	if n := countEvents(t, ts, models.EventSignup, ""); n != 1 {
+		t.Errorf("got %d signup events, want 1", n)
+	}
+	if strings.Contains(ts.logs.String(), "level=ERROR") {
+		t.Errorf("server logged errors:\n%s", ts.logs.String())
+	}
+}
+
+// TestRaceResetLinkOneUse: one reset link, opened in many browsers, is
+// submitted from all of them at once. Exactly one sets the password (the
+// conditional UPDATE that uses the token up); every other browser gets the
+// invalid-link page, and only the winner's password works.
+func TestRaceResetLinkOneUse(t *testing.T) {
+	ts := newTestServer(t)
+	u := ts.createUser(t, "kim", "kim@example.com", "kim's long password")
+	token, err := ts.h.resets.Create(t.Context(), u.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	clients := make([]*testClient, n)
+	for i := range clients {
+		clients[i] = ts.client(t)
+		wantRedirect(t, clients[i].get("/accounts/reset/"+token+"/"), setPasswordURL)
+	}
+	password := func(i int) string { return fmt.Sprintf("parallel password %c", 'a'+i) }
+	results := make([]*response, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, c := range clients {
+		wg.Go(func() {
+			<-start
+			results[i] = c.postForm(setPasswordURL, setValues(password(i), password(i)))
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, res := range results {
+		switch res.StatusCode {
+		case http.StatusSeeOther:
+			if winner >= 0 {
+				t.Errorf("browsers %d and %d both set the password", winner, i)
+			}
+			winner = i
+			if got := res.Header.Get("Location"); got != resetCompleteURL {
+				t.Errorf("winner: got Location %q, want %q", got, resetCompleteURL)
+			}
+		default:
+			wantInvalidLink(t, res)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no browser set the password")
+	}
+	// The winner's first (a success clears this address's login counter
+	// for kim, so the losers' attempts below are answered, not throttled
+	// before they are).
+	ts.client(t).login("kim", password(winner))
+	for i := range n {
+		if i == winner {
+			continue
+		}
+		res := ts.client(t).postForm("/accounts/login/", url.Values{"username": {"kim"}, "password": {password(i)}})
+		if res.StatusCode == http.StatusSeeOther {
+			t.Errorf("login with browser %d's password succeeded; only the winner's should", i)
+		}
+	}
+	if n := countEvents(t, ts, models.EventResetCompleted, "user_id = ?", u.ID); n != 1 {
+		t.Errorf("got %d password_reset_completed events, want 1", n)
+	}
+	if strings.Contains(ts.logs.String(), "level=ERROR") {
+		t.Errorf("server logged errors:\n%s", ts.logs.String())
 	}
 }

@@ -17,10 +17,12 @@ import (
 // Password reset, Django's flow with its leaks closed:
 //
 //   - The request form answers the same (page, status, timing) whether or
-//     not the address has an account: the handler only checks the syntax and
-//     queues a job; the look-up, the token and the mail happen in the
-//     background worker, so neither a database hit nor an SMTP round trip
-//     is on the request path.
+//     not the address has an account: the handler only checks the syntax,
+//     counts the request against its throttles (keyed by what was typed, so
+//     the same for every address) and queues a job; the look-up, the token
+//     and the mail happen in the background worker, so neither an account
+//     look-up nor an SMTP round trip is on the request path. An address over
+//     its limit gets the same answer and no job.
 //   - The link's token is checked, its hash put in the session, and the
 //     browser sent on to /accounts/reset/set-password/ at once, so the token
 //     is neither left in the address bar nor sent as a Referer. Logs name
@@ -80,10 +82,50 @@ func (h *Handler) passwordResetSubmit(c *gin.Context) {
 		h.passwordResetForm(c, http.StatusUnprocessableEntity, form)
 		return
 	}
-	select {
-	case h.resetJobs <- resetJob{email: email, client: models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}}:
-	default:
-		h.log.Warn("password reset queue full; request dropped")
+	// Per client address: over the limit the form answers 429, which says
+	// nothing about any e-mail address.
+	emailRule, ipRule := h.resetRules(c, email)
+	wait, _, err := h.throttleCheck(c, ipRule)
+	if err != nil {
+		h.dbError(c, "check password reset throttle", err)
+		return
+	}
+	if wait > 0 {
+		status, msg := tooManyRequests(c, wait, "password reset requests")
+		addError(form, "", msg)
+		h.passwordResetForm(c, status, form)
+		return
+	}
+	// Per e-mail address: the same check and count run whether or not an
+	// account has the address, and a request over the limit gets the usual
+	// answer and is simply not queued, so the limit reveals nothing. A
+	// refused request is not counted, so hammering an address does not
+	// stretch its block.
+	emailWait, _, err := h.throttleCheck(c, emailRule)
+	if err != nil {
+		h.dbError(c, "check password reset throttle", err)
+		return
+	}
+	counted := []throttleRule{ipRule}
+	if emailWait == 0 {
+		counted = append(counted, emailRule)
+	}
+	blocked, scope, err := h.throttleCount(c, counted...)
+	if err != nil {
+		h.dbError(c, "count password reset request", err)
+		return
+	}
+	if blocked > 0 {
+		// Recorded when a block starts; the address is not: the event
+		// would otherwise hold addresses that have no account.
+		h.audit(c, models.AuthEvent{Kind: models.EventResetThrottled, Detail: "scope=" + scope + " blocked_for=" + blocked.String()})
+	}
+	if emailWait == 0 {
+		select {
+		case h.resetJobs <- resetJob{email: email, client: models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}}:
+		default:
+			h.log.Warn("password reset queue full; request dropped")
+		}
 	}
 	h.redirect(c, passwordResetDoneURL)
 }

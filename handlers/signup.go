@@ -92,6 +92,28 @@ func (h *Handler) signupValidate(c *gin.Context) {
 	if err != nil {
 		return
 	}
+	// Only the username check looks anything up (whether the name is
+	// taken, as Django's form says too); each one counts against a
+	// generous per-address limit. The other fields are pure computation
+	// and are never throttled, so typing a password is never held up.
+	if field == "username" {
+		_, checks := h.signupRules(c)
+		wait, _, err := h.throttleCheck(c, checks)
+		if err != nil {
+			h.dbError(c, "check signup throttle", err)
+			return
+		}
+		if wait > 0 {
+			// A neutral note, not an error: the name may well be free.
+			status, msg := tooManyRequests(c, wait, "username checks")
+			h.render(c, status, components.FieldNotice(field, msg))
+			return
+		}
+		if _, _, err := h.throttleCount(c, checks); err != nil {
+			h.dbError(c, "count signup check", err)
+			return
+		}
+	}
 	chk, err := h.checkSignupField(c.Request.Context(), values, field)
 	if err != nil {
 		h.dbError(c, "check signup field", err)
@@ -111,6 +133,20 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	form := newForm(values, "username", "email")
+	// Throttle before the username look-up and the hash; the check only
+	// reads. Over either limit the form answers 429, values kept.
+	signups, checks := h.signupRules(c)
+	wait, _, err := h.throttleCheck(c, signups, checks)
+	if err != nil {
+		h.dbError(c, "check signup throttle", err)
+		return
+	}
+	if wait > 0 {
+		status, msg := tooManyRequests(c, wait, "sign-up attempts")
+		addError(form, "", msg)
+		h.signupForm(c, status, form)
+		return
+	}
 	if formMsg != "" {
 		addError(form, "", formMsg)
 	}
@@ -123,6 +159,25 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 		for _, m := range chk.errs {
 			addError(form, field, m)
 		}
+	}
+	// Every submission looked the username up, so it counts as a check,
+	// or the final POST would be a way around the live check's limit. One
+	// that goes on to hashing also counts as a sign-up, counted now, before
+	// the hash: counting attempts rather than successes bounds the hashing
+	// an address can cost us as well as the accounts it can make, and a
+	// burst of parallel requests cannot all slip in before a count.
+	rules := []throttleRule{checks}
+	if !form.HasErrors() {
+		rules = append(rules, signups)
+	}
+	blocked, scope, err := h.throttleCount(c, rules...)
+	if err != nil {
+		h.dbError(c, "count signup attempt", err)
+		return
+	}
+	if blocked > 0 {
+		h.audit(c, models.AuthEvent{Kind: models.EventSignupThrottled, Username: values.Get("username"),
+			Detail: "scope=" + scope + " blocked_for=" + blocked.String()})
 	}
 	if form.HasErrors() {
 		h.signupForm(c, http.StatusUnprocessableEntity, form)

@@ -16,6 +16,10 @@ import (
 const (
 	scopeLoginUserIP = "login:user+ip"
 	scopeLoginIP     = "login:ip"
+	scopeResetEmail  = "reset:email"
+	scopeResetIP     = "reset:ip"
+	scopeSignupIP    = "signup:ip"
+	scopeSignupCheck = "signup-check:ip"
 )
 
 // throttleRule is one limit applied to a request: the scope of what is
@@ -48,6 +52,20 @@ func (h *Handler) loginRules(c *gin.Context, username string) (userIP, perIP thr
 	return userIP, perIP
 }
 
+// resetRules are the limits on password-reset requests: per address
+// (case-folded, whether or not an account has it) and per client address.
+func (h *Handler) resetRules(c *gin.Context, email string) (perEmail, perIP throttleRule) {
+	perEmail = throttleRule{scope: scopeResetEmail, parts: []string{models.EmailKey(email)}, limit: h.cfg.PasswordResetLimitPerEmail}
+	return perEmail, clientIPRule(c, scopeResetIP, h.cfg.PasswordResetLimitPerIP)
+}
+
+// signupRules are the limits on sign-ups from one client address: accounts
+// attempted (each costs a hash and makes a row) and username look-ups (each
+// says whether a name is taken).
+func (h *Handler) signupRules(c *gin.Context) (signups, checks throttleRule) {
+	return clientIPRule(c, scopeSignupIP, h.cfg.SignupLimitPerIP), clientIPRule(c, scopeSignupCheck, h.cfg.SignupCheckLimitPerIP)
+}
+
 // throttleCheck reports the longest wait among the rules whose key is
 // blocked (0: go ahead) and the scope that blocked. It only reads.
 func (h *Handler) throttleCheck(c *gin.Context, rules ...throttleRule) (wait time.Duration, scope string, err error) {
@@ -67,20 +85,26 @@ func (h *Handler) throttleCheck(c *gin.Context, rules ...throttleRule) (wait tim
 }
 
 // throttleCount counts one attempt against every rule. It returns the
-// longest block the attempt started (0 when none) and its scope. A failure
-// to count is logged, not answered: the attempt itself has been handled.
-func (h *Handler) throttleCount(c *gin.Context, rules ...throttleRule) (blocked time.Duration, scope string) {
+// longest block the attempt started (0 when none) and its scope, and the
+// first failure to count (every rule is still tried). After the fact (a
+// failed login) a failure is only logged; before the work (a sign-up, a
+// reset request) the caller refuses the request, since a limit that cannot
+// be counted cannot be kept.
+func (h *Handler) throttleCount(c *gin.Context, rules ...throttleRule) (blocked time.Duration, scope string, err error) {
 	for _, r := range rules {
-		d, err := h.throttle.Fail(c.Request.Context(), r.scope, r.key(), r.limit)
-		if err != nil {
-			h.log.Warn("count throttled attempt", "scope", r.scope, "err", err)
+		d, ferr := h.throttle.Fail(c.Request.Context(), r.scope, r.key(), r.limit)
+		if ferr != nil {
+			h.log.Warn("count throttled attempt", "scope", r.scope, "err", ferr)
+			if err == nil {
+				err = ferr
+			}
 			continue
 		}
 		if d > blocked {
 			blocked, scope = d, r.scope
 		}
 	}
-	return blocked, scope
+	return blocked, scope, err
 }
 
 // throttleReset forgets the rules' counts, as after a successful login.

@@ -1,8 +1,10 @@
 package models
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -75,6 +77,46 @@ func FuzzSessionIDFromToken(f *testing.F) {
 		}
 		if id != hashToken(s) {
 			t.Fatalf("id %q is not the token's SHA-256", id)
+		}
+	})
+}
+
+// FuzzResetTokenHash checks reset-link token parsing on any input: it never
+// panics, accepts exactly the 43-character strict base64url encodings of
+// the token's bytes, and maps an accepted token to its SHA-256 (never to
+// the token itself); rejected tokens give ErrInvalidToken and no hash.
+// Seeds: testdata/fuzz/FuzzResetTokenHash.
+func FuzzResetTokenHash(f *testing.F) {
+	b := make([]byte, resetTokenBytes)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	for _, s := range []string{tok, "", "x", strings.Repeat("A", 43), strings.Repeat("_", 43), strings.Repeat("A", 44),
+		tok[:42] + "=", tok[:42] + "+", tok[:42] + "/", tok + "\x00", tok[:42] + "B", "../" + tok[3:]} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		hash, err := ResetTokenHash(s)
+		raw, decErr := base64.RawURLEncoding.Strict().DecodeString(s)
+		want := len(s) == 43 && decErr == nil && len(raw) == resetTokenBytes
+		if (err == nil) != want {
+			t.Fatalf("ResetTokenHash(%q): got err %v, want accepted %v", s, err, want)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrInvalidToken) || hash != "" {
+				t.Fatalf("rejected token %q: got hash %q, err %v; want \"\" and ErrInvalidToken", s, hash, err)
+			}
+			return
+		}
+		sum := sha256.Sum256([]byte(s))
+		if hash != hex.EncodeToString(sum[:]) || hash == s || !validHash(hash) {
+			t.Fatalf("accepted token %q gave hash %q, want its SHA-256 in hex", s, hash)
+		}
+		// The canonical encoding of the bytes is the token itself, so one
+		// set of bytes has exactly one accepted spelling.
+		if base64.RawURLEncoding.EncodeToString(raw) != s {
+			t.Fatalf("token %q is not the canonical encoding of its bytes", s)
 		}
 	})
 }
