@@ -230,8 +230,9 @@ func (h *Handler) processReset(ctx context.Context, j resetJob) {
 			ValidFor: humanDuration(h.cfg.PasswordResetTimeout),
 			SiteURL:  h.cfg.BaseURL,
 		}
-		h.sendMail(ctx, u.Email, "Password reset on Gatehouse", components.ResetEmailText(e), components.ResetEmailHTML(e))
+		// Record first: the log should never lag behind a mail already out.
 		h.record(ctx, models.AuthEvent{Kind: models.EventResetRequested, UserID: &u.ID, Username: u.Username, ActorID: actor, Detail: "link mailed"})
+		h.sendMail(ctx, u.Email, "Password reset on Gatehouse", components.ResetEmailText(e), components.ResetEmailHTML(e))
 	}
 }
 
