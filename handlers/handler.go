@@ -5,6 +5,7 @@ package handlers
 import (
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -184,7 +185,7 @@ type Handler struct {
 // New returns the HTTP layer over db, hashing passwords with hasher.
 func New(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *Handler {
 	cfg.setDefaults()
-	secure := len(cfg.BaseURL) >= 8 && cfg.BaseURL[:8] == "https://"
+	secure := strings.HasPrefix(cfg.BaseURL, "https://")
 	return &Handler{
 		log:      log,
 		cfg:      cfg,

@@ -282,7 +282,7 @@ func TestAssetsAreHashedAndCachedForever(t *testing.T) {
 	if got := res.Header.Get("Cache-Control"); !strings.Contains(got, "immutable") || !strings.Contains(got, "max-age=31536000") {
 		t.Errorf("Cache-Control: got %q", got)
 	}
-	if !strings.Contains(res.body, `version = '4.0.1'`) && !strings.Contains(res.body, `"4.0.1"`) && !strings.Contains(res.body, "4.0.1") {
+	if !strings.Contains(res.body, "4.0.1") {
 		t.Errorf("vendored htmx is not 4.0.1")
 	}
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
