@@ -25,7 +25,7 @@ func TestPasswordChange(t *testing.T) {
 	b.login("carol", oldPW)
 	c.login("carol", oldPW)
 	other, _ := ts.signUpAndLogin(t, "dave", "dave's long password")
-	token, err := ts.h.resets.Create(t.Context(), u.ID, time.Hour)
+	token, err := ts.h.tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,12 +33,17 @@ func TestPasswordChange(t *testing.T) {
 	wantStatus(t, a.get("/accounts/password_change/"), http.StatusOK)
 	before := a.cookie("sessionid")
 	res := a.postForm("/accounts/password_change/", changeValues(oldPW, newPW, newPW))
-	wantRedirect(t, res, "/accounts/password_change/done/")
+	// Like every other flow, a change ends with a message on a page.
+	wantRedirect(t, res, "/accounts/profile/")
 	if after := a.cookie("sessionid"); after == "" || after == before {
 		t.Fatalf("session token not rotated: before %q, after %q", before, after)
 	}
+	profile := a.get("/accounts/profile/")
+	wantStatus(t, profile, http.StatusOK)
+	if got := profile.text(t, "[data-testid=flash]"); !strings.Contains(got, "Your password was changed") {
+		t.Errorf("flash after the change: got %q", got)
+	}
 	wantStatus(t, a.get("/accounts/password_change/done/"), http.StatusOK)
-	wantStatus(t, a.get("/accounts/profile/"), http.StatusOK)
 	for name, cl := range map[string]*testClient{"b": b, "c": c} {
 		res := cl.get("/accounts/profile/")
 		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/accounts/login/") {
@@ -49,8 +54,8 @@ func TestPasswordChange(t *testing.T) {
 	if n := ts.sessionCount(t, u.ID); n != 1 {
 		t.Errorf("got %d sessions of the user, want 1", n)
 	}
-	hash, _ := models.ResetTokenHash(token)
-	if _, err := ts.h.resets.Check(t.Context(), hash); err != models.ErrInvalidToken {
+	hash, _ := models.TokenHash(token)
+	if _, err := ts.h.tokens.Check(t.Context(), models.PurposePasswordReset, hash); err != models.ErrInvalidToken {
 		t.Errorf("reset link after password change: got %v, want ErrInvalidToken", err)
 	}
 	// The new password works, the old one does not.

@@ -142,6 +142,13 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 		h.formFailure(c, "check signup throttle", err, form, "sign-up attempts", nil, show)
 		return
 	}
+	if wait, err := h.accounts.SignupWait(ctx, c.ClientIP()); err != nil || wait > 0 {
+		if err == nil {
+			err = &models.ThrottledError{Wait: wait, Scope: models.ScopeSignupIP}
+		}
+		h.formFailure(c, "check signup throttle", err, form, "sign-up attempts", nil, show)
+		return
+	}
 	if formMsg != "" {
 		addError(form, "", formMsg)
 	}

@@ -149,7 +149,7 @@ func (a *Accounts) take(ctx context.Context, kind EventKind, user *User, rules .
 // recordBlock records kind when the attempt in taken started a block: once
 // per block, not per refused request, so a flood cannot fill the log.
 func recordBlock(tx *gorm.DB, ctx context.Context, kind EventKind, user *User, taken Taken) error {
-	if taken.Blocked <= 0 {
+	if taken.Blocked <= 0 || kind == "" {
 		return nil
 	}
 	e := AuthEvent{Kind: kind, Detail: "scope=" + taken.BlockScope + " blocked_for=" + taken.Blocked.String()}

@@ -46,7 +46,9 @@ type LoginResult struct {
 // ErrBusy means no hashing slot was free in time.
 func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	userIP, perIP := a.loginRules(in.Username, in.IP)
-	taken, err := a.take(ctx, EventLoginThrottled, nil, userIP, perIP)
+	// The block an attempt starts is recorded with its outcome below,
+	// linked to the account when the attempt fails.
+	taken, err := a.take(ctx, "", nil, userIP, perIP)
 	if err != nil {
 		return nil, err
 	}

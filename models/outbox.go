@@ -88,6 +88,16 @@ func enqueue(tx *gorm.DB, kind string, userID *uint, to string, data map[string]
 		NextAttemptAt: now, CreatedAt: now}).Error
 }
 
+// Enqueue writes a message on its own, for work that accompanies no other
+// write (and for tests); flows enqueue inside their own transaction.
+func (o *Outbox) Enqueue(ctx context.Context, kind string, userID *uint, to string, data map[string]string) error {
+	err := enqueue(o.db.WithContext(ctx), kind, userID, to, data)
+	if err == nil {
+		o.nudge()
+	}
+	return dbErr("enqueue", err)
+}
+
 // Outbox holds the outbox operations the worker uses.
 type Outbox struct {
 	db *gorm.DB

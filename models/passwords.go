@@ -428,11 +428,11 @@ func (a *Accounts) queueResetMail(tx *gorm.DB, ctx context.Context, u *User, act
 		return false, err
 	}
 	if n > 0 {
-		return false, recordEvent(tx, ctx, userEvent(EventResetRequested, u, actorID, "not sent: an unused link was mailed recently"))
+		return false, recordEvent(tx, ctx, userEvent(EventResetRequested, u, actorID, "throttled: an unused link was mailed recently"))
 	}
 	ttl := strconv.FormatInt(int64(a.policy.ResetTimeout/time.Second), 10)
 	if err := enqueue(tx, KindPasswordReset, &u.ID, u.Email, map[string]string{"username": u.Username, "ttl_seconds": ttl}); err != nil {
 		return false, err
 	}
-	return true, recordEvent(tx, ctx, userEvent(EventResetRequested, u, actorID, "link queued"))
+	return true, recordEvent(tx, ctx, userEvent(EventResetRequested, u, actorID, "link mailed"))
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -23,6 +24,17 @@ type SignupInput struct {
 func (a *Accounts) TakeUsernameCheck(ctx context.Context, ip string) error {
 	_, err := a.take(ctx, EventSignupThrottled, nil, NewRule(ScopeSignupCheck, a.policy.SignupCheckPerIP, ThrottleIP(ip)))
 	return err
+}
+
+// SignupWait reports how long until the client address may sign up again
+// (0: now). It only reads, so a form over the limit can say so before any
+// look-up; Signup takes the attempt itself.
+func (a *Accounts) SignupWait(ctx context.Context, ip string) (time.Duration, error) {
+	r := NewRule(ScopeSignupIP, a.policy.SignupPerIP, ThrottleIP(ip))
+	if !r.Limit.Enabled() {
+		return 0, nil
+	}
+	return a.throttles.Wait(ctx, r)
 }
 
 // Signup creates an account and signs the new user straight in (a fresh
