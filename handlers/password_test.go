@@ -112,3 +112,62 @@ func TestPasswordChangeNeedsLogin(t *testing.T) {
 	res := c.postForm("/accounts/password_change/", changeValues("a", "b", "b"))
 	wantStatus(t, res, http.StatusSeeOther)
 }
+
+// TestPasswordChangeIsAllOrNothing injects a failure into the last writes
+// of a password change (a trigger refusing the queued notice, or the
+// security event) and checks that nothing of it happened: the old password
+// still works, the other sessions are still signed in, no event, no mail.
+// Without the fault, all of it happens.
+func TestPasswordChangeIsAllOrNothing(t *testing.T) {
+	for _, table := range []string{"outbox_messages", "auth_events"} {
+		t.Run("failure writing "+table, func(t *testing.T) {
+			ts := newTestServer(t)
+			const oldPW, newPW = "correct horse battery", "tr0ub4dor and 3 more"
+			a, u := ts.signUpAndLogin(t, "carol", oldPW)
+			b := ts.client(t)
+			b.login("carol", oldPW)
+			mustExec(t, ts, "CREATE TRIGGER fault BEFORE INSERT ON "+table+" BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+
+			res := a.postForm("/accounts/password_change/", changeValues(oldPW, newPW, newPW))
+			if res.StatusCode < 500 {
+				t.Fatalf("with the fault: got status %d, want a server error", res.StatusCode)
+			}
+			wantStatus(t, b.get("/accounts/profile/"), http.StatusOK)
+			wantStatus(t, a.get("/accounts/profile/"), http.StatusOK)
+			if n := ts.sessionCount(t, u.ID); n != 2 {
+				t.Errorf("sessions after the failed change: got %d, want 2", n)
+			}
+			if n := countRows(t, ts, "auth_events", "kind = ?", models.EventPasswordChanged); n != 0 {
+				t.Errorf("password_changed events after the failed change: got %d, want 0", n)
+			}
+			if n := countRows(t, ts, "outbox_messages", "kind = ?", models.KindPasswordChanged); n != 0 {
+				t.Errorf("queued notices after the failed change: got %d, want 0", n)
+			}
+			mustExec(t, ts, "DROP TRIGGER fault")
+			ts.client(t).login("carol", oldPW) // the old password still works
+
+			wantRedirect(t, a.postForm("/accounts/password_change/", changeValues(oldPW, newPW, newPW)), passwordChangedURL)
+			if res := b.get("/accounts/profile/"); res.StatusCode != http.StatusSeeOther {
+				t.Errorf("other session after the change: got %d, want signed out", res.StatusCode)
+			}
+			if n := countRows(t, ts, "auth_events", "kind = ? AND user_id = ?", models.EventPasswordChanged, u.ID); n != 1 {
+				t.Errorf("password_changed events: got %d, want 1", n)
+			}
+			if n := countRows(t, ts, "outbox_messages", "kind = ? AND user_id = ?", models.KindPasswordChanged, u.ID); n != 1 {
+				t.Errorf("queued notices: got %d, want 1", n)
+			}
+			wantStatus(t, ts.client(t).postForm("/accounts/login/", loginValues("carol", oldPW)), http.StatusUnprocessableEntity)
+			ts.client(t).login("carol", newPW)
+		})
+	}
+}
+
+// countRows counts rows of table matching where.
+func countRows(t *testing.T, ts *testServer, table, where string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := ts.db.Table(table).Where(where, args...).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -102,5 +102,12 @@ func (h *Handler) saveSession(c *gin.Context) bool {
 
 // installSessions is the middleware that gives each request its session.
 func (h *Handler) installSessions() gin.HandlerFunc {
-	return sessions.Sessions(h.store.CookieName(), h.store)
+	return sessions.Sessions(h.store.CookieName(), ginStore{h.store})
 }
+
+// ginStore adapts the session store to gin-contrib's Store interface. The
+// cookie's attributes are defences, not preferences, so Options changes
+// nothing.
+type ginStore struct{ *models.SessionStore }
+
+func (ginStore) Options(sessions.Options) {}

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"time"
 
-	ginsessions "github.com/gin-contrib/sessions"
 	gsessions "github.com/gorilla/sessions"
 	"gorm.io/gorm"
 )
@@ -190,10 +189,11 @@ func clientInfo(ctx context.Context) ClientInfo {
 	return ci
 }
 
-// SessionStore is a gin-contrib/sessions store over the Session table.
+// SessionStore is a gorilla/sessions store over the Session table; the
+// HTTP layer adapts it to gin-contrib/sessions (handlers/session.go).
 type SessionStore struct {
 	db     *gorm.DB
-	opts   ginsessions.Options
+	opts   gsessions.Options
 	name   string
 	life   Lifetimes
 	log    *slog.Logger
@@ -228,7 +228,7 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-var _ ginsessions.Store = (*SessionStore)(nil)
+var _ gsessions.Store = (*SessionStore)(nil)
 
 // NewSessionStore returns a store whose signed-in sessions last lifetime
 // from creation (remembered) or until idle passes without a request (not
@@ -240,7 +240,7 @@ func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log
 		life: Lifetimes{Lifetime: lifetime, Idle: idle},
 		log:  log,
 		name: CookieName(secure),
-		opts: ginsessions.Options{
+		opts: gsessions.Options{
 			Path:     "/",
 			Secure:   secure,
 			HttpOnly: true,
@@ -255,10 +255,6 @@ func (s *SessionStore) CookieName() string { return s.name }
 // Lifetimes returns how long the store's sessions last.
 func (s *SessionStore) Lifetimes() Lifetimes { return s.life }
 
-// Options is part of the gin-contrib Store interface. The cookie's
-// attributes are defences, not preferences, so they are fixed.
-func (s *SessionStore) Options(ginsessions.Options) {}
-
 // Get returns the request's session, loading it once per request.
 func (s *SessionStore) Get(r *http.Request, name string) (*gsessions.Session, error) {
 	return gsessions.GetRegistry(r).Get(s, name)
@@ -269,7 +265,8 @@ func (s *SessionStore) Get(r *http.Request, name string) (*gsessions.Session, er
 // session whose pending second factor has timed out loses that state.
 func (s *SessionStore) New(r *http.Request, name string) (*gsessions.Session, error) {
 	gs := gsessions.NewSession(s, name)
-	gs.Options = s.opts.ToGorillaOptions()
+	opts := s.opts
+	gs.Options = &opts
 	gs.IsNew = true
 	st := &SessionState{}
 	gs.Values[SessionStateKey] = st
@@ -397,17 +394,17 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, gs *gsession
 }
 
 func (s *SessionStore) setCookie(w http.ResponseWriter, st *SessionState, token string) {
-	opts := s.opts.ToGorillaOptions()
+	opts := s.opts
 	if st.Persistent {
 		opts.MaxAge = int(time.Until(st.ExpiresAt) / time.Second)
 	}
-	http.SetCookie(w, gsessions.NewCookie(s.name, token, opts))
+	http.SetCookie(w, gsessions.NewCookie(s.name, token, &opts))
 }
 
 func (s *SessionStore) clearCookie(w http.ResponseWriter) {
-	opts := s.opts.ToGorillaOptions()
+	opts := s.opts
 	opts.MaxAge = -1
-	http.SetCookie(w, gsessions.NewCookie(s.name, "", opts))
+	http.SetCookie(w, gsessions.NewCookie(s.name, "", &opts))
 }
 
 // createSession inserts a session row for state inside tx and returns it
