@@ -81,7 +81,7 @@ func TestBrowserPasswordChange(t *testing.T) {
 	b.typeInto("id_new_password2", "a brand new passphrase")
 	b.click(passwordChangeSubmit)
 	b.waitPath(passwordChangedPath)
-	b.waitText(`[data-testid="flash"]`, "Your password was changed. Every other session of your account has been signed out.")
+	b.waitText(`[data-testid="flash"] span`, "Your password was changed. Every other session of your account has been signed out.")
 	// This session survives its own password change (Django's
 	// update_session_auth_hash).
 	if got := b.text(`[data-testid="nav-profile"]`); got != "alice" {
