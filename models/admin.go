@@ -82,6 +82,11 @@ func (uu *UserUpdate) Changes() []string {
 // check made outside it.
 var beforeAdminWrite func()
 
+// inAdminWrite, when set by a test, runs inside an admin edit's transaction
+// after its write and before the last-superuser check, so the test can hold
+// two edits there at once.
+var inAdminWrite func()
+
 // AdminUpdate applies an admin's edit of a user. In one immediate
 // transaction it re-reads the actor and the target, checks the rules
 // (CanManage; superusers alone change privileges; nobody removes their own
@@ -104,6 +109,9 @@ func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch User
 	}
 	var res UserUpdate
 	err := u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := serializeAdminWrites(tx); err != nil {
+			return err
+		}
 		actor, target, err := loadActorTarget(tx, actorID, targetID)
 		if err != nil {
 			return err
@@ -141,6 +149,9 @@ func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch User
 		if err != nil {
 			return err
 		}
+		if inAdminWrite != nil {
+			inAdminWrite()
+		}
 		if target.IsActive && target.IsSuperuser && !(after.IsActive && after.IsSuperuser) {
 			if err := keepASuperuser(tx); err != nil {
 				return err
@@ -168,6 +179,9 @@ func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch User
 func (u *Users) AdminDelete(ctx context.Context, actorID, targetID uint) (*User, error) {
 	var deleted User
 	err := u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := serializeAdminWrites(tx); err != nil {
+			return err
+		}
 		actor, target, err := loadActorTarget(tx, actorID, targetID)
 		if err != nil {
 			return err

@@ -142,3 +142,21 @@ func uniqueIndexOf(err error) string {
 	}
 	return ""
 }
+
+// adminWritesLock is the PostgreSQL advisory lock key of admin writes.
+const adminWritesLock int64 = 0x6761746568_01 // "gateh", 1
+
+// serializeAdminWrites makes the admin writes that can take away a
+// superuser (update, delete) run one at a time, so "an active superuser
+// remains" is checked against every committed change. SQLite's immediate
+// transactions already hold the single write lock. Under PostgreSQL's READ
+// COMMITTED, two admins demoting each other would each count the other
+// still a superuser and both commit: a transaction-scoped advisory lock,
+// taken first, orders them, and each statement after it sees the other's
+// commit. Admin edits are rare, so one lock for all costs nothing.
+func serializeAdminWrites(tx *gorm.DB) error {
+	if dialectOf(tx) != dialectPostgres {
+		return nil
+	}
+	return tx.Exec("SELECT pg_advisory_xact_lock(?)", adminWritesLock).Error
+}
