@@ -49,6 +49,8 @@ commands:
   createsuperuser           create a superuser (prompts; --username, --email, --password-stdin)
   changepassword USERNAME   set a user's password (prompts, or --password-stdin)
   clearsessions             delete expired sessions and stale login-throttle counters
+  migrate                   apply pending database migrations
+  showmigrations            list migrations: [X] applied, [ ] pending
 
 Configuration is read from the environment; see README.md.`
 
@@ -60,6 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	cfg.db.log = log
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -74,6 +77,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return changePassword(ctx, cfg, args, stdin, stdout)
 	case "clearsessions":
 		return clearSessions(ctx, cfg, stdout)
+	case "migrate":
+		return migrateCmd(ctx, cfg, args, stdout)
+	case "showmigrations":
+		return showMigrations(ctx, cfg, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -91,6 +98,7 @@ type config struct {
 	hashConcurrency  int
 	hashQueueTimeout time.Duration
 	busyTimeout      time.Duration
+	db               dbSettings
 	http             handlers.Config
 }
 
@@ -219,11 +227,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.http.Debug = b
 	}
+	errs = append(errs, loadDBSettings(env, &c.db)...)
 	return c, errors.Join(errs...)
 }
 
 func openDB(ctx context.Context, cfg config) (*gorm.DB, error) {
-	return models.Open(ctx, cfg.databaseURL, models.WithBusyTimeout(cfg.busyTimeout))
+	return models.Open(ctx, cfg.databaseURL, append(cfg.db.dbOptions(), models.WithBusyTimeout(cfg.busyTimeout))...)
 }
 
 func newHasher(cfg config) *models.Hasher {

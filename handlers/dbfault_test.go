@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/testdb"
 	"gatehouse/models"
 )
 
@@ -52,6 +53,7 @@ func wantLogged(t *testing.T, ts *testServer, op string) {
 // promptly and clearly, reads keep working (WAL), and everything works again
 // once the lock is released.
 func TestDatabaseLocked(t *testing.T) {
+	testdb.SkipOnPostgres(t, "holds SQLite's write lock from another connection")
 	ts := newTestServerWith(t, testSetup{dbOpts: []models.OpenOption{models.WithBusyTimeout(100 * time.Millisecond)}})
 	ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
 	signedIn := ts.client(t)
@@ -148,6 +150,7 @@ func accountWritesWork(t *testing.T, ts *testServer, guest, signedIn *testClient
 // 503 and a log line; reading pages keeps working; writes work again when
 // the fault clears.
 func TestDatabaseReadOnly(t *testing.T) {
+	testdb.SkipOnPostgres(t, "makes the SQLite file read-only")
 	ts := newTestServer(t)
 	ts.createUser(t, "bob", "bob@example.com", "correct horse battery")
 	ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
@@ -192,6 +195,7 @@ func TestDatabaseReadOnly(t *testing.T) {
 // The sessions table is renamed away from another connection to make every
 // session read fail; afterwards the user is still signed in.
 func TestSessionLoadFailureDoesNotSignOut(t *testing.T) {
+	testdb.SkipOnPostgres(t, "renames the table from a raw SQLite connection")
 	ts := newTestServer(t)
 	c, _ := ts.signUpAndLogin(t, "carol", "correct horse battery")
 	token := c.cookie(models.SessionCookieName)

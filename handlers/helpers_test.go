@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"gorm.io/gorm"
 
+	"gatehouse/internal/testdb"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
@@ -75,7 +75,8 @@ type testSetup struct {
 // options, for flood, timing and fault tests.
 func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *testServer {
 	t.Helper()
-	dbPath := filepath.Join(t.TempDir(), "test.db")
+	// An SQLite file, or a fresh PostgreSQL database with TEST_DATABASE_URL.
+	dbPath := testdb.URL(t)
 	db, err := models.Open(context.Background(), dbPath, setup.dbOpts...)
 	if err != nil {
 		t.Fatalf("open db: %v", err)

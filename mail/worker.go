@@ -185,11 +185,11 @@ func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message,
 		}
 		e := components.ResetEmail{Username: d["username"], Link: w.baseURL + "/accounts/reset/" + token + "/",
 			ValidFor: HumanDuration(ttl), SiteURL: w.baseURL}
-		return Compose(ctx, m.To, "Password reset on Gatehouse", components.ResetEmailText(e), components.ResetEmailHTML(e))
+		return Compose(ctx, m.Recipient, "Password reset on Gatehouse", components.ResetEmailText(e), components.ResetEmailHTML(e))
 	case models.KindPasswordChanged:
 		e := components.PasswordChangedEmail{Username: d["username"], When: humanTime(d["when"]),
 			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL}
-		return Compose(ctx, m.To, "Your Gatehouse password was changed", components.PasswordChangedEmailText(e), components.PasswordChangedEmailHTML(e))
+		return Compose(ctx, m.Recipient, "Your Gatehouse password was changed", components.PasswordChangedEmailText(e), components.PasswordChangedEmailHTML(e))
 	case models.KindEmailChanged:
 		by := "you"
 		if d["by"] == "staff" {
@@ -197,7 +197,7 @@ func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message,
 		}
 		e := components.EmailChangedEmail{Username: d["username"], When: humanTime(d["when"]), By: by,
 			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL}
-		return Compose(ctx, m.To, "Your Gatehouse e-mail address was changed", components.EmailChangedEmailText(e), components.EmailChangedEmailHTML(e))
+		return Compose(ctx, m.Recipient, "Your Gatehouse e-mail address was changed", components.EmailChangedEmailText(e), components.EmailChangedEmailHTML(e))
 	}
 	return Message{}, fmt.Errorf("%w: %q", errUnknownKind, m.Kind)
 }

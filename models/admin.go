@@ -81,6 +81,11 @@ func (uu *UserUpdate) Changes() []string {
 // check made outside it.
 var beforeAdminWrite func()
 
+// inAdminWrite, when set by a test, runs inside an admin edit's transaction
+// after its write and before the last-superuser check, so the test can hold
+// two edits there at once.
+var inAdminWrite func()
+
 // AdminUpdate applies an admin's edit of a user. In one immediate
 // transaction it re-reads the actor and the target, checks the rules
 // (CanManage; superusers alone change privileges; nobody removes their own
@@ -103,6 +108,9 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 	}
 	var res UserUpdate
 	err := a.transaction(ctx, "update user", func(tx *gorm.DB) error {
+		if err := serializeAdminWrites(tx); err != nil {
+			return err
+		}
 		actor, target, err := loadActorTarget(tx, actorID, targetID)
 		if err != nil {
 			return err
@@ -139,6 +147,9 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 		}).Error
 		if err != nil {
 			return err
+		}
+		if inAdminWrite != nil {
+			inAdminWrite()
 		}
 		if target.IsActive && target.IsSuperuser && !(after.IsActive && after.IsSuperuser) {
 			if err := keepASuperuser(tx); err != nil {
@@ -194,6 +205,9 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 func (a *Accounts) AdminDelete(ctx context.Context, actorID, targetID uint) (*User, error) {
 	var deleted User
 	err := a.transaction(ctx, "delete user", func(tx *gorm.DB) error {
+		if err := serializeAdminWrites(tx); err != nil {
+			return err
+		}
 		actor, target, err := loadActorTarget(tx, actorID, targetID)
 		if err != nil {
 			return err

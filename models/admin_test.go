@@ -123,3 +123,27 @@ func TestPrefixEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminRightsCheckedInTheWrite: a staff member's rights are checked in
+// the transaction that makes the change, against the rows as they are
+// then. A target promoted to superuser after the form was shown (here:
+// between the hash and the write) is out of reach.
+func TestAdminRightsCheckedInTheWrite(t *testing.T) {
+	acc, users := openTestAccounts(t, Policy{})
+	ctx := context.Background()
+	staff := mustCreate(t, users, NewUser{Username: "staff", IsStaff: true})
+	target := mustCreate(t, users, NewUser{Username: "target", Email: "target@example.com"})
+	beforeAdminWrite = func() {
+		if err := users.db.Model(&User{}).Where("id = ?", target.ID).Updates(map[string]any{"is_staff": true, "is_superuser": true}).Error; err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { beforeAdminWrite = nil })
+	_, err := acc.AdminSetPassword(ctx, staff.ID, target.ID, "a password staff chose", "a password staff chose")
+	if !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("set a new superuser's password: got %v, want ErrNotAllowed", err)
+	}
+	if _, _, err := acc.verify(ctx, "target", "a long enough password"); err != nil {
+		t.Fatalf("the target's password changed: %v", err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/internal/testdb"
 )
 
 var cheap = HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -184,6 +186,7 @@ func TestSessionIDFromToken(t *testing.T) {
 }
 
 func TestSQLiteSettings(t *testing.T) {
+	testdb.SkipOnPostgres(t, "checks SQLite's pragmas")
 	users := openTestUsers(t)
 	var mode string
 	var fk, busy int

@@ -46,8 +46,8 @@ type OutboxMessage struct {
 	Kind string `gorm:"size:64;not null"`
 	// UserID is the account the message is about (no foreign key: a
 	// goodbye mail outlives the account).
-	UserID *uint  `gorm:"index"`
-	To     string `gorm:"size:254;not null;default:''"`
+	UserID    *uint  `gorm:"index"`
+	Recipient string `gorm:"size:254;not null;default:''"`
 	// Payload is a JSON object of strings: what the template needs.
 	Payload       string    `gorm:"type:text;not null;default:'{}'"`
 	Attempts      int       `gorm:"not null;default:0"`
@@ -84,7 +84,7 @@ func enqueue(tx *gorm.DB, kind string, userID *uint, to string, data map[string]
 		}
 	}
 	now := time.Now().UTC()
-	return tx.Create(&OutboxMessage{Kind: kind, UserID: userID, To: to, Payload: string(payload),
+	return tx.Create(&OutboxMessage{Kind: kind, UserID: userID, Recipient: to, Payload: string(payload),
 		NextAttemptAt: now, CreatedAt: now}).Error
 }
 
@@ -249,7 +249,7 @@ func (o *Outbox) PrepareToken(ctx context.Context, m *OutboxMessage, purpose str
 			}
 			return err
 		}
-		if !u.IsActive || u.Email != m.To {
+		if !u.IsActive || u.Email != m.Recipient {
 			return ErrRecipientGone
 		}
 		var err error

@@ -24,8 +24,7 @@ var userColumns = []string{
 }
 
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
-// user. The placeholders are SQLite's (and MySQL's); a PostgreSQL build
-// would rebind them to $1, $2.
+// user. load rebinds the placeholders for PostgreSQL ($1, $2).
 var sessionUserQuery = "SELECT s.user_id, s.auth_at, s.auth_method, s.pending_user_id, s.pending_at, s.persistent, " +
 	"s.reset_hash, s.data, s.created_at, s.last_seen_at, s.expires_at, u." + strings.Join(userColumns, ", u.") +
 	" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
@@ -54,7 +53,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 			s.loader.err = err
 			return
 		}
-		s.loader.stmt, s.loader.err = sqlDB.Prepare(sessionUserQuery)
+		s.loader.stmt, s.loader.err = sqlDB.Prepare(dialectOf(s.db).rebind(sessionUserQuery))
 	})
 	if s.loader.err != nil {
 		return row, false, dbErr("load session", s.loader.err)

@@ -157,6 +157,12 @@ func NewRule(scope string, limit Limit, parts ...string) Rule {
 	return Rule{Scope: scope, Key: ThrottleKey(scope, parts...), Limit: limit}
 }
 
+// neverBlocked is the blocked_until of a new counter. It is far in the
+// past, not "now": a transaction that read the clock a moment before
+// another created the row (and then waited for its lock) must not see a
+// block of a few microseconds.
+var neverBlocked = time.Unix(0, 0).UTC()
+
 // Taken is the outcome of taking an attempt against some rules.
 type Taken struct {
 	// Wait is how long until the attempt may be made (0: it was taken);
@@ -217,7 +223,7 @@ func (t *Throttles) take(tx *gorm.DB, rules ...Rule) (Taken, error) {
 		// transaction already holds the write lock; FOR UPDATE does the
 		// same for PostgreSQL and is dropped on SQLite.
 		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
-			Create(&ThrottleCounter{Key: r.Key, Scope: truncate(r.Scope, 64), WindowStart: now, BlockedUntil: now, UpdatedAt: now}).Error; err != nil {
+			Create(&ThrottleCounter{Key: r.Key, Scope: truncate(r.Scope, 64), WindowStart: now, BlockedUntil: neverBlocked, UpdatedAt: now}).Error; err != nil {
 			return Taken{}, err
 		}
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("key = ?", r.Key).Take(&rows[i]).Error; err != nil {

@@ -2,18 +2,20 @@ package models
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
+
+	"gatehouse/internal/testdb"
 )
 
-// openTestDB opens a fresh SQLite file under t.TempDir().
+// openTestDB opens a fresh database: an SQLite file under t.TempDir(), or
+// a new PostgreSQL database when TEST_DATABASE_URL is set (testdb.URL).
 func openTestDB(t testing.TB, opts ...OpenOption) *gorm.DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), opts...)
+	db, err := Open(context.Background(), testdb.URL(t), opts...)
 	if err != nil {
 		t.Fatalf("open db: %v", err)
 	}
