@@ -10,14 +10,14 @@ import (
 )
 
 const (
-	passwordChangePath     = "/accounts/password_change/"
+	passwordChangePath = "/accounts/password_change/"
 	// A password change ends on the profile with a message, like every
 	// other flow.
-	passwordChangedPath = "/accounts/profile/"
-	passwordResetPath      = "/accounts/password_reset/"
-	passwordResetDonePath  = "/accounts/password_reset/done/"
-	resetSetPasswordPath   = "/accounts/reset/set-password/"
-	resetDonePath          = "/accounts/reset/done/"
+	passwordChangedPath   = "/accounts/profile/"
+	passwordResetPath     = "/accounts/password_reset/"
+	passwordResetDonePath = "/accounts/password_reset/done/"
+	resetSetPasswordPath  = "/accounts/reset/set-password/"
+	resetDonePath         = "/accounts/reset/done/"
 )
 
 // Forms found by the fields they hold, whatever their ids turn out to be,
