@@ -126,7 +126,7 @@ func TestPasswordChangeIsAllOrNothing(t *testing.T) {
 			a, u := ts.signUpAndLogin(t, "carol", oldPW)
 			b := ts.client(t)
 			b.login("carol", oldPW)
-			mustExec(t, ts, "CREATE TRIGGER fault BEFORE INSERT ON "+table+" BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+			injectFault(t, ts, table)
 
 			res := a.postForm("/accounts/password_change/", changeValues(oldPW, newPW, newPW))
 			if res.StatusCode < 500 {
@@ -143,7 +143,7 @@ func TestPasswordChangeIsAllOrNothing(t *testing.T) {
 			if n := countRows(t, ts, "outbox_messages", "kind = ?", models.KindPasswordChanged); n != 0 {
 				t.Errorf("queued notices after the failed change: got %d, want 0", n)
 			}
-			mustExec(t, ts, "DROP TRIGGER fault")
+			clearFault(t, ts, table)
 			ts.client(t).login("carol", oldPW) // the old password still works
 
 			wantRedirect(t, a.postForm("/accounts/password_change/", changeValues(oldPW, newPW, newPW)), passwordChangedURL)
@@ -170,4 +170,26 @@ func countRows(t *testing.T, ts *testServer, table, where string, args ...any) i
 		t.Fatal(err)
 	}
 	return n
+}
+
+// injectFault makes every insert into table fail, with a trigger.
+func injectFault(t *testing.T, ts *testServer, table string) {
+	t.Helper()
+	if ts.db.Dialector.Name() == "postgres" {
+		mustExec(t, ts, "CREATE FUNCTION fault() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql")
+		mustExec(t, ts, "CREATE TRIGGER fault BEFORE INSERT ON "+table+" FOR EACH ROW EXECUTE FUNCTION fault()")
+		return
+	}
+	mustExec(t, ts, "CREATE TRIGGER fault BEFORE INSERT ON "+table+" BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+}
+
+// clearFault removes what injectFault made.
+func clearFault(t *testing.T, ts *testServer, table string) {
+	t.Helper()
+	if ts.db.Dialector.Name() == "postgres" {
+		mustExec(t, ts, "DROP TRIGGER fault ON "+table)
+		mustExec(t, ts, "DROP FUNCTION fault()")
+		return
+	}
+	mustExec(t, ts, "DROP TRIGGER fault")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -222,11 +223,7 @@ func (t *Throttles) take(tx *gorm.DB, rules ...Rule) (Taken, error) {
 		// instances creating it at once. Then lock it: SQLite's immediate
 		// transaction already holds the write lock; FOR UPDATE does the
 		// same for PostgreSQL and is dropped on SQLite.
-		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
-			Create(&ThrottleCounter{Key: r.Key, Scope: truncate(r.Scope, 64), WindowStart: now, BlockedUntil: neverBlocked, UpdatedAt: now}).Error; err != nil {
-			return Taken{}, err
-		}
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("key = ?", r.Key).Take(&rows[i]).Error; err != nil {
+		if err := lockCounter(tx, r, now, &rows[i]); err != nil {
 			return Taken{}, err
 		}
 		if wait := rows[i].BlockedUntil.Sub(now); wait > out.Wait {
@@ -275,6 +272,24 @@ func (t *Throttles) take(tx *gorm.DB, rules ...Rule) (Taken, error) {
 	return out, nil
 }
 
+// lockCounter creates r's counter row if need be and reads it locked into
+// row. The insert does nothing when the row exists; should the row vanish
+// between that and the locked read (the stale-counter sweep deleting it,
+// under PostgreSQL's READ COMMITTED), it is created again.
+func lockCounter(tx *gorm.DB, r Rule, now time.Time, row *ThrottleCounter) error {
+	for attempt := 0; ; attempt++ {
+		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
+			Create(&ThrottleCounter{Key: r.Key, Scope: truncate(r.Scope, 64), WindowStart: now, BlockedUntil: neverBlocked, UpdatedAt: now}).Error; err != nil {
+			return err
+		}
+		err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("key = ?", r.Key).Take(row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) && attempt < 3 {
+			continue
+		}
+		return err
+	}
+}
+
 // giveBack returns the attempt taken against rule (a login that succeeded
 // does not count against its address), inside tx: the count goes down by
 // one and a block the attempt started is lifted.
@@ -296,9 +311,13 @@ func giveBack(tx *gorm.DB, t Taken, scope string) error {
 }
 
 // resetRule forgets a rule's attempts and back-off inside tx, as a
-// successful login does for its (username, address) counter.
+// successful login does for its (username, address) counter. The row is
+// cleared rather than deleted, so a parallel take never loses it between
+// its insert and its locked read.
 func resetRule(tx *gorm.DB, r Rule) error {
-	return tx.Where("key = ?", r.Key).Delete(&ThrottleCounter{}).Error
+	return tx.Model(&ThrottleCounter{}).Where("key = ?", r.Key).Updates(map[string]any{
+		"count": 0, "strikes": 0, "blocked_until": neverBlocked, "window_start": time.Now().UTC(),
+	}).Error
 }
 
 // Wait reports how long until an attempt under rule may be made (0: now),
