@@ -49,6 +49,7 @@ commands:
   createsuperuser           create a superuser (prompts; --username, --email, --password-stdin)
   changepassword USERNAME   set a user's password (prompts, or --password-stdin)
   clearsessions             delete expired sessions and stale login-throttle counters
+  importdjango SOURCE       import users from a Django database (--dry-run, --allow-skips)
 
 Configuration is read from the environment; see README.md.`
 
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return changePassword(ctx, cfg, args, stdin, stdout)
 	case "clearsessions":
 		return clearSessions(ctx, cfg, stdout)
+	case "importdjango":
+		return importDjango(ctx, cfg, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
