@@ -412,6 +412,29 @@ func otherAccount(accounts []*existingUser, self *existingUser) *existingUser {
 	return nil
 }
 
+// createImported inserts users. GORM writes a column's default in place of
+// a zero value (is_active false becomes the default true), so inactive
+// users are set inactive again in the same transaction.
+func createImported(tx *gorm.DB, users []User) error {
+	var inactive []uint
+	wasInactive := make([]bool, len(users))
+	for i, u := range users {
+		wasInactive[i] = !u.IsActive
+	}
+	if err := tx.Create(&users).Error; err != nil {
+		return err
+	}
+	for i, u := range users {
+		if wasInactive[i] {
+			inactive = append(inactive, u.ID)
+		}
+	}
+	if len(inactive) == 0 {
+		return nil
+	}
+	return tx.Model(&User{}).Where("id IN ?", inactive).Update("is_active", false).Error
+}
+
 // importRow is a user to insert and the Django row it comes from.
 type importRow struct {
 	djangoID int64
@@ -471,7 +494,7 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 		for i, r := range rows {
 			batch[i] = r.user
 		}
-		err := db.Transaction(func(tx *gorm.DB) error { return tx.Create(&batch).Error })
+		err := db.Transaction(func(tx *gorm.DB) error { return createImported(tx, batch) })
 		switch {
 		case err == nil:
 			rep.Imported += n
@@ -479,7 +502,7 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 			// Someone took a name or an address since the import looked:
 			// insert one by one and report the losers.
 			for _, r := range rows {
-				err := db.Create(&r.user).Error
+				err := db.Transaction(func(tx *gorm.DB) error { return createImported(tx, []User{r.user}) })
 				switch {
 				case err == nil:
 					rep.Imported++
