@@ -429,3 +429,47 @@ func serveForTest(t *testing.T, env map[string]string) (string, func()) {
 	t.Fatalf("server did not start: %s %s", out.String(), logs.String())
 	return "", nil
 }
+
+// TestImportDjangoBadSources: every bad SOURCE or usage gets a clear error,
+// the source is never created, and Gatehouse's database gets no users.
+func TestImportDjangoBadSources(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": filepath.Join(dir, "gatehouse.db")}
+	notDB := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notDB, []byte(strings.Repeat("not a database\n", 100)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noAuth := filepath.Join(dir, "empty.sqlite3")
+	execSource(t, "sqlite3", noAuth, "CREATE TABLE other (id integer)")
+	missing := filepath.Join(dir, "missing.sqlite3")
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"no source", nil, "exactly one SOURCE"},
+		{"two sources", []string{noAuth, notDB}, "exactly one SOURCE"},
+		{"unknown flag", []string{"--merge", noAuth}, "flag provided but not defined"},
+		{"missing file", []string{missing}, "no such file"},
+		{"directory", []string{dir}, "is a directory"},
+		{"not a database", []string{notDB}, "file is not a database"},
+		{"no auth_user table", []string{noAuth}, "no such table: auth_user"},
+		{"unreachable postgres", []string{"postgres://u:secret-pw@127.0.0.1:1/django?connect_timeout=2"}, "django database"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, err := importCmd(t, env, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got error %v, want one containing %q\n%s%s", err, tc.wantErr, out, errOut)
+			}
+			if strings.Contains(out+errOut+err.Error(), "secret-pw") {
+				t.Errorf("output shows the source's password: %s %s %v", out, errOut, err)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing source was created: %v", err)
+	}
+	if n := userCount(t, env["DATABASE_URL"]); n != 0 {
+		t.Errorf("got %d users after failed imports, want 0", n)
+	}
+}

@@ -295,3 +295,36 @@ func TestHashAlgorithmNames(t *testing.T) {
 		t.Errorf("IsLegacyHash(argon2id): got true, want false")
 	}
 }
+
+// FuzzParseStoredHash: any stored string parses or is refused without
+// panicking, agrees with HashAlgorithm, and a refused one is never
+// verifiable. Seeds: every Django vector.
+func FuzzParseStoredHash(f *testing.F) {
+	b, err := os.ReadFile("testdata/django/vectors.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	var vectors []struct{ Encoded string }
+	if err := json.Unmarshal(b, &vectors); err != nil {
+		f.Fatal(err)
+	}
+	for _, v := range vectors {
+		f.Add(v.Encoded)
+	}
+	f.Add("$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA")
+	f.Fuzz(func(t *testing.T, s string) {
+		sh, err := parseStoredHash(s)
+		if err != nil {
+			if sh != nil {
+				t.Fatalf("refused %q but returned a checker", s)
+			}
+			if (CheckStoredHash(s) == nil) != (HashAlgorithm(s) == AlgUnusable) {
+				t.Fatalf("CheckStoredHash(%q) disagrees with the parse", s)
+			}
+			return
+		}
+		if sh.alg != HashAlgorithm(s) || CheckStoredHash(s) != nil {
+			t.Fatalf("parsed %q as %s, HashAlgorithm says %s", s, sh.alg, HashAlgorithm(s))
+		}
+	})
+}
