@@ -51,6 +51,7 @@ commands:
   clearsessions             delete expired sessions and stale login-throttle counters
   migrate                   apply pending database migrations
   showmigrations            list migrations: [X] applied, [ ] pending
+  importdjango SOURCE       import users from a Django database (--dry-run, --allow-skips)
 
 Configuration is read from the environment; see README.md.`
 
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrateCmd(ctx, cfg, args, stdout)
 	case "showmigrations":
 		return showMigrations(ctx, cfg, args, stdout)
+	case "importdjango":
+		return importDjango(ctx, cfg, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -49,6 +49,7 @@ func (h *Handler) adminUsersPage(c *gin.Context) {
 		Active:    models.ParseTristate(c.Query("active")).String(),
 		Staff:     models.ParseTristate(c.Query("staff")).String(),
 		Superuser: models.ParseTristate(c.Query("superuser")).String(),
+		Legacy:    models.ParseTristate(c.Query("legacy")).String(),
 	}
 	if utf8.RuneCountInString(vq.Q) > models.MaxSearchLen {
 		vq.Q = string([]rune(vq.Q)[:models.MaxSearchLen])
@@ -60,7 +61,8 @@ func (h *Handler) adminUsersPage(c *gin.Context) {
 	page, _ := strconv.Atoi(c.Query("page"))
 	list, err := h.users.List(c.Request.Context(), models.UserQuery{
 		Search: vq.Q, Active: models.ParseTristate(vq.Active), Staff: models.ParseTristate(vq.Staff),
-		Superuser: models.ParseTristate(vq.Superuser), Sort: sort, Desc: desc, Page: page,
+		Superuser: models.ParseTristate(vq.Superuser), LegacyHash: models.ParseTristate(vq.Legacy),
+		Sort: sort, Desc: desc, Page: page,
 	})
 	if err != nil {
 		h.dbError(c, "list users", err)
@@ -86,6 +88,7 @@ func userRow(u *models.User) components.AdminUserRow {
 		ID: u.ID, Username: u.Username, Email: u.Email,
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
 		DateJoined: u.DateJoined, LastLogin: u.LastLogin,
+		HashAlgorithm: models.HashAlgorithm(u.Password), LegacyHash: models.IsLegacyHash(u.Password),
 	}
 }
 
