@@ -27,7 +27,9 @@ func (h *Handler) router() *gin.Engine {
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.RedirectTrailingSlash = true
+	// Gin's own redirect trusts X-Forwarded-Prefix and skips our
+	// middleware; slashRedirect (slash.go) does it in NoRoute instead.
+	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.ContextWithFallback = true
 	// The peer address is the client unless proxies are configured.
@@ -87,7 +89,7 @@ func (h *Handler) router() *gin.Engine {
 	staff.GET("/users/:id/delete/", h.adminUserDeletePage)
 	staff.POST("/users/:id/delete/", h.adminUserDeleteSubmit)
 
-	r.NoRoute(h.noStore, h.clientInfo, sessions.Sessions(models.SessionCookieName, h.store), h.loadUser, h.notFound)
+	r.NoRoute(h.slashRedirect(r), h.noStore, h.clientInfo, sessions.Sessions(models.SessionCookieName, h.store), h.loadUser, h.notFound)
 	r.NoMethod(h.noStore, h.methodNotAllowed)
 	return r
 }
