@@ -180,6 +180,7 @@ type Handler struct {
 	mailq     *mail.Queue
 	resetJobs chan resetJob
 	throttle  *models.Throttles
+	probe     *models.Probe // /readyz's database check (ready.go)
 }
 
 // New returns the HTTP layer over db, hashing passwords with hasher.
@@ -198,5 +199,6 @@ func New(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *Hand
 		mailq:     mail.NewQueue(cfg.Mailer, log, cfg.MailQueue),
 		resetJobs: make(chan resetJob, resetQueueSize),
 		throttle:  models.NewThrottles(db),
+		probe:     models.NewProbe(db, readyInterval),
 	}
 }

@@ -154,6 +154,11 @@ func (h *Handler) dbError(c *gin.Context, op string, err error) {
 		h.errorResponse(c, http.StatusServiceUnavailable)
 		return
 	}
+	if errors.Is(err, models.ErrCorrupt) {
+		h.log.Error("database corrupt or replaced: restore it from a backup", "op", op, "err", err)
+		h.errorResponse(c, http.StatusInternalServerError)
+		return
+	}
 	h.log.Error("request failed", "op", op, "err", err)
 	h.errorResponse(c, http.StatusInternalServerError)
 }

@@ -39,6 +39,7 @@ func (h *Handler) router() *gin.Engine {
 
 	// Static and health: no session, no database.
 	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz(&readiness{probe: h.probe}))
 	r.GET(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 	r.HEAD(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 

@@ -22,6 +22,12 @@ import (
 // (locked, read-only, full, or gone). Handlers answer 503.
 var ErrUnavailable = errors.New("database unavailable")
 
+// ErrCorrupt reports that the database file is damaged, is not a database,
+// or was deleted or replaced under the running server. Retrying cannot
+// help: handlers log it as an error and answer 500, and an operator must
+// restore the file (see README, "Health checks").
+var ErrCorrupt = errors.New("database corrupt or replaced")
+
 // ErrNotFound reports that the record asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
@@ -47,7 +53,7 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, fmt.Errorf("open database: %w", dbErr("connect", err))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -59,7 +65,11 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 	sqlDB.SetMaxIdleConns(8)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	if err := sqlDB.PingContext(ctx); err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, fmt.Errorf("open database: %w", dbErr("connect", err))
+	}
+	if err := QuickCheck(ctx, db); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("open database: %w (restore it from a backup)", err)
 	}
 	if err := Migrate(db.WithContext(ctx)); err != nil {
 		return nil, err
@@ -153,9 +163,12 @@ func dbErr(op string, err error) error {
 	}
 	var se sqlite3.Error
 	if errors.As(err, &se) {
+		if se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB || se.ExtendedCode == sqlite3.ErrReadonlyDbMoved {
+			return fmt.Errorf("%s: %w: %v", op, ErrCorrupt, err)
+		}
 		switch se.Code {
 		case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrReadonly, sqlite3.ErrFull,
-			sqlite3.ErrIoErr, sqlite3.ErrCantOpen, sqlite3.ErrCorrupt, sqlite3.ErrNotADB:
+			sqlite3.ErrIoErr, sqlite3.ErrCantOpen:
 			return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
 		}
 	}
