@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := newLogger(stderr, cfg)
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -88,6 +88,7 @@ type config struct {
 	smtpURL          string
 	mailFrom         string
 	logLevel         slog.Level
+	logFormat        string // text or json
 	hashConcurrency  int
 	hashQueueTimeout time.Duration
 	busyTimeout      time.Duration
@@ -147,6 +148,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.logLevel = slog.LevelError
 	default:
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", getenv("LOG_LEVEL")))
+	}
+	switch c.logFormat = strings.ToLower(env("LOG_FORMAT", "text")); c.logFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT: %q is not text or json", getenv("LOG_FORMAT")))
 	}
 	durations := []struct {
 		key string
