@@ -89,6 +89,7 @@ type config struct {
 	mailFrom         string
 	logLevel         slog.Level
 	logFormat        string // text or json
+	metricsAddr      string // METRICS_ADDR; "" = no metrics
 	hashConcurrency  int
 	hashQueueTimeout time.Duration
 	busyTimeout      time.Duration
@@ -108,6 +109,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		addr:        env("ADDR", ":8080"),
 		databaseURL: env("DATABASE_URL", "gatehouse.db"),
 		smtpURL:     env("SMTP_URL", ""),
+		metricsAddr: env("METRICS_ADDR", ""),
 		mailFrom:    env("MAIL_FROM", "Gatehouse <webmaster@localhost>"),
 		http: handlers.Config{
 			BaseURL:           strings.TrimRight(env("BASE_URL", "http://localhost:8080"), "/"),
@@ -119,6 +121,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port (e.g. :8080)", c.addr))
+	}
+	if _, _, err := net.SplitHostPort(c.metricsAddr); c.metricsAddr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("METRICS_ADDR: %q is not host:port (e.g. 127.0.0.1:9090)", c.metricsAddr))
 	}
 	if u, err := url.Parse(c.http.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("BASE_URL: %q is not an http(s) URL such as https://auth.example.com", c.http.BaseURL))
@@ -249,6 +254,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 	cfg.http.Mailer = mailer
+	m, stopMetrics, err := startMetrics(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	cfg.http.Metrics = m
 	h := handlers.New(log, db, newHasher(cfg), cfg.http)
 	srv := &http.Server{
 		Handler:           h.Routes(),

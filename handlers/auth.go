@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/metrics"
 	"gatehouse/models"
 )
 
@@ -67,6 +68,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		return
 	}
 	if wait > 0 {
+		h.cfg.Metrics.Login(metrics.LoginThrottled)
 		status, msg := tooManyRequests(c, wait, "failed login attempts")
 		addError(form, "", msg)
 		h.loginForm(c, status, form, next)
@@ -88,6 +90,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		h.loginForm(c, http.StatusUnprocessableEntity, form, next)
 		return
 	case errors.Is(err, models.ErrBusy):
+		h.cfg.Metrics.Login(metrics.LoginBusy)
 		c.Header("Retry-After", "5")
 		addError(form, "", busyLoginError)
 		h.loginForm(c, http.StatusServiceUnavailable, form, next)

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/mail"
+	"gatehouse/metrics"
 	"gatehouse/models"
 )
 
@@ -28,6 +29,8 @@ type Config struct {
 	TrustedProxies []string
 	// MaxBodyBytes caps request bodies; larger ones answer 413.
 	MaxBodyBytes int64
+	// Metrics receives the app's metrics; nil turns them off.
+	Metrics *metrics.Metrics
 	// Debug puts Gin in debug mode (route table and request log on stderr).
 	Debug bool
 	// Mailer sends e-mail; nil prints messages to standard output.
@@ -187,6 +190,7 @@ type Handler struct {
 func New(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *Handler {
 	cfg.setDefaults()
 	secure := strings.HasPrefix(cfg.BaseURL, "https://")
+	watchMetrics(log, cfg.Metrics, db, hasher)
 	return &Handler{
 		log:      log,
 		cfg:      cfg,

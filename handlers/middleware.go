@@ -152,6 +152,11 @@ func (h *Handler) logRequests(c *gin.Context) {
 	id := setRequestID(c)
 	c.Next()
 	status := c.Writer.Status()
+	route := c.FullPath()
+	if route == "" {
+		route = "(no route)"
+	}
+	h.cfg.Metrics.Request(route, c.Request.Method, status, time.Since(start))
 	level := slog.LevelDebug
 	if status >= 500 {
 		level = slog.LevelWarn
@@ -160,10 +165,6 @@ func (h *Handler) logRequests(c *gin.Context) {
 	// production): decide before building the line.
 	if !h.log.Enabled(c.Request.Context(), level) {
 		return
-	}
-	route := c.FullPath()
-	if route == "" {
-		route = "(no route)"
 	}
 	h.log.Log(c.Request.Context(), level, "request", "request_id", id, "method", c.Request.Method, "route", route, "status", status,
 		"duration_ms", strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 2, 64),

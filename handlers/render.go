@@ -197,6 +197,7 @@ func (h *Handler) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
 // audit records a security event. A failure to record is logged but does not
 // fail the request the user made.
 func (h *Handler) audit(c *gin.Context, e models.AuthEvent) {
+	h.countEvent(e)
 	if err := h.events.Record(c.Request.Context(), e); err != nil {
 		h.log.Warn("record security event", "kind", string(e.Kind), "err", err)
 	}

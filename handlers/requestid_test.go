@@ -17,7 +17,7 @@ func TestRequestIDs(t *testing.T) {
 	const token = "secret-reset-token-value"
 	cases := []struct {
 		name, path, incoming, want string // want "" means generated
-		route                          string
+		route                      string
 	}{
 		{"none", "/accounts/login/", "", "", "/accounts/login/"},
 		{"proxy's uuid", "/accounts/login/", "6f1c2a9e-1d3b-4c55-9f0e-0b7f1f3a2d11", "6f1c2a9e-1d3b-4c55-9f0e-0b7f1f3a2d11", "/accounts/login/"},

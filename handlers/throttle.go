@@ -81,6 +81,9 @@ func (h *Handler) throttleCheck(c *gin.Context, rules ...throttleRule) (wait tim
 			wait, scope = retry, r.scope
 		}
 	}
+	if wait > 0 {
+		h.cfg.Metrics.ThrottleRefused(scope)
+	}
 	return wait, scope, nil
 }
 
