@@ -49,6 +49,7 @@ commands:
   createsuperuser           create a superuser (prompts; --username, --email, --password-stdin)
   changepassword USERNAME   set a user's password (prompts, or --password-stdin)
   clearsessions             delete expired sessions and stale login-throttle counters
+  check [--deploy]          check the configuration and database (--deploy: production settings too)
 
 Configuration is read from the environment; see README.md.`
 
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return changePassword(ctx, cfg, args, stdin, stdout)
 	case "clearsessions":
 		return clearSessions(ctx, cfg, stdout)
+	case "check":
+		return checkCommand(ctx, cfg, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -90,6 +93,7 @@ type config struct {
 	logLevel         slog.Level
 	logFormat        string // text or json
 	metricsAddr      string // METRICS_ADDR; "" = no metrics
+	secretKey        string // SECRET_KEY: not used yet, only checked (check.go)
 	hashConcurrency  int
 	hashQueueTimeout time.Duration
 	busyTimeout      time.Duration
@@ -110,6 +114,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		databaseURL: env("DATABASE_URL", "gatehouse.db"),
 		smtpURL:     env("SMTP_URL", ""),
 		metricsAddr: env("METRICS_ADDR", ""),
+		secretKey:   env("SECRET_KEY", ""),
 		mailFrom:    env("MAIL_FROM", "Gatehouse <webmaster@localhost>"),
 		http: handlers.Config{
 			BaseURL:           strings.TrimRight(env("BASE_URL", "http://localhost:8080"), "/"),
@@ -243,6 +248,7 @@ func newHasher(cfg config) *models.Hasher {
 // requests in flight finish, the session sweep stops, queued reset requests
 // and e-mails are processed, the database closes.
 func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
+	logDeployWarnings(log, cfg)
 	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -184,6 +185,7 @@ type Handler struct {
 	resetJobs chan resetJob
 	throttle  *models.Throttles
 	probe     *models.Probe // /readyz's database check (ready.go)
+	xffWarned atomic.Bool   // see warnUntrustedForwarding
 }
 
 // New returns the HTTP layer over db, hashing passwords with hasher.

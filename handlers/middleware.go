@@ -150,6 +150,7 @@ func (h *Handler) guestOnly(c *gin.Context) {
 func (h *Handler) logRequests(c *gin.Context) {
 	start := time.Now()
 	id := setRequestID(c)
+	h.warnUntrustedForwarding(c)
 	c.Next()
 	status := c.Writer.Status()
 	route := c.FullPath()
