@@ -115,17 +115,8 @@ func weakSecret(s string) bool {
 // sqliteDir returns the directory holding the SQLite file DATABASE_URL
 // names, or false for another database.
 func sqliteDir(dbURL string) (string, bool) {
-	p := strings.TrimSpace(dbURL)
-	if strings.Contains(p, "://") && !strings.HasPrefix(p, "sqlite://") {
-		return "", false
-	}
-	for _, prefix := range []string{"sqlite://", "sqlite:", "file:"} {
-		p = strings.TrimPrefix(p, prefix)
-	}
-	if p == "" || p == ":memory:" {
-		return "", false
-	}
-	return filepath.Dir(p), true
+	p, ok := sqlitePath(dbURL)
+	return filepath.Dir(p), ok
 }
 
 // logDeployWarnings logs each warning once at start-up, so `serve` says

@@ -49,6 +49,8 @@ commands:
   createsuperuser           create a superuser (prompts; --username, --email, --password-stdin)
   changepassword USERNAME   set a user's password (prompts, or --password-stdin)
   clearsessions             delete expired sessions and stale login-throttle counters
+  backup FILE               copy the live SQLite database to FILE and verify it
+  restore FILE              replace the (stopped) SQLite database with FILE
   check [--deploy]          check the configuration and database (--deploy: production settings too)
 
 Configuration is read from the environment; see README.md.`
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return clearSessions(ctx, cfg, stdout)
 	case "check":
 		return checkCommand(ctx, cfg, args, stdout)
+	case "backup", "restore":
+		return backupCommand(ctx, cfg, cmd, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
