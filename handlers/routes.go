@@ -77,6 +77,7 @@ func (h *Handler) router() *gin.Engine {
 	// (models/admin.go).
 	staff := app.Group("/admin", h.requireLogin, h.requireStaff)
 	staff.GET("/", h.adminIndex)
+	staff.GET("/events/", h.adminEventsPage)
 	staff.GET("/users/", h.adminUsersPage)
 	staff.GET("/users/add/", h.adminUserAddPage)
 	staff.POST("/users/add/", h.adminUserAddSubmit)
