@@ -52,6 +52,9 @@ commands:
   migrate                   apply pending database migrations
   showmigrations            list migrations: [X] applied, [ ] pending
   importdjango SOURCE       import users from a Django database (--dry-run, --allow-skips)
+  backup FILE               copy the live SQLite database to FILE and verify it
+  restore FILE              replace the (stopped) SQLite database with FILE
+  check [--deploy]          check the configuration and database (--deploy: production settings too)
 
 Configuration is read from the environment; see README.md.`
 
@@ -62,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := newLogger(stderr, cfg)
 	cfg.db.log = log
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -84,6 +87,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return showMigrations(ctx, cfg, args, stdout)
 	case "importdjango":
 		return importDjango(ctx, cfg, args, stdout, stderr)
+	case "check":
+		return checkCommand(ctx, cfg, args, stdout)
+	case "backup", "restore":
+		return backupCommand(ctx, cfg, cmd, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -98,6 +105,9 @@ type config struct {
 	smtpURL          string
 	mailFrom         string
 	logLevel         slog.Level
+	logFormat        string // text or json
+	metricsAddr      string // METRICS_ADDR; "" = no metrics
+	secretKey        string // SECRET_KEY: not used yet, only checked (check.go)
 	hashConcurrency  int
 	hashQueueTimeout time.Duration
 	busyTimeout      time.Duration
@@ -118,6 +128,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		addr:        env("ADDR", ":8080"),
 		databaseURL: env("DATABASE_URL", "gatehouse.db"),
 		smtpURL:     env("SMTP_URL", ""),
+		metricsAddr: env("METRICS_ADDR", ""),
+		secretKey:   env("SECRET_KEY", ""),
 		mailFrom:    env("MAIL_FROM", "Gatehouse <webmaster@localhost>"),
 		http: handlers.Config{
 			BaseURL:           strings.TrimRight(env("BASE_URL", "http://localhost:8080"), "/"),
@@ -129,6 +141,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port (e.g. :8080)", c.addr))
+	}
+	if _, _, err := net.SplitHostPort(c.metricsAddr); c.metricsAddr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("METRICS_ADDR: %q is not host:port (e.g. 127.0.0.1:9090)", c.metricsAddr))
 	}
 	if u, err := url.Parse(c.http.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("BASE_URL: %q is not an http(s) URL such as https://auth.example.com", c.http.BaseURL))
@@ -158,6 +173,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.logLevel = slog.LevelError
 	default:
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", getenv("LOG_LEVEL")))
+	}
+	switch c.logFormat = strings.ToLower(env("LOG_FORMAT", "text")); c.logFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT: %q is not text or json", getenv("LOG_FORMAT")))
 	}
 	durations := []struct {
 		key string
@@ -260,6 +280,7 @@ func newApp(cfg config, db *gorm.DB, stdout io.Writer) (*handlers.App, error) {
 // stops — mail not yet sent stays in the outbox for the next start — and
 // the database closes.
 func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
+	logDeployWarnings(log, cfg)
 	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
@@ -271,6 +292,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 	cfg.http.Mailer = mailer
+	m, stopMetrics, err := startMetrics(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	cfg.http.Metrics = m
 	app := handlers.NewApp(log, db, newHasher(cfg), cfg.http)
 	srv := &http.Server{
 		Handler:           app.Handler,

@@ -36,10 +36,8 @@ func (h *Handler) requireStaff(c *gin.Context) {
 	c.Abort()
 }
 
-// adminIndex sends /admin/ to the user list, the admin's only area so far.
-func (h *Handler) adminIndex(c *gin.Context) {
-	h.redirect(c, components.AdminUsersURL)
-}
+// adminIndex is the security overview (overview.go).
+func (h *Handler) adminIndex(c *gin.Context) { h.adminOverviewPage(c) }
 
 // adminUsersPage is the user list. To htmx (live search, pager) it answers
 // the results region alone; otherwise the whole page.

@@ -42,7 +42,10 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 		tokens:   models.NewTokens(db),
 		events:   models.NewEvents(db),
 		store:    models.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
+		probe:    models.NewProbe(db, readyInterval),
 	}
+	watchMetrics(log, cfg.Metrics, db, hasher, outbox)
+	cfg.Outbox.OnFailure = cfg.Metrics.OutboxFailed
 	return &App{
 		Handler: h.Routes(),
 		h:       h,

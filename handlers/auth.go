@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/metrics"
 	"gatehouse/models"
 )
 
@@ -72,11 +73,15 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		show(http.StatusUnprocessableEntity)
 		return
 	case errors.Is(err, models.ErrBusy):
+		h.cfg.Metrics.Login(metrics.LoginBusy)
 		c.Header("Retry-After", "5")
 		addError(form, "", busyLoginError)
 		show(http.StatusServiceUnavailable)
 		return
 	case err != nil:
+		if errors.As(err, new(*models.ThrottledError)) {
+			h.cfg.Metrics.Login(metrics.LoginThrottled)
+		}
 		h.formFailure(c, "login", err, form, "failed login attempts", nil, show)
 		return
 	}

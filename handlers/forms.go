@@ -17,15 +17,28 @@ import (
 // errTooLarge means the body went over the cap; the caller has answered 413.
 var errTooLarge = errors.New("request body too large")
 
+// errBodyRead means the body could not be read; the caller has answered.
+var errBodyRead = errors.New("request body not read")
+
 // decodeForm parses a urlencoded POST body. Over the cap it answers 413 and
-// returns errTooLarge. Malformed encoding is not fatal: the pairs that could
+// returns errTooLarge; a body that could not be read (client gone, read
+// timeout) is answered 400 and returns errBodyRead. Malformed encoding is not fatal: the pairs that could
 // be read are returned with a message for the form, so nothing typed is lost.
 func (h *Handler) decodeForm(c *gin.Context) (url.Values, string, error) {
+	var rec *readErrRecorder
+	if b := c.Request.Body; b != nil && b != http.NoBody {
+		rec = &readErrRecorder{ReadCloser: b}
+		c.Request.Body = rec
+	}
 	err := c.Request.ParseForm()
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		h.errorResponse(c, http.StatusRequestEntityTooLarge)
 		return nil, "", errTooLarge
+	}
+	if rec != nil && rec.err != nil {
+		h.bodyReadError(c, rec.err)
+		return nil, "", errBodyRead
 	}
 	msg := ""
 	if err != nil {
@@ -91,6 +104,7 @@ func (h *Handler) formFailure(c *gin.Context, op string, err error, form compone
 		}
 		show(http.StatusUnprocessableEntity)
 	case errors.As(err, &terr):
+		h.cfg.Metrics.ThrottleRefused(terr.Scope)
 		status, msg := tooManyRequests(c, terr.Wait, what)
 		addError(form, "", msg)
 		show(status)

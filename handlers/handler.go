@@ -5,9 +5,11 @@ package handlers
 import (
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"gatehouse/mail"
+	"gatehouse/metrics"
 	"gatehouse/models"
 )
 
@@ -25,6 +27,8 @@ type Config struct {
 	TrustedProxies []string
 	// MaxBodyBytes caps request bodies; larger ones answer 413.
 	MaxBodyBytes int64
+	// Metrics receives the app's metrics; nil turns them off.
+	Metrics *metrics.Metrics
 	// Debug puts Gin in debug mode (route table and request log on stderr).
 	Debug bool
 	// SessionIdleTimeout ends a session that was not "remembered" after
@@ -184,6 +188,9 @@ type Handler struct {
 	tokens   *models.Tokens
 	events   *models.Events
 	store    *models.SessionStore
+	probe    *models.Probe // /readyz's database check (ready.go)
+	// xffWarned: see warnUntrustedForwarding.
+	xffWarned atomic.Bool
 }
 
 // policy is the part of the configuration the security flows apply.

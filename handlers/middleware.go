@@ -132,12 +132,20 @@ func (h *Handler) guestOnly(c *gin.Context) {
 	c.Abort()
 }
 
-// logRequests logs one line per request: the route pattern, not the raw
-// path, since paths such as /accounts/reset/<token>/ carry secrets.
+// logRequests logs one line per request: its ID (also sent back as
+// X-Request-ID, see requestid.go) and the route pattern, not the raw path,
+// since paths such as /accounts/reset/<token>/ carry secrets.
 func (h *Handler) logRequests(c *gin.Context) {
 	start := time.Now()
+	id := setRequestID(c)
+	h.warnUntrustedForwarding(c)
 	c.Next()
 	status := c.Writer.Status()
+	route := c.FullPath()
+	if route == "" {
+		route = "(no route)"
+	}
+	h.cfg.Metrics.Request(route, c.Request.Method, status, time.Since(start))
 	level := slog.LevelDebug
 	if status >= 500 {
 		level = slog.LevelWarn
@@ -147,11 +155,7 @@ func (h *Handler) logRequests(c *gin.Context) {
 	if !h.log.Enabled(c.Request.Context(), level) {
 		return
 	}
-	route := c.FullPath()
-	if route == "" {
-		route = "(no route)"
-	}
-	h.log.Log(c.Request.Context(), level, "request", "method", c.Request.Method, "route", route, "status", status,
+	h.log.Log(c.Request.Context(), level, "request", "request_id", id, "method", c.Request.Method, "route", route, "status", status,
 		"duration_ms", strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 2, 64),
 		"client_ip", c.ClientIP())
 }
@@ -164,7 +168,7 @@ func (h *Handler) recoverPanics(c *gin.Context) {
 			if rec == http.ErrAbortHandler {
 				panic(rec)
 			}
-			h.log.Error("panic serving request", "route", c.FullPath(), "panic", rec, "stack", string(debug.Stack()))
+			h.log.Error("panic serving request", "request_id", c.GetString(requestIDKey), "route", c.FullPath(), "panic", rec, "stack", string(debug.Stack()))
 			if !c.Writer.Written() {
 				h.errorResponse(c, http.StatusInternalServerError)
 			}

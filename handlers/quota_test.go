@@ -23,12 +23,12 @@ type resetAnswer struct {
 	body, donePage string
 }
 
-// headerText is every response header but Date, one per line in order,
-// with cookie values blanked (they are random per response).
+// headerText is every response header but Date and X-Request-ID, one per
+// line in order, with cookie values blanked (they are random per response).
 func headerText(h http.Header) string {
 	var lines []string
 	for k, vs := range h {
-		if k == "Date" {
+		if k == "Date" || k == "X-Request-Id" {
 			continue
 		}
 		for _, v := range vs {

@@ -23,6 +23,9 @@ func (h *Handler) render(c *gin.Context, status int, comp templ.Component) {
 	buf.Reset()
 	defer bufPool.Put(buf)
 	if err := comp.Render(c.Request.Context(), buf); err != nil {
+		if h.clientGone(c, "render", err) {
+			return
+		}
 		h.log.Error("render", "route", c.FullPath(), "err", err)
 		c.String(http.StatusInternalServerError, "Internal server error")
 		return
@@ -99,9 +102,17 @@ func (h *Handler) errorResponse(c *gin.Context, status int) {
 // dbError answers a failed model call: 503 when the database is unavailable
 // (locked, read-only …), 500 otherwise; both are logged without secrets.
 func (h *Handler) dbError(c *gin.Context, op string, err error) {
+	if !errors.Is(err, models.ErrCorrupt) && h.clientGone(c, op, err) {
+		return
+	}
 	if errors.Is(err, models.ErrUnavailable) || errors.Is(err, models.ErrBusy) {
 		h.log.Warn("service unavailable", "op", op, "err", err)
 		h.errorResponse(c, http.StatusServiceUnavailable)
+		return
+	}
+	if errors.Is(err, models.ErrCorrupt) {
+		h.log.Error("database corrupt or replaced: restore it from a backup", "op", op, "err", err)
+		h.errorResponse(c, http.StatusInternalServerError)
 		return
 	}
 	h.log.Error("request failed", "op", op, "err", err)
