@@ -46,7 +46,22 @@ func startConsole(t *testing.T, env map[string]string, args ...string) *console 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	go func() { c.done <- run(ctx, args, envMap(env), tty, tty, &c.stderr) }()
 	t.Cleanup(func() {
+		// A command still reading (the test failed early) is blocked in a
+		// read that closing the file does not interrupt (the prompter's
+		// Fd() made it blocking). End-of-input (^D) ends any prompt.
 		cancel()
+		for stop := time.After(10 * time.Second); ; {
+			select {
+			case err := <-c.done:
+				c.done <- err
+			case <-stop:
+				t.Errorf("command did not end after ^D; screen:\n%s", c.screen.String())
+			case <-time.After(50 * time.Millisecond):
+				_, _ = ptmx.Write([]byte{4})
+				continue
+			}
+			break
+		}
 		tty.Close()
 		ptmx.Close()
 		<-copied
@@ -118,6 +133,7 @@ func (c *console) finish() error {
 	c.t.Helper()
 	select {
 	case err := <-c.done:
+		c.done <- err // for the cleanup
 		return err
 	case <-time.After(30 * time.Second):
 		c.t.Fatalf("command still running; screen:\n%s", c.screen.String())
