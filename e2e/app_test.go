@@ -26,9 +26,10 @@ var testHashParams = models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLe
 // (handlers.New(...).Routes()) on a fresh SQLite file, served on 127.0.0.1.
 type app struct {
 	*httptest.Server
-	db    *gorm.DB
-	users *models.Users
-	logs  *syncBuffer
+	db      *gorm.DB
+	users   *models.Users
+	handler *handlers.Handler
+	logs    *syncBuffer
 	// mail is the SMTP server the app sends to; nil unless withMail.
 	mail *mailtest.Server
 	// mailWired reports whether wireMail could hand the app the SMTP server.
@@ -121,6 +122,7 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hasher := models.NewHasher(testHashParams, 4, 5*time.Second)
 	h := handlers.New(log, db, hasher, cfg)
+	a.handler = h
 	a.users = models.NewUsers(db, hasher)
 	srv.Config.Handler = a.record(h.Routes())
 	startBackground(t, h)
