@@ -39,22 +39,22 @@ type readmeCheck struct {
 }
 
 var readmeCommands = map[string]readmeCheck{
-	"go run .":                     {run: readmeServe},
-	"go test ./...":                {ci: true},
-	"go run . createsuperuser":     {test: "TestCreateSuperuserOnATerminal"},
-	"go run . help":                {run: readmeShell("commands:")},
-	"go run . changepassword -h":   {run: readmeShell("usage: gatehouse changepassword [flags] USERNAME")},
+	"go run .":                   {run: readmeServe},
+	"go test ./...":              {ci: true},
+	"go run . createsuperuser":   {test: "TestCreateSuperuserOnATerminal"},
+	"go run . help":              {run: readmeShell("commands:")},
+	"go run . changepassword -h": {run: readmeShell("usage: gatehouse changepassword [flags] USERNAME")},
 	`echo "$ADMIN_PASSWORD" | go run . createsuperuser --username admin --email admin@example.com --password-stdin`: {
 		run: readmeShell(`Superuser "admin" created successfully.`)},
-	"go tool task dev":                                {test: "TestTaskfileDev"},
-	"ADDR=127.0.0.1:9000 go tool task dev":            {test: "TestTaskfileDev"},
-	"go tool task dev PROXY_PORT=7400":                {test: "TestTaskfileDev"},
-	"go tool task build":                              {task: true},
-	"go tool task e2e":                                {task: true},
-	"go tool task bench":                              {task: true},
-	"go tool task bench -- -duration 3s -skip-big":    {task: true},
+	"go tool task dev":                                       {test: "TestTaskfileDev"},
+	"ADDR=127.0.0.1:9000 go tool task dev":                   {test: "TestTaskfileDev"},
+	"go tool task dev PROXY_PORT=7400":                       {test: "TestTaskfileDev"},
+	"go tool task build":                                     {task: true},
+	"go tool task e2e":                                       {task: true},
+	"go tool task bench":                                     {task: true},
+	"go tool task bench -- -duration 3s -skip-big":           {task: true},
 	"go tool task bench -- -only 1,3,7.3 -profile /tmp/prof": {task: true},
-	"go tool task microbench":                         {task: true},
+	"go tool task microbench":                                {task: true},
 	"sudo apt-get install chromium": {manual: "installs a system package; .ci/run installs the same one " +
 		"(checked below: it must contain `apt-get install -y chromium`)"},
 	"go tool pprof -top /tmp/prof/gatehouse /tmp/prof/small-home-r*.pprof": {manual: "reads the profiles a bench " +
