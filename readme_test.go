@@ -118,6 +118,7 @@ func TestREADMECommands(t *testing.T) {
 			continue
 		}
 		t.Run(c, func(t *testing.T) {
+			t.Parallel()
 			switch {
 			case check.run != nil:
 				if testing.Short() {

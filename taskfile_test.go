@@ -42,6 +42,7 @@ func TestTaskfileDev(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			env := append([]string{"ADDR=", "PROXY_PORT=", "PROXY_BIND="}, tc.env...)
 			out, err := goTask(t, env, append([]string{"--dry", "dev"}, tc.args...)...)
 			if err != nil {
