@@ -416,6 +416,9 @@ func describeCreateError(err error) string {
 	if errors.Is(err, models.ErrDuplicateUsername) {
 		return "Error: That username is already taken."
 	}
+	if errors.Is(err, models.ErrDuplicateEmail) {
+		return "Error: That email address is already taken."
+	}
 	return err.Error()
 }
 

@@ -285,6 +285,10 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 		addError(form, "", err.Error()+".")
 		h.adminUserForm(c, target, form)
 		return
+	case errors.Is(err, models.ErrDuplicateEmail):
+		addError(form, "email", emailTakenError)
+		h.adminUserForm(c, target, form)
+		return
 	case err != nil:
 		h.adminError(c, "update user", err)
 		return
@@ -566,6 +570,10 @@ func (h *Handler) adminUserAddSubmit(c *gin.Context) {
 		return
 	case errors.Is(err, models.ErrDuplicateUsername):
 		addError(form, "username", "A user with that username already exists.")
+		h.adminUserAddForm(c, form)
+		return
+	case errors.Is(err, models.ErrDuplicateEmail):
+		addError(form, "email", emailTakenError)
 		h.adminUserAddForm(c, form)
 		return
 	case errors.Is(err, models.ErrBusy):

@@ -14,6 +14,11 @@ import (
 
 const usernameTakenError = "A user with that username already exists."
 
+// emailTakenError answers an address another account already has. It tells
+// a visitor that the address is registered, as the username check tells
+// about names; sign-up attempts are limited per IP (SIGNUP_LIMIT_PER_IP).
+const emailTakenError = "A user with that email already exists."
+
 // signupCheck is one field's verdict: its errors, or a note when it is fine.
 type signupCheck struct {
 	errs []string
@@ -190,6 +195,10 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 	switch {
 	case errors.Is(err, models.ErrDuplicateUsername):
 		addError(form, "username", usernameTakenError)
+		h.signupForm(c, http.StatusUnprocessableEntity, form)
+		return
+	case errors.Is(err, models.ErrDuplicateEmail):
+		addError(form, "email", emailTakenError)
 		h.signupForm(c, http.StatusUnprocessableEntity, form)
 		return
 	case errors.As(err, &verr):

@@ -117,7 +117,9 @@ func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch User
 			return err
 		}
 		after := *target
-		if ch.Email != nil {
+		// An unchanged address keeps its key: an account whose shared
+		// address lost its key (migration 00003) stays editable.
+		if ch.Email != nil && *ch.Email != target.Email {
 			after.Email, after.EmailKey = *ch.Email, EmailKey(*ch.Email)
 		}
 		if ch.IsActive != nil {
@@ -146,6 +148,9 @@ func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch User
 			"email": after.Email, "email_key": after.EmailKey, "is_active": after.IsActive,
 			"is_staff": after.IsStaff, "is_superuser": after.IsSuperuser,
 		}).Error
+		if isUniqueViolation(err) {
+			return ErrDuplicateEmail
+		}
 		if err != nil {
 			return err
 		}
@@ -256,7 +261,7 @@ func keepASuperuser(tx *gorm.DB) error {
 
 // adminErr passes the admin sentinels through and maps the rest.
 func adminErr(op string, err error) error {
-	for _, s := range []error{ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser} {
+	for _, s := range []error{ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser, ErrDuplicateEmail} {
 		if errors.Is(err, s) {
 			return s
 		}
