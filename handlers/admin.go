@@ -86,6 +86,7 @@ func userRow(u *models.User) components.AdminUserRow {
 		ID: u.ID, Username: u.Username, Email: u.Email,
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
 		DateJoined: u.DateJoined, LastLogin: u.LastLogin,
+		SharedEmail: u.Email != "" && u.EmailKey == "",
 	}
 }
 

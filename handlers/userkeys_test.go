@@ -74,3 +74,28 @@ func TestAdminRefusesSharedEmails(t *testing.T) {
 		t.Errorf("bob's address after the refused edit: got %q, want it unchanged", u.Email)
 	}
 }
+
+// An account whose address another account kept when addresses became
+// unique (migration 00003 empties its key) is flagged on its admin page
+// and stays editable without changing the address.
+func TestAdminShowsSharedAddress(t *testing.T) {
+	ts := newTestServer(t)
+	root, _ := ts.createAdmin(t, "root", true, true)
+	ts.createUser(t, "keeper", "shared@example.com", "keeper's long password")
+	other := ts.createUser(t, "other", "other@example.com", "other's long password")
+	// What migration 00003 leaves on the younger of two accounts that
+	// shared an address.
+	if err := ts.db.Exec("UPDATE users SET email = ?, email_key = '' WHERE id = ?", "Shared@example.com", other.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/admin/users/%d/", other.ID)
+	doc := root.get(path).doc(t)
+	if got := doc.Find("#id_email-help").Text(); !strings.Contains(got, "not used for password resets") {
+		t.Errorf("admin page of the account with a shared address: got help %q, want the shared-address note", got)
+	}
+	if got := root.get(fmt.Sprintf("/admin/users/%d/", 1)).doc(t).Find("#id_email-help").Length(); got != 0 {
+		t.Errorf("admin page of an ordinary account: got %d help notes on the address, want none", got)
+	}
+	res := root.postForm(path, userEdit("Shared@example.com", map[string]bool{"is_active": true, "is_staff": true}))
+	wantRedirect(t, res, path)
+}
