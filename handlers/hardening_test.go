@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,6 +45,14 @@ func burst(t *testing.T, ts *testServer, path string, n int, form func(i int) ur
 	return statuses
 }
 
+// countHashes counts the server's password hashes and verifications from
+// now on (each takes a slot of the hasher's bound).
+func countHashes(ts *testServer) *atomic.Int64 {
+	var n atomic.Int64
+	ts.users.Hasher().ObserveWait(func(time.Duration) { n.Add(1) })
+	return &n
+}
+
 // TestRaceLimitsHoldUnderBursts: every limit is taken before the work it
 // limits, in the same write that checks it, so a parallel burst gets
 // exactly the limit's worth through — one password per username and
@@ -52,9 +61,13 @@ func TestRaceLimitsHoldUnderBursts(t *testing.T) {
 	t.Run("one username, one address", func(t *testing.T) {
 		ts := newTestServer(t, loginLimits(5, 1000))
 		victim := ts.createUser(t, "victim", "victim@example.com", "the victim's password")
+		hashes := countHashes(ts)
 		got := burst(t, ts, "/accounts/login/", 40, func(int) url.Values { return loginValues("victim", "a wrong guess") })
 		if got[http.StatusUnprocessableEntity] != 5 || got[http.StatusTooManyRequests] != 35 {
 			t.Fatalf("got statuses %v, want 5 passwords checked (422) and 35 refused (429)", got)
+		}
+		if n := hashes.Load(); n != 5 {
+			t.Errorf("got %d password verifications, want 5: the limit is taken before the hash", n)
 		}
 		if n := countEvents(t, ts, models.EventLoginFailed, "user_id = ?", victim.ID); n != 5 {
 			t.Errorf("got %d failed logins recorded, want 5", n)
@@ -62,9 +75,13 @@ func TestRaceLimitsHoldUnderBursts(t *testing.T) {
 	})
 	t.Run("password spraying from one address", func(t *testing.T) {
 		ts := newTestServer(t, loginLimits(5, 10))
+		hashes := countHashes(ts)
 		got := burst(t, ts, "/accounts/login/", 30, func(i int) url.Values { return loginValues(fmt.Sprintf("user%d", i), "Summer2026!") })
 		if got[http.StatusUnprocessableEntity] != 10 || got[http.StatusTooManyRequests] != 20 {
 			t.Fatalf("got statuses %v, want 10 checked and 20 refused", got)
+		}
+		if n := hashes.Load(); n != 10 {
+			t.Errorf("got %d password verifications, want 10", n)
 		}
 	})
 	t.Run("sign-ups from one address", func(t *testing.T) {
@@ -72,6 +89,7 @@ func TestRaceLimitsHoldUnderBursts(t *testing.T) {
 			c.SignupLimitPerIP = models.Limit{Max: 10, Window: time.Hour}
 			c.SignupCheckLimitPerIP = models.Limit{Max: -1}
 		})
+		hashes := countHashes(ts)
 		got := burst(t, ts, "/accounts/signup/", 24, func(i int) url.Values {
 			name := fmt.Sprintf("bulk%d", i)
 			return signupValues(name, name+"@example.com", "a long enough passphrase", "a long enough passphrase")
@@ -80,6 +98,9 @@ func TestRaceLimitsHoldUnderBursts(t *testing.T) {
 		ts.db.Model(&models.User{}).Count(&accounts)
 		if accounts != 10 || got[http.StatusSeeOther] != 10 || got[http.StatusTooManyRequests] != 14 {
 			t.Fatalf("got %d accounts, statuses %v; want 10 made (303) and 14 refused (429)", accounts, got)
+		}
+		if n := hashes.Load(); n != 10 {
+			t.Errorf("got %d passwords hashed, want 10", n)
 		}
 	})
 	t.Run("reset requests from one address", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -37,7 +38,7 @@ type Hasher struct {
 	params  HashParams
 	slots   chan struct{}
 	timeout time.Duration
-	onWait  func(time.Duration) // see ObserveWait
+	onWait  atomic.Pointer[func(time.Duration)] // see ObserveWait
 }
 
 // NewHasher returns a Hasher allowing concurrency hashes at once (at least 1;
@@ -65,11 +66,11 @@ func (h *Hasher) Slots() int { return cap(h.slots) }
 
 // ObserveWait has f told how long each hash waited for a slot, including
 // waits that gave up (for metrics). Call it before the hasher is used.
-func (h *Hasher) ObserveWait(f func(time.Duration)) { h.onWait = f }
+func (h *Hasher) ObserveWait(f func(time.Duration)) { h.onWait.Store(&f) }
 
 func (h *Hasher) acquire(ctx context.Context) error {
-	if h.onWait != nil {
-		defer func(start time.Time) { h.onWait(time.Since(start)) }(time.Now())
+	if f := h.onWait.Load(); f != nil {
+		defer func(start time.Time) { (*f)(time.Since(start)) }(time.Now())
 	}
 	t := time.NewTimer(h.timeout)
 	defer t.Stop()

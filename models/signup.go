@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -65,9 +66,21 @@ func (a *Accounts) Signup(ctx context.Context, in SignupInput) (*LoginResult, er
 		return recordEvent(tx, ctx, userEvent(EventSignup, user, nil, ""))
 	})
 	if err != nil {
-		return nil, err
+		return nil, a.duplicate(ctx, user.Username, err)
 	}
 	return &out, nil
+}
+
+// duplicate refines a taken address: when the username is taken too, that
+// is the error the form shows first (as the unique index on usernames would
+// have said, had it been checked first).
+func (a *Accounts) duplicate(ctx context.Context, username string, err error) error {
+	if errors.Is(err, ErrDuplicateEmail) {
+		if taken, terr := a.users.UsernameTaken(ctx, username); terr == nil && taken {
+			return ErrDuplicateUsername
+		}
+	}
+	return err
 }
 
 // AdminCreate creates an account for a staff member. Staff and superuser
@@ -93,7 +106,7 @@ func (a *Accounts) AdminCreate(ctx context.Context, actorID uint, nu NewUser) (*
 			fmt.Sprintf("created by staff: is_staff=%t, is_superuser=%t", user.IsStaff, user.IsSuperuser)))
 	})
 	if err != nil {
-		return nil, err
+		return nil, a.duplicate(ctx, user.Username, err)
 	}
 	return user, nil
 }
@@ -113,7 +126,7 @@ func (a *Accounts) CreateByCommand(ctx context.Context, nu NewUser, command stri
 			fmt.Sprintf("created by the %s command: is_staff=%t, is_superuser=%t", command, user.IsStaff, user.IsSuperuser)))
 	})
 	if err != nil {
-		return nil, err
+		return nil, a.duplicate(ctx, user.Username, err)
 	}
 	return user, nil
 }
