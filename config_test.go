@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +102,47 @@ func TestLoadConfigResetAndSignupLimits(t *testing.T) {
 				t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
 			}
 		}
+	}
+}
+
+// TestLoadConfigLogFormat: LOG_FORMAT picks text (logfmt) or JSON lines;
+// anything else stops start-up naming the variable.
+func TestLoadConfigLogFormat(t *testing.T) {
+	cases := []struct {
+		value, want string // want "" means an error
+		line        *regexp.Regexp
+	}{
+		{"", "text", regexp.MustCompile(`^time=\S+ level=INFO msg=hello request_id=abc-123\n$`)},
+		{"text", "text", regexp.MustCompile(`^time=\S+ level=INFO msg=hello request_id=abc-123\n$`)},
+		{"json", "json", regexp.MustCompile(`^\{"time":"[^"]+","level":"INFO","msg":"hello","request_id":"abc-123"\}\n$`)},
+		{" JSON ", "json", regexp.MustCompile(`^\{"time":.*"request_id":"abc-123"\}\n$`)},
+		{"xml", "", nil},
+		{"logfmt", "", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.value, func(t *testing.T) {
+			c, err := loadConfig(func(k string) string {
+				if k == "LOG_FORMAT" {
+					return tc.value
+				}
+				return ""
+			})
+			if tc.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "LOG_FORMAT") {
+					t.Fatalf("LOG_FORMAT=%q: got error %v, want one naming LOG_FORMAT", tc.value, err)
+				}
+				return
+			}
+			if err != nil || c.logFormat != tc.want {
+				t.Fatalf("LOG_FORMAT=%q: got %q, %v, want %q", tc.value, c.logFormat, err, tc.want)
+			}
+			var buf bytes.Buffer
+			// A line logged with a request's context carries its ID.
+			ctx := handlers.WithRequestID(context.Background(), "abc-123")
+			newLogger(&buf, c).InfoContext(ctx, "hello")
+			if !tc.line.MatchString(buf.String()) {
+				t.Fatalf("got log line %q, want it to match %s", buf.String(), tc.line)
+			}
+		})
 	}
 }

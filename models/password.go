@@ -37,6 +37,7 @@ type Hasher struct {
 	params  HashParams
 	slots   chan struct{}
 	timeout time.Duration
+	onWait  func(time.Duration) // see ObserveWait
 }
 
 // NewHasher returns a Hasher allowing concurrency hashes at once (at least 1;
@@ -56,7 +57,20 @@ func NewHasher(params HashParams, concurrency int, queueTimeout time.Duration) *
 // Params returns the parameters new hashes use.
 func (h *Hasher) Params() HashParams { return h.params }
 
+// SlotsInUse returns how many hashes are running now; Slots how many may.
+func (h *Hasher) SlotsInUse() int { return len(h.slots) }
+
+// Slots returns how many hashes may run at once.
+func (h *Hasher) Slots() int { return cap(h.slots) }
+
+// ObserveWait has f told how long each hash waited for a slot, including
+// waits that gave up (for metrics). Call it before the hasher is used.
+func (h *Hasher) ObserveWait(f func(time.Duration)) { h.onWait = f }
+
 func (h *Hasher) acquire(ctx context.Context) error {
+	if h.onWait != nil {
+		defer func(start time.Time) { h.onWait(time.Since(start)) }(time.Now())
+	}
 	t := time.NewTimer(h.timeout)
 	defer t.Stop()
 	select {
