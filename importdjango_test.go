@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,6 +19,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"gatehouse/internal/testdb"
 	"gatehouse/models"
 )
 
@@ -129,11 +128,10 @@ func TestImportDjango(t *testing.T) {
 		})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("TEST_DATABASE_URL")
-		if base == "" {
+		if !testdb.Postgres() {
 			t.Skip("TEST_DATABASE_URL is not set")
 		}
-		src := createPostgresDB(t, base)
+		src := testdb.URL(t) // a fresh database for Django
 		users := makeDjangoDB(t, python, src)
 		testImportDjango(t, src, users, func(query string, args ...any) {
 			execSource(t, "pgx", src, strings.ReplaceAll(query, "?", "$1"), args...)
@@ -153,32 +151,8 @@ func execSource(t *testing.T, driver, dsn, query string, args ...any) {
 	}
 }
 
-// createPostgresDB makes a fresh database on the server of base (a role
-// allowed to CREATE DATABASE) and drops it after the test.
-func createPostgresDB(t *testing.T, base string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "gatehouse_django_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
 func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, changeSource func(string, ...any)) {
-	dbPath := filepath.Join(t.TempDir(), "gatehouse.db")
+	dbPath := testdb.URL(t) // Gatehouse's database: SQLite, or PostgreSQL with TEST_DATABASE_URL
 	env := map[string]string{"DATABASE_URL": dbPath, "HASH_CONCURRENCY": "2"}
 	skipped := map[string]string{ // username -> reason
 		"Alice": models.SkipUsernameConflict, "alice": models.SkipUsernameConflict,
@@ -359,7 +333,7 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 	})
 
 	t.Run("clashes with Gatehouse accounts are skipped", func(t *testing.T) {
-		other := map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "other.db"), "HASH_CONCURRENCY": "2"}
+		other := map[string]string{"DATABASE_URL": testdb.URL(t), "HASH_CONCURRENCY": "2"}
 		for _, args := range [][]string{
 			{"createsuperuser", "--username", "ROOT", "--email", "boss@example.com", "--password-stdin"},
 			{"createsuperuser", "--username", "someone", "--email", "BCRYPT@example.com", "--password-stdin"},
@@ -434,7 +408,7 @@ func serveForTest(t *testing.T, env map[string]string) (string, func()) {
 // the source is never created, and Gatehouse's database gets no users.
 func TestImportDjangoBadSources(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"DATABASE_URL": filepath.Join(dir, "gatehouse.db")}
+	env := map[string]string{"DATABASE_URL": testdb.URL(t)}
 	notDB := filepath.Join(dir, "notes.txt")
 	if err := os.WriteFile(notDB, []byte(strings.Repeat("not a database\n", 100)), 0o600); err != nil {
 		t.Fatal(err)

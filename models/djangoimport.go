@@ -63,7 +63,7 @@ type DjangoImportOptions struct {
 	// Progress, when set, is called after each written batch with the rows
 	// handled so far and the total.
 	Progress func(done, total int)
-	// BatchSize is how many users one transaction inserts (default 500).
+	// BatchSize is how many users one transaction inserts (default 2000).
 	BatchSize int
 }
 
@@ -121,7 +121,7 @@ type existingUser struct {
 func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoImportOptions) (*DjangoImportReport, error) {
 	start := time.Now()
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 500
+		opts.BatchSize = 2000
 	}
 	rows, err := readDjangoUsers(ctx, source)
 	if err != nil {
