@@ -134,20 +134,21 @@ var errChecksFailed = errors.New("check: problems found")
 // loaded, so valid) and the database (opens, migrates, passes quick_check);
 // with --deploy also the production settings. Each problem is explained;
 // any problem exits non-zero.
-func checkCommand(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+func checkCmd(fs *flag.FlagSet) runFunc {
 	deploy := fs.Bool("deploy", false, "also check the settings a production deployment needs")
-	if err := fs.Parse(args); err != nil {
-		return err
+	return func(ctx context.Context, e *env, _ []string) error {
+		return checkCommand(ctx, e.cfg, *deploy, e.stdout)
 	}
+}
+
+func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer) error {
 	var problems []deployWarning
 	if db, err := openDB(ctx, cfg); err != nil {
 		problems = append(problems, deployWarning{ID: "gatehouse.E001", Msg: "database: " + err.Error()})
 	} else {
 		_ = models.Close(db)
 	}
-	if *deploy {
+	if deploy {
 		problems = append(problems, deployWarnings(cfg)...)
 	}
 	if len(problems) == 0 {
