@@ -421,8 +421,8 @@ func TestImportDjangoBadSources(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{"no source", nil, "exactly one SOURCE"},
-		{"two sources", []string{noAuth, notDB}, "exactly one SOURCE"},
+		{"no source", nil, "missing SOURCE"},
+		{"two sources", []string{noAuth, notDB}, "unexpected argument"},
 		{"unknown flag", []string{"--merge", noAuth}, "flag provided but not defined"},
 		{"missing file", []string{missing}, "no such file"},
 		{"directory", []string{dir}, "is a directory"},
