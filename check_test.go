@@ -79,7 +79,7 @@ func TestCheckDeploy(t *testing.T) {
 
 // TestServeLogsDeployWarnings: serve logs what check --deploy reports.
 func TestServeLogsDeployWarnings(t *testing.T) {
-	cfg, err := loadConfig(envMap(map[string]string{"DEBUG": "true", "LOGIN_LIMIT_PER_IP": "off"}))
+	cfg, err := loadServeConfig(envMap(map[string]string{"DEBUG": "true", "LOGIN_LIMIT_PER_IP": "off"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
+
+	"gatehouse/internal/testdb"
 )
 
 // crashEnv is what a crash test run shares with its workloads.
@@ -158,6 +160,7 @@ var noRedirects = &http.Client{Timeout: 20 * time.Second,
 // kills it with SIGKILL mid-flight, restarts it on the same database, and
 // checks the database is intact and every write answered as done is there.
 func TestCrashSafety(t *testing.T) {
+	testdb.SkipOnPostgres(t, "kills the server on an SQLite file and checks the file's integrity")
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

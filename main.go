@@ -309,8 +309,18 @@ func describeDBError(databaseURL string, err error) error {
 			}
 		}
 	}
-	return fmt.Errorf("DATABASE_URL=%s: %s", where, msg)
+	return &dbOpenError{msg: fmt.Sprintf("DATABASE_URL=%s: %s", where, msg), err: err}
 }
+
+// dbOpenError is a failure to open DATABASE_URL, described for a person,
+// that still wraps the cause (ErrSchemaBehind, ErrCorrupt …) for code.
+type dbOpenError struct {
+	msg string
+	err error
+}
+
+func (e *dbOpenError) Error() string { return e.msg }
+func (e *dbOpenError) Unwrap() error { return e.err }
 
 func newHasher(cfg config) *models.Hasher {
 	return models.NewHasher(models.DefaultHashParams, cfg.hashConcurrency, cfg.hashQueueTimeout)

@@ -186,6 +186,9 @@ func describeCreateError(err error) string {
 	if errors.Is(err, models.ErrDuplicateUsername) {
 		return "Error: That username is already taken."
 	}
+	if errors.Is(err, models.ErrDuplicateEmail) {
+		return "Error: That e-mail address is already in use."
+	}
 	return err.Error()
 }
 

@@ -59,6 +59,11 @@ var readmeCommands = map[string]readmeCheck{
 		"(checked below: it must contain `apt-get install -y chromium`)"},
 	"go tool pprof -top /tmp/prof/gatehouse /tmp/prof/small-home-r*.pprof": {manual: "reads the profiles a bench " +
 		"run with -profile leaves; the bench command that writes them is checked as a task"},
+	`pg_ctlcluster --skip-systemctl-redirect 15 main start && su postgres -c "psql -c \"CREATE ROLE gatehouse LOGIN CREATEDB PASSWORD 'gatehouse'\""`: {
+		manual: "starts the machine's PostgreSQL and makes the test role; .ci/run does the same with the version " +
+			"pg_lsclusters names (checked below: it must contain `CREATE ROLE gatehouse LOGIN CREATEDB`)"},
+	"TEST_DATABASE_URL='postgres://gatehouse:gatehouse@127.0.0.1:5432/postgres?sslmode=disable' go test ./...": {
+		manual: ".ci/run runs `go test ./...` with this TEST_DATABASE_URL (its port from pg_lsclusters; checked below)"},
 }
 
 // readmeCommandsIn returns the commands of the README's sh blocks, comments
@@ -149,8 +154,12 @@ func TestREADMECommands(t *testing.T) {
 			t.Errorf("readmeCommands classifies %q, which README.md no longer has: remove it", c)
 		}
 	}
-	if ci, err := os.ReadFile(".ci/run"); err != nil || !strings.Contains(string(ci), "apt-get install -y chromium") {
-		t.Errorf(".ci/run no longer installs chromium, as the manual entry says (%v)", err)
+	ci, err := os.ReadFile(".ci/run")
+	for _, want := range []string{"apt-get install -y chromium", "CREATE ROLE gatehouse LOGIN CREATEDB",
+		`TEST_DATABASE_URL="postgres://gatehouse:gatehouse@127.0.0.1:$pgport/postgres?sslmode=disable"`} {
+		if err != nil || !strings.Contains(string(ci), want) {
+			t.Errorf(".ci/run no longer contains %q, as a manual entry says (%v)", want, err)
+		}
 	}
 }
 

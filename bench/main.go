@@ -51,6 +51,7 @@ type options struct {
 	keep        bool
 	rounds      int
 	only        map[string]bool
+	postgres    string
 }
 
 func main() {
@@ -71,6 +72,7 @@ func main() {
 	flag.StringVar(&o.profileDir, "profile", "", "build with -tags pprof and save a CPU profile of each scenario in this directory")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (databases, binary)")
 	only := flag.String("only", "", "comma-separated scenario IDs to run (e.g. 1,3,7.3); default all")
+	flag.StringVar(&o.postgres, "postgres", os.Getenv("BENCH_POSTGRES_URL"), "PostgreSQL mode: seed and serve the small and large databases as new databases on this server (postgres://user:pass@host/db, a role with CREATEDB); default $BENCH_POSTGRES_URL, else SQLite files")
 	flag.Parse()
 	if *only != "" {
 		o.only = map[string]bool{}
@@ -97,6 +99,7 @@ func main() {
 type report struct {
 	Started    time.Time        `json:"started"`
 	GoVersion  string           `json:"go_version"`
+	Database   string           `json:"database"`
 	CPUs       int              `json:"cpus"`
 	LoadAvg    string           `json:"load_average_before"`
 	Duration   string           `json:"scenario_duration"`
@@ -192,14 +195,38 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	b := &bencher{o: o, bin: bin, rep: rep}
-	small, err := b.start(ctx, filepath.Join(tmp, "small.db"), databaseResult{Name: "small", Users: o.users, Sessions: o.sessions})
+	// Where the small and large databases live: SQLite files, or new
+	// databases on a PostgreSQL server.
+	dbAt := func(name string) (string, error) { return filepath.Join(tmp, name+".db"), nil }
+	if o.postgres != "" {
+		pg, err := newPGBench(o.postgres)
+		if err != nil {
+			return err
+		}
+		if !o.keep {
+			defer pg.dropAll(context.WithoutCancel(ctx))
+		}
+		dbAt = func(name string) (string, error) { return pg.create(ctx, name) }
+		rep.Database = "postgres"
+	} else {
+		rep.Database = "sqlite"
+	}
+	smallAt, err := dbAt("small")
+	if err != nil {
+		return err
+	}
+	small, err := b.start(ctx, smallAt, databaseResult{Name: "small", Users: o.users, Sessions: o.sessions})
 	if err != nil {
 		return err
 	}
 	defer small.s.stop()
 	var large *instance
 	if !o.skipBig {
-		large, err = b.start(ctx, filepath.Join(tmp, "large.db"), databaseResult{Name: "large", Users: o.bigUsers, Sessions: o.bigSessions})
+		largeAt, err := dbAt("large")
+		if err != nil {
+			return err
+		}
+		large, err = b.start(ctx, largeAt, databaseResult{Name: "large", Users: o.bigUsers, Sessions: o.bigSessions})
 		if err != nil {
 			return err
 		}
@@ -363,7 +390,9 @@ func (b *bencher) start(ctx context.Context, dbPath string, db databaseResult) (
 		return nil, err
 	}
 	db.SeedSeconds = sd.took.Seconds()
-	if fi, err := os.Stat(dbPath); err == nil {
+	if sd.pg {
+		db.FileMB = sd.sizeMB
+	} else if fi, err := os.Stat(dbPath); err == nil {
 		db.FileMB = float64(fi.Size()) / (1 << 20)
 	}
 	logf("seeded in %.1fs (%.0f MB)", db.SeedSeconds, db.FileMB)
@@ -679,9 +708,9 @@ func evaluate(r *report, o options) []target {
 }
 
 func printReport(w io.Writer, r *report) {
-	fmt.Fprintf(w, "\nGatehouse load benchmark — %s, %d CPUs, load average before %s\n"+
+	fmt.Fprintf(w, "\nGatehouse load benchmark — %s, %d CPUs, load average before %s, database %s\n"+
 		"%s per scenario (scenarios 1-4 and 7 in %d interleaved rounds), %d connections\n\n",
-		r.GoVersion, r.CPUs, r.LoadAvg, r.Duration, r.Rounds, r.Conns)
+		r.GoVersion, r.CPUs, r.LoadAvg, r.Database, r.Duration, r.Rounds, r.Conns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "#\tscenario\tDB\tconns\treq/s\tp50 ms\tp99 ms\tmax ms\tpeak RSS MB\tserver CPU µs/req\tstatuses\t")
 	for _, s := range r.Scenarios {

@@ -35,6 +35,8 @@ type seedSpec struct {
 
 // seeded is what the scenarios need from the seeded database.
 type seeded struct {
+	pg        bool     // seeded on PostgreSQL
+	sizeMB    float64  // PostgreSQL: the database's size after seeding
 	cookies   []string // session tokens of seeded, unexpired sessions
 	usernames []string // some seeded users' usernames
 	took      time.Duration
@@ -60,19 +62,27 @@ func seed(ctx context.Context, path string, spec seedSpec) (*seeded, error) {
 		return nil, err
 	}
 
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL")
+	pg := isPostgres(path)
+	var db *sql.DB
+	if pg {
+		db, err = sql.Open("pgx", path)
+	} else {
+		db, err = sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL")
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	for _, p := range []string{"PRAGMA synchronous=OFF", "PRAGMA cache_size=-262144", "PRAGMA temp_store=MEMORY"} {
-		if _, err := db.ExecContext(ctx, p); err != nil {
-			return nil, fmt.Errorf("seed: %s: %w", p, err)
+	if !pg {
+		for _, p := range []string{"PRAGMA synchronous=OFF", "PRAGMA cache_size=-262144", "PRAGMA temp_store=MEMORY"} {
+			if _, err := db.ExecContext(ctx, p); err != nil {
+				return nil, fmt.Errorf("seed: %s: %w", p, err)
+			}
 		}
 	}
 
-	out := &seeded{}
+	out := &seeded{pg: pg}
 	now := time.Now().UTC()
 	if err := seedUsers(ctx, db, spec.users, hash, now, out); err != nil {
 		return nil, err
@@ -80,7 +90,13 @@ func seed(ctx context.Context, path string, spec seedSpec) (*seeded, error) {
 	if err := seedSessions(ctx, db, spec, now, out); err != nil {
 		return nil, err
 	}
-	if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+	if pg {
+		// Statistics for the planner, as autovacuum would gather them.
+		if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
+			return nil, fmt.Errorf("seed: analyze: %w", err)
+		}
+		out.sizeMB = pgSize(ctx, db)
+	} else if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		return nil, fmt.Errorf("seed: checkpoint: %w", err)
 	}
 	out.took = time.Since(start)
@@ -93,6 +109,9 @@ func seedUsers(ctx context.Context, db *sql.DB, n int, hash string, now time.Tim
 	cols := "(id, username, username_key, email, email_key, password, is_active, is_staff, is_superuser, date_joined)"
 	return batchInsert(ctx, db, "users", cols, n, perStmt, []any{hash, now.Add(-24 * time.Hour)},
 		func(i, p int) string {
+			if out.pg {
+				return fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $1, true, false, false, $2)", p, p+1, p+2, p+3, p+4)
+			}
 			return fmt.Sprintf("(?%d, ?%d, ?%d, ?%d, ?%d, ?1, 1, 0, 0, ?2)", p, p+1, p+2, p+3, p+4)
 		},
 		func(i int) []any {
@@ -133,7 +152,7 @@ func seedSessions(ctx context.Context, db *sql.DB, spec seedSpec, now time.Time,
 	}
 
 	// Drop the secondary indexes, insert in key order, rebuild them.
-	idx, err := indexSQL(ctx, db, "sessions")
+	idx, err := indexSQL(ctx, db, "sessions", out.pg)
 	if err != nil {
 		return err
 	}
@@ -149,6 +168,9 @@ func seedSessions(ctx context.Context, db *sql.DB, spec seedSpec, now time.Time,
 	cols := "(id, user_id, data, created_at, last_seen_at, expires_at, user_agent, ip)"
 	err = batchInsert(ctx, db, "sessions", cols, len(rows), 400, shared,
 		func(i, p int) string {
+			if out.pg {
+				return fmt.Sprintf("($%d, $%d, NULL, $1, $%d, $2, 'gatehouse-bench', '127.0.0.1')", p, p+1, p+2)
+			}
 			return fmt.Sprintf("(?%d, ?%d, NULL, ?1, ?%d, ?2, 'gatehouse-bench', '127.0.0.1')", p, p+1, p+2)
 		},
 		func(i int) []any {
@@ -180,8 +202,12 @@ func benchToken(key [32]byte, i int) string {
 type index struct{ name, sql string }
 
 // indexSQL returns the CREATE statements of table's explicit indexes.
-func indexSQL(ctx context.Context, db *sql.DB, table string) ([]index, error) {
-	rs, err := db.QueryContext(ctx, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", table)
+func indexSQL(ctx context.Context, db *sql.DB, table string, pg bool) ([]index, error) {
+	q := "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL"
+	if pg {
+		q = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = $1 AND indexname NOT LIKE '%_pkey'"
+	}
+	rs, err := db.QueryContext(ctx, q, table)
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,18 @@ type AdminUserRow struct {
 	// next login upgrades.
 	HashAlgorithm string
 	LegacyHash    bool
+	// SharedEmail marks an address another account also had when
+	// addresses became unique: kept, but not used to find this account.
+	SharedEmail bool
+}
+
+// emailHelp explains, on the admin form, an address that does not
+// identify the account.
+func (r AdminUserRow) emailHelp() string {
+	if !r.SharedEmail {
+		return ""
+	}
+	return "This address was shared with another account when addresses became unique; it is kept but not used for password resets. Give this account an address of its own."
 }
 
 // pageURL is the list's address at page n, the rest unchanged.

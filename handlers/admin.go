@@ -87,6 +87,7 @@ func userRow(u *models.User) components.AdminUserRow {
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
 		DateJoined: u.DateJoined, LastLogin: u.LastLogin,
 		HashAlgorithm: models.HashAlgorithm(u.Password), LegacyHash: models.IsLegacyHash(u.Password),
+		SharedEmail: u.Email != "" && u.EmailKey == "",
 	}
 }
 
@@ -277,6 +278,10 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 		return
 	case errors.Is(err, models.ErrLastSuperuser):
 		addError(form, "", err.Error()+".")
+		h.adminUserForm(c, target, form)
+		return
+	case errors.Is(err, models.ErrDuplicateEmail):
+		addError(form, "email", emailTakenError)
 		h.adminUserForm(c, target, form)
 		return
 	case err != nil:
@@ -516,6 +521,10 @@ func (h *Handler) adminUserAddSubmit(c *gin.Context) {
 		return
 	case errors.Is(err, models.ErrNotAllowed):
 		h.adminError(c, "create user", err)
+		return
+	case errors.Is(err, models.ErrDuplicateEmail):
+		addError(form, "email", emailTakenError)
+		h.adminUserAddForm(c, form)
 		return
 	case err != nil:
 		h.formFailure(c, "create user", err, form, "attempts", nil, func(status int) { h.adminUserAddForm(c, form) })

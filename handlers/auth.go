@@ -120,8 +120,7 @@ func (h *Handler) logoutSubmit(c *gin.Context) {
 			h.dbError(c, "logout", err)
 			return
 		}
-		st.End()
-		touch(c)
+		endSession(c)
 		c.Set(userKey, (*models.User)(nil))
 	}
 	if u != nil {

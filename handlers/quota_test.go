@@ -252,7 +252,7 @@ func TestSignupLimitPerIP(t *testing.T) {
 	}
 	for i := range 2 {
 		res := ts.clientFrom(t, "203.0.113.60", "signup-bot").postForm("/accounts/signup/",
-			signupValues("ok"+strconv.Itoa(i), "ok@example.com", signupPW, signupPW))
+			signupValues("ok"+strconv.Itoa(i), "ok"+strconv.Itoa(i)+"@example.com", signupPW, signupPW))
 		wantRedirect(t, res, "/")
 	}
 	wantSignupThrottled(t, c.postForm("/accounts/signup/", signupValues("third", "t@example.com", signupPW, signupPW)), false, "third")
@@ -364,7 +364,7 @@ func TestQuotasOff(t *testing.T) {
 	c := ts.client(t)
 	for i := range 12 {
 		wantRedirect(t, c.postForm("/accounts/password_reset/", url.Values{"email": {"same@example.com"}}), passwordResetDoneURL)
-		wantRedirect(t, ts.client(t).postForm("/accounts/signup/", signupValues("n"+strconv.Itoa(i), "n@example.com", signupPW, signupPW)), "/")
+		wantRedirect(t, ts.client(t).postForm("/accounts/signup/", signupValues("n"+strconv.Itoa(i), "n"+strconv.Itoa(i)+"@example.com", signupPW, signupPW)), "/")
 	}
 	var n int64
 	ts.db.Model(&models.ThrottleCounter{}).Count(&n)

@@ -38,6 +38,17 @@ func touch(c *gin.Context) {
 	sessions.Default(c).Set(models.SessionStateKey, session(c))
 }
 
+// endSession ends the request's session (its row and cookie go when the
+// response is saved) and drops its pending messages: whatever is said after
+// this starts a fresh, short-lived session.
+func endSession(c *gin.Context) {
+	session(c).End()
+	if s := sessions.Default(c); s.Get("_flash") != nil {
+		s.Flashes()
+	}
+	touch(c)
+}
+
 // loadSession loads the request's session through the store once, so a
 // database failure is answered (503) instead of being swallowed by
 // gin-contrib's wrapper as an empty session (which would sign the user out

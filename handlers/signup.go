@@ -15,6 +15,11 @@ import (
 
 const usernameTakenError = "A user with that username already exists."
 
+// emailTakenError answers an address another account already has. It tells
+// a visitor that the address is registered, as the username check tells
+// about names; sign-up attempts are limited per IP (SIGNUP_LIMIT_PER_IP).
+const emailTakenError = "A user with that email already exists."
+
 // signupCheck is one field's verdict: its errors, or a note when it is fine.
 type signupCheck struct {
 	errs []string
@@ -171,12 +176,16 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 		Username: values.Get("username"), Email: values.Get("email"), Password: values.Get("password1"),
 		IP: c.ClientIP(), SessionID: session(c).ID,
 	})
-	if errors.Is(err, models.ErrDuplicateUsername) {
+	switch {
+	case errors.Is(err, models.ErrDuplicateUsername):
 		addError(form, "username", usernameTakenError)
 		show(http.StatusUnprocessableEntity)
 		return
-	}
-	if err != nil {
+	case errors.Is(err, models.ErrDuplicateEmail):
+		addError(form, "email", emailTakenError)
+		show(http.StatusUnprocessableEntity)
+		return
+	case err != nil:
 		h.formFailure(c, "sign up", err, form, "sign-up attempts", signupFields, show)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -171,13 +172,18 @@ func (a *Accounts) transaction(ctx context.Context, op string, fn func(tx *gorm.
 	if errors.As(err, &verr) {
 		return verr
 	}
-	for _, s := range []error{ErrInvalidCredentials, ErrInvalidToken, ErrWrongPassword, ErrDuplicateUsername,
+	for _, s := range []error{ErrInvalidCredentials, ErrInvalidToken, ErrWrongPassword, ErrDuplicateUsername, ErrDuplicateEmail,
 		ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser, ErrNotFound, ErrSetOwnPassword} {
 		if errors.Is(err, s) {
 			return s
 		}
 	}
 	if isUniqueViolation(err) {
+		// A username (or its look-alike skeleton) or an e-mail address
+		// another account has: the unique index says which.
+		if strings.Contains(uniqueIndexOf(err), "email") {
+			return ErrDuplicateEmail
+		}
 		return ErrDuplicateUsername
 	}
 	return dbErr(op, err)

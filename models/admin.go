@@ -116,7 +116,9 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 			return err
 		}
 		after := *target
-		if ch.Email != nil {
+		// An unchanged address keeps its key: an account whose shared
+		// address lost its key (migration 00004) stays editable.
+		if ch.Email != nil && *ch.Email != target.Email {
 			after.Email, after.EmailKey = *ch.Email, EmailKey(*ch.Email)
 		}
 		if ch.IsActive != nil {
@@ -145,6 +147,9 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 			"email": after.Email, "email_key": after.EmailKey, "is_active": after.IsActive,
 			"is_staff": after.IsStaff, "is_superuser": after.IsSuperuser,
 		}).Error
+		if isUniqueViolation(err) {
+			return ErrDuplicateEmail
+		}
 		if err != nil {
 			return err
 		}

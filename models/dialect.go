@@ -127,11 +127,12 @@ func isUnavailable(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
-// isUniqueViolation reports whether err is a UNIQUE constraint failure.
+// isUniqueViolation reports whether err is a UNIQUE (or primary key)
+// constraint failure.
 func isUniqueViolation(err error) bool {
 	var se sqlite3.Error
 	if errors.As(err, &se) {
-		return se.ExtendedCode == sqlite3.ErrConstraintUnique
+		return se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
 	}
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"

@@ -61,9 +61,11 @@ func (ev *Events) Histogram(ctx context.Context, kinds []EventKind, since time.T
 	var bucket string
 	switch ev.db.Dialector.Name() {
 	case "sqlite":
-		// julianday() is in days; GORM stores times as text SQLite parses.
-		bucket = fmt.Sprintf("CAST((julianday(created_at) - julianday('%s')) * 86400.0 / %d AS INTEGER)",
-			since.Format("2006-01-02 15:04:05.000"), int64(step/time.Second))
+		// Whole seconds (strftime '%s') so a bucket's edge is exact:
+		// julianday()'s floating point put events on an hour into the hour
+		// before. GORM stores times as text SQLite parses.
+		bucket = fmt.Sprintf("((CAST(strftime('%%s', created_at) AS INTEGER) - %d) / %d)",
+			since.Unix(), int64(step/time.Second))
 	case "postgres":
 		bucket = fmt.Sprintf("FLOOR(EXTRACT(EPOCH FROM (created_at - TIMESTAMPTZ '%s')) / %d)::bigint",
 			since.Format(time.RFC3339Nano), int64(step/time.Second))

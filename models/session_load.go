@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Every signed-in request resolves its cookie to a session and the session
@@ -29,11 +32,34 @@ var sessionUserQuery = "SELECT s.user_id, s.auth_at, s.auth_method, s.pending_us
 	"s.reset_hash, s.data, s.created_at, s.last_seen_at, s.expires_at, u." + strings.Join(userColumns, ", u.") +
 	" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
 
-// sessionLoader holds the prepared hot-path statement of a store.
+// sessionLoader holds the prepared hot-path statement of a store. It is
+// prepared on first use; a failure (the database unavailable then) is not
+// kept, so the next request tries again.
 type sessionLoader struct {
-	once sync.Once
-	stmt *sql.Stmt
-	err  error
+	mu   sync.Mutex
+	stmt atomic.Pointer[sql.Stmt]
+}
+
+// statement returns the prepared statement, preparing it if need be.
+func (l *sessionLoader) statement(db *gorm.DB) (*sql.Stmt, error) {
+	if st := l.stmt.Load(); st != nil {
+		return st, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.stmt.Load(); st != nil {
+		return st, nil
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlDB.Prepare(dialectOf(db).rebind(sessionUserQuery))
+	if err != nil {
+		return nil, err
+	}
+	l.stmt.Store(st)
+	return st, nil
 }
 
 // loadedSession is a session row as the hot path reads it: the typed state
@@ -47,16 +73,9 @@ type loadedSession struct {
 
 // load returns the unexpired session with row ID id, or found=false.
 func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row loadedSession, found bool, err error) {
-	s.loader.once.Do(func() {
-		sqlDB, err := s.db.DB()
-		if err != nil {
-			s.loader.err = err
-			return
-		}
-		s.loader.stmt, s.loader.err = sqlDB.Prepare(dialectOf(s.db).rebind(sessionUserQuery))
-	})
-	if s.loader.err != nil {
-		return row, false, dbErr("load session", s.loader.err)
+	stmt, err := s.loader.statement(s.db)
+	if err != nil {
+		return row, false, dbErr("load session", err)
 	}
 	// One struct for every scan target: one allocation, not twenty.
 	var v struct {
@@ -73,7 +92,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	// The lookup takes microseconds, so it is not worth the goroutines that
 	// database/sql and the driver each start per query to watch a
 	// cancellable context: run it without cancellation.
-	err = s.loader.stmt.QueryRowContext(context.WithoutCancel(ctx), id, now).Scan(
+	err = stmt.QueryRowContext(context.WithoutCancel(ctx), id, now).Scan(
 		&v.userID, &v.authAt, &v.authMethod, &v.pendingID, &v.pendingAt, &v.persistent,
 		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
 		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,

@@ -23,7 +23,9 @@ type User struct {
 	Username    string `gorm:"size:150;not null"`
 	UsernameKey string `gorm:"size:600;not null;uniqueIndex"`
 	Email       string `gorm:"size:254;not null;default:''"`
-	EmailKey    string `gorm:"size:1016;not null;default:'';index"`
+	// EmailKey is unique where not empty (idx_users_email_key_unique); ""
+	// is no address, or one shared before addresses were unique.
+	EmailKey string `gorm:"size:1016;not null;default:'';index"`
 	// Password is an argon2id PHC string, never the password itself.
 	Password    string     `gorm:"size:255;not null"`
 	IsActive    bool       `gorm:"not null;default:true;index"`
@@ -68,9 +70,12 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := u.db.WithContext(ctx).Create(user).Error; err != nil {
+	// One transaction: the user row and its look-alike skeletons
+	// (User.AfterCreate) are stored together or not at all.
+	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return tx.Create(user).Error })
+	if err != nil {
 		if isUniqueViolation(err) {
-			return nil, ErrDuplicateUsername
+			return nil, u.duplicateUserErr(ctx, user.Username, err)
 		}
 		return nil, dbErr("create user", err)
 	}
@@ -119,10 +124,11 @@ func prepareUser(ctx context.Context, hasher *Hasher, nu NewUser) (*User, error)
 }
 
 // UsernameTaken reports whether an account with that username, in any letter
-// case, exists.
+// case, or one that looks like it (the same skeleton), exists.
 func (u *Users) UsernameTaken(ctx context.Context, username string) (bool, error) {
 	var n int64
-	err := u.db.WithContext(ctx).Model(&User{}).Where("username_key = ?", UsernameKey(username)).Limit(1).Count(&n).Error
+	err := u.db.WithContext(ctx).Model(&User{}).
+		Where("username_key = ? OR id IN (?)", UsernameKey(username), skeletonOwners(u.db, username)).Limit(1).Count(&n).Error
 	if err != nil {
 		return false, dbErr("check username", err)
 	}

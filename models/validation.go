@@ -104,6 +104,9 @@ func ValidateUsername(s string) string {
 	case n > UsernameMaxLen:
 		return "Ensure this value has at most 150 characters."
 	}
+	if msg := invisibleUsernameMsg(s); msg != "" {
+		return msg
+	}
 	if !usernameRE.MatchString(s) {
 		return "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
 	}
