@@ -157,6 +157,7 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 	skipped := map[string]string{ // username -> reason
 		"Alice": models.SkipUsernameConflict, "alice": models.SkipUsernameConflict,
 		"carol": models.SkipEmailConflict, "dave": models.SkipEmailConflict,
+		"maria": models.SkipLookalikeConflict, "m\u0430ria": models.SkipLookalikeConflict,
 		"oldmd5": models.SkipUnsupportedHash, "bogus": models.SkipUnsupportedHash,
 	}
 	skipLine := func(out, username, reason string) bool {
@@ -165,10 +166,10 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 
 	t.Run("dry run writes nothing", func(t *testing.T) {
 		out, _, err := importCmd(t, env, "--dry-run", src)
-		if err == nil || !strings.Contains(err.Error(), "6 user(s) skipped") {
-			t.Fatalf("dry run: got error %v, want 6 skipped\n%s", err, out)
+		if err == nil || !strings.Contains(err.Error(), "8 user(s) skipped") {
+			t.Fatalf("dry run: got error %v, want 8 skipped\n%s", err, out)
 		}
-		wantSummary(t, out, map[string]string{"users read from Django": "18", "would be imported": "12", "would be skipped": "6"})
+		wantSummary(t, out, map[string]string{"users read from Django": "20", "would be imported": "12", "would be skipped": "8"})
 		if n := userCount(t, dbPath); n != 0 {
 			t.Fatalf("after a dry run: got %d users, want 0", n)
 		}
@@ -188,9 +189,9 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 			t.Errorf("report does not name the other account of each conflict:\n%s", out)
 		}
 		wantSummary(t, out, map[string]string{
-			"users read from Django": "18", "imported": "12", "updated": "0", "skipped": "6",
-			models.SkipUsernameConflict: "2", models.SkipEmailConflict: "2", models.SkipUnsupportedHash: "2",
-			"pbkdf2_sha256": "8", "pbkdf2_sha1": "1", "argon2 (Django)": "2", "bcrypt_sha256": "2",
+			"users read from Django": "20", "imported": "12", "updated": "0", "skipped": "8",
+			models.SkipUsernameConflict: "2", models.SkipLookalikeConflict: "2", models.SkipEmailConflict: "2",
+			models.SkipUnsupportedHash: "2", "pbkdf2_sha256": "10", "pbkdf2_sha1": "1", "argon2 (Django)": "2", "bcrypt_sha256": "2",
 			"bcrypt": "1", "scrypt": "1", "unusable": "1", "unknown": "2",
 		})
 		for _, word := range []string{"Dj4ngo-", "pbkdf2_sha256$", "$2b$"} {
@@ -247,7 +248,7 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 		if err != nil {
 			t.Fatalf("re-run with --allow-skips: %v\n%s", err, out)
 		}
-		wantSummary(t, out, map[string]string{"imported": "0", "updated": "0", "unchanged": "12", "skipped": "6"})
+		wantSummary(t, out, map[string]string{"imported": "0", "updated": "0", "unchanged": "12", "skipped": "8"})
 		if n := userCount(t, dbPath); n != 12 {
 			t.Fatalf("after two imports: got %d users, want 12", n)
 		}
@@ -308,7 +309,7 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 		if err != nil {
 			t.Fatalf("re-import: %v\n%s", err, out)
 		}
-		wantSummary(t, out, map[string]string{"imported": "0", "updated": "2", "unchanged": "10", "skipped": "6"})
+		wantSummary(t, out, map[string]string{"imported": "0", "updated": "2", "unchanged": "10", "skipped": "8"})
 		users, done := openUsers(t, dbPath)
 		defer done()
 		ctx := context.Background()
@@ -337,6 +338,8 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 		for _, args := range [][]string{
 			{"createsuperuser", "--username", "ROOT", "--email", "boss@example.com", "--password-stdin"},
 			{"createsuperuser", "--username", "someone", "--email", "BCRYPT@example.com", "--password-stdin"},
+			// Looks like Django's "noemail" (0 for o).
+			{"createsuperuser", "--username", "n0email", "--email", "zero@example.com", "--password-stdin"},
 		} {
 			if out, err := runCmd(t, other, "Sup3r-Secret-pass\n", args...); err != nil {
 				t.Fatalf("%v: %v %s", args, err, out)
@@ -346,10 +349,11 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 		if err == nil {
 			t.Fatalf("import with clashes: got success, want failure")
 		}
-		if !skipLine(out, "root", models.SkipUsernameTaken) || !skipLine(out, "u_bcrypt", models.SkipEmailTaken) {
-			t.Errorf("report does not list root and u_bcrypt as clashes:\n%s", out)
+		if !skipLine(out, "root", models.SkipUsernameTaken) || !skipLine(out, "u_bcrypt", models.SkipEmailTaken) ||
+			!skipLine(out, "noemail", models.SkipUsernameTaken) || !strings.Contains(out, `looks like Gatehouse account "n0email"`) {
+			t.Errorf("report does not list root, u_bcrypt and noemail as clashes:\n%s", out)
 		}
-		wantSummary(t, out, map[string]string{"imported": "10", "skipped": "8"})
+		wantSummary(t, out, map[string]string{"imported": "9", "skipped": "11"})
 		users, done := openUsers(t, other["DATABASE_URL"])
 		defer done()
 		u, err := users.ByUsername(context.Background(), "root")

@@ -47,13 +47,14 @@ import (
 
 // Reasons a Django user is skipped, as the import report lists them.
 const (
-	SkipUsernameConflict = "username conflict in Django"
-	SkipEmailConflict    = "e-mail conflict in Django"
-	SkipUsernameTaken    = "username taken in Gatehouse"
-	SkipEmailTaken       = "e-mail taken in Gatehouse"
-	SkipUnsupportedHash  = "unsupported password hash"
-	SkipInvalidUsername  = "invalid username"
-	SkipInvalidEmail     = "invalid e-mail"
+	SkipUsernameConflict  = "username conflict in Django"
+	SkipLookalikeConflict = "look-alike usernames in Django"
+	SkipEmailConflict     = "e-mail conflict in Django"
+	SkipUsernameTaken     = "username taken in Gatehouse"
+	SkipEmailTaken        = "e-mail taken in Gatehouse"
+	SkipUnsupportedHash   = "unsupported password hash"
+	SkipInvalidUsername   = "invalid username"
+	SkipInvalidEmail      = "invalid e-mail"
 )
 
 // DjangoImportOptions adjust ImportDjango.
@@ -128,18 +129,29 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 		return nil, err
 	}
 	rep := &DjangoImportReport{DryRun: opts.DryRun, Read: len(rows), Hashes: map[string]int{}}
-	for _, r := range rows {
-		rep.Hashes[HashAlgorithm(r.password)]++
+	for i := range rows {
+		rep.Hashes[HashAlgorithm(rows[i].password)]++
+		rows[i].skeletons = UsernameSkeletons(rows[i].username)
 	}
 
 	var existing []existingUser
 	if err := db.WithContext(ctx).Model(&User{}).Find(&existing).Error; err != nil {
 		return nil, dbErr("load users", err)
 	}
+	var skeletons []UserSkeleton
+	if err := db.WithContext(ctx).Find(&skeletons).Error; err != nil {
+		return nil, dbErr("load username skeletons", err)
+	}
+	skeletonOwner := make(map[string]uint, len(skeletons))
+	for _, s := range skeletons {
+		skeletonOwner[s.Skeleton] = s.UserID
+	}
+	byID := make(map[uint]*existingUser, len(existing))
 	byUkey := make(map[string]*existingUser, len(existing))
 	byEkey := make(map[string][]*existingUser)
 	for i := range existing {
 		e := &existing[i]
+		byID[e.ID] = e
 		byUkey[e.UsernameKey] = e
 		if e.EmailKey != "" {
 			byEkey[e.EmailKey] = append(byEkey[e.EmailKey], e)
@@ -164,6 +176,11 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 				fmt.Sprintf("Gatehouse account %q (id %d) joined %s, not imported from this user", e.Username, e.ID, e.DateJoined.UTC().Format(time.DateOnly))})
 			continue
 		}
+		if other := lookalikeOwner(skeletonOwner, byID, r.skeletons, e); other != nil {
+			rep.Skipped = append(rep.Skipped, DjangoSkip{r.id, r.username, SkipUsernameTaken,
+				fmt.Sprintf("looks like Gatehouse account %q (id %d)", other.Username, other.ID)})
+			continue
+		}
 		if r.ekey != "" {
 			if other := otherAccount(byEkey[r.ekey], e); other != nil {
 				rep.Skipped = append(rep.Skipped, DjangoSkip{r.id, r.username, SkipEmailTaken,
@@ -176,7 +193,7 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 				Username: r.username, UsernameKey: r.ukey, Email: r.email, EmailKey: r.ekey,
 				Password: r.password, IsActive: r.isActive, IsStaff: r.isStaff, IsSuperuser: r.isSuperuser,
 				DateJoined: r.dateJoined, LastLogin: r.lastLogin,
-			}})
+			}, r.skeletons})
 			continue
 		}
 		if up, changed := updateFor(e, r); changed {
@@ -198,21 +215,29 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 	return rep, nil
 }
 
-// decideConflicts finds the source's rows that share a username key or a
-// non-empty e-mail key with another row; each is skipped, naming the others.
+// decideConflicts finds the source's rows that share a username key, a
+// look-alike skeleton (UsernameSkeletons) or a non-empty e-mail key with
+// another row; each is skipped, naming the others.
 func decideConflicts(rows []djangoUser) map[int64]DjangoSkip {
 	skip := map[int64]DjangoSkip{}
-	group := func(key func(djangoUser) string, reason string) {
+	group := func(keys func(djangoUser) []string, reason, what string) {
 		groups := map[string][]int{}
 		for i, r := range rows {
-			if k := key(r); k != "" {
-				groups[k] = append(groups[k], i)
+			for _, k := range keys(r) {
+				if k != "" {
+					groups[k] = append(groups[k], i)
+				}
 			}
 		}
-		for _, idx := range groups {
-			if len(idx) < 2 {
-				continue
+		names := make([]string, 0, len(groups))
+		for k, idx := range groups {
+			if len(idx) > 1 {
+				names = append(names, k)
 			}
+		}
+		sort.Strings(names) // the same report on every run
+		for _, k := range names {
+			idx := groups[k]
 			for _, i := range idx {
 				if _, done := skip[rows[i].id]; done {
 					continue
@@ -223,17 +248,25 @@ func decideConflicts(rows []djangoUser) map[int64]DjangoSkip {
 						others = append(others, fmt.Sprintf("%q (id %d)", rows[j].username, rows[j].id))
 					}
 				}
-				what := "same username in another letter case as "
-				if reason == SkipEmailConflict {
-					what = "same e-mail address as "
-				}
 				skip[rows[i].id] = DjangoSkip{rows[i].id, rows[i].username, reason, what + strings.Join(others, ", ")}
 			}
 		}
 	}
-	group(func(r djangoUser) string { return r.ukey }, SkipUsernameConflict)
-	group(func(r djangoUser) string { return r.ekey }, SkipEmailConflict)
+	group(func(r djangoUser) []string { return []string{r.ukey} }, SkipUsernameConflict, "same username in another letter case as ")
+	group(func(r djangoUser) []string { return r.skeletons }, SkipLookalikeConflict, "username looks like ")
+	group(func(r djangoUser) []string { return []string{r.ekey} }, SkipEmailConflict, "same e-mail address as ")
 	return skip
+}
+
+// lookalikeOwner is the Gatehouse account, other than self, that holds one
+// of skeletons (a username that looks like this one), or nil.
+func lookalikeOwner(owner map[string]uint, byID map[uint]*existingUser, skeletons []string, self *existingUser) *existingUser {
+	for _, k := range skeletons {
+		if id, ok := owner[k]; ok && (self == nil || id != self.ID) && byID[id] != nil {
+			return byID[id]
+		}
+	}
+	return nil
 }
 
 // checkDjangoRow refuses rows Gatehouse cannot hold or verify.
@@ -275,21 +308,33 @@ func otherAccount(accounts []*existingUser, self *existingUser) *existingUser {
 	return nil
 }
 
-// createImported inserts users. GORM writes a column's default in place of
-// a zero value (is_active false becomes the default true), so inactive
-// users are set inactive again in the same transaction.
-func createImported(tx *gorm.DB, users []User) error {
-	var inactive []uint
-	wasInactive := make([]bool, len(users))
-	for i, u := range users {
-		wasInactive[i] = !u.IsActive
+// createImported inserts users with their look-alike skeletons. It does
+// in batches what User.AfterCreate does row by row (the hook is skipped: one
+// INSERT per user's skeletons made 100k users several times slower); the
+// skeletons' primary key still refuses look-alikes. GORM writes a column's
+// default in place of a zero value (is_active false becomes the default
+// true), so inactive users are set inactive again in the same transaction.
+func createImported(tx *gorm.DB, rows []importRow) error {
+	users := make([]User, len(rows))
+	for i, r := range rows {
+		users[i] = r.user
 	}
-	if err := tx.Create(&users).Error; err != nil {
+	if err := tx.Session(&gorm.Session{SkipHooks: true}).Create(&users).Error; err != nil {
 		return err
 	}
+	var inactive []uint
+	var skeletons []UserSkeleton
 	for i, u := range users {
-		if wasInactive[i] {
+		if !rows[i].user.IsActive {
 			inactive = append(inactive, u.ID)
+		}
+		for _, sk := range rows[i].skeletons {
+			skeletons = append(skeletons, UserSkeleton{Skeleton: sk, UserID: u.ID})
+		}
+	}
+	if len(skeletons) > 0 {
+		if err := tx.Session(&gorm.Session{SkipHooks: true}).CreateInBatches(&skeletons, 2000).Error; err != nil {
+			return err
 		}
 	}
 	if len(inactive) == 0 {
@@ -298,10 +343,12 @@ func createImported(tx *gorm.DB, users []User) error {
 	return tx.Model(&User{}).Where("id IN ?", inactive).Update("is_active", false).Error
 }
 
-// importRow is a user to insert and the Django row it comes from.
+// importRow is a user to insert, the Django row it comes from, and the
+// username's look-alike skeletons.
 type importRow struct {
-	djangoID int64
-	user     User
+	djangoID  int64
+	user      User
+	skeletons []string
 }
 
 type userUpdate struct {
@@ -311,10 +358,9 @@ type userUpdate struct {
 
 // updateFor is what a re-import changes on a previously imported account.
 func updateFor(e *existingUser, r djangoUser) (userUpdate, bool) {
+	// The username's spelling stays Gatehouse's: its look-alike skeletons
+	// were stored with it.
 	f := map[string]any{}
-	if e.Username != r.username {
-		f["username"] = r.username
-	}
 	if e.Email != r.email {
 		f["email"], f["email_key"] = r.email, r.ekey
 	}
@@ -353,11 +399,7 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 		n := min(opts.BatchSize, len(inserts))
 		rows := inserts[:n]
 		inserts = inserts[n:]
-		batch := make([]User, n)
-		for i, r := range rows {
-			batch[i] = r.user
-		}
-		err := db.Transaction(func(tx *gorm.DB) error { return createImported(tx, batch) })
+		err := db.Transaction(func(tx *gorm.DB) error { return createImported(tx, rows) })
 		switch {
 		case err == nil:
 			rep.Imported += n
@@ -365,7 +407,7 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 			// Someone took a name or an address since the import looked:
 			// insert one by one and report the losers.
 			for _, r := range rows {
-				err := db.Transaction(func(tx *gorm.DB) error { return createImported(tx, []User{r.user}) })
+				err := db.Transaction(func(tx *gorm.DB) error { return createImported(tx, []importRow{r}) })
 				switch {
 				case err == nil:
 					rep.Imported++

@@ -21,6 +21,7 @@ type djangoUser struct {
 	id                             int64
 	username, email, password      string
 	ukey, ekey                     string
+	skeletons                      []string
 	isActive, isStaff, isSuperuser bool
 	dateJoined                     time.Time
 	lastLogin                      *time.Time
