@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,6 +19,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"gatehouse/internal/testdb"
 	"gatehouse/models"
 )
 
@@ -129,11 +128,10 @@ func TestImportDjango(t *testing.T) {
 		})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("TEST_DATABASE_URL")
-		if base == "" {
+		if !testdb.Postgres() {
 			t.Skip("TEST_DATABASE_URL is not set")
 		}
-		src := createPostgresDB(t, base)
+		src := testdb.URL(t) // a fresh database for Django
 		users := makeDjangoDB(t, python, src)
 		testImportDjango(t, src, users, func(query string, args ...any) {
 			execSource(t, "pgx", src, strings.ReplaceAll(query, "?", "$1"), args...)
@@ -153,36 +151,13 @@ func execSource(t *testing.T, driver, dsn, query string, args ...any) {
 	}
 }
 
-// createPostgresDB makes a fresh database on the server of base (a role
-// allowed to CREATE DATABASE) and drops it after the test.
-func createPostgresDB(t *testing.T, base string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "gatehouse_django_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
 func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, changeSource func(string, ...any)) {
-	dbPath := filepath.Join(t.TempDir(), "gatehouse.db")
+	dbPath := testdb.URL(t) // Gatehouse's database: SQLite, or PostgreSQL with TEST_DATABASE_URL
 	env := map[string]string{"DATABASE_URL": dbPath, "HASH_CONCURRENCY": "2"}
 	skipped := map[string]string{ // username -> reason
 		"Alice": models.SkipUsernameConflict, "alice": models.SkipUsernameConflict,
 		"carol": models.SkipEmailConflict, "dave": models.SkipEmailConflict,
+		"maria": models.SkipLookalikeConflict, "m\u0430ria": models.SkipLookalikeConflict,
 		"oldmd5": models.SkipUnsupportedHash, "bogus": models.SkipUnsupportedHash,
 	}
 	skipLine := func(out, username, reason string) bool {
@@ -191,10 +166,10 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 
 	t.Run("dry run writes nothing", func(t *testing.T) {
 		out, _, err := importCmd(t, env, "--dry-run", src)
-		if err == nil || !strings.Contains(err.Error(), "6 user(s) skipped") {
-			t.Fatalf("dry run: got error %v, want 6 skipped\n%s", err, out)
+		if err == nil || !strings.Contains(err.Error(), "8 user(s) skipped") {
+			t.Fatalf("dry run: got error %v, want 8 skipped\n%s", err, out)
 		}
-		wantSummary(t, out, map[string]string{"users read from Django": "18", "would be imported": "12", "would be skipped": "6"})
+		wantSummary(t, out, map[string]string{"users read from Django": "20", "would be imported": "12", "would be skipped": "8"})
 		if n := userCount(t, dbPath); n != 0 {
 			t.Fatalf("after a dry run: got %d users, want 0", n)
 		}
@@ -214,9 +189,9 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 			t.Errorf("report does not name the other account of each conflict:\n%s", out)
 		}
 		wantSummary(t, out, map[string]string{
-			"users read from Django": "18", "imported": "12", "updated": "0", "skipped": "6",
-			models.SkipUsernameConflict: "2", models.SkipEmailConflict: "2", models.SkipUnsupportedHash: "2",
-			"pbkdf2_sha256": "8", "pbkdf2_sha1": "1", "argon2 (Django)": "2", "bcrypt_sha256": "2",
+			"users read from Django": "20", "imported": "12", "updated": "0", "skipped": "8",
+			models.SkipUsernameConflict: "2", models.SkipLookalikeConflict: "2", models.SkipEmailConflict: "2",
+			models.SkipUnsupportedHash: "2", "pbkdf2_sha256": "10", "pbkdf2_sha1": "1", "argon2 (Django)": "2", "bcrypt_sha256": "2",
 			"bcrypt": "1", "scrypt": "1", "unusable": "1", "unknown": "2",
 		})
 		for _, word := range []string{"Dj4ngo-", "pbkdf2_sha256$", "$2b$"} {
@@ -273,7 +248,7 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 		if err != nil {
 			t.Fatalf("re-run with --allow-skips: %v\n%s", err, out)
 		}
-		wantSummary(t, out, map[string]string{"imported": "0", "updated": "0", "unchanged": "12", "skipped": "6"})
+		wantSummary(t, out, map[string]string{"imported": "0", "updated": "0", "unchanged": "12", "skipped": "8"})
 		if n := userCount(t, dbPath); n != 12 {
 			t.Fatalf("after two imports: got %d users, want 12", n)
 		}
@@ -334,7 +309,7 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 		if err != nil {
 			t.Fatalf("re-import: %v\n%s", err, out)
 		}
-		wantSummary(t, out, map[string]string{"imported": "0", "updated": "2", "unchanged": "10", "skipped": "6"})
+		wantSummary(t, out, map[string]string{"imported": "0", "updated": "2", "unchanged": "10", "skipped": "8"})
 		users, done := openUsers(t, dbPath)
 		defer done()
 		ctx := context.Background()
@@ -359,10 +334,12 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 	})
 
 	t.Run("clashes with Gatehouse accounts are skipped", func(t *testing.T) {
-		other := map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "other.db"), "HASH_CONCURRENCY": "2"}
+		other := map[string]string{"DATABASE_URL": testdb.URL(t), "HASH_CONCURRENCY": "2"}
 		for _, args := range [][]string{
 			{"createsuperuser", "--username", "ROOT", "--email", "boss@example.com", "--password-stdin"},
 			{"createsuperuser", "--username", "someone", "--email", "BCRYPT@example.com", "--password-stdin"},
+			// Looks like Django's "noemail" (0 for o).
+			{"createsuperuser", "--username", "n0email", "--email", "zero@example.com", "--password-stdin"},
 		} {
 			if out, err := runCmd(t, other, "Sup3r-Secret-pass\n", args...); err != nil {
 				t.Fatalf("%v: %v %s", args, err, out)
@@ -372,10 +349,11 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 		if err == nil {
 			t.Fatalf("import with clashes: got success, want failure")
 		}
-		if !skipLine(out, "root", models.SkipUsernameTaken) || !skipLine(out, "u_bcrypt", models.SkipEmailTaken) {
-			t.Errorf("report does not list root and u_bcrypt as clashes:\n%s", out)
+		if !skipLine(out, "root", models.SkipUsernameTaken) || !skipLine(out, "u_bcrypt", models.SkipEmailTaken) ||
+			!skipLine(out, "noemail", models.SkipUsernameTaken) || !strings.Contains(out, `looks like Gatehouse account "n0email"`) {
+			t.Errorf("report does not list root, u_bcrypt and noemail as clashes:\n%s", out)
 		}
-		wantSummary(t, out, map[string]string{"imported": "10", "skipped": "8"})
+		wantSummary(t, out, map[string]string{"imported": "9", "skipped": "11"})
 		users, done := openUsers(t, other["DATABASE_URL"])
 		defer done()
 		u, err := users.ByUsername(context.Background(), "root")
@@ -434,7 +412,7 @@ func serveForTest(t *testing.T, env map[string]string) (string, func()) {
 // the source is never created, and Gatehouse's database gets no users.
 func TestImportDjangoBadSources(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"DATABASE_URL": filepath.Join(dir, "gatehouse.db")}
+	env := map[string]string{"DATABASE_URL": testdb.URL(t)}
 	notDB := filepath.Join(dir, "notes.txt")
 	if err := os.WriteFile(notDB, []byte(strings.Repeat("not a database\n", 100)), 0o600); err != nil {
 		t.Fatal(err)

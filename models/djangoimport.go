@@ -36,30 +36,25 @@ package models
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
-	// PostgreSQL sources are read through pgx's database/sql driver.
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 )
 
 // Reasons a Django user is skipped, as the import report lists them.
 const (
-	SkipUsernameConflict = "username conflict in Django"
-	SkipEmailConflict    = "e-mail conflict in Django"
-	SkipUsernameTaken    = "username taken in Gatehouse"
-	SkipEmailTaken       = "e-mail taken in Gatehouse"
-	SkipUnsupportedHash  = "unsupported password hash"
-	SkipInvalidUsername  = "invalid username"
-	SkipInvalidEmail     = "invalid e-mail"
+	SkipUsernameConflict  = "username conflict in Django"
+	SkipLookalikeConflict = "look-alike usernames in Django"
+	SkipEmailConflict     = "e-mail conflict in Django"
+	SkipUsernameTaken     = "username taken in Gatehouse"
+	SkipEmailTaken        = "e-mail taken in Gatehouse"
+	SkipUnsupportedHash   = "unsupported password hash"
+	SkipInvalidUsername   = "invalid username"
+	SkipInvalidEmail      = "invalid e-mail"
 )
 
 // DjangoImportOptions adjust ImportDjango.
@@ -69,7 +64,7 @@ type DjangoImportOptions struct {
 	// Progress, when set, is called after each written batch with the rows
 	// handled so far and the total.
 	Progress func(done, total int)
-	// BatchSize is how many users one transaction inserts (default 500).
+	// BatchSize is how many users one transaction inserts (default 2000).
 	BatchSize int
 }
 
@@ -105,137 +100,6 @@ func (r *DjangoImportReport) SkippedByReason() map[string]int {
 	return m
 }
 
-// djangoUser is one auth_user row, normalised.
-type djangoUser struct {
-	id                             int64
-	username, email, password      string
-	ukey, ekey                     string
-	isActive, isStaff, isSuperuser bool
-	dateJoined                     time.Time
-	lastLogin                      *time.Time
-}
-
-// IsPostgresURL reports whether s names a PostgreSQL database.
-func IsPostgresURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
-}
-
-// RedactSource is source fit to print: a URL's password hidden.
-func RedactSource(source string) string {
-	if u, err := url.Parse(source); err == nil && IsPostgresURL(source) {
-		return u.Redacted()
-	}
-	return source
-}
-
-// ReadDjangoUsers opens source (an SQLite file path or a postgres:// URL)
-// and reads its auth_user table.
-func readDjangoUsers(ctx context.Context, source string) ([]djangoUser, error) {
-	driver, dsn := "pgx", source
-	if !IsPostgresURL(source) {
-		path := strings.TrimPrefix(source, "sqlite:")
-		st, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("django database: %w", err)
-		}
-		if st.IsDir() {
-			return nil, fmt.Errorf("django database: %s is a directory", path)
-		}
-		// Read-only: the import never writes to the source (and never
-		// creates it). The path is an SQLite URI filename: escape '%', '#'
-		// and '?'.
-		driver = "sqlite3"
-		dsn = "file:" + strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(path) + "?mode=ro&_busy_timeout=5000"
-	}
-	src, err := sql.Open(driver, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("django database: %w", err)
-	}
-	defer src.Close()
-	rows, err := src.QueryContext(ctx, `SELECT id, username, email, password, is_active, is_staff,
-		is_superuser, date_joined, last_login FROM auth_user ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("django database: read auth_user: %w", err)
-	}
-	defer rows.Close()
-	var out []djangoUser
-	for rows.Next() {
-		var (
-			u                        djangoUser
-			active, staff, super     any
-			joined, last             any
-			username, email, encoded sql.NullString
-		)
-		if err := rows.Scan(&u.id, &username, &email, &encoded, &active, &staff, &super, &joined, &last); err != nil {
-			return nil, fmt.Errorf("django database: read auth_user: %w", err)
-		}
-		u.username, u.email, u.password = NormalizeUsername(username.String), NormalizeEmail(email.String), encoded.String
-		u.ukey, u.ekey = UsernameKey(u.username), EmailKey(u.email)
-		var errs []error
-		u.isActive, errs = sqlBool(active, errs)
-		u.isStaff, errs = sqlBool(staff, errs)
-		u.isSuperuser, errs = sqlBool(super, errs)
-		t, errs := sqlTime(joined, errs)
-		if t == nil {
-			errs = append(errs, errors.New("date_joined is NULL"))
-		} else {
-			u.dateJoined = *t
-		}
-		u.lastLogin, errs = sqlTime(last, errs)
-		if len(errs) > 0 {
-			return nil, fmt.Errorf("django database: auth_user id %d: %w", u.id, errors.Join(errs...))
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("django database: read auth_user: %w", err)
-	}
-	return out, nil
-}
-
-func sqlBool(v any, errs []error) (bool, []error) {
-	switch b := v.(type) {
-	case bool:
-		return b, errs
-	case int64:
-		return b != 0, errs
-	case []byte:
-		return string(b) == "1" || string(b) == "t" || string(b) == "true", errs
-	case string:
-		return b == "1" || b == "t" || b == "true", errs
-	}
-	return false, append(errs, fmt.Errorf("not a boolean: %T", v))
-}
-
-// djangoTimeLayouts are how Django's SQLite backend writes datetimes (UTC
-// when USE_TZ is on, which is Django's default; naive times are read as
-// UTC) when the driver does not already hand back a time.Time.
-var djangoTimeLayouts = []string{"2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999"}
-
-func sqlTime(v any, errs []error) (*time.Time, []error) {
-	var s string
-	switch t := v.(type) {
-	case nil:
-		return nil, errs
-	case time.Time:
-		u := t.UTC()
-		return &u, errs
-	case []byte:
-		s = string(t)
-	case string:
-		s = t
-	default:
-		return nil, append(errs, fmt.Errorf("not a time: %T", v))
-	}
-	for _, layout := range djangoTimeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			u := t.UTC()
-			return &u, errs
-		}
-	}
-	return nil, append(errs, fmt.Errorf("unreadable time %q", s))
-}
-
 // existingUser is what the import needs of a Gatehouse account.
 type existingUser struct {
 	ID          uint
@@ -258,25 +122,36 @@ type existingUser struct {
 func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoImportOptions) (*DjangoImportReport, error) {
 	start := time.Now()
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 500
+		opts.BatchSize = 2000
 	}
 	rows, err := readDjangoUsers(ctx, source)
 	if err != nil {
 		return nil, err
 	}
 	rep := &DjangoImportReport{DryRun: opts.DryRun, Read: len(rows), Hashes: map[string]int{}}
-	for _, r := range rows {
-		rep.Hashes[HashAlgorithm(r.password)]++
+	for i := range rows {
+		rep.Hashes[HashAlgorithm(rows[i].password)]++
+		rows[i].skeletons = UsernameSkeletons(rows[i].username)
 	}
 
 	var existing []existingUser
 	if err := db.WithContext(ctx).Model(&User{}).Find(&existing).Error; err != nil {
 		return nil, dbErr("load users", err)
 	}
+	var skeletons []UserSkeleton
+	if err := db.WithContext(ctx).Find(&skeletons).Error; err != nil {
+		return nil, dbErr("load username skeletons", err)
+	}
+	skeletonOwner := make(map[string]uint, len(skeletons))
+	for _, s := range skeletons {
+		skeletonOwner[s.Skeleton] = s.UserID
+	}
+	byID := make(map[uint]*existingUser, len(existing))
 	byUkey := make(map[string]*existingUser, len(existing))
 	byEkey := make(map[string][]*existingUser)
 	for i := range existing {
 		e := &existing[i]
+		byID[e.ID] = e
 		byUkey[e.UsernameKey] = e
 		if e.EmailKey != "" {
 			byEkey[e.EmailKey] = append(byEkey[e.EmailKey], e)
@@ -301,6 +176,11 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 				fmt.Sprintf("Gatehouse account %q (id %d) joined %s, not imported from this user", e.Username, e.ID, e.DateJoined.UTC().Format(time.DateOnly))})
 			continue
 		}
+		if other := lookalikeOwner(skeletonOwner, byID, r.skeletons, e); other != nil {
+			rep.Skipped = append(rep.Skipped, DjangoSkip{r.id, r.username, SkipUsernameTaken,
+				fmt.Sprintf("looks like Gatehouse account %q (id %d)", other.Username, other.ID)})
+			continue
+		}
 		if r.ekey != "" {
 			if other := otherAccount(byEkey[r.ekey], e); other != nil {
 				rep.Skipped = append(rep.Skipped, DjangoSkip{r.id, r.username, SkipEmailTaken,
@@ -313,7 +193,7 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 				Username: r.username, UsernameKey: r.ukey, Email: r.email, EmailKey: r.ekey,
 				Password: r.password, IsActive: r.isActive, IsStaff: r.isStaff, IsSuperuser: r.isSuperuser,
 				DateJoined: r.dateJoined, LastLogin: r.lastLogin,
-			}})
+			}, r.skeletons})
 			continue
 		}
 		if up, changed := updateFor(e, r); changed {
@@ -335,21 +215,29 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 	return rep, nil
 }
 
-// decideConflicts finds the source's rows that share a username key or a
-// non-empty e-mail key with another row; each is skipped, naming the others.
+// decideConflicts finds the source's rows that share a username key, a
+// look-alike skeleton (UsernameSkeletons) or a non-empty e-mail key with
+// another row; each is skipped, naming the others.
 func decideConflicts(rows []djangoUser) map[int64]DjangoSkip {
 	skip := map[int64]DjangoSkip{}
-	group := func(key func(djangoUser) string, reason string) {
+	group := func(keys func(djangoUser) []string, reason, what string) {
 		groups := map[string][]int{}
 		for i, r := range rows {
-			if k := key(r); k != "" {
-				groups[k] = append(groups[k], i)
+			for _, k := range keys(r) {
+				if k != "" {
+					groups[k] = append(groups[k], i)
+				}
 			}
 		}
-		for _, idx := range groups {
-			if len(idx) < 2 {
-				continue
+		names := make([]string, 0, len(groups))
+		for k, idx := range groups {
+			if len(idx) > 1 {
+				names = append(names, k)
 			}
+		}
+		sort.Strings(names) // the same report on every run
+		for _, k := range names {
+			idx := groups[k]
 			for _, i := range idx {
 				if _, done := skip[rows[i].id]; done {
 					continue
@@ -360,17 +248,25 @@ func decideConflicts(rows []djangoUser) map[int64]DjangoSkip {
 						others = append(others, fmt.Sprintf("%q (id %d)", rows[j].username, rows[j].id))
 					}
 				}
-				what := "same username in another letter case as "
-				if reason == SkipEmailConflict {
-					what = "same e-mail address as "
-				}
 				skip[rows[i].id] = DjangoSkip{rows[i].id, rows[i].username, reason, what + strings.Join(others, ", ")}
 			}
 		}
 	}
-	group(func(r djangoUser) string { return r.ukey }, SkipUsernameConflict)
-	group(func(r djangoUser) string { return r.ekey }, SkipEmailConflict)
+	group(func(r djangoUser) []string { return []string{r.ukey} }, SkipUsernameConflict, "same username in another letter case as ")
+	group(func(r djangoUser) []string { return r.skeletons }, SkipLookalikeConflict, "username looks like ")
+	group(func(r djangoUser) []string { return []string{r.ekey} }, SkipEmailConflict, "same e-mail address as ")
 	return skip
+}
+
+// lookalikeOwner is the Gatehouse account, other than self, that holds one
+// of skeletons (a username that looks like this one), or nil.
+func lookalikeOwner(owner map[string]uint, byID map[uint]*existingUser, skeletons []string, self *existingUser) *existingUser {
+	for _, k := range skeletons {
+		if id, ok := owner[k]; ok && (self == nil || id != self.ID) && byID[id] != nil {
+			return byID[id]
+		}
+	}
+	return nil
 }
 
 // checkDjangoRow refuses rows Gatehouse cannot hold or verify.
@@ -412,21 +308,33 @@ func otherAccount(accounts []*existingUser, self *existingUser) *existingUser {
 	return nil
 }
 
-// createImported inserts users. GORM writes a column's default in place of
-// a zero value (is_active false becomes the default true), so inactive
-// users are set inactive again in the same transaction.
-func createImported(tx *gorm.DB, users []User) error {
-	var inactive []uint
-	wasInactive := make([]bool, len(users))
-	for i, u := range users {
-		wasInactive[i] = !u.IsActive
+// createImported inserts users with their look-alike skeletons. It does
+// in batches what User.AfterCreate does row by row (the hook is skipped: one
+// INSERT per user's skeletons made 100k users several times slower); the
+// skeletons' primary key still refuses look-alikes. GORM writes a column's
+// default in place of a zero value (is_active false becomes the default
+// true), so inactive users are set inactive again in the same transaction.
+func createImported(tx *gorm.DB, rows []importRow) error {
+	users := make([]User, len(rows))
+	for i, r := range rows {
+		users[i] = r.user
 	}
-	if err := tx.Create(&users).Error; err != nil {
+	if err := tx.Session(&gorm.Session{SkipHooks: true}).Create(&users).Error; err != nil {
 		return err
 	}
+	var inactive []uint
+	var skeletons []UserSkeleton
 	for i, u := range users {
-		if wasInactive[i] {
+		if !rows[i].user.IsActive {
 			inactive = append(inactive, u.ID)
+		}
+		for _, sk := range rows[i].skeletons {
+			skeletons = append(skeletons, UserSkeleton{Skeleton: sk, UserID: u.ID})
+		}
+	}
+	if len(skeletons) > 0 {
+		if err := tx.Session(&gorm.Session{SkipHooks: true}).CreateInBatches(&skeletons, 2000).Error; err != nil {
+			return err
 		}
 	}
 	if len(inactive) == 0 {
@@ -435,10 +343,12 @@ func createImported(tx *gorm.DB, users []User) error {
 	return tx.Model(&User{}).Where("id IN ?", inactive).Update("is_active", false).Error
 }
 
-// importRow is a user to insert and the Django row it comes from.
+// importRow is a user to insert, the Django row it comes from, and the
+// username's look-alike skeletons.
 type importRow struct {
-	djangoID int64
-	user     User
+	djangoID  int64
+	user      User
+	skeletons []string
 }
 
 type userUpdate struct {
@@ -448,10 +358,9 @@ type userUpdate struct {
 
 // updateFor is what a re-import changes on a previously imported account.
 func updateFor(e *existingUser, r djangoUser) (userUpdate, bool) {
+	// The username's spelling stays Gatehouse's: its look-alike skeletons
+	// were stored with it.
 	f := map[string]any{}
-	if e.Username != r.username {
-		f["username"] = r.username
-	}
 	if e.Email != r.email {
 		f["email"], f["email_key"] = r.email, r.ekey
 	}
@@ -490,11 +399,7 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 		n := min(opts.BatchSize, len(inserts))
 		rows := inserts[:n]
 		inserts = inserts[n:]
-		batch := make([]User, n)
-		for i, r := range rows {
-			batch[i] = r.user
-		}
-		err := db.Transaction(func(tx *gorm.DB) error { return createImported(tx, batch) })
+		err := db.Transaction(func(tx *gorm.DB) error { return createImported(tx, rows) })
 		switch {
 		case err == nil:
 			rep.Imported += n
@@ -502,7 +407,7 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 			// Someone took a name or an address since the import looked:
 			// insert one by one and report the losers.
 			for _, r := range rows {
-				err := db.Transaction(func(tx *gorm.DB) error { return createImported(tx, []User{r.user}) })
+				err := db.Transaction(func(tx *gorm.DB) error { return createImported(tx, []importRow{r}) })
 				switch {
 				case err == nil:
 					rep.Imported++

@@ -83,10 +83,12 @@ func TestImportDjango100k(t *testing.T) {
 	if rep.Imported != n || len(rep.Skipped) != 0 {
 		t.Fatalf("got imported=%d skipped=%d, want %d, 0", rep.Imported, len(rep.Skipped), n)
 	}
-	if rep.Elapsed > 30*time.Second {
-		t.Errorf("100k users took %s, want well under a minute", rep.Elapsed)
+	// About 6 s into SQLite on a quiet machine; the bound is the
+	// requirement's (under a minute), for a shared CI machine.
+	if rep.Elapsed > time.Minute {
+		t.Errorf("100k users took %s, want under a minute", rep.Elapsed)
 	}
-	if calls < n/500 {
+	if calls < n/2000 {
 		t.Errorf("progress called %d times, want once per batch", calls)
 	}
 	users := NewUsers(db, NewHasher(cheap, 1, time.Second))
@@ -104,5 +106,45 @@ func TestImportDjango100k(t *testing.T) {
 	t.Logf("re-run over %d users in %s", rep.Read, rep.Elapsed)
 	if rep.Imported != 0 || rep.Updated != 0 || rep.Unchanged != n {
 		t.Errorf("re-run: got imported=%d updated=%d unchanged=%d, want 0, 0, %d", rep.Imported, rep.Updated, rep.Unchanged, n)
+	}
+}
+
+// TestImportDjangoRaceWithSignup: an account created while the import runs
+// (after it looked, before its batch) makes that batch fail on the unique
+// index; the batch is retried row by row, the clash reported, the rest
+// imported, and the new account left as it was.
+func TestImportDjangoRaceWithSignup(t *testing.T) {
+	const n = 1200
+	src := makeSyntheticDjangoDB(t, n)
+	db := openTestDB(t)
+	users := NewUsers(db, NewHasher(cheap, 1, time.Second))
+	ctx := context.Background()
+	signedUp := false
+	rep, err := ImportDjango(ctx, db, src, DjangoImportOptions{BatchSize: 500, Progress: func(done, total int) {
+		if signedUp {
+			return
+		}
+		signedUp = true
+		// user0000700 is in the second batch (Django ids start at 1).
+		if _, err := users.Create(ctx, NewUser{Username: "USER0000700", Email: "late@example.com", Password: "correct-horse-battery"}); err != nil {
+			t.Fatalf("sign-up during the import: %v", err)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Imported != n-1 || len(rep.Skipped) != 1 {
+		t.Fatalf("got imported=%d skipped=%v, want %d and one skip", rep.Imported, rep.Skipped, n-1)
+	}
+	if s := rep.Skipped[0]; s.DjangoID != 701 || s.Username != "user0000700" || s.Reason != SkipUsernameTaken {
+		t.Errorf("got skip %+v, want Django id 701 user0000700 %q", s, SkipUsernameTaken)
+	}
+	u, err := users.ByUsername(ctx, "user0000700")
+	if err != nil || u.Username != "USER0000700" || u.Email != "late@example.com" {
+		t.Errorf("the account signed up during the import: got %+v %v, want it unchanged", u, err)
+	}
+	l, err := users.List(ctx, UserQuery{})
+	if err != nil || l.Total != n {
+		t.Errorf("got %d users (%v), want %d", l.Total, err, n)
 	}
 }

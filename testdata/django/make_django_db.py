@@ -8,8 +8,8 @@ empty database (python3-psycopg2). The script configures a minimal settings
 module in-process (django.contrib.auth and contenttypes, every password
 hasher this Django offers), runs `migrate`, and creates users: one per
 hasher, staff, a superuser, an inactive user, an unusable password,
-conflicts Gatehouse refuses (Alice/alice; two accounts sharing an address in
-different letter case), a user whose hash Gatehouse cannot verify (Django's
+conflicts Gatehouse refuses (Alice/alice; look-alike usernames; two accounts
+sharing an address in different letter case), a user whose hash Gatehouse cannot verify (Django's
 MD5PasswordHasher) and one with a bogus hash. It prints a JSON list of
 {"username", "password", "hasher", "kind"} so the test knows each password.
 
@@ -118,6 +118,9 @@ user("noemail", "Dj4ngo-noemail-pass", "bcrypt_sha256")
 user("nopass", None, kind="unusable", email="nopass@example.com")
 user("Alice", "Dj4ngo-Alice-pass", kind="username-conflict", email="alice1@example.com")
 user("alice", "Dj4ngo-alice-pass", kind="username-conflict", email="alice2@example.com")
+# Look-alikes: the second "maria" has a Cyrillic а (U+0430).
+user("maria", "Dj4ngo-maria-pass", kind="lookalike-conflict", email="maria1@example.com")
+user("m\u0430ria", "Dj4ngo-maria2-pass", kind="lookalike-conflict", email="maria2@example.com")
 user("carol", "Dj4ngo-carol-pass", kind="email-conflict", email="Shared@example.com")
 user("dave", "Dj4ngo-dave-pass", kind="email-conflict", email="shared@EXAMPLE.com")
 user("oldmd5", "Dj4ngo-md5-pass", "md5", kind="unsupported-hash", email="md5@example.com")
