@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +17,7 @@ func TestLoadConfigThrottle(t *testing.T) {
 	env := func(kv map[string]string) func(string) string {
 		return func(k string) string { return kv[k] }
 	}
-	c, err := loadConfig(env(nil))
+	c, err := loadServeConfig(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +28,7 @@ func TestLoadConfigThrottle(t *testing.T) {
 	if c.busyTimeout != models.DefaultBusyTimeout || c.http.ThrottleBlock != time.Minute || c.http.ThrottleMaxBlock != time.Hour {
 		t.Fatalf("got busy %v, block %v, max block %v, want 5s, 1m, 1h", c.busyTimeout, c.http.ThrottleBlock, c.http.ThrottleMaxBlock)
 	}
-	c, err = loadConfig(env(map[string]string{"LOGIN_LIMIT_PER_USER_IP": "10/1h", "LOGIN_LIMIT_PER_IP": "off", "THROTTLE_BLOCK": "30s"}))
+	c, err = loadServeConfig(env(map[string]string{"LOGIN_LIMIT_PER_USER_IP": "10/1h", "LOGIN_LIMIT_PER_IP": "off", "THROTTLE_BLOCK": "30s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +41,11 @@ func TestLoadConfigThrottle(t *testing.T) {
 	for k, v := range map[string]string{
 		"LOGIN_LIMIT_PER_USER_IP": "5", "LOGIN_LIMIT_PER_IP": "0/15m", "THROTTLE_MAX_BLOCK": "-1s", "DATABASE_BUSY_TIMEOUT": "soon",
 	} {
-		if _, err := loadConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+		if _, err := loadServeConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
 		}
 	}
-	if _, err := loadConfig(env(map[string]string{"THROTTLE_BLOCK": "2h", "THROTTLE_MAX_BLOCK": "1h"})); err == nil {
+	if _, err := loadServeConfig(env(map[string]string{"THROTTLE_BLOCK": "2h", "THROTTLE_MAX_BLOCK": "1h"})); err == nil {
 		t.Error("THROTTLE_MAX_BLOCK shorter than THROTTLE_BLOCK: got no error")
 	}
 }
@@ -50,7 +54,7 @@ func TestLoadConfigResetAndSignupLimits(t *testing.T) {
 	env := func(kv map[string]string) func(string) string {
 		return func(k string) string { return kv[k] }
 	}
-	c, err := loadConfig(env(nil))
+	c, err := loadServeConfig(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +76,7 @@ func TestLoadConfigResetAndSignupLimits(t *testing.T) {
 		handlers.DefaultSignupLimitPerIP.String() + " " + handlers.DefaultSignupCheckLimitPerIP.String(); got != "3/1h0m0s 20/1h0m0s 10/1h0m0s 300/15m0s" {
 		t.Errorf("got defaults %s, want the documented 3/1h 20/1h 10/1h 300/15m", got)
 	}
-	c, err = loadConfig(env(map[string]string{
+	c, err = loadServeConfig(env(map[string]string{
 		"PASSWORD_RESET_LIMIT_PER_EMAIL": "5/30m", "PASSWORD_RESET_LIMIT_PER_IP": "off",
 		"SIGNUP_LIMIT_PER_IP": "100/24h", "SIGNUP_CHECK_LIMIT_PER_IP": " 50 / 1m ",
 	}))
@@ -95,9 +99,58 @@ func TestLoadConfigResetAndSignupLimits(t *testing.T) {
 	}
 	for _, k := range []string{"PASSWORD_RESET_LIMIT_PER_EMAIL", "PASSWORD_RESET_LIMIT_PER_IP", "SIGNUP_LIMIT_PER_IP", "SIGNUP_CHECK_LIMIT_PER_IP"} {
 		for _, v := range []string{"3", "0/1h", "3/forever", "-1/1h"} {
-			if _, err := loadConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			if _, err := loadServeConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 				t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
 			}
 		}
 	}
+}
+
+// TestLoadConfigLogFormat: LOG_FORMAT picks text (logfmt) or JSON lines;
+// anything else stops start-up naming the variable.
+func TestLoadConfigLogFormat(t *testing.T) {
+	cases := []struct {
+		value, want string // want "" means an error
+		line        *regexp.Regexp
+	}{
+		{"", "text", regexp.MustCompile(`^time=\S+ level=INFO msg=hello request_id=abc-123\n$`)},
+		{"text", "text", regexp.MustCompile(`^time=\S+ level=INFO msg=hello request_id=abc-123\n$`)},
+		{"json", "json", regexp.MustCompile(`^\{"time":"[^"]+","level":"INFO","msg":"hello","request_id":"abc-123"\}\n$`)},
+		{" JSON ", "json", regexp.MustCompile(`^\{"time":.*"request_id":"abc-123"\}\n$`)},
+		{"xml", "", nil},
+		{"logfmt", "", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.value, func(t *testing.T) {
+			c, err := loadConfig(func(k string) string {
+				if k == "LOG_FORMAT" {
+					return tc.value
+				}
+				return ""
+			})
+			if tc.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "LOG_FORMAT") {
+					t.Fatalf("LOG_FORMAT=%q: got error %v, want one naming LOG_FORMAT", tc.value, err)
+				}
+				return
+			}
+			if err != nil || c.logFormat != tc.want {
+				t.Fatalf("LOG_FORMAT=%q: got %q, %v, want %q", tc.value, c.logFormat, err, tc.want)
+			}
+			var buf bytes.Buffer
+			// A line logged with a request's context carries its ID.
+			ctx := handlers.WithRequestID(context.Background(), "abc-123")
+			newLogger(&buf, c).InfoContext(ctx, "hello")
+			if !tc.line.MatchString(buf.String()) {
+				t.Fatalf("got log line %q, want it to match %s", buf.String(), tc.line)
+			}
+		})
+	}
+}
+
+// loadServeConfig loads what serve loads: every command's variables and
+// the server's.
+func loadServeConfig(getenv func(string) string) (config, error) {
+	c, err := loadConfig(getenv)
+	return c, errors.Join(err, loadServerConfig(getenv, &c))
 }

@@ -165,11 +165,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	e := &crashEnv{bin: filepath.Join(dir, "gatehouse"), dbPath: filepath.Join(dir, "gatehouse.db")}
-	build := exec.Command("go", "build", "-o", e.bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	e := &crashEnv{bin: gatehouseBinary(t), dbPath: filepath.Join(dir, "gatehouse.db")}
 	e.env = append(os.Environ(), "ADDR=127.0.0.1:0", "DATABASE_URL="+e.dbPath, "LOG_LEVEL=warn",
 		"HASH_CONCURRENCY=2", "HASH_QUEUE_TIMEOUT=30s", "LOGIN_LIMIT_PER_USER_IP=off", "LOGIN_LIMIT_PER_IP=off",
 		"SIGNUP_LIMIT_PER_IP=off", "SIGNUP_CHECK_LIMIT_PER_IP=off")

@@ -32,6 +32,8 @@ func TestBrowserPagesLoadCleanly(t *testing.T) {
 		{passwordResetDonePath, guest, http.StatusOK},
 		{passwordChangePath, member, http.StatusOK},
 		{adminUsersPath, member, http.StatusForbidden},
+		{"/admin/", superuser, http.StatusOK},
+		{"/admin/events/?kind=failures&since=24h", superuser, http.StatusOK},
 		{adminUsersPath, superuser, http.StatusOK},
 		{adminUsersPath + "?q=c&active=yes&sort=-date_joined", superuser, http.StatusOK},
 		{adminUsersPath + "add/", superuser, http.StatusOK},

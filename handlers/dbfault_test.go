@@ -120,15 +120,15 @@ func accountWritesUnavailable(t *testing.T, ts *testServer, guest, signedIn *tes
 	signup := signupValues("newcomer", "newcomer@example.com", "correct horse battery", "correct horse battery")
 	wantUnavailable(t, guest.postForm("/accounts/signup/", signup), false)
 	wantUnavailable(t, guest.htmxPost("/accounts/signup/", signup), true)
-	wantLogged(t, ts, "count signup attempt")
+	wantLogged(t, ts, "check signup throttle")
 	change := changeValues("correct horse battery", faultNewPassword, faultNewPassword)
 	wantUnavailable(t, signedIn.postForm("/accounts/password_change/", change), false)
 	wantUnavailable(t, signedIn.htmxPost("/accounts/password_change/", change), true)
-	wantLogged(t, ts, "set password")
+	wantLogged(t, ts, "change password")
 	reset := url.Values{"email": {"alice@example.com"}}
 	wantUnavailable(t, guest.postForm("/accounts/password_reset/", reset), false)
 	wantUnavailable(t, guest.htmxPost("/accounts/password_reset/", reset), true)
-	wantLogged(t, ts, "count password reset request")
+	wantLogged(t, ts, "request password reset")
 	if _, err := ts.users.ByUsername(t.Context(), "newcomer"); err != models.ErrNotFound {
 		t.Fatalf("a refused sign-up made an account (err %v)", err)
 	}
@@ -139,8 +139,8 @@ func accountWritesUnavailable(t *testing.T, ts *testServer, guest, signedIn *tes
 func accountWritesWork(t *testing.T, ts *testServer, guest, signedIn *testClient) {
 	t.Helper()
 	wantRedirect(t, guest.postForm("/accounts/password_reset/", url.Values{"email": {"alice@example.com"}}), passwordResetDoneURL)
-	wantRedirect(t, signedIn.postForm("/accounts/password_change/", changeValues("correct horse battery", faultNewPassword, faultNewPassword)), passwordChangeURL)
-	wantRedirect(t, signedIn.postForm("/accounts/password_change/", changeValues(faultNewPassword, "correct horse battery", "correct horse battery")), passwordChangeURL)
+	wantRedirect(t, signedIn.postForm("/accounts/password_change/", changeValues("correct horse battery", faultNewPassword, faultNewPassword)), passwordChangedURL)
+	wantRedirect(t, signedIn.postForm("/accounts/password_change/", changeValues(faultNewPassword, "correct horse battery", "correct horse battery")), passwordChangedURL)
 	wantRedirect(t, ts.client(t).postForm("/accounts/signup/", signupValues("newcomer", "newcomer@example.com", "correct horse battery", "correct horse battery")), "/")
 }
 

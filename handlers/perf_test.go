@@ -206,31 +206,32 @@ func TestSessionHotPathLoadsCurrentUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.AddCookie(&http.Cookie{Name: models.SessionCookieName, Value: c.cookie(models.SessionCookieName)})
+	req.AddCookie(&http.Cookie{Name: models.SessionCookieName, Value: c.sessionCookie()})
 	gs, err := ts.h.store.New(req, models.SessionCookieName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := models.SessionUser(gs)
-	if got == nil {
-		t.Fatal("SessionUser: got nil, want the signed-in user")
+	st := models.StateOf(gs.Values)
+	if !st.SignedIn() {
+		t.Fatal("session state: not signed in, want the signed-in user")
 	}
 	// Times compare by instant: drivers differ in the *time.Location they
 	// attach to one UTC instant.
-	for _, u := range []*models.User{got, byID} {
+	for _, u := range []*models.User{st.User, byID} {
 		u.DateJoined = u.DateJoined.UTC()
 		if u.LastLogin != nil {
 			l := u.LastLogin.UTC()
 			u.LastLogin = &l
 		}
 	}
-	if !reflect.DeepEqual(*got, *byID) {
-		t.Errorf("user loaded with the session:\n got %+v\nwant %+v", *got, *byID)
+	if !reflect.DeepEqual(*st.User, *byID) {
+		t.Errorf("user loaded with the session:\n got %+v\nwant %+v", *st.User, *byID)
 	}
 	// Naming another user in the session makes the loaded one unusable.
-	gs.Values[models.UserIDKey] = u.ID + 1
-	if models.SessionUser(gs) != nil {
-		t.Error("SessionUser after the session's user ID changed: got a user, want nil")
+	other := u.ID + 1
+	st.UserID = &other
+	if st.SignedIn() {
+		t.Error("SignedIn after the session's user ID changed: got true, want false")
 	}
 }
 

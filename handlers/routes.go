@@ -3,11 +3,9 @@ package handlers
 import (
 	"net/http"
 
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/assets"
-	"gatehouse/models"
 )
 
 // Routes returns the whole app as an http.Handler: every route, grouped by
@@ -27,7 +25,9 @@ func (h *Handler) router() *gin.Engine {
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.RedirectTrailingSlash = true
+	// Gin's own redirect trusts X-Forwarded-Prefix and skips our
+	// middleware; slashRedirect (slash.go) does it in NoRoute instead.
+	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.ContextWithFallback = true
 	// The peer address is the client unless proxies are configured.
@@ -37,11 +37,12 @@ func (h *Handler) router() *gin.Engine {
 
 	// Static and health: no session, no database.
 	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz(&readiness{probe: h.probe}))
 	r.GET(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 	r.HEAD(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 
 	app := r.Group("/", h.noStore, h.limitBody, h.clientInfo,
-		sessions.Sessions(models.SessionCookieName, h.store), h.loadUser)
+		h.installSessions(), h.loadUser)
 
 	// Public.
 	app.GET("/", h.homePage)
@@ -74,6 +75,7 @@ func (h *Handler) router() *gin.Engine {
 	// (models/admin.go).
 	staff := app.Group("/admin", h.requireLogin, h.requireStaff)
 	staff.GET("/", h.adminIndex)
+	staff.GET("/events/", h.adminEventsPage)
 	staff.GET("/users/", h.adminUsersPage)
 	staff.GET("/users/add/", h.adminUserAddPage)
 	staff.POST("/users/add/", h.adminUserAddSubmit)
@@ -87,7 +89,7 @@ func (h *Handler) router() *gin.Engine {
 	staff.GET("/users/:id/delete/", h.adminUserDeletePage)
 	staff.POST("/users/:id/delete/", h.adminUserDeleteSubmit)
 
-	r.NoRoute(h.noStore, h.clientInfo, sessions.Sessions(models.SessionCookieName, h.store), h.loadUser, h.notFound)
+	r.NoRoute(h.slashRedirect(r), h.noStore, h.clientInfo, h.installSessions(), h.loadUser, h.notFound)
 	r.NoMethod(h.noStore, h.methodNotAllowed)
 	return r
 }

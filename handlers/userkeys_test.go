@@ -76,14 +76,14 @@ func TestAdminRefusesSharedEmails(t *testing.T) {
 }
 
 // An account whose address another account kept when addresses became
-// unique (migration 00003 empties its key) is flagged on its admin page
+// unique (migration 00004 empties its key) is flagged on its admin page
 // and stays editable without changing the address.
 func TestAdminShowsSharedAddress(t *testing.T) {
 	ts := newTestServer(t)
 	root, _ := ts.createAdmin(t, "root", true, true)
 	ts.createUser(t, "keeper", "shared@example.com", "keeper's long password")
 	other := ts.createUser(t, "other", "other@example.com", "other's long password")
-	// What migration 00003 leaves on the younger of two accounts that
+	// What migration 00004 leaves on the younger of two accounts that
 	// shared an address.
 	if err := ts.db.Exec("UPDATE users SET email = ?, email_key = '' WHERE id = ?", "Shared@example.com", other.ID).Error; err != nil {
 		t.Fatal(err)

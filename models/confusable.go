@@ -112,12 +112,12 @@ func (u *Users) duplicateUserErr(ctx context.Context, username string, err error
 }
 
 func init() {
-	goMigrations[3] = goMigration{name: "fill_user_skeletons_settle_shared_emails", up: fillUserKeys}
+	goMigrations[4] = goMigration{name: "fill_user_skeletons_settle_shared_emails", up: fillUserKeys}
 }
 
-// fillUserKeys is migration 00003: it stores the username skeletons of
-// every existing account (table made by 00002) and settles shared e-mail
-// addresses before 00004 makes them unique. Nothing is lost: when accounts
+// fillUserKeys is migration 00004: it stores the username skeletons of
+// every existing account (table made by 00003) and settles shared e-mail
+// addresses before 00005 makes them unique. Nothing is lost: when accounts
 // already look alike, the oldest keeps the skeleton and the others go
 // without it (they keep their usernames and log in as before; only new
 // look-alikes are refused).

@@ -87,12 +87,12 @@ func TestUniqueEmails(t *testing.T) {
 		}
 	}
 	email := "ALICE@example.com"
-	if _, err := users.AdminUpdate(ctx, root.ID, other.ID, UserChanges{Email: &email}); !errors.Is(err, ErrDuplicateEmail) {
+	if _, err := NewAccounts(users.db, users.hasher, NewOutbox(users.db), Policy{}).AdminUpdate(ctx, root.ID, other.ID, UserChanges{Email: &email}); !errors.Is(err, ErrDuplicateEmail) {
 		t.Errorf("admin sets other's address to %q: got %v, want ErrDuplicateEmail", email, err)
 	}
 	same := "other@example.com"
 	on := true
-	if _, err := users.AdminUpdate(ctx, root.ID, other.ID, UserChanges{Email: &same, IsStaff: &on}); err != nil {
+	if _, err := NewAccounts(users.db, users.hasher, NewOutbox(users.db), Policy{}).AdminUpdate(ctx, root.ID, other.ID, UserChanges{Email: &same, IsStaff: &on}); err != nil {
 		t.Errorf("admin edit keeping the address: %v", err)
 	}
 }

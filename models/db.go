@@ -23,6 +23,12 @@ import (
 // (locked, read-only, full, or gone). Handlers answer 503.
 var ErrUnavailable = errors.New("database unavailable")
 
+// ErrCorrupt reports that the database file is damaged, is not a database,
+// or was deleted or replaced under the running server. Retrying cannot
+// help: handlers log it as an error and answer 500, and an operator must
+// restore the file (see README, "Health checks").
+var ErrCorrupt = errors.New("database corrupt or replaced")
+
 // ErrNotFound reports that the record asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
@@ -60,7 +66,7 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, openErr(dbErr("connect", err))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -74,7 +80,11 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
-		return nil, dbErr("open database", err)
+		return nil, openErr(dbErr("connect", err))
+	}
+	if err := QuickCheck(ctx, db); err != nil {
+		_ = sqlDB.Close()
+		return nil, openErr(err)
 	}
 	switch o.migrate {
 	case MigrateApply:
@@ -87,6 +97,15 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		return nil, err
 	}
 	return db, nil
+}
+
+// openErr explains a failure to open the database; a damaged one says what
+// to do about it.
+func openErr(err error) error {
+	if errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("open database: %w (restore it from a backup)", err)
+	}
+	return fmt.Errorf("open database: %w", err)
 }
 
 // Close closes the database's connection pool.

@@ -72,10 +72,22 @@ func dbErr(op string, err error) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return ErrNotFound
 	}
+	if isCorrupt(err) {
+		return fmt.Errorf("%s: %w: %v", op, ErrCorrupt, err)
+	}
 	if isUnavailable(err) {
 		return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// isCorrupt reports a database file that is damaged, is not a database, or
+// was moved or replaced under the running process: not retryable, answered
+// 500 and logged loudly, never a 503 that would be retried forever.
+func isCorrupt(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) &&
+		(se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB || se.ExtendedCode == sqlite3.ErrReadonlyDbMoved)
 }
 
 // isUnavailable reports errors that say the database cannot serve now
@@ -86,7 +98,7 @@ func isUnavailable(err error) bool {
 	if errors.As(err, &se) {
 		switch se.Code {
 		case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrReadonly, sqlite3.ErrFull,
-			sqlite3.ErrIoErr, sqlite3.ErrCantOpen, sqlite3.ErrCorrupt, sqlite3.ErrNotADB:
+			sqlite3.ErrIoErr, sqlite3.ErrCantOpen:
 			return true
 		}
 		return false

@@ -63,9 +63,9 @@ func TestMigrateUpgradesLegacyDatabase(t *testing.T) {
 			t.Errorf("migration %s: got pending, want applied", m.Name)
 		}
 	}
-	users := NewUsers(db, NewHasher(cheap, 2, time.Second))
+	acc := NewAccounts(db, NewHasher(cheap, 2, time.Second), NewOutbox(db), Policy{})
 	for _, name := range []string{"admin", "alice", "Alice2", "\u0430dmin", "bob", "carol"} {
-		u, err := users.Authenticate(ctx, name, "correct-horse-battery")
+		u, _, err := acc.verify(ctx, name, "correct-horse-battery")
 		if err != nil {
 			t.Errorf("log in as %q after the upgrade: %v", name, err)
 			continue
@@ -75,7 +75,7 @@ func TestMigrateUpgradesLegacyDatabase(t *testing.T) {
 		}
 	}
 	var n int64
-	for table, want := range map[string]int64{"users": 6, "sessions": 1, "auth_events": 1, "throttle_counters": 1, "password_reset_tokens": 1} {
+	for table, want := range map[string]int64{"users": 6, "sessions": 1, "auth_events": 1, "throttle_counters": 1, "one_time_tokens": 1} {
 		if err := db.Table(table).Count(&n).Error; err != nil || n != want {
 			t.Errorf("%s after the upgrade: got %d rows (%v), want %d", table, n, err, want)
 		}

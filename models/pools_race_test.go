@@ -40,7 +40,8 @@ func openTwoPools(t *testing.T) (*gorm.DB, *gorm.DB) {
 func TestSuperuserGuardRaceTwoPools(t *testing.T) {
 	db1, db2 := openTwoPools(t)
 	hasher := NewHasher(cheap, 2, 30*time.Second)
-	u1, u2 := NewUsers(db1, hasher), NewUsers(db2, hasher)
+	u1 := NewUsers(db1, hasher)
+	acc1, acc2 := NewAccounts(db1, hasher, NewOutbox(db1), Policy{}), NewAccounts(db2, hasher, NewOutbox(db2), Policy{})
 	a := mustCreate(t, u1, NewUser{Username: "ada", IsSuperuser: true})
 	b := mustCreate(t, u1, NewUser{Username: "bob", IsSuperuser: true})
 
@@ -63,11 +64,11 @@ func TestSuperuserGuardRaceTwoPools(t *testing.T) {
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i, op := range []struct {
-		users         *Users
+		accounts      *Accounts
 		actor, target uint
-	}{{u1, a.ID, b.ID}, {u2, b.ID, a.ID}} {
+	}{{acc1, a.ID, b.ID}, {acc2, b.ID, a.ID}} {
 		wg.Go(func() {
-			_, errs[i] = op.users.AdminUpdate(context.Background(), op.actor, op.target, UserChanges{IsSuperuser: &off})
+			_, errs[i] = op.accounts.AdminUpdate(context.Background(), op.actor, op.target, UserChanges{IsSuperuser: &off})
 		})
 	}
 	wg.Wait()
@@ -89,13 +90,13 @@ func TestSuperuserGuardRaceTwoPools(t *testing.T) {
 	}
 }
 
-// Failed attempts on one key from two pools at once are all counted: the
-// one that reaches the limit, and only it, blocks the key.
+// Attempts on one key from two pools at once are all counted: the one that
+// reaches the limit, and only it, blocks the key; the next is refused.
 func TestThrottleRaceTwoPools(t *testing.T) {
 	db1, db2 := openTwoPools(t)
 	t1, t2 := NewThrottles(db1), NewThrottles(db2)
 	limit := Limit{Max: 16, Window: time.Hour, Block: time.Minute, MaxBlock: time.Hour}
-	key := ThrottleKey("login:ip", "192.0.2.1")
+	r := NewRule("login:ip", limit, "192.0.2.1")
 	start := make(chan struct{})
 	blocked := make(chan time.Duration, limit.Max)
 	var wg sync.WaitGroup
@@ -106,11 +107,11 @@ func TestThrottleRaceTwoPools(t *testing.T) {
 		}
 		wg.Go(func() {
 			<-start
-			d, err := th.Fail(context.Background(), "login:ip", key, limit)
+			got, err := th.Take(context.Background(), r)
 			if err != nil {
-				t.Errorf("Fail: %v", err)
+				t.Errorf("Take: %v", err)
 			}
-			blocked <- d
+			blocked <- got.Blocked
 		})
 	}
 	close(start)
@@ -125,8 +126,8 @@ func TestThrottleRaceTwoPools(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d attempts at once against a limit of %d: got %d blocking attempts, want 1 (attempts lost or double-counted)", limit.Max, limit.Max, n)
 	}
-	if ok, _, err := t2.Check(context.Background(), key); err != nil || ok {
-		t.Errorf("Check after the limit: got allowed=%v (err %v), want blocked", ok, err)
+	if got, err := t2.Take(context.Background(), r); err != nil || !got.Refused() {
+		t.Errorf("Take after the limit: got %+v (err %v), want refused", got, err)
 	}
 }
 

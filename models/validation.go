@@ -25,6 +25,20 @@ const (
 	similarityMaxFrac = 0.7 // Django's UserAttributeSimilarityValidator
 )
 
+// Limits on user input in bytes, checked before anything else: a character
+// is at most 4 bytes of UTF-8, so a longer value cannot be within its limit
+// in characters, and it is refused before any normalising (NFKC can expand
+// text 18-fold, U+FDFA) or comparing, which keeps every validator's work
+// bounded by its field's limit whatever size the request body is.
+const (
+	usernameMaxBytes = 4 * UsernameMaxLen
+	emailMaxBytes    = 4 * EmailMaxLen
+	passwordMaxBytes = 4 * PasswordMaxLen
+	// similarityMaxParts caps the parts of an attribute compared with the
+	// password; a valid address has far fewer that matter.
+	similarityMaxParts = 32
+)
+
 var usernameRE = regexp.MustCompile(`^[\p{L}\p{N}_.@+-]+$`)
 
 var folder = cases.Fold()
@@ -35,19 +49,29 @@ var folder = cases.Fold()
 // mark (U+00A8 becomes " \u0308"); without it normalising twice would give a
 // different name (found by FuzzUsernameNormalization).
 func NormalizeUsername(s string) string {
-	return strings.TrimSpace(norm.NFKC.String(strings.TrimSpace(s)))
+	s = strings.TrimSpace(s)
+	if len(s) > usernameMaxBytes {
+		return s // too long in any form: ValidateUsername refuses it
+	}
+	return strings.TrimSpace(norm.NFKC.String(s))
 }
 
 // UsernameKey returns the case-insensitive identity of a username: the NFKC
 // form of its Unicode case fold. Two usernames with the same key are the same
 // account; the database holds a unique index on it.
 func UsernameKey(s string) string {
+	if s = strings.TrimSpace(s); len(s) > usernameMaxBytes {
+		return s // no account has such a name; not worth normalising
+	}
 	return norm.NFKC.String(folder.String(NormalizeUsername(s)))
 }
 
 // EmailKey returns the case-insensitive identity of an e-mail address, used to
 // find accounts by address (never to send to).
 func EmailKey(s string) string {
+	if s = strings.TrimSpace(s); len(s) > emailMaxBytes {
+		return s // no account has such an address; not worth normalising
+	}
 	return norm.NFKC.String(folder.String(norm.NFKC.String(strings.TrimSpace(s))))
 }
 
@@ -68,6 +92,9 @@ func CleanText(s string) string {
 // ValidateUsername returns a message when s (already normalised) is not an
 // acceptable username, else "".
 func ValidateUsername(s string) string {
+	if len(s) > usernameMaxBytes {
+		return "Ensure this value has at most 150 characters."
+	}
 	if msg := CleanText(s); msg != "" {
 		return msg
 	}
@@ -89,6 +116,9 @@ func ValidateUsername(s string) string {
 // NormalizeEmail lower-cases the domain part, as Django's normalize_email does.
 func NormalizeEmail(s string) string {
 	s = strings.TrimSpace(s)
+	if len(s) > emailMaxBytes {
+		return s // ValidateEmail refuses it
+	}
 	i := strings.LastIndexByte(s, '@')
 	if i < 0 {
 		return s
@@ -101,6 +131,9 @@ func NormalizeEmail(s string) string {
 func ValidateEmail(s string) string {
 	if s == "" {
 		return ""
+	}
+	if len(s) > emailMaxBytes {
+		return "Ensure this value has at most 254 characters."
 	}
 	if msg := CleanText(s); msg != "" {
 		return msg
@@ -122,15 +155,27 @@ func ValidateEmail(s string) string {
 // ValidatePassword applies Django's password validators plus a maximum
 // length: minimum length, similarity to the username and e-mail, the common-
 // password list, and not entirely numeric. It returns every failed rule's
-// message, or nil when the password is acceptable.
+// message, or nil when the password is acceptable. The username and e-mail
+// are compared only when they pass their own validation: a value that does
+// not could be any size, and no account has it anyway.
 func ValidatePassword(password, username, email string) []string {
+	const tooLong = "This password is too long. It must contain at most 1024 characters."
+	if len(password) > passwordMaxBytes {
+		return []string{tooLong}
+	}
 	if msg := CleanText(password); msg != "" {
 		return []string{msg}
 	}
 	n := utf8.RuneCountInString(password)
 	if n > PasswordMaxLen {
 		// Nothing else is worth checking on such input.
-		return []string{"This password is too long. It must contain at most 1024 characters."}
+		return []string{tooLong}
+	}
+	if ValidateUsername(username) != "" {
+		username = ""
+	}
+	if ValidateEmail(email) != "" {
+		email = ""
 	}
 	var msgs []string
 	if n < PasswordMinLen {
@@ -148,6 +193,20 @@ func ValidatePassword(password, username, email string) []string {
 	return msgs
 }
 
+// hardPasswordProblems returns the password rules that hold even when
+// validation is bypassed: no empty password, clean text, bounded length.
+func hardPasswordProblems(password string) []string {
+	switch {
+	case password == "":
+		return []string{"This field is required."}
+	case CleanText(password) != "":
+		return []string{CleanText(password)}
+	case utf8.RuneCountInString(password) > PasswordMaxLen:
+		return []string{"This password is too long. It must contain at most 1024 characters."}
+	}
+	return nil
+}
+
 func isAllDigits(s string) bool {
 	if s == "" {
 		return false
@@ -162,23 +221,27 @@ func isAllDigits(s string) bool {
 
 // similarAttribute returns "username" or "email address" when the password is
 // too close to that attribute (or a part of it split on non-word characters,
-// as Django does), else "".
+// as Django does), else "". Its callers pass valid attributes only, so the
+// work is bounded by the field limits; the parts are capped as well, and the
+// scratch space is shared by every comparison.
 func similarAttribute(password, username, email string) string {
-	pw := strings.ToLower(password)
+	var sc similarityScratch
+	sc.pw = []rune(strings.ToLower(password))
 	attrs := []struct{ name, value string }{{"username", username}, {"email address", email}}
 	for _, a := range attrs {
 		if a.value == "" {
 			continue
 		}
 		v := strings.ToLower(a.value)
-		parts := append([]string{v}, strings.FieldsFunc(v, func(r rune) bool {
-			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_')
-		})...)
-		for _, part := range parts {
-			if part == "" {
-				continue
+		if sc.similarity(v) >= similarityMaxFrac {
+			return a.name
+		}
+		n := 0
+		for part := range strings.FieldsFuncSeq(v, notWordRune) {
+			if n++; n > similarityMaxParts {
+				break
 			}
-			if similarity(pw, part) >= similarityMaxFrac {
+			if sc.similarity(part) >= similarityMaxFrac {
 				return a.name
 			}
 		}
@@ -186,23 +249,40 @@ func similarAttribute(password, username, email string) string {
 	return ""
 }
 
+func notWordRune(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') }
+
+// similarityScratch holds the password's runes and buffers reused across
+// the comparisons of one validation.
+type similarityScratch struct {
+	pw     []rune
+	part   []rune
+	counts map[rune]int
+}
+
 // similarity is Python difflib's SequenceMatcher.quick_ratio, an upper bound
 // of its ratio that Django's validator also checks first: 2*matches/total
 // over the multiset of characters. It is cheap and errs on the side of
 // refusing.
-func similarity(a, b string) float64 {
-	ra, rb := []rune(a), []rune(b)
+func (sc *similarityScratch) similarity(b string) float64 {
+	sc.part = sc.part[:0]
+	for _, r := range b {
+		sc.part = append(sc.part, r)
+	}
+	ra, rb := sc.pw, sc.part
 	if len(ra)+len(rb) == 0 {
 		return 0
 	}
-	counts := make(map[rune]int, len(rb))
+	if sc.counts == nil {
+		sc.counts = make(map[rune]int, 64)
+	}
+	clear(sc.counts)
 	for _, r := range rb {
-		counts[r]++
+		sc.counts[r]++
 	}
 	matches := 0
 	for _, r := range ra {
-		if counts[r] > 0 {
-			counts[r]--
+		if sc.counts[r] > 0 {
+			sc.counts[r]--
 			matches++
 		}
 	}

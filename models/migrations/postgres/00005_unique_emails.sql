@@ -1,6 +1,6 @@
 -- No two accounts may share an e-mail address (compared by the folded key,
 -- as usernames are). '' is an account without an address, or one whose
--- shared address migration 00003 left to another account.
+-- shared address migration 00004 left to another account.
 
 -- +goose Up
 CREATE UNIQUE INDEX idx_users_email_key_unique ON users (email_key) WHERE email_key <> '';

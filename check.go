@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"gatehouse/models"
+)
+
+// deployWarning is one problem `check --deploy` reports, like Django's
+// system checks: an ID to silence or search for, and what to do.
+type deployWarning struct {
+	ID, Msg string
+}
+
+// Filesystem magic numbers (statfs f_type) of network and FUSE
+// filesystems, on which SQLite's locking is unreliable.
+var networkFS = map[int64]string{
+	0x6969:     "NFS",
+	0xFF534D42: "CIFS",
+	0x517B:     "SMB",
+	0xFE534D42: "SMB2",
+	0x65735546: "FUSE",
+	0x01021997: "9P",
+	0x47504653: "GPFS",
+	0x013111A8: "IBRIX",
+	0x0BD00BD0: "Lustre",
+}
+
+// statfsType returns the filesystem type of the directory holding path
+// (a variable so tests can stand in for a network mount).
+var statfsType = func(path string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Type), nil
+}
+
+// minSecretKeyLen is the shortest SECRET_KEY accepted (Django asks 50
+// characters of good randomness; 32 random characters is 190+ bits).
+const minSecretKeyLen = 32
+
+// deployWarnings checks cfg for settings that are fine on a laptop and
+// wrong in production. The database schema's version is not checked: the
+// schema is migrated at every start (AutoMigrate), so it cannot lag behind.
+func deployWarnings(cfg config) []deployWarning {
+	var ws []deployWarning
+	add := func(id, format string, args ...any) {
+		ws = append(ws, deployWarning{ID: id, Msg: fmt.Sprintf(format, args...)})
+	}
+	if !strings.HasPrefix(cfg.http.BaseURL, "https://") {
+		add("gatehouse.W001", "BASE_URL %q is not https: session cookies go out without Secure, no HSTS is sent, and reset links in e-mails are plain http. Serve over TLS and set BASE_URL=https://….", cfg.http.BaseURL)
+	}
+	if cfg.smtpURL == "" {
+		add("gatehouse.W002", "SMTP_URL is unset: e-mails, password-reset links included, are printed to standard output (and so into logs) instead of sent. Set SMTP_URL=smtp://user:pass@host:587.")
+	}
+	switch n := len(cfg.secretKey); {
+	case n == 0:
+		add("gatehouse.W003", "SECRET_KEY is unset. Set it to at least %d random characters (e.g. `openssl rand -base64 48`) and keep it secret.", minSecretKeyLen)
+	case n < minSecretKeyLen || weakSecret(cfg.secretKey):
+		add("gatehouse.W003", "SECRET_KEY is weak (%d characters, or few distinct ones); use at least %d random characters (e.g. `openssl rand -base64 48`).", n, minSecretKeyLen)
+	}
+	if len(cfg.http.TrustedProxies) == 0 {
+		add("gatehouse.W004", "TRUSTED_PROXIES is unset: the peer address is taken as the client. Behind a proxy or load balancer every request then seems to come from it, and the per-address limits lock everyone out together. Set TRUSTED_PROXIES to the proxy's addresses (the server also warns once when a request arrives with X-Forwarded-For).")
+	}
+	if dir, ok := sqliteDir(cfg.databaseURL); ok {
+		if t, err := statfsType(dir); err == nil {
+			if name, bad := networkFS[t]; bad {
+				add("gatehouse.W005", "the SQLite database %q is on a %s filesystem: SQLite's locks are not reliable there and the file can be corrupted. Keep it on a local disk, and run one host against it (use PostgreSQL for several).", cfg.databaseURL, name)
+			}
+		}
+	}
+	var off []string
+	for _, l := range []struct {
+		key string
+		on  bool
+	}{
+		{"LOGIN_LIMIT_PER_USER_IP", cfg.http.LoginLimitPerUserIP.Enabled()},
+		{"LOGIN_LIMIT_PER_IP", cfg.http.LoginLimitPerIP.Enabled()},
+		{"PASSWORD_RESET_LIMIT_PER_EMAIL", cfg.http.PasswordResetLimitPerEmail.Enabled()},
+		{"PASSWORD_RESET_LIMIT_PER_IP", cfg.http.PasswordResetLimitPerIP.Enabled()},
+		{"SIGNUP_LIMIT_PER_IP", cfg.http.SignupLimitPerIP.Enabled()},
+		{"SIGNUP_CHECK_LIMIT_PER_IP", cfg.http.SignupCheckLimitPerIP.Enabled()},
+	} {
+		if !l.on {
+			off = append(off, l.key)
+		}
+	}
+	if len(off) > 0 {
+		add("gatehouse.W006", "limits turned off: %s. Password guessing, sign-up floods or mail bombing are then unbounded; remove the `off` settings.", strings.Join(off, ", "))
+	}
+	if cfg.http.Debug {
+		add("gatehouse.W007", "DEBUG is on: Gin's debug mode prints the route table and every request to standard output. Set DEBUG=false.")
+	}
+	return ws
+}
+
+// weakSecret reports a key with very few distinct characters ("aaaa…").
+func weakSecret(s string) bool {
+	seen := map[rune]bool{}
+	for _, r := range s {
+		seen[r] = true
+	}
+	return len(seen) < 8
+}
+
+// sqliteDir returns the directory holding the SQLite file DATABASE_URL
+// names, or false for another database.
+func sqliteDir(dbURL string) (string, bool) {
+	p, ok := sqlitePath(dbURL)
+	return filepath.Dir(p), ok
+}
+
+// logDeployWarnings logs each warning once at start-up, so `serve` says
+// what `check --deploy` would.
+func logDeployWarnings(log *slog.Logger, cfg config) {
+	for _, w := range deployWarnings(cfg) {
+		log.Warn("deploy check: "+w.Msg, "check", w.ID)
+	}
+}
+
+// errChecksFailed is returned (exit status 1) when a check found problems.
+var errChecksFailed = errors.New("check: problems found")
+
+// checkCommand is `gatehouse check [--deploy]`: the configuration (already
+// loaded, so valid) and the database (opens, migrates, passes quick_check);
+// with --deploy also the production settings. Each problem is explained;
+// any problem exits non-zero.
+func checkCmd(fs *flag.FlagSet) runFunc {
+	deploy := fs.Bool("deploy", false, "also check the settings a production deployment needs")
+	return func(ctx context.Context, e *env, _ []string) error {
+		return checkCommand(ctx, e.cfg, *deploy, e.stdout)
+	}
+}
+
+func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer) error {
+	var problems []deployWarning
+	if db, err := openDB(ctx, cfg); err != nil {
+		problems = append(problems, deployWarning{ID: "gatehouse.E001", Msg: "database: " + err.Error()})
+	} else {
+		_ = models.Close(db)
+	}
+	if deploy {
+		problems = append(problems, deployWarnings(cfg)...)
+	}
+	if len(problems) == 0 {
+		fmt.Fprintln(stdout, "System check identified no issues.")
+		return nil
+	}
+	fmt.Fprintf(stdout, "System check identified %d issue(s):\n", len(problems))
+	for _, p := range problems {
+		fmt.Fprintf(stdout, "  %s: %s\n", p.ID, p.Msg)
+	}
+	return errChecksFailed
+}

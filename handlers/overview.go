@@ -1,0 +1,338 @@
+package handlers
+
+// The staff security overview (/admin/) and the event list behind it
+// (/admin/events/). The overview runs a fixed number of grouped queries per
+// view, whatever the number of events: a histogram per window, and a top
+// list of accounts and of addresses per window. Every number it shows links
+// to the list filtered to exactly the events it counts (same kinds, same
+// time range), so staff can go from "many failures at 03:00" to the rows.
+// Queries use the event's kind, account ID, address and time only.
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/components"
+	"gatehouse/models"
+)
+
+// eventGroup is a named set of event kinds: one chart, or an event filter.
+type eventGroup struct {
+	key, label string
+	kinds      []models.EventKind
+}
+
+// overviewGroups are the charts, in order.
+var overviewGroups = []eventGroup{
+	{"signins", "Sign-ins", []models.EventKind{models.EventLoginSucceeded}},
+	{"failures", "Failed sign-ins", []models.EventKind{models.EventLoginFailed}},
+	{"throttled", "Throttled attempts", []models.EventKind{models.EventLoginThrottled, models.EventSignupThrottled, models.EventResetThrottled}},
+	{"resets", "Password resets requested", []models.EventKind{models.EventResetRequested}},
+	{"signups", "New accounts", []models.EventKind{models.EventSignup, models.EventUserCreated}},
+}
+
+// attackGroup is what the top lists rank: failed and throttled sign-ins.
+var attackGroup = eventGroup{"attacks", "Failed or throttled sign-ins", []models.EventKind{models.EventLoginFailed, models.EventLoginThrottled}}
+
+// eventKindsFor resolves the kind filter: a group name or one event kind.
+func eventKindsFor(key string) (eventGroup, bool) {
+	for _, g := range append(overviewGroups, attackGroup) {
+		if g.key == key {
+			return g, true
+		}
+	}
+	for _, k := range allEventKinds {
+		if string(k) == key {
+			return eventGroup{key, string(k), []models.EventKind{k}}, true
+		}
+	}
+	return eventGroup{}, false
+}
+
+var allEventKinds = []models.EventKind{
+	models.EventLoginSucceeded, models.EventLoginFailed, models.EventLoginThrottled, models.EventLogout,
+	models.EventSignup, models.EventSignupThrottled, models.EventPasswordChanged, models.EventResetRequested,
+	models.EventResetCompleted, models.EventResetThrottled, models.EventSessionRevoked, models.EventAdminAction,
+	models.EventUserDeactivated, models.EventPrivilegesChanged, models.EventUserCreated, models.EventUserDeleted,
+	models.EventPasswordSet,
+}
+
+// overviewWindow is one period of the overview: n buckets of step ending
+// with the current one.
+type overviewWindow struct {
+	id, title string
+	step      time.Duration
+	n         int
+}
+
+var overviewWindows = []overviewWindow{
+	{"24h", "Last 24 hours (by hour, UTC)", time.Hour, 24},
+	{"30d", "Last 30 days (by day, UTC)", 24 * time.Hour, 30},
+}
+
+const (
+	chartWidth, chartHeight = 240, 48
+	topLimit                = 10
+	eventsPerPage           = 50
+)
+
+// eventsURL is the event list filtered to kinds (a group key), [since,
+// until) and optionally an account or address.
+func eventsURL(kind string, since, until time.Time, userID uint, ip string) string {
+	v := url.Values{}
+	if kind != "" {
+		v.Set("kind", kind)
+	}
+	if !since.IsZero() {
+		v.Set("since", since.UTC().Format(time.RFC3339))
+	}
+	if !until.IsZero() {
+		v.Set("until", until.UTC().Format(time.RFC3339))
+	}
+	if userID != 0 {
+		v.Set("user", strconv.FormatUint(uint64(userID), 10))
+	}
+	if ip != "" {
+		v.Set("ip", ip)
+	}
+	return components.AdminEventsURL + "?" + v.Encode()
+}
+
+func (h *Handler) adminOverviewPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	now := time.Now().UTC()
+	var kinds []models.EventKind
+	for _, g := range overviewGroups {
+		kinds = append(kinds, g.kinds...)
+	}
+	var o components.AdminOverview
+	for _, w := range overviewWindows {
+		since := now.Truncate(w.step).Add(-time.Duration(w.n-1) * w.step)
+		hist, err := h.events.Histogram(ctx, kinds, since, w.step, w.n)
+		if err != nil {
+			h.dbError(c, "overview histogram", err)
+			return
+		}
+		ow := components.OverviewWindow{ID: w.id, Title: w.title}
+		for _, g := range overviewGroups {
+			ow.Series = append(ow.Series, chartSeries(g, hist, since, w))
+		}
+		accounts, err := h.events.TopAccounts(ctx, attackGroup.kinds, since, topLimit)
+		if err != nil {
+			h.dbError(c, "overview top accounts", err)
+			return
+		}
+		ids := make([]uint, 0, len(accounts))
+		for _, a := range accounts {
+			ids = append(ids, a.UserID)
+		}
+		names, err := h.events.Usernames(ctx, ids)
+		if err != nil {
+			h.dbError(c, "overview usernames", err)
+			return
+		}
+		for _, a := range accounts {
+			row := components.OverviewTop{N: a.N, URL: eventsURL(attackGroup.key, since, time.Time{}, a.UserID, "")}
+			if name, ok := names[a.UserID]; ok {
+				row.Label, row.AccountURL = name, "/admin/users/"+strconv.FormatUint(uint64(a.UserID), 10)+"/"
+			} else {
+				row.Label = fmt.Sprintf("#%d (deleted)", a.UserID)
+			}
+			ow.TopAccounts = append(ow.TopAccounts, row)
+		}
+		addrs, err := h.events.TopAddresses(ctx, attackGroup.kinds, since, topLimit)
+		if err != nil {
+			h.dbError(c, "overview top addresses", err)
+			return
+		}
+		for _, a := range addrs {
+			ow.TopAddresses = append(ow.TopAddresses, components.OverviewTop{Label: a.IP, N: a.N,
+				URL: eventsURL(attackGroup.key, since, time.Time{}, 0, a.IP)})
+		}
+		o.Windows = append(o.Windows, ow)
+	}
+	h.render(c, http.StatusOK, components.AdminOverviewPage(h.page(c, "Security overview"), o))
+}
+
+// chartSeries lays out one group's bars: heights scaled to the largest
+// bucket, a bar of at least 1 unit for any non-zero count.
+func chartSeries(g eventGroup, hist map[models.EventKind][]int64, since time.Time, w overviewWindow) components.OverviewSeries {
+	counts := make([]int64, w.n)
+	for _, k := range g.kinds {
+		for i, n := range hist[k] {
+			counts[i] += n
+		}
+	}
+	s := components.OverviewSeries{Key: g.key, Label: g.label, Width: chartWidth, Height: chartHeight,
+		TotalURL: eventsURL(g.key, since, time.Time{}, 0, "")}
+	var peak int64
+	for _, n := range counts {
+		s.Total += n
+		peak = max(peak, n)
+	}
+	slot := chartWidth / w.n
+	layout := "2 Jan 15:04"
+	if w.step >= 24*time.Hour {
+		layout = "2 Jan"
+	}
+	for i, n := range counts {
+		from := since.Add(time.Duration(i) * w.step)
+		bh := 0
+		if peak > 0 && n > 0 {
+			bh = max(1, int(n*int64(chartHeight-2)/peak))
+		}
+		s.Bars = append(s.Bars, components.OverviewBar{
+			X: i*slot + 1, Y: chartHeight - 1 - bh, W: max(1, slot-2), H: bh, N: n,
+			Title: fmt.Sprintf("%s from %s UTC: %d", g.label, from.Format(layout), n),
+			URL:   eventsURL(g.key, from, from.Add(w.step), 0, ""),
+		})
+	}
+	return s
+}
+
+// badFilter names an event-list parameter that could not be read (400).
+type badFilter string
+
+// parseEventFilter reads the event list's query: kind (a group or a kind),
+// since and until (RFC 3339, or since as a duration back from now: 24h,
+// 30d), user (an account ID), ip, page.
+func parseEventFilter(c *gin.Context, now time.Time) (models.EventFilter, []string, int, badFilter) {
+	var f models.EventFilter
+	var words []string
+	if k := c.Query("kind"); k != "" {
+		g, ok := eventKindsFor(k)
+		if !ok {
+			return f, nil, 0, "kind"
+		}
+		f.Kinds = g.kinds
+		words = append(words, g.label)
+	}
+	if s := c.Query("since"); s != "" {
+		t, ok := parseSince(s, now)
+		if !ok {
+			return f, nil, 0, "since"
+		}
+		f.Since = t
+		words = append(words, "since "+t.Format("2 Jan 2006 15:04 MST"))
+	}
+	if s := c.Query("until"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return f, nil, 0, "until"
+		}
+		f.Until = t.UTC()
+		words = append(words, "before "+f.Until.Format("2 Jan 2006 15:04 MST"))
+	}
+	if s := c.Query("user"); s != "" {
+		id, err := strconv.ParseUint(s, 10, 32)
+		if err != nil || id == 0 {
+			return f, nil, 0, "user"
+		}
+		uid := uint(id)
+		f.UserID = &uid
+		words = append(words, "account #"+s)
+	}
+	if s := c.Query("ip"); s != "" {
+		if len(s) > 64 || net.ParseIP(s) == nil {
+			return f, nil, 0, "ip"
+		}
+		f.IP = s
+		words = append(words, "from "+s)
+	}
+	page := 1
+	if s := c.Query("page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100000 {
+			return f, nil, 0, "page"
+		}
+		page = n
+	}
+	return f, words, page, ""
+}
+
+// parseSince accepts an RFC 3339 time or a period back from now (a Go
+// duration, or days: "30d"), at most about 13 months.
+func parseSince(s string, now time.Time) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), true
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return time.Time{}, false
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return time.Time{}, false
+		}
+	}
+	if d <= 0 || d > 400*24*time.Hour {
+		return time.Time{}, false
+	}
+	return now.Add(-d), true
+}
+
+func (h *Handler) adminEventsPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	f, words, page, bad := parseEventFilter(c, time.Now().UTC())
+	if bad != "" {
+		h.log.Info("event list: bad filter", "param", string(bad))
+		h.errorResponse(c, http.StatusBadRequest)
+		return
+	}
+	rows, total, err := h.events.List(ctx, f, (page-1)*eventsPerPage, eventsPerPage)
+	if err != nil {
+		h.dbError(c, "list events", err)
+		return
+	}
+	var ids []uint
+	for _, r := range rows {
+		if r.UserID != nil {
+			ids = append(ids, *r.UserID)
+		}
+	}
+	names, err := h.events.Usernames(ctx, ids)
+	if err != nil {
+		h.dbError(c, "event usernames", err)
+		return
+	}
+	l := components.AdminEventList{Filters: words, Total: total, Page: page,
+		Pages: max(1, int((total+eventsPerPage-1)/eventsPerPage))}
+	for _, r := range rows {
+		row := components.AdminEventRow{Time: r.CreatedAt.UTC().Format("2 Jan 2006, 15:04:05 MST"), Kind: string(r.Kind),
+			IP: r.IP, Detail: r.Detail}
+		if r.IP != "" {
+			row.IPURL = eventsURL("", time.Time{}, time.Time{}, 0, r.IP)
+		}
+		if r.UserID != nil {
+			if name, ok := names[*r.UserID]; ok {
+				row.Account, row.AccountURL = name, "/admin/users/"+strconv.FormatUint(uint64(*r.UserID), 10)+"/"
+			} else {
+				row.Account = fmt.Sprintf("#%d", *r.UserID)
+			}
+		}
+		l.Rows = append(l.Rows, row)
+	}
+	pageURL := func(n int) string {
+		q := c.Request.URL.Query()
+		q.Set("page", strconv.Itoa(n))
+		return components.AdminEventsURL + "?" + q.Encode()
+	}
+	if page > 1 {
+		l.PrevURL = pageURL(page - 1)
+	}
+	if page < l.Pages {
+		l.NextURL = pageURL(page + 1)
+	}
+	h.render(c, http.StatusOK, components.AdminEventsPage(h.page(c, "Security events"), l))
+}

@@ -1,0 +1,204 @@
+// Package metrics has one job: Gatehouse's Prometheus metrics. It defines
+// every metric and serves them (on METRICS_ADDR, a listener of its own,
+// never the public router); the rest of the app reports through the small
+// methods below, which do nothing on a nil *Metrics, so code that reports
+// never checks whether metrics are on. Labels hold route patterns, status
+// codes, outcomes and limit names only: never a username, an address, a
+// token or a raw path.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gorm.io/gorm"
+)
+
+// Metrics holds one app's metrics in a registry of its own.
+type Metrics struct {
+	reg             *prometheus.Registry
+	requests        *prometheus.HistogramVec
+	logins          *prometheus.CounterVec
+	events          *prometheus.CounterVec
+	throttleRefused *prometheus.CounterVec
+	hashWait        prometheus.Histogram
+	outboxFailures  prometheus.Counter
+	sessionsCreated prometheus.Counter
+	sessionsEnded   prometheus.Counter
+}
+
+// Login outcomes (the outcome label of gatehouse_logins_total).
+const (
+	LoginSuccess       = "success"
+	LoginWrongPassword = "wrong_password"
+	LoginUnknownUser   = "unknown_user"
+	LoginThrottled     = "throttled"
+	LoginBusy          = "busy"
+	// LoginPendingSecondFactor is reserved for when a second factor exists.
+	LoginPendingSecondFactor = "pending_second_factor"
+)
+
+// New returns a registry with the app's metrics and the Go runtime and
+// process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gatehouse_http_request_duration_seconds",
+			Help:    "HTTP requests by route pattern, method and status, with their latency. _count is the request count.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "status"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_logins_total",
+			Help: "Login attempts by outcome: success, wrong_password, unknown_user, throttled, busy (no hashing slot).",
+		}, []string{"outcome"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_security_events_total",
+			Help: "Security events recorded, by kind (as in the admin's event list).",
+		}, []string{"kind"}),
+		throttleRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_throttle_refusals_total",
+			Help: "Requests refused because a limit was blocking, by limit.",
+		}, []string{"limit"}),
+		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gatehouse_hash_wait_seconds",
+			Help:    "Time a password hash waited for a hashing slot (including waits that gave up).",
+			Buckets: []float64{.0001, .001, .005, .01, .05, .1, .25, .5, 1, 2, 3, 5},
+		}),
+		outboxFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_outbox_failures_total",
+			Help: "E-mails whose delivery attempt failed.",
+		}),
+		sessionsCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_sessions_created_total",
+			Help: "Session rows created (logins, sign-ups, rotations).",
+		}),
+		sessionsEnded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_sessions_ended_total",
+			Help: "Session rows deleted (logouts, rotations, revocations, expiry sweeps).",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.logins, m.events, m.throttleRefused, m.hashWait, m.outboxFailures,
+		m.sessionsCreated, m.sessionsEnded,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus's text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Request records one finished request under its route pattern.
+func (m *Metrics) Request(route, method string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// Login records a login attempt's outcome (one of the Login constants).
+func (m *Metrics) Login(outcome string) {
+	if m == nil {
+		return
+	}
+	m.logins.WithLabelValues(outcome).Inc()
+}
+
+// SecurityEvent records a security event of kind.
+func (m *Metrics) SecurityEvent(kind string) {
+	if m == nil {
+		return
+	}
+	m.events.WithLabelValues(kind).Inc()
+}
+
+// ThrottleRefused records a request refused by the named limit.
+func (m *Metrics) ThrottleRefused(limit string) {
+	if m == nil {
+		return
+	}
+	m.throttleRefused.WithLabelValues(limit).Inc()
+}
+
+// OutboxFailed records an e-mail delivery attempt that failed.
+func (m *Metrics) OutboxFailed() {
+	if m == nil {
+		return
+	}
+	m.outboxFailures.Inc()
+}
+
+// HashSlots is what WatchHasher needs from the password hasher.
+type HashSlots interface {
+	// SlotsInUse and Slots report the hashing slots taken now and in all.
+	SlotsInUse() int
+	Slots() int
+	// ObserveWait has f told how long each hash waited for a slot.
+	ObserveWait(f func(time.Duration))
+}
+
+// WatchHasher exports the hasher's slots in use and its waits.
+func (m *Metrics) WatchHasher(h HashSlots) {
+	if m == nil || h == nil {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_hash_slots_in_use", Help: "Password hashes running now.",
+		}, func() float64 { return float64(h.SlotsInUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_hash_slots", Help: "Password hashes allowed at once (HASH_CONCURRENCY).",
+		}, func() float64 { return float64(h.Slots()) }),
+	)
+	h.ObserveWait(func(d time.Duration) { m.hashWait.Observe(d.Seconds()) })
+}
+
+// WatchOutbox exports the outbox's depth (e-mails waiting), read at each
+// scrape through depth with a short timeout; a failed read reports -1.
+func (m *Metrics) WatchOutbox(depth func(context.Context) (int, error)) {
+	if m == nil || depth == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_outbox_depth", Help: "E-mails waiting in the outbox (-1: could not be read).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := depth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+}
+
+// WatchDB exports the connection pool's statistics and counts session rows
+// created and deleted (through GORM callbacks on the sessions table, so the
+// session code needs no calls of its own).
+func (m *Metrics) WatchDB(db *gorm.DB) error {
+	if m == nil {
+		return nil
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	m.reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, "gatehouse"))
+	count := func(c prometheus.Counter) func(*gorm.DB) {
+		return func(tx *gorm.DB) {
+			if tx.Error == nil && tx.Statement.Table == "sessions" && tx.RowsAffected > 0 {
+				c.Add(float64(tx.RowsAffected))
+			}
+		}
+	}
+	if err := db.Callback().Create().After("gorm:create").Register("metrics:sessions_created", count(m.sessionsCreated)); err != nil {
+		return err
+	}
+	return db.Callback().Delete().After("gorm:delete").Register("metrics:sessions_ended", count(m.sessionsEnded))
+}

@@ -1,0 +1,103 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOpenRefusesCorruptDatabase: start-up stops with a clear message on a
+// file that is not a database or whose pages are damaged, instead of
+// serving errors request by request.
+func TestOpenRefusesCorruptDatabase(t *testing.T) {
+	ctx := context.Background()
+	t.Run("not a database", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "junk.db")
+		if err := os.WriteFile(path, []byte(strings.Repeat("this is not an SQLite file\n", 400)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(ctx, path)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "not a database") {
+			t.Fatalf("got %v, want ErrCorrupt saying it is not a database", err)
+		}
+	})
+	t.Run("damaged pages", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "damaged.db")
+		db, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users := NewUsers(db, NewHasher(HashParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
+		for _, name := range []string{"alice", "bob", "carol"} {
+			if _, err := users.Create(ctx, NewUser{Username: name, Email: name + "@example.com", Password: "correct horse battery"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := Close(db); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		// Damage the middle of the file: tables and indexes, not the header.
+		if _, err := f.WriteAt([]byte(strings.Repeat("\xff", int(fi.Size()/2))), fi.Size()/4); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		_, err = Open(ctx, path)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "restore it from a backup") {
+			t.Fatalf("got %v, want ErrCorrupt from the quick check, with advice", err)
+		}
+	})
+}
+
+// TestProbeCachesAndRecovers: one check serves every caller for the
+// interval (a flood of /readyz does not reach the database), then the next
+// check sees the current state.
+func TestProbeCachesAndRecovers(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "probe.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(db)
+	sqlDB, _ := db.DB()
+	sqlDB.SetMaxOpenConns(1)
+	p := NewProbe(db, 300*time.Millisecond)
+	if err := p.Check(ctx); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
+	if err := db.Exec("PRAGMA query_only = ON").Error; err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if err := p.Check(ctx); err != nil {
+			t.Fatalf("within the interval: got %v, want the cached success", err)
+		}
+	}
+	time.Sleep(350 * time.Millisecond)
+	if err := p.Check(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("read-only: got %v, want ErrUnavailable", err)
+	}
+	if err := db.Exec("PRAGMA query_only = OFF").Error; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if err := p.Check(ctx); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	var n int64
+	db.Raw("SELECT count(*) FROM sqlite_master WHERE name LIKE '%probe%'").Scan(&n)
+	if n != 0 {
+		t.Fatalf("probe left %d tables behind", n)
+	}
+}
