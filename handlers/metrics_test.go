@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/testdb"
 	"gatehouse/metrics"
 	"gatehouse/models"
 )
@@ -77,6 +78,11 @@ func TestMetricsAfterWorkload(t *testing.T) {
 	wantRedirect(t, alice.postForm("/accounts/logout/", nil), "/")
 
 	text := scrape(t, msrv)
+	// The pool's default bound: 8 on SQLite, more on PostgreSQL.
+	maxConns := float64(8)
+	if testdb.Postgres() {
+		maxConns = models.DefaultPostgresMaxConns
+	}
 	checks := []struct {
 		series string
 		want   float64
@@ -95,7 +101,7 @@ func TestMetricsAfterWorkload(t *testing.T) {
 		{`gatehouse_hash_slots`, 4},
 		// createUser x2 hashes; logins verify (2 right, 5 wrong).
 		{`gatehouse_hash_wait_seconds_count`, 9},
-		{`go_sql_max_open_connections{db_name="gatehouse"}`, 8},
+		{`go_sql_max_open_connections{db_name="gatehouse"}`, maxConns},
 	}
 	for _, c := range checks {
 		if got := sample(text, c.series); got != c.want {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/testdb"
 	"gatehouse/models"
 )
 
@@ -48,6 +49,7 @@ func noProbeLeftovers(t *testing.T, ts *testServer) {
 // be read and written and 503 while it is read-only or locked by another
 // process, and recovers after; /healthz stays 200 (process only).
 func TestReadyzFollowsTheDatabase(t *testing.T) {
+	testdb.SkipOnPostgres(t, "breaks the SQLite file under the server")
 	ts := newTestServerWith(t, testSetup{dbOpts: []models.OpenOption{models.WithBusyTimeout(100 * time.Millisecond)}})
 	getReady(t, ts, http.StatusOK)
 	noProbeLeftovers(t, ts)
@@ -163,6 +165,7 @@ func corruptFile(t *testing.T, ts *testServer) {
 // server is answered 500 and logged as an ERROR naming the corruption, not a
 // retryable 503, and /readyz fails.
 func TestCorruptDatabaseIsAnErrorNotBusy(t *testing.T) {
+	testdb.SkipOnPostgres(t, "corrupts the SQLite file")
 	ts := newTestServer(t)
 	ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
 	getReady(t, ts, http.StatusOK)

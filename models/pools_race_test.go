@@ -39,7 +39,7 @@ func openTwoPools(t *testing.T) (*gorm.DB, *gorm.DB) {
 // on PostgreSQL both count the other still a superuser and both commit.
 func TestSuperuserGuardRaceTwoPools(t *testing.T) {
 	db1, db2 := openTwoPools(t)
-	hasher := NewHasher(cheap, 2, time.Second)
+	hasher := NewHasher(cheap, 2, 30*time.Second)
 	u1 := NewUsers(db1, hasher)
 	acc1, acc2 := NewAccounts(db1, hasher, NewOutbox(db1), Policy{}), NewAccounts(db2, hasher, NewOutbox(db2), Policy{})
 	a := mustCreate(t, u1, NewUser{Username: "ada", IsSuperuser: true})
@@ -135,7 +135,7 @@ func TestThrottleRaceTwoPools(t *testing.T) {
 // ErrDuplicateUsername (the unique index decides).
 func TestUniqueUsernameRaceTwoPools(t *testing.T) {
 	db1, db2 := openTwoPools(t)
-	hasher := NewHasher(cheap, 4, time.Second)
+	hasher := NewHasher(cheap, 4, 30*time.Second) // slots free up; never ErrBusy here
 	pools := []*Users{NewUsers(db1, hasher), NewUsers(db2, hasher)}
 	const n = 6
 	errs := make([]error, n)
