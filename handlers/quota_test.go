@@ -24,7 +24,8 @@ type resetAnswer struct {
 }
 
 // headerText is every response header but Date, one per line in order,
-// with cookie values blanked (they are random per response).
+// with cookie values and the request ID blanked (they are random per
+// response).
 func headerText(h http.Header) string {
 	var lines []string
 	for k, vs := range h {
@@ -36,6 +37,9 @@ func headerText(h http.Header) string {
 				name, rest, _ := strings.Cut(v, "=")
 				_, attrs, _ := strings.Cut(rest, ";")
 				v = name + "=…;" + attrs
+			}
+			if k == "X-Request-Id" {
+				v = "…"
 			}
 			lines = append(lines, k+": "+v)
 		}
