@@ -49,6 +49,9 @@ commands:
   createsuperuser           create a superuser (prompts; --username, --email, --password-stdin)
   changepassword USERNAME   set a user's password (prompts, or --password-stdin)
   clearsessions             delete expired sessions and stale login-throttle counters
+  migrate                   apply pending database migrations
+  showmigrations            list migrations: [X] applied, [ ] pending
+  importdjango SOURCE       import users from a Django database (--dry-run, --allow-skips)
   backup FILE               copy the live SQLite database to FILE and verify it
   restore FILE              replace the (stopped) SQLite database with FILE
   check [--deploy]          check the configuration and database (--deploy: production settings too)
@@ -63,6 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	log := newLogger(stderr, cfg)
+	cfg.db.log = log
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -77,6 +81,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return changePassword(ctx, cfg, args, stdin, stdout)
 	case "clearsessions":
 		return clearSessions(ctx, cfg, stdout)
+	case "migrate":
+		return migrateCmd(ctx, cfg, args, stdout)
+	case "showmigrations":
+		return showMigrations(ctx, cfg, args, stdout)
+	case "importdjango":
+		return importDjango(ctx, cfg, args, stdout, stderr)
 	case "check":
 		return checkCommand(ctx, cfg, args, stdout)
 	case "backup", "restore":
@@ -101,6 +111,7 @@ type config struct {
 	hashConcurrency  int
 	hashQueueTimeout time.Duration
 	busyTimeout      time.Duration
+	db               dbSettings
 	http             handlers.Config
 }
 
@@ -174,6 +185,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		dst *time.Duration
 	}{
 		{"SESSION_LIFETIME", handlers.DefaultSessionLifetime, &c.http.SessionLifetime},
+		{"SESSION_IDLE_TIMEOUT", handlers.DefaultSessionIdleTimeout, &c.http.SessionIdleTimeout},
+		{"EVENT_RETENTION", models.DefaultEventRetention, &c.http.EventRetention},
 		{"HASH_QUEUE_TIMEOUT", 3 * time.Second, &c.hashQueueTimeout},
 		{"PASSWORD_RESET_TIMEOUT", models.DefaultResetTimeout, &c.http.PasswordResetTimeout},
 		{"DATABASE_BUSY_TIMEOUT", models.DefaultBusyTimeout, &c.busyTimeout},
@@ -237,20 +250,35 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.http.Debug = b
 	}
+	errs = append(errs, loadDBSettings(env, &c.db)...)
 	return c, errors.Join(errs...)
 }
 
 func openDB(ctx context.Context, cfg config) (*gorm.DB, error) {
-	return models.Open(ctx, cfg.databaseURL, models.WithBusyTimeout(cfg.busyTimeout))
+	return models.Open(ctx, cfg.databaseURL, append(cfg.db.dbOptions(), models.WithBusyTimeout(cfg.busyTimeout))...)
 }
 
 func newHasher(cfg config) *models.Hasher {
 	return models.NewHasher(models.DefaultHashParams, cfg.hashConcurrency, cfg.hashQueueTimeout)
 }
 
+// newApp builds the app the way serve does, for management commands: their
+// changes go through the same flows (events, queued notices). Mail they
+// queue is sent by the server's outbox worker.
+func newApp(cfg config, db *gorm.DB, stdout io.Writer) (*handlers.App, error) {
+	mailer, err := mail.New(cfg.smtpURL, cfg.mailFrom, stdout)
+	if err != nil {
+		return nil, err
+	}
+	cfg.http.Mailer = mailer
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return handlers.NewApp(log, db, newHasher(cfg), cfg.http), nil
+}
+
 // serve runs the web server until ctx ends, then shuts down gracefully:
-// requests in flight finish, the session sweep stops, queued reset requests
-// and e-mails are processed, the database closes.
+// requests in flight finish, the background work (outbox worker, sweeps)
+// stops — mail not yet sent stays in the outbox for the next start — and
+// the database closes.
 func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
 	logDeployWarnings(log, cfg)
 	db, err := openDB(ctx, cfg)
@@ -270,9 +298,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 	defer stopMetrics()
 	cfg.http.Metrics = m
-	h := handlers.New(log, db, newHasher(cfg), cfg.http)
+	app := handlers.NewApp(log, db, newHasher(cfg), cfg.http)
 	srv := &http.Server{
-		Handler:           h.Routes(),
+		Handler:           app.Handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -288,11 +316,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	var background sync.WaitGroup
-	background.Go(func() { models.NewSessions(db).Sweep(bg, 10*time.Minute, log) })
-	background.Go(func() { models.NewThrottles(db).Sweep(bg, 10*time.Minute, log) })
-	// Reset look-ups and the mail queue: after the server has stopped
-	// taking requests, Run finishes what was queued, then returns.
-	background.Go(func() { h.Run(bg) })
+	// The outbox worker and the sweeps: after the server has stopped
+	// taking requests, Run finishes the mail it holds, then returns.
+	background.Go(func() { app.Run(bg) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -349,8 +375,11 @@ func createSuperuser(ctx context.Context, cfg config, args []string, stdin io.Re
 		return err
 	}
 	defer models.Close(db)
-	users := models.NewUsers(db, newHasher(cfg))
-	u, err := users.Create(ctx, models.NewUser{Username: *username, Email: *email, Password: password, IsStaff: true, IsSuperuser: true})
+	app, err := newApp(cfg, db, stdout)
+	if err != nil {
+		return err
+	}
+	u, err := app.Accounts().CreateByCommand(ctx, models.NewUser{Username: *username, Email: *email, Password: password, IsStaff: true, IsSuperuser: true}, "createsuperuser")
 	if err != nil {
 		return fmt.Errorf("createsuperuser: %s", describeCreateError(err))
 	}
@@ -374,8 +403,11 @@ func changePassword(ctx context.Context, cfg config, args []string, stdin io.Rea
 		return err
 	}
 	defer models.Close(db)
-	users := models.NewUsers(db, newHasher(cfg))
-	u, err := users.ByUsername(ctx, fs.Arg(0))
+	app, err := newApp(cfg, db, stdout)
+	if err != nil {
+		return err
+	}
+	u, err := models.NewUsers(db, nil).ByUsername(ctx, fs.Arg(0))
 	if errors.Is(err, models.ErrNotFound) {
 		return fmt.Errorf("changepassword: user %q does not exist", fs.Arg(0))
 	}
@@ -388,12 +420,11 @@ func changePassword(ctx context.Context, cfg config, args []string, stdin io.Rea
 	if err != nil {
 		return err
 	}
-	if err := users.SetPassword(ctx, u, password); err != nil {
-		return fmt.Errorf("changepassword: %s", describeCreateError(err))
-	}
-	n, err := models.NewSessions(db).DeleteForUser(ctx, u.ID, "")
+	// One transaction: the password, its reset links voided, every
+	// session ended, the event, the notice queued for the server to mail.
+	u, n, err := app.Accounts().SetPasswordByCommand(ctx, u.Username, password)
 	if err != nil {
-		return fmt.Errorf("changepassword: password changed, but ending sessions failed: %w", err)
+		return fmt.Errorf("changepassword: %s", describeCreateError(err))
 	}
 	fmt.Fprintf(stdout, "Password changed successfully for user %q; %d session(s) ended.\n", u.Username, n)
 	return nil
@@ -417,6 +448,11 @@ func clearSessions(ctx context.Context, cfg config, stdout io.Writer) error {
 		return fmt.Errorf("clearsessions: %w", err)
 	}
 	fmt.Fprintf(stdout, "Deleted %d stale throttle counter(s).\n", n)
+	n, err = models.NewTokens(db).DeleteExpired(ctx)
+	if err != nil {
+		return fmt.Errorf("clearsessions: %w", err)
+	}
+	fmt.Fprintf(stdout, "Deleted %d expired one-time token(s).\n", n)
 	return nil
 }
 

@@ -10,13 +10,15 @@ import (
 // filters ("yes", "no" or ""), sort ("username", "-date_joined" …) and page.
 type AdminUserQuery struct {
 	Q, Active, Staff, Superuser, Sort string
-	Page                              int
+	// Legacy filters on a legacy (imported, not yet upgraded) password hash.
+	Legacy string
+	Page   int
 }
 
 // Values is the query as URL parameters, empty ones left out.
 func (q AdminUserQuery) Values() url.Values {
 	v := url.Values{}
-	for _, p := range [][2]string{{"q", q.Q}, {"active", q.Active}, {"staff", q.Staff}, {"superuser", q.Superuser}, {"sort", q.Sort}} {
+	for _, p := range [][2]string{{"q", q.Q}, {"active", q.Active}, {"staff", q.Staff}, {"superuser", q.Superuser}, {"legacy", q.Legacy}, {"sort", q.Sort}} {
 		if p[1] != "" {
 			v.Set(p[0], p[1])
 		}
@@ -57,6 +59,11 @@ type AdminUserRow struct {
 	IsActive, IsStaff, IsSuperuser bool
 	DateJoined                     time.Time
 	LastLogin                      *time.Time
+	// HashAlgorithm names the password hash's format ("argon2id",
+	// "pbkdf2_sha256" …), never the hash; LegacyHash: an imported hash the
+	// next login upgrades.
+	HashAlgorithm string
+	LegacyHash    bool
 }
 
 // pageURL is the list's address at page n, the rest unchanged.

@@ -26,9 +26,10 @@ var testHashParams = models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLe
 // (handlers.New(...).Routes()) on a fresh SQLite file, served on 127.0.0.1.
 type app struct {
 	*httptest.Server
-	db    *gorm.DB
-	users *models.Users
-	logs  *syncBuffer
+	db       *gorm.DB
+	users    *models.Users
+	accounts *models.Accounts
+	logs     *syncBuffer
 	// mail is the SMTP server the app sends to; nil unless withMail.
 	mail *mailtest.Server
 	// mailWired reports whether wireMail could hand the app the SMTP server.
@@ -68,23 +69,15 @@ func wireMail(cfg *handlers.Config, smtpURL string) bool {
 	return true
 }
 
-// backgroundRunner is a handler with background work (issue 3 adds a mail
-// queue and a reset-request worker as (*handlers.Handler).Run). Production
-// runs it beside the server, so the suite does too, whenever it exists.
-type backgroundRunner interface{ Run(ctx context.Context) }
-
-// startBackground runs h's background work, if it has any, for the test's
-// lifetime, and waits (bounded) for it to drain at the end.
-func startBackground(t *testing.T, h any) {
-	r, ok := h.(backgroundRunner)
-	if !ok {
-		return
-	}
+// startBackground runs the app's background work (the outbox worker, the
+// sweeps) for the test's lifetime, as serve does, and waits (bounded) for
+// it to drain at the end.
+func startBackground(t *testing.T, app *handlers.App) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		r.Run(ctx)
+		app.Run(ctx)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -120,10 +113,12 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	}
 	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hasher := models.NewHasher(testHashParams, 4, 5*time.Second)
-	h := handlers.New(log, db, hasher, cfg)
+	cfg.Outbox.Poll = 100 * time.Millisecond
+	app := handlers.NewApp(log, db, hasher, cfg)
 	a.users = models.NewUsers(db, hasher)
-	srv.Config.Handler = a.record(h.Routes())
-	startBackground(t, h)
+	a.accounts = app.Accounts()
+	srv.Config.Handler = a.record(app.Handler)
+	startBackground(t, app)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {

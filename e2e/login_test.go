@@ -14,7 +14,7 @@ const (
 	loginPath   = "/accounts/login/"
 	profilePath = "/accounts/profile/"
 	// loginError is the one message for every failed login.
-	loginError = "Please enter a correct username and password. Note that both fields may be case-sensitive."
+	loginError = "Please enter a correct username and password. Note that the password is case-sensitive."
 )
 
 // A wrong password answers in place: htmx swaps the form, the page does not

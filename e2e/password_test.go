@@ -10,12 +10,14 @@ import (
 )
 
 const (
-	passwordChangePath     = "/accounts/password_change/"
-	passwordChangeDonePath = "/accounts/password_change/done/"
-	passwordResetPath      = "/accounts/password_reset/"
-	passwordResetDonePath  = "/accounts/password_reset/done/"
-	resetSetPasswordPath   = "/accounts/reset/set-password/"
-	resetDonePath          = "/accounts/reset/done/"
+	passwordChangePath = "/accounts/password_change/"
+	// A password change ends on the profile with a message, like every
+	// other flow.
+	passwordChangedPath   = "/accounts/profile/"
+	passwordResetPath     = "/accounts/password_reset/"
+	passwordResetDonePath = "/accounts/password_reset/done/"
+	resetSetPasswordPath  = "/accounts/reset/set-password/"
+	resetDonePath         = "/accounts/reset/done/"
 )
 
 // Forms found by the fields they hold, whatever their ids turn out to be,
@@ -78,7 +80,8 @@ func TestBrowserPasswordChange(t *testing.T) {
 	b.typeInto("id_new_password1", "a brand new passphrase")
 	b.typeInto("id_new_password2", "a brand new passphrase")
 	b.click(passwordChangeSubmit)
-	b.waitPath(passwordChangeDonePath)
+	b.waitPath(passwordChangedPath)
+	b.waitText(`[data-testid="flash"] span`, "Your password was changed. Every other session of your account has been signed out.")
 	// This session survives its own password change (Django's
 	// update_session_auth_hash).
 	if got := b.text(`[data-testid="nav-profile"]`); got != "alice" {

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/mail"
 	"gatehouse/models"
 )
 
@@ -47,6 +47,7 @@ func (h *Handler) adminUsersPage(c *gin.Context) {
 		Active:    models.ParseTristate(c.Query("active")).String(),
 		Staff:     models.ParseTristate(c.Query("staff")).String(),
 		Superuser: models.ParseTristate(c.Query("superuser")).String(),
+		Legacy:    models.ParseTristate(c.Query("legacy")).String(),
 	}
 	if utf8.RuneCountInString(vq.Q) > models.MaxSearchLen {
 		vq.Q = string([]rune(vq.Q)[:models.MaxSearchLen])
@@ -58,7 +59,8 @@ func (h *Handler) adminUsersPage(c *gin.Context) {
 	page, _ := strconv.Atoi(c.Query("page"))
 	list, err := h.users.List(c.Request.Context(), models.UserQuery{
 		Search: vq.Q, Active: models.ParseTristate(vq.Active), Staff: models.ParseTristate(vq.Staff),
-		Superuser: models.ParseTristate(vq.Superuser), Sort: sort, Desc: desc, Page: page,
+		Superuser: models.ParseTristate(vq.Superuser), LegacyHash: models.ParseTristate(vq.Legacy),
+		Sort: sort, Desc: desc, Page: page,
 	})
 	if err != nil {
 		h.dbError(c, "list users", err)
@@ -84,6 +86,7 @@ func userRow(u *models.User) components.AdminUserRow {
 		ID: u.ID, Username: u.Username, Email: u.Email,
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
 		DateJoined: u.DateJoined, LastLogin: u.LastLogin,
+		HashAlgorithm: models.HashAlgorithm(u.Password), LegacyHash: models.IsLegacyHash(u.Password),
 	}
 }
 
@@ -107,11 +110,10 @@ func (h *Handler) adminTarget(c *gin.Context) *models.User {
 	return u
 }
 
-// adminError answers a refused or failed admin action: 403 for a lack of
-// rights, 404 for a user gone meanwhile, the database error otherwise.
 // adminActionOn starts a button-only admin POST on the user in the URL:
-// it loads the target, reads the (empty) form and checks that the acting
-// staff member may manage them. When ok is false the answer has been sent.
+// it loads the target and reads the (empty) form. The acting staff
+// member's rights are checked by the flow, in the transaction that makes
+// the change. When ok is false the answer has been sent.
 func (h *Handler) adminActionOn(c *gin.Context) (actor, target *models.User, ok bool) {
 	target = h.adminTarget(c)
 	if target == nil {
@@ -120,14 +122,11 @@ func (h *Handler) adminActionOn(c *gin.Context) (actor, target *models.User, ok 
 	if _, _, err := h.decodeForm(c); err != nil {
 		return nil, nil, false
 	}
-	actor = currentUser(c)
-	if _, err := h.users.CheckManage(c.Request.Context(), actor.ID, target.ID); err != nil {
-		h.adminError(c, "check rights", err)
-		return nil, nil, false
-	}
-	return actor, target, true
+	return currentUser(c), target, true
 }
 
+// adminError answers a refused or failed admin action: 403 for a lack of
+// rights, 404 for a user gone meanwhile, the database error otherwise.
 func (h *Handler) adminError(c *gin.Context, op string, err error) {
 	switch {
 	case errors.Is(err, models.ErrNotAllowed):
@@ -180,10 +179,7 @@ func (h *Handler) userDetail(c *gin.Context, target *models.User, form component
 		h.dbError(c, "list sessions", err)
 		return d, false
 	}
-	current := ""
-	if gs := gorillaSession(sessions.Default(c)); gs != nil {
-		current = gs.ID
-	}
+	current := session(c).ID
 	for _, s := range rows {
 		d.Sessions = append(d.Sessions, components.AdminSession{
 			PublicID: models.SessionPublicID(s.ID), CreatedAt: s.CreatedAt, LastSeen: s.LastSeenAt,
@@ -262,7 +258,7 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 		h.adminUserForm(c, target, form)
 		return
 	}
-	res, err := h.users.AdminUpdate(c.Request.Context(), actor.ID, target.ID, ch)
+	res, err := h.accounts.AdminUpdate(c.Request.Context(), actor.ID, target.ID, ch)
 	var verr *models.ValidationError
 	switch {
 	case errors.As(err, &verr):
@@ -293,18 +289,6 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 		h.redirect(c, adminUserURL(target.ID))
 		return
 	}
-	kind := models.EventAdminAction
-	switch {
-	case res.PrivilegesChanged():
-		kind = models.EventPrivilegesChanged
-	case res.Before.IsActive && !res.After.IsActive:
-		kind = models.EventUserDeactivated
-	}
-	detail := "set " + strings.Join(changes, ", ")
-	if res.SessionsEnded > 0 {
-		detail += fmt.Sprintf("; %d sessions ended", res.SessionsEnded)
-	}
-	h.audit(c, models.AuthEvent{Kind: kind, UserID: &target.ID, Username: target.Username, ActorID: &actor.ID, Detail: detail})
 	h.flash(c, "success", "The user “%s” was changed successfully.", target.Username)
 	h.redirect(c, adminUserURL(target.ID))
 }
@@ -333,15 +317,10 @@ func (h *Handler) adminSessionRevoke(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	ok, err := h.sessions.Revoke(ctx, target.ID, c.Param("sid"))
+	ok, err := h.accounts.AdminRevokeSession(c.Request.Context(), actor.ID, target.ID, c.Param("sid"))
 	if err != nil {
-		h.dbError(c, "revoke session", err)
+		h.adminError(c, "revoke session", err)
 		return
-	}
-	if ok {
-		h.audit(c, models.AuthEvent{Kind: models.EventSessionRevoked, UserID: &target.ID, Username: target.Username,
-			ActorID: &actor.ID, Detail: "1 session revoked by staff"})
 	}
 	if isHTMX(c) {
 		if !h.saveSession(c) {
@@ -365,27 +344,19 @@ func (h *Handler) adminSessionsRevokeAll(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	except := ""
-	if target.ID == actor.ID {
-		if gs := gorillaSession(sessions.Default(c)); gs != nil {
-			except = gs.ID
-		}
-	}
-	n, err := h.sessions.DeleteForUser(ctx, target.ID, except)
+	n, err := h.accounts.AdminRevokeAll(c.Request.Context(), actor.ID, target.ID, session(c).ID)
 	if err != nil {
-		h.dbError(c, "end sessions", err)
+		h.adminError(c, "end sessions", err)
 		return
 	}
-	h.audit(c, models.AuthEvent{Kind: models.EventSessionRevoked, UserID: &target.ID, Username: target.Username,
-		ActorID: &actor.ID, Detail: fmt.Sprintf("signed out everywhere by staff: %d sessions", n)})
 	h.flash(c, "success", "%s signed out of %d sessions.", target.Username, n)
 	h.redirect(c, adminUserURL(target.ID))
 }
 
 // adminPasswordResetSubmit mails the user a reset link at their stored
-// address, through the reset worker like the public form (same token, same
-// throttle), and tells the admin what will happen.
+// address (the same outbox mail as the public form) and tells the admin
+// what happened — including that nothing was sent when an unused link was
+// mailed within the last few minutes.
 func (h *Handler) adminPasswordResetSubmit(c *gin.Context) {
 	actor, target, ok := h.adminActionOn(c)
 	if !ok {
@@ -397,15 +368,16 @@ func (h *Handler) adminPasswordResetSubmit(c *gin.Context) {
 	case !target.IsActive:
 		h.flash(c, "error", "%s is inactive: reset links only work for active accounts.", target.Username)
 	default:
-		job := resetJob{userID: target.ID, actorID: actor.ID,
-			client: models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}}
-		select {
-		case h.resetJobs <- job:
-			h.flash(c, "success", "A password-reset e-mail is on its way to %s (unless an unused link was mailed in the last %s).",
-				target.Email, humanDuration(h.cfg.PasswordResetThrottle))
-		default:
-			h.log.Warn("password reset queue full; admin request dropped")
-			h.flash(c, "error", "Too many reset e-mails are queued right now; try again in a minute.")
+		queued, err := h.accounts.AdminRequestReset(c.Request.Context(), actor.ID, target.ID)
+		if err != nil {
+			h.adminError(c, "request password reset", err)
+			return
+		}
+		if queued {
+			h.flash(c, "success", "A password-reset e-mail is on its way to %s.", target.Email)
+		} else {
+			h.flash(c, "warning", "Nothing was sent: a reset link mailed to %s in the last %s is still unused.",
+				target.Email, mail.HumanDuration(h.cfg.PasswordResetThrottle))
 		}
 	}
 	h.redirect(c, adminUserURL(target.ID))
@@ -436,7 +408,8 @@ func (h *Handler) adminSetPasswordTarget(c *gin.Context) *models.User {
 }
 
 // adminSetPasswordSubmit sets the user's password with the same validators
-// as everywhere else, voids their reset links and ends all their sessions.
+// as everywhere else, voids their reset links and ends all their sessions
+// (models.Accounts.AdminSetPassword: rights checked in the write).
 func (h *Handler) adminSetPasswordSubmit(c *gin.Context) {
 	target := h.adminSetPasswordTarget(c)
 	if target == nil {
@@ -446,48 +419,23 @@ func (h *Handler) adminSetPasswordSubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	actor := currentUser(c)
-	ctx := c.Request.Context()
 	form := newForm(values)
+	show := func(status int) { h.adminSetPasswordForm(c, status, target, form) }
 	if formMsg != "" {
 		addError(form, "", formMsg)
-	}
-	p1, p2 := values.Get("new_password1"), values.Get("new_password2")
-	checkNewPasswords(form, p1, p2, target.Username, target.Email)
-	if form.HasErrors() {
-		h.adminSetPasswordForm(c, http.StatusUnprocessableEntity, target, form)
+		show(http.StatusUnprocessableEntity)
 		return
 	}
-	if _, err := h.users.CheckManage(ctx, actor.ID, target.ID); err != nil {
-		h.adminError(c, "check rights", err)
-		return
-	}
-	err = h.users.SetPassword(ctx, target, p1)
-	var verr *models.ValidationError
+	_, err = h.accounts.AdminSetPassword(c.Request.Context(), currentUser(c).ID, target.ID,
+		values.Get("new_password1"), values.Get("new_password2"))
 	switch {
-	case errors.As(err, &verr):
-		for _, m := range verr.Fields["password"] {
-			addError(form, "new_password1", m)
-		}
-		h.adminSetPasswordForm(c, http.StatusUnprocessableEntity, target, form)
-		return
-	case errors.Is(err, models.ErrBusy):
-		c.Header("Retry-After", "5")
-		addError(form, "", busyError)
-		h.adminSetPasswordForm(c, http.StatusServiceUnavailable, target, form)
+	case errors.Is(err, models.ErrNotAllowed), errors.Is(err, models.ErrSetOwnPassword), errors.Is(err, models.ErrNotFound):
+		h.adminError(c, "set password", err)
 		return
 	case err != nil:
-		h.dbError(c, "set password", err)
+		h.formFailure(c, "set password", err, form, "attempts", newPasswordFields, show)
 		return
 	}
-	n, err := h.sessions.DeleteForUser(ctx, target.ID, "")
-	if err != nil {
-		h.dbError(c, "end sessions", err)
-		return
-	}
-	h.audit(c, models.AuthEvent{Kind: models.EventPasswordSet, UserID: &target.ID, Username: target.Username,
-		ActorID: &actor.ID, Detail: fmt.Sprintf("password set by staff; %d sessions ended", n)})
-	h.sendPasswordChanged(ctx, target)
 	h.flash(c, "success", "Password of %s set; they were signed out everywhere.", target.Username)
 	h.redirect(c, adminUserURL(target.ID))
 }
@@ -546,7 +494,7 @@ func (h *Handler) adminUserAddSubmit(c *gin.Context) {
 		h.adminUserAddForm(c, form)
 		return
 	}
-	u, err := h.users.Create(c.Request.Context(), models.NewUser{
+	u, err := h.accounts.AdminCreate(c.Request.Context(), actor.ID, models.NewUser{
 		Username: username, Email: email, Password: p1, IsStaff: isStaff, IsSuperuser: isSuper,
 	})
 	var verr *models.ValidationError
@@ -566,17 +514,13 @@ func (h *Handler) adminUserAddSubmit(c *gin.Context) {
 		addError(form, "username", "A user with that username already exists.")
 		h.adminUserAddForm(c, form)
 		return
-	case errors.Is(err, models.ErrBusy):
-		c.Header("Retry-After", "5")
-		addError(form, "", busyError)
-		h.adminUserAddForm(c, form)
+	case errors.Is(err, models.ErrNotAllowed):
+		h.adminError(c, "create user", err)
 		return
 	case err != nil:
-		h.dbError(c, "create user", err)
+		h.formFailure(c, "create user", err, form, "attempts", nil, func(status int) { h.adminUserAddForm(c, form) })
 		return
 	}
-	h.audit(c, models.AuthEvent{Kind: models.EventUserCreated, UserID: &u.ID, Username: u.Username, ActorID: &actor.ID,
-		Detail: fmt.Sprintf("created by staff: is_staff=%t, is_superuser=%t", u.IsStaff, u.IsSuperuser)})
 	h.flash(c, "success", "The user “%s” was added successfully.", u.Username)
 	h.redirect(c, adminUserURL(u.ID))
 }
@@ -619,7 +563,7 @@ func (h *Handler) adminUserDeleteSubmit(c *gin.Context) {
 		return
 	}
 	actor := currentUser(c)
-	deleted, err := h.users.AdminDelete(c.Request.Context(), actor.ID, target.ID)
+	deleted, err := h.accounts.AdminDelete(c.Request.Context(), actor.ID, target.ID)
 	switch {
 	case errors.Is(err, models.ErrDeleteSelf), errors.Is(err, models.ErrLastSuperuser):
 		h.flash(c, "error", "%s", err.Error()+".")
@@ -629,8 +573,6 @@ func (h *Handler) adminUserDeleteSubmit(c *gin.Context) {
 		h.adminError(c, "delete user", err)
 		return
 	}
-	h.audit(c, models.AuthEvent{Kind: models.EventUserDeleted, UserID: &deleted.ID, Username: deleted.Username, ActorID: &actor.ID,
-		Detail: "deleted by staff"})
 	h.flash(c, "success", "The user “%s” was deleted successfully.", deleted.Username)
 	h.redirect(c, components.AdminUsersURL)
 }

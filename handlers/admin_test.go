@@ -382,7 +382,7 @@ func TestAdminUserList(t *testing.T) {
 	ts.createUser(t, "axb", "axb@example.com", "a long enough password")
 	inactive := ts.createUser(t, "zed", "zed@example.com", "a long enough password")
 	off := false
-	if _, err := ts.users.AdminUpdate(context.Background(), reloadByName(t, ts, "root").ID, inactive.ID, models.UserChanges{IsActive: &off}); err != nil {
+	if _, err := ts.h.accounts.AdminUpdate(context.Background(), reloadByName(t, ts, "root").ID, inactive.ID, models.UserChanges{IsActive: &off}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -547,7 +547,7 @@ func TestAdminDeleteUser(t *testing.T) {
 	u := ts.createUser(t, "dan", "dan@example.com", "dan's long password")
 	dc := ts.client(t)
 	dc.login("dan", "dan's long password")
-	if _, err := models.NewPasswordResets(ts.db).Create(context.Background(), u.ID, time.Hour); err != nil {
+	if _, err := models.NewTokens(ts.db).Issue(context.Background(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	path := fmt.Sprintf("/admin/users/%d/delete/", u.ID)
@@ -568,7 +568,7 @@ func TestAdminDeleteUser(t *testing.T) {
 	}
 	wantSignedOut(t, dc)
 	var tokens int64
-	ts.db.Model(&models.PasswordResetToken{}).Where("user_id = ?", u.ID).Count(&tokens)
+	ts.db.Model(&models.OneTimeToken{}).Where("user_id = ?", u.ID).Count(&tokens)
 	if n := ts.sessionCount(t, u.ID); n != 0 || tokens != 0 {
 		t.Fatalf("got %d sessions and %d reset tokens of the deleted user, want 0 and 0", n, tokens)
 	}
@@ -654,7 +654,7 @@ func TestAdminSendsResetEmail(t *testing.T) {
 
 	// Inactive: refused with a message, nothing mailed.
 	off := false
-	if _, err := ts.users.AdminUpdate(context.Background(), adminUser.ID, u.ID, models.UserChanges{IsActive: &off}); err != nil {
+	if _, err := ts.h.accounts.AdminUpdate(context.Background(), adminUser.ID, u.ID, models.UserChanges{IsActive: &off}); err != nil {
 		t.Fatal(err)
 	}
 	wantRedirect(t, admin.postForm(path+"password-reset/", nil), path)

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/gin-contrib/sessions"
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
@@ -13,8 +13,9 @@ import (
 )
 
 // genericLoginError is the one message for every failed login, so the form
-// does not tell whether a username exists or is active.
-const genericLoginError = "Please enter a correct username and password. Note that both fields may be case-sensitive."
+// does not tell whether a username exists or is active. Usernames are not
+// case-sensitive (Alice and alice are one account); passwords are.
+const genericLoginError = "Please enter a correct username and password. Note that the password is case-sensitive."
 
 const busyLoginError = "Too many sign-ins are being checked right now. Please try again in a few seconds."
 
@@ -32,12 +33,14 @@ func (h *Handler) loginPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.LoginPage(p, newForm(nil), next))
 }
 
+// loginSubmit signs a user in (models.Accounts.Login: limits taken before
+// the hash, one transaction for the rest) and adopts the new session.
 func (h *Handler) loginSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
 	}
-	form := newForm(values, "username")
+	form := newForm(values, "username", "remember")
 	next := values.Get("next")
 	if !isLocalPath(next) {
 		next = ""
@@ -48,138 +51,83 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		addError(form, "", formMsg)
 	case username == "" || password == "":
 		if username == "" {
-			addError(form, "username", "This field is required.")
+			addError(form, "username", requiredError)
 		}
 		if password == "" {
-			addError(form, "password", "This field is required.")
+			addError(form, "password", requiredError)
 		}
 	}
+	show := func(status int) { h.loginForm(c, status, form, next) }
 	if form.HasErrors() {
-		h.loginForm(c, http.StatusUnprocessableEntity, form, next)
+		show(http.StatusUnprocessableEntity)
 		return
 	}
-	// Throttle before hashing: a blocked guess costs a read, not a hash. The
-	// same check runs for every username, known or not, so it reveals
-	// nothing about who exists.
-	userIPRule, ipRule := h.loginRules(c, username)
-	wait, _, err := h.throttleCheck(c, userIPRule, ipRule)
-	if err != nil {
-		h.dbError(c, "check login throttle", err)
-		return
-	}
-	if wait > 0 {
-		h.cfg.Metrics.Login(metrics.LoginThrottled)
-		status, msg := tooManyRequests(c, wait, "failed login attempts")
-		addError(form, "", msg)
-		h.loginForm(c, status, form, next)
-		return
-	}
-	user, err := h.users.Authenticate(c.Request.Context(), username, password)
+	st := session(c)
+	res, err := h.accounts.Login(c.Request.Context(), models.LoginInput{
+		Username: username, Password: password, IP: c.ClientIP(), SessionID: st.ID,
+		Remember: values.Get("remember") == "on",
+	})
 	switch {
 	case errors.Is(err, models.ErrInvalidCredentials):
-		h.audit(c, models.AuthEvent{Kind: models.EventLoginFailed, Username: username})
-		// The event is recorded when a block starts, not on every refused
-		// attempt, so a flood of blocked requests cannot fill the log.
-		// A failure to count is logged by throttleCount; the attempt
-		// itself has been answered.
-		if blocked, scope, _ := h.throttleCount(c, userIPRule, ipRule); blocked > 0 {
-			h.audit(c, models.AuthEvent{Kind: models.EventLoginThrottled, Username: username,
-				Detail: "scope=" + scope + " blocked_for=" + blocked.String()})
-		}
 		addError(form, "", genericLoginError)
-		h.loginForm(c, http.StatusUnprocessableEntity, form, next)
+		show(http.StatusUnprocessableEntity)
 		return
 	case errors.Is(err, models.ErrBusy):
 		h.cfg.Metrics.Login(metrics.LoginBusy)
 		c.Header("Retry-After", "5")
 		addError(form, "", busyLoginError)
-		h.loginForm(c, http.StatusServiceUnavailable, form, next)
+		show(http.StatusServiceUnavailable)
 		return
 	case err != nil:
-		h.dbError(c, "authenticate", err)
+		if terr := (*models.ThrottledError)(nil); errors.As(err, &terr) {
+			h.cfg.Metrics.Login(metrics.LoginThrottled)
+		}
+		h.formFailure(c, "login", err, form, "failed login attempts", nil, show)
 		return
 	}
-	if err := h.login(c, user); err != nil {
-		h.dbError(c, "login", err)
-		return
-	}
-	// Only the (username, address) counter is reset: resetting the
-	// per-address one would let an attacker clear it by logging in to an
-	// account of their own between guesses.
-	h.throttleReset(c, userIPRule)
-	h.audit(c, models.AuthEvent{Kind: models.EventLoginSucceeded, UserID: &user.ID, Username: user.Username})
-	h.flash(c, "success", "Welcome back, %s!", user.Username)
+	h.signedIn(c, res)
+	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
 	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+}
+
+// signedIn makes the session a flow created this request's session.
+func (h *Handler) signedIn(c *gin.Context, res *models.LoginResult) {
+	session(c).Adopt(res.Session)
+	touch(c)
+	c.Set(userKey, res.User)
 }
 
 // loginForm answers a failed login: the fragment to htmx, the page otherwise.
 func (h *Handler) loginForm(c *gin.Context, status int, form components.Form, next string) {
-	if isHTMX(c) {
-		h.render(c, status, components.LoginForm(form, next))
-		return
-	}
-	p := h.page(c, "Log in")
-	p.Narrow = true
-	h.render(c, status, components.LoginPage(p, form, next))
+	h.formOrPage(c, status, components.LoginForm(form, next), func() templ.Component {
+		p := h.page(c, "Log in")
+		p.Narrow = true
+		return components.LoginPage(p, form, next)
+	})
 }
 
-// login signs user in on this request's session, as Django's login() does:
-// the session token is rotated first, so a token planted before login
-// (session fixation) is worthless afterwards; last_login is recorded.
-func (h *Handler) login(c *gin.Context, user *models.User) error {
-	if err := h.rotateSession(c); err != nil {
-		return err
-	}
-	sessions.Default(c).Set(models.UserIDKey, user.ID)
-	if err := h.users.RecordLogin(c.Request.Context(), user); err != nil {
-		return err
-	}
-	c.Set(userKey, user)
-	return nil
-}
-
-// rotateSession gives the session a new token on its next save and deletes
-// the old row.
-func (h *Handler) rotateSession(c *gin.Context) error {
-	sess := sessions.Default(c)
-	gs := gorillaSession(sess)
-	if gs == nil {
-		return models.ErrUnavailable
-	}
-	if err := h.store.Rotate(c.Request.Context(), gs); err != nil {
-		return err
-	}
-	// Mark the session written so the middleware's save issues the cookie.
-	sess.Set("_rotated", true)
-	sess.Delete("_rotated")
-	return nil
-}
-
-// logoutSubmit ends the session (row and cookie) and starts a fresh,
-// anonymous one only to carry the goodbye message. Logging out when signed
-// out is harmless.
+// logoutSubmit ends the session: its row is deleted and the cookie
+// cleared. Someone who was signed in is told so on the next page (a
+// short-lived session carries the message); logging out when not signed in
+// changes nothing and says nothing.
 func (h *Handler) logoutSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}
-	if err := h.logout(c); err != nil {
-		h.dbError(c, "logout", err)
-		return
+	st, u := session(c), currentUser(c)
+	if st.ID != "" || u != nil {
+		if err := h.accounts.Logout(c.Request.Context(), st.ID, u); err != nil {
+			h.dbError(c, "logout", err)
+			return
+		}
+		st.End()
+		touch(c)
+		c.Set(userKey, (*models.User)(nil))
 	}
-	h.flash(c, "info", "You have been logged out.")
+	if u != nil {
+		h.flash(c, "info", "You have been logged out.")
+	}
 	h.redirect(c, h.cfg.LogoutRedirectURL)
-}
-
-func (h *Handler) logout(c *gin.Context) error {
-	if u := currentUser(c); u != nil {
-		h.audit(c, models.AuthEvent{Kind: models.EventLogout, UserID: &u.ID, Username: u.Username})
-	}
-	if err := h.rotateSession(c); err != nil {
-		return err
-	}
-	sessions.Default(c).Clear()
-	c.Set(userKey, (*models.User)(nil))
-	return nil
 }
 
 func (h *Handler) profilePage(c *gin.Context) {

@@ -238,9 +238,12 @@ func TestLoginRotatesSessionToken(t *testing.T) {
 	ts.createUser(t, "alice", "alice@example.com", "correct-horse-battery")
 	victim := ts.client(t)
 
-	// The attacker obtains an anonymous session token (a failed login with
-	// a flash would do; here: the logout flash creates one).
+	// The attacker obtains an anonymous session token: signing in to an
+	// account of their own and out again leaves one (carrying the
+	// goodbye message).
+	ts.createUser(t, "mallory", "mallory@example.com", "mallory's own password")
 	attacker := ts.client(t)
+	attacker.login("mallory", "mallory's own password")
 	attacker.postForm("/accounts/logout/", nil)
 	planted := attacker.cookie(models.SessionCookieName)
 	if planted == "" {

@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/models"
@@ -116,7 +115,7 @@ func BenchmarkLoadUser(b *testing.B) {
 	ts, cookie := benchSession(b)
 	h := ts.h
 	r := gin.New()
-	r.GET("/", sessions.Sessions(models.SessionCookieName, h.store), h.loadUser, func(c *gin.Context) {
+	r.GET("/", h.installSessions(), h.loadUser, func(c *gin.Context) {
 		if currentUser(c) == nil {
 			c.Status(http.StatusUnauthorized)
 			return

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/testdb"
 	"gatehouse/models"
 )
 
@@ -45,12 +46,15 @@ func TestSecurityEventsRecorded(t *testing.T) {
 		username string
 		userID   *uint
 	}{
-		{models.EventLoginFailed, "nobody", nil},
-		{models.EventLoginFailed, "alice", nil},
+		// A name no account has is not stored (people paste passwords
+		// into the username field); a failure on an existing account is
+		// linked to it, so staff see attacks on it.
+		{models.EventLoginFailed, "", nil},
+		{models.EventLoginFailed, "alice", &alice.ID},
 		{models.EventLoginSucceeded, "alice", &alice.ID},
 		{models.EventLogout, "alice", &alice.ID},
-		{models.EventLoginFailed, "nobody", nil},
-		{models.EventLoginThrottled, "nobody", nil},
+		{models.EventLoginFailed, "", nil},
+		{models.EventLoginThrottled, "", nil},
 	}
 	if len(evs) != len(want) {
 		t.Fatalf("got %d events, want %d: %+v", len(evs), len(want), evs)
@@ -116,7 +120,7 @@ func TestSecurityEventsAccountFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRedirect(t, c.postForm("/accounts/password_change/", changeValues(signupPass, changePass, changePass)), passwordChangeURL)
+	wantRedirect(t, c.postForm("/accounts/password_change/", changeValues(signupPass, changePass, changePass)), passwordChangedURL)
 	keepToken(c)
 
 	r := ts.clientFrom(t, ip, ua)
@@ -229,6 +233,10 @@ func wantNoSecrets(t *testing.T, ts *testServer, secrets []string) {
 			}
 		}
 	}
+	// The files exist only on SQLite; on PostgreSQL the rows above are all.
+	if testdb.Postgres() {
+		return
+	}
 	if err := ts.db.Exec("PRAGMA wal_checkpoint(PASSIVE)").Error; err != nil {
 		t.Fatal(err)
 	}
@@ -254,8 +262,8 @@ func wantNoSecrets(t *testing.T, ts *testServer, secrets []string) {
 // dumpTables returns every row of every table as text, for scanning.
 func dumpTables(t *testing.T, ts *testServer) []string {
 	t.Helper()
-	var tables []string
-	if err := ts.db.Raw("SELECT name FROM sqlite_master WHERE type = 'table'").Scan(&tables).Error; err != nil {
+	tables, err := ts.db.Migrator().GetTables()
+	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
@@ -21,8 +22,9 @@ var errBodyRead = errors.New("request body not read")
 
 // decodeForm parses a urlencoded POST body. Over the cap it answers 413 and
 // returns errTooLarge; a body that could not be read (client gone, read
-// timeout) is answered 400 and returns errBodyRead. Malformed encoding is not fatal: the pairs that could
-// be read are returned with a message for the form, so nothing typed is lost.
+// timeout) is answered 400 and returns errBodyRead. Malformed encoding is
+// not fatal: the pairs that could be read are returned with a message for
+// the form, so nothing typed is lost.
 func (h *Handler) decodeForm(c *gin.Context) (url.Values, string, error) {
 	var rec *readErrRecorder
 	if b := c.Request.Body; b != nil && b != http.NoBody {
@@ -73,4 +75,55 @@ func displayable(v string) string {
 // addError adds a message to a field ("" for the whole form).
 func addError(f components.Form, field, msg string) {
 	f.Errors[field] = append(f.Errors[field], msg)
+}
+
+// Messages shared by the forms (Django's wording where it has one).
+const (
+	requiredError = models.MsgRequired
+	busyError     = "Too many passwords are being checked right now. Please try again in a few seconds."
+)
+
+// formFailure is the one answer to a flow that failed on what was
+// entered: a *models.ValidationError puts each message on its field
+// (fields renames model fields to the form's) and answers 422; a limit
+// (*models.ThrottledError) answers 429 with Retry-After and a message
+// naming what (e.g. "failed login attempts"); a busy hasher 503 with
+// Retry-After. show renders the form with the status. Any other error is
+// answered with the error page. It always answers.
+func (h *Handler) formFailure(c *gin.Context, op string, err error, form components.Form, what string, fields map[string]string, show func(status int)) {
+	var verr *models.ValidationError
+	var terr *models.ThrottledError
+	switch {
+	case errors.As(err, &verr):
+		for field, msgs := range verr.Fields {
+			if f, ok := fields[field]; ok {
+				field = f
+			}
+			for _, m := range msgs {
+				addError(form, field, m)
+			}
+		}
+		show(http.StatusUnprocessableEntity)
+	case errors.As(err, &terr):
+		h.cfg.Metrics.ThrottleRefused(terr.Scope)
+		status, msg := tooManyRequests(c, terr.Wait, what)
+		addError(form, "", msg)
+		show(status)
+	case errors.Is(err, models.ErrBusy):
+		c.Header("Retry-After", "5")
+		addError(form, "", busyError)
+		show(http.StatusServiceUnavailable)
+	default:
+		h.dbError(c, op, err)
+	}
+}
+
+// formOrPage answers a form: the fragment alone to htmx (which swaps it),
+// the whole page otherwise.
+func (h *Handler) formOrPage(c *gin.Context, status int, fragment templ.Component, page func() templ.Component) {
+	if isHTMX(c) {
+		h.render(c, status, fragment)
+		return
+	}
+	h.render(c, status, page())
 }

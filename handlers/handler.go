@@ -5,11 +5,8 @@ package handlers
 import (
 	"log/slog"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
-
-	"gorm.io/gorm"
 
 	"gatehouse/mail"
 	"gatehouse/metrics"
@@ -34,10 +31,15 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Debug puts Gin in debug mode (route table and request log on stderr).
 	Debug bool
+	// SessionIdleTimeout ends a session that was not "remembered" after
+	// this long without a request.
+	SessionIdleTimeout time.Duration
 	// Mailer sends e-mail; nil prints messages to standard output.
 	Mailer mail.Mailer
-	// MailQueue tunes the background mail queue (retries, back-off).
-	MailQueue mail.QueueOptions
+	// Outbox tunes the outbox worker (polling, retries, back-off).
+	Outbox mail.WorkerOptions
+	// EventRetention is how long security events are kept.
+	EventRetention time.Duration
 	// PasswordResetTimeout is how long a reset link works.
 	PasswordResetTimeout time.Duration
 	// PasswordResetThrottle is how long after a reset mail no second one
@@ -70,12 +72,13 @@ type Config struct {
 
 // Defaults for settings left empty.
 const (
-	DefaultLoginURL        = "/accounts/login/"
-	DefaultSessionLifetime = 14 * 24 * time.Hour // Django's SESSION_COOKIE_AGE
-	DefaultMaxBodyBytes    = 1 << 20
+	DefaultLoginURL           = "/accounts/login/"
+	DefaultSessionLifetime    = models.DefaultSessionLifetime
+	DefaultSessionIdleTimeout = 12 * time.Hour
+	DefaultMaxBodyBytes       = 1 << 20
 	// DefaultResetThrottle allows one reset mail per account per five
 	// minutes while its link is unused.
-	DefaultResetThrottle    = 5 * time.Minute
+	DefaultResetThrottle    = models.DefaultResetThrottle
 	DefaultThrottleBlock    = time.Minute
 	DefaultThrottleMaxBlock = time.Hour
 )
@@ -119,6 +122,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.SessionLifetime <= 0 {
 		c.SessionLifetime = DefaultSessionLifetime
+	}
+	if c.SessionIdleTimeout <= 0 {
+		c.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
+	if c.EventRetention <= 0 {
+		c.EventRetention = models.DefaultEventRetention
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
@@ -173,38 +182,24 @@ func (c *Config) quota(l, def models.Limit) models.Limit {
 type Handler struct {
 	log      *slog.Logger
 	cfg      Config
+	accounts *models.Accounts
 	users    *models.Users
 	sessions *models.Sessions
-	store    *models.SessionStore
+	tokens   *models.Tokens
 	events   *models.Events
-	resets   *models.PasswordResets
-	// mailq sends e-mail in the background; resetJobs carries reset
-	// requests to the worker that looks the address up, so the request
-	// itself does neither (see reset.go). Run drives both.
-	mailq     *mail.Queue
-	resetJobs chan resetJob
-	throttle  *models.Throttles
-	probe     *models.Probe // /readyz's database check (ready.go)
-	xffWarned atomic.Bool   // see warnUntrustedForwarding
+	store    *models.SessionStore
+	probe    *models.Probe // /readyz's database check (ready.go)
+	// xffWarned is set once X-Forwarded-For without trusted proxies has
+	// been warned about (proxywarn.go).
+	xffWarned atomic.Bool
 }
 
-// New returns the HTTP layer over db, hashing passwords with hasher.
-func New(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *Handler {
-	cfg.setDefaults()
-	secure := strings.HasPrefix(cfg.BaseURL, "https://")
-	watchMetrics(log, cfg.Metrics, db, hasher)
-	return &Handler{
-		log:      log,
-		cfg:      cfg,
-		users:    models.NewUsers(db, hasher),
-		sessions: models.NewSessions(db),
-		store:    models.NewSessionStore(db, cfg.SessionLifetime, secure, log),
-		events:   models.NewEvents(db),
-		resets:   models.NewPasswordResets(db),
-
-		mailq:     mail.NewQueue(cfg.Mailer, log, cfg.MailQueue),
-		resetJobs: make(chan resetJob, resetQueueSize),
-		throttle:  models.NewThrottles(db),
-		probe:     models.NewProbe(db, readyInterval),
+// policy is the part of the configuration the security flows apply.
+func (c *Config) policy() models.Policy {
+	return models.Policy{
+		SessionLifetime: c.SessionLifetime, SessionIdleTimeout: c.SessionIdleTimeout, ResetTimeout: c.PasswordResetTimeout, ResetThrottle: c.PasswordResetThrottle,
+		LoginPerUserIP: c.LoginLimitPerUserIP, LoginPerIP: c.LoginLimitPerIP,
+		ResetPerEmail: c.PasswordResetLimitPerEmail, ResetPerIP: c.PasswordResetLimitPerIP,
+		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
 	}
 }

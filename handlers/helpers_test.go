@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"gorm.io/gorm"
 
+	"gatehouse/internal/testdb"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
@@ -29,6 +29,7 @@ var testHashParams = models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLe
 // an httptest server.
 type testServer struct {
 	*httptest.Server
+	app    *App
 	h      *Handler
 	db     *gorm.DB
 	users  *models.Users
@@ -74,7 +75,8 @@ type testSetup struct {
 // options, for flood, timing and fault tests.
 func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *testServer {
 	t.Helper()
-	dbPath := filepath.Join(t.TempDir(), "test.db")
+	// An SQLite file, or a fresh PostgreSQL database with TEST_DATABASE_URL.
+	dbPath := testdb.URL(t)
 	db, err := models.Open(context.Background(), dbPath, setup.dbOpts...)
 	if err != nil {
 		t.Fatalf("open db: %v", err)
@@ -87,8 +89,8 @@ func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *te
 		BaseURL: "http://example.test",
 		// Mail goes to a buffer unless a test sets an SMTP mailer, so the
 		// console mailer never clutters test output.
-		Mailer:    mail.NewConsole(mailOut, "Gatehouse <noreply@example.test>"),
-		MailQueue: mail.QueueOptions{Backoff: 10 * time.Millisecond, DrainTimeout: 5 * time.Second},
+		Mailer: mail.NewConsole(mailOut, "Gatehouse <noreply@example.test>"),
+		Outbox: mail.WorkerOptions{Poll: 50 * time.Millisecond, Backoff: 10 * time.Millisecond, DrainTimeout: 5 * time.Second},
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -97,27 +99,39 @@ func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *te
 	if hasher == nil {
 		hasher = models.NewHasher(testHashParams, 4, 5*time.Second)
 	}
-	h := New(log, db, hasher, cfg)
-	// Background work (reset look-ups, mail) runs for the server's life and
-	// stops after it (cleanups run last-registered first).
+	app := NewApp(log, db, hasher, cfg)
+	// Background work (the outbox worker, the sweeps) runs for the
+	// server's life and stops after it (cleanups run last-registered
+	// first), exactly as under serve.
 	bg, stopBG := context.WithCancel(context.Background())
 	bgDone := make(chan struct{})
 	go func() {
 		defer close(bgDone)
-		h.Run(bg)
+		app.Run(bg)
 	}()
 	t.Cleanup(func() {
 		stopBG()
 		<-bgDone
 	})
-	srv := httptest.NewServer(h.Routes())
+	srv := httptest.NewServer(app.Handler)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testServer{Server: srv, h: h, db: db, users: h.users, logs: logs, dbPath: dbPath, mailOut: mailOut}
+	return &testServer{Server: srv, app: app, h: app.h, db: db, users: app.h.users, logs: logs, dbPath: dbPath, mailOut: mailOut}
+}
+
+// issueReset issues a password-reset token for userID valid for ttl and
+// returns it, as the outbox worker does when it mails a link.
+func (ts *testServer) issueReset(t testing.TB, userID uint, ttl time.Duration) string {
+	t.Helper()
+	token, err := ts.h.tokens.Issue(context.Background(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: userID, TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }
 
 // createUser stores an active user directly through the model.
@@ -252,6 +266,9 @@ func (c *testClient) login(username, password string) {
 		c.t.Fatalf("login %q: got status %d, want 303; body: %s", username, res.StatusCode, res.body)
 	}
 }
+
+// sessionCookie returns the client's session cookie value ("" when none).
+func (c *testClient) sessionCookie() string { return c.cookie(c.ts.h.store.CookieName()) }
 
 // signUpAndLogin creates a user and returns a client signed in as them.
 func (ts *testServer) signUpAndLogin(t *testing.T, username, password string) (*testClient, *models.User) {

@@ -1,15 +1,14 @@
 package handlers
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/models"
@@ -22,6 +21,13 @@ const userKey = "gatehouse.user"
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
+// hstsValue asks browsers to use https for two years, subdomains included,
+// once the site is served over https (BASE_URL https://…).
+const hstsValue = "max-age=63072000; includeSubDomains"
+
+// secure reports whether the site is served over https.
+func (h *Handler) secure() bool { return strings.HasPrefix(h.cfg.BaseURL, "https://") }
+
 // securityHeaders sets the headers every response carries.
 func (h *Handler) securityHeaders(c *gin.Context) {
 	hd := c.Writer.Header()
@@ -31,6 +37,9 @@ func (h *Handler) securityHeaders(c *gin.Context) {
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if h.secure() {
+		hd.Set("Strict-Transport-Security", hstsValue)
+	}
 	c.Next()
 }
 
@@ -64,53 +73,32 @@ func (h *Handler) clientInfo(c *gin.Context) {
 	c.Next()
 }
 
-// loadUser resolves the session's user. A user who has been deactivated or
-// deleted since is signed out here, on their next request.
+// loadUser resolves the session's user. A user who has been deactivated
+// since is signed out here, on their next request (a deleted user's
+// sessions went with the row).
 func (h *Handler) loadUser(c *gin.Context) {
-	if _, err := c.Request.Cookie(models.SessionCookieName); err != nil {
+	if !h.hasSessionCookie(c) {
 		c.Next() // no cookie: anonymous, and no database work
 		return
 	}
-	// Load through the store first: gin-contrib's wrapper would swallow a
-	// load error and hand back an empty session, silently signing the user
-	// out (and logging outside our logger). The registry caches the result,
-	// so the wrapper below gets the same session.
-	if _, err := h.store.Get(c.Request, models.SessionCookieName); err != nil {
+	if err := h.loadSession(c); err != nil {
 		h.dbError(c, "load session", err)
 		c.Abort()
 		return
 	}
-	sess := sessions.Default(c)
-	gs := gorillaSession(sess)
-	if gs == nil {
-		h.errorResponse(c, http.StatusServiceUnavailable)
-		c.Abort()
-		return
-	}
-	id, ok := sess.Get(models.UserIDKey).(uint)
-	if !ok {
-		c.Next()
-		return
-	}
-	// The store loaded the user with the session, in the same query.
-	user, err := models.SessionUser(gs), error(nil)
-	if user == nil {
-		user, err = h.users.ByID(c.Request.Context(), id)
-	}
+	st := session(c)
 	switch {
-	case err == nil && user.IsActive:
-		c.Set(userKey, user)
-	case err == nil || errors.Is(err, models.ErrNotFound):
-		// Inactive or gone: end the session for good.
-		sess.Clear()
-		sess.Options(sessions.Options{Path: "/", MaxAge: -1})
-		if err := sess.Save(); err != nil {
-			h.log.Warn("end session of inactive user", "err", err)
-		}
+	case st.UserID == nil:
+	case st.SignedIn() && st.User.IsActive:
+		c.Set(userKey, st.User)
 	default:
-		h.dbError(c, "load user", err)
-		c.Abort()
-		return
+		// Inactive (or gone): end the session for good.
+		st.End()
+		touch(c)
+		if !h.saveSession(c) {
+			c.Abort()
+			return
+		}
 	}
 	c.Next()
 }

@@ -163,7 +163,7 @@ func TestRaceSignupOneName(t *testing.T) {
 func TestRaceResetLinkOneUse(t *testing.T) {
 	ts := newTestServer(t)
 	u := ts.createUser(t, "kim", "kim@example.com", "kim's long password")
-	token, err := ts.h.resets.Create(t.Context(), u.ID, time.Hour)
+	token, err := ts.h.tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

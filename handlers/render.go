@@ -3,15 +3,12 @@ package handlers
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 
 	"github.com/a-h/templ"
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
-	gsessions "github.com/gorilla/sessions"
 
 	"gatehouse/components"
 	"gatehouse/models"
@@ -55,61 +52,14 @@ func (h *Handler) redirect(c *gin.Context, to string) {
 
 func isHTMX(c *gin.Context) bool { return c.GetHeader("HX-Request") == "true" }
 
-// sessionSaveFailedKey marks a request whose session could not be saved.
-const sessionSaveFailedKey = "gatehouse.session_save_failed"
-
-// saveSession writes the session if it changed. On failure it answers the
-// request itself and returns false. The error page it answers with is not
-// saved again: that would fail the same way and recurse until the stack
-// overflows, killing the process (found by TestDatabaseReadOnly).
-func (h *Handler) saveSession(c *gin.Context) bool {
-	if c.GetBool(sessionSaveFailedKey) {
-		return true
-	}
-	v, ok := c.Get(sessions.DefaultKey)
-	if !ok {
-		return true
-	}
-	if err := v.(sessions.Session).Save(); err != nil {
-		c.Set(sessionSaveFailedKey, true)
-		h.dbError(c, "save session", err)
-		return false
-	}
-	return true
-}
-
-// gorillaSession returns the store-level session behind gin-contrib's
-// wrapper, or nil when the store could not load it.
-func gorillaSession(s sessions.Session) *gsessions.Session {
-	gs, _ := s.(interface{ Session() *gsessions.Session })
-	if gs == nil {
-		return nil
-	}
-	return gs.Session()
-}
-
-// flash queues a one-time message for the next page.
-func (h *Handler) flash(c *gin.Context, level, format string, args ...any) {
-	sessions.Default(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...)})
-}
-
 // page builds what the layout needs, taking the pending flashes.
 func (h *Handler) page(c *gin.Context, title string) components.Page {
 	p := components.Page{Title: title}
 	if u := currentUser(c); u != nil {
 		p.User = &components.CurrentUser{Username: u.Username, IsStaff: u.IsStaff}
 	}
-	if v, ok := c.Get(sessions.DefaultKey); ok {
-		s := v.(sessions.Session)
-		// Without a cookie there is no stored session, hence no flashes:
-		// skip the lookup.
-		if _, err := c.Request.Cookie(models.SessionCookieName); err == nil && s.Get("_flash") != nil {
-			for _, f := range s.Flashes() {
-				if fl, ok := f.(models.Flash); ok {
-					p.Flashes = append(p.Flashes, components.Flash{Level: fl.Level, Message: fl.Message})
-				}
-			}
-		}
+	for _, f := range h.takeFlashes(c) {
+		p.Flashes = append(p.Flashes, components.Flash{Level: f.Level, Message: f.Message})
 	}
 	return p
 }
@@ -192,13 +142,4 @@ func (h *Handler) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("cross-origin request refused", "method", r.Method, "origin", r.Header.Get("Origin"),
 		"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "status", strconv.Itoa(http.StatusForbidden))
-}
-
-// audit records a security event. A failure to record is logged but does not
-// fail the request the user made.
-func (h *Handler) audit(c *gin.Context, e models.AuthEvent) {
-	h.countEvent(e)
-	if err := h.events.Record(c.Request.Context(), e); err != nil {
-		h.log.Warn("record security event", "kind", string(e.Kind), "err", err)
-	}
 }

@@ -86,14 +86,14 @@ func TestPasswordResetEndToEnd(t *testing.T) {
 	}
 	var kinds []string
 	ts.db.Model(&models.AuthEvent{}).Where("user_id = ?", u.ID).Order("id").Pluck("kind", &kinds)
-	if want := []string{"login_succeeded", "password_reset_requested", "password_reset_completed", "login_succeeded"}; strings.Join(kinds, ",") != strings.Join(want, ",") {
+	if want := []string{"login_succeeded", "password_reset_requested", "password_reset_completed", "login_failed", "login_succeeded"}; strings.Join(kinds, ",") != strings.Join(want, ",") {
 		t.Errorf("got events %v, want %v", kinds, want)
 	}
 	if strings.Contains(ts.logs.String(), token) {
 		t.Error("the token appears in the server log")
 	}
 	var stored []string
-	ts.db.Model(&models.PasswordResetToken{}).Pluck("token_hash", &stored)
+	ts.db.Model(&models.OneTimeToken{}).Pluck("token_hash", &stored)
 	for _, s := range stored {
 		if s == token {
 			t.Error("the token is stored in clear")
@@ -192,20 +192,20 @@ func TestPasswordResetRequestValidation(t *testing.T) {
 func TestPasswordResetExpiredLink(t *testing.T) {
 	ts := newTestServer(t)
 	u := ts.createUser(t, "jack", "jack@example.com", "jack's long password")
-	token, err := ts.h.resets.Create(t.Context(), u.ID, time.Hour)
+	token, err := ts.h.tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := ts.client(t)
 	wantRedirect(t, c.get("/accounts/reset/"+token+"/"), "/accounts/reset/set-password/")
 	// It expires between opening the link and submitting the form.
-	ts.db.Model(&models.PasswordResetToken{}).Where("user_id = ?", u.ID).Update("expires_at", time.Now().UTC().Add(-time.Second))
+	ts.db.Model(&models.OneTimeToken{}).Where("user_id = ?", u.ID).Update("expires_at", time.Now().UTC().Add(-time.Second))
 	wantInvalidLink(t, c.postForm("/accounts/reset/set-password/", setValues("a brand new password", "a brand new password")))
 	wantInvalidLink(t, ts.client(t).get("/accounts/reset/"+token+"/"))
 	ts.client(t).login("jack", "jack's long password")
 
 	// Created already expired (a PASSWORD_RESET_TIMEOUT in the past).
-	expired, err := ts.h.resets.Create(t.Context(), u.ID, -time.Minute)
+	expired, err := ts.h.tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: -time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestPasswordResetMalformedTokens(t *testing.T) {
 func TestPasswordResetHTMX(t *testing.T) {
 	ts := newTestServer(t)
 	u := ts.createUser(t, "lee", "lee@example.com", "lee's long password")
-	token, _ := ts.h.resets.Create(t.Context(), u.ID, time.Hour)
+	token, _ := ts.h.tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 	c := ts.client(t)
 	wantRedirect(t, c.get("/accounts/reset/"+token+"/"), "/accounts/reset/set-password/")
 	res := c.htmxPost("/accounts/reset/set-password/", setValues("short", "short"))

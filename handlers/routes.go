@@ -3,11 +3,9 @@ package handlers
 import (
 	"net/http"
 
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/assets"
-	"gatehouse/models"
 )
 
 // Routes returns the whole app as an http.Handler: every route, grouped by
@@ -44,7 +42,7 @@ func (h *Handler) router() *gin.Engine {
 	r.HEAD(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 
 	app := r.Group("/", h.noStore, h.limitBody, h.clientInfo,
-		sessions.Sessions(models.SessionCookieName, h.store), h.loadUser)
+		h.installSessions(), h.loadUser)
 
 	// Public.
 	app.GET("/", h.homePage)
@@ -91,7 +89,7 @@ func (h *Handler) router() *gin.Engine {
 	staff.GET("/users/:id/delete/", h.adminUserDeletePage)
 	staff.POST("/users/:id/delete/", h.adminUserDeleteSubmit)
 
-	r.NoRoute(h.slashRedirect(r), h.noStore, h.clientInfo, sessions.Sessions(models.SessionCookieName, h.store), h.loadUser, h.notFound)
+	r.NoRoute(h.slashRedirect(r), h.noStore, h.clientInfo, h.installSessions(), h.loadUser, h.notFound)
 	r.NoMethod(h.noStore, h.methodNotAllowed)
 	return r
 }

@@ -19,11 +19,11 @@ import (
 func sessionCookie(t *testing.T, res *response) *http.Cookie {
 	t.Helper()
 	for _, c := range res.Cookies() {
-		if c.Name == models.SessionCookieName {
+		if c.Name == models.SessionCookieName || c.Name == models.SecureSessionCookieName {
 			return c
 		}
 	}
-	t.Fatalf("no %s cookie in response", models.SessionCookieName)
+	t.Fatalf("no session cookie in response")
 	return nil
 }
 
@@ -38,9 +38,18 @@ func TestSessionCookieFlags(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := newTestServer(t, func(c *Config) { c.BaseURL = tc.baseURL })
 			ts.createUser(t, "alice", "alice@example.com", "correct-horse-battery")
-			res := ts.client(t).postForm("/accounts/login/", url.Values{"username": {"alice"}, "password": {"correct-horse-battery"}})
+			res := ts.client(t).postForm("/accounts/login/", url.Values{"username": {"alice"}, "password": {"correct-horse-battery"}, "remember": {"on"}})
 			wantStatus(t, res, http.StatusSeeOther)
 			ck := sessionCookie(t, res)
+			// Over https the cookie carries the __Host- prefix: browsers
+			// then refuse it without Secure and Path=/, or with a Domain,
+			// so a sibling subdomain or plain-http page cannot plant one.
+			if wantName := map[bool]string{false: "sessionid", true: "__Host-sessionid"}[tc.secure]; ck.Name != wantName || ck.Domain != "" {
+				t.Errorf("cookie name/domain: got %q/%q, want %q and no domain", ck.Name, ck.Domain, wantName)
+			}
+			if hsts := res.Header.Get("Strict-Transport-Security"); (hsts != "") != tc.secure {
+				t.Errorf("Strict-Transport-Security: got %q, want it exactly when the site is https", hsts)
+			}
 			if !ck.HttpOnly {
 				t.Errorf("HttpOnly: got false, want true")
 			}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
@@ -93,24 +94,21 @@ func (h *Handler) signupValidate(c *gin.Context) {
 		return
 	}
 	// Only the username check looks anything up (whether the name is
-	// taken, as Django's form says too); each one counts against a
-	// generous per-address limit. The other fields are pure computation
-	// and are never throttled, so typing a password is never held up.
+	// taken, as Django's form says too); each one is taken against a
+	// generous per-address limit first. The other fields are pure
+	// computation and are never throttled, so typing a password is never
+	// held up.
 	if field == "username" {
-		_, checks := h.signupRules(c)
-		wait, _, err := h.throttleCheck(c, checks)
-		if err != nil {
-			h.dbError(c, "check signup throttle", err)
-			return
-		}
-		if wait > 0 {
+		err := h.accounts.TakeUsernameCheck(c.Request.Context(), c.ClientIP())
+		var terr *models.ThrottledError
+		if errors.As(err, &terr) {
 			// A neutral note, not an error: the name may well be free.
-			status, msg := tooManyRequests(c, wait, "username checks")
+			status, msg := tooManyRequests(c, terr.Wait, "username checks")
 			h.render(c, status, components.FieldNotice(field, msg))
 			return
 		}
-		if _, _, err := h.throttleCount(c, checks); err != nil {
-			h.dbError(c, "count signup check", err)
+		if err != nil {
+			h.dbError(c, "check signup throttle", err)
 			return
 		}
 	}
@@ -122,10 +120,16 @@ func (h *Handler) signupValidate(c *gin.Context) {
 	h.render(c, http.StatusOK, components.FieldMessages(field, chk.errs, chk.ok))
 }
 
+// signupFields maps the flow's field names to the sign-up form's.
+var signupFields = map[string]string{"password": "password1"}
+
 // signupSubmit creates the account and signs the new user straight in (a
 // fresh session, as at login): asking them to type the password again right
-// away proves nothing. A name taken in a race comes back from the unique
-// index as a form error, never a 500.
+// away proves nothing. Every POST looks the username up, so it is taken
+// against the look-up limit first (or the final POST would be a way around
+// the live check's); the sign-up itself is taken against the per-address
+// sign-up limit by the flow, before the hash. A name taken in a race comes
+// back from the unique index as a form error, never a 500.
 func (h *Handler) signupSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
@@ -133,18 +137,16 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	form := newForm(values, "username", "email")
-	// Throttle before the username look-up and the hash; the check only
-	// reads. Over either limit the form answers 429, values kept.
-	signups, checks := h.signupRules(c)
-	wait, _, err := h.throttleCheck(c, signups, checks)
-	if err != nil {
-		h.dbError(c, "check signup throttle", err)
+	show := func(status int) { h.signupForm(c, status, form) }
+	if err := h.accounts.TakeUsernameCheck(ctx, c.ClientIP()); err != nil {
+		h.formFailure(c, "check signup throttle", err, form, "sign-up attempts", nil, show)
 		return
 	}
-	if wait > 0 {
-		status, msg := tooManyRequests(c, wait, "sign-up attempts")
-		addError(form, "", msg)
-		h.signupForm(c, status, form)
+	if wait, err := h.accounts.SignupWait(ctx, c.ClientIP()); err != nil || wait > 0 {
+		if err == nil {
+			err = &models.ThrottledError{Wait: wait, Scope: models.ScopeSignupIP}
+		}
+		h.formFailure(c, "check signup throttle", err, form, "sign-up attempts", nil, show)
 		return
 	}
 	if formMsg != "" {
@@ -160,73 +162,32 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 			addError(form, field, m)
 		}
 	}
-	// Every submission looked the username up, so it counts as a check,
-	// or the final POST would be a way around the live check's limit. One
-	// that goes on to hashing also counts as a sign-up, counted now, before
-	// the hash: counting attempts rather than successes bounds the hashing
-	// an address can cost us as well as the accounts it can make, and a
-	// burst of parallel requests cannot all slip in before a count.
-	rules := []throttleRule{checks}
-	if !form.HasErrors() {
-		rules = append(rules, signups)
-	}
-	blocked, scope, err := h.throttleCount(c, rules...)
-	if err != nil {
-		h.dbError(c, "count signup attempt", err)
-		return
-	}
-	if blocked > 0 {
-		h.audit(c, models.AuthEvent{Kind: models.EventSignupThrottled, Username: values.Get("username"),
-			Detail: "scope=" + scope + " blocked_for=" + blocked.String()})
-	}
 	if form.HasErrors() {
-		h.signupForm(c, http.StatusUnprocessableEntity, form)
+		show(http.StatusUnprocessableEntity)
 		return
 	}
-	user, err := h.users.Create(ctx, models.NewUser{
+	res, err := h.accounts.Signup(ctx, models.SignupInput{
 		Username: values.Get("username"), Email: values.Get("email"), Password: values.Get("password1"),
+		IP: c.ClientIP(), SessionID: session(c).ID,
 	})
-	var verr *models.ValidationError
-	switch {
-	case errors.Is(err, models.ErrDuplicateUsername):
+	if errors.Is(err, models.ErrDuplicateUsername) {
 		addError(form, "username", usernameTakenError)
-		h.signupForm(c, http.StatusUnprocessableEntity, form)
-		return
-	case errors.As(err, &verr):
-		for field, msgs := range verr.Fields {
-			if field == "password" {
-				field = "password1"
-			}
-			for _, m := range msgs {
-				addError(form, field, m)
-			}
-		}
-		h.signupForm(c, http.StatusUnprocessableEntity, form)
-		return
-	case errors.Is(err, models.ErrBusy):
-		c.Header("Retry-After", "5")
-		addError(form, "", busyError)
-		h.signupForm(c, http.StatusServiceUnavailable, form)
-		return
-	case err != nil:
-		h.dbError(c, "create user", err)
+		show(http.StatusUnprocessableEntity)
 		return
 	}
-	h.audit(c, models.AuthEvent{Kind: models.EventSignup, UserID: &user.ID, Username: user.Username})
-	if err := h.login(c, user); err != nil {
-		h.dbError(c, "login", err)
+	if err != nil {
+		h.formFailure(c, "sign up", err, form, "sign-up attempts", signupFields, show)
 		return
 	}
-	h.flash(c, "success", "Welcome, %s! Your account has been created and you are signed in.", user.Username)
+	h.signedIn(c, res)
+	h.flash(c, "success", "Welcome, %s! Your account has been created and you are signed in.", res.User.Username)
 	h.redirect(c, h.cfg.LoginRedirectURL)
 }
 
 func (h *Handler) signupForm(c *gin.Context, status int, form components.Form) {
-	if isHTMX(c) {
-		h.render(c, status, components.SignupForm(form))
-		return
-	}
-	p := h.page(c, "Sign up")
-	p.Narrow = true
-	h.render(c, status, components.SignupPage(p, form))
+	h.formOrPage(c, status, components.SignupForm(form), func() templ.Component {
+		p := h.page(c, "Sign up")
+		p.Narrow = true
+		return components.SignupPage(p, form)
+	})
 }

@@ -136,7 +136,7 @@ func TestLoginSuccessDoesNotResetIPCounter(t *testing.T) {
 func TestLoginThrottleSharedAcrossInstances(t *testing.T) {
 	ts := newTestServer(t, loginLimits(2, 1000))
 	ts.createUser(t, "frank", "frank@example.com", "correct horse battery")
-	other := &testServer{h: New(ts.h.log, ts.db, ts.users.Hasher(), ts.h.cfg), db: ts.db}
+	other := &testServer{h: NewApp(ts.h.log, ts.db, ts.users.Hasher(), ts.h.cfg).h, db: ts.db}
 	other.Server = httptest.NewServer(other.h.Routes())
 	t.Cleanup(other.Server.Close)
 	a := ts.clientFrom(t, "192.0.2.1", "x")
@@ -148,6 +148,7 @@ func TestLoginThrottleSharedAcrossInstances(t *testing.T) {
 
 func TestLoginThrottleEvent(t *testing.T) {
 	ts := newTestServer(t, loginLimits(2, 1000))
+	grace := ts.createUser(t, "grace", "grace@example.com", "grace's long password")
 	c := ts.clientFrom(t, "192.0.2.77", "ua-throttle-test")
 	for range 2 {
 		wantStatus(t, c.postForm("/accounts/login/", loginValues("grace", "nope")), http.StatusUnprocessableEntity)
@@ -163,9 +164,9 @@ func TestLoginThrottleEvent(t *testing.T) {
 		t.Fatalf("got %d login_throttled events, want 1 (when the block started, not per refused attempt)", len(evs))
 	}
 	e := evs[0]
-	if e.Username != "grace" || e.IP != "192.0.2.77" || e.UserAgent != "ua-throttle-test" ||
-		!strings.Contains(e.Detail, scopeLoginUserIP) {
-		t.Fatalf("got event %+v, want username grace, IP 192.0.2.77, the user agent and the scope", e)
+	if e.Username != "grace" || e.UserID == nil || *e.UserID != grace.ID || e.IP != "192.0.2.77" || e.UserAgent != "ua-throttle-test" ||
+		!strings.Contains(e.Detail, models.ScopeLoginUserIP) {
+		t.Fatalf("got event %+v, want grace's account, IP 192.0.2.77, the user agent and the scope", e)
 	}
 }
 

@@ -5,13 +5,17 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/a-h/templ"
+	"gorm.io/gorm"
 
 	"gatehouse/mail/mailtest"
+	"gatehouse/models"
 )
 
 const testFrom = "Gatehouse <noreply@example.test>"
@@ -162,9 +166,50 @@ func TestComposeTextIsExact(t *testing.T) {
 	}
 }
 
-// TestQueueRetriesThenDelivers: a server answering 451 twice gets the
-// message on the third attempt.
-func TestQueueRetriesThenDelivers(t *testing.T) {
+// outboxFixture is an outbox on a fresh SQLite file with one user.
+type outboxFixture struct {
+	db     *gorm.DB
+	outbox *models.Outbox
+	user   *models.User
+}
+
+func newOutboxFixture(t *testing.T) *outboxFixture {
+	t.Helper()
+	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "outbox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = models.Close(db) })
+	hasher := models.NewHasher(models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second)
+	u, err := models.NewUsers(db, hasher).Create(context.Background(), models.NewUser{Username: "bob", Email: "bob@example.test", Password: "bob's long password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &outboxFixture{db: db, outbox: models.NewOutbox(db), user: u}
+}
+
+func (f *outboxFixture) notice(t *testing.T) {
+	t.Helper()
+	if err := f.outbox.Enqueue(context.Background(), models.KindPasswordChanged, &f.user.ID, f.user.Email,
+		map[string]string{"username": f.user.Username, "when": time.Now().UTC().Format(time.RFC3339)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run starts w until the returned stop is called; stop waits for Run.
+func run(w *Worker) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	return func() { cancel(); <-done }
+}
+
+func noJobs(context.Context, *models.OutboxMessage) error { return nil }
+
+// TestWorkerRetriesThenDelivers: a server answering 451 twice gets the
+// message on the third attempt, and the row is marked sent.
+func TestWorkerRetriesThenDelivers(t *testing.T) {
+	f := newOutboxFixture(t)
 	srv := mailtest.NewServer(t, mailtest.Options{})
 	srv.FailNext(2)
 	m, err := NewSMTP(srv.URL(), testFrom)
@@ -172,70 +217,134 @@ func TestQueueRetriesThenDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	q := NewQueue(m, slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)), QueueOptions{Backoff: 10 * time.Millisecond, Attempts: 3})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); q.Run(ctx) }()
-	if err := q.Enqueue(testMessage("bob@example.test")); err != nil {
-		t.Fatal(err)
-	}
+	w := NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)),
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond, Attempts: 3})
+	f.notice(t)
+	stop := run(w)
+	defer stop()
 	got := srv.Next(t, 5*time.Second)
-	if got.To[0] != "bob@example.test" {
-		t.Errorf("got recipient %v", got.To)
+	if got.To[0] != "bob@example.test" || !strings.Contains(got.Subject, "password was changed") {
+		t.Errorf("got %v %q", got.To, got.Subject)
 	}
-	cancel()
-	<-done
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 1})
 }
 
-// TestQueueGivesUp: after Attempts failures the message is dropped and the
-// failure logged, without the body.
-func TestQueueGivesUp(t *testing.T) {
+// TestWorkerGivesUp: after Attempts failures the row stays, failed for
+// good, with its error (never the body) — visible and countable.
+func TestWorkerGivesUp(t *testing.T) {
+	f := newOutboxFixture(t)
 	srv := mailtest.NewServer(t, mailtest.Options{})
 	srv.FailNext(100)
 	m, _ := NewSMTP(srv.URL(), testFrom)
 	sw := &syncWriter{w: &bytes.Buffer{}}
-	q := NewQueue(m, slog.New(slog.NewTextHandler(sw, nil)), QueueOptions{Backoff: time.Millisecond, Attempts: 3})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); q.Run(ctx) }()
-	msg := testMessage("bob@example.test")
-	msg.Text = "secret-link-token"
-	_ = q.Enqueue(msg)
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(sw.String(), "giving up") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no give-up log line; logs:\n%s", sw.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
+	w := NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.NewTextHandler(sw, nil)),
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: time.Millisecond, Attempts: 3})
+	f.notice(t)
+	stop := run(w)
+	waitStats(t, f.outbox, models.OutboxStats{Failed: 1})
+	stop()
 	if n := strings.Count(sw.String(), "will retry"); n != 2 {
 		t.Errorf("got %d retry log lines, want 2", n)
 	}
-	if strings.Contains(sw.String(), "secret-link-token") {
+	failed, err := f.outbox.Failed(context.Background(), 10)
+	if err != nil || len(failed) != 1 || failed[0].Attempts != 3 || failed[0].LastError == "" {
+		t.Fatalf("failed rows: got %+v (%v), want one after 3 attempts with its error", failed, err)
+	}
+	if strings.Contains(sw.String(), "Every other session") {
 		t.Error("logs contain the message body")
 	}
 }
 
-// TestQueueDrainsOnShutdown: messages queued when the server stops are still
-// sent before Run returns.
-func TestQueueDrainsOnShutdown(t *testing.T) {
+// TestWorkerShutdownKeepsUnsent: a worker stopping with mail it could not
+// send (the server is down) hands it to the next start; nothing is dropped,
+// and the next worker sends each message once.
+func TestWorkerShutdownKeepsUnsent(t *testing.T) {
+	f := newOutboxFixture(t)
+	down, _ := NewSMTP("smtp://127.0.0.1:1", testFrom) // nothing listens there
+	w := NewWorker(f.outbox, down, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 50 * time.Millisecond, Attempts: 100})
+	for range 5 {
+		f.notice(t)
+	}
+	stop := run(w)
+	time.Sleep(200 * time.Millisecond)
+	stop()
+	if s, _ := f.outbox.Stats(context.Background()); s.Pending != 5 || s.Sent != 0 {
+		t.Fatalf("after a stop with the server down: got %+v, want 5 pending", s)
+	}
+
 	srv := mailtest.NewServer(t, mailtest.Options{})
+	up, _ := NewSMTP(srv.URL(), testFrom)
+	w = NewWorker(f.outbox, up, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond})
+	stop = run(w)
+	defer stop()
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 5})
+	time.Sleep(200 * time.Millisecond) // a duplicate would arrive by now
+	if got := srv.Accepted(); got != 5 {
+		t.Fatalf("got %d messages accepted, want 5 (each once)", got)
+	}
+}
+
+// TestWorkerIssuesTokenAtSend: a reset mail's token is made when it is
+// sent (never stored in clear); a retried send voids the token the failed
+// attempt made, and a mail whose account changed address is not sent.
+func TestWorkerIssuesTokenAtSend(t *testing.T) {
+	f := newOutboxFixture(t)
+	srv := mailtest.NewServer(t, mailtest.Options{})
+	srv.FailNext(1)
 	m, _ := NewSMTP(srv.URL(), testFrom)
-	q := NewQueue(m, slog.New(slog.DiscardHandler), QueueOptions{Workers: 1})
-	for i := range 5 {
-		if err := q.Enqueue(testMessage("user" + string(rune('a'+i)) + "@example.test")); err != nil {
-			t.Fatal(err)
+	w := NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond})
+	if err := f.outbox.Enqueue(context.Background(), models.KindPasswordReset, &f.user.ID, f.user.Email,
+		map[string]string{"username": "bob", "ttl_seconds": "3600"}); err != nil {
+		t.Fatal(err)
+	}
+	stop := run(w)
+	defer stop()
+	got := srv.Next(t, 5*time.Second)
+	link := regexp.MustCompile(`/accounts/reset/([A-Za-z0-9_-]{43})/`).FindStringSubmatch(got.Text)
+	if link == nil {
+		t.Fatalf("no reset link in %q", got.Text)
+	}
+	hash, _ := models.TokenHash(link[1])
+	var rows []models.OneTimeToken
+	if err := f.db.Order("id").Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].UsedAt == nil || rows[1].UsedAt != nil || rows[1].TokenHash != hash {
+		t.Fatalf("tokens: got %+v, want the failed attempt's voided and the mailed one live", rows)
+	}
+	var payloads []string
+	f.db.Model(&models.OutboxMessage{}).Pluck("payload", &payloads)
+	for _, p := range payloads {
+		if strings.Contains(p, link[1]) {
+			t.Fatal("the token is stored in the outbox")
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // already shutting down when Run starts
-	q.Run(ctx)
-	if got := srv.Accepted(); got != 5 {
-		t.Fatalf("got %d messages accepted before Run returned, want 5", got)
+
+	// The account's address changes before the next mail goes out.
+	f.db.Model(&models.User{}).Where("id = ?", f.user.ID).Update("email", "new@example.test")
+	if err := f.outbox.Enqueue(context.Background(), models.KindPasswordReset, &f.user.ID, f.user.Email,
+		map[string]string{"username": "bob", "ttl_seconds": "3600"}); err != nil {
+		t.Fatal(err)
 	}
-	if err := q.Enqueue(testMessage("late@example.test")); err != ErrQueueStopped {
-		t.Fatalf("enqueue after stop: got %v, want ErrQueueStopped", err)
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 1, Failed: 1})
+	srv.None(t, 100*time.Millisecond)
+}
+
+// waitStats waits until the outbox counts are want.
+func waitStats(t *testing.T, o *models.Outbox, want models.OutboxStats) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := o.Stats(context.Background())
+		if err == nil && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox: got %+v (%v), want %+v", got, err, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

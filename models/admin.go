@@ -2,11 +2,10 @@ package models
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -82,6 +81,11 @@ func (uu *UserUpdate) Changes() []string {
 // check made outside it.
 var beforeAdminWrite func()
 
+// inAdminWrite, when set by a test, runs inside an admin edit's transaction
+// after its write and before the last-superuser check, so the test can hold
+// two edits there at once.
+var inAdminWrite func()
+
 // AdminUpdate applies an admin's edit of a user. In one immediate
 // transaction it re-reads the actor and the target, checks the rules
 // (CanManage; superusers alone change privileges; nobody removes their own
@@ -91,7 +95,7 @@ var beforeAdminWrite func()
 // privileges it was created with; promoted users sign in afresh).
 // A superuser is always staff. Validation failures come back as a
 // *ValidationError on "email".
-func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch UserChanges) (*UserUpdate, error) {
+func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch UserChanges) (*UserUpdate, error) {
 	if ch.Email != nil {
 		email := NormalizeEmail(*ch.Email)
 		if msg := ValidateEmail(email); msg != "" {
@@ -103,7 +107,10 @@ func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch User
 		beforeAdminWrite()
 	}
 	var res UserUpdate
-	err := u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := a.transaction(ctx, "update user", func(tx *gorm.DB) error {
+		if err := serializeAdminWrites(tx); err != nil {
+			return err
+		}
 		actor, target, err := loadActorTarget(tx, actorID, targetID)
 		if err != nil {
 			return err
@@ -141,22 +148,52 @@ func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch User
 		if err != nil {
 			return err
 		}
+		if inAdminWrite != nil {
+			inAdminWrite()
+		}
 		if target.IsActive && target.IsSuperuser && !(after.IsActive && after.IsSuperuser) {
 			if err := keepASuperuser(tx); err != nil {
 				return err
 			}
 		}
 		if (target.IsActive && !after.IsActive) || res.PrivilegesChanged() {
-			r := tx.Where("user_id = ?", target.ID).Delete(&Session{})
-			if r.Error != nil {
-				return r.Error
+			if res.SessionsEnded, err = endSessions(tx, target.ID, ""); err != nil {
+				return err
 			}
-			res.SessionsEnded = r.RowsAffected
 		}
-		return nil
+		changes := res.Changes()
+		if len(changes) == 0 {
+			return nil
+		}
+		// A link mailed before a change of address or status must not
+		// work after it.
+		if target.EmailKey != after.EmailKey || target.Email != after.Email || target.IsActive != after.IsActive {
+			if err := voidTokens(tx, target.ID, time.Now().UTC()); err != nil {
+				return err
+			}
+		}
+		if target.Email != after.Email && target.Email != "" {
+			if err := enqueue(tx, KindEmailChanged, &target.ID, target.Email, map[string]string{
+				"username": target.Username, "when": time.Now().UTC().Format(time.RFC3339), "by": "staff",
+			}); err != nil {
+				return err
+			}
+		}
+		kind := EventAdminAction
+		switch {
+		case res.PrivilegesChanged():
+			kind = EventPrivilegesChanged
+		case target.IsActive && !after.IsActive:
+			kind = EventUserDeactivated
+		}
+		detail := "set " + strings.Join(changes, ", ")
+		if res.SessionsEnded > 0 {
+			detail += fmt.Sprintf("; %d sessions ended", res.SessionsEnded)
+		}
+		return recordEvent(tx, ctx, userEvent(kind, target, &actorID, detail))
 	})
 	if err != nil {
-		return nil, adminErr("update user", err)
+		return nil, err
 	}
 	return &res, nil
 }
@@ -165,9 +202,12 @@ func (u *Users) AdminUpdate(ctx context.Context, actorID, targetID uint, ch User
 // the checks: CanManage, not oneself, and an active superuser remains. Its
 // sessions and reset links go with it (foreign-key cascade); its security
 // events stay, for the audit trail.
-func (u *Users) AdminDelete(ctx context.Context, actorID, targetID uint) (*User, error) {
+func (a *Accounts) AdminDelete(ctx context.Context, actorID, targetID uint) (*User, error) {
 	var deleted User
-	err := u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := a.transaction(ctx, "delete user", func(tx *gorm.DB) error {
+		if err := serializeAdminWrites(tx); err != nil {
+			return err
+		}
 		actor, target, err := loadActorTarget(tx, actorID, targetID)
 		if err != nil {
 			return err
@@ -180,49 +220,49 @@ func (u *Users) AdminDelete(ctx context.Context, actorID, targetID uint) (*User,
 		}
 		deleted = *target
 		if target.IsActive && target.IsSuperuser {
-			return keepASuperuser(tx)
+			if err := keepASuperuser(tx); err != nil {
+				return err
+			}
 		}
-		return nil
+		return recordEvent(tx, ctx, userEvent(EventUserDeleted, target, &actorID, "deleted by staff"))
 	})
 	if err != nil {
-		return nil, adminErr("delete user", err)
+		return nil, err
 	}
 	return &deleted, nil
 }
 
-// CheckManage re-reads actor and target and reports ErrNotAllowed unless
-// the actor may manage the target (ErrNotFound when the target is gone).
-// Actions that are not an UPDATE of the user row (sessions, passwords, mail)
-// call it first.
-func (u *Users) CheckManage(ctx context.Context, actorID, targetID uint) (*User, error) {
-	var target *User
-	err := u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var err error
-		_, target, err = loadActorTarget(tx, actorID, targetID)
-		return err
-	})
-	if err != nil {
-		return nil, adminErr("check rights", err)
-	}
-	return target, nil
-}
-
 // loadActorTarget reads both accounts inside tx and applies CanManage.
 func loadActorTarget(tx *gorm.DB, actorID, targetID uint) (*User, *User, error) {
-	var actor, target User
-	if err := tx.Take(&actor, actorID).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, nil, ErrNotAllowed
-		}
+	actor, err := loadActor(tx, actorID)
+	if err != nil {
 		return nil, nil, err
 	}
-	if err := tx.Take(&target, targetID).Error; err != nil {
+	target, err := lockUser(tx, targetID)
+	if err != nil {
 		return nil, nil, err
 	}
-	if !CanManage(&actor, &target) {
+	if !CanManage(actor, target) {
 		return nil, nil, ErrNotAllowed
 	}
-	return &actor, &target, nil
+	return actor, target, nil
+}
+
+// loadActor reads the acting staff member inside tx, locked, so a demotion
+// committed before cannot be missed and one racing is serialised; anyone
+// not active staff is ErrNotAllowed.
+func loadActor(tx *gorm.DB, actorID uint) (*User, error) {
+	actor, err := lockUser(tx, actorID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrNotAllowed
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !actor.IsActive || !actor.IsStaff {
+		return nil, ErrNotAllowed
+	}
+	return actor, nil
 }
 
 // keepASuperuser fails the transaction when no active superuser would be
@@ -238,42 +278,4 @@ func keepASuperuser(tx *gorm.DB) error {
 		return ErrLastSuperuser
 	}
 	return nil
-}
-
-// adminErr passes the admin sentinels through and maps the rest.
-func adminErr(op string, err error) error {
-	for _, s := range []error{ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser} {
-		if errors.Is(err, s) {
-			return s
-		}
-	}
-	return dbErr(op, err)
-}
-
-// SessionPublicID is the identifier of a session shown on admin pages and
-// posted back to revoke it: a digest of the row ID, so a page (or its
-// cache, or a screenshot) never holds the stored ID, let alone the cookie
-// token.
-func SessionPublicID(rowID string) string {
-	sum := sha256.Sum256([]byte("gatehouse session public id\x00" + rowID))
-	return hex.EncodeToString(sum[:12])
-}
-
-// Revoke ends the session of userID whose public ID is publicID and
-// reports whether there was one.
-func (s *Sessions) Revoke(ctx context.Context, userID uint, publicID string) (bool, error) {
-	if len(publicID) != 24 || strings.Trim(publicID, "0123456789abcdef") != "" {
-		return false, nil
-	}
-	var ids []string
-	if err := s.db.WithContext(ctx).Model(&Session{}).Where("user_id = ?", userID).Pluck("id", &ids).Error; err != nil {
-		return false, dbErr("list sessions", err)
-	}
-	for _, id := range ids {
-		if SessionPublicID(id) == publicID {
-			res := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Delete(&Session{})
-			return res.RowsAffected > 0, dbErr("revoke session", res.Error)
-		}
-	}
-	return false, nil
 }

@@ -24,7 +24,7 @@ func mustCreate(t *testing.T, users *Users, nu NewUser) *User {
 // transaction serialises them and the second re-reads its actor, no longer a
 // superuser: exactly one wins and an active superuser remains.
 func TestAdminUpdateDemotionRace(t *testing.T) {
-	users := openTestUsers(t)
+	acc, users := openTestAccounts(t, Policy{})
 	a := mustCreate(t, users, NewUser{Username: "ada", IsSuperuser: true})
 	b := mustCreate(t, users, NewUser{Username: "bob", IsSuperuser: true})
 	var arrived sync.WaitGroup
@@ -39,7 +39,7 @@ func TestAdminUpdateDemotionRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = users.AdminUpdate(context.Background(), pair[0], pair[1], UserChanges{IsSuperuser: &off})
+			_, errs[i] = acc.AdminUpdate(context.Background(), pair[0], pair[1], UserChanges{IsSuperuser: &off})
 		}()
 	}
 	wg.Wait()
@@ -63,7 +63,7 @@ func TestAdminUpdateDemotionRace(t *testing.T) {
 }
 
 func TestAdminRules(t *testing.T) {
-	users := openTestUsers(t)
+	acc, users := openTestAccounts(t, Policy{})
 	ctx := context.Background()
 	root := mustCreate(t, users, NewUser{Username: "root", IsSuperuser: true})
 	staff := mustCreate(t, users, NewUser{Username: "staff", IsStaff: true})
@@ -89,18 +89,18 @@ func TestAdminRules(t *testing.T) {
 		{"unknown target", root.ID, 9999, UserChanges{Email: &email}, ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := users.AdminUpdate(ctx, tc.actor, tc.target, tc.ch)
+			_, err := acc.AdminUpdate(ctx, tc.actor, tc.target, tc.ch)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
 	}
 	// A superuser is always staff, whatever the form says.
-	res, err := users.AdminUpdate(ctx, root.ID, staff.ID, UserChanges{IsStaff: &off})
+	res, err := acc.AdminUpdate(ctx, root.ID, staff.ID, UserChanges{IsStaff: &off})
 	if err != nil || !res.After.IsStaff || !res.After.IsSuperuser {
 		t.Fatalf("got %+v, %v; want the superuser kept staff", res, err)
 	}
-	if _, err := users.AdminDelete(ctx, root.ID, root.ID); !errors.Is(err, ErrDeleteSelf) {
+	if _, err := acc.AdminDelete(ctx, root.ID, root.ID); !errors.Is(err, ErrDeleteSelf) {
 		t.Fatalf("delete self: got %v, want ErrDeleteSelf", err)
 	}
 }
@@ -121,5 +121,29 @@ func TestPrefixEnd(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("prefixEnd(%q): got %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestAdminRightsCheckedInTheWrite: a staff member's rights are checked in
+// the transaction that makes the change, against the rows as they are
+// then. A target promoted to superuser after the form was shown (here:
+// between the hash and the write) is out of reach.
+func TestAdminRightsCheckedInTheWrite(t *testing.T) {
+	acc, users := openTestAccounts(t, Policy{})
+	ctx := context.Background()
+	staff := mustCreate(t, users, NewUser{Username: "staff", IsStaff: true})
+	target := mustCreate(t, users, NewUser{Username: "target", Email: "target@example.com"})
+	beforeAdminWrite = func() {
+		if err := users.db.Model(&User{}).Where("id = ?", target.ID).Updates(map[string]any{"is_staff": true, "is_superuser": true}).Error; err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { beforeAdminWrite = nil })
+	_, err := acc.AdminSetPassword(ctx, staff.ID, target.ID, "a password staff chose", "a password staff chose")
+	if !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("set a new superuser's password: got %v, want ErrNotAllowed", err)
+	}
+	if _, _, err := acc.verify(ctx, "target", "a long enough password"); err != nil {
+		t.Fatalf("the target's password changed: %v", err)
 	}
 }

@@ -7,12 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
+	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -31,20 +32,32 @@ var ErrCorrupt = errors.New("database corrupt or replaced")
 // ErrNotFound reports that the record asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Open opens the database named by url and applies migrations. An empty url,
-// a plain path, or a "sqlite:" / "file:" URL selects an SQLite file, opened
-// in WAL mode with a busy timeout, immediate write transactions and foreign
-// keys on.
+// Open opens the database named by url and brings its schema up to date
+// (see WithMigrate). A "postgres://" or "postgresql://" URL selects
+// PostgreSQL (pgx). An empty url, a plain path, or a "sqlite:" / "file:" URL
+// selects an SQLite file, opened in WAL mode with a busy timeout, immediate
+// write transactions and foreign keys on.
 func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error) {
-	o := openOptions{busyTimeout: DefaultBusyTimeout}
+	o := openOptions{busyTimeout: DefaultBusyTimeout, log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dsn, err := sqliteDSN(url, o.busyTimeout)
-	if err != nil {
-		return nil, err
+	var dialector gorm.Dialector
+	maxConns := 8
+	if isPostgresURL(url) {
+		dialector = postgres.New(postgres.Config{DSN: strings.TrimSpace(url)})
+		maxConns = DefaultPostgresMaxConns
+	} else {
+		dsn, err := sqliteDSN(url, o.busyTimeout)
+		if err != nil {
+			return nil, err
+		}
+		dialector = sqlite.Open(dsn)
 	}
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+	if o.maxConns > 0 {
+		maxConns = o.maxConns
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
 		// Writes that need a transaction open one explicitly; the default
 		// per-statement transaction only costs a round trip.
 		SkipDefaultTransaction: true,
@@ -53,25 +66,34 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", dbErr("connect", err))
+		return nil, withRestoreAdvice(fmt.Errorf("open database: %w", dbErr("connect", err)))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	// SQLite has one writer; readers run in parallel under WAL. A bounded
-	// pool keeps memory and file handles predictable.
-	sqlDB.SetMaxOpenConns(8)
-	sqlDB.SetMaxIdleConns(8)
+	// SQLite has one writer; readers run in parallel under WAL. PostgreSQL
+	// serves many, but every connection is a server process: a bounded pool
+	// per instance keeps N instances within max_connections.
+	sqlDB.SetMaxOpenConns(maxConns)
+	sqlDB.SetMaxIdleConns(maxConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	if err := sqlDB.PingContext(ctx); err != nil {
-		return nil, fmt.Errorf("open database: %w", dbErr("connect", err))
+		sqlDB.Close()
+		return nil, withRestoreAdvice(dbErr("open database", err))
 	}
 	if err := QuickCheck(ctx, db); err != nil {
-		_ = sqlDB.Close()
-		return nil, fmt.Errorf("open database: %w (restore it from a backup)", err)
+		sqlDB.Close()
+		return nil, withRestoreAdvice(fmt.Errorf("open database: %w", err))
 	}
-	if err := Migrate(db.WithContext(ctx)); err != nil {
+	switch o.migrate {
+	case MigrateApply:
+		_, err = Migrate(ctx, db, o.log)
+	case MigrateCheck:
+		err = CheckSchema(ctx, db)
+	}
+	if err != nil {
+		sqlDB.Close()
 		return nil, err
 	}
 	return db, nil
@@ -86,15 +108,9 @@ func Close(db *gorm.DB) error {
 	return sqlDB.Close()
 }
 
-// Migrate creates or updates the tables of every model.
-func Migrate(db *gorm.DB) error {
-	if err := db.AutoMigrate(allModels...); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
-}
-
-// allModels lists every model AutoMigrate manages; later areas append theirs.
+// allModels lists every model stored in a table. The migrations, not GORM,
+// make the tables; TestModelsMatchMigrations checks that each model's
+// columns exist in the migrated schema on the dialect under test.
 var allModels = []any{&User{}, &Session{}, &AuthEvent{}, &ThrottleCounter{}}
 
 // DefaultBusyTimeout is how long a statement waits for SQLite's write lock
@@ -106,6 +122,23 @@ type OpenOption func(*openOptions)
 
 type openOptions struct {
 	busyTimeout time.Duration
+	maxConns    int
+	migrate     MigrateMode
+	log         *slog.Logger
+}
+
+// DefaultPostgresMaxConns is the connection pool size per process on
+// PostgreSQL unless DATABASE_MAX_CONNS says otherwise (SQLite's is 8).
+const DefaultPostgresMaxConns = 16
+
+// WithMaxConns bounds the connection pool (0 keeps the dialect's default).
+func WithMaxConns(n int) OpenOption {
+	return func(o *openOptions) { o.maxConns = n }
+}
+
+// WithLogger sets where Open reports the migrations it applies.
+func WithLogger(log *slog.Logger) OpenOption {
+	return func(o *openOptions) { o.log = log }
 }
 
 // WithBusyTimeout sets how long a statement waits for a lock held by another
@@ -121,8 +154,6 @@ func sqliteDSN(raw string, busyTimeout time.Duration) (string, error) {
 	switch {
 	case path == "":
 		path = "gatehouse.db"
-	case strings.HasPrefix(path, "postgres://"), strings.HasPrefix(path, "postgresql://"):
-		return "", errors.New("DATABASE_URL: PostgreSQL is not built into this binary; use an SQLite path")
 	case strings.HasPrefix(path, "sqlite://"):
 		path = strings.TrimPrefix(path, "sqlite://")
 	case strings.HasPrefix(path, "sqlite:"):
@@ -130,7 +161,7 @@ func sqliteDSN(raw string, busyTimeout time.Duration) (string, error) {
 	case strings.HasPrefix(path, "file:"):
 		path = strings.TrimPrefix(path, "file:")
 	case strings.Contains(path, "://"):
-		return "", fmt.Errorf("DATABASE_URL: unsupported scheme in %q (want an SQLite file path)", raw)
+		return "", fmt.Errorf("DATABASE_URL: unsupported scheme in %q (want an SQLite file path or a postgres:// URL)", raw)
 	}
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		return "", fmt.Errorf("DATABASE_URL: query parameters are not accepted in %q; Gatehouse sets the SQLite pragmas itself", raw)
@@ -150,36 +181,4 @@ func sqliteDSN(raw string, busyTimeout time.Duration) (string, error) {
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_cache_size", "-16000")
 	return "file:" + path + "?" + q.Encode(), nil
-}
-
-// dbErr maps driver errors to the package's sentinels so callers can tell a
-// missing record or an unavailable database from a bug.
-func dbErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return ErrNotFound
-	}
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		if se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB || se.ExtendedCode == sqlite3.ErrReadonlyDbMoved {
-			return fmt.Errorf("%s: %w: %v", op, ErrCorrupt, err)
-		}
-		switch se.Code {
-		case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrReadonly, sqlite3.ErrFull,
-			sqlite3.ErrIoErr, sqlite3.ErrCantOpen:
-			return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
-		}
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
-
-// isUniqueViolation reports whether err is a UNIQUE constraint failure.
-func isUniqueViolation(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique
 }

@@ -29,6 +29,12 @@ const (
 	EventUserCreated       EventKind = "user_created"
 	EventUserDeleted       EventKind = "user_deleted"
 	EventPasswordSet       EventKind = "password_set_by_staff"
+	// EventPasswordSetCLI: set with the changepassword command.
+	EventPasswordSetCLI EventKind = "password_set_by_command"
+	// EventPasswordChangeFailed: a wrong current password on the
+	// password-change form (a stolen session guessing it).
+	EventPasswordChangeFailed    EventKind = "password_change_failed"
+	EventPasswordChangeThrottled EventKind = "password_change_throttled"
 )
 
 // AuthEvent is one entry of the security log. It never holds a password, a
@@ -37,8 +43,10 @@ type AuthEvent struct {
 	ID     uint      `gorm:"primaryKey"`
 	Kind   EventKind `gorm:"size:64;not null;index"`
 	UserID *uint     `gorm:"index:idx_auth_events_user_time,priority:1"`
-	// Username is what was typed or the account's name, kept so failed
-	// attempts against unknown names and deleted users still read clearly.
+	// Username is the account's name, kept so events of deleted users
+	// still read clearly. What someone typed into a username field is
+	// never stored (people paste passwords there): attempts on names no
+	// account has are recorded without one.
 	Username string `gorm:"size:150;not null;default:''"`
 	// ActorID is the staff member who acted, for admin actions.
 	ActorID   *uint     `gorm:"index"`
@@ -57,7 +65,14 @@ type Events struct {
 func NewEvents(db *gorm.DB) *Events { return &Events{db: db} }
 
 // Record stores e, filling in the time and the client from ctx when unset.
+// Flows record their events inside their own transaction (recordEvent);
+// Record is for events that accompany no other write.
 func (ev *Events) Record(ctx context.Context, e AuthEvent) error {
+	return dbErr("record event", recordEvent(ev.db.WithContext(ctx), ctx, e))
+}
+
+// recordEvent stores e inside tx.
+func recordEvent(tx *gorm.DB, ctx context.Context, e AuthEvent) error {
 	ci := clientInfo(ctx)
 	if e.IP == "" {
 		e.IP = ci.IP
@@ -70,7 +85,12 @@ func (ev *Events) Record(ctx context.Context, e AuthEvent) error {
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = time.Now().UTC()
 	}
-	return dbErr("record event", ev.db.WithContext(ctx).Create(&e).Error)
+	return tx.Create(&e).Error
+}
+
+// userEvent is the event kind about user u (ID and name filled in).
+func userEvent(kind EventKind, u *User, actorID *uint, detail string) AuthEvent {
+	return AuthEvent{Kind: kind, UserID: &u.ID, Username: u.Username, ActorID: actorID, Detail: detail}
 }
 
 // ForUser returns the user's most recent events, newest first.
@@ -78,4 +98,14 @@ func (ev *Events) ForUser(ctx context.Context, userID uint, limit int) ([]AuthEv
 	var rows []AuthEvent
 	err := ev.db.WithContext(ctx).Where("user_id = ?", userID).Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error
 	return rows, dbErr("list events", err)
+}
+
+// DefaultEventRetention is how long security events are kept (the
+// EVENT_RETENTION setting).
+const DefaultEventRetention = 90 * 24 * time.Hour
+
+// DeleteOlderThan removes events older than age and returns how many.
+func (ev *Events) DeleteOlderThan(ctx context.Context, age time.Duration) (int64, error) {
+	res := ev.db.WithContext(ctx).Where("created_at < ?", time.Now().UTC().Add(-age)).Delete(&AuthEvent{})
+	return res.RowsAffected, dbErr("delete old events", res.Error)
 }

@@ -87,7 +87,7 @@ func FuzzSessionIDFromToken(f *testing.F) {
 // the token itself); rejected tokens give ErrInvalidToken and no hash.
 // Seeds: testdata/fuzz/FuzzResetTokenHash.
 func FuzzResetTokenHash(f *testing.F) {
-	b := make([]byte, resetTokenBytes)
+	b := make([]byte, tokenBytes)
 	for i := range b {
 		b[i] = byte(i * 7)
 	}
@@ -97,11 +97,11 @@ func FuzzResetTokenHash(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		hash, err := ResetTokenHash(s)
+		hash, err := TokenHash(s)
 		raw, decErr := base64.RawURLEncoding.Strict().DecodeString(s)
-		want := len(s) == 43 && decErr == nil && len(raw) == resetTokenBytes
+		want := len(s) == 43 && decErr == nil && len(raw) == tokenBytes
 		if (err == nil) != want {
-			t.Fatalf("ResetTokenHash(%q): got err %v, want accepted %v", s, err, want)
+			t.Fatalf("TokenHash(%q): got err %v, want accepted %v", s, err, want)
 		}
 		if err != nil {
 			if !errors.Is(err, ErrInvalidToken) || hash != "" {

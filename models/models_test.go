@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/internal/testdb"
 )
 
 var cheap = HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -17,6 +19,15 @@ var cheap = HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 3
 func openTestUsers(t *testing.T) *Users {
 	t.Helper()
 	return NewUsers(openTestDB(t), NewHasher(cheap, 2, time.Second))
+}
+
+// openTestAccounts returns the flows over a fresh database, with login
+// limits off unless the policy sets them.
+func openTestAccounts(t *testing.T, p Policy) (*Accounts, *Users) {
+	t.Helper()
+	db := openTestDB(t)
+	h := NewHasher(cheap, 2, time.Second)
+	return NewAccounts(db, h, NewOutbox(db), p), NewUsers(db, h)
 }
 
 func TestHashIsArgon2idPHCAndVerifies(t *testing.T) {
@@ -70,7 +81,7 @@ func TestHasherBoundsConcurrencyAndTimesOut(t *testing.T) {
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("Hash with no free slot: got %v, want ErrBusy", err)
 	}
-	if _, _, err := h.Verify(context.Background(), "x", h.dummyHash()); !errors.Is(err, ErrBusy) {
+	if _, _, err := h.Verify(context.Background(), "x", "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"); !errors.Is(err, ErrBusy) {
 		t.Fatalf("Verify with no free slot: got %v, want ErrBusy", err)
 	}
 	<-h.slots
@@ -140,24 +151,24 @@ func TestPasswordValidators(t *testing.T) {
 	}
 }
 
-func TestAuthenticate(t *testing.T) {
-	users := openTestUsers(t)
+func TestLoginVerify(t *testing.T) {
+	acc, users := openTestAccounts(t, Policy{})
 	u, err := users.Create(context.Background(), NewUser{Username: "dave", Email: "d@example.com", Password: "correct-horse-battery"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := users.Authenticate(context.Background(), "DAVE", "correct-horse-battery"); err != nil {
+	if _, err := acc.Login(context.Background(), LoginInput{Username: "DAVE", Password: "correct-horse-battery"}); err != nil {
 		t.Errorf("right password: %v", err)
 	}
 	for _, tc := range []struct{ user, pw string }{{"dave", "wrong"}, {"nobody", "x"}, {"dave\x00", "correct-horse-battery"}, {"dave", strings.Repeat("x", 5000)}} {
-		if _, err := users.Authenticate(context.Background(), tc.user, tc.pw); !errors.Is(err, ErrInvalidCredentials) {
-			t.Errorf("Authenticate(%.10q, %.10q): got %v, want ErrInvalidCredentials", tc.user, tc.pw, err)
+		if _, err := acc.Login(context.Background(), LoginInput{Username: tc.user, Password: tc.pw}); !errors.Is(err, ErrInvalidCredentials) {
+			t.Errorf("Login(%.10q, %.10q): got %v, want ErrInvalidCredentials", tc.user, tc.pw, err)
 		}
 	}
 	if err := users.db.Model(u).Update("is_active", false).Error; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := users.Authenticate(context.Background(), "dave", "correct-horse-battery"); !errors.Is(err, ErrInvalidCredentials) {
+	if _, err := acc.Login(context.Background(), LoginInput{Username: "dave", Password: "correct-horse-battery"}); !errors.Is(err, ErrInvalidCredentials) {
 		t.Errorf("inactive user: got %v, want ErrInvalidCredentials", err)
 	}
 }
@@ -175,6 +186,7 @@ func TestSessionIDFromToken(t *testing.T) {
 }
 
 func TestSQLiteSettings(t *testing.T) {
+	testdb.SkipOnPostgres(t, "checks SQLite's pragmas")
 	users := openTestUsers(t)
 	var mode string
 	var fk, busy int

@@ -3,13 +3,10 @@ package models
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -41,9 +38,6 @@ type Hasher struct {
 	slots   chan struct{}
 	timeout time.Duration
 	onWait  func(time.Duration) // see ObserveWait
-
-	dummyOnce sync.Once
-	dummy     string
 }
 
 // NewHasher returns a Hasher allowing concurrency hashes at once (at least 1;
@@ -111,77 +105,46 @@ func hashWith(p HashParams, password string) (string, error) {
 		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// Verify reports whether password matches the PHC string encoded, and whether
-// the hash should be recomputed because its parameters differ from the
-// current ones. A malformed hash never matches.
+// Verify reports whether password matches the stored hash encoded, and
+// whether the hash should be recomputed: true for every format but argon2id
+// (Django's PBKDF2, argon2, bcrypt and scrypt hashes, see hashers.go) and
+// for argon2id with parameters other than the current ones. Unusable
+// passwords, malformed hashes, unknown formats and hashes whose parameters
+// exceed the limits never match and cost one dummy verification, so a broken
+// row is neither a timing oracle nor a way to make verification expensive.
+// Every verification holds one of the hasher's slots.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
-	p, salt, key, perr := decodePHC(encoded)
+	sh, perr := parseStoredHash(encoded)
 	if perr != nil {
-		// Spend the same time as a real check so a broken row is not a
-		// timing oracle, then refuse.
-		_, _, err := h.Verify(ctx, password, h.dummyHash())
-		return false, false, err
+		return false, false, h.VerifyDummy(ctx, password)
 	}
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
+	ok = sh.check(password)
 	h.release()
-	ok = subtle.ConstantTimeCompare(got, key) == 1
-	rehash = p.Memory != h.params.Memory || p.Time != h.params.Time || p.Threads != h.params.Threads ||
-		uint32(len(key)) != h.params.KeyLen || uint32(len(salt)) != h.params.SaltLen
+	if p := sh.native; p != nil {
+		rehash = p.Memory != h.params.Memory || p.Time != h.params.Time || p.Threads != h.params.Threads ||
+			p.KeyLen != h.params.KeyLen || p.SaltLen != h.params.SaltLen
+	} else {
+		rehash = true
+	}
 	return ok, rehash, nil
 }
 
-// VerifyDummy spends the time of one verification against a hash that no
-// password matches, so an unknown username costs what a wrong password costs.
+// VerifyDummy spends the time of one verification under the current
+// parameters, matching nothing, so an unknown username (or an unusable or
+// broken stored hash) costs what a wrong password costs.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
-	_, _, err := h.Verify(ctx, password, h.dummyHash())
-	return err
+	if err := h.acquire(ctx); err != nil {
+		return err
+	}
+	defer h.release()
+	p := h.params
+	_ = argon2.IDKey([]byte(password), dummySalt[:], p.Time, p.Memory, p.Threads, p.KeyLen)
+	return nil
 }
 
-func (h *Hasher) dummyHash() string {
-	h.dummyOnce.Do(func() {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		s, err := hashWith(h.params, base64.RawStdEncoding.EncodeToString(b))
-		if err != nil {
-			// crypto/rand does not fail on supported platforms; keep a
-			// well-formed hash with the current parameters regardless.
-			s = fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-				h.params.Memory, h.params.Time, h.params.Threads)
-		}
-		h.dummy = s
-	})
-	return h.dummy
-}
-
-// decodePHC parses "$argon2id$v=19$m=..,t=..,p=..$salt$hash", rejecting
-// parameters that would make verification itself a denial of service.
-func decodePHC(s string) (HashParams, []byte, []byte, error) {
-	var p HashParams
-	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
-		return p, nil, nil, errors.New("not an argon2id PHC string")
-	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return p, nil, nil, errors.New("unsupported argon2 version")
-	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
-		return p, nil, nil, errors.New("bad argon2 parameters")
-	}
-	if p.Memory < 8 || p.Memory > 1<<20 || p.Time < 1 || p.Time > 16 || p.Threads < 1 || p.Threads > 16 {
-		return p, nil, nil, errors.New("argon2 parameters out of range")
-	}
-	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
-	if err != nil || len(salt) < 8 || len(salt) > 64 {
-		return p, nil, nil, errors.New("bad salt")
-	}
-	key, err := base64.RawStdEncoding.DecodeString(parts[5])
-	if err != nil || len(key) < 16 || len(key) > 64 {
-		return p, nil, nil, errors.New("bad hash")
-	}
-	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
-	return p, salt, key, nil
-}
+// dummySalt is the salt of dummy verifications; the result is thrown away,
+// so a fixed salt gives nothing away.
+var dummySalt [16]byte

@@ -14,29 +14,69 @@ import (
 	"net/http"
 	"time"
 
-	ginsessions "github.com/gin-contrib/sessions"
 	gsessions "github.com/gorilla/sessions"
 	"gorm.io/gorm"
 )
 
-// SessionCookieName is the session cookie's name, Django's.
-const SessionCookieName = "sessionid"
+// Session cookie names. Over https the cookie carries the __Host- prefix,
+// which browsers only accept with Secure, Path=/ and no Domain: a sibling
+// subdomain or a plain-http page cannot plant or overwrite it.
+const (
+	SessionCookieName       = "sessionid"
+	SecureSessionCookieName = "__Host-sessionid"
+)
 
-// UserIDKey is the session value holding the signed-in user's ID. The store
-// keeps it in the indexed user_id column rather than in the data blob.
-const UserIDKey = "_auth_user_id"
+// CookieName returns the session cookie's name for an http or https site.
+func CookieName(secure bool) string {
+	if secure {
+		return SecureSessionCookieName
+	}
+	return SessionCookieName
+}
 
 // lastSeenEvery bounds how often a request writes last_seen_at, so reading
 // pages does not turn into a database write per request.
 const lastSeenEvery = time.Minute
 
-// Session is a server-side session. Its primary key is the SHA-256 of the
-// random token in the cookie, so a copy of the table cannot be replayed as
-// cookies.
+// Lifetimes of sessions that are not signed in. A visitor who is not signed
+// in has no session at all, except when a flow needs one: a reset link in
+// use, a message to show after logging out. Those end quickly.
+const (
+	AnonymousSessionLifetime = time.Hour
+	// PendingSecondFactorLifetime bounds the "password checked, second
+	// factor not yet given" state.
+	PendingSecondFactorLifetime = 5 * time.Minute
+)
+
+// Authentication methods recorded on a signed-in session.
+const (
+	AuthPassword = "password"
+	AuthSignup   = "signup"
+)
+
+// Session is a server-side session row. Its primary key is the SHA-256 of
+// the random token in the cookie, so a copy of the table cannot be replayed
+// as cookies. Everything the app decides on is a typed column; Data holds
+// only the flash messages.
 type Session struct {
-	ID         string    `gorm:"primaryKey;size:64"`
-	UserID     *uint     `gorm:"index"`
-	User       *User     `gorm:"constraint:OnDelete:CASCADE" json:"-"`
+	ID     string `gorm:"primaryKey;size:64"`
+	UserID *uint  `gorm:"index"`
+	User   *User  `gorm:"constraint:OnDelete:CASCADE" json:"-"`
+	// AuthAt is when the user proved who they are (login, sign-up);
+	// AuthMethod how.
+	AuthAt     *time.Time
+	AuthMethod string `gorm:"size:32;not null;default:''"`
+	// PendingUserID is a user whose password was right but whose second
+	// factor is still due. Such a session is NOT signed in.
+	PendingUserID *uint `gorm:"index"`
+	PendingUser   *User `gorm:"foreignKey:PendingUserID;constraint:OnDelete:CASCADE" json:"-"`
+	PendingAt     *time.Time
+	// Persistent sessions outlive the browser (the cookie has an expiry);
+	// others end with the browser and after an idle timeout.
+	Persistent bool `gorm:"not null;default:false"`
+	// ResetHash is the hash (never the token) of a password-reset link in
+	// use by this browser.
+	ResetHash  string    `gorm:"size:64;not null;default:''"`
 	Data       []byte    `gorm:"type:blob"`
 	CreatedAt  time.Time `gorm:"not null"`
 	LastSeenAt time.Time `gorm:"not null"`
@@ -46,8 +86,8 @@ type Session struct {
 }
 
 func init() {
-	// Session values are gob-encoded; register the concrete types stored
-	// behind interface{} (flashes are appended as []interface{}).
+	// Flash messages are gob-encoded in Data; register the concrete types
+	// stored behind interface{} (flashes are appended as []interface{}).
 	gob.Register([]interface{}{})
 	gob.Register(Flash{})
 }
@@ -56,6 +96,78 @@ func init() {
 type Flash struct {
 	Level   string // "success", "info", "warning" or "error"
 	Message string
+}
+
+// SessionState is the typed session of one request: what the row says, the
+// user loaded with it, and what the request changed. Handlers reach it only
+// through their one session accessor (handlers/session.go).
+type SessionState struct {
+	// ID is the row's ID ("" when the visitor has no session row).
+	ID            string
+	UserID        *uint
+	AuthAt        *time.Time
+	AuthMethod    string
+	PendingUserID *uint
+	PendingAt     *time.Time
+	Persistent    bool
+	ResetHash     string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	// User is the signed-in user, loaded in the same query as the row.
+	User *User
+
+	// token is a fresh cookie token for a row a use case has just created
+	// (login, sign-up, rotation); Save sets the cookie.
+	token string
+	// rotate asks Save to move the session to a new token (and row).
+	rotate bool
+	// end asks Save to delete the row and the cookie.
+	end bool
+}
+
+// SignedIn reports whether the session is signed in as an active user.
+func (s *SessionState) SignedIn() bool {
+	return s.User != nil && s.UserID != nil && s.User.ID == *s.UserID
+}
+
+// Rotate asks for a new token (and row) when the session is saved, so a
+// token planted or seen before this point is worthless afterwards. Used
+// whenever a capability is added to the session.
+func (s *SessionState) Rotate() { s.rotate = true }
+
+// End asks for the row and the cookie to be deleted when the session is
+// saved. Flashes added afterwards are carried by a new, short-lived row.
+func (s *SessionState) End() {
+	s.end = true
+	s.UserID, s.User, s.PendingUserID, s.PendingAt, s.AuthAt = nil, nil, nil, nil, nil
+	s.AuthMethod, s.ResetHash, s.Persistent = "", "", false
+}
+
+// Adopt makes the state the session a use case created in its
+// transaction: Save keeps that row and sets its token as the cookie.
+func (s *SessionState) Adopt(ns NewSession) {
+	*s = ns.State
+	s.token = ns.token
+}
+
+// NewSession is a session row a use case created; hand it to
+// SessionState.Adopt so the response carries its cookie.
+type NewSession struct {
+	State SessionState
+	token string
+}
+
+// SessionStateKey is the gin-contrib session value holding the request's
+// *SessionState. It is never saved as a value: Save writes the columns.
+var SessionStateKey = sessionStateKey{}
+
+type sessionStateKey struct{}
+
+// StateOf returns the typed state behind a store-level session (nil when
+// the store did not create it).
+func StateOf(values map[interface{}]interface{}) *SessionState {
+	st, _ := values[SessionStateKey].(*SessionState)
+	return st
 }
 
 type clientKey struct{}
@@ -77,27 +189,59 @@ func clientInfo(ctx context.Context) ClientInfo {
 	return ci
 }
 
-// SessionStore is a gin-contrib/sessions store over the Session table.
+// SessionStore is a gorilla/sessions store over the Session table; the
+// HTTP layer adapts it to gin-contrib/sessions (handlers/session.go).
 type SessionStore struct {
-	db       *gorm.DB
-	opts     ginsessions.Options
-	lifetime time.Duration
-	log      *slog.Logger
-	loader   sessionLoader
+	db     *gorm.DB
+	opts   gsessions.Options
+	name   string
+	life   Lifetimes
+	log    *slog.Logger
+	loader sessionLoader
 }
 
-var _ ginsessions.Store = (*SessionStore)(nil)
+// Lifetimes are how long sessions last: a remembered (persistent) one
+// Lifetime from sign-in; one that is not remembered until the browser
+// closes (no cookie expiry) and, on the server, Idle after its last
+// request, but never beyond Lifetime.
+type Lifetimes struct {
+	Lifetime time.Duration
+	Idle     time.Duration
+}
 
-// NewSessionStore returns a store whose sessions last lifetime from creation.
-// secure marks the cookie Secure (for https deployments).
-func NewSessionStore(db *gorm.DB, lifetime time.Duration, secure bool, log *slog.Logger) *SessionStore {
+// expiry is when a session created at created, last seen at seen, ends.
+func (l Lifetimes) expiry(st *SessionState, created, seen time.Time) time.Time {
+	end := created.Add(l.Lifetime)
+	switch {
+	case st.UserID == nil:
+		return minTime(end, created.Add(AnonymousSessionLifetime))
+	case !st.Persistent && l.Idle > 0:
+		return minTime(end, seen.Add(l.Idle))
+	}
+	return end
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+var _ gsessions.Store = (*SessionStore)(nil)
+
+// NewSessionStore returns a store whose signed-in sessions last lifetime
+// from creation (remembered) or until idle passes without a request (not
+// remembered). secure marks the cookie Secure and gives it the __Host-
+// prefix (for https deployments).
+func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log *slog.Logger) *SessionStore {
 	return &SessionStore{
-		db:       db,
-		lifetime: lifetime,
-		log:      log,
-		opts: ginsessions.Options{
+		db:   db,
+		life: Lifetimes{Lifetime: lifetime, Idle: idle},
+		log:  log,
+		name: CookieName(secure),
+		opts: gsessions.Options{
 			Path:     "/",
-			MaxAge:   int(lifetime / time.Second),
 			Secure:   secure,
 			HttpOnly: true,
 			SameSite: http.SameSiteLaxMode,
@@ -105,15 +249,11 @@ func NewSessionStore(db *gorm.DB, lifetime time.Duration, secure bool, log *slog
 	}
 }
 
-// Options sets the cookie options of new sessions. HttpOnly and SameSite are
-// kept whatever is passed: they are defences, not preferences.
-func (s *SessionStore) Options(o ginsessions.Options) {
-	o.HttpOnly = true
-	if o.SameSite == http.SameSiteDefaultMode || o.SameSite == http.SameSiteNoneMode {
-		o.SameSite = http.SameSiteLaxMode
-	}
-	s.opts = o
-}
+// CookieName is the name of the store's session cookie.
+func (s *SessionStore) CookieName() string { return s.name }
+
+// Lifetimes returns how long the store's sessions last.
+func (s *SessionStore) Lifetimes() Lifetimes { return s.life }
 
 // Get returns the request's session, loading it once per request.
 func (s *SessionStore) Get(r *http.Request, name string) (*gsessions.Session, error) {
@@ -121,11 +261,15 @@ func (s *SessionStore) Get(r *http.Request, name string) (*gsessions.Session, er
 }
 
 // New loads the session named by the request's cookie, or returns a new
-// empty one when there is none, it is malformed, expired or unknown.
+// empty one when there is none, it is malformed, expired or unknown. A
+// session whose pending second factor has timed out loses that state.
 func (s *SessionStore) New(r *http.Request, name string) (*gsessions.Session, error) {
 	gs := gsessions.NewSession(s, name)
-	gs.Options = s.opts.ToGorillaOptions()
+	opts := s.opts
+	gs.Options = &opts
 	gs.IsNew = true
+	st := &SessionState{}
+	gs.Values[SessionStateKey] = st
 	c, err := r.Cookie(name)
 	if err != nil {
 		return gs, nil
@@ -145,108 +289,192 @@ func (s *SessionStore) New(r *http.Request, name string) (*gsessions.Session, er
 	}
 	if len(row.Data) > 0 {
 		if err := gob.NewDecoder(bytes.NewReader(row.Data)).Decode(&gs.Values); err != nil {
-			s.log.Warn("session data unreadable; starting afresh", "err", err)
+			s.log.Warn("session data unreadable; flashes dropped", "err", err)
 			gs.Values = map[interface{}]interface{}{}
 		}
+		gs.Values[SessionStateKey] = st
 	}
-	if row.UserID != nil {
-		gs.Values[UserIDKey] = *row.UserID
-	}
-	if row.User != nil {
-		gs.Values[sessionUserKey{}] = row.User
+	*st = row.state
+	st.ID = id
+	if st.PendingAt != nil && now.Sub(*st.PendingAt) > PendingSecondFactorLifetime {
+		st.PendingUserID, st.PendingAt = nil, nil
 	}
 	gs.ID = id
 	gs.IsNew = false
-	if now.Sub(row.LastSeenAt) >= lastSeenEvery {
-		// Best effort: a missed update only makes last_seen_at older.
+	if now.Sub(row.lastSeen) >= lastSeenEvery {
+		// Best effort: a missed update only makes last_seen_at older. A
+		// session that is not remembered moves its idle expiry along.
+		up := map[string]any{"last_seen_at": now}
+		if exp := s.life.expiry(st, st.CreatedAt, now); exp.After(st.ExpiresAt) {
+			up["expires_at"], st.ExpiresAt = exp, exp
+		}
 		if err := s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", id).
-			Update("last_seen_at", now).Error; err != nil {
+			Updates(up).Error; err != nil {
 			s.log.Warn("update session last_seen_at", "err", err)
 		}
 	}
 	return gs, nil
 }
 
-// Save writes the session and its cookie. A negative MaxAge deletes both.
+// Save writes what the request changed: it ends, rotates, creates or
+// updates the row and sets or clears the cookie. A visitor who is not signed
+// in gets a row (short-lived) only when there is something to carry: a
+// flash message or a capability such as a reset link in use.
 func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Session) error {
 	ctx := r.Context()
-	if gs.Options != nil && gs.Options.MaxAge < 0 {
-		if gs.ID != "" {
-			if err := s.db.WithContext(ctx).Delete(&Session{}, "id = ?", gs.ID).Error; err != nil {
+	st := StateOf(gs.Values)
+	if st == nil {
+		return errors.New("save session: no typed state (not created by this store)")
+	}
+	data, err := encodeFlashes(gs.Values)
+	if err != nil {
+		return err
+	}
+	if st.end {
+		if st.ID != "" {
+			if err := s.db.WithContext(ctx).Delete(&Session{}, "id = ?", st.ID).Error; err != nil {
 				return dbErr("delete session", err)
 			}
+			st.ID = ""
 		}
-		http.SetCookie(w, gsessions.NewCookie(gs.Name(), "", gs.Options))
-		gs.ID = ""
+		st.end = false
+		st.token = ""
+		if data == nil {
+			s.clearCookie(w)
+			return nil
+		}
+	}
+	if st.token != "" { // created by a use case in its transaction
+		if data != nil {
+			if err := s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", st.ID).Update("data", data).Error; err != nil {
+				return dbErr("save session", err)
+			}
+		}
+		s.setCookie(w, st, st.token)
+		st.token = ""
 		return nil
 	}
-	data, userID, err := encodeValues(gs.Values)
-	if err != nil {
-		return err
-	}
-	if gs.ID != "" {
-		err := s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", gs.ID).
-			Updates(map[string]any{"data": data, "user_id": userID}).Error
+	if st.ID != "" && !st.rotate {
+		err := s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", st.ID).Updates(map[string]any{
+			"data": data, "reset_hash": st.ResetHash, "pending_user_id": st.PendingUserID, "pending_at": st.PendingAt,
+		}).Error
 		return dbErr("save session", err)
 	}
-	token, id, err := newSessionToken()
+	if st.ID == "" && data == nil && st.ResetHash == "" && st.PendingUserID == nil && st.UserID == nil {
+		return nil // nothing worth a row: no session, no cookie
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if st.ID != "" {
+			if err := tx.Delete(&Session{}, "id = ?", st.ID).Error; err != nil {
+				return err
+			}
+		}
+		ns, err := createSession(tx, ctx, *st, s.life)
+		if err != nil {
+			return err
+		}
+		if data != nil {
+			if err := tx.Model(&Session{}).Where("id = ?", ns.State.ID).Update("data", data).Error; err != nil {
+				return err
+			}
+		}
+		user := st.User
+		*st = ns.State
+		st.User = user
+		st.token = ns.token
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	now := time.Now().UTC()
-	ci := clientInfo(ctx)
-	row := Session{
-		ID: id, UserID: userID, Data: data,
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.lifetime),
-		UserAgent: truncate(ci.UserAgent, 512), IP: truncate(ci.IP, 64),
-	}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return dbErr("create session", err)
 	}
-	gs.ID = id
-	gs.IsNew = false
-	opts := *gs.Options
-	opts.MaxAge = int(s.lifetime / time.Second)
-	http.SetCookie(w, gsessions.NewCookie(gs.Name(), token, &opts))
+	gs.ID = st.ID
+	s.setCookie(w, st, st.token)
+	st.token, st.rotate = "", false
 	return nil
 }
 
-// Rotate deletes the session's row and marks it new, so the next Save issues
-// a fresh token: the old cookie is worthless from then on. Values are kept.
-func (s *SessionStore) Rotate(ctx context.Context, gs *gsessions.Session) error {
-	if gs.ID != "" {
-		if err := s.db.WithContext(ctx).Delete(&Session{}, "id = ?", gs.ID).Error; err != nil {
-			return dbErr("rotate session", err)
+func (s *SessionStore) setCookie(w http.ResponseWriter, st *SessionState, token string) {
+	opts := s.opts
+	if st.Persistent {
+		opts.MaxAge = int(time.Until(st.ExpiresAt) / time.Second)
+	}
+	http.SetCookie(w, gsessions.NewCookie(s.name, token, &opts))
+}
+
+func (s *SessionStore) clearCookie(w http.ResponseWriter) {
+	opts := s.opts
+	opts.MaxAge = -1
+	http.SetCookie(w, gsessions.NewCookie(s.name, "", &opts))
+}
+
+// createSession inserts a session row for state inside tx and returns it
+// with its cookie token. How long it lasts: see Lifetimes.
+func createSession(tx *gorm.DB, ctx context.Context, state SessionState, life Lifetimes) (NewSession, error) {
+	token, id, err := newSessionToken()
+	if err != nil {
+		return NewSession{}, err
+	}
+	now := time.Now().UTC()
+	if state.UserID == nil {
+		state.Persistent = false
+	}
+	expires := life.expiry(&state, now, now)
+	ci := clientInfo(ctx)
+	row := Session{
+		ID: id, UserID: state.UserID, AuthAt: state.AuthAt, AuthMethod: state.AuthMethod,
+		PendingUserID: state.PendingUserID, PendingAt: state.PendingAt, Persistent: state.Persistent,
+		ResetHash: state.ResetHash, CreatedAt: now, LastSeenAt: now, ExpiresAt: expires,
+		UserAgent: truncate(ci.UserAgent, 512), IP: truncate(ci.IP, 64),
+	}
+	if err := tx.Create(&row).Error; err != nil {
+		return NewSession{}, err
+	}
+	state.ID, state.CreatedAt, state.ExpiresAt = id, now, row.ExpiresAt
+	state.token, state.rotate, state.end = "", false, false
+	return NewSession{State: state, token: token}, nil
+}
+
+// signIn replaces the session oldID (may be "") with a new signed-in row
+// for user, inside tx: the rotation Django's login() does, so a token
+// planted before login (session fixation) is worthless afterwards.
+func signIn(tx *gorm.DB, ctx context.Context, oldID string, user *User, method string, persistent bool, life Lifetimes) (NewSession, error) {
+	if oldID != "" {
+		if err := tx.Delete(&Session{}, "id = ?", oldID).Error; err != nil {
+			return NewSession{}, err
 		}
 	}
-	gs.ID = ""
-	gs.IsNew = true
-	return nil
+	now := time.Now().UTC()
+	ns, err := createSession(tx, ctx, SessionState{
+		UserID: &user.ID, AuthAt: &now, AuthMethod: method, Persistent: persistent,
+	}, life)
+	if err != nil {
+		return NewSession{}, err
+	}
+	ns.State.User = user
+	return ns, nil
 }
 
-func encodeValues(values map[interface{}]interface{}) ([]byte, *uint, error) {
-	var userID *uint
+// encodeFlashes encodes the session values other than the typed state
+// (only flash messages are kept there); nil when there are none.
+func encodeFlashes(values map[interface{}]interface{}) ([]byte, error) {
 	rest := make(map[interface{}]interface{}, len(values))
 	for k, v := range values {
-		if _, ok := k.(sessionUserKey); ok {
-			continue // the loaded user rides along for this request only
+		if _, ok := k.(sessionStateKey); ok {
+			continue
 		}
-		if k == UserIDKey {
-			if id, ok := v.(uint); ok {
-				userID = &id
-			}
+		if l, ok := v.([]interface{}); ok && len(l) == 0 {
 			continue
 		}
 		rest[k] = v
 	}
 	if len(rest) == 0 {
-		return nil, userID, nil
+		return nil, nil
 	}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(rest); err != nil {
-		return nil, nil, fmt.Errorf("encode session: %w", err)
+		return nil, fmt.Errorf("encode session: %w", err)
 	}
-	return buf.Bytes(), userID, nil
+	return buf.Bytes(), nil
 }
 
 // newSessionToken returns a random 256-bit cookie token and the ID (its
@@ -283,54 +511,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-// Sessions holds the session-table operations outside a request.
-type Sessions struct {
-	db *gorm.DB
-}
-
-// NewSessions returns the session operations over db.
-func NewSessions(db *gorm.DB) *Sessions { return &Sessions{db: db} }
-
-// DeleteForUser ends every session of userID except the one with ID except
-// (pass "" to end them all). It returns how many ended.
-func (s *Sessions) DeleteForUser(ctx context.Context, userID uint, except string) (int64, error) {
-	res := s.db.WithContext(ctx).Where("user_id = ? AND id <> ?", userID, except).Delete(&Session{})
-	return res.RowsAffected, dbErr("delete user sessions", res.Error)
-}
-
-// ForUser lists userID's unexpired sessions, most recently seen first.
-func (s *Sessions) ForUser(ctx context.Context, userID uint) ([]Session, error) {
-	var rows []Session
-	err := s.db.WithContext(ctx).Where("user_id = ? AND expires_at > ?", userID, time.Now().UTC()).
-		Order("last_seen_at DESC").Find(&rows).Error
-	return rows, dbErr("list sessions", err)
-}
-
-// DeleteExpired removes sessions past their expiry and returns how many.
-func (s *Sessions) DeleteExpired(ctx context.Context) (int64, error) {
-	res := s.db.WithContext(ctx).Where("expires_at <= ?", time.Now().UTC()).Delete(&Session{})
-	return res.RowsAffected, dbErr("delete expired sessions", res.Error)
-}
-
-// Sweep deletes expired sessions every interval until ctx ends.
-func (s *Sessions) Sweep(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := s.DeleteExpired(ctx)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				log.Warn("sweep expired sessions", "err", err)
-				continue
-			}
-			if n > 0 {
-				log.Info("swept expired sessions", "count", n)
-			}
-		}
-	}
 }

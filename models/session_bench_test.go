@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	gsessions "github.com/gorilla/sessions"
+	"gorm.io/gorm"
 )
 
 // BenchmarkSessionStoreNew is the session lookup every signed-in request
@@ -29,25 +29,24 @@ func BenchmarkSessionStoreNew(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store := NewSessionStore(db, time.Hour, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	gs := gsessions.NewSession(store, SessionCookieName)
-	gs.Options = &gsessions.Options{Path: "/", MaxAge: 3600}
-	gs.Values[UserIDKey] = u.ID
-	rec := httptest.NewRecorder()
-	if err := store.Save(httptest.NewRequest(http.MethodGet, "/", nil), rec, gs); err != nil {
+	store := NewSessionStore(db, time.Hour, time.Hour, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var ns NewSession
+	if err := db.Transaction(func(tx *gorm.DB) error {
+		var err error
+		ns, err = signIn(tx, ctx, "", u, AuthPassword, true, store.life)
+		return err
+	}); err != nil {
 		b.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	for _, c := range rec.Result().Cookies() {
-		req.AddCookie(c)
-	}
+	req.AddCookie(&http.Cookie{Name: SessionCookieName, Value: ns.token})
 	b.ReportAllocs()
 	var start syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &start)
 	for b.Loop() {
 		s, err := store.New(req, SessionCookieName)
-		if err != nil || s.IsNew || s.Values[UserIDKey] != u.ID {
-			b.Fatalf("got session new=%v values=%v err=%v, want user %d's", s.IsNew, s.Values, err, u.ID)
+		if st := StateOf(s.Values); err != nil || s.IsNew || !st.SignedIn() || st.User.ID != u.ID {
+			b.Fatalf("got session new=%v state=%+v err=%v, want user %d's", s.IsNew, st, err, u.ID)
 		}
 	}
 	// CPU time per op (all threads, GC included) is steadier than wall

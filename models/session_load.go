@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	gsessions "github.com/gorilla/sessions"
 )
 
 // Every signed-in request resolves its cookie to a session and the session
@@ -26,9 +24,9 @@ var userColumns = []string{
 }
 
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
-// user. The placeholders are SQLite's (and MySQL's); a PostgreSQL build
-// would rebind them to $1, $2.
-var sessionUserQuery = "SELECT s.user_id, s.data, s.last_seen_at, u." + strings.Join(userColumns, ", u.") +
+// user. load rebinds the placeholders for PostgreSQL ($1, $2).
+var sessionUserQuery = "SELECT s.user_id, s.auth_at, s.auth_method, s.pending_user_id, s.pending_at, s.persistent, " +
+	"s.reset_hash, s.data, s.created_at, s.last_seen_at, s.expires_at, u." + strings.Join(userColumns, ", u.") +
 	" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
 
 // sessionLoader holds the prepared hot-path statement of a store.
@@ -38,13 +36,13 @@ type sessionLoader struct {
 	err  error
 }
 
-// loadedSession is a session row as the hot path reads it, with its user
-// (nil when the session is anonymous or the user row is gone).
+// loadedSession is a session row as the hot path reads it: the typed state
+// (with its user, nil when anonymous or gone), the flashes and when it was
+// last seen.
 type loadedSession struct {
-	UserID     *uint
-	Data       []byte
-	LastSeenAt time.Time
-	User       *User
+	state    SessionState
+	Data     []byte
+	lastSeen time.Time
 }
 
 // load returns the unexpired session with row ID id, or found=false.
@@ -55,23 +53,29 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 			s.loader.err = err
 			return
 		}
-		s.loader.stmt, s.loader.err = sqlDB.Prepare(sessionUserQuery)
+		s.loader.stmt, s.loader.err = sqlDB.Prepare(dialectOf(s.db).rebind(sessionUserQuery))
 	})
 	if s.loader.err != nil {
 		return row, false, dbErr("load session", s.loader.err)
 	}
-	// One struct for every scan target: one allocation, not fourteen.
+	// One struct for every scan target: one allocation, not twenty.
 	var v struct {
-		userID, uid                    sql.NullInt64
+		userID, pendingID, uid         sql.NullInt64
+		authAt, pendingAt              sql.NullTime
+		authMethod, resetHash          sql.NullString
+		persistent                     sql.NullBool
 		username, usernameKey          sql.NullString
 		email, emailKey, password      sql.NullString
 		isActive, isStaff, isSuperuser sql.NullBool
 		dateJoined, lastLogin          sql.NullTime
 	}
+	st := &row.state
 	// The lookup takes microseconds, so it is not worth the goroutines that
 	// database/sql and the driver each start per query to watch a
 	// cancellable context: run it without cancellation.
-	err = s.loader.stmt.QueryRowContext(context.WithoutCancel(ctx), id, now).Scan(&v.userID, &row.Data, &row.LastSeenAt,
+	err = s.loader.stmt.QueryRowContext(context.WithoutCancel(ctx), id, now).Scan(
+		&v.userID, &v.authAt, &v.authMethod, &v.pendingID, &v.pendingAt, &v.persistent,
+		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
 		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
 		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin)
 	if err == sql.ErrNoRows {
@@ -80,42 +84,37 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	if err != nil {
 		return row, false, dbErr("load session", err)
 	}
-	if v.userID.Valid {
-		id := uint(v.userID.Int64)
-		row.UserID = &id
-	}
+	st.UserID = optionalID(v.userID)
+	st.PendingUserID = optionalID(v.pendingID)
+	st.AuthAt = optionalTime(v.authAt)
+	st.PendingAt = optionalTime(v.pendingAt)
+	st.AuthMethod, st.ResetHash, st.Persistent = v.authMethod.String, v.resetHash.String, v.persistent.Bool
+	st.CreatedAt, st.ExpiresAt = st.CreatedAt.UTC(), st.ExpiresAt.UTC()
 	if v.uid.Valid {
-		u := &User{
+		st.User = &User{
 			ID: uint(v.uid.Int64), Username: v.username.String, UsernameKey: v.usernameKey.String,
 			Email: v.email.String, EmailKey: v.emailKey.String, Password: v.password.String,
 			IsActive: v.isActive.Bool, IsStaff: v.isStaff.Bool, IsSuperuser: v.isSuperuser.Bool,
-			DateJoined: v.dateJoined.Time.UTC(),
+			DateJoined: v.dateJoined.Time.UTC(), LastLogin: optionalTime(v.lastLogin),
 		}
-		if v.lastLogin.Valid {
-			t := v.lastLogin.Time.UTC()
-			u.LastLogin = &t
-		}
-		row.User = u
 	}
 	return row, true, nil
 }
 
-// sessionUserKey is the session value under which the store hands the user
-// it loaded with the session to the request. It is never saved.
-type sessionUserKey struct{}
+func optionalID(v sql.NullInt64) *uint {
+	if !v.Valid {
+		return nil
+	}
+	id := uint(v.Int64)
+	return &id
+}
 
-// SessionUser returns the user loaded together with gs, or nil when gs is
-// anonymous, its user is gone, or gs now names another user than the one
-// loaded (the caller then looks the user up by ID).
-func SessionUser(gs *gsessions.Session) *User {
-	u, _ := gs.Values[sessionUserKey{}].(*User)
-	if u == nil {
+func optionalTime(v sql.NullTime) *time.Time {
+	if !v.Valid {
 		return nil
 	}
-	if id, ok := gs.Values[UserIDKey].(uint); !ok || id != u.ID {
-		return nil
-	}
-	return u
+	t := v.Time.UTC()
+	return &t
 }
 
 // checkUserColumns reports whether userColumns lists exactly the columns

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -144,72 +143,193 @@ func NewThrottles(db *gorm.DB) *Throttles {
 	return &Throttles{db: db, now: func() time.Time { return time.Now().UTC() }}
 }
 
-// Check reports whether an attempt under key may go ahead, and if not, how
-// long until it may. It only reads.
-func (t *Throttles) Check(ctx context.Context, key string) (allowed bool, retryAfter time.Duration, err error) {
-	var row ThrottleCounter
-	err = t.db.WithContext(ctx).Select("blocked_until").Where("key = ?", key).Limit(1).Find(&row).Error
-	if err != nil {
-		return false, 0, dbErr("check throttle", err)
-	}
-	if wait := row.BlockedUntil.Sub(t.now()); wait > 0 {
-		return false, wait, nil
-	}
-	return true, 0, nil
+// Rule is one limit applied to an attempt: the scope of what is counted
+// (kept in the clear for operators), the hashed key saying who, and the
+// limit.
+type Rule struct {
+	Scope string
+	Key   string
+	Limit Limit
 }
 
-// Fail counts one attempt against key under limit (a failed login, a reset
-// request …). The attempt that reaches limit.Max blocks the key; it returns
-// how long the key is now blocked for (0 when it is not). Concurrent calls on
-// one key are serialised by the database, so no attempt goes uncounted.
-func (t *Throttles) Fail(ctx context.Context, scope, key string, limit Limit) (blockedFor time.Duration, err error) {
-	if !limit.Enabled() {
-		return 0, nil
+// NewRule builds the rule for scope and the parts that say who (already
+// normalised: a username key, a ThrottleIP).
+func NewRule(scope string, limit Limit, parts ...string) Rule {
+	return Rule{Scope: scope, Key: ThrottleKey(scope, parts...), Limit: limit}
+}
+
+// neverBlocked is the blocked_until of a new counter. It is far in the
+// past, not "now": a transaction that read the clock a moment before
+// another created the row (and then waited for its lock) must not see a
+// block of a few microseconds.
+var neverBlocked = time.Unix(0, 0).UTC()
+
+// Taken is the outcome of taking an attempt against some rules.
+type Taken struct {
+	// Wait is how long until the attempt may be made (0: it was taken);
+	// WaitScope the rule that refused it.
+	Wait      time.Duration
+	WaitScope string
+	// Blocked is the longest block this attempt started (its rule's
+	// limit is now used up); BlockScope that rule's scope.
+	Blocked    time.Duration
+	BlockScope string
+	taken      []reservation
+}
+
+// Refused reports whether the attempt was refused (and nothing counted).
+func (t Taken) Refused() bool { return t.Wait > 0 }
+
+// reservation remembers what a take changed, so it can be given back.
+type reservation struct {
+	rule         Rule
+	startedBlock bool
+	prevWindow   time.Time
+	prevBlocked  time.Time
+	prevCount    int
+}
+
+// Take reserves one attempt against every rule, before the work it limits
+// (hashing a password, sending a mail, making an account), in one
+// transaction: each counter row is created if need be, locked, checked and
+// counted in the same write, so a parallel burst — from one process or
+// many — cannot slip past a limit. When any rule is blocked the attempt is
+// refused and nothing is counted (hammering a blocked key does not stretch
+// its block). The attempt that uses up a limit is still allowed; it blocks
+// the ones after it. Disabled limits are skipped.
+func (t *Throttles) Take(ctx context.Context, rules ...Rule) (Taken, error) {
+	var out Taken
+	err := t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		out, err = t.take(tx, rules...)
+		return err
+	})
+	if err != nil {
+		return Taken{}, dbErr("take throttle", err)
 	}
+	return out, nil
+}
+
+// take is Take inside the caller's transaction.
+func (t *Throttles) take(tx *gorm.DB, rules ...Rule) (Taken, error) {
 	now := t.now()
-	err = t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	var out Taken
+	rows := make([]ThrottleCounter, len(rules))
+	for i, r := range rules {
+		if !r.Limit.Enabled() {
+			continue
+		}
 		// Make sure the row exists; the unique index settles races between
-		// instances creating it at once.
-		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
-			Create(&ThrottleCounter{Key: key, Scope: truncate(scope, 64), WindowStart: now, BlockedUntil: now, UpdatedAt: now}).Error; err != nil {
-			return err
+		// instances creating it at once. Then lock it: SQLite's immediate
+		// transaction already holds the write lock; FOR UPDATE does the
+		// same for PostgreSQL and is dropped on SQLite.
+		if err := lockCounter(tx, r, now, &rows[i]); err != nil {
+			return Taken{}, err
 		}
-		// SQLite's immediate transaction already holds the write lock;
-		// FOR UPDATE does the same for PostgreSQL and is dropped on SQLite.
-		var row ThrottleCounter
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("key = ?", key).Take(&row).Error; err != nil {
-			return err
+		if wait := rows[i].BlockedUntil.Sub(now); wait > out.Wait {
+			out.Wait, out.WaitScope = wait, r.Scope
 		}
+	}
+	if out.Refused() {
+		return out, nil
+	}
+	for i, r := range rules {
+		if !r.Limit.Enabled() {
+			continue
+		}
+		row := rows[i]
+		res := reservation{rule: r, prevWindow: row.WindowStart, prevBlocked: row.BlockedUntil, prevCount: row.Count}
 		if now.Sub(row.UpdatedAt) > ThrottleRetention {
 			row.Strikes = 0 // long quiet: forget the back-off
 		}
 		// A window opens at the first attempt (or when a block ends) and
 		// closes Window later; attempts in a closed window are forgotten.
-		if now.Sub(row.WindowStart) >= limit.Window {
+		if now.Sub(row.WindowStart) >= r.Limit.Window {
 			row.WindowStart, row.Count = now, 0
+			res.prevWindow, res.prevCount = now, 0
 		}
 		row.Count++
 		row.UpdatedAt = now
-		if row.Count >= limit.Max {
-			blockedFor = limit.blockFor(row.Strikes)
-			row.BlockedUntil = now.Add(blockedFor)
+		if row.Count >= r.Limit.Max {
+			d := r.Limit.blockFor(row.Strikes)
+			row.BlockedUntil = now.Add(d)
 			row.Strikes++
 			row.Count, row.WindowStart = 0, row.BlockedUntil
+			res.startedBlock = true
+			if d > out.Blocked {
+				out.Blocked, out.BlockScope = d, r.Scope
+			}
 		}
-		return tx.Model(&ThrottleCounter{}).Where("id = ?", row.ID).Updates(map[string]any{
+		err := tx.Model(&ThrottleCounter{}).Where("id = ?", row.ID).Updates(map[string]any{
 			"window_start": row.WindowStart, "count": row.Count, "strikes": row.Strikes,
 			"blocked_until": row.BlockedUntil, "updated_at": row.UpdatedAt,
 		}).Error
-	})
-	if err != nil {
-		return 0, dbErr("count throttle", err)
+		if err != nil {
+			return Taken{}, err
+		}
+		out.taken = append(out.taken, res)
 	}
-	return blockedFor, nil
+	return out, nil
 }
 
-// Reset forgets key's attempts and back-off, as after a successful login.
-func (t *Throttles) Reset(ctx context.Context, key string) error {
-	return dbErr("reset throttle", t.db.WithContext(ctx).Where("key = ?", key).Delete(&ThrottleCounter{}).Error)
+// lockCounter creates r's counter row if need be and reads it locked into
+// row. The insert does nothing when the row exists; should the row vanish
+// between that and the locked read (the stale-counter sweep deleting it,
+// under PostgreSQL's READ COMMITTED), it is created again.
+func lockCounter(tx *gorm.DB, r Rule, now time.Time, row *ThrottleCounter) error {
+	for attempt := 0; ; attempt++ {
+		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
+			Create(&ThrottleCounter{Key: r.Key, Scope: truncate(r.Scope, 64), WindowStart: now, BlockedUntil: neverBlocked, UpdatedAt: now}).Error; err != nil {
+			return err
+		}
+		err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("key = ?", r.Key).Take(row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) && attempt < 3 {
+			continue
+		}
+		return err
+	}
+}
+
+// giveBack returns the attempt taken against rule (a login that succeeded
+// does not count against its address), inside tx: the count goes down by
+// one and a block the attempt started is lifted.
+func giveBack(tx *gorm.DB, t Taken, scope string) error {
+	for _, r := range t.taken {
+		if r.rule.Scope != scope {
+			continue
+		}
+		up := map[string]any{"count": gorm.Expr("CASE WHEN count > 0 THEN count - 1 ELSE 0 END")}
+		if r.startedBlock {
+			up = map[string]any{"count": max(r.prevCount, 0), "window_start": r.prevWindow,
+				"blocked_until": r.prevBlocked, "strikes": gorm.Expr("CASE WHEN strikes > 0 THEN strikes - 1 ELSE 0 END")}
+		}
+		if err := tx.Model(&ThrottleCounter{}).Where("key = ?", r.rule.Key).Updates(up).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resetRule forgets a rule's attempts and back-off inside tx, as a
+// successful login does for its (username, address) counter. The row is
+// cleared rather than deleted, so a parallel take never loses it between
+// its insert and its locked read.
+func resetRule(tx *gorm.DB, r Rule) error {
+	return tx.Model(&ThrottleCounter{}).Where("key = ?", r.Key).Updates(map[string]any{
+		"count": 0, "strikes": 0, "blocked_until": neverBlocked, "window_start": time.Now().UTC(),
+	}).Error
+}
+
+// Wait reports how long until an attempt under rule may be made (0: now),
+// without counting anything: for showing a form's state, never as the
+// gate before work (Take is the gate).
+func (t *Throttles) Wait(ctx context.Context, r Rule) (time.Duration, error) {
+	var row ThrottleCounter
+	err := t.db.WithContext(ctx).Select("blocked_until").Where("key = ?", r.Key).Limit(1).Find(&row).Error
+	if err != nil {
+		return 0, dbErr("check throttle", err)
+	}
+	return max(row.BlockedUntil.Sub(t.now()), 0), nil
 }
 
 // DeleteStale removes counters that are not blocked and have been idle for
@@ -219,25 +339,4 @@ func (t *Throttles) DeleteStale(ctx context.Context) (int64, error) {
 	res := t.db.WithContext(ctx).Where("updated_at <= ? AND blocked_until <= ?", now.Add(-ThrottleRetention), now).
 		Delete(&ThrottleCounter{})
 	return res.RowsAffected, dbErr("delete stale throttle counters", res.Error)
-}
-
-// Sweep deletes stale counters every interval until ctx ends.
-func (t *Throttles) Sweep(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	tk := time.NewTicker(interval)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-			n, err := t.DeleteStale(ctx)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				log.Warn("sweep throttle counters", "err", err)
-				continue
-			}
-			if n > 0 {
-				log.Info("swept throttle counters", "count", n)
-			}
-		}
-	}
 }

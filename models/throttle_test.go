@@ -2,18 +2,20 @@ package models
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
+
+	"gatehouse/internal/testdb"
 )
 
-// openTestDB opens a fresh SQLite file under t.TempDir().
+// openTestDB opens a fresh database: an SQLite file under t.TempDir(), or
+// a new PostgreSQL database when TEST_DATABASE_URL is set (testdb.URL).
 func openTestDB(t testing.TB, opts ...OpenOption) *gorm.DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), opts...)
+	db, err := Open(context.Background(), testdb.URL(t), opts...)
 	if err != nil {
 		t.Fatalf("open db: %v", err)
 	}
@@ -47,92 +49,171 @@ func newTestThrottles(t *testing.T) (*Throttles, *fakeClock) {
 	return th, clock
 }
 
+// take takes one attempt against r and fails the test on a database error.
+func take(t *testing.T, th *Throttles, r Rule) Taken {
+	t.Helper()
+	got, err := th.Take(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func TestThrottleBlocksAfterMaxAndBacksOff(t *testing.T) {
 	ctx := context.Background()
 	th, clock := newTestThrottles(t)
 	limit := Limit{Max: 3, Window: 15 * time.Minute, Block: time.Minute, MaxBlock: 5 * time.Minute}
-	key := ThrottleKey("login:user+ip", "alice", "192.0.2.1")
+	r := NewRule("login:user+ip", limit, "alice", "192.0.2.1")
 
 	wantBlocks := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute}
 	for round, want := range wantBlocks {
 		for i := 1; i <= limit.Max; i++ {
-			ok, _, err := th.Check(ctx, key)
-			if err != nil || !ok {
-				t.Fatalf("round %d attempt %d: Check got (%v, %v), want allowed", round, i, ok, err)
+			got := take(t, th, r)
+			if got.Refused() {
+				t.Fatalf("round %d attempt %d: got refused (wait %v), want taken", round, i, got.Wait)
 			}
-			blocked, err := th.Fail(ctx, "login:user+ip", key, limit)
-			if err != nil {
-				t.Fatal(err)
+			if i < limit.Max && got.Blocked != 0 {
+				t.Fatalf("round %d attempt %d: got blocked for %v, want not blocked", round, i, got.Blocked)
 			}
-			if i < limit.Max && blocked != 0 {
-				t.Fatalf("round %d attempt %d: got blocked for %v, want not blocked", round, i, blocked)
-			}
-			if i == limit.Max && blocked != want {
-				t.Fatalf("round %d: got blocked for %v, want %v", round, blocked, want)
+			if i == limit.Max && got.Blocked != want {
+				t.Fatalf("round %d: got blocked for %v, want %v", round, got.Blocked, want)
 			}
 		}
-		ok, retry, err := th.Check(ctx, key)
-		if err != nil || ok || retry != want {
-			t.Fatalf("round %d: Check got (%v, %v, %v), want (false, %v, nil)", round, ok, retry, err, want)
+		if got := take(t, th, r); !got.Refused() || got.Wait != want {
+			t.Fatalf("round %d: next attempt got wait %v, want refused for %v", round, got.Wait, want)
 		}
 		clock.advance(want - time.Second)
-		if ok, retry, _ := th.Check(ctx, key); ok || retry != time.Second {
-			t.Fatalf("round %d: a second before the end: got (%v, %v), want (false, 1s)", round, ok, retry)
+		if got, _ := th.Wait(ctx, r); got != time.Second {
+			t.Fatalf("round %d: a second before the end: got wait %v, want 1s", round, got)
 		}
 		clock.advance(time.Second)
 	}
 
-	if err := th.Reset(ctx, key); err != nil {
+	if err := th.db.Transaction(func(tx *gorm.DB) error { return resetRule(tx, r) }); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i < limit.Max; i++ {
-		if _, err := th.Fail(ctx, "login:user+ip", key, limit); err != nil {
-			t.Fatal(err)
+		take(t, th, r)
+	}
+	if got := take(t, th, r); got.Blocked != time.Minute {
+		t.Fatalf("after reset: got first block %v, want %v (back-off forgotten)", got.Blocked, time.Minute)
+	}
+}
+
+// TestThrottleRefusedAttemptsAreNotCounted: hammering a blocked key does
+// not stretch its block, and a refusal by one rule counts against none.
+func TestThrottleRefusedAttemptsAreNotCounted(t *testing.T) {
+	th, clock := newTestThrottles(t)
+	limit := Limit{Max: 2, Window: time.Hour, Block: time.Minute, MaxBlock: time.Hour}
+	user := NewRule("login:user+ip", limit, "alice", "192.0.2.1")
+	ip := NewRule("login:ip", Limit{Max: 100, Window: time.Hour, Block: time.Minute, MaxBlock: time.Hour}, "192.0.2.1")
+	take(t, th, user)
+	take(t, th, user)
+	for range 20 {
+		if got, err := th.Take(context.Background(), user, ip); err != nil || !got.Refused() {
+			t.Fatalf("got %+v, %v; want refused", got, err)
 		}
 	}
-	if blocked, _ := th.Fail(ctx, "login:user+ip", key, limit); blocked != time.Minute {
-		t.Fatalf("after Reset: got first block %v, want %v (back-off forgotten)", blocked, time.Minute)
+	var row ThrottleCounter
+	if err := th.db.Where("key = ?", ip.Key).Take(&row).Error; err != nil {
+		t.Fatal(err)
+	}
+	if row.Count != 0 {
+		t.Errorf("per-IP count after refused attempts: got %d, want 0", row.Count)
+	}
+	clock.advance(time.Minute)
+	if got := take(t, th, user); got.Refused() {
+		t.Fatalf("after the block: got refused for %v, want taken (block not stretched)", got.Wait)
+	}
+}
+
+// TestThrottleGiveBack: an attempt given back (a login that succeeded) does
+// not count, and a block it started is lifted.
+func TestThrottleGiveBack(t *testing.T) {
+	th, _ := newTestThrottles(t)
+	limit := Limit{Max: 2, Window: time.Hour, Block: time.Minute, MaxBlock: time.Hour}
+	r := NewRule("login:ip", limit, "192.0.2.1")
+	take(t, th, r)
+	got := take(t, th, r)
+	if got.Blocked == 0 {
+		t.Fatal("second attempt: got no block, want the limit used up")
+	}
+	if err := th.db.Transaction(func(tx *gorm.DB) error { return giveBack(tx, got, "login:ip") }); err != nil {
+		t.Fatal(err)
+	}
+	if got := take(t, th, r); got.Refused() {
+		t.Fatalf("after giving the attempt back: got refused for %v, want taken", got.Wait)
+	}
+	if got := take(t, th, r); !got.Refused() {
+		t.Fatal("third attempt: got taken, want refused")
+	}
+}
+
+// TestRaceThrottleTakeBurst fires a burst of parallel takes at one key, as
+// a parallel attack would (and as several instances over one database
+// would, each with its own Throttles): exactly Max are let through.
+func TestRaceThrottleTakeBurst(t *testing.T) {
+	db := openTestDB(t)
+	limit := Limit{Max: 5, Window: time.Hour, Block: time.Minute, MaxBlock: time.Hour}
+	r := NewRule("login:user+ip", limit, "victim", "192.0.2.9")
+	const n = 40
+	var mu sync.Mutex
+	got := map[bool]int{}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		th := NewThrottles(db)
+		wg.Go(func() {
+			<-start
+			res, err := th.Take(context.Background(), r)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			got[res.Refused()]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if got[false] != limit.Max || got[true] != n-limit.Max {
+		t.Fatalf("got %d taken and %d refused, want %d and %d", got[false], got[true], limit.Max, n-limit.Max)
 	}
 }
 
 func TestThrottleWindowForgetsOldAttempts(t *testing.T) {
-	ctx := context.Background()
 	th, clock := newTestThrottles(t)
 	limit := Limit{Max: 3, Window: 10 * time.Minute, Block: time.Minute, MaxBlock: time.Hour}
-	key := ThrottleKey("login:ip", "192.0.2.1")
+	r := NewRule("login:ip", limit, "192.0.2.1")
 	for range 2 {
-		if _, err := th.Fail(ctx, "login:ip", key, limit); err != nil {
-			t.Fatal(err)
-		}
+		take(t, th, r)
 	}
 	clock.advance(limit.Window)
 	for i := range 2 {
-		if blocked, _ := th.Fail(ctx, "login:ip", key, limit); blocked != 0 {
-			t.Fatalf("attempt %d in a new window: got blocked %v, want not blocked", i+1, blocked)
+		if got := take(t, th, r); got.Blocked != 0 {
+			t.Fatalf("attempt %d in a new window: got blocked %v, want not blocked", i+1, got.Blocked)
 		}
 	}
-	if blocked, _ := th.Fail(ctx, "login:ip", key, limit); blocked == 0 {
+	if got := take(t, th, r); got.Blocked == 0 {
 		t.Fatal("third attempt in the window: got not blocked, want blocked")
 	}
 }
 
 func TestThrottleKeysAreIndependentAndHashed(t *testing.T) {
-	ctx := context.Background()
 	th, _ := newTestThrottles(t)
 	limit := Limit{Max: 1, Window: time.Minute, Block: time.Minute, MaxBlock: time.Minute}
-	a := ThrottleKey("login:user+ip", "alice", "192.0.2.1")
-	b := ThrottleKey("login:user+ip", "alice", "192.0.2.2")
-	if a == b || ThrottleKey("s", "a|b", "c") == ThrottleKey("s", "a", "b|c") {
+	a := NewRule("login:user+ip", limit, "alice", "192.0.2.1")
+	b := NewRule("login:user+ip", limit, "alice", "192.0.2.2")
+	if a.Key == b.Key || ThrottleKey("s", "a|b", "c") == ThrottleKey("s", "a", "b|c") {
 		t.Fatal("distinct parts gave the same key")
 	}
-	if _, err := th.Fail(ctx, "login:user+ip", a, limit); err != nil {
-		t.Fatal(err)
+	take(t, th, a)
+	if got := take(t, th, a); !got.Refused() {
+		t.Fatal("key a: got taken, want refused")
 	}
-	if ok, _, _ := th.Check(ctx, a); ok {
-		t.Fatal("key a: got allowed, want blocked")
-	}
-	if ok, _, _ := th.Check(ctx, b); !ok {
-		t.Fatal("key b: got blocked by key a's failures, want allowed")
+	if got := take(t, th, b); got.Refused() {
+		t.Fatal("key b: got refused by key a's attempts, want taken")
 	}
 	var rows []ThrottleCounter
 	if err := th.db.Find(&rows).Error; err != nil {
@@ -147,9 +228,10 @@ func TestThrottleKeysAreIndependentAndHashed(t *testing.T) {
 
 func TestThrottleOffNeverBlocks(t *testing.T) {
 	th, _ := newTestThrottles(t)
+	r := NewRule("x", Limit{Max: -1}, "k")
 	for range 10 {
-		if blocked, err := th.Fail(context.Background(), "x", "k", Limit{Max: -1}); err != nil || blocked != 0 {
-			t.Fatalf("limit off: got (%v, %v), want (0, nil)", blocked, err)
+		if got := take(t, th, r); got.Refused() || got.Blocked != 0 {
+			t.Fatalf("limit off: got %+v, want taken", got)
 		}
 	}
 }
@@ -158,15 +240,10 @@ func TestThrottleDeleteStale(t *testing.T) {
 	ctx := context.Background()
 	th, clock := newTestThrottles(t)
 	limit := Limit{Max: 2, Window: time.Minute, Block: 48 * time.Hour, MaxBlock: 48 * time.Hour}
-	idle, blocked := ThrottleKey("t", "idle"), ThrottleKey("t", "blocked")
-	if _, err := th.Fail(ctx, "t", idle, limit); err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if _, err := th.Fail(ctx, "t", blocked, limit); err != nil {
-			t.Fatal(err)
-		}
-	}
+	idle, blocked := NewRule("t", limit, "idle"), NewRule("t", limit, "blocked")
+	take(t, th, idle)
+	take(t, th, blocked)
+	take(t, th, blocked)
 	clock.advance(ThrottleRetention - time.Second)
 	if n, err := th.DeleteStale(ctx); err != nil || n != 0 {
 		t.Fatalf("before retention: got (%d, %v), want (0, nil)", n, err)
@@ -175,7 +252,7 @@ func TestThrottleDeleteStale(t *testing.T) {
 	if n, err := th.DeleteStale(ctx); err != nil || n != 1 {
 		t.Fatalf("after retention: got (%d, %v), want (1, nil): the idle counter only", n, err)
 	}
-	if ok, _, _ := th.Check(ctx, blocked); ok {
+	if w, _ := th.Wait(ctx, blocked); w == 0 {
 		t.Fatal("a still-blocked counter was swept")
 	}
 }
@@ -227,14 +304,13 @@ func TestThrottleIP(t *testing.T) {
 	}
 }
 
-// TestRaceThrottleConcurrentFails counts attempts on one key from many
+// TestRaceThrottleConcurrentTakes counts attempts on one key from many
 // goroutines (as from many instances): none may be lost and none may fail.
-func TestRaceThrottleConcurrentFails(t *testing.T) {
+func TestRaceThrottleConcurrentTakes(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t)
 	const workers, each = 8, 10
-	limit := Limit{Max: 1000, Window: time.Hour, Block: time.Minute, MaxBlock: time.Hour}
-	key := ThrottleKey("race", "one")
+	r := NewRule("race", Limit{Max: 1000, Window: time.Hour, Block: time.Minute, MaxBlock: time.Hour}, "one")
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
 	for range workers {
@@ -242,7 +318,7 @@ func TestRaceThrottleConcurrentFails(t *testing.T) {
 		th := NewThrottles(db)
 		wg.Go(func() {
 			for range each {
-				if _, err := th.Fail(ctx, "race", key, limit); err != nil {
+				if _, err := th.Take(ctx, r); err != nil {
 					errs <- err
 				}
 			}
@@ -251,10 +327,10 @@ func TestRaceThrottleConcurrentFails(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Fatalf("concurrent Fail: %v", err)
+		t.Fatalf("concurrent Take: %v", err)
 	}
 	var row ThrottleCounter
-	if err := db.Where("key = ?", key).Take(&row).Error; err != nil {
+	if err := db.Where("key = ?", r.Key).Take(&row).Error; err != nil {
 		t.Fatal(err)
 	}
 	if row.Count != workers*each {

@@ -56,13 +56,31 @@ func NewUsers(db *gorm.DB, hasher *Hasher) *Users {
 // Hasher returns the password hasher the users are checked with.
 func (u *Users) Hasher() *Hasher { return u.hasher }
 
-// Create validates nu and stores a new active user. A username taken in any
-// letter case gives ErrDuplicateUsername; the unique index decides races.
-// Validation failures come back as a *ValidationError.
+// Create validates nu and stores a new active user, recording no event:
+// for seeding and tests. The app's flows create users through Accounts
+// (Signup, AdminCreate, CreateByCommand), which record who did it.
 func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
+	user, err := prepareUser(ctx, u.hasher, nu)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.db.WithContext(ctx).Create(user).Error; err != nil {
+		if isUniqueViolation(err) {
+			return nil, ErrDuplicateUsername
+		}
+		return nil, dbErr("create user", err)
+	}
+	return user, nil
+}
+
+// prepareUser validates nu and hashes its password: the work before the
+// insert. A username taken in any letter case is left to the unique index.
+// Validation failures come back as a *ValidationError on username, email
+// and password.
+func prepareUser(ctx context.Context, hasher *Hasher, nu NewUser) (*User, error) {
 	username := NormalizeUsername(nu.Username)
 	email := NormalizeEmail(nu.Email)
-	verr := &ValidationError{Fields: map[string][]string{}}
+	verr := newValidationError()
 	if msg := ValidateUsername(username); msg != "" {
 		verr.add("username", msg)
 	}
@@ -72,14 +90,14 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 	for _, msg := range ValidatePassword(nu.Password, username, email) {
 		verr.add("password", msg)
 	}
-	if len(verr.Fields) > 0 {
-		return nil, verr
+	if err := verr.orNil(); err != nil {
+		return nil, err
 	}
-	hash, err := u.hasher.Hash(ctx, nu.Password)
+	hash, err := hasher.Hash(ctx, nu.Password)
 	if err != nil {
 		return nil, err
 	}
-	user := &User{
+	return &User{
 		Username:    username,
 		UsernameKey: UsernameKey(username),
 		Email:       email,
@@ -89,14 +107,7 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 		IsStaff:     nu.IsStaff || nu.IsSuperuser,
 		IsSuperuser: nu.IsSuperuser,
 		DateJoined:  time.Now().UTC(),
-	}
-	if err := u.db.WithContext(ctx).Create(user).Error; err != nil {
-		if isUniqueViolation(err) {
-			return nil, ErrDuplicateUsername
-		}
-		return nil, dbErr("create user", err)
-	}
-	return user, nil
+	}, nil
 }
 
 // UsernameTaken reports whether an account with that username, in any letter
@@ -127,90 +138,6 @@ func (u *Users) ByUsername(ctx context.Context, username string) (*User, error) 
 		return nil, dbErr("load user", err)
 	}
 	return &user, nil
-}
-
-// Authenticate checks a username and password as Django's ModelBackend does:
-// unknown users, wrong passwords and inactive users all give
-// ErrInvalidCredentials, and all cost one hash verification so timing does
-// not tell them apart. On success it rehashes the password when the hash
-// parameters have changed. ErrBusy means no hashing slot was free in time.
-func (u *Users) Authenticate(ctx context.Context, username, password string) (*User, error) {
-	if CleanText(username) != "" || CleanText(password) != "" ||
-		len(username) > 4*UsernameMaxLen || len(password) > 4*PasswordMaxLen {
-		// Input no account can have: refuse without hashing, which also
-		// makes an oversized password cheap to refuse.
-		return nil, ErrInvalidCredentials
-	}
-	user, err := u.ByUsername(ctx, username)
-	if errors.Is(err, ErrNotFound) {
-		if err := u.hasher.VerifyDummy(ctx, password); err != nil {
-			return nil, err
-		}
-		return nil, ErrInvalidCredentials
-	}
-	if err != nil {
-		return nil, err
-	}
-	ok, rehash, err := u.hasher.Verify(ctx, password, user.Password)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || !user.IsActive {
-		return nil, ErrInvalidCredentials
-	}
-	if rehash {
-		if hash, err := u.hasher.Hash(ctx, password); err == nil {
-			if err := u.db.WithContext(ctx).Model(user).Update("password", hash).Error; err == nil {
-				user.Password = hash
-			}
-		}
-	}
-	return user, nil
-}
-
-// RecordLogin sets the user's last_login to now.
-func (u *Users) RecordLogin(ctx context.Context, user *User) error {
-	now := time.Now().UTC()
-	if err := u.db.WithContext(ctx).Model(user).Update("last_login", now).Error; err != nil {
-		return dbErr("record login", err)
-	}
-	user.LastLogin = &now
-	return nil
-}
-
-// SetPassword validates and stores a new password for user. Validation
-// failures come back as a *ValidationError on the "password" field.
-func (u *Users) SetPassword(ctx context.Context, user *User, password string) error {
-	if msgs := ValidatePassword(password, user.Username, user.Email); len(msgs) > 0 {
-		return &ValidationError{Fields: map[string][]string{"password": msgs}}
-	}
-	hash, err := u.hasher.Hash(ctx, password)
-	if err != nil {
-		return err
-	}
-	// The new password and the voiding of every reset link go together: a
-	// link mailed before the change must not undo it.
-	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&User{}).Where("id = ?", user.ID).Update("password", hash).Error; err != nil {
-			return err
-		}
-		return voidResetTokens(tx, user.ID, time.Now().UTC())
-	})
-	if err != nil {
-		return dbErr("set password", err)
-	}
-	user.Password = hash
-	return nil
-}
-
-// CheckPassword reports whether password is user's current password. It
-// costs one hash verification; ErrBusy means no hashing slot was free.
-func (u *Users) CheckPassword(ctx context.Context, user *User, password string) (bool, error) {
-	if CleanText(password) != "" || len(password) > 4*PasswordMaxLen {
-		return false, nil
-	}
-	ok, _, err := u.hasher.Verify(ctx, password, user.Password)
-	return ok, err
 }
 
 // ActiveByEmail returns the active users whose address matches email

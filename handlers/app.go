@@ -1,0 +1,92 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"gatehouse/mail"
+	"gatehouse/models"
+)
+
+// App is the whole application built once: the HTTP handler and the
+// background work (the outbox worker that sends mail and runs deferred
+// jobs, and the sweeps of expired rows). `serve`, the handler tests and the
+// browser tests all build it with NewApp, so they run the same thing.
+type App struct {
+	// Handler serves every route behind the middleware stack.
+	Handler http.Handler
+	h       *Handler
+	db      *gorm.DB
+	outbox  *models.Outbox
+	worker  *mail.Worker
+}
+
+// NewApp wires the app over db, hashing passwords with hasher.
+func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *App {
+	cfg.setDefaults()
+	secure := strings.HasPrefix(cfg.BaseURL, "https://")
+	outbox := models.NewOutbox(db)
+	accounts := models.NewAccounts(db, hasher, outbox, cfg.policy())
+	h := &Handler{
+		log:      log,
+		cfg:      cfg,
+		accounts: accounts,
+		users:    models.NewUsers(db, hasher),
+		sessions: models.NewSessions(db),
+		tokens:   models.NewTokens(db),
+		events:   models.NewEvents(db),
+		store:    models.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
+		probe:    models.NewProbe(db, readyInterval),
+	}
+	watchMetrics(log, cfg.Metrics, db, hasher, outbox)
+	return &App{
+		Handler: h.Routes(),
+		h:       h,
+		db:      db,
+		outbox:  outbox,
+		worker:  mail.NewWorker(outbox, cfg.Mailer, accounts.ProcessResetRequest, cfg.BaseURL, log, cfg.Outbox),
+	}
+}
+
+// Accounts returns the security flows, for management commands.
+func (a *App) Accounts() *models.Accounts { return a.h.accounts }
+
+// Outbox returns the outbox, for operators' counts.
+func (a *App) Outbox() *models.Outbox { return a.outbox }
+
+// sweepEvery is how often expired rows are swept.
+const sweepEvery = 10 * time.Minute
+
+// Run does the background work until ctx ends: the outbox worker and the
+// sweeps of expired sessions, stale throttle counters, expired tokens, old
+// outbox rows and security events past their retention. Start it beside
+// the server and cancel ctx after the server has shut down; Run returns
+// once the worker has finished what it held (unsent mail stays in the
+// outbox for the next start).
+func (a *App) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	log := a.h.log
+	sweeps := []struct {
+		what string
+		fn   func(context.Context) (int64, error)
+	}{
+		{"expired sessions", a.h.sessions.DeleteExpired},
+		{"throttle counters", models.NewThrottles(a.db).DeleteStale},
+		{"expired tokens", a.h.tokens.DeleteExpired},
+		{"old outbox messages", a.outbox.DeleteOld},
+		{"old security events", func(ctx context.Context) (int64, error) {
+			return a.h.events.DeleteOlderThan(ctx, a.h.cfg.EventRetention)
+		}},
+	}
+	for _, s := range sweeps {
+		wg.Go(func() { models.Sweep(ctx, sweepEvery, log, s.what, s.fn) })
+	}
+	wg.Go(func() { a.worker.Run(ctx) })
+	wg.Wait()
+}

@@ -1,0 +1,113 @@
+package handlers
+
+import (
+	"fmt"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/models"
+)
+
+// This file is the one accessor of the session: the only code (with the
+// middleware that installs it, in routes.go) that touches
+// gin-contrib/sessions. Everything else reads and changes the typed
+// *models.SessionState it returns and calls touch, or adds and takes
+// flashes here. The store (models.SessionStore) turns the state into the
+// row's columns and the cookie when the response is written (saveSession).
+
+// stateKey caches the request's typed session in the Gin context.
+const stateKey = "gatehouse.session"
+
+// session returns the request's typed session, never nil. Requests without
+// a session cookie get an empty state without any database work.
+func session(c *gin.Context) *models.SessionState {
+	if v, ok := c.Get(stateKey); ok {
+		return v.(*models.SessionState)
+	}
+	st, _ := sessions.Default(c).Get(models.SessionStateKey).(*models.SessionState)
+	if st == nil {
+		st = &models.SessionState{} // store unavailable: loadUser has answered already
+	}
+	c.Set(stateKey, st)
+	return st
+}
+
+// touch marks the session changed, so the response saves it.
+func touch(c *gin.Context) {
+	sessions.Default(c).Set(models.SessionStateKey, session(c))
+}
+
+// loadSession loads the request's session through the store once, so a
+// database failure is answered (503) instead of being swallowed by
+// gin-contrib's wrapper as an empty session (which would sign the user out
+// silently). Later calls get the same, cached session.
+func (h *Handler) loadSession(c *gin.Context) error {
+	_, err := h.store.Get(c.Request, h.store.CookieName())
+	return err
+}
+
+// hasSessionCookie reports whether the request carries a session cookie.
+func (h *Handler) hasSessionCookie(c *gin.Context) bool {
+	_, err := c.Request.Cookie(h.store.CookieName())
+	return err == nil
+}
+
+// flash queues a one-time message for the next page.
+func (h *Handler) flash(c *gin.Context, level, format string, args ...any) {
+	sessions.Default(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...)})
+}
+
+// takeFlashes returns and removes the pending flash messages. Without a
+// session cookie there are none, and nothing is looked up.
+func (h *Handler) takeFlashes(c *gin.Context) []models.Flash {
+	if !h.hasSessionCookie(c) {
+		return nil
+	}
+	s := sessions.Default(c)
+	if s.Get("_flash") == nil {
+		return nil
+	}
+	var out []models.Flash
+	for _, f := range s.Flashes() {
+		if fl, ok := f.(models.Flash); ok {
+			out = append(out, fl)
+		}
+	}
+	return out
+}
+
+// sessionSaveFailedKey marks a request whose session could not be saved.
+const sessionSaveFailedKey = "gatehouse.session_save_failed"
+
+// saveSession writes the session if it changed. On failure it answers the
+// request itself and returns false. The error page it answers with is not
+// saved again: that would fail the same way and recurse until the stack
+// overflows, killing the process (found by TestDatabaseReadOnly).
+func (h *Handler) saveSession(c *gin.Context) bool {
+	if c.GetBool(sessionSaveFailedKey) {
+		return true
+	}
+	v, ok := c.Get(sessions.DefaultKey)
+	if !ok {
+		return true
+	}
+	if err := v.(sessions.Session).Save(); err != nil {
+		c.Set(sessionSaveFailedKey, true)
+		h.dbError(c, "save session", err)
+		return false
+	}
+	return true
+}
+
+// installSessions is the middleware that gives each request its session.
+func (h *Handler) installSessions() gin.HandlerFunc {
+	return sessions.Sessions(h.store.CookieName(), ginStore{h.store})
+}
+
+// ginStore adapts the session store to gin-contrib's Store interface. The
+// cookie's attributes are defences, not preferences, so Options changes
+// nothing.
+type ginStore struct{ *models.SessionStore }
+
+func (ginStore) Options(sessions.Options) {}

@@ -1,0 +1,214 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// lockingUpdate reads rows FOR UPDATE on PostgreSQL; the SQLite dialect
+// drops the clause (its write transaction already holds the lock).
+var lockingUpdate = clause.Locking{Strength: "UPDATE"}
+
+// Accounts holds Gatehouse's security flows — log in, sign up, change,
+// reset and set a password, request a reset, the staff admin's changes,
+// revoking sessions, logging out — one method each. Every method validates
+// and does the expensive work (hashing) first, then makes every write of
+// the flow in ONE transaction: the change itself, the sessions it ends or
+// creates, the tokens it voids, the security event and the e-mails it
+// queues in the outbox. A crash or a lock between two statements therefore
+// leaves all of it or none of it. Handlers and management commands only
+// translate input and outcomes.
+type Accounts struct {
+	db        *gorm.DB
+	hasher    *Hasher
+	users     *Users
+	throttles *Throttles
+	outbox    *Outbox
+	policy    Policy
+}
+
+// Policy is what the flows take from configuration.
+type Policy struct {
+	// SessionLifetime is how long a signed-in session lasts; one that is
+	// not remembered ends after SessionIdleTimeout without a request.
+	SessionLifetime    time.Duration
+	SessionIdleTimeout time.Duration
+	// ResetTimeout is how long a reset link works; ResetThrottle how long
+	// after a reset mail no second one goes to the same account while the
+	// first link is unused.
+	ResetTimeout  time.Duration
+	ResetThrottle time.Duration
+	// LoginPerUserIP limits login attempts for one username from one
+	// client address (also password-change attempts on that account);
+	// LoginPerIP login failures from one address whatever the username.
+	LoginPerUserIP Limit
+	LoginPerIP     Limit
+	// ResetPerEmail limits reset requests for one address (silently);
+	// ResetPerIP from one client address (refused with 429).
+	ResetPerEmail Limit
+	ResetPerIP    Limit
+	// SignupPerIP limits sign-ups that reach hashing; SignupCheckPerIP
+	// username look-ups, from one client address.
+	SignupPerIP      Limit
+	SignupCheckPerIP Limit
+}
+
+// Default policy values.
+const (
+	DefaultSessionLifetime = 14 * 24 * time.Hour // Django's SESSION_COOKIE_AGE
+	DefaultResetThrottle   = 5 * time.Minute
+)
+
+// NewAccounts returns the flows over db.
+func NewAccounts(db *gorm.DB, hasher *Hasher, outbox *Outbox, p Policy) *Accounts {
+	if p.SessionLifetime <= 0 {
+		p.SessionLifetime = DefaultSessionLifetime
+	}
+	if p.ResetTimeout <= 0 {
+		p.ResetTimeout = DefaultResetTimeout
+	}
+	if p.ResetThrottle <= 0 {
+		p.ResetThrottle = DefaultResetThrottle
+	}
+	return &Accounts{db: db, hasher: hasher, users: NewUsers(db, hasher), throttles: NewThrottles(db), outbox: outbox, policy: p}
+}
+
+func (p Policy) lifetimes() Lifetimes {
+	return Lifetimes{Lifetime: p.SessionLifetime, Idle: p.SessionIdleTimeout}
+}
+
+// Policy returns the policy the flows apply.
+func (a *Accounts) Policy() Policy { return a.policy }
+
+// Throttle scopes: what a counter counts. They are part of the stored key's
+// hash and shown in logs and security events.
+const (
+	ScopeLoginUserIP = "login:user+ip"
+	ScopeLoginIP     = "login:ip"
+	ScopeResetEmail  = "reset:email"
+	ScopeResetIP     = "reset:ip"
+	ScopeSignupIP    = "signup:ip"
+	ScopeSignupCheck = "signup-check:ip"
+)
+
+// ThrottledError reports an attempt refused by a limit: try again after
+// Wait. Scope names the limit.
+type ThrottledError struct {
+	Wait  time.Duration
+	Scope string
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many attempts (%s); retry in %s", e.Scope, e.Wait.Round(time.Second))
+}
+
+// usernameKeyForThrottle is the username part of a login key, computed on
+// at most a bounded prefix so hostile input costs nothing to key.
+func usernameKeyForThrottle(username string) string {
+	return UsernameKey(truncate(username, 4*UsernameMaxLen))
+}
+
+// loginRules are the limits on login attempts: per (username, client
+// address), so guessing one account from elsewhere never locks its owner
+// out from their own address, and per client address, so one address cannot
+// spray guesses across many accounts. There is deliberately no limit per
+// username alone: anyone could then lock any account.
+func (a *Accounts) loginRules(username, ip string) (userIP, perIP Rule) {
+	addr := ThrottleIP(ip)
+	return NewRule(ScopeLoginUserIP, a.policy.LoginPerUserIP, usernameKeyForThrottle(username), addr),
+		NewRule(ScopeLoginIP, a.policy.LoginPerIP, addr)
+}
+
+// take reserves an attempt against rules in its own transaction (so
+// parallel requests see it at once) and, when the attempt started a block,
+// records kind in the same transaction. A refused attempt is a
+// *ThrottledError.
+func (a *Accounts) take(ctx context.Context, kind EventKind, user *User, rules ...Rule) (Taken, error) {
+	var taken Taken
+	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if taken, err = a.throttles.take(tx, rules...); err != nil || taken.Refused() {
+			return err
+		}
+		return recordBlock(tx, ctx, kind, user, taken)
+	})
+	if err != nil {
+		return Taken{}, dbErr("take throttle", err)
+	}
+	if taken.Refused() {
+		return taken, &ThrottledError{Wait: taken.Wait, Scope: taken.WaitScope}
+	}
+	return taken, nil
+}
+
+// recordBlock records kind when the attempt in taken started a block: once
+// per block, not per refused request, so a flood cannot fill the log.
+func recordBlock(tx *gorm.DB, ctx context.Context, kind EventKind, user *User, taken Taken) error {
+	if taken.Blocked <= 0 || kind == "" {
+		return nil
+	}
+	e := AuthEvent{Kind: kind, Detail: "scope=" + taken.BlockScope + " blocked_for=" + taken.Blocked.String()}
+	if user != nil {
+		e.UserID, e.Username = &user.ID, user.Username
+	}
+	return recordEvent(tx, ctx, e)
+}
+
+// transaction runs fn in one transaction and maps its error, letting the
+// package's sentinels and typed errors through.
+func (a *Accounts) transaction(ctx context.Context, op string, fn func(tx *gorm.DB) error) error {
+	err := a.db.WithContext(ctx).Transaction(fn)
+	if err == nil {
+		a.outbox.nudge()
+		return nil
+	}
+	var verr *ValidationError
+	if errors.As(err, &verr) {
+		return verr
+	}
+	for _, s := range []error{ErrInvalidCredentials, ErrInvalidToken, ErrWrongPassword, ErrDuplicateUsername,
+		ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser, ErrNotFound, ErrSetOwnPassword} {
+		if errors.Is(err, s) {
+			return s
+		}
+	}
+	if isUniqueViolation(err) {
+		return ErrDuplicateUsername
+	}
+	return dbErr(op, err)
+}
+
+// lockUser reads the user row for update inside tx (a row lock on
+// PostgreSQL; SQLite's write transaction already serialises writers).
+func lockUser(tx *gorm.DB, id uint) (*User, error) {
+	var u User
+	if err := tx.Clauses(lockingUpdate).Take(&u, id).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	return &u, nil
+}
+
+// notifyPasswordChanged queues the "your password was changed" notice.
+func notifyPasswordChanged(tx *gorm.DB, u *User) error {
+	if u.Email == "" {
+		return nil
+	}
+	return enqueue(tx, KindPasswordChanged, &u.ID, u.Email, map[string]string{
+		"username": u.Username, "when": time.Now().UTC().Format(time.RFC3339),
+	})
+}
+
+// endSessions deletes every session of userID but except (may be "") and
+// returns how many ended.
+func endSessions(tx *gorm.DB, userID uint, except string) (int64, error) {
+	res := tx.Where("(user_id = ? OR pending_user_id = ?) AND id <> ?", userID, userID, except).Delete(&Session{})
+	return res.RowsAffected, res.Error
+}

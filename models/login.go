@@ -1,0 +1,172 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// LoginInput is a login attempt.
+type LoginInput struct {
+	Username, Password string
+	// IP is the client's address (trusted proxies applied), for the limits.
+	IP string
+	// SessionID is the browser's current session row ("" when none); it is
+	// replaced by the new signed-in one.
+	SessionID string
+	// Remember keeps the session beyond the browser's life.
+	Remember bool
+}
+
+// LoginResult is a successful login: the user and the session to adopt.
+type LoginResult struct {
+	User    *User
+	Session NewSession
+}
+
+// Login checks a username and password as Django's ModelBackend does and
+// signs the user in.
+//
+//  1. The attempt is taken against the login limits first, in its own
+//     write (Take), so a parallel burst cannot all reach the hash: over a
+//     limit it is a *ThrottledError and no password is checked.
+//  2. The password is verified outside any transaction. Unknown users,
+//     wrong passwords and inactive users all give ErrInvalidCredentials,
+//     and all cost one hash verification so timing does not tell them apart.
+//     A failure is recorded (linked to the account when the name exists;
+//     a name no account has is not stored).
+//  3. On success, in one transaction: the user is re-read (still active,
+//     same hash), the hash is upgraded if it is not the preferred one,
+//     last_login set, the (username, address) counter cleared and the
+//     address's attempt given back, the browser's session replaced by a new
+//     signed-in one (rotation), and the event recorded.
+//
+// ErrBusy means no hashing slot was free in time.
+func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
+	userIP, perIP := a.loginRules(in.Username, in.IP)
+	// The block an attempt starts is recorded with its outcome below,
+	// linked to the account when the attempt fails.
+	taken, err := a.take(ctx, "", nil, userIP, perIP)
+	if err != nil {
+		return nil, err
+	}
+	user, rehash, err := a.verify(ctx, in.Username, in.Password)
+	if errors.Is(err, ErrInvalidCredentials) {
+		ferr := a.transaction(ctx, "record failed login", func(tx *gorm.DB) error {
+			e := AuthEvent{Kind: EventLoginFailed}
+			if user != nil {
+				e.UserID, e.Username = &user.ID, user.Username
+			} else {
+				e.Detail = "no account has this username"
+			}
+			if err := recordEvent(tx, ctx, e); err != nil {
+				return err
+			}
+			return recordBlock(tx, ctx, EventLoginThrottled, user, taken)
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	newHash := ""
+	if rehash {
+		if h, err := a.hasher.Hash(ctx, in.Password); err == nil {
+			newHash = h
+		}
+	}
+	var out LoginResult
+	err = a.transaction(ctx, "login", func(tx *gorm.DB) error {
+		u, err := lockUser(tx, user.ID)
+		if errors.Is(err, ErrNotFound) {
+			return ErrInvalidCredentials
+		}
+		if err != nil {
+			return err
+		}
+		if !u.IsActive || u.Password != user.Password {
+			return ErrInvalidCredentials // deactivated or changed meanwhile
+		}
+		now := time.Now().UTC()
+		up := map[string]any{"last_login": now}
+		if newHash != "" {
+			up["password"] = newHash
+			u.Password = newHash
+		}
+		if err := tx.Model(&User{}).Where("id = ?", u.ID).Updates(up).Error; err != nil {
+			return err
+		}
+		u.LastLogin = &now
+		// Only the (username, address) counter is cleared: clearing the
+		// address's would let an attacker reset it by logging in to an
+		// account of their own between guesses; their successful attempt
+		// is just not counted.
+		if err := resetRule(tx, userIP); err != nil {
+			return err
+		}
+		if err := giveBack(tx, taken, ScopeLoginIP); err != nil {
+			return err
+		}
+		ns, err := signIn(tx, ctx, in.SessionID, u, AuthPassword, in.Remember, a.policy.lifetimes())
+		if err != nil {
+			return err
+		}
+		out = LoginResult{User: u, Session: ns}
+		return recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, ""))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// verify checks username and password. On ErrInvalidCredentials it still
+// returns the account when one has that name (so the failure can be linked
+// to it). rehash reports that the stored hash should be upgraded.
+func (a *Accounts) verify(ctx context.Context, username, password string) (user *User, rehash bool, err error) {
+	if CleanText(username) != "" || CleanText(password) != "" ||
+		len(username) > 4*UsernameMaxLen || len(password) > 4*PasswordMaxLen {
+		// Input no account can have: refuse without hashing, which also
+		// makes an oversized password cheap to refuse.
+		return nil, false, ErrInvalidCredentials
+	}
+	u, err := a.users.ByUsername(ctx, username)
+	if errors.Is(err, ErrNotFound) {
+		if err := a.hasher.VerifyDummy(ctx, password); err != nil {
+			return nil, false, err
+		}
+		return nil, false, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	ok, rehash, err := a.hasher.Verify(ctx, password, u.Password)
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok || !u.IsActive {
+		return u, false, ErrInvalidCredentials
+	}
+	return u, rehash, nil
+}
+
+// Logout ends the session row sessionID (may be "") of user (nil when not
+// signed in) and records the event, in one transaction.
+func (a *Accounts) Logout(ctx context.Context, sessionID string, user *User) error {
+	return a.transaction(ctx, "logout", func(tx *gorm.DB) error {
+		if sessionID != "" {
+			if err := tx.Delete(&Session{}, "id = ?", sessionID).Error; err != nil {
+				return err
+			}
+		}
+		if user == nil {
+			return nil
+		}
+		return recordEvent(tx, ctx, userEvent(EventLogout, user, nil, ""))
+	})
+}

@@ -1,0 +1,438 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Sentinel errors of the password flows.
+var (
+	// ErrWrongPassword: the current password given to confirm a change
+	// is wrong.
+	ErrWrongPassword = errors.New("the current password is wrong")
+	// ErrSetOwnPassword: the admin form skips the old password, so nobody
+	// sets their own password there.
+	ErrSetOwnPassword = errors.New("you cannot set your own password here")
+)
+
+// Messages of the password fields (Django's wording).
+const (
+	MsgRequired = "This field is required."
+	MsgMismatch = "The two password fields didn't match."
+)
+
+// checkNewPassword validates a new-password pair for a user: required, the
+// validators (on field1) and the match (on field2).
+func checkNewPassword(verr *ValidationError, field1, field2, p1, p2, username, email string) {
+	if p1 == "" {
+		verr.add(field1, MsgRequired)
+	} else {
+		for _, m := range ValidatePassword(p1, username, email) {
+			verr.add(field1, m)
+		}
+	}
+	switch {
+	case p2 == "":
+		verr.add(field2, MsgRequired)
+	case p1 != "" && p1 != p2:
+		verr.add(field2, MsgMismatch)
+	}
+}
+
+func newValidationError() *ValidationError { return &ValidationError{Fields: map[string][]string{}} }
+
+func (e *ValidationError) orNil() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// ChangePasswordInput is a password change by a signed-in user.
+type ChangePasswordInput struct {
+	User      *User
+	SessionID string
+	IP        string
+	Old       string
+	New1      string
+	New2      string
+}
+
+// ChangePassword is Django's PasswordChangeView with the session rules of
+// update_session_auth_hash made stricter. The new passwords are validated
+// first; when they are invalid the old one is not checked at all (so the
+// form is no free password oracle). Checking the old password takes an
+// attempt against the same (username, address) limit as login and a wrong
+// one is recorded. In one transaction: the new hash (only if the hash is
+// still the one checked), every reset link voided, every other session of
+// the user ended, this session rotated to a new token, the event, and the
+// notice mailed through the outbox.
+func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (NewSession, error) {
+	u := in.User
+	verr := newValidationError()
+	if in.Old == "" {
+		verr.add("old_password", MsgRequired)
+	}
+	checkNewPassword(verr, "new_password1", "new_password2", in.New1, in.New2, u.Username, u.Email)
+	if err := verr.orNil(); err != nil {
+		return NewSession{}, err
+	}
+	userIP, _ := a.loginRules(u.Username, in.IP)
+	taken, err := a.take(ctx, EventPasswordChangeThrottled, u, userIP)
+	if err != nil {
+		return NewSession{}, err
+	}
+	ok := false
+	if CleanText(in.Old) == "" && len(in.Old) <= 4*PasswordMaxLen {
+		if ok, _, err = a.hasher.Verify(ctx, in.Old, u.Password); err != nil {
+			return NewSession{}, err
+		}
+	} else if err := a.hasher.VerifyDummy(ctx, in.Old); err != nil {
+		return NewSession{}, err
+	}
+	if !ok {
+		err := a.transaction(ctx, "record failed password change", func(tx *gorm.DB) error {
+			if err := recordEvent(tx, ctx, userEvent(EventPasswordChangeFailed, u, nil, "")); err != nil {
+				return err
+			}
+			return recordBlock(tx, ctx, EventPasswordChangeThrottled, u, taken)
+		})
+		if err != nil {
+			return NewSession{}, err
+		}
+		return NewSession{}, ErrWrongPassword
+	}
+	hash, err := a.hasher.Hash(ctx, in.New1)
+	if err != nil {
+		return NewSession{}, err
+	}
+	var ns NewSession
+	err = a.transaction(ctx, "change password", func(tx *gorm.DB) error {
+		res := tx.Model(&User{}).Where("id = ? AND password = ? AND is_active = ?", u.ID, u.Password, true).Update("password", hash)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrWrongPassword // changed (or deactivated) meanwhile
+		}
+		now := time.Now().UTC()
+		if err := voidTokens(tx, u.ID, now); err != nil {
+			return err
+		}
+		n, err := endSessions(tx, u.ID, in.SessionID)
+		if err != nil {
+			return err
+		}
+		if err := resetRule(tx, userIP); err != nil {
+			return err
+		}
+		changed := *u
+		changed.Password = hash
+		if ns, err = signIn(tx, ctx, in.SessionID, &changed, AuthPassword, false, a.policy.lifetimes()); err != nil {
+			return err
+		}
+		if err := recordEvent(tx, ctx, userEvent(EventPasswordChanged, u, nil, fmt.Sprintf("%d other sessions ended", n))); err != nil {
+			return err
+		}
+		return notifyPasswordChanged(tx, u)
+	})
+	return ns, err
+}
+
+// ResetPassword completes a password reset: it validates the new passwords
+// for the token's user, hashes, then in one transaction uses the token up
+// (atomically, so of two parallel uses exactly one wins), stores the new
+// hash, voids the user's other tokens, ends every session of the user (and
+// this browser's, sessionID), records the event and queues the notice. A
+// token that is not usable gives ErrInvalidToken; refused passwords a
+// *ValidationError on new_password1/new_password2.
+func (a *Accounts) ResetPassword(ctx context.Context, tokenHash, p1, p2, sessionID string) (*User, error) {
+	tok, err := NewTokens(a.db).Check(ctx, PurposePasswordReset, tokenHash)
+	if err != nil {
+		return nil, err
+	}
+	user, err := a.users.ByID(ctx, tok.UserID)
+	if errors.Is(err, ErrNotFound) || (err == nil && !user.IsActive) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	verr := newValidationError()
+	checkNewPassword(verr, "new_password1", "new_password2", p1, p2, user.Username, user.Email)
+	if err := verr.orNil(); err != nil {
+		return nil, err
+	}
+	hash, err := a.hasher.Hash(ctx, p1)
+	if err != nil {
+		return nil, err
+	}
+	if beforeConsume != nil {
+		beforeConsume()
+	}
+	err = a.transaction(ctx, "reset password", func(tx *gorm.DB) error {
+		now := time.Now().UTC()
+		tok, err := consumeToken(tx, PurposePasswordReset, tokenHash, now)
+		if err != nil {
+			return err
+		}
+		u, err := lockUser(tx, tok.UserID)
+		if errors.Is(err, ErrNotFound) || (err == nil && !u.IsActive) {
+			return ErrInvalidToken
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("password", hash).Error; err != nil {
+			return err
+		}
+		if err := voidTokens(tx, u.ID, now); err != nil {
+			return err
+		}
+		if _, err := endSessions(tx, u.ID, ""); err != nil {
+			return err
+		}
+		if sessionID != "" {
+			if err := tx.Delete(&Session{}, "id = ?", sessionID).Error; err != nil {
+				return err
+			}
+		}
+		if err := recordEvent(tx, ctx, userEvent(EventResetCompleted, u, nil, "")); err != nil {
+			return err
+		}
+		*user = *u
+		user.Password = hash
+		return notifyPasswordChanged(tx, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return user, nil
+}
+
+// beforeConsume, when set by a test, runs after the token was checked and
+// before it is used up, so the test can line parallel uses up at the race.
+var beforeConsume func()
+
+// AdminSetPassword sets target's password for a staff member, with the same
+// validators as everywhere else. Hash first; then in one transaction the
+// actor's rights are checked against the rows as they are (so a promotion
+// or demotion in between cannot be raced), the hash stored, tokens voided,
+// every session of the target ended, the event recorded and the notice
+// queued. It returns how many sessions ended.
+func (a *Accounts) AdminSetPassword(ctx context.Context, actorID, targetID uint, p1, p2 string) (int64, error) {
+	target, err := a.users.ByID(ctx, targetID)
+	if err != nil {
+		return 0, err
+	}
+	if actorID == targetID {
+		return 0, ErrSetOwnPassword
+	}
+	verr := newValidationError()
+	checkNewPassword(verr, "new_password1", "new_password2", p1, p2, target.Username, target.Email)
+	if err := verr.orNil(); err != nil {
+		return 0, err
+	}
+	hash, err := a.hasher.Hash(ctx, p1)
+	if err != nil {
+		return 0, err
+	}
+	if beforeAdminWrite != nil {
+		beforeAdminWrite()
+	}
+	var n int64
+	err = a.transaction(ctx, "set password", func(tx *gorm.DB) error {
+		_, t, err := loadActorTarget(tx, actorID, targetID)
+		if err != nil {
+			return err
+		}
+		n, err = setPassword(tx, t, hash)
+		if err != nil {
+			return err
+		}
+		return recordEvent(tx, ctx, userEvent(EventPasswordSet, t, &actorID, fmt.Sprintf("password set by staff; %d sessions ended", n)))
+	})
+	return n, err
+}
+
+// SetPasswordByCommand is the changepassword management command: it
+// validates password for the named user and, in one transaction, stores
+// it, voids tokens, ends every session, records the event and queues the
+// notice. It returns the user and how many sessions ended.
+func (a *Accounts) SetPasswordByCommand(ctx context.Context, username, password string) (*User, int64, error) {
+	u, err := a.users.ByUsername(ctx, username)
+	if err != nil {
+		return nil, 0, err
+	}
+	verr := newValidationError()
+	for _, m := range ValidatePassword(password, u.Username, u.Email) {
+		verr.add("password", m)
+	}
+	if err := verr.orNil(); err != nil {
+		return nil, 0, err
+	}
+	hash, err := a.hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, 0, err
+	}
+	var n int64
+	err = a.transaction(ctx, "set password", func(tx *gorm.DB) error {
+		t, err := lockUser(tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if n, err = setPassword(tx, t, hash); err != nil {
+			return err
+		}
+		*u = *t
+		return recordEvent(tx, ctx, userEvent(EventPasswordSetCLI, t, nil, fmt.Sprintf("%d sessions ended", n)))
+	})
+	return u, n, err
+}
+
+// setPassword stores hash for u inside tx, voids u's tokens, ends all of
+// u's sessions and queues the notice.
+func setPassword(tx *gorm.DB, u *User, hash string) (int64, error) {
+	if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("password", hash).Error; err != nil {
+		return 0, err
+	}
+	if err := voidTokens(tx, u.ID, time.Now().UTC()); err != nil {
+		return 0, err
+	}
+	n, err := endSessions(tx, u.ID, "")
+	if err != nil {
+		return 0, err
+	}
+	return n, notifyPasswordChanged(tx, u)
+}
+
+// RequestPasswordReset takes a reset request for an address, with no
+// account look-up: in one transaction the request is counted against the
+// per-address limit of the client (over it: *ThrottledError, answered 429,
+// which says nothing about any e-mail address) and of the e-mail address
+// (over it the request is silently dropped, so the limit reveals nothing),
+// and a job is queued for the outbox worker, which finds the accounts and
+// mails them (ProcessResetRequest). The answer is the same whether or not
+// an account has the address.
+func (a *Accounts) RequestPasswordReset(ctx context.Context, email, ip string) error {
+	ipRule := NewRule(ScopeResetIP, a.policy.ResetPerIP, ThrottleIP(ip))
+	emailRule := NewRule(ScopeResetEmail, a.policy.ResetPerEmail, EmailKey(email))
+	var refused *ThrottledError
+	err := a.transaction(ctx, "request password reset", func(tx *gorm.DB) error {
+		byIP, err := a.throttles.take(tx, ipRule)
+		if err != nil {
+			return err
+		}
+		if byIP.Refused() {
+			refused = &ThrottledError{Wait: byIP.Wait, Scope: byIP.WaitScope}
+			return nil
+		}
+		if err := recordBlock(tx, ctx, EventResetThrottled, nil, byIP); err != nil {
+			return err
+		}
+		byEmail, err := a.throttles.take(tx, emailRule)
+		if err != nil {
+			return err
+		}
+		if byEmail.Refused() {
+			return nil // silently: same answer, no mail
+		}
+		// The address is not recorded in the event: it would otherwise
+		// hold addresses that have no account.
+		if err := recordBlock(tx, ctx, EventResetThrottled, nil, byEmail); err != nil {
+			return err
+		}
+		ci := clientInfo(ctx)
+		return enqueue(tx, KindResetRequest, nil, "", map[string]string{"email": email, "ip": ci.IP, "user_agent": truncate(ci.UserAgent, 512)})
+	})
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		return refused
+	}
+	return nil
+}
+
+// ProcessResetRequest is the worker's half of a reset request (a
+// KindResetRequest job): in one transaction it finds the active accounts
+// whose address matches (case-insensitively), queues each a reset mail at
+// its stored address (unless an unused link went out recently), records
+// the events and marks the job done.
+func (a *Accounts) ProcessResetRequest(ctx context.Context, job *OutboxMessage) error {
+	d := job.Data()
+	ctx = WithClientInfo(ctx, ClientInfo{IP: d["ip"], UserAgent: d["user_agent"]})
+	return a.transaction(ctx, "process reset request", func(tx *gorm.DB) error {
+		res := tx.Model(&OutboxMessage{}).Where("id = ? AND sent_at IS NULL", job.ID).Update("sent_at", time.Now().UTC())
+		if res.Error != nil || res.RowsAffected != 1 {
+			return res.Error // already done by another worker
+		}
+		key := EmailKey(d["email"])
+		var users []User
+		if key != "" {
+			if err := tx.Where("email_key = ? AND is_active = ?", key, true).Limit(20).Find(&users).Error; err != nil {
+				return err
+			}
+		}
+		if len(users) == 0 {
+			return recordEvent(tx, ctx, AuthEvent{Kind: EventResetRequested, Detail: "no active account has this address"})
+		}
+		for i := range users {
+			if _, err := a.queueResetMail(tx, ctx, &users[i], nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AdminRequestReset mails target a reset link at their stored address for
+// a staff member: rights checked in the transaction that queues the mail.
+// queued is false when an unused link was mailed within ResetThrottle (the
+// admin is told; nothing is sent).
+func (a *Accounts) AdminRequestReset(ctx context.Context, actorID, targetID uint) (queued bool, err error) {
+	err = a.transaction(ctx, "request password reset", func(tx *gorm.DB) error {
+		_, t, err := loadActorTarget(tx, actorID, targetID)
+		if err != nil {
+			return err
+		}
+		if t.Email == "" || !t.IsActive {
+			return ErrNotAllowed
+		}
+		queued, err = a.queueResetMail(tx, ctx, t, &actorID)
+		return err
+	})
+	return queued, err
+}
+
+// queueResetMail queues a reset mail for u inside tx unless a link mailed
+// (or still queued) within ResetThrottle is unused; the user row is locked
+// first, so two workers cannot both pass the check. It records the event
+// either way.
+func (a *Accounts) queueResetMail(tx *gorm.DB, ctx context.Context, u *User, actorID *uint) (bool, error) {
+	if _, err := lockUser(tx, u.ID); err != nil {
+		return false, err
+	}
+	now := time.Now().UTC()
+	var n int64
+	err := tx.Model(&OutboxMessage{}).
+		Where("kind = ? AND user_id = ? AND created_at > ? AND failed_at IS NULL", KindPasswordReset, u.ID, now.Add(-a.policy.ResetThrottle)).
+		Where("sent_at IS NULL OR EXISTS (SELECT 1 FROM one_time_tokens t WHERE t.outbox_id = outbox_messages.id AND t.used_at IS NULL AND t.expires_at > ?)", now).
+		Limit(1).Count(&n).Error
+	if err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return false, recordEvent(tx, ctx, userEvent(EventResetRequested, u, actorID, "throttled: an unused link was mailed recently"))
+	}
+	ttl := strconv.FormatInt(int64(a.policy.ResetTimeout/time.Second), 10)
+	if err := enqueue(tx, KindPasswordReset, &u.ID, u.Email, map[string]string{"username": u.Username, "ttl_seconds": ttl}); err != nil {
+		return false, err
+	}
+	return true, recordEvent(tx, ctx, userEvent(EventResetRequested, u, actorID, "link mailed"))
+}

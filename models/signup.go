@@ -1,0 +1,119 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// SignupInput is a sign-up through the public form.
+type SignupInput struct {
+	Username, Email, Password string
+	IP                        string
+	// SessionID is the browser's current session row ("" when none); it is
+	// replaced by the new signed-in one.
+	SessionID string
+}
+
+// TakeUsernameCheck counts one username look-up (the live check, or a
+// sign-up POST, which looks the name up too) against the client address's
+// limit, so taken names cannot be enumerated at scale. Over it: a
+// *ThrottledError.
+func (a *Accounts) TakeUsernameCheck(ctx context.Context, ip string) error {
+	_, err := a.take(ctx, EventSignupThrottled, nil, NewRule(ScopeSignupCheck, a.policy.SignupCheckPerIP, ThrottleIP(ip)))
+	return err
+}
+
+// SignupWait reports how long until the client address may sign up again
+// (0: now). It only reads, so a form over the limit can say so before any
+// look-up; Signup takes the attempt itself.
+func (a *Accounts) SignupWait(ctx context.Context, ip string) (time.Duration, error) {
+	r := NewRule(ScopeSignupIP, a.policy.SignupPerIP, ThrottleIP(ip))
+	if !r.Limit.Enabled() {
+		return 0, nil
+	}
+	return a.throttles.Wait(ctx, r)
+}
+
+// Signup creates an account and signs the new user straight in (a fresh
+// session, as at login). The attempt is taken against the per-address
+// sign-up limit before the password is hashed, so a parallel burst cannot
+// all get in (attempts, not successes, are counted: that bounds the hashing
+// an address can cost as well as the accounts it can make). In one
+// transaction: the user (a name taken in a race comes back from the unique
+// index as ErrDuplicateUsername), the session, the event.
+func (a *Accounts) Signup(ctx context.Context, in SignupInput) (*LoginResult, error) {
+	if _, err := a.take(ctx, EventSignupThrottled, nil, NewRule(ScopeSignupIP, a.policy.SignupPerIP, ThrottleIP(in.IP))); err != nil {
+		return nil, err
+	}
+	user, err := prepareUser(ctx, a.hasher, NewUser{Username: in.Username, Email: in.Email, Password: in.Password})
+	if err != nil {
+		return nil, err
+	}
+	var out LoginResult
+	err = a.transaction(ctx, "sign up", func(tx *gorm.DB) error {
+		if err := tx.Create(user).Error; err != nil {
+			return err
+		}
+		ns, err := signIn(tx, ctx, in.SessionID, user, AuthSignup, false, a.policy.lifetimes())
+		if err != nil {
+			return err
+		}
+		out = LoginResult{User: user, Session: ns}
+		return recordEvent(tx, ctx, userEvent(EventSignup, user, nil, ""))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// AdminCreate creates an account for a staff member. Staff and superuser
+// flags are for superusers to give; the actor's rights are checked in the
+// transaction that inserts the user and records the event.
+func (a *Accounts) AdminCreate(ctx context.Context, actorID uint, nu NewUser) (*User, error) {
+	user, err := prepareUser(ctx, a.hasher, nu)
+	if err != nil {
+		return nil, err
+	}
+	err = a.transaction(ctx, "create user", func(tx *gorm.DB) error {
+		actor, err := loadActor(tx, actorID)
+		if err != nil {
+			return err
+		}
+		if (user.IsStaff || user.IsSuperuser) && !actor.IsSuperuser {
+			return ErrNotAllowed
+		}
+		if err := tx.Create(user).Error; err != nil {
+			return err
+		}
+		return recordEvent(tx, ctx, userEvent(EventUserCreated, user, &actorID,
+			fmt.Sprintf("created by staff: is_staff=%t, is_superuser=%t", user.IsStaff, user.IsSuperuser)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return user, nil
+}
+
+// CreateByCommand is createsuperuser (and friends): it creates the account
+// and records who made it (the command) in one transaction.
+func (a *Accounts) CreateByCommand(ctx context.Context, nu NewUser, command string) (*User, error) {
+	user, err := prepareUser(ctx, a.hasher, nu)
+	if err != nil {
+		return nil, err
+	}
+	err = a.transaction(ctx, "create user", func(tx *gorm.DB) error {
+		if err := tx.Create(user).Error; err != nil {
+			return err
+		}
+		return recordEvent(tx, ctx, userEvent(EventUserCreated, user, nil,
+			fmt.Sprintf("created by the %s command: is_staff=%t, is_superuser=%t", command, user.IsStaff, user.IsSuperuser)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return user, nil
+}

@@ -1,0 +1,44 @@
+-- A database made by release ef02412 (GORM AutoMigrate, before versioned
+-- migrations), dumped with sqlite3 .dump. It holds two addresses that differ
+-- only in case and a Cyrillic look-alike of admin, which that release allowed.
+PRAGMA foreign_keys=OFF;
+BEGIN TRANSACTION;
+CREATE TABLE `users` (`id` integer PRIMARY KEY AUTOINCREMENT,`username` text NOT NULL,`username_key` text NOT NULL,`email` text NOT NULL DEFAULT "",`email_key` text NOT NULL DEFAULT "",`password` text NOT NULL,`is_active` numeric NOT NULL DEFAULT true,`is_staff` numeric NOT NULL DEFAULT false,`is_superuser` numeric NOT NULL DEFAULT false,`date_joined` datetime NOT NULL,`last_login` datetime);
+INSERT INTO users VALUES(1,'admin','admin','admin@example.com','admin@example.com','$argon2id$v=19$m=1024,t=1,p=1$uUeypgkBXvicR2SCqn3UMA$7J4MfhQSvxzfX9RN/wvefBV/1nroJ51T/zwWQ+uFkGs',1,1,1,'2026-12-02 01:03:31.090695758+00:00',NULL);
+INSERT INTO users VALUES(2,'alice','alice','alice@example.com','alice@example.com','$argon2id$v=19$m=1024,t=1,p=1$Sqbw4tblaLiZ1GRpzwBzFw$zITbiYPZxrGFKgXMs+BTFtMx4l6k0qzI8qD7bWSuer0',1,0,0,'2026-12-02 01:03:31.106245004+00:00',NULL);
+INSERT INTO users VALUES(3,'Alice2','alice2','ALICE@example.com','alice@example.com','$argon2id$v=19$m=1024,t=1,p=1$YFq+d5cf7XkUehEuZ1mf9Q$Op5qCfedPPpLiTQKBO5NU5835ggtNapS0V4MeMHTR5E',1,0,0,'2026-12-02 01:03:31.117836795+00:00',NULL);
+INSERT INTO users VALUES(4,'аdmin','аdmin','look@example.com','look@example.com','$argon2id$v=19$m=1024,t=1,p=1$8OpPh3nW8+XY3i/X5jvrNQ$LrX6hF1d1PWTy62Yl3aD7baWI70NuLLUCQ238nmZ6dY',1,0,0,'2026-12-02 01:03:31.133072464+00:00',NULL);
+INSERT INTO users VALUES(5,'bob','bob','','','$argon2id$v=19$m=1024,t=1,p=1$3p0l8AELw9Uov20joBu4bQ$z3rUDjU7DrfSkE1paPKmVWMyKjzLf97EBJGe7VuIE64',1,0,0,'2026-12-02 01:03:31.140936067+00:00',NULL);
+INSERT INTO users VALUES(6,'carol','carol','','','$argon2id$v=19$m=1024,t=1,p=1$k6Wo3oTUu9zvxyi8W8NbBQ$ixsVXhmZhwaCV50FDnad++pE8H65rH9kGrgYGv2bebE',1,0,0,'2026-12-02 01:03:31.148006891+00:00',NULL);
+CREATE TABLE `sessions` (`id` text,`user_id` integer,`data` blob,`created_at` datetime NOT NULL,`last_seen_at` datetime NOT NULL,`expires_at` datetime NOT NULL,`user_agent` text NOT NULL DEFAULT "",`ip` text NOT NULL DEFAULT "",PRIMARY KEY (`id`),CONSTRAINT `fk_sessions_user` FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON DELETE CASCADE);
+INSERT INTO sessions VALUES('b8c70b906944f595f28c53d5355730cb31c67be649d65247e3341bcf3c0e77cb',1,X'78','2026-12-02 01:03:31.154547858+00:00','2026-12-02 01:03:31.154547858+00:00','2026-12-02 02:03:31.154547858+00:00','','');
+CREATE TABLE `auth_events` (`id` integer PRIMARY KEY AUTOINCREMENT,`kind` text NOT NULL,`user_id` integer,`username` text NOT NULL DEFAULT "",`actor_id` integer,`ip` text NOT NULL DEFAULT "",`user_agent` text NOT NULL DEFAULT "",`detail` text NOT NULL DEFAULT "",`created_at` datetime NOT NULL);
+INSERT INTO auth_events VALUES(1,'login_succeeded',1,'admin',NULL,'127.0.0.1','','','2026-12-02 01:03:31.154378656+00:00');
+CREATE TABLE `throttle_counters` (`id` integer PRIMARY KEY AUTOINCREMENT,`key` text NOT NULL,`scope` text NOT NULL DEFAULT "",`window_start` datetime NOT NULL,`count` integer NOT NULL DEFAULT 0,`strikes` integer NOT NULL DEFAULT 0,`blocked_until` datetime NOT NULL,`updated_at` datetime NOT NULL);
+INSERT INTO throttle_counters VALUES(1,'127.0.0.1','login:ip','2026-12-02 01:03:31.168507311+00:00',1,0,'2026-12-02 01:03:31.168507311+00:00','2026-12-02 01:03:31.168507311+00:00');
+CREATE TABLE `password_reset_tokens` (`id` integer PRIMARY KEY AUTOINCREMENT,`user_id` integer NOT NULL,`token_hash` text NOT NULL,`expires_at` datetime NOT NULL,`used_at` datetime,`created_at` datetime NOT NULL,CONSTRAINT `fk_password_reset_tokens_user` FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON DELETE CASCADE);
+INSERT INTO password_reset_tokens VALUES(1,2,'2f5eab7cbac6f00e7562ec932f3b3dad712e36ca7f9a7934245e1c54274bb634','2026-12-02 02:03:31.153730855+00:00',NULL,'2026-12-02 01:03:31.153730855+00:00');
+DELETE FROM sqlite_sequence;
+INSERT INTO sqlite_sequence VALUES('users',6);
+INSERT INTO sqlite_sequence VALUES('password_reset_tokens',1);
+INSERT INTO sqlite_sequence VALUES('auth_events',1);
+INSERT INTO sqlite_sequence VALUES('throttle_counters',1);
+CREATE INDEX `idx_users_last_login` ON `users`(`last_login`);
+CREATE INDEX `idx_users_date_joined` ON `users`(`date_joined`);
+CREATE INDEX `idx_users_is_superuser` ON `users`(`is_superuser`);
+CREATE INDEX `idx_users_is_staff` ON `users`(`is_staff`);
+CREATE INDEX `idx_users_is_active` ON `users`(`is_active`);
+CREATE INDEX `idx_users_email_key` ON `users`(`email_key`);
+CREATE UNIQUE INDEX `idx_users_username_key` ON `users`(`username_key`);
+CREATE INDEX `idx_sessions_expires_at` ON `sessions`(`expires_at`);
+CREATE INDEX `idx_sessions_user_id` ON `sessions`(`user_id`);
+CREATE INDEX `idx_auth_events_created_at` ON `auth_events`(`created_at`);
+CREATE INDEX `idx_auth_events_actor_id` ON `auth_events`(`actor_id`);
+CREATE INDEX `idx_auth_events_user_time` ON `auth_events`(`user_id`,`created_at`);
+CREATE INDEX `idx_auth_events_kind` ON `auth_events`(`kind`);
+CREATE INDEX `idx_throttle_counters_updated_at` ON `throttle_counters`(`updated_at`);
+CREATE UNIQUE INDEX `idx_throttle_counters_key` ON `throttle_counters`(`key`);
+CREATE INDEX `idx_password_reset_tokens_expires_at` ON `password_reset_tokens`(`expires_at`);
+CREATE UNIQUE INDEX `idx_password_reset_tokens_token_hash` ON `password_reset_tokens`(`token_hash`);
+CREATE INDEX `idx_reset_user_created` ON `password_reset_tokens`(`user_id`,`created_at`);
+COMMIT;
