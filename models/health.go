@@ -130,7 +130,7 @@ func (p *Probe) check(ctx context.Context) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 	var one int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1)").Scan(&one); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1) AS probe").Scan(&one); err != nil {
 		return dbErr("readiness check: read", err)
 	}
 	// A table created and rolled back: a real write on any schema that
