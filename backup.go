@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -75,6 +76,15 @@ func verifySQLite(ctx context.Context, path string) (int64, error) {
 		return 0, fmt.Errorf("%s: not a Gatehouse database: %w", path, err)
 	}
 	return users, nil
+}
+
+// backupCmd is the command table's entry for backup and restore.
+func backupCmd(cmd string) func(*flag.FlagSet) runFunc {
+	return func(*flag.FlagSet) runFunc {
+		return func(ctx context.Context, e *env, args []string) error {
+			return backupCommand(ctx, e.cfg, cmd, args, e.stdout)
+		}
+	}
 }
 
 // backupCommand is `gatehouse backup FILE` and `gatehouse restore FILE`.

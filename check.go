@@ -134,13 +134,14 @@ var errChecksFailed = errors.New("check: problems found")
 // loaded, so valid) and the database (opens, migrates, passes quick_check);
 // with --deploy also the production settings. Each problem is explained;
 // any problem exits non-zero.
-func checkCommand(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+func checkCmd(fs *flag.FlagSet) runFunc {
 	deploy := fs.Bool("deploy", false, "also check the settings a production deployment needs")
-	if err := fs.Parse(args); err != nil {
-		return err
+	return func(ctx context.Context, e *env, _ []string) error {
+		return checkCommand(ctx, e.cfg, *deploy, e.stdout)
 	}
+}
+
+func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer) error {
 	var problems []deployWarning
 	// Open without migrating (check changes nothing), then compare the
 	// schema's version with this binary's migrations.
@@ -153,7 +154,7 @@ func checkCommand(ctx context.Context, cfg config, args []string, stdout io.Writ
 		}
 		_ = models.Close(db)
 	}
-	if *deploy {
+	if deploy {
 		problems = append(problems, deployWarnings(cfg)...)
 	}
 	if len(problems) == 0 {

@@ -93,8 +93,12 @@ func TestCheckDeploy(t *testing.T) {
 
 // TestServeLogsDeployWarnings: serve logs what check --deploy reports.
 func TestServeLogsDeployWarnings(t *testing.T) {
-	cfg, err := loadConfig(envMap(map[string]string{"DEBUG": "true", "LOGIN_LIMIT_PER_IP": "off"}))
+	env := envMap(map[string]string{"DEBUG": "true", "LOGIN_LIMIT_PER_IP": "off"})
+	cfg, err := loadConfig(env)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loadServerConfig(env, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer

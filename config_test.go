@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ func TestLoadConfigThrottle(t *testing.T) {
 	env := func(kv map[string]string) func(string) string {
 		return func(k string) string { return kv[k] }
 	}
-	c, err := loadConfig(env(nil))
+	c, err := loadServeConfig(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +28,7 @@ func TestLoadConfigThrottle(t *testing.T) {
 	if c.busyTimeout != models.DefaultBusyTimeout || c.http.ThrottleBlock != time.Minute || c.http.ThrottleMaxBlock != time.Hour {
 		t.Fatalf("got busy %v, block %v, max block %v, want 5s, 1m, 1h", c.busyTimeout, c.http.ThrottleBlock, c.http.ThrottleMaxBlock)
 	}
-	c, err = loadConfig(env(map[string]string{"LOGIN_LIMIT_PER_USER_IP": "10/1h", "LOGIN_LIMIT_PER_IP": "off", "THROTTLE_BLOCK": "30s"}))
+	c, err = loadServeConfig(env(map[string]string{"LOGIN_LIMIT_PER_USER_IP": "10/1h", "LOGIN_LIMIT_PER_IP": "off", "THROTTLE_BLOCK": "30s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,11 +41,11 @@ func TestLoadConfigThrottle(t *testing.T) {
 	for k, v := range map[string]string{
 		"LOGIN_LIMIT_PER_USER_IP": "5", "LOGIN_LIMIT_PER_IP": "0/15m", "THROTTLE_MAX_BLOCK": "-1s", "DATABASE_BUSY_TIMEOUT": "soon",
 	} {
-		if _, err := loadConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+		if _, err := loadServeConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
 		}
 	}
-	if _, err := loadConfig(env(map[string]string{"THROTTLE_BLOCK": "2h", "THROTTLE_MAX_BLOCK": "1h"})); err == nil {
+	if _, err := loadServeConfig(env(map[string]string{"THROTTLE_BLOCK": "2h", "THROTTLE_MAX_BLOCK": "1h"})); err == nil {
 		t.Error("THROTTLE_MAX_BLOCK shorter than THROTTLE_BLOCK: got no error")
 	}
 }
@@ -53,7 +54,7 @@ func TestLoadConfigResetAndSignupLimits(t *testing.T) {
 	env := func(kv map[string]string) func(string) string {
 		return func(k string) string { return kv[k] }
 	}
-	c, err := loadConfig(env(nil))
+	c, err := loadServeConfig(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestLoadConfigResetAndSignupLimits(t *testing.T) {
 		handlers.DefaultSignupLimitPerIP.String() + " " + handlers.DefaultSignupCheckLimitPerIP.String(); got != "3/1h0m0s 20/1h0m0s 10/1h0m0s 300/15m0s" {
 		t.Errorf("got defaults %s, want the documented 3/1h 20/1h 10/1h 300/15m", got)
 	}
-	c, err = loadConfig(env(map[string]string{
+	c, err = loadServeConfig(env(map[string]string{
 		"PASSWORD_RESET_LIMIT_PER_EMAIL": "5/30m", "PASSWORD_RESET_LIMIT_PER_IP": "off",
 		"SIGNUP_LIMIT_PER_IP": "100/24h", "SIGNUP_CHECK_LIMIT_PER_IP": " 50 / 1m ",
 	}))
@@ -98,7 +99,7 @@ func TestLoadConfigResetAndSignupLimits(t *testing.T) {
 	}
 	for _, k := range []string{"PASSWORD_RESET_LIMIT_PER_EMAIL", "PASSWORD_RESET_LIMIT_PER_IP", "SIGNUP_LIMIT_PER_IP", "SIGNUP_CHECK_LIMIT_PER_IP"} {
 		for _, v := range []string{"3", "0/1h", "3/forever", "-1/1h"} {
-			if _, err := loadConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			if _, err := loadServeConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 				t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
 			}
 		}
@@ -145,4 +146,11 @@ func TestLoadConfigLogFormat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadServeConfig loads what serve loads: every command's variables and
+// the server's.
+func loadServeConfig(getenv func(string) string) (config, error) {
+	c, err := loadConfig(getenv)
+	return c, errors.Join(err, loadServerConfig(getenv, &c))
 }

@@ -151,41 +151,6 @@ var crashWorkloads = []crashWorkload{
 	},
 }
 
-// built is the binary the package's process tests share, built once.
-var built struct {
-	once sync.Once
-	dir  string
-	bin  string
-	err  error
-	out  []byte
-}
-
-// TestMain removes the shared binary after the run.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if built.dir != "" {
-		_ = os.RemoveAll(built.dir)
-	}
-	os.Exit(code)
-}
-
-// buildGatehouse builds the real binary once per test run and returns its
-// path.
-func buildGatehouse(t *testing.T) string {
-	t.Helper()
-	built.once.Do(func() {
-		if built.dir, built.err = os.MkdirTemp("", "gatehouse-bin-"); built.err != nil {
-			return
-		}
-		built.bin = filepath.Join(built.dir, "gatehouse")
-		built.out, built.err = exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
-	})
-	if built.err != nil {
-		t.Fatalf("go build: %v\n%s", built.err, built.out)
-	}
-	return built.bin
-}
-
 var noRedirects = &http.Client{Timeout: 20 * time.Second,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -197,7 +162,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	e := &crashEnv{bin: buildGatehouse(t), dbPath: filepath.Join(dir, "gatehouse.db")}
+	e := &crashEnv{bin: gatehouseBinary(t), dbPath: filepath.Join(dir, "gatehouse.db")}
 	e.env = append(os.Environ(), "ADDR=127.0.0.1:0", "DATABASE_URL="+e.dbPath, "LOG_LEVEL=warn",
 		"HASH_CONCURRENCY=2", "HASH_QUEUE_TIMEOUT=30s", "LOGIN_LIMIT_PER_USER_IP=off", "LOGIN_LIMIT_PER_IP=off",
 		"SIGNUP_LIMIT_PER_IP=off", "SIGNUP_CHECK_LIMIT_PER_IP=off")

@@ -21,40 +21,31 @@ Users are read from auth_user and created in Gatehouse's database
 (DATABASE_URL) with their password hashes as they are; each hash becomes
 argon2id on the user's first login. Conflicts are reported, not merged.`
 
-// importDjango is the importdjango command: it imports a Django site's users
-// (models.ImportDjango has the rules), prints what it did, and fails when a
-// user was skipped unless --allow-skips is given.
-func importDjango(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("importdjango", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, importDjangoUsage) }
+// importDjangoCommand is the importdjango command: it imports a Django
+// site's users (models.ImportDjango has the rules), prints what it did, and
+// fails when a user was skipped unless --allow-skips is given.
+func importDjangoCommand(fs *flag.FlagSet) runFunc {
 	dryRun := fs.Bool("dry-run", false, "decide and report everything, write nothing")
 	allowSkips := fs.Bool("allow-skips", false, "succeed even when users were skipped")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("importdjango: %w", err)
-	}
-	// Flags may also follow SOURCE.
-	var rest []string
-	if fs.NArg() > 0 {
-		rest = fs.Args()[1:]
-		source := fs.Arg(0)
-		if err := fs.Parse(rest); err != nil {
-			return fmt.Errorf("importdjango: %w", err)
+	return func(ctx context.Context, e *env, args []string) error {
+		source := strings.TrimSpace(args[0])
+		if source == "" {
+			return errors.New("importdjango: SOURCE is empty: give a Django SQLite file or a postgres:// URL")
 		}
-		rest = append([]string{source}, fs.Args()...)
+		return importDjango(ctx, e.cfg, source, *dryRun, *allowSkips, e.stdout, e.stderr)
 	}
-	if len(rest) != 1 || strings.TrimSpace(rest[0]) == "" {
-		return errors.New("importdjango: want exactly one SOURCE\n\n" + importDjangoUsage)
-	}
-	source := rest[0]
+}
 
+// importDjango runs the import of source and reports on stdout (progress
+// on stderr).
+func importDjango(ctx context.Context, cfg config, source string, dryRun, allowSkips bool, stdout, stderr io.Writer) error {
 	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer models.Close(db)
 
-	if *dryRun {
+	if dryRun {
 		fmt.Fprintf(stdout, "Dry run: reading %s; nothing will be written.\n", models.RedactSource(source))
 	} else {
 		fmt.Fprintf(stdout, "Importing users from %s.\n", models.RedactSource(source))
@@ -69,14 +60,14 @@ func importDjango(ctx context.Context, cfg config, args []string, stdout, stderr
 			fmt.Fprintf(stderr, "importdjango: %d/%d users written (%s)\n", done, total, now.Sub(start).Round(time.Second))
 		}
 	}
-	rep, err := models.ImportDjango(ctx, db, source, models.DjangoImportOptions{DryRun: *dryRun, Progress: progress})
+	rep, err := models.ImportDjango(ctx, db, source, models.DjangoImportOptions{DryRun: dryRun, Progress: progress})
 	if rep != nil {
 		printImportReport(stdout, rep)
 	}
 	if err != nil {
 		return fmt.Errorf("importdjango: %w", err)
 	}
-	if n := len(rep.Skipped); n > 0 && !*allowSkips {
+	if n := len(rep.Skipped); n > 0 && !allowSkips {
 		return fmt.Errorf("importdjango: %d user(s) skipped (listed above); fix them in Django and re-run, or accept with --allow-skips", n)
 	}
 	return nil

@@ -5,26 +5,25 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
-	netmail "net/mail"
 	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/term"
 	"gorm.io/gorm"
 
 	"gatehouse/handlers"
@@ -35,227 +34,282 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+	applyGOMEMLIMIT(processGetenv)
+	if err := run(ctx, os.Args[1:], processGetenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		printError(os.Stderr, err)
 		stop()
 		os.Exit(1)
 	}
 }
 
-const usage = `usage: gatehouse [command] [flags]
+// printError prints err once, with a pointer to the help when the command
+// line was at fault.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, "gatehouse:", err)
+	var uerr *usageError
+	if errors.As(err, &uerr) {
+		fmt.Fprintln(w, uerr.helpHint())
+	}
+}
 
-commands:
-  serve                     run the web server (the default)
-  createsuperuser           create a superuser (prompts; --username, --email, --password-stdin)
-  changepassword USERNAME   set a user's password (prompts, or --password-stdin)
-  clearsessions             delete expired sessions and stale login-throttle counters
-  migrate                   apply pending database migrations
-  showmigrations            list migrations: [X] applied, [ ] pending
-  importdjango SOURCE       import users from a Django database (--dry-run, --allow-skips)
-  backup FILE               copy the live SQLite database to FILE and verify it
-  restore FILE              replace the (stopped) SQLite database with FILE
-  check [--deploy]          check the configuration and database (--deploy: production settings too)
+// command is one subcommand. To add one, add an entry to commands: its
+// flags are declared on fs by define, which returns the function to run once
+// they are parsed (with the positional arguments). Parsing, -h, argument
+// counts and error messages are the same for every command (runCommand).
+type command struct {
+	name    string
+	args    string // positional arguments for the usage line: "USERNAME", "[PATH]"
+	summary string // one line, for `gatehouse help`
+	// server: the command needs the server's configuration too
+	// (loadServerConfig); the others only what every command needs.
+	server bool
+	define func(fs *flag.FlagSet) runFunc
+}
 
-Configuration is read from the environment; see README.md.`
+// runFunc runs a command once its flags are parsed.
+type runFunc func(ctx context.Context, e *env, args []string) error
+
+// env is what a command runs with.
+type env struct {
+	cfg    config
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+}
+
+// commands lists every subcommand, in the order help shows them.
+func commands() []command {
+	return []command{
+		{name: "serve", summary: "run the web server (the default)", server: true, define: serveCommand},
+		{name: "createsuperuser", summary: "create a superuser (staff too); prompts on a terminal", define: createSuperuser},
+		{name: "changepassword", args: "USERNAME", summary: "set a user's password and end all their sessions", define: changePassword},
+		{name: "clearsessions", summary: "delete expired sessions, stale login-throttle counters and expired links", define: clearSessions},
+		{name: "migrate", summary: "apply pending database migrations (safe from several instances at once)", define: migrateCommand},
+		{name: "showmigrations", summary: "list the migrations: [X] applied, [ ] pending", define: showMigrationsCommand},
+		{name: "importdjango", args: "SOURCE", summary: "import users and their passwords from a Django database (SQLite path or postgres:// URL)", define: importDjangoCommand},
+		{name: "check", summary: "check the configuration and the database (--deploy: production settings too)", server: true, define: checkCmd},
+		{name: "backup", args: "FILE", summary: "copy the live SQLite database to FILE and verify it", define: backupCmd("backup")},
+		{name: "restore", args: "FILE", summary: "replace the (stopped) SQLite database with the backup FILE", define: backupCmd("restore")},
+		{name: "help", args: "[COMMAND]", summary: "show this help, or a command's", define: helpCommand},
+	}
+}
+
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// usageError is a mistake in the command line: main adds a pointer to the
+// help after the message.
+type usageError struct {
+	cmd string // "" for the top level
+	err error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// helpHint says where to read how to call cmd.
+func (e *usageError) helpHint() string {
+	if e.cmd == "" {
+		return "Run 'gatehouse help' for the list of commands."
+	}
+	return fmt.Sprintf("Run 'gatehouse %s -h' for its usage.", e.cmd)
+}
 
 // run is the whole program, so tests can drive it: args without the program
-// name, the environment through getenv.
+// name, the environment through getenv. With no arguments it serves.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
+	name := "serve"
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case a == "-h" || a == "-help" || a == "--help":
+			name, args = "help", args[1:]
+		case strings.HasPrefix(a, "-"):
+			return &usageError{err: fmt.Errorf("unknown flag %s: flags go after the command (gatehouse COMMAND [flags])", a)}
+		default:
+			name, args = a, args[1:]
+		}
 	}
-	log := newLogger(stderr, cfg)
-	cfg.db.log = log
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	cmd, ok := lookupCommand(name)
+	if !ok {
+		return &usageError{err: fmt.Errorf("unknown command %q", name)}
 	}
-	switch cmd {
-	case "serve":
-		tuneGC(getenv)
-		return serve(ctx, cfg, log, stdout)
-	case "createsuperuser":
-		return createSuperuser(ctx, cfg, args, stdin, stdout)
-	case "changepassword":
-		return changePassword(ctx, cfg, args, stdin, stdout)
-	case "clearsessions":
-		return clearSessions(ctx, cfg, stdout)
-	case "migrate":
-		return migrateCmd(ctx, cfg, args, stdout)
-	case "showmigrations":
-		return showMigrations(ctx, cfg, args, stdout)
-	case "importdjango":
-		return importDjango(ctx, cfg, args, stdout, stderr)
-	case "check":
-		return checkCommand(ctx, cfg, args, stdout)
-	case "backup", "restore":
-		return backupCommand(ctx, cfg, cmd, args, stdout)
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, usage)
+	return runCommand(ctx, cmd, args, &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+}
+
+// runCommand parses cmd's flags and arguments, loads the configuration it
+// needs, and runs it.
+func runCommand(ctx context.Context, cmd command, args []string, e *env) error {
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned and printed once, by main
+	exec := cmd.define(fs)
+	positional, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printCommandHelp(e.stdout, cmd, fs)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
-}
-
-// config is the app's configuration, read from the environment.
-type config struct {
-	addr             string
-	databaseURL      string
-	smtpURL          string
-	mailFrom         string
-	logLevel         slog.Level
-	logFormat        string // text or json
-	metricsAddr      string // METRICS_ADDR; "" = no metrics
-	secretKey        string // SECRET_KEY: not used yet, only checked (check.go)
-	hashConcurrency  int
-	hashQueueTimeout time.Duration
-	busyTimeout      time.Duration
-	db               dbSettings
-	http             handlers.Config
-}
-
-// loadConfig reads and checks the environment. Bad values stop start-up with
-// a message naming the variable.
-func loadConfig(getenv func(string) string) (config, error) {
-	env := func(k, def string) string {
-		if v := strings.TrimSpace(getenv(k)); v != "" {
-			return v
+	if err != nil {
+		return &usageError{cmd: cmd.name, err: fmt.Errorf("%s: %w", cmd.name, err)}
+	}
+	if min, max := argCounts(cmd.args); len(positional) < min || len(positional) > max {
+		return &usageError{cmd: cmd.name, err: fmt.Errorf("%s: %s", cmd.name, argCountProblem(cmd, positional, min, max))}
+	}
+	if cmd.name != "help" {
+		cfg, err := loadConfig(e.getenv)
+		if cmd.server {
+			err = errors.Join(err, loadServerConfig(e.getenv, &cfg))
 		}
-		return def
-	}
-	c := config{
-		addr:        env("ADDR", ":8080"),
-		databaseURL: env("DATABASE_URL", "gatehouse.db"),
-		smtpURL:     env("SMTP_URL", ""),
-		metricsAddr: env("METRICS_ADDR", ""),
-		secretKey:   env("SECRET_KEY", ""),
-		mailFrom:    env("MAIL_FROM", "Gatehouse <webmaster@localhost>"),
-		http: handlers.Config{
-			BaseURL:           strings.TrimRight(env("BASE_URL", "http://localhost:8080"), "/"),
-			LoginURL:          env("LOGIN_URL", handlers.DefaultLoginURL),
-			LoginRedirectURL:  env("LOGIN_REDIRECT_URL", "/"),
-			LogoutRedirectURL: env("LOGOUT_REDIRECT_URL", "/"),
-		},
-	}
-	var errs []error
-	if _, _, err := net.SplitHostPort(c.addr); err != nil {
-		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port (e.g. :8080)", c.addr))
-	}
-	if _, _, err := net.SplitHostPort(c.metricsAddr); c.metricsAddr != "" && err != nil {
-		errs = append(errs, fmt.Errorf("METRICS_ADDR: %q is not host:port (e.g. 127.0.0.1:9090)", c.metricsAddr))
-	}
-	if u, err := url.Parse(c.http.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("BASE_URL: %q is not an http(s) URL such as https://auth.example.com", c.http.BaseURL))
-	}
-	if c.smtpURL != "" {
-		// The URL holds a password: errors describe it, never echo it.
-		if _, err := mail.NewSMTP(c.smtpURL, c.mailFrom); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if _, err := netmail.ParseAddress(c.mailFrom); err != nil {
-		errs = append(errs, fmt.Errorf("MAIL_FROM: %q is not an address such as \"Gatehouse <noreply@example.com>\"", c.mailFrom))
-	}
-	for _, k := range []string{"LOGIN_URL", "LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL"} {
-		if v := env(k, "/"); !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") {
-			errs = append(errs, fmt.Errorf("%s: %q must be a local path starting with /", k, v))
-		}
-	}
-	switch strings.ToLower(env("LOG_LEVEL", "info")) {
-	case "debug":
-		c.logLevel = slog.LevelDebug
-	case "info":
-		c.logLevel = slog.LevelInfo
-	case "warn", "warning":
-		c.logLevel = slog.LevelWarn
-	case "error":
-		c.logLevel = slog.LevelError
-	default:
-		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", getenv("LOG_LEVEL")))
-	}
-	switch c.logFormat = strings.ToLower(env("LOG_FORMAT", "text")); c.logFormat {
-	case "text", "json":
-	default:
-		errs = append(errs, fmt.Errorf("LOG_FORMAT: %q is not text or json", getenv("LOG_FORMAT")))
-	}
-	durations := []struct {
-		key string
-		def time.Duration
-		dst *time.Duration
-	}{
-		{"SESSION_LIFETIME", handlers.DefaultSessionLifetime, &c.http.SessionLifetime},
-		{"SESSION_IDLE_TIMEOUT", handlers.DefaultSessionIdleTimeout, &c.http.SessionIdleTimeout},
-		{"EVENT_RETENTION", models.DefaultEventRetention, &c.http.EventRetention},
-		{"HASH_QUEUE_TIMEOUT", 3 * time.Second, &c.hashQueueTimeout},
-		{"PASSWORD_RESET_TIMEOUT", models.DefaultResetTimeout, &c.http.PasswordResetTimeout},
-		{"DATABASE_BUSY_TIMEOUT", models.DefaultBusyTimeout, &c.busyTimeout},
-		{"THROTTLE_BLOCK", handlers.DefaultThrottleBlock, &c.http.ThrottleBlock},
-		{"THROTTLE_MAX_BLOCK", handlers.DefaultThrottleMaxBlock, &c.http.ThrottleMaxBlock},
-	}
-	for _, d := range durations {
-		v, err := time.ParseDuration(env(d.key, d.def.String()))
-		if err != nil || v <= 0 {
-			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration such as 336h or 3s", d.key, getenv(d.key)))
-			continue
-		}
-		*d.dst = v
-	}
-	if c.http.ThrottleMaxBlock < c.http.ThrottleBlock {
-		errs = append(errs, fmt.Errorf("THROTTLE_MAX_BLOCK: %s is shorter than THROTTLE_BLOCK %s", c.http.ThrottleMaxBlock, c.http.ThrottleBlock))
-	}
-	limits := []struct {
-		key string
-		def models.Limit
-		dst *models.Limit
-	}{
-		{"LOGIN_LIMIT_PER_USER_IP", handlers.DefaultLoginLimitPerUserIP, &c.http.LoginLimitPerUserIP},
-		{"LOGIN_LIMIT_PER_IP", handlers.DefaultLoginLimitPerIP, &c.http.LoginLimitPerIP},
-		{"PASSWORD_RESET_LIMIT_PER_EMAIL", handlers.DefaultPasswordResetLimitPerEmail, &c.http.PasswordResetLimitPerEmail},
-		{"PASSWORD_RESET_LIMIT_PER_IP", handlers.DefaultPasswordResetLimitPerIP, &c.http.PasswordResetLimitPerIP},
-		{"SIGNUP_LIMIT_PER_IP", handlers.DefaultSignupLimitPerIP, &c.http.SignupLimitPerIP},
-		{"SIGNUP_CHECK_LIMIT_PER_IP", handlers.DefaultSignupCheckLimitPerIP, &c.http.SignupCheckLimitPerIP},
-	}
-	for _, l := range limits {
-		v, err := models.ParseLimit(env(l.key, l.def.String()))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", l.key, err))
-			continue
+			return fmt.Errorf("configuration (environment variables):\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		}
-		*l.dst = v
+		e.log = newLogger(e.stderr, cfg)
+		cfg.db.log = e.log
+		e.cfg = cfg
 	}
-	if v := env("HASH_CONCURRENCY", "0"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1024 {
-			errs = append(errs, fmt.Errorf("HASH_CONCURRENCY: %q is not a number from 0 (automatic) to 1024", v))
-		}
-		c.hashConcurrency = n
-	}
-	if v := env("TRUSTED_PROXIES", ""); v != "" {
-		for _, p := range strings.Split(v, ",") {
-			p = strings.TrimSpace(p)
-			if net.ParseIP(p) == nil {
-				if _, _, err := net.ParseCIDR(p); err != nil {
-					errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is not an IP address or CIDR range", p))
-					continue
-				}
-			}
-			c.http.TrustedProxies = append(c.http.TrustedProxies, p)
-		}
-	}
-	if v := env("DEBUG", "false"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("DEBUG: %q is not true or false", v))
-		}
-		c.http.Debug = b
-	}
-	errs = append(errs, loadDBSettings(env, &c.db)...)
-	return c, errors.Join(errs...)
+	return exec(ctx, e, positional)
 }
 
+// parseInterspersed parses flags wherever they appear among the positional
+// arguments ("changepassword alice --password-stdin" works, as in Django);
+// everything after "--" is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		// flag stops at the first non-flag, or consumes a "--" and stops.
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+}
+
+// argCounts reads the allowed number of positional arguments from a usage
+// string: each word is one argument, [WORD] an optional one, WORD... many.
+func argCounts(usage string) (min, max int) {
+	for _, w := range strings.Fields(usage) {
+		switch {
+		case strings.HasSuffix(w, "..."):
+			return min, math.MaxInt
+		case strings.HasPrefix(w, "["):
+			max++
+		default:
+			min++
+			max++
+		}
+	}
+	return min, max
+}
+
+func argCountProblem(cmd command, got []string, min, max int) string {
+	switch {
+	case max == 0:
+		return fmt.Sprintf("unexpected argument %q: %s takes no arguments", got[0], cmd.name)
+	case len(got) < min:
+		return fmt.Sprintf("missing %s (usage: gatehouse %s [flags] %s)", cmd.args, cmd.name, cmd.args)
+	default:
+		return fmt.Sprintf("unexpected argument %q (usage: gatehouse %s [flags] %s)", got[max], cmd.name, cmd.args)
+	}
+}
+
+// printCommandHelp prints one command's usage, summary and flags.
+func printCommandHelp(w io.Writer, cmd command, fs *flag.FlagSet) {
+	line := "usage: gatehouse " + cmd.name + " [flags]"
+	if cmd.args != "" {
+		line += " " + cmd.args
+	}
+	fmt.Fprintf(w, "%s\n\n%s.\n\nflags:\n", line, upperFirst(cmd.summary))
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  %s\n", strings.TrimSpace("--"+f.Name+" "+name))
+		fmt.Fprintf(w, "        %s\n", usage)
+	})
+	fmt.Fprintln(w, "  -h, --help\n        show this help")
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// printUsage prints the list of commands.
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: gatehouse [COMMAND] [flags] [ARGUMENTS]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-28s %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
+	}
+	fmt.Fprintln(w, "\nWith no command, gatehouse serves. 'gatehouse COMMAND -h' shows a command's flags.\n"+
+		"Configuration is read from environment variables; see README.md.")
+}
+
+func helpCommand(*flag.FlagSet) runFunc {
+	return func(_ context.Context, e *env, args []string) error {
+		if len(args) == 0 {
+			printUsage(e.stdout)
+			return nil
+		}
+		cmd, ok := lookupCommand(args[0])
+		if !ok {
+			return &usageError{err: fmt.Errorf("help: unknown command %q", args[0])}
+		}
+		fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+		cmd.define(fs)
+		printCommandHelp(e.stdout, cmd, fs)
+		return nil
+	}
+}
+
+func serveCommand(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, e *env, _ []string) error {
+		tuneGC(e.cfg)
+		return serve(ctx, e.cfg, e.log, e.stdout)
+	}
+}
+
+// openDB opens DATABASE_URL. Its errors name the variable and the file (or
+// the URL without its password), so a wrong path is found at once.
 func openDB(ctx context.Context, cfg config) (*gorm.DB, error) {
-	return models.Open(ctx, cfg.databaseURL, append(cfg.db.dbOptions(), models.WithBusyTimeout(cfg.busyTimeout))...)
+	db, err := models.Open(ctx, cfg.databaseURL, append(cfg.db.dbOptions(), models.WithBusyTimeout(cfg.busyTimeout))...)
+	if err != nil {
+		return nil, describeDBError(cfg.databaseURL, err)
+	}
+	return db, nil
+}
+
+func describeDBError(databaseURL string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "DATABASE_URL: ")
+	where := fmt.Sprintf("%q", databaseURL)
+	if u, perr := url.Parse(databaseURL); perr == nil && u.User != nil {
+		where = fmt.Sprintf("%q", u.Redacted())
+		msg = strings.ReplaceAll(msg, databaseURL, u.Redacted())
+	}
+	if !strings.Contains(databaseURL, "://") {
+		path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "file:")
+		if abs, aerr := filepath.Abs(path); aerr == nil {
+			if abs != path {
+				where = fmt.Sprintf("%q (%s)", databaseURL, abs)
+			}
+			if _, serr := os.Stat(filepath.Dir(abs)); errors.Is(serr, fs.ErrNotExist) {
+				msg = fmt.Sprintf("directory %s does not exist", filepath.Dir(abs))
+			}
+		}
+	}
+	return fmt.Errorf("DATABASE_URL=%s: %s", where, msg)
 }
 
 func newHasher(cfg config) *models.Hasher {
@@ -265,14 +319,9 @@ func newHasher(cfg config) *models.Hasher {
 // newApp builds the app the way serve does, for management commands: their
 // changes go through the same flows (events, queued notices). Mail they
 // queue is sent by the server's outbox worker.
-func newApp(cfg config, db *gorm.DB, stdout io.Writer) (*handlers.App, error) {
-	mailer, err := mail.New(cfg.smtpURL, cfg.mailFrom, stdout)
-	if err != nil {
-		return nil, err
-	}
-	cfg.http.Mailer = mailer
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return handlers.NewApp(log, db, newHasher(cfg), cfg.http), nil
+func newApp(cfg config, db *gorm.DB) *handlers.App {
+	log := slog.New(slog.DiscardHandler)
+	return handlers.NewApp(log, db, newHasher(cfg), cfg.http)
 }
 
 // serve runs the web server until ctx ends, then shuts down gracefully:
@@ -292,8 +341,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 	cfg.http.Mailer = mailer
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: listen on %s: %w", cfg.addr, err)
+	}
+	// The URL a person can open, even when listening on every interface.
+	site := clickableURL(ln.Addr().String())
+	if cfg.baseURLFromAddr {
+		cfg.http.BaseURL = site
+	}
 	m, stopMetrics, err := startMetrics(cfg, log)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer stopMetrics()
@@ -308,10 +367,6 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
-	}
 
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
@@ -323,7 +378,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.http.BaseURL)
-	fmt.Fprintf(stdout, "Gatehouse listening on http://%s/\n", ln.Addr().String())
+	fmt.Fprintf(stdout, "Gatehouse listening on %s/\n", site)
+	if cfg.baseURLFromAddr {
+		fmt.Fprintf(stdout, "BASE_URL is not set: links in e-mails point at %s (from ADDR); set BASE_URL to the public address.\n", site)
+	}
 
 	select {
 	case err := <-serveErr:
@@ -340,197 +398,4 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
-}
-
-// createSuperuser is Django's createsuperuser: prompts on a terminal (the
-// password hidden), or takes --username/--email and --password-stdin.
-func createSuperuser(ctx context.Context, cfg config, args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("createsuperuser", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	username := fs.String("username", "", "username of the new superuser")
-	email := fs.String("email", "", "e-mail address of the new superuser")
-	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("createsuperuser: unexpected arguments %q", fs.Args())
-	}
-	in := newPrompter(stdin, stdout)
-	if *username == "" {
-		if !in.interactive() {
-			return errors.New("createsuperuser: --username is required when not run in a terminal")
-		}
-		*username = in.line("Username: ")
-	}
-	if *email == "" && in.interactive() && !*passwordStdin {
-		*email = in.line("Email address: ")
-	}
-	password, err := readNewPassword(in, *passwordStdin, "createsuperuser")
-	if err != nil {
-		return err
-	}
-	db, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer models.Close(db)
-	app, err := newApp(cfg, db, stdout)
-	if err != nil {
-		return err
-	}
-	u, err := app.Accounts().CreateByCommand(ctx, models.NewUser{Username: *username, Email: *email, Password: password, IsStaff: true, IsSuperuser: true}, "createsuperuser")
-	if err != nil {
-		return fmt.Errorf("createsuperuser: %s", describeCreateError(err))
-	}
-	fmt.Fprintf(stdout, "Superuser %q created successfully.\n", u.Username)
-	return nil
-}
-
-// changePassword is Django's changepassword USERNAME.
-func changePassword(ctx context.Context, cfg config, args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("changepassword", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errors.New("changepassword: usage: changepassword [--password-stdin] USERNAME")
-	}
-	db, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer models.Close(db)
-	app, err := newApp(cfg, db, stdout)
-	if err != nil {
-		return err
-	}
-	u, err := models.NewUsers(db, nil).ByUsername(ctx, fs.Arg(0))
-	if errors.Is(err, models.ErrNotFound) {
-		return fmt.Errorf("changepassword: user %q does not exist", fs.Arg(0))
-	}
-	if err != nil {
-		return fmt.Errorf("changepassword: %w", err)
-	}
-	in := newPrompter(stdin, stdout)
-	fmt.Fprintf(stdout, "Changing password for user %q\n", u.Username)
-	password, err := readNewPassword(in, *passwordStdin, "changepassword")
-	if err != nil {
-		return err
-	}
-	// One transaction: the password, its reset links voided, every
-	// session ended, the event, the notice queued for the server to mail.
-	u, n, err := app.Accounts().SetPasswordByCommand(ctx, u.Username, password)
-	if err != nil {
-		return fmt.Errorf("changepassword: %s", describeCreateError(err))
-	}
-	fmt.Fprintf(stdout, "Password changed successfully for user %q; %d session(s) ended.\n", u.Username, n)
-	return nil
-}
-
-func clearSessions(ctx context.Context, cfg config, stdout io.Writer) error {
-	db, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer models.Close(db)
-	n, err := models.NewSessions(db).DeleteExpired(ctx)
-	if err != nil {
-		return fmt.Errorf("clearsessions: %w", err)
-	}
-	fmt.Fprintf(stdout, "Deleted %d expired session(s).\n", n)
-	// Stale login-throttle counters are swept here too, so one cron entry
-	// keeps both tables small when the server's own sweep is not running.
-	n, err = models.NewThrottles(db).DeleteStale(ctx)
-	if err != nil {
-		return fmt.Errorf("clearsessions: %w", err)
-	}
-	fmt.Fprintf(stdout, "Deleted %d stale throttle counter(s).\n", n)
-	n, err = models.NewTokens(db).DeleteExpired(ctx)
-	if err != nil {
-		return fmt.Errorf("clearsessions: %w", err)
-	}
-	fmt.Fprintf(stdout, "Deleted %d expired one-time token(s).\n", n)
-	return nil
-}
-
-func describeCreateError(err error) string {
-	var verr *models.ValidationError
-	if errors.As(err, &verr) {
-		var parts []string
-		for _, field := range []string{"username", "email", "password"} {
-			for _, m := range verr.Fields[field] {
-				parts = append(parts, field+": "+m)
-			}
-		}
-		return strings.Join(parts, "; ")
-	}
-	if errors.Is(err, models.ErrDuplicateUsername) {
-		return "Error: That username is already taken."
-	}
-	return err.Error()
-}
-
-// prompter reads answers from a terminal (hiding passwords) or a pipe.
-type prompter struct {
-	in  *bufio.Reader
-	fd  int
-	tty bool
-	out io.Writer
-}
-
-func newPrompter(stdin io.Reader, stdout io.Writer) *prompter {
-	p := &prompter{in: bufio.NewReader(stdin), fd: -1, out: stdout}
-	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.fd, p.tty = int(f.Fd()), true
-	}
-	return p
-}
-
-func (p *prompter) interactive() bool { return p.tty }
-
-func (p *prompter) line(prompt string) string {
-	fmt.Fprint(p.out, prompt)
-	s, _ := p.in.ReadString('\n')
-	return strings.TrimRight(s, "\r\n")
-}
-
-func (p *prompter) hidden(prompt string) (string, error) {
-	fmt.Fprint(p.out, prompt)
-	b, err := term.ReadPassword(p.fd)
-	fmt.Fprintln(p.out)
-	return string(b), err
-}
-
-// readNewPassword reads a new password: one line of stdin with
-// --password-stdin, else twice, hidden, from the terminal.
-func readNewPassword(p *prompter, fromStdin bool, cmd string) (string, error) {
-	if fromStdin {
-		s, err := p.in.ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("%s: read password: %w", cmd, err)
-		}
-		s = strings.TrimRight(s, "\r\n")
-		if s == "" {
-			return "", fmt.Errorf("%s: --password-stdin: standard input held no password", cmd)
-		}
-		return s, nil
-	}
-	if !p.interactive() {
-		return "", fmt.Errorf("%s: no terminal to prompt for the password; use --password-stdin", cmd)
-	}
-	pw1, err := p.hidden("Password: ")
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", cmd, err)
-	}
-	pw2, err := p.hidden("Password (again): ")
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", cmd, err)
-	}
-	if pw1 != pw2 {
-		return "", fmt.Errorf("%s: Error: Your passwords didn't match.", cmd)
-	}
-	return pw1, nil
 }

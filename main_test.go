@@ -19,7 +19,7 @@ func envMap(m map[string]string) func(string) string {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
-	cfg, err := loadConfig(envMap(nil))
+	cfg, err := loadServeConfig(envMap(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 	}
 	for k, v := range cases {
 		t.Run(k, func(t *testing.T) {
-			_, err := loadConfig(envMap(map[string]string{k: v}))
+			_, err := loadServeConfig(envMap(map[string]string{k: v}))
 			if err == nil || !strings.Contains(err.Error(), k) {
 				t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
 			}
@@ -203,14 +203,14 @@ func TestServeLoginAndGracefulShutdown(t *testing.T) {
 // values stopping start-up with a message that never echoes the SMTP
 // password.
 func TestLoadConfigMail(t *testing.T) {
-	c, err := loadConfig(envMap(nil))
+	c, err := loadServeConfig(envMap(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.http.PasswordResetTimeout != time.Hour || c.smtpURL != "" {
 		t.Errorf("got reset timeout %s, smtp %q; want 1h and console", c.http.PasswordResetTimeout, c.smtpURL)
 	}
-	c, err = loadConfig(envMap(map[string]string{"PASSWORD_RESET_TIMEOUT": "15m", "SMTP_URL": "smtps://u:p@mail.example.com", "MAIL_FROM": "Ops <ops@example.com>"}))
+	c, err = loadServeConfig(envMap(map[string]string{"PASSWORD_RESET_TIMEOUT": "15m", "SMTP_URL": "smtps://u:p@mail.example.com", "MAIL_FROM": "Ops <ops@example.com>"}))
 	if err != nil || c.http.PasswordResetTimeout != 15*time.Minute {
 		t.Fatalf("got %v, %s", err, c.http.PasswordResetTimeout)
 	}
@@ -220,7 +220,7 @@ func TestLoadConfigMail(t *testing.T) {
 		"SMTP_URL scheme":        {"SMTP_URL": "http://u:hunter2secret@host"},
 		"SMTP_URL port":          {"SMTP_URL": "smtp://u:hunter2secret@host:99999"},
 	} {
-		_, err := loadConfig(envMap(env))
+		_, err := loadServeConfig(envMap(env))
 		if err == nil {
 			t.Errorf("%s: got nil error, want one", name)
 			continue

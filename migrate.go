@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -56,10 +57,11 @@ func (s dbSettings) dbOptions() []models.OpenOption {
 // migrateCmd is `gatehouse migrate`: apply every pending migration, like
 // Django's migrate. Several instances may run it at once: one applies, the
 // others wait for it and then find nothing to do.
-func migrateCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("migrate: unexpected arguments %q", args)
-	}
+func migrateCommand(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, e *env, _ []string) error { return migrateCmd(ctx, e.cfg, e.stdout) }
+}
+
+func migrateCmd(ctx context.Context, cfg config, stdout io.Writer) error {
 	cfg.db.migrate = models.MigrateNone
 	db, err := openDB(ctx, cfg)
 	if err != nil {
@@ -81,10 +83,11 @@ func migrateCmd(ctx context.Context, cfg config, args []string, stdout io.Writer
 
 // showMigrations is `gatehouse showmigrations`: every migration this binary
 // knows, [X] applied or [ ] pending, like Django's.
-func showMigrations(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("showmigrations: unexpected arguments %q", args)
-	}
+func showMigrationsCommand(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, e *env, _ []string) error { return showMigrations(ctx, e.cfg, e.stdout) }
+}
+
+func showMigrations(ctx context.Context, cfg config, stdout io.Writer) error {
 	cfg.db.migrate = models.MigrateNone
 	db, err := openDB(ctx, cfg)
 	if err != nil {

@@ -26,7 +26,7 @@ func TestOutboxSurvivesKill(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	e := &crashEnv{bin: buildGatehouse(t), dbPath: filepath.Join(dir, "gatehouse.db")}
+	e := &crashEnv{bin: gatehouseBinary(t), dbPath: filepath.Join(dir, "gatehouse.db")}
 	// An address where nothing listens: the port of a closed listener.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,7 +63,7 @@ func TestOutboxSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	waitFor(t, "reset mails queued and attempted", func() bool {
+	waitUntil(t, "reset mails queued and attempted", func() bool {
 		var queued, tried int
 		_ = db.QueryRow("SELECT count(*), coalesce(sum(attempts > 0), 0) FROM outbox_messages WHERE kind = 'password_reset' AND sent_at IS NULL").Scan(&queued, &tried)
 		return queued == users && tried > 0
@@ -90,8 +90,8 @@ func TestOutboxSurvivesKill(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitUntil polls cond for up to 30 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

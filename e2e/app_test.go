@@ -29,6 +29,7 @@ type app struct {
 	db       *gorm.DB
 	users    *models.Users
 	accounts *models.Accounts
+	handler  *handlers.App
 	logs     *syncBuffer
 	// mail is the SMTP server the app sends to; nil unless withMail.
 	mail *mailtest.Server
@@ -115,6 +116,7 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	hasher := models.NewHasher(testHashParams, 4, 5*time.Second)
 	cfg.Outbox.Poll = 100 * time.Millisecond
 	app := handlers.NewApp(log, db, hasher, cfg)
+	a.handler = app
 	a.users = models.NewUsers(db, hasher)
 	a.accounts = app.Accounts()
 	srv.Config.Handler = a.record(app.Handler)

@@ -45,6 +45,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 		probe:    models.NewProbe(db, readyInterval),
 	}
 	watchMetrics(log, cfg.Metrics, db, hasher, outbox)
+	cfg.Outbox.OnFailure = cfg.Metrics.OutboxFailed
 	return &App{
 		Handler: h.Routes(),
 		h:       h,

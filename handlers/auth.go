@@ -79,7 +79,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		show(http.StatusServiceUnavailable)
 		return
 	case err != nil:
-		if terr := (*models.ThrottledError)(nil); errors.As(err, &terr) {
+		if errors.As(err, new(*models.ThrottledError)) {
 			h.cfg.Metrics.Login(metrics.LoginThrottled)
 		}
 		h.formFailure(c, "login", err, form, "failed login attempts", nil, show)

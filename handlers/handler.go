@@ -189,8 +189,7 @@ type Handler struct {
 	events   *models.Events
 	store    *models.SessionStore
 	probe    *models.Probe // /readyz's database check (ready.go)
-	// xffWarned is set once X-Forwarded-For without trusted proxies has
-	// been warned about (proxywarn.go).
+	// xffWarned: see warnUntrustedForwarding.
 	xffWarned atomic.Bool
 }
 

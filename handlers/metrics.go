@@ -11,9 +11,9 @@ import (
 )
 
 // watchMetrics connects the metrics that read state (hash slots, the
-// connection pool, session rows, the outbox) and counts every security
-// event the flows record (a GORM callback on the events table, so the
-// flows in models need no metric calls). m may be nil (metrics off).
+// connection pool, session rows, the outbox) to it, and counts security
+// events as the flows record them (a GORM callback on the events table, so
+// the flows need no calls of their own). m may be nil (metrics off).
 func watchMetrics(log *slog.Logger, m *metrics.Metrics, db *gorm.DB, hasher *models.Hasher, outbox *models.Outbox) {
 	if m == nil {
 		return
@@ -22,15 +22,12 @@ func watchMetrics(log *slog.Logger, m *metrics.Metrics, db *gorm.DB, hasher *mod
 	if err := m.WatchDB(db); err != nil {
 		log.Warn("database metrics off", "err", err)
 	}
-	m.WatchOutbox(func(ctx context.Context) (int64, int64, error) {
+	m.WatchOutbox(func(ctx context.Context) (int, error) {
 		s, err := outbox.Stats(ctx)
-		return s.Pending, s.Failed, err
+		return int(s.Pending), err
 	})
-	err := db.Callback().Create().After("gorm:create").Register("metrics:events", func(tx *gorm.DB) {
-		if tx.Error != nil || tx.Statement.Table != "auth_events" {
-			return
-		}
-		if e, ok := tx.Statement.Dest.(*models.AuthEvent); ok {
+	err := db.Callback().Create().After("gorm:create").Register("metrics:auth_events", func(tx *gorm.DB) {
+		if e, ok := tx.Statement.Dest.(*models.AuthEvent); ok && tx.Error == nil {
 			countEvent(m, *e)
 		}
 	})
@@ -41,8 +38,8 @@ func watchMetrics(log *slog.Logger, m *metrics.Metrics, db *gorm.DB, hasher *mod
 
 // countEvent counts a security event, and a login's outcome when it is one.
 // A failed login linked to an account (the event carries its ID) was a
-// wrong password (or an inactive account); one that is not, an unknown
-// username.
+// wrong password; one that is not, an unknown username. An event is counted
+// when it is written, a moment before its transaction commits.
 func countEvent(m *metrics.Metrics, e models.AuthEvent) {
 	m.SecurityEvent(string(e.Kind))
 	switch e.Kind {

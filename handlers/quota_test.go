@@ -23,13 +23,12 @@ type resetAnswer struct {
 	body, donePage string
 }
 
-// headerText is every response header but Date, one per line in order,
-// with cookie values and the request ID blanked (they are random per
-// response).
+// headerText is every response header but Date and X-Request-ID, one per
+// line in order, with cookie values blanked (they are random per response).
 func headerText(h http.Header) string {
 	var lines []string
 	for k, vs := range h {
-		if k == "Date" {
+		if k == "Date" || k == "X-Request-Id" {
 			continue
 		}
 		for _, v := range vs {
@@ -37,9 +36,6 @@ func headerText(h http.Header) string {
 				name, rest, _ := strings.Cut(v, "=")
 				_, attrs, _ := strings.Cut(rest, ";")
 				v = name + "=…;" + attrs
-			}
-			if k == "X-Request-Id" {
-				v = "…"
 			}
 			lines = append(lines, k+": "+v)
 		}

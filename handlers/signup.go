@@ -103,6 +103,7 @@ func (h *Handler) signupValidate(c *gin.Context) {
 		var terr *models.ThrottledError
 		if errors.As(err, &terr) {
 			// A neutral note, not an error: the name may well be free.
+			h.cfg.Metrics.ThrottleRefused(terr.Scope)
 			status, msg := tooManyRequests(c, terr.Wait, "username checks")
 			h.render(c, status, components.FieldNotice(field, msg))
 			return

@@ -31,6 +31,8 @@ type WorkerOptions struct {
 	// DrainTimeout bounds how long Run keeps sending what it holds after
 	// its context ends (default 10s); the rest stays for the next start.
 	DrainTimeout time.Duration
+	// OnFailure, when set, is told of every failed attempt (for metrics).
+	OnFailure func()
 }
 
 func (o *WorkerOptions) setDefaults() {
@@ -145,6 +147,9 @@ func (w *Worker) process(ctx context.Context, m *models.OutboxMessage) {
 		}
 		w.log.Debug("outbox message done", "id", m.ID, "kind", m.Kind, "attempt", m.Attempts)
 		return
+	}
+	if w.opts.OnFailure != nil {
+		w.opts.OnFailure()
 	}
 	retry := time.Time{}
 	if m.Attempts < w.opts.Attempts && !errors.Is(err, models.ErrRecipientGone) && !errors.Is(err, errUnknownKind) {

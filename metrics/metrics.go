@@ -27,6 +27,7 @@ type Metrics struct {
 	events          *prometheus.CounterVec
 	throttleRefused *prometheus.CounterVec
 	hashWait        prometheus.Histogram
+	outboxFailures  prometheus.Counter
 	sessionsCreated prometheus.Counter
 	sessionsEnded   prometheus.Counter
 }
@@ -69,6 +70,10 @@ func New() *Metrics {
 			Help:    "Time a password hash waited for a hashing slot (including waits that gave up).",
 			Buckets: []float64{.0001, .001, .005, .01, .05, .1, .25, .5, 1, 2, 3, 5},
 		}),
+		outboxFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_outbox_failures_total",
+			Help: "E-mails whose delivery attempt failed.",
+		}),
 		sessionsCreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatehouse_sessions_created_total",
 			Help: "Session rows created (logins, sign-ups, rotations).",
@@ -78,7 +83,7 @@ func New() *Metrics {
 			Help: "Session rows deleted (logouts, rotations, revocations, expiry sweeps).",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.logins, m.events, m.throttleRefused, m.hashWait,
+	m.reg.MustRegister(m.requests, m.logins, m.events, m.throttleRefused, m.hashWait, m.outboxFailures,
 		m.sessionsCreated, m.sessionsEnded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -121,6 +126,14 @@ func (m *Metrics) ThrottleRefused(limit string) {
 	m.throttleRefused.WithLabelValues(limit).Inc()
 }
 
+// OutboxFailed records an e-mail delivery attempt that failed.
+func (m *Metrics) OutboxFailed() {
+	if m == nil {
+		return
+	}
+	m.outboxFailures.Inc()
+}
+
 // HashSlots is what WatchHasher needs from the password hasher.
 type HashSlots interface {
 	// SlotsInUse and Slots report the hashing slots taken now and in all.
@@ -146,35 +159,23 @@ func (m *Metrics) WatchHasher(h HashSlots) {
 	h.ObserveWait(func(d time.Duration) { m.hashWait.Observe(d.Seconds()) })
 }
 
-// WatchOutbox exports the outbox: e-mails waiting (pending) and e-mails
-// that failed for good, read at each scrape through stats with a short
-// timeout; a failed read reports -1 for both.
-func (m *Metrics) WatchOutbox(stats func(context.Context) (pending, failed int64, err error)) {
-	if m == nil || stats == nil {
+// WatchOutbox exports the outbox's depth (e-mails waiting), read at each
+// scrape through depth with a short timeout; a failed read reports -1.
+func (m *Metrics) WatchOutbox(depth func(context.Context) (int, error)) {
+	if m == nil || depth == nil {
 		return
 	}
-	read := func(failed bool) func() float64 {
-		return func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			p, f, err := stats(ctx)
-			switch {
-			case err != nil:
-				return -1
-			case failed:
-				return float64(f)
-			}
-			return float64(p)
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_outbox_depth", Help: "E-mails waiting in the outbox (-1: could not be read).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := depth(ctx)
+		if err != nil {
+			return -1
 		}
-	}
-	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "gatehouse_outbox_depth", Help: "E-mails waiting in the outbox (-1: could not be read).",
-		}, read(false)),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "gatehouse_outbox_failed", Help: "E-mails in the outbox that failed for good (-1: could not be read).",
-		}, read(true)),
-	)
+		return float64(n)
+	}))
 }
 
 // WatchDB exports the connection pool's statistics and counts session rows

@@ -66,7 +66,7 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
-		return nil, withRestoreAdvice(fmt.Errorf("open database: %w", dbErr("connect", err)))
+		return nil, openErr(dbErr("connect", err))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -80,11 +80,11 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
-		return nil, withRestoreAdvice(dbErr("open database", err))
+		return nil, openErr(dbErr("connect", err))
 	}
 	if err := QuickCheck(ctx, db); err != nil {
-		sqlDB.Close()
-		return nil, withRestoreAdvice(fmt.Errorf("open database: %w", err))
+		_ = sqlDB.Close()
+		return nil, openErr(err)
 	}
 	switch o.migrate {
 	case MigrateApply:
@@ -97,6 +97,15 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		return nil, err
 	}
 	return db, nil
+}
+
+// openErr explains a failure to open the database; a damaged one says what
+// to do about it.
+func openErr(err error) error {
+	if errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("open database: %w (restore it from a backup)", err)
+	}
+	return fmt.Errorf("open database: %w", err)
 }
 
 // Close closes the database's connection pool.

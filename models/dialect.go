@@ -81,15 +81,16 @@ func dbErr(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// isCorrupt reports errors that say the database is damaged, is not a
-// database, or was replaced under us: not worth retrying (ErrCorrupt).
+// isCorrupt reports a database file that is damaged, is not a database, or
+// was moved or replaced under the running process: not retryable, answered
+// 500 and logged loudly, never a 503 that would be retried forever.
 func isCorrupt(err error) bool {
 	var se sqlite3.Error
 	if errors.As(err, &se) {
 		return se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB || se.ExtendedCode == sqlite3.ErrReadonlyDbMoved
 	}
 	var pe *pgconn.PgError
-	// XX001 data_corrupted, XX002 index_corrupted.
+	// PostgreSQL's XX001 data_corrupted and XX002 index_corrupted.
 	return errors.As(err, &pe) && (pe.Code == "XX001" || pe.Code == "XX002")
 }
 

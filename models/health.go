@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -40,14 +39,6 @@ func QuickCheck(ctx context.Context, db *gorm.DB) error {
 		return fmt.Errorf("quick check: %w: %s", ErrCorrupt, strings.Join(found, "; "))
 	}
 	return nil
-}
-
-// withRestoreAdvice adds what to do to a corruption error at start-up.
-func withRestoreAdvice(err error) error {
-	if errors.Is(err, ErrCorrupt) {
-		return fmt.Errorf("%w (restore it from a backup: see README, Backups)", err)
-	}
-	return err
 }
 
 // Probe checks that the database can be read and written, for a readiness

@@ -190,6 +190,20 @@ func ValidatePassword(password, username, email string) []string {
 	return msgs
 }
 
+// hardPasswordProblems returns the password rules that hold even when
+// validation is bypassed: no empty password, clean text, bounded length.
+func hardPasswordProblems(password string) []string {
+	switch {
+	case password == "":
+		return []string{"This field is required."}
+	case CleanText(password) != "":
+		return []string{CleanText(password)}
+	case utf8.RuneCountInString(password) > PasswordMaxLen:
+		return []string{"This password is too long. It must contain at most 1024 characters."}
+	}
+	return nil
+}
+
 func isAllDigits(s string) bool {
 	if s == "" {
 		return false

@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// phoneWidth is the CSS width of a small phone (iPhone SE, many Androids).
+const phoneWidth = 375
+
+// pageVisits maps every GET route pattern of the app to the URL the
+// small-screen check opens for it ("" skips it, with the reason in
+// skipped). A pattern missing here fails the test, so a new page is
+// checked as soon as it has a route. {user} is a user with sessions and
+// events, so the admin's tables have rows.
+var pageVisits = map[string]string{
+	"/":                                "/",
+	"/accounts/login/":                 loginPath,
+	"/accounts/signup/":                signupPath,
+	"/accounts/profile/":               profilePath,
+	"/accounts/password_change/":       passwordChangePath,
+	"/accounts/password_change/done/":  "/accounts/password_change/done/",
+	"/accounts/password_reset/":        passwordResetPath,
+	"/accounts/password_reset/done/":   passwordResetDonePath,
+	"/accounts/reset/set-password/":    resetSetPasswordPath,
+	"/accounts/reset/done/":            resetDonePath,
+	"/accounts/reset/:token/":          "/accounts/reset/not-a-valid-token/",
+	"/admin/":                          "/admin/",
+	"/admin/users/":                    adminUsersPath,
+	"/admin/users/add/":                adminUsersPath + "add/",
+	"/admin/users/:id/":                adminUsersPath + "{user}/",
+	"/admin/users/:id/password/":       adminUsersPath + "{user}/password/",
+	"/admin/users/:id/delete/":         adminUsersPath + "{user}/delete/",
+	"/healthz":                         "",
+	"/assets/*file":                    "",
+	"/no/such/page/ (the 404 page)":    "/no/such/page/",
+	"/admin/users/?q=… (a long query)": adminUsersPath + "?q=" + strings.Repeat("w", 80) + "&active=yes&sort=-date_joined",
+}
+
+// Every page fits a phone: at 375 CSS pixels the document never scrolls
+// sideways, signed out, signed in and as staff. Wide content (tables, long
+// names and addresses) must wrap or scroll inside its own box.
+func TestBrowserEveryPageFitsAPhone(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	// Long unbroken names and addresses are what a phone meets in the admin.
+	long := strings.Repeat("x", 60)
+	subject := a.createUser(t, "wide_"+long, "someone."+long+"@example.com", userPassword)
+	for i := range 3 {
+		a.createUser(t, fmt.Sprintf("user%d_%s", i, long), fmt.Sprintf("u%d.%s@example.com", i, long), userPassword)
+	}
+	a.createUser(t, "alice", "alice@example.com", userPassword)
+	a.createSuperuser(t, "root", "root@example.com", adminPassword)
+	// Sessions and events for the subject: the admin user page's tables.
+	signInOverHTTP(t, a, subject.Username, userPassword)
+	signInOverHTTP(t, a, subject.Username, "wrong password")
+
+	h := a.handler
+	routes := h.PagePatterns()
+	var urls []string
+	for _, pattern := range routes {
+		u, ok := pageVisits[pattern]
+		if !ok {
+			t.Errorf("GET %s has no entry in pageVisits: add the URL to open for it, so it is checked on a phone", pattern)
+			continue
+		}
+		if u != "" {
+			urls = append(urls, u)
+		}
+	}
+	for k, u := range pageVisits {
+		if strings.Contains(k, " ") {
+			urls = append(urls, u) // extra visits, not routes
+			continue
+		}
+		if !contains(routes, k) {
+			t.Errorf("pageVisits has %s, which is no longer a GET route: remove it", k)
+		}
+	}
+
+	viewers := []struct{ name, username, password string }{
+		{"signed out", "", ""},
+		{"signed in", "alice", userPassword},
+		{"staff", "root", adminPassword},
+	}
+	for _, v := range viewers {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			b := newTab(t, a)
+			b.do("emulate a phone", chromedp.EmulateViewport(phoneWidth, 740, chromedp.EmulateMobile))
+			// Pages a viewer may not see answer 403/404/400 by design.
+			for _, s := range []int{http.StatusForbidden, http.StatusNotFound, http.StatusBadRequest} {
+				b.expectStatus(s)
+			}
+			if v.username != "" {
+				b.loginAs(v.username, v.password)
+			}
+			for _, u := range urls {
+				u = strings.ReplaceAll(u, "{user}", fmt.Sprint(subject.ID))
+				b.open(u)
+				b.waitUntil("the page to load", "document.readyState === 'complete'")
+				// A phone widens its layout viewport (and zooms out) to fit a
+				// page that is too wide, so both must hold: the viewport
+				// kept its width, and nothing scrolls sideways in it.
+				got := eval[[]int](b, "[window.innerWidth, document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+				if got[0] > phoneWidth || got[1] > got[2] {
+					t.Errorf("%s (shown: %s): viewport %d px, page %d px wide in %d; sticking out: %s",
+						u, b.path(), got[0], got[1], got[2], eval[string](b, widestElements))
+				}
+			}
+		})
+	}
+}
+
+// widestElements names the elements that stick out of the viewport or
+// whose content overflows them, for the failure message (375.5: phoneWidth plus rounding).
+const widestElements = `[...document.querySelectorAll("body *")]
+	.filter(el => el.getBoundingClientRect().right > 375.5 ||
+		(getComputedStyle(el).overflowX === "visible" && el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0))
+	.slice(0, 5)
+	.map(el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className ? "." + String(el.className).split(" ").join(".") : "") +
+		" (right edge " + Math.round(el.getBoundingClientRect().right) + ")")
+	.join(", ") || "none found"`
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// signInOverHTTP posts the login form without a browser, leaving a session
+// row (right password) or a failed-login event (wrong one).
+func signInOverHTTP(t *testing.T, a *app, username, password string) {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.PostForm(a.URL+loginPath, map[string][]string{"username": {username}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+}
