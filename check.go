@@ -49,8 +49,8 @@ var statfsType = func(path string) (int64, error) {
 const minSecretKeyLen = 32
 
 // deployWarnings checks cfg for settings that are fine on a laptop and
-// wrong in production. The database schema's version is not checked: the
-// schema is migrated at every start (AutoMigrate), so it cannot lag behind.
+// wrong in production. (The schema version is checkCommand's: it needs the
+// database.)
 func deployWarnings(cfg config) []deployWarning {
 	var ws []deployWarning
 	add := func(id, format string, args ...any) {
@@ -143,9 +143,15 @@ func checkCmd(fs *flag.FlagSet) runFunc {
 
 func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer) error {
 	var problems []deployWarning
-	if db, err := openDB(ctx, cfg); err != nil {
+	// Open without migrating (check changes nothing), then compare the
+	// schema's version with this binary's migrations.
+	opts := append(cfg.db.dbOptions(), models.WithBusyTimeout(cfg.busyTimeout), models.WithMigrate(models.MigrateNone))
+	if db, err := models.Open(ctx, cfg.databaseURL, opts...); err != nil {
 		problems = append(problems, deployWarning{ID: "gatehouse.E001", Msg: "database: " + err.Error()})
 	} else {
+		if err := models.CheckSchema(ctx, db); err != nil {
+			problems = append(problems, deployWarning{ID: "gatehouse.E002", Msg: "database schema: " + err.Error()})
+		}
 		_ = models.Close(db)
 	}
 	if deploy {

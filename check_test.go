@@ -2,17 +2,26 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"gatehouse/models"
 )
 
 // goodDeployEnv is a production configuration check --deploy accepts.
 func goodDeployEnv(t *testing.T) map[string]string {
+	path := filepath.Join(t.TempDir(), "prod.db")
+	db, err := models.Open(context.Background(), path) // migrated
+	if err != nil {
+		t.Fatal(err)
+	}
+	models.Close(db)
 	return map[string]string{
-		"DATABASE_URL":    filepath.Join(t.TempDir(), "prod.db"),
+		"DATABASE_URL":    path,
 		"BASE_URL":        "https://auth.example.com",
 		"SMTP_URL":        "smtp://user:pass@127.0.0.1:2525",
 		"SECRET_KEY":      "q3J8vR2mX9pL5tW1zK7nB4cY6hF0dG8s",
@@ -42,12 +51,16 @@ func TestCheckDeploy(t *testing.T) {
 		{"login limit off", map[string]string{"LOGIN_LIMIT_PER_IP": "off"}, false, "gatehouse.W006", "LOGIN_LIMIT_PER_IP"},
 		{"signup limit off", map[string]string{"SIGNUP_LIMIT_PER_IP": "off"}, false, "gatehouse.W006", "SIGNUP_LIMIT_PER_IP"},
 		{"debug on", map[string]string{"DEBUG": "true"}, false, "gatehouse.W007", "DEBUG is on"},
+		{"schema behind", map[string]string{"DATABASE_URL": "NEW"}, false, "gatehouse.E002", "gatehouse migrate"},
 	}
 	ids := regexp.MustCompile(`gatehouse\.[WE]\d{3}`)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			env := goodDeployEnv(t)
 			for k, v := range tc.set {
+				if v == "NEW" { // a database no migration has touched
+					v = filepath.Join(t.TempDir(), "new.db")
+				}
 				env[k] = v
 			}
 			if tc.netFS {
@@ -70,7 +83,8 @@ func TestCheckDeploy(t *testing.T) {
 				t.Fatalf("got warnings %v, want only %s saying %q; output:\n%s", got, tc.wantID, tc.wantIn, out)
 			}
 			// Without --deploy only the configuration and database count.
-			if out, err := runCmd(t, env, "", "check"); err != nil || tc.netFS == false && ids.MatchString(out) {
+			out, err = runCmd(t, env, "", "check")
+			if dbProblem := strings.HasPrefix(tc.wantID, "gatehouse.E"); (err != nil) != dbProblem || ids.MatchString(out) != dbProblem {
 				t.Fatalf("plain check: got %v; output:\n%s", err, out)
 			}
 		})

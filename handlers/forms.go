@@ -22,8 +22,9 @@ var errBodyRead = errors.New("request body not read")
 
 // decodeForm parses a urlencoded POST body. Over the cap it answers 413 and
 // returns errTooLarge; a body that could not be read (client gone, read
-// timeout) is answered 400 and returns errBodyRead. Malformed encoding is not fatal: the pairs that could
-// be read are returned with a message for the form, so nothing typed is lost.
+// timeout) is answered 400 and returns errBodyRead. Malformed encoding is
+// not fatal: the pairs that could be read are returned with a message for
+// the form, so nothing typed is lost.
 func (h *Handler) decodeForm(c *gin.Context) (url.Values, string, error) {
 	var rec *readErrRecorder
 	if b := c.Request.Body; b != nil && b != http.NoBody {

@@ -182,3 +182,17 @@ func TestCorruptDatabaseIsAnErrorNotBusy(t *testing.T) {
 	}
 	getReady(t, ts, http.StatusServiceUnavailable)
 }
+
+// TestReadyzReady: on either database, /readyz answers 200 while the
+// database works (its write is rolled back), and repeatedly.
+func TestReadyzReady(t *testing.T) {
+	ts := newTestServer(t)
+	for range 3 {
+		if res := getReady(t, ts, http.StatusOK); res.body != "ready" {
+			t.Fatalf("got %q, want ready", res.body)
+		}
+	}
+	if strings.Contains(ts.logs.String(), "not ready") {
+		t.Fatalf("readiness failed on a working database:\n%s", ts.logs.String())
+	}
+}

@@ -86,8 +86,12 @@ func dbErr(op string, err error) error {
 // 500 and logged loudly, never a 503 that would be retried forever.
 func isCorrupt(err error) bool {
 	var se sqlite3.Error
-	return errors.As(err, &se) &&
-		(se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB || se.ExtendedCode == sqlite3.ErrReadonlyDbMoved)
+	if errors.As(err, &se) {
+		return se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB || se.ExtendedCode == sqlite3.ErrReadonlyDbMoved
+	}
+	var pe *pgconn.PgError
+	// PostgreSQL's XX001 data_corrupted and XX002 index_corrupted.
+	return errors.As(err, &pe) && (pe.Code == "XX001" || pe.Code == "XX002")
 }
 
 // isUnavailable reports errors that say the database cannot serve now

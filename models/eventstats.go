@@ -61,11 +61,12 @@ func (ev *Events) Histogram(ctx context.Context, kinds []EventKind, since time.T
 	var bucket string
 	switch ev.db.Dialector.Name() {
 	case "sqlite":
-		// Whole seconds (strftime '%s') so a bucket's edge is exact:
-		// julianday()'s floating point put events on an hour into the hour
-		// before. GORM stores times as text SQLite parses.
-		bucket = fmt.Sprintf("((CAST(strftime('%%s', created_at) AS INTEGER) - %d) / %d)",
-			since.Unix(), int64(step/time.Second))
+		// julianday() is in days (GORM stores times as text SQLite
+		// parses); rounded to whole milliseconds before the integer
+		// division, so an event exactly on a boundary is not put a bucket
+		// early by floating-point error.
+		bucket = fmt.Sprintf("CAST(ROUND((julianday(created_at) - julianday('%s')) * 86400000.0) AS INTEGER) / %d",
+			since.Format("2006-01-02 15:04:05.000"), step.Milliseconds())
 	case "postgres":
 		bucket = fmt.Sprintf("FLOOR(EXTRACT(EPOCH FROM (created_at - TIMESTAMPTZ '%s')) / %d)::bigint",
 			since.Format(time.RFC3339Nano), int64(step/time.Second))

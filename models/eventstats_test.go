@@ -2,9 +2,10 @@ package models
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"gatehouse/internal/testdb"
 )
 
 // TestEventOverviewQueries: the histogram puts each event in its bucket
@@ -12,7 +13,7 @@ import (
 // and pages newest first, and the top lists rank accounts and addresses.
 func TestEventOverviewQueries(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "ev.db"))
+	db, err := Open(ctx, testdb.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
