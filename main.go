@@ -192,6 +192,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"DATABASE_BUSY_TIMEOUT", models.DefaultBusyTimeout, &c.busyTimeout},
 		{"THROTTLE_BLOCK", handlers.DefaultThrottleBlock, &c.http.ThrottleBlock},
 		{"THROTTLE_MAX_BLOCK", handlers.DefaultThrottleMaxBlock, &c.http.ThrottleMaxBlock},
+		{"REAUTH_TIMEOUT", models.DefaultReauthTimeout, &c.http.ReauthTimeout},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(env(d.key, d.def.String()))

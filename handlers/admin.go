@@ -258,6 +258,10 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 		h.adminUserForm(c, target, form)
 		return
 	}
+	if privilegeChange(target, ch) && !h.sudoFresh(c) {
+		h.toReauth(c) // sudo.go: privilege changes need a recent password
+		return
+	}
 	res, err := h.accounts.AdminUpdate(c.Request.Context(), actor.ID, target.ID, ch)
 	var verr *models.ValidationError
 	switch {

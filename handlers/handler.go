@@ -68,6 +68,9 @@ type Config struct {
 	// each further block doubles it, up to ThrottleMaxBlock.
 	ThrottleBlock    time.Duration
 	ThrottleMaxBlock time.Duration
+	// ReauthTimeout is how long a password confirmation ("sudo mode")
+	// lets the user make sensitive changes.
+	ReauthTimeout time.Duration
 }
 
 // Defaults for settings left empty.
@@ -140,6 +143,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PasswordResetThrottle <= 0 {
 		c.PasswordResetThrottle = DefaultResetThrottle
+	}
+	if c.ReauthTimeout <= 0 {
+		c.ReauthTimeout = models.DefaultReauthTimeout
 	}
 	if c.ThrottleBlock <= 0 {
 		c.ThrottleBlock = DefaultThrottleBlock

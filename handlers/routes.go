@@ -66,8 +66,12 @@ func (h *Handler) router() *gin.Engine {
 	// Signed-in users.
 	user := app.Group("/", h.requireLogin)
 	user.GET("/accounts/profile/", h.profilePage)
-	user.GET("/accounts/password_change/", h.passwordChangePage)
-	user.POST("/accounts/password_change/", h.passwordChangeSubmit)
+	user.GET("/accounts/reauthenticate/", h.reauthPage)
+	user.POST("/accounts/reauthenticate/", h.reauthSubmit)
+	// Sensitive: a recent password confirmation is needed (sudo.go).
+	sudo := user.Group("/", h.requireSudo)
+	sudo.GET("/accounts/password_change/", h.passwordChangePage)
+	sudo.POST("/accounts/password_change/", h.passwordChangeSubmit)
 	user.GET("/accounts/password_change/done/", h.passwordChangeDonePage)
 
 	// Staff only: anonymous visitors go to the login page, other users get
