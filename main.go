@@ -174,6 +174,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", getenv("LOG_LEVEL")))
 	}
+	switch c.http.EmailVerification = strings.ToLower(env("EMAIL_VERIFICATION", models.VerifyOptional)); c.http.EmailVerification {
+	case models.VerifyOptional, models.VerifyMandatory, models.VerifyNone:
+	default:
+		errs = append(errs, fmt.Errorf("EMAIL_VERIFICATION: %q is not optional, mandatory or none", getenv("EMAIL_VERIFICATION")))
+	}
 	switch c.logFormat = strings.ToLower(env("LOG_FORMAT", "text")); c.logFormat {
 	case "text", "json":
 	default:

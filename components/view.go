@@ -67,6 +67,10 @@ type Profile struct {
 	Email      string
 	DateJoined time.Time
 	LastLogin  *time.Time
+	// EmailVerified says whether the address was confirmed; Verification
+	// is the EMAIL_VERIFICATION mode ("none" hides the state).
+	EmailVerified bool
+	Verification  string
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 MST") }

@@ -129,10 +129,3 @@ func (h *Handler) logoutSubmit(c *gin.Context) {
 	}
 	h.redirect(c, h.cfg.LogoutRedirectURL)
 }
-
-func (h *Handler) profilePage(c *gin.Context) {
-	u := currentUser(c)
-	h.render(c, http.StatusOK, components.ProfilePage(h.page(c, "Your profile"), components.Profile{
-		Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
-	}))
-}

@@ -71,6 +71,9 @@ type Config struct {
 	// ReauthTimeout is how long a password confirmation ("sudo mode")
 	// lets the user make sensitive changes.
 	ReauthTimeout time.Duration
+	// EmailVerification is "optional" (default: a banner until the
+	// address is confirmed), "mandatory" (no sign-in before) or "none".
+	EmailVerification string
 }
 
 // Defaults for settings left empty.
@@ -144,6 +147,9 @@ func (c *Config) setDefaults() {
 	if c.PasswordResetThrottle <= 0 {
 		c.PasswordResetThrottle = DefaultResetThrottle
 	}
+	if c.EmailVerification == "" {
+		c.EmailVerification = models.VerifyOptional
+	}
 	if c.ReauthTimeout <= 0 {
 		c.ReauthTimeout = models.DefaultReauthTimeout
 	}
@@ -206,5 +212,6 @@ func (c *Config) policy() models.Policy {
 		LoginPerUserIP: c.LoginLimitPerUserIP, LoginPerIP: c.LoginLimitPerIP,
 		ResetPerEmail: c.PasswordResetLimitPerEmail, ResetPerIP: c.PasswordResetLimitPerIP,
 		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
+		EmailVerification: c.EmailVerification,
 	}
 }

@@ -56,6 +56,9 @@ type Policy struct {
 	// username look-ups, from one client address.
 	SignupPerIP      Limit
 	SignupCheckPerIP Limit
+	// EmailVerification is the EMAIL_VERIFICATION mode (VerifyOptional
+	// when empty).
+	EmailVerification string
 }
 
 // Default policy values.

@@ -20,7 +20,7 @@ import (
 // gains or loses a column and this list is not updated.
 var userColumns = []string{
 	"id", "username", "username_key", "email", "email_key", "password",
-	"is_active", "is_staff", "is_superuser", "date_joined", "last_login",
+	"is_active", "is_staff", "is_superuser", "date_joined", "last_login", "email_verified",
 }
 
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
@@ -67,6 +67,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 		username, usernameKey          sql.NullString
 		email, emailKey, password      sql.NullString
 		isActive, isStaff, isSuperuser sql.NullBool
+		emailVerified                  sql.NullBool
 		dateJoined, lastLogin          sql.NullTime
 	}
 	st := &row.state
@@ -77,7 +78,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 		&v.userID, &v.authAt, &v.authMethod, &v.reauthAt, &v.pendingID, &v.pendingAt, &v.persistent,
 		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
 		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
-		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin)
+		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified)
 	if err == sql.ErrNoRows {
 		return row, false, nil
 	}
@@ -97,6 +98,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 			Email: v.email.String, EmailKey: v.emailKey.String, Password: v.password.String,
 			IsActive: v.isActive.Bool, IsStaff: v.isStaff.Bool, IsSuperuser: v.isSuperuser.Bool,
 			DateJoined: v.dateJoined.Time.UTC(), LastLogin: optionalTime(v.lastLogin),
+			EmailVerified: v.emailVerified.Bool,
 		}
 	}
 	return row, true, nil
