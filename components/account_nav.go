@@ -21,6 +21,7 @@ const (
 // navigation shows them. Another area (two-factor) adds its entry here.
 var AccountPages = []AccountPage{
 	{ProfilePath, "Overview", "account-nav-profile"},
+	{SessionsPath, "Sessions", "account-nav-sessions"},
 	{PasswordPath, "Password", "account-nav-password"},
 }
 

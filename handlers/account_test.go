@@ -1,10 +1,10 @@
 package handlers
 
 import (
-	"github.com/PuerkitoBio/goquery"
-
 	"net/http"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 )
 
 // TestProfileHub: the profile is the account hub — username, address and

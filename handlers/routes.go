@@ -66,6 +66,9 @@ func (h *Handler) router() *gin.Engine {
 	// Signed-in users.
 	user := app.Group("/", h.requireLogin)
 	user.GET("/accounts/profile/", h.profilePage)
+	user.GET("/accounts/sessions/", h.sessionsPage)
+	user.POST("/accounts/sessions/:sid/revoke/", h.sessionRevokeSubmit)
+	user.POST("/accounts/sessions/revoke-others/", h.sessionsRevokeOthersSubmit)
 	user.GET("/accounts/reauthenticate/", h.reauthPage)
 	user.POST("/accounts/reauthenticate/", h.reauthSubmit)
 	// Sensitive: a recent password confirmation is needed (sudo.go).
