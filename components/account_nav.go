@@ -22,6 +22,7 @@ const (
 var AccountPages = []AccountPage{
 	{ProfilePath, "Overview", "account-nav-profile"},
 	{SessionsPath, "Sessions", "account-nav-sessions"},
+	{EmailPath, "E-mail", "account-nav-email"},
 	{PasswordPath, "Password", "account-nav-password"},
 }
 

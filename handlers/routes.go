@@ -54,6 +54,8 @@ func (h *Handler) router() *gin.Engine {
 	app.GET("/accounts/reset/set-password/", h.setPasswordPage)
 	app.POST("/accounts/reset/set-password/", h.setPasswordSubmit)
 	app.GET("/accounts/reset/done/", h.resetCompletePage)
+	app.GET("/accounts/confirm-email/:token/", h.confirmEmailPage)
+	app.POST("/accounts/confirm-email/:token/", h.confirmEmailSubmit)
 
 	// Guests only: a signed-in user is sent on.
 	guests := app.Group("/", h.guestOnly)
@@ -75,6 +77,9 @@ func (h *Handler) router() *gin.Engine {
 	sudo := user.Group("/", h.requireSudo)
 	sudo.GET("/accounts/password_change/", h.passwordChangePage)
 	sudo.POST("/accounts/password_change/", h.passwordChangeSubmit)
+	sudo.GET("/accounts/email/", h.emailPage)
+	sudo.POST("/accounts/email/", h.emailSubmit)
+	user.POST("/accounts/email/send-verification/", h.resendVerificationSubmit)
 	user.GET("/accounts/password_change/done/", h.passwordChangeDonePage)
 
 	// Staff only: anonymous visitors go to the login page, other users get
