@@ -11,6 +11,9 @@ type Page struct {
 	Flashes []Flash
 	// Narrow pages (forms) use a narrower column.
 	Narrow bool
+	// UnverifiedEmail, when set, shows the "confirm your address" banner
+	// (EMAIL_VERIFICATION=optional).
+	UnverifiedEmail string
 }
 
 // CurrentUser is the signed-in user as the layout shows them.

@@ -87,6 +87,7 @@ func userRow(u *models.User) components.AdminUserRow {
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
 		DateJoined: u.DateJoined, LastLogin: u.LastLogin,
 		HashAlgorithm: models.HashAlgorithm(u.Password), LegacyHash: models.IsLegacyHash(u.Password),
+		EmailVerified: u.EmailVerified,
 	}
 }
 

@@ -72,6 +72,10 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		addError(form, "", genericLoginError)
 		show(http.StatusUnprocessableEntity)
 		return
+	case errors.Is(err, models.ErrEmailUnverified):
+		addError(form, "", unverifiedLoginError) // email.go
+		show(http.StatusForbidden)
+		return
 	case errors.Is(err, models.ErrBusy):
 		h.cfg.Metrics.Login(metrics.LoginBusy)
 		c.Header("Retry-After", "5")

@@ -137,3 +137,25 @@ func (h *Handler) confirmEmailSubmit(c *gin.Context) {
 	}
 	h.redirect(c, h.cfg.LoginURL)
 }
+
+// Messages of e-mail verification.
+const (
+	signupConfirmFirst   = "Your account has been created. We sent a confirmation link to %s: open it and confirm, then log in."
+	unverifiedLoginError = "Your e-mail address is not confirmed yet. We have e-mailed you a new confirmation link (at most a few an hour): open it and confirm, then log in."
+)
+
+// adminEmailVerifiedSubmit lets staff set whether a user's address counts
+// as verified.
+func (h *Handler) adminEmailVerifiedSubmit(c *gin.Context) {
+	actor, target, ok := h.adminActionOn(c)
+	if !ok {
+		return
+	}
+	verified := c.Request.PostForm.Get("email_verified") == "on"
+	if err := h.accounts.AdminSetEmailVerified(c.Request.Context(), actor.ID, target.ID, verified); err != nil {
+		h.adminError(c, "set e-mail verified", err)
+		return
+	}
+	h.flash(c, "success", "The e-mail address of “%s” is now marked %s.", target.Username, map[bool]string{true: "verified", false: "not verified"}[verified])
+	h.redirect(c, adminUserURL(target.ID))
+}

@@ -96,6 +96,7 @@ func (h *Handler) router() *gin.Engine {
 	staff.POST("/users/:id/sessions/:sid/revoke/", h.adminSessionRevoke)
 	staff.POST("/users/:id/sessions/revoke-all/", h.adminSessionsRevokeAll)
 	staff.POST("/users/:id/password-reset/", h.adminPasswordResetSubmit)
+	staff.POST("/users/:id/email-verified/", h.adminEmailVerifiedSubmit)
 	staff.GET("/users/:id/password/", h.adminSetPasswordPage)
 	staff.POST("/users/:id/password/", h.adminSetPasswordSubmit)
 	staff.GET("/users/:id/delete/", h.adminUserDeletePage)

@@ -312,3 +312,69 @@ func (a *Accounts) ResendVerification(ctx context.Context, u *User) error {
 		return queueVerification(tx, cur)
 	})
 }
+
+// signupVerification queues the verification link of a new account inside
+// the sign-up transaction (unless EMAIL_VERIFICATION=none) and reports
+// whether the account must confirm before signing in (mandatory).
+func (a *Accounts) signupVerification(tx *gorm.DB, ctx context.Context, u *User) (mandatory bool, err error) {
+	mode := a.policy.verification()
+	if mode == VerifyNone || u.Email == "" {
+		return false, nil
+	}
+	if err := queueVerification(tx, u); err != nil {
+		return false, err
+	}
+	if mode != VerifyMandatory {
+		return false, nil
+	}
+	return true, recordEvent(tx, ctx, userEvent(EventSignup, u, nil, "not signed in until the address is confirmed"))
+}
+
+// unverifiedLogin answers a correct password for an account whose address
+// is not confirmed under EMAIL_VERIFICATION=mandatory: no session; a new
+// link is mailed, at most as often as the per-account mail limit allows
+// (over it, silently none: the password was right, so this is the owner
+// asking again). It always returns ErrEmailUnverified unless the database
+// fails.
+func (a *Accounts) unverifiedLogin(ctx context.Context, u *User) error {
+	_, err := a.take(ctx, EventEmailMailThrottled, u, a.emailMailRule(u.ID))
+	if errors.As(err, new(*ThrottledError)) {
+		return ErrEmailUnverified
+	}
+	if err != nil {
+		return err
+	}
+	err = a.transaction(ctx, "login before confirming", func(tx *gorm.DB) error {
+		cur, err := lockUser(tx, u.ID)
+		if err != nil || !cur.IsActive || cur.EmailVerified {
+			return err
+		}
+		if err := queueVerification(tx, cur); err != nil {
+			return err
+		}
+		return recordEvent(tx, ctx, userEvent(EventLoginFailed, cur, nil, "e-mail address not confirmed; a new link was sent"))
+	})
+	if err != nil {
+		return err
+	}
+	return ErrEmailUnverified
+}
+
+// AdminSetEmailVerified sets whether target's address counts as verified,
+// for a staff member who may manage target (checked in the same
+// transaction), with its event.
+func (a *Accounts) AdminSetEmailVerified(ctx context.Context, actorID, targetID uint, verified bool) error {
+	return a.transaction(ctx, "set e-mail verified", func(tx *gorm.DB) error {
+		_, t, err := loadActorTarget(tx, actorID, targetID)
+		if err != nil {
+			return err
+		}
+		if t.EmailVerified == verified {
+			return nil
+		}
+		if err := tx.Model(&User{}).Where("id = ?", t.ID).Update("email_verified", verified).Error; err != nil {
+			return err
+		}
+		return recordEvent(tx, ctx, userEvent(EventAdminAction, t, &actorID, fmt.Sprintf("email_verified set to %t by staff", verified)))
+	})
+}
