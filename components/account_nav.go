@@ -24,6 +24,7 @@ var AccountPages = []AccountPage{
 	{SessionsPath, "Sessions", "account-nav-sessions"},
 	{EmailPath, "E-mail", "account-nav-email"},
 	{PasswordPath, "Password", "account-nav-password"},
+	{DeletePath, "Delete account", "account-nav-delete"},
 }
 
 // accountLinkText is how the hub names a page in its list of links.

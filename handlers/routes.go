@@ -54,6 +54,7 @@ func (h *Handler) router() *gin.Engine {
 	app.GET("/accounts/reset/set-password/", h.setPasswordPage)
 	app.POST("/accounts/reset/set-password/", h.setPasswordSubmit)
 	app.GET("/accounts/reset/done/", h.resetCompletePage)
+	app.GET("/accounts/deleted/", h.accountDeletedPage)
 	app.GET("/accounts/confirm-email/:token/", h.confirmEmailPage)
 	app.POST("/accounts/confirm-email/:token/", h.confirmEmailSubmit)
 
@@ -79,6 +80,8 @@ func (h *Handler) router() *gin.Engine {
 	sudo.POST("/accounts/password_change/", h.passwordChangeSubmit)
 	sudo.GET("/accounts/email/", h.emailPage)
 	sudo.POST("/accounts/email/", h.emailSubmit)
+	sudo.GET("/accounts/delete/", h.deleteAccountPage)
+	sudo.POST("/accounts/delete/", h.deleteAccountSubmit)
 	user.POST("/accounts/email/send-verification/", h.resendVerificationSubmit)
 	user.GET("/accounts/password_change/done/", h.passwordChangeDonePage)
 

@@ -40,6 +40,10 @@ func (w *Worker) composeAccount(ctx context.Context, m *models.OutboxMessage, d 
 			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL}
 		msg, err = Compose(ctx, m.Recipient, "A change of your Gatehouse e-mail address was requested", components.EmailChangeRequestedText(e), components.EmailChangeRequestedHTML(e))
 		return msg, true, err
+	case models.KindAccountDeleted:
+		e := components.GoodbyeEmail{Username: d["username"], When: humanTime(d["when"]), SiteURL: w.baseURL}
+		msg, err = Compose(ctx, m.Recipient, "Your Gatehouse account was deleted", components.GoodbyeEmailText(e), components.GoodbyeEmailHTML(e))
+		return msg, true, err
 	}
 	return Message{}, false, nil
 }

@@ -44,30 +44,9 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (NewSessi
 		verr.add("password", MsgRequired)
 		return NewSession{}, verr
 	}
-	userIP, _ := a.loginRules(u.Username, in.IP)
-	taken, err := a.take(ctx, EventReauthThrottled, u, userIP)
+	userIP, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, EventReauthFailed, EventReauthThrottled, reauthFailedDetailShort)
 	if err != nil {
 		return NewSession{}, err
-	}
-	ok := false
-	if CleanText(in.Password) == "" && len(in.Password) <= 4*PasswordMaxLen {
-		if ok, _, err = a.hasher.Verify(ctx, in.Password, u.Password); err != nil {
-			return NewSession{}, err
-		}
-	} else if err := a.hasher.VerifyDummy(ctx, in.Password); err != nil {
-		return NewSession{}, err
-	}
-	if !ok {
-		err := a.transaction(ctx, "record failed re-authentication", func(tx *gorm.DB) error {
-			if err := recordEvent(tx, ctx, userEvent(EventReauthFailed, u, nil, reauthFailedDetailShort)); err != nil {
-				return err
-			}
-			return recordBlock(tx, ctx, EventReauthThrottled, u, taken)
-		})
-		if err != nil {
-			return NewSession{}, err
-		}
-		return NewSession{}, ErrWrongPassword
 	}
 	var ns NewSession
 	err = a.transaction(ctx, "re-authenticate", func(tx *gorm.DB) error {
@@ -99,4 +78,39 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (NewSessi
 		return recordEvent(tx, ctx, userEvent(EventReauthenticated, cur, nil, ""))
 	})
 	return ns, err
+}
+
+// checkOwnPassword checks a signed-in user's password for a sensitive
+// action: the attempt is taken against the login limit of (username,
+// address) first (a *ThrottledError over it; throttledKind records the
+// block); a wrong password is recorded as failKind and is
+// ErrWrongPassword. It returns the rule, for the caller to clear on
+// success inside its transaction.
+func (a *Accounts) checkOwnPassword(ctx context.Context, u *User, ip, password string, failKind, throttledKind EventKind, detail string) (Rule, error) {
+	userIP, _ := a.loginRules(u.Username, ip)
+	taken, err := a.take(ctx, throttledKind, u, userIP)
+	if err != nil {
+		return userIP, err
+	}
+	ok := false
+	if CleanText(password) == "" && len(password) <= 4*PasswordMaxLen {
+		if ok, _, err = a.hasher.Verify(ctx, password, u.Password); err != nil {
+			return userIP, err
+		}
+	} else if err := a.hasher.VerifyDummy(ctx, password); err != nil {
+		return userIP, err
+	}
+	if ok {
+		return userIP, nil
+	}
+	err = a.transaction(ctx, "record failed password check", func(tx *gorm.DB) error {
+		if err := recordEvent(tx, ctx, userEvent(failKind, u, nil, detail)); err != nil {
+			return err
+		}
+		return recordBlock(tx, ctx, throttledKind, u, taken)
+	})
+	if err != nil {
+		return userIP, err
+	}
+	return userIP, ErrWrongPassword
 }
