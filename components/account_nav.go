@@ -23,6 +23,7 @@ var AccountPages = []AccountPage{
 	{ProfilePath, "Overview", "account-nav-profile"},
 	{SessionsPath, "Sessions", "account-nav-sessions"},
 	{EmailPath, "E-mail", "account-nav-email"},
+	{ActivityPath, "Activity", "account-nav-activity"},
 	{PasswordPath, "Password", "account-nav-password"},
 	{DeletePath, "Delete account", "account-nav-delete"},
 }

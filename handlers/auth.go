@@ -63,9 +63,10 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		return
 	}
 	st := session(c)
+	device := h.deviceToken(c) // device.go
 	res, err := h.accounts.Login(c.Request.Context(), models.LoginInput{
 		Username: username, Password: password, IP: c.ClientIP(), SessionID: st.ID,
-		Remember: values.Get("remember") == "on",
+		Remember: values.Get("remember") == "on", Device: device,
 	})
 	switch {
 	case errors.Is(err, models.ErrInvalidCredentials):
@@ -90,6 +91,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		return
 	}
 	h.signedIn(c, res)
+	h.rememberDevice(c, device)
 	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
 	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
 }

@@ -70,6 +70,7 @@ func (h *Handler) router() *gin.Engine {
 	user := app.Group("/", h.requireLogin)
 	user.GET("/accounts/profile/", h.profilePage)
 	user.GET("/accounts/sessions/", h.sessionsPage)
+	user.GET("/accounts/activity/", h.activityPage)
 	user.POST("/accounts/sessions/:sid/revoke/", h.sessionRevokeSubmit)
 	user.POST("/accounts/sessions/revoke-others/", h.sessionsRevokeOthersSubmit)
 	user.GET("/accounts/reauthenticate/", h.reauthPage)

@@ -10,43 +10,12 @@ package handlers
 
 import (
 	"net/http"
-	"strings"
-	"sync"
 
 	"github.com/gin-gonic/gin"
-	"github.com/medama-io/go-useragent"
 
 	"gatehouse/components"
+	"gatehouse/models"
 )
-
-// uaParser is built once (it loads a trie of known agents).
-var uaParser = sync.OnceValue(useragent.NewParser)
-
-// describeAgent names the browser and system of a User-Agent, e.g.
-// "Firefox 133 on Linux".
-func describeAgent(ua string) (browser, system string) {
-	if strings.TrimSpace(ua) == "" {
-		return "Unknown browser", "unknown system"
-	}
-	a := uaParser().Parse(ua)
-	browser = string(a.Browser())
-	if browser == "" {
-		browser = "Unknown browser"
-		if a.IsBot() {
-			browser = "Automated client"
-		}
-	} else if v := a.BrowserVersionMajor(); v != "" {
-		browser += " " + v
-	}
-	system = string(a.OS())
-	if system == "" {
-		system = "unknown system"
-	}
-	if d := string(a.Device()); d != "" && d != "Desktop" {
-		system += " (" + strings.ToLower(d) + ")"
-	}
-	return browser, system
-}
 
 func (h *Handler) sessionsPage(c *gin.Context) {
 	u := currentUser(c)
@@ -57,7 +26,7 @@ func (h *Handler) sessionsPage(c *gin.Context) {
 	}
 	rows := make([]components.SessionRow, 0, len(list))
 	for _, s := range list {
-		b, sys := describeAgent(s.UserAgent)
+		b, sys := models.DescribeAgent(s.UserAgent)
 		rows = append(rows, components.SessionRow{
 			PublicID: s.PublicID, Browser: b, System: sys, IP: s.IP,
 			SignedInAt: s.CreatedAt, LastSeen: s.LastSeenAt, Current: s.Current, Remembered: s.Persistent,

@@ -40,6 +40,11 @@ func (w *Worker) composeAccount(ctx context.Context, m *models.OutboxMessage, d 
 			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL}
 		msg, err = Compose(ctx, m.Recipient, "A change of your Gatehouse e-mail address was requested", components.EmailChangeRequestedText(e), components.EmailChangeRequestedHTML(e))
 		return msg, true, err
+	case models.KindNewDevice:
+		e := components.NewDeviceEmail{Username: d["username"], When: humanTime(d["when"]), IP: d["ip"], Browser: d["browser"],
+			SessionsURL: w.baseURL + "/accounts/sessions/", SiteURL: w.baseURL}
+		msg, err = Compose(ctx, m.Recipient, "New sign-in to your Gatehouse account", components.NewDeviceEmailText(e), components.NewDeviceEmailHTML(e))
+		return msg, true, err
 	case models.KindAccountDeleted:
 		e := components.GoodbyeEmail{Username: d["username"], When: humanTime(d["when"]), SiteURL: w.baseURL}
 		msg, err = Compose(ctx, m.Recipient, "Your Gatehouse account was deleted", components.GoodbyeEmailText(e), components.GoodbyeEmailHTML(e))

@@ -18,6 +18,9 @@ type LoginInput struct {
 	SessionID string
 	// Remember keeps the session beyond the browser's life.
 	Remember bool
+	// Device is the browser's device cookie ("" when none): a browser
+	// the account has not used before is notified (device.go).
+	Device string
 }
 
 // LoginResult is a successful login: the user and the session to adopt.
@@ -120,7 +123,10 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 			return err
 		}
 		out = LoginResult{User: u, Session: ns}
-		return recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, ""))
+		if err := recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, "")); err != nil {
+			return err
+		}
+		return noteDevice(tx, ctx, u, in.Device)
 	})
 	if err != nil {
 		return nil, err
