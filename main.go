@@ -179,6 +179,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("EMAIL_VERIFICATION: %q is not optional, mandatory or none", getenv("EMAIL_VERIFICATION")))
 	}
+	switch strings.ToLower(env("NEW_DEVICE_NOTICE", "on")) {
+	case "on", "true", "1":
+		c.http.NewDeviceNotice = true
+	case "off", "false", "0":
+	default:
+		errs = append(errs, fmt.Errorf("NEW_DEVICE_NOTICE: %q is not on or off", getenv("NEW_DEVICE_NOTICE")))
+	}
 	switch c.logFormat = strings.ToLower(env("LOG_FORMAT", "text")); c.logFormat {
 	case "text", "json":
 	default:

@@ -15,7 +15,7 @@ import (
 // and mailed once; a known browser is not.
 func TestNewDeviceNotice(t *testing.T) {
 	srv, withMail := withSMTP(t)
-	ts := newTestServer(t, withMail, trustLocalProxy)
+	ts := newTestServer(t, withMail, trustLocalProxy, func(c *Config) { c.NewDeviceNotice = true })
 	u := ts.createUser(t, "traveller", "traveller@example.com", "traveller's long password")
 	home := ts.clientFrom(t, "198.51.100.1", firefoxUA)
 	home.login("traveller", "traveller's long password")

@@ -74,6 +74,10 @@ type Config struct {
 	// EmailVerification is "optional" (default: a banner until the
 	// address is confirmed), "mandatory" (no sign-in before) or "none".
 	EmailVerification string
+	// NewDeviceNotice mails a notice when an account signs in from a
+	// browser it has not used before (NEW_DEVICE_NOTICE, on unless
+	// turned off; the zero Config leaves it off, as the tests expect).
+	NewDeviceNotice bool
 }
 
 // Defaults for settings left empty.
@@ -212,6 +216,6 @@ func (c *Config) policy() models.Policy {
 		LoginPerUserIP: c.LoginLimitPerUserIP, LoginPerIP: c.LoginLimitPerIP,
 		ResetPerEmail: c.PasswordResetLimitPerEmail, ResetPerIP: c.PasswordResetLimitPerIP,
 		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
-		EmailVerification: c.EmailVerification,
+		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice,
 	}
 }

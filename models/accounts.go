@@ -59,6 +59,9 @@ type Policy struct {
 	// EmailVerification is the EMAIL_VERIFICATION mode (VerifyOptional
 	// when empty).
 	EmailVerification string
+	// NewDeviceNotice remembers the browsers each account signs in from
+	// and mails a notice for a new one (device.go).
+	NewDeviceNotice bool
 }
 
 // Default policy values.

@@ -126,6 +126,9 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 		if err := recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, "")); err != nil {
 			return err
 		}
+		if !a.policy.NewDeviceNotice {
+			return nil
+		}
 		return noteDevice(tx, ctx, u, in.Device)
 	})
 	if err != nil {
