@@ -143,10 +143,23 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		{"SESSION_LIFETIME", handlers.DefaultSessionLifetime, &c.http.SessionLifetime},
 		{"SESSION_IDLE_TIMEOUT", handlers.DefaultSessionIdleTimeout, &c.http.SessionIdleTimeout},
 		{"EVENT_RETENTION", models.DefaultEventRetention, &c.http.EventRetention},
+		{"REAUTH_TIMEOUT", models.DefaultReauthTimeout, &c.http.ReauthTimeout},
 		{"PASSWORD_RESET_TIMEOUT", models.DefaultResetTimeout, &c.http.PasswordResetTimeout},
 		{"THROTTLE_BLOCK", handlers.DefaultThrottleBlock, &c.http.ThrottleBlock},
 		{"THROTTLE_MAX_BLOCK", handlers.DefaultThrottleMaxBlock, &c.http.ThrottleMaxBlock},
 	})...)
+	switch c.http.EmailVerification = strings.ToLower(env.get("EMAIL_VERIFICATION", models.VerifyOptional)); c.http.EmailVerification {
+	case models.VerifyOptional, models.VerifyMandatory, models.VerifyNone:
+	default:
+		errs = append(errs, fmt.Errorf("EMAIL_VERIFICATION: %q is not optional, mandatory or none", getenv("EMAIL_VERIFICATION")))
+	}
+	switch strings.ToLower(env.get("NEW_DEVICE_NOTICE", "on")) {
+	case "on", "true", "1":
+		c.http.NewDeviceNotice = true
+	case "off", "false", "0":
+	default:
+		errs = append(errs, fmt.Errorf("NEW_DEVICE_NOTICE: %q is not on or off", getenv("NEW_DEVICE_NOTICE")))
+	}
 	if c.http.ThrottleMaxBlock < c.http.ThrottleBlock {
 		errs = append(errs, fmt.Errorf("THROTTLE_MAX_BLOCK: %s is shorter than THROTTLE_BLOCK %s", c.http.ThrottleMaxBlock, c.http.ThrottleBlock))
 	}

@@ -67,6 +67,8 @@ type AdminUserRow struct {
 	// SharedEmail marks an address another account also had when
 	// addresses became unique: kept, but not used to find this account.
 	SharedEmail bool
+	// EmailVerified: the address was confirmed (or counts as such).
+	EmailVerified bool
 }
 
 // emailHelp explains, on the admin form, an address that does not

@@ -63,14 +63,22 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		return
 	}
 	st := session(c)
+	device := ""
+	if h.cfg.NewDeviceNotice {
+		device = h.deviceToken(c) // device.go
+	}
 	res, err := h.accounts.Login(c.Request.Context(), models.LoginInput{
 		Username: username, Password: password, IP: c.ClientIP(), SessionID: st.ID,
-		Remember: values.Get("remember") == "on",
+		Remember: values.Get("remember") == "on", Device: device,
 	})
 	switch {
 	case errors.Is(err, models.ErrInvalidCredentials):
 		addError(form, "", genericLoginError)
 		show(http.StatusUnprocessableEntity)
+		return
+	case errors.Is(err, models.ErrEmailUnverified):
+		addError(form, "", unverifiedLoginError) // email.go
+		show(http.StatusForbidden)
 		return
 	case errors.Is(err, models.ErrBusy):
 		h.cfg.Metrics.Login(metrics.LoginBusy)
@@ -86,6 +94,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		return
 	}
 	h.signedIn(c, res)
+	h.rememberDevice(c, device)
 	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
 	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
 }
@@ -127,11 +136,4 @@ func (h *Handler) logoutSubmit(c *gin.Context) {
 		h.flash(c, "info", "You have been logged out.")
 	}
 	h.redirect(c, h.cfg.LogoutRedirectURL)
-}
-
-func (h *Handler) profilePage(c *gin.Context) {
-	u := currentUser(c)
-	h.render(c, http.StatusOK, components.ProfilePage(h.page(c, "Your profile"), components.Profile{
-		Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
-	}))
 }

@@ -68,6 +68,16 @@ type Config struct {
 	// each further block doubles it, up to ThrottleMaxBlock.
 	ThrottleBlock    time.Duration
 	ThrottleMaxBlock time.Duration
+	// ReauthTimeout is how long a password confirmation ("sudo mode")
+	// lets the user make sensitive changes.
+	ReauthTimeout time.Duration
+	// EmailVerification is "optional" (default: a banner until the
+	// address is confirmed), "mandatory" (no sign-in before) or "none".
+	EmailVerification string
+	// NewDeviceNotice mails a notice when an account signs in from a
+	// browser it has not used before (NEW_DEVICE_NOTICE, on unless
+	// turned off; the zero Config leaves it off, as the tests expect).
+	NewDeviceNotice bool
 }
 
 // Defaults for settings left empty.
@@ -141,6 +151,12 @@ func (c *Config) setDefaults() {
 	if c.PasswordResetThrottle <= 0 {
 		c.PasswordResetThrottle = DefaultResetThrottle
 	}
+	if c.EmailVerification == "" {
+		c.EmailVerification = models.VerifyOptional
+	}
+	if c.ReauthTimeout <= 0 {
+		c.ReauthTimeout = models.DefaultReauthTimeout
+	}
 	if c.ThrottleBlock <= 0 {
 		c.ThrottleBlock = DefaultThrottleBlock
 	}
@@ -200,5 +216,6 @@ func (c *Config) policy() models.Policy {
 		LoginPerUserIP: c.LoginLimitPerUserIP, LoginPerIP: c.LoginLimitPerIP,
 		ResetPerEmail: c.PasswordResetLimitPerEmail, ResetPerIP: c.PasswordResetLimitPerIP,
 		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
+		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice,
 	}
 }

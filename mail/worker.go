@@ -204,6 +204,9 @@ func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message,
 			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "Your Gatehouse e-mail address was changed", components.EmailChangedEmailText(e), components.EmailChangedEmailHTML(e))
 	}
+	if msg, ok, err := w.composeAccount(ctx, m, d); ok {
+		return msg, err
+	}
 	return Message{}, fmt.Errorf("%w: %q", errUnknownKind, m.Kind)
 }
 

@@ -57,6 +57,12 @@ type Policy struct {
 	// username look-ups, from one client address.
 	SignupPerIP      Limit
 	SignupCheckPerIP Limit
+	// EmailVerification is the EMAIL_VERIFICATION mode (VerifyOptional
+	// when empty).
+	EmailVerification string
+	// NewDeviceNotice remembers the browsers each account signs in from
+	// and mails a notice for a new one (device.go).
+	NewDeviceNotice bool
 }
 
 // Default policy values.

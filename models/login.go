@@ -18,6 +18,9 @@ type LoginInput struct {
 	SessionID string
 	// Remember keeps the session beyond the browser's life.
 	Remember bool
+	// Device is the browser's device cookie ("" when none): a browser
+	// the account has not used before is notified (device.go).
+	Device string
 }
 
 // LoginResult is a successful login: the user and the session to adopt.
@@ -74,6 +77,9 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 	if err != nil {
 		return nil, err
 	}
+	if a.policy.verification() == VerifyMandatory && !user.EmailVerified {
+		return nil, a.unverifiedLogin(ctx, user) // email.go
+	}
 	newHash := ""
 	if rehash {
 		if h, err := a.hasher.Hash(ctx, in.Password); err == nil {
@@ -117,7 +123,13 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 			return err
 		}
 		out = LoginResult{User: u, Session: ns}
-		return recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, ""))
+		if err := recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, "")); err != nil {
+			return err
+		}
+		if !a.policy.NewDeviceNotice {
+			return nil
+		}
+		return noteDevice(tx, ctx, u, in.Device)
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,67 @@
+package handlers
+
+// Deleting one's own account (/accounts/delete/, sudo): a confirmation page
+// with the password (models.Accounts.DeleteOwnAccount — throttled like a
+// login, one transaction, goodbye mail, tombstoned events). The last
+// active superuser cannot leave.
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/components"
+	"gatehouse/models"
+)
+
+const lastSuperuserError = "You are the last active superuser: make someone else a superuser before deleting your account."
+
+func (h *Handler) deleteAccountPage(c *gin.Context) {
+	h.render(c, http.StatusOK, components.DeleteAccountPage(h.page(c, "Delete your account"), newForm(nil)))
+}
+
+func (h *Handler) deleteAccountSubmit(c *gin.Context) {
+	values, formMsg, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	form := newForm(values)
+	show := func(status int) {
+		h.formOrPage(c, status, components.DeleteAccountForm(form), func() templ.Component {
+			return components.DeleteAccountPage(h.page(c, "Delete your account"), form)
+		})
+	}
+	if formMsg != "" {
+		addError(form, "", formMsg)
+		show(http.StatusUnprocessableEntity)
+		return
+	}
+	err = h.accounts.DeleteOwnAccount(c.Request.Context(), models.DeleteAccountInput{
+		User: currentUser(c), IP: c.ClientIP(), Password: values.Get("password"),
+	})
+	switch {
+	case errors.Is(err, models.ErrWrongPassword):
+		addError(form, "password", reauthWrongPassword)
+		show(http.StatusUnprocessableEntity)
+		return
+	case errors.Is(err, models.ErrLastSuperuser):
+		addError(form, "", lastSuperuserError)
+		show(http.StatusConflict)
+		return
+	case err != nil:
+		h.formFailure(c, "delete own account", err, form, "password attempts", nil, show)
+		return
+	}
+	st := session(c)
+	st.End()
+	touch(c)
+	c.Set(userKey, (*models.User)(nil))
+	h.flash(c, "info", "Your account was deleted. Goodbye!")
+	h.redirect(c, "/accounts/deleted/")
+}
+
+func (h *Handler) accountDeletedPage(c *gin.Context) {
+	h.render(c, http.StatusOK, components.AccountDeletedPage(h.page(c, "Account deleted")))
+}

@@ -1,0 +1,91 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Deleting one's own account.
+const (
+	// KindAccountDeleted is the goodbye mail. The outbox has no foreign
+	// key to users, so it outlives the account.
+	KindAccountDeleted = "account_deleted"
+	// EventAccountDeleteFailed: a wrong password on the delete form.
+	EventAccountDeleteFailed EventKind = "account_delete_failed"
+)
+
+// Tombstone is the name a deleted account's security events keep: a
+// pseudonym with the old ID, so the log still reads as one account's
+// history without naming the person.
+func Tombstone(userID uint) string { return "deleted user #" + strconv.FormatUint(uint64(userID), 10) }
+
+// DeleteAccountInput is a signed-in user deleting their own account.
+type DeleteAccountInput struct {
+	User     *User
+	IP       string
+	Password string
+}
+
+// DeleteOwnAccount deletes the signed-in user's account after checking
+// their password (throttled and recorded like a login). In one
+// transaction: the user is re-read (same password hash); the goodbye mail
+// is queued (before the row goes); every session and one-time token of the
+// user goes (the foreign keys cascade; deleted explicitly too); the user's
+// security events keep their user ID as a number but their name is
+// replaced by a Tombstone; the deletion is recorded under the tombstone;
+// the row is deleted. The last active superuser cannot delete themselves
+// (ErrLastSuperuser).
+func (a *Accounts) DeleteOwnAccount(ctx context.Context, in DeleteAccountInput) error {
+	u := in.User
+	if in.Password == "" {
+		verr := newValidationError()
+		verr.add("password", MsgRequired)
+		return verr
+	}
+	if _, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, EventAccountDeleteFailed, EventReauthThrottled, "wrong password on the delete-account form"); err != nil {
+		return err
+	}
+	return a.transaction(ctx, "delete own account", func(tx *gorm.DB) error {
+		if err := serializeAdminWrites(tx); err != nil {
+			return err
+		}
+		cur, err := lockUser(tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Password != u.Password || !cur.IsActive {
+			return ErrWrongPassword // changed or deactivated meanwhile
+		}
+		if cur.Email != "" {
+			if err := enqueue(tx, KindAccountDeleted, &cur.ID, cur.Email, map[string]string{
+				"username": cur.Username, "when": time.Now().UTC().Format(time.RFC3339),
+			}); err != nil {
+				return err
+			}
+		}
+		if _, err := endSessions(tx, cur.ID, ""); err != nil {
+			return err
+		}
+		if err := tx.Where("user_id = ?", cur.ID).Delete(&OneTimeToken{}).Error; err != nil {
+			return err
+		}
+		name := Tombstone(cur.ID)
+		if err := tx.Model(&AuthEvent{}).Where("user_id = ?", cur.ID).Update("username", name).Error; err != nil {
+			return err
+		}
+		if err := tx.Delete(&User{}, cur.ID).Error; err != nil {
+			return err
+		}
+		if cur.IsSuperuser {
+			if err := keepASuperuser(tx); err != nil {
+				return err
+			}
+		}
+		return recordEvent(tx, ctx, AuthEvent{Kind: EventUserDeleted, UserID: &cur.ID, Username: name,
+			Detail: fmt.Sprintf("deleted by the owner (was staff=%t, superuser=%t)", cur.IsStaff, cur.IsSuperuser)})
+	})
+}
