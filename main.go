@@ -107,7 +107,7 @@ type config struct {
 	logLevel         slog.Level
 	logFormat        string // text or json
 	metricsAddr      string // METRICS_ADDR; "" = no metrics
-	secretKey        string // SECRET_KEY: not used yet, only checked (check.go)
+	secretKey        string // SECRET_KEY: seals 2FA secrets (checked by check.go, needed by serve once 2FA is used)
 	hashConcurrency  int
 	hashQueueTimeout time.Duration
 	busyTimeout      time.Duration
@@ -250,6 +250,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.http.Debug = b
 	}
+	c.http.SecretKey = c.secretKey
+	if v := env("REQUIRE_2FA_FOR_STAFF", "false"); v != "" {
+		b, err := strconv.ParseBool(v)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("REQUIRE_2FA_FOR_STAFF: %q is not true or false", v))
+		case b && len(c.secretKey) < models.MinSecretKeyLen:
+			errs = append(errs, fmt.Errorf("REQUIRE_2FA_FOR_STAFF needs SECRET_KEY (at least %d random characters; e.g. `openssl rand -base64 48`)", models.MinSecretKeyLen))
+		}
+		c.http.Require2FAForStaff = b
+	}
 	errs = append(errs, loadDBSettings(env, &c.db)...)
 	return c, errors.Join(errs...)
 }
@@ -286,6 +297,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 	defer models.Close(db)
+	if err := checkSecretKey(ctx, cfg, db, log); err != nil {
+		return err
+	}
 
 	mailer, err := mail.New(cfg.smtpURL, cfg.mailFrom, stdout)
 	if err != nil {
