@@ -512,4 +512,3 @@ func (h *Handler) adminMFAResetSubmit(c *gin.Context) {
 	h.flash(c, "success", "Two-factor authentication of %s was reset; they have been told by e-mail.", target.Username)
 	h.redirect(c, "/admin/users/"+strconv.FormatUint(uint64(target.ID), 10)+"/2fa/")
 }
-
