@@ -38,6 +38,10 @@
       .then(function (r) {
         if (!r.ok) { throw new Error("passkeys are not available"); }
         return r.json();
+      })
+      .then(function (o) {
+        if (!o.available) { throw new Error("passkeys are not available"); }
+        return o;
       });
   }
 

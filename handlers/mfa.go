@@ -357,19 +357,21 @@ func (h *Handler) secondFactorPasskeySubmit(c *gin.Context) {
 }
 
 // passkeyLoginOptions answers the login page's script with a discoverable
-// sign-in ceremony (options and sealed state); 404 without passkeys. It
+// sign-in ceremony (options and sealed state); {"available": false}
+// without passkeys. It
 // writes nothing: no row, no cookie.
 func (h *Handler) passkeyLoginOptions(c *gin.Context) {
 	cer, err := h.accounts.BeginPasskeyLogin()
 	if errors.Is(err, models.ErrMFAUnavailable) {
-		c.JSON(http.StatusNotFound, gin.H{"error": "passkeys are not available"})
+		// Not an error for the page: the script keeps the button hidden.
+		c.JSON(http.StatusOK, gin.H{"available": false})
 		return
 	}
 	if err != nil {
 		h.dbError(c, "passkey options", err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"options": cer.Options, "state": cer.State})
+	c.JSON(http.StatusOK, gin.H{"available": true, "options": cer.Options, "state": cer.State})
 }
 
 func (h *Handler) passkeyLoginSubmit(c *gin.Context) {
