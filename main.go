@@ -174,6 +174,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", getenv("LOG_LEVEL")))
 	}
+	switch c.http.EmailVerification = strings.ToLower(env("EMAIL_VERIFICATION", models.VerifyOptional)); c.http.EmailVerification {
+	case models.VerifyOptional, models.VerifyMandatory, models.VerifyNone:
+	default:
+		errs = append(errs, fmt.Errorf("EMAIL_VERIFICATION: %q is not optional, mandatory or none", getenv("EMAIL_VERIFICATION")))
+	}
 	switch c.logFormat = strings.ToLower(env("LOG_FORMAT", "text")); c.logFormat {
 	case "text", "json":
 	default:
@@ -192,6 +197,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"DATABASE_BUSY_TIMEOUT", models.DefaultBusyTimeout, &c.busyTimeout},
 		{"THROTTLE_BLOCK", handlers.DefaultThrottleBlock, &c.http.ThrottleBlock},
 		{"THROTTLE_MAX_BLOCK", handlers.DefaultThrottleMaxBlock, &c.http.ThrottleMaxBlock},
+		{"REAUTH_TIMEOUT", models.DefaultReauthTimeout, &c.http.ReauthTimeout},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(env(d.key, d.def.String()))

@@ -64,6 +64,7 @@ type AdminUserRow struct {
 	// next login upgrades.
 	HashAlgorithm string
 	LegacyHash    bool
+	EmailVerified bool
 }
 
 // pageURL is the list's address at page n, the rest unchanged.

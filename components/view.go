@@ -11,6 +11,9 @@ type Page struct {
 	Flashes []Flash
 	// Narrow pages (forms) use a narrower column.
 	Narrow bool
+	// UnverifiedEmail, when set, shows the "confirm your address" banner
+	// (EMAIL_VERIFICATION=optional).
+	UnverifiedEmail string
 }
 
 // CurrentUser is the signed-in user as the layout shows them.
@@ -67,6 +70,10 @@ type Profile struct {
 	Email      string
 	DateJoined time.Time
 	LastLogin  *time.Time
+	// EmailVerified says whether the address was confirmed; Verification
+	// is the EMAIL_VERIFICATION mode ("none" hides the state).
+	EmailVerified bool
+	Verification  string
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 MST") }

@@ -87,6 +87,7 @@ func userRow(u *models.User) components.AdminUserRow {
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
 		DateJoined: u.DateJoined, LastLogin: u.LastLogin,
 		HashAlgorithm: models.HashAlgorithm(u.Password), LegacyHash: models.IsLegacyHash(u.Password),
+		EmailVerified: u.EmailVerified,
 	}
 }
 
@@ -256,6 +257,10 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 	if formMsg != "" {
 		addError(form, "", formMsg)
 		h.adminUserForm(c, target, form)
+		return
+	}
+	if privilegeChange(target, ch) && !h.sudoFresh(c) {
+		h.toReauth(c) // sudo.go: privilege changes need a recent password
 		return
 	}
 	res, err := h.accounts.AdminUpdate(c.Request.Context(), actor.ID, target.ID, ch)

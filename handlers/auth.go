@@ -73,6 +73,10 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		addError(form, "", genericLoginError)
 		show(http.StatusUnprocessableEntity)
 		return
+	case errors.Is(err, models.ErrEmailUnverified):
+		addError(form, "", unverifiedLoginError) // email.go
+		show(http.StatusForbidden)
+		return
 	case errors.Is(err, models.ErrBusy):
 		h.cfg.Metrics.Login(metrics.LoginBusy)
 		c.Header("Retry-After", "5")
@@ -135,11 +139,4 @@ func (h *Handler) logoutSubmit(c *gin.Context) {
 		h.flash(c, "info", "You have been logged out.")
 	}
 	h.redirect(c, h.cfg.LogoutRedirectURL)
-}
-
-func (h *Handler) profilePage(c *gin.Context) {
-	u := currentUser(c)
-	h.render(c, http.StatusOK, components.ProfilePage(h.page(c, "Your profile"), components.Profile{
-		Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
-	}))
 }

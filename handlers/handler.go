@@ -76,6 +76,12 @@ type Config struct {
 	// SecondFactorLimit limits second-factor codes per account (zero:
 	// models.DefaultSecondFactorLimit, 5 per 15 minutes, blocks doubling).
 	SecondFactorLimit models.Limit
+	// ReauthTimeout is how long a password confirmation ("sudo mode")
+	// lets the user make sensitive changes.
+	ReauthTimeout time.Duration
+	// EmailVerification is "optional" (default: a banner until the
+	// address is confirmed), "mandatory" (no sign-in before) or "none".
+	EmailVerification string
 }
 
 // Defaults for settings left empty.
@@ -149,6 +155,12 @@ func (c *Config) setDefaults() {
 	if c.PasswordResetThrottle <= 0 {
 		c.PasswordResetThrottle = DefaultResetThrottle
 	}
+	if c.EmailVerification == "" {
+		c.EmailVerification = models.VerifyOptional
+	}
+	if c.ReauthTimeout <= 0 {
+		c.ReauthTimeout = models.DefaultReauthTimeout
+	}
 	if c.ThrottleBlock <= 0 {
 		c.ThrottleBlock = DefaultThrottleBlock
 	}
@@ -209,5 +221,6 @@ func (c *Config) policy() models.Policy {
 		ResetPerEmail: c.PasswordResetLimitPerEmail, ResetPerIP: c.PasswordResetLimitPerIP,
 		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
 		SecretKey: c.SecretKey, BaseURL: c.BaseURL, SecondFactorPerUser: c.SecondFactorLimit,
+		EmailVerification: c.EmailVerification,
 	}
 }

@@ -57,6 +57,9 @@ func (h *Handler) page(c *gin.Context, title string) components.Page {
 	p := components.Page{Title: title}
 	if u := currentUser(c); u != nil {
 		p.User = &components.CurrentUser{Username: u.Username, IsStaff: u.IsStaff}
+		if h.cfg.EmailVerification == models.VerifyOptional && !u.EmailVerified && u.Email != "" {
+			p.UnverifiedEmail = u.Email
+		}
 	}
 	for _, f := range h.takeFlashes(c) {
 		p.Flashes = append(p.Flashes, components.Flash{Level: f.Level, Message: f.Message})

@@ -54,6 +54,8 @@ func (h *Handler) router() *gin.Engine {
 	app.GET("/accounts/reset/set-password/", h.setPasswordPage)
 	app.POST("/accounts/reset/set-password/", h.setPasswordSubmit)
 	app.GET("/accounts/reset/done/", h.resetCompletePage)
+	app.GET("/accounts/confirm-email/:token/", h.confirmEmailPage)
+	app.POST("/accounts/confirm-email/:token/", h.confirmEmailSubmit)
 
 	// Guests only: a signed-in user is sent on.
 	guests := app.Group("/", h.guestOnly)
@@ -66,8 +68,18 @@ func (h *Handler) router() *gin.Engine {
 	// Signed-in users.
 	user := app.Group("/", h.requireLogin)
 	user.GET("/accounts/profile/", h.profilePage)
-	user.GET("/accounts/password_change/", h.passwordChangePage)
-	user.POST("/accounts/password_change/", h.passwordChangeSubmit)
+	user.GET("/accounts/sessions/", h.sessionsPage)
+	user.POST("/accounts/sessions/:sid/revoke/", h.sessionRevokeSubmit)
+	user.POST("/accounts/sessions/revoke-others/", h.sessionsRevokeOthersSubmit)
+	user.GET("/accounts/reauthenticate/", h.reauthPage)
+	user.POST("/accounts/reauthenticate/", h.reauthSubmit)
+	// Sensitive: a recent password confirmation is needed (sudo.go).
+	sudo := user.Group("/", h.requireSudo)
+	sudo.GET("/accounts/password_change/", h.passwordChangePage)
+	sudo.POST("/accounts/password_change/", h.passwordChangeSubmit)
+	sudo.GET("/accounts/email/", h.emailPage)
+	sudo.POST("/accounts/email/", h.emailSubmit)
+	user.POST("/accounts/email/send-verification/", h.resendVerificationSubmit)
 	user.GET("/accounts/password_change/done/", h.passwordChangeDonePage)
 
 	// Staff only: anonymous visitors go to the login page, other users get
@@ -84,6 +96,7 @@ func (h *Handler) router() *gin.Engine {
 	staff.POST("/users/:id/sessions/:sid/revoke/", h.adminSessionRevoke)
 	staff.POST("/users/:id/sessions/revoke-all/", h.adminSessionsRevokeAll)
 	staff.POST("/users/:id/password-reset/", h.adminPasswordResetSubmit)
+	staff.POST("/users/:id/email-verified/", h.adminEmailVerifiedSubmit)
 	staff.GET("/users/:id/password/", h.adminSetPasswordPage)
 	staff.POST("/users/:id/password/", h.adminSetPasswordSubmit)
 	staff.GET("/users/:id/delete/", h.adminUserDeletePage)
@@ -91,7 +104,7 @@ func (h *Handler) router() *gin.Engine {
 
 	// Two-factor authentication (mfa.go); the last group guards the
 	// changes that need sudo mode.
-	h.mfaRoutes(app, user, staff)
+	h.mfaRoutes(app, user, staff, h.requireSudo)
 
 	r.NoRoute(h.slashRedirect(r), h.noStore, h.clientInfo, h.installSessions(), h.loadUser, h.notFound)
 	r.NoMethod(h.noStore, h.methodNotAllowed)

@@ -180,6 +180,11 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 		h.formFailure(c, "sign up", err, form, "sign-up attempts", signupFields, show)
 		return
 	}
+	if res.Session == (models.NewSession{}) { // EMAIL_VERIFICATION=mandatory (email.go)
+		h.flash(c, "success", signupConfirmFirst, res.User.Email)
+		h.redirect(c, h.cfg.LoginURL)
+		return
+	}
 	h.signedIn(c, res)
 	h.flash(c, "success", "Welcome, %s! Your account has been created and you are signed in.", res.User.Username)
 	h.redirect(c, h.cfg.LoginRedirectURL)

@@ -216,6 +216,9 @@ func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message,
 			IP: d["ip"], SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "A recovery code was used to sign in to Gatehouse", components.RecoveryCodeUsedEmailText(e), components.RecoveryCodeUsedEmailHTML(e))
 	}
+	if msg, ok, err := w.composeAccount(ctx, m, d); ok {
+		return msg, err
+	}
 	return Message{}, fmt.Errorf("%w: %q", errUnknownKind, m.Kind)
 }
 

@@ -64,6 +64,9 @@ type Policy struct {
 	SecretKey           string
 	BaseURL             string
 	SecondFactorPerUser Limit
+	// EmailVerification is the EMAIL_VERIFICATION mode (VerifyOptional
+	// when empty).
+	EmailVerification string
 }
 
 // Default policy values.

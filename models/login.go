@@ -77,6 +77,9 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 	if err != nil {
 		return nil, err
 	}
+	if a.policy.verification() == VerifyMandatory && !user.EmailVerified {
+		return nil, a.unverifiedLogin(ctx, user) // email.go
+	}
 	newHash := ""
 	if rehash {
 		if h, err := a.hasher.Hash(ctx, in.Password); err == nil {

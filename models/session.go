@@ -66,6 +66,10 @@ type Session struct {
 	// AuthMethod how.
 	AuthAt     *time.Time
 	AuthMethod string `gorm:"size:32;not null;default:''"`
+	// ReauthAt is when the user last gave their password in this session
+	// (login, sign-up, password change, re-authentication): sensitive
+	// actions need it recent ("sudo mode").
+	ReauthAt *time.Time
 	// PendingUserID is a user whose password was right but whose second
 	// factor is still due. Such a session is NOT signed in.
 	PendingUserID *uint `gorm:"index"`
@@ -109,6 +113,7 @@ type SessionState struct {
 	UserID        *uint
 	AuthAt        *time.Time
 	AuthMethod    string
+	ReauthAt      *time.Time
 	PendingUserID *uint
 	PendingAt     *time.Time
 	Persistent    bool
@@ -141,7 +146,7 @@ func (s *SessionState) Rotate() { s.rotate = true }
 // saved. Flashes added afterwards are carried by a new, short-lived row.
 func (s *SessionState) End() {
 	s.end = true
-	s.UserID, s.User, s.PendingUserID, s.PendingAt, s.AuthAt = nil, nil, nil, nil, nil
+	s.UserID, s.User, s.PendingUserID, s.PendingAt, s.AuthAt, s.ReauthAt = nil, nil, nil, nil, nil, nil
 	s.AuthMethod, s.ResetHash, s.Persistent = "", "", false
 }
 
@@ -423,7 +428,7 @@ func createSession(tx *gorm.DB, ctx context.Context, state SessionState, life Li
 	expires := life.expiry(&state, now, now)
 	ci := clientInfo(ctx)
 	row := Session{
-		ID: id, UserID: state.UserID, AuthAt: state.AuthAt, AuthMethod: state.AuthMethod,
+		ID: id, UserID: state.UserID, AuthAt: state.AuthAt, AuthMethod: state.AuthMethod, ReauthAt: state.ReauthAt,
 		PendingUserID: state.PendingUserID, PendingAt: state.PendingAt, Persistent: state.Persistent,
 		ResetHash: state.ResetHash, CreatedAt: now, LastSeenAt: now, ExpiresAt: expires,
 		UserAgent: truncate(ci.UserAgent, 512), IP: truncate(ci.IP, 64),
@@ -447,7 +452,7 @@ func signIn(tx *gorm.DB, ctx context.Context, oldID string, user *User, method s
 	}
 	now := time.Now().UTC()
 	ns, err := createSession(tx, ctx, SessionState{
-		UserID: &user.ID, AuthAt: &now, AuthMethod: method, Persistent: persistent,
+		UserID: &user.ID, AuthAt: &now, AuthMethod: method, ReauthAt: &now, Persistent: persistent,
 	}, life)
 	if err != nil {
 		return NewSession{}, err

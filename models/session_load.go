@@ -20,12 +20,12 @@ import (
 // gains or loses a column and this list is not updated.
 var userColumns = []string{
 	"id", "username", "username_key", "email", "email_key", "password",
-	"is_active", "is_staff", "is_superuser", "date_joined", "last_login",
+	"is_active", "is_staff", "is_superuser", "date_joined", "last_login", "email_verified",
 }
 
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
 // user. load rebinds the placeholders for PostgreSQL ($1, $2).
-var sessionUserQuery = "SELECT s.user_id, s.auth_at, s.auth_method, s.pending_user_id, s.pending_at, s.persistent, " +
+var sessionUserQuery = "SELECT s.user_id, s.auth_at, s.auth_method, s.reauth_at, s.pending_user_id, s.pending_at, s.persistent, " +
 	"s.reset_hash, s.data, s.created_at, s.last_seen_at, s.expires_at, u." + strings.Join(userColumns, ", u.") +
 	" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
 
@@ -61,12 +61,13 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	// One struct for every scan target: one allocation, not twenty.
 	var v struct {
 		userID, pendingID, uid         sql.NullInt64
-		authAt, pendingAt              sql.NullTime
+		authAt, pendingAt, reauthAt    sql.NullTime
 		authMethod, resetHash          sql.NullString
 		persistent                     sql.NullBool
 		username, usernameKey          sql.NullString
 		email, emailKey, password      sql.NullString
 		isActive, isStaff, isSuperuser sql.NullBool
+		emailVerified                  sql.NullBool
 		dateJoined, lastLogin          sql.NullTime
 	}
 	st := &row.state
@@ -74,10 +75,10 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	// database/sql and the driver each start per query to watch a
 	// cancellable context: run it without cancellation.
 	err = s.loader.stmt.QueryRowContext(context.WithoutCancel(ctx), id, now).Scan(
-		&v.userID, &v.authAt, &v.authMethod, &v.pendingID, &v.pendingAt, &v.persistent,
+		&v.userID, &v.authAt, &v.authMethod, &v.reauthAt, &v.pendingID, &v.pendingAt, &v.persistent,
 		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
 		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
-		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin)
+		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified)
 	if err == sql.ErrNoRows {
 		return row, false, nil
 	}
@@ -87,6 +88,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	st.UserID = optionalID(v.userID)
 	st.PendingUserID = optionalID(v.pendingID)
 	st.AuthAt = optionalTime(v.authAt)
+	st.ReauthAt = optionalTime(v.reauthAt)
 	st.PendingAt = optionalTime(v.pendingAt)
 	st.AuthMethod, st.ResetHash, st.Persistent = v.authMethod.String, v.resetHash.String, v.persistent.Bool
 	st.CreatedAt, st.ExpiresAt = st.CreatedAt.UTC(), st.ExpiresAt.UTC()
@@ -96,6 +98,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 			Email: v.email.String, EmailKey: v.emailKey.String, Password: v.password.String,
 			IsActive: v.isActive.Bool, IsStaff: v.isStaff.Bool, IsSuperuser: v.isSuperuser.Bool,
 			DateJoined: v.dateJoined.Time.UTC(), LastLogin: optionalTime(v.lastLogin),
+			EmailVerified: v.emailVerified.Bool,
 		}
 	}
 	return row, true, nil

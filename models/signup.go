@@ -52,9 +52,14 @@ func (a *Accounts) Signup(ctx context.Context, in SignupInput) (*LoginResult, er
 	if err != nil {
 		return nil, err
 	}
+	user.EmailVerified = a.policy.verification() == VerifyNone
 	var out LoginResult
 	err = a.transaction(ctx, "sign up", func(tx *gorm.DB) error {
 		if err := tx.Create(user).Error; err != nil {
+			return err
+		}
+		if mandatory, err := a.signupVerification(tx, ctx, user); err != nil || mandatory {
+			out = LoginResult{User: user} // not signed in before confirming (email.go)
 			return err
 		}
 		ns, err := signIn(tx, ctx, in.SessionID, user, AuthSignup, false, a.policy.lifetimes())

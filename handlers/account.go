@@ -1,0 +1,22 @@
+package handlers
+
+// The account area (issue 13): the hub at /accounts/profile/ and the pages
+// it links to. Each page shows components.AccountNav; the flows behind
+// them are models.Accounts methods, one transaction each.
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/components"
+)
+
+// profilePage is the account hub.
+func (h *Handler) profilePage(c *gin.Context) {
+	u := currentUser(c)
+	h.render(c, http.StatusOK, components.ProfilePage(h.page(c, "Your account"), components.Profile{
+		Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
+		EmailVerified: u.EmailVerified, Verification: h.cfg.EmailVerification,
+	}))
+}

@@ -1,0 +1,45 @@
+package mail
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"gatehouse/components"
+	"gatehouse/models"
+)
+
+// composeAccount renders the mails of the account area (issue 13); ok is
+// false for kinds it does not know.
+func (w *Worker) composeAccount(ctx context.Context, m *models.OutboxMessage, d map[string]string) (msg Message, ok bool, err error) {
+	ttl := func() time.Duration {
+		secs, _ := strconv.Atoi(d["ttl_seconds"])
+		return time.Duration(max(secs, 60)) * time.Second
+	}
+	switch m.Kind {
+	case models.KindEmailChangeConfirm:
+		token, err := w.outbox.PrepareEmailChangeToken(ctx, m, ttl())
+		if err != nil {
+			return Message{}, true, err
+		}
+		e := components.EmailLinkEmail{Username: d["username"], Address: m.Recipient,
+			Link: w.baseURL + "/accounts/confirm-email/" + token + "/", ValidFor: HumanDuration(ttl()), SiteURL: w.baseURL}
+		msg, err = Compose(ctx, m.Recipient, "Confirm your new Gatehouse e-mail address", components.EmailChangeConfirmText(e), components.EmailChangeConfirmHTML(e))
+		return msg, true, err
+	case models.KindEmailVerify:
+		token, err := w.outbox.PrepareToken(ctx, m, models.PurposeEmailVerify, ttl())
+		if err != nil {
+			return Message{}, true, err
+		}
+		e := components.EmailLinkEmail{Username: d["username"], Address: m.Recipient,
+			Link: w.baseURL + "/accounts/confirm-email/" + token + "/", ValidFor: HumanDuration(ttl()), SiteURL: w.baseURL}
+		msg, err = Compose(ctx, m.Recipient, "Confirm your Gatehouse e-mail address", components.EmailVerifyText(e), components.EmailVerifyHTML(e))
+		return msg, true, err
+	case models.KindEmailChangeRequested:
+		e := components.EmailChangeRequestedEmail{Username: d["username"], NewAddress: d["new"], When: humanTime(d["when"]),
+			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL}
+		msg, err = Compose(ctx, m.Recipient, "A change of your Gatehouse e-mail address was requested", components.EmailChangeRequestedText(e), components.EmailChangeRequestedHTML(e))
+		return msg, true, err
+	}
+	return Message{}, false, nil
+}

@@ -1,0 +1,380 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// E-mail verification modes (EMAIL_VERIFICATION, django-allauth's names).
+const (
+	// VerifyOptional mails a confirmation link at sign-up and reminds the
+	// user until the address is confirmed.
+	VerifyOptional = "optional"
+	// VerifyMandatory lets nobody with an unconfirmed address sign in.
+	VerifyMandatory = "mandatory"
+	// VerifyNone sends no confirmation and shows no state.
+	VerifyNone = "none"
+)
+
+// verification returns the policy's mode, optional when unset.
+func (p Policy) verification() string {
+	if p.EmailVerification == "" {
+		return VerifyOptional
+	}
+	return p.EmailVerification
+}
+
+// Token purposes of e-mail confirmation.
+const (
+	PurposeEmailChange = "email_change"
+	PurposeEmailVerify = "email_verify"
+)
+
+// Outbox kinds of the e-mail flows.
+const (
+	// KindEmailChangeConfirm mails the change link to the new address
+	// (token issued at send time).
+	KindEmailChangeConfirm = "email_change_confirm"
+	// KindEmailChangeRequested tells the current address that a change was
+	// asked for, at once.
+	KindEmailChangeRequested = "email_change_requested"
+	// KindEmailVerify mails the verification link (token issued at send
+	// time).
+	KindEmailVerify = "email_verify"
+)
+
+// Events of the e-mail flows.
+const (
+	EventEmailChangeRequested EventKind = "email_change_requested"
+	EventEmailChanged         EventKind = "email_changed"
+	EventEmailVerified        EventKind = "email_verified"
+	EventEmailMailThrottled   EventKind = "email_mail_throttled"
+)
+
+// Throttle scope: confirmation mails per account.
+const ScopeEmailMailUser = "email-mail:user"
+
+// DefaultEmailLinkTimeout is how long e-mail confirmation links work.
+const DefaultEmailLinkTimeout = 24 * time.Hour
+
+// Errors of the e-mail flows.
+var (
+	// ErrEmailTaken: at confirmation, another account has the address
+	// (the unique e-mail rule).
+	ErrEmailTaken = errors.New("another account uses this e-mail address")
+	// ErrEmailUnverified: EMAIL_VERIFICATION=mandatory and the address is
+	// not confirmed yet.
+	ErrEmailUnverified = errors.New("the e-mail address is not confirmed yet")
+)
+
+// MsgSameEmail is the message for asking to change to the current address.
+const MsgSameEmail = "This is already your e-mail address."
+
+// emailMailRule limits confirmation mails (change and verification) per
+// account: the reset quota's numbers, its own counter.
+func (a *Accounts) emailMailRule(userID uint) Rule {
+	return NewRule(ScopeEmailMailUser, a.policy.ResetPerEmail, strconv.FormatUint(uint64(userID), 10))
+}
+
+// EmailChangeInput asks to change a signed-in user's address.
+type EmailChangeInput struct {
+	User  *User
+	Email string
+}
+
+// RequestEmailChange validates the new address and, in one transaction,
+// queues the confirmation link to the NEW address (its token is issued
+// when it is sent), tells the CURRENT address at once, and records the
+// event. Nothing changes until the link is confirmed (ConfirmEmail). An
+// address another account has is answered the same (no enumeration); it
+// is refused when confirmed. Mails are limited per account (a
+// *ThrottledError over the limit).
+func (a *Accounts) RequestEmailChange(ctx context.Context, in EmailChangeInput) error {
+	email := NormalizeEmail(in.Email)
+	verr := newValidationError()
+	switch {
+	case email == "":
+		verr.add("email", MsgRequired)
+	case ValidateEmail(email) != "":
+		verr.add("email", ValidateEmail(email))
+	case EmailKey(email) == in.User.EmailKey:
+		verr.add("email", MsgSameEmail)
+	}
+	if err := verr.orNil(); err != nil {
+		return err
+	}
+	if _, err := a.take(ctx, EventEmailMailThrottled, in.User, a.emailMailRule(in.User.ID)); err != nil {
+		return err
+	}
+	return a.transaction(ctx, "request e-mail change", func(tx *gorm.DB) error {
+		u, err := lockUser(tx, in.User.ID)
+		if err != nil {
+			return err
+		}
+		if !u.IsActive {
+			return ErrNotAllowed
+		}
+		now := time.Now().UTC()
+		if err := enqueue(tx, KindEmailChangeConfirm, &u.ID, email, map[string]string{
+			"username": u.Username, "old": u.Email, "ttl_seconds": strconv.Itoa(int(DefaultEmailLinkTimeout / time.Second)),
+		}); err != nil {
+			return err
+		}
+		if u.Email != "" {
+			if err := enqueue(tx, KindEmailChangeRequested, &u.ID, u.Email, map[string]string{
+				"username": u.Username, "new": email, "when": now.Format(time.RFC3339),
+			}); err != nil {
+				return err
+			}
+		}
+		return recordEvent(tx, ctx, userEvent(EventEmailChangeRequested, u, nil, ""))
+	})
+}
+
+// PrepareEmailChangeToken issues the token of a change link at send time.
+// The account must be active and still have the address it had when the
+// change was asked for; the token's payload is the new address (the
+// message's recipient). An earlier attempt's token is voided.
+func (o *Outbox) PrepareEmailChangeToken(ctx context.Context, m *OutboxMessage, ttl time.Duration) (string, error) {
+	if m.UserID == nil {
+		return "", ErrRecipientGone
+	}
+	var token string
+	err := o.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var u User
+		if err := tx.Take(&u, *m.UserID).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrRecipientGone
+			}
+			return err
+		}
+		if !u.IsActive || u.Email != m.Data()["old"] {
+			return ErrRecipientGone
+		}
+		var err error
+		token, err = issueToken(tx, TokenIssue{Purpose: PurposeEmailChange, UserID: u.ID, TTL: ttl, Payload: m.Recipient, OutboxID: &m.ID})
+		return err
+	})
+	if errors.Is(err, ErrRecipientGone) {
+		return "", err
+	}
+	return token, dbErr("prepare e-mail change token", err)
+}
+
+// EmailToken is a usable e-mail confirmation link as its page shows it.
+type EmailToken struct {
+	Purpose string // PurposeEmailChange or PurposeEmailVerify
+	Address string
+}
+
+// CheckEmailToken returns what a confirmation link would confirm, without
+// using it (the GET of the confirm page). Anything unusable is
+// ErrInvalidToken.
+func (a *Accounts) CheckEmailToken(ctx context.Context, hash string) (*EmailToken, error) {
+	tokens := NewTokens(a.db)
+	for _, p := range []string{PurposeEmailChange, PurposeEmailVerify} {
+		tok, err := tokens.Check(ctx, p, hash)
+		if errors.Is(err, ErrInvalidToken) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &EmailToken{Purpose: p, Address: tok.Payload}, nil
+	}
+	return nil, ErrInvalidToken
+}
+
+// EmailConfirmed is the outcome of ConfirmEmail.
+type EmailConfirmed struct {
+	Purpose string
+	User    *User
+	// SessionsEnded counts the other sessions a change ended.
+	SessionsEnded int64
+}
+
+// ConfirmEmail uses a confirmation link (the POST of the confirm page), in
+// one transaction: the token is used up (of parallel uses one wins), the
+// user re-read (active, and for verification still at the address
+// mailed). A change sets the new address (verified), voids every other
+// link of the user (reset links included), ends every session of the user
+// but sessionID, tells the old address and records the event; another
+// account with the address is ErrEmailTaken (the unique e-mail rule; the
+// whole transaction is undone). A verification marks the address verified.
+func (a *Accounts) ConfirmEmail(ctx context.Context, hash, sessionID string) (*EmailConfirmed, error) {
+	et, err := a.CheckEmailToken(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	var out EmailConfirmed
+	err = a.transaction(ctx, "confirm e-mail", func(tx *gorm.DB) error {
+		now := time.Now().UTC()
+		tok, err := consumeToken(tx, et.Purpose, hash, now)
+		if err != nil {
+			return err
+		}
+		u, err := lockUser(tx, tok.UserID)
+		if errors.Is(err, ErrNotFound) || (err == nil && !u.IsActive) {
+			return ErrInvalidToken
+		}
+		if err != nil {
+			return err
+		}
+		out = EmailConfirmed{Purpose: et.Purpose, User: u}
+		if et.Purpose == PurposeEmailVerify {
+			if u.Email != tok.Payload {
+				return ErrInvalidToken // the address changed since
+			}
+			if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("email_verified", true).Error; err != nil {
+				return err
+			}
+			u.EmailVerified = true
+			return recordEvent(tx, ctx, userEvent(EventEmailVerified, u, nil, ""))
+		}
+		newEmail := tok.Payload
+		if msg := ValidateEmail(newEmail); msg != "" {
+			return ErrInvalidToken
+		}
+		var taken int64
+		if err := tx.Model(&User{}).Where("email_key = ? AND id <> ?", EmailKey(newEmail), u.ID).Count(&taken).Error; err != nil {
+			return err
+		}
+		if taken > 0 {
+			return ErrEmailTaken
+		}
+		old := u.Email
+		err = tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
+			"email": newEmail, "email_key": EmailKey(newEmail), "email_verified": true,
+		}).Error
+		if isUniqueViolation(err) {
+			return ErrEmailTaken // the unique e-mail rule, in a race
+		}
+		if err != nil {
+			return err
+		}
+		if err := voidTokens(tx, u.ID, now); err != nil {
+			return err
+		}
+		if out.SessionsEnded, err = endSessions(tx, u.ID, sessionID); err != nil {
+			return err
+		}
+		u.Email, u.EmailKey, u.EmailVerified = newEmail, EmailKey(newEmail), true
+		if err := recordEvent(tx, ctx, userEvent(EventEmailChanged, u, nil, fmt.Sprintf("by the owner; %d other sessions ended", out.SessionsEnded))); err != nil {
+			return err
+		}
+		if old == "" {
+			return nil
+		}
+		return enqueue(tx, KindEmailChanged, &u.ID, old, map[string]string{
+			"username": u.Username, "when": now.Format(time.RFC3339), "by": "you",
+		})
+	})
+	if errors.Is(err, ErrEmailTaken) {
+		return nil, ErrEmailTaken
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// queueVerification queues the verification link for u's address inside
+// tx (its token is issued when it is sent).
+func queueVerification(tx *gorm.DB, u *User) error {
+	return enqueue(tx, KindEmailVerify, &u.ID, u.Email, map[string]string{
+		"username": u.Username, "payload": u.Email, "ttl_seconds": strconv.Itoa(int(DefaultEmailLinkTimeout / time.Second)),
+	})
+}
+
+// ResendVerification mails a new verification link to a signed-in user
+// whose address is not verified, limited per account (a *ThrottledError
+// over the limit). An address already verified sends nothing.
+func (a *Accounts) ResendVerification(ctx context.Context, u *User) error {
+	if u.EmailVerified || u.Email == "" {
+		return nil
+	}
+	if _, err := a.take(ctx, EventEmailMailThrottled, u, a.emailMailRule(u.ID)); err != nil {
+		return err
+	}
+	return a.transaction(ctx, "resend verification", func(tx *gorm.DB) error {
+		cur, err := lockUser(tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if cur.EmailVerified || !cur.IsActive {
+			return nil
+		}
+		return queueVerification(tx, cur)
+	})
+}
+
+// signupVerification queues the verification link of a new account inside
+// the sign-up transaction (unless EMAIL_VERIFICATION=none) and reports
+// whether the account must confirm before signing in (mandatory).
+func (a *Accounts) signupVerification(tx *gorm.DB, ctx context.Context, u *User) (mandatory bool, err error) {
+	mode := a.policy.verification()
+	if mode == VerifyNone || u.Email == "" {
+		return false, nil
+	}
+	if err := queueVerification(tx, u); err != nil {
+		return false, err
+	}
+	if mode != VerifyMandatory {
+		return false, nil
+	}
+	return true, recordEvent(tx, ctx, userEvent(EventSignup, u, nil, "not signed in until the address is confirmed"))
+}
+
+// unverifiedLogin answers a correct password for an account whose address
+// is not confirmed under EMAIL_VERIFICATION=mandatory: no session; a new
+// link is mailed, at most as often as the per-account mail limit allows
+// (over it, silently none: the password was right, so this is the owner
+// asking again). It always returns ErrEmailUnverified unless the database
+// fails.
+func (a *Accounts) unverifiedLogin(ctx context.Context, u *User) error {
+	_, err := a.take(ctx, EventEmailMailThrottled, u, a.emailMailRule(u.ID))
+	if errors.As(err, new(*ThrottledError)) {
+		return ErrEmailUnverified
+	}
+	if err != nil {
+		return err
+	}
+	err = a.transaction(ctx, "login before confirming", func(tx *gorm.DB) error {
+		cur, err := lockUser(tx, u.ID)
+		if err != nil || !cur.IsActive || cur.EmailVerified {
+			return err
+		}
+		if err := queueVerification(tx, cur); err != nil {
+			return err
+		}
+		return recordEvent(tx, ctx, userEvent(EventLoginFailed, cur, nil, "e-mail address not confirmed; a new link was sent"))
+	})
+	if err != nil {
+		return err
+	}
+	return ErrEmailUnverified
+}
+
+// AdminSetEmailVerified sets whether target's address counts as verified,
+// for a staff member who may manage target (checked in the same
+// transaction), with its event.
+func (a *Accounts) AdminSetEmailVerified(ctx context.Context, actorID, targetID uint, verified bool) error {
+	return a.transaction(ctx, "set e-mail verified", func(tx *gorm.DB) error {
+		_, t, err := loadActorTarget(tx, actorID, targetID)
+		if err != nil {
+			return err
+		}
+		if t.EmailVerified == verified {
+			return nil
+		}
+		if err := tx.Model(&User{}).Where("id = ?", t.ID).Update("email_verified", verified).Error; err != nil {
+			return err
+		}
+		return recordEvent(tx, ctx, userEvent(EventAdminAction, t, &actorID, fmt.Sprintf("email_verified set to %t by staff", verified)))
+	})
+}
