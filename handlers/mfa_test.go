@@ -416,3 +416,35 @@ func TestPasskeyEndpointsRefuseBadInput(t *testing.T) {
 	wantStatus(t, c.postForm("/accounts/2fa/webauthn/999/remove/", url.Values{}), http.StatusNotFound)
 	wantStatus(t, c.postForm("/accounts/2fa/webauthn/x/remove/", url.Values{}), http.StatusNotFound)
 }
+
+// TestMFAChangesNeedSudo: turning the app off, new recovery codes, removing
+// a passkey and the staff reset all go to re-authentication once
+// REAUTH_TIMEOUT has passed, and change nothing.
+func TestMFAChangesNeedSudo(t *testing.T) {
+	ts := newTestServer(t, withSecretKey)
+	c, u := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	activateTOTP(t, c)
+	boss := ts.createUser(t, "boss", "boss@example.com", "correct horse battery")
+	if err := ts.db.Model(&models.User{}).Where("id = ?", boss.ID).Updates(map[string]any{"is_staff": true, "is_superuser": true}).Error; err != nil {
+		t.Fatal(err)
+	}
+	s := ts.client(t)
+	s.login("boss", "correct horse battery")
+	ts.ageReauth(t, u.ID)
+	ts.ageReauth(t, boss.ID)
+	for _, p := range []string{"/accounts/2fa/totp/deactivate/", "/accounts/2fa/recovery-codes/generate/", "/accounts/2fa/webauthn/1/remove/"} {
+		res := c.postForm(p, url.Values{})
+		wantStatus(t, res, http.StatusSeeOther)
+		if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/accounts/reauthenticate/") {
+			t.Fatalf("POST %s without sudo went to %q", p, loc)
+		}
+	}
+	res := s.postForm("/admin/users/"+itoa(u.ID)+"/2fa/reset/", url.Values{})
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/accounts/reauthenticate/") {
+		t.Fatalf("admin reset without sudo: %d %q", res.StatusCode, loc)
+	}
+	st, err := ts.h.accounts.MFAStatus(context.Background(), u.ID)
+	if err != nil || !st.TOTP || st.RecoveryLeft != models.RecoveryCodeCount {
+		t.Fatalf("factors changed without sudo: %+v %v", st, err)
+	}
+}
