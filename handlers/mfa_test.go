@@ -218,9 +218,11 @@ func TestPendingSecondFactorExpires(t *testing.T) {
 	if err := ts.db.Model(&models.Session{}).Where("pending_user_id = ?", u.ID).Update("pending_at", old).Error; err != nil {
 		t.Fatal(err)
 	}
-	res := b.get(secondStepURL + "?next=%2Faccounts%2Fprofile%2F")
+	// The code is refused by the flow itself (the row is re-read), then
+	// the page sends the visitor back to the password.
+	res := b.postForm(secondStepURL, url.Values{"code": {totpAt(t, secret, nowStep()+1)}, "next": {"/accounts/profile/"}})
 	wantRedirect(t, res, "/accounts/login/?next=%2Faccounts%2Fprofile%2F")
-	res = b.postForm(secondStepURL, url.Values{"code": {totpAt(t, secret, nowStep()+1)}, "next": {"/accounts/profile/"}})
+	res = b.get(secondStepURL + "?next=%2Faccounts%2Fprofile%2F")
 	wantRedirect(t, res, "/accounts/login/?next=%2Faccounts%2Fprofile%2F")
 	if ts.sessionCount(t, u.ID) != 1 {
 		t.Fatalf("an expired pending login signed in")
@@ -446,5 +448,44 @@ func TestMFAChangesNeedSudo(t *testing.T) {
 	st, err := ts.h.accounts.MFAStatus(context.Background(), u.ID)
 	if err != nil || !st.TOTP || st.RecoveryLeft != models.RecoveryCodeCount {
 		t.Fatalf("factors changed without sudo: %+v %v", st, err)
+	}
+}
+
+// TestTOTPCodeSingleUseUnderBurst: one TOTP code posted by many pending
+// sessions at once signs in exactly one of them (the step is claimed by a
+// conditional UPDATE).
+func TestTOTPCodeSingleUseUnderBurst(t *testing.T) {
+	ts := newTestServer(t, withSecretKey, func(c *Config) { c.SecondFactorLimit = models.Limit{Max: 100, Window: time.Minute} })
+	c, u := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	secret, _ := activateTOTP(t, c)
+	const n = 12
+	clients := make([]*testClient, n)
+	for i := range clients {
+		clients[i] = ts.client(t)
+		passwordStep(t, clients[i], "alice", "correct horse battery", nil)
+	}
+	code := totpAt(t, secret, nowStep()+1)
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	for i := range clients {
+		wg.Go(func() {
+			res, err := clients[i].http.PostForm(ts.URL+secondStepURL, url.Values{"code": {code}})
+			if err == nil {
+				statuses[i] = res.StatusCode
+				res.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, s := range statuses {
+		if s == http.StatusSeeOther {
+			ok++
+		} else if s != http.StatusUnprocessableEntity {
+			t.Fatalf("unexpected status in burst: %v", statuses)
+		}
+	}
+	if ok != 1 || ts.sessionCount(t, u.ID) != 2 {
+		t.Fatalf("one TOTP code signed in %d times: %v", ok, statuses)
 	}
 }
