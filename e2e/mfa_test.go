@@ -145,4 +145,33 @@ func TestBrowserPasskeyRegisterAndSignIn(t *testing.T) {
 	if err := a.db.Where("user_id = ?", u.ID).Order("created_at DESC").First(&s).Error; err != nil || s.AuthMethod != models.AuthPasskey {
 		t.Fatalf("signed-in session: %+v %v, want auth method passkey", s, err)
 	}
+
+	// The passkey as the second step after a password. The login page
+	// would sign in by autofill at once, so the password is posted from
+	// the home page (same origin) and the second step opened after it.
+	b.click(`[data-testid="logout"]`)
+	b.waitUntil("logged out", `!document.querySelector('[data-testid="nav-profile"]')`)
+	ctx, cancel := context.WithTimeout(b.ctx, actionTimeout)
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/accounts/login/", {method: "POST", redirect: "manual",
+		headers: {"Content-Type": "application/x-www-form-urlencoded"},
+		body: "username=alice&password=correct+horse+battery"}).then(r => r.type === "opaqueredirect" ? 303 : r.status)`, chromedp.EvalAwaitPromise))
+	cancel()
+	if err != nil || status != 303 {
+		t.Fatalf("password step: status %d, %v", status, err)
+	}
+	b.open("/accounts/2fa/authenticate/?next=/accounts/profile/")
+	b.click(`[data-testid="2fa-passkey"]`)
+	b.waitPath(profilePath)
+	s = models.Session{}
+	if err := a.db.Where("user_id = ?", u.ID).Order("created_at DESC").First(&s).Error; err != nil || s.AuthMethod != models.AuthPasswordPasskey {
+		t.Fatalf("signed-in session: %+v %v, want auth method password+passkey", s, err)
+	}
+
+	// Removing it (sudo is fresh after signing in).
+	b.open("/accounts/2fa/webauthn/")
+	b.click(`[data-testid="passkeys"] button`)
+	b.waitFor(`[data-testid="passkeys-empty"]`)
+	if st, _ := a.accounts.MFAStatus(context.Background(), u.ID); len(st.Passkeys) != 0 || st.RecoveryTotal != 0 {
+		t.Fatalf("after removing the only passkey: %+v", st)
+	}
 }
