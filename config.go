@@ -41,7 +41,7 @@ type config struct {
 	smtpURL         string
 	mailFrom        string
 	metricsAddr     string // METRICS_ADDR; "" = no metrics
-	secretKey       string // SECRET_KEY: not used yet, only checked (check.go)
+	secretKey       string // SECRET_KEY: seals 2FA secrets (checked by check.go, needed by serve once 2FA is used)
 	gcPercent       *int   // GOGC; nil: the server's default
 	memoryLimit     *int64 // GOMEMLIMIT in bytes; nil: the server's default
 	http            handlers.Config
@@ -103,6 +103,7 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 	c.mailFrom = env.get("MAIL_FROM", "Gatehouse <webmaster@localhost>")
 	c.metricsAddr = env.get("METRICS_ADDR", "")
 	c.secretKey = env.get("SECRET_KEY", "")
+	c.http.SecretKey = c.secretKey
 	c.http.BaseURL = strings.TrimRight(env.get("BASE_URL", ""), "/")
 	c.http.LoginURL = env.get("LOGIN_URL", handlers.DefaultLoginURL)
 	c.http.LoginRedirectURL = env.get("LOGIN_REDIRECT_URL", "/")
@@ -148,6 +149,16 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		{"THROTTLE_BLOCK", handlers.DefaultThrottleBlock, &c.http.ThrottleBlock},
 		{"THROTTLE_MAX_BLOCK", handlers.DefaultThrottleMaxBlock, &c.http.ThrottleMaxBlock},
 	})...)
+	if v := env.get("REQUIRE_2FA_FOR_STAFF", "false"); v != "" {
+		b, err := strconv.ParseBool(v)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("REQUIRE_2FA_FOR_STAFF: %q is not true or false", v))
+		case b && len(c.secretKey) < models.MinSecretKeyLen:
+			errs = append(errs, fmt.Errorf("REQUIRE_2FA_FOR_STAFF needs SECRET_KEY (at least %d random characters; e.g. `openssl rand -base64 48`)", models.MinSecretKeyLen))
+		}
+		c.http.Require2FAForStaff = b
+	}
 	switch c.http.EmailVerification = strings.ToLower(env.get("EMAIL_VERIFICATION", models.VerifyOptional)); c.http.EmailVerification {
 	case models.VerifyOptional, models.VerifyMandatory, models.VerifyNone:
 	default:

@@ -345,6 +345,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 	defer models.Close(db)
+	if err := checkSecretKey(ctx, cfg, db, log); err != nil {
+		return err
+	}
 
 	mailer, err := mail.New(cfg.smtpURL, cfg.mailFrom, stdout)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"strings"
 )
 
-//go:embed htmx.min.js style.css app.js favicon.svg
+//go:embed htmx.min.js style.css app.js webauthn.js favicon.svg
 var files embed.FS
 
 // Prefix is the URL path under which assets are served.

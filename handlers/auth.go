@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
@@ -91,6 +92,12 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 			h.cfg.Metrics.Login(metrics.LoginThrottled)
 		}
 		h.formFailure(c, "login", err, form, "failed login attempts", nil, show)
+		return
+	}
+	if res.Pending { // a second factor is due (mfa.go)
+		session(c).Adopt(res.Session)
+		touch(c)
+		h.redirect(c, secondStepURL+"?next="+url.QueryEscape(next))
 		return
 	}
 	h.signedIn(c, res)

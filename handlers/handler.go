@@ -68,6 +68,14 @@ type Config struct {
 	// each further block doubles it, up to ThrottleMaxBlock.
 	ThrottleBlock    time.Duration
 	ThrottleMaxBlock time.Duration
+	// SecretKey (SECRET_KEY) seals two-factor secrets; without it 2FA is
+	// not available. Require2FAForStaff (REQUIRE_2FA_FOR_STAFF) makes staff
+	// set up a second factor before the admin opens.
+	SecretKey          string
+	Require2FAForStaff bool
+	// SecondFactorLimit limits second-factor codes per account (zero:
+	// models.DefaultSecondFactorLimit, 5 per 15 minutes, blocks doubling).
+	SecondFactorLimit models.Limit
 	// ReauthTimeout is how long a password confirmation ("sudo mode")
 	// lets the user make sensitive changes.
 	ReauthTimeout time.Duration
@@ -217,5 +225,6 @@ func (c *Config) policy() models.Policy {
 		ResetPerEmail: c.PasswordResetLimitPerEmail, ResetPerIP: c.PasswordResetLimitPerIP,
 		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
 		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice,
+		SecretKey: c.SecretKey, BaseURL: c.BaseURL, SecondFactorPerUser: c.SecondFactorLimit,
 	}
 }

@@ -45,6 +45,8 @@ func countEvent(m *metrics.Metrics, e models.AuthEvent) {
 	switch e.Kind {
 	case models.EventLoginSucceeded:
 		m.Login(metrics.LoginSuccess)
+	case models.EventSecondFactorPending:
+		m.Login(metrics.LoginPendingSecondFactor)
 	case models.EventLoginFailed:
 		if e.UserID != nil {
 			m.Login(metrics.LoginWrongPassword)

@@ -89,7 +89,7 @@ func (h *Handler) router() *gin.Engine {
 	// Staff only: anonymous visitors go to the login page, other users get
 	// 403. Every rule about whom staff may change is the model's
 	// (models/admin.go).
-	staff := app.Group("/admin", h.requireLogin, h.requireStaff)
+	staff := app.Group("/admin", h.requireLogin, h.requireStaff, h.requireStaffFactor)
 	staff.GET("/", h.adminIndex)
 	staff.GET("/events/", h.adminEventsPage)
 	staff.GET("/users/", h.adminUsersPage)
@@ -105,6 +105,10 @@ func (h *Handler) router() *gin.Engine {
 	staff.POST("/users/:id/password/", h.adminSetPasswordSubmit)
 	staff.GET("/users/:id/delete/", h.adminUserDeletePage)
 	staff.POST("/users/:id/delete/", h.adminUserDeleteSubmit)
+
+	// Two-factor authentication (mfa.go); the last group guards the
+	// changes that need sudo mode.
+	h.mfaRoutes(app, user, staff, h.requireSudo)
 
 	r.NoRoute(h.slashRedirect(r), h.noStore, h.clientInfo, h.installSessions(), h.loadUser, h.notFound)
 	r.NoMethod(h.noStore, h.methodNotAllowed)

@@ -203,11 +203,31 @@ func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message,
 		e := components.EmailChangedEmail{Username: d["username"], When: humanTime(d["when"]), By: by,
 			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "Your Gatehouse e-mail address was changed", components.EmailChangedEmailText(e), components.EmailChangedEmailHTML(e))
+	case models.KindMFAChanged:
+		by := "you"
+		if d["by"] == "staff" {
+			by = "the site's staff"
+		}
+		e := components.MFAChangedEmail{Username: d["username"], Change: d["change"], What: capitalize(d["what"]), By: by,
+			When: humanTime(d["when"]), SiteURL: w.baseURL}
+		return Compose(ctx, m.Recipient, "Two-factor authentication changed on Gatehouse", components.MFAChangedEmailText(e), components.MFAChangedEmailHTML(e))
+	case models.KindRecoveryCodeUsed:
+		e := components.RecoveryCodeUsedEmail{Username: d["username"], When: humanTime(d["when"]), Left: d["left"],
+			IP: d["ip"], SiteURL: w.baseURL}
+		return Compose(ctx, m.Recipient, "A recovery code was used to sign in to Gatehouse", components.RecoveryCodeUsedEmailText(e), components.RecoveryCodeUsedEmailHTML(e))
 	}
 	if msg, ok, err := w.composeAccount(ctx, m, d); ok {
 		return msg, err
 	}
 	return Message{}, fmt.Errorf("%w: %q", errUnknownKind, m.Kind)
+}
+
+// capitalize upper-cases the first letter of a sentence's subject.
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // humanTime formats an RFC 3339 time from a payload for a mail.

@@ -31,6 +31,8 @@ type Accounts struct {
 	throttles *Throttles
 	outbox    *Outbox
 	policy    Policy
+	mfa       *mfaKeys // nil without SECRET_KEY (models/mfa*.go)
+	passkeys  *passkeyConfig
 }
 
 // Policy is what the flows take from configuration.
@@ -57,6 +59,12 @@ type Policy struct {
 	// username look-ups, from one client address.
 	SignupPerIP      Limit
 	SignupCheckPerIP Limit
+	// SecretKey seals second-factor secrets (keys derived with HKDF);
+	// BaseURL gives passkeys their relying party; SecondFactorPerUser
+	// limits second-factor codes per account (models/mfa.go).
+	SecretKey           string
+	BaseURL             string
+	SecondFactorPerUser Limit
 	// EmailVerification is the EMAIL_VERIFICATION mode (VerifyOptional
 	// when empty).
 	EmailVerification string
@@ -82,7 +90,9 @@ func NewAccounts(db *gorm.DB, hasher *Hasher, outbox *Outbox, p Policy) *Account
 	if p.ResetThrottle <= 0 {
 		p.ResetThrottle = DefaultResetThrottle
 	}
-	return &Accounts{db: db, hasher: hasher, users: NewUsers(db, hasher), throttles: NewThrottles(db), outbox: outbox, policy: p}
+	a := &Accounts{db: db, hasher: hasher, users: NewUsers(db, hasher), throttles: NewThrottles(db), outbox: outbox, policy: p}
+	a.initMFA()
+	return a
 }
 
 func (p Policy) lifetimes() Lifetimes {
@@ -179,7 +189,8 @@ func (a *Accounts) transaction(ctx context.Context, op string, fn func(tx *gorm.
 		return verr
 	}
 	for _, s := range []error{ErrInvalidCredentials, ErrInvalidToken, ErrWrongPassword, ErrDuplicateUsername, ErrDuplicateEmail,
-		ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser, ErrNotFound, ErrSetOwnPassword} {
+		ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser, ErrNotFound, ErrSetOwnPassword,
+		ErrWrongCode, ErrSecondFactorExpired, ErrTOTPExists, ErrNoSecondFactor, ErrSetupExpired, ErrMFAUnavailable, ErrPasskeyFailed} {
 		if errors.Is(err, s) {
 			return s
 		}

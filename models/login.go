@@ -27,6 +27,9 @@ type LoginInput struct {
 type LoginResult struct {
 	User    *User
 	Session NewSession
+	// Pending means the password was right but a second factor is due:
+	// Session is pending, not signed in (models/mfa_login.go).
+	Pending bool
 }
 
 // Login checks a username and password as Django's ModelBackend does and
@@ -85,6 +88,11 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 		if h, err := a.hasher.Hash(ctx, in.Password); err == nil {
 			newHash = h
 		}
+	}
+	if has, err := a.HasSecondFactor(ctx, user.ID); err != nil {
+		return nil, err
+	} else if has {
+		return a.beginSecondFactor(ctx, in, user, newHash, userIP, taken)
 	}
 	var out LoginResult
 	err = a.transaction(ctx, "login", func(tx *gorm.DB) error {

@@ -75,6 +75,8 @@ type Session struct {
 	PendingUserID *uint `gorm:"index"`
 	PendingUser   *User `gorm:"foreignKey:PendingUserID;constraint:OnDelete:CASCADE" json:"-"`
 	PendingAt     *time.Time
+	// PendingRemember is the "remember me" choice of a pending login.
+	PendingRemember bool `gorm:"not null;default:false"`
 	// Persistent sessions outlive the browser (the cookie has an expiry);
 	// others end with the browser and after an idle timeout.
 	Persistent bool `gorm:"not null;default:false"`

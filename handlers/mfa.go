@@ -1,0 +1,516 @@
+package handlers
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"gatehouse/components"
+	"gatehouse/metrics"
+	"gatehouse/models"
+)
+
+// Two-factor authentication (issue 14): the pages under /accounts/2fa/,
+// the second login step, passkey sign-in and the staff reset. Every change
+// is one models.Accounts flow (models/mfa*.go); these handlers translate.
+
+// secondStepURL is where a login with a second factor continues.
+const secondStepURL = "/accounts/2fa/authenticate/"
+
+// mfaRoutes adds the two-factor routes. sensitive guards the routes that
+// need a fresh proof of identity (sudo mode) on top of being signed in.
+func (h *Handler) mfaRoutes(app, user, staff *gin.RouterGroup, sensitive ...gin.HandlerFunc) {
+	// The second login step: a pending session, not signed in.
+	app.GET(secondStepURL, h.secondFactorPage)
+	app.POST(secondStepURL, h.secondFactorSubmit)
+	app.POST("/accounts/2fa/authenticate/passkey/", h.secondFactorPasskeySubmit)
+	app.GET("/accounts/2fa/webauthn/login/options/", h.passkeyLoginOptions)
+	app.POST("/accounts/2fa/webauthn/login/", h.passkeyLoginSubmit)
+
+	user.GET("/accounts/2fa/", h.mfaOverviewPage)
+	user.GET("/accounts/2fa/totp/activate/", h.totpActivatePage)
+	user.POST("/accounts/2fa/totp/activate/", h.totpActivateSubmit)
+	user.GET("/accounts/2fa/recovery-codes/", h.recoveryCodesPage)
+	user.GET("/accounts/2fa/webauthn/", h.passkeysPage)
+	user.POST("/accounts/2fa/webauthn/", h.passkeyAddSubmit)
+
+	s := user.Group("/", sensitive...)
+	s.POST("/accounts/2fa/totp/deactivate/", h.totpDeactivateSubmit)
+	s.POST("/accounts/2fa/recovery-codes/generate/", h.recoveryCodesGenerateSubmit)
+	s.POST("/accounts/2fa/webauthn/:pid/remove/", h.passkeyRemoveSubmit)
+
+	staff.GET("/users/:id/2fa/", h.adminMFAPage)
+	as := staff.Group("/", sensitive...)
+	as.POST("/users/:id/2fa/reset/", h.adminMFAResetSubmit)
+}
+
+// requireStaffFactor sends staff without a second factor to set one up
+// before the admin opens, when REQUIRE_2FA_FOR_STAFF is on.
+func (h *Handler) requireStaffFactor(c *gin.Context) {
+	if !h.cfg.Require2FAForStaff {
+		c.Next()
+		return
+	}
+	has, err := h.accounts.HasSecondFactor(c.Request.Context(), currentUser(c).ID)
+	if err != nil {
+		h.dbError(c, "check second factor", err)
+		c.Abort()
+		return
+	}
+	if !has {
+		h.flash(c, "warning", "Staff must set up two-factor authentication before using the admin.")
+		h.redirect(c, "/accounts/2fa/")
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+// mfaStatus loads the overview of userID's factors; false when it has
+// answered with an error.
+func (h *Handler) mfaStatus(c *gin.Context, userID uint) (components.MFAOverview, bool) {
+	s, err := h.accounts.MFAStatus(c.Request.Context(), userID)
+	if err != nil {
+		h.dbError(c, "load factors", err)
+		return components.MFAOverview{}, false
+	}
+	o := components.MFAOverview{
+		Available: h.accounts.MFAAvailable(), PasskeysAvailable: h.accounts.PasskeysAvailable(),
+		TOTP: s.TOTP, TOTPAddedAt: s.TOTPAddedAt, RecoveryLeft: s.RecoveryLeft, RecoveryTotal: s.RecoveryTotal,
+		RecoveryLow: s.RecoveryLow(),
+	}
+	for _, p := range s.Passkeys {
+		o.Passkeys = append(o.Passkeys, components.PasskeyItem{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt})
+	}
+	return o, true
+}
+
+func (h *Handler) mfaOverviewPage(c *gin.Context) {
+	o, ok := h.mfaStatus(c, currentUser(c).ID)
+	if !ok {
+		return
+	}
+	h.render(c, http.StatusOK, components.MFAOverviewPage(h.page(c, "Two-factor authentication"), o))
+}
+
+// mfaUnavailable answers a 2FA page when SECRET_KEY is not set.
+func (h *Handler) mfaUnavailable(c *gin.Context) {
+	h.flash(c, "error", "Two-factor authentication is not available on this site.")
+	h.redirect(c, "/accounts/2fa/")
+}
+
+func (h *Handler) totpActivatePage(c *gin.Context) {
+	setup, err := h.accounts.BeginTOTP(currentUser(c))
+	if errors.Is(err, models.ErrMFAUnavailable) {
+		h.mfaUnavailable(c)
+		return
+	}
+	if err != nil {
+		h.dbError(c, "totp setup", err)
+		return
+	}
+	h.renderTOTPActivate(c, http.StatusOK, setup, newForm(nil))
+}
+
+func (h *Handler) renderTOTPActivate(c *gin.Context, status int, setup models.TOTPSetup, form components.Form) {
+	png, err := qrcode.Encode(setup.URI, qrcode.Medium, 256)
+	if err != nil {
+		h.dbError(c, "qr code", err)
+		return
+	}
+	t := components.TOTPActivate{Secret: setup.Secret, URI: setup.URI, State: setup.State,
+		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)}
+	p := h.page(c, "Set up an authenticator app")
+	p.Narrow = true
+	h.render(c, status, components.TOTPActivatePage(p, t, form))
+}
+
+func (h *Handler) totpActivateSubmit(c *gin.Context) {
+	values, formMsg, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	u := currentUser(c)
+	form := newForm(values)
+	state, code := values.Get("state"), values.Get("code")
+	setup, serr := h.accounts.ReopenTOTP(u, state)
+	if errors.Is(serr, models.ErrMFAUnavailable) {
+		h.mfaUnavailable(c)
+		return
+	}
+	if serr != nil {
+		h.flash(c, "error", "That set-up page expired. Here is a new key: add it to your app again.")
+		h.redirect(c, "/accounts/2fa/totp/activate/")
+		return
+	}
+	switch {
+	case formMsg != "":
+		addError(form, "", formMsg)
+	case code == "":
+		addError(form, "code", requiredError)
+	}
+	if form.HasErrors() {
+		h.renderTOTPActivate(c, http.StatusUnprocessableEntity, setup, form)
+		return
+	}
+	codes, err := h.accounts.ActivateTOTP(c.Request.Context(), u.ID, state, code)
+	switch {
+	case errors.Is(err, models.ErrWrongCode):
+		addError(form, "code", "That code is not right. Check the app's clock and enter the code it shows now.")
+		h.renderTOTPActivate(c, http.StatusUnprocessableEntity, setup, form)
+		return
+	case errors.Is(err, models.ErrTOTPExists):
+		h.flash(c, "info", "An authenticator app is already set up.")
+		h.redirect(c, "/accounts/2fa/")
+		return
+	case err != nil:
+		h.dbError(c, "activate totp", err)
+		return
+	}
+	h.flash(c, "success", "The authenticator app is on: signing in now asks for a code from it.")
+	h.showNewCodes(c, codes)
+}
+
+// showNewCodes shows a new set of recovery codes once (the page is
+// no-store), or goes back to the overview when none were made.
+func (h *Handler) showNewCodes(c *gin.Context, codes []string) {
+	if len(codes) == 0 {
+		h.redirect(c, "/accounts/2fa/")
+		return
+	}
+	h.render(c, http.StatusOK, components.RecoveryCodesShownPage(h.page(c, "Your recovery codes"), codes))
+}
+
+func (h *Handler) totpDeactivateSubmit(c *gin.Context) {
+	if _, _, err := h.decodeForm(c); err != nil {
+		return
+	}
+	err := h.accounts.DeactivateTOTP(c.Request.Context(), currentUser(c).ID)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		h.flash(c, "info", "The authenticator app was already off.")
+	case err != nil:
+		h.dbError(c, "deactivate totp", err)
+		return
+	default:
+		h.flash(c, "success", "The authenticator app is off.")
+	}
+	h.redirect(c, "/accounts/2fa/")
+}
+
+func (h *Handler) recoveryCodesPage(c *gin.Context) {
+	o, ok := h.mfaStatus(c, currentUser(c).ID)
+	if !ok {
+		return
+	}
+	if !o.Enabled() {
+		h.redirect(c, "/accounts/2fa/")
+		return
+	}
+	h.render(c, http.StatusOK, components.RecoveryCodesPage(h.page(c, "Recovery codes"), o.RecoveryLeft, o.RecoveryTotal))
+}
+
+func (h *Handler) recoveryCodesGenerateSubmit(c *gin.Context) {
+	if _, _, err := h.decodeForm(c); err != nil {
+		return
+	}
+	codes, err := h.accounts.RegenerateRecoveryCodes(c.Request.Context(), currentUser(c).ID)
+	if errors.Is(err, models.ErrNoSecondFactor) {
+		h.flash(c, "error", "Set up an authenticator app or a passkey first.")
+		h.redirect(c, "/accounts/2fa/")
+		return
+	}
+	if err != nil {
+		h.dbError(c, "regenerate recovery codes", err)
+		return
+	}
+	h.flash(c, "success", "A new set of recovery codes is ready; the old codes no longer work.")
+	h.showNewCodes(c, codes)
+}
+
+// pendingNext is the next parameter of the second step, checked.
+func pendingNext(v string) string {
+	if !isLocalPath(v) {
+		return ""
+	}
+	return v
+}
+
+// expiredSecondStep sends a visitor whose pending login lapsed (or who has
+// none) back to the login page, keeping next.
+func (h *Handler) expiredSecondStep(c *gin.Context, next string) {
+	h.flash(c, "error", "Your sign-in expired. Please enter your password again.")
+	to := h.cfg.LoginURL
+	if next != "" {
+		to += "?next=" + url.QueryEscape(next)
+	}
+	h.redirect(c, to)
+}
+
+func (h *Handler) secondFactorPage(c *gin.Context) {
+	h.renderSecondFactor(c, http.StatusOK, newForm(nil), pendingNext(c.Query("next")))
+}
+
+// renderSecondFactor shows the second step (with a passkey ceremony when
+// the pending user has passkeys), or sends the visitor back to log in when
+// nothing is pending.
+func (h *Handler) renderSecondFactor(c *gin.Context, status int, form components.Form, next string) {
+	if currentUser(c) != nil {
+		h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+		return
+	}
+	st := session(c)
+	if st.PendingUserID == nil {
+		h.expiredSecondStep(c, next)
+		return
+	}
+	s := components.SecondFactor{Next: next}
+	if cer, err := h.accounts.BeginPasskeySecondFactor(c.Request.Context(), st.ID); err == nil {
+		s.HasPasskey, s.PasskeyOptions, s.PasskeyState = true, string(cer.Options), cer.State
+	} else if errors.Is(err, models.ErrSecondFactorExpired) {
+		h.expiredSecondStep(c, next)
+		return
+	}
+	p := h.page(c, "Two-factor authentication")
+	p.Narrow = true
+	h.render(c, status, components.SecondFactorPage(p, s, form))
+}
+
+func (h *Handler) secondFactorSubmit(c *gin.Context) {
+	values, formMsg, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	form := newForm(values)
+	next := pendingNext(values.Get("next"))
+	code := values.Get("code")
+	switch {
+	case formMsg != "":
+		addError(form, "", formMsg)
+	case code == "":
+		addError(form, "code", requiredError)
+	}
+	show := func(status int) { h.renderSecondFactor(c, status, form, next) }
+	if form.HasErrors() {
+		show(http.StatusUnprocessableEntity)
+		return
+	}
+	res, err := h.accounts.CompleteSecondFactor(c.Request.Context(), models.SecondFactorInput{
+		SessionID: session(c).ID, Code: code, IP: c.ClientIP(),
+	})
+	switch {
+	case errors.Is(err, models.ErrSecondFactorExpired):
+		h.expiredSecondStep(c, next)
+		return
+	case errors.Is(err, models.ErrWrongCode):
+		addError(form, "code", "That code is not valid. Codes from the app work once and change every 30 seconds.")
+		show(http.StatusUnprocessableEntity)
+		return
+	case err != nil:
+		h.formFailure(c, "second factor", err, form, "wrong codes", nil, show)
+		return
+	}
+	h.completeSecondStep(c, res, next)
+}
+
+// completeSecondStep adopts the signed-in session a second step created.
+func (h *Handler) completeSecondStep(c *gin.Context, res *models.SecondFactorResult, next string) {
+	h.signedIn(c, &res.LoginResult)
+	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
+	if res.RecoveryLeft >= 0 {
+		level := "info"
+		if res.RecoveryLeft <= models.RecoveryCodesLow {
+			level = "warning"
+		}
+		h.flash(c, level, "You used a recovery code; %d left. Make a new set at /accounts/2fa/recovery-codes/ if you are running low.", res.RecoveryLeft)
+	}
+	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+}
+
+func (h *Handler) secondFactorPasskeySubmit(c *gin.Context) {
+	values, _, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	next := pendingNext(values.Get("next"))
+	res, err := h.accounts.PasskeySecondFactor(c.Request.Context(), session(c).ID, values.Get("state"), []byte(values.Get("credential")))
+	switch {
+	case errors.Is(err, models.ErrSecondFactorExpired):
+		h.expiredSecondStep(c, next)
+		return
+	case errors.Is(err, models.ErrPasskeyFailed), errors.Is(err, models.ErrMFAUnavailable):
+		form := newForm(values)
+		addError(form, "", "The passkey could not be verified. Try again or enter a code.")
+		h.renderSecondFactor(c, http.StatusUnprocessableEntity, form, next)
+		return
+	case err != nil:
+		form := newForm(values)
+		h.formFailure(c, "passkey second factor", err, form, "wrong codes", nil, func(status int) { h.renderSecondFactor(c, status, form, next) })
+		return
+	}
+	h.completeSecondStep(c, res, next)
+}
+
+// passkeyLoginOptions answers the login page's script with a discoverable
+// sign-in ceremony (options and sealed state); {"available": false}
+// without passkeys. It
+// writes nothing: no row, no cookie.
+func (h *Handler) passkeyLoginOptions(c *gin.Context) {
+	cer, err := h.accounts.BeginPasskeyLogin()
+	if errors.Is(err, models.ErrMFAUnavailable) {
+		// Not an error for the page: the script keeps the button hidden.
+		c.JSON(http.StatusOK, gin.H{"available": false})
+		return
+	}
+	if err != nil {
+		h.dbError(c, "passkey options", err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"available": true, "options": cer.Options, "state": cer.State})
+}
+
+func (h *Handler) passkeyLoginSubmit(c *gin.Context) {
+	values, _, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	next := pendingNext(values.Get("next"))
+	if currentUser(c) != nil {
+		h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+		return
+	}
+	res, err := h.accounts.PasskeyLogin(c.Request.Context(), models.PasskeyLoginInput{
+		SessionID: session(c).ID, State: values.Get("state"), Response: []byte(values.Get("credential")),
+		IP: c.ClientIP(), Remember: values.Get("remember") == "on",
+	})
+	form := newForm(nil)
+	show := func(status int) { h.loginForm(c, status, form, next) }
+	switch {
+	case errors.Is(err, models.ErrPasskeyFailed), errors.Is(err, models.ErrMFAUnavailable):
+		addError(form, "", "That passkey could not be verified. Try again, or sign in with your password.")
+		show(http.StatusUnprocessableEntity)
+		return
+	case err != nil:
+		if errors.As(err, new(*models.ThrottledError)) {
+			h.cfg.Metrics.Login(metrics.LoginThrottled)
+		}
+		h.formFailure(c, "passkey login", err, form, "failed sign-ins", nil, show)
+		return
+	}
+	h.signedIn(c, res)
+	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
+	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+}
+
+func (h *Handler) passkeysPage(c *gin.Context) {
+	h.renderPasskeys(c, http.StatusOK, newForm(nil))
+}
+
+func (h *Handler) renderPasskeys(c *gin.Context, status int, form components.Form) {
+	if !h.accounts.PasskeysAvailable() {
+		h.mfaUnavailable(c)
+		return
+	}
+	u := currentUser(c)
+	o, ok := h.mfaStatus(c, u.ID)
+	if !ok {
+		return
+	}
+	cer, err := h.accounts.BeginPasskeyRegistration(c.Request.Context(), u, session(c).ID)
+	if err != nil {
+		h.dbError(c, "passkey registration", err)
+		return
+	}
+	h.render(c, status, components.PasskeysPage(h.page(c, "Passkeys"), o.Passkeys,
+		components.PasskeyAdd{Options: string(cer.Options), State: cer.State}, form))
+}
+
+func (h *Handler) passkeyAddSubmit(c *gin.Context) {
+	values, formMsg, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	form := newForm(values, "name")
+	if formMsg != "" {
+		addError(form, "", formMsg)
+		h.renderPasskeys(c, http.StatusUnprocessableEntity, form)
+		return
+	}
+	codes, err := h.accounts.FinishPasskeyRegistration(c.Request.Context(), currentUser(c), session(c).ID,
+		values.Get("state"), values.Get("name"), []byte(values.Get("credential")))
+	switch {
+	case errors.Is(err, models.ErrPasskeyFailed), errors.Is(err, models.ErrMFAUnavailable):
+		addError(form, "", "The passkey could not be added (it did not verify, the page expired, or it is already registered). Try again.")
+		h.renderPasskeys(c, http.StatusUnprocessableEntity, form)
+		return
+	case err != nil:
+		h.formFailure(c, "add passkey", err, form, "", nil, func(status int) { h.renderPasskeys(c, status, form) })
+		return
+	}
+	h.flash(c, "success", "Passkey added.")
+	if len(codes) == 0 {
+		h.redirect(c, "/accounts/2fa/webauthn/")
+		return
+	}
+	h.showNewCodes(c, codes)
+}
+
+func (h *Handler) passkeyRemoveSubmit(c *gin.Context) {
+	if _, _, err := h.decodeForm(c); err != nil {
+		return
+	}
+	id, err := strconv.ParseUint(c.Param("pid"), 10, 32)
+	if err != nil || id == 0 {
+		h.errorResponse(c, http.StatusNotFound)
+		return
+	}
+	err = h.accounts.RemovePasskey(c.Request.Context(), currentUser(c).ID, uint(id))
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		h.errorResponse(c, http.StatusNotFound)
+		return
+	case err != nil:
+		h.dbError(c, "remove passkey", err)
+		return
+	}
+	h.flash(c, "success", "Passkey removed.")
+	h.redirect(c, "/accounts/2fa/webauthn/")
+}
+
+func (h *Handler) adminMFAPage(c *gin.Context) {
+	target := h.adminTarget(c)
+	if target == nil {
+		return
+	}
+	o, ok := h.mfaStatus(c, target.ID)
+	if !ok {
+		return
+	}
+	h.render(c, http.StatusOK, components.AdminMFAPage(h.page(c, "Two-factor authentication of "+target.Username), target.Username, target.ID, o))
+}
+
+func (h *Handler) adminMFAResetSubmit(c *gin.Context) {
+	if _, _, err := h.decodeForm(c); err != nil {
+		return
+	}
+	target := h.adminTarget(c)
+	if target == nil {
+		return
+	}
+	err := h.accounts.AdminResetMFA(c.Request.Context(), currentUser(c).ID, target.ID)
+	switch {
+	case errors.Is(err, models.ErrNotAllowed):
+		h.errorResponse(c, http.StatusForbidden)
+		return
+	case err != nil:
+		h.dbError(c, "reset 2fa", err)
+		return
+	}
+	h.flash(c, "success", "Two-factor authentication of %s was reset; they have been told by e-mail.", target.Username)
+	h.redirect(c, "/admin/users/"+strconv.FormatUint(uint64(target.ID), 10)+"/2fa/")
+}

@@ -1,0 +1,238 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// initMFA derives the two-factor keys from SECRET_KEY and the passkey
+// relying party from BASE_URL; without them those features say they are
+// not available.
+func (a *Accounts) initMFA() {
+	a.mfa, _ = newMFAKeys(a.policy.SecretKey)
+	if a.policy.SecondFactorPerUser == (Limit{}) {
+		a.policy.SecondFactorPerUser = DefaultSecondFactorLimit
+	}
+	a.passkeys = newPasskeyConfig(a.policy.BaseURL)
+}
+
+// secondFactorRule is the limit on second-factor attempts for userID.
+func (a *Accounts) secondFactorRule(userID uint) Rule {
+	return NewRule(ScopeSecondFactor, a.policy.SecondFactorPerUser, strconv.FormatUint(uint64(userID), 10))
+}
+
+// beginSecondFactor ends Login for a user with a second factor: in one
+// transaction the password counters are settled as for a login, the hash
+// upgraded, and the browser's session replaced by a new PENDING one (not
+// signed in) that remembers the "remember me" choice. The login completes
+// in CompleteSecondFactor or PasskeySecondFactor.
+func (a *Accounts) beginSecondFactor(ctx context.Context, in LoginInput, user *User, newHash string, userIP Rule, taken Taken) (*LoginResult, error) {
+	var out LoginResult
+	err := a.transaction(ctx, "login (second factor due)", func(tx *gorm.DB) error {
+		u, err := lockUser(tx, user.ID)
+		if errors.Is(err, ErrNotFound) {
+			return ErrInvalidCredentials
+		}
+		if err != nil {
+			return err
+		}
+		if !u.IsActive || u.Password != user.Password {
+			return ErrInvalidCredentials
+		}
+		if newHash != "" {
+			if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("password", newHash).Error; err != nil {
+				return err
+			}
+		}
+		if err := resetRule(tx, userIP); err != nil {
+			return err
+		}
+		if err := giveBack(tx, taken, ScopeLoginIP); err != nil {
+			return err
+		}
+		if in.SessionID != "" {
+			if err := tx.Delete(&Session{}, "id = ?", in.SessionID).Error; err != nil {
+				return err
+			}
+		}
+		now := time.Now().UTC()
+		ns, err := createSession(tx, ctx, SessionState{PendingUserID: &u.ID, PendingAt: &now}, a.policy.lifetimes())
+		if err != nil {
+			return err
+		}
+		if in.Remember {
+			if err := tx.Model(&Session{}).Where("id = ?", ns.State.ID).Update("pending_remember", true).Error; err != nil {
+				return err
+			}
+		}
+		out = LoginResult{User: u, Session: ns, Pending: true}
+		return recordEvent(tx, ctx, userEvent(EventSecondFactorPending, u, nil, ""))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SecondFactorInput is a code given at the second login step.
+type SecondFactorInput struct {
+	// SessionID is the browser's pending session.
+	SessionID string
+	// Code is a TOTP code or a recovery code as typed.
+	Code string
+	IP   string
+}
+
+// SecondFactorResult is a completed login; RecoveryLeft is how many
+// recovery codes remain when one was used (-1 otherwise).
+type SecondFactorResult struct {
+	LoginResult
+	RecoveryLeft int
+}
+
+// pendingUser reads the pending session sessionID inside tx and returns
+// its user (active) and the remember choice; ErrSecondFactorExpired when
+// the session is not pending or has lapsed.
+func pendingUser(tx *gorm.DB, sessionID string) (*User, bool, error) {
+	if sessionID == "" {
+		return nil, false, ErrSecondFactorExpired
+	}
+	var row Session
+	err := tx.Select("id", "pending_user_id", "pending_at", "pending_remember", "expires_at").
+		Where("id = ? AND pending_user_id IS NOT NULL AND expires_at > ?", sessionID, time.Now().UTC()).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, false, ErrSecondFactorExpired
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if row.PendingAt == nil || time.Since(*row.PendingAt) > PendingSecondFactorLifetime {
+		return nil, false, ErrSecondFactorExpired
+	}
+	u, err := lockUser(tx, *row.PendingUserID)
+	if errors.Is(err, ErrNotFound) || (err == nil && !u.IsActive) {
+		return nil, false, ErrSecondFactorExpired
+	}
+	return u, row.PendingRemember, err
+}
+
+// PendingUser returns the user a pending session waits for.
+func (a *Accounts) PendingUser(ctx context.Context, sessionID string) (*User, error) {
+	u, _, err := pendingUser(a.db.WithContext(ctx), sessionID)
+	if err != nil && !errors.Is(err, ErrSecondFactorExpired) {
+		return nil, dbErr("pending login", err)
+	}
+	return u, err
+}
+
+// CompleteSecondFactor finishes a pending login with a TOTP code or a
+// recovery code.
+//
+//  1. The attempt is taken against the account's second-factor limit
+//     first (its own transaction), so 10⁶ codes cannot be walked: over it,
+//     a *ThrottledError and no code is checked.
+//  2. In one transaction: the pending session is re-read (still pending,
+//     not lapsed, user active); the code is spent by a conditional UPDATE
+//     (a TOTP step later than the last used one, or an unused recovery
+//     code), so one code never works twice even under a parallel burst; the
+//     limit is reset; the pending session is replaced by a signed-in one
+//     (rotation) with the remember choice made at the password step; the
+//     event is recorded and, for a recovery code, the owner mailed.
+//  3. A wrong code is recorded (its own transaction) and is ErrWrongCode.
+func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInput) (*SecondFactorResult, error) {
+	u, err := a.PendingUser(ctx, in.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	rule := a.secondFactorRule(u.ID)
+	taken, err := a.take(ctx, "", u, rule)
+	if err != nil {
+		var terr *ThrottledError
+		if errors.As(err, &terr) {
+			_ = a.transaction(ctx, "record throttled code", func(tx *gorm.DB) error {
+				return recordBlock(tx, ctx, EventSecondFactorThrottle, u, taken)
+			})
+		}
+		return nil, err
+	}
+	code := NormalizeCode(in.Code)
+	out := SecondFactorResult{RecoveryLeft: -1}
+	err = a.transaction(ctx, "second factor", func(tx *gorm.DB) error {
+		u, remember, err := pendingUser(tx, in.SessionID)
+		if err != nil {
+			return err
+		}
+		method := AuthPasswordTOTP
+		ok, err := a.useTOTP(tx, u.ID, code)
+		if err != nil {
+			return err
+		}
+		var left int64
+		if !ok {
+			if ok, left, err = useRecoveryCode(tx, u.ID, code); err != nil {
+				return err
+			}
+			method = AuthPasswordRecovery
+		}
+		if !ok {
+			return ErrWrongCode
+		}
+		return a.completeLogin(tx, ctx, in.SessionID, u, method, remember, rule, &out, left)
+	})
+	if errors.Is(err, ErrWrongCode) {
+		ferr := a.transaction(ctx, "record wrong code", func(tx *gorm.DB) error {
+			if err := recordEvent(tx, ctx, userEvent(EventSecondFactorFailed, u, nil, "")); err != nil {
+				return err
+			}
+			return recordBlock(tx, ctx, EventSecondFactorThrottle, u, taken)
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+		return nil, ErrWrongCode
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// completeLogin is the end of every second step, inside its transaction:
+// the limit reset, last_login set, the pending session replaced by a
+// signed-in one, the event and, after a recovery code, the notice.
+func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, sessionID string, u *User, method string, remember bool, rule Rule, out *SecondFactorResult, recoveryLeft int64) error {
+	if err := resetRule(tx, rule); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("last_login", now).Error; err != nil {
+		return err
+	}
+	u.LastLogin = &now
+	ns, err := signIn(tx, ctx, sessionID, u, method, remember, a.policy.lifetimes())
+	if err != nil {
+		return err
+	}
+	out.User, out.Session = u, ns
+	if err := recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, "second factor: "+method)); err != nil {
+		return err
+	}
+	if method != AuthPasswordRecovery {
+		return nil
+	}
+	out.RecoveryLeft = int(recoveryLeft)
+	if err := recordEvent(tx, ctx, userEvent(EventRecoveryCodeUsed, u, nil, "left="+strconv.FormatInt(recoveryLeft, 10))); err != nil {
+		return err
+	}
+	if u.Email == "" {
+		return nil
+	}
+	ci := clientInfo(ctx)
+	return enqueue(tx, KindRecoveryCodeUsed, &u.ID, u.Email, map[string]string{
+		"username": u.Username, "when": now.Format(time.RFC3339), "left": strconv.FormatInt(recoveryLeft, 10), "ip": ci.IP,
+	})
+}
