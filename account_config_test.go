@@ -9,25 +9,25 @@ import (
 // TestLoadConfigAccountSettings: REAUTH_TIMEOUT and EMAIL_VERIFICATION
 // have their defaults, take valid values and refuse bad ones by name.
 func TestLoadConfigAccountSettings(t *testing.T) {
-	c, err := loadConfig(envMap(nil))
+	c, err := loadServeConfig(envMap(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.http.NewDeviceNotice {
 		t.Fatal("NEW_DEVICE_NOTICE: want it on by default")
 	}
-	if c, err := loadConfig(envMap(map[string]string{"NEW_DEVICE_NOTICE": "off"})); err != nil || c.http.NewDeviceNotice {
+	if c, err := loadServeConfig(envMap(map[string]string{"NEW_DEVICE_NOTICE": "off"})); err != nil || c.http.NewDeviceNotice {
 		t.Fatalf("NEW_DEVICE_NOTICE=off: got %t, %v", c.http.NewDeviceNotice, err)
 	}
 	if c.http.ReauthTimeout != 10*time.Minute || c.http.EmailVerification != "optional" {
 		t.Fatalf("defaults: got %s, %q; want 10m, optional", c.http.ReauthTimeout, c.http.EmailVerification)
 	}
-	c, err = loadConfig(envMap(map[string]string{"REAUTH_TIMEOUT": "90s", "EMAIL_VERIFICATION": "Mandatory"}))
+	c, err = loadServeConfig(envMap(map[string]string{"REAUTH_TIMEOUT": "90s", "EMAIL_VERIFICATION": "Mandatory"}))
 	if err != nil || c.http.ReauthTimeout != 90*time.Second || c.http.EmailVerification != "mandatory" {
 		t.Fatalf("got %s, %q, %v; want 90s, mandatory", c.http.ReauthTimeout, c.http.EmailVerification, err)
 	}
 	for k, v := range map[string]string{"REAUTH_TIMEOUT": "soon", "EMAIL_VERIFICATION": "sometimes", "NEW_DEVICE_NOTICE": "maybe"} {
-		if _, err := loadConfig(envMap(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+		if _, err := loadServeConfig(envMap(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%q: got %v, want an error naming %s", k, v, err, k)
 		}
 	}

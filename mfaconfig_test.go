@@ -45,7 +45,7 @@ func TestServeRefusesWithoutSecretKeyOnceFactorsExist(t *testing.T) {
 			t.Fatal("server started anyway")
 		}
 	}
-	if _, err := loadConfig(envMap(map[string]string{"REQUIRE_2FA_FOR_STAFF": "true"})); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
+	if _, err := loadServeConfig(envMap(map[string]string{"REQUIRE_2FA_FOR_STAFF": "true"})); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
 		t.Fatalf("REQUIRE_2FA_FOR_STAFF without SECRET_KEY: %v", err)
 	}
 }

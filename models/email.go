@@ -141,29 +141,7 @@ func (a *Accounts) RequestEmailChange(ctx context.Context, in EmailChangeInput) 
 // change was asked for; the token's payload is the new address (the
 // message's recipient). An earlier attempt's token is voided.
 func (o *Outbox) PrepareEmailChangeToken(ctx context.Context, m *OutboxMessage, ttl time.Duration) (string, error) {
-	if m.UserID == nil {
-		return "", ErrRecipientGone
-	}
-	var token string
-	err := o.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var u User
-		if err := tx.Take(&u, *m.UserID).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return ErrRecipientGone
-			}
-			return err
-		}
-		if !u.IsActive || u.Email != m.Data()["old"] {
-			return ErrRecipientGone
-		}
-		var err error
-		token, err = issueToken(tx, TokenIssue{Purpose: PurposeEmailChange, UserID: u.ID, TTL: ttl, Payload: m.Recipient, OutboxID: &m.ID})
-		return err
-	})
-	if errors.Is(err, ErrRecipientGone) {
-		return "", err
-	}
-	return token, dbErr("prepare e-mail change token", err)
+	return o.prepareToken(ctx, m, TokenIssue{Purpose: PurposeEmailChange, TTL: ttl, Payload: m.Recipient}, m.Data()["old"])
 }
 
 // EmailToken is a usable e-mail confirmation link as its page shows it.

@@ -237,6 +237,13 @@ func (o *Outbox) DeleteOld(ctx context.Context) (int64, error) {
 // inactive or no longer has the message's address, and voids the token an
 // earlier attempt of this message issued.
 func (o *Outbox) PrepareToken(ctx context.Context, m *OutboxMessage, purpose string, ttl time.Duration) (string, error) {
+	return o.prepareToken(ctx, m, TokenIssue{Purpose: purpose, TTL: ttl, Payload: m.Data()["payload"]}, m.Recipient)
+}
+
+// prepareToken issues ti for m's account inside a transaction that first
+// checks the account is still there, active, and has the address
+// wantEmail; a token an earlier attempt of m issued is voided.
+func (o *Outbox) prepareToken(ctx context.Context, m *OutboxMessage, ti TokenIssue, wantEmail string) (string, error) {
 	if m.UserID == nil {
 		return "", ErrRecipientGone
 	}
@@ -249,11 +256,12 @@ func (o *Outbox) PrepareToken(ctx context.Context, m *OutboxMessage, purpose str
 			}
 			return err
 		}
-		if !u.IsActive || u.Email != m.Recipient {
+		if !u.IsActive || u.Email != wantEmail {
 			return ErrRecipientGone
 		}
+		ti.UserID, ti.OutboxID = u.ID, &m.ID
 		var err error
-		token, err = issueToken(tx, TokenIssue{Purpose: purpose, UserID: u.ID, TTL: ttl, Payload: m.Data()["payload"], OutboxID: &m.ID})
+		token, err = issueToken(tx, ti)
 		return err
 	})
 	if errors.Is(err, ErrRecipientGone) {
