@@ -52,6 +52,7 @@ type options struct {
 	rounds      int
 	only        map[string]bool
 	postgres    string
+	env         []string
 }
 
 func main() {
@@ -71,6 +72,13 @@ func main() {
 	flag.StringVar(&o.out, "out", filepath.Join("bench", "results", "latest.json"), "where to write the JSON results")
 	flag.StringVar(&o.profileDir, "profile", "", "build with -tags pprof and save a CPU profile of each scenario in this directory")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (databases, binary)")
+	flag.Func("env", "KEY=VALUE set in the benchmarked servers' environment (repeatable), e.g. -env DATABASE_MAX_CONNS=4", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		o.env = append(o.env, v)
+		return nil
+	})
 	only := flag.String("only", "", "comma-separated scenario IDs to run (e.g. 1,3,7.3); default all")
 	flag.StringVar(&o.postgres, "postgres", os.Getenv("BENCH_POSTGRES_URL"), "PostgreSQL mode: seed and serve the small and large databases as new databases on this server (postgres://user:pass@host/db, a role with CREATEDB); default $BENCH_POSTGRES_URL, else SQLite files")
 	flag.Parse()
@@ -397,7 +405,7 @@ func (b *bencher) start(ctx context.Context, dbPath string, db databaseResult) (
 	}
 	logf("seeded in %.1fs (%.0f MB)", db.SeedSeconds, db.FileMB)
 	in := &instance{sd: sd}
-	var env []string
+	env := slices.Clone(b.o.env)
 	if b.o.profileDir != "" {
 		if in.pprofAddr, err = freeLoopbackAddr(); err != nil {
 			return nil, err

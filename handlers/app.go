@@ -8,8 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/a-h/templ"
 	"gorm.io/gorm"
 
+	"gatehouse/components"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
@@ -44,6 +46,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 		store:    models.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
 		probe:    models.NewProbe(db, readyInterval),
 	}
+	h.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
 	watchMetrics(log, cfg.Metrics, db, hasher, outbox)
 	cfg.Outbox.OnFailure = cfg.Metrics.OutboxFailed
 	return &App{

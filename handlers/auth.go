@@ -24,14 +24,25 @@ func (h *Handler) homePage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.HomePage(h.page(c, "Home")))
 }
 
+// loginPage shows the login form. Most visitors get the same bytes (no
+// flash, no ?next=, nobody signed in: guestOnly sent users on), which are
+// prerendered.
 func (h *Handler) loginPage(c *gin.Context) {
 	next := c.Query("next")
 	if !isLocalPath(next) {
 		next = ""
 	}
-	p := h.page(c, "Log in")
-	p.Narrow = true
-	h.render(c, http.StatusOK, components.LoginPage(p, newForm(nil), next))
+	p := h.page(c, "")
+	if next == "" && len(p.Flashes) == 0 && p.User == nil && h.servePrerendered(c, h.loginPlain) {
+		return
+	}
+	h.render(c, http.StatusOK, h.loginView(p, next))
+}
+
+// loginView is the login page for p (its flashes) and next.
+func (h *Handler) loginView(p components.Page, next string) templ.Component {
+	p.Title, p.Narrow = "Log in", true
+	return components.LoginPage(p, newForm(nil), next)
 }
 
 // loginSubmit signs a user in (models.Accounts.Login: limits taken before

@@ -215,6 +215,9 @@ type Handler struct {
 	probe    *models.Probe // /readyz's database check (ready.go)
 	// xffWarned: see warnUntrustedForwarding.
 	xffWarned atomic.Bool
+	// loginPlain is the login page for a visitor with no flash and no
+	// ?next= (prerender.go).
+	loginPlain *prerendered
 }
 
 // policy is the part of the configuration the security flows apply.
