@@ -53,6 +53,9 @@ type group struct {
 	deliberate503 bool
 	// requests returns worker i's request cycle.
 	requests func(worker int) requestSet
+	// addrs, when set, spreads the workers over these servers (worker i
+	// talks to addrs[i%len(addrs)]) instead of the scenario's one.
+	addrs []string
 }
 
 // groupResult is what one group of workers measured.
@@ -108,7 +111,11 @@ func runGroups(ctx context.Context, addr string, d time.Duration, acc []*groupSt
 			reqs := g.requests(w)
 			// Workers start at different points of the cycle.
 			offset := w * len(reqs) / g.conns
-			wg.Go(func() { worker(ctx, addr, reqs, offset, ws) })
+			to := addr
+			if len(g.addrs) > 0 {
+				to = g.addrs[w%len(g.addrs)]
+			}
+			wg.Go(func() { worker(ctx, to, reqs, offset, ws) })
 		}
 	}
 	wg.Wait()

@@ -80,7 +80,7 @@ func main() {
 		return nil
 	})
 	only := flag.String("only", "", "comma-separated scenario IDs to run (e.g. 1,3,7.3); default all")
-	flag.StringVar(&o.postgres, "postgres", os.Getenv("BENCH_POSTGRES_URL"), "PostgreSQL mode: seed and serve the small and large databases as new databases on this server (postgres://user:pass@host/db, a role with CREATEDB); default $BENCH_POSTGRES_URL, else SQLite files")
+	flag.StringVar(&o.postgres, "postgres", os.Getenv("BENCH_POSTGRES_URL"), "also run the database-bound scenarios on PostgreSQL, side by side with SQLite: the small and large databases are made again as new databases on this server (postgres://user:pass@host/db, a role with CREATEDB); default $BENCH_POSTGRES_URL")
 	flag.Parse()
 	if *only != "" {
 		o.only = map[string]bool{}
@@ -88,7 +88,8 @@ func main() {
 			o.only[strings.TrimSpace(id)] = true
 		}
 		o.skipBig = o.skipBig || !slices.ContainsFunc(strings.Split(*only, ","), func(id string) bool {
-			return strings.HasPrefix(strings.TrimSpace(id), "7")
+			id = strings.TrimPrefix(strings.TrimSpace(id), "p")
+			return strings.HasPrefix(id, "7")
 		})
 	}
 	o.rounds = max(o.rounds, 1)
@@ -118,6 +119,9 @@ type report struct {
 	Scenarios  []scenario       `json:"scenarios"`
 	Targets    []target         `json:"targets"`
 	AllTargets bool             `json:"all_targets_met"`
+	// Reported are measurements without a goal (two instances vs one,
+	// what a PostgreSQL round trip costs).
+	Reported []target `json:"reported,omitempty"`
 }
 
 type startupResult struct {
@@ -148,6 +152,11 @@ type scenario struct {
 	// costs, which moves much less than req/s when the machine is shared.
 	ServerCPUus float64 `json:"server_cpu_us_per_request"`
 	ClientCPUus float64 `json:"client_cpu_us_per_request"`
+	// DBCPUus is the PostgreSQL backends' CPU time per request (server on
+	// this machine only; 0 on SQLite, which runs inside the app).
+	DBCPUus float64 `json:"database_cpu_us_per_request,omitempty"`
+	// Instances is how many app processes served the scenario.
+	Instances int `json:"instances"`
 	// Failures counts 5xx answers other than the login form's deliberate
 	// 503 (hashing saturated), plus network errors.
 	Failures int `json:"failures"`
@@ -203,9 +212,23 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	b := &bencher{o: o, bin: bin, rep: rep}
-	// Where the small and large databases live: SQLite files, or new
-	// databases on a PostgreSQL server.
-	dbAt := func(name string) (string, error) { return filepath.Join(tmp, name+".db"), nil }
+	rep.Database = "sqlite"
+	small, err := b.start(ctx, filepath.Join(tmp, "small.db"), databaseResult{Name: "small", Users: o.users, Sessions: o.sessions})
+	if err != nil {
+		return err
+	}
+	defer small.stop()
+	var large *instance
+	if !o.skipBig {
+		large, err = b.start(ctx, filepath.Join(tmp, "large.db"), databaseResult{Name: "large", Users: o.bigUsers, Sessions: o.bigSessions})
+		if err != nil {
+			return err
+		}
+		defer large.stop()
+	}
+	// PostgreSQL beside SQLite: the same databases, made again as new
+	// databases on the server, and a second app instance on the small one.
+	var pgSmall, pgLarge *instance
 	if o.postgres != "" {
 		pg, err := newPGBench(o.postgres)
 		if err != nil {
@@ -214,37 +237,28 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		if !o.keep {
 			defer pg.dropAll(context.WithoutCancel(ctx))
 		}
-		dbAt = func(name string) (string, error) { return pg.create(ctx, name) }
-		rep.Database = "postgres"
-	} else {
-		rep.Database = "sqlite"
-	}
-	smallAt, err := dbAt("small")
-	if err != nil {
-		return err
-	}
-	small, err := b.start(ctx, smallAt, databaseResult{Name: "small", Users: o.users, Sessions: o.sessions})
-	if err != nil {
-		return err
-	}
-	defer small.s.stop()
-	var large *instance
-	if !o.skipBig {
-		largeAt, err := dbAt("large")
+		rep.Database = "sqlite and postgres"
+		if pgSmall, err = b.startPG(ctx, pg, databaseResult{Name: "pg small", Users: o.users, Sessions: o.sessions}); err != nil {
+			return err
+		}
+		defer pgSmall.stop()
+		second, err := startServer(ctx, b.bin, pgSmall.dsn, b.o.env...)
 		if err != nil {
 			return err
 		}
-		large, err = b.start(ctx, largeAt, databaseResult{Name: "large", Users: o.bigUsers, Sessions: o.bigSessions})
-		if err != nil {
-			return err
+		pgSmall.extra = append(pgSmall.extra, second)
+		if !o.skipBig {
+			if pgLarge, err = b.startPG(ctx, pg, databaseResult{Name: "pg large", Users: o.bigUsers, Sessions: o.bigSessions}); err != nil {
+				return err
+			}
+			defer pgLarge.stop()
 		}
-		defer large.s.stop()
 	}
 
 	// The throughput scenarios run in interleaved rounds, on both servers,
 	// so a burst of other work on the machine hits all of them alike and
 	// the ratios between them stay meaningful.
-	defs := b.scenarios(small, large)
+	defs := b.scenarios(small, large, pgSmall, pgLarge)
 	var throughput, hashBound []*measuring
 	for _, d := range defs {
 		if b.o.only != nil && !b.o.only[d.id] {
@@ -384,9 +398,37 @@ type bencher struct {
 // instance is a seeded database and the server running on it.
 type instance struct {
 	db        databaseResult
+	dsn       string // DATABASE_URL of the server(s)
 	s         *server
+	extra     []*server // more instances on the same database
 	sd        *seeded
 	pprofAddr string
+	pg        *pgBench // set when the database is on PostgreSQL
+}
+
+// servers is every app process on the instance's database.
+func (in *instance) servers() []*server { return append([]*server{in.s}, in.extra...) }
+
+// stop stops every app process on the database.
+func (in *instance) stop() {
+	for _, s := range in.servers() {
+		_ = s.stop()
+	}
+}
+
+// startPG makes a new database on the PostgreSQL server and starts an
+// instance on it.
+func (b *bencher) startPG(ctx context.Context, pg *pgBench, db databaseResult) (*instance, error) {
+	dsn, err := pg.create(ctx, strings.TrimPrefix(db.Name, "pg "))
+	if err != nil {
+		return nil, err
+	}
+	in, err := b.start(ctx, dsn, db)
+	if err != nil {
+		return nil, err
+	}
+	in.pg = pg
+	return in, nil
 }
 
 // start seeds a database and starts a server on it, recording the seeding
@@ -404,7 +446,7 @@ func (b *bencher) start(ctx context.Context, dbPath string, db databaseResult) (
 		db.FileMB = float64(fi.Size()) / (1 << 20)
 	}
 	logf("seeded in %.1fs (%.0f MB)", db.SeedSeconds, db.FileMB)
-	in := &instance{sd: sd}
+	in := &instance{sd: sd, dsn: dbPath}
 	env := slices.Clone(b.o.env)
 	if b.o.profileDir != "" {
 		if in.pprofAddr, err = freeLoopbackAddr(); err != nil {
@@ -424,31 +466,43 @@ func (b *bencher) start(ctx context.Context, dbPath string, db databaseResult) (
 
 // measuring accumulates one scenario's measurements over its rounds.
 type measuring struct {
-	def            scenarioDef
-	acc            []*groupStats
-	srvCPU, cliCPU time.Duration
-	peakMB         float64
+	def                   scenarioDef
+	acc                   []*groupStats
+	srvCPU, cliCPU, dbCPU time.Duration
+	peakMB                float64
 }
 
 // measure runs m's scenario for d and adds the results to m.
 func (b *bencher) measure(ctx context.Context, m *measuring, d time.Duration, round int) error {
 	in := m.def.inst
 	pid := in.s.cmd.Process.Pid
+	pids := []int{pid}
+	if m.def.spread {
+		pids = nil
+		for _, s := range in.servers() {
+			pids = append(pids, s.cmd.Process.Pid)
+		}
+	}
+	var dbPids []int
+	if in.pg != nil {
+		dbPids = in.pg.backends(ctx, in.dsn)
+	}
 	profDone := make(chan error, 1)
 	if in.pprofAddr != "" {
-		path := filepath.Join(b.o.profileDir, fmt.Sprintf("%s-%s-r%d.pprof", in.db.Name, m.def.slug, round+1))
+		path := filepath.Join(b.o.profileDir, fmt.Sprintf("%s-%s-r%d.pprof", strings.ReplaceAll(in.db.Name, " ", "-"), m.def.slug, round+1))
 		secs := max(int(d/time.Second), 1)
 		go func() { profDone <- fetchProfile(in.pprofAddr, secs, path) }()
 	} else {
 		profDone <- nil
 	}
 	mon := watchRSS(pid)
-	srv0, _ := procCPU(pid)
+	srv0, db0 := sumCPU(pids), sumCPU(dbPids)
 	cli0 := selfCPU()
 	m.acc = runGroups(ctx, in.s.addr, d, m.acc, m.def.groups...)
-	srv1, _ := procCPU(pid)
+	srv1, db1 := sumCPU(pids), sumCPU(dbPids)
 	m.cliCPU += selfCPU() - cli0
 	m.srvCPU += srv1 - srv0
+	m.dbCPU += db1 - db0
 	m.peakMB = max(m.peakMB, mon.peakMB())
 	if err := <-profDone; err != nil {
 		logf("profile of %s: %v", m.def.id, err)
@@ -456,17 +510,33 @@ func (b *bencher) measure(ctx context.Context, m *measuring, d time.Duration, ro
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	select {
-	case <-in.s.done:
-		return fmt.Errorf("server died during scenario %s: %v\n%s", m.def.id, in.s.waitErr, in.s.stderrTail())
-	default:
+	for _, s := range in.servers() {
+		select {
+		case <-s.done:
+			return fmt.Errorf("server died during scenario %s: %v\n%s", m.def.id, s.waitErr, s.stderrTail())
+		default:
+		}
 	}
 	return nil
 }
 
+// sumCPU is the CPU time the processes have used so far (those that
+// cannot be read, such as a database server on another host, count 0).
+func sumCPU(pids []int) time.Duration {
+	var t time.Duration
+	for _, pid := range pids {
+		c, _ := procCPU(pid)
+		t += c
+	}
+	return t
+}
+
 // scenario is the summary of everything m measured.
 func (m *measuring) scenario() scenario {
-	r := scenario{ID: m.def.id, DB: m.def.inst.db.Name, PeakRSSMB: m.peakMB}
+	r := scenario{ID: m.def.id, DB: m.def.inst.db.Name, PeakRSSMB: m.peakMB, Instances: 1}
+	if m.def.spread {
+		r.Instances = len(m.def.inst.servers())
+	}
 	total := 0
 	for i, a := range m.acc {
 		g := a.result()
@@ -477,6 +547,7 @@ func (m *measuring) scenario() scenario {
 	if total > 0 {
 		r.ServerCPUus = float64(m.srvCPU.Microseconds()) / float64(total)
 		r.ClientCPUus = float64(m.cliCPU.Microseconds()) / float64(total)
+		r.DBCPUus = float64(m.dbCPU.Microseconds()) / float64(total)
 	}
 	return r
 }
@@ -504,6 +575,8 @@ type scenarioDef struct {
 	groups    []group
 	check     func(addr string, sd *seeded) error
 	hashBound bool
+	// spread: the workers are spread over all the instance's servers.
+	spread bool
 }
 
 // groupDef builds a group whose workers cycle through reqs.
@@ -537,8 +610,10 @@ func loginPosts(addr string, sd *seeded, password string) requestSet {
 const wrongPassword = "not-the-password-at-all"
 
 // scenarios lists every scenario in report order: 1-6 on the small
-// database, 7.x on the large one (nil when skipped).
-func (b *bencher) scenarios(small, large *instance) []scenarioDef {
+// database, 7.x on the large one (nil when skipped); then, with PostgreSQL,
+// the database-bound ones again there (p3-p6, p7.3) and p8, scenario 3
+// spread over two instances.
+func (b *bencher) scenarios(small, large, pgSmall, pgLarge *instance) []scenarioDef {
 	n := b.o.conns
 	onSmall := func(in *instance) []scenarioDef {
 		addr, sd := in.s.addr, in.sd
@@ -564,19 +639,48 @@ func (b *bencher) scenarios(small, large *instance) []scenarioDef {
 	for i := range defs {
 		defs[i].inst = small
 	}
-	if large == nil {
+	if large != nil {
+		// The ceiling on the large server too, then scenarios 3 and 2 on it.
+		l := onSmall(large)
+		for _, pick := range []struct {
+			i  int
+			id string
+		}{{0, "7.1"}, {2, "7.3"}, {1, "7.2"}} {
+			d := l[pick.i]
+			d.id, d.inst = pick.id, large
+			defs = append(defs, d)
+		}
+	}
+	if pgSmall == nil {
 		return defs
 	}
-	// The ceiling on the large server too, then scenarios 3 and 2 on it.
-	l := onSmall(large)
-	for _, pick := range []struct {
-		i  int
-		id string
-	}{{0, "7.1"}, {2, "7.3"}, {1, "7.2"}} {
-		d := l[pick.i]
-		d.id, d.inst = pick.id, large
+	// /healthz and the anonymous login page touch no database: they are
+	// not run again on PostgreSQL.
+	p := onSmall(pgSmall)
+	for _, d := range p[2:] {
+		d.id, d.inst = "p"+d.id, pgSmall
 		defs = append(defs, d)
 	}
+	if pgLarge != nil {
+		d := onSmall(pgLarge)[2]
+		d.id, d.inst = "p7.3", pgLarge
+		defs = append(defs, d)
+	}
+	var addrs []string
+	for _, s := range pgSmall.servers() {
+		addrs = append(addrs, s.addr)
+	}
+	home := groupDef(fmt.Sprintf("signed-in GET /, %d instances", len(addrs)), n, signedInGets(pgSmall.s.addr, "/", pgSmall.sd), false)
+	home.addrs = addrs
+	defs = append(defs, scenarioDef{id: "p8", slug: "home-2", inst: pgSmall, spread: true, groups: []group{home},
+		check: func(_ string, sd *seeded) error {
+			for _, a := range addrs {
+				if err := wantSignedIn("/", `data-testid="greeting">Hi user`)(a, sd); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
 	return defs
 }
 
@@ -680,7 +784,13 @@ func evaluate(r *report, o options) []target {
 		add("signed-in GET / p99", fmt.Sprintf("%.2f ms", home.P99ms), "< 10 ms", home.P99ms, home.P99ms < 10)
 		add("anonymous login page p99", fmt.Sprintf("%.2f ms", login.P99ms), "< 10 ms", login.P99ms, login.P99ms < 10)
 	}
-	for _, pair := range [][3]string{{"3", "7.3", "signed-in GET /"}, {"2", "7.2", "anonymous login page"}} {
+	if pg, ps, ok := r.find("p3"); ok && okH && health.RPS > 0 {
+		v := pg.RPS / health.RPS
+		add("PostgreSQL: signed-in GET / vs /healthz", fmt.Sprintf("%.0f%% (%.0f / %.0f req/s; by CPU cost, app and database, %.0f%%)",
+			100*v, pg.RPS, health.RPS, 100*cost(hs)/(cost(ps)+ps.DBCPUus)), ">= 35%", v, v >= 0.35)
+		add("PostgreSQL: signed-in GET / p99", fmt.Sprintf("%.2f ms", pg.P99ms), "< 15 ms", pg.P99ms, pg.P99ms < 15)
+	}
+	for _, pair := range [][3]string{{"3", "7.3", "signed-in GET /"}, {"2", "7.2", "anonymous login page"}, {"p3", "p7.3", "PostgreSQL: signed-in GET /"}} {
 		s, ss, ok1 := r.find(pair[0])
 		l, lss, ok2 := r.find(pair[1])
 		if !ok1 || !ok2 || s.RPS == 0 {
@@ -704,6 +814,17 @@ func evaluate(r *report, o options) []target {
 	for _, s := range r.Scenarios {
 		total += s.Failures
 	}
+	// Reported without a goal.
+	if pg, ps, ok := r.find("p3"); ok && okHome {
+		r.Reported = append(r.Reported, target{Name: "PostgreSQL round trip (p3 vs 3)", Value: ps.ServerCPUus - ms.ServerCPUus,
+			Measured: fmt.Sprintf("app CPU %+.0f µs/req (%.0f vs %.0f), PostgreSQL backends %.0f µs/req, p50 %+.2f ms, req/s %.0f vs %.0f",
+				ps.ServerCPUus-ms.ServerCPUus, ps.ServerCPUus, ms.ServerCPUus, ps.DBCPUus, pg.P50ms-home.P50ms, pg.RPS, home.RPS)})
+		if two, ts, ok := r.find("p8"); ok && pg.RPS > 0 {
+			r.Reported = append(r.Reported, target{Name: fmt.Sprintf("PostgreSQL: %d instances vs 1 (p8 vs p3)", ts.Instances), Value: two.RPS / pg.RPS,
+				Measured: fmt.Sprintf("%.0f vs %.0f req/s (%+.0f%%), p99 %.2f vs %.2f ms, app CPU %.0f vs %.0f µs/req, PostgreSQL backends %.0f vs %.0f µs/req",
+					two.RPS, pg.RPS, 100*(two.RPS/pg.RPS-1), two.P99ms, pg.P99ms, ts.ServerCPUus, ps.ServerCPUus, ts.DBCPUus, ps.DBCPUus)})
+		}
+	}
 	add("failures in all scenarios (5xx, network errors)", strconv.Itoa(total), "0", float64(total), total == 0)
 	idle := r.Startup.IdleRSSMB
 	for _, d := range r.Databases {
@@ -720,15 +841,18 @@ func printReport(w io.Writer, r *report) {
 		"%s per scenario (scenarios 1-4 and 7 in %d interleaved rounds), %d connections\n\n",
 		r.GoVersion, r.CPUs, r.LoadAvg, r.Database, r.Duration, r.Rounds, r.Conns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "#\tscenario\tDB\tconns\treq/s\tp50 ms\tp99 ms\tmax ms\tpeak RSS MB\tserver CPU µs/req\tstatuses\t")
+	fmt.Fprintln(tw, "#\tscenario\tDB\tconns\treq/s\tp50 ms\tp99 ms\tmax ms\tpeak RSS MB\tserver CPU µs/req\tDB CPU µs/req\tstatuses\t")
 	for _, s := range r.Scenarios {
 		for i, g := range s.Groups {
-			id, rss, cpu := s.ID, fmt.Sprintf("%.1f", s.PeakRSSMB), fmt.Sprintf("%.0f", s.ServerCPUus)
-			if i > 0 {
-				id, rss, cpu = "", "", ""
+			id, rss, cpu, dbCPU := s.ID, fmt.Sprintf("%.1f", s.PeakRSSMB), fmt.Sprintf("%.0f", s.ServerCPUus), ""
+			if s.DBCPUus > 0 {
+				dbCPU = fmt.Sprintf("%.0f", s.DBCPUus)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s\t\n",
-				id, g.Name, s.DB, g.Conns, g.RPS, g.P50ms, g.P99ms, g.Maxms, rss, cpu, statuses(g))
+			if i > 0 {
+				id, rss, cpu, dbCPU = "", "", "", ""
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t\n",
+				id, g.Name, s.DB, g.Conns, g.RPS, g.P50ms, g.P99ms, g.Maxms, rss, cpu, dbCPU, statuses(g))
 		}
 	}
 	tw.Flush()
@@ -748,6 +872,12 @@ func printReport(w io.Writer, r *report) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\tgoal %s\n", mark, t.Name, t.Measured, t.Goal)
 	}
 	tw.Flush()
+	if len(r.Reported) > 0 {
+		fmt.Fprintln(w, "\nreported (no goal):")
+		for _, t := range r.Reported {
+			fmt.Fprintf(w, "  %s: %s\n", t.Name, t.Measured)
+		}
+	}
 }
 
 func statuses(g groupResult) string {

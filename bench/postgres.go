@@ -51,6 +51,30 @@ func (p *pgBench) create(ctx context.Context, name string) (string, error) {
 	return u.String(), nil
 }
 
+// backends returns the process IDs of the server's backends connected to
+// the database of dsn, to read their CPU time (only meaningful when the
+// server runs on this machine).
+func (p *pgBench) backends(ctx context.Context, dsn string) []int {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil
+	}
+	rows, err := p.admin.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = $1", strings.TrimPrefix(u.Path, "/"))
+	if err != nil {
+		logf("pg_stat_activity: %v", err)
+		return nil
+	}
+	defer rows.Close()
+	var pids []int
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // dropAll drops every database the run made.
 func (p *pgBench) dropAll(ctx context.Context) {
 	for _, db := range p.made {

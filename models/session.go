@@ -205,6 +205,10 @@ type SessionStore struct {
 	life   Lifetimes
 	log    *slog.Logger
 	loader sessionLoader
+	// batch answers concurrent lookups together on PostgreSQL
+	// (session_batch.go); nil on SQLite, where a lookup is a call into
+	// the process and costs about what one statement for many would.
+	batch *sessionBatcher
 }
 
 // Lifetimes are how long sessions last: a remembered (persistent) one
@@ -242,11 +246,16 @@ var _ gsessions.Store = (*SessionStore)(nil)
 // remembered). secure marks the cookie Secure and gives it the __Host-
 // prefix (for https deployments).
 func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log *slog.Logger) *SessionStore {
+	var batch *sessionBatcher
+	if dialectOf(db) == dialectPostgres {
+		batch = newSessionBatcher(sessionLookupsInFlight, lookupBatchSizes[len(lookupBatchSizes)-1])
+	}
 	return &SessionStore{
-		db:   db,
-		life: Lifetimes{Lifetime: lifetime, Idle: idle},
-		log:  log,
-		name: CookieName(secure),
+		batch: batch,
+		db:    db,
+		life:  Lifetimes{Lifetime: lifetime, Idle: idle},
+		log:   log,
+		name:  CookieName(secure),
 		opts: gsessions.Options{
 			Path:     "/",
 			Secure:   secure,

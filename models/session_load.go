@@ -28,37 +28,60 @@ var userColumns = []string{
 
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
 // user. load rebinds the placeholders for PostgreSQL ($1, $2).
-var sessionUserQuery = "SELECT s.user_id, s.auth_at, s.auth_method, s.reauth_at, s.pending_user_id, s.pending_at, s.persistent, " +
+var sessionUserQuery = "SELECT s.id, s.user_id, s.auth_at, s.auth_method, s.reauth_at, s.pending_user_id, s.pending_at, s.persistent, " +
 	"s.reset_hash, s.data, s.created_at, s.last_seen_at, s.expires_at, u." + strings.Join(userColumns, ", u.") +
 	" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
 
-// sessionLoader holds the prepared hot-path statement of a store. It is
+// sessionsUserQuery is sessionUserQuery for n sessions at once, on
+// PostgreSQL (see sessionBatcher); expiry is checked per lookup.
+//
+// Two things keep its plan what it should be, an index probe per ID and
+// per user, once prepared. The user is joined through a LATERAL subquery
+// with a LIMIT, which PostgreSQL cannot flatten into a plain join (whose
+// plan for a batch of unknown size hash-joins a scan of the whole users
+// table). And the IDs are n separate parameters, n from a few fixed sizes
+// (lookupBatchSizes), not one array: with an array PostgreSQL plans every
+// execution anew (it costs the array as 10 elements and keeps finding a
+// plan for the actual few cheaper), which costs more than the lookup.
+func sessionsUserQuery(n int) string {
+	return sessionUserQuery[:strings.Index(sessionUserQuery, " FROM ")] +
+		" FROM sessions s LEFT JOIN LATERAL (SELECT * FROM users WHERE users.id = s.user_id LIMIT 1) u ON true" +
+		" WHERE s.id IN (" + strings.Repeat("?, ", n-1) + "?)"
+}
+
+// lookupBatchSizes are the sizes of the batched statements; a batch is
+// padded to the next size by repeating an ID (the index scan ignores
+// repeats). The largest is the most lookups one statement answers.
+var lookupBatchSizes = [...]int{1, 2, 4, 8, 16, 32, 64}
+
+// sessionLoader holds the prepared hot-path statements of a store. Each is
 // prepared on first use; a failure (the database unavailable then) is not
 // kept, so the next request tries again.
 type sessionLoader struct {
-	mu   sync.Mutex
-	stmt atomic.Pointer[sql.Stmt]
+	mu    sync.Mutex
+	one   atomic.Pointer[sql.Stmt]
+	batch [len(lookupBatchSizes)]atomic.Pointer[sql.Stmt]
 }
 
-// statement returns the prepared statement, preparing it if need be.
-func (l *sessionLoader) statement(db *gorm.DB) (*sql.Stmt, error) {
-	if st := l.stmt.Load(); st != nil {
+// statement returns the prepared statement for query, preparing it if need be.
+func (l *sessionLoader) statement(db *gorm.DB, p *atomic.Pointer[sql.Stmt], query string) (*sql.Stmt, error) {
+	if st := p.Load(); st != nil {
 		return st, nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if st := l.stmt.Load(); st != nil {
+	if st := p.Load(); st != nil {
 		return st, nil
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlDB.Prepare(dialectOf(db).rebind(sessionUserQuery))
+	st, err := sqlDB.Prepare(dialectOf(db).rebind(query))
 	if err != nil {
 		return nil, err
 	}
-	l.stmt.Store(st)
+	p.Store(st)
 	return st, nil
 }
 
@@ -73,10 +96,68 @@ type loadedSession struct {
 
 // load returns the unexpired session with row ID id, or found=false.
 func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row loadedSession, found bool, err error) {
-	stmt, err := s.loader.statement(s.db)
+	if s.batch != nil {
+		return s.batch.load(id, now, s.loadMany)
+	}
+	stmt, err := s.loader.statement(s.db, &s.loader.one, sessionUserQuery)
 	if err != nil {
 		return row, false, dbErr("load session", err)
 	}
+	// The lookup takes microseconds, so it is not worth the goroutines that
+	// database/sql and the driver each start per query to watch a
+	// cancellable context: run it without cancellation.
+	var gotID string
+	row, err = scanSession(stmt.QueryRowContext(context.WithoutCancel(ctx), id, now), &gotID)
+	if err == sql.ErrNoRows {
+		return row, false, nil
+	}
+	if err != nil {
+		return row, false, dbErr("load session", err)
+	}
+	return row, true, nil
+}
+
+// loadMany returns the sessions with the given row IDs, expired or not, by
+// ID: one statement for all.
+func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) {
+	b := 0
+	for b < len(lookupBatchSizes)-1 && lookupBatchSizes[b] < len(ids) {
+		b++
+	}
+	n := lookupBatchSizes[b]
+	if len(ids) > n {
+		return nil, fmt.Errorf("load sessions: %d IDs, at most %d", len(ids), n)
+	}
+	stmt, err := s.loader.statement(s.db, &s.loader.batch[b], sessionsUserQuery(n))
+	if err != nil {
+		return nil, dbErr("load sessions", err)
+	}
+	args := make([]any, n)
+	for i := range args {
+		args[i] = ids[min(i, len(ids)-1)]
+	}
+	rows, err := stmt.QueryContext(context.Background(), args...)
+	if err != nil {
+		return nil, dbErr("load sessions", err)
+	}
+	defer rows.Close()
+	out := make(map[string]loadedSession, len(ids))
+	for rows.Next() {
+		var id string
+		row, err := scanSession(rows, &id)
+		if err != nil {
+			return nil, dbErr("load sessions", err)
+		}
+		out[id] = row
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("load sessions", err)
+	}
+	return out, nil
+}
+
+// scanSession scans one row of sessionUserQuery.
+func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSession, err error) {
 	// One struct for every scan target: one allocation, not twenty.
 	var v struct {
 		userID, pendingID, uid         sql.NullInt64
@@ -90,19 +171,13 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 		dateJoined, lastLogin          sql.NullTime
 	}
 	st := &row.state
-	// The lookup takes microseconds, so it is not worth the goroutines that
-	// database/sql and the driver each start per query to watch a
-	// cancellable context: run it without cancellation.
-	err = stmt.QueryRowContext(context.WithoutCancel(ctx), id, now).Scan(
+	err = sc.Scan(id,
 		&v.userID, &v.authAt, &v.authMethod, &v.reauthAt, &v.pendingID, &v.pendingAt, &v.persistent,
 		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
 		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
 		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified)
-	if err == sql.ErrNoRows {
-		return row, false, nil
-	}
 	if err != nil {
-		return row, false, dbErr("load session", err)
+		return row, err
 	}
 	st.UserID = optionalID(v.userID)
 	st.PendingUserID = optionalID(v.pendingID)
@@ -120,7 +195,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 			EmailVerified: v.emailVerified.Bool,
 		}
 	}
-	return row, true, nil
+	return row, nil
 }
 
 func optionalID(v sql.NullInt64) *uint {
