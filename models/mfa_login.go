@@ -149,14 +149,10 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 		return nil, err
 	}
 	rule := a.secondFactorRule(u.ID)
+	// The block a wrong code starts is recorded with the failure below; a
+	// refused take starts none.
 	taken, err := a.take(ctx, "", u, rule)
 	if err != nil {
-		var terr *ThrottledError
-		if errors.As(err, &terr) {
-			_ = a.transaction(ctx, "record throttled code", func(tx *gorm.DB) error {
-				return recordBlock(tx, ctx, EventSecondFactorThrottle, u, taken)
-			})
-		}
 		return nil, err
 	}
 	code := NormalizeCode(in.Code)
@@ -184,16 +180,8 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 		return a.completeLogin(tx, ctx, in.SessionID, u, method, remember, rule, &out, left)
 	})
 	if errors.Is(err, ErrWrongCode) {
-		ferr := a.transaction(ctx, "record wrong code", func(tx *gorm.DB) error {
-			if err := recordEvent(tx, ctx, userEvent(EventSecondFactorFailed, u, nil, "")); err != nil {
-				return err
-			}
-			return recordBlock(tx, ctx, EventSecondFactorThrottle, u, taken)
-		})
-		if ferr != nil {
-			return nil, ferr
-		}
-		return nil, ErrWrongCode
+		return nil, a.recordFailure(ctx, failedAttempt{op: "record wrong code",
+			event: userEvent(EventSecondFactorFailed, u, nil, ""), block: EventSecondFactorThrottle, user: u, taken: taken}, ErrWrongCode)
 	}
 	if err != nil {
 		return nil, err

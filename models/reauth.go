@@ -103,14 +103,6 @@ func (a *Accounts) checkOwnPassword(ctx context.Context, u *User, ip, password s
 	if ok {
 		return userIP, nil
 	}
-	err = a.transaction(ctx, "record failed password check", func(tx *gorm.DB) error {
-		if err := recordEvent(tx, ctx, userEvent(failKind, u, nil, detail)); err != nil {
-			return err
-		}
-		return recordBlock(tx, ctx, throttledKind, u, taken)
-	})
-	if err != nil {
-		return userIP, err
-	}
-	return userIP, ErrWrongPassword
+	return userIP, a.recordFailure(ctx, failedAttempt{op: "record failed password check",
+		event: userEvent(failKind, u, nil, detail), block: throttledKind, user: u, taken: taken}, ErrWrongPassword)
 }
