@@ -213,7 +213,14 @@ func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, sessionID str
 		return nil
 	}
 	out.RecoveryLeft = int(recoveryLeft)
-	if err := recordEvent(tx, ctx, userEvent(EventRecoveryCodeUsed, u, nil, "left="+strconv.FormatInt(recoveryLeft, 10))); err != nil {
+	return recoveryCodeSpent(tx, ctx, u, recoveryLeft, now)
+}
+
+// recoveryCodeSpent records that u used a recovery code at now (left
+// remain) and mails the owner, inside tx: a sign-in or a confirmation with
+// a recovery code is worth knowing about.
+func recoveryCodeSpent(tx *gorm.DB, ctx context.Context, u *User, left int64, now time.Time) error {
+	if err := recordEvent(tx, ctx, userEvent(EventRecoveryCodeUsed, u, nil, "left="+strconv.FormatInt(left, 10))); err != nil {
 		return err
 	}
 	if u.Email == "" {
@@ -221,6 +228,6 @@ func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, sessionID str
 	}
 	ci := clientInfo(ctx)
 	return enqueue(tx, KindRecoveryCodeUsed, &u.ID, u.Email, map[string]string{
-		"username": u.Username, "when": now.Format(time.RFC3339), "left": strconv.FormatInt(recoveryLeft, 10), "ip": ci.IP,
+		"username": u.Username, "when": now.Format(time.RFC3339), "left": strconv.FormatInt(left, 10), "ip": ci.IP,
 	})
 }
