@@ -89,22 +89,27 @@ func TestBrowserTOTPActivationAndLogin(t *testing.T) {
 
 // enableVirtualAuthenticator gives the tab a platform authenticator that
 // holds discoverable credentials and verifies the user (Chromium's
-// WebAuthn.addVirtualAuthenticator).
-func (b *tab) enableVirtualAuthenticator() {
+// WebAuthn.addVirtualAuthenticator), and returns its ID.
+func (b *tab) enableVirtualAuthenticator() webauthn.AuthenticatorID {
 	b.t.Helper()
+	var id webauthn.AuthenticatorID
 	b.do("add virtual authenticator", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 			return err
 		}
-		_, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+		res, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 			Options: &webauthn.VirtualAuthenticatorOptions{
 				Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
 				Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true,
 				HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
 			},
 		})
+		if err == nil {
+			id = res.AuthenticatorID
+		}
 		return err
 	}))
+	return id
 }
 
 // A user registers a passkey through Chromium's virtual authenticator,

@@ -30,6 +30,7 @@ var activityNames = map[models.EventKind]string{
 	models.EventReauthenticated:         "Password confirmed for a sensitive action",
 	models.EventReauthFailed:            "Wrong password when confirming a sensitive action",
 	models.EventReauthThrottled:         "Password confirmations blocked",
+	models.EventReauthFactorFailed:      "Wrong code or failed passkey when confirming a sensitive action",
 	models.EventEmailChangeRequested:    "E-mail change requested",
 	models.EventEmailChanged:            "E-mail address changed",
 	models.EventEmailVerified:           "E-mail address confirmed",

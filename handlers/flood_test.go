@@ -15,16 +15,24 @@ import (
 	"gatehouse/models"
 )
 
-// TestLoginFlood sends hundreds of concurrent wrong-password logins to a
-// server allowed one hash at a time with a short queue. Memory must stay
-// bounded (each argon2id hash holds its whole memory cost, so unbounded
-// hashing would take hashes-in-flight × 8 MiB), logins that wait too long
-// must get a quick 503 with Retry-After rather than piling up, and other
-// pages must keep answering promptly.
-func TestLoginFlood(t *testing.T) {
-	if testing.Short() {
-		t.Skip("flood test")
-	}
+// floodResult is what a login flood did: the statuses answered, the
+// slowest 503 and the slowest page read meanwhile, the heap's peak growth,
+// and anything that went wrong.
+type floodResult struct {
+	statuses    map[int]int
+	total       time.Duration
+	slow503     time.Duration
+	slowestRead time.Duration
+	heapGrowth  int64
+	problems    []string
+	readerErr   any
+}
+
+// runLoginFlood sends hundreds of concurrent wrong-password logins to a
+// server allowed one hash at a time with a short queue, while a reader
+// loads the home page again and again.
+func runLoginFlood(t testing.TB) floodResult {
+	t.Helper()
 	const (
 		flood        = 300
 		queueTimeout = 50 * time.Millisecond
@@ -38,7 +46,11 @@ func TestLoginFlood(t *testing.T) {
 		c.LoginLimitPerIP = models.Limit{Max: -1}
 	})
 	ts.createUser(t, "victim", "victim@example.com", "correct horse battery")
-	ts.client(t).get("/") // warm up templates, pools and the dummy hash
+	// Warm up templates and pools.
+	if res, err := http.Get(ts.URL + "/"); err == nil {
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
 
 	runtime.GC()
 	var base runtime.MemStats
@@ -141,32 +153,58 @@ func TestLoginFlood(t *testing.T) {
 	close(stopSampling)
 	sampler.Wait()
 
-	grown := int64(peak.Load()) - int64(base.HeapAlloc)
-	t.Logf("statuses %v in %v; slowest 503 %v; slowest GET / %v; peak heap growth %d MiB",
-		statuses, total, slow503, time.Duration(slowest.Load()), grown>>20)
-	if len(problems) > 0 {
-		t.Fatalf("%d problems, first: %s", len(problems), problems[0])
+	return floodResult{statuses: statuses, total: total, slow503: slow503, slowestRead: time.Duration(slowest.Load()),
+		heapGrowth: int64(peak.Load()) - int64(base.HeapAlloc), problems: problems, readerErr: readerErr.Load()}
+}
+
+// TestLoginFlood: under a flood of logins, memory stays bounded (each
+// argon2id hash holds its whole memory cost, so unbounded hashing would
+// take hashes-in-flight × 8 MiB), logins the hash queue cannot take in
+// time get 503 with Retry-After, and other pages keep answering. How fast
+// the 503s and the pages come is BenchmarkLoginFlood's to say: wall-clock
+// bounds here would fail on a loaded machine, not on a defect.
+func TestLoginFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("flood test")
 	}
-	if v := readerErr.Load(); v != nil {
-		t.Fatalf("reader: %v", v)
+	r := runLoginFlood(t)
+	t.Logf("statuses %v in %v; slowest 503 %v; slowest GET / %v; peak heap growth %d MiB",
+		r.statuses, r.total, r.slow503, r.slowestRead, r.heapGrowth>>20)
+	if len(r.problems) > 0 {
+		t.Fatalf("%d problems, first: %s", len(r.problems), r.problems[0])
+	}
+	if r.readerErr != nil {
+		t.Fatalf("reader: %v", r.readerErr)
 	}
 	// Generous bounds: one 8 MiB hash in flight plus the requests' own
 	// buffers is a few MiB; unbounded hashing needs hundreds.
-	if limit := int64(96 << 20); grown > limit {
-		t.Fatalf("heap grew by %d MiB during the flood, want under %d MiB", grown>>20, limit>>20)
+	if limit := int64(96 << 20); r.heapGrowth > limit {
+		t.Fatalf("heap grew by %d MiB during the flood, want under %d MiB", r.heapGrowth>>20, limit>>20)
 	}
-	for status, n := range statuses {
+	for status, n := range r.statuses {
 		if status != http.StatusUnprocessableEntity && status != http.StatusServiceUnavailable {
 			t.Fatalf("got %d responses with status %d, want only 422 and 503", n, status)
 		}
 	}
-	if statuses[http.StatusServiceUnavailable] == 0 {
+	if r.statuses[http.StatusServiceUnavailable] == 0 {
 		t.Fatal("got no 503: the hash queue never turned anyone away")
 	}
-	if slow503 > 5*time.Second {
-		t.Fatalf("slowest 503 took %v: requests piled up instead of being turned away", slow503)
+}
+
+// BenchmarkLoginFlood times a login flood (go test -bench LoginFlood
+// ./handlers): the slowest 503 (the queue turns logins away after 50 ms,
+// so this stays far below a second unless requests pile up) and the
+// slowest page read meanwhile (a few ms on a quiet machine) are reported
+// as metrics.
+func BenchmarkLoginFlood(b *testing.B) {
+	var slow503, slowRead time.Duration
+	for b.Loop() {
+		r := runLoginFlood(b)
+		if len(r.problems) > 0 || r.readerErr != nil {
+			b.Fatalf("flood: problems %v, reader %v", r.problems, r.readerErr)
+		}
+		slow503, slowRead = max(slow503, r.slow503), max(slowRead, r.slowestRead)
 	}
-	if d := time.Duration(slowest.Load()); d > 3*time.Second {
-		t.Fatalf("GET / took up to %v during the flood, want under 3s", d)
-	}
+	b.ReportMetric(float64(slow503.Milliseconds()), "slowest-503-ms")
+	b.ReportMetric(float64(slowRead.Milliseconds()), "slowest-page-ms")
 }

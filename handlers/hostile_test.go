@@ -90,13 +90,12 @@ func TestSignupHostileBodies(t *testing.T) {
 			}
 			// The body is read, parsed and (on the final POST) shown back
 			// once: a few MB. Normalising or splitting it costs 20-100x.
+			// Allocation, not wall-clock time, is the bound: it does not
+			// move with the machine's load.
 			alloc := after.TotalAlloc - before.TotalAlloc
 			t.Logf("%s: %v, %d KB allocated", tc.name, took, alloc>>10)
 			if limit := uint64(12 << 20); alloc > limit {
 				t.Errorf("allocated %d MB serving a 1 MB body, want at most %d MB", alloc>>20, limit>>20)
-			}
-			if took > 5*time.Second {
-				t.Errorf("took %v, want well under a second", took)
 			}
 		})
 	}

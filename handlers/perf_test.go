@@ -7,78 +7,26 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
-
+	"gatehouse/internal/dbwatch"
 	"gatehouse/internal/testdb"
 	"gatehouse/models"
 )
 
-// writeCounter counts the rows SQLite changes, per table and operation, as
-// reported by SQLite's own update hook: every INSERT, UPDATE and DELETE,
-// whether it came through GORM or not.
-type writeCounter struct {
-	mu      sync.Mutex
-	changes map[string]int // "update sessions" -> rows
-}
-
-// watchWrites makes the server's database use a single connection and
-// installs SQLite's update hook on it, so every write the app makes from
-// now on is counted.
-func (ts *testServer) watchWrites(t *testing.T) *writeCounter {
-	t.Helper()
-	sqlDB, err := ts.db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// One connection, so the hooked one is the one every statement uses.
-	sqlDB.SetMaxOpenConns(1)
-	ctx := context.Background()
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	wc := &writeCounter{changes: map[string]int{}}
-	ops := map[int]string{sqlite3.SQLITE_INSERT: "insert", sqlite3.SQLITE_UPDATE: "update", sqlite3.SQLITE_DELETE: "delete"}
-	err = conn.Raw(func(dc any) error {
-		c, ok := dc.(*sqlite3.SQLiteConn)
-		if !ok {
-			return fmt.Errorf("driver connection is %T, want *sqlite3.SQLiteConn", dc)
-		}
-		c.RegisterUpdateHook(func(op int, _, table string, _ int64) {
-			wc.mu.Lock()
-			defer wc.mu.Unlock()
-			wc.changes[ops[op]+" "+table]++
-		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wc
-}
-
-// take returns the changes counted since the last take, and resets.
-func (wc *writeCounter) take() map[string]int {
-	wc.mu.Lock()
-	defer wc.mu.Unlock()
-	c := wc.changes
-	wc.changes = map[string]int{}
-	return c
-}
-
 // TestReadOnlyRequestsDoNotWrite: a signed-in user reading pages costs no
 // database write, except last_seen_at, written at most once a minute per
-// session.
+// session. No write transaction either, from the requests or from the
+// idle outbox worker polling beside them.
 func TestReadOnlyRequestsDoNotWrite(t *testing.T) {
 	testdb.SkipOnPostgres(t, "counts writes with an SQLite update hook")
-	ts := newTestServer(t)
+	// The hooks are on every connection of the pool (the app's own pool
+	// size), so a write counts whichever connection makes it.
+	w := dbwatch.New()
+	ts := newTestServerWith(t, testSetup{dbOpts: []models.OpenOption{models.WithSQLiteConnectHook(w.Hook)}})
 	c, u := ts.signUpAndLogin(t, "reader", "a long enough passphrase")
-	wc := ts.watchWrites(t)
+	waitOutboxIdle(t, ts)
 	sessionID, ok := models.SessionIDFromToken(c.cookie(models.SessionCookieName))
 	if !ok {
 		t.Fatal("no session cookie after login")
@@ -87,12 +35,12 @@ func TestReadOnlyRequestsDoNotWrite(t *testing.T) {
 	// The page after login shows (and so consumes) the welcome flash:
 	// that is a write of the session's data, once.
 	wantStatus(t, c.get("/"), http.StatusOK)
-	wc.take()
+	w.Take()
 
 	for _, path := range []string{"/", "/accounts/profile/", "/", "/accounts/profile/", "/no-such-page/"} {
 		c.get(path)
-		if got := wc.take(); len(got) != 0 {
-			t.Errorf("GET %s as a signed-in user: got writes %v, want none", path, got)
+		if got, txs := w.Take(); len(got) != 0 || txs != 0 {
+			t.Errorf("GET %s as a signed-in user: got writes %v in %d write transactions, want none", path, got, txs)
 		}
 	}
 
@@ -102,14 +50,14 @@ func TestReadOnlyRequestsDoNotWrite(t *testing.T) {
 	if err := ts.db.Model(&models.Session{}).Where("id = ?", sessionID).Update("last_seen_at", old).Error; err != nil {
 		t.Fatal(err)
 	}
-	wc.take()
+	w.Take()
 	wantStatus(t, c.get("/"), http.StatusOK)
-	if got, want := wc.take(), map[string]int{"update sessions": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("GET / with last_seen_at two minutes old: got writes %v, want %v", got, want)
+	if got, _ := w.Take(); fmt.Sprint(got) != fmt.Sprint(map[string]int{"update sessions": 1}) {
+		t.Errorf("GET / with last_seen_at two minutes old: got writes %v, want map[update sessions:1]", got)
 	}
 	wantStatus(t, c.get("/"), http.StatusOK)
-	if got := wc.take(); len(got) != 0 {
-		t.Errorf("GET / right after the last_seen_at write: got writes %v, want none", got)
+	if got, txs := w.Take(); len(got) != 0 || txs != 0 {
+		t.Errorf("GET / right after the last_seen_at write: got writes %v in %d write transactions, want none", got, txs)
 	}
 	var s models.Session
 	if err := ts.db.Take(&s, "id = ?", sessionID).Error; err != nil {
@@ -120,6 +68,23 @@ func TestReadOnlyRequestsDoNotWrite(t *testing.T) {
 	}
 	if s.UserID == nil || *s.UserID != u.ID {
 		t.Errorf("session user: got %v, want %d", s.UserID, u.ID)
+	}
+}
+
+// waitOutboxIdle waits until the outbox worker has done everything queued
+// so far, so its writes do not count against the requests that follow.
+func waitOutboxIdle(t *testing.T, ts *testServer) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second) // a guard against a hang, not a performance target
+	for {
+		s, err := ts.app.Outbox().Stats(context.Background())
+		if err == nil && s.Pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox: got %+v (%v), want nothing pending", s, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -39,6 +39,8 @@ const reauthFallback = "/accounts/profile/"
 
 const reauthWrongPassword = "Your password was entered incorrectly. Please enter it again."
 
+const reauthWrongCode = "That code is not valid. Codes from the app work once and change every 30 seconds."
+
 // sudoFresh reports whether the session's password confirmation is recent.
 func (h *Handler) sudoFresh(c *gin.Context) bool {
 	at := session(c).ReauthAt
@@ -100,14 +102,50 @@ func privilegeChange(target *models.User, ch models.UserChanges) bool {
 }
 
 func (h *Handler) reauthPage(c *gin.Context) {
-	next := safeNext(c.Query("next"), "")
-	p := h.page(c, "Confirm your password")
-	p.Narrow = true
-	h.render(c, http.StatusOK, components.ReauthPage(p, newForm(nil), next))
+	h.renderReauth(c, http.StatusOK, newForm(nil), safeNext(c.Query("next"), ""))
 }
 
-// reauthSubmit checks the password (models.Accounts.Reauthenticate) and
-// sends the user back to next.
+// reauthView is what the page asks of this user: a code beside the
+// password when they have a second factor, and a passkey ceremony when
+// they have a passkey.
+func (h *Handler) reauthView(c *gin.Context, next string) (components.Reauth, error) {
+	r := components.Reauth{Next: next}
+	u := currentUser(c)
+	has, err := h.accounts.HasSecondFactor(c.Request.Context(), u.ID)
+	if err != nil {
+		return r, err
+	}
+	r.NeedCode = has
+	if !has {
+		return r, nil
+	}
+	cer, err := h.accounts.BeginPasskeyReauth(c.Request.Context(), u, session(c).ID)
+	switch {
+	case err == nil:
+		r.PasskeyOptions, r.PasskeyState = string(cer.Options), cer.State
+	case !errors.Is(err, models.ErrNotFound) && !errors.Is(err, models.ErrMFAUnavailable):
+		return r, err
+	}
+	return r, nil
+}
+
+// renderReauth answers with the confirmation form: the fragment alone to
+// htmx, the whole page (with a fresh passkey ceremony) otherwise.
+func (h *Handler) renderReauth(c *gin.Context, status int, form components.Form, next string) {
+	r, err := h.reauthView(c, next)
+	if err != nil {
+		h.dbError(c, "re-authentication page", err)
+		return
+	}
+	h.formOrPage(c, status, components.ReauthForm(form, r), func() templ.Component {
+		p := h.page(c, "Confirm it's you")
+		p.Narrow = true
+		return components.ReauthPage(p, form, r)
+	})
+}
+
+// reauthSubmit checks the password, and the code of a user with a second
+// factor (models.Accounts.Reauthenticate), and sends the user back to next.
 func (h *Handler) reauthSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
@@ -115,29 +153,73 @@ func (h *Handler) reauthSubmit(c *gin.Context) {
 	}
 	next := safeNext(values.Get("next"), "")
 	form := newForm(values)
-	show := func(status int) { h.reauthForm(c, status, form, next) }
+	show := func(status int) { h.renderReauth(c, status, form, next) }
 	if formMsg != "" {
 		addError(form, "", formMsg)
 		show(http.StatusUnprocessableEntity)
 		return
 	}
 	st := session(c)
-	ns, err := h.accounts.Reauthenticate(c.Request.Context(), models.ReauthInput{
-		User: currentUser(c), SessionID: st.ID, IP: c.ClientIP(), Password: values.Get("password"),
+	res, err := h.accounts.Reauthenticate(c.Request.Context(), models.ReauthInput{
+		User: currentUser(c), SessionID: st.ID, IP: c.ClientIP(), Password: values.Get("password"), Code: values.Get("code"),
 	})
 	switch {
 	case errors.Is(err, models.ErrWrongPassword):
 		addError(form, "password", reauthWrongPassword)
 		show(http.StatusUnprocessableEntity)
 		return
+	case errors.Is(err, models.ErrWrongCode):
+		addError(form, "code", reauthWrongCode)
+		show(http.StatusUnprocessableEntity)
+		return
 	case errors.Is(err, models.ErrNotFound):
-		// The session ended meanwhile (revoked elsewhere): sign in again.
-		st.End()
-		touch(c)
-		h.redirect(c, h.cfg.LoginURL)
+		h.reauthSessionGone(c)
 		return
 	case err != nil:
-		h.formFailure(c, "re-authenticate", err, form, "password attempts", nil, show)
+		h.formFailure(c, "re-authenticate", err, form, "attempts", nil, show)
+		return
+	}
+	st.Adopt(res.Session)
+	touch(c)
+	if res.RecoveryLeft >= 0 {
+		level := "info"
+		if res.RecoveryLeft <= models.RecoveryCodesLow {
+			level = "warning"
+		}
+		h.flash(c, level, "You used a recovery code; %d left. Make a new set at /accounts/2fa/recovery-codes/ if you are running low.", res.RecoveryLeft)
+	}
+	h.redirect(c, safeNext(next, reauthFallback))
+}
+
+// reauthPasskeySubmit confirms the user with one of their passkeys alone
+// (models.Accounts.PasskeyReauthenticate); webauthn.js posts the form.
+func (h *Handler) reauthPasskeySubmit(c *gin.Context) {
+	values, formMsg, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	next := safeNext(values.Get("next"), "")
+	form := newForm(nil)
+	show := func(status int) { h.renderReauth(c, status, form, next) }
+	if formMsg != "" {
+		addError(form, "", formMsg)
+		show(http.StatusUnprocessableEntity)
+		return
+	}
+	st := session(c)
+	ns, err := h.accounts.PasskeyReauthenticate(c.Request.Context(), models.PasskeyReauthInput{
+		User: currentUser(c), SessionID: st.ID, State: values.Get("state"), Response: []byte(values.Get("credential")),
+	})
+	switch {
+	case errors.Is(err, models.ErrPasskeyFailed), errors.Is(err, models.ErrMFAUnavailable):
+		addError(form, "", "The passkey could not be verified. Try again, or use your password and a code.")
+		show(http.StatusUnprocessableEntity)
+		return
+	case errors.Is(err, models.ErrNotFound):
+		h.reauthSessionGone(c)
+		return
+	case err != nil:
+		h.formFailure(c, "passkey re-authentication", err, form, "attempts", nil, show)
 		return
 	}
 	st.Adopt(ns)
@@ -145,10 +227,11 @@ func (h *Handler) reauthSubmit(c *gin.Context) {
 	h.redirect(c, safeNext(next, reauthFallback))
 }
 
-func (h *Handler) reauthForm(c *gin.Context, status int, form components.Form, next string) {
-	h.formOrPage(c, status, components.ReauthForm(form, next), func() templ.Component {
-		p := h.page(c, "Confirm your password")
-		p.Narrow = true
-		return components.ReauthPage(p, form, next)
-	})
+// reauthSessionGone answers a confirmation whose session ended meanwhile
+// (revoked elsewhere): sign in again.
+func (h *Handler) reauthSessionGone(c *gin.Context) {
+	st := session(c)
+	st.End()
+	touch(c)
+	h.redirect(c, h.cfg.LoginURL)
 }

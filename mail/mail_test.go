@@ -14,6 +14,7 @@ import (
 	"github.com/a-h/templ"
 	"gorm.io/gorm"
 
+	"gatehouse/internal/dbwatch"
 	"gatehouse/mail/mailtest"
 	"gatehouse/models"
 )
@@ -166,16 +167,19 @@ func TestComposeTextIsExact(t *testing.T) {
 	}
 }
 
-// outboxFixture is an outbox on a fresh SQLite file with one user.
+// outboxFixture is an outbox on a fresh SQLite file with one user; writes
+// counts every write to the file, on any connection.
 type outboxFixture struct {
 	db     *gorm.DB
 	outbox *models.Outbox
 	user   *models.User
+	writes *dbwatch.Watch
 }
 
 func newOutboxFixture(t *testing.T) *outboxFixture {
 	t.Helper()
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "outbox.db"))
+	w := dbwatch.New()
+	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "outbox.db"), models.WithSQLiteConnectHook(w.Hook))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +189,7 @@ func newOutboxFixture(t *testing.T) *outboxFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &outboxFixture{db: db, outbox: models.NewOutbox(db), user: u}
+	return &outboxFixture{db: db, outbox: models.NewOutbox(db), user: u, writes: w}
 }
 
 func (f *outboxFixture) notice(t *testing.T) {
@@ -331,6 +335,66 @@ func TestWorkerIssuesTokenAtSend(t *testing.T) {
 	}
 	waitStats(t, f.outbox, models.OutboxStats{Sent: 1, Failed: 1})
 	srv.None(t, 100*time.Millisecond)
+}
+
+// TestIdleOutboxDoesNotWrite: polling an outbox with nothing due opens no
+// write transaction (on SQLite, BEGIN IMMEDIATE takes the one write lock
+// every request that writes needs); a due message is still claimed, once,
+// and sent.
+func TestIdleOutboxDoesNotWrite(t *testing.T) {
+	f := newOutboxFixture(t)
+	ctx := context.Background()
+	f.writes.Take()
+	for range 5 {
+		got, err := f.outbox.Claim(ctx, 8, time.Minute)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("claim on an empty outbox: got %d messages (%v), want none", len(got), err)
+		}
+	}
+	if rows, txs := f.writes.Take(); len(rows) != 0 || txs != 0 {
+		t.Errorf("5 claims with nothing due: got rows %v in %d write transactions, want no write", rows, txs)
+	}
+
+	// A message held by a live lease, or not yet due, is not claimable
+	// either: still no write.
+	f.notice(t)
+	held, err := f.outbox.Claim(ctx, 8, time.Minute)
+	if err != nil || len(held) != 1 {
+		t.Fatalf("claim of one due message: got %d (%v), want 1", len(held), err)
+	}
+	f.writes.Take()
+	if got, err := f.outbox.Claim(ctx, 8, time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("claim while the only message is leased: got %d (%v), want none", len(got), err)
+	}
+	if rows, txs := f.writes.Take(); len(rows) != 0 || txs != 0 {
+		t.Errorf("claim while the only message is leased: got rows %v in %d write transactions, want no write", rows, txs)
+	}
+	if err := f.outbox.MarkSent(ctx, &held[0]); err != nil {
+		t.Fatal(err)
+	}
+
+	// A running worker polls every 10ms: idle, it writes nothing; given
+	// mail, it claims and sends it.
+	srv := mailtest.NewServer(t, mailtest.Options{})
+	m, _ := NewSMTP(srv.URL(), testFrom)
+	w := NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond})
+	f.writes.Take()
+	stop := run(w)
+	defer stop()
+	time.Sleep(200 * time.Millisecond) // some polls
+	if rows, txs := f.writes.Take(); len(rows) != 0 || txs != 0 {
+		t.Errorf("idle worker: got rows %v in %d write transactions, want no write", rows, txs)
+	}
+	f.notice(t)
+	got := srv.Next(t, 5*time.Second)
+	if got.To[0] != "bob@example.test" {
+		t.Errorf("mail to %v, want bob@example.test", got.To)
+	}
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 2})
+	if rows, _ := f.writes.Take(); rows["update outbox_messages"] < 2 {
+		t.Errorf("worker with mail: got rows %v, want the claim and the sent mark on outbox_messages", rows)
+	}
 }
 
 // waitStats waits until the outbox counts are want.

@@ -176,6 +176,32 @@ func recordBlock(tx *gorm.DB, ctx context.Context, kind EventKind, user *User, t
 	return recordEvent(tx, ctx, e)
 }
 
+// failedAttempt is a refused attempt to record: its event, and the block
+// that taking the attempt started (if it did), linked to user.
+type failedAttempt struct {
+	op    string    // names the transaction in errors
+	event AuthEvent // the failure itself
+	block EventKind // recorded once when taken started a block
+	user  *User     // the account the block is linked to (nil: none)
+	taken Taken     // the attempt, as the flow's take returned it
+}
+
+// recordFailure records f's event and the block its attempt started in
+// one transaction and returns refusal (the flow's sentinel, such as
+// ErrWrongPassword) — or the error that kept them from being recorded.
+func (a *Accounts) recordFailure(ctx context.Context, f failedAttempt, refusal error) error {
+	err := a.transaction(ctx, f.op, func(tx *gorm.DB) error {
+		if err := recordEvent(tx, ctx, f.event); err != nil {
+			return err
+		}
+		return recordBlock(tx, ctx, f.block, f.user, f.taken)
+	})
+	if err != nil {
+		return err
+	}
+	return refusal
+}
+
 // transaction runs fn in one transaction and maps its error, letting the
 // package's sentinels and typed errors through.
 func (a *Accounts) transaction(ctx context.Context, op string, fn func(tx *gorm.DB) error) error {

@@ -5,6 +5,8 @@ package models
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -53,6 +56,12 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 			return nil, err
 		}
 		dialector = sqlite.Open(dsn)
+		if o.connectHook != nil {
+			// A driver of our own (not sql.Register'ed: no global name)
+			// whose hook runs on every connection the pool opens.
+			drv := &sqlite3.SQLiteDriver{ConnectHook: o.connectHook}
+			dialector = sqlite.New(sqlite.Config{Conn: sql.OpenDB(sqliteConnector{dsn: dsn, drv: drv})})
+		}
 	}
 	if o.maxConns > 0 {
 		maxConns = o.maxConns
@@ -134,7 +143,27 @@ type openOptions struct {
 	maxConns    int
 	migrate     MigrateMode
 	log         *slog.Logger
+	connectHook func(*sqlite3.SQLiteConn) error
 }
+
+// WithSQLiteConnectHook runs hook on every SQLite connection the pool
+// opens, before its first statement; an error from it fails that
+// connection. Tests use it to install SQLite's update and commit hooks on
+// every connection, so they see each write whichever connection makes it.
+// It has no effect on PostgreSQL.
+func WithSQLiteConnectHook(hook func(*sqlite3.SQLiteConn) error) OpenOption {
+	return func(o *openOptions) { o.connectHook = hook }
+}
+
+// sqliteConnector opens SQLite connections through drv, so its
+// ConnectHook runs on each.
+type sqliteConnector struct {
+	dsn string
+	drv *sqlite3.SQLiteDriver
+}
+
+func (c sqliteConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c sqliteConnector) Driver() driver.Driver                        { return c.drv }
 
 // DefaultPostgresMaxConns is the connection pool size per process on
 // PostgreSQL unless DATABASE_MAX_CONNS says otherwise (SQLite's is 8).

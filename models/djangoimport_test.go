@@ -2,11 +2,18 @@ package models
 
 import (
 	"context"
+	"crypto/pbkdf2"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/internal/testdb"
 )
 
 // djangoAuthUserDDL is auth_user as Django 3.2's migrate creates it on
@@ -16,6 +23,25 @@ const djangoAuthUserDDL = `CREATE TABLE "auth_user" ("id" integer NOT NULL PRIMA
 	"username" varchar(150) NOT NULL UNIQUE, "last_name" varchar(150) NOT NULL,
 	"email" varchar(254) NOT NULL, "is_staff" bool NOT NULL, "is_active" bool NOT NULL,
 	"date_joined" datetime NOT NULL, "first_name" varchar(150) NOT NULL)`
+
+// djangoSampleEvery: one user in this many (user0000001, user0010001 …)
+// of a synthetic Django database has a real hash of djangoSamplePassword,
+// so a sample of the import can log in.
+const djangoSampleEvery = 10_000
+
+func djangoSamplePassword(i int) string { return fmt.Sprintf("the password of user %d", i) }
+
+// djangoSampleHash is Django's pbkdf2_sha256 of djangoSamplePassword(i),
+// with few iterations (the count is part of the format) so it is cheap.
+func djangoSampleHash(t testing.TB, i int) string {
+	t.Helper()
+	salt := fmt.Sprintf("sample%07d", i)
+	key, err := pbkdf2.Key(sha256.New, djangoSamplePassword(i), []byte(salt), 1000, sha256.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "pbkdf2_sha256$1000$" + salt + "$" + base64.StdEncoding.EncodeToString(key)
+}
 
 // makeSyntheticDjangoDB writes n users into an auth_user table shaped like
 // Django's (the hashes are well-formed Django pbkdf2 strings; only the
@@ -48,6 +74,9 @@ func makeSyntheticDjangoDB(t testing.TB, n int) string {
 			last = when
 		}
 		hash := fmt.Sprintf("pbkdf2_sha256$260000$salt%07d$Uj2ZVdZdf/ARXJc192fqdi78271maw+lPOvG/5EZqdU=", i)
+		if i%djangoSampleEvery == 1 {
+			hash = djangoSampleHash(t, i)
+		}
 		if _, err := st.Exec(hash, last, fmt.Sprintf("user%07d", i), fmt.Sprintf("user%07d@example.com", i), i%10 != 0, when); err != nil {
 			t.Fatal(err)
 		}
@@ -58,9 +87,10 @@ func makeSyntheticDjangoDB(t testing.TB, n int) string {
 	return path
 }
 
-// TestImportDjango100k imports 100,000 users and requires it to take well
-// under a minute (it takes a few seconds), with progress reported, and a
-// re-run to change nothing.
+// TestImportDjango100k imports 100,000 users: all arrive, progress is
+// reported per batch, a sample of them logs in with their Django password
+// (and is upgraded to argon2id), and a re-run changes nothing. Skipped
+// with -short. How long it takes is BenchmarkImportDjango100k's to say.
 func TestImportDjango100k(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100k-user import: not in -short")
@@ -83,15 +113,11 @@ func TestImportDjango100k(t *testing.T) {
 	if rep.Imported != n || len(rep.Skipped) != 0 {
 		t.Fatalf("got imported=%d skipped=%d, want %d, 0", rep.Imported, len(rep.Skipped), n)
 	}
-	// About 6 s into SQLite on a quiet machine; the bound is the
-	// requirement's (under a minute), for a shared CI machine.
-	if rep.Elapsed > time.Minute {
-		t.Errorf("100k users took %s, want under a minute", rep.Elapsed)
-	}
 	if calls < n/2000 {
 		t.Errorf("progress called %d times, want once per batch", calls)
 	}
-	users := NewUsers(db, NewHasher(cheap, 1, time.Second))
+	hasher := NewHasher(cheap, 1, time.Second)
+	users := NewUsers(db, hasher)
 	l, err := users.List(ctx, UserQuery{Active: No})
 	if err != nil {
 		t.Fatal(err)
@@ -99,14 +125,56 @@ func TestImportDjango100k(t *testing.T) {
 	if l.Total != n/10 {
 		t.Errorf("inactive users: got %d, want %d", l.Total, n/10)
 	}
+	accounts := NewAccounts(db, hasher, NewOutbox(db), Policy{})
+	for i := 1; i < n; i += djangoSampleEvery {
+		name := fmt.Sprintf("user%07d", i)
+		res, err := accounts.Login(ctx, LoginInput{Username: name, Password: djangoSamplePassword(i), IP: "192.0.2.1"})
+		if err != nil {
+			t.Errorf("log in as imported %s: %v", name, err)
+			continue
+		}
+		if !strings.HasPrefix(res.User.Password, "$argon2id$") {
+			t.Errorf("%s after logging in: hash %.20q…, want it upgraded to argon2id", name, res.User.Password)
+		}
+		if _, err := accounts.Login(ctx, LoginInput{Username: name, Password: "not " + djangoSamplePassword(i), IP: "192.0.2.1"}); !errors.Is(err, ErrInvalidCredentials) {
+			t.Errorf("log in as %s with a wrong password: got %v, want ErrInvalidCredentials", name, err)
+		}
+	}
 	rep, err = ImportDjango(ctx, db, src, DjangoImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("re-run over %d users in %s", rep.Read, rep.Elapsed)
+	// The sample's upgraded hashes are the site's now; the source's older
+	// Django hashes do not overwrite them, so they count as unchanged.
 	if rep.Imported != 0 || rep.Updated != 0 || rep.Unchanged != n {
 		t.Errorf("re-run: got imported=%d updated=%d unchanged=%d, want 0, 0, %d", rep.Imported, rep.Updated, rep.Unchanged, n)
 	}
+}
+
+// BenchmarkImportDjango100k times importing 100,000 users into an empty
+// database (go test -bench ImportDjango100k ./models); the requirement is
+// well under a minute (about 6 s into SQLite on a quiet machine), read
+// from its output, not asserted by a test.
+func BenchmarkImportDjango100k(b *testing.B) {
+	const n = 100_000
+	src := makeSyntheticDjangoDB(b, n)
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		db, err := Open(ctx, testdb.URL(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		rep, err := ImportDjango(ctx, db, src, DjangoImportOptions{})
+		b.StopTimer()
+		_ = Close(db)
+		if err != nil || rep.Imported != n {
+			b.Fatalf("import: got %d imported (%v), want %d", rep.Imported, err, n)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "users/s")
 }
 
 // TestImportDjangoRaceWithSignup: an account created while the import runs

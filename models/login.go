@@ -60,22 +60,14 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 	}
 	user, rehash, err := a.verify(ctx, in.Username, in.Password)
 	if errors.Is(err, ErrInvalidCredentials) {
-		ferr := a.transaction(ctx, "record failed login", func(tx *gorm.DB) error {
-			e := AuthEvent{Kind: EventLoginFailed}
-			if user != nil {
-				e.UserID, e.Username = &user.ID, user.Username
-			} else {
-				e.Detail = "no account has this username"
-			}
-			if err := recordEvent(tx, ctx, e); err != nil {
-				return err
-			}
-			return recordBlock(tx, ctx, EventLoginThrottled, user, taken)
-		})
-		if ferr != nil {
-			return nil, ferr
+		e := AuthEvent{Kind: EventLoginFailed}
+		if user != nil {
+			e.UserID, e.Username = &user.ID, user.Username
+		} else {
+			e.Detail = "no account has this username"
 		}
-		return nil, ErrInvalidCredentials
+		return nil, a.recordFailure(ctx, failedAttempt{op: "record failed login", event: e,
+			block: EventLoginThrottled, user: user, taken: taken}, ErrInvalidCredentials)
 	}
 	if err != nil {
 		return nil, err

@@ -149,14 +149,10 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 		return nil, err
 	}
 	rule := a.secondFactorRule(u.ID)
+	// The block a wrong code starts is recorded with the failure below; a
+	// refused take starts none.
 	taken, err := a.take(ctx, "", u, rule)
 	if err != nil {
-		var terr *ThrottledError
-		if errors.As(err, &terr) {
-			_ = a.transaction(ctx, "record throttled code", func(tx *gorm.DB) error {
-				return recordBlock(tx, ctx, EventSecondFactorThrottle, u, taken)
-			})
-		}
 		return nil, err
 	}
 	code := NormalizeCode(in.Code)
@@ -184,16 +180,8 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 		return a.completeLogin(tx, ctx, in.SessionID, u, method, remember, rule, &out, left)
 	})
 	if errors.Is(err, ErrWrongCode) {
-		ferr := a.transaction(ctx, "record wrong code", func(tx *gorm.DB) error {
-			if err := recordEvent(tx, ctx, userEvent(EventSecondFactorFailed, u, nil, "")); err != nil {
-				return err
-			}
-			return recordBlock(tx, ctx, EventSecondFactorThrottle, u, taken)
-		})
-		if ferr != nil {
-			return nil, ferr
-		}
-		return nil, ErrWrongCode
+		return nil, a.recordFailure(ctx, failedAttempt{op: "record wrong code",
+			event: userEvent(EventSecondFactorFailed, u, nil, ""), block: EventSecondFactorThrottle, user: u, taken: taken}, ErrWrongCode)
 	}
 	if err != nil {
 		return nil, err
@@ -225,7 +213,14 @@ func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, sessionID str
 		return nil
 	}
 	out.RecoveryLeft = int(recoveryLeft)
-	if err := recordEvent(tx, ctx, userEvent(EventRecoveryCodeUsed, u, nil, "left="+strconv.FormatInt(recoveryLeft, 10))); err != nil {
+	return recoveryCodeSpent(tx, ctx, u, recoveryLeft, now)
+}
+
+// recoveryCodeSpent records that u used a recovery code at now (left
+// remain) and mails the owner, inside tx: a sign-in or a confirmation with
+// a recovery code is worth knowing about.
+func recoveryCodeSpent(tx *gorm.DB, ctx context.Context, u *User, left int64, now time.Time) error {
+	if err := recordEvent(tx, ctx, userEvent(EventRecoveryCodeUsed, u, nil, "left="+strconv.FormatInt(left, 10))); err != nil {
 		return err
 	}
 	if u.Email == "" {
@@ -233,6 +228,6 @@ func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, sessionID str
 	}
 	ci := clientInfo(ctx)
 	return enqueue(tx, KindRecoveryCodeUsed, &u.ID, u.Email, map[string]string{
-		"username": u.Username, "when": now.Format(time.RFC3339), "left": strconv.FormatInt(recoveryLeft, 10), "ip": ci.IP,
+		"username": u.Username, "when": now.Format(time.RFC3339), "left": strconv.FormatInt(left, 10), "ip": ci.IP,
 	})
 }

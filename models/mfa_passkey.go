@@ -38,6 +38,7 @@ const (
 	ceremonyRegister = "register"
 	ceremonyLogin    = "login"
 	ceremonySecond   = "second"
+	ceremonyReauth   = "reauth"
 	purposeAssertion = "webauthn_assertion"
 )
 
@@ -464,4 +465,99 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 		return nil, err
 	}
 	return &out, nil
+}
+
+// BeginPasskeyReauth starts a passkey confirmation ("sudo mode") for the
+// signed-in user in session sessionID: one of their passkeys, with user
+// verification required, as a passkey sign-in. ErrNotFound when the user
+// has no passkey.
+func (a *Accounts) BeginPasskeyReauth(ctx context.Context, u *User, sessionID string) (Ceremony, error) {
+	if !a.PasskeysAvailable() {
+		return Ceremony{}, ErrMFAUnavailable
+	}
+	w, _, err := a.loadWAUser(a.db.WithContext(ctx), u)
+	if err != nil {
+		return Ceremony{}, dbErr("load passkeys", err)
+	}
+	if len(w.creds) == 0 {
+		return Ceremony{}, ErrNotFound
+	}
+	opts, sd, err := a.passkeys.wa.BeginLogin(w, webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return Ceremony{}, err
+	}
+	return a.ceremony(opts.Response, ceremonyState{Purpose: ceremonyReauth, UserID: u.ID, Session: sessionID, Data: *sd})
+}
+
+// PasskeyReauthInput is a passkey confirmation's result from the browser.
+type PasskeyReauthInput struct {
+	User      *User
+	SessionID string
+	State     string
+	Response  []byte
+}
+
+// PasskeyReauthenticate confirms a signed-in user with one of their
+// passkeys alone: a user-verified assertion is something they have,
+// unlocked by something they know or are, as a passkey sign-in is. The
+// ceremony must be this user's and this session's; the attempt is taken
+// against the account's second-factor limit (shared with codes) first. In
+// one transaction: the user is re-read (active), the assertion verified
+// (user verification required), its sign count and use stored and its
+// challenge spent (a replay fails), the limit reset, the session moved to
+// a new token with reauth_at set and the event recorded. A failure is
+// recorded and is ErrPasskeyFailed.
+func (a *Accounts) PasskeyReauthenticate(ctx context.Context, in PasskeyReauthInput) (NewSession, error) {
+	u := in.User
+	st, err := a.openCeremony(in.State, ceremonyReauth, u.ID, in.SessionID)
+	if err != nil {
+		return NewSession{}, err
+	}
+	rule := a.secondFactorRule(u.ID)
+	taken, err := a.take(ctx, "", u, rule)
+	if err != nil {
+		return NewSession{}, err
+	}
+	var ns NewSession
+	err = a.transaction(ctx, "passkey re-authentication", func(tx *gorm.DB) error {
+		parsed, err := protocol.ParseCredentialRequestResponseBytes(in.Response)
+		if err != nil {
+			return ErrPasskeyFailed
+		}
+		cur, err := lockUser(tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.IsActive {
+			return ErrNotFound
+		}
+		w, byID, err := a.loadWAUser(tx, cur)
+		if err != nil {
+			return err
+		}
+		cred, err := a.passkeys.wa.ValidateLogin(w, st.Data, parsed)
+		if err != nil {
+			return ErrPasskeyFailed
+		}
+		row := byID[base64.RawURLEncoding.EncodeToString(cred.ID)]
+		if row == nil {
+			return ErrPasskeyFailed
+		}
+		if err := a.passkeyUsed(tx, row, cred, st); err != nil {
+			return err
+		}
+		if err := resetRule(tx, rule); err != nil {
+			return err
+		}
+		if ns, err = sudoSession(tx, ctx, cur, in.SessionID, a.policy.lifetimes()); err != nil {
+			return err
+		}
+		return recordEvent(tx, ctx, userEvent(EventReauthenticated, cur, nil, "passkey: "+row.Name))
+	})
+	if errors.Is(err, ErrPasskeyFailed) {
+		return NewSession{}, a.recordFailure(ctx, failedAttempt{op: "record failed passkey re-authentication",
+			event: userEvent(EventReauthFactorFailed, u, nil, "passkey did not verify"),
+			block: EventSecondFactorThrottle, user: u, taken: taken}, ErrPasskeyFailed)
+	}
+	return ns, err
 }

@@ -124,18 +124,36 @@ func (o *Outbox) nudge() {
 	}
 }
 
+// dueMessage selects pending messages that are due and not claimed by a
+// live worker (two arguments: now, now); idx_outbox_due serves it.
+const dueMessage = "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)"
+
 // Claim takes up to n due messages for this worker for lease: pending,
-// due, and not claimed by a live worker. On PostgreSQL the rows are read
-// FOR UPDATE SKIP LOCKED, so instances do not queue behind each other; on
-// SQLite the write transaction serialises claims. Each claim is also a
-// conditional UPDATE, so a row is never held by two workers at once.
+// due, and not claimed by a live worker. It first looks for one with a
+// plain indexed read, outside any transaction, and returns nothing when
+// none is due: an idle worker polls without taking SQLite's only write
+// lock (BEGIN IMMEDIATE) or opening a PostgreSQL transaction. The claim
+// itself is unchanged: on PostgreSQL the rows are read FOR UPDATE SKIP
+// LOCKED, so instances do not queue behind each other; on SQLite the write
+// transaction serialises claims. Each claim is also a conditional UPDATE,
+// so a row is never held by two workers at once. (The read can see a row
+// another worker then claims first; the claim then takes nothing, as
+// before.)
 func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]OutboxMessage, error) {
 	now := time.Now().UTC()
+	var due []uint
+	if err := o.db.WithContext(ctx).Model(&OutboxMessage{}).Where(dueMessage, now, now).
+		Limit(1).Pluck("id", &due).Error; err != nil {
+		return nil, dbErr("look for due outbox messages", err)
+	}
+	if len(due) == 0 {
+		return nil, nil
+	}
 	var claimed []OutboxMessage
 	err := o.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var rows []OutboxMessage
 		err := tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
-			Where("sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)", now, now).
+			Where(dueMessage, now, now).
 			Order("id").Limit(n).Find(&rows).Error
 		if err != nil {
 			return err

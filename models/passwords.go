@@ -96,16 +96,9 @@ func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (
 		return NewSession{}, err
 	}
 	if !ok {
-		err := a.transaction(ctx, "record failed password change", func(tx *gorm.DB) error {
-			if err := recordEvent(tx, ctx, userEvent(EventPasswordChangeFailed, u, nil, "")); err != nil {
-				return err
-			}
-			return recordBlock(tx, ctx, EventPasswordChangeThrottled, u, taken)
-		})
-		if err != nil {
-			return NewSession{}, err
-		}
-		return NewSession{}, ErrWrongPassword
+		return NewSession{}, a.recordFailure(ctx, failedAttempt{op: "record failed password change",
+			event: userEvent(EventPasswordChangeFailed, u, nil, ""), block: EventPasswordChangeThrottled, user: u, taken: taken},
+			ErrWrongPassword)
 	}
 	hash, err := a.hasher.Hash(ctx, in.New1)
 	if err != nil {

@@ -1,7 +1,9 @@
 package models
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -20,35 +22,78 @@ const DefaultReauthTimeout = 10 * time.Minute
 
 const reauthFailedDetailShort = "wrong password on the re-authentication form"
 
-// ReauthInput is a signed-in user confirming their password before a
+// ReauthInput is a signed-in user confirming it is them before a
 // sensitive action.
 type ReauthInput struct {
 	User      *User
 	SessionID string
 	IP        string
 	Password  string
+	// Code is a TOTP code or a recovery code, as typed; required (beside
+	// the password) when the user has a second factor.
+	Code string
 }
 
+// ReauthResult is a confirmation: the session to adopt and, when a
+// recovery code was spent, how many remain (-1 otherwise).
+type ReauthResult struct {
+	Session      NewSession
+	RecoveryLeft int
+}
+
+// Events of re-authentication with a second factor.
+const (
+	EventReauthFactorFailed EventKind = "reauthentication_factor_failed"
+)
+
 // Reauthenticate is "sudo mode": the signed-in user gives their password
-// again. The attempt is taken against the login limit of (username,
-// address) first, so a stolen session cannot guess the password faster
-// than a login could; a wrong password is recorded (with the block it may
-// start) and gives ErrWrongPassword. On success, in one transaction: the
-// user is re-read (still active, same hash), the session is moved to a new
-// token (a capability is added) with reauth_at set to now, and the event is
-// recorded. The returned session is to be adopted by the request.
-func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (NewSession, error) {
+// again and, when they have a second factor (an authenticator app or a
+// passkey), a code as well — a TOTP code or a recovery code, as at the
+// second login step (PasskeyReauthenticate is the passkey-alone way).
+//
+//  1. Missing fields are a *ValidationError (the code only for users with
+//     a second factor).
+//  2. The password attempt is taken against the login limit of
+//     (username, address) and checked (checkOwnPassword); a wrong one is
+//     recorded and is ErrWrongPassword, and no code is looked at.
+//  3. With a second factor, the code attempt is taken against the
+//     account's second-factor limit before the code is checked, so a
+//     stolen session that knows the password cannot walk 10⁶ codes.
+//  4. One transaction: the user is re-read (still active, same hash); the
+//     code is spent as at login (a TOTP step later than the last used one,
+//     or an unused recovery code; a replay fails); the limits are reset;
+//     the session is moved to a new token with reauth_at set; the event is
+//     recorded and, for a recovery code, the owner mailed. A wrong code is
+//     recorded (with the block it may start) and is ErrWrongCode.
+func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthResult, error) {
 	u := in.User
+	has, err := a.HasSecondFactor(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	verr := newValidationError()
 	if in.Password == "" {
-		verr := newValidationError()
 		verr.add("password", MsgRequired)
-		return NewSession{}, verr
+	}
+	if has && in.Code == "" {
+		verr.add("code", MsgRequired)
+	}
+	if err := verr.orNil(); err != nil {
+		return nil, err
 	}
 	userIP, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, EventReauthFailed, EventReauthThrottled, reauthFailedDetailShort)
 	if err != nil {
-		return NewSession{}, err
+		return nil, err
 	}
-	var ns NewSession
+	codeRule := a.secondFactorRule(u.ID)
+	var taken Taken
+	if has {
+		if taken, err = a.take(ctx, "", u, codeRule); err != nil {
+			return nil, err
+		}
+	}
+	code := NormalizeCode(in.Code)
+	out := ReauthResult{RecoveryLeft: -1}
 	err = a.transaction(ctx, "re-authenticate", func(tx *gorm.DB) error {
 		cur, err := lockUser(tx, u.ID)
 		if err != nil {
@@ -57,27 +102,79 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (NewSessi
 		if !cur.IsActive || cur.Password != u.Password {
 			return ErrWrongPassword // changed or deactivated meanwhile
 		}
-		var row Session
-		if err := tx.Clauses(lockingUpdate).Where("id = ? AND user_id = ?", in.SessionID, u.ID).Take(&row).Error; err != nil {
-			return ErrNotFound // the session ended meanwhile
+		method := AuthPassword
+		if !has {
+			// A factor added since the look-up above needs its code too.
+			if added, err := hasSecondFactor(tx, u.ID); err != nil || added {
+				return cmp.Or(err, ErrWrongCode)
+			}
+		} else {
+			method = AuthPasswordTOTP
+			ok, err := a.useTOTP(tx, u.ID, code)
+			if err != nil {
+				return err
+			}
+			var left int64
+			if !ok {
+				if ok, left, err = useRecoveryCode(tx, u.ID, code); err != nil {
+					return err
+				}
+				method, out.RecoveryLeft = AuthPasswordRecovery, int(left)
+			}
+			if !ok {
+				return ErrWrongCode
+			}
+			if err := resetRule(tx, codeRule); err != nil {
+				return err
+			}
 		}
 		if err := resetRule(tx, userIP); err != nil {
 			return err
 		}
-		if err := tx.Delete(&Session{}, "id = ?", row.ID).Error; err != nil {
+		if out.Session, err = sudoSession(tx, ctx, cur, in.SessionID, a.policy.lifetimes()); err != nil {
 			return err
 		}
-		now := time.Now().UTC()
-		if ns, err = createSession(tx, ctx, SessionState{
-			UserID: row.UserID, AuthAt: row.AuthAt, AuthMethod: row.AuthMethod, ReauthAt: &now,
-			Persistent: row.Persistent,
-		}, a.policy.lifetimes()); err != nil {
+		if err := recordEvent(tx, ctx, userEvent(EventReauthenticated, cur, nil, method)); err != nil {
 			return err
 		}
-		ns.State.User = cur
-		return recordEvent(tx, ctx, userEvent(EventReauthenticated, cur, nil, ""))
+		if method != AuthPasswordRecovery {
+			return nil
+		}
+		return recoveryCodeSpent(tx, ctx, cur, int64(out.RecoveryLeft), time.Now().UTC())
 	})
-	return ns, err
+	if errors.Is(err, ErrWrongCode) {
+		return nil, a.recordFailure(ctx, failedAttempt{op: "record wrong re-authentication code",
+			event: userEvent(EventReauthFactorFailed, u, nil, "wrong code on the re-authentication form"),
+			block: EventSecondFactorThrottle, user: u, taken: taken}, ErrWrongCode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// sudoSession moves the signed-in session sessionID of u to a new token
+// with reauth_at set to now, inside tx: a capability is added, so the
+// token rotates, and the session's lifetime restarts. ErrNotFound when the
+// session ended meanwhile.
+func sudoSession(tx *gorm.DB, ctx context.Context, u *User, sessionID string, life Lifetimes) (NewSession, error) {
+	var row Session
+	if err := tx.Clauses(lockingUpdate).Where("id = ? AND user_id = ?", sessionID, u.ID).Take(&row).Error; err != nil {
+		return NewSession{}, ErrNotFound
+	}
+	if err := tx.Delete(&Session{}, "id = ?", row.ID).Error; err != nil {
+		return NewSession{}, err
+	}
+	now := time.Now().UTC()
+	ns, err := createSession(tx, ctx, SessionState{
+		UserID: row.UserID, AuthAt: row.AuthAt, AuthMethod: row.AuthMethod, ReauthAt: &now,
+		Persistent: row.Persistent,
+	}, life)
+	if err != nil {
+		return NewSession{}, err
+	}
+	ns.State.User = u
+	return ns, nil
 }
 
 // checkOwnPassword checks a signed-in user's password for a sensitive
@@ -103,14 +200,6 @@ func (a *Accounts) checkOwnPassword(ctx context.Context, u *User, ip, password s
 	if ok {
 		return userIP, nil
 	}
-	err = a.transaction(ctx, "record failed password check", func(tx *gorm.DB) error {
-		if err := recordEvent(tx, ctx, userEvent(failKind, u, nil, detail)); err != nil {
-			return err
-		}
-		return recordBlock(tx, ctx, throttledKind, u, taken)
-	})
-	if err != nil {
-		return userIP, err
-	}
-	return userIP, ErrWrongPassword
+	return userIP, a.recordFailure(ctx, failedAttempt{op: "record failed password check",
+		event: userEvent(failKind, u, nil, detail), block: throttledKind, user: u, taken: taken}, ErrWrongPassword)
 }
