@@ -38,7 +38,7 @@ func loadDBSettings(env func(k, def string) string, s *dbSettings) []error {
 	if v := env("DATABASE_MAX_CONNS", "0"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 1000 {
-			errs = append(errs, fmt.Errorf("DATABASE_MAX_CONNS: %q is not a number from 0 (the default: 8 on SQLite, %d on PostgreSQL) to 1000", v, models.DefaultPostgresMaxConns))
+			errs = append(errs, fmt.Errorf("DATABASE_MAX_CONNS: %q is not a number from 0 (the default: twice the cores, 4 to 16, on SQLite; %d on PostgreSQL) to 1000", v, models.DefaultPostgresMaxConns))
 		}
 		s.maxConns = n
 	}

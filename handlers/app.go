@@ -67,7 +67,8 @@ func (a *App) Outbox() *models.Outbox { return a.outbox }
 // sweepEvery is how often expired rows are swept.
 const sweepEvery = 10 * time.Minute
 
-// Run does the background work until ctx ends: the outbox worker and the
+// Run does the background work until ctx ends: the outbox worker, the
+// writer of sessions' last_seen_at (models.SessionStore.RunTouches) and the
 // sweeps of expired sessions, stale throttle counters, expired tokens, old
 // outbox rows and security events past their retention. Start it beside
 // the server and cancel ctx after the server has shut down; Run returns
@@ -92,5 +93,6 @@ func (a *App) Run(ctx context.Context) {
 		wg.Go(func() { models.Sweep(ctx, sweepEvery, log, s.what, s.fn) })
 	}
 	wg.Go(func() { a.worker.Run(ctx) })
+	wg.Go(func() { a.h.store.RunTouches(ctx, a.h.cfg.TouchFlushEvery) })
 	wg.Wait()
 }

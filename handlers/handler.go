@@ -38,6 +38,9 @@ type Config struct {
 	Mailer mail.Mailer
 	// Outbox tunes the outbox worker (polling, retries, back-off).
 	Outbox mail.WorkerOptions
+	// TouchFlushEvery is how often sessions' last_seen_at is written
+	// (models.TouchFlushEvery when 0).
+	TouchFlushEvery time.Duration
 	// EventRetention is how long security events are kept.
 	EventRetention time.Duration
 	// PasswordResetTimeout is how long a reset link works.

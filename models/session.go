@@ -209,6 +209,8 @@ type SessionStore struct {
 	// (session_batch.go); nil on SQLite, where a lookup is a call into
 	// the process and costs about what one statement for many would.
 	batch *sessionBatcher
+	// touches are the last_seen_at writes waiting for FlushTouches.
+	touches touchQueue
 }
 
 // Lifetimes are how long sessions last: a remembered (persistent) one
@@ -318,16 +320,13 @@ func (s *SessionStore) New(r *http.Request, name string) (*gsessions.Session, er
 	gs.ID = id
 	gs.IsNew = false
 	if now.Sub(row.lastSeen) >= lastSeenEvery {
-		// Best effort: a missed update only makes last_seen_at older. A
-		// session that is not remembered moves its idle expiry along.
-		up := map[string]any{"last_seen_at": now}
+		// Queued, written by FlushTouches (session_touch.go). A session
+		// that is not remembered moves its idle expiry along.
+		var moveTo time.Time
 		if exp := s.life.expiry(st, st.CreatedAt, now); exp.After(st.ExpiresAt) {
-			up["expires_at"], st.ExpiresAt = exp, exp
+			moveTo, st.ExpiresAt = exp, exp
 		}
-		if err := s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", id).
-			Updates(up).Error; err != nil {
-			s.log.Warn("update session last_seen_at", "err", err)
-		}
+		s.queueTouch(id, now, moveTo)
 	}
 	return gs, nil
 }
