@@ -145,7 +145,7 @@ func (b *sessionBatcher) run(batch []*sessionLookup, loadMany func([]string) (ma
 
 // sessionLookupsInFlight is how many lookup statements run at once on
 // PostgreSQL. Measured with 32 requests in flight on 2 cores (task bench,
-// scenario p3): 1 or 2 serve the most requests per second (one statement
-// then answers 5-15 lookups), 4 and 8 fewer, unbatched fewest. Two, so
+// scenario p3): 1 or 2 serve the most requests per second, 4 and 8
+// fewer, unbatched fewest. Two, so
 // that one slow statement does not hold up every signed-in request.
 var sessionLookupsInFlight = 2
