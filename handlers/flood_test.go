@@ -31,10 +31,11 @@ type floodResult struct {
 // runLoginFlood sends hundreds of concurrent wrong-password logins to a
 // server allowed one hash at a time with a short queue, while a reader
 // loads the home page again and again.
-func runLoginFlood(t testing.TB) floodResult {
+// newFloodServer is the server runLoginFlood floods: one hash at a time,
+// a short queue, no login limits.
+func newFloodServer(t testing.TB) *testServer {
 	t.Helper()
 	const (
-		flood        = 300
 		queueTimeout = 50 * time.Millisecond
 		hashMemory   = 8 * 1024 // KiB per hash
 	)
@@ -46,6 +47,12 @@ func runLoginFlood(t testing.TB) floodResult {
 		c.LoginLimitPerIP = models.Limit{Max: -1}
 	})
 	ts.createUser(t, "victim", "victim@example.com", "correct horse battery")
+	return ts
+}
+
+func runLoginFlood(t testing.TB, ts *testServer) floodResult {
+	t.Helper()
+	const flood = 300
 	// Warm up templates and pools.
 	if res, err := http.Get(ts.URL + "/"); err == nil {
 		_, _ = io.Copy(io.Discard, res.Body)
@@ -167,7 +174,7 @@ func TestLoginFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("flood test")
 	}
-	r := runLoginFlood(t)
+	r := runLoginFlood(t, newFloodServer(t))
 	t.Logf("statuses %v in %v; slowest 503 %v; slowest GET / %v; peak heap growth %d MiB",
 		r.statuses, r.total, r.slow503, r.slowestRead, r.heapGrowth>>20)
 	if len(r.problems) > 0 {
@@ -198,8 +205,11 @@ func TestLoginFlood(t *testing.T) {
 // as metrics.
 func BenchmarkLoginFlood(b *testing.B) {
 	var slow503, slowRead time.Duration
+	// One server for every round: a server per round would keep every
+	// round's connection pool open until the benchmark ends.
+	ts := newFloodServer(b)
 	for b.Loop() {
-		r := runLoginFlood(b)
+		r := runLoginFlood(b, ts)
 		if len(r.problems) > 0 || r.readerErr != nil {
 			b.Fatalf("flood: problems %v, reader %v", r.problems, r.readerErr)
 		}
