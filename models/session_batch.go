@@ -51,6 +51,11 @@ type sessionLookup struct {
 	err   error
 }
 
+// sessionLookupTimeout bounds one lookup statement: past it, every lookup
+// it was answering fails as unavailable (503, Retry-After) rather than
+// wait, and the next statement runs. A variable for tests.
+var sessionLookupTimeout = 5 * time.Second
+
 // errLookupAbandoned answers lookups whose statement did not complete
 // (its leader panicked); it is never expected.
 var errLookupAbandoned = errors.New("session lookup abandoned")
@@ -145,7 +150,9 @@ func (b *sessionBatcher) run(batch []*sessionLookup, loadMany func([]string) (ma
 
 // sessionLookupsInFlight is how many lookup statements run at once on
 // PostgreSQL. Measured with 32 requests in flight on 2 cores (task bench,
-// scenario p3): 1 or 2 serve the most requests per second, 4 and 8
-// fewer, unbatched fewest. Two, so
-// that one slow statement does not hold up every signed-in request.
-var sessionLookupsInFlight = 2
+// scenario p3, interleaved with /healthz): one statement at a time served
+// 36-39% of /healthz's rate, two 32-33%, four and eight less, unbatched
+// 23-26%; with one, each statement answers more lookups, and both the app
+// and PostgreSQL spend less per request. A statement that hangs (a dead
+// connection, a lock) holds the others for at most sessionLookupTimeout.
+var sessionLookupsInFlight = 1

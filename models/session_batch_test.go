@@ -239,3 +239,57 @@ func TestSessionLookupsBatchedOnPostgres(t *testing.T) {
 		t.Errorf("%d lookups in %d statements: want all %d, batched", lookups, stmts, 10*len(all))
 	}
 }
+
+// A lookup statement that cannot finish (here: the sessions table locked
+// by another transaction) fails its lookups as unavailable once its
+// deadline passes, instead of holding every signed-in request; once the
+// lock is gone, lookups work again.
+func TestSessionLookupDeadlineOnPostgres(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("batching is PostgreSQL's (set TEST_DATABASE_URL)")
+	}
+	defer func(d time.Duration) { sessionLookupTimeout = d }(sessionLookupTimeout)
+	sessionLookupTimeout = 300 * time.Millisecond
+	db := openTestDB(t)
+	store := NewSessionStore(db, time.Hour, time.Hour, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tokens, _ := signInN(t, db, store, 3)
+	lookup := func(token string) error {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.AddCookie(&http.Cookie{Name: SessionCookieName, Value: token})
+		gs, err := store.New(req, SessionCookieName)
+		if err == nil && !StateOf(gs.Values).SignedIn() {
+			return errors.New("not signed in")
+		}
+		return err
+	}
+
+	locker := db.Begin()
+	if err := locker.Exec("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE").Error; err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(tokens))
+	start := time.Now()
+	for _, tok := range tokens {
+		wg.Go(func() { errs <- lookup(tok) })
+	}
+	wg.Wait()
+	took := time.Since(start)
+	locker.Rollback()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("lookup behind a lock: got %v, want ErrUnavailable", err)
+		}
+	}
+	// Deadlines, not a hang: the statements queued one behind another
+	// each give up after their own deadline.
+	if took > time.Duration(len(tokens)+1)*sessionLookupTimeout+5*time.Second {
+		t.Errorf("lookups behind a lock took %v", took)
+	}
+	for _, tok := range tokens {
+		if err := lookup(tok); err != nil {
+			t.Errorf("after the lock: %v", err)
+		}
+	}
+}

@@ -64,7 +64,7 @@ type sessionLoader struct {
 }
 
 // statement returns the prepared statement for query, preparing it if need be.
-func (l *sessionLoader) statement(db *gorm.DB, p *atomic.Pointer[sql.Stmt], query string) (*sql.Stmt, error) {
+func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Pointer[sql.Stmt], query string) (*sql.Stmt, error) {
 	if st := p.Load(); st != nil {
 		return st, nil
 	}
@@ -77,7 +77,7 @@ func (l *sessionLoader) statement(db *gorm.DB, p *atomic.Pointer[sql.Stmt], quer
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlDB.Prepare(dialectOf(db).rebind(query))
+	st, err := sqlDB.PrepareContext(ctx, dialectOf(db).rebind(query))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	if s.batch != nil {
 		return s.batch.load(id, now, s.loadMany)
 	}
-	stmt, err := s.loader.statement(s.db, &s.loader.one, sessionUserQuery)
+	stmt, err := s.loader.statement(context.WithoutCancel(ctx), s.db, &s.loader.one, sessionUserQuery)
 	if err != nil {
 		return row, false, dbErr("load session", err)
 	}
@@ -128,7 +128,12 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	if len(ids) > n {
 		return nil, fmt.Errorf("load sessions: %d IDs, at most %d", len(ids), n)
 	}
-	stmt, err := s.loader.statement(s.db, &s.loader.batch[b], sessionsUserQuery(n))
+	// One deadline for the whole statement, preparation included (not
+	// per request: the batch answers many), so a hung connection or a
+	// lock fails it instead of holding every lookup queued behind it.
+	ctx, cancel := context.WithTimeout(context.Background(), sessionLookupTimeout)
+	defer cancel()
+	stmt, err := s.loader.statement(ctx, s.db, &s.loader.batch[b], sessionsUserQuery(n))
 	if err != nil {
 		return nil, dbErr("load sessions", err)
 	}
@@ -136,7 +141,7 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	for i := range args {
 		args[i] = ids[min(i, len(ids)-1)]
 	}
-	rows, err := stmt.QueryContext(context.Background(), args...)
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, dbErr("load sessions", err)
 	}
