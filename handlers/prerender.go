@@ -49,7 +49,7 @@ func (p *prerendered) bytes() []byte {
 	return p.body
 }
 
-// serve answers 200 with the prerendered page, reporting false (and writing
+// servePrerendered answers 200 with the prerendered page, reporting false (and writing
 // nothing) when there is none, so the caller renders it instead.
 func (h *Handler) servePrerendered(c *gin.Context, p *prerendered) bool {
 	body := p.bytes()
