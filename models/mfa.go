@@ -483,6 +483,25 @@ func (a *Accounts) RegenerateRecoveryCodes(ctx context.Context, userID uint) ([]
 // useTOTP accepts code for userID's authenticator app inside tx: the step
 // is claimed by a conditional UPDATE, so of two requests with one code only
 // one succeeds, and no code of that step or earlier works again.
+// useCode spends code as the user's second factor inside tx: a TOTP code
+// (once per step) or, failing that, a recovery code (once). It returns the
+// sign-in method the code stands for and, after a recovery code, how many
+// are left; ErrWrongCode when it is neither.
+func (a *Accounts) useCode(tx *gorm.DB, userID uint, code string) (method string, recoveryLeft int64, err error) {
+	ok, err := a.useTOTP(tx, userID, code)
+	if err != nil || ok {
+		return AuthPasswordTOTP, 0, err
+	}
+	ok, left, err := useRecoveryCode(tx, userID, code)
+	if err != nil {
+		return "", 0, err
+	}
+	if !ok {
+		return "", 0, ErrWrongCode
+	}
+	return AuthPasswordRecovery, left, nil
+}
+
 func (a *Accounts) useTOTP(tx *gorm.DB, userID uint, code string) (bool, error) {
 	var row Authenticator
 	err := tx.Where("user_id = ? AND kind = ?", userID, FactorTOTP).Take(&row).Error

@@ -162,20 +162,9 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 		if err != nil {
 			return err
 		}
-		method := AuthPasswordTOTP
-		ok, err := a.useTOTP(tx, u.ID, code)
+		method, left, err := a.useCode(tx, u.ID, code)
 		if err != nil {
 			return err
-		}
-		var left int64
-		if !ok {
-			if ok, left, err = useRecoveryCode(tx, u.ID, code); err != nil {
-				return err
-			}
-			method = AuthPasswordRecovery
-		}
-		if !ok {
-			return ErrWrongCode
 		}
 		return a.completeLogin(tx, ctx, in.SessionID, u, method, remember, rule, &out, left)
 	})

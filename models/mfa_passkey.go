@@ -289,6 +289,12 @@ func (a *Accounts) BeginPasskeySecondFactor(ctx context.Context, sessionID strin
 	if err != nil {
 		return Ceremony{}, err
 	}
+	return a.beginUserPasskey(ctx, u, sessionID, ceremonySecond, protocol.VerificationPreferred)
+}
+
+// beginUserPasskey starts a ceremony with one of u's passkeys, for purpose
+// in session sessionID; ErrNotFound when u has none.
+func (a *Accounts) beginUserPasskey(ctx context.Context, u *User, sessionID string, purpose string, uv protocol.UserVerificationRequirement) (Ceremony, error) {
 	w, _, err := a.loadWAUser(a.db.WithContext(ctx), u)
 	if err != nil {
 		return Ceremony{}, dbErr("load passkeys", err)
@@ -296,11 +302,11 @@ func (a *Accounts) BeginPasskeySecondFactor(ctx context.Context, sessionID strin
 	if len(w.creds) == 0 {
 		return Ceremony{}, ErrNotFound
 	}
-	opts, sd, err := a.passkeys.wa.BeginLogin(w, webauthn.WithUserVerification(protocol.VerificationPreferred))
+	opts, sd, err := a.passkeys.wa.BeginLogin(w, webauthn.WithUserVerification(uv))
 	if err != nil {
 		return Ceremony{}, err
 	}
-	return a.ceremony(opts.Response, ceremonyState{Purpose: ceremonySecond, UserID: u.ID, Session: sessionID, Data: *sd})
+	return a.ceremony(opts.Response, ceremonyState{Purpose: purpose, UserID: u.ID, Session: sessionID, Data: *sd})
 }
 
 // PasskeyLoginInput is a passkey sign-in's result from the browser.
@@ -475,18 +481,7 @@ func (a *Accounts) BeginPasskeyReauth(ctx context.Context, u *User, sessionID st
 	if !a.PasskeysAvailable() {
 		return Ceremony{}, ErrMFAUnavailable
 	}
-	w, _, err := a.loadWAUser(a.db.WithContext(ctx), u)
-	if err != nil {
-		return Ceremony{}, dbErr("load passkeys", err)
-	}
-	if len(w.creds) == 0 {
-		return Ceremony{}, ErrNotFound
-	}
-	opts, sd, err := a.passkeys.wa.BeginLogin(w, webauthn.WithUserVerification(protocol.VerificationRequired))
-	if err != nil {
-		return Ceremony{}, err
-	}
-	return a.ceremony(opts.Response, ceremonyState{Purpose: ceremonyReauth, UserID: u.ID, Session: sessionID, Data: *sd})
+	return a.beginUserPasskey(ctx, u, sessionID, ceremonyReauth, protocol.VerificationRequired)
 }
 
 // PasskeyReauthInput is a passkey confirmation's result from the browser.

@@ -109,20 +109,12 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 				return cmp.Or(err, ErrWrongCode)
 			}
 		} else {
-			method = AuthPasswordTOTP
-			ok, err := a.useTOTP(tx, u.ID, code)
-			if err != nil {
+			var left int64
+			if method, left, err = a.useCode(tx, u.ID, code); err != nil {
 				return err
 			}
-			var left int64
-			if !ok {
-				if ok, left, err = useRecoveryCode(tx, u.ID, code); err != nil {
-					return err
-				}
-				method, out.RecoveryLeft = AuthPasswordRecovery, int(left)
-			}
-			if !ok {
-				return ErrWrongCode
+			if method == AuthPasswordRecovery {
+				out.RecoveryLeft = int(left)
 			}
 			if err := resetRule(tx, codeRule); err != nil {
 				return err

@@ -1,7 +1,6 @@
 package models
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +11,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"gorm.io/gorm"
 
 	"gatehouse/internal/testdb"
 )
@@ -176,35 +173,20 @@ func TestSessionLookupsBatchedOnPostgres(t *testing.T) {
 		t.Skip("batching is PostgreSQL's (set TEST_DATABASE_URL)")
 	}
 	db := openTestDB(t)
-	ctx := context.Background()
 	store := NewSessionStore(db, time.Hour, time.Hour, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if store.batch == nil {
 		t.Fatal("no batcher on PostgreSQL")
 	}
-	users := NewUsers(db, NewHasher(HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
 	type signedIn struct {
-		token string
-		user  uint
-		ended bool
+		token, username string
+		ended           bool
 	}
+	tokens, ids := signInN(t, db, store, 24)
 	var all []signedIn
-	for i := range 24 {
-		u, err := users.Create(ctx, NewUser{Username: fmt.Sprint("user", i), Email: fmt.Sprint("user", i, "@example.com"), Password: "a long enough passphrase"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ns NewSession
-		if err := db.Transaction(func(tx *gorm.DB) error {
-			var err error
-			ns, err = signIn(tx, ctx, "", u, AuthPassword, true, store.life)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, signedIn{token: ns.token, user: u.ID, ended: i%3 == 0})
+	for i, tok := range tokens {
+		all = append(all, signedIn{token: tok, username: fmt.Sprint("toucher", i), ended: i%3 == 0})
 		if i%3 == 0 {
-			id, _ := SessionIDFromToken(ns.token)
-			if err := db.Delete(&Session{}, "id = ?", id).Error; err != nil {
+			if err := db.Delete(&Session{}, "id = ?", ids[i]).Error; err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -223,7 +205,7 @@ func TestSessionLookupsBatchedOnPostgres(t *testing.T) {
 					wrong.Add(1)
 				case s.ended && st.SignedIn():
 					wrong.Add(1)
-				case !s.ended && (!st.SignedIn() || st.User.ID != s.user):
+				case !s.ended && (!st.SignedIn() || st.User.Username != s.username):
 					wrong.Add(1)
 				}
 			})
