@@ -97,13 +97,29 @@ func readmeCommandsIn(t *testing.T, readme string) []string {
 	return cmds
 }
 
+// readmeFiles are the README and the docs it links to: what a user reads.
+func readmeFiles(t *testing.T) []string {
+	t.Helper()
+	docs, err := filepath.Glob("docs/*.md")
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("docs/*.md: %v (%d files)", err, len(docs))
+	}
+	return append([]string{"README.md"}, docs...)
+}
+
+// readREADME returns the README and the docs, one after the other.
 func readREADME(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
+	var all strings.Builder
+	for _, f := range readmeFiles(t) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+		all.WriteString("\n")
 	}
-	return string(b)
+	return all.String()
 }
 
 func TestREADMECommands(t *testing.T) {
@@ -329,14 +345,6 @@ func testSource(t *testing.T, name string) string {
 // The README points only at files in the repository: no "../", and every
 // relative link and every file name in backquotes exists.
 func TestREADMEPointsInsideTheRepository(t *testing.T) {
-	readme := readREADME(t)
-	if strings.Contains(readme, "../") {
-		for i, line := range strings.Split(readme, "\n") {
-			if strings.Contains(line, "../") {
-				t.Errorf("README.md:%d points outside the repository: %s", i+1, line)
-			}
-		}
-	}
 	files, err := exec.Command("git", "ls-files").Output()
 	if err != nil {
 		t.Fatalf("git ls-files: %v", err)
@@ -352,20 +360,38 @@ func TestREADMEPointsInsideTheRepository(t *testing.T) {
 	for _, f := range strings.Fields(string(mustOutput(t, "git", "ls-files", "--others", "--exclude-standard"))) {
 		tracked[f], base[filepath.Base(f)] = true, true
 	}
-	for _, m := range regexp.MustCompile(`\]\(([^)#]+)(#[^)]*)?\)`).FindAllStringSubmatch(readme, -1) {
-		target := m[1]
-		if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
-			continue
-		}
-		if !tracked[strings.TrimSuffix(target, "/")] {
-			t.Errorf("README links to %s, which is not in the repository", target)
-		}
-	}
+	link := regexp.MustCompile(`\]\(([^)#]+)(#[^)]*)?\)`)
 	fileName := regexp.MustCompile("`((?:\\.?[A-Za-z0-9_-]+/)*[A-Za-z0-9_.-]+\\.(?:go|md|yml|LICENSE)|\\.ci/run)`")
-	for _, m := range fileName.FindAllStringSubmatch(readme, -1) {
-		name := m[1]
-		if strings.Contains(name, "/") && !tracked[name] || !strings.Contains(name, "/") && !base[name] {
-			t.Errorf("README names %s, which is not in the repository", name)
+	for _, doc := range readmeFiles(t) {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		for i, line := range strings.Split(text, "\n") {
+			// A link from docs/ to a sibling file is fine; one out of the
+			// repository is not.
+			if strings.Contains(strings.ReplaceAll(line, "](../", ""), "../") ||
+				doc == "README.md" && strings.Contains(line, "../") {
+				t.Errorf("%s:%d points outside the repository: %s", doc, i+1, line)
+			}
+		}
+		for _, m := range link.FindAllStringSubmatch(text, -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			rel := filepath.ToSlash(filepath.Clean(filepath.Join(filepath.Dir(doc), target)))
+			if strings.HasPrefix(rel, "../") || !tracked[strings.TrimSuffix(rel, "/")] {
+				t.Errorf("%s links to %s, which is not in the repository", doc, target)
+			}
+		}
+		for _, m := range fileName.FindAllStringSubmatch(text, -1) {
+			name := m[1]
+			if strings.Contains(name, "/") && !tracked[name] && !tracked[filepath.ToSlash(filepath.Join(filepath.Dir(doc), name))] ||
+				!strings.Contains(name, "/") && !base[name] {
+				t.Errorf("%s names %s, which is not in the repository", doc, name)
+			}
 		}
 	}
 }
