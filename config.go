@@ -164,6 +164,13 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 	default:
 		errs = append(errs, fmt.Errorf("EMAIL_VERIFICATION: %q is not optional, mandatory or none", getenv("EMAIL_VERIFICATION")))
 	}
+	if v := env.get("MAX_PASSKEYS", strconv.Itoa(models.DefaultMaxPasskeys)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			errs = append(errs, fmt.Errorf("MAX_PASSKEYS: %q is not a number from 1 to 100 (e.g. 10)", v))
+		}
+		c.http.MaxPasskeys = n
+	}
 	switch strings.ToLower(env.get("NEW_DEVICE_NOTICE", "on")) {
 	case "on", "true", "1":
 		c.http.NewDeviceNotice = true

@@ -1,5 +1,10 @@
 package components
 
+import (
+	"strconv"
+	"strings"
+)
+
 // AccountPage is one page of the account area, listed in its navigation.
 type AccountPage struct {
 	Path, Label, TestID string
@@ -25,6 +30,7 @@ var AccountPages = []AccountPage{
 	{EmailPath, "E-mail", "account-nav-email"},
 	{ActivityPath, "Activity", "account-nav-activity"},
 	{PasswordPath, "Password", "account-nav-password"},
+	{TwoFactorPath, "Two-factor", "account-nav-2fa"},
 	{DeletePath, "Delete account", "account-nav-delete"},
 }
 
@@ -41,6 +47,33 @@ func accountLinkText(ap AccountPage) string {
 		return "Your security activity"
 	case DeletePath:
 		return "Delete your account"
+	case TwoFactorPath:
+		return "Two-factor authentication and passkeys"
 	}
 	return ap.Label
+}
+
+// profileFactorsText is the hub's one line on second factors.
+func profileFactorsText(f ProfileFactors) string {
+	if !f.TOTP && f.Passkeys == 0 {
+		return "Off — set up an authenticator app or a passkey"
+	}
+	var parts []string
+	if f.TOTP {
+		parts = append(parts, "authenticator app on")
+	}
+	switch f.Passkeys {
+	case 0:
+	case 1:
+		parts = append(parts, "1 passkey")
+	default:
+		parts = append(parts, strconv.Itoa(f.Passkeys)+" passkeys")
+	}
+	if f.RecoveryLeft == 1 {
+		parts = append(parts, "1 recovery code left")
+	} else {
+		parts = append(parts, strconv.Itoa(f.RecoveryLeft)+" recovery codes left")
+	}
+	s := strings.Join(parts, ", ")
+	return strings.ToUpper(s[:1]) + s[1:]
 }

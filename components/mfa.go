@@ -47,6 +47,8 @@ type SecondFactor struct {
 type PasskeyAdd struct {
 	Options string
 	State   string
+	// Full: the account has MAX_PASSKEYS passkeys; no add form is shown.
+	Full bool
 }
 
 // MFAChangedEmail tells a user a factor was added or removed.

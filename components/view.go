@@ -74,6 +74,18 @@ type Profile struct {
 	// is the EMAIL_VERIFICATION mode ("none" hides the state).
 	EmailVerified bool
 	Verification  string
+	// TwoFactor is the state of the account's second factors, shown so
+	// that a factor the owner never added (after a stolen session, or
+	// after a password reset) is seen on the hub.
+	TwoFactor ProfileFactors
+}
+
+// ProfileFactors is the two-factor part of the account hub.
+type ProfileFactors struct {
+	Available    bool // SECRET_KEY is set
+	TOTP         bool
+	Passkeys     int
+	RecoveryLeft int
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 MST") }

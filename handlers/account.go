@@ -15,8 +15,15 @@ import (
 // profilePage is the account hub.
 func (h *Handler) profilePage(c *gin.Context) {
 	u := currentUser(c)
+	s, err := h.accounts.MFAStatus(c.Request.Context(), u.ID)
+	if err != nil {
+		h.dbError(c, "load factors", err)
+		return
+	}
 	h.render(c, http.StatusOK, components.ProfilePage(h.page(c, "Your account"), components.Profile{
 		Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
 		EmailVerified: u.EmailVerified, Verification: h.cfg.EmailVerification,
+		TwoFactor: components.ProfileFactors{Available: h.accounts.MFAAvailable(), TOTP: s.TOTP,
+			Passkeys: len(s.Passkeys), RecoveryLeft: s.RecoveryLeft},
 	}))
 }

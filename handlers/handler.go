@@ -89,6 +89,8 @@ type Config struct {
 	// browser it has not used before (NEW_DEVICE_NOTICE, on unless
 	// turned off; the zero Config leaves it off, as the tests expect).
 	NewDeviceNotice bool
+	// MaxPasskeys bounds the passkeys of one account (MAX_PASSKEYS, 10).
+	MaxPasskeys int
 }
 
 // Defaults for settings left empty.
@@ -230,7 +232,7 @@ func (c *Config) policy() models.Policy {
 		LoginPerUserIP: c.LoginLimitPerUserIP, LoginPerIP: c.LoginLimitPerIP,
 		ResetPerEmail: c.PasswordResetLimitPerEmail, ResetPerIP: c.PasswordResetLimitPerIP,
 		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
-		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice,
+		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice, MaxPasskeys: c.MaxPasskeys,
 		SecretKey: c.SecretKey, BaseURL: c.BaseURL, SecondFactorPerUser: c.SecondFactorLimit,
 	}
 }

@@ -28,18 +28,22 @@ func (h *Handler) mfaRoutes(app, user, staff *gin.RouterGroup, sensitive ...gin.
 	// The second login step: a pending session, not signed in.
 	app.GET(secondStepURL, h.secondFactorPage)
 	app.POST(secondStepURL, h.secondFactorSubmit)
-	app.POST("/accounts/2fa/authenticate/passkey/", h.secondFactorPasskeySubmit)
+	app.POST("/accounts/2fa/authenticate/passkey/", h.limitCeremonyBody, h.secondFactorPasskeySubmit)
 	app.GET("/accounts/2fa/webauthn/login/options/", h.passkeyLoginOptions)
-	app.POST("/accounts/2fa/webauthn/login/", h.passkeyLoginSubmit)
+	app.POST("/accounts/2fa/webauthn/login/", h.limitCeremonyBody, h.passkeyLoginSubmit)
 
 	user.GET("/accounts/2fa/", h.mfaOverviewPage)
-	user.GET("/accounts/2fa/totp/activate/", h.totpActivatePage)
-	user.POST("/accounts/2fa/totp/activate/", h.totpActivateSubmit)
-	user.GET("/accounts/2fa/recovery-codes/", h.recoveryCodesPage)
-	user.GET("/accounts/2fa/webauthn/", h.passkeysPage)
-	user.POST("/accounts/2fa/webauthn/", h.passkeyAddSubmit)
 
+	// Every page that adds, replaces, shows or removes a way to sign in
+	// asks for sudo before the form is shown (django-allauth's
+	// reauthentication_required, ASVS 3.7.1): a stolen session whose
+	// confirmation has lapsed cannot add the thief's own factor.
 	s := user.Group("/", sensitive...)
+	s.GET("/accounts/2fa/totp/activate/", h.totpActivatePage)
+	s.POST("/accounts/2fa/totp/activate/", h.totpActivateSubmit)
+	s.GET("/accounts/2fa/recovery-codes/", h.recoveryCodesPage)
+	s.GET("/accounts/2fa/webauthn/", h.passkeysPage)
+	s.POST("/accounts/2fa/webauthn/", h.limitCeremonyBody, h.passkeyAddSubmit)
 	s.POST("/accounts/2fa/totp/deactivate/", h.totpDeactivateSubmit)
 	s.POST("/accounts/2fa/recovery-codes/generate/", h.recoveryCodesGenerateSubmit)
 	s.POST("/accounts/2fa/webauthn/:pid/remove/", h.passkeyRemoveSubmit)
@@ -104,7 +108,22 @@ func (h *Handler) mfaUnavailable(c *gin.Context) {
 	h.redirect(c, "/accounts/2fa/")
 }
 
+// factorsRefused answers a page that adds a factor for an account whose
+// address is not confirmed: the user is sent to confirm it first. It
+// reports whether it answered.
+func (h *Handler) factorsRefused(c *gin.Context, err error) bool {
+	if !errors.Is(err, models.ErrFactorNeedsVerifiedEmail) {
+		return false
+	}
+	h.flash(c, "error", "Confirm your e-mail address before adding two-factor authentication: open the link we sent you, or send it again below.")
+	h.redirect(c, components.EmailPath)
+	return true
+}
+
 func (h *Handler) totpActivatePage(c *gin.Context) {
+	if h.factorsRefused(c, models.FactorsAllowed(currentUser(c))) {
+		return
+	}
 	setup, err := h.accounts.BeginTOTP(currentUser(c))
 	if errors.Is(err, models.ErrMFAUnavailable) {
 		h.mfaUnavailable(c)
@@ -159,6 +178,9 @@ func (h *Handler) totpActivateSubmit(c *gin.Context) {
 		return
 	}
 	codes, err := h.accounts.ActivateTOTP(c.Request.Context(), u.ID, state, code)
+	if h.factorsRefused(c, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, models.ErrWrongCode):
 		addError(form, "code", "That code is not right. Check the app's clock and enter the code it shows now.")
@@ -417,8 +439,15 @@ func (h *Handler) renderPasskeys(c *gin.Context, status int, form components.For
 		return
 	}
 	u := currentUser(c)
+	if h.factorsRefused(c, models.FactorsAllowed(u)) {
+		return
+	}
 	o, ok := h.mfaStatus(c, u.ID)
 	if !ok {
+		return
+	}
+	if len(o.Passkeys) >= h.accounts.MaxPasskeys() {
+		h.render(c, status, components.PasskeysPage(h.page(c, "Passkeys"), o.Passkeys, components.PasskeyAdd{Full: true}, form))
 		return
 	}
 	cer, err := h.accounts.BeginPasskeyRegistration(c.Request.Context(), u, session(c).ID)
@@ -443,7 +472,14 @@ func (h *Handler) passkeyAddSubmit(c *gin.Context) {
 	}
 	codes, err := h.accounts.FinishPasskeyRegistration(c.Request.Context(), currentUser(c), session(c).ID,
 		values.Get("state"), values.Get("name"), []byte(values.Get("credential")))
+	if h.factorsRefused(c, err) {
+		return
+	}
 	switch {
+	case errors.Is(err, models.ErrTooManyPasskeys):
+		addError(form, "", "This account has as many passkeys as it may have. Remove one to add another.")
+		h.renderPasskeys(c, http.StatusUnprocessableEntity, form)
+		return
 	case errors.Is(err, models.ErrPasskeyFailed), errors.Is(err, models.ErrMFAUnavailable):
 		addError(form, "", "The passkey could not be added (it did not verify, the page expired, or it is already registered). Try again.")
 		h.renderPasskeys(c, http.StatusUnprocessableEntity, form)

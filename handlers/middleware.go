@@ -65,6 +65,24 @@ func (h *Handler) limitBody(c *gin.Context) {
 	c.Next()
 }
 
+// ceremonyMaxBody caps the body of a passkey ceremony: a response is a few
+// KB; anything near the general cap is an attempt to store junk.
+const ceremonyMaxBody = 64 << 10
+
+// limitCeremonyBody caps passkey ceremony bodies at ceremonyMaxBody (413
+// above), on top of limitBody.
+func (h *Handler) limitCeremonyBody(c *gin.Context) {
+	if c.Request.ContentLength > ceremonyMaxBody {
+		h.errorResponse(c, http.StatusRequestEntityTooLarge)
+		c.Abort()
+		return
+	}
+	if c.Request.Body != nil && c.Request.Body != http.NoBody {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, ceremonyMaxBody)
+	}
+	c.Next()
+}
+
 // clientInfo puts the client's address (trusted proxies applied) and user
 // agent where the session store can record them.
 func (h *Handler) clientInfo(c *gin.Context) {

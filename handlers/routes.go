@@ -75,7 +75,7 @@ func (h *Handler) router() *gin.Engine {
 	user.POST("/accounts/sessions/revoke-others/", h.sessionsRevokeOthersSubmit)
 	user.GET("/accounts/reauthenticate/", h.reauthPage)
 	user.POST("/accounts/reauthenticate/", h.reauthSubmit)
-	user.POST("/accounts/reauthenticate/passkey/", h.reauthPasskeySubmit)
+	user.POST("/accounts/reauthenticate/passkey/", h.limitCeremonyBody, h.reauthPasskeySubmit)
 	// Sensitive: a recent password confirmation is needed (sudo.go).
 	sudo := user.Group("/", h.requireSudo)
 	sudo.GET("/accounts/password_change/", h.passwordChangePage)

@@ -193,7 +193,9 @@ func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message,
 		return Compose(ctx, m.Recipient, "Password reset on Gatehouse", components.ResetEmailText(e), components.ResetEmailHTML(e))
 	case models.KindPasswordChanged:
 		e := components.PasswordChangedEmail{Username: d["username"], When: humanTime(d["when"]),
-			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL}
+			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL,
+			Reset: d["reset"] == "1", Factors: d["factors"], FactorsRemoved: d["factors_removed"] == "1",
+			FactorsURL: w.baseURL + components.TwoFactorPath}
 		return Compose(ctx, m.Recipient, "Your Gatehouse password was changed", components.PasswordChangedEmailText(e), components.PasswordChangedEmailHTML(e))
 	case models.KindEmailChanged:
 		by := "you"

@@ -71,6 +71,19 @@ type Policy struct {
 	// NewDeviceNotice remembers the browsers each account signs in from
 	// and mails a notice for a new one (device.go).
 	NewDeviceNotice bool
+	// MaxPasskeys bounds the passkeys of one account (DefaultMaxPasskeys
+	// when 0).
+	MaxPasskeys int
+}
+
+// MaxPasskeys is the MAX_PASSKEYS cap.
+func (a *Accounts) MaxPasskeys() int { return a.maxPasskeys() }
+
+func (a *Accounts) maxPasskeys() int {
+	if a.policy.MaxPasskeys > 0 {
+		return a.policy.MaxPasskeys
+	}
+	return DefaultMaxPasskeys
 }
 
 // Default policy values.
@@ -247,12 +260,20 @@ func lockUser(tx *gorm.DB, id uint) (*User, error) {
 
 // notifyPasswordChanged queues the "your password was changed" notice.
 func notifyPasswordChanged(tx *gorm.DB, u *User) error {
+	return notifyPasswordChangedWith(tx, u, nil)
+}
+
+// notifyPasswordChangedWith queues the notice with extra payload (a reset
+// names the account's second factors).
+func notifyPasswordChangedWith(tx *gorm.DB, u *User, extra map[string]string) error {
 	if u.Email == "" {
 		return nil
 	}
-	return enqueue(tx, KindPasswordChanged, &u.ID, u.Email, map[string]string{
-		"username": u.Username, "when": time.Now().UTC().Format(time.RFC3339),
-	})
+	d := map[string]string{"username": u.Username, "when": time.Now().UTC().Format(time.RFC3339)}
+	for k, v := range extra {
+		d[k] = v
+	}
+	return enqueue(tx, KindPasswordChanged, &u.ID, u.Email, d)
 }
 
 // endSessions deletes every session of userID but except (may be "") and

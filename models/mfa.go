@@ -122,7 +122,68 @@ var (
 	ErrNoSecondFactor = errors.New("set up an authenticator app or a passkey first")
 	// ErrSetupExpired is an activation form too old (or tampered with).
 	ErrSetupExpired = errors.New("this set-up page has expired; start again")
+	// ErrFactorNeedsVerifiedEmail: no second factor may be added to an account whose
+	// address was never confirmed (pre-hijacking: someone who signed up
+	// with another person's address must not plant factors the owner will
+	// meet after a reset). django-allauth refuses the same way.
+	ErrFactorNeedsVerifiedEmail = errors.New("confirm your e-mail address before adding two-factor authentication")
 )
+
+// FactorsAllowed reports whether u may add a second factor: only once its
+// address is confirmed (an account without an address has nobody else's
+// address to hijack, and no reset by e-mail).
+func FactorsAllowed(u *User) error {
+	if u.Email != "" && !u.EmailVerified {
+		return ErrFactorNeedsVerifiedEmail
+	}
+	return nil
+}
+
+// factorSummary describes userID's factors in words for a notice ("an
+// authenticator app, 2 passkeys and 8 recovery codes"); "" when none.
+func factorSummary(tx *gorm.DB, userID uint) (string, error) {
+	var rows []Authenticator
+	if err := tx.Select("kind", "used_at").Where("user_id = ?", userID).Find(&rows).Error; err != nil {
+		return "", err
+	}
+	var totp bool
+	var passkeys, codes int
+	for _, r := range rows {
+		switch r.Kind {
+		case FactorTOTP:
+			totp = true
+		case FactorPasskey:
+			passkeys++
+		case FactorRecovery:
+			if r.UsedAt == nil {
+				codes++
+			}
+		}
+	}
+	var parts []string
+	if totp {
+		parts = append(parts, "an authenticator app")
+	}
+	switch {
+	case passkeys == 1:
+		parts = append(parts, "1 passkey")
+	case passkeys > 1:
+		parts = append(parts, strconv.Itoa(passkeys)+" passkeys")
+	}
+	switch {
+	case codes == 1:
+		parts = append(parts, "1 recovery code")
+	case codes > 1:
+		parts = append(parts, strconv.Itoa(codes)+" recovery codes")
+	}
+	switch len(parts) {
+	case 0:
+		return "", nil
+	case 1:
+		return parts[0], nil
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1], nil
+}
 
 // MFAAvailable reports whether SECRET_KEY is set, so two-factor
 // authentication can be used.
@@ -327,6 +388,9 @@ func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, state, code st
 	err = a.transaction(ctx, "activate totp", func(tx *gorm.DB) error {
 		u, err := lockUser(tx, userID)
 		if err != nil {
+			return err
+		}
+		if err := FactorsAllowed(u); err != nil {
 			return err
 		}
 		var n int64

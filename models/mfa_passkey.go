@@ -46,6 +46,12 @@ const (
 // expired, replayed, unknown credential).
 var ErrPasskeyFailed = errors.New("the passkey could not be verified")
 
+// ErrTooManyPasskeys: the account has MAX_PASSKEYS passkeys already.
+var ErrTooManyPasskeys = errors.New("this account has as many passkeys as it may have; remove one first")
+
+// DefaultMaxPasskeys bounds the passkeys of one account (MAX_PASSKEYS).
+const DefaultMaxPasskeys = 10
+
 type passkeyConfig struct{ wa *webauthn.WebAuthn }
 
 func newPasskeyConfig(baseURL string) *passkeyConfig {
@@ -214,6 +220,18 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *User, se
 		if err != nil {
 			return err
 		}
+		if err := FactorsAllowed(u); err != nil {
+			return err
+		}
+		// The cap is checked under the user's row lock, so a burst of adds
+		// cannot pass it together.
+		var n int64
+		if err := tx.Model(&Authenticator{}).Where("user_id = ? AND kind = ?", u.ID, FactorPasskey).Count(&n).Error; err != nil {
+			return err
+		}
+		if n >= int64(a.maxPasskeys()) {
+			return ErrTooManyPasskeys
+		}
 		w, _, err := a.loadWAUser(tx, u)
 		if err != nil {
 			return err
@@ -222,6 +240,10 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *User, se
 		if err != nil {
 			return ErrPasskeyFailed
 		}
+		// Store what verifying later sign-ins needs (ID, public key,
+		// flags, counter, AAGUID), not the attestation as the client sent
+		// it: its client data and object can be padded to any size.
+		cred.Attestation = webauthn.CredentialAttestation{}
 		b, err := json.Marshal(cred)
 		if err != nil {
 			return err

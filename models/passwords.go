@@ -198,14 +198,57 @@ func (a *Accounts) ResetPassword(ctx context.Context, tokenHash, p1, p2, session
 		if err := recordEvent(tx, ctx, userEvent(EventResetCompleted, u, nil, "")); err != nil {
 			return err
 		}
+		extra, err := resetSettlesFactors(tx, ctx, u)
+		if err != nil {
+			return err
+		}
 		*user = *u
 		user.Password = hash
-		return notifyPasswordChanged(tx, u)
+		return notifyPasswordChangedWith(tx, u, extra)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return user, nil
+}
+
+// resetSettlesFactors runs inside a reset's transaction. The link proved
+// that the reader owns the address. If that address was never confirmed,
+// every second factor was added before anyone proved it (an attacker who
+// signed up with the owner's address could have planted them): they are
+// removed and the address counts as confirmed from now on. Whatever
+// factors remain are named in the password-changed notice, with a link to
+// review them, so a thief's factor cannot stay silently.
+func resetSettlesFactors(tx *gorm.DB, ctx context.Context, u *User) (map[string]string, error) {
+	extra := map[string]string{"reset": "1"}
+	if u.Email != "" && !u.EmailVerified {
+		res := tx.Where("user_id = ?", u.ID).Delete(&Authenticator{})
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("email_verified", true).Error; err != nil {
+			return nil, err
+		}
+		u.EmailVerified = true
+		if err := recordEvent(tx, ctx, userEvent(EventEmailVerified, u, nil, "by a password reset link")); err != nil {
+			return nil, err
+		}
+		if res.RowsAffected > 0 {
+			extra["factors_removed"] = "1"
+			if err := recordEvent(tx, ctx, userEvent(EventFactorRemoved, u, nil,
+				"factors added before the address was confirmed, removed by a password reset")); err != nil {
+				return nil, err
+			}
+		}
+	}
+	summary, err := factorSummary(tx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if summary != "" {
+		extra["factors"] = summary
+	}
+	return extra, nil
 }
 
 // beforeConsume, when set by a test, runs after the token was checked and

@@ -1,0 +1,255 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse/mail/mailtest"
+	"gatehouse/models"
+)
+
+// Hardening, round three: the attacks on the account-security features.
+
+// TestFactorPagesNeedSudo: from a session whose confirmation has lapsed
+// (a stolen cookie), no page that adds, replaces or shows a way to sign in
+// opens, and no POST adds one: each goes to the re-authentication page.
+func TestFactorPagesNeedSudo(t *testing.T) {
+	ts := newTestServer(t, withSecretKey)
+	c, u := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	ts.ageReauth(t, u.ID)
+	for _, p := range []string{"/accounts/2fa/totp/activate/", "/accounts/2fa/recovery-codes/", "/accounts/2fa/webauthn/"} {
+		wantRedirect(t, c.get(p), reauthTo(p))
+	}
+	for _, p := range []string{"/accounts/2fa/totp/activate/", "/accounts/2fa/webauthn/"} {
+		res := c.postForm(p, url.Values{"state": {"x"}, "code": {"123456"}, "name": {"Thief"}, "credential": {"{}"}})
+		wantStatus(t, res, http.StatusSeeOther)
+		if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/accounts/reauthenticate/") {
+			t.Fatalf("POST %s without sudo went to %q", p, loc)
+		}
+	}
+	// After confirming, the pages open.
+	wantRedirect(t, c.postForm("/accounts/reauthenticate/", url.Values{"password": {"correct horse battery"}, "next": {"/accounts/2fa/webauthn/"}}), "/accounts/2fa/webauthn/")
+	wantStatus(t, c.get("/accounts/2fa/webauthn/"), http.StatusOK)
+	wantStatus(t, c.get("/accounts/2fa/totp/activate/"), http.StatusOK)
+	// (The recovery-codes page, with no factor yet, sends to the overview.)
+	wantRedirect(t, c.get("/accounts/2fa/recovery-codes/"), "/accounts/2fa/")
+}
+
+// TestNoFactorsBeforeTheAddressIsConfirmed: an account whose address is not
+// confirmed can add neither an authenticator app nor a passkey (the page
+// and the POST both refuse), so someone who signed up with another
+// person's address cannot plant factors.
+func TestNoFactorsBeforeTheAddressIsConfirmed(t *testing.T) {
+	ts := newTestServer(t, withSecretKey)
+	c, u := ts.signUpAndLogin(t, "mallory", "correct horse battery")
+	// Activation pages work for a confirmed address; take their state.
+	page := c.get("/accounts/2fa/totp/activate/")
+	wantStatus(t, page, http.StatusOK)
+	secret := strings.TrimSpace(page.doc(t).Find(`[data-testid="totp-secret"]`).Text())
+	state, _ := page.doc(t).Find(`input[name="state"]`).Attr("value")
+	passkeys := c.get("/accounts/2fa/webauthn/")
+	wantStatus(t, passkeys, http.StatusOK)
+	pkOptions, _ := passkeys.doc(t).Find(`#passkey-add-form`).Attr("data-options")
+	pkState, _ := passkeys.doc(t).Find(`#passkey-add-form input[name="state"]`).Attr("value")
+
+	if err := ts.db.Model(&models.User{}).Where("id = ?", u.ID).Update("email_verified", false).Error; err != nil {
+		t.Fatal(err)
+	}
+	wantRedirect(t, c.get("/accounts/2fa/totp/activate/"), "/accounts/email/")
+	wantRedirect(t, c.get("/accounts/2fa/webauthn/"), "/accounts/email/")
+	wantRedirect(t, c.postForm("/accounts/2fa/totp/activate/", url.Values{"state": {state}, "code": {totpAt(t, secret, nowStep())}}), "/accounts/email/")
+	p := newSoftPasskey(t, ts.h.cfg.BaseURL)
+	wantRedirect(t, c.postForm("/accounts/2fa/webauthn/", url.Values{"state": {pkState}, "name": {"Planted"}, "credential": {p.create(pkOptions)}}), "/accounts/email/")
+	st, err := ts.h.accounts.MFAStatus(context.Background(), u.ID)
+	if err != nil || st.Enabled() || st.RecoveryTotal != 0 {
+		t.Fatalf("an unconfirmed account got factors: %+v %v", st, err)
+	}
+}
+
+// TestPasskeysCappedPerAccount: MAX_PASSKEYS bounds an account's passkeys,
+// checked under the user's row lock in the adding transaction, so a burst
+// of adds prepared together stays within the cap.
+func TestPasskeysCappedPerAccount(t *testing.T) {
+	ts := newTestServer(t, withSecretKey, func(c *Config) { c.MaxPasskeys = 2 })
+	c, u := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	// Prepare six ceremonies before adding any, then post them at once.
+	type prepared struct{ options, state string }
+	var ready []prepared
+	for range 6 {
+		page := c.get("/accounts/2fa/webauthn/")
+		wantStatus(t, page, http.StatusOK)
+		o, _ := page.doc(t).Find(`#passkey-add-form`).Attr("data-options")
+		s, _ := page.doc(t).Find(`#passkey-add-form input[name="state"]`).Attr("value")
+		ready = append(ready, prepared{o, s})
+	}
+	statuses := make(chan int, len(ready))
+	var wg sync.WaitGroup
+	for i, r := range ready {
+		p := newSoftPasskey(t, ts.h.cfg.BaseURL)
+		body := url.Values{"state": {r.state}, "name": {"Key " + strconv.Itoa(i)}, "credential": {p.create(r.options)}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- c.postForm("/accounts/2fa/webauthn/", body).StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	var added, refused int
+	for s := range statuses {
+		switch s {
+		case http.StatusOK, http.StatusSeeOther:
+			added++
+		case http.StatusUnprocessableEntity:
+			refused++
+		default:
+			t.Errorf("unexpected status %d", s)
+		}
+	}
+	st, err := ts.h.accounts.MFAStatus(context.Background(), u.ID)
+	if err != nil || len(st.Passkeys) != 2 || added != 2 || refused != 4 {
+		t.Fatalf("got %d passkeys stored, %d added, %d refused (%v); want 2, 2, 4", len(st.Passkeys), added, refused, err)
+	}
+	// At the cap the page offers no add form.
+	page := c.get("/accounts/2fa/webauthn/")
+	wantStatus(t, page, http.StatusOK)
+	if page.doc(t).Find(`#passkey-add-form`).Length() != 0 || page.doc(t).Find(`[data-testid="passkeys-full"]`).Length() != 1 {
+		t.Fatalf("the full passkeys page still offers to add one: %.2000s", page.body)
+	}
+}
+
+// TestPasskeyResponseStoredSmall: what is stored of a passkey is what
+// verification needs, not the attestation the client sent: a response
+// padded with a large attestation statement stores a small row, and a
+// ceremony body over the cap is refused before parsing.
+func TestPasskeyResponseStoredSmall(t *testing.T) {
+	ts := newTestServer(t, withSecretKey)
+	c, u := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	_, res := addSoftPasskey(t, ts, c, "Laptop")
+	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("adding a passkey: status %d: %.1500s", res.StatusCode, res.body)
+	}
+	var row models.Authenticator
+	if err := ts.db.Where("user_id = ? AND kind = ?", u.ID, models.FactorPasskey).Take(&row).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(row.Credential) > 2048 {
+		t.Fatalf("stored credential is %d bytes; want what verification needs (< 2 KB)", len(row.Credential))
+	}
+	// Padded client data within the ceremony cap: verified, stored small.
+	page := c.get("/accounts/2fa/webauthn/")
+	o, _ := page.doc(t).Find(`#passkey-add-form`).Attr("data-options")
+	s, _ := page.doc(t).Find(`#passkey-add-form input[name="state"]`).Attr("value")
+	p := newSoftPasskey(t, ts.h.cfg.BaseURL)
+	p.pad = 30 << 10
+	res = c.postForm("/accounts/2fa/webauthn/", url.Values{"state": {s}, "name": {"Padded"}, "credential": {p.create(o)}})
+	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("adding a padded passkey: status %d", res.StatusCode)
+	}
+	var sizes []int
+	if err := ts.db.Model(&models.Authenticator{}).Where("user_id = ? AND kind = ?", u.ID, models.FactorPasskey).
+		Pluck("length(credential)", &sizes).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range sizes {
+		if n > 2048 {
+			t.Fatalf("a passkey row holds %d bytes of credential; the client's padding was stored", n)
+		}
+	}
+	// A ceremony body over the cap is refused before it is parsed.
+	p.pad = 100 << 10
+	res = c.postForm("/accounts/2fa/webauthn/", url.Values{"state": {s}, "name": {"Huge"}, "credential": {p.create(o)}})
+	wantStatus(t, res, http.StatusRequestEntityTooLarge)
+}
+
+// nextMail returns the next delivered message whose subject contains
+// subject, skipping others.
+func nextMail(t *testing.T, srv *mailtest.Server, subject string) mailtest.Message {
+	t.Helper()
+	for range 20 {
+		m := srv.Next(t, 10*time.Second)
+		if strings.Contains(m.Subject, subject) {
+			return m
+		}
+	}
+	t.Fatalf("no mail with subject %q", subject)
+	return mailtest.Message{}
+}
+
+// resetByMail asks for a reset of address and completes it with password.
+func resetByMail(t *testing.T, ts *testServer, srv *mailtest.Server, address, password string) {
+	t.Helper()
+	c := ts.client(t)
+	wantRedirect(t, c.postForm("/accounts/password_reset/", url.Values{"email": {address}}), "/accounts/password_reset/done/")
+	path := resetPath(t, nextMail(t, srv, "Password reset"))
+	wantRedirect(t, c.get(path), "/accounts/reset/set-password/")
+	wantRedirect(t, c.postForm("/accounts/reset/set-password/", setValues(password, password)), "/accounts/reset/done/")
+}
+
+// TestResetNamesTheFactorsLeft: a reset does not leave factors in place
+// silently. The password-changed notice names the account's factors with
+// a link to review them, and the account hub shows them.
+func TestResetNamesTheFactorsLeft(t *testing.T) {
+	srv, withMail := withSMTP(t)
+	ts := newTestServer(t, withSecretKey, withMail)
+	c, u := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	secret, _ := activateTOTP(t, c)
+	addSoftPasskey(t, ts, c, "Thief's key")
+	resetByMail(t, ts, srv, "alice@example.com", "a brand new password")
+	notice := nextMail(t, srv, "password was changed")
+	for _, part := range []string{notice.Text, notice.HTML} {
+		if !strings.Contains(part, "an authenticator app, 1 passkey and 10 recovery codes") || !strings.Contains(part, "http://example.test/accounts/2fa/") {
+			t.Fatalf("the reset notice does not name the factors and link to them:\n%s", part)
+		}
+	}
+	// Signed in again (password + code), the hub shows the factors.
+	b := ts.client(t)
+	passwordStep(t, b, "alice", "a brand new password", nil)
+	wantRedirect(t, b.postForm(secondStepURL, url.Values{"code": {totpAt(t, secret, nowStep()+1)}}), "/")
+	page := b.get("/accounts/profile/")
+	wantStatus(t, page, http.StatusOK)
+	if got := strings.TrimSpace(page.doc(t).Find(`[data-testid="profile-2fa"]`).Text()); got != "Authenticator app on, 1 passkey, 10 recovery codes left" {
+		t.Fatalf("profile two-factor line: got %q", got)
+	}
+	if href, _ := page.doc(t).Find(`[data-testid="profile-2fa"] a`).Attr("href"); href != "/accounts/2fa/" {
+		t.Fatalf("profile two-factor link: got %q", href)
+	}
+	_ = u
+}
+
+// TestResetRemovesFactorsPlantedBeforeVerification: factors on an account
+// whose address was never confirmed (planted by someone who signed up with
+// the owner's address, before that was refused) are removed when the
+// address's owner resets the password, and the address becomes confirmed:
+// the owner signs in with the password alone, and is told.
+func TestResetRemovesFactorsPlantedBeforeVerification(t *testing.T) {
+	srv, withMail := withSMTP(t)
+	ts := newTestServer(t, withSecretKey, withMail)
+	c, u := ts.signUpAndLogin(t, "victim", "attacker chose this")
+	activateTOTP(t, c)
+	addSoftPasskey(t, ts, c, "Attacker's key")
+	if err := ts.db.Model(&models.User{}).Where("id = ?", u.ID).Update("email_verified", false).Error; err != nil {
+		t.Fatal(err)
+	}
+	resetByMail(t, ts, srv, "victim@example.com", "the owner's password")
+	notice := nextMail(t, srv, "password was changed")
+	if !strings.Contains(notice.Text, "were removed") || strings.Contains(notice.Text, "can still be signed in to") {
+		t.Fatalf("the notice does not say the factors were removed:\n%s", notice.Text)
+	}
+	st, err := ts.h.accounts.MFAStatus(context.Background(), u.ID)
+	if err != nil || st.Enabled() || st.RecoveryTotal != 0 {
+		t.Fatalf("planted factors survived the reset: %+v %v", st, err)
+	}
+	b := ts.client(t)
+	b.login("victim", "the owner's password") // no second step
+	var verified bool
+	if err := ts.db.Model(&models.User{}).Where("id = ?", u.ID).Pluck("email_verified", &verified).Error; err != nil || !verified {
+		t.Fatalf("the address is not confirmed after a reset by its owner (%v)", err)
+	}
+}
