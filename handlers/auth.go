@@ -75,10 +75,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		return
 	}
 	st := session(c)
-	device := ""
-	if h.cfg.NewDeviceNotice {
-		device = h.deviceToken(c) // device.go
-	}
+	device := h.loginDevice(c)
 	res, err := h.accounts.Login(c.Request.Context(), models.LoginInput{
 		Username: username, Password: password, IP: c.ClientIP(), SessionID: st.ID,
 		Remember: values.Get("remember") == "on", Device: device,

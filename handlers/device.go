@@ -38,6 +38,15 @@ func (h *Handler) deviceToken(c *gin.Context) string {
 	return token
 }
 
+// loginDevice is the device cookie a sign-in (any method) reports to the
+// new-device check, "" when NEW_DEVICE_NOTICE is off.
+func (h *Handler) loginDevice(c *gin.Context) string {
+	if !h.cfg.NewDeviceNotice {
+		return ""
+	}
+	return h.deviceToken(c)
+}
+
 // rememberDevice sets (or renews) the device cookie after a login.
 func (h *Handler) rememberDevice(c *gin.Context, token string) {
 	if token == "" {

@@ -191,6 +191,8 @@ func TestSecurityEventsAccountFlows(t *testing.T) {
 		{models.EventPasswordChanged, 0},
 		{models.EventResetRequested, 0},
 		{models.EventResetCompleted, 0},
+		// The reset link proved the (unconfirmed) address: it is confirmed.
+		{models.EventEmailVerified, 0},
 		{models.EventLoginSucceeded, 0},
 		{models.EventAdminAction, a},
 		{models.EventPasswordSet, a},

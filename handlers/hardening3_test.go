@@ -253,3 +253,67 @@ func TestResetRemovesFactorsPlantedBeforeVerification(t *testing.T) {
 		t.Fatalf("the address is not confirmed after a reset by its owner (%v)", err)
 	}
 }
+
+// TestEveryWayInChecksTheDevice: a sign-in with a TOTP code and one with a
+// passkey from a browser the account has not used go through the same
+// device check as a password sign-in: the event, the notice, the cookie.
+func TestEveryWayInChecksTheDevice(t *testing.T) {
+	srv, withMail := withSMTP(t)
+	ts := newTestServer(t, withSecretKey, withMail, func(c *Config) { c.NewDeviceNotice = true })
+	c, u := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	secret, _ := activateTOTP(t, c)
+	p, _ := addSoftPasskey(t, ts, c, "Laptop")
+	newDevice := func() int64 { return userEvents(t, ts, models.EventNewDevice, u.ID) }
+	before := newDevice()
+
+	// Password + TOTP from a new browser.
+	b := ts.client(t)
+	passwordStep(t, b, "alice", "correct horse battery", nil)
+	wantRedirect(t, b.postForm(secondStepURL, url.Values{"code": {totpAt(t, secret, nowStep()+1)}}), "/")
+	if b.cookie("device") == "" || newDevice() != before+1 {
+		t.Fatalf("TOTP sign-in from a new browser: device cookie %q, new-device events %d (want %d)", b.cookie("device"), newDevice(), before+1)
+	}
+	if m := nextMail(t, srv, "New sign-in"); !strings.Contains(m.Text, "alice") {
+		t.Fatalf("new-device notice: %s", m.Text)
+	}
+	// A passkey alone from another new browser.
+	d := ts.client(t)
+	wantStatus(t, passkeySignIn(t, d, p), http.StatusSeeOther)
+	if d.cookie("device") == "" || newDevice() != before+2 {
+		t.Fatalf("passkey sign-in from a new browser: device cookie %q, new-device events %d (want %d)", d.cookie("device"), newDevice(), before+2)
+	}
+	nextMail(t, srv, "New sign-in")
+	// The same browser again: known, no event.
+	d.postForm("/accounts/logout/", nil)
+	wantStatus(t, passkeySignIn(t, d, p), http.StatusSeeOther)
+	if newDevice() != before+2 {
+		t.Fatalf("a known browser was reported as new")
+	}
+}
+
+// TestEveryWayInAppliesTheAccountChecks: with EMAIL_VERIFICATION=mandatory
+// a passkey sign-in of an unconfirmed account is refused like a password
+// one (403, no session), and a deactivated account's passkey signs in
+// nobody.
+func TestEveryWayInAppliesTheAccountChecks(t *testing.T) {
+	ts := newTestServer(t, withSecretKey, func(c *Config) { c.EmailVerification = models.VerifyMandatory })
+	c, u := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	p, _ := addSoftPasskey(t, ts, c, "Laptop")
+	if err := ts.db.Model(&models.User{}).Where("id = ?", u.ID).Update("email_verified", false).Error; err != nil {
+		t.Fatal(err)
+	}
+	before := ts.sessionCount(t, u.ID)
+	b := ts.client(t)
+	wantStatus(t, b.postForm("/accounts/login/", url.Values{"username": {"alice"}, "password": {"correct horse battery"}}), http.StatusForbidden)
+	wantStatus(t, passkeySignIn(t, b, p), http.StatusForbidden)
+	if n := ts.sessionCount(t, u.ID); n != before {
+		t.Fatalf("an unconfirmed account got a session by passkey: %d sessions, want %d", n, before)
+	}
+	if err := ts.db.Model(&models.User{}).Where("id = ?", u.ID).Updates(map[string]any{"email_verified": true, "is_active": false}).Error; err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, passkeySignIn(t, b, p), http.StatusUnprocessableEntity)
+	if n := ts.sessionCount(t, u.ID); n != before {
+		t.Fatalf("a deactivated account got a session by passkey")
+	}
+}

@@ -322,8 +322,9 @@ func (h *Handler) secondFactorSubmit(c *gin.Context) {
 		show(http.StatusUnprocessableEntity)
 		return
 	}
+	device := h.loginDevice(c)
 	res, err := h.accounts.CompleteSecondFactor(c.Request.Context(), models.SecondFactorInput{
-		SessionID: session(c).ID, Code: code, IP: c.ClientIP(),
+		SessionID: session(c).ID, Code: code, IP: c.ClientIP(), Device: device,
 	})
 	switch {
 	case errors.Is(err, models.ErrSecondFactorExpired):
@@ -337,12 +338,13 @@ func (h *Handler) secondFactorSubmit(c *gin.Context) {
 		h.formFailure(c, "second factor", err, form, "wrong codes", nil, show)
 		return
 	}
-	h.completeSecondStep(c, res, next)
+	h.completeSecondStep(c, res, next, device)
 }
 
 // completeSecondStep adopts the signed-in session a second step created.
-func (h *Handler) completeSecondStep(c *gin.Context, res *models.SecondFactorResult, next string) {
+func (h *Handler) completeSecondStep(c *gin.Context, res *models.SecondFactorResult, next, device string) {
 	h.signedIn(c, &res.LoginResult)
+	h.rememberDevice(c, device)
 	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
 	if res.RecoveryLeft >= 0 {
 		level := "info"
@@ -360,7 +362,8 @@ func (h *Handler) secondFactorPasskeySubmit(c *gin.Context) {
 		return
 	}
 	next := pendingNext(values.Get("next"))
-	res, err := h.accounts.PasskeySecondFactor(c.Request.Context(), session(c).ID, values.Get("state"), []byte(values.Get("credential")))
+	device := h.loginDevice(c)
+	res, err := h.accounts.PasskeySecondFactor(c.Request.Context(), session(c).ID, values.Get("state"), []byte(values.Get("credential")), device)
 	switch {
 	case errors.Is(err, models.ErrSecondFactorExpired):
 		h.expiredSecondStep(c, next)
@@ -375,7 +378,7 @@ func (h *Handler) secondFactorPasskeySubmit(c *gin.Context) {
 		h.formFailure(c, "passkey second factor", err, form, "wrong codes", nil, func(status int) { h.renderSecondFactor(c, status, form, next) })
 		return
 	}
-	h.completeSecondStep(c, res, next)
+	h.completeSecondStep(c, res, next, device)
 }
 
 // passkeyLoginOptions answers the login page's script with a discoverable
@@ -406,13 +409,18 @@ func (h *Handler) passkeyLoginSubmit(c *gin.Context) {
 		h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
 		return
 	}
+	device := h.loginDevice(c)
 	res, err := h.accounts.PasskeyLogin(c.Request.Context(), models.PasskeyLoginInput{
 		SessionID: session(c).ID, State: values.Get("state"), Response: []byte(values.Get("credential")),
-		IP: c.ClientIP(), Remember: values.Get("remember") == "on",
+		IP: c.ClientIP(), Remember: values.Get("remember") == "on", Device: device,
 	})
 	form := newForm(nil)
 	show := func(status int) { h.loginForm(c, status, form, next) }
 	switch {
+	case errors.Is(err, models.ErrEmailUnverified):
+		addError(form, "", unverifiedLoginError) // as for a password
+		show(http.StatusForbidden)
+		return
 	case errors.Is(err, models.ErrPasskeyFailed), errors.Is(err, models.ErrMFAUnavailable):
 		addError(form, "", "That passkey could not be verified. Try again, or sign in with your password.")
 		show(http.StatusUnprocessableEntity)
@@ -425,6 +433,7 @@ func (h *Handler) passkeyLoginSubmit(c *gin.Context) {
 		return
 	}
 	h.signedIn(c, res)
+	h.rememberDevice(c, device)
 	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
 	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
 }

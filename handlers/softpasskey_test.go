@@ -61,6 +61,9 @@ func (p *softPasskey) publicKeyOptions(options string) (challenge string, userID
 			} `json:"user"`
 		} `json:"publicKey"`
 		Challenge string `json:"challenge"`
+		User      struct {
+			ID string `json:"id"`
+		} `json:"user"`
 	}
 	if err := json.Unmarshal([]byte(options), &o); err != nil {
 		p.t.Fatalf("passkey options %q: %v", options, err)
@@ -72,8 +75,10 @@ func (p *softPasskey) publicKeyOptions(options string) (challenge string, userID
 	if challenge == "" {
 		p.t.Fatalf("passkey options without a challenge: %s", options)
 	}
-	if o.PublicKey.User.ID != "" {
-		userID, _ = b64.DecodeString(strings.TrimRight(o.PublicKey.User.ID, "="))
+	for _, id := range []string{o.PublicKey.User.ID, o.User.ID} {
+		if id != "" {
+			userID, _ = b64.DecodeString(strings.TrimRight(id, "="))
+		}
 	}
 	return challenge, userID
 }

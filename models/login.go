@@ -98,16 +98,12 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 		if !u.IsActive || u.Password != user.Password {
 			return ErrInvalidCredentials // deactivated or changed meanwhile
 		}
-		now := time.Now().UTC()
-		up := map[string]any{"last_login": now}
 		if newHash != "" {
-			up["password"] = newHash
+			if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("password", newHash).Error; err != nil {
+				return err
+			}
 			u.Password = newHash
 		}
-		if err := tx.Model(&User{}).Where("id = ?", u.ID).Updates(up).Error; err != nil {
-			return err
-		}
-		u.LastLogin = &now
 		// Only the (username, address) counter is cleared: clearing the
 		// address's would let an attacker reset it by logging in to an
 		// account of their own between guesses; their successful attempt
@@ -118,23 +114,72 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 		if err := giveBack(tx, taken, ScopeLoginIP); err != nil {
 			return err
 		}
-		ns, err := signIn(tx, ctx, in.SessionID, u, AuthPassword, in.Remember, a.policy.lifetimes())
+		ns, err := a.finishSignIn(tx, ctx, signInStep{sessionID: in.SessionID, user: u, method: AuthPassword,
+			remember: in.Remember, device: in.Device})
 		if err != nil {
 			return err
 		}
 		out = LoginResult{User: u, Session: ns}
-		if err := recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, "")); err != nil {
-			return err
-		}
-		if !a.policy.NewDeviceNotice {
-			return nil
-		}
-		return noteDevice(tx, ctx, u, in.Device)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// mayEnter is the account check of every way in (password, second step,
+// passkey), made inside the sign-in's transaction on the locked row: the
+// account is active and, under EMAIL_VERIFICATION=mandatory, its address
+// is confirmed. (A deleted account has no row to lock.)
+func (a *Accounts) mayEnter(u *User) error {
+	if !u.IsActive {
+		return ErrInvalidCredentials
+	}
+	if a.policy.verification() == VerifyMandatory && !u.EmailVerified {
+		return ErrEmailUnverified
+	}
+	return nil
+}
+
+// signInStep is a completed sign-in to write: the browser's session, the
+// account (locked in the transaction), how it signed in, and the browser's
+// device cookie.
+type signInStep struct {
+	sessionID string
+	user      *User
+	method    string
+	remember  bool
+	device    string
+	detail    string // for the event, e.g. "passkey: Laptop"
+}
+
+// finishSignIn ends every completed sign-in, whatever its method, inside
+// its transaction: the account check (mayEnter), last_login, the session
+// replaced by a signed-in one (rotation), the event, and the browser
+// check that mails a new-device notice. One place, so no way in can skip
+// one of them.
+func (a *Accounts) finishSignIn(tx *gorm.DB, ctx context.Context, s signInStep) (NewSession, error) {
+	u := s.user
+	if err := a.mayEnter(u); err != nil {
+		return NewSession{}, err
+	}
+	now := time.Now().UTC()
+	if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("last_login", now).Error; err != nil {
+		return NewSession{}, err
+	}
+	u.LastLogin = &now
+	ns, err := signIn(tx, ctx, s.sessionID, u, s.method, s.remember, a.policy.lifetimes())
+	if err != nil {
+		return NewSession{}, err
+	}
+	if err := recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, s.detail)); err != nil {
+		return NewSession{}, err
+	}
+	if !a.policy.NewDeviceNotice {
+		return ns, nil
+	}
+	return ns, noteDevice(tx, ctx, u, s.device)
 }
 
 // verify checks username and password. On ErrInvalidCredentials it still

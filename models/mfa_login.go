@@ -85,6 +85,8 @@ type SecondFactorInput struct {
 	// Code is a TOTP code or a recovery code as typed.
 	Code string
 	IP   string
+	// Device is the browser's device cookie (new-device notice).
+	Device string
 }
 
 // SecondFactorResult is a completed login; RecoveryLeft is how many
@@ -166,7 +168,8 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 		if err != nil {
 			return err
 		}
-		return a.completeLogin(tx, ctx, in.SessionID, u, method, remember, rule, &out, left)
+		return a.completeLogin(tx, ctx, signInStep{sessionID: in.SessionID, user: u, method: method, remember: remember,
+			device: in.Device}, rule, &out, left)
 	})
 	if errors.Is(err, ErrWrongCode) {
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record wrong code",
@@ -181,28 +184,21 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 // completeLogin is the end of every second step, inside its transaction:
 // the limit reset, last_login set, the pending session replaced by a
 // signed-in one, the event and, after a recovery code, the notice.
-func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, sessionID string, u *User, method string, remember bool, rule Rule, out *SecondFactorResult, recoveryLeft int64) error {
+func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, step signInStep, rule Rule, out *SecondFactorResult, recoveryLeft int64) error {
 	if err := resetRule(tx, rule); err != nil {
 		return err
 	}
-	now := time.Now().UTC()
-	if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("last_login", now).Error; err != nil {
-		return err
-	}
-	u.LastLogin = &now
-	ns, err := signIn(tx, ctx, sessionID, u, method, remember, a.policy.lifetimes())
+	step.detail = "second factor: " + step.method
+	ns, err := a.finishSignIn(tx, ctx, step)
 	if err != nil {
 		return err
 	}
-	out.User, out.Session = u, ns
-	if err := recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, "second factor: "+method)); err != nil {
-		return err
-	}
-	if method != AuthPasswordRecovery {
+	out.User, out.Session = step.user, ns
+	if step.method != AuthPasswordRecovery {
 		return nil
 	}
 	out.RecoveryLeft = int(recoveryLeft)
-	return recoveryCodeSpent(tx, ctx, u, recoveryLeft, now)
+	return recoveryCodeSpent(tx, ctx, step.user, recoveryLeft, *step.user.LastLogin)
 }
 
 // recoveryCodeSpent records that u used a recovery code at now (left

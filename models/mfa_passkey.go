@@ -338,6 +338,8 @@ type PasskeyLoginInput struct {
 	Response  []byte
 	IP        string
 	Remember  bool
+	// Device is the browser's device cookie (new-device notice).
+	Device string
 }
 
 // PasskeyLogin signs in with a discoverable passkey: complete on its own
@@ -361,16 +363,16 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 		return nil, ErrPasskeyFailed
 	}
 	var out LoginResult
+	var user *User
 	err = a.transaction(ctx, "passkey login", func(tx *gorm.DB) error {
 		var row *Authenticator
-		var user *User
 		handler := func(rawID, userHandle []byte) (webauthn.User, error) {
 			var r Authenticator
 			if err := tx.Where("credential_id = ? AND kind = ?", base64.RawURLEncoding.EncodeToString(rawID), FactorPasskey).Take(&r).Error; err != nil {
 				return nil, ErrPasskeyFailed
 			}
 			u, err := lockUser(tx, r.UserID)
-			if err != nil || !u.IsActive || !hmac.Equal(userHandle, a.userHandle(u.ID)) {
+			if err != nil || !hmac.Equal(userHandle, a.userHandle(u.ID)) {
 				return nil, ErrPasskeyFailed
 			}
 			w, byID, err := a.loadWAUser(tx, u)
@@ -390,18 +392,20 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 		if err := giveBack(tx, taken, ScopeLoginIP); err != nil {
 			return err
 		}
-		now := time.Now().UTC()
-		if err := tx.Model(&User{}).Where("id = ?", user.ID).Update("last_login", now).Error; err != nil {
-			return err
-		}
-		user.LastLogin = &now
-		ns, err := signIn(tx, ctx, in.SessionID, user, AuthPasskey, in.Remember, a.policy.lifetimes())
+		ns, err := a.finishSignIn(tx, ctx, signInStep{sessionID: in.SessionID, user: user, method: AuthPasskey,
+			remember: in.Remember, device: in.Device, detail: "passkey: " + row.Name})
 		if err != nil {
 			return err
 		}
 		out = LoginResult{User: user, Session: ns}
-		return recordEvent(tx, ctx, userEvent(EventLoginSucceeded, user, nil, "passkey: "+row.Name))
+		return nil
 	})
+	if errors.Is(err, ErrEmailUnverified) && user != nil {
+		return nil, a.unverifiedLogin(ctx, user) // as a password login: a new link, within its limit
+	}
+	if errors.Is(err, ErrInvalidCredentials) {
+		err = ErrPasskeyFailed // an inactive account: the same answer as a passkey that did not verify
+	}
 	if errors.Is(err, ErrPasskeyFailed) {
 		_ = a.transaction(ctx, "record failed passkey", func(tx *gorm.DB) error {
 			return recordEvent(tx, ctx, AuthEvent{Kind: EventLoginFailed, Detail: "passkey did not verify"})
@@ -440,7 +444,7 @@ func (a *Accounts) passkeyUsed(tx *gorm.DB, row *Authenticator, cred *webauthn.C
 
 // PasskeySecondFactor completes a pending login with one of the user's
 // passkeys, under the same per-account limit as codes.
-func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state string, response []byte) (*SecondFactorResult, error) {
+func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state string, response []byte, device string) (*SecondFactorResult, error) {
 	u, err := a.PendingUser(ctx, sessionID)
 	if err != nil {
 		return nil, err
@@ -481,7 +485,8 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 		if err := a.passkeyUsed(tx, row, cred, st); err != nil {
 			return err
 		}
-		return a.completeLogin(tx, ctx, sessionID, pu, AuthPasswordPasskey, remember, rule, &out, 0)
+		return a.completeLogin(tx, ctx, signInStep{sessionID: sessionID, user: pu, method: AuthPasswordPasskey,
+			remember: remember, device: device}, rule, &out, 0)
 	})
 	if errors.Is(err, ErrPasskeyFailed) {
 		_ = a.transaction(ctx, "record failed passkey", func(tx *gorm.DB) error {
