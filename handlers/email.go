@@ -127,9 +127,9 @@ func (h *Handler) confirmEmailSubmit(c *gin.Context) {
 		return
 	}
 	if res.Purpose == models.PurposeEmailChange {
-		h.flash(c, "success", "Your e-mail address is now %s. Every other session of your account was signed out.", res.User.Email)
+		h.flashVisitor(c, "success", "Your e-mail address is now %s. Every other session of your account was signed out.", res.User.Email)
 	} else {
-		h.flash(c, "success", "Thank you: %s is confirmed.", res.User.Email)
+		h.flashVisitor(c, "success", "Thank you: %s is confirmed.", res.User.Email)
 	}
 	if u := currentUser(c); u != nil && u.ID == res.User.ID {
 		h.redirect(c, components.ProfilePath)

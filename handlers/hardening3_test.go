@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"gatehouse/mail/mailtest"
+	"gatehouse/metrics"
 	"gatehouse/models"
 )
 
@@ -315,5 +317,97 @@ func TestEveryWayInAppliesTheAccountChecks(t *testing.T) {
 	wantStatus(t, passkeySignIn(t, b, p), http.StatusUnprocessableEntity)
 	if n := ts.sessionCount(t, u.ID); n != before {
 		t.Fatalf("a deactivated account got a session by passkey")
+	}
+}
+
+// TestNoRouteGivesVisitorsASession walks every route of the route table
+// as a visitor without a cookie — GET and POST, parameters filled with
+// junk and with plausible values — and counts session rows: none may be
+// made. (Only a reset link in progress or a logout message get one, and
+// neither happens here: no valid link, nobody signed in.)
+func TestNoRouteGivesVisitorsASession(t *testing.T) {
+	ts := newTestServer(t, withSecretKey)
+	u := ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
+	fills := []string{"1", "x", itoa(u.ID), strings.Repeat("A", 43)}
+	seen := 0
+	for _, r := range ts.app.h.router().Routes() {
+		for _, fill := range fills {
+			var parts []string
+			for _, seg := range strings.Split(r.Path, "/") {
+				if strings.HasPrefix(seg, ":") || strings.HasPrefix(seg, "*") {
+					seg = fill
+				}
+				parts = append(parts, seg)
+			}
+			path := strings.Join(parts, "/")
+			for _, method := range []string{http.MethodGet, http.MethodPost} {
+				c := ts.client(t)
+				if fill == "x" { // a cookie that names no session counts as none
+					c.setCookie("sessionid", strings.Repeat("B", 43))
+				}
+				var res *response
+				if method == http.MethodGet {
+					res = c.get(path)
+				} else {
+					res = c.postForm(path, url.Values{"username": {"alice"}, "password": {"wrong"}, "code": {"123456"},
+						"email": {"nobody@example.com"}, "state": {"x"}, "credential": {"{}"}})
+				}
+				if res.StatusCode >= 500 {
+					t.Errorf("%s %s (route %s): status %d", method, path, r.Path, res.StatusCode)
+				}
+				if n := ts.sessionCount(t, 0); n != 0 {
+					t.Fatalf("%s %s (route %s) made %d session rows for a visitor without a cookie (status %d)", method, path, r.Path, n, res.StatusCode)
+				}
+				if ck := c.sessionCookie(); ck != "" && ck != strings.Repeat("B", 43) {
+					t.Fatalf("%s %s (route %s) set a session cookie for a visitor", method, path, r.Path)
+				}
+				seen++
+			}
+		}
+	}
+	if seen < 200 {
+		t.Fatalf("walked %d requests; the route table looks empty", seen)
+	}
+}
+
+// TestMetricsLabelsStayBounded: requests with thousands of made-up methods
+// and paths add no series: methods outside HTTP's own are "OTHER", paths
+// outside the route table one value.
+func TestMetricsLabelsStayBounded(t *testing.T) {
+	m := metrics.New()
+	ts := newTestServer(t, func(c *Config) { c.Metrics = m })
+	msrv := httptest.NewServer(m.Handler())
+	defer msrv.Close()
+	series := func() int {
+		return strings.Count(scrape(t, msrv), "gatehouse_http_request_duration_seconds_count{")
+	}
+	for i := range 20 {
+		req, _ := http.NewRequest("GET", ts.URL+"/no/such/page/"+strconv.Itoa(i), nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	base := series()
+	var wg sync.WaitGroup
+	for i := range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			method := "X" + strings.Repeat(strconv.Itoa(i), 200)
+			req, _ := http.NewRequest(method, ts.URL+"/"+strconv.Itoa(i)+"/"+method[:20], nil)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	// At most the OTHER method (and its 404/405 statuses) can be new.
+	if got := series(); got > base+3 {
+		t.Fatalf("made-up methods and paths grew the request series from %d to %d", base, got)
+	}
+	if text := scrape(t, msrv); strings.Contains(text, "X0000") || strings.Contains(text, "/no/such") {
+		t.Fatal("a client's method or path appears in the metrics")
 	}
 }

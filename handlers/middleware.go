@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/metrics"
 	"gatehouse/models"
 )
 
@@ -159,6 +160,8 @@ func (h *Handler) logRequests(c *gin.Context) {
 	h.warnUntrustedForwarding(c)
 	c.Next()
 	status := c.Writer.Status()
+	// Only values from fixed sets go into labels and log fields: a route
+	// pattern of the table (or one value for the rest) and a known method.
 	route := c.FullPath()
 	if route == "" {
 		route = "(no route)"
@@ -173,7 +176,7 @@ func (h *Handler) logRequests(c *gin.Context) {
 	if !h.log.Enabled(c.Request.Context(), level) {
 		return
 	}
-	h.log.Log(c.Request.Context(), level, "request", "request_id", id, "method", c.Request.Method, "route", route, "status", status,
+	h.log.Log(c.Request.Context(), level, "request", "request_id", id, "method", metrics.MethodLabel(c.Request.Method), "route", route, "status", status,
 		"duration_ms", strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 2, 64),
 		"client_ip", c.ClientIP())
 }

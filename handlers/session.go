@@ -33,8 +33,12 @@ func session(c *gin.Context) *models.SessionState {
 	return st
 }
 
+// touchedKey marks a request that changed its session (it will be saved).
+const touchedKey = "gatehouse.session_touched"
+
 // touch marks the session changed, so the response saves it.
 func touch(c *gin.Context) {
+	c.Set(touchedKey, true)
 	sessions.Default(c).Set(models.SessionStateKey, session(c))
 }
 
@@ -64,8 +68,24 @@ func (h *Handler) hasSessionCookie(c *gin.Context) bool {
 	return err == nil
 }
 
-// flash queues a one-time message for the next page.
+// flash queues a one-time message for the next page. A message alone never
+// creates a server-side session: a visitor with no session row, whose
+// request is not making one (no sign-in, no reset link), gets none, so no
+// route lets anonymous requests fill the table (hardening, round three).
+// The few messages worth a short-lived session of their own use
+// flashVisitor.
 func (h *Handler) flash(c *gin.Context, level, format string, args ...any) {
+	if session(c).ID == "" && !c.GetBool(touchedKey) {
+		return
+	}
+	sessions.Default(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...)})
+}
+
+// flashVisitor queues a message even for a visitor without a session,
+// creating a short-lived one: for outcomes a visitor reaches only through
+// a limited or one-time step (a sign-up that must be confirmed first, an
+// e-mail link confirmed in another browser).
+func (h *Handler) flashVisitor(c *gin.Context, level, format string, args ...any) {
 	sessions.Default(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...)})
 }
 

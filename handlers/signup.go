@@ -190,7 +190,7 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 		return
 	}
 	if res.Session == (models.NewSession{}) { // EMAIL_VERIFICATION=mandatory (email.go)
-		h.flash(c, "success", signupConfirmFirst, res.User.Email)
+		h.flashVisitor(c, "success", signupConfirmFirst, res.User.Email)
 		h.redirect(c, h.cfg.LoginURL)
 		return
 	}

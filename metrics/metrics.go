@@ -99,7 +99,26 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
+	m.requests.WithLabelValues(route, MethodLabel(method), statusLabel(status)).Observe(d.Seconds())
+}
+
+// MethodLabel is the method as a label value: one of the methods HTTP
+// defines, else "OTHER" (as promhttp does), so a client cannot make a new
+// series, and keep it in memory for good, by sending a method of its own.
+func MethodLabel(method string) string {
+	switch method {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE":
+		return method
+	}
+	return "OTHER"
+}
+
+// statusLabel bounds the status label to three-digit codes.
+func statusLabel(status int) string {
+	if status < 100 || status > 999 {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // Login records a login attempt's outcome (one of the Login constants).
