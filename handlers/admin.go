@@ -217,6 +217,13 @@ func (h *Handler) userDetail(c *gin.Context, target *models.User, form component
 	return d, true
 }
 
+// toOwnEmailPage sends staff who tried to change their own address in the
+// admin to their account's e-mail page (sudo, a confirmation link).
+func (h *Handler) toOwnEmailPage(c *gin.Context) {
+	h.flash(c, "info", "Change your own e-mail address here: the new address gets a confirmation link.")
+	h.redirect(c, components.EmailPath)
+}
+
 // checkboxValue reads a hidden-"off"-plus-checkbox pair: nil when the form
 // did not carry the field (unchanged), else whether the box was ticked.
 func checkboxValue(values url.Values, name string) *bool {
@@ -288,6 +295,9 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 	case errors.Is(err, models.ErrDuplicateEmail):
 		addError(form, "email", emailTakenError)
 		h.adminUserForm(c, target, form)
+		return
+	case errors.Is(err, models.ErrOwnEmailHere):
+		h.toOwnEmailPage(c)
 		return
 	case err != nil:
 		h.adminError(c, "update user", err)
@@ -476,6 +486,12 @@ func (h *Handler) adminUserAddSubmit(c *gin.Context) {
 	isStaff, isSuper := staff != nil && *staff, super != nil && *super
 	if (isStaff || isSuper) && !actor.IsSuperuser {
 		h.errorResponse(c, http.StatusForbidden)
+		return
+	}
+	// Creating a privileged account is a privilege change like promoting
+	// one: it needs a recent password confirmation (sudo.go).
+	if (isStaff || isSuper) && !h.sudoFresh(c) {
+		h.toReauth(c)
 		return
 	}
 	if isStaff {

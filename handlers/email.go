@@ -152,7 +152,12 @@ func (h *Handler) adminEmailVerifiedSubmit(c *gin.Context) {
 		return
 	}
 	verified := c.Request.PostForm.Get("email_verified") == "on"
-	if err := h.accounts.AdminSetEmailVerified(c.Request.Context(), actor.ID, target.ID, verified); err != nil {
+	err := h.accounts.AdminSetEmailVerified(c.Request.Context(), actor.ID, target.ID, verified)
+	if errors.Is(err, models.ErrOwnEmailHere) {
+		h.toOwnEmailPage(c)
+		return
+	}
+	if err != nil {
 		h.adminError(c, "set e-mail verified", err)
 		return
 	}

@@ -411,3 +411,54 @@ func TestMetricsLabelsStayBounded(t *testing.T) {
 		t.Fatal("a client's method or path appears in the metrics")
 	}
 }
+
+// TestAdminPrivilegedCreateNeedsSudo: creating a staff member or superuser
+// in the admin asks for a recent password, as promoting one does; a plain
+// account does not.
+func TestAdminPrivilegedCreateNeedsSudo(t *testing.T) {
+	ts := newTestServer(t)
+	root, rootUser := ts.createAdmin(t, "root", true, true)
+	ts.ageReauth(t, rootUser.ID)
+	form := func(name string, flags map[string]bool) url.Values {
+		v := url.Values{"username": {name}, "email": {name + "@example.com"}, "password1": {"a long enough password"}, "password2": {"a long enough password"}}
+		for k, on := range flags {
+			v[k] = []string{"off"}
+			if on {
+				v[k] = append(v[k], "on")
+			}
+		}
+		return v
+	}
+	for _, flags := range []map[string]bool{{"is_superuser": true}, {"is_staff": true}} {
+		res := root.postForm("/admin/users/add/", form("sneaky", flags))
+		wantStatus(t, res, http.StatusSeeOther)
+		if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/accounts/reauthenticate/") {
+			t.Fatalf("privileged create %v without sudo went to %q", flags, loc)
+		}
+		var n int64
+		ts.db.Model(&models.User{}).Where("username = ?", "sneaky").Count(&n)
+		if n != 0 {
+			t.Fatalf("a privileged account was created without sudo (%v)", flags)
+		}
+	}
+	res := root.postForm("/admin/users/add/", form("plain", nil))
+	if res.StatusCode != http.StatusSeeOther || strings.HasPrefix(res.Header.Get("Location"), "/accounts/reauthenticate/") {
+		t.Fatalf("a plain account needed sudo: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// TestAdminStaffCannotChangeTheirOwnAddress: in the admin, staff changing
+// (or marking confirmed) their own address are sent to their account's
+// e-mail page; nothing is stored.
+func TestAdminStaffCannotChangeTheirOwnAddress(t *testing.T) {
+	ts := newTestServer(t)
+	staff, me := ts.createAdmin(t, "staffer", true, false)
+	wantRedirect(t, staff.postForm("/admin/users/"+itoa(me.ID)+"/", userEdit("mine@evil.example", map[string]bool{"is_active": true})), "/accounts/email/")
+	wantRedirect(t, staff.postForm("/admin/users/"+itoa(me.ID)+"/email-verified/", url.Values{"email_verified": {"on"}}), "/accounts/email/")
+	if got := reload(t, ts, me.ID); got.Email != me.Email {
+		t.Fatalf("staff changed their own address in the admin to %q", got.Email)
+	}
+	// The same form with the address unchanged still saves.
+	res := staff.postForm("/admin/users/"+itoa(me.ID)+"/", userEdit(me.Email, map[string]bool{"is_active": true}))
+	wantRedirect(t, res, "/admin/users/"+itoa(me.ID)+"/")
+}

@@ -24,6 +24,10 @@ var (
 	ErrDeactivateSelf = errors.New("you cannot deactivate your own account")
 	// ErrDeleteSelf: nobody deletes their own account here.
 	ErrDeleteSelf = errors.New("you cannot delete your own account")
+	// ErrOwnEmailHere: staff change (or mark confirmed) their own address
+	// on their account pages, with sudo and a confirmation link, never in
+	// the admin, where it would be stored as confirmed unasked.
+	ErrOwnEmailHere = errors.New("change your own e-mail address on your account page")
 	// ErrLastSuperuser: the site keeps at least one active superuser.
 	ErrLastSuperuser = errors.New("the site must keep at least one active superuser")
 )
@@ -134,6 +138,9 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 		res = UserUpdate{Before: *target, After: after}
 		if res.PrivilegesChanged() && !actor.IsSuperuser {
 			return ErrNotAllowed
+		}
+		if actor.ID == target.ID && after.Email != target.Email {
+			return ErrOwnEmailHere
 		}
 		if actor.ID == target.ID {
 			if target.IsSuperuser && !after.IsSuperuser {

@@ -347,6 +347,9 @@ func (a *Accounts) AdminSetEmailVerified(ctx context.Context, actorID, targetID 
 		if err != nil {
 			return err
 		}
+		if actorID == targetID {
+			return ErrOwnEmailHere
+		}
 		if t.EmailVerified == verified {
 			return nil
 		}
