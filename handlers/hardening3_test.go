@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -461,4 +462,71 @@ func TestAdminStaffCannotChangeTheirOwnAddress(t *testing.T) {
 	// The same form with the address unchanged still saves.
 	res := staff.postForm("/admin/users/"+itoa(me.ID)+"/", userEdit(me.Email, map[string]bool{"is_active": true}))
 	wantRedirect(t, res, "/admin/users/"+itoa(me.ID)+"/")
+}
+
+// TestDeletionLeavesNoNameOrAddress: staff deleting a user and a user
+// deleting themselves go the same way: no security event names the
+// account in clear, and no outbox row (queued, sent or failed) keeps its
+// address or username; a self-deletion's goodbye forgets the address once
+// delivered.
+func TestDeletionLeavesNoNameOrAddress(t *testing.T) {
+	srv, withMail := withSMTP(t)
+	ts := newTestServer(t, withMail)
+	root, _ := ts.createAdmin(t, "root", true, true)
+	traces := func(name, address string) []string {
+		var found []string
+		var events []models.AuthEvent
+		ts.db.Where("username = ?", name).Find(&events)
+		if len(events) > 0 {
+			found = append(found, fmt.Sprintf("%d events named %q", len(events), name))
+		}
+		var rows []models.OutboxMessage
+		ts.db.Where("recipient = ? OR payload LIKE ?", address, "%"+name+"%").Find(&rows)
+		if len(rows) > 0 {
+			found = append(found, fmt.Sprintf("%d outbox rows with %q or %q", len(rows), address, name))
+		}
+		return found
+	}
+	for _, who := range []string{"bystaff", "byself"} {
+		u := ts.createUser(t, who, who+"@example.com", "a long enough password")
+		c := ts.client(t)
+		c.login(who, "a long enough password")
+		// Mail about the account: one sent, one failed for good, one queued.
+		wantStatus(t, ts.client(t).postForm("/accounts/login/", url.Values{"username": {who}, "password": {"wrong"}}), http.StatusUnprocessableEntity)
+		wantRedirect(t, ts.client(t).postForm("/accounts/password_reset/", url.Values{"email": {who + "@example.com"}}), "/accounts/password_reset/done/")
+		nextMail(t, srv, "Password reset")
+		for _, kind := range []string{models.KindPasswordChanged, models.KindEmailChanged} {
+			if err := ts.db.Create(&models.OutboxMessage{Kind: kind, UserID: &u.ID, Recipient: who + "@example.com",
+				Payload: `{"username":"` + who + `"}`, NextAttemptAt: time.Now().Add(time.Hour), CreatedAt: time.Now()}).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := time.Now()
+		ts.db.Model(&models.OutboxMessage{}).Where("user_id = ? AND kind = ?", u.ID, models.KindEmailChanged).Update("failed_at", now)
+		if len(traces(who, who+"@example.com")) == 0 {
+			t.Fatal("the set-up left no traces to scrub")
+		}
+		if who == "bystaff" {
+			wantRedirect(t, root.postForm(fmt.Sprintf("/admin/users/%d/delete/", u.ID), nil), "/admin/users/")
+		} else {
+			wantRedirect(t, c.postForm("/accounts/delete/", url.Values{"password": {"a long enough password"}}), "/accounts/deleted/")
+			nextMail(t, srv, "deleted")
+			// Wait for the worker to mark the goodbye sent.
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				var pending int64
+				ts.db.Model(&models.OutboxMessage{}).Where("kind = ? AND sent_at IS NULL", models.KindAccountDeleted).Count(&pending)
+				if pending == 0 {
+					break
+				}
+			}
+		}
+		if got := traces(who, who+"@example.com"); len(got) != 0 {
+			t.Errorf("%s: after deletion: %v", who, got)
+		}
+		var deleted int64
+		ts.db.Model(&models.AuthEvent{}).Where("user_id = ? AND kind = ? AND username = ?", u.ID, models.EventUserDeleted, models.Tombstone(u.ID)).Count(&deleted)
+		if deleted != 1 {
+			t.Errorf("%s: got %d user_deleted events under the tombstone, want 1", who, deleted)
+		}
+	}
 }

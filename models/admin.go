@@ -227,16 +227,8 @@ func (a *Accounts) AdminDelete(ctx context.Context, actorID, targetID uint) (*Us
 		if actor.ID == target.ID {
 			return ErrDeleteSelf
 		}
-		if err := tx.Delete(&User{}, target.ID).Error; err != nil {
-			return err
-		}
 		deleted = *target
-		if target.IsActive && target.IsSuperuser {
-			if err := keepASuperuser(tx); err != nil {
-				return err
-			}
-		}
-		return recordEvent(tx, ctx, userEvent(EventUserDeleted, target, &actorID, "deleted by staff"))
+		return eraseAccount(tx, ctx, target, &actorID, "deleted by staff")
 	})
 	if err != nil {
 		return nil, err

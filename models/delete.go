@@ -60,32 +60,50 @@ func (a *Accounts) DeleteOwnAccount(ctx context.Context, in DeleteAccountInput) 
 		if cur.Password != u.Password || !cur.IsActive {
 			return ErrWrongPassword // changed or deactivated meanwhile
 		}
-		if cur.Email != "" {
-			if err := enqueue(tx, KindAccountDeleted, &cur.ID, cur.Email, map[string]string{
-				"username": cur.Username, "when": time.Now().UTC().Format(time.RFC3339),
-			}); err != nil {
-				return err
-			}
-		}
-		if _, err := endSessions(tx, cur.ID, ""); err != nil {
+		if err := eraseAccount(tx, ctx, cur, nil, "deleted by the owner"); err != nil {
 			return err
 		}
-		if err := tx.Where("user_id = ?", cur.ID).Delete(&OneTimeToken{}).Error; err != nil {
-			return err
+		if cur.Email == "" {
+			return nil
 		}
-		name := Tombstone(cur.ID)
-		if err := tx.Model(&AuthEvent{}).Where("user_id = ?", cur.ID).Update("username", name).Error; err != nil {
-			return err
-		}
-		if err := tx.Delete(&User{}, cur.ID).Error; err != nil {
-			return err
-		}
-		if cur.IsSuperuser {
-			if err := keepASuperuser(tx); err != nil {
-				return err
-			}
-		}
-		return recordEvent(tx, ctx, AuthEvent{Kind: EventUserDeleted, UserID: &cur.ID, Username: name,
-			Detail: fmt.Sprintf("deleted by the owner (was staff=%t, superuser=%t)", cur.IsStaff, cur.IsSuperuser)})
+		// The goodbye is queued after the erasure (which scrubs every
+		// earlier message about the account) and forgets its address once
+		// sent (Outbox.MarkSent).
+		return enqueue(tx, KindAccountDeleted, &cur.ID, cur.Email, map[string]string{
+			"username": cur.Username, "when": time.Now().UTC().Format(time.RFC3339),
+		})
 	})
+}
+
+// eraseAccount is the one deletion path, the owner's and staff's, inside
+// the deleting transaction: every session and one-time token of u goes;
+// every outbox message about u goes, queued, sent or failed (they hold the
+// address and username); u's security events keep the user ID as a number
+// but their name becomes a Tombstone; the row is deleted; a superuser's
+// departure must leave an active superuser; user_deleted is recorded under
+// the tombstone (with the staff member, when one did it).
+func eraseAccount(tx *gorm.DB, ctx context.Context, u *User, actorID *uint, detail string) error {
+	if _, err := endSessions(tx, u.ID, ""); err != nil {
+		return err
+	}
+	if err := tx.Where("user_id = ?", u.ID).Delete(&OneTimeToken{}).Error; err != nil {
+		return err
+	}
+	if err := tx.Where("user_id = ?", u.ID).Delete(&OutboxMessage{}).Error; err != nil {
+		return err
+	}
+	name := Tombstone(u.ID)
+	if err := tx.Model(&AuthEvent{}).Where("user_id = ?", u.ID).Update("username", name).Error; err != nil {
+		return err
+	}
+	if err := tx.Delete(&User{}, u.ID).Error; err != nil {
+		return err
+	}
+	if u.IsActive && u.IsSuperuser {
+		if err := keepASuperuser(tx); err != nil {
+			return err
+		}
+	}
+	return recordEvent(tx, ctx, AuthEvent{Kind: EventUserDeleted, UserID: &u.ID, Username: name, ActorID: actorID,
+		Detail: fmt.Sprintf("%s (was staff=%t, superuser=%t)", detail, u.IsStaff, u.IsSuperuser)})
 }

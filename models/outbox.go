@@ -183,8 +183,13 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Outbo
 // MarkSent records that m was delivered.
 func (o *Outbox) MarkSent(ctx context.Context, m *OutboxMessage) error {
 	now := time.Now().UTC()
-	err := o.db.WithContext(ctx).Model(&OutboxMessage{}).Where("id = ?", m.ID).
-		Updates(map[string]any{"sent_at": now, "claimed_until": nil, "last_error": ""}).Error
+	up := map[string]any{"sent_at": now, "claimed_until": nil, "last_error": ""}
+	if m.Kind == KindAccountDeleted {
+		// The account is gone: once its goodbye is delivered, nothing
+		// about the person stays.
+		up["recipient"], up["payload"] = "", "{}"
+	}
+	err := o.db.WithContext(ctx).Model(&OutboxMessage{}).Where("id = ?", m.ID).Updates(up).Error
 	return dbErr("mark outbox message sent", err)
 }
 

@@ -404,7 +404,11 @@ func (a *Accounts) ProcessResetRequest(ctx context.Context, job *OutboxMessage) 
 	d := job.Data()
 	ctx = WithClientInfo(ctx, ClientInfo{IP: d["ip"], UserAgent: d["user_agent"]})
 	return a.transaction(ctx, "process reset request", func(tx *gorm.DB) error {
-		res := tx.Model(&OutboxMessage{}).Where("id = ? AND sent_at IS NULL", job.ID).Update("sent_at", time.Now().UTC())
+		// Done, the job forgets the typed address, IP and browser: a kept
+		// row names nobody (the deletion path scrubs only rows linked to
+		// an account).
+		res := tx.Model(&OutboxMessage{}).Where("id = ? AND sent_at IS NULL", job.ID).
+			Updates(map[string]any{"sent_at": time.Now().UTC(), "payload": "{}"})
 		if res.Error != nil || res.RowsAffected != 1 {
 			return res.Error // already done by another worker
 		}
