@@ -25,6 +25,7 @@ type App struct {
 	Handler http.Handler
 	h       *Handler
 	db      *gorm.DB
+	hasher  *models.Hasher
 	outbox  *models.Outbox
 	worker  *mail.Worker
 }
@@ -46,6 +47,9 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 		store:    models.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
 		probe:    models.NewProbe(db, readyInterval),
 	}
+	if _, err := models.RefreshLegacyDummy(context.Background(), db, hasher); err != nil {
+		log.Warn("legacy hash dummy not set", "err", err)
+	}
 	h.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
 	watchMetrics(log, cfg.Metrics, db, hasher, outbox)
 	cfg.Outbox.OnFailure = cfg.Metrics.OutboxFailed
@@ -53,6 +57,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 		Handler: h.Routes(),
 		h:       h,
 		db:      db,
+		hasher:  hasher,
 		outbox:  outbox,
 		worker:  mail.NewWorker(outbox, cfg.Mailer, accounts.ProcessResetRequest, cfg.BaseURL, log, cfg.Outbox),
 	}
@@ -85,6 +90,10 @@ func (a *App) Run(ctx context.Context) {
 		{"throttle counters", models.NewThrottles(a.db).DeleteStale},
 		{"expired tokens", a.h.tokens.DeleteExpired},
 		{"old outbox messages", a.outbox.DeleteOld},
+		{"legacy hash dummy", func(ctx context.Context) (int64, error) {
+			_, err := models.RefreshLegacyDummy(ctx, a.db, a.hasher)
+			return 0, err
+		}},
 		{"old security events", func(ctx context.Context) (int64, error) {
 			return a.h.events.DeleteOlderThan(ctx, a.h.cfg.EventRetention)
 		}},

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -529,4 +530,44 @@ func TestDeletionLeavesNoNameOrAddress(t *testing.T) {
 			t.Errorf("%s: got %d user_deleted events under the tombstone, want 1", who, deleted)
 		}
 	}
+}
+
+// TestImportedUsersCostWhatOthersCost: with imported Django hashes in the
+// table, a wrong password for an imported user, for a Gatehouse user and
+// for a username nobody has each cost the same work — one argon2id and one
+// check of the imported kind — so timing does not reveal who was imported
+// (or who exists).
+func TestImportedUsersCostWhatOthersCost(t *testing.T) {
+	const django = "pbkdf2_sha256$260000$VHela7k5zKqT98LbaSE4sG$Uj2ZVdZdf/ARXJc192fqdi78271maw+lPOvG/5EZqdU=" // Django 3.2, "correct-horse-battery"
+	ts := newTestServer(t)
+	ts.createUser(t, "native", "native@example.com", "correct horse battery")
+	for _, name := range []string{"imported", "imported2"} {
+		u := ts.createUser(t, name, name+"@example.com", "placeholder-Pass-123")
+		if err := ts.db.Model(&models.User{}).Where("id = ?", u.ID).Update("password", django).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := models.RefreshLegacyDummy(context.Background(), ts.db, ts.app.hasher); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	work := map[string]int{}
+	ts.app.hasher.ObserveVerify(func(alg string) { mu.Lock(); work[alg]++; mu.Unlock() })
+	costOf := func(username string) map[string]int {
+		mu.Lock()
+		clear(work)
+		mu.Unlock()
+		wantStatus(t, ts.client(t).postForm("/accounts/login/", url.Values{"username": {username}, "password": {"wrong password!"}}), http.StatusUnprocessableEntity)
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(work)
+	}
+	want := map[string]int{models.AlgArgon2id: 1, models.AlgPBKDF2SHA256: 1}
+	for _, who := range []string{"imported", "native", "nobody-has-this-name"} {
+		if got := costOf(who); !maps.Equal(got, want) {
+			t.Errorf("a wrong password for %q cost %v, want %v", who, got, want)
+		}
+	}
+	// The imported user still signs in (and is upgraded).
+	ts.client(t).login("imported", "correct-horse-battery")
 }

@@ -136,6 +136,12 @@ func TestLegacyHashesHostileOrMalformed(t *testing.T) {
 	bcryptBody := "C4Zz5du6Au7T9dtj2irXNOeJ51w7V7Cq4rqwQeC7qb9sPk4QwPTnu"
 	cases := map[string]string{
 		"pbkdf2 a billion iterations": "pbkdf2_sha256$1000000000$salt$" + b64_32,
+		// Beyond the most Django ever produced (hardening, round three).
+		"pbkdf2 beyond Django 6.0":    "pbkdf2_sha256$1200001$salt$" + b64_32,
+		"bcrypt cost 13":              "bcrypt_sha256$$2b$13$" + bcryptBody,
+		"scrypt 32 MiB":               "scrypt$32768$salt$8$1$" + scryptKey,
+		"argon2 Django 256 MiB":       "argon2$argon2id$v=19$m=262144,t=2,p=8$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+		"argon2 Django 3 × 100 MiB":   "argon2$argon2id$v=19$m=102400,t=3,p=8$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
 		"pbkdf2 iterations overflow":  "pbkdf2_sha256$99999999999999999999999$salt$" + b64_32,
 		"pbkdf2 zero iterations":      "pbkdf2_sha256$0$salt$" + b64_32,
 		"pbkdf2 negative iterations":  "pbkdf2_sha256$-5$salt$" + b64_32,

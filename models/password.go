@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"gorm.io/gorm"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,36 @@ type Hasher struct {
 	slots   chan struct{}
 	timeout time.Duration
 	onWait  atomic.Pointer[func(time.Duration)] // see ObserveWait
+	// legacy is a stored hash of the costliest legacy kind the database
+	// holds (nil: none); see SetLegacyDummy.
+	legacy   atomic.Pointer[storedHash]
+	onVerify atomic.Pointer[func(alg string)] // see ObserveVerify
+}
+
+// ObserveVerify calls f with the algorithm of every verification the
+// hasher runs, dummy ones included (tests count the work by kind).
+func (h *Hasher) ObserveVerify(f func(alg string)) { h.onVerify.Store(&f) }
+
+func (h *Hasher) verified(alg string) {
+	if f := h.onVerify.Load(); f != nil {
+		(*f)(alg)
+	}
+}
+
+// SetLegacyDummy makes every verification also cost one check of encoded,
+// a stored hash of the costliest legacy (Django) kind the database holds,
+// unless the check was of that kind already; "" turns it off. With
+// imported hashes in the table, an unknown username, a Gatehouse user and
+// an imported user then cost the same work (one argon2id and one legacy
+// check), so timing tells none of them apart.
+func (h *Hasher) SetLegacyDummy(encoded string) {
+	if encoded == "" {
+		h.legacy.Store(nil)
+		return
+	}
+	if sh, err := parseStoredHash(encoded); err == nil && sh.native == nil {
+		h.legacy.Store(sh)
+	}
 }
 
 // NewHasher returns a Hasher allowing concurrency hashes at once (at least 1;
@@ -123,6 +155,14 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 		return false, false, err
 	}
 	ok = sh.check(password)
+	h.verified(sh.alg)
+	// The other half of the equal cost (SetLegacyDummy): a native hash
+	// also pays the legacy check, a legacy one the argon2id.
+	if sh.native != nil {
+		h.legacyDummy(password)
+	} else {
+		h.argon2Dummy(password)
+	}
 	h.release()
 	if p := sh.native; p != nil {
 		rehash = p.Memory != h.params.Memory || p.Time != h.params.Time || p.Threads != h.params.Threads ||
@@ -141,11 +181,84 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 		return err
 	}
 	defer h.release()
+	h.argon2Dummy(password)
+	h.legacyDummy(password)
+	return nil
+}
+
+// argon2Dummy spends one argon2id verification under the current
+// parameters.
+func (h *Hasher) argon2Dummy(password string) {
 	p := h.params
 	_ = argon2.IDKey([]byte(password), dummySalt[:], p.Time, p.Memory, p.Threads, p.KeyLen)
-	return nil
+	h.verified(AlgArgon2id)
+}
+
+// legacyDummy spends one check of the legacy dummy, when one is set.
+func (h *Hasher) legacyDummy(password string) {
+	if sh := h.legacy.Load(); sh != nil {
+		_ = sh.check(password)
+		h.verified(sh.alg)
+	}
 }
 
 // dummySalt is the salt of dummy verifications; the result is thrown away,
 // so a fixed salt gives nothing away.
 var dummySalt [16]byte
+
+// RefreshLegacyDummy sets the hasher's legacy dummy (SetLegacyDummy) from
+// the users table: one stored hash of the most common legacy (Django)
+// algorithm and parameters, so an unknown username costs what a typical
+// imported user's wrong password costs; none when no legacy hash is left.
+// It reads the hashes only (milliseconds for 100,000 users) and runs at
+// start and with the background sweeps, so a server notices an import.
+func RefreshLegacyDummy(ctx context.Context, db *gorm.DB, h *Hasher) (int64, error) {
+	var hashes []string
+	err := db.WithContext(ctx).Model(&User{}).
+		Where("password <> '' AND password NOT LIKE ? AND password NOT LIKE ?", "$argon2id$%", "!%").
+		Limit(100_000).Pluck("password", &hashes).Error
+	if err != nil {
+		return 0, dbErr("read legacy hashes", err)
+	}
+	count := map[string]int{}
+	example := map[string]string{}
+	best := ""
+	for _, enc := range hashes {
+		sh, err := parseStoredHash(enc)
+		if err != nil || sh.native != nil {
+			continue
+		}
+		sig := legacySignature(enc)
+		count[sig]++
+		example[sig] = enc
+		if best == "" || count[sig] > count[best] {
+			best = sig
+		}
+	}
+	h.SetLegacyDummy(example[best])
+	return int64(len(hashes)), nil
+}
+
+// legacySignature is a legacy hash's algorithm and cost parameters (what
+// decides its cost), without salt or digest.
+func legacySignature(enc string) string {
+	parts := strings.Split(enc, "$")
+	switch {
+	case strings.HasPrefix(enc, "pbkdf2_"), strings.HasPrefix(enc, "scrypt$"):
+		if len(parts) > 4 && parts[0] == "scrypt" {
+			return strings.Join([]string{parts[0], parts[1], parts[3], parts[4]}, "$")
+		}
+		if len(parts) > 1 {
+			return parts[0] + "$" + parts[1]
+		}
+	case strings.HasPrefix(enc, "bcrypt"):
+		if len(parts) > 3 {
+			return parts[0] + "$" + parts[3]
+		}
+	case strings.HasPrefix(enc, "argon2$"):
+		if len(parts) > 4 {
+			return strings.Join(parts[:5], "$")
+		}
+	}
+	return HashAlgorithm(enc)
+}
