@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"gatehouse/models"
 )
@@ -79,7 +80,7 @@ func printImportReport(w io.Writer, rep *models.DjangoImportReport) {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  django id\tusername\treason\tdetail")
 		for _, s := range rep.Skipped {
-			fmt.Fprintf(tw, "  %d\t%q\t%s\t%s\n", s.DjangoID, s.Username, s.Reason, s.Detail)
+			fmt.Fprintf(tw, "  %d\t%q\t%s\t%s\n", s.DjangoID, clip(s.Username), s.Reason, clip(s.Detail))
 		}
 		tw.Flush()
 	}
@@ -110,4 +111,20 @@ func sortedKeys(m map[string]int) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// reportClip bounds each name and detail in the report: a hostile row's
+// megabyte username must not make a megabyte report line.
+const reportClip = 80
+
+// clip shortens s to reportClip bytes (on a rune boundary), marking the cut.
+func clip(s string) string {
+	if len(s) <= reportClip {
+		return s
+	}
+	cut := reportClip
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

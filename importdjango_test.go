@@ -433,6 +433,9 @@ func TestImportDjangoBadSources(t *testing.T) {
 		{"not a database", []string{notDB}, "file is not a database"},
 		{"no auth_user table", []string{noAuth}, "no such table: auth_user"},
 		{"unreachable postgres", []string{"postgres://u:secret-pw@127.0.0.1:1/django?connect_timeout=2"}, "django database"},
+		{"password in the query", []string{"postgresql://u@127.0.0.1:1/django?connect_timeout=2&password=secret-pw"}, "django database"},
+		{"URL that does not parse", []string{"postgres://u:secret-pw@127.0.0.1:1/dj%zzango"}, "django database"},
+		{"dry run, unreachable", []string{"--dry-run", "postgres://u:secret-pw@127.0.0.1:1/django?connect_timeout=2"}, "django database"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, err := importCmd(t, env, tc.args...)
@@ -449,5 +452,35 @@ func TestImportDjangoBadSources(t *testing.T) {
 	}
 	if n := userCount(t, env["DATABASE_URL"]); n != 0 {
 		t.Errorf("got %d users after failed imports, want 0", n)
+	}
+}
+
+// TestImportDjangoEdgeCases: a superuser without is_staff becomes a
+// superuser with staff access (Gatehouse's superuser implies it), who can
+// open the admin; a megabyte username is skipped with a report line of
+// bounded size.
+func TestImportDjangoEdgeCases(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "django.sqlite3")
+	// Django's auth_user table, as its migrations make it.
+	execSource(t, "sqlite3", src, `CREATE TABLE auth_user (id integer PRIMARY KEY AUTOINCREMENT, password varchar(128) NOT NULL,
+		last_login datetime NULL, is_superuser bool NOT NULL, username varchar(150) NOT NULL UNIQUE, last_name varchar(150) NOT NULL,
+		email varchar(254) NOT NULL, is_staff bool NOT NULL, is_active bool NOT NULL, date_joined datetime NOT NULL, first_name varchar(150) NOT NULL)`)
+	const hash = "pbkdf2_sha256$260000$VHela7k5zKqT98LbaSE4sG$Uj2ZVdZdf/ARXJc192fqdi78271maw+lPOvG/5EZqdU="
+	execSource(t, "sqlite3", src, `INSERT INTO auth_user (password, is_superuser, username, last_name, email, is_staff, is_active, date_joined, first_name)
+		VALUES (?, 1, 'root', '', 'root@example.com', 0, 1, '2024-01-02 03:04:05', ''), (?, 0, ?, '', 'big@example.com', 0, 1, '2024-01-02 03:04:05', '')`,
+		hash, hash, strings.Repeat("x", 1<<20))
+	env := map[string]string{"DATABASE_URL": testdb.URL(t)}
+	out, errOut, err := importCmd(t, env, "--allow-skips", src)
+	if err != nil {
+		t.Fatalf("import: %v\n%s%s", err, out, errOut)
+	}
+	if len(out)+len(errOut) > 16<<10 {
+		t.Fatalf("the report is %d bytes for one skipped megabyte username", len(out)+len(errOut))
+	}
+	users, done := openUsers(t, env["DATABASE_URL"])
+	defer done()
+	root, err := users.ByUsername(context.Background(), "root")
+	if err != nil || !root.IsSuperuser || !root.IsStaff {
+		t.Fatalf("root imported as %+v (%v); want a superuser with staff access", root, err)
 	}
 }

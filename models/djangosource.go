@@ -34,10 +34,21 @@ func IsPostgresURL(s string) bool {
 
 // RedactSource is source fit to print: a URL's password hidden.
 func RedactSource(source string) string {
-	if u, err := url.Parse(source); err == nil && IsPostgresURL(source) {
-		return u.Redacted()
+	if !IsPostgresURL(source) {
+		return source
 	}
-	return source
+	scheme, _, _ := strings.Cut(source, "://")
+	u, err := url.Parse(source)
+	if err != nil {
+		// A URL that does not parse may still hold a password: show
+		// nothing of it.
+		return scheme + "://(not shown: the URL does not parse)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // readDjangoUsers opens source (an SQLite file path or a postgres:// URL)
@@ -87,6 +98,11 @@ func readDjangoUsers(ctx context.Context, source string) ([]djangoUser, error) {
 		u.isActive, errs = sqlBool(active, errs)
 		u.isStaff, errs = sqlBool(staff, errs)
 		u.isSuperuser, errs = sqlBool(super, errs)
+		// Django's superuser without is_staff has every permission but no
+		// admin; Gatehouse's superuser implies staff (as its admin sets
+		// it), so one is imported with staff access rather than as a
+		// superuser who cannot open /admin/.
+		u.isStaff = u.isStaff || u.isSuperuser
 		t, errs := sqlTime(joined, errs)
 		if t == nil {
 			errs = append(errs, errors.New("date_joined is NULL"))
