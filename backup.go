@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"gatehouse/models"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,14 +109,28 @@ func backupCommand(ctx context.Context, cfg config, cmd string, args []string, s
 // nothing half-written is copied (a file copy of a WAL database can be),
 // then verifies the copy.
 func backup(ctx context.Context, dbPath, file string, stdout io.Writer) error {
-	if _, err := os.Stat(file); err == nil {
-		return fmt.Errorf("backup: %s already exists; choose a new file name", file)
+	// The copy holds password hashes: a plain path only (an SQLite URI
+	// such as "file:x?mode=rwc" would be opened as something else than
+	// the file this command checks and cleans up), made here, owner-only,
+	// with O_EXCL, which also refuses an existing file and any symlink,
+	// dangling or not (it would write wherever the link points).
+	if strings.HasPrefix(file, "file:") || strings.ContainsAny(file, "?#") {
+		return fmt.Errorf("backup: %s: give a plain file path, not an SQLite URI", file)
 	}
 	if _, err := os.Stat(dbPath); err != nil {
 		return fmt.Errorf("backup: database %s: %w", dbPath, err)
 	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("backup: %s already exists (or is a link); choose a new file name", file)
+	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	_ = f.Close()
 	db, err := rawSQLite(dbPath, false)
 	if err != nil {
+		_ = os.Remove(file)
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer db.Close()
@@ -125,7 +141,11 @@ func backup(ctx context.Context, dbPath, file string, stdout io.Writer) error {
 	}
 	users, err := verifySQLite(ctx, file)
 	if err != nil {
+		_ = os.Remove(file) // a copy that failed verification is no backup
 		return fmt.Errorf("backup: the copy failed verification: %w", err)
+	}
+	if err := os.Chmod(file, 0o600); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	fi, _ := os.Stat(file)
 	fmt.Fprintf(stdout, "Backed up %s to %s in %s: %d bytes, %d users, integrity check ok.\n",
@@ -142,6 +162,9 @@ var errInUse = errors.New("the database is in use (is the server running?): stop
 func restore(ctx context.Context, dbPath, file string, stdout io.Writer) error {
 	users, err := verifySQLite(ctx, file)
 	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := checkBackupSchema(ctx, file); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
@@ -246,4 +269,40 @@ func restore(ctx context.Context, dbPath, file string, stdout io.Writer) error {
 func isBusy(err error) bool {
 	var se sqlite3.Error
 	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
+}
+
+// checkBackupSchema opens a scratch copy of the backup as the server would
+// (migrations applied) and refuses the backup when that fails: a file
+// with a users table but not a Gatehouse schema this binary can run (an
+// unrelated database, a half-migrated one, one from a newer release) is
+// refused before anything is replaced, instead of leaving a server that
+// will not start.
+func checkBackupSchema(ctx context.Context, file string) error {
+	dir, err := os.MkdirTemp("", "gatehouse-restore-check-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	scratch := filepath.Join(dir, "check.db")
+	src, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(scratch, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		_ = dst.Close()
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	db, err := models.Open(ctx, scratch)
+	if err != nil {
+		return fmt.Errorf("%s is not a Gatehouse database this version can run: %w", file, err)
+	}
+	return models.Close(db)
 }

@@ -140,3 +140,69 @@ func TestBackupRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupFilesArePrivateAndChecked: the database and its backups are
+// created owner-only; a symlink (dangling or not) as the target and an
+// SQLite URI are refused; a copy that fails verification is removed; and
+// restore refuses an SQLite file with a users table that is not a
+// Gatehouse schema this binary can run, replacing nothing.
+func TestBackupFilesArePrivateAndChecked(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "live.db")
+	env := map[string]string{"DATABASE_URL": live}
+	if _, err := runCmd(t, env, "", "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	mode := func(p string) os.FileMode {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	if m := mode(live); m != 0o600 {
+		t.Errorf("the database was created %v, want 0600", m)
+	}
+	good := filepath.Join(dir, "good.db")
+	if out, err := runCmd(t, env, "", "backup", good); err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	if m := mode(good); m != 0o600 {
+		t.Errorf("the backup was created %v, want 0600", m)
+	}
+	target := filepath.Join(dir, "elsewhere.db")
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, env, "", "backup", link); err == nil {
+		t.Error("backup followed a dangling symlink")
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Error("backup wrote through a symlink")
+	}
+	uri := "file:" + filepath.Join(dir, "uri.db") + "?mode=rwc"
+	if _, err := runCmd(t, env, "", "backup", uri); err == nil {
+		t.Error("backup accepted an SQLite URI as the target")
+	}
+	if entries, _ := filepath.Glob(filepath.Join(dir, "uri.db*")); len(entries) != 0 {
+		t.Errorf("a refused backup left %v", entries)
+	}
+	// An SQLite file with a users table that is no Gatehouse schema.
+	stranger := filepath.Join(dir, "stranger.db")
+	execSource(t, "sqlite3", stranger, "CREATE TABLE users (id integer PRIMARY KEY, name text)")
+	before, err := os.ReadFile(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCmd(t, env, "", "restore", stranger); err == nil || !strings.Contains(err.Error(), "not a Gatehouse database") {
+		t.Fatalf("restore of a foreign schema: got %v\n%s", err, out)
+	}
+	after, _ := os.ReadFile(live)
+	if string(before) != string(after) {
+		t.Error("a refused restore changed the database")
+	}
+	if out, err := runCmd(t, env, "", "restore", good); err != nil {
+		t.Fatalf("restore of a good backup: %v\n%s", err, out)
+	}
+}

@@ -9,8 +9,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -55,6 +57,9 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		dsn, err := sqliteDSN(url, o.busyTimeout)
 		if err != nil {
 			return nil, err
+		}
+		if err := createPrivate(sqliteFile(url)); err != nil {
+			return nil, fmt.Errorf("DATABASE_URL: create %s: %w", sqliteFile(url), err)
 		}
 		dialector = sqlite.Open(dsn)
 		if o.connectHook != nil {
@@ -228,4 +233,32 @@ func sqliteDSN(raw string, busyTimeout time.Duration) (string, error) {
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_cache_size", "-16000")
 	return "file:" + path + "?" + q.Encode(), nil
+}
+
+// sqliteFile is the file path an SQLite DATABASE_URL names.
+func sqliteFile(raw string) string {
+	path := strings.TrimSpace(raw)
+	for _, prefix := range []string{"sqlite://", "sqlite:", "file:"} {
+		if strings.HasPrefix(path, prefix) {
+			return strings.TrimPrefix(path, prefix)
+		}
+	}
+	if path == "" {
+		return "gatehouse.db"
+	}
+	return path
+}
+
+// createPrivate creates a new database file readable by its owner only (it
+// holds password hashes; SQLite gives its -wal and -shm files the same
+// mode). An existing file is left as it is.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
+		return nil // exists; or its directory does not, which Open reports
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
