@@ -26,9 +26,18 @@ func TestLoadConfigAccountSettings(t *testing.T) {
 	if err != nil || c.http.ReauthTimeout != 90*time.Second || c.http.EmailVerification != "mandatory" {
 		t.Fatalf("got %s, %q, %v; want 90s, mandatory", c.http.ReauthTimeout, c.http.EmailVerification, err)
 	}
-	for k, v := range map[string]string{"REAUTH_TIMEOUT": "soon", "EMAIL_VERIFICATION": "sometimes", "NEW_DEVICE_NOTICE": "maybe"} {
+	for k, v := range map[string]string{"REAUTH_TIMEOUT": "soon", "EMAIL_VERIFICATION": "sometimes", "NEW_DEVICE_NOTICE": "maybe",
+		"MAX_PASSKEYS": "0"} {
 		if _, err := loadServeConfig(envMap(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%q: got %v, want an error naming %s", k, v, err, k)
 		}
+	}
+	for _, bad := range []string{"-1", "101", "lots", "1e3"} {
+		if _, err := loadServeConfig(envMap(map[string]string{"MAX_PASSKEYS": bad})); err == nil || !strings.Contains(err.Error(), "MAX_PASSKEYS") {
+			t.Errorf("MAX_PASSKEYS=%q: got %v, want an error naming it", bad, err)
+		}
+	}
+	if c, err := loadServeConfig(envMap(map[string]string{"MAX_PASSKEYS": "3"})); err != nil || c.http.MaxPasskeys != 3 {
+		t.Errorf("MAX_PASSKEYS=3: got %d, %v", c.http.MaxPasskeys, err)
 	}
 }
