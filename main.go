@@ -370,6 +370,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 	defer stopMetrics()
 	cfg.http.Metrics = m
+	cfg.http.DatabaseTimeout = cfg.busyTimeout
 	app := handlers.NewApp(log, db, newHasher(cfg), cfg.http)
 	srv := &http.Server{
 		Handler:           app.Handler,

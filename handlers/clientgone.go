@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 
@@ -17,7 +19,9 @@ const statusClientClosedRequest = 499
 // request quietly (an INFO line, status 499, no body) and returns true.
 // Whatever failed did so because of the client, not the server.
 func (h *Handler) clientGone(c *gin.Context, op string, err error) bool {
-	if c.Request.Context().Err() == nil {
+	// Canceled is the client leaving; DeadlineExceeded is the server's own
+	// deadline (databaseDeadline), answered 503 like any database fault.
+	if !errors.Is(c.Request.Context().Err(), context.Canceled) {
 		return false
 	}
 	h.log.Info("client gone", "op", op, "route", c.FullPath(), "err", err)

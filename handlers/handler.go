@@ -91,6 +91,10 @@ type Config struct {
 	NewDeviceNotice bool
 	// MaxPasskeys bounds the passkeys of one account (MAX_PASSKEYS, 10).
 	MaxPasskeys int
+	// DatabaseTimeout bounds each request's database work, on either
+	// database (DATABASE_BUSY_TIMEOUT; models.DefaultBusyTimeout when 0):
+	// past it the request's transaction rolls back and it answers 503.
+	DatabaseTimeout time.Duration
 }
 
 // Defaults for settings left empty.
@@ -166,6 +170,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.EmailVerification == "" {
 		c.EmailVerification = models.VerifyOptional
+	}
+	if c.DatabaseTimeout <= 0 {
+		c.DatabaseTimeout = models.DefaultBusyTimeout
 	}
 	if c.ReauthTimeout <= 0 {
 		c.ReauthTimeout = models.DefaultReauthTimeout

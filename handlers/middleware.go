@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -63,6 +64,19 @@ func (h *Handler) limitBody(c *gin.Context) {
 	if c.Request.Body != nil && c.Request.Body != http.NoBody {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxBodyBytes)
 	}
+	c.Next()
+}
+
+// databaseDeadline gives the request's context a deadline of
+// DatabaseTimeout (the hashing queue's wait, HASH_QUEUE_TIMEOUT, fits
+// within it), so every statement of the request, on SQLite or PostgreSQL, ends
+// by then: a locked table or a hung server answers 503 with Retry-After in
+// time, and the request's transaction rolls back (database/sql rolls back
+// a transaction whose context ends), so a 503 leaves nothing half done.
+func (h *Handler) databaseDeadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.cfg.DatabaseTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
 	c.Next()
 }
 

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -22,7 +23,14 @@ func (h *Handler) render(c *gin.Context, status int, comp templ.Component) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
-	if err := comp.Render(c.Request.Context(), buf); err != nil {
+	// Rendering touches no database: the request's database deadline
+	// (databaseDeadline) must not fail the page, least of all the 503
+	// page it causes. A client that left still stops it.
+	ctx := c.Request.Context()
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		ctx = context.WithoutCancel(ctx)
+	}
+	if err := comp.Render(ctx, buf); err != nil {
 		if h.clientGone(c, "render", err) {
 			return
 		}

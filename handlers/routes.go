@@ -41,7 +41,7 @@ func (h *Handler) router() *gin.Engine {
 	r.GET(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 	r.HEAD(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 
-	app := r.Group("/", h.noStore, h.limitBody, h.clientInfo,
+	app := r.Group("/", h.noStore, h.databaseDeadline, h.limitBody, h.clientInfo,
 		h.installSessions(), h.loadUser)
 
 	// Public.
@@ -111,7 +111,7 @@ func (h *Handler) router() *gin.Engine {
 	// changes that need sudo mode.
 	h.mfaRoutes(app, user, staff, h.requireSudo)
 
-	r.NoRoute(h.slashRedirect(r), h.noStore, h.clientInfo, h.installSessions(), h.loadUser, h.notFound)
+	r.NoRoute(h.slashRedirect(r), h.noStore, h.databaseDeadline, h.clientInfo, h.installSessions(), h.loadUser, h.notFound)
 	r.NoMethod(h.noStore, h.methodNotAllowed)
 	return r
 }
