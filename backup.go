@@ -214,6 +214,9 @@ func restore(ctx context.Context, dbPath, file string, stdout io.Writer) error {
 		if _, err := conn.ExecContext(ctx, "VACUUM INTO ?", saved); err != nil {
 			return fmt.Errorf("restore: saving the current database first: %w", err)
 		}
+		if err := os.Chmod(saved, 0o600); err != nil { // it holds password hashes too
+			return fmt.Errorf("restore: %w", err)
+		}
 	} else if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

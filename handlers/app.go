@@ -101,6 +101,7 @@ func (a *App) Run(ctx context.Context) {
 	for _, s := range sweeps {
 		wg.Go(func() { models.Sweep(ctx, sweepEvery, log, s.what, s.fn) })
 	}
+	wg.Go(func() { a.h.probe.Watch(ctx, log, time.Second, a.h.cfg.IntegrityCheckEvery) })
 	wg.Go(func() { a.worker.Run(ctx) })
 	wg.Go(func() { a.h.store.RunTouches(ctx, a.h.cfg.TouchFlushEvery) })
 	wg.Wait()

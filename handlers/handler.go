@@ -95,6 +95,9 @@ type Config struct {
 	// database (DATABASE_BUSY_TIMEOUT; models.DefaultBusyTimeout when 0):
 	// past it the request's transaction rolls back and it answers 503.
 	DatabaseTimeout time.Duration
+	// IntegrityCheckEvery is how often SQLite's quick_check runs in the
+	// background (1h when 0); /readyz reports a failure.
+	IntegrityCheckEvery time.Duration
 }
 
 // Defaults for settings left empty.
@@ -170,6 +173,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.EmailVerification == "" {
 		c.EmailVerification = models.VerifyOptional
+	}
+	if c.IntegrityCheckEvery <= 0 {
+		c.IntegrityCheckEvery = time.Hour
 	}
 	if c.DatabaseTimeout <= 0 {
 		c.DatabaseTimeout = models.DefaultBusyTimeout

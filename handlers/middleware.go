@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -74,6 +75,14 @@ func (h *Handler) limitBody(c *gin.Context) {
 // time, and the request's transaction rolls back (database/sql rolls back
 // a transaction whose context ends), so a 503 leaves nothing half done.
 func (h *Handler) databaseDeadline(c *gin.Context) {
+	// A database file removed or replaced under the server (found by the
+	// probe's watch): every answer would come from, and every write go
+	// to, the old unlinked file and be lost at restart.
+	if err := h.probe.FileFault(); err != nil {
+		h.dbError(c, "database file", fmt.Errorf("%w: %w", models.ErrUnavailable, err))
+		c.Abort()
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.cfg.DatabaseTimeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)

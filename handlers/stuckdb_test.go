@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,7 +47,9 @@ func TestLockedUsersTableAnswers503InTime(t *testing.T) {
 	}
 	signup := url.Values{"username": {"bob"}, "email": {"bob@example.com"}, "password1": {"bob's long password"}, "password2": {"bob's long password"}}
 	for name, post := range map[string]func() *response{
-		"login":   func() *response { return ts.client(t).postForm("/accounts/login/", loginValues("alice", "correct horse battery")) },
+		"login": func() *response {
+			return ts.client(t).postForm("/accounts/login/", loginValues("alice", "correct horse battery"))
+		},
 		"sign-up": func() *response { return ts.client(t).postForm("/accounts/signup/", signup) },
 	} {
 		start := time.Now()
@@ -143,5 +148,76 @@ func TestTerminatedBackendsAnswer503(t *testing.T) {
 			t.Fatalf("service did not resume: status %d", res.StatusCode)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestReplacedFileAnswers503: when the SQLite file is replaced under the
+// running server (its handles still point at the old, unlinked file), the
+// server notices within seconds and answers 503 to every request that
+// would touch the database, with an ERROR line saying what happened,
+// instead of acknowledging writes that would be lost.
+func TestReplacedFileAnswers503(t *testing.T) {
+	testdb.SkipOnPostgres(t, "replaces the SQLite file")
+	ts := newTestServer(t)
+	ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
+	other := filepath.Join(t.TempDir(), "other.db")
+	odb, err := models.Open(context.Background(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := models.Close(odb); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, ts.dbPath); err != nil {
+		t.Fatal(err)
+	}
+	signup := url.Values{"username": {"bob"}, "email": {"bob@example.com"}, "password1": {"bob's long password"}, "password2": {"bob's long password"}}
+	var res *response
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if res = ts.client(t).get("/accounts/login/?next=/x"); res.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+	}
+	wantUnavailable(t, res, false)
+	wantUnavailable(t, ts.client(t).postForm("/accounts/signup/", signup), false)
+	if logs := ts.logs.String(); !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "removed or replaced") {
+		t.Errorf("want an ERROR line saying the file was replaced; log:\n%s", logs)
+	}
+}
+
+// TestBackgroundQuickCheckFindsDamage: a damaged page that the readiness
+// probe's one-row read never touches is found by the background
+// quick_check, and /readyz turns 503.
+func TestBackgroundQuickCheckFindsDamage(t *testing.T) {
+	testdb.SkipOnPostgres(t, "damages the SQLite file")
+	ts := newTestServer(t, func(c *Config) { c.IntegrityCheckEvery = 200 * time.Millisecond })
+	ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
+	// Fill another table so it has pages of its own, then damage its root.
+	for i := range 200 {
+		if err := ts.db.Create(&models.AuthEvent{Kind: models.EventLoginFailed, Detail: strings.Repeat("x", 200) + itoa(uint(i)), CreatedAt: time.Now()}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	getReady(t, ts, http.StatusOK)
+	if err := ts.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error; err != nil {
+		t.Fatal(err)
+	}
+	var pageSize, root int64
+	ts.db.Raw("PRAGMA page_size").Scan(&pageSize)
+	ts.db.Raw("SELECT rootpage FROM sqlite_master WHERE name = 'auth_events'").Scan(&root)
+	f, err := os.OpenFile(ts.dbPath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(strings.Repeat("\xde\xad\xbe\xef", int(pageSize)/4)), (root-1)*pageSize); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	sqlDB, _ := ts.db.DB()
+	sqlDB.SetMaxIdleConns(0)
+	sqlDB.SetMaxIdleConns(8)
+	getReady(t, ts, http.StatusServiceUnavailable)
+	if logs := ts.logs.String(); !strings.Contains(logs, "quick_check failed") {
+		t.Errorf("want a log line for the failed quick_check; log:\n%s", logs)
 	}
 }

@@ -44,9 +44,13 @@ func RedactSource(source string) string {
 		// nothing of it.
 		return scheme + "://(not shown: the URL does not parse)"
 	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
+	// password=, sslpassword= and the like.
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "pass") {
+			q.Set(k, "xxxxx")
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.Redacted()
 }

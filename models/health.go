@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -51,11 +53,16 @@ type Probe struct {
 	db       *gorm.DB
 	interval time.Duration
 
-	mu      sync.Mutex
-	file    os.FileInfo // the SQLite file as first checked
-	at      time.Time
-	err     error
-	running chan struct{} // closed when the check in flight ends
+	mu   sync.Mutex
+	file os.FileInfo // the SQLite file as first checked
+	// fileFault is set (for good) once the file was found removed or
+	// replaced; pageFault holds the last failed quick_check (nil after a
+	// clean one). Both are found by Watch, in the background.
+	fileFault error
+	pageFault error
+	at        time.Time
+	err       error
+	running   chan struct{} // closed when the check in flight ends
 }
 
 // NewProbe returns a probe of db whose results are reused for interval.
@@ -73,6 +80,9 @@ const probeTimeout = 5 * time.Second
 // one interval ago, else the (wrapped ErrUnavailable or ErrCorrupt) error.
 // It waits for a check in flight until ctx ends.
 func (p *Probe) Check(ctx context.Context) error {
+	if err := p.Fault(); err != nil {
+		return err
+	}
 	p.mu.Lock()
 	if !p.at.IsZero() && time.Since(p.at) < p.interval {
 		err := p.err
@@ -164,4 +174,76 @@ func (p *Probe) checkFile(ctx context.Context) error {
 		return fmt.Errorf("readiness check: %w: %s was replaced by another file; restart to use it", ErrCorrupt, file)
 	}
 	return nil
+}
+
+// FileFault is the fault Watch found in the file's identity: the SQLite
+// file was removed or replaced under the running server, whose open
+// handles still point at the old file, so every write would be
+// acknowledged and lost. It stays set until restart.
+func (p *Probe) FileFault() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fileFault
+}
+
+// Fault is FileFault, else the last failed background quick_check.
+func (p *Probe) Fault() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fileFault != nil {
+		return p.fileFault
+	}
+	return p.pageFault
+}
+
+// Watch runs until ctx ends (SQLite only): it checks the file's identity
+// every fileEvery and runs PRAGMA quick_check every quickEvery (a damaged
+// page the readiness probe's one-row read would not touch), logging each
+// change of state once.
+func (p *Probe) Watch(ctx context.Context, log *slog.Logger, fileEvery, quickEvery time.Duration) {
+	if p.db.Dialector.Name() != "sqlite" {
+		return
+	}
+	fileTick := time.NewTicker(fileEvery)
+	defer fileTick.Stop()
+	quickTick := time.NewTicker(quickEvery)
+	defer quickTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-fileTick.C:
+			if p.FileFault() != nil {
+				continue
+			}
+			err := p.checkFile(ctx)
+			if err == nil || ctx.Err() != nil || !errors.Is(err, ErrCorrupt) {
+				continue
+			}
+			p.mu.Lock()
+			p.fileFault = err
+			p.mu.Unlock()
+			log.Error("database file removed or replaced under the running server: answering 503 until restarted, so no write is acknowledged and lost", "err", err)
+		case <-quickTick.C:
+			qctx, cancel := context.WithTimeout(ctx, time.Minute)
+			err := QuickCheck(qctx, p.db)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			p.mu.Lock()
+			was := p.pageFault
+			p.pageFault = nil
+			if err != nil {
+				p.pageFault = fmt.Errorf("integrity check: %w", err)
+			}
+			p.mu.Unlock()
+			switch {
+			case err != nil && was == nil:
+				log.Error("database damaged: the background quick_check failed; restore it from a backup", "err", err)
+			case err == nil && was != nil:
+				log.Info("database quick_check passes again")
+			}
+		}
+	}
 }
