@@ -143,8 +143,9 @@ type AdminSession struct {
 
 // AdminEvent is one security-log entry on the user page.
 type AdminEvent struct {
-	When                    time.Time
-	Kind, Actor, IP, Detail string
+	When time.Time
+	// Kind is the event's kind; Words say it for people.
+	Kind, Words, Actor, IP, Detail string
 }
 
 // AdminAddUser is the add-user page.

@@ -64,7 +64,8 @@ type AdminEventList struct {
 
 // AdminEventRow is one event in the list.
 type AdminEventRow struct {
-	Time, Kind string
+	// Kind is the event's kind (its filter value); Words say it for people.
+	Time, Kind, Words string
 	// Account is the account's username ("" when not linked; "#ID" when
 	// deleted) and AccountURL its admin page.
 	Account, AccountURL string

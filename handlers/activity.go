@@ -6,41 +6,12 @@ package handlers
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
 	"gatehouse/models"
 )
-
-// activityNames are the events in words; others show their kind.
-var activityNames = map[models.EventKind]string{
-	models.EventLoginSucceeded:          "Signed in",
-	models.EventLoginFailed:             "Failed sign-in attempt",
-	models.EventLoginThrottled:          "Sign-ins blocked after too many attempts",
-	models.EventLogout:                  "Signed out",
-	models.EventSignup:                  "Account created",
-	models.EventPasswordChanged:         "Password changed",
-	models.EventResetRequested:          "Password reset requested",
-	models.EventResetCompleted:          "Password reset",
-	models.EventSessionRevoked:          "Sessions signed out",
-	models.EventPasswordChangeFailed:    "Wrong current password on the password form",
-	models.EventPasswordChangeThrottled: "Password attempts blocked",
-	models.EventReauthenticated:         "Password confirmed for a sensitive action",
-	models.EventReauthFailed:            "Wrong password when confirming a sensitive action",
-	models.EventReauthThrottled:         "Password confirmations blocked",
-	models.EventReauthFactorFailed:      "Wrong code or failed passkey when confirming a sensitive action",
-	models.EventEmailChangeRequested:    "E-mail change requested",
-	models.EventEmailChanged:            "E-mail address changed",
-	models.EventEmailVerified:           "E-mail address confirmed",
-	models.EventPasswordSet:             "Password set by staff",
-	models.EventPrivilegesChanged:       "Privileges changed",
-	models.EventUserDeactivated:         "Account deactivated",
-	models.EventAdminAction:             "Changed by staff",
-	models.EventAccountDeleteFailed:     "Wrong password on the delete-account form",
-	models.EventNewDevice:               "Signed in from a new browser",
-}
 
 func (h *Handler) activityPage(c *gin.Context) {
 	page, err := strconv.Atoi(c.Query("page"))
@@ -54,10 +25,7 @@ func (h *Handler) activityPage(c *gin.Context) {
 	}
 	v := components.ActivityView{Page: page, HasNewer: page > 1, HasOlder: more}
 	for _, e := range rows {
-		what, ok := activityNames[e.Kind]
-		if !ok {
-			what = strings.ReplaceAll(string(e.Kind), "_", " ")
-		}
+		what := models.EventWords(e.Kind) // the one vocabulary (models/eventkinds.go)
 		browser, system := models.DescribeAgent(e.UserAgent)
 		v.Rows = append(v.Rows, components.ActivityRow{
 			What: what, When: e.CreatedAt, IP: e.IP, Browser: browser + " on " + system,

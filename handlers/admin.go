@@ -205,7 +205,7 @@ func (h *Handler) userDetail(c *gin.Context, target *models.User, form component
 		return d, false
 	}
 	for _, e := range events {
-		ev := components.AdminEvent{When: e.CreatedAt, Kind: string(e.Kind), IP: e.IP, Detail: e.Detail}
+		ev := components.AdminEvent{When: e.CreatedAt, Kind: string(e.Kind), Words: models.EventWords(e.Kind), IP: e.IP, Detail: e.Detail}
 		if e.ActorID != nil {
 			ev.Actor = names[*e.ActorID]
 			if ev.Actor == "" {

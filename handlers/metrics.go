@@ -41,7 +41,7 @@ func watchMetrics(log *slog.Logger, m *metrics.Metrics, db *gorm.DB, hasher *mod
 // wrong password; one that is not, an unknown username. An event is counted
 // when it is written, a moment before its transaction commits.
 func countEvent(m *metrics.Metrics, e models.AuthEvent) {
-	m.SecurityEvent(string(e.Kind))
+	m.SecurityEvent(models.EventMetricLabel(e.Kind))
 	switch e.Kind {
 	case models.EventLoginSucceeded:
 		m.Login(metrics.LoginSuccess)

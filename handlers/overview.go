@@ -48,20 +48,10 @@ func eventKindsFor(key string) (eventGroup, bool) {
 			return g, true
 		}
 	}
-	for _, k := range allEventKinds {
-		if string(k) == key {
-			return eventGroup{key, string(k), []models.EventKind{k}}, true
-		}
+	if k, ok := models.KnownEventKind(key); ok {
+		return eventGroup{key, models.EventWords(k), []models.EventKind{k}}, true
 	}
 	return eventGroup{}, false
-}
-
-var allEventKinds = []models.EventKind{
-	models.EventLoginSucceeded, models.EventLoginFailed, models.EventLoginThrottled, models.EventLogout,
-	models.EventSignup, models.EventSignupThrottled, models.EventPasswordChanged, models.EventResetRequested,
-	models.EventResetCompleted, models.EventResetThrottled, models.EventSessionRevoked, models.EventAdminAction,
-	models.EventUserDeactivated, models.EventPrivilegesChanged, models.EventUserCreated, models.EventUserDeleted,
-	models.EventPasswordSet,
 }
 
 // overviewWindow is one period of the overview: n buckets of step ending
@@ -310,7 +300,7 @@ func (h *Handler) adminEventsPage(c *gin.Context) {
 		Pages: max(1, int((total+eventsPerPage-1)/eventsPerPage))}
 	for _, r := range rows {
 		row := components.AdminEventRow{Time: r.CreatedAt.UTC().Format("2 Jan 2006, 15:04:05 MST"), Kind: string(r.Kind),
-			IP: r.IP, Detail: r.Detail}
+			Words: models.EventWords(r.Kind), IP: r.IP, Detail: r.Detail}
 		if r.IP != "" {
 			row.IPURL = eventsURL("", time.Time{}, time.Time{}, 0, r.IP)
 		}

@@ -424,6 +424,7 @@ func (a *Accounts) passkeyUsed(tx *gorm.DB, row *Authenticator, cred *webauthn.C
 	if cred.Authenticator.CloneWarning {
 		return ErrPasskeyFailed
 	}
+	cred.Attestation = webauthn.CredentialAttestation{} // rows stored before the slimming shrink on use
 	b, err := json.Marshal(cred)
 	if err != nil {
 		return err
