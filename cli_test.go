@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/models"
 )
 
 // runMain runs the program as main does (run, then printError on failure)
@@ -334,5 +336,36 @@ func TestMalformedGOMEMLIMITInTheRealBinary(t *testing.T) {
 	if !strings.Contains(string(out), `GOMEMLIMIT: "lots" is not a size`) || strings.Contains(string(out), "fatal error") ||
 		strings.Contains(string(out), "goroutine") {
 		t.Errorf("serve with GOMEMLIMIT=lots: got\n%s\nwant the configuration message, no runtime crash", out)
+	}
+}
+
+// TestClearSessionsRunsTheServersSweeps: clearsessions runs each sweep of
+// the one list the server runs (models.Sweeps), reporting each, so an old
+// security event goes with an expired session.
+func TestClearSessionsRunsTheServersSweeps(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "sweep.db")
+	db, err := models.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().UTC().Add(-2 * models.DefaultEventRetention)
+	if err := db.Create(&models.AuthEvent{Kind: models.EventLoginFailed, CreatedAt: old}).Error; err != nil {
+		t.Fatal(err)
+	}
+	jobs := models.Sweeps(db, 0)
+	if err := models.Close(db); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runMain(t, map[string]string{"DATABASE_URL": dbPath}, "", "clearsessions")
+	if err != nil {
+		t.Fatalf("clearsessions: %v\n%s%s", err, out, errOut)
+	}
+	for _, j := range jobs {
+		if !strings.Contains(out, " "+j.What+".") {
+			t.Errorf("clearsessions did not run the server's sweep of %s:\n%s", j.What, out)
+		}
+	}
+	if !strings.Contains(out, "Deleted 1 old security event(s).") {
+		t.Errorf("the old event was not swept:\n%s", out)
 	}
 }

@@ -151,23 +151,14 @@ func clearSessions(*flag.FlagSet) runFunc {
 			return err
 		}
 		defer models.Close(db)
-		n, err := models.NewSessions(db).DeleteExpired(ctx)
-		if err != nil {
-			return fmt.Errorf("clearsessions: %w", err)
+		// Exactly the server's sweeps (models.Sweeps), once each.
+		for _, job := range models.Sweeps(db, e.cfg.http.EventRetention) {
+			n, err := job.Run(ctx)
+			if err != nil {
+				return fmt.Errorf("clearsessions: %s: %w", job.What, err)
+			}
+			fmt.Fprintf(e.stdout, "Deleted %d %s.\n", n, job.What)
 		}
-		fmt.Fprintf(e.stdout, "Deleted %d expired session(s).\n", n)
-		// Stale login-throttle counters are swept here too, so one cron entry
-		// keeps both tables small when the server's own sweep is not running.
-		n, err = models.NewThrottles(db).DeleteStale(ctx)
-		if err != nil {
-			return fmt.Errorf("clearsessions: %w", err)
-		}
-		fmt.Fprintf(e.stdout, "Deleted %d stale throttle counter(s).\n", n)
-		n, err = models.NewTokens(db).DeleteExpired(ctx)
-		if err != nil {
-			return fmt.Errorf("clearsessions: %w", err)
-		}
-		fmt.Fprintf(e.stdout, "Deleted %d expired one-time token(s).\n", n)
 		return nil
 	}
 }

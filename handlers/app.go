@@ -82,25 +82,18 @@ const sweepEvery = 10 * time.Minute
 func (a *App) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	log := a.h.log
-	sweeps := []struct {
-		what string
-		fn   func(context.Context) (int64, error)
-	}{
-		{"expired sessions", a.h.sessions.DeleteExpired},
-		{"throttle counters", models.NewThrottles(a.db).DeleteStale},
-		{"expired tokens", a.h.tokens.DeleteExpired},
-		{"old outbox messages", a.outbox.DeleteOld},
-		{"legacy hash dummy", func(ctx context.Context) (int64, error) {
+	// The one list of sweeps (clearsessions runs the same).
+	sweeps := models.Sweeps(a.db, a.h.cfg.EventRetention)
+	for _, s := range sweeps {
+		wg.Go(func() { models.Sweep(ctx, sweepEvery, log, s.What, s.Run) })
+	}
+	// Not a sweep of rows: the legacy-hash dummy follows imports.
+	wg.Go(func() {
+		models.Sweep(ctx, sweepEvery, log, "legacy hash dummy", func(ctx context.Context) (int64, error) {
 			_, err := models.RefreshLegacyDummy(ctx, a.db, a.hasher)
 			return 0, err
-		}},
-		{"old security events", func(ctx context.Context) (int64, error) {
-			return a.h.events.DeleteOlderThan(ctx, a.h.cfg.EventRetention)
-		}},
-	}
-	for _, s := range sweeps {
-		wg.Go(func() { models.Sweep(ctx, sweepEvery, log, s.what, s.fn) })
-	}
+		})
+	})
 	wg.Go(func() { a.h.probe.Watch(ctx, log, time.Second, a.h.cfg.IntegrityCheckEvery) })
 	wg.Go(func() { a.worker.Run(ctx) })
 	wg.Go(func() { a.h.store.RunTouches(ctx, a.h.cfg.TouchFlushEvery) })
