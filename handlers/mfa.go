@@ -22,37 +22,6 @@ import (
 // secondStepURL is where a login with a second factor continues.
 const secondStepURL = "/accounts/2fa/authenticate/"
 
-// mfaRoutes adds the two-factor routes. sensitive guards the routes that
-// need a fresh proof of identity (sudo mode) on top of being signed in.
-func (h *Handler) mfaRoutes(app, user, staff *gin.RouterGroup, sensitive ...gin.HandlerFunc) {
-	// The second login step: a pending session, not signed in.
-	app.GET(secondStepURL, h.secondFactorPage)
-	app.POST(secondStepURL, h.secondFactorSubmit)
-	app.POST("/accounts/2fa/authenticate/passkey/", h.limitCeremonyBody, h.secondFactorPasskeySubmit)
-	app.GET("/accounts/2fa/webauthn/login/options/", h.passkeyLoginOptions)
-	app.POST("/accounts/2fa/webauthn/login/", h.limitCeremonyBody, h.passkeyLoginSubmit)
-
-	user.GET("/accounts/2fa/", h.mfaOverviewPage)
-
-	// Every page that adds, replaces, shows or removes a way to sign in
-	// asks for sudo before the form is shown (django-allauth's
-	// reauthentication_required, ASVS 3.7.1): a stolen session whose
-	// confirmation has lapsed cannot add the thief's own factor.
-	s := user.Group("/", sensitive...)
-	s.GET("/accounts/2fa/totp/activate/", h.totpActivatePage)
-	s.POST("/accounts/2fa/totp/activate/", h.totpActivateSubmit)
-	s.GET("/accounts/2fa/recovery-codes/", h.recoveryCodesPage)
-	s.GET("/accounts/2fa/webauthn/", h.passkeysPage)
-	s.POST("/accounts/2fa/webauthn/", h.limitCeremonyBody, h.passkeyAddSubmit)
-	s.POST("/accounts/2fa/totp/deactivate/", h.totpDeactivateSubmit)
-	s.POST("/accounts/2fa/recovery-codes/generate/", h.recoveryCodesGenerateSubmit)
-	s.POST("/accounts/2fa/webauthn/:pid/remove/", h.passkeyRemoveSubmit)
-
-	staff.GET("/users/:id/2fa/", h.adminMFAPage)
-	as := staff.Group("/", sensitive...)
-	as.POST("/users/:id/2fa/reset/", h.adminMFAResetSubmit)
-}
-
 // requireStaffFactor sends staff without a second factor to set one up
 // before the admin opens, when REQUIRE_2FA_FOR_STAFF is on.
 func (h *Handler) requireStaffFactor(c *gin.Context) {

@@ -107,9 +107,29 @@ func (h *Handler) router() *gin.Engine {
 	staff.GET("/users/:id/delete/", h.adminUserDeletePage)
 	staff.POST("/users/:id/delete/", h.adminUserDeleteSubmit)
 
-	// Two-factor authentication (mfa.go); the last group guards the
-	// changes that need sudo mode.
-	h.mfaRoutes(app, user, staff, h.requireSudo)
+	// Two-factor authentication (mfa.go). The second login step: a
+	// pending session, not signed in.
+	app.GET(secondStepURL, h.secondFactorPage)
+	app.POST(secondStepURL, h.secondFactorSubmit)
+	app.POST("/accounts/2fa/authenticate/passkey/", h.limitCeremonyBody, h.secondFactorPasskeySubmit)
+	app.GET("/accounts/2fa/webauthn/login/options/", h.passkeyLoginOptions)
+	app.POST("/accounts/2fa/webauthn/login/", h.limitCeremonyBody, h.passkeyLoginSubmit)
+	user.GET("/accounts/2fa/", h.mfaOverviewPage)
+	// Every page that adds, replaces, shows or removes a way to sign in
+	// asks for sudo before the form is shown (django-allauth's
+	// reauthentication_required, ASVS 3.7.1): a stolen session whose
+	// confirmation has lapsed cannot add the thief's own factor.
+	sudo.GET("/accounts/2fa/totp/activate/", h.totpActivatePage)
+	sudo.POST("/accounts/2fa/totp/activate/", h.totpActivateSubmit)
+	sudo.GET("/accounts/2fa/recovery-codes/", h.recoveryCodesPage)
+	sudo.GET("/accounts/2fa/webauthn/", h.passkeysPage)
+	sudo.POST("/accounts/2fa/webauthn/", h.limitCeremonyBody, h.passkeyAddSubmit)
+	sudo.POST("/accounts/2fa/totp/deactivate/", h.totpDeactivateSubmit)
+	sudo.POST("/accounts/2fa/recovery-codes/generate/", h.recoveryCodesGenerateSubmit)
+	sudo.POST("/accounts/2fa/webauthn/:pid/remove/", h.passkeyRemoveSubmit)
+	staff.GET("/users/:id/2fa/", h.adminMFAPage)
+	staffSudo := staff.Group("/", h.requireSudo)
+	staffSudo.POST("/users/:id/2fa/reset/", h.adminMFAResetSubmit)
 
 	r.NoRoute(h.slashRedirect(r), h.noStore, h.databaseDeadline, h.clientInfo, h.installSessions(), h.loadUser, h.notFound)
 	r.NoMethod(h.noStore, h.methodNotAllowed)
