@@ -34,6 +34,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 	cfg.setDefaults()
 	secure := strings.HasPrefix(cfg.BaseURL, "https://")
 	outbox := models.NewOutbox(db)
+	outbox.SetSecret(cfg.SecretKey)
 	accounts := models.NewAccounts(db, hasher, outbox, cfg.policy())
 	h := &Handler{
 		log:      log,

@@ -222,7 +222,7 @@ func TestWorkerRetriesThenDelivers(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	w := NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)),
-		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond, Attempts: 3})
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond, RetryFor: time.Minute})
 	f.notice(t)
 	stop := run(w)
 	defer stop()
@@ -233,26 +233,38 @@ func TestWorkerRetriesThenDelivers(t *testing.T) {
 	waitStats(t, f.outbox, models.OutboxStats{Sent: 1})
 }
 
-// TestWorkerGivesUp: after Attempts failures the row stays, failed for
-// good, with its error (never the body) — visible and countable.
+// TestWorkerGivesUp: once RetryFor has passed since it was queued, the
+// row stays, failed for good, with its error (never the body) — visible
+// and countable; the back-off is capped at MaxBackoff, and the last
+// attempt comes at the end of the period, not after it.
 func TestWorkerGivesUp(t *testing.T) {
 	f := newOutboxFixture(t)
 	srv := mailtest.NewServer(t, mailtest.Options{})
-	srv.FailNext(100)
+	srv.FailNext(1000)
 	m, _ := NewSMTP(srv.URL(), testFrom)
 	sw := &syncWriter{w: &bytes.Buffer{}}
 	w := NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.NewTextHandler(sw, nil)),
-		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: time.Millisecond, Attempts: 3})
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, RetryFor: time.Second})
+	start := time.Now()
 	f.notice(t)
 	stop := run(w)
 	waitStats(t, f.outbox, models.OutboxStats{Failed: 1})
+	took := time.Since(start)
 	stop()
-	if n := strings.Count(sw.String(), "will retry"); n != 2 {
-		t.Errorf("got %d retry log lines, want 2", n)
+	if took < time.Second || took > 3*time.Second {
+		t.Errorf("failed for good after %s, want just after RetryFor (1s)", took)
+	}
+	// 10, 20, 40, 80 ms, then every 100 ms up to 1 s: about 12 attempts;
+	// without the cap, 10 ms doubling would try only 6 or 7 times.
+	if n := strings.Count(sw.String(), "will retry"); n < 9 {
+		t.Errorf("got %d retry log lines, want at least 9 (back-off capped at 100ms over 1s)", n)
 	}
 	failed, err := f.outbox.Failed(context.Background(), 10)
-	if err != nil || len(failed) != 1 || failed[0].Attempts != 3 || failed[0].LastError == "" {
-		t.Fatalf("failed rows: got %+v (%v), want one after 3 attempts with its error", failed, err)
+	if err != nil || len(failed) != 1 || failed[0].Attempts < 10 || failed[0].LastError == "" {
+		t.Fatalf("failed rows: got %+v (%v), want one after about 12 attempts with its error", failed, err)
+	}
+	if failed[0].Recipient != "bob@example.test" {
+		t.Errorf("failed row: got recipient %q, want bob@example.test", failed[0].Recipient)
 	}
 	if strings.Contains(sw.String(), "Every other session") {
 		t.Error("logs contain the message body")
@@ -266,7 +278,7 @@ func TestWorkerShutdownKeepsUnsent(t *testing.T) {
 	f := newOutboxFixture(t)
 	down, _ := NewSMTP("smtp://127.0.0.1:1", testFrom) // nothing listens there
 	w := NewWorker(f.outbox, down, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
-		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 50 * time.Millisecond, Attempts: 100})
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 50 * time.Millisecond})
 	for range 5 {
 		f.notice(t)
 	}
@@ -290,9 +302,28 @@ func TestWorkerShutdownKeepsUnsent(t *testing.T) {
 	}
 }
 
+// resetLink returns the token of the reset link in a delivered mail.
+func resetLink(t *testing.T, got mailtest.Message) string {
+	t.Helper()
+	link := regexp.MustCompile(`/accounts/reset/([A-Za-z0-9_-]{43})/`).FindStringSubmatch(got.Text)
+	if link == nil {
+		t.Fatalf("no reset link in %q", got.Text)
+	}
+	return link[1]
+}
+
+func (f *outboxFixture) resetMail(t *testing.T) {
+	t.Helper()
+	if err := f.outbox.Enqueue(context.Background(), models.KindPasswordReset, &f.user.ID, f.user.Email,
+		map[string]string{"username": "bob", "ttl_seconds": "3600"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestWorkerIssuesTokenAtSend: a reset mail's token is made when it is
-// sent (never stored in clear); a retried send voids the token the failed
-// attempt made, and a mail whose account changed address is not sent.
+// sent (never stored in clear); a retried send carries the same link as
+// the failed attempt (one token row, live), and a mail whose account
+// changed address is dropped with the reason, not sent.
 func TestWorkerIssuesTokenAtSend(t *testing.T) {
 	f := newOutboxFixture(t)
 	srv := mailtest.NewServer(t, mailtest.Options{})
@@ -300,41 +331,62 @@ func TestWorkerIssuesTokenAtSend(t *testing.T) {
 	m, _ := NewSMTP(srv.URL(), testFrom)
 	w := NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
 		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond})
-	if err := f.outbox.Enqueue(context.Background(), models.KindPasswordReset, &f.user.ID, f.user.Email,
-		map[string]string{"username": "bob", "ttl_seconds": "3600"}); err != nil {
-		t.Fatal(err)
-	}
+	f.resetMail(t)
 	stop := run(w)
 	defer stop()
-	got := srv.Next(t, 5*time.Second)
-	link := regexp.MustCompile(`/accounts/reset/([A-Za-z0-9_-]{43})/`).FindStringSubmatch(got.Text)
-	if link == nil {
-		t.Fatalf("no reset link in %q", got.Text)
-	}
-	hash, _ := models.TokenHash(link[1])
+	token := resetLink(t, srv.Next(t, 5*time.Second))
+	hash, _ := models.TokenHash(token)
 	var rows []models.OneTimeToken
 	if err := f.db.Order("id").Find(&rows).Error; err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || rows[0].UsedAt == nil || rows[1].UsedAt != nil || rows[1].TokenHash != hash {
-		t.Fatalf("tokens: got %+v, want the failed attempt's voided and the mailed one live", rows)
+	if len(rows) != 1 || rows[0].UsedAt != nil || rows[0].TokenHash != hash {
+		t.Fatalf("tokens: got %+v, want one live token, the mailed one, for both attempts", rows)
 	}
 	var payloads []string
 	f.db.Model(&models.OutboxMessage{}).Pluck("payload", &payloads)
 	for _, p := range payloads {
-		if strings.Contains(p, link[1]) {
+		if strings.Contains(p, token) {
 			t.Fatal("the token is stored in the outbox")
 		}
 	}
 
 	// The account's address changes before the next mail goes out.
 	f.db.Model(&models.User{}).Where("id = ?", f.user.ID).Update("email", "new@example.test")
-	if err := f.outbox.Enqueue(context.Background(), models.KindPasswordReset, &f.user.ID, f.user.Email,
-		map[string]string{"username": "bob", "ttl_seconds": "3600"}); err != nil {
-		t.Fatal(err)
-	}
-	waitStats(t, f.outbox, models.OutboxStats{Sent: 1, Failed: 1})
+	f.resetMail(t)
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 1, Dropped: 1})
 	srv.None(t, 100*time.Millisecond)
+}
+
+// TestSlowServerDuplicateCarriesSameLink: the mail server takes the
+// message but answers after the send timeout, so the worker sends it
+// again. Both copies carry the same link, which works once: the copy
+// people click first is not dead.
+func TestSlowServerDuplicateCarriesSameLink(t *testing.T) {
+	for _, secret := range []string{"", strings.Repeat("k", 40)} {
+		t.Run(map[bool]string{true: "random key per process", false: "key from SECRET_KEY"}[secret == ""], func(t *testing.T) {
+			f := newOutboxFixture(t)
+			f.outbox.SetSecret(secret)
+			srv := mailtest.NewServer(t, mailtest.Options{})
+			srv.AnswerLate(1, 2*time.Second)
+			m, _ := NewSMTP(srv.URL(), testFrom)
+			w := NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
+				WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond, SendTimeout: 300 * time.Millisecond})
+			f.resetMail(t)
+			stop := run(w)
+			defer stop()
+			first, second := resetLink(t, srv.Next(t, 5*time.Second)), resetLink(t, srv.Next(t, 5*time.Second))
+			if first != second {
+				t.Fatalf("the two copies carry different links (%s…, %s…), want the same", first[:6], second[:6])
+			}
+			waitStats(t, f.outbox, models.OutboxStats{Sent: 1})
+			hash, _ := models.TokenHash(first)
+			tok, err := models.NewTokens(f.db).Check(context.Background(), models.PurposePasswordReset, hash)
+			if err != nil || tok.UserID != f.user.ID {
+				t.Fatalf("the mailed link: got %+v (%v), want a live reset token for bob", tok, err)
+			}
+		})
+	}
 }
 
 // TestIdleOutboxDoesNotWrite: polling an outbox with nothing due opens no
@@ -346,7 +398,7 @@ func TestIdleOutboxDoesNotWrite(t *testing.T) {
 	ctx := context.Background()
 	f.writes.Take()
 	for range 5 {
-		got, err := f.outbox.Claim(ctx, 8, time.Minute)
+		got, err := f.outbox.Claim(ctx, "test", 8, time.Minute)
 		if err != nil || len(got) != 0 {
 			t.Fatalf("claim on an empty outbox: got %d messages (%v), want none", len(got), err)
 		}
@@ -358,12 +410,12 @@ func TestIdleOutboxDoesNotWrite(t *testing.T) {
 	// A message held by a live lease, or not yet due, is not claimable
 	// either: still no write.
 	f.notice(t)
-	held, err := f.outbox.Claim(ctx, 8, time.Minute)
+	held, err := f.outbox.Claim(ctx, "test", 8, time.Minute)
 	if err != nil || len(held) != 1 {
 		t.Fatalf("claim of one due message: got %d (%v), want 1", len(held), err)
 	}
 	f.writes.Take()
-	if got, err := f.outbox.Claim(ctx, 8, time.Minute); err != nil || len(got) != 0 {
+	if got, err := f.outbox.Claim(ctx, "test", 8, time.Minute); err != nil || len(got) != 0 {
 		t.Fatalf("claim while the only message is leased: got %d (%v), want none", len(got), err)
 	}
 	if rows, txs := f.writes.Take(); len(rows) != 0 || txs != 0 {
