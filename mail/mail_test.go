@@ -3,11 +3,13 @@ package mail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,4 +465,192 @@ func waitStats(t *testing.T, o *models.Outbox, want models.OutboxStats) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestLeaseRenewedWhileSending: a send that outlives the lease (the
+// server stalls) keeps its claim, so a second instance does not take the
+// message and send it again.
+func TestLeaseRenewedWhileSending(t *testing.T) {
+	f := newOutboxFixture(t)
+	srv := mailtest.NewServer(t, mailtest.Options{})
+	m, _ := NewSMTP(srv.URL(), testFrom)
+	opts := func(id string) WorkerOptions {
+		return WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond, SendTimeout: 5 * time.Second,
+			Lease: 300 * time.Millisecond, InstanceID: id}
+	}
+	srv.Hold()
+	f.notice(t)
+	stop := run(NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler), opts("a")))
+	defer stop()
+	time.Sleep(100 * time.Millisecond) // a has claimed it and is sending
+	stop2 := run(NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler), opts("b")))
+	defer stop2()
+	time.Sleep(time.Second) // three leases
+	srv.Release()
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 1})
+	time.Sleep(300 * time.Millisecond) // a duplicate would arrive by now
+	if got := srv.Accepted(); got != 1 {
+		t.Fatalf("got %d deliveries, want 1 (the lease held while the send ran)", got)
+	}
+}
+
+// TestClaimChecks: a worker whose lease ran out and whose message another
+// worker claimed may neither renew nor record a failure; if its mail went
+// out, it marks it sent (and is told the claim was lost), so the new
+// holder sees the row sent and does not send it again.
+func TestClaimChecks(t *testing.T) {
+	f := newOutboxFixture(t)
+	ctx := context.Background()
+	f.notice(t)
+	old, err := f.outbox.Claim(ctx, "a", 1, 50*time.Millisecond)
+	if err != nil || len(old) != 1 {
+		t.Fatalf("claim: got %d (%v), want 1", len(old), err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	cur, err := f.outbox.Claim(ctx, "b", 1, time.Minute)
+	if err != nil || len(cur) != 1 {
+		t.Fatalf("claim after the lease ran out: got %d (%v), want 1", len(cur), err)
+	}
+	if err := f.outbox.Renew(ctx, &old[0], time.Minute); !errors.Is(err, models.ErrClaimLost) {
+		t.Errorf("renew by the old holder: got %v, want ErrClaimLost", err)
+	}
+	if err := f.outbox.MarkFailed(ctx, &old[0], errors.New("boom"), time.Time{}); !errors.Is(err, models.ErrClaimLost) {
+		t.Errorf("mark failed by the old holder: got %v, want ErrClaimLost", err)
+	}
+	if s, _ := f.outbox.Stats(ctx); s.Failed != 0 || s.Pending != 1 {
+		t.Fatalf("after the old holder's failure: got %+v, want still pending", s)
+	}
+	if err := f.outbox.Renew(ctx, &cur[0], time.Minute); err != nil {
+		t.Fatalf("renew by the holder: %v", err)
+	}
+	if err := f.outbox.MarkSent(ctx, &old[0]); !errors.Is(err, models.ErrClaimLost) {
+		t.Errorf("mark sent by the old holder: got %v, want ErrClaimLost (and the row marked sent)", err)
+	}
+	if err := f.outbox.Renew(ctx, &cur[0], time.Minute); !errors.Is(err, models.ErrClaimLost) {
+		t.Errorf("renew by the holder once the row is sent: got %v, want ErrClaimLost (it must not send)", err)
+	}
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 1})
+}
+
+// TestMarkSentRetried: a transient error when marking a delivered message
+// sent is retried; the row is not left claimed to be sent again.
+func TestMarkSentRetried(t *testing.T) {
+	f := newOutboxFixture(t)
+	var failures atomic.Int32
+	failures.Store(2)
+	err := f.db.Callback().Update().Before("gorm:update").Register("test:fail_mark_sent", func(tx *gorm.DB) {
+		if up, ok := tx.Statement.Dest.(map[string]any); ok && tx.Statement.Table == "outbox_messages" && up["sent_at"] != nil && failures.Add(-1) >= 0 {
+			tx.AddError(errors.New("database is locked (test)"))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := mailtest.NewServer(t, mailtest.Options{})
+	m, _ := NewSMTP(srv.URL(), testFrom)
+	w := NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond, Lease: 300 * time.Millisecond})
+	f.notice(t)
+	stop := run(w)
+	defer stop()
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 1})
+	time.Sleep(600 * time.Millisecond) // two leases: a re-claimed row would be sent again by now
+	if got := srv.Accepted(); got != 1 {
+		t.Fatalf("got %d deliveries, want 1", got)
+	}
+}
+
+// TestDropsMailOfGoneRecipient: a notice whose account was deleted, or
+// whose account changed address after it was queued, is dropped with the
+// reason and not retried; a notice meant for the former address is sent.
+func TestDropsMailOfGoneRecipient(t *testing.T) {
+	f := newOutboxFixture(t)
+	ctx := context.Background()
+	srv := mailtest.NewServer(t, mailtest.Options{})
+	m, _ := NewSMTP(srv.URL(), testFrom)
+	users := models.NewUsers(f.db, models.NewHasher(models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
+	carol, err := users.Create(ctx, models.NewUser{Username: "carol", Email: "carol@example.test", Password: "carol's long password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.notice(t) // bob, who changes address
+	if err := f.outbox.Enqueue(ctx, models.KindEmailChanged, &f.user.ID, f.user.Email, map[string]string{"username": "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.outbox.Enqueue(ctx, models.KindPasswordChanged, &carol.ID, carol.Email, map[string]string{"username": "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	f.db.Model(&models.User{}).Where("id = ?", f.user.ID).Update("email", "bob2@example.test")
+	if err := f.db.Delete(&models.User{}, carol.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	stop := run(NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond}))
+	defer stop()
+	got := srv.Next(t, 5*time.Second)
+	if got.To[0] != "bob@example.test" || !strings.Contains(got.Subject, "e-mail address was changed") {
+		t.Errorf("got %v %q, want the address-changed notice to the former address", got.To, got.Subject)
+	}
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 1, Dropped: 2})
+	srv.None(t, 100*time.Millisecond)
+	var reasons []string
+	f.db.Model(&models.OutboxMessage{}).Where("dropped_at IS NOT NULL").Order("id").Pluck("last_error", &reasons)
+	if len(reasons) != 2 || !strings.Contains(reasons[0], "address changed") || !strings.Contains(reasons[1], "deleted") {
+		t.Errorf("got reasons %q, want the address change and the deletion", reasons)
+	}
+}
+
+// TestRestartTakesBackOwnLeases: mail claimed by a killed instance goes
+// out as soon as an instance with its ID starts again, not after the
+// lease; another instance waits for the lease.
+func TestRestartTakesBackOwnLeases(t *testing.T) {
+	f := newOutboxFixture(t)
+	ctx := context.Background()
+	srv := mailtest.NewServer(t, mailtest.Options{})
+	m, _ := NewSMTP(srv.URL(), testFrom)
+	f.notice(t)
+	if got, err := f.outbox.Claim(ctx, "web-1", 1, time.Minute); err != nil || len(got) != 1 {
+		t.Fatalf("claim by the instance then killed: got %d (%v)", len(got), err)
+	}
+	opts := func(id string) WorkerOptions {
+		return WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond, InstanceID: id}
+	}
+	stop := run(NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler), opts("web-2")))
+	srv.None(t, 300*time.Millisecond)
+	stop()
+	start := time.Now()
+	stop = run(NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler), opts("web-1")))
+	defer stop()
+	srv.Next(t, 5*time.Second)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the restarted instance sent its mail after %s, want at once", took)
+	}
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 1})
+}
+
+// TestFailedMailWaitsForRetry: a message failed for good is not sent
+// when the server comes back, only once someone retries it; it then gets a
+// fresh retry period.
+func TestFailedMailWaitsForRetry(t *testing.T) {
+	f := newOutboxFixture(t)
+	ctx := context.Background()
+	srv := mailtest.NewServer(t, mailtest.Options{})
+	srv.FailNext(1000)
+	m, _ := NewSMTP(srv.URL(), testFrom)
+	stop := run(NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
+		WorkerOptions{Poll: 10 * time.Millisecond, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, RetryFor: 300 * time.Millisecond}))
+	defer stop()
+	f.notice(t)
+	waitStats(t, f.outbox, models.OutboxStats{Failed: 1})
+	srv.FailNext(0)
+	srv.None(t, 400*time.Millisecond)
+	failed, err := f.outbox.List(ctx, true, 10)
+	if err != nil || len(failed) != 1 {
+		t.Fatalf("failed list: got %d (%v), want 1", len(failed), err)
+	}
+	if n, err := f.outbox.Retry(ctx, []uint{failed[0].ID}, false); err != nil || n != 1 {
+		t.Fatalf("retry: got %d (%v), want 1", n, err)
+	}
+	srv.Next(t, 5*time.Second)
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 1})
 }
