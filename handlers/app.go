@@ -46,6 +46,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 		events:   models.NewEvents(db),
 		store:    models.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
 		probe:    models.NewProbe(db, readyInterval),
+		outbox:   outbox,
 	}
 	h.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
 	watchMetrics(log, cfg.Metrics, db, hasher, outbox)

@@ -216,6 +216,7 @@ type Handler struct {
 	events   *models.Events
 	store    *models.SessionStore
 	probe    *models.Probe // /readyz's database check (ready.go)
+	outbox   *models.Outbox // failed mail on the admin overview
 	// xffWarned: see warnUntrustedForwarding.
 	xffWarned atomic.Bool
 	// loginPlain is the login page for a visitor with no flash and no

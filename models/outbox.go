@@ -323,36 +323,17 @@ func (o *Outbox) Release(ctx context.Context, m *OutboxMessage) error {
 	return dbErr("release outbox message", err)
 }
 
-// Retry puts messages back in the queue to be sent now: failed ones get a
-// fresh retry period (and, for a link, a fresh link: the old one is
-// voided when the new one is issued); waiting ones are made due. ids empty
-// with allFailed retries every failed message. It returns how many rows it
-// put back.
+// Retry puts messages back in the queue to be sent now (retryMail),
+// for the outbox command.
 func (o *Outbox) Retry(ctx context.Context, ids []uint, allFailed bool) (int64, error) {
 	if len(ids) == 0 && !allFailed {
 		return 0, nil
 	}
-	now := time.Now().UTC()
 	var n int64
 	err := o.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		failed := tx.Model(&OutboxMessage{}).Where("failed_at IS NOT NULL AND sent_at IS NULL AND dropped_at IS NULL")
-		if !allFailed {
-			failed = failed.Where("id IN ?", ids)
-		}
-		res := failed.Updates(map[string]any{"failed_at": nil, "next_attempt_at": now, "claimed_until": nil,
-			"attempts": 0, "created_at": now})
-		if res.Error != nil {
-			return res.Error
-		}
-		n = res.RowsAffected
-		if allFailed {
-			return nil
-		}
-		res = tx.Model(&OutboxMessage{}).Where("id IN ? AND next_attempt_at > ?", ids, now).
-			Where("sent_at IS NULL AND failed_at IS NULL AND dropped_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)", now).
-			Update("next_attempt_at", now)
-		n += res.RowsAffected
-		return res.Error
+		var err error
+		n, err = retryMail(tx, ids, allFailed)
+		return err
 	})
 	if err != nil {
 		return 0, dbErr("retry outbox messages", err)
@@ -361,6 +342,50 @@ func (o *Outbox) Retry(ctx context.Context, ids []uint, allFailed bool) (int64, 
 		o.nudge()
 	}
 	return n, nil
+}
+
+// retryMail, inside tx, puts messages back in the queue to be sent now:
+// failed ones get a fresh retry period (and, for a link, a fresh link: the
+// old one is voided when the new one is issued); waiting ones are made
+// due. With allFailed (and no ids) it retries every failed message. It
+// returns how many rows it put back.
+func retryMail(tx *gorm.DB, ids []uint, allFailed bool) (int64, error) {
+	now := time.Now().UTC()
+	failed := tx.Model(&OutboxMessage{}).Where("failed_at IS NOT NULL AND sent_at IS NULL AND dropped_at IS NULL")
+	if !allFailed {
+		failed = failed.Where("id IN ?", ids)
+	}
+	res := failed.Updates(map[string]any{"failed_at": nil, "next_attempt_at": now, "claimed_until": nil,
+		"attempts": 0, "created_at": now})
+	if res.Error != nil || allFailed {
+		return res.RowsAffected, res.Error
+	}
+	n := res.RowsAffected
+	res = tx.Model(&OutboxMessage{}).Where("id IN ? AND next_attempt_at > ?", ids, now).
+		Where("sent_at IS NULL AND failed_at IS NULL AND dropped_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)", now).
+		Update("next_attempt_at", now)
+	return n + res.RowsAffected, res.Error
+}
+
+// AdminRetryMail puts a failed message back in the queue for a staff
+// member ("Send again"), in one transaction with the rights check and the
+// security event. sent is false when the message is not (or no longer)
+// failed.
+func (a *Accounts) AdminRetryMail(ctx context.Context, actorID, messageID uint) (sent bool, err error) {
+	err = a.transaction(ctx, "retry mail", func(tx *gorm.DB) error {
+		actor, err := loadActor(tx, actorID)
+		if err != nil {
+			return err
+		}
+		n, err := retryMail(tx, []uint{messageID}, false)
+		if err != nil || n == 0 {
+			return err
+		}
+		sent = true
+		return recordEvent(tx, ctx, AuthEvent{Kind: EventAdminAction, ActorID: &actor.ID,
+			Detail: fmt.Sprintf("failed mail %d queued again by staff", messageID)})
+	})
+	return sent, err
 }
 
 // OutboxStats counts the outbox by state.
