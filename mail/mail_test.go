@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/internal/dbwatch"
+	"gatehouse/internal/testdb"
 	"gatehouse/mail/mailtest"
 	"gatehouse/models"
 )
@@ -180,8 +182,16 @@ type outboxFixture struct {
 
 func newOutboxFixture(t *testing.T) *outboxFixture {
 	t.Helper()
+	return newOutboxFixtureAt(t, filepath.Join(t.TempDir(), "outbox.db"))
+}
+
+// newOutboxFixtureAt is the fixture over the database at url: a fresh
+// PostgreSQL database with TEST_DATABASE_URL (testdb.URL), where claims
+// take FOR UPDATE SKIP LOCKED.
+func newOutboxFixtureAt(t *testing.T, url string) *outboxFixture {
+	t.Helper()
 	w := dbwatch.New()
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "outbox.db"), models.WithSQLiteConnectHook(w.Hook))
+	db, err := models.Open(context.Background(), url, models.WithSQLiteConnectHook(w.Hook))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +377,7 @@ func TestWorkerIssuesTokenAtSend(t *testing.T) {
 func TestSlowServerDuplicateCarriesSameLink(t *testing.T) {
 	for _, secret := range []string{"", strings.Repeat("k", 40)} {
 		t.Run(map[bool]string{true: "random key per process", false: "key from SECRET_KEY"}[secret == ""], func(t *testing.T) {
-			f := newOutboxFixture(t)
+			f := newOutboxFixtureAt(t, testdb.URL(t))
 			f.outbox.SetSecret(secret)
 			srv := mailtest.NewServer(t, mailtest.Options{})
 			srv.AnswerLate(1, 2*time.Second)
@@ -471,7 +481,7 @@ func waitStats(t *testing.T, o *models.Outbox, want models.OutboxStats) {
 // server stalls) keeps its claim, so a second instance does not take the
 // message and send it again.
 func TestLeaseRenewedWhileSending(t *testing.T) {
-	f := newOutboxFixture(t)
+	f := newOutboxFixtureAt(t, testdb.URL(t))
 	srv := mailtest.NewServer(t, mailtest.Options{})
 	m, _ := NewSMTP(srv.URL(), testFrom)
 	opts := func(id string) WorkerOptions {
@@ -499,7 +509,7 @@ func TestLeaseRenewedWhileSending(t *testing.T) {
 // out, it marks it sent (and is told the claim was lost), so the new
 // holder sees the row sent and does not send it again.
 func TestClaimChecks(t *testing.T) {
-	f := newOutboxFixture(t)
+	f := newOutboxFixtureAt(t, testdb.URL(t))
 	ctx := context.Background()
 	f.notice(t)
 	old, err := f.outbox.Claim(ctx, "a", 1, 50*time.Millisecond)
@@ -535,7 +545,7 @@ func TestClaimChecks(t *testing.T) {
 // TestMarkSentRetried: a transient error when marking a delivered message
 // sent is retried; the row is not left claimed to be sent again.
 func TestMarkSentRetried(t *testing.T) {
-	f := newOutboxFixture(t)
+	f := newOutboxFixtureAt(t, testdb.URL(t))
 	var failures atomic.Int32
 	failures.Store(2)
 	err := f.db.Callback().Update().Before("gorm:update").Register("test:fail_mark_sent", func(tx *gorm.DB) {
@@ -564,7 +574,7 @@ func TestMarkSentRetried(t *testing.T) {
 // whose account changed address after it was queued, is dropped with the
 // reason and not retried; a notice meant for the former address is sent.
 func TestDropsMailOfGoneRecipient(t *testing.T) {
-	f := newOutboxFixture(t)
+	f := newOutboxFixtureAt(t, testdb.URL(t))
 	ctx := context.Background()
 	srv := mailtest.NewServer(t, mailtest.Options{})
 	m, _ := NewSMTP(srv.URL(), testFrom)
@@ -604,7 +614,7 @@ func TestDropsMailOfGoneRecipient(t *testing.T) {
 // out as soon as an instance with its ID starts again, not after the
 // lease; another instance waits for the lease.
 func TestRestartTakesBackOwnLeases(t *testing.T) {
-	f := newOutboxFixture(t)
+	f := newOutboxFixtureAt(t, testdb.URL(t))
 	ctx := context.Background()
 	srv := mailtest.NewServer(t, mailtest.Options{})
 	m, _ := NewSMTP(srv.URL(), testFrom)
@@ -632,7 +642,7 @@ func TestRestartTakesBackOwnLeases(t *testing.T) {
 // when the server comes back, only once someone retries it; it then gets a
 // fresh retry period.
 func TestFailedMailWaitsForRetry(t *testing.T) {
-	f := newOutboxFixture(t)
+	f := newOutboxFixtureAt(t, testdb.URL(t))
 	ctx := context.Background()
 	srv := mailtest.NewServer(t, mailtest.Options{})
 	srv.FailNext(1000)
@@ -653,4 +663,25 @@ func TestFailedMailWaitsForRetry(t *testing.T) {
 	}
 	srv.Next(t, 5*time.Second)
 	waitStats(t, f.outbox, models.OutboxStats{Sent: 1})
+}
+
+// TestWorkersShareOutbox: four instances working one outbox at once, two
+// messages each at a time, send each of 30 messages exactly once.
+func TestWorkersShareOutbox(t *testing.T) {
+	f := newOutboxFixtureAt(t, testdb.URL(t))
+	srv := mailtest.NewServer(t, mailtest.Options{})
+	m, _ := NewSMTP(srv.URL(), testFrom)
+	for range 30 {
+		f.notice(t)
+	}
+	for i := range 4 {
+		stop := run(NewWorker(f.outbox, m, noJobs, "http://example.test", slog.New(slog.DiscardHandler),
+			WorkerOptions{Poll: 5 * time.Millisecond, Backoff: 10 * time.Millisecond, InstanceID: "web-" + strconv.Itoa(i)}))
+		defer stop()
+	}
+	waitStats(t, f.outbox, models.OutboxStats{Sent: 30})
+	time.Sleep(200 * time.Millisecond) // a duplicate would arrive by now
+	if got := srv.Accepted(); got != 30 {
+		t.Fatalf("got %d deliveries, want 30 (each once)", got)
+	}
 }
