@@ -7,6 +7,7 @@ import (
 	"net"
 	netmail "net/mail"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -148,7 +149,15 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		{"PASSWORD_RESET_TIMEOUT", models.DefaultResetTimeout, &c.http.PasswordResetTimeout},
 		{"THROTTLE_BLOCK", handlers.DefaultThrottleBlock, &c.http.ThrottleBlock},
 		{"THROTTLE_MAX_BLOCK", handlers.DefaultThrottleMaxBlock, &c.http.ThrottleMaxBlock},
+		{"MAIL_RETRY_FOR", mail.DefaultRetryFor, &c.http.Outbox.RetryFor},
+		{"MAIL_RETRY_MAX_INTERVAL", mail.DefaultRetryMaxInterval, &c.http.Outbox.MaxBackoff},
 	})...)
+	c.http.Outbox.InstanceID = env.get("INSTANCE_ID", "")
+	if id := c.http.Outbox.InstanceID; len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		errs = append(errs, fmt.Errorf("INSTANCE_ID: %q is not up to 64 printable ASCII characters without spaces (e.g. web-1)", id))
+	} else if id == "" {
+		c.http.Outbox.InstanceID = defaultInstanceID(c.addr)
+	}
 	if v := env.get("REQUIRE_2FA_FOR_STAFF", "false"); v != "" {
 		b, err := strconv.ParseBool(v)
 		switch {
@@ -235,6 +244,23 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		c.memoryLimit = &n
 	}
 	return errors.Join(errs...)
+}
+
+// defaultInstanceID names this instance in its outbox claims when
+// INSTANCE_ID is unset: host name and port, which no two running instances
+// share, and a restarted one keeps. With port 0 (chosen at start) there is
+// none: the worker takes a random one.
+func defaultInstanceID(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	host, herr := os.Hostname()
+	if err != nil || herr != nil || port == "" || port == "0" {
+		return ""
+	}
+	id := host + ":" + port
+	if len(id) > 64 {
+		return ""
+	}
+	return id
 }
 
 // durationVar is one variable holding a positive Go duration.

@@ -45,6 +45,18 @@ func TestLoadConfigThrottle(t *testing.T) {
 			t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
 		}
 	}
+	if c.http.Outbox.RetryFor != 24*time.Hour || c.http.Outbox.MaxBackoff != 5*time.Minute {
+		t.Errorf("got MAIL_RETRY_FOR %v, MAIL_RETRY_MAX_INTERVAL %v, want 24h and 5m", c.http.Outbox.RetryFor, c.http.Outbox.MaxBackoff)
+	}
+	c, err = loadServeConfig(env(map[string]string{"MAIL_RETRY_FOR": "3s", "MAIL_RETRY_MAX_INTERVAL": "1s", "INSTANCE_ID": "web-1"}))
+	if err != nil || c.http.Outbox.RetryFor != 3*time.Second || c.http.Outbox.MaxBackoff != time.Second || c.http.Outbox.InstanceID != "web-1" {
+		t.Errorf("short mail retry settings: got %v, %v, %q (%v), want 3s, 1s, web-1", c.http.Outbox.RetryFor, c.http.Outbox.MaxBackoff, c.http.Outbox.InstanceID, err)
+	}
+	for k, v := range map[string]string{"MAIL_RETRY_FOR": "0s", "MAIL_RETRY_MAX_INTERVAL": "5", "INSTANCE_ID": "web 1"} {
+		if _, err := loadServeConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
+		}
+	}
 	if _, err := loadServeConfig(env(map[string]string{"THROTTLE_BLOCK": "2h", "THROTTLE_MAX_BLOCK": "1h"})); err == nil {
 		t.Error("THROTTLE_MAX_BLOCK shorter than THROTTLE_BLOCK: got no error")
 	}

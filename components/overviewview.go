@@ -11,6 +11,19 @@ const (
 // bar chart per series and the most attacked accounts and addresses.
 type AdminOverview struct {
 	Windows []OverviewWindow
+	// FailedMail is mail that failed for good (newest first, at most a
+	// page), FailedTotal how many there are in all.
+	FailedMail  []FailedMailRow
+	FailedTotal int64
+}
+
+// FailedMailRow is one failed message as staff see it: never its body or
+// link.
+type FailedMailRow struct {
+	ID                        uint
+	Kind, Recipient, FailedAt string
+	Attempts                  int
+	LastError, RetryURL       string
 }
 
 // OverviewWindow is one period (the last 24 hours, the last 30 days).

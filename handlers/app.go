@@ -35,6 +35,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 	cfg.setDefaults()
 	secure := strings.HasPrefix(cfg.BaseURL, "https://")
 	outbox := models.NewOutbox(db)
+	outbox.SetSecret(cfg.SecretKey)
 	accounts := models.NewAccounts(db, hasher, outbox, cfg.policy())
 	h := &Handler{
 		log:      log,
@@ -46,6 +47,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 		events:   models.NewEvents(db),
 		store:    models.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
 		probe:    models.NewProbe(db, readyInterval),
+		outbox:   outbox,
 	}
 	if _, err := models.RefreshLegacyDummy(context.Background(), db, hasher); err != nil {
 		log.Warn("legacy hash dummy not set", "err", err)

@@ -230,7 +230,8 @@ type Handler struct {
 	tokens   *models.Tokens
 	events   *models.Events
 	store    *models.SessionStore
-	probe    *models.Probe // /readyz's database check (ready.go)
+	probe    *models.Probe  // /readyz's database check (ready.go)
+	outbox   *models.Outbox // failed mail on the admin overview
 	// xffWarned: see warnUntrustedForwarding.
 	xffWarned atomic.Bool
 	// loginPlain is the login page for a visitor with no flash and no

@@ -22,9 +22,9 @@ func watchMetrics(log *slog.Logger, m *metrics.Metrics, db *gorm.DB, hasher *mod
 	if err := m.WatchDB(db); err != nil {
 		log.Warn("database metrics off", "err", err)
 	}
-	m.WatchOutbox(func(ctx context.Context) (int, error) {
+	m.WatchOutbox(func(ctx context.Context) (int, int, error) {
 		s, err := outbox.Stats(ctx)
-		return int(s.Pending), err
+		return int(s.Pending), int(s.Failed), err
 	})
 	err := db.Callback().Create().After("gorm:create").Register("metrics:auth_events", func(tx *gorm.DB) {
 		if e, ok := tx.Statement.Dest.(*models.AuthEvent); ok && tx.Error == nil {

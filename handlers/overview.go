@@ -9,6 +9,8 @@ package handlers
 // Queries use the event's kind, account ID, address and time only.
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -148,7 +150,66 @@ func (h *Handler) adminOverviewPage(c *gin.Context) {
 		}
 		o.Windows = append(o.Windows, ow)
 	}
+	var err error
+	if o.FailedMail, o.FailedTotal, err = h.failedMail(ctx); err != nil {
+		h.dbError(c, "overview failed mail", err)
+		return
+	}
 	h.render(c, http.StatusOK, components.AdminOverviewPage(h.page(c, "Security overview"), o))
+}
+
+// failedMailShown bounds the failed-mail list on the overview; the count
+// and `gatehouse outbox list --failed` give the rest.
+const failedMailShown = 20
+
+// failedMail is the overview's list of mail that failed for good (no body,
+// no link) and how many there are.
+func (h *Handler) failedMail(ctx context.Context) ([]components.FailedMailRow, int64, error) {
+	rows, err := h.outbox.List(ctx, true, failedMailShown)
+	if err != nil {
+		return nil, 0, err
+	}
+	stats, err := h.outbox.Stats(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]components.FailedMailRow, 0, len(rows))
+	for _, m := range rows {
+		r := components.FailedMailRow{ID: m.ID, Kind: m.Kind, Recipient: m.Recipient, Attempts: m.Attempts,
+			LastError: m.LastError, RetryURL: "/admin/outbox/" + strconv.FormatUint(uint64(m.ID), 10) + "/retry/"}
+		if m.FailedAt != nil {
+			r.FailedAt = m.FailedAt.UTC().Format("2 Jan 2006 15:04 UTC")
+		}
+		out = append(out, r)
+	}
+	return out, stats.Failed, nil
+}
+
+// adminMailRetrySubmit puts a failed mail back in the queue ("Send
+// again"; sudo): the worker sends it now.
+func (h *Handler) adminMailRetrySubmit(c *gin.Context) {
+	if _, _, err := h.decodeForm(c); err != nil {
+		return
+	}
+	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
+	if err != nil || id == 0 {
+		h.errorResponse(c, http.StatusNotFound)
+		return
+	}
+	sent, err := h.accounts.AdminRetryMail(c.Request.Context(), currentUser(c).ID, uint(id))
+	switch {
+	case errors.Is(err, models.ErrNotAllowed):
+		h.errorResponse(c, http.StatusForbidden)
+		return
+	case err != nil:
+		h.dbError(c, "retry mail", err)
+		return
+	case sent:
+		h.flash(c, "success", "Message %d is queued again and will be sent now.", id)
+	default:
+		h.flash(c, "info", "Message %d is not waiting to be sent again (already sent, queued or gone).", id)
+	}
+	h.redirect(c, components.AdminOverviewURL)
 }
 
 // chartSeries lays out one group's bars: heights scaled to the largest

@@ -106,6 +106,7 @@ func (h *Handler) router() *gin.Engine {
 	staff.POST("/users/:id/password/", h.adminSetPasswordSubmit)
 	staff.GET("/users/:id/delete/", h.adminUserDeletePage)
 	staff.POST("/users/:id/delete/", h.adminUserDeleteSubmit)
+	staff.POST("/outbox/:id/retry/", h.requireSudo, h.adminMailRetrySubmit)
 
 	// Two-factor authentication (mfa.go). The second login step: a
 	// pending session, not signed in.

@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -62,7 +64,7 @@ func NewSMTP(rawURL, from string) (*SMTP, error) {
 	return s, nil
 }
 
-func (s *SMTP) options() []gomail.Option {
+func (s *SMTP) options(dial gomail.DialContextFunc) []gomail.Option {
 	tc := s.tlsConfig
 	if tc == nil {
 		tc = &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}
@@ -71,6 +73,7 @@ func (s *SMTP) options() []gomail.Option {
 		gomail.WithPort(s.port),
 		gomail.WithTimeout(s.timeout),
 		gomail.WithTLSConfig(tc),
+		gomail.WithDialContextFunc(dial),
 	}
 	if s.implicit {
 		opts = append(opts, gomail.WithSSL())
@@ -102,11 +105,49 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	msg.SetMessageID()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
-	c, err := gomail.NewClient(s.host, s.options()...)
+	// go-mail honours ctx only while dialling; the connection is closed
+	// when ctx ends, so an attempt never outlives its deadline (a server
+	// that answers late or not at all).
+	var conns []net.Conn
+	var mu sync.Mutex
+	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(dctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if s.implicit {
+			tc := s.tlsConfig
+			if tc == nil {
+				tc = &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}
+			}
+			tconn := tls.Client(conn, tc)
+			if err := tconn.HandshakeContext(dctx); err != nil {
+				_ = conn.Close()
+				return nil, err
+			}
+			conn = tconn
+		}
+		mu.Lock()
+		conns = append(conns, conn)
+		mu.Unlock()
+		return conn, nil
+	}
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	defer stop()
+	c, err := gomail.NewClient(s.host, s.options(dial)...)
 	if err != nil {
 		return fmt.Errorf("mail: client: %w", err)
 	}
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", context.Cause(ctx), err)
+		}
 		return fmt.Errorf("mail: send via %s:%d: %w", s.host, s.port, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,49 +20,81 @@ type WorkerOptions struct {
 	// Poll is how often the outbox is looked at when nothing woke the
 	// worker (default 1s); work queued by this process wakes it at once.
 	Poll time.Duration
-	// Batch is how many messages one claim takes (default 8).
-	Batch int
-	// Attempts is how often a message is tried in all (default 6).
-	Attempts int
+	// Concurrency is how many messages are worked on at once (default
+	// 2); each is claimed on its own, when a slot is free, so no claimed
+	// message waits for another's send.
+	Concurrency int
 	// Backoff is the wait after the first failure; it doubles after each
-	// further failure (default 2s: 2s, 4s, 8s …), capped at an hour.
+	// further failure (default 2s: 2s, 4s, 8s …) up to MaxBackoff.
 	Backoff time.Duration
+	// MaxBackoff caps the wait between attempts (MAIL_RETRY_MAX_INTERVAL,
+	// default 5m).
+	MaxBackoff time.Duration
+	// RetryFor is how long after it was queued a message is still tried
+	// (MAIL_RETRY_FOR, default 24h); then it fails for good, with its last
+	// error, until someone retries it.
+	RetryFor time.Duration
 	// SendTimeout bounds one attempt (default 30s).
 	SendTimeout time.Duration
+	// Lease is how long a claim lasts unrenewed (default SendTimeout +
+	// 15s); the worker renews it every third of it while it works.
+	Lease time.Duration
 	// DrainTimeout bounds how long Run keeps sending what it holds after
 	// its context ends (default 10s); the rest stays for the next start.
 	DrainTimeout time.Duration
+	// InstanceID names this instance in its claims (INSTANCE_ID): a
+	// worker starting under an ID takes back at once the leases a killed
+	// process with that ID held. Empty: random, so nothing is taken back.
+	InstanceID string
 	// OnFailure, when set, is told of every failed attempt (for metrics).
 	OnFailure func()
 }
+
+// Defaults of the retry schedule (MAIL_RETRY_MAX_INTERVAL, MAIL_RETRY_FOR).
+const (
+	DefaultRetryMaxInterval = 5 * time.Minute
+	DefaultRetryFor         = 24 * time.Hour
+)
 
 func (o *WorkerOptions) setDefaults() {
 	if o.Poll <= 0 {
 		o.Poll = time.Second
 	}
-	if o.Batch <= 0 {
-		o.Batch = 8
-	}
-	if o.Attempts <= 0 {
-		o.Attempts = 6
+	if o.Concurrency <= 0 {
+		o.Concurrency = 2
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = 2 * time.Second
 	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultRetryMaxInterval
+	}
+	if o.RetryFor <= 0 {
+		o.RetryFor = DefaultRetryFor
+	}
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 30 * time.Second
+	}
+	if o.Lease <= 0 {
+		o.Lease = o.SendTimeout + 15*time.Second
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 10 * time.Second
 	}
+	if o.InstanceID == "" {
+		o.InstanceID = "process-" + rand.Text()[:12]
+	}
 }
 
-// Worker drains the outbox (models.Outbox): it claims due messages, runs
-// jobs (a reset request: the account look-up), renders mails from their
-// kind and payload — issuing a one-time token at send time for the ones
-// that carry a link — sends them with retries and back-off, and marks them
-// sent or failed for good. Several workers, in one process or many, share
-// one outbox safely: claims are leases taken by a conditional write.
+// Worker drains the outbox (models.Outbox): it claims due messages one at
+// a time, runs jobs (a reset request: the account look-up), renders mails
+// from their kind and payload — with the message's own one-time link for
+// the ones that carry one — sends them, and marks them sent, or failed
+// (retried with back-off until RetryFor has passed), or dropped (recipient
+// gone). Several workers, in one process or many, share one outbox
+// safely: claims are leases taken by a conditional write, renewed while a
+// message is worked on and checked before it is sent and when its outcome
+// is recorded.
 type Worker struct {
 	outbox  *models.Outbox
 	mailer  Mailer
@@ -80,25 +113,42 @@ func NewWorker(outbox *models.Outbox, m Mailer, jobs func(context.Context, *mode
 }
 
 // Run works the outbox until ctx ends. Then it finishes the messages it
-// holds (within DrainTimeout) and hands back the ones it did not start, so
-// nothing is dropped: unsent rows wait for the next start.
+// holds (within DrainTimeout); nothing is dropped: unsent rows wait for
+// the next start. It starts by taking back the leases its instance ID
+// held (a killed process's).
 func (w *Worker) Run(ctx context.Context) {
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(w.opts.DrainTimeout, cancel) })
 	defer stop()
-	lease := w.opts.SendTimeout + w.opts.DrainTimeout + 15*time.Second
+	if n, err := w.outbox.TakeBack(ctx, w.opts.InstanceID); err != nil {
+		w.log.Warn("take back outbox claims", "err", err)
+	} else if n > 0 {
+		w.log.Info("took back outbox claims of this instance's previous run", "count", n, "instance", w.opts.InstanceID)
+	}
 	t := time.NewTicker(w.opts.Poll)
 	defer t.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, w.opts.Concurrency)
 	for {
-		batch, err := w.outbox.Claim(ctx, w.opts.Batch, lease)
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		batch, err := w.outbox.Claim(ctx, w.opts.InstanceID, 1, w.opts.Lease)
 		if err != nil && ctx.Err() == nil {
 			w.log.Warn("claim outbox", "err", err)
 		}
-		w.work(ctx, hard, batch)
-		if len(batch) == w.opts.Batch && ctx.Err() == nil {
+		if len(batch) == 1 {
+			wg.Go(func() {
+				defer func() { <-slots }()
+				w.process(ctx, hard, &batch[0])
+			})
 			continue // more may be due
 		}
+		<-slots
 		select {
 		case <-ctx.Done():
 			return
@@ -108,68 +158,141 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// work processes a claimed batch, two at a time. Once ctx has ended,
-// messages not yet started are released for the next start.
-func (w *Worker) work(ctx, hard context.Context, batch []models.OutboxMessage) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
-	for i := range batch {
-		m := &batch[i]
-		if ctx.Err() != nil {
-			if err := w.outbox.Release(hard, m); err != nil {
-				w.log.Warn("release outbox message", "id", m.ID, "err", err)
-			}
-			continue
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			w.process(hard, m)
-		})
-	}
-	wg.Wait()
-}
+// process does one message and records the outcome, renewing its lease
+// while it works; if the lease is lost, the work is cancelled and no
+// outcome is recorded (the holder records it). Logs name the kind and ID
+// only: bodies hold links.
+func (w *Worker) process(ctx, hard context.Context, m *models.OutboxMessage) {
+	work, cancel := context.WithCancelCause(hard)
+	defer cancel(nil)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		w.keepClaim(work, m, cancel)
+	}()
+	defer func() { cancel(nil); <-renewed }()
 
-// process does one message and records the outcome. Logs name the kind
-// and ID only: bodies hold links.
-func (w *Worker) process(ctx context.Context, m *models.OutboxMessage) {
-	var err error
-	if m.Kind == models.KindResetRequest {
-		err = w.jobs(ctx, m)
-	} else {
-		err = w.send(ctx, m)
+	err := w.outbox.CheckRecipient(work, m)
+	if err == nil {
+		if m.Kind == models.KindResetRequest {
+			err = w.jobs(work, m)
+		} else {
+			err = w.send(work, m)
+		}
+	}
+	if errors.Is(err, models.ErrClaimLost) || errors.Is(context.Cause(work), models.ErrClaimLost) {
+		w.log.Warn("outbox claim lost; left to its new holder", "id", m.ID, "kind", m.Kind)
+		return
 	}
 	if err == nil {
 		if m.Kind != models.KindResetRequest {
-			if err := w.outbox.MarkSent(ctx, m); err != nil {
-				w.log.Error("mark outbox message sent", "id", m.ID, "kind", m.Kind, "err", err)
-			}
+			w.markSent(hard, m)
 		}
 		w.log.Debug("outbox message done", "id", m.ID, "kind", m.Kind, "attempt", m.Attempts)
+		return
+	}
+	var gone *models.RecipientGone
+	if errors.As(err, &gone) {
+		w.log.Info("outbox message dropped", "id", m.ID, "kind", m.Kind, "reason", gone.Reason)
+		w.record("drop outbox message", m, w.outbox.Drop(hard, m, gone.Reason))
+		return
+	}
+	if ctx.Err() != nil && hard.Err() != nil {
+		// Shut down mid-attempt: hand it back for the next start.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(hard), 2*time.Second)
+		defer rcancel()
+		w.record("release outbox message", m, w.outbox.Release(rctx, m))
 		return
 	}
 	if w.opts.OnFailure != nil {
 		w.opts.OnFailure()
 	}
-	retry := time.Time{}
-	if m.Attempts < w.opts.Attempts && !errors.Is(err, models.ErrRecipientGone) && !errors.Is(err, errUnknownKind) {
-		wait := w.opts.Backoff << min(m.Attempts-1, 20)
-		retry = time.Now().Add(min(wait, time.Hour))
+	now := time.Now()
+	retry, deadline := time.Time{}, m.CreatedAt.Add(w.opts.RetryFor)
+	if now.Before(deadline) && !errors.Is(err, errUnknownKind) {
+		wait := min(w.opts.Backoff<<min(m.Attempts-1, 30), w.opts.MaxBackoff)
+		if wait <= 0 { // shifted past the int64 range
+			wait = w.opts.MaxBackoff
+		}
+		if retry = now.Add(wait); retry.After(deadline) {
+			retry = deadline
+		}
 		w.log.Warn("outbox message failed; will retry", "id", m.ID, "kind", m.Kind, "attempt", m.Attempts, "retry_at", retry.UTC().Format(time.RFC3339), "err", err)
 	} else {
 		w.log.Error("outbox message failed for good", "id", m.ID, "kind", m.Kind, "attempts", m.Attempts, "err", err)
 	}
-	if err := w.outbox.MarkFailed(ctx, m, err, retry); err != nil {
-		w.log.Error("mark outbox message failed", "id", m.ID, "err", err)
+	w.record("mark outbox message failed", m, w.outbox.MarkFailed(hard, m, err, retry))
+}
+
+// keepClaim renews m's lease every third of it until ctx ends; when the
+// claim is lost it cancels the work with ErrClaimLost. A renewal that
+// fails for another reason (the database) is tried again at the next
+// tick: the lease still has two thirds to run.
+func (w *Worker) keepClaim(ctx context.Context, m *models.OutboxMessage, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(w.opts.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			err := w.outbox.Renew(ctx, m, w.opts.Lease)
+			if errors.Is(err, models.ErrClaimLost) {
+				cancel(err)
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				w.log.Warn("renew outbox claim", "id", m.ID, "err", err)
+			}
+		}
+	}
+}
+
+// markSent records a delivery, retrying a transient error for as long as
+// the lease lasts: a row left unmarked would be claimed and sent again.
+func (w *Worker) markSent(ctx context.Context, m *models.OutboxMessage) {
+	deadline := time.Now().Add(w.opts.Lease)
+	wait := 50 * time.Millisecond
+	for {
+		err := w.outbox.MarkSent(ctx, m)
+		if err == nil || errors.Is(err, models.ErrClaimLost) {
+			w.record("mark outbox message sent", m, err)
+			return
+		}
+		if time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
+			w.log.Error("mark outbox message sent", "id", m.ID, "kind", m.Kind, "err", err)
+			return
+		}
+		w.log.Warn("mark outbox message sent; will retry", "id", m.ID, "kind", m.Kind, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// record logs a failure to record an outcome.
+func (w *Worker) record(what string, m *models.OutboxMessage, err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, models.ErrClaimLost):
+		w.log.Warn(what+": claim lost to another worker", "id", m.ID, "kind", m.Kind)
+	default:
+		w.log.Error(what, "id", m.ID, "kind", m.Kind, "err", err)
 	}
 }
 
 var errUnknownKind = errors.New("unknown outbox message kind")
 
-// send renders and sends one mail.
+// send renders and sends one mail, checking first (renewing the lease)
+// that the worker still holds its claim.
 func (w *Worker) send(ctx context.Context, m *models.OutboxMessage) error {
 	msg, err := w.compose(ctx, m)
 	if err != nil {
+		return err
+	}
+	if err := w.outbox.Renew(ctx, m, w.opts.Lease); err != nil {
 		return err
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)

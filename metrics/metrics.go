@@ -178,23 +178,38 @@ func (m *Metrics) WatchHasher(h HashSlots) {
 	h.ObserveWait(func(d time.Duration) { m.hashWait.Observe(d.Seconds()) })
 }
 
-// WatchOutbox exports the outbox's depth (e-mails waiting), read at each
-// scrape through depth with a short timeout; a failed read reports -1.
-func (m *Metrics) WatchOutbox(depth func(context.Context) (int, error)) {
-	if m == nil || depth == nil {
+// WatchOutbox exports the outbox's state, read once per scrape through
+// stats with a short timeout: gatehouse_outbox_depth (e-mails waiting to
+// be sent) and gatehouse_outbox_failed (e-mails that failed for good and
+// wait for someone to send them again), so an alert can fire on a stuck
+// outbox. A failed read reports -1 for both.
+func (m *Metrics) WatchOutbox(stats func(context.Context) (waiting, failed int, err error)) {
+	if m == nil || stats == nil {
 		return
 	}
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "gatehouse_outbox_depth", Help: "E-mails waiting in the outbox (-1: could not be read).",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		n, err := depth(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	}))
+	m.reg.MustRegister(&outboxCollector{stats: stats,
+		depth:  prometheus.NewDesc("gatehouse_outbox_depth", "E-mails waiting in the outbox (-1: could not be read).", nil, nil),
+		failed: prometheus.NewDesc("gatehouse_outbox_failed", "E-mails that failed for good, until sent again (-1: could not be read).", nil, nil),
+	})
+}
+
+// outboxCollector reads both outbox gauges with one call per scrape.
+type outboxCollector struct {
+	stats         func(context.Context) (int, int, error)
+	depth, failed *prometheus.Desc
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.failed }
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	waiting, failed, err := c.stats(ctx)
+	if err != nil {
+		waiting, failed = -1, -1
+	}
+	ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(waiting))
+	ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, float64(failed))
 }
 
 // WatchDB exports the connection pool's statistics and counts session rows

@@ -461,7 +461,7 @@ func (a *Accounts) queueResetMail(tx *gorm.DB, ctx context.Context, u *User, act
 	now := time.Now().UTC()
 	var n int64
 	err := tx.Model(&OutboxMessage{}).
-		Where("kind = ? AND user_id = ? AND created_at > ? AND failed_at IS NULL", KindPasswordReset, u.ID, now.Add(-a.policy.ResetThrottle)).
+		Where("kind = ? AND user_id = ? AND created_at > ? AND failed_at IS NULL AND dropped_at IS NULL", KindPasswordReset, u.ID, now.Add(-a.policy.ResetThrottle)).
 		Where("sent_at IS NULL OR EXISTS (SELECT 1 FROM one_time_tokens t WHERE t.outbox_id = outbox_messages.id AND t.used_at IS NULL AND t.expires_at > ?)", now).
 		Limit(1).Count(&n).Error
 	if err != nil {

@@ -93,19 +93,40 @@ type TokenIssue struct {
 	Payload  string
 	TTL      time.Duration
 	OutboxID *uint
+	// Token, when set, is the token to issue (derived from its message)
+	// instead of a random one: issuing it again renews the expiry of its
+	// row while it is unused and creates no second row.
+	Token string
 }
 
 // issueToken stores a new token inside tx and returns it; only its hash is
 // stored. A token issued for an outbox message replaces (voids) any token
 // that message issued on an earlier attempt.
 func issueToken(tx *gorm.DB, ti TokenIssue) (string, error) {
-	b := make([]byte, tokenBytes)
-	if _, err := rand.Read(b); err != nil {
+	token := ti.Token
+	if token == "" {
+		b := make([]byte, tokenBytes)
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("token: %w", err)
+		}
+		token = base64.RawURLEncoding.EncodeToString(b)
+	}
+	hash, err := TokenHash(token)
+	if err != nil {
 		return "", fmt.Errorf("token: %w", err)
 	}
-	token := base64.RawURLEncoding.EncodeToString(b)
-	hash, _ := TokenHash(token)
 	now := time.Now().UTC()
+	if ti.Token != "" {
+		// Issued before (a retried send): the same link, still one use.
+		res := tx.Model(&OneTimeToken{}).Where("token_hash = ?", hash).
+			Update("expires_at", gorm.Expr("CASE WHEN used_at IS NULL THEN ? ELSE expires_at END", now.Add(ti.TTL)))
+		if res.Error != nil {
+			return "", res.Error
+		}
+		if res.RowsAffected == 1 {
+			return token, nil
+		}
+	}
 	if ti.OutboxID != nil {
 		if err := tx.Model(&OneTimeToken{}).Where("outbox_id = ? AND used_at IS NULL", *ti.OutboxID).
 			Update("used_at", now).Error; err != nil {

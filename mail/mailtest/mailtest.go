@@ -74,6 +74,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	failNext int
+	lateNext int
+	late     time.Duration
 	gate     chan struct{}
 	accepted int
 }
@@ -135,6 +137,15 @@ func (s *Server) FailNext(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext = n
+}
+
+// AnswerLate makes the next n deliveries be accepted (they arrive, and
+// count) but answered only after d: a client that gives up first thinks
+// they failed, as with a slow relay or a lost answer.
+func (s *Server) AnswerLate(n int, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lateNext, s.late = n, d
 }
 
 // Hold makes the server stall every MAIL command until Release, so a test
@@ -242,6 +253,11 @@ func (ss *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	ss.s.accepted++
+	var late time.Duration
+	if ss.s.lateNext > 0 {
+		ss.s.lateNext--
+		late = ss.s.late
+	}
 	ss.s.mu.Unlock()
 	m, err := parse(raw)
 	if err != nil {
@@ -250,6 +266,7 @@ func (ss *session) Data(r io.Reader) error {
 	m.From, m.To = ss.from, ss.to
 	_, m.TLS = ss.conn.TLSConnectionState()
 	ss.s.messages <- m
+	time.Sleep(late)
 	return nil
 }
 
