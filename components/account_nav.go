@@ -1,6 +1,7 @@
 package components
 
 import (
+	"gatehouse/internal/route"
 	"strconv"
 	"strings"
 )
@@ -10,16 +11,16 @@ type AccountPage struct {
 	Path, Label, TestID string
 }
 
-// Account area paths, used by routes, redirects and links.
-const (
-	ProfilePath   = "/accounts/profile/"
-	SessionsPath  = "/accounts/sessions/"
-	EmailPath     = "/accounts/email/"
-	PasswordPath  = "/accounts/password_change/"
-	ActivityPath  = "/accounts/activity/"
-	DeletePath    = "/accounts/delete/"
-	ReauthPath    = "/accounts/reauthenticate/"
-	TwoFactorPath = "/accounts/2fa/"
+// Account area paths (from the route table), used by redirects and links.
+var (
+	ProfilePath   = route.URL(route.Profile)
+	SessionsPath  = route.URL(route.Sessions)
+	EmailPath     = route.URL(route.Email)
+	PasswordPath  = route.URL(route.PasswordChange)
+	ActivityPath  = route.URL(route.Activity)
+	DeletePath    = route.URL(route.Delete)
+	ReauthPath    = route.URL(route.Reauth)
+	TwoFactorPath = route.URL(route.TwoFactor)
 )
 
 // AccountPages are the pages of the account area, in the order the

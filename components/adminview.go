@@ -1,6 +1,7 @@
 package components
 
 import (
+	"gatehouse/internal/route"
 	"net/url"
 	"strconv"
 	"time"
@@ -38,7 +39,7 @@ func (q AdminUserQuery) URL() string {
 }
 
 // AdminUsersURL is the user list's address.
-const AdminUsersURL = "/admin/users/"
+var AdminUsersURL = route.URL(route.AdminUsers)
 
 // AdminUserList is one page of the user list.
 type AdminUserList struct {
@@ -154,7 +155,7 @@ type AdminAddUser struct {
 	CanGrant bool
 }
 
-func userURL(id uint) string { return "/admin/users/" + strconv.FormatUint(uint64(id), 10) + "/" }
+func userURL(id uint) string { return route.URL(route.AdminUser, id) }
 
 // plural64 says "1 user" or "3 users".
 func plural64(n int64, one, many string) string {

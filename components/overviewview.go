@@ -1,10 +1,12 @@
 package components
 
+import "gatehouse/internal/route"
+
 // AdminOverviewURL is the security overview, the admin's front page;
 // AdminEventsURL the filtered security-event list every number links to.
-const (
-	AdminOverviewURL = "/admin/"
-	AdminEventsURL   = "/admin/events/"
+var (
+	AdminOverviewURL = route.URL(route.AdminIndex)
+	AdminEventsURL   = route.URL(route.AdminEvents)
 )
 
 // AdminOverview is the staff security overview: per time window, a small

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/internal/route"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
@@ -326,7 +327,7 @@ func (h *Handler) adminUserForm(c *gin.Context, target *models.User, form compon
 	h.render(c, http.StatusUnprocessableEntity, components.AdminUserPage(h.page(c, target.Username), d))
 }
 
-func adminUserURL(id uint) string { return "/admin/users/" + strconv.FormatUint(uint64(id), 10) + "/" }
+func adminUserURL(id uint) string { return route.URL(route.AdminUser, id) }
 
 // adminSessionRevoke ends one session of the user. To htmx it answers 200
 // with nothing and the row is removed (hx-swap="delete"); otherwise it

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
@@ -59,7 +60,7 @@ func (h *Handler) deleteAccountSubmit(c *gin.Context) {
 	touch(c)
 	c.Set(userKey, (*models.User)(nil))
 	h.flash(c, "info", "Your account was deleted. Goodbye!")
-	h.redirect(c, "/accounts/deleted/")
+	h.redirect(c, route.URL(route.AccountDeleted))
 }
 
 func (h *Handler) accountDeletedPage(c *gin.Context) {

@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
@@ -84,7 +85,7 @@ func (h *Handler) resendVerificationSubmit(c *gin.Context) {
 }
 
 // confirmEmailURL is the confirm page of a token (its own address).
-func confirmEmailURL(token string) string { return "/accounts/confirm-email/" + token + "/" }
+func confirmEmailURL(token string) string { return route.URL(route.ConfirmEmail, token) }
 
 func (h *Handler) confirmEmailPage(c *gin.Context) {
 	token := c.Param("token")

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gatehouse/internal/route"
 	"gatehouse/mail"
 	"gatehouse/metrics"
 	"gatehouse/models"
@@ -100,9 +101,11 @@ type Config struct {
 	IntegrityCheckEvery time.Duration
 }
 
+// DefaultLoginURL is LOGIN_URL's default: the login route.
+var DefaultLoginURL = route.URL(route.Login)
+
 // Defaults for settings left empty.
 const (
-	DefaultLoginURL           = "/accounts/login/"
 	DefaultSessionLifetime    = models.DefaultSessionLifetime
 	DefaultSessionIdleTimeout = 12 * time.Hour
 	DefaultMaxBodyBytes       = 1 << 20
@@ -145,10 +148,10 @@ func (c *Config) setDefaults() {
 		c.LoginURL = DefaultLoginURL
 	}
 	if c.LoginRedirectURL == "" {
-		c.LoginRedirectURL = "/"
+		c.LoginRedirectURL = route.URL(route.Home)
 	}
 	if c.LogoutRedirectURL == "" {
-		c.LogoutRedirectURL = "/"
+		c.LogoutRedirectURL = route.URL(route.Home)
 	}
 	if c.SessionLifetime <= 0 {
 		c.SessionLifetime = DefaultSessionLifetime

@@ -11,6 +11,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"gatehouse/components"
+	"gatehouse/internal/route"
 	"gatehouse/metrics"
 	"gatehouse/models"
 )
@@ -20,7 +21,7 @@ import (
 // is one models.Accounts flow (models/mfa*.go); these handlers translate.
 
 // secondStepURL is where a login with a second factor continues.
-const secondStepURL = "/accounts/2fa/authenticate/"
+var secondStepURL = route.URL(route.SecondStep)
 
 // requireStaffFactor sends staff without a second factor to set one up
 // before the admin opens, when REQUIRE_2FA_FOR_STAFF is on.
@@ -37,7 +38,7 @@ func (h *Handler) requireStaffFactor(c *gin.Context) {
 	}
 	if !has {
 		h.flash(c, "warning", "Staff must set up two-factor authentication before using the admin.")
-		h.redirect(c, "/accounts/2fa/")
+		h.redirect(c, route.URL(route.TwoFactor))
 		c.Abort()
 		return
 	}
@@ -74,7 +75,7 @@ func (h *Handler) mfaOverviewPage(c *gin.Context) {
 // mfaUnavailable answers a 2FA page when SECRET_KEY is not set.
 func (h *Handler) mfaUnavailable(c *gin.Context) {
 	h.flash(c, "error", "Two-factor authentication is not available on this site.")
-	h.redirect(c, "/accounts/2fa/")
+	h.redirect(c, route.URL(route.TwoFactor))
 }
 
 // factorsRefused answers a page that adds a factor for an account whose
@@ -133,7 +134,7 @@ func (h *Handler) totpActivateSubmit(c *gin.Context) {
 	}
 	if serr != nil {
 		h.flash(c, "error", "That set-up page expired. Here is a new key: add it to your app again.")
-		h.redirect(c, "/accounts/2fa/totp/activate/")
+		h.redirect(c, route.URL(route.TOTPActivate))
 		return
 	}
 	switch {
@@ -157,7 +158,7 @@ func (h *Handler) totpActivateSubmit(c *gin.Context) {
 		return
 	case errors.Is(err, models.ErrTOTPExists):
 		h.flash(c, "info", "An authenticator app is already set up.")
-		h.redirect(c, "/accounts/2fa/")
+		h.redirect(c, route.URL(route.TwoFactor))
 		return
 	case err != nil:
 		h.dbError(c, "activate totp", err)
@@ -171,7 +172,7 @@ func (h *Handler) totpActivateSubmit(c *gin.Context) {
 // no-store), or goes back to the overview when none were made.
 func (h *Handler) showNewCodes(c *gin.Context, codes []string) {
 	if len(codes) == 0 {
-		h.redirect(c, "/accounts/2fa/")
+		h.redirect(c, route.URL(route.TwoFactor))
 		return
 	}
 	h.render(c, http.StatusOK, components.RecoveryCodesShownPage(h.page(c, "Your recovery codes"), codes))
@@ -191,7 +192,7 @@ func (h *Handler) totpDeactivateSubmit(c *gin.Context) {
 	default:
 		h.flash(c, "success", "The authenticator app is off.")
 	}
-	h.redirect(c, "/accounts/2fa/")
+	h.redirect(c, route.URL(route.TwoFactor))
 }
 
 func (h *Handler) recoveryCodesPage(c *gin.Context) {
@@ -200,7 +201,7 @@ func (h *Handler) recoveryCodesPage(c *gin.Context) {
 		return
 	}
 	if !o.Enabled() {
-		h.redirect(c, "/accounts/2fa/")
+		h.redirect(c, route.URL(route.TwoFactor))
 		return
 	}
 	h.render(c, http.StatusOK, components.RecoveryCodesPage(h.page(c, "Recovery codes"), o.RecoveryLeft, o.RecoveryTotal))
@@ -213,7 +214,7 @@ func (h *Handler) recoveryCodesGenerateSubmit(c *gin.Context) {
 	codes, err := h.accounts.RegenerateRecoveryCodes(c.Request.Context(), currentUser(c).ID)
 	if errors.Is(err, models.ErrNoSecondFactor) {
 		h.flash(c, "error", "Set up an authenticator app or a passkey first.")
-		h.redirect(c, "/accounts/2fa/")
+		h.redirect(c, route.URL(route.TwoFactor))
 		return
 	}
 	if err != nil {
@@ -468,7 +469,7 @@ func (h *Handler) passkeyAddSubmit(c *gin.Context) {
 	}
 	h.flash(c, "success", "Passkey added.")
 	if len(codes) == 0 {
-		h.redirect(c, "/accounts/2fa/webauthn/")
+		h.redirect(c, route.URL(route.Passkeys))
 		return
 	}
 	h.showNewCodes(c, codes)
@@ -493,7 +494,7 @@ func (h *Handler) passkeyRemoveSubmit(c *gin.Context) {
 		return
 	}
 	h.flash(c, "success", "Passkey removed.")
-	h.redirect(c, "/accounts/2fa/webauthn/")
+	h.redirect(c, route.URL(route.Passkeys))
 }
 
 func (h *Handler) adminMFAPage(c *gin.Context) {
@@ -526,5 +527,5 @@ func (h *Handler) adminMFAResetSubmit(c *gin.Context) {
 		return
 	}
 	h.flash(c, "success", "Two-factor authentication of %s was reset; they have been told by e-mail.", target.Username)
-	h.redirect(c, "/admin/users/"+strconv.FormatUint(uint64(target.ID), 10)+"/2fa/")
+	h.redirect(c, route.URL(route.AdminMFA, target.ID))
 }

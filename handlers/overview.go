@@ -22,6 +22,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
@@ -133,7 +134,7 @@ func (h *Handler) adminOverviewPage(c *gin.Context) {
 		for _, a := range accounts {
 			row := components.OverviewTop{N: a.N, URL: eventsURL(attackGroup.key, since, time.Time{}, a.UserID, "")}
 			if name, ok := names[a.UserID]; ok {
-				row.Label, row.AccountURL = name, "/admin/users/"+strconv.FormatUint(uint64(a.UserID), 10)+"/"
+				row.Label, row.AccountURL = name, route.URL(route.AdminUser, a.UserID)
 			} else {
 				row.Label = fmt.Sprintf("#%d (deleted)", a.UserID)
 			}
@@ -176,7 +177,7 @@ func (h *Handler) failedMail(ctx context.Context) ([]components.FailedMailRow, i
 	out := make([]components.FailedMailRow, 0, len(rows))
 	for _, m := range rows {
 		r := components.FailedMailRow{ID: m.ID, Kind: m.Kind, Recipient: m.Recipient, Attempts: m.Attempts,
-			LastError: m.LastError, RetryURL: "/admin/outbox/" + strconv.FormatUint(uint64(m.ID), 10) + "/retry/"}
+			LastError: m.LastError, RetryURL: route.URL(route.AdminMailRetry, m.ID)}
 		if m.FailedAt != nil {
 			r.FailedAt = m.FailedAt.UTC().Format("2 Jan 2006 15:04 UTC")
 		}
@@ -367,7 +368,7 @@ func (h *Handler) adminEventsPage(c *gin.Context) {
 		}
 		if r.UserID != nil {
 			if name, ok := names[*r.UserID]; ok {
-				row.Account, row.AccountURL = name, "/admin/users/"+strconv.FormatUint(uint64(*r.UserID), 10)+"/"
+				row.Account, row.AccountURL = name, route.URL(route.AdminUser, *r.UserID)
 			} else {
 				row.Account = fmt.Sprintf("#%d", *r.UserID)
 			}

@@ -8,16 +8,18 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
 // Messages of the password forms (Django's wording where it has one).
+// passwordChangedURL is where a password change ends, with a flash, like
+// every other flow.
+var passwordChangedURL = route.URL(route.Profile)
+
 const (
 	mismatchError    = models.MsgMismatch
 	oldPasswordError = "Your old password was entered incorrectly. Please enter it again."
-	// passwordChangedURL is where a password change ends, with a flash,
-	// like every other flow.
-	passwordChangedURL = "/accounts/profile/"
 )
 
 // newPasswordFields maps the flows' field names to the password forms'.

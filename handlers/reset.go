@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
@@ -34,10 +35,10 @@ import (
 //     exactly one wins.
 
 // Paths of the reset flow.
-const (
-	passwordResetDoneURL = "/accounts/password_reset/done/"
-	setPasswordURL       = "/accounts/reset/set-password/"
-	resetCompleteURL     = "/accounts/reset/done/"
+var (
+	passwordResetDoneURL = route.URL(route.PasswordResetDone)
+	setPasswordURL       = route.URL(route.SetPassword)
+	resetCompleteURL     = route.URL(route.ResetComplete)
 )
 
 func (h *Handler) passwordResetPage(c *gin.Context) {

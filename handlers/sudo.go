@@ -28,14 +28,15 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
 // Paths of re-authentication.
-const reauthURL = "/accounts/reauthenticate/"
+var reauthURL = route.URL(route.Reauth)
 
 // reauthFallback is where a confirmation without a usable next goes.
-const reauthFallback = "/accounts/profile/"
+var reauthFallback = route.URL(route.Profile)
 
 const reauthWrongPassword = "Your password was entered incorrectly. Please enter it again."
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gatehouse/components"
+	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
@@ -23,7 +24,7 @@ func (w *Worker) composeAccount(ctx context.Context, m *models.OutboxMessage, d 
 			return Message{}, true, err
 		}
 		e := components.EmailLinkEmail{Username: d["username"], Address: m.Recipient,
-			Link: w.baseURL + "/accounts/confirm-email/" + token + "/", ValidFor: HumanDuration(ttl()), SiteURL: w.baseURL}
+			Link: w.baseURL + route.URL(route.ConfirmEmail, token), ValidFor: HumanDuration(ttl()), SiteURL: w.baseURL}
 		msg, err = Compose(ctx, m.Recipient, "Confirm your new Gatehouse e-mail address", components.EmailChangeConfirmText(e), components.EmailChangeConfirmHTML(e))
 		return msg, true, err
 	case models.KindEmailVerify:
@@ -32,17 +33,17 @@ func (w *Worker) composeAccount(ctx context.Context, m *models.OutboxMessage, d 
 			return Message{}, true, err
 		}
 		e := components.EmailLinkEmail{Username: d["username"], Address: m.Recipient,
-			Link: w.baseURL + "/accounts/confirm-email/" + token + "/", ValidFor: HumanDuration(ttl()), SiteURL: w.baseURL}
+			Link: w.baseURL + route.URL(route.ConfirmEmail, token), ValidFor: HumanDuration(ttl()), SiteURL: w.baseURL}
 		msg, err = Compose(ctx, m.Recipient, "Confirm your Gatehouse e-mail address", components.EmailVerifyText(e), components.EmailVerifyHTML(e))
 		return msg, true, err
 	case models.KindEmailChangeRequested:
 		e := components.EmailChangeRequestedEmail{Username: d["username"], NewAddress: d["new"], When: humanTime(d["when"]),
-			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL}
+			ResetURL: w.baseURL + route.URL(route.PasswordReset), SiteURL: w.baseURL}
 		msg, err = Compose(ctx, m.Recipient, "A change of your Gatehouse e-mail address was requested", components.EmailChangeRequestedText(e), components.EmailChangeRequestedHTML(e))
 		return msg, true, err
 	case models.KindNewDevice:
 		e := components.NewDeviceEmail{Username: d["username"], When: humanTime(d["when"]), IP: d["ip"], Browser: d["browser"],
-			SessionsURL: w.baseURL + "/accounts/sessions/", SiteURL: w.baseURL}
+			SessionsURL: w.baseURL + route.URL(route.Sessions), SiteURL: w.baseURL}
 		msg, err = Compose(ctx, m.Recipient, "New sign-in to your Gatehouse account", components.NewDeviceEmailText(e), components.NewDeviceEmailHTML(e))
 		return msg, true, err
 	case models.KindAccountDeleted:

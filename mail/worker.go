@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gatehouse/components"
+	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
@@ -311,12 +312,12 @@ func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message,
 		if err != nil {
 			return Message{}, err
 		}
-		e := components.ResetEmail{Username: d["username"], Link: w.baseURL + "/accounts/reset/" + token + "/",
+		e := components.ResetEmail{Username: d["username"], Link: w.baseURL + route.URL(route.ResetLink, token),
 			ValidFor: HumanDuration(ttl), SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "Password reset on Gatehouse", components.ResetEmailText(e), components.ResetEmailHTML(e))
 	case models.KindPasswordChanged:
 		e := components.PasswordChangedEmail{Username: d["username"], When: humanTime(d["when"]),
-			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL,
+			ResetURL: w.baseURL + route.URL(route.PasswordReset), SiteURL: w.baseURL,
 			Reset: d["reset"] == "1", Factors: d["factors"], FactorsRemoved: d["factors_removed"] == "1",
 			FactorsURL: w.baseURL + components.TwoFactorPath}
 		return Compose(ctx, m.Recipient, "Your Gatehouse password was changed", components.PasswordChangedEmailText(e), components.PasswordChangedEmailHTML(e))
@@ -326,7 +327,7 @@ func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message,
 			by = "the site's staff"
 		}
 		e := components.EmailChangedEmail{Username: d["username"], When: humanTime(d["when"]), By: by,
-			ResetURL: w.baseURL + "/accounts/password_reset/", SiteURL: w.baseURL}
+			ResetURL: w.baseURL + route.URL(route.PasswordReset), SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "Your Gatehouse e-mail address was changed", components.EmailChangedEmailText(e), components.EmailChangedEmailHTML(e))
 	case models.KindMFAChanged:
 		by := "you"

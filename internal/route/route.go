@@ -1,0 +1,182 @@
+// Package route is the table of Gatehouse's URLs, like a Django project's
+// urls.py: every path is written here once, under a name. handlers/routes.go
+// registers each route by its name; handlers, components and e-mails build
+// URLs from names with URL (Django's reverse() and {% url %}), never from
+// string literals, so a path can change in one place. Static assets are
+// the one exception (assets.Path).
+package route
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Name names a route.
+type Name string
+
+// The routes, by who may enter (the groups of handlers/routes.go).
+const (
+	// Outside the app's middleware: no session, no database.
+	Healthz Name = "healthz"
+	Readyz  Name = "readyz"
+
+	// Public.
+	Home              Name = "home"
+	Logout            Name = "logout"
+	PasswordReset     Name = "password_reset"
+	PasswordResetDone Name = "password_reset_done"
+	ResetLink         Name = "password_reset_confirm" // :token
+	SetPassword       Name = "password_reset_set"
+	ResetComplete     Name = "password_reset_complete"
+	AccountDeleted    Name = "account_deleted"
+	ConfirmEmail      Name = "account_confirm_email" // :token
+	SecondStep        Name = "mfa_authenticate"
+	SecondStepPasskey Name = "mfa_authenticate_passkey"
+	PasskeyLoginOpts  Name = "webauthn_login_options"
+	PasskeyLogin      Name = "webauthn_login"
+
+	// Guests only.
+	Login          Name = "login"
+	Signup         Name = "signup"
+	SignupValidate Name = "signup_validate" // :field
+
+	// Signed-in users.
+	Profile               Name = "profile"
+	Sessions              Name = "sessions"
+	Activity              Name = "activity"
+	SessionRevoke         Name = "session_revoke" // :sid
+	SessionsRevokeOthers  Name = "sessions_revoke_others"
+	Reauth                Name = "reauthenticate"
+	ReauthPasskey         Name = "reauthenticate_passkey"
+	EmailSendVerification Name = "email_send_verification"
+	PasswordChangeDone    Name = "password_change_done"
+	TwoFactor             Name = "mfa_index"
+
+	// Signed in, with a recent confirmation (sudo).
+	PasswordChange        Name = "password_change"
+	Email                 Name = "account_email"
+	Delete                Name = "account_delete"
+	TOTPActivate          Name = "mfa_activate_totp"
+	TOTPDeactivate        Name = "mfa_deactivate_totp"
+	RecoveryCodes         Name = "mfa_view_recovery_codes"
+	RecoveryCodesGenerate Name = "mfa_generate_recovery_codes"
+	Passkeys              Name = "mfa_list_webauthn"
+	PasskeyRemove         Name = "mfa_remove_webauthn" // :pid
+
+	// Staff.
+	AdminIndex             Name = "admin_index"
+	AdminEvents            Name = "admin_events"
+	AdminUsers             Name = "admin_users"
+	AdminUserAdd           Name = "admin_user_add"
+	AdminUser              Name = "admin_user"                // :id
+	AdminSessionRevoke     Name = "admin_user_session_revoke" // :id, :sid
+	AdminSessionsRevokeAll Name = "admin_user_sessions_revoke_all"
+	AdminPasswordReset     Name = "admin_user_password_reset"
+	AdminEmailVerified     Name = "admin_user_email_verified"
+	AdminSetPassword       Name = "admin_user_password"
+	AdminUserDelete        Name = "admin_user_delete"
+	AdminMFA               Name = "admin_user_mfa"
+	AdminMFAReset          Name = "admin_user_mfa_reset"
+	AdminMailRetry         Name = "admin_outbox_retry" // :id
+)
+
+// patterns is the table: each route's Gin pattern.
+var patterns = map[Name]string{
+	Healthz: "/healthz",
+	Readyz:  "/readyz",
+
+	Home:              "/",
+	Logout:            "/accounts/logout/",
+	PasswordReset:     "/accounts/password_reset/",
+	PasswordResetDone: "/accounts/password_reset/done/",
+	ResetLink:         "/accounts/reset/:token/",
+	SetPassword:       "/accounts/reset/set-password/",
+	ResetComplete:     "/accounts/reset/done/",
+	AccountDeleted:    "/accounts/deleted/",
+	ConfirmEmail:      "/accounts/confirm-email/:token/",
+	SecondStep:        "/accounts/2fa/authenticate/",
+	SecondStepPasskey: "/accounts/2fa/authenticate/passkey/",
+	PasskeyLoginOpts:  "/accounts/2fa/webauthn/login/options/",
+	PasskeyLogin:      "/accounts/2fa/webauthn/login/",
+
+	Login:          "/accounts/login/",
+	Signup:         "/accounts/signup/",
+	SignupValidate: "/accounts/signup/validate/:field/",
+
+	Profile:               "/accounts/profile/",
+	Sessions:              "/accounts/sessions/",
+	Activity:              "/accounts/activity/",
+	SessionRevoke:         "/accounts/sessions/:sid/revoke/",
+	SessionsRevokeOthers:  "/accounts/sessions/revoke-others/",
+	Reauth:                "/accounts/reauthenticate/",
+	ReauthPasskey:         "/accounts/reauthenticate/passkey/",
+	EmailSendVerification: "/accounts/email/send-verification/",
+	PasswordChangeDone:    "/accounts/password_change/done/",
+	TwoFactor:             "/accounts/2fa/",
+
+	PasswordChange:        "/accounts/password_change/",
+	Email:                 "/accounts/email/",
+	Delete:                "/accounts/delete/",
+	TOTPActivate:          "/accounts/2fa/totp/activate/",
+	TOTPDeactivate:        "/accounts/2fa/totp/deactivate/",
+	RecoveryCodes:         "/accounts/2fa/recovery-codes/",
+	RecoveryCodesGenerate: "/accounts/2fa/recovery-codes/generate/",
+	Passkeys:              "/accounts/2fa/webauthn/",
+	PasskeyRemove:         "/accounts/2fa/webauthn/:pid/remove/",
+
+	AdminIndex:             "/admin/",
+	AdminEvents:            "/admin/events/",
+	AdminUsers:             "/admin/users/",
+	AdminUserAdd:           "/admin/users/add/",
+	AdminUser:              "/admin/users/:id/",
+	AdminSessionRevoke:     "/admin/users/:id/sessions/:sid/revoke/",
+	AdminSessionsRevokeAll: "/admin/users/:id/sessions/revoke-all/",
+	AdminPasswordReset:     "/admin/users/:id/password-reset/",
+	AdminEmailVerified:     "/admin/users/:id/email-verified/",
+	AdminSetPassword:       "/admin/users/:id/password/",
+	AdminUserDelete:        "/admin/users/:id/delete/",
+	AdminMFA:               "/admin/users/:id/2fa/",
+	AdminMFAReset:          "/admin/users/:id/2fa/reset/",
+	AdminMailRetry:         "/admin/outbox/:id/retry/",
+}
+
+// Pattern is the Gin pattern of route n, for registering it.
+func Pattern(n Name) string {
+	p, ok := patterns[n]
+	if !ok {
+		panic(fmt.Sprintf("route: no route named %q", n))
+	}
+	return p
+}
+
+// URL is the path of route n with its parameters filled in order (each
+// escaped as one path segment), like Django's reverse(). A wrong number of
+// parameters is a programming error and panics (every route is exercised
+// by the tests).
+func URL(n Name, params ...any) string {
+	segs := strings.Split(Pattern(n), "/")
+	i := 0
+	for j, s := range segs {
+		if strings.HasPrefix(s, ":") {
+			if i >= len(params) {
+				panic(fmt.Sprintf("route: %q needs more parameters than %d", n, len(params)))
+			}
+			segs[j] = url.PathEscape(fmt.Sprint(params[i]))
+			i++
+		}
+	}
+	if i != len(params) {
+		panic(fmt.Sprintf("route: %q takes %d parameters, got %d", n, i, len(params)))
+	}
+	return strings.Join(segs, "/")
+}
+
+// Names lists every route's name, for tests that walk the table.
+func Names() []Name {
+	out := make([]Name, 0, len(patterns))
+	for n := range patterns {
+		out = append(out, n)
+	}
+	return out
+}
