@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"gatehouse/internal/secret"
 )
 
 // Known browsers (OWASP's "device cookie"): at login a browser presents a
@@ -39,16 +41,10 @@ const maxKnownDevices = 50
 
 // DeviceCookieValid reports whether a device cookie has the form of one
 // (the same form as a session token).
-func DeviceCookieValid(token string) bool {
-	_, ok := SessionIDFromToken(token)
-	return ok
-}
+func DeviceCookieValid(token string) bool { return secret.Valid(token) }
 
 // NewDeviceToken returns a fresh random device cookie value.
-func NewDeviceToken() (string, error) {
-	token, _, err := newSessionToken()
-	return token, err
-}
+func NewDeviceToken() (string, error) { return secret.New() }
 
 // noteDevice records the login's browser inside the login transaction:
 // a known one is touched; an unknown one is stored and, when the account
@@ -58,7 +54,7 @@ func noteDevice(tx *gorm.DB, ctx context.Context, u *User, token string) error {
 	now := time.Now().UTC()
 	hash := ""
 	if DeviceCookieValid(token) {
-		hash = hashToken("gatehouse device\x00" + token)
+		hash = secret.HashIn("gatehouse device\x00", token)
 		res := tx.Model(&KnownDevice{}).Where("user_id = ? AND token_hash = ?", u.ID, hash).Update("last_used_at", now)
 		if res.Error != nil || res.RowsAffected > 0 {
 			return res.Error

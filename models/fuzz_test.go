@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"gatehouse/internal/secret"
 )
 
 // FuzzUsernameNormalization checks the username pipeline on any input:
@@ -48,9 +50,10 @@ func FuzzUsernameNormalization(f *testing.F) {
 }
 
 // FuzzSessionIDFromToken checks cookie-token parsing on any input: it never
-// panics, accepts exactly the 43-character base64url encodings of 32 bytes,
-// and maps an accepted token to its SHA-256 (never to the token itself).
-// Seeds: testdata/fuzz/FuzzSessionIDFromToken.
+// panics, accepts exactly the 43-character strict base64url encodings of
+// 32 bytes (the one token primitive, internal/secret, decodes strictly, as
+// reset links always did), and maps an accepted token to its SHA-256
+// (never to the token itself). Seeds: testdata/fuzz/FuzzSessionIDFromToken.
 func FuzzSessionIDFromToken(f *testing.F) {
 	tok, _, err := newSessionToken()
 	if err != nil {
@@ -61,7 +64,7 @@ func FuzzSessionIDFromToken(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		id, ok := SessionIDFromToken(s)
-		b, decErr := base64.RawURLEncoding.DecodeString(s)
+		b, decErr := base64.RawURLEncoding.Strict().DecodeString(s)
 		want := len(s) == 43 && decErr == nil && len(b) == 32
 		if ok != want {
 			t.Fatalf("SessionIDFromToken(%q): got ok %v, want %v", s, ok, want)
@@ -75,7 +78,7 @@ func FuzzSessionIDFromToken(f *testing.F) {
 		if raw, err := hex.DecodeString(id); err != nil || len(raw) != 32 || id == s {
 			t.Fatalf("accepted token %q gave id %q, want 64 hex characters", s, id)
 		}
-		if id != hashToken(s) {
+		if id != secret.Hash(s) {
 			t.Fatalf("id %q is not the token's SHA-256", id)
 		}
 	})
@@ -87,7 +90,7 @@ func FuzzSessionIDFromToken(f *testing.F) {
 // the token itself); rejected tokens give ErrInvalidToken and no hash.
 // Seeds: testdata/fuzz/FuzzResetTokenHash.
 func FuzzResetTokenHash(f *testing.F) {
-	b := make([]byte, tokenBytes)
+	b := make([]byte, secret.Bytes)
 	for i := range b {
 		b[i] = byte(i * 7)
 	}
@@ -99,7 +102,7 @@ func FuzzResetTokenHash(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		hash, err := TokenHash(s)
 		raw, decErr := base64.RawURLEncoding.Strict().DecodeString(s)
-		want := len(s) == 43 && decErr == nil && len(raw) == tokenBytes
+		want := len(s) == 43 && decErr == nil && len(raw) == secret.Bytes
 		if (err == nil) != want {
 			t.Fatalf("TokenHash(%q): got err %v, want accepted %v", s, err, want)
 		}

@@ -2,12 +2,8 @@ package models
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base32"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -17,6 +13,8 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 	"gorm.io/gorm"
+
+	"gatehouse/internal/secret"
 )
 
 // Kinds of authenticator.
@@ -322,7 +320,7 @@ func userAAD(id uint) []byte { return binary.BigEndian.AppendUint64([]byte("user
 
 // matchTOTP returns the time step whose code equals code, among the steps
 // now-1, now and now+1 that are later than after; ok false when none.
-func matchTOTP(secret, code string, after int64, now time.Time) (step int64, ok bool) {
+func matchTOTP(key, code string, after int64, now time.Time) (step int64, ok bool) {
 	if !isTOTPCode(code) {
 		return 0, false
 	}
@@ -331,8 +329,8 @@ func matchTOTP(secret, code string, after int64, now time.Time) (step int64, ok 
 		if s <= after {
 			continue
 		}
-		want, err := totp.GenerateCodeCustom(secret, time.Unix(s*totpPeriod, 0), totp.ValidateOpts{Period: totpPeriod, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1})
-		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+		want, err := totp.GenerateCodeCustom(key, time.Unix(s*totpPeriod, 0), totp.ValidateOpts{Period: totpPeriod, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1})
+		if err == nil && secret.Equal(want, code) {
 			return s, true
 		}
 	}
@@ -478,15 +476,13 @@ func notifyMFA(tx *gorm.DB, u *User, verb, what string, byStaff bool) error {
 // newRecoveryCode returns a code of 50 random bits as xxxxx-xxxxx (base32,
 // lower case, no padding).
 func newRecoveryCode() string {
-	b := make([]byte, 7)
-	_, _ = rand.Read(b)
+	b, _ := secret.Random(7)
 	s := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:10]
 	return s[:5] + "-" + s[5:]
 }
 
 func hashRecoveryCode(normalized string) string {
-	sum := sha256.Sum256([]byte("gatehouse-recovery:" + normalized))
-	return hex.EncodeToString(sum[:])
+	return secret.HashIn("gatehouse-recovery:", normalized)
 }
 
 // replaceRecoveryCodes deletes userID's recovery codes and stores a new

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -16,6 +15,8 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"gorm.io/gorm"
+
+	"gatehouse/internal/secret"
 )
 
 // Passkeys (WebAuthn) with go-webauthn. The relying party is BASE_URL's
@@ -434,8 +435,7 @@ func (a *Accounts) passkeyUsed(tx *gorm.DB, row *Authenticator, cred *webauthn.C
 		Updates(map[string]any{"credential": string(b), "last_used_at": now}).Error; err != nil {
 		return err
 	}
-	sum := sha256.Sum256([]byte("webauthn-challenge:" + st.Data.Challenge))
-	err = tx.Create(&OneTimeToken{Purpose: purposeAssertion, UserID: row.UserID, TokenHash: hex.EncodeToString(sum[:]),
+	err = tx.Create(&OneTimeToken{Purpose: purposeAssertion, UserID: row.UserID, TokenHash: secret.HashIn("webauthn-challenge:", st.Data.Challenge),
 		ExpiresAt: time.Unix(st.Expires, 0).UTC().Add(time.Minute), UsedAt: &now, CreatedAt: now}).Error
 	if isUniqueViolation(err) {
 		return ErrPasskeyFailed // replayed

@@ -3,11 +3,7 @@ package models
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/gob"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +12,8 @@ import (
 
 	gsessions "github.com/gorilla/sessions"
 	"gorm.io/gorm"
+
+	"gatehouse/internal/secret"
 )
 
 // Session cookie names. Over https the cookie carries the __Host- prefix,
@@ -495,30 +493,19 @@ func encodeFlashes(values map[interface{}]interface{}) ([]byte, error) {
 // newSessionToken returns a random 256-bit cookie token and the ID (its
 // SHA-256 in hex) under which the row is stored.
 func newSessionToken() (token, id string, err error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
+	if token, err = secret.New(); err != nil {
 		return "", "", fmt.Errorf("session token: %w", err)
 	}
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, hashToken(token), nil
+	return token, secret.Hash(token), nil
 }
 
 // SessionIDFromToken validates a cookie token's form (43 base64url characters
 // of 32 bytes) and returns the row ID it maps to.
 func SessionIDFromToken(token string) (string, bool) {
-	if len(token) != 43 {
+	if !secret.Valid(token) {
 		return "", false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) != 32 {
-		return "", false
-	}
-	return hashToken(token), true
-}
-
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	return secret.Hash(token), true
 }
 
 func truncate(s string, n int) string {

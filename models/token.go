@@ -2,15 +2,13 @@ package models
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
+
+	"gatehouse/internal/secret"
 )
 
 // ErrInvalidToken reports a one-time token that is malformed, unknown,
@@ -26,9 +24,6 @@ const DefaultResetTimeout = time.Hour
 const (
 	PurposePasswordReset = "password_reset"
 )
-
-// tokenBytes is a token's entropy; its base64url form is 43 characters.
-const tokenBytes = 32
 
 // OneTimeToken is an e-mailed one-time link (password reset, e-mail
 // confirmation …). Only the SHA-256 of the token is stored, so a copy of the
@@ -65,26 +60,15 @@ func NewTokens(db *gorm.DB) *Tokens { return &Tokens{db: db} }
 // and returns the hash under which it is stored. Anything else is
 // ErrInvalidToken, before any database work.
 func TokenHash(token string) (string, error) {
-	if len(token) != 43 {
+	if !secret.Valid(token) {
 		return "", ErrInvalidToken
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
-	if err != nil || len(b) != tokenBytes {
-		return "", ErrInvalidToken
-	}
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:]), nil
+	return secret.Hash(token), nil
 }
 
 // validHash reports whether s looks like a stored token hash, so a value
 // read back from a session is never trusted blindly.
-func validHash(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
-}
+func validHash(s string) bool { return secret.ValidHash(s) }
 
 // TokenIssue describes a token to issue.
 type TokenIssue struct {
@@ -105,11 +89,10 @@ type TokenIssue struct {
 func issueToken(tx *gorm.DB, ti TokenIssue) (string, error) {
 	token := ti.Token
 	if token == "" {
-		b := make([]byte, tokenBytes)
-		if _, err := rand.Read(b); err != nil {
+		var err error
+		if token, err = secret.New(); err != nil {
 			return "", fmt.Errorf("token: %w", err)
 		}
-		token = base64.RawURLEncoding.EncodeToString(b)
 	}
 	hash, err := TokenHash(token)
 	if err != nil {
