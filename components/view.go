@@ -26,6 +26,8 @@ type CurrentUser struct {
 type Flash struct {
 	Level   string
 	Message string
+	// Link and LinkText, when set, follow the message as a link.
+	Link, LinkText string
 }
 
 // Form is a submitted form as a view shows it again: the values to keep and

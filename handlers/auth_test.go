@@ -64,7 +64,9 @@ func TestLoginFailuresShowOneGenericError(t *testing.T) {
 	}{
 		{"wrong password", "alice", "wrong-password"},
 		{"unknown user", "nobody", "correct-horse-battery"},
-		{"inactive user", "bob", "correct-horse-battery"},
+		// An inactive account with a wrong password; with the right one it
+		// gets the inactive page (TestInactiveAccountIsToldAfterTheRightPassword).
+		{"inactive user", "bob", "wrong-password"},
 	}
 	var bodies []string
 	for _, tc := range cases {

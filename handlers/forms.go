@@ -113,6 +113,9 @@ func (h *Handler) formFailure(c *gin.Context, op string, err error, form compone
 		c.Header("Retry-After", "5")
 		addError(form, "", busyError)
 		show(http.StatusServiceUnavailable)
+	case errors.Is(err, models.ErrAccountInactive):
+		// Only after the password (or the second step) was right.
+		h.render(c, http.StatusForbidden, components.AccountInactivePage(h.page(c, "Account inactive")))
 	default:
 		h.dbError(c, op, err)
 	}

@@ -316,7 +316,11 @@ func TestEveryWayInAppliesTheAccountChecks(t *testing.T) {
 	if err := ts.db.Model(&models.User{}).Where("id = ?", u.ID).Updates(map[string]any{"email_verified": true, "is_active": false}).Error; err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, passkeySignIn(t, b, p), http.StatusUnprocessableEntity)
+	res := passkeySignIn(t, b, p)
+	wantStatus(t, res, http.StatusForbidden)
+	if res.doc(t).Find(`[data-testid="account-inactive"]`).Length() != 1 {
+		t.Fatalf("a deactivated account's passkey did not get the inactive page: %.1000s", res.body)
+	}
 	if n := ts.sessionCount(t, u.ID); n != before {
 		t.Fatalf("a deactivated account got a session by passkey")
 	}

@@ -321,7 +321,7 @@ func (h *Handler) completeSecondStep(c *gin.Context, res *models.SecondFactorRes
 		if res.RecoveryLeft <= models.RecoveryCodesLow {
 			level = "warning"
 		}
-		h.flash(c, level, "You used a recovery code; %d left. Make a new set at /accounts/2fa/recovery-codes/ if you are running low.", res.RecoveryLeft)
+		h.flashLink(c, level, route.URL(route.RecoveryCodes), "Make a new set", "You used a recovery code; %d left.", res.RecoveryLeft)
 	}
 	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
 }

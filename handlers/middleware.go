@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -69,8 +68,8 @@ func (h *Handler) limitBody(c *gin.Context) {
 }
 
 // databaseDeadline gives the request's context a deadline of
-// DatabaseTimeout (the hashing queue's wait, HASH_QUEUE_TIMEOUT, fits
-// within it), so every statement of the request, on SQLite or PostgreSQL, ends
+// DatabaseTimeout (time spent waiting for or doing password hashing, which
+// HASH_QUEUE_TIMEOUT bounds on its own, does not count), so every statement of the request, on SQLite or PostgreSQL, ends
 // by then: a locked table or a hung server answers 503 with Retry-After in
 // time, and the request's transaction rolls back (database/sql rolls back
 // a transaction whose context ends), so a 503 leaves nothing half done.
@@ -83,7 +82,7 @@ func (h *Handler) databaseDeadline(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), h.cfg.DatabaseTimeout)
+	ctx, cancel := models.WithDatabaseDeadline(c.Request.Context(), h.cfg.DatabaseTimeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()

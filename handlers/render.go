@@ -70,7 +70,7 @@ func (h *Handler) page(c *gin.Context, title string) components.Page {
 		}
 	}
 	for _, f := range h.takeFlashes(c) {
-		p.Flashes = append(p.Flashes, components.Flash{Level: f.Level, Message: f.Message})
+		p.Flashes = append(p.Flashes, components.Flash{Level: f.Level, Message: f.Message, Link: f.Link, LinkText: f.LinkText})
 	}
 	return p
 }

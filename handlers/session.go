@@ -81,6 +81,15 @@ func (h *Handler) flash(c *gin.Context, level, format string, args ...any) {
 	sessions.Default(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...)})
 }
 
+// flashLink is flash with a link after the message (a route of this
+// site), for messages that send people somewhere.
+func (h *Handler) flashLink(c *gin.Context, level, link, linkText, format string, args ...any) {
+	if session(c).ID == "" && !c.GetBool(touchedKey) {
+		return
+	}
+	sessions.Default(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...), Link: link, LinkText: linkText})
+}
+
 // flashVisitor queues a message even for a visitor without a session,
 // creating a short-lived one: for outcomes a visitor reaches only through
 // a limited or one-time step (a sign-up that must be confirmed first, an

@@ -187,7 +187,7 @@ func (h *Handler) reauthSubmit(c *gin.Context) {
 		if res.RecoveryLeft <= models.RecoveryCodesLow {
 			level = "warning"
 		}
-		h.flash(c, level, "You used a recovery code; %d left. Make a new set at /accounts/2fa/recovery-codes/ if you are running low.", res.RecoveryLeft)
+		h.flashLink(c, level, route.URL(route.RecoveryCodes), "Make a new set", "You used a recovery code; %d left.", res.RecoveryLeft)
 	}
 	h.redirect(c, safeNext(next, reauthFallback))
 }

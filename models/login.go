@@ -69,6 +69,13 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record failed login", event: e,
 			block: EventLoginThrottled, user: user, taken: taken}, ErrInvalidCredentials)
 	}
+	if errors.Is(err, ErrAccountInactive) {
+		// The right password for a deactivated account: recorded as a
+		// failure (no session), answered with the inactive page.
+		e := userEvent(EventLoginFailed, user, nil, "account inactive")
+		return nil, a.recordFailure(ctx, failedAttempt{op: "record inactive login", event: e,
+			block: EventLoginThrottled, user: user, taken: taken}, ErrAccountInactive)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +141,7 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 // is confirmed. (A deleted account has no row to lock.)
 func (a *Accounts) mayEnter(u *User) error {
 	if !u.IsActive {
-		return ErrInvalidCredentials
+		return ErrAccountInactive
 	}
 	if a.policy.verification() == VerifyMandatory && !u.EmailVerified {
 		return ErrEmailUnverified
@@ -206,8 +213,11 @@ func (a *Accounts) verify(ctx context.Context, username, password string) (user 
 	if err != nil {
 		return nil, false, err
 	}
-	if !ok || !u.IsActive {
+	if !ok {
 		return u, false, ErrInvalidCredentials
+	}
+	if !u.IsActive {
+		return u, false, ErrAccountInactive
 	}
 	return u, rehash, nil
 }

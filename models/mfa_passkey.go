@@ -405,7 +405,7 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 		return nil, a.unverifiedLogin(ctx, user) // as a password login: a new link, within its limit
 	}
 	if errors.Is(err, ErrInvalidCredentials) {
-		err = ErrPasskeyFailed // an inactive account: the same answer as a passkey that did not verify
+		err = ErrPasskeyFailed
 	}
 	if errors.Is(err, ErrPasskeyFailed) {
 		_ = a.transaction(ctx, "record failed passkey", func(tx *gorm.DB) error {

@@ -168,8 +168,13 @@ func TestLoginVerify(t *testing.T) {
 	if err := users.db.Model(u).Update("is_active", false).Error; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := acc.Login(context.Background(), LoginInput{Username: "dave", Password: "correct-horse-battery"}); !errors.Is(err, ErrInvalidCredentials) {
-		t.Errorf("inactive user: got %v, want ErrInvalidCredentials", err)
+	// An inactive account is told so only after the right password
+	// (usability, round three); a wrong one gets the generic answer.
+	if _, err := acc.Login(context.Background(), LoginInput{Username: "dave", Password: "correct-horse-battery"}); !errors.Is(err, ErrAccountInactive) {
+		t.Errorf("inactive user, right password: got %v, want ErrAccountInactive", err)
+	}
+	if _, err := acc.Login(context.Background(), LoginInput{Username: "dave", Password: "wrong"}); !errors.Is(err, ErrInvalidCredentials) {
+		t.Errorf("inactive user, wrong password: got %v, want ErrInvalidCredentials", err)
 	}
 }
 

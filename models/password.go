@@ -120,6 +120,7 @@ func (h *Hasher) release() { <-h.slots }
 
 // Hash returns the PHC string of password under the current parameters.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	defer pauseDeadline(ctx)() // hashing is not database work
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
@@ -151,6 +152,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 	if perr != nil {
 		return false, false, h.VerifyDummy(ctx, password)
 	}
+	defer pauseDeadline(ctx)() // hashing is not database work
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
@@ -177,6 +179,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 // parameters, matching nothing, so an unknown username (or an unusable or
 // broken stored hash) costs what a wrong password costs.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+	defer pauseDeadline(ctx)()
 	if err := h.acquire(ctx); err != nil {
 		return err
 	}

@@ -100,6 +100,10 @@ func init() {
 type Flash struct {
 	Level   string // "success", "info", "warning" or "error"
 	Message string
+	// Link and LinkText, when set, follow the message as a link (a path
+	// of this site, built from the route table), so no message tells
+	// people to type a URL.
+	Link, LinkText string
 }
 
 // SessionState is the typed session of one request: what the row says, the

@@ -13,6 +13,11 @@ import (
 var (
 	ErrDuplicateUsername  = errors.New("a user with that username already exists")
 	ErrInvalidCredentials = errors.New("invalid username or password")
+	// ErrAccountInactive is a right password (or a completed second step)
+	// for a deactivated account: said only after the password proved the
+	// person knows it, so it reveals nothing to a guesser (django-allauth's
+	// account_inactive).
+	ErrAccountInactive = errors.New("this account is inactive")
 )
 
 // User is an account, shaped like Django's auth.User.
