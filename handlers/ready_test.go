@@ -98,17 +98,7 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 	}
 
 	t.Run("replaced", func(t *testing.T) {
-		other := filepath.Join(t.TempDir(), "other.db")
-		odb, err := models.Open(context.Background(), other)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := models.Close(odb); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(other, ts.dbPath); err != nil {
-			t.Fatal(err)
-		}
+		replaceDatabaseFile(t, ts)
 		getReady(t, ts, http.StatusServiceUnavailable)
 		if logs := ts.logs.String(); !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "replaced") {
 			t.Errorf("want an ERROR line saying the file was replaced; log:\n%s", logs)
@@ -194,5 +184,22 @@ func TestReadyzReady(t *testing.T) {
 	}
 	if strings.Contains(ts.logs.String(), "not ready") {
 		t.Fatalf("readiness failed on a working database:\n%s", ts.logs.String())
+	}
+}
+
+// replaceDatabaseFile puts another (valid, empty) database file where the
+// server's is, as a restore done behind its back would.
+func replaceDatabaseFile(t *testing.T, ts *testServer) {
+	t.Helper()
+	other := filepath.Join(t.TempDir(), "other.db")
+	odb, err := models.Open(context.Background(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := models.Close(odb); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, ts.dbPath); err != nil {
+		t.Fatal(err)
 	}
 }

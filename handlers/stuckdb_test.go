@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -160,17 +159,7 @@ func TestReplacedFileAnswers503(t *testing.T) {
 	testdb.SkipOnPostgres(t, "replaces the SQLite file")
 	ts := newTestServer(t)
 	ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
-	other := filepath.Join(t.TempDir(), "other.db")
-	odb, err := models.Open(context.Background(), other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := models.Close(odb); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(other, ts.dbPath); err != nil {
-		t.Fatal(err)
-	}
+	replaceDatabaseFile(t, ts)
 	signup := url.Values{"username": {"bob"}, "email": {"bob@example.com"}, "password1": {"bob's long password"}, "password2": {"bob's long password"}}
 	var res *response
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
