@@ -274,7 +274,10 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 				continue
 			}
 			want := http.StatusSeeOther
-			if du.Kind == "inactive" || du.Kind == "unusable" {
+			switch du.Kind {
+			case "inactive":
+				want = http.StatusForbidden // the right password: the "account inactive" page
+			case "unusable":
 				want = http.StatusUnprocessableEntity
 			}
 			if got := login(du.Username, du.Password); got != want {
