@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -125,6 +127,38 @@ func logDeployWarnings(log *slog.Logger, cfg config) {
 	for _, w := range deployWarnings(cfg) {
 		log.Warn("deploy check: "+w.Msg, "check", w.ID)
 	}
+}
+
+// logStartWarnings is what serve says of the deploy warnings at start. A
+// development start (BASE_URL on this machine: localhost, a loopback
+// address, or derived from a wildcard ADDR) gets one line pointing at
+// `check --deploy`, as Django's runserver says nothing of them; a site
+// with a public BASE_URL gets every warning.
+func logStartWarnings(log *slog.Logger, baseURL string, warnings []deployWarning) {
+	if len(warnings) == 0 {
+		return
+	}
+	if !localBaseURL(baseURL) {
+		for _, w := range warnings {
+			log.Warn("deploy check: "+w.Msg, "check", w.ID)
+		}
+		return
+	}
+	log.Warn(fmt.Sprintf("not production-ready: %d deploy warnings; run `gatehouse check --deploy`", len(warnings)), "warnings", len(warnings))
+}
+
+// localBaseURL reports whether baseURL points at this machine.
+func localBaseURL(baseURL string) bool {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
 }
 
 // errChecksFailed is returned (exit status 1) when a check found problems.

@@ -340,12 +340,22 @@ func newApp(cfg config, db *gorm.DB) *handlers.App {
 // stops — mail not yet sent stays in the outbox for the next start — and
 // the database closes.
 func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
-	logDeployWarnings(log, cfg)
+	// Decided from the settings as given: a key generated below still
+	// leaves "set SECRET_KEY" among the deploy warnings.
+	warnings := deployWarnings(cfg)
 	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer models.Close(db)
+	key, keyFile, err := localSecretKey(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		cfg.secretKey, cfg.http.SecretKey = key, key
+		log.Info("SECRET_KEY is unset: using the key generated for this database; set SECRET_KEY in production", "file", keyFile)
+	}
 	if err := checkSecretKey(ctx, cfg, db, log); err != nil {
 		return err
 	}
@@ -372,6 +382,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	defer stopMetrics()
 	cfg.http.Metrics = m
 	cfg.http.DatabaseTimeout = cfg.busyTimeout
+	logStartWarnings(log, cfg.http.BaseURL, warnings)
 	app := handlers.NewApp(log, db, newHasher(cfg), cfg.http)
 	srv := &http.Server{
 		Handler:           app.Handler,
