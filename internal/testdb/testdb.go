@@ -70,9 +70,18 @@ func URL(t testing.TB) string {
 		defer cancel()
 		// WITH (FORCE) ends connections a test left open (a killed child
 		// process, a pool not yet closed).
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
+		// It can still be refused for a moment: a backend of another role
+		// (an autovacuum worker analysing the fresh tables) cannot be
+		// ended by this role (SQLSTATE 42501); such a worker finishes
+		// soon, so try again for a few seconds.
+		var err error
+		for range 25 {
+			if _, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err == nil {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
+		t.Errorf("drop test database %s: %v", name, err)
 	})
 	u.Path = "/" + name
 	return u.String()
