@@ -123,7 +123,9 @@ func (w *Worker) Run(ctx context.Context) {
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(w.opts.DrainTimeout, cancel) })
 	defer stop()
 	if n, err := w.outbox.TakeBack(ctx, w.opts.InstanceID); err != nil {
-		w.log.Warn("take back outbox claims", "err", err)
+		if ctx.Err() == nil { // not a shutdown right after the start
+			w.log.Warn("take back outbox claims", "err", err)
+		}
 	} else if n > 0 {
 		w.log.Info("took back outbox claims of this instance's previous run", "count", n, "instance", w.opts.InstanceID)
 	}
