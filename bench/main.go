@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"gatehouse/models"
+
+	"gatehouse/internal/route"
 )
 
 type options struct {
@@ -607,7 +609,7 @@ func loginPosts(addr string, sd *seeded, password string) requestSet {
 	var rs requestSet
 	for _, u := range sd.usernames[:min(len(sd.usernames), 512)] {
 		body := url.Values{"username": {u}, "password": {password}}.Encode()
-		rs = append(rs, rawRequest(http.MethodPost, addr, "/accounts/login/",
+		rs = append(rs, rawRequest(http.MethodPost, addr, route.URL(route.Login),
 			[][2]string{{"Content-Type", "application/x-www-form-urlencoded"}}, body))
 	}
 	return rs
@@ -626,12 +628,12 @@ func (b *bencher) scenarios(small, large, pgSmall, pgLarge *instance) []scenario
 		return []scenarioDef{
 			{id: "1", slug: "healthz", groups: []group{groupDef("/healthz", n, get(addr, "/healthz"), false)},
 				check: wantOnce("/healthz", "", http.StatusOK, "ok")},
-			{id: "2", slug: "login-page", groups: []group{groupDef("anonymous GET /accounts/login/", n, get(addr, "/accounts/login/"), false)},
-				check: wantOnce("/accounts/login/", "", http.StatusOK, `id="login-form"`)},
+			{id: "2", slug: "login-page", groups: []group{groupDef("anonymous GET /accounts/login/", n, get(addr, route.URL(route.Login)), false)},
+				check: wantOnce(route.URL(route.Login), "", http.StatusOK, `id="login-form"`)},
 			{id: "3", slug: "home", groups: []group{groupDef("signed-in GET /", n, signedInGets(addr, "/", sd), false)},
 				check: wantSignedIn("/", `data-testid="greeting">Hi user`)},
-			{id: "4", slug: "profile", groups: []group{groupDef("signed-in GET /accounts/profile/", n, signedInGets(addr, "/accounts/profile/", sd), false)},
-				check: wantSignedIn("/accounts/profile/", "@bench.example")},
+			{id: "4", slug: "profile", groups: []group{groupDef("signed-in GET /accounts/profile/", n, signedInGets(addr, route.URL(route.Profile), sd), false)},
+				check: wantSignedIn(route.URL(route.Profile), "@bench.example")},
 			{id: "5", slug: "login-ok", hashBound: true,
 				groups: []group{groupDef("POST /accounts/login/ (right password)", n, loginPosts(addr, sd, benchPassword), true)},
 				check:  wantLogin(benchPassword, http.StatusSeeOther)},
@@ -747,7 +749,7 @@ func wantSignedIn(path, contains string) func(string, *seeded) error {
 func wantLogin(password string, status int) func(string, *seeded) error {
 	return func(addr string, sd *seeded) error {
 		form := url.Values{"username": {sd.usernames[len(sd.usernames)-1]}, "password": {password}}
-		code, _, err := fetch(http.MethodPost, addr, "/accounts/login/", "", form)
+		code, _, err := fetch(http.MethodPost, addr, route.URL(route.Login), "", form)
 		if err != nil {
 			return err
 		}
