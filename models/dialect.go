@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -126,6 +127,14 @@ func isUnavailable(err error) bool {
 	var ne net.Error
 	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) ||
 		errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	// A connection found closed (pgx's "conn closed", e.g. committing on a
+	// connection whose backend was terminated), or a transaction already
+	// rolled back under its caller (its context ended): nothing was
+	// committed, so it is a fault to retry, not a bug. (Found by the
+	// issue-23 helper's TestLostConnectionIsUnavailable.)
+	if errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone) {
 		return true
 	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
