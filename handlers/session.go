@@ -75,14 +75,12 @@ func (h *Handler) hasSessionCookie(c *gin.Context) bool {
 // The few messages worth a short-lived session of their own use
 // flashVisitor.
 func (h *Handler) flash(c *gin.Context, level, format string, args ...any) {
-	if session(c).ID == "" && !c.GetBool(touchedKey) {
-		return
-	}
-	sessions.Default(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...)})
+	h.flashLink(c, level, "", "", format, args...)
 }
 
 // flashLink is flash with a link after the message (a route of this
-// site), for messages that send people somewhere.
+// site; none when link is ""), for messages that send people somewhere.
+// It holds the rule for both: no message creates a visitor's session.
 func (h *Handler) flashLink(c *gin.Context, level, link, linkText, format string, args ...any) {
 	if session(c).ID == "" && !c.GetBool(touchedKey) {
 		return
