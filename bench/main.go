@@ -31,9 +31,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"gatehouse/models"
-
 	"gatehouse/internal/route"
+	"gatehouse/internal/websession"
 )
 
 type options struct {
@@ -600,7 +599,7 @@ func get(addr, path string) requestSet {
 func signedInGets(addr, path string, sd *seeded) requestSet {
 	var rs requestSet
 	for _, c := range sd.cookies {
-		rs = append(rs, rawRequest(http.MethodGet, addr, path, [][2]string{{"Cookie", models.SessionCookieName + "=" + c}}, ""))
+		rs = append(rs, rawRequest(http.MethodGet, addr, path, [][2]string{{"Cookie", websession.SessionCookieName + "=" + c}}, ""))
 	}
 	return rs
 }
@@ -706,7 +705,7 @@ func fetch(method, addr, path, cookie string, form url.Values) (int, string, err
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	if cookie != "" {
-		req.Header.Set("Cookie", models.SessionCookieName+"="+cookie)
+		req.Header.Set("Cookie", websession.SessionCookieName+"="+cookie)
 	}
 	c := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := c.Do(req)

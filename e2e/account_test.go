@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
@@ -30,11 +31,11 @@ func (b *tab) sessionCookie() *network.Cookie {
 		return err
 	}))
 	for _, c := range cookies {
-		if c.Name == models.SessionCookieName {
+		if c.Name == websession.SessionCookieName {
 			return c
 		}
 	}
-	b.t.Fatalf("no %s cookie in the browser", models.SessionCookieName)
+	b.t.Fatalf("no %s cookie in the browser", websession.SessionCookieName)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
@@ -468,7 +469,7 @@ func reloadByName(t *testing.T, ts *testServer, name string) *models.User {
 // sessionPublicID is the public ID the admin shows for c's session.
 func sessionPublicID(t *testing.T, c *testClient) string {
 	t.Helper()
-	id, ok := models.SessionIDFromToken(c.cookie(models.SessionCookieName))
+	id, ok := models.SessionIDFromToken(c.cookie(websession.SessionCookieName))
 	if !ok {
 		t.Fatal("client has no session cookie")
 	}
@@ -492,7 +493,7 @@ func TestAdminRevokesSessions(t *testing.T) {
 		t.Fatalf("got %d session rows, want 3", n)
 	}
 	for _, c := range []*testClient{laptop, phone, tablet} {
-		token := c.cookie(models.SessionCookieName)
+		token := c.cookie(websession.SessionCookieName)
 		rowID, _ := models.SessionIDFromToken(token)
 		if strings.Contains(page.body, token) || strings.Contains(page.body, rowID) {
 			t.Fatal("the user page exposes a session token or row ID")

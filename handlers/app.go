@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/components"
+	"gatehouse/internal/websession"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
@@ -45,7 +46,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 		sessions: models.NewSessions(db),
 		tokens:   models.NewTokens(db),
 		events:   models.NewEvents(db),
-		store:    models.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
+		store:    websession.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
 		probe:    models.NewProbe(db, readyInterval),
 		outbox:   outbox,
 	}
@@ -75,7 +76,7 @@ func (a *App) Outbox() *models.Outbox { return a.outbox }
 const sweepEvery = 10 * time.Minute
 
 // Run does the background work until ctx ends: the outbox worker, the
-// writer of sessions' last_seen_at (models.SessionStore.RunTouches) and the
+// writer of sessions' last_seen_at (websession.SessionStore.RunTouches) and the
 // sweeps of expired sessions, stale throttle counters, expired tokens, old
 // outbox rows and security events past their retention. Start it beside
 // the server and cancel ctx after the server has shut down; Run returns

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
@@ -91,7 +92,7 @@ func TestLoginFailuresShowOneGenericError(t *testing.T) {
 			if got, _ := doc.Find("input[name=next]").Attr("value"); got != "/accounts/profile/" {
 				t.Errorf("next kept: got %q, want %q", got, "/accounts/profile/")
 			}
-			if c.cookie(models.SessionCookieName) != "" {
+			if c.cookie(websession.SessionCookieName) != "" {
 				t.Errorf("failed login: got a session cookie, want none")
 			}
 			// The error text must be the same for every case.
@@ -247,13 +248,13 @@ func TestLoginRotatesSessionToken(t *testing.T) {
 	attacker := ts.client(t)
 	attacker.login("mallory", "mallory's own password")
 	attacker.postForm("/accounts/logout/", nil)
-	planted := attacker.cookie(models.SessionCookieName)
+	planted := attacker.cookie(websession.SessionCookieName)
 	if planted == "" {
 		t.Fatal("setup: attacker got no anonymous session")
 	}
-	victim.setCookie(models.SessionCookieName, planted)
+	victim.setCookie(websession.SessionCookieName, planted)
 	victim.login("alice", "correct-horse-battery")
-	after := victim.cookie(models.SessionCookieName)
+	after := victim.cookie(websession.SessionCookieName)
 	if after == planted || after == "" {
 		t.Fatalf("session token after login: got %q, want a new token", after)
 	}
@@ -263,7 +264,7 @@ func TestLoginRotatesSessionToken(t *testing.T) {
 	}
 	// Nor does the victim's pre-login token, replayed.
 	replay := ts.client(t)
-	replay.setCookie(models.SessionCookieName, planted)
+	replay.setCookie(websession.SessionCookieName, planted)
 	if got := replay.get("/accounts/profile/"); got.StatusCode != http.StatusSeeOther {
 		t.Errorf("replayed pre-login token: got status %d, want 303 to login", got.StatusCode)
 	}
@@ -272,7 +273,7 @@ func TestLoginRotatesSessionToken(t *testing.T) {
 func TestSessionTokenUselessAfterLogout(t *testing.T) {
 	ts := newTestServer(t)
 	c, _ := ts.signUpAndLogin(t, "alice", "correct-horse-battery")
-	token := c.cookie(models.SessionCookieName)
+	token := c.cookie(websession.SessionCookieName)
 	c.postForm("/accounts/logout/", nil)
 	id, _ := models.SessionIDFromToken(token)
 	var n int64
@@ -281,14 +282,14 @@ func TestSessionTokenUselessAfterLogout(t *testing.T) {
 	}
 
 	replay := ts.client(t)
-	replay.setCookie(models.SessionCookieName, token)
+	replay.setCookie(websession.SessionCookieName, token)
 	wantRedirect(t, replay.get("/accounts/profile/"), "/accounts/login/?next=%2Faccounts%2Fprofile%2F")
 }
 
 func TestSessionTableStoresOnlyTokenHash(t *testing.T) {
 	ts := newTestServer(t)
 	c, u := ts.signUpAndLogin(t, "alice", "correct-horse-battery")
-	token := c.cookie(models.SessionCookieName)
+	token := c.cookie(websession.SessionCookieName)
 	var rows []models.Session
 	if err := ts.db.Where("user_id = ?", u.ID).Find(&rows).Error; err != nil {
 		t.Fatal(err)

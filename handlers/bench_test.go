@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"gatehouse/internal/websession"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,8 +12,6 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
-
-	"gatehouse/models"
 )
 
 // Benchmarks of the hot path, through the real middleware stack but without
@@ -43,7 +42,7 @@ func benchSession(b *testing.B) (*testServer, *http.Cookie) {
 	}
 	var cookie *http.Cookie
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == models.SessionCookieName {
+		if c.Name == websession.SessionCookieName {
 			cookie = c
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gatehouse/internal/testdb"
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
@@ -203,7 +204,7 @@ func TestSessionLoadFailureDoesNotSignOut(t *testing.T) {
 	testdb.SkipOnPostgres(t, "renames the table from a raw SQLite connection")
 	ts := newTestServer(t)
 	c, _ := ts.signUpAndLogin(t, "carol", "correct horse battery")
-	token := c.cookie(models.SessionCookieName)
+	token := c.cookie(websession.SessionCookieName)
 
 	other, err := sql.Open("sqlite3", "file:"+ts.dbPath+"?_busy_timeout=5000")
 	if err != nil {
@@ -226,7 +227,7 @@ func TestSessionLoadFailureDoesNotSignOut(t *testing.T) {
 	if _, err := other.Exec("ALTER TABLE sessions_away RENAME TO sessions"); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.cookie(models.SessionCookieName); got != token {
+	if got := c.cookie(websession.SessionCookieName); got != token {
 		t.Fatal("the failed request replaced the session cookie")
 	}
 	res = c.get("/")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gatehouse/internal/testdb"
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
@@ -31,7 +32,7 @@ func TestSecurityEventsRecorded(t *testing.T) {
 	wantStatus(t, c.postForm("/accounts/login/", loginValues("nobody", unknownPass)), http.StatusUnprocessableEntity)
 	wantStatus(t, c.postForm("/accounts/login/", loginValues("alice", wrongPassword)), http.StatusUnprocessableEntity)
 	c.login("alice", realPassword)
-	token := c.cookie(models.SessionCookieName)
+	token := c.cookie(websession.SessionCookieName)
 	wantRedirect(t, c.postForm("/accounts/logout/", nil), "/")
 	wantStatus(t, c.postForm("/accounts/login/", loginValues("nobody", unknownPass)), http.StatusUnprocessableEntity)
 	wantThrottled(t, c.postForm("/accounts/login/", loginValues("nobody", throttledPass)))
@@ -100,7 +101,7 @@ func TestSecurityEventsAccountFlows(t *testing.T) {
 	var secrets []string
 	keepToken := func(c *testClient) {
 		t.Helper()
-		if tok := c.cookie(models.SessionCookieName); tok != "" && !slices.Contains(secrets, tok) {
+		if tok := c.cookie(websession.SessionCookieName); tok != "" && !slices.Contains(secrets, tok) {
 			secrets = append(secrets, tok)
 		}
 	}

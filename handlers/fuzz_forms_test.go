@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
@@ -34,7 +35,7 @@ func fuzzForm(t *testing.T, ts *testServer, path, cookie, body, contentType stri
 		headers["HX-Request"] = "true"
 	}
 	if cookie != "" {
-		headers["Cookie"] = models.SessionCookieName + "=" + cookie
+		headers["Cookie"] = websession.SessionCookieName + "=" + cookie
 	}
 	status, page, ok := fuzzDo(t, ts, http.MethodPost, path, contentType, body, headers)
 	if !ok {
@@ -59,7 +60,7 @@ func fuzzLogin(tb testing.TB, ts *testServer, username, password string) string 
 	}
 	res.Body.Close()
 	for _, c := range res.Cookies() {
-		if c.Name == models.SessionCookieName && res.StatusCode == http.StatusSeeOther {
+		if c.Name == websession.SessionCookieName && res.StatusCode == http.StatusSeeOther {
 			return c.Value
 		}
 	}
@@ -184,7 +185,7 @@ func FuzzSetPasswordForm(f *testing.F) {
 		res.Body.Close()
 		var cookie string
 		for _, c := range res.Cookies() {
-			if c.Name == models.SessionCookieName {
+			if c.Name == websession.SessionCookieName {
 				cookie = c.Value
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
@@ -111,7 +112,7 @@ func FuzzLogoutForm(f *testing.F) {
 			headers["HX-Request"] = "true"
 		}
 		if cookie != "" {
-			headers["Cookie"] = models.SessionCookieName + "=" + cookie
+			headers["Cookie"] = websession.SessionCookieName + "=" + cookie
 		}
 		status, _, ok := fuzzDo(t, ts, http.MethodPost, "/accounts/logout/", contentType, body, headers)
 		if !ok {
@@ -136,7 +137,7 @@ func FuzzSessionCookie(f *testing.F) {
 	f.Add(strings.Repeat("x", 5000))
 	f.Add("%00%ff")
 	f.Fuzz(func(t *testing.T, cookie string) {
-		status, page, ok := fuzzDo(t, ts, http.MethodGet, "/", "", "", map[string]string{"Cookie": models.SessionCookieName + "=" + cookie})
+		status, page, ok := fuzzDo(t, ts, http.MethodGet, "/", "", "", map[string]string{"Cookie": websession.SessionCookieName + "=" + cookie})
 		if !ok {
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gatehouse/internal/route"
+	"gatehouse/internal/websession"
 	"gatehouse/mail"
 	"gatehouse/metrics"
 	"gatehouse/models"
@@ -40,7 +41,7 @@ type Config struct {
 	// Outbox tunes the outbox worker (polling, retries, back-off).
 	Outbox mail.WorkerOptions
 	// TouchFlushEvery is how often sessions' last_seen_at is written
-	// (models.TouchFlushEvery when 0).
+	// (websession.TouchFlushEvery when 0).
 	TouchFlushEvery time.Duration
 	// EventRetention is how long security events are kept.
 	EventRetention time.Duration
@@ -232,7 +233,7 @@ type Handler struct {
 	sessions *models.Sessions
 	tokens   *models.Tokens
 	events   *models.Events
-	store    *models.SessionStore
+	store    *websession.SessionStore
 	probe    *models.Probe  // /readyz's database check (ready.go)
 	outbox   *models.Outbox // failed mail on the admin overview
 	// xffWarned: see warnUntrustedForwarding.

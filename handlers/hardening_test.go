@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
@@ -208,7 +209,7 @@ func TestResetLinkRotatesPlantedSession(t *testing.T) {
 		t.Fatal("setup: attacker has no session token")
 	}
 	v := ts.client(t)
-	v.setCookie(models.SessionCookieName, planted)
+	v.setCookie(websession.SessionCookieName, planted)
 	wantRedirect(t, v.get("/accounts/reset/"+ts.issueReset(t, victim.ID, time.Hour)+"/"), setPasswordURL)
 	if got := v.sessionCookie(); got == planted || got == "" {
 		t.Fatalf("session token after opening the link: got %q, want a new one", got)

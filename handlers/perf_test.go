@@ -12,6 +12,7 @@ import (
 
 	"gatehouse/internal/dbwatch"
 	"gatehouse/internal/testdb"
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
@@ -30,7 +31,7 @@ func TestReadOnlyRequestsDoNotWrite(t *testing.T) {
 		func(c *Config) { c.TouchFlushEvery = time.Hour })
 	c, u := ts.signUpAndLogin(t, "reader", "a long enough passphrase")
 	waitOutboxIdle(t, ts)
-	sessionID, ok := models.SessionIDFromToken(c.cookie(models.SessionCookieName))
+	sessionID, ok := models.SessionIDFromToken(c.cookie(websession.SessionCookieName))
 	if !ok {
 		t.Fatal("no session cookie after login")
 	}
@@ -148,7 +149,7 @@ func TestSessionHotPathStillRevokes(t *testing.T) {
 			c, u := ts.signUpAndLogin(t, "revokee", "a long enough passphrase")
 			res := c.get("/accounts/profile/")
 			wantStatus(t, res, http.StatusOK)
-			id, ok := models.SessionIDFromToken(c.cookie(models.SessionCookieName))
+			id, ok := models.SessionIDFromToken(c.cookie(websession.SessionCookieName))
 			if !ok {
 				t.Fatal("no session cookie")
 			}
@@ -186,12 +187,12 @@ func TestSessionHotPathLoadsCurrentUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.AddCookie(&http.Cookie{Name: models.SessionCookieName, Value: c.sessionCookie()})
-	gs, err := ts.h.store.New(req, models.SessionCookieName)
+	req.AddCookie(&http.Cookie{Name: websession.SessionCookieName, Value: c.sessionCookie()})
+	gs, err := ts.h.store.New(req, websession.SessionCookieName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := models.StateOf(gs.Values)
+	st := websession.StateOf(gs.Values)
 	if !st.SignedIn() {
 		t.Fatal("session state: not signed in, want the signed-in user")
 	}

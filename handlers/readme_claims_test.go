@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/websession"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
@@ -20,7 +21,7 @@ import (
 func TestLogoutAsTheREADMESays(t *testing.T) {
 	ts := newTestServer(t)
 	c, u := ts.signUpAndLogin(t, "alice", "correct-horse-battery")
-	old := c.cookie(models.SessionCookieName)
+	old := c.cookie(websession.SessionCookieName)
 	res := c.postForm("/accounts/logout/", nil)
 	wantRedirect(t, res, "/")
 	if n := ts.sessionCount(t, u.ID); n != 0 {
@@ -32,7 +33,7 @@ func TestLogoutAsTheREADMESays(t *testing.T) {
 	if n != 0 {
 		t.Errorf("the old session row after logout: got %d, want deleted", n)
 	}
-	fresh := c.cookie(models.SessionCookieName)
+	fresh := c.cookie(websession.SessionCookieName)
 	if fresh == "" || fresh == old {
 		t.Fatalf("cookie after logout: got %q, want a new token (old %q)", fresh, old)
 	}

@@ -14,13 +14,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/assets"
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
 func sessionCookie(t *testing.T, res *response) *http.Cookie {
 	t.Helper()
 	for _, c := range res.Cookies() {
-		if c.Name == models.SessionCookieName || c.Name == models.SecureSessionCookieName {
+		if c.Name == websession.SessionCookieName || c.Name == websession.SecureSessionCookieName {
 			return c
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
 
@@ -13,7 +14,7 @@ import (
 // middleware that installs it, in routes.go) that touches
 // gin-contrib/sessions. Everything else reads and changes the typed
 // *models.SessionState it returns and calls touch, or adds and takes
-// flashes here. The store (models.SessionStore) turns the state into the
+// flashes here. The store (websession.SessionStore) turns the state into the
 // row's columns and the cookie when the response is written (saveSession).
 
 // stateKey caches the request's typed session in the Gin context.
@@ -25,7 +26,7 @@ func session(c *gin.Context) *models.SessionState {
 	if v, ok := c.Get(stateKey); ok {
 		return v.(*models.SessionState)
 	}
-	st, _ := sessions.Default(c).Get(models.SessionStateKey).(*models.SessionState)
+	st, _ := sessions.Default(c).Get(websession.SessionStateKey).(*models.SessionState)
 	if st == nil {
 		st = &models.SessionState{} // store unavailable: loadUser has answered already
 	}
@@ -39,7 +40,7 @@ const touchedKey = "gatehouse.session_touched"
 // touch marks the session changed, so the response saves it.
 func touch(c *gin.Context) {
 	c.Set(touchedKey, true)
-	sessions.Default(c).Set(models.SessionStateKey, session(c))
+	sessions.Default(c).Set(websession.SessionStateKey, session(c))
 }
 
 // endSession ends the request's session (its row and cookie go when the
@@ -146,6 +147,6 @@ func (h *Handler) installSessions() gin.HandlerFunc {
 // ginStore adapts the session store to gin-contrib's Store interface. The
 // cookie's attributes are defences, not preferences, so Options changes
 // nothing.
-type ginStore struct{ *models.SessionStore }
+type ginStore struct{ *websession.SessionStore }
 
 func (ginStore) Options(sessions.Options) {}

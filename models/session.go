@@ -1,16 +1,11 @@
 package models
 
 import (
-	"bytes"
 	"context"
 	"encoding/gob"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"time"
 
-	gsessions "github.com/gorilla/sessions"
 	"gorm.io/gorm"
 
 	"gatehouse/internal/secret"
@@ -19,22 +14,11 @@ import (
 // Session cookie names. Over https the cookie carries the __Host- prefix,
 // which browsers only accept with Secure, Path=/ and no Domain: a sibling
 // subdomain or a plain-http page cannot plant or overwrite it.
-const (
-	SessionCookieName       = "sessionid"
-	SecureSessionCookieName = "__Host-sessionid"
-)
 
 // CookieName returns the session cookie's name for an http or https site.
-func CookieName(secure bool) string {
-	if secure {
-		return SecureSessionCookieName
-	}
-	return SessionCookieName
-}
 
 // lastSeenEvery bounds how often a request writes last_seen_at, so reading
 // pages does not turn into a database write per request.
-const lastSeenEvery = time.Minute
 
 // Lifetimes of sessions that are not signed in. A visitor who is not signed
 // in has no session at all, except when a flow needs one: a reset link in
@@ -168,16 +152,9 @@ type NewSession struct {
 
 // SessionStateKey is the gin-contrib session value holding the request's
 // *SessionState. It is never saved as a value: Save writes the columns.
-var SessionStateKey = sessionStateKey{}
-
-type sessionStateKey struct{}
 
 // StateOf returns the typed state behind a store-level session (nil when
 // the store did not create it).
-func StateOf(values map[interface{}]interface{}) *SessionState {
-	st, _ := values[SessionStateKey].(*SessionState)
-	return st
-}
 
 type clientKey struct{}
 
@@ -196,23 +173,6 @@ func WithClientInfo(ctx context.Context, ci ClientInfo) context.Context {
 func clientInfo(ctx context.Context) ClientInfo {
 	ci, _ := ctx.Value(clientKey{}).(ClientInfo)
 	return ci
-}
-
-// SessionStore is a gorilla/sessions store over the Session table; the
-// HTTP layer adapts it to gin-contrib/sessions (handlers/session.go).
-type SessionStore struct {
-	db     *gorm.DB
-	opts   gsessions.Options
-	name   string
-	life   Lifetimes
-	log    *slog.Logger
-	loader sessionLoader
-	// batch answers concurrent lookups together on PostgreSQL
-	// (session_batch.go); nil on SQLite, where a lookup is a call into
-	// the process and costs about what one statement for many would.
-	batch *sessionBatcher
-	// touches are the last_seen_at writes waiting for FlushTouches.
-	touches touchQueue
 }
 
 // Lifetimes are how long sessions last: a remembered (persistent) one
@@ -243,186 +203,25 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-var _ gsessions.Store = (*SessionStore)(nil)
-
 // NewSessionStore returns a store whose signed-in sessions last lifetime
 // from creation (remembered) or until idle passes without a request (not
 // remembered). secure marks the cookie Secure and gives it the __Host-
 // prefix (for https deployments).
-func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log *slog.Logger) *SessionStore {
-	var batch *sessionBatcher
-	if dialectOf(db) == dialectPostgres {
-		batch = newSessionBatcher(sessionLookupsInFlight, lookupBatchSizes[len(lookupBatchSizes)-1])
-	}
-	return &SessionStore{
-		batch: batch,
-		db:    db,
-		life:  Lifetimes{Lifetime: lifetime, Idle: idle},
-		log:   log,
-		name:  CookieName(secure),
-		opts: gsessions.Options{
-			Path:     "/",
-			Secure:   secure,
-			HttpOnly: true,
-			SameSite: http.SameSiteLaxMode,
-		},
-	}
-}
 
 // CookieName is the name of the store's session cookie.
-func (s *SessionStore) CookieName() string { return s.name }
 
 // Lifetimes returns how long the store's sessions last.
-func (s *SessionStore) Lifetimes() Lifetimes { return s.life }
 
 // Get returns the request's session, loading it once per request.
-func (s *SessionStore) Get(r *http.Request, name string) (*gsessions.Session, error) {
-	return gsessions.GetRegistry(r).Get(s, name)
-}
 
 // New loads the session named by the request's cookie, or returns a new
 // empty one when there is none, it is malformed, expired or unknown. A
 // session whose pending second factor has timed out loses that state.
-func (s *SessionStore) New(r *http.Request, name string) (*gsessions.Session, error) {
-	gs := gsessions.NewSession(s, name)
-	opts := s.opts
-	gs.Options = &opts
-	gs.IsNew = true
-	st := &SessionState{}
-	gs.Values[SessionStateKey] = st
-	c, err := r.Cookie(name)
-	if err != nil {
-		return gs, nil
-	}
-	id, ok := SessionIDFromToken(c.Value)
-	if !ok {
-		return gs, nil
-	}
-	ctx := r.Context()
-	now := time.Now().UTC()
-	row, found, err := s.load(ctx, id, now)
-	if err != nil {
-		return gs, err
-	}
-	if !found {
-		return gs, nil
-	}
-	if len(row.Data) > 0 {
-		if err := gob.NewDecoder(bytes.NewReader(row.Data)).Decode(&gs.Values); err != nil {
-			s.log.Warn("session data unreadable; flashes dropped", "err", err)
-			gs.Values = map[interface{}]interface{}{}
-		}
-		gs.Values[SessionStateKey] = st
-	}
-	*st = row.state
-	st.ID = id
-	if st.PendingAt != nil && now.Sub(*st.PendingAt) > PendingSecondFactorLifetime {
-		st.PendingUserID, st.PendingAt = nil, nil
-	}
-	gs.ID = id
-	gs.IsNew = false
-	if now.Sub(row.lastSeen) >= lastSeenEvery {
-		// Queued, written by FlushTouches (session_touch.go). A session
-		// that is not remembered moves its idle expiry along.
-		var moveTo time.Time
-		if exp := s.life.expiry(st, st.CreatedAt, now); exp.After(st.ExpiresAt) {
-			moveTo, st.ExpiresAt = exp, exp
-		}
-		s.queueTouch(id, now, moveTo)
-	}
-	return gs, nil
-}
 
 // Save writes what the request changed: it ends, rotates, creates or
 // updates the row and sets or clears the cookie. A visitor who is not signed
 // in gets a row (short-lived) only when there is something to carry: a
 // flash message or a capability such as a reset link in use.
-func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Session) error {
-	ctx := r.Context()
-	st := StateOf(gs.Values)
-	if st == nil {
-		return errors.New("save session: no typed state (not created by this store)")
-	}
-	data, err := encodeFlashes(gs.Values)
-	if err != nil {
-		return err
-	}
-	if st.end {
-		if st.ID != "" {
-			if err := s.db.WithContext(ctx).Delete(&Session{}, "id = ?", st.ID).Error; err != nil {
-				return dbErr("delete session", err)
-			}
-			st.ID = ""
-		}
-		st.end = false
-		st.token = ""
-		if data == nil {
-			s.clearCookie(w)
-			return nil
-		}
-	}
-	if st.token != "" { // created by a use case in its transaction
-		if data != nil {
-			if err := s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", st.ID).Update("data", data).Error; err != nil {
-				return dbErr("save session", err)
-			}
-		}
-		s.setCookie(w, st, st.token)
-		st.token = ""
-		return nil
-	}
-	if st.ID != "" && !st.rotate {
-		err := s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", st.ID).Updates(map[string]any{
-			"data": data, "reset_hash": st.ResetHash, "pending_user_id": st.PendingUserID, "pending_at": st.PendingAt,
-		}).Error
-		return dbErr("save session", err)
-	}
-	if st.ID == "" && data == nil && st.ResetHash == "" && st.PendingUserID == nil && st.UserID == nil {
-		return nil // nothing worth a row: no session, no cookie
-	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if st.ID != "" {
-			if err := tx.Delete(&Session{}, "id = ?", st.ID).Error; err != nil {
-				return err
-			}
-		}
-		ns, err := createSession(tx, ctx, *st, s.life)
-		if err != nil {
-			return err
-		}
-		if data != nil {
-			if err := tx.Model(&Session{}).Where("id = ?", ns.State.ID).Update("data", data).Error; err != nil {
-				return err
-			}
-		}
-		user := st.User
-		*st = ns.State
-		st.User = user
-		st.token = ns.token
-		return nil
-	})
-	if err != nil {
-		return dbErr("create session", err)
-	}
-	gs.ID = st.ID
-	s.setCookie(w, st, st.token)
-	st.token, st.rotate = "", false
-	return nil
-}
-
-func (s *SessionStore) setCookie(w http.ResponseWriter, st *SessionState, token string) {
-	opts := s.opts
-	if st.Persistent {
-		opts.MaxAge = int(time.Until(st.ExpiresAt) / time.Second)
-	}
-	http.SetCookie(w, gsessions.NewCookie(s.name, token, &opts))
-}
-
-func (s *SessionStore) clearCookie(w http.ResponseWriter) {
-	opts := s.opts
-	opts.MaxAge = -1
-	http.SetCookie(w, gsessions.NewCookie(s.name, "", &opts))
-}
 
 // createSession inserts a session row for state inside tx and returns it
 // with its cookie token. How long it lasts: see Lifetimes.
@@ -473,26 +272,6 @@ func signIn(tx *gorm.DB, ctx context.Context, oldID string, user *User, method s
 
 // encodeFlashes encodes the session values other than the typed state
 // (only flash messages are kept there); nil when there are none.
-func encodeFlashes(values map[interface{}]interface{}) ([]byte, error) {
-	rest := make(map[interface{}]interface{}, len(values))
-	for k, v := range values {
-		if _, ok := k.(sessionStateKey); ok {
-			continue
-		}
-		if l, ok := v.([]interface{}); ok && len(l) == 0 {
-			continue
-		}
-		rest[k] = v
-	}
-	if len(rest) == 0 {
-		return nil, nil
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(rest); err != nil {
-		return nil, fmt.Errorf("encode session: %w", err)
-	}
-	return buf.Bytes(), nil
-}
 
 // newSessionToken returns a random 256-bit cookie token and the ID (its
 // SHA-256 in hex) under which the row is stored.
@@ -517,4 +296,46 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// TakeChanges returns what saving the state must do, and clears it: the
+// fresh cookie token of a row a use case created, a rotation asked for, an
+// end asked for. Only the web-session store calls it.
+func (s *SessionState) TakeChanges() (token string, rotate, end bool) {
+	token, rotate, end = s.token, s.rotate, s.end
+	s.token, s.rotate, s.end = "", false, false
+	return token, rotate, end
+}
+
+// Token is the cookie token of a new session (never stored).
+func (ns NewSession) Token() string { return ns.token }
+
+// CreateSession inserts a session row for state inside tx and returns it
+// with its cookie token (see Lifetimes for how long it lasts).
+func CreateSession(tx *gorm.DB, ctx context.Context, state SessionState, life Lifetimes) (NewSession, error) {
+	return createSession(tx, ctx, state, life)
+}
+
+// Expiry is when a session created at created, last seen at seen, ends.
+func (l Lifetimes) Expiry(st *SessionState, created, seen time.Time) time.Time {
+	return l.expiry(st, created, seen)
+}
+
+// DBError maps a database error of op to ErrUnavailable, ErrCorrupt or a
+// wrapped error (dialect.go).
+func DBError(op string, err error) error { return dbErr(op, err) }
+
+// IsPostgres reports whether db is a PostgreSQL database.
+func IsPostgres(db *gorm.DB) bool { return dialectOf(db) == dialectPostgres }
+
+// Rebind rewrites ? placeholders for db's dialect ($1, $2 on PostgreSQL).
+func Rebind(db *gorm.DB, query string) string { return dialectOf(db).rebind(query) }
+
+// Truncate clips s to n bytes.
+func Truncate(s string, n int) string { return truncate(s, n) }
+
+// SignIn replaces the session oldID (may be "") with a new signed-in row
+// for user, inside tx (see signIn).
+func SignIn(tx *gorm.DB, ctx context.Context, oldID string, user *User, method string, persistent bool, life Lifetimes) (NewSession, error) {
+	return signIn(tx, ctx, oldID, user, method, persistent, life)
 }

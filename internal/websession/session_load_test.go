@@ -1,6 +1,7 @@
-package models
+package websession
 
 import (
+	"gatehouse/models"
 	"sync"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 // column list in step with the User model: a column added to User and not
 // to userColumns would be silently empty on every signed-in request.
 func TestUserColumnsMatchSchema(t *testing.T) {
-	s, err := schema.Parse(&User{}, &sync.Map{}, schema.NamingStrategy{})
+	s, err := schema.Parse(&models.User{}, &sync.Map{}, schema.NamingStrategy{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
-package models
+package websession
 
 import (
 	"context"
+	"gatehouse/models"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,27 +20,27 @@ import (
 // write).
 func BenchmarkSessionStoreNew(b *testing.B) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	db, err := models.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = Close(db) })
-	hasher := NewHasher(HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second)
-	u, err := NewUsers(db, hasher).Create(ctx, NewUser{Username: "alice", Email: "alice@example.com", Password: "a long enough passphrase"})
+	b.Cleanup(func() { _ = models.Close(db) })
+	hasher := models.NewHasher(models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second)
+	u, err := models.NewUsers(db, hasher).Create(ctx, models.NewUser{Username: "alice", Email: "alice@example.com", Password: "a long enough passphrase"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	store := NewSessionStore(db, time.Hour, time.Hour, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	var ns NewSession
+	var ns models.NewSession
 	if err := db.Transaction(func(tx *gorm.DB) error {
 		var err error
-		ns, err = signIn(tx, ctx, "", u, AuthPassword, true, store.life)
+		ns, err = models.SignIn(tx, ctx, "", u, models.AuthPassword, true, store.life)
 		return err
 	}); err != nil {
 		b.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.AddCookie(&http.Cookie{Name: SessionCookieName, Value: ns.token})
+	req.AddCookie(&http.Cookie{Name: SessionCookieName, Value: ns.Token()})
 	b.ReportAllocs()
 	var start syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &start)

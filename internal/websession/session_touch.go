@@ -1,7 +1,8 @@
-package models
+package websession
 
 import (
 	"context"
+	"gatehouse/models"
 	"slices"
 	"sync"
 	"time"
@@ -85,14 +86,14 @@ func (s *SessionStore) FlushTouches(ctx context.Context) error {
 				if !t.expires.IsZero() {
 					up["expires_at"] = gorm.Expr("CASE WHEN expires_at < ? THEN ? ELSE expires_at END", t.expires, t.expires)
 				}
-				if err := tx.Model(&Session{}).Where("id = ? AND last_seen_at < ?", id, t.seen).Updates(up).Error; err != nil {
+				if err := tx.Model(&models.Session{}).Where("id = ? AND last_seen_at < ?", id, t.seen).Updates(up).Error; err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return dbErr("write last_seen_at", err)
+			return models.DBError("write last_seen_at", err)
 		}
 	}
 	return nil

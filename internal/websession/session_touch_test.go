@@ -1,8 +1,9 @@
-package models
+package websession
 
 import (
 	"context"
 	"fmt"
+	"gatehouse/models"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,27 +20,27 @@ import (
 func signInN(t *testing.T, db *gorm.DB, store *SessionStore, n int) (tokens, ids []string) {
 	t.Helper()
 	ctx := context.Background()
-	users := NewUsers(db, NewHasher(HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
+	users := models.NewUsers(db, models.NewHasher(models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
 	for i := range n {
-		u, err := users.Create(ctx, NewUser{Username: fmt.Sprint("toucher", i), Email: fmt.Sprint("toucher", i, "@example.com"), Password: "a long enough passphrase"})
+		u, err := users.Create(ctx, models.NewUser{Username: fmt.Sprint("toucher", i), Email: fmt.Sprint("toucher", i, "@example.com"), Password: "a long enough passphrase"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ns NewSession
+		var ns models.NewSession
 		if err := db.Transaction(func(tx *gorm.DB) error {
 			var err error
-			ns, err = signIn(tx, ctx, "", u, AuthPassword, false, store.life)
+			ns, err = models.SignIn(tx, ctx, "", u, models.AuthPassword, false, store.life)
 			return err
 		}); err != nil {
 			t.Fatal(err)
 		}
-		id, _ := SessionIDFromToken(ns.token)
-		tokens, ids = append(tokens, ns.token), append(ids, id)
+		id, _ := models.SessionIDFromToken(ns.Token())
+		tokens, ids = append(tokens, ns.Token()), append(ids, id)
 	}
 	return tokens, ids
 }
 
-func loadWith(t *testing.T, store *SessionStore, token string) SessionState {
+func loadWith(t *testing.T, store *SessionStore, token string) models.SessionState {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.AddCookie(&http.Cookie{Name: SessionCookieName, Value: token})
@@ -59,7 +60,7 @@ func TestSessionTouchesQueuedThenFlushed(t *testing.T) {
 	store := NewSessionStore(db, 14*24*time.Hour, time.Hour, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	tokens, ids := signInN(t, db, store, 4)
 	old := time.Now().UTC().Add(-10 * time.Minute)
-	if err := db.Model(&Session{}).Where("id IN ?", ids).
+	if err := db.Model(&models.Session{}).Where("id IN ?", ids).
 		Updates(map[string]any{"last_seen_at": old, "expires_at": old.Add(30 * time.Minute)}).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestSessionTouchesQueuedThenFlushed(t *testing.T) {
 		}
 	}
 	seen := func(id string) (time.Time, time.Time, bool) {
-		var s Session
+		var s models.Session
 		if err := db.Take(&s, "id = ?", id).Error; err != nil {
 			return time.Time{}, time.Time{}, false
 		}
@@ -80,11 +81,11 @@ func TestSessionTouchesQueuedThenFlushed(t *testing.T) {
 	}
 	// Meanwhile: session 1 signs out; session 2's expiry is set far out by
 	// some other write.
-	if err := db.Delete(&Session{}, "id = ?", ids[1]).Error; err != nil {
+	if err := db.Delete(&models.Session{}, "id = ?", ids[1]).Error; err != nil {
 		t.Fatal(err)
 	}
 	far := time.Now().UTC().Add(30 * 24 * time.Hour)
-	if err := db.Model(&Session{}).Where("id = ?", ids[2]).Update("expires_at", far).Error; err != nil {
+	if err := db.Model(&models.Session{}).Where("id = ?", ids[2]).Update("expires_at", far).Error; err != nil {
 		t.Fatal(err)
 	}
 	if err := store.FlushTouches(ctx); err != nil {
@@ -119,7 +120,7 @@ func TestSessionTouchesRace(t *testing.T) {
 	store := NewSessionStore(db, 14*24*time.Hour, time.Hour, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	tokens, ids := signInN(t, db, store, 12)
 	old := time.Now().UTC().Add(-10 * time.Minute)
-	if err := db.Model(&Session{}).Where("id IN ?", ids).Update("last_seen_at", old).Error; err != nil {
+	if err := db.Model(&models.Session{}).Where("id IN ?", ids).Update("last_seen_at", old).Error; err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -138,7 +139,7 @@ func TestSessionTouchesRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stale int64
-	if err := db.Model(&Session{}).Where("id IN ? AND last_seen_at < ?", ids, old.Add(time.Minute)).Count(&stale).Error; err != nil {
+	if err := db.Model(&models.Session{}).Where("id IN ? AND last_seen_at < ?", ids, old.Add(time.Minute)).Count(&stale).Error; err != nil {
 		t.Fatal(err)
 	}
 	if stale != 0 {

@@ -1,4 +1,4 @@
-package models
+package websession
 
 import (
 	"errors"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gatehouse/internal/testdb"
+	"gatehouse/models"
 )
 
 // fakeRows answers loadMany from a fixed table, counting statements and
@@ -60,10 +61,10 @@ func TestSessionBatcherBurst(t *testing.T) {
 	f := &fakeRows{rows: map[string]loadedSession{}, hold: 2 * time.Millisecond}
 	for i := range 100 {
 		uid := uint(i + 1)
-		f.rows[fmt.Sprint("s", i)] = loadedSession{state: SessionState{
-			ExpiresAt: now.Add(time.Hour), UserID: &uid, User: &User{ID: uid, Username: fmt.Sprint("user", i)}}}
+		f.rows[fmt.Sprint("s", i)] = loadedSession{state: models.SessionState{
+			ExpiresAt: now.Add(time.Hour), UserID: &uid, User: &models.User{ID: uid, Username: fmt.Sprint("user", i)}}}
 	}
-	f.rows["expired"] = loadedSession{state: SessionState{ExpiresAt: now.Add(-time.Second)}}
+	f.rows["expired"] = loadedSession{state: models.SessionState{ExpiresAt: now.Add(-time.Second)}}
 	b := newSessionBatcher(2, 16)
 
 	var wg sync.WaitGroup
@@ -132,7 +133,7 @@ func TestSessionBatcherError(t *testing.T) {
 		t.Fatalf("%d of 40 lookups failed, want all", failed.Load())
 	}
 	f.fail = nil
-	f.rows["x"] = loadedSession{state: SessionState{ExpiresAt: time.Now().Add(time.Hour)}}
+	f.rows["x"] = loadedSession{state: models.SessionState{ExpiresAt: time.Now().Add(time.Hour)}}
 	if _, found, err := b.load("x", time.Now(), f.loadMany); err != nil || !found {
 		t.Fatalf("after the failure: found=%v err=%v", found, err)
 	}
@@ -143,9 +144,9 @@ func TestSessionBatcherError(t *testing.T) {
 func TestSessionBatcherSameCookie(t *testing.T) {
 	uid := uint(1)
 	f := &fakeRows{hold: 5 * time.Millisecond, rows: map[string]loadedSession{"s": {
-		state: SessionState{ExpiresAt: time.Now().Add(time.Hour), UserID: &uid, User: &User{ID: 1, Username: "alice"}}}}}
+		state: models.SessionState{ExpiresAt: time.Now().Add(time.Hour), UserID: &uid, User: &models.User{ID: 1, Username: "alice"}}}}}
 	b := newSessionBatcher(1, 8)
-	users := make(chan *User, 8)
+	users := make(chan *models.User, 8)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -155,7 +156,7 @@ func TestSessionBatcherSameCookie(t *testing.T) {
 	}
 	wg.Wait()
 	close(users)
-	seen := map[*User]bool{}
+	seen := map[*models.User]bool{}
 	for u := range users {
 		if u == nil || seen[u] {
 			t.Fatal("two lookups share one *User (or got none)")
@@ -186,7 +187,7 @@ func TestSessionLookupsBatchedOnPostgres(t *testing.T) {
 	for i, tok := range tokens {
 		all = append(all, signedIn{token: tok, username: fmt.Sprint("toucher", i), ended: i%3 == 0})
 		if i%3 == 0 {
-			if err := db.Delete(&Session{}, "id = ?", ids[i]).Error; err != nil {
+			if err := db.Delete(&models.Session{}, "id = ?", ids[i]).Error; err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -260,7 +261,7 @@ func TestSessionLookupDeadlineOnPostgres(t *testing.T) {
 	locker.Rollback()
 	close(errs)
 	for err := range errs {
-		if !errors.Is(err, ErrUnavailable) {
+		if !errors.Is(err, models.ErrUnavailable) {
 			t.Errorf("lookup behind a lock: got %v, want ErrUnavailable", err)
 		}
 	}

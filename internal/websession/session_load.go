@@ -1,9 +1,10 @@
-package models
+package websession
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"gatehouse/models"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,7 +78,7 @@ func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Po
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlDB.PrepareContext(ctx, dialectOf(db).rebind(query))
+	st, err := sqlDB.PrepareContext(ctx, models.Rebind(db, query))
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +90,7 @@ func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Po
 // (with its user, nil when anonymous or gone), the flashes and when it was
 // last seen.
 type loadedSession struct {
-	state    SessionState
+	state    models.SessionState
 	Data     []byte
 	lastSeen time.Time
 }
@@ -101,7 +102,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	}
 	stmt, err := s.loader.statement(context.WithoutCancel(ctx), s.db, &s.loader.one, sessionUserQuery)
 	if err != nil {
-		return row, false, dbErr("load session", err)
+		return row, false, models.DBError("load session", err)
 	}
 	// The lookup takes microseconds, so it is not worth the goroutines that
 	// database/sql and the driver each start per query to watch a
@@ -112,7 +113,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 		return row, false, nil
 	}
 	if err != nil {
-		return row, false, dbErr("load session", err)
+		return row, false, models.DBError("load session", err)
 	}
 	return row, true, nil
 }
@@ -135,7 +136,7 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	defer cancel()
 	stmt, err := s.loader.statement(ctx, s.db, &s.loader.batch[b], sessionsUserQuery(n))
 	if err != nil {
-		return nil, dbErr("load sessions", err)
+		return nil, models.DBError("load sessions", err)
 	}
 	args := make([]any, n)
 	for i := range args {
@@ -143,7 +144,7 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	}
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
-		return nil, dbErr("load sessions", err)
+		return nil, models.DBError("load sessions", err)
 	}
 	defer rows.Close()
 	out := make(map[string]loadedSession, len(ids))
@@ -151,12 +152,12 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 		var id string
 		row, err := scanSession(rows, &id)
 		if err != nil {
-			return nil, dbErr("load sessions", err)
+			return nil, models.DBError("load sessions", err)
 		}
 		out[id] = row
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbErr("load sessions", err)
+		return nil, models.DBError("load sessions", err)
 	}
 	return out, nil
 }
@@ -192,7 +193,7 @@ func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSess
 	st.AuthMethod, st.ResetHash, st.Persistent = v.authMethod.String, v.resetHash.String, v.persistent.Bool
 	st.CreatedAt, st.ExpiresAt = st.CreatedAt.UTC(), st.ExpiresAt.UTC()
 	if v.uid.Valid {
-		st.User = &User{
+		st.User = &models.User{
 			ID: uint(v.uid.Int64), Username: v.username.String, UsernameKey: v.usernameKey.String,
 			Email: v.email.String, EmailKey: v.emailKey.String, Password: v.password.String,
 			IsActive: v.isActive.Bool, IsStaff: v.isStaff.Bool, IsSuperuser: v.isSuperuser.Bool,

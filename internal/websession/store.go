@@ -1,0 +1,246 @@
+// Package websession is the web-session store: the only code that knows
+// gorilla/sessions and cookies. It keeps sessions in the models.Session
+// table, answers the per-request lookup (batched on PostgreSQL) and queues
+// last_seen_at writes.
+package websession
+
+import (
+	"bytes"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	gsessions "github.com/gorilla/sessions"
+	"gorm.io/gorm"
+
+	"gatehouse/models"
+)
+
+const (
+	SessionCookieName       = "sessionid"
+	SecureSessionCookieName = "__Host-sessionid"
+)
+
+func CookieName(secure bool) string {
+	if secure {
+		return SecureSessionCookieName
+	}
+	return SessionCookieName
+}
+
+const lastSeenEvery = time.Minute
+
+var SessionStateKey = sessionStateKey{}
+
+type sessionStateKey struct{}
+
+func StateOf(values map[interface{}]interface{}) *models.SessionState {
+	st, _ := values[SessionStateKey].(*models.SessionState)
+	return st
+}
+
+// SessionStore is a gorilla/sessions store over the Session table; the
+// HTTP layer adapts it to gin-contrib/sessions (handlers/session.go).
+type SessionStore struct {
+	db     *gorm.DB
+	opts   gsessions.Options
+	name   string
+	life   models.Lifetimes
+	log    *slog.Logger
+	loader sessionLoader
+	// batch answers concurrent lookups together on PostgreSQL
+	// (session_batch.go); nil on SQLite, where a lookup is a call into
+	// the process and costs about what one statement for many would.
+	batch *sessionBatcher
+	// touches are the last_seen_at writes waiting for FlushTouches.
+	touches touchQueue
+}
+
+var _ gsessions.Store = (*SessionStore)(nil)
+
+func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log *slog.Logger) *SessionStore {
+	var batch *sessionBatcher
+	if models.IsPostgres(db) {
+		batch = newSessionBatcher(sessionLookupsInFlight, lookupBatchSizes[len(lookupBatchSizes)-1])
+	}
+	return &SessionStore{
+		batch: batch,
+		db:    db,
+		life:  models.Lifetimes{Lifetime: lifetime, Idle: idle},
+		log:   log,
+		name:  CookieName(secure),
+		opts: gsessions.Options{
+			Path:     "/",
+			Secure:   secure,
+			HttpOnly: true,
+			SameSite: http.SameSiteLaxMode,
+		},
+	}
+}
+
+func (s *SessionStore) CookieName() string { return s.name }
+
+func (s *SessionStore) Lifetimes() models.Lifetimes { return s.life }
+
+func (s *SessionStore) Get(r *http.Request, name string) (*gsessions.Session, error) {
+	return gsessions.GetRegistry(r).Get(s, name)
+}
+
+func (s *SessionStore) New(r *http.Request, name string) (*gsessions.Session, error) {
+	gs := gsessions.NewSession(s, name)
+	opts := s.opts
+	gs.Options = &opts
+	gs.IsNew = true
+	st := &models.SessionState{}
+	gs.Values[SessionStateKey] = st
+	c, err := r.Cookie(name)
+	if err != nil {
+		return gs, nil
+	}
+	id, ok := models.SessionIDFromToken(c.Value)
+	if !ok {
+		return gs, nil
+	}
+	ctx := r.Context()
+	now := time.Now().UTC()
+	row, found, err := s.load(ctx, id, now)
+	if err != nil {
+		return gs, err
+	}
+	if !found {
+		return gs, nil
+	}
+	if len(row.Data) > 0 {
+		if err := gob.NewDecoder(bytes.NewReader(row.Data)).Decode(&gs.Values); err != nil {
+			s.log.Warn("session data unreadable; flashes dropped", "err", err)
+			gs.Values = map[interface{}]interface{}{}
+		}
+		gs.Values[SessionStateKey] = st
+	}
+	*st = row.state
+	st.ID = id
+	if st.PendingAt != nil && now.Sub(*st.PendingAt) > models.PendingSecondFactorLifetime {
+		st.PendingUserID, st.PendingAt = nil, nil
+	}
+	gs.ID = id
+	gs.IsNew = false
+	if now.Sub(row.lastSeen) >= lastSeenEvery {
+		// Queued, written by FlushTouches (session_touch.go). A session
+		// that is not remembered moves its idle expiry along.
+		var moveTo time.Time
+		if exp := s.life.Expiry(st, st.CreatedAt, now); exp.After(st.ExpiresAt) {
+			moveTo, st.ExpiresAt = exp, exp
+		}
+		s.queueTouch(id, now, moveTo)
+	}
+	return gs, nil
+}
+
+func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Session) error {
+	ctx := r.Context()
+	st := StateOf(gs.Values)
+	if st == nil {
+		return errors.New("save session: no typed state (not created by this store)")
+	}
+	data, err := encodeFlashes(gs.Values)
+	if err != nil {
+		return err
+	}
+	token, rotate, end := st.TakeChanges()
+	if end {
+		if st.ID != "" {
+			if err := s.db.WithContext(ctx).Delete(&models.Session{}, "id = ?", st.ID).Error; err != nil {
+				return models.DBError("delete session", err)
+			}
+			st.ID = ""
+		}
+		token = ""
+		if data == nil {
+			s.clearCookie(w)
+			return nil
+		}
+	}
+	if token != "" { // created by a use case in its transaction
+		if data != nil {
+			if err := s.db.WithContext(ctx).Model(&models.Session{}).Where("id = ?", st.ID).Update("data", data).Error; err != nil {
+				return models.DBError("save session", err)
+			}
+		}
+		s.setCookie(w, st, token)
+		return nil
+	}
+	if st.ID != "" && !rotate {
+		err := s.db.WithContext(ctx).Model(&models.Session{}).Where("id = ?", st.ID).Updates(map[string]any{
+			"data": data, "reset_hash": st.ResetHash, "pending_user_id": st.PendingUserID, "pending_at": st.PendingAt,
+		}).Error
+		return models.DBError("save session", err)
+	}
+	if st.ID == "" && data == nil && st.ResetHash == "" && st.PendingUserID == nil && st.UserID == nil {
+		return nil // nothing worth a row: no session, no cookie
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if st.ID != "" {
+			if err := tx.Delete(&models.Session{}, "id = ?", st.ID).Error; err != nil {
+				return err
+			}
+		}
+		ns, err := models.CreateSession(tx, ctx, *st, s.life)
+		if err != nil {
+			return err
+		}
+		if data != nil {
+			if err := tx.Model(&models.Session{}).Where("id = ?", ns.State.ID).Update("data", data).Error; err != nil {
+				return err
+			}
+		}
+		user := st.User
+		*st = ns.State
+		st.User = user
+		token = ns.Token()
+		return nil
+	})
+	if err != nil {
+		return models.DBError("create session", err)
+	}
+	gs.ID = st.ID
+	s.setCookie(w, st, token)
+	return nil
+}
+
+func (s *SessionStore) setCookie(w http.ResponseWriter, st *models.SessionState, token string) {
+	opts := s.opts
+	if st.Persistent {
+		opts.MaxAge = int(time.Until(st.ExpiresAt) / time.Second)
+	}
+	http.SetCookie(w, gsessions.NewCookie(s.name, token, &opts))
+}
+
+func (s *SessionStore) clearCookie(w http.ResponseWriter) {
+	opts := s.opts
+	opts.MaxAge = -1
+	http.SetCookie(w, gsessions.NewCookie(s.name, "", &opts))
+}
+
+func encodeFlashes(values map[interface{}]interface{}) ([]byte, error) {
+	rest := make(map[interface{}]interface{}, len(values))
+	for k, v := range values {
+		if _, ok := k.(sessionStateKey); ok {
+			continue
+		}
+		if l, ok := v.([]interface{}); ok && len(l) == 0 {
+			continue
+		}
+		rest[k] = v
+	}
+	if len(rest) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(rest); err != nil {
+		return nil, fmt.Errorf("encode session: %w", err)
+	}
+	return buf.Bytes(), nil
+}
