@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/handlers"
 	"gatehouse/mail"
 	"gatehouse/models"
@@ -145,7 +146,7 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		{"SESSION_LIFETIME", handlers.DefaultSessionLifetime, &c.http.SessionLifetime},
 		{"SESSION_IDLE_TIMEOUT", handlers.DefaultSessionIdleTimeout, &c.http.SessionIdleTimeout},
 		{"EVENT_RETENTION", models.DefaultEventRetention, &c.http.EventRetention},
-		{"REAUTH_TIMEOUT", models.DefaultReauthTimeout, &c.http.ReauthTimeout},
+		{"REAUTH_TIMEOUT", auth.DefaultReauthTimeout, &c.http.ReauthTimeout},
 		{"PASSWORD_RESET_TIMEOUT", models.DefaultResetTimeout, &c.http.PasswordResetTimeout},
 		{"THROTTLE_BLOCK", handlers.DefaultThrottleBlock, &c.http.ThrottleBlock},
 		{"THROTTLE_MAX_BLOCK", handlers.DefaultThrottleMaxBlock, &c.http.ThrottleMaxBlock},
@@ -168,12 +169,12 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		}
 		c.http.Require2FAForStaff = b
 	}
-	switch c.http.EmailVerification = strings.ToLower(env.get("EMAIL_VERIFICATION", models.VerifyOptional)); c.http.EmailVerification {
-	case models.VerifyOptional, models.VerifyMandatory, models.VerifyNone:
+	switch c.http.EmailVerification = strings.ToLower(env.get("EMAIL_VERIFICATION", auth.VerifyOptional)); c.http.EmailVerification {
+	case auth.VerifyOptional, auth.VerifyMandatory, auth.VerifyNone:
 	default:
 		errs = append(errs, fmt.Errorf("EMAIL_VERIFICATION: %q is not optional, mandatory or none", getenv("EMAIL_VERIFICATION")))
 	}
-	if v := env.get("MAX_PASSKEYS", strconv.Itoa(models.DefaultMaxPasskeys)); v != "" {
+	if v := env.get("MAX_PASSKEYS", strconv.Itoa(auth.DefaultMaxPasskeys)); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
 			errs = append(errs, fmt.Errorf("MAX_PASSKEYS: %q is not a number from 1 to 100 (e.g. 10)", v))

@@ -13,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 )
 
@@ -24,7 +25,7 @@ func checkSecretKey(ctx context.Context, cfg config, db *gorm.DB, log *slog.Logg
 	if len(cfg.secretKey) >= models.MinSecretKeyLen {
 		return nil
 	}
-	used, err := models.AnyFactors(ctx, db)
+	used, err := auth.AnyFactors(ctx, db)
 	if err != nil {
 		return fmt.Errorf("check two-factor authenticators: %w", err)
 	}
@@ -60,7 +61,7 @@ func localSecretKey(ctx context.Context, cfg config, db *gorm.DB) (key, file str
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return "", "", fmt.Errorf("read %s: %w", file, err)
 	}
-	if used, err := models.AnyFactors(ctx, db); err != nil || used {
+	if used, err := auth.AnyFactors(ctx, db); err != nil || used {
 		return "", "", err // checkSecretKey refuses to start without the old key
 	}
 	raw := make([]byte, 48)

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"gatehouse/auth"
 	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
@@ -93,8 +94,8 @@ func TestBrowserRememberMe(t *testing.T) {
 	remember.waitText(`[data-testid="greeting"]`, "Hi alice!")
 	c := remember.sessionCookie()
 	exp := time.Unix(int64(c.Expires), 0)
-	if c.Session || time.Until(exp) < models.DefaultSessionLifetime-time.Hour {
-		t.Fatalf("ticked: got session=%t expires=%s, want about %s from now", c.Session, exp, models.DefaultSessionLifetime)
+	if c.Session || time.Until(exp) < auth.DefaultSessionLifetime-time.Hour {
+		t.Fatalf("ticked: got session=%t expires=%s, want about %s from now", c.Session, exp, auth.DefaultSessionLifetime)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"gatehouse/auth"
 	"gatehouse/handlers"
 	"gatehouse/mail"
 	"gatehouse/mail/mailtest"
@@ -28,7 +29,7 @@ type app struct {
 	*httptest.Server
 	db       *gorm.DB
 	users    *models.Users
-	accounts *models.Accounts
+	accounts *auth.Accounts
 	handler  *handlers.App
 	logs     *syncBuffer
 	// mail is the SMTP server the app sends to; nil unless withMail.

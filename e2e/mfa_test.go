@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"gatehouse/auth"
 	"gatehouse/handlers"
 	"gatehouse/models"
 )
@@ -147,7 +148,7 @@ func TestBrowserPasskeyRegisterAndSignIn(t *testing.T) {
 	b.waitPath(profilePath)
 	b.waitText(`[data-testid="profile-username"]`, "alice")
 	var s models.Session
-	if err := a.db.Where("user_id = ?", u.ID).Order("created_at DESC").First(&s).Error; err != nil || s.AuthMethod != models.AuthPasskey {
+	if err := a.db.Where("user_id = ?", u.ID).Order("created_at DESC").First(&s).Error; err != nil || s.AuthMethod != auth.AuthPasskey {
 		t.Fatalf("signed-in session: %+v %v, want auth method passkey", s, err)
 	}
 
@@ -168,7 +169,7 @@ func TestBrowserPasskeyRegisterAndSignIn(t *testing.T) {
 	b.click(`[data-testid="2fa-passkey"]`)
 	b.waitPath(profilePath)
 	s = models.Session{}
-	if err := a.db.Where("user_id = ?", u.ID).Order("created_at DESC").First(&s).Error; err != nil || s.AuthMethod != models.AuthPasswordPasskey {
+	if err := a.db.Where("user_id = ?", u.ID).Order("created_at DESC").First(&s).Error; err != nil || s.AuthMethod != auth.AuthPasswordPasskey {
 		t.Fatalf("signed-in session: %+v %v, want auth method password+passkey", s, err)
 	}
 

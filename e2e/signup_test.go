@@ -2,10 +2,9 @@ package e2e
 
 import (
 	"context"
+	"gatehouse/auth"
 	"strings"
 	"testing"
-
-	"gatehouse/models"
 )
 
 const signupPath = "/accounts/signup/"
@@ -75,7 +74,7 @@ func TestBrowserSignupValidatesLiveAndInline(t *testing.T) {
 	b.typeInto("id_password2", "a long enough passphrase")
 	b.click(signupForm + ` [type="submit"]`)
 	b.waitUntil("to leave the signup page", "location.pathname !== "+js(signupPath))
-	if _, err := a.accounts.Login(context.Background(), models.LoginInput{Username: "bob", Password: "a long enough passphrase"}); err != nil {
+	if _, err := a.accounts.Login(context.Background(), auth.LoginInput{Username: "bob", Password: "a long enough passphrase"}); err != nil {
 		t.Errorf("new account bob: login: got %v, want success", err)
 	}
 }

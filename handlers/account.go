@@ -2,7 +2,7 @@ package handlers
 
 // The account area (issue 13): the hub at /accounts/profile/ and the pages
 // it links to. Each page shows components.AccountNav; the flows behind
-// them are models.Accounts methods, one transaction each.
+// them are auth.Accounts methods, one transaction each.
 
 import (
 	"net/http"

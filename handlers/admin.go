@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/route"
 	"gatehouse/mail"
@@ -20,7 +21,7 @@ import (
 // The staff admin, Django's user admin as htmx pages. Routes sit behind
 // requireLogin and requireStaff (routes.go). Every rule about who may change
 // what is checked by the model inside the write transaction that makes the
-// change (models/admin.go); the handlers only decide what to show.
+// change (auth/admin.go); the handlers only decide what to show.
 
 // adminEventsShown is how many security events the user page lists.
 const adminEventsShown = 30
@@ -132,7 +133,7 @@ func (h *Handler) adminActionOn(c *gin.Context) (actor, target *models.User, ok 
 // rights, 404 for a user gone meanwhile, the database error otherwise.
 func (h *Handler) adminError(c *gin.Context, op string, err error) {
 	switch {
-	case errors.Is(err, models.ErrNotAllowed):
+	case errors.Is(err, auth.ErrNotAllowed):
 		h.errorResponse(c, http.StatusForbidden)
 	case errors.Is(err, models.ErrNotFound):
 		h.errorResponse(c, http.StatusNotFound)
@@ -175,7 +176,7 @@ func (h *Handler) userDetail(c *gin.Context, target *models.User, form component
 	actor := currentUser(c)
 	d := components.AdminUserDetail{
 		User: userRow(target), IsSelf: actor.ID == target.ID,
-		CanManage: models.CanManage(actor, target), CanGrant: actor.IsSuperuser, Form: form,
+		CanManage: auth.CanManage(actor, target), CanGrant: actor.IsSuperuser, Form: form,
 	}
 	rows, err := h.sessions.ForUser(ctx, target.ID)
 	if err != nil {
@@ -249,7 +250,7 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 	}
 	actor := currentUser(c)
 	form := userFormValues(target)
-	ch := models.UserChanges{
+	ch := auth.UserChanges{
 		IsActive: checkboxValue(values, "is_active"), IsStaff: checkboxValue(values, "is_staff"),
 		IsSuperuser: checkboxValue(values, "is_superuser"),
 	}
@@ -281,15 +282,15 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 		}
 		h.adminUserForm(c, target, form)
 		return
-	case errors.Is(err, models.ErrOwnSuperuser):
+	case errors.Is(err, auth.ErrOwnSuperuser):
 		addError(form, "is_superuser", err.Error()+".")
 		h.adminUserForm(c, target, form)
 		return
-	case errors.Is(err, models.ErrDeactivateSelf):
+	case errors.Is(err, auth.ErrDeactivateSelf):
 		addError(form, "is_active", err.Error()+".")
 		h.adminUserForm(c, target, form)
 		return
-	case errors.Is(err, models.ErrLastSuperuser):
+	case errors.Is(err, auth.ErrLastSuperuser):
 		addError(form, "", err.Error()+".")
 		h.adminUserForm(c, target, form)
 		return
@@ -297,7 +298,7 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 		addError(form, "email", emailTakenError)
 		h.adminUserForm(c, target, form)
 		return
-	case errors.Is(err, models.ErrOwnEmailHere):
+	case errors.Is(err, auth.ErrOwnEmailHere):
 		h.toOwnEmailPage(c)
 		return
 	case err != nil:
@@ -421,7 +422,7 @@ func (h *Handler) adminSetPasswordTarget(c *gin.Context) *models.User {
 		return nil
 	}
 	actor := currentUser(c)
-	if target.ID == actor.ID || !models.CanManage(actor, target) {
+	if target.ID == actor.ID || !auth.CanManage(actor, target) {
 		h.errorResponse(c, http.StatusForbidden)
 		return nil
 	}
@@ -430,7 +431,7 @@ func (h *Handler) adminSetPasswordTarget(c *gin.Context) *models.User {
 
 // adminSetPasswordSubmit sets the user's password with the same validators
 // as everywhere else, voids their reset links and ends all their sessions
-// (models.Accounts.AdminSetPassword: rights checked in the write).
+// (auth.Accounts.AdminSetPassword: rights checked in the write).
 func (h *Handler) adminSetPasswordSubmit(c *gin.Context) {
 	target := h.adminSetPasswordTarget(c)
 	if target == nil {
@@ -450,7 +451,7 @@ func (h *Handler) adminSetPasswordSubmit(c *gin.Context) {
 	_, err = h.accounts.AdminSetPassword(c.Request.Context(), currentUser(c).ID, target.ID,
 		values.Get("new_password1"), values.Get("new_password2"))
 	switch {
-	case errors.Is(err, models.ErrNotAllowed), errors.Is(err, models.ErrSetOwnPassword), errors.Is(err, models.ErrNotFound):
+	case errors.Is(err, auth.ErrNotAllowed), errors.Is(err, auth.ErrSetOwnPassword), errors.Is(err, models.ErrNotFound):
 		h.adminError(c, "set password", err)
 		return
 	case err != nil:
@@ -541,7 +542,7 @@ func (h *Handler) adminUserAddSubmit(c *gin.Context) {
 		addError(form, "username", "A user with that username already exists.")
 		h.adminUserAddForm(c, form)
 		return
-	case errors.Is(err, models.ErrNotAllowed):
+	case errors.Is(err, auth.ErrNotAllowed):
 		h.adminError(c, "create user", err)
 		return
 	case errors.Is(err, models.ErrDuplicateEmail):
@@ -574,11 +575,11 @@ func (h *Handler) adminUserDeletePage(c *gin.Context) {
 	}
 	actor := currentUser(c)
 	if target.ID == actor.ID {
-		h.flash(c, "error", "%s", models.ErrDeleteSelf.Error()+".")
+		h.flash(c, "error", "%s", auth.ErrDeleteSelf.Error()+".")
 		h.redirect(c, adminUserURL(target.ID))
 		return
 	}
-	if !models.CanManage(actor, target) {
+	if !auth.CanManage(actor, target) {
 		h.errorResponse(c, http.StatusForbidden)
 		return
 	}
@@ -596,7 +597,7 @@ func (h *Handler) adminUserDeleteSubmit(c *gin.Context) {
 	actor := currentUser(c)
 	deleted, err := h.accounts.AdminDelete(c.Request.Context(), actor.ID, target.ID)
 	switch {
-	case errors.Is(err, models.ErrDeleteSelf), errors.Is(err, models.ErrLastSuperuser):
+	case errors.Is(err, auth.ErrDeleteSelf), errors.Is(err, auth.ErrLastSuperuser):
 		h.flash(c, "error", "%s", err.Error()+".")
 		h.redirect(c, adminUserURL(target.ID))
 		return

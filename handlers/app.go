@@ -11,6 +11,7 @@ import (
 	"github.com/a-h/templ"
 	"gorm.io/gorm"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/websession"
 	"gatehouse/mail"
@@ -37,7 +38,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 	secure := strings.HasPrefix(cfg.BaseURL, "https://")
 	outbox := models.NewOutbox(db)
 	outbox.SetSecret(cfg.SecretKey)
-	accounts := models.NewAccounts(db, hasher, outbox, cfg.policy())
+	accounts := auth.NewAccounts(db, hasher, outbox, cfg.policy())
 	h := &Handler{
 		log:      log,
 		cfg:      cfg,
@@ -67,7 +68,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *A
 }
 
 // Accounts returns the security flows, for management commands.
-func (a *App) Accounts() *models.Accounts { return a.h.accounts }
+func (a *App) Accounts() *auth.Accounts { return a.h.accounts }
 
 // Outbox returns the outbox, for operators' counts.
 func (a *App) Outbox() *models.Outbox { return a.outbox }

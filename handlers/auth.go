@@ -8,6 +8,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/metrics"
 	"gatehouse/models"
@@ -45,7 +46,7 @@ func (h *Handler) loginView(p components.Page, next string) templ.Component {
 	return components.LoginPage(p, newForm(nil), next)
 }
 
-// loginSubmit signs a user in (models.Accounts.Login: limits taken before
+// loginSubmit signs a user in (auth.Accounts.Login: limits taken before
 // the hash, one transaction for the rest) and adopts the new session.
 func (h *Handler) loginSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
@@ -76,7 +77,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 	}
 	st := session(c)
 	device := h.loginDevice(c)
-	res, err := h.accounts.Login(c.Request.Context(), models.LoginInput{
+	res, err := h.accounts.Login(c.Request.Context(), auth.LoginInput{
 		Username: username, Password: password, IP: c.ClientIP(), SessionID: st.ID,
 		Remember: values.Get("remember") == "on", Device: device,
 	})
@@ -85,7 +86,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		addError(form, "", genericLoginError)
 		show(http.StatusUnprocessableEntity)
 		return
-	case errors.Is(err, models.ErrEmailUnverified):
+	case errors.Is(err, auth.ErrEmailUnverified):
 		addError(form, "", unverifiedLoginError) // email.go
 		show(http.StatusForbidden)
 		return
@@ -96,7 +97,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		show(http.StatusServiceUnavailable)
 		return
 	case err != nil:
-		if errors.As(err, new(*models.ThrottledError)) {
+		if errors.As(err, new(*auth.ThrottledError)) {
 			h.cfg.Metrics.Login(metrics.LoginThrottled)
 		}
 		h.formFailure(c, "login", err, form, "failed login attempts", nil, show)
@@ -115,7 +116,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 }
 
 // signedIn makes the session a flow created this request's session.
-func (h *Handler) signedIn(c *gin.Context, res *models.LoginResult) {
+func (h *Handler) signedIn(c *gin.Context, res *auth.LoginResult) {
 	session(c).Adopt(res.Session)
 	touch(c)
 	c.Set(userKey, res.User)

@@ -1,7 +1,7 @@
 package handlers
 
 // Deleting one's own account (/accounts/delete/, sudo): a confirmation page
-// with the password (models.Accounts.DeleteOwnAccount — throttled like a
+// with the password (auth.Accounts.DeleteOwnAccount — throttled like a
 // login, one transaction, goodbye mail, tombstoned events). The last
 // active superuser cannot leave.
 
@@ -12,6 +12,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/route"
 	"gatehouse/models"
@@ -39,15 +40,15 @@ func (h *Handler) deleteAccountSubmit(c *gin.Context) {
 		show(http.StatusUnprocessableEntity)
 		return
 	}
-	err = h.accounts.DeleteOwnAccount(c.Request.Context(), models.DeleteAccountInput{
+	err = h.accounts.DeleteOwnAccount(c.Request.Context(), auth.DeleteAccountInput{
 		User: currentUser(c), IP: c.ClientIP(), Password: values.Get("password"),
 	})
 	switch {
-	case errors.Is(err, models.ErrWrongPassword):
+	case errors.Is(err, auth.ErrWrongPassword):
 		addError(form, "password", reauthWrongPassword)
 		show(http.StatusUnprocessableEntity)
 		return
-	case errors.Is(err, models.ErrLastSuperuser):
+	case errors.Is(err, auth.ErrLastSuperuser):
 		addError(form, "", lastSuperuserError)
 		show(http.StatusConflict)
 		return

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 )
 
@@ -57,8 +58,8 @@ func TestDeleteOwnAccount(t *testing.T) {
 		t.Fatalf("got %d events kept, want the account's history", len(events))
 	}
 	for _, e := range events {
-		if e.Username != models.Tombstone(u.ID) {
-			t.Fatalf("event %q keeps the name %q, want %q", e.Kind, e.Username, models.Tombstone(u.ID))
+		if e.Username != auth.Tombstone(u.ID) {
+			t.Fatalf("event %q keeps the name %q, want %q", e.Kind, e.Username, auth.Tombstone(u.ID))
 		}
 	}
 	if e := ts.lastEvent(t, u.ID); e.Kind != models.EventUserDeleted {

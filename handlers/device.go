@@ -7,12 +7,11 @@ package handlers
 // visitors who are not signed in still get no cookie.
 
 import (
+	"gatehouse/auth"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"gatehouse/models"
 )
 
 // deviceCookieLife is how long a browser is remembered.
@@ -28,10 +27,10 @@ func (h *Handler) deviceCookieName() string {
 // deviceToken returns the browser's device cookie, or a new value to set
 // (rememberDevice) when it has none or a malformed one.
 func (h *Handler) deviceToken(c *gin.Context) string {
-	if ck, err := c.Request.Cookie(h.deviceCookieName()); err == nil && models.DeviceCookieValid(ck.Value) {
+	if ck, err := c.Request.Cookie(h.deviceCookieName()); err == nil && auth.DeviceCookieValid(ck.Value) {
 		return ck.Value
 	}
-	token, err := models.NewDeviceToken()
+	token, err := auth.NewDeviceToken()
 	if err != nil {
 		return ""
 	}

@@ -4,12 +4,12 @@ package handlers
 //
 // Change (/accounts/email/, sudo): POST `email` queues a one-time link to
 // the NEW address and tells the current one at once
-// (models.Accounts.RequestEmailChange). The answer is the same whether or
+// (auth.Accounts.RequestEmailChange). The answer is the same whether or
 // not another account has the address, so the form enumerates nothing.
 //
 // Confirm (/accounts/confirm-email/<token>/, change or verification
 // links): GET shows what would be confirmed and a button; only the POST
-// confirms (models.Accounts.ConfirmEmail), so a mail scanner fetching the
+// confirms (auth.Accounts.ConfirmEmail), so a mail scanner fetching the
 // link confirms nothing. It works in any browser: the token is the proof.
 // A change ends every other session of the user and voids reset links.
 
@@ -20,6 +20,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/route"
 	"gatehouse/models"
@@ -54,7 +55,7 @@ func (h *Handler) emailSubmit(c *gin.Context) {
 		return
 	}
 	email := models.NormalizeEmail(values.Get("email"))
-	err = h.accounts.RequestEmailChange(c.Request.Context(), models.EmailChangeInput{User: currentUser(c), Email: values.Get("email")})
+	err = h.accounts.RequestEmailChange(c.Request.Context(), auth.EmailChangeInput{User: currentUser(c), Email: values.Get("email")})
 	if err != nil {
 		h.formFailure(c, "request e-mail change", err, form, "confirmation e-mails", nil, show)
 		return
@@ -70,7 +71,7 @@ func (h *Handler) resendVerificationSubmit(c *gin.Context) {
 		return
 	}
 	err := h.accounts.ResendVerification(c.Request.Context(), currentUser(c))
-	var terr *models.ThrottledError
+	var terr *auth.ThrottledError
 	switch {
 	case errors.As(err, &terr):
 		_, msg := tooManyRequests(c, terr.Wait, "confirmation e-mails")
@@ -90,7 +91,7 @@ func confirmEmailURL(token string) string { return route.URL(route.ConfirmEmail,
 func (h *Handler) confirmEmailPage(c *gin.Context) {
 	token := c.Param("token")
 	hash, err := models.TokenHash(token)
-	var et *models.EmailToken
+	var et *auth.EmailToken
 	if err == nil {
 		et, err = h.accounts.CheckEmailToken(c.Request.Context(), hash)
 	}
@@ -111,7 +112,7 @@ func (h *Handler) confirmEmailSubmit(c *gin.Context) {
 		return
 	}
 	hash, err := models.TokenHash(c.Param("token"))
-	var res *models.EmailConfirmed
+	var res *auth.EmailConfirmed
 	st := session(c)
 	if err == nil {
 		res, err = h.accounts.ConfirmEmail(c.Request.Context(), hash, st.ID)
@@ -120,7 +121,7 @@ func (h *Handler) confirmEmailSubmit(c *gin.Context) {
 	case errors.Is(err, models.ErrInvalidToken):
 		h.render(c, http.StatusBadRequest, components.InvalidEmailLinkPage(h.page(c, "Link not valid")))
 		return
-	case errors.Is(err, models.ErrEmailTaken):
+	case errors.Is(err, auth.ErrEmailTaken):
 		h.render(c, http.StatusConflict, components.EmailTakenPage(h.page(c, "Address not available")))
 		return
 	case err != nil:
@@ -154,7 +155,7 @@ func (h *Handler) adminEmailVerifiedSubmit(c *gin.Context) {
 	}
 	verified := c.Request.PostForm.Get("email_verified") == "on"
 	err := h.accounts.AdminSetEmailVerified(c.Request.Context(), actor.ID, target.ID, verified)
-	if errors.Is(err, models.ErrOwnEmailHere) {
+	if errors.Is(err, auth.ErrOwnEmailHere) {
 		h.toOwnEmailPage(c)
 		return
 	}

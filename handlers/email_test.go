@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/mail/mailtest"
 	"gatehouse/models"
 )
@@ -140,9 +141,9 @@ func TestEmailChangeForm(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.PasswordResetLimitPerEmail = models.Limit{Max: 2, Window: time.Hour} })
 	c, u := ts.signUpAndLogin(t, "former", "former's long password")
 	for _, tc := range []struct{ name, email, want string }{
-		{"empty", "", models.MsgRequired},
+		{"empty", "", auth.MsgRequired},
 		{"invalid", "not-an-address", "Enter a valid email address."},
-		{"same", "FORMER@example.com", models.MsgSameEmail},
+		{"same", "FORMER@example.com", auth.MsgSameEmail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := c.postForm("/accounts/email/", url.Values{"email": {tc.email}})

@@ -10,6 +10,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/models"
 )
@@ -79,20 +80,20 @@ func addError(f components.Form, field, msg string) {
 
 // Messages shared by the forms (Django's wording where it has one).
 const (
-	requiredError = models.MsgRequired
+	requiredError = auth.MsgRequired
 	busyError     = "Too many passwords are being checked right now. Please try again in a few seconds."
 )
 
 // formFailure is the one answer to a flow that failed on what was
 // entered: a *models.ValidationError puts each message on its field
 // (fields renames model fields to the form's) and answers 422; a limit
-// (*models.ThrottledError) answers 429 with Retry-After and a message
+// (*auth.ThrottledError) answers 429 with Retry-After and a message
 // naming what (e.g. "failed login attempts"); a busy hasher 503 with
 // Retry-After. show renders the form with the status. Any other error is
 // answered with the error page. It always answers.
 func (h *Handler) formFailure(c *gin.Context, op string, err error, form components.Form, what string, fields map[string]string, show func(status int)) {
 	var verr *models.ValidationError
-	var terr *models.ThrottledError
+	var terr *auth.ThrottledError
 	switch {
 	case errors.As(err, &verr):
 		for field, msgs := range verr.Fields {

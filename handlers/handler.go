@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/internal/route"
 	"gatehouse/internal/websession"
 	"gatehouse/mail"
@@ -79,7 +80,7 @@ type Config struct {
 	SecretKey          string
 	Require2FAForStaff bool
 	// SecondFactorLimit limits second-factor codes per account (zero:
-	// models.DefaultSecondFactorLimit, 5 per 15 minutes, blocks doubling).
+	// auth.DefaultSecondFactorLimit, 5 per 15 minutes, blocks doubling).
 	SecondFactorLimit models.Limit
 	// ReauthTimeout is how long a password confirmation ("sudo mode")
 	// lets the user make sensitive changes.
@@ -107,12 +108,12 @@ var DefaultLoginURL = route.URL(route.Login)
 
 // Defaults for settings left empty.
 const (
-	DefaultSessionLifetime    = models.DefaultSessionLifetime
+	DefaultSessionLifetime    = auth.DefaultSessionLifetime
 	DefaultSessionIdleTimeout = 12 * time.Hour
 	DefaultMaxBodyBytes       = 1 << 20
 	// DefaultResetThrottle allows one reset mail per account per five
 	// minutes while its link is unused.
-	DefaultResetThrottle    = models.DefaultResetThrottle
+	DefaultResetThrottle    = auth.DefaultResetThrottle
 	DefaultThrottleBlock    = time.Minute
 	DefaultThrottleMaxBlock = time.Hour
 )
@@ -176,7 +177,7 @@ func (c *Config) setDefaults() {
 		c.PasswordResetThrottle = DefaultResetThrottle
 	}
 	if c.EmailVerification == "" {
-		c.EmailVerification = models.VerifyOptional
+		c.EmailVerification = auth.VerifyOptional
 	}
 	if c.IntegrityCheckEvery <= 0 {
 		c.IntegrityCheckEvery = time.Hour
@@ -185,7 +186,7 @@ func (c *Config) setDefaults() {
 		c.DatabaseTimeout = models.DefaultBusyTimeout
 	}
 	if c.ReauthTimeout <= 0 {
-		c.ReauthTimeout = models.DefaultReauthTimeout
+		c.ReauthTimeout = auth.DefaultReauthTimeout
 	}
 	if c.ThrottleBlock <= 0 {
 		c.ThrottleBlock = DefaultThrottleBlock
@@ -228,7 +229,7 @@ func (c *Config) quota(l, def models.Limit) models.Limit {
 type Handler struct {
 	log      *slog.Logger
 	cfg      Config
-	accounts *models.Accounts
+	accounts *auth.Accounts
 	users    *models.Users
 	sessions *models.Sessions
 	tokens   *models.Tokens
@@ -244,8 +245,8 @@ type Handler struct {
 }
 
 // policy is the part of the configuration the security flows apply.
-func (c *Config) policy() models.Policy {
-	return models.Policy{
+func (c *Config) policy() auth.Policy {
+	return auth.Policy{
 		SessionLifetime: c.SessionLifetime, SessionIdleTimeout: c.SessionIdleTimeout, ResetTimeout: c.PasswordResetTimeout, ResetThrottle: c.PasswordResetThrottle,
 		LoginPerUserIP: c.LoginLimitPerUserIP, LoginPerIP: c.LoginLimitPerIP,
 		ResetPerEmail: c.PasswordResetLimitPerEmail, ResetPerIP: c.PasswordResetLimitPerIP,

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/mail/mailtest"
 	"gatehouse/metrics"
 	"gatehouse/models"
@@ -300,7 +301,7 @@ func TestEveryWayInChecksTheDevice(t *testing.T) {
 // one (403, no session), and a deactivated account's passkey signs in
 // nobody.
 func TestEveryWayInAppliesTheAccountChecks(t *testing.T) {
-	ts := newTestServer(t, withSecretKey, func(c *Config) { c.EmailVerification = models.VerifyMandatory })
+	ts := newTestServer(t, withSecretKey, func(c *Config) { c.EmailVerification = auth.VerifyMandatory })
 	c, u := ts.signUpAndLogin(t, "alice", "correct horse battery")
 	p, _ := addSoftPasskey(t, ts, c, "Laptop")
 	if err := ts.db.Model(&models.User{}).Where("id = ?", u.ID).Update("email_verified", false).Error; err != nil {
@@ -529,7 +530,7 @@ func TestDeletionLeavesNoNameOrAddress(t *testing.T) {
 			t.Errorf("%s: after deletion: %v", who, got)
 		}
 		var deleted int64
-		ts.db.Model(&models.AuthEvent{}).Where("user_id = ? AND kind = ? AND username = ?", u.ID, models.EventUserDeleted, models.Tombstone(u.ID)).Count(&deleted)
+		ts.db.Model(&models.AuthEvent{}).Where("user_id = ? AND kind = ? AND username = ?", u.ID, models.EventUserDeleted, auth.Tombstone(u.ID)).Count(&deleted)
 		if deleted != 1 {
 			t.Errorf("%s: got %d user_deleted events under the tombstone, want 1", who, deleted)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	qrcode "github.com/skip2/go-qrcode"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/route"
 	"gatehouse/metrics"
@@ -18,7 +19,7 @@ import (
 
 // Two-factor authentication (issue 14): the pages under /accounts/2fa/,
 // the second login step, passkey sign-in and the staff reset. Every change
-// is one models.Accounts flow (models/mfa*.go); these handlers translate.
+// is one auth.Accounts flow (auth/mfa*.go); these handlers translate.
 
 // secondStepURL is where a login with a second factor continues.
 var secondStepURL = route.URL(route.SecondStep)
@@ -82,7 +83,7 @@ func (h *Handler) mfaUnavailable(c *gin.Context) {
 // address is not confirmed: the user is sent to confirm it first. It
 // reports whether it answered.
 func (h *Handler) factorsRefused(c *gin.Context, err error) bool {
-	if !errors.Is(err, models.ErrFactorNeedsVerifiedEmail) {
+	if !errors.Is(err, auth.ErrFactorNeedsVerifiedEmail) {
 		return false
 	}
 	h.flash(c, "error", "Confirm your e-mail address before adding two-factor authentication: open the link we sent you, or send it again below.")
@@ -91,11 +92,11 @@ func (h *Handler) factorsRefused(c *gin.Context, err error) bool {
 }
 
 func (h *Handler) totpActivatePage(c *gin.Context) {
-	if h.factorsRefused(c, models.FactorsAllowed(currentUser(c))) {
+	if h.factorsRefused(c, auth.FactorsAllowed(currentUser(c))) {
 		return
 	}
 	setup, err := h.accounts.BeginTOTP(currentUser(c))
-	if errors.Is(err, models.ErrMFAUnavailable) {
+	if errors.Is(err, auth.ErrMFAUnavailable) {
 		h.mfaUnavailable(c)
 		return
 	}
@@ -106,7 +107,7 @@ func (h *Handler) totpActivatePage(c *gin.Context) {
 	h.renderTOTPActivate(c, http.StatusOK, setup, newForm(nil))
 }
 
-func (h *Handler) renderTOTPActivate(c *gin.Context, status int, setup models.TOTPSetup, form components.Form) {
+func (h *Handler) renderTOTPActivate(c *gin.Context, status int, setup auth.TOTPSetup, form components.Form) {
 	png, err := qrcode.Encode(setup.URI, qrcode.Medium, 256)
 	if err != nil {
 		h.dbError(c, "qr code", err)
@@ -128,7 +129,7 @@ func (h *Handler) totpActivateSubmit(c *gin.Context) {
 	form := newForm(values)
 	state, code := values.Get("state"), values.Get("code")
 	setup, serr := h.accounts.ReopenTOTP(u, state)
-	if errors.Is(serr, models.ErrMFAUnavailable) {
+	if errors.Is(serr, auth.ErrMFAUnavailable) {
 		h.mfaUnavailable(c)
 		return
 	}
@@ -152,11 +153,11 @@ func (h *Handler) totpActivateSubmit(c *gin.Context) {
 		return
 	}
 	switch {
-	case errors.Is(err, models.ErrWrongCode):
+	case errors.Is(err, auth.ErrWrongCode):
 		addError(form, "code", "That code is not right. Check the app's clock and enter the code it shows now.")
 		h.renderTOTPActivate(c, http.StatusUnprocessableEntity, setup, form)
 		return
-	case errors.Is(err, models.ErrTOTPExists):
+	case errors.Is(err, auth.ErrTOTPExists):
 		h.flash(c, "info", "An authenticator app is already set up.")
 		h.redirect(c, route.URL(route.TwoFactor))
 		return
@@ -212,7 +213,7 @@ func (h *Handler) recoveryCodesGenerateSubmit(c *gin.Context) {
 		return
 	}
 	codes, err := h.accounts.RegenerateRecoveryCodes(c.Request.Context(), currentUser(c).ID)
-	if errors.Is(err, models.ErrNoSecondFactor) {
+	if errors.Is(err, auth.ErrNoSecondFactor) {
 		h.flash(c, "error", "Set up an authenticator app or a passkey first.")
 		h.redirect(c, route.URL(route.TwoFactor))
 		return
@@ -264,7 +265,7 @@ func (h *Handler) renderSecondFactor(c *gin.Context, status int, form components
 	s := components.SecondFactor{Next: next}
 	if cer, err := h.accounts.BeginPasskeySecondFactor(c.Request.Context(), st.ID); err == nil {
 		s.HasPasskey, s.PasskeyOptions, s.PasskeyState = true, string(cer.Options), cer.State
-	} else if errors.Is(err, models.ErrSecondFactorExpired) {
+	} else if errors.Is(err, auth.ErrSecondFactorExpired) {
 		h.expiredSecondStep(c, next)
 		return
 	}
@@ -293,14 +294,14 @@ func (h *Handler) secondFactorSubmit(c *gin.Context) {
 		return
 	}
 	device := h.loginDevice(c)
-	res, err := h.accounts.CompleteSecondFactor(c.Request.Context(), models.SecondFactorInput{
+	res, err := h.accounts.CompleteSecondFactor(c.Request.Context(), auth.SecondFactorInput{
 		SessionID: session(c).ID, Code: code, IP: c.ClientIP(), Device: device,
 	})
 	switch {
-	case errors.Is(err, models.ErrSecondFactorExpired):
+	case errors.Is(err, auth.ErrSecondFactorExpired):
 		h.expiredSecondStep(c, next)
 		return
-	case errors.Is(err, models.ErrWrongCode):
+	case errors.Is(err, auth.ErrWrongCode):
 		addError(form, "code", "That code is not valid. Codes from the app work once and change every 30 seconds.")
 		show(http.StatusUnprocessableEntity)
 		return
@@ -312,13 +313,13 @@ func (h *Handler) secondFactorSubmit(c *gin.Context) {
 }
 
 // completeSecondStep adopts the signed-in session a second step created.
-func (h *Handler) completeSecondStep(c *gin.Context, res *models.SecondFactorResult, next, device string) {
+func (h *Handler) completeSecondStep(c *gin.Context, res *auth.SecondFactorResult, next, device string) {
 	h.signedIn(c, &res.LoginResult)
 	h.rememberDevice(c, device)
 	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
 	if res.RecoveryLeft >= 0 {
 		level := "info"
-		if res.RecoveryLeft <= models.RecoveryCodesLow {
+		if res.RecoveryLeft <= auth.RecoveryCodesLow {
 			level = "warning"
 		}
 		h.flashLink(c, level, route.URL(route.RecoveryCodes), "Make a new set", "You used a recovery code; %d left.", res.RecoveryLeft)
@@ -335,10 +336,10 @@ func (h *Handler) secondFactorPasskeySubmit(c *gin.Context) {
 	device := h.loginDevice(c)
 	res, err := h.accounts.PasskeySecondFactor(c.Request.Context(), session(c).ID, values.Get("state"), []byte(values.Get("credential")), device)
 	switch {
-	case errors.Is(err, models.ErrSecondFactorExpired):
+	case errors.Is(err, auth.ErrSecondFactorExpired):
 		h.expiredSecondStep(c, next)
 		return
-	case errors.Is(err, models.ErrPasskeyFailed), errors.Is(err, models.ErrMFAUnavailable):
+	case errors.Is(err, auth.ErrPasskeyFailed), errors.Is(err, auth.ErrMFAUnavailable):
 		form := newForm(values)
 		addError(form, "", "The passkey could not be verified. Try again or enter a code.")
 		h.renderSecondFactor(c, http.StatusUnprocessableEntity, form, next)
@@ -357,7 +358,7 @@ func (h *Handler) secondFactorPasskeySubmit(c *gin.Context) {
 // writes nothing: no row, no cookie.
 func (h *Handler) passkeyLoginOptions(c *gin.Context) {
 	cer, err := h.accounts.BeginPasskeyLogin()
-	if errors.Is(err, models.ErrMFAUnavailable) {
+	if errors.Is(err, auth.ErrMFAUnavailable) {
 		// Not an error for the page: the script keeps the button hidden.
 		c.JSON(http.StatusOK, gin.H{"available": false})
 		return
@@ -380,23 +381,23 @@ func (h *Handler) passkeyLoginSubmit(c *gin.Context) {
 		return
 	}
 	device := h.loginDevice(c)
-	res, err := h.accounts.PasskeyLogin(c.Request.Context(), models.PasskeyLoginInput{
+	res, err := h.accounts.PasskeyLogin(c.Request.Context(), auth.PasskeyLoginInput{
 		SessionID: session(c).ID, State: values.Get("state"), Response: []byte(values.Get("credential")),
 		IP: c.ClientIP(), Remember: values.Get("remember") == "on", Device: device,
 	})
 	form := newForm(nil)
 	show := func(status int) { h.loginForm(c, status, form, next) }
 	switch {
-	case errors.Is(err, models.ErrEmailUnverified):
+	case errors.Is(err, auth.ErrEmailUnverified):
 		addError(form, "", unverifiedLoginError) // as for a password
 		show(http.StatusForbidden)
 		return
-	case errors.Is(err, models.ErrPasskeyFailed), errors.Is(err, models.ErrMFAUnavailable):
+	case errors.Is(err, auth.ErrPasskeyFailed), errors.Is(err, auth.ErrMFAUnavailable):
 		addError(form, "", "That passkey could not be verified. Try again, or sign in with your password.")
 		show(http.StatusUnprocessableEntity)
 		return
 	case err != nil:
-		if errors.As(err, new(*models.ThrottledError)) {
+		if errors.As(err, new(*auth.ThrottledError)) {
 			h.cfg.Metrics.Login(metrics.LoginThrottled)
 		}
 		h.formFailure(c, "passkey login", err, form, "failed sign-ins", nil, show)
@@ -418,7 +419,7 @@ func (h *Handler) renderPasskeys(c *gin.Context, status int, form components.For
 		return
 	}
 	u := currentUser(c)
-	if h.factorsRefused(c, models.FactorsAllowed(u)) {
+	if h.factorsRefused(c, auth.FactorsAllowed(u)) {
 		return
 	}
 	o, ok := h.mfaStatus(c, u.ID)
@@ -455,11 +456,11 @@ func (h *Handler) passkeyAddSubmit(c *gin.Context) {
 		return
 	}
 	switch {
-	case errors.Is(err, models.ErrTooManyPasskeys):
+	case errors.Is(err, auth.ErrTooManyPasskeys):
 		addError(form, "", "This account has as many passkeys as it may have. Remove one to add another.")
 		h.renderPasskeys(c, http.StatusUnprocessableEntity, form)
 		return
-	case errors.Is(err, models.ErrPasskeyFailed), errors.Is(err, models.ErrMFAUnavailable):
+	case errors.Is(err, auth.ErrPasskeyFailed), errors.Is(err, auth.ErrMFAUnavailable):
 		addError(form, "", "The passkey could not be added (it did not verify, the page expired, or it is already registered). Try again.")
 		h.renderPasskeys(c, http.StatusUnprocessableEntity, form)
 		return
@@ -519,7 +520,7 @@ func (h *Handler) adminMFAResetSubmit(c *gin.Context) {
 	}
 	err := h.accounts.AdminResetMFA(c.Request.Context(), currentUser(c).ID, target.ID)
 	switch {
-	case errors.Is(err, models.ErrNotAllowed):
+	case errors.Is(err, auth.ErrNotAllowed):
 		h.errorResponse(c, http.StatusForbidden)
 		return
 	case err != nil:

@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 )
 
@@ -60,8 +61,8 @@ func activateTOTP(t *testing.T, c *testClient) (string, []string) {
 	res.doc(t).Find(`[data-testid="recovery-codes"] code`).Each(func(_ int, s *goquery.Selection) {
 		codes = append(codes, strings.TrimSpace(s.Text()))
 	})
-	if len(codes) != models.RecoveryCodeCount {
-		t.Fatalf("got %d recovery codes, want %d: %s", len(codes), models.RecoveryCodeCount, res.body)
+	if len(codes) != auth.RecoveryCodeCount {
+		t.Fatalf("got %d recovery codes, want %d: %s", len(codes), auth.RecoveryCodeCount, res.body)
 	}
 	return secret, codes
 }
@@ -166,7 +167,7 @@ func TestTOTPActivationLoginPendingAndReuse(t *testing.T) {
 	if err := ts.db.Where("user_id = ?", u.ID).Order("created_at DESC").First(&sess).Error; err != nil {
 		t.Fatal(err)
 	}
-	if sess.AuthMethod != models.AuthPasswordTOTP {
+	if sess.AuthMethod != auth.AuthPasswordTOTP {
 		t.Fatalf("auth method %q", sess.AuthMethod)
 	}
 
@@ -446,7 +447,7 @@ func TestMFAChangesNeedSudo(t *testing.T) {
 		t.Fatalf("admin reset without sudo: %d %q", res.StatusCode, loc)
 	}
 	st, err := ts.h.accounts.MFAStatus(context.Background(), u.ID)
-	if err != nil || !st.TOTP || st.RecoveryLeft != models.RecoveryCodeCount {
+	if err != nil || !st.TOTP || st.RecoveryLeft != auth.RecoveryCodeCount {
 		t.Fatalf("factors changed without sudo: %+v %v", st, err)
 	}
 }

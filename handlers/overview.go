@@ -21,6 +21,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/route"
 	"gatehouse/models"
@@ -199,7 +200,7 @@ func (h *Handler) adminMailRetrySubmit(c *gin.Context) {
 	}
 	sent, err := h.accounts.AdminRetryMail(c.Request.Context(), currentUser(c).ID, uint(id))
 	switch {
-	case errors.Is(err, models.ErrNotAllowed):
+	case errors.Is(err, auth.ErrNotAllowed):
 		h.errorResponse(c, http.StatusForbidden)
 		return
 	case err != nil:

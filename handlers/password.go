@@ -7,9 +7,9 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/route"
-	"gatehouse/models"
 )
 
 // Messages of the password forms (Django's wording where it has one).
@@ -18,7 +18,7 @@ import (
 var passwordChangedURL = route.URL(route.Profile)
 
 const (
-	mismatchError    = models.MsgMismatch
+	mismatchError    = auth.MsgMismatch
 	oldPasswordError = "Your old password was entered incorrectly. Please enter it again."
 )
 
@@ -32,7 +32,7 @@ func (h *Handler) passwordChangePage(c *gin.Context) {
 }
 
 // passwordChangeSubmit is Django's PasswordChangeView made stricter
-// (models.Accounts.ChangePassword): this session stays signed in under a
+// (auth.Accounts.ChangePassword): this session stays signed in under a
 // new token, every other session of the user ends, every reset link in a
 // mailbox stops working, a notice is mailed; a wrong old password counts
 // against the login limit and is recorded.
@@ -49,11 +49,11 @@ func (h *Handler) passwordChangeSubmit(c *gin.Context) {
 		return
 	}
 	st := session(c)
-	ns, err := h.accounts.ChangePassword(c.Request.Context(), models.ChangePasswordInput{
+	ns, err := h.accounts.ChangePassword(c.Request.Context(), auth.ChangePasswordInput{
 		User: currentUser(c), SessionID: st.ID, IP: c.ClientIP(),
 		Old: values.Get("old_password"), New1: values.Get("new_password1"), New2: values.Get("new_password2"),
 	})
-	if errors.Is(err, models.ErrWrongPassword) {
+	if errors.Is(err, auth.ErrWrongPassword) {
 		addError(form, "old_password", oldPasswordError)
 		show(http.StatusUnprocessableEntity)
 		return

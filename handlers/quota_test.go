@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 )
 
@@ -148,7 +149,7 @@ func TestPasswordResetLimitPerEmailRevealsNothing(t *testing.T) {
 		t.Fatalf("got %d password_reset_throttled events, want 4: %+v", len(evs), evs)
 	}
 	for _, e := range evs {
-		if !strings.Contains(e.Detail, models.ScopeResetEmail) || strings.Contains(e.Detail+e.Username, "@") || e.IP != "198.51.100.20" {
+		if !strings.Contains(e.Detail, auth.ScopeResetEmail) || strings.Contains(e.Detail+e.Username, "@") || e.IP != "198.51.100.20" {
 			t.Errorf("got event %+v, want the scope and client, and no address", e)
 		}
 	}
@@ -202,7 +203,7 @@ func TestPasswordResetLimitPerIP(t *testing.T) {
 	if n := countEvents(t, ts, models.EventResetRequested, "user_id = ?", ivy.ID); n != 0 {
 		t.Errorf("got %d jobs for ivy from refused requests, want 0", n)
 	}
-	if n := countEvents(t, ts, models.EventResetThrottled, "detail LIKE ?", "%"+models.ScopeResetIP+"%"); n != 1 {
+	if n := countEvents(t, ts, models.EventResetThrottled, "detail LIKE ?", "%"+auth.ScopeResetIP+"%"); n != 1 {
 		t.Errorf("got %d password_reset_throttled events for the client, want 1", n)
 	}
 }
@@ -262,7 +263,7 @@ func TestSignupLimitPerIP(t *testing.T) {
 	}
 	wantRedirect(t, ts.clientFrom(t, "203.0.113.61", "person").postForm("/accounts/signup/",
 		signupValues("elsewhere", "e@example.com", signupPW, signupPW)), "/")
-	if n := countEvents(t, ts, models.EventSignupThrottled, "ip = ? AND detail LIKE ?", "203.0.113.60", "%"+models.ScopeSignupIP+"%"); n != 1 {
+	if n := countEvents(t, ts, models.EventSignupThrottled, "ip = ? AND detail LIKE ?", "203.0.113.60", "%"+auth.ScopeSignupIP+"%"); n != 1 {
 		t.Errorf("got %d signup_throttled events, want 1", n)
 	}
 }

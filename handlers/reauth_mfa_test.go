@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 )
 
@@ -113,8 +114,8 @@ func TestReauthWithTOTP(t *testing.T) {
 		if c.sessionCookie() == before {
 			t.Fatal("the session token did not rotate")
 		}
-		if e := ts.lastEvent(t, u.ID); e.Kind != models.EventReauthenticated || e.Detail != models.AuthPasswordTOTP {
-			t.Fatalf("got last event %q (%q), want %q (%q)", e.Kind, e.Detail, models.EventReauthenticated, models.AuthPasswordTOTP)
+		if e := ts.lastEvent(t, u.ID); e.Kind != models.EventReauthenticated || e.Detail != auth.AuthPasswordTOTP {
+			t.Fatalf("got last event %q (%q), want %q (%q)", e.Kind, e.Detail, models.EventReauthenticated, auth.AuthPasswordTOTP)
 		}
 		wantStatus(t, c.get(next), http.StatusOK)
 	})
@@ -134,8 +135,8 @@ func TestReauthWithTOTP(t *testing.T) {
 			t.Fatalf("flash after a recovery code: got %q", got)
 		}
 		st, err := ts.h.accounts.MFAStatus(t.Context(), u.ID)
-		if err != nil || st.RecoveryLeft != models.RecoveryCodeCount-1 {
-			t.Fatalf("recovery codes left: got %d (%v), want %d", st.RecoveryLeft, err, models.RecoveryCodeCount-1)
+		if err != nil || st.RecoveryLeft != auth.RecoveryCodeCount-1 {
+			t.Fatalf("recovery codes left: got %d (%v), want %d", st.RecoveryLeft, err, auth.RecoveryCodeCount-1)
 		}
 		if n := userEvents(t, ts, models.EventRecoveryCodeUsed, u.ID); n != 1 {
 			t.Fatalf("recovery-used events: got %d, want 1", n)

@@ -11,6 +11,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/models"
 )
@@ -65,7 +66,7 @@ func (h *Handler) page(c *gin.Context, title string) components.Page {
 	p := components.Page{Title: title}
 	if u := currentUser(c); u != nil {
 		p.User = &components.CurrentUser{Username: u.Username, IsStaff: u.IsStaff}
-		if h.cfg.EmailVerification == models.VerifyOptional && !u.EmailVerified && u.Email != "" {
+		if h.cfg.EmailVerification == auth.VerifyOptional && !u.EmailVerified && u.Email != "" {
 			p.UnverifiedEmail = u.Email
 		}
 	}

@@ -16,7 +16,7 @@ import (
 //
 //   - The request form answers the same (page, status, timing) whether or
 //     not the address has an account: the handler only checks the syntax,
-//     and one transaction (models.Accounts.RequestPasswordReset) counts the
+//     and one transaction (auth.Accounts.RequestPasswordReset) counts the
 //     request against its limits (keyed by what was typed, so the same for
 //     every address) and queues a job in the outbox. The look-up, the token
 //     and the mail happen in the outbox worker, so neither an account
@@ -157,7 +157,7 @@ func (h *Handler) setPasswordPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.SetPasswordPage(p, newForm(nil)))
 }
 
-// setPasswordSubmit completes the reset (models.Accounts.ResetPassword).
+// setPasswordSubmit completes the reset (auth.Accounts.ResetPassword).
 // Every session of the user ends, this browser's too: Django does not log
 // in after a reset either.
 func (h *Handler) setPasswordSubmit(c *gin.Context) {

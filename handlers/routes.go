@@ -90,7 +90,7 @@ func (h *Handler) router() *gin.Engine {
 
 	// Staff only: anonymous visitors go to the login page, other users get
 	// 403. Every rule about whom staff may change is the model's
-	// (models/admin.go).
+	// (auth/admin.go).
 	staff := app.Group("/", h.requireLogin, h.requireStaff, h.requireStaffFactor)
 	staff.GET(route.Pattern(route.AdminIndex), h.adminIndex)
 	staff.GET(route.Pattern(route.AdminEvents), h.adminEventsPage)

@@ -9,6 +9,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/models"
 )
@@ -105,7 +106,7 @@ func (h *Handler) signupValidate(c *gin.Context) {
 	// held up.
 	if field == "username" {
 		err := h.accounts.TakeUsernameCheck(c.Request.Context(), c.ClientIP())
-		var terr *models.ThrottledError
+		var terr *auth.ThrottledError
 		if errors.As(err, &terr) {
 			// A neutral note, not an error: the name may well be free.
 			h.cfg.Metrics.ThrottleRefused(terr.Scope)
@@ -150,7 +151,7 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 	}
 	if wait, err := h.accounts.SignupWait(ctx, c.ClientIP()); err != nil || wait > 0 {
 		if err == nil {
-			err = &models.ThrottledError{Wait: wait, Scope: models.ScopeSignupIP}
+			err = &auth.ThrottledError{Wait: wait, Scope: auth.ScopeSignupIP}
 		}
 		h.formFailure(c, "check signup throttle", err, form, "sign-up attempts", nil, show)
 		return
@@ -172,7 +173,7 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 		show(http.StatusUnprocessableEntity)
 		return
 	}
-	res, err := h.accounts.Signup(ctx, models.SignupInput{
+	res, err := h.accounts.Signup(ctx, auth.SignupInput{
 		Username: values.Get("username"), Email: values.Get("email"), Password: values.Get("password1"),
 		IP: c.ClientIP(), SessionID: session(c).ID,
 	})

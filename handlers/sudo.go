@@ -13,7 +13,7 @@ package handlers
 //     passwords or addresses, which must not travel through a URL or be
 //     stored in the session; the user fills the form again.
 //
-// The confirmation (models.Accounts.Reauthenticate) is throttled by the
+// The confirmation (auth.Accounts.Reauthenticate) is throttled by the
 // login limit of (username, address), is recorded, and moves the session
 // to a new token with reauth_at set.
 
@@ -27,6 +27,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/route"
 	"gatehouse/models"
@@ -97,7 +98,7 @@ func (h *Handler) localReferer(c *gin.Context) string {
 
 // privilegeChange reports whether an admin edit would change the target's
 // staff or superuser flag (only such edits need sudo).
-func privilegeChange(target *models.User, ch models.UserChanges) bool {
+func privilegeChange(target *models.User, ch auth.UserChanges) bool {
 	return (ch.IsStaff != nil && *ch.IsStaff != target.IsStaff) ||
 		(ch.IsSuperuser != nil && *ch.IsSuperuser != target.IsSuperuser)
 }
@@ -124,7 +125,7 @@ func (h *Handler) reauthView(c *gin.Context, next string) (components.Reauth, er
 	switch {
 	case err == nil:
 		r.PasskeyOptions, r.PasskeyState = string(cer.Options), cer.State
-	case !errors.Is(err, models.ErrNotFound) && !errors.Is(err, models.ErrMFAUnavailable):
+	case !errors.Is(err, models.ErrNotFound) && !errors.Is(err, auth.ErrMFAUnavailable):
 		return r, err
 	}
 	return r, nil
@@ -146,7 +147,7 @@ func (h *Handler) renderReauth(c *gin.Context, status int, form components.Form,
 }
 
 // reauthSubmit checks the password, and the code of a user with a second
-// factor (models.Accounts.Reauthenticate), and sends the user back to next.
+// factor (auth.Accounts.Reauthenticate), and sends the user back to next.
 func (h *Handler) reauthSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
@@ -161,15 +162,15 @@ func (h *Handler) reauthSubmit(c *gin.Context) {
 		return
 	}
 	st := session(c)
-	res, err := h.accounts.Reauthenticate(c.Request.Context(), models.ReauthInput{
+	res, err := h.accounts.Reauthenticate(c.Request.Context(), auth.ReauthInput{
 		User: currentUser(c), SessionID: st.ID, IP: c.ClientIP(), Password: values.Get("password"), Code: values.Get("code"),
 	})
 	switch {
-	case errors.Is(err, models.ErrWrongPassword):
+	case errors.Is(err, auth.ErrWrongPassword):
 		addError(form, "password", reauthWrongPassword)
 		show(http.StatusUnprocessableEntity)
 		return
-	case errors.Is(err, models.ErrWrongCode):
+	case errors.Is(err, auth.ErrWrongCode):
 		addError(form, "code", reauthWrongCode)
 		show(http.StatusUnprocessableEntity)
 		return
@@ -184,7 +185,7 @@ func (h *Handler) reauthSubmit(c *gin.Context) {
 	touch(c)
 	if res.RecoveryLeft >= 0 {
 		level := "info"
-		if res.RecoveryLeft <= models.RecoveryCodesLow {
+		if res.RecoveryLeft <= auth.RecoveryCodesLow {
 			level = "warning"
 		}
 		h.flashLink(c, level, route.URL(route.RecoveryCodes), "Make a new set", "You used a recovery code; %d left.", res.RecoveryLeft)
@@ -193,7 +194,7 @@ func (h *Handler) reauthSubmit(c *gin.Context) {
 }
 
 // reauthPasskeySubmit confirms the user with one of their passkeys alone
-// (models.Accounts.PasskeyReauthenticate); webauthn.js posts the form.
+// (auth.Accounts.PasskeyReauthenticate); webauthn.js posts the form.
 func (h *Handler) reauthPasskeySubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
@@ -208,11 +209,11 @@ func (h *Handler) reauthPasskeySubmit(c *gin.Context) {
 		return
 	}
 	st := session(c)
-	ns, err := h.accounts.PasskeyReauthenticate(c.Request.Context(), models.PasskeyReauthInput{
+	ns, err := h.accounts.PasskeyReauthenticate(c.Request.Context(), auth.PasskeyReauthInput{
 		User: currentUser(c), SessionID: st.ID, State: values.Get("state"), Response: []byte(values.Get("credential")),
 	})
 	switch {
-	case errors.Is(err, models.ErrPasskeyFailed), errors.Is(err, models.ErrMFAUnavailable):
+	case errors.Is(err, auth.ErrPasskeyFailed), errors.Is(err, auth.ErrMFAUnavailable):
 		addError(form, "", "The passkey could not be verified. Try again, or use your password and a code.")
 		show(http.StatusUnprocessableEntity)
 		return

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 )
 
@@ -15,7 +16,7 @@ import (
 func (ts *testServer) ageReauth(t *testing.T, userID uint) {
 	t.Helper()
 	err := ts.db.Model(&models.Session{}).Where("user_id = ?", userID).
-		Update("reauth_at", time.Now().UTC().Add(-2*models.DefaultReauthTimeout)).Error
+		Update("reauth_at", time.Now().UTC().Add(-2*auth.DefaultReauthTimeout)).Error
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestSudoGuardsPasswordChange(t *testing.T) {
 		req.Header.Set("Referer", "https://evil.example/accounts/x/")
 		wantRedirect(t, c.do(req), reauthTo("/accounts/password_change/"))
 		wantRedirect(t, c.postForm("/accounts/password_change/", change), reauthTo("/accounts/password_change/"))
-		if _, err := ts.h.accounts.Login(t.Context(), models.LoginInput{Username: "sudoer", Password: "first long password", IP: "192.0.2.9"}); err != nil {
+		if _, err := ts.h.accounts.Login(t.Context(), auth.LoginInput{Username: "sudoer", Password: "first long password", IP: "192.0.2.9"}); err != nil {
 			t.Fatalf("the password changed without a recent confirmation: %v", err)
 		}
 	})

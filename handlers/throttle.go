@@ -12,7 +12,7 @@ import (
 // tooManyRequests prepares a 429 answer: it sets Retry-After (whole seconds,
 // rounded up) and returns the message for the form. The caller renders the
 // form with status 429. The limits themselves are kept by the flows
-// (models.Accounts), which take each attempt before the work it limits.
+// (auth.Accounts), which take each attempt before the work it limits.
 func tooManyRequests(c *gin.Context, wait time.Duration, what string) (status int, msg string) {
 	secs := int64((wait + time.Second - 1) / time.Second)
 	c.Header("Retry-After", strconv.FormatInt(max(secs, 1), 10))

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 )
 
@@ -70,7 +71,7 @@ func TestEmailVerificationOptional(t *testing.T) {
 // logging in mails a new link (limited); the link confirms in any browser.
 func TestEmailVerificationMandatory(t *testing.T) {
 	srv, withMail := withSMTP(t)
-	ts := newTestServer(t, withMail, func(c *Config) { c.EmailVerification = models.VerifyMandatory })
+	ts := newTestServer(t, withMail, func(c *Config) { c.EmailVerification = auth.VerifyMandatory })
 	c := ts.client(t)
 	res := c.postForm("/accounts/signup/", signupForm("strict"))
 	wantRedirect(t, res, "/accounts/login/")
@@ -109,7 +110,7 @@ func TestEmailVerificationMandatory(t *testing.T) {
 // TestEmailVerificationNone: no mail, no banner, no state shown.
 func TestEmailVerificationNone(t *testing.T) {
 	srv, withMail := withSMTP(t)
-	ts := newTestServer(t, withMail, func(c *Config) { c.EmailVerification = models.VerifyNone })
+	ts := newTestServer(t, withMail, func(c *Config) { c.EmailVerification = auth.VerifyNone })
 	c := ts.client(t)
 	wantRedirect(t, c.postForm("/accounts/signup/", signupForm("relaxed")), "/")
 	srv.None(t, 300*time.Millisecond)

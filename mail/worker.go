@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/route"
 	"gatehouse/models"
@@ -106,7 +107,7 @@ type Worker struct {
 }
 
 // NewWorker returns a worker sending through m. jobs runs the outbox rows
-// that are work rather than mail (models.Accounts.ProcessResetRequest);
+// that are work rather than mail (auth.Accounts.ProcessResetRequest);
 // baseURL starts every link in a mail.
 func NewWorker(outbox *models.Outbox, m Mailer, jobs func(context.Context, *models.OutboxMessage) error, baseURL string, log *slog.Logger, opts WorkerOptions) *Worker {
 	opts.setDefaults()
@@ -331,7 +332,7 @@ func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message,
 		e := components.EmailChangedEmail{Username: d["username"], When: humanTime(d["when"]), By: by,
 			ResetURL: w.baseURL + route.URL(route.PasswordReset), SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "Your Gatehouse e-mail address was changed", components.EmailChangedEmailText(e), components.EmailChangedEmailHTML(e))
-	case models.KindMFAChanged:
+	case auth.KindMFAChanged:
 		by := "you"
 		if d["by"] == "staff" {
 			by = "the site's staff"
@@ -339,7 +340,7 @@ func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message,
 		e := components.MFAChangedEmail{Username: d["username"], Change: d["change"], What: capitalize(d["what"]), By: by,
 			When: humanTime(d["when"]), SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "Two-factor authentication changed on Gatehouse", components.MFAChangedEmailText(e), components.MFAChangedEmailHTML(e))
-	case models.KindRecoveryCodeUsed:
+	case auth.KindRecoveryCodeUsed:
 		e := components.RecoveryCodeUsedEmail{Username: d["username"], When: humanTime(d["when"]), Left: d["left"],
 			IP: d["ip"], SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "A recovery code was used to sign in to Gatehouse", components.RecoveryCodeUsedEmailText(e), components.RecoveryCodeUsedEmailHTML(e))

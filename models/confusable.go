@@ -102,7 +102,7 @@ func skeletonOwners(db *gorm.DB, username string) *gorm.DB {
 // broke: ErrDuplicateEmail only when the address was the sole conflict, so
 // a name that is taken is reported as such whatever the address.
 func (u *Users) duplicateUserErr(ctx context.Context, username string, err error) error {
-	if !strings.Contains(uniqueIndexOf(err), "email") {
+	if !strings.Contains(UniqueIndexOf(err), "email") {
 		return ErrDuplicateUsername
 	}
 	if taken, terr := u.UsernameTaken(ctx, username); terr == nil && taken {

@@ -72,30 +72,6 @@ func TestLookalikeUsernamesCollide(t *testing.T) {
 
 // E-mail addresses are unique case-insensitively; accounts without one
 // are not. Both creation and an admin's e-mail edit are held to it.
-func TestUniqueEmails(t *testing.T) {
-	users := openTestUsers(t)
-	ctx := context.Background()
-	root := mustCreate(t, users, NewUser{Username: "root", IsSuperuser: true})
-	mustCreate(t, users, NewUser{Username: "alice", Email: "Alice@Example.com"})
-	other := mustCreate(t, users, NewUser{Username: "other", Email: "other@example.com"})
-	mustCreate(t, users, NewUser{Username: "nomail1"})
-	mustCreate(t, users, NewUser{Username: "nomail2"})
-	for _, e := range []string{"alice@example.com", "ALICE@EXAMPLE.COM", "Alice@example.COM"} {
-		_, err := users.Create(ctx, NewUser{Username: "x" + strings.ToLower(e[:3]), Email: e, Password: "a long enough password"})
-		if !errors.Is(err, ErrDuplicateEmail) {
-			t.Errorf("Create with %q beside Alice@Example.com: got %v, want ErrDuplicateEmail", e, err)
-		}
-	}
-	email := "ALICE@example.com"
-	if _, err := NewAccounts(users.db, users.hasher, NewOutbox(users.db), Policy{}).AdminUpdate(ctx, root.ID, other.ID, UserChanges{Email: &email}); !errors.Is(err, ErrDuplicateEmail) {
-		t.Errorf("admin sets other's address to %q: got %v, want ErrDuplicateEmail", email, err)
-	}
-	same := "other@example.com"
-	on := true
-	if _, err := NewAccounts(users.db, users.hasher, NewOutbox(users.db), Policy{}).AdminUpdate(ctx, root.ID, other.ID, UserChanges{Email: &same, IsStaff: &on}); err != nil {
-		t.Errorf("admin edit keeping the address: %v", err)
-	}
-}
 
 // The data migration on a database that already has look-alikes and a
 // shared address (made by the release before the rule): nobody is lost,

@@ -142,7 +142,7 @@ func isUnavailable(err error) bool {
 
 // isUniqueViolation reports whether err is a UNIQUE (or primary key)
 // constraint failure.
-func isUniqueViolation(err error) bool {
+func IsUniqueViolation(err error) bool {
 	var se sqlite3.Error
 	if errors.As(err, &se) {
 		return se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
@@ -153,7 +153,7 @@ func isUniqueViolation(err error) bool {
 
 // uniqueIndexOf names the unique index a violation hit ("" if unknown), so
 // one insert can tell a taken username from a taken e-mail address.
-func uniqueIndexOf(err error) string {
+func UniqueIndexOf(err error) string {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		return pe.ConstraintName
@@ -180,7 +180,7 @@ const adminWritesLock int64 = 0x6761746568_01 // "gateh", 1
 // still a superuser and both commit: a transaction-scoped advisory lock,
 // taken first, orders them, and each statement after it sees the other's
 // commit. Admin edits are rare, so one lock for all costs nothing.
-func serializeAdminWrites(tx *gorm.DB) error {
+func SerializeAdminWrites(tx *gorm.DB) error {
 	if dialectOf(tx) != dialectPostgres {
 		return nil
 	}

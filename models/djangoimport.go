@@ -403,7 +403,7 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 		switch {
 		case err == nil:
 			rep.Imported += n
-		case isUniqueViolation(err):
+		case IsUniqueViolation(err):
 			// Someone took a name or an address since the import looked:
 			// insert one by one and report the losers.
 			for _, r := range rows {
@@ -411,7 +411,7 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 				switch {
 				case err == nil:
 					rep.Imported++
-				case isUniqueViolation(err):
+				case IsUniqueViolation(err):
 					rep.Skipped = append(rep.Skipped, DjangoSkip{r.djangoID, r.user.Username, SkipUsernameTaken,
 						"a Gatehouse account with this username or e-mail address was created during the import"})
 				default:

@@ -68,12 +68,12 @@ func NewEvents(db *gorm.DB) *Events { return &Events{db: db} }
 // Flows record their events inside their own transaction (recordEvent);
 // Record is for events that accompany no other write.
 func (ev *Events) Record(ctx context.Context, e AuthEvent) error {
-	return dbErr("record event", recordEvent(ev.db.WithContext(ctx), ctx, e))
+	return dbErr("record event", RecordEvent(ev.db.WithContext(ctx), ctx, e))
 }
 
 // recordEvent stores e inside tx.
-func recordEvent(tx *gorm.DB, ctx context.Context, e AuthEvent) error {
-	ci := clientInfo(ctx)
+func RecordEvent(tx *gorm.DB, ctx context.Context, e AuthEvent) error {
+	ci := ClientInfoOf(ctx)
 	if e.IP == "" {
 		e.IP = ci.IP
 	}
@@ -89,7 +89,7 @@ func recordEvent(tx *gorm.DB, ctx context.Context, e AuthEvent) error {
 }
 
 // userEvent is the event kind about user u (ID and name filled in).
-func userEvent(kind EventKind, u *User, actorID *uint, detail string) AuthEvent {
+func UserEvent(kind EventKind, u *User, actorID *uint, detail string) AuthEvent {
 	return AuthEvent{Kind: kind, UserID: &u.ID, Username: u.Username, ActorID: actorID, Detail: detail}
 }
 

@@ -87,3 +87,37 @@ func EventMetricLabel(kind EventKind) string {
 	}
 	return "other"
 }
+
+const (
+	EventFactorAdded          EventKind = "mfa_factor_added"
+	EventFactorRemoved        EventKind = "mfa_factor_removed"
+	EventRecoveryCodeUsed     EventKind = "mfa_recovery_code_used"
+	EventRecoveryCodesNew     EventKind = "mfa_recovery_codes_generated"
+	EventSecondFactorPending  EventKind = "login_second_factor_due"
+	EventSecondFactorFailed   EventKind = "login_second_factor_failed"
+	EventSecondFactorThrottle EventKind = "login_second_factor_throttled"
+	EventMFAReset             EventKind = "mfa_reset_by_staff"
+)
+
+const (
+	EventNewDevice EventKind = "new_device_sign_in"
+	// KindNewDevice tells the account of a sign-in from a new browser.
+	KindNewDevice = "new_device"
+)
+
+const (
+	EventEmailChangeRequested EventKind = "email_change_requested"
+	EventEmailChanged         EventKind = "email_changed"
+	EventEmailVerified        EventKind = "email_verified"
+	EventEmailMailThrottled   EventKind = "email_mail_throttled"
+)
+
+const (
+	EventReauthenticated EventKind = "reauthenticated"
+	EventReauthFailed    EventKind = "reauthentication_failed"
+	EventReauthThrottled EventKind = "reauthentication_throttled"
+)
+
+const (
+	EventReauthFactorFailed EventKind = "reauthentication_factor_failed"
+)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
@@ -42,48 +41,6 @@ func loadLegacyDB(t *testing.T) string {
 // A database made by the release before versioned migrations is adopted
 // in place: every migration applies, every row and every password is still
 // there, and the data migrations filled what they derive.
-func TestMigrateUpgradesLegacyDatabase(t *testing.T) {
-	path := loadLegacyDB(t)
-	ctx := context.Background()
-	db, err := Open(ctx, path, WithMigrate(MigrateCheck))
-	if !errors.Is(err, ErrSchemaBehind) {
-		t.Fatalf("Open(check) on the legacy database: got %v, want ErrSchemaBehind", err)
-	}
-	db, err = Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open (migrate) on the legacy database: %v", err)
-	}
-	t.Cleanup(func() { _ = Close(db) })
-	list, err := Migrations(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range list {
-		if !m.Applied {
-			t.Errorf("migration %s: got pending, want applied", m.Name)
-		}
-	}
-	acc := NewAccounts(db, NewHasher(cheap, 2, time.Second), NewOutbox(db), Policy{})
-	for _, name := range []string{"admin", "alice", "Alice2", "\u0430dmin", "bob", "carol"} {
-		u, _, err := acc.verify(ctx, name, "correct-horse-battery")
-		if err != nil {
-			t.Errorf("log in as %q after the upgrade: %v", name, err)
-			continue
-		}
-		if u.Username != name {
-			t.Errorf("log in as %q: got user %q", name, u.Username)
-		}
-	}
-	var n int64
-	for table, want := range map[string]int64{"users": 6, "sessions": 1, "auth_events": 1, "throttle_counters": 1, "one_time_tokens": 1} {
-		if err := db.Table(table).Count(&n).Error; err != nil || n != want {
-			t.Errorf("%s after the upgrade: got %d rows (%v), want %d", table, n, err, want)
-		}
-	}
-	if err := CheckSchema(ctx, db); err != nil {
-		t.Errorf("CheckSchema after the upgrade: %v", err)
-	}
-}
 
 // Every column GORM reads or writes for a model exists in the migrated
 // schema: the migrations, not AutoMigrate, make the tables, so a model

@@ -105,7 +105,7 @@ func (e *RecipientGone) Unwrap() error { return ErrRecipientGone }
 var ErrClaimLost = errors.New("outbox claim lost")
 
 // enqueue writes a message inside tx; it is claimed once tx commits.
-func enqueue(tx *gorm.DB, kind string, userID *uint, to string, data map[string]string) error {
+func Enqueue(tx *gorm.DB, kind string, userID *uint, to string, data map[string]string) error {
 	payload := []byte("{}")
 	if len(data) > 0 {
 		var err error
@@ -121,9 +121,9 @@ func enqueue(tx *gorm.DB, kind string, userID *uint, to string, data map[string]
 // Enqueue writes a message on its own, for work that accompanies no other
 // write (and for tests); flows enqueue inside their own transaction.
 func (o *Outbox) Enqueue(ctx context.Context, kind string, userID *uint, to string, data map[string]string) error {
-	err := enqueue(o.db.WithContext(ctx), kind, userID, to, data)
+	err := Enqueue(o.db.WithContext(ctx), kind, userID, to, data)
 	if err == nil {
-		o.nudge()
+		o.Nudge()
 	}
 	return dbErr("enqueue", err)
 }
@@ -151,7 +151,7 @@ func NewOutbox(db *gorm.DB) *Outbox {
 func (o *Outbox) Wake() <-chan struct{} { return o.wake }
 
 // nudge wakes the worker without blocking.
-func (o *Outbox) nudge() {
+func (o *Outbox) Nudge() {
 	if o == nil {
 		return
 	}
@@ -338,14 +338,14 @@ func (o *Outbox) Retry(ctx context.Context, ids []uint, allFailed bool) (int64, 
 	var n int64
 	err := o.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		n, err = retryMail(tx, ids, allFailed)
+		n, err = RetryMail(tx, ids, allFailed)
 		return err
 	})
 	if err != nil {
 		return 0, dbErr("retry outbox messages", err)
 	}
 	if n > 0 {
-		o.nudge()
+		o.Nudge()
 	}
 	return n, nil
 }
@@ -355,44 +355,11 @@ func (o *Outbox) Retry(ctx context.Context, ids []uint, allFailed bool) (int64, 
 // old one is voided when the new one is issued); waiting ones are made
 // due. With allFailed (and no ids) it retries every failed message. It
 // returns how many rows it put back.
-func retryMail(tx *gorm.DB, ids []uint, allFailed bool) (int64, error) {
-	now := time.Now().UTC()
-	failed := tx.Model(&OutboxMessage{}).Where("failed_at IS NOT NULL AND sent_at IS NULL AND dropped_at IS NULL")
-	if !allFailed {
-		failed = failed.Where("id IN ?", ids)
-	}
-	res := failed.Updates(map[string]any{"failed_at": nil, "next_attempt_at": now, "claimed_until": nil,
-		"attempts": 0, "created_at": now})
-	if res.Error != nil || allFailed {
-		return res.RowsAffected, res.Error
-	}
-	n := res.RowsAffected
-	res = tx.Model(&OutboxMessage{}).Where("id IN ? AND next_attempt_at > ?", ids, now).
-		Where("sent_at IS NULL AND failed_at IS NULL AND dropped_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)", now).
-		Update("next_attempt_at", now)
-	return n + res.RowsAffected, res.Error
-}
 
 // AdminRetryMail puts a failed message back in the queue for a staff
 // member ("Send again"), in one transaction with the rights check and the
 // security event. sent is false when the message is not (or no longer)
 // failed.
-func (a *Accounts) AdminRetryMail(ctx context.Context, actorID, messageID uint) (sent bool, err error) {
-	err = a.transaction(ctx, "retry mail", func(tx *gorm.DB) error {
-		actor, err := loadActor(tx, actorID)
-		if err != nil {
-			return err
-		}
-		n, err := retryMail(tx, []uint{messageID}, false)
-		if err != nil || n == 0 {
-			return err
-		}
-		sent = true
-		return recordEvent(tx, ctx, AuthEvent{Kind: EventAdminAction, ActorID: &actor.ID,
-			Detail: fmt.Sprintf("failed mail %d queued again by staff", messageID)})
-	})
-	return sent, err
-}
 
 // OutboxStats counts the outbox by state.
 type OutboxStats struct {
@@ -572,3 +539,32 @@ func Sweep(ctx context.Context, interval time.Duration, log *slog.Logger, what s
 		}
 	}
 }
+
+func (o *Outbox) PrepareEmailChangeToken(ctx context.Context, m *OutboxMessage, ttl time.Duration) (string, error) {
+	return o.prepareToken(ctx, m, TokenIssue{Purpose: PurposeEmailChange, TTL: ttl, Payload: m.Recipient}, m.Data()["old"])
+}
+
+const (
+	PurposeEmailChange = "email_change"
+	PurposeEmailVerify = "email_verify"
+)
+
+const (
+	// KindEmailChangeConfirm mails the change link to the new address
+	// (token issued at send time).
+	KindEmailChangeConfirm = "email_change_confirm"
+	// KindEmailChangeRequested tells the current address that a change was
+	// asked for, at once.
+	KindEmailChangeRequested = "email_change_requested"
+	// KindEmailVerify mails the verification link (token issued at send
+	// time).
+	KindEmailVerify = "email_verify"
+)
+
+const (
+	// KindAccountDeleted is the goodbye mail. The outbox has no foreign
+	// key to users, so it outlives the account.
+	KindAccountDeleted = "account_deleted"
+	// EventAccountDeleteFailed: a wrong password on the delete form.
+	EventAccountDeleteFailed EventKind = "account_delete_failed"
+)

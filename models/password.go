@@ -6,11 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"gorm.io/gorm"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"gorm.io/gorm"
 
 	"golang.org/x/crypto/argon2"
 )

@@ -170,7 +170,7 @@ func WithClientInfo(ctx context.Context, ci ClientInfo) context.Context {
 	return context.WithValue(ctx, clientKey{}, ci)
 }
 
-func clientInfo(ctx context.Context) ClientInfo {
+func ClientInfoOf(ctx context.Context) ClientInfo {
 	ci, _ := ctx.Value(clientKey{}).(ClientInfo)
 	return ci
 }
@@ -235,7 +235,7 @@ func createSession(tx *gorm.DB, ctx context.Context, state SessionState, life Li
 		state.Persistent = false
 	}
 	expires := life.expiry(&state, now, now)
-	ci := clientInfo(ctx)
+	ci := ClientInfoOf(ctx)
 	row := Session{
 		ID: id, UserID: state.UserID, AuthAt: state.AuthAt, AuthMethod: state.AuthMethod, ReauthAt: state.ReauthAt,
 		PendingUserID: state.PendingUserID, PendingAt: state.PendingAt, Persistent: state.Persistent,

@@ -201,7 +201,7 @@ func (t *Throttles) Take(ctx context.Context, rules ...Rule) (Taken, error) {
 	var out Taken
 	err := t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		out, err = t.take(tx, rules...)
+		out, err = t.TakeTx(tx, rules...)
 		return err
 	})
 	if err != nil {
@@ -211,7 +211,7 @@ func (t *Throttles) Take(ctx context.Context, rules ...Rule) (Taken, error) {
 }
 
 // take is Take inside the caller's transaction.
-func (t *Throttles) take(tx *gorm.DB, rules ...Rule) (Taken, error) {
+func (t *Throttles) TakeTx(tx *gorm.DB, rules ...Rule) (Taken, error) {
 	now := t.now()
 	var out Taken
 	rows := make([]ThrottleCounter, len(rules))
@@ -293,7 +293,7 @@ func lockCounter(tx *gorm.DB, r Rule, now time.Time, row *ThrottleCounter) error
 // giveBack returns the attempt taken against rule (a login that succeeded
 // does not count against its address), inside tx: the count goes down by
 // one and a block the attempt started is lifted.
-func giveBack(tx *gorm.DB, t Taken, scope string) error {
+func GiveBack(tx *gorm.DB, t Taken, scope string) error {
 	for _, r := range t.taken {
 		if r.rule.Scope != scope {
 			continue
@@ -314,7 +314,7 @@ func giveBack(tx *gorm.DB, t Taken, scope string) error {
 // successful login does for its (username, address) counter. The row is
 // cleared rather than deleted, so a parallel take never loses it between
 // its insert and its locked read.
-func resetRule(tx *gorm.DB, r Rule) error {
+func ResetRule(tx *gorm.DB, r Rule) error {
 	return tx.Model(&ThrottleCounter{}).Where("key = ?", r.Key).Updates(map[string]any{
 		"count": 0, "strikes": 0, "blocked_until": neverBlocked, "window_start": time.Now().UTC(),
 	}).Error

@@ -89,7 +89,7 @@ func TestThrottleBlocksAfterMaxAndBacksOff(t *testing.T) {
 		clock.advance(time.Second)
 	}
 
-	if err := th.db.Transaction(func(tx *gorm.DB) error { return resetRule(tx, r) }); err != nil {
+	if err := th.db.Transaction(func(tx *gorm.DB) error { return ResetRule(tx, r) }); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i < limit.Max; i++ {
@@ -138,7 +138,7 @@ func TestThrottleGiveBack(t *testing.T) {
 	if got.Blocked == 0 {
 		t.Fatal("second attempt: got no block, want the limit used up")
 	}
-	if err := th.db.Transaction(func(tx *gorm.DB) error { return giveBack(tx, got, "login:ip") }); err != nil {
+	if err := th.db.Transaction(func(tx *gorm.DB) error { return GiveBack(tx, got, "login:ip") }); err != nil {
 		t.Fatal(err)
 	}
 	if got := take(t, th, r); got.Refused() {

@@ -157,7 +157,7 @@ func (t *Tokens) Check(ctx context.Context, purpose, hash string) (*OneTimeToken
 // consumeToken uses the token up inside tx: one conditional UPDATE, so of
 // parallel uses exactly one sees RowsAffected == 1. It returns the token's
 // row as it was, or ErrInvalidToken.
-func consumeToken(tx *gorm.DB, purpose, hash string, now time.Time) (*OneTimeToken, error) {
+func ConsumeToken(tx *gorm.DB, purpose, hash string, now time.Time) (*OneTimeToken, error) {
 	if !validHash(hash) {
 		return nil, ErrInvalidToken
 	}
@@ -180,7 +180,7 @@ func consumeToken(tx *gorm.DB, purpose, hash string, now time.Time) (*OneTimeTok
 // voidTokens marks every outstanding token of userID used, inside tx: called
 // whenever the user's password, e-mail address or active status changes, so
 // a link mailed before the change cannot undo it.
-func voidTokens(tx *gorm.DB, userID uint, now time.Time) error {
+func VoidTokens(tx *gorm.DB, userID uint, now time.Time) error {
 	return tx.Model(&OneTimeToken{}).Where("user_id = ? AND used_at IS NULL", userID).
 		Update("used_at", now).Error
 }

@@ -68,13 +68,16 @@ func NewUsers(db *gorm.DB, hasher *Hasher) *Users {
 }
 
 // Hasher returns the password hasher the users are checked with.
+// DB is the database the users live in.
+func (u *Users) DB() *gorm.DB { return u.db }
+
 func (u *Users) Hasher() *Hasher { return u.hasher }
 
 // Create validates nu and stores a new active user, recording no event:
 // for seeding and tests. The app's flows create users through Accounts
 // (Signup, AdminCreate, CreateByCommand), which record who did it.
 func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
-	user, err := prepareUser(ctx, u.hasher, nu)
+	user, err := PrepareUser(ctx, u.hasher, nu)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +85,7 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 	// (User.AfterCreate) are stored together or not at all.
 	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return tx.Create(user).Error })
 	if err != nil {
-		if isUniqueViolation(err) {
+		if IsUniqueViolation(err) {
 			return nil, u.duplicateUserErr(ctx, user.Username, err)
 		}
 		return nil, dbErr("create user", err)
@@ -94,24 +97,24 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 // insert. A username taken in any letter case is left to the unique index.
 // Validation failures come back as a *ValidationError on username, email
 // and password.
-func prepareUser(ctx context.Context, hasher *Hasher, nu NewUser) (*User, error) {
+func PrepareUser(ctx context.Context, hasher *Hasher, nu NewUser) (*User, error) {
 	username := NormalizeUsername(nu.Username)
 	email := NormalizeEmail(nu.Email)
-	verr := newValidationError()
+	verr := NewValidationError()
 	if msg := ValidateUsername(username); msg != "" {
-		verr.add("username", msg)
+		verr.Add("username", msg)
 	}
 	if msg := ValidateEmail(email); msg != "" {
-		verr.add("email", msg)
+		verr.Add("email", msg)
 	}
 	passwordProblems := ValidatePassword(nu.Password, username, email)
 	if nu.SkipPasswordValidation {
 		passwordProblems = hardPasswordProblems(nu.Password)
 	}
 	for _, msg := range passwordProblems {
-		verr.add("password", msg)
+		verr.Add("password", msg)
 	}
-	if err := verr.orNil(); err != nil {
+	if err := verr.OrNil(); err != nil {
 		return nil, err
 	}
 	hash, err := hasher.Hash(ctx, nu.Password)
@@ -183,10 +186,17 @@ type ValidationError struct {
 	Fields map[string][]string
 }
 
-func (e *ValidationError) add(field, msg string) {
+func (e *ValidationError) Add(field, msg string) {
 	e.Fields[field] = append(e.Fields[field], msg)
 }
 
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("invalid input: %v", e.Fields)
+}
+
+func (e *ValidationError) OrNil() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
 }

@@ -259,10 +259,10 @@ func prefixEnd(p string) (string, bool) {
 
 // CountActiveSuperusers counts the accounts that can administer the site.
 func (u *Users) CountActiveSuperusers(ctx context.Context) (int64, error) {
-	return countActiveSuperusers(u.db.WithContext(ctx))
+	return CountActiveSuperusers(u.db.WithContext(ctx))
 }
 
-func countActiveSuperusers(tx *gorm.DB) (int64, error) {
+func CountActiveSuperusers(tx *gorm.DB) (int64, error) {
 	var n int64
 	err := tx.Model(&User{}).Where("is_superuser = ? AND is_active = ?", true, true).Count(&n).Error
 	return n, err

@@ -1,8 +1,9 @@
-package models
+package auth
 
 import (
 	"context"
 	"errors"
+	"gatehouse/models"
 	"time"
 
 	"gorm.io/gorm"
@@ -25,10 +26,10 @@ type LoginInput struct {
 
 // LoginResult is a successful login: the user and the session to adopt.
 type LoginResult struct {
-	User    *User
-	Session NewSession
+	User    *models.User
+	Session models.NewSession
 	// Pending means the password was right but a second factor is due:
-	// Session is pending, not signed in (models/mfa_login.go).
+	// Session is pending, not signed in (auth/mfa_login.go).
 	Pending bool
 }
 
@@ -59,22 +60,22 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 		return nil, err
 	}
 	user, rehash, err := a.verify(ctx, in.Username, in.Password)
-	if errors.Is(err, ErrInvalidCredentials) {
-		e := AuthEvent{Kind: EventLoginFailed}
+	if errors.Is(err, models.ErrInvalidCredentials) {
+		e := models.AuthEvent{Kind: models.EventLoginFailed}
 		if user != nil {
 			e.UserID, e.Username = &user.ID, user.Username
 		} else {
 			e.Detail = "no account has this username"
 		}
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record failed login", event: e,
-			block: EventLoginThrottled, user: user, taken: taken}, ErrInvalidCredentials)
+			block: models.EventLoginThrottled, user: user, taken: taken}, models.ErrInvalidCredentials)
 	}
-	if errors.Is(err, ErrAccountInactive) {
+	if errors.Is(err, models.ErrAccountInactive) {
 		// The right password for a deactivated account: recorded as a
 		// failure (no session), answered with the inactive page.
-		e := userEvent(EventLoginFailed, user, nil, "account inactive")
+		e := models.UserEvent(models.EventLoginFailed, user, nil, "account inactive")
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record inactive login", event: e,
-			block: EventLoginThrottled, user: user, taken: taken}, ErrAccountInactive)
+			block: models.EventLoginThrottled, user: user, taken: taken}, models.ErrAccountInactive)
 	}
 	if err != nil {
 		return nil, err
@@ -96,17 +97,17 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 	var out LoginResult
 	err = a.transaction(ctx, "login", func(tx *gorm.DB) error {
 		u, err := lockUser(tx, user.ID)
-		if errors.Is(err, ErrNotFound) {
-			return ErrInvalidCredentials
+		if errors.Is(err, models.ErrNotFound) {
+			return models.ErrInvalidCredentials
 		}
 		if err != nil {
 			return err
 		}
 		if !u.IsActive || u.Password != user.Password {
-			return ErrInvalidCredentials // deactivated or changed meanwhile
+			return models.ErrInvalidCredentials // deactivated or changed meanwhile
 		}
 		if newHash != "" {
-			if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("password", newHash).Error; err != nil {
+			if err := tx.Model(&models.User{}).Where("id = ?", u.ID).Update("password", newHash).Error; err != nil {
 				return err
 			}
 			u.Password = newHash
@@ -115,13 +116,13 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 		// address's would let an attacker reset it by logging in to an
 		// account of their own between guesses; their successful attempt
 		// is just not counted.
-		if err := resetRule(tx, userIP); err != nil {
+		if err := models.ResetRule(tx, userIP); err != nil {
 			return err
 		}
-		if err := giveBack(tx, taken, ScopeLoginIP); err != nil {
+		if err := models.GiveBack(tx, taken, ScopeLoginIP); err != nil {
 			return err
 		}
-		ns, err := a.finishSignIn(tx, ctx, signInStep{sessionID: in.SessionID, user: u, method: AuthPassword,
+		ns, err := a.finishSignIn(tx, ctx, signInStep{sessionID: in.SessionID, user: u, method: models.AuthPassword,
 			remember: in.Remember, device: in.Device})
 		if err != nil {
 			return err
@@ -139,9 +140,9 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 // passkey), made inside the sign-in's transaction on the locked row: the
 // account is active and, under EMAIL_VERIFICATION=mandatory, its address
 // is confirmed. (A deleted account has no row to lock.)
-func (a *Accounts) mayEnter(u *User) error {
+func (a *Accounts) mayEnter(u *models.User) error {
 	if !u.IsActive {
-		return ErrAccountInactive
+		return models.ErrAccountInactive
 	}
 	if a.policy.verification() == VerifyMandatory && !u.EmailVerified {
 		return ErrEmailUnverified
@@ -154,7 +155,7 @@ func (a *Accounts) mayEnter(u *User) error {
 // device cookie.
 type signInStep struct {
 	sessionID string
-	user      *User
+	user      *models.User
 	method    string
 	remember  bool
 	device    string
@@ -166,22 +167,22 @@ type signInStep struct {
 // replaced by a signed-in one (rotation), the event, and the browser
 // check that mails a new-device notice. One place, so no way in can skip
 // one of them.
-func (a *Accounts) finishSignIn(tx *gorm.DB, ctx context.Context, s signInStep) (NewSession, error) {
+func (a *Accounts) finishSignIn(tx *gorm.DB, ctx context.Context, s signInStep) (models.NewSession, error) {
 	u := s.user
 	if err := a.mayEnter(u); err != nil {
-		return NewSession{}, err
+		return models.NewSession{}, err
 	}
 	now := time.Now().UTC()
-	if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("last_login", now).Error; err != nil {
-		return NewSession{}, err
+	if err := tx.Model(&models.User{}).Where("id = ?", u.ID).Update("last_login", now).Error; err != nil {
+		return models.NewSession{}, err
 	}
 	u.LastLogin = &now
-	ns, err := signIn(tx, ctx, s.sessionID, u, s.method, s.remember, a.policy.lifetimes())
+	ns, err := models.SignIn(tx, ctx, s.sessionID, u, s.method, s.remember, a.policy.lifetimes())
 	if err != nil {
-		return NewSession{}, err
+		return models.NewSession{}, err
 	}
-	if err := recordEvent(tx, ctx, userEvent(EventLoginSucceeded, u, nil, s.detail)); err != nil {
-		return NewSession{}, err
+	if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventLoginSucceeded, u, nil, s.detail)); err != nil {
+		return models.NewSession{}, err
 	}
 	if !a.policy.NewDeviceNotice {
 		return ns, nil
@@ -192,19 +193,19 @@ func (a *Accounts) finishSignIn(tx *gorm.DB, ctx context.Context, s signInStep) 
 // verify checks username and password. On ErrInvalidCredentials it still
 // returns the account when one has that name (so the failure can be linked
 // to it). rehash reports that the stored hash should be upgraded.
-func (a *Accounts) verify(ctx context.Context, username, password string) (user *User, rehash bool, err error) {
-	if CleanText(username) != "" || CleanText(password) != "" ||
-		len(username) > 4*UsernameMaxLen || len(password) > 4*PasswordMaxLen {
+func (a *Accounts) verify(ctx context.Context, username, password string) (user *models.User, rehash bool, err error) {
+	if models.CleanText(username) != "" || models.CleanText(password) != "" ||
+		len(username) > 4*models.UsernameMaxLen || len(password) > 4*models.PasswordMaxLen {
 		// Input no account can have: refuse without hashing, which also
 		// makes an oversized password cheap to refuse.
-		return nil, false, ErrInvalidCredentials
+		return nil, false, models.ErrInvalidCredentials
 	}
 	u, err := a.users.ByUsername(ctx, username)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, models.ErrNotFound) {
 		if err := a.hasher.VerifyDummy(ctx, password); err != nil {
 			return nil, false, err
 		}
-		return nil, false, ErrInvalidCredentials
+		return nil, false, models.ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, false, err
@@ -214,26 +215,26 @@ func (a *Accounts) verify(ctx context.Context, username, password string) (user 
 		return nil, false, err
 	}
 	if !ok {
-		return u, false, ErrInvalidCredentials
+		return u, false, models.ErrInvalidCredentials
 	}
 	if !u.IsActive {
-		return u, false, ErrAccountInactive
+		return u, false, models.ErrAccountInactive
 	}
 	return u, rehash, nil
 }
 
 // Logout ends the session row sessionID (may be "") of user (nil when not
 // signed in) and records the event, in one transaction.
-func (a *Accounts) Logout(ctx context.Context, sessionID string, user *User) error {
+func (a *Accounts) Logout(ctx context.Context, sessionID string, user *models.User) error {
 	return a.transaction(ctx, "logout", func(tx *gorm.DB) error {
 		if sessionID != "" {
-			if err := tx.Delete(&Session{}, "id = ?", sessionID).Error; err != nil {
+			if err := tx.Delete(&models.Session{}, "id = ?", sessionID).Error; err != nil {
 				return err
 			}
 		}
 		if user == nil {
 			return nil
 		}
-		return recordEvent(tx, ctx, userEvent(EventLogout, user, nil, ""))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventLogout, user, nil, ""))
 	})
 }

@@ -1,8 +1,9 @@
-package models
+package auth
 
 import (
 	"context"
 	"fmt"
+	"gatehouse/models"
 	"strconv"
 	"time"
 
@@ -10,13 +11,6 @@ import (
 )
 
 // Deleting one's own account.
-const (
-	// KindAccountDeleted is the goodbye mail. The outbox has no foreign
-	// key to users, so it outlives the account.
-	KindAccountDeleted = "account_deleted"
-	// EventAccountDeleteFailed: a wrong password on the delete form.
-	EventAccountDeleteFailed EventKind = "account_delete_failed"
-)
 
 // Tombstone is the name a deleted account's security events keep: a
 // pseudonym with the old ID, so the log still reads as one account's
@@ -25,7 +19,7 @@ func Tombstone(userID uint) string { return "deleted user #" + strconv.FormatUin
 
 // DeleteAccountInput is a signed-in user deleting their own account.
 type DeleteAccountInput struct {
-	User     *User
+	User     *models.User
 	IP       string
 	Password string
 }
@@ -42,15 +36,15 @@ type DeleteAccountInput struct {
 func (a *Accounts) DeleteOwnAccount(ctx context.Context, in DeleteAccountInput) error {
 	u := in.User
 	if in.Password == "" {
-		verr := newValidationError()
-		verr.add("password", MsgRequired)
+		verr := models.NewValidationError()
+		verr.Add("password", MsgRequired)
 		return verr
 	}
-	if _, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, EventAccountDeleteFailed, EventReauthThrottled, "wrong password on the delete-account form"); err != nil {
+	if _, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, models.EventAccountDeleteFailed, models.EventReauthThrottled, "wrong password on the delete-account form"); err != nil {
 		return err
 	}
 	return a.transaction(ctx, "delete own account", func(tx *gorm.DB) error {
-		if err := serializeAdminWrites(tx); err != nil {
+		if err := models.SerializeAdminWrites(tx); err != nil {
 			return err
 		}
 		cur, err := lockUser(tx, u.ID)
@@ -69,7 +63,7 @@ func (a *Accounts) DeleteOwnAccount(ctx context.Context, in DeleteAccountInput) 
 		// The goodbye is queued after the erasure (which scrubs every
 		// earlier message about the account) and forgets its address once
 		// sent (Outbox.MarkSent).
-		return enqueue(tx, KindAccountDeleted, &cur.ID, cur.Email, map[string]string{
+		return models.Enqueue(tx, models.KindAccountDeleted, &cur.ID, cur.Email, map[string]string{
 			"username": cur.Username, "when": time.Now().UTC().Format(time.RFC3339),
 		})
 	})
@@ -82,21 +76,21 @@ func (a *Accounts) DeleteOwnAccount(ctx context.Context, in DeleteAccountInput) 
 // but their name becomes a Tombstone; the row is deleted; a superuser's
 // departure must leave an active superuser; user_deleted is recorded under
 // the tombstone (with the staff member, when one did it).
-func eraseAccount(tx *gorm.DB, ctx context.Context, u *User, actorID *uint, detail string) error {
+func eraseAccount(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uint, detail string) error {
 	if _, err := endSessions(tx, u.ID, ""); err != nil {
 		return err
 	}
-	if err := tx.Where("user_id = ?", u.ID).Delete(&OneTimeToken{}).Error; err != nil {
+	if err := tx.Where("user_id = ?", u.ID).Delete(&models.OneTimeToken{}).Error; err != nil {
 		return err
 	}
-	if err := tx.Where("user_id = ?", u.ID).Delete(&OutboxMessage{}).Error; err != nil {
+	if err := tx.Where("user_id = ?", u.ID).Delete(&models.OutboxMessage{}).Error; err != nil {
 		return err
 	}
 	name := Tombstone(u.ID)
-	if err := tx.Model(&AuthEvent{}).Where("user_id = ?", u.ID).Update("username", name).Error; err != nil {
+	if err := tx.Model(&models.AuthEvent{}).Where("user_id = ?", u.ID).Update("username", name).Error; err != nil {
 		return err
 	}
-	if err := tx.Delete(&User{}, u.ID).Error; err != nil {
+	if err := tx.Delete(&models.User{}, u.ID).Error; err != nil {
 		return err
 	}
 	if u.IsActive && u.IsSuperuser {
@@ -104,6 +98,6 @@ func eraseAccount(tx *gorm.DB, ctx context.Context, u *User, actorID *uint, deta
 			return err
 		}
 	}
-	return recordEvent(tx, ctx, AuthEvent{Kind: EventUserDeleted, UserID: &u.ID, Username: name, ActorID: actorID,
+	return models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventUserDeleted, UserID: &u.ID, Username: name, ActorID: actorID,
 		Detail: fmt.Sprintf("%s (was staff=%t, superuser=%t)", detail, u.IsStaff, u.IsSuperuser)})
 }

@@ -1,9 +1,10 @@
-package models
+package auth
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/models"
 	"strconv"
 	"time"
 
@@ -28,34 +29,25 @@ const (
 
 // checkNewPassword validates a new-password pair for a user: required, the
 // validators (on field1) and the match (on field2).
-func checkNewPassword(verr *ValidationError, field1, field2, p1, p2, username, email string) {
+func checkNewPassword(verr *models.ValidationError, field1, field2, p1, p2, username, email string) {
 	if p1 == "" {
-		verr.add(field1, MsgRequired)
+		verr.Add(field1, MsgRequired)
 	} else {
-		for _, m := range ValidatePassword(p1, username, email) {
-			verr.add(field1, m)
+		for _, m := range models.ValidatePassword(p1, username, email) {
+			verr.Add(field1, m)
 		}
 	}
 	switch {
 	case p2 == "":
-		verr.add(field2, MsgRequired)
+		verr.Add(field2, MsgRequired)
 	case p1 != "" && p1 != p2:
-		verr.add(field2, MsgMismatch)
+		verr.Add(field2, MsgMismatch)
 	}
-}
-
-func newValidationError() *ValidationError { return &ValidationError{Fields: map[string][]string{}} }
-
-func (e *ValidationError) orNil() error {
-	if len(e.Fields) == 0 {
-		return nil
-	}
-	return e
 }
 
 // ChangePasswordInput is a password change by a signed-in user.
 type ChangePasswordInput struct {
-	User      *User
+	User      *models.User
 	SessionID string
 	IP        string
 	Old       string
@@ -72,41 +64,41 @@ type ChangePasswordInput struct {
 // still the one checked), every reset link voided, every other session of
 // the user ended, this session rotated to a new token, the event, and the
 // notice mailed through the outbox.
-func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (NewSession, error) {
+func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (models.NewSession, error) {
 	u := in.User
-	verr := newValidationError()
+	verr := models.NewValidationError()
 	if in.Old == "" {
-		verr.add("old_password", MsgRequired)
+		verr.Add("old_password", MsgRequired)
 	}
 	checkNewPassword(verr, "new_password1", "new_password2", in.New1, in.New2, u.Username, u.Email)
-	if err := verr.orNil(); err != nil {
-		return NewSession{}, err
+	if err := verr.OrNil(); err != nil {
+		return models.NewSession{}, err
 	}
 	userIP, _ := a.loginRules(u.Username, in.IP)
-	taken, err := a.take(ctx, EventPasswordChangeThrottled, u, userIP)
+	taken, err := a.take(ctx, models.EventPasswordChangeThrottled, u, userIP)
 	if err != nil {
-		return NewSession{}, err
+		return models.NewSession{}, err
 	}
 	ok := false
-	if CleanText(in.Old) == "" && len(in.Old) <= 4*PasswordMaxLen {
+	if models.CleanText(in.Old) == "" && len(in.Old) <= 4*models.PasswordMaxLen {
 		if ok, _, err = a.hasher.Verify(ctx, in.Old, u.Password); err != nil {
-			return NewSession{}, err
+			return models.NewSession{}, err
 		}
 	} else if err := a.hasher.VerifyDummy(ctx, in.Old); err != nil {
-		return NewSession{}, err
+		return models.NewSession{}, err
 	}
 	if !ok {
-		return NewSession{}, a.recordFailure(ctx, failedAttempt{op: "record failed password change",
-			event: userEvent(EventPasswordChangeFailed, u, nil, ""), block: EventPasswordChangeThrottled, user: u, taken: taken},
+		return models.NewSession{}, a.recordFailure(ctx, failedAttempt{op: "record failed password change",
+			event: models.UserEvent(models.EventPasswordChangeFailed, u, nil, ""), block: models.EventPasswordChangeThrottled, user: u, taken: taken},
 			ErrWrongPassword)
 	}
 	hash, err := a.hasher.Hash(ctx, in.New1)
 	if err != nil {
-		return NewSession{}, err
+		return models.NewSession{}, err
 	}
-	var ns NewSession
+	var ns models.NewSession
 	err = a.transaction(ctx, "change password", func(tx *gorm.DB) error {
-		res := tx.Model(&User{}).Where("id = ? AND password = ? AND is_active = ?", u.ID, u.Password, true).Update("password", hash)
+		res := tx.Model(&models.User{}).Where("id = ? AND password = ? AND is_active = ?", u.ID, u.Password, true).Update("password", hash)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -114,22 +106,22 @@ func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (
 			return ErrWrongPassword // changed (or deactivated) meanwhile
 		}
 		now := time.Now().UTC()
-		if err := voidTokens(tx, u.ID, now); err != nil {
+		if err := models.VoidTokens(tx, u.ID, now); err != nil {
 			return err
 		}
 		n, err := endSessions(tx, u.ID, in.SessionID)
 		if err != nil {
 			return err
 		}
-		if err := resetRule(tx, userIP); err != nil {
+		if err := models.ResetRule(tx, userIP); err != nil {
 			return err
 		}
 		changed := *u
 		changed.Password = hash
-		if ns, err = signIn(tx, ctx, in.SessionID, &changed, AuthPassword, false, a.policy.lifetimes()); err != nil {
+		if ns, err = models.SignIn(tx, ctx, in.SessionID, &changed, models.AuthPassword, false, a.policy.lifetimes()); err != nil {
 			return err
 		}
-		if err := recordEvent(tx, ctx, userEvent(EventPasswordChanged, u, nil, fmt.Sprintf("%d other sessions ended", n))); err != nil {
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventPasswordChanged, u, nil, fmt.Sprintf("%d other sessions ended", n))); err != nil {
 			return err
 		}
 		return notifyPasswordChanged(tx, u)
@@ -144,21 +136,21 @@ func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (
 // this browser's, sessionID), records the event and queues the notice. A
 // token that is not usable gives ErrInvalidToken; refused passwords a
 // *ValidationError on new_password1/new_password2.
-func (a *Accounts) ResetPassword(ctx context.Context, tokenHash, p1, p2, sessionID string) (*User, error) {
-	tok, err := NewTokens(a.db).Check(ctx, PurposePasswordReset, tokenHash)
+func (a *Accounts) ResetPassword(ctx context.Context, tokenHash, p1, p2, sessionID string) (*models.User, error) {
+	tok, err := models.NewTokens(a.db).Check(ctx, models.PurposePasswordReset, tokenHash)
 	if err != nil {
 		return nil, err
 	}
 	user, err := a.users.ByID(ctx, tok.UserID)
-	if errors.Is(err, ErrNotFound) || (err == nil && !user.IsActive) {
-		return nil, ErrInvalidToken
+	if errors.Is(err, models.ErrNotFound) || (err == nil && !user.IsActive) {
+		return nil, models.ErrInvalidToken
 	}
 	if err != nil {
 		return nil, err
 	}
-	verr := newValidationError()
+	verr := models.NewValidationError()
 	checkNewPassword(verr, "new_password1", "new_password2", p1, p2, user.Username, user.Email)
-	if err := verr.orNil(); err != nil {
+	if err := verr.OrNil(); err != nil {
 		return nil, err
 	}
 	hash, err := a.hasher.Hash(ctx, p1)
@@ -170,32 +162,32 @@ func (a *Accounts) ResetPassword(ctx context.Context, tokenHash, p1, p2, session
 	}
 	err = a.transaction(ctx, "reset password", func(tx *gorm.DB) error {
 		now := time.Now().UTC()
-		tok, err := consumeToken(tx, PurposePasswordReset, tokenHash, now)
+		tok, err := models.ConsumeToken(tx, models.PurposePasswordReset, tokenHash, now)
 		if err != nil {
 			return err
 		}
 		u, err := lockUser(tx, tok.UserID)
-		if errors.Is(err, ErrNotFound) || (err == nil && !u.IsActive) {
-			return ErrInvalidToken
+		if errors.Is(err, models.ErrNotFound) || (err == nil && !u.IsActive) {
+			return models.ErrInvalidToken
 		}
 		if err != nil {
 			return err
 		}
-		if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("password", hash).Error; err != nil {
+		if err := tx.Model(&models.User{}).Where("id = ?", u.ID).Update("password", hash).Error; err != nil {
 			return err
 		}
-		if err := voidTokens(tx, u.ID, now); err != nil {
+		if err := models.VoidTokens(tx, u.ID, now); err != nil {
 			return err
 		}
 		if _, err := endSessions(tx, u.ID, ""); err != nil {
 			return err
 		}
 		if sessionID != "" {
-			if err := tx.Delete(&Session{}, "id = ?", sessionID).Error; err != nil {
+			if err := tx.Delete(&models.Session{}, "id = ?", sessionID).Error; err != nil {
 				return err
 			}
 		}
-		if err := recordEvent(tx, ctx, userEvent(EventResetCompleted, u, nil, "")); err != nil {
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventResetCompleted, u, nil, "")); err != nil {
 			return err
 		}
 		extra, err := resetSettlesFactors(tx, ctx, u)
@@ -219,23 +211,23 @@ func (a *Accounts) ResetPassword(ctx context.Context, tokenHash, p1, p2, session
 // removed and the address counts as confirmed from now on. Whatever
 // factors remain are named in the password-changed notice, with a link to
 // review them, so a thief's factor cannot stay silently.
-func resetSettlesFactors(tx *gorm.DB, ctx context.Context, u *User) (map[string]string, error) {
+func resetSettlesFactors(tx *gorm.DB, ctx context.Context, u *models.User) (map[string]string, error) {
 	extra := map[string]string{"reset": "1"}
 	if u.Email != "" && !u.EmailVerified {
-		res := tx.Where("user_id = ?", u.ID).Delete(&Authenticator{})
+		res := tx.Where("user_id = ?", u.ID).Delete(&models.Authenticator{})
 		if res.Error != nil {
 			return nil, res.Error
 		}
-		if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("email_verified", true).Error; err != nil {
+		if err := tx.Model(&models.User{}).Where("id = ?", u.ID).Update("email_verified", true).Error; err != nil {
 			return nil, err
 		}
 		u.EmailVerified = true
-		if err := recordEvent(tx, ctx, userEvent(EventEmailVerified, u, nil, "by a password reset link")); err != nil {
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailVerified, u, nil, "by a password reset link")); err != nil {
 			return nil, err
 		}
 		if res.RowsAffected > 0 {
 			extra["factors_removed"] = "1"
-			if err := recordEvent(tx, ctx, userEvent(EventFactorRemoved, u, nil,
+			if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventFactorRemoved, u, nil,
 				"factors added before the address was confirmed, removed by a password reset")); err != nil {
 				return nil, err
 			}
@@ -269,9 +261,9 @@ func (a *Accounts) AdminSetPassword(ctx context.Context, actorID, targetID uint,
 	if actorID == targetID {
 		return 0, ErrSetOwnPassword
 	}
-	verr := newValidationError()
+	verr := models.NewValidationError()
 	checkNewPassword(verr, "new_password1", "new_password2", p1, p2, target.Username, target.Email)
-	if err := verr.orNil(); err != nil {
+	if err := verr.OrNil(); err != nil {
 		return 0, err
 	}
 	hash, err := a.hasher.Hash(ctx, p1)
@@ -291,7 +283,7 @@ func (a *Accounts) AdminSetPassword(ctx context.Context, actorID, targetID uint,
 		if err != nil {
 			return err
 		}
-		return recordEvent(tx, ctx, userEvent(EventPasswordSet, t, &actorID, fmt.Sprintf("password set by staff; %d sessions ended", n)))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventPasswordSet, t, &actorID, fmt.Sprintf("password set by staff; %d sessions ended", n)))
 	})
 	return n, err
 }
@@ -300,16 +292,16 @@ func (a *Accounts) AdminSetPassword(ctx context.Context, actorID, targetID uint,
 // validates password for the named user and, in one transaction, stores
 // it, voids tokens, ends every session, records the event and queues the
 // notice. It returns the user and how many sessions ended.
-func (a *Accounts) SetPasswordByCommand(ctx context.Context, username, password string) (*User, int64, error) {
+func (a *Accounts) SetPasswordByCommand(ctx context.Context, username, password string) (*models.User, int64, error) {
 	u, err := a.users.ByUsername(ctx, username)
 	if err != nil {
 		return nil, 0, err
 	}
-	verr := newValidationError()
-	for _, m := range ValidatePassword(password, u.Username, u.Email) {
-		verr.add("password", m)
+	verr := models.NewValidationError()
+	for _, m := range models.ValidatePassword(password, u.Username, u.Email) {
+		verr.Add("password", m)
 	}
-	if err := verr.orNil(); err != nil {
+	if err := verr.OrNil(); err != nil {
 		return nil, 0, err
 	}
 	hash, err := a.hasher.Hash(ctx, password)
@@ -326,18 +318,18 @@ func (a *Accounts) SetPasswordByCommand(ctx context.Context, username, password 
 			return err
 		}
 		*u = *t
-		return recordEvent(tx, ctx, userEvent(EventPasswordSetCLI, t, nil, fmt.Sprintf("%d sessions ended", n)))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventPasswordSetCLI, t, nil, fmt.Sprintf("%d sessions ended", n)))
 	})
 	return u, n, err
 }
 
 // setPassword stores hash for u inside tx, voids u's tokens, ends all of
 // u's sessions and queues the notice.
-func setPassword(tx *gorm.DB, u *User, hash string) (int64, error) {
-	if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("password", hash).Error; err != nil {
+func setPassword(tx *gorm.DB, u *models.User, hash string) (int64, error) {
+	if err := tx.Model(&models.User{}).Where("id = ?", u.ID).Update("password", hash).Error; err != nil {
 		return 0, err
 	}
-	if err := voidTokens(tx, u.ID, time.Now().UTC()); err != nil {
+	if err := models.VoidTokens(tx, u.ID, time.Now().UTC()); err != nil {
 		return 0, err
 	}
 	n, err := endSessions(tx, u.ID, "")
@@ -356,11 +348,11 @@ func setPassword(tx *gorm.DB, u *User, hash string) (int64, error) {
 // mails them (ProcessResetRequest). The answer is the same whether or not
 // an account has the address.
 func (a *Accounts) RequestPasswordReset(ctx context.Context, email, ip string) error {
-	ipRule := NewRule(ScopeResetIP, a.policy.ResetPerIP, ThrottleIP(ip))
-	emailRule := NewRule(ScopeResetEmail, a.policy.ResetPerEmail, EmailKey(email))
+	ipRule := models.NewRule(ScopeResetIP, a.policy.ResetPerIP, models.ThrottleIP(ip))
+	emailRule := models.NewRule(ScopeResetEmail, a.policy.ResetPerEmail, models.EmailKey(email))
 	var refused *ThrottledError
 	err := a.transaction(ctx, "request password reset", func(tx *gorm.DB) error {
-		byIP, err := a.throttles.take(tx, ipRule)
+		byIP, err := a.throttles.TakeTx(tx, ipRule)
 		if err != nil {
 			return err
 		}
@@ -368,10 +360,10 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, email, ip string) e
 			refused = &ThrottledError{Wait: byIP.Wait, Scope: byIP.WaitScope}
 			return nil
 		}
-		if err := recordBlock(tx, ctx, EventResetThrottled, nil, byIP); err != nil {
+		if err := recordBlock(tx, ctx, models.EventResetThrottled, nil, byIP); err != nil {
 			return err
 		}
-		byEmail, err := a.throttles.take(tx, emailRule)
+		byEmail, err := a.throttles.TakeTx(tx, emailRule)
 		if err != nil {
 			return err
 		}
@@ -380,11 +372,11 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, email, ip string) e
 		}
 		// The address is not recorded in the event: it would otherwise
 		// hold addresses that have no account.
-		if err := recordBlock(tx, ctx, EventResetThrottled, nil, byEmail); err != nil {
+		if err := recordBlock(tx, ctx, models.EventResetThrottled, nil, byEmail); err != nil {
 			return err
 		}
-		ci := clientInfo(ctx)
-		return enqueue(tx, KindResetRequest, nil, "", map[string]string{"email": email, "ip": ci.IP, "user_agent": truncate(ci.UserAgent, 512)})
+		ci := models.ClientInfoOf(ctx)
+		return models.Enqueue(tx, models.KindResetRequest, nil, "", map[string]string{"email": email, "ip": ci.IP, "user_agent": models.Truncate(ci.UserAgent, 512)})
 	})
 	if err != nil {
 		return err
@@ -400,27 +392,27 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, email, ip string) e
 // whose address matches (case-insensitively), queues each a reset mail at
 // its stored address (unless an unused link went out recently), records
 // the events and marks the job done.
-func (a *Accounts) ProcessResetRequest(ctx context.Context, job *OutboxMessage) error {
+func (a *Accounts) ProcessResetRequest(ctx context.Context, job *models.OutboxMessage) error {
 	d := job.Data()
-	ctx = WithClientInfo(ctx, ClientInfo{IP: d["ip"], UserAgent: d["user_agent"]})
+	ctx = models.WithClientInfo(ctx, models.ClientInfo{IP: d["ip"], UserAgent: d["user_agent"]})
 	return a.transaction(ctx, "process reset request", func(tx *gorm.DB) error {
 		// Done, the job forgets the typed address, IP and browser: a kept
 		// row names nobody (the deletion path scrubs only rows linked to
 		// an account).
-		res := tx.Model(&OutboxMessage{}).Where("id = ? AND sent_at IS NULL", job.ID).
+		res := tx.Model(&models.OutboxMessage{}).Where("id = ? AND sent_at IS NULL", job.ID).
 			Updates(map[string]any{"sent_at": time.Now().UTC(), "payload": "{}"})
 		if res.Error != nil || res.RowsAffected != 1 {
 			return res.Error // already done by another worker
 		}
-		key := EmailKey(d["email"])
-		var users []User
+		key := models.EmailKey(d["email"])
+		var users []models.User
 		if key != "" {
 			if err := tx.Where("email_key = ? AND is_active = ?", key, true).Limit(20).Find(&users).Error; err != nil {
 				return err
 			}
 		}
 		if len(users) == 0 {
-			return recordEvent(tx, ctx, AuthEvent{Kind: EventResetRequested, Detail: "no active account has this address"})
+			return models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventResetRequested, Detail: "no active account has this address"})
 		}
 		for i := range users {
 			if _, err := a.queueResetMail(tx, ctx, &users[i], nil); err != nil {
@@ -454,25 +446,25 @@ func (a *Accounts) AdminRequestReset(ctx context.Context, actorID, targetID uint
 // (or still queued) within ResetThrottle is unused; the user row is locked
 // first, so two workers cannot both pass the check. It records the event
 // either way.
-func (a *Accounts) queueResetMail(tx *gorm.DB, ctx context.Context, u *User, actorID *uint) (bool, error) {
+func (a *Accounts) queueResetMail(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uint) (bool, error) {
 	if _, err := lockUser(tx, u.ID); err != nil {
 		return false, err
 	}
 	now := time.Now().UTC()
 	var n int64
-	err := tx.Model(&OutboxMessage{}).
-		Where("kind = ? AND user_id = ? AND created_at > ? AND failed_at IS NULL AND dropped_at IS NULL", KindPasswordReset, u.ID, now.Add(-a.policy.ResetThrottle)).
+	err := tx.Model(&models.OutboxMessage{}).
+		Where("kind = ? AND user_id = ? AND created_at > ? AND failed_at IS NULL AND dropped_at IS NULL", models.KindPasswordReset, u.ID, now.Add(-a.policy.ResetThrottle)).
 		Where("sent_at IS NULL OR EXISTS (SELECT 1 FROM one_time_tokens t WHERE t.outbox_id = outbox_messages.id AND t.used_at IS NULL AND t.expires_at > ?)", now).
 		Limit(1).Count(&n).Error
 	if err != nil {
 		return false, err
 	}
 	if n > 0 {
-		return false, recordEvent(tx, ctx, userEvent(EventResetRequested, u, actorID, "throttled: an unused link was mailed recently"))
+		return false, models.RecordEvent(tx, ctx, models.UserEvent(models.EventResetRequested, u, actorID, "throttled: an unused link was mailed recently"))
 	}
 	ttl := strconv.FormatInt(int64(a.policy.ResetTimeout/time.Second), 10)
-	if err := enqueue(tx, KindPasswordReset, &u.ID, u.Email, map[string]string{"username": u.Username, "ttl_seconds": ttl}); err != nil {
+	if err := models.Enqueue(tx, models.KindPasswordReset, &u.ID, u.Email, map[string]string{"username": u.Username, "ttl_seconds": ttl}); err != nil {
 		return false, err
 	}
-	return true, recordEvent(tx, ctx, userEvent(EventResetRequested, u, actorID, "link mailed"))
+	return true, models.RecordEvent(tx, ctx, models.UserEvent(models.EventResetRequested, u, actorID, "link mailed"))
 }

@@ -1,8 +1,9 @@
-package models
+package auth
 
 import (
 	"context"
 	"fmt"
+	"gatehouse/models"
 	"time"
 
 	"gorm.io/gorm"
@@ -24,17 +25,17 @@ type SessionInfo struct {
 // OwnSessions lists the signed-in, unexpired sessions of userID, newest
 // first; currentID (the asking request's row) is marked Current.
 func (a *Accounts) OwnSessions(ctx context.Context, userID uint, currentID string) ([]SessionInfo, error) {
-	var rows []Session
+	var rows []models.Session
 	err := a.db.WithContext(ctx).Select("id", "user_agent", "ip", "created_at", "last_seen_at", "persistent").
 		Where("user_id = ? AND expires_at > ?", userID, time.Now().UTC()).
 		Order("created_at DESC, id").Find(&rows).Error
 	if err != nil {
-		return nil, dbErr("list own sessions", err)
+		return nil, models.DBError("list own sessions", err)
 	}
 	out := make([]SessionInfo, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, SessionInfo{
-			PublicID: SessionPublicID(r.ID), UserAgent: r.UserAgent, IP: r.IP,
+			PublicID: models.SessionPublicID(r.ID), UserAgent: r.UserAgent, IP: r.IP,
 			CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), Persistent: r.Persistent,
 			Current: r.ID == currentID,
 		})
@@ -48,8 +49,8 @@ func (a *Accounts) OwnSessions(ctx context.Context, userID uint, currentID strin
 // ended; an unknown, foreign or already ended one is not an error. The
 // revoked browser is signed out on its very next request, since every
 // request reads its session row.
-func (a *Accounts) RevokeOwnSession(ctx context.Context, u *User, currentID, publicID string) (bool, error) {
-	if publicID == SessionPublicID(currentID) {
+func (a *Accounts) RevokeOwnSession(ctx context.Context, u *models.User, currentID, publicID string) (bool, error) {
+	if publicID == models.SessionPublicID(currentID) {
 		return false, nil
 	}
 	var ok bool
@@ -58,7 +59,7 @@ func (a *Accounts) RevokeOwnSession(ctx context.Context, u *User, currentID, pub
 		if ok, err = revokeByPublicID(tx, u.ID, publicID); err != nil || !ok {
 			return err
 		}
-		return recordEvent(tx, ctx, userEvent(EventSessionRevoked, u, nil, "1 session revoked by its owner"))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, u, nil, "1 session revoked by its owner"))
 	})
 	return ok, err
 }
@@ -66,14 +67,14 @@ func (a *Accounts) RevokeOwnSession(ctx context.Context, u *User, currentID, pub
 // RevokeOtherSessions ends every session of u but currentID ("sign out
 // everywhere else"), with its event, in one transaction, and returns how
 // many ended.
-func (a *Accounts) RevokeOtherSessions(ctx context.Context, u *User, currentID string) (int64, error) {
+func (a *Accounts) RevokeOtherSessions(ctx context.Context, u *models.User, currentID string) (int64, error) {
 	var n int64
 	err := a.transaction(ctx, "revoke other sessions", func(tx *gorm.DB) error {
 		var err error
 		if n, err = endSessions(tx, u.ID, currentID); err != nil {
 			return err
 		}
-		return recordEvent(tx, ctx, userEvent(EventSessionRevoked, u, nil, fmt.Sprintf("signed out everywhere else by the owner: %d sessions", n)))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, u, nil, fmt.Sprintf("signed out everywhere else by the owner: %d sessions", n)))
 	})
 	return n, err
 }

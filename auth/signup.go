@@ -1,9 +1,10 @@
-package models
+package auth
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/models"
 	"time"
 
 	"gorm.io/gorm"
@@ -23,7 +24,7 @@ type SignupInput struct {
 // limit, so taken names cannot be enumerated at scale. Over it: a
 // *ThrottledError.
 func (a *Accounts) TakeUsernameCheck(ctx context.Context, ip string) error {
-	_, err := a.take(ctx, EventSignupThrottled, nil, NewRule(ScopeSignupCheck, a.policy.SignupCheckPerIP, ThrottleIP(ip)))
+	_, err := a.take(ctx, models.EventSignupThrottled, nil, models.NewRule(ScopeSignupCheck, a.policy.SignupCheckPerIP, models.ThrottleIP(ip)))
 	return err
 }
 
@@ -31,7 +32,7 @@ func (a *Accounts) TakeUsernameCheck(ctx context.Context, ip string) error {
 // (0: now). It only reads, so a form over the limit can say so before any
 // look-up; Signup takes the attempt itself.
 func (a *Accounts) SignupWait(ctx context.Context, ip string) (time.Duration, error) {
-	r := NewRule(ScopeSignupIP, a.policy.SignupPerIP, ThrottleIP(ip))
+	r := models.NewRule(ScopeSignupIP, a.policy.SignupPerIP, models.ThrottleIP(ip))
 	if !r.Limit.Enabled() {
 		return 0, nil
 	}
@@ -46,10 +47,10 @@ func (a *Accounts) SignupWait(ctx context.Context, ip string) (time.Duration, er
 // transaction: the user (a name taken in a race comes back from the unique
 // index as ErrDuplicateUsername), the session, the event.
 func (a *Accounts) Signup(ctx context.Context, in SignupInput) (*LoginResult, error) {
-	if _, err := a.take(ctx, EventSignupThrottled, nil, NewRule(ScopeSignupIP, a.policy.SignupPerIP, ThrottleIP(in.IP))); err != nil {
+	if _, err := a.take(ctx, models.EventSignupThrottled, nil, models.NewRule(ScopeSignupIP, a.policy.SignupPerIP, models.ThrottleIP(in.IP))); err != nil {
 		return nil, err
 	}
-	user, err := prepareUser(ctx, a.hasher, NewUser{Username: in.Username, Email: in.Email, Password: in.Password})
+	user, err := models.PrepareUser(ctx, a.hasher, models.NewUser{Username: in.Username, Email: in.Email, Password: in.Password})
 	if err != nil {
 		return nil, err
 	}
@@ -63,12 +64,12 @@ func (a *Accounts) Signup(ctx context.Context, in SignupInput) (*LoginResult, er
 			out = LoginResult{User: user} // not signed in before confirming (email.go)
 			return err
 		}
-		ns, err := signIn(tx, ctx, in.SessionID, user, AuthSignup, false, a.policy.lifetimes())
+		ns, err := models.SignIn(tx, ctx, in.SessionID, user, models.AuthSignup, false, a.policy.lifetimes())
 		if err != nil {
 			return err
 		}
 		out = LoginResult{User: user, Session: ns}
-		return recordEvent(tx, ctx, userEvent(EventSignup, user, nil, ""))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSignup, user, nil, ""))
 	})
 	if err != nil {
 		return nil, a.duplicate(ctx, user.Username, err)
@@ -80,9 +81,9 @@ func (a *Accounts) Signup(ctx context.Context, in SignupInput) (*LoginResult, er
 // is the error the form shows first (as the unique index on usernames would
 // have said, had it been checked first).
 func (a *Accounts) duplicate(ctx context.Context, username string, err error) error {
-	if errors.Is(err, ErrDuplicateEmail) {
+	if errors.Is(err, models.ErrDuplicateEmail) {
 		if taken, terr := a.users.UsernameTaken(ctx, username); terr == nil && taken {
-			return ErrDuplicateUsername
+			return models.ErrDuplicateUsername
 		}
 	}
 	return err
@@ -91,8 +92,8 @@ func (a *Accounts) duplicate(ctx context.Context, username string, err error) er
 // AdminCreate creates an account for a staff member. Staff and superuser
 // flags are for superusers to give; the actor's rights are checked in the
 // transaction that inserts the user and records the event.
-func (a *Accounts) AdminCreate(ctx context.Context, actorID uint, nu NewUser) (*User, error) {
-	user, err := prepareUser(ctx, a.hasher, nu)
+func (a *Accounts) AdminCreate(ctx context.Context, actorID uint, nu models.NewUser) (*models.User, error) {
+	user, err := models.PrepareUser(ctx, a.hasher, nu)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func (a *Accounts) AdminCreate(ctx context.Context, actorID uint, nu NewUser) (*
 		if err := tx.Create(user).Error; err != nil {
 			return err
 		}
-		return recordEvent(tx, ctx, userEvent(EventUserCreated, user, &actorID,
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventUserCreated, user, &actorID,
 			fmt.Sprintf("created by staff: is_staff=%t, is_superuser=%t", user.IsStaff, user.IsSuperuser)))
 	})
 	if err != nil {
@@ -118,8 +119,8 @@ func (a *Accounts) AdminCreate(ctx context.Context, actorID uint, nu NewUser) (*
 
 // CreateByCommand is createsuperuser (and friends): it creates the account
 // and records who made it (the command) in one transaction.
-func (a *Accounts) CreateByCommand(ctx context.Context, nu NewUser, command string) (*User, error) {
-	user, err := prepareUser(ctx, a.hasher, nu)
+func (a *Accounts) CreateByCommand(ctx context.Context, nu models.NewUser, command string) (*models.User, error) {
+	user, err := models.PrepareUser(ctx, a.hasher, nu)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +128,7 @@ func (a *Accounts) CreateByCommand(ctx context.Context, nu NewUser, command stri
 		if err := tx.Create(user).Error; err != nil {
 			return err
 		}
-		return recordEvent(tx, ctx, userEvent(EventUserCreated, user, nil,
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventUserCreated, user, nil,
 			fmt.Sprintf("created by the %s command: is_staff=%t, is_superuser=%t", command, user.IsStaff, user.IsSuperuser)))
 	})
 	if err != nil {

@@ -1,9 +1,10 @@
-package models
+package auth
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/models"
 	"strings"
 	"time"
 
@@ -36,7 +37,7 @@ var (
 // active staff member may manage ordinary accounts and other staff, but
 // only a superuser may touch a superuser's account, since changing its
 // address or password would be a way to take it over.
-func CanManage(actor, target *User) bool {
+func CanManage(actor, target *models.User) bool {
 	if actor == nil || target == nil || !actor.IsActive || !actor.IsStaff {
 		return false
 	}
@@ -54,7 +55,7 @@ type UserChanges struct {
 // UserUpdate is the outcome of an admin edit: the account before and after,
 // and how many of its sessions ended because of it.
 type UserUpdate struct {
-	Before, After User
+	Before, After models.User
 	SessionsEnded int64
 }
 
@@ -101,9 +102,9 @@ var inAdminWrite func()
 // *ValidationError on "email".
 func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch UserChanges) (*UserUpdate, error) {
 	if ch.Email != nil {
-		email := NormalizeEmail(*ch.Email)
-		if msg := ValidateEmail(email); msg != "" {
-			return nil, &ValidationError{Fields: map[string][]string{"email": {msg}}}
+		email := models.NormalizeEmail(*ch.Email)
+		if msg := models.ValidateEmail(email); msg != "" {
+			return nil, &models.ValidationError{Fields: map[string][]string{"email": {msg}}}
 		}
 		ch.Email = &email
 	}
@@ -112,7 +113,7 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 	}
 	var res UserUpdate
 	err := a.transaction(ctx, "update user", func(tx *gorm.DB) error {
-		if err := serializeAdminWrites(tx); err != nil {
+		if err := models.SerializeAdminWrites(tx); err != nil {
 			return err
 		}
 		actor, target, err := loadActorTarget(tx, actorID, targetID)
@@ -123,7 +124,7 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 		// An unchanged address keeps its key: an account whose shared
 		// address lost its key (migration 00004) stays editable.
 		if ch.Email != nil && *ch.Email != target.Email {
-			after.Email, after.EmailKey = *ch.Email, EmailKey(*ch.Email)
+			after.Email, after.EmailKey = *ch.Email, models.EmailKey(*ch.Email)
 		}
 		if ch.IsActive != nil {
 			after.IsActive = *ch.IsActive
@@ -150,12 +151,12 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 				return ErrDeactivateSelf
 			}
 		}
-		err = tx.Model(&User{}).Where("id = ?", target.ID).Updates(map[string]any{
+		err = tx.Model(&models.User{}).Where("id = ?", target.ID).Updates(map[string]any{
 			"email": after.Email, "email_key": after.EmailKey, "is_active": after.IsActive,
 			"is_staff": after.IsStaff, "is_superuser": after.IsSuperuser,
 		}).Error
-		if isUniqueViolation(err) {
-			return ErrDuplicateEmail
+		if models.IsUniqueViolation(err) {
+			return models.ErrDuplicateEmail
 		}
 		if err != nil {
 			return err
@@ -180,29 +181,29 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 		// A link mailed before a change of address or status must not
 		// work after it.
 		if target.EmailKey != after.EmailKey || target.Email != after.Email || target.IsActive != after.IsActive {
-			if err := voidTokens(tx, target.ID, time.Now().UTC()); err != nil {
+			if err := models.VoidTokens(tx, target.ID, time.Now().UTC()); err != nil {
 				return err
 			}
 		}
 		if target.Email != after.Email && target.Email != "" {
-			if err := enqueue(tx, KindEmailChanged, &target.ID, target.Email, map[string]string{
+			if err := models.Enqueue(tx, models.KindEmailChanged, &target.ID, target.Email, map[string]string{
 				"username": target.Username, "when": time.Now().UTC().Format(time.RFC3339), "by": "staff",
 			}); err != nil {
 				return err
 			}
 		}
-		kind := EventAdminAction
+		kind := models.EventAdminAction
 		switch {
 		case res.PrivilegesChanged():
-			kind = EventPrivilegesChanged
+			kind = models.EventPrivilegesChanged
 		case target.IsActive && !after.IsActive:
-			kind = EventUserDeactivated
+			kind = models.EventUserDeactivated
 		}
 		detail := "set " + strings.Join(changes, ", ")
 		if res.SessionsEnded > 0 {
 			detail += fmt.Sprintf("; %d sessions ended", res.SessionsEnded)
 		}
-		return recordEvent(tx, ctx, userEvent(kind, target, &actorID, detail))
+		return models.RecordEvent(tx, ctx, models.UserEvent(kind, target, &actorID, detail))
 	})
 	if err != nil {
 		return nil, err
@@ -214,10 +215,10 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 // the checks: CanManage, not oneself, and an active superuser remains. Its
 // sessions and reset links go with it (foreign-key cascade); its security
 // events stay, for the audit trail.
-func (a *Accounts) AdminDelete(ctx context.Context, actorID, targetID uint) (*User, error) {
-	var deleted User
+func (a *Accounts) AdminDelete(ctx context.Context, actorID, targetID uint) (*models.User, error) {
+	var deleted models.User
 	err := a.transaction(ctx, "delete user", func(tx *gorm.DB) error {
-		if err := serializeAdminWrites(tx); err != nil {
+		if err := models.SerializeAdminWrites(tx); err != nil {
 			return err
 		}
 		actor, target, err := loadActorTarget(tx, actorID, targetID)
@@ -237,7 +238,7 @@ func (a *Accounts) AdminDelete(ctx context.Context, actorID, targetID uint) (*Us
 }
 
 // loadActorTarget reads both accounts inside tx and applies CanManage.
-func loadActorTarget(tx *gorm.DB, actorID, targetID uint) (*User, *User, error) {
+func loadActorTarget(tx *gorm.DB, actorID, targetID uint) (*models.User, *models.User, error) {
 	actor, err := loadActor(tx, actorID)
 	if err != nil {
 		return nil, nil, err
@@ -255,9 +256,9 @@ func loadActorTarget(tx *gorm.DB, actorID, targetID uint) (*User, *User, error) 
 // loadActor reads the acting staff member inside tx, locked, so a demotion
 // committed before cannot be missed and one racing is serialised; anyone
 // not active staff is ErrNotAllowed.
-func loadActor(tx *gorm.DB, actorID uint) (*User, error) {
+func loadActor(tx *gorm.DB, actorID uint) (*models.User, error) {
 	actor, err := lockUser(tx, actorID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, models.ErrNotFound) {
 		return nil, ErrNotAllowed
 	}
 	if err != nil {
@@ -274,7 +275,7 @@ func loadActor(tx *gorm.DB, actorID uint) (*User, error) {
 // one, before createsuperuser, is not blocked). The rules above already keep the acting superuser, so this is the
 // invariant itself, checked where it cannot be raced.
 func keepASuperuser(tx *gorm.DB) error {
-	n, err := countActiveSuperusers(tx)
+	n, err := models.CountActiveSuperusers(tx)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,10 @@
-package models
+package auth
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/models"
 	"strings"
 	"time"
 
@@ -26,12 +27,12 @@ var lockingUpdate = clause.Locking{Strength: "UPDATE"}
 // translate input and outcomes.
 type Accounts struct {
 	db        *gorm.DB
-	hasher    *Hasher
-	users     *Users
-	throttles *Throttles
-	outbox    *Outbox
+	hasher    *models.Hasher
+	users     *models.Users
+	throttles *models.Throttles
+	outbox    *models.Outbox
 	policy    Policy
-	mfa       *mfaKeys // nil without SECRET_KEY (models/mfa*.go)
+	mfa       *mfaKeys // nil without SECRET_KEY (auth/mfa*.go)
 	passkeys  *passkeyConfig
 }
 
@@ -49,22 +50,22 @@ type Policy struct {
 	// LoginPerUserIP limits login attempts for one username from one
 	// client address (also password-change attempts on that account);
 	// LoginPerIP login failures from one address whatever the username.
-	LoginPerUserIP Limit
-	LoginPerIP     Limit
+	LoginPerUserIP models.Limit
+	LoginPerIP     models.Limit
 	// ResetPerEmail limits reset requests for one address (silently);
 	// ResetPerIP from one client address (refused with 429).
-	ResetPerEmail Limit
-	ResetPerIP    Limit
+	ResetPerEmail models.Limit
+	ResetPerIP    models.Limit
 	// SignupPerIP limits sign-ups that reach hashing; SignupCheckPerIP
 	// username look-ups, from one client address.
-	SignupPerIP      Limit
-	SignupCheckPerIP Limit
+	SignupPerIP      models.Limit
+	SignupCheckPerIP models.Limit
 	// SecretKey seals second-factor secrets (keys derived with HKDF);
 	// BaseURL gives passkeys their relying party; SecondFactorPerUser
-	// limits second-factor codes per account (models/mfa.go).
+	// limits second-factor codes per account (auth/mfa.go).
 	SecretKey           string
 	BaseURL             string
-	SecondFactorPerUser Limit
+	SecondFactorPerUser models.Limit
 	// EmailVerification is the EMAIL_VERIFICATION mode (VerifyOptional
 	// when empty).
 	EmailVerification string
@@ -93,23 +94,23 @@ const (
 )
 
 // NewAccounts returns the flows over db.
-func NewAccounts(db *gorm.DB, hasher *Hasher, outbox *Outbox, p Policy) *Accounts {
+func NewAccounts(db *gorm.DB, hasher *models.Hasher, outbox *models.Outbox, p Policy) *Accounts {
 	if p.SessionLifetime <= 0 {
 		p.SessionLifetime = DefaultSessionLifetime
 	}
 	if p.ResetTimeout <= 0 {
-		p.ResetTimeout = DefaultResetTimeout
+		p.ResetTimeout = models.DefaultResetTimeout
 	}
 	if p.ResetThrottle <= 0 {
 		p.ResetThrottle = DefaultResetThrottle
 	}
-	a := &Accounts{db: db, hasher: hasher, users: NewUsers(db, hasher), throttles: NewThrottles(db), outbox: outbox, policy: p}
+	a := &Accounts{db: db, hasher: hasher, users: models.NewUsers(db, hasher), throttles: models.NewThrottles(db), outbox: outbox, policy: p}
 	a.initMFA()
 	return a
 }
 
-func (p Policy) lifetimes() Lifetimes {
-	return Lifetimes{Lifetime: p.SessionLifetime, Idle: p.SessionIdleTimeout}
+func (p Policy) lifetimes() models.Lifetimes {
+	return models.Lifetimes{Lifetime: p.SessionLifetime, Idle: p.SessionIdleTimeout}
 }
 
 // Policy returns the policy the flows apply.
@@ -140,7 +141,7 @@ func (e *ThrottledError) Error() string {
 // usernameKeyForThrottle is the username part of a login key, computed on
 // at most a bounded prefix so hostile input costs nothing to key.
 func usernameKeyForThrottle(username string) string {
-	return UsernameKey(truncate(username, 4*UsernameMaxLen))
+	return models.UsernameKey(models.Truncate(username, 4*models.UsernameMaxLen))
 }
 
 // loginRules are the limits on login attempts: per (username, client
@@ -148,27 +149,27 @@ func usernameKeyForThrottle(username string) string {
 // out from their own address, and per client address, so one address cannot
 // spray guesses across many accounts. There is deliberately no limit per
 // username alone: anyone could then lock any account.
-func (a *Accounts) loginRules(username, ip string) (userIP, perIP Rule) {
-	addr := ThrottleIP(ip)
-	return NewRule(ScopeLoginUserIP, a.policy.LoginPerUserIP, usernameKeyForThrottle(username), addr),
-		NewRule(ScopeLoginIP, a.policy.LoginPerIP, addr)
+func (a *Accounts) loginRules(username, ip string) (userIP, perIP models.Rule) {
+	addr := models.ThrottleIP(ip)
+	return models.NewRule(ScopeLoginUserIP, a.policy.LoginPerUserIP, usernameKeyForThrottle(username), addr),
+		models.NewRule(ScopeLoginIP, a.policy.LoginPerIP, addr)
 }
 
 // take reserves an attempt against rules in its own transaction (so
 // parallel requests see it at once) and, when the attempt started a block,
 // records kind in the same transaction. A refused attempt is a
 // *ThrottledError.
-func (a *Accounts) take(ctx context.Context, kind EventKind, user *User, rules ...Rule) (Taken, error) {
-	var taken Taken
+func (a *Accounts) take(ctx context.Context, kind models.EventKind, user *models.User, rules ...models.Rule) (models.Taken, error) {
+	var taken models.Taken
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		if taken, err = a.throttles.take(tx, rules...); err != nil || taken.Refused() {
+		if taken, err = a.throttles.TakeTx(tx, rules...); err != nil || taken.Refused() {
 			return err
 		}
 		return recordBlock(tx, ctx, kind, user, taken)
 	})
 	if err != nil {
-		return Taken{}, dbErr("take throttle", err)
+		return models.Taken{}, models.DBError("take throttle", err)
 	}
 	if taken.Refused() {
 		return taken, &ThrottledError{Wait: taken.Wait, Scope: taken.WaitScope}
@@ -178,25 +179,25 @@ func (a *Accounts) take(ctx context.Context, kind EventKind, user *User, rules .
 
 // recordBlock records kind when the attempt in taken started a block: once
 // per block, not per refused request, so a flood cannot fill the log.
-func recordBlock(tx *gorm.DB, ctx context.Context, kind EventKind, user *User, taken Taken) error {
+func recordBlock(tx *gorm.DB, ctx context.Context, kind models.EventKind, user *models.User, taken models.Taken) error {
 	if taken.Blocked <= 0 || kind == "" {
 		return nil
 	}
-	e := AuthEvent{Kind: kind, Detail: "scope=" + taken.BlockScope + " blocked_for=" + taken.Blocked.String()}
+	e := models.AuthEvent{Kind: kind, Detail: "scope=" + taken.BlockScope + " blocked_for=" + taken.Blocked.String()}
 	if user != nil {
 		e.UserID, e.Username = &user.ID, user.Username
 	}
-	return recordEvent(tx, ctx, e)
+	return models.RecordEvent(tx, ctx, e)
 }
 
 // failedAttempt is a refused attempt to record: its event, and the block
 // that taking the attempt started (if it did), linked to user.
 type failedAttempt struct {
-	op    string    // names the transaction in errors
-	event AuthEvent // the failure itself
-	block EventKind // recorded once when taken started a block
-	user  *User     // the account the block is linked to (nil: none)
-	taken Taken     // the attempt, as the flow's take returned it
+	op    string           // names the transaction in errors
+	event models.AuthEvent // the failure itself
+	block models.EventKind // recorded once when taken started a block
+	user  *models.User     // the account the block is linked to (nil: none)
+	taken models.Taken     // the attempt, as the flow's take returned it
 }
 
 // recordFailure records f's event and the block its attempt started in
@@ -204,7 +205,7 @@ type failedAttempt struct {
 // ErrWrongPassword) — or the error that kept them from being recorded.
 func (a *Accounts) recordFailure(ctx context.Context, f failedAttempt, refusal error) error {
 	err := a.transaction(ctx, f.op, func(tx *gorm.DB) error {
-		if err := recordEvent(tx, ctx, f.event); err != nil {
+		if err := models.RecordEvent(tx, ctx, f.event); err != nil {
 			return err
 		}
 		return recordBlock(tx, ctx, f.block, f.user, f.taken)
@@ -220,38 +221,38 @@ func (a *Accounts) recordFailure(ctx context.Context, f failedAttempt, refusal e
 func (a *Accounts) transaction(ctx context.Context, op string, fn func(tx *gorm.DB) error) error {
 	err := a.db.WithContext(ctx).Transaction(fn)
 	if err == nil {
-		a.outbox.nudge()
+		a.outbox.Nudge()
 		return nil
 	}
-	var verr *ValidationError
+	var verr *models.ValidationError
 	if errors.As(err, &verr) {
 		return verr
 	}
-	for _, s := range []error{ErrInvalidCredentials, ErrInvalidToken, ErrWrongPassword, ErrDuplicateUsername, ErrDuplicateEmail,
-		ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser, ErrNotFound, ErrSetOwnPassword,
+	for _, s := range []error{models.ErrInvalidCredentials, models.ErrInvalidToken, ErrWrongPassword, models.ErrDuplicateUsername, models.ErrDuplicateEmail,
+		ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser, models.ErrNotFound, ErrSetOwnPassword,
 		ErrWrongCode, ErrSecondFactorExpired, ErrTOTPExists, ErrNoSecondFactor, ErrSetupExpired, ErrMFAUnavailable, ErrPasskeyFailed} {
 		if errors.Is(err, s) {
 			return s
 		}
 	}
-	if isUniqueViolation(err) {
+	if models.IsUniqueViolation(err) {
 		// A username (or its look-alike skeleton) or an e-mail address
 		// another account has: the unique index says which.
-		if strings.Contains(uniqueIndexOf(err), "email") {
-			return ErrDuplicateEmail
+		if strings.Contains(models.UniqueIndexOf(err), "email") {
+			return models.ErrDuplicateEmail
 		}
-		return ErrDuplicateUsername
+		return models.ErrDuplicateUsername
 	}
-	return dbErr(op, err)
+	return models.DBError(op, err)
 }
 
 // lockUser reads the user row for update inside tx (a row lock on
 // PostgreSQL; SQLite's write transaction already serialises writers).
-func lockUser(tx *gorm.DB, id uint) (*User, error) {
-	var u User
+func lockUser(tx *gorm.DB, id uint) (*models.User, error) {
+	var u models.User
 	if err := tx.Clauses(lockingUpdate).Take(&u, id).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, ErrNotFound
+			return nil, models.ErrNotFound
 		}
 		return nil, err
 	}
@@ -259,13 +260,13 @@ func lockUser(tx *gorm.DB, id uint) (*User, error) {
 }
 
 // notifyPasswordChanged queues the "your password was changed" notice.
-func notifyPasswordChanged(tx *gorm.DB, u *User) error {
+func notifyPasswordChanged(tx *gorm.DB, u *models.User) error {
 	return notifyPasswordChangedWith(tx, u, nil)
 }
 
 // notifyPasswordChangedWith queues the notice with extra payload (a reset
 // names the account's second factors).
-func notifyPasswordChangedWith(tx *gorm.DB, u *User, extra map[string]string) error {
+func notifyPasswordChangedWith(tx *gorm.DB, u *models.User, extra map[string]string) error {
 	if u.Email == "" {
 		return nil
 	}
@@ -273,12 +274,12 @@ func notifyPasswordChangedWith(tx *gorm.DB, u *User, extra map[string]string) er
 	for k, v := range extra {
 		d[k] = v
 	}
-	return enqueue(tx, KindPasswordChanged, &u.ID, u.Email, d)
+	return models.Enqueue(tx, models.KindPasswordChanged, &u.ID, u.Email, d)
 }
 
 // endSessions deletes every session of userID but except (may be "") and
 // returns how many ended.
 func endSessions(tx *gorm.DB, userID uint, except string) (int64, error) {
-	res := tx.Where("(user_id = ? OR pending_user_id = ?) AND id <> ?", userID, userID, except).Delete(&Session{})
+	res := tx.Where("(user_id = ? OR pending_user_id = ?) AND id <> ?", userID, userID, except).Delete(&models.Session{})
 	return res.RowsAffected, res.Error
 }

@@ -1,9 +1,10 @@
-package models
+package auth
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/models"
 	"strconv"
 	"time"
 
@@ -30,31 +31,10 @@ func (p Policy) verification() string {
 }
 
 // Token purposes of e-mail confirmation.
-const (
-	PurposeEmailChange = "email_change"
-	PurposeEmailVerify = "email_verify"
-)
 
 // Outbox kinds of the e-mail flows.
-const (
-	// KindEmailChangeConfirm mails the change link to the new address
-	// (token issued at send time).
-	KindEmailChangeConfirm = "email_change_confirm"
-	// KindEmailChangeRequested tells the current address that a change was
-	// asked for, at once.
-	KindEmailChangeRequested = "email_change_requested"
-	// KindEmailVerify mails the verification link (token issued at send
-	// time).
-	KindEmailVerify = "email_verify"
-)
 
 // Events of the e-mail flows.
-const (
-	EventEmailChangeRequested EventKind = "email_change_requested"
-	EventEmailChanged         EventKind = "email_changed"
-	EventEmailVerified        EventKind = "email_verified"
-	EventEmailMailThrottled   EventKind = "email_mail_throttled"
-)
 
 // Throttle scope: confirmation mails per account.
 const ScopeEmailMailUser = "email-mail:user"
@@ -77,13 +57,13 @@ const MsgSameEmail = "This is already your e-mail address."
 
 // emailMailRule limits confirmation mails (change and verification) per
 // account: the reset quota's numbers, its own counter.
-func (a *Accounts) emailMailRule(userID uint) Rule {
-	return NewRule(ScopeEmailMailUser, a.policy.ResetPerEmail, strconv.FormatUint(uint64(userID), 10))
+func (a *Accounts) emailMailRule(userID uint) models.Rule {
+	return models.NewRule(ScopeEmailMailUser, a.policy.ResetPerEmail, strconv.FormatUint(uint64(userID), 10))
 }
 
 // EmailChangeInput asks to change a signed-in user's address.
 type EmailChangeInput struct {
-	User  *User
+	User  *models.User
 	Email string
 }
 
@@ -95,20 +75,20 @@ type EmailChangeInput struct {
 // is refused when confirmed. Mails are limited per account (a
 // *ThrottledError over the limit).
 func (a *Accounts) RequestEmailChange(ctx context.Context, in EmailChangeInput) error {
-	email := NormalizeEmail(in.Email)
-	verr := newValidationError()
+	email := models.NormalizeEmail(in.Email)
+	verr := models.NewValidationError()
 	switch {
 	case email == "":
-		verr.add("email", MsgRequired)
-	case ValidateEmail(email) != "":
-		verr.add("email", ValidateEmail(email))
-	case EmailKey(email) == in.User.EmailKey:
-		verr.add("email", MsgSameEmail)
+		verr.Add("email", MsgRequired)
+	case models.ValidateEmail(email) != "":
+		verr.Add("email", models.ValidateEmail(email))
+	case models.EmailKey(email) == in.User.EmailKey:
+		verr.Add("email", MsgSameEmail)
 	}
-	if err := verr.orNil(); err != nil {
+	if err := verr.OrNil(); err != nil {
 		return err
 	}
-	if _, err := a.take(ctx, EventEmailMailThrottled, in.User, a.emailMailRule(in.User.ID)); err != nil {
+	if _, err := a.take(ctx, models.EventEmailMailThrottled, in.User, a.emailMailRule(in.User.ID)); err != nil {
 		return err
 	}
 	return a.transaction(ctx, "request e-mail change", func(tx *gorm.DB) error {
@@ -120,19 +100,19 @@ func (a *Accounts) RequestEmailChange(ctx context.Context, in EmailChangeInput) 
 			return ErrNotAllowed
 		}
 		now := time.Now().UTC()
-		if err := enqueue(tx, KindEmailChangeConfirm, &u.ID, email, map[string]string{
+		if err := models.Enqueue(tx, models.KindEmailChangeConfirm, &u.ID, email, map[string]string{
 			"username": u.Username, "old": u.Email, "ttl_seconds": strconv.Itoa(int(DefaultEmailLinkTimeout / time.Second)),
 		}); err != nil {
 			return err
 		}
 		if u.Email != "" {
-			if err := enqueue(tx, KindEmailChangeRequested, &u.ID, u.Email, map[string]string{
+			if err := models.Enqueue(tx, models.KindEmailChangeRequested, &u.ID, u.Email, map[string]string{
 				"username": u.Username, "new": email, "when": now.Format(time.RFC3339),
 			}); err != nil {
 				return err
 			}
 		}
-		return recordEvent(tx, ctx, userEvent(EventEmailChangeRequested, u, nil, ""))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailChangeRequested, u, nil, ""))
 	})
 }
 
@@ -140,9 +120,6 @@ func (a *Accounts) RequestEmailChange(ctx context.Context, in EmailChangeInput) 
 // The account must be active and still have the address it had when the
 // change was asked for; the token's payload is the new address (the
 // message's recipient). An earlier attempt's token is voided.
-func (o *Outbox) PrepareEmailChangeToken(ctx context.Context, m *OutboxMessage, ttl time.Duration) (string, error) {
-	return o.prepareToken(ctx, m, TokenIssue{Purpose: PurposeEmailChange, TTL: ttl, Payload: m.Recipient}, m.Data()["old"])
-}
 
 // EmailToken is a usable e-mail confirmation link as its page shows it.
 type EmailToken struct {
@@ -154,10 +131,10 @@ type EmailToken struct {
 // using it (the GET of the confirm page). Anything unusable is
 // ErrInvalidToken.
 func (a *Accounts) CheckEmailToken(ctx context.Context, hash string) (*EmailToken, error) {
-	tokens := NewTokens(a.db)
-	for _, p := range []string{PurposeEmailChange, PurposeEmailVerify} {
+	tokens := models.NewTokens(a.db)
+	for _, p := range []string{models.PurposeEmailChange, models.PurposeEmailVerify} {
 		tok, err := tokens.Check(ctx, p, hash)
-		if errors.Is(err, ErrInvalidToken) {
+		if errors.Is(err, models.ErrInvalidToken) {
 			continue
 		}
 		if err != nil {
@@ -165,13 +142,13 @@ func (a *Accounts) CheckEmailToken(ctx context.Context, hash string) (*EmailToke
 		}
 		return &EmailToken{Purpose: p, Address: tok.Payload}, nil
 	}
-	return nil, ErrInvalidToken
+	return nil, models.ErrInvalidToken
 }
 
 // EmailConfirmed is the outcome of ConfirmEmail.
 type EmailConfirmed struct {
 	Purpose string
-	User    *User
+	User    *models.User
 	// SessionsEnded counts the other sessions a change ended.
 	SessionsEnded int64
 }
@@ -192,63 +169,63 @@ func (a *Accounts) ConfirmEmail(ctx context.Context, hash, sessionID string) (*E
 	var out EmailConfirmed
 	err = a.transaction(ctx, "confirm e-mail", func(tx *gorm.DB) error {
 		now := time.Now().UTC()
-		tok, err := consumeToken(tx, et.Purpose, hash, now)
+		tok, err := models.ConsumeToken(tx, et.Purpose, hash, now)
 		if err != nil {
 			return err
 		}
 		u, err := lockUser(tx, tok.UserID)
-		if errors.Is(err, ErrNotFound) || (err == nil && !u.IsActive) {
-			return ErrInvalidToken
+		if errors.Is(err, models.ErrNotFound) || (err == nil && !u.IsActive) {
+			return models.ErrInvalidToken
 		}
 		if err != nil {
 			return err
 		}
 		out = EmailConfirmed{Purpose: et.Purpose, User: u}
-		if et.Purpose == PurposeEmailVerify {
+		if et.Purpose == models.PurposeEmailVerify {
 			if u.Email != tok.Payload {
-				return ErrInvalidToken // the address changed since
+				return models.ErrInvalidToken // the address changed since
 			}
-			if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("email_verified", true).Error; err != nil {
+			if err := tx.Model(&models.User{}).Where("id = ?", u.ID).Update("email_verified", true).Error; err != nil {
 				return err
 			}
 			u.EmailVerified = true
-			return recordEvent(tx, ctx, userEvent(EventEmailVerified, u, nil, ""))
+			return models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailVerified, u, nil, ""))
 		}
 		newEmail := tok.Payload
-		if msg := ValidateEmail(newEmail); msg != "" {
-			return ErrInvalidToken
+		if msg := models.ValidateEmail(newEmail); msg != "" {
+			return models.ErrInvalidToken
 		}
 		var taken int64
-		if err := tx.Model(&User{}).Where("email_key = ? AND id <> ?", EmailKey(newEmail), u.ID).Count(&taken).Error; err != nil {
+		if err := tx.Model(&models.User{}).Where("email_key = ? AND id <> ?", models.EmailKey(newEmail), u.ID).Count(&taken).Error; err != nil {
 			return err
 		}
 		if taken > 0 {
 			return ErrEmailTaken
 		}
 		old := u.Email
-		err = tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
-			"email": newEmail, "email_key": EmailKey(newEmail), "email_verified": true,
+		err = tx.Model(&models.User{}).Where("id = ?", u.ID).Updates(map[string]any{
+			"email": newEmail, "email_key": models.EmailKey(newEmail), "email_verified": true,
 		}).Error
-		if isUniqueViolation(err) {
+		if models.IsUniqueViolation(err) {
 			return ErrEmailTaken // the unique e-mail rule, in a race
 		}
 		if err != nil {
 			return err
 		}
-		if err := voidTokens(tx, u.ID, now); err != nil {
+		if err := models.VoidTokens(tx, u.ID, now); err != nil {
 			return err
 		}
 		if out.SessionsEnded, err = endSessions(tx, u.ID, sessionID); err != nil {
 			return err
 		}
-		u.Email, u.EmailKey, u.EmailVerified = newEmail, EmailKey(newEmail), true
-		if err := recordEvent(tx, ctx, userEvent(EventEmailChanged, u, nil, fmt.Sprintf("by the owner; %d other sessions ended", out.SessionsEnded))); err != nil {
+		u.Email, u.EmailKey, u.EmailVerified = newEmail, models.EmailKey(newEmail), true
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailChanged, u, nil, fmt.Sprintf("by the owner; %d other sessions ended", out.SessionsEnded))); err != nil {
 			return err
 		}
 		if old == "" {
 			return nil
 		}
-		return enqueue(tx, KindEmailChanged, &u.ID, old, map[string]string{
+		return models.Enqueue(tx, models.KindEmailChanged, &u.ID, old, map[string]string{
 			"username": u.Username, "when": now.Format(time.RFC3339), "by": "you",
 		})
 	})
@@ -263,8 +240,8 @@ func (a *Accounts) ConfirmEmail(ctx context.Context, hash, sessionID string) (*E
 
 // queueVerification queues the verification link for u's address inside
 // tx (its token is issued when it is sent).
-func queueVerification(tx *gorm.DB, u *User) error {
-	return enqueue(tx, KindEmailVerify, &u.ID, u.Email, map[string]string{
+func queueVerification(tx *gorm.DB, u *models.User) error {
+	return models.Enqueue(tx, models.KindEmailVerify, &u.ID, u.Email, map[string]string{
 		"username": u.Username, "payload": u.Email, "ttl_seconds": strconv.Itoa(int(DefaultEmailLinkTimeout / time.Second)),
 	})
 }
@@ -272,11 +249,11 @@ func queueVerification(tx *gorm.DB, u *User) error {
 // ResendVerification mails a new verification link to a signed-in user
 // whose address is not verified, limited per account (a *ThrottledError
 // over the limit). An address already verified sends nothing.
-func (a *Accounts) ResendVerification(ctx context.Context, u *User) error {
+func (a *Accounts) ResendVerification(ctx context.Context, u *models.User) error {
 	if u.EmailVerified || u.Email == "" {
 		return nil
 	}
-	if _, err := a.take(ctx, EventEmailMailThrottled, u, a.emailMailRule(u.ID)); err != nil {
+	if _, err := a.take(ctx, models.EventEmailMailThrottled, u, a.emailMailRule(u.ID)); err != nil {
 		return err
 	}
 	return a.transaction(ctx, "resend verification", func(tx *gorm.DB) error {
@@ -294,7 +271,7 @@ func (a *Accounts) ResendVerification(ctx context.Context, u *User) error {
 // signupVerification queues the verification link of a new account inside
 // the sign-up transaction (unless EMAIL_VERIFICATION=none) and reports
 // whether the account must confirm before signing in (mandatory).
-func (a *Accounts) signupVerification(tx *gorm.DB, ctx context.Context, u *User) (mandatory bool, err error) {
+func (a *Accounts) signupVerification(tx *gorm.DB, ctx context.Context, u *models.User) (mandatory bool, err error) {
 	mode := a.policy.verification()
 	if mode == VerifyNone || u.Email == "" {
 		return false, nil
@@ -305,7 +282,7 @@ func (a *Accounts) signupVerification(tx *gorm.DB, ctx context.Context, u *User)
 	if mode != VerifyMandatory {
 		return false, nil
 	}
-	return true, recordEvent(tx, ctx, userEvent(EventSignup, u, nil, "not signed in until the address is confirmed"))
+	return true, models.RecordEvent(tx, ctx, models.UserEvent(models.EventSignup, u, nil, "not signed in until the address is confirmed"))
 }
 
 // unverifiedLogin answers a correct password for an account whose address
@@ -314,8 +291,8 @@ func (a *Accounts) signupVerification(tx *gorm.DB, ctx context.Context, u *User)
 // (over it, silently none: the password was right, so this is the owner
 // asking again). It always returns ErrEmailUnverified unless the database
 // fails.
-func (a *Accounts) unverifiedLogin(ctx context.Context, u *User) error {
-	_, err := a.take(ctx, EventEmailMailThrottled, u, a.emailMailRule(u.ID))
+func (a *Accounts) unverifiedLogin(ctx context.Context, u *models.User) error {
+	_, err := a.take(ctx, models.EventEmailMailThrottled, u, a.emailMailRule(u.ID))
 	if errors.As(err, new(*ThrottledError)) {
 		return ErrEmailUnverified
 	}
@@ -330,7 +307,7 @@ func (a *Accounts) unverifiedLogin(ctx context.Context, u *User) error {
 		if err := queueVerification(tx, cur); err != nil {
 			return err
 		}
-		return recordEvent(tx, ctx, userEvent(EventLoginFailed, cur, nil, "e-mail address not confirmed; a new link was sent"))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventLoginFailed, cur, nil, "e-mail address not confirmed; a new link was sent"))
 	})
 	if err != nil {
 		return err
@@ -353,9 +330,9 @@ func (a *Accounts) AdminSetEmailVerified(ctx context.Context, actorID, targetID 
 		if t.EmailVerified == verified {
 			return nil
 		}
-		if err := tx.Model(&User{}).Where("id = ?", t.ID).Update("email_verified", verified).Error; err != nil {
+		if err := tx.Model(&models.User{}).Where("id = ?", t.ID).Update("email_verified", verified).Error; err != nil {
 			return err
 		}
-		return recordEvent(tx, ctx, userEvent(EventAdminAction, t, &actorID, fmt.Sprintf("email_verified set to %t by staff", verified)))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventAdminAction, t, &actorID, fmt.Sprintf("email_verified set to %t by staff", verified)))
 	})
 }

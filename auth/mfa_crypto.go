@@ -1,4 +1,4 @@
-package models
+package auth
 
 import (
 	"crypto/aes"
@@ -9,12 +9,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"gatehouse/models"
 )
 
 // MinSecretKeyLen is the shortest SECRET_KEY two-factor authentication
 // accepts: keys are derived from it with HKDF, so it needs entropy, not a
 // format.
-const MinSecretKeyLen = 32
 
 // ErrMFAUnavailable means SECRET_KEY is not set (or too short), so the
 // secrets of authenticator apps cannot be sealed or opened.
@@ -42,7 +42,7 @@ type mfaKeys struct {
 
 // newMFAKeys derives the keys from secret; nil when secret is too short.
 func newMFAKeys(secret string) (*mfaKeys, error) {
-	if len(secret) < MinSecretKeyLen {
+	if len(secret) < models.MinSecretKeyLen {
 		return nil, nil
 	}
 	k := &mfaKeys{}

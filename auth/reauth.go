@@ -1,20 +1,16 @@
-package models
+package auth
 
 import (
 	"cmp"
 	"context"
 	"errors"
+	"gatehouse/models"
 	"time"
 
 	"gorm.io/gorm"
 )
 
 // Events of re-authentication ("sudo mode").
-const (
-	EventReauthenticated EventKind = "reauthenticated"
-	EventReauthFailed    EventKind = "reauthentication_failed"
-	EventReauthThrottled EventKind = "reauthentication_throttled"
-)
 
 // DefaultReauthTimeout is how long a password confirmation lasts (the
 // REAUTH_TIMEOUT setting).
@@ -25,7 +21,7 @@ const reauthFailedDetailShort = "wrong password on the re-authentication form"
 // ReauthInput is a signed-in user confirming it is them before a
 // sensitive action.
 type ReauthInput struct {
-	User      *User
+	User      *models.User
 	SessionID string
 	IP        string
 	Password  string
@@ -37,14 +33,11 @@ type ReauthInput struct {
 // ReauthResult is a confirmation: the session to adopt and, when a
 // recovery code was spent, how many remain (-1 otherwise).
 type ReauthResult struct {
-	Session      NewSession
+	Session      models.NewSession
 	RecoveryLeft int
 }
 
 // Events of re-authentication with a second factor.
-const (
-	EventReauthFactorFailed EventKind = "reauthentication_factor_failed"
-)
 
 // Reauthenticate is "sudo mode": the signed-in user gives their password
 // again and, when they have a second factor (an authenticator app or a
@@ -71,22 +64,22 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 	if err != nil {
 		return nil, err
 	}
-	verr := newValidationError()
+	verr := models.NewValidationError()
 	if in.Password == "" {
-		verr.add("password", MsgRequired)
+		verr.Add("password", MsgRequired)
 	}
 	if has && in.Code == "" {
-		verr.add("code", MsgRequired)
+		verr.Add("code", MsgRequired)
 	}
-	if err := verr.orNil(); err != nil {
+	if err := verr.OrNil(); err != nil {
 		return nil, err
 	}
-	userIP, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, EventReauthFailed, EventReauthThrottled, reauthFailedDetailShort)
+	userIP, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, models.EventReauthFailed, models.EventReauthThrottled, reauthFailedDetailShort)
 	if err != nil {
 		return nil, err
 	}
 	codeRule := a.secondFactorRule(u.ID)
-	var taken Taken
+	var taken models.Taken
 	if has {
 		if taken, err = a.take(ctx, "", u, codeRule); err != nil {
 			return nil, err
@@ -102,7 +95,7 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 		if !cur.IsActive || cur.Password != u.Password {
 			return ErrWrongPassword // changed or deactivated meanwhile
 		}
-		method := AuthPassword
+		method := models.AuthPassword
 		if !has {
 			// A factor added since the look-up above needs its code too.
 			if added, err := hasSecondFactor(tx, u.ID); err != nil || added {
@@ -116,17 +109,17 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 			if method == AuthPasswordRecovery {
 				out.RecoveryLeft = int(left)
 			}
-			if err := resetRule(tx, codeRule); err != nil {
+			if err := models.ResetRule(tx, codeRule); err != nil {
 				return err
 			}
 		}
-		if err := resetRule(tx, userIP); err != nil {
+		if err := models.ResetRule(tx, userIP); err != nil {
 			return err
 		}
 		if out.Session, err = sudoSession(tx, ctx, cur, in.SessionID, a.policy.lifetimes()); err != nil {
 			return err
 		}
-		if err := recordEvent(tx, ctx, userEvent(EventReauthenticated, cur, nil, method)); err != nil {
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, cur, nil, method)); err != nil {
 			return err
 		}
 		if method != AuthPasswordRecovery {
@@ -136,8 +129,8 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 	})
 	if errors.Is(err, ErrWrongCode) {
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record wrong re-authentication code",
-			event: userEvent(EventReauthFactorFailed, u, nil, "wrong code on the re-authentication form"),
-			block: EventSecondFactorThrottle, user: u, taken: taken}, ErrWrongCode)
+			event: models.UserEvent(models.EventReauthFactorFailed, u, nil, "wrong code on the re-authentication form"),
+			block: models.EventSecondFactorThrottle, user: u, taken: taken}, ErrWrongCode)
 	}
 	if err != nil {
 		return nil, err
@@ -149,21 +142,21 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 // with reauth_at set to now, inside tx: a capability is added, so the
 // token rotates, and the session's lifetime restarts. ErrNotFound when the
 // session ended meanwhile.
-func sudoSession(tx *gorm.DB, ctx context.Context, u *User, sessionID string, life Lifetimes) (NewSession, error) {
-	var row Session
+func sudoSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID string, life models.Lifetimes) (models.NewSession, error) {
+	var row models.Session
 	if err := tx.Clauses(lockingUpdate).Where("id = ? AND user_id = ?", sessionID, u.ID).Take(&row).Error; err != nil {
-		return NewSession{}, ErrNotFound
+		return models.NewSession{}, models.ErrNotFound
 	}
-	if err := tx.Delete(&Session{}, "id = ?", row.ID).Error; err != nil {
-		return NewSession{}, err
+	if err := tx.Delete(&models.Session{}, "id = ?", row.ID).Error; err != nil {
+		return models.NewSession{}, err
 	}
 	now := time.Now().UTC()
-	ns, err := createSession(tx, ctx, SessionState{
+	ns, err := models.CreateSession(tx, ctx, models.SessionState{
 		UserID: row.UserID, AuthAt: row.AuthAt, AuthMethod: row.AuthMethod, ReauthAt: &now,
 		Persistent: row.Persistent,
 	}, life)
 	if err != nil {
-		return NewSession{}, err
+		return models.NewSession{}, err
 	}
 	ns.State.User = u
 	return ns, nil
@@ -175,14 +168,14 @@ func sudoSession(tx *gorm.DB, ctx context.Context, u *User, sessionID string, li
 // block); a wrong password is recorded as failKind and is
 // ErrWrongPassword. It returns the rule, for the caller to clear on
 // success inside its transaction.
-func (a *Accounts) checkOwnPassword(ctx context.Context, u *User, ip, password string, failKind, throttledKind EventKind, detail string) (Rule, error) {
+func (a *Accounts) checkOwnPassword(ctx context.Context, u *models.User, ip, password string, failKind, throttledKind models.EventKind, detail string) (models.Rule, error) {
 	userIP, _ := a.loginRules(u.Username, ip)
 	taken, err := a.take(ctx, throttledKind, u, userIP)
 	if err != nil {
 		return userIP, err
 	}
 	ok := false
-	if CleanText(password) == "" && len(password) <= 4*PasswordMaxLen {
+	if models.CleanText(password) == "" && len(password) <= 4*models.PasswordMaxLen {
 		if ok, _, err = a.hasher.Verify(ctx, password, u.Password); err != nil {
 			return userIP, err
 		}
@@ -193,5 +186,5 @@ func (a *Accounts) checkOwnPassword(ctx context.Context, u *User, ip, password s
 		return userIP, nil
 	}
 	return userIP, a.recordFailure(ctx, failedAttempt{op: "record failed password check",
-		event: userEvent(failKind, u, nil, detail), block: throttledKind, user: u, taken: taken}, ErrWrongPassword)
+		event: models.UserEvent(failKind, u, nil, detail), block: throttledKind, user: u, taken: taken}, ErrWrongPassword)
 }

@@ -1,8 +1,9 @@
-package models
+package auth
 
 import (
 	"context"
 	"errors"
+	"gatehouse/models"
 	"strconv"
 	"time"
 
@@ -14,15 +15,15 @@ import (
 // not available.
 func (a *Accounts) initMFA() {
 	a.mfa, _ = newMFAKeys(a.policy.SecretKey)
-	if a.policy.SecondFactorPerUser == (Limit{}) {
+	if a.policy.SecondFactorPerUser == (models.Limit{}) {
 		a.policy.SecondFactorPerUser = DefaultSecondFactorLimit
 	}
 	a.passkeys = newPasskeyConfig(a.policy.BaseURL)
 }
 
 // secondFactorRule is the limit on second-factor attempts for userID.
-func (a *Accounts) secondFactorRule(userID uint) Rule {
-	return NewRule(ScopeSecondFactor, a.policy.SecondFactorPerUser, strconv.FormatUint(uint64(userID), 10))
+func (a *Accounts) secondFactorRule(userID uint) models.Rule {
+	return models.NewRule(ScopeSecondFactor, a.policy.SecondFactorPerUser, strconv.FormatUint(uint64(userID), 10))
 }
 
 // beginSecondFactor ends Login for a user with a second factor: in one
@@ -30,47 +31,47 @@ func (a *Accounts) secondFactorRule(userID uint) Rule {
 // upgraded, and the browser's session replaced by a new PENDING one (not
 // signed in) that remembers the "remember me" choice. The login completes
 // in CompleteSecondFactor or PasskeySecondFactor.
-func (a *Accounts) beginSecondFactor(ctx context.Context, in LoginInput, user *User, newHash string, userIP Rule, taken Taken) (*LoginResult, error) {
+func (a *Accounts) beginSecondFactor(ctx context.Context, in LoginInput, user *models.User, newHash string, userIP models.Rule, taken models.Taken) (*LoginResult, error) {
 	var out LoginResult
 	err := a.transaction(ctx, "login (second factor due)", func(tx *gorm.DB) error {
 		u, err := lockUser(tx, user.ID)
-		if errors.Is(err, ErrNotFound) {
-			return ErrInvalidCredentials
+		if errors.Is(err, models.ErrNotFound) {
+			return models.ErrInvalidCredentials
 		}
 		if err != nil {
 			return err
 		}
 		if !u.IsActive || u.Password != user.Password {
-			return ErrInvalidCredentials
+			return models.ErrInvalidCredentials
 		}
 		if newHash != "" {
-			if err := tx.Model(&User{}).Where("id = ?", u.ID).Update("password", newHash).Error; err != nil {
+			if err := tx.Model(&models.User{}).Where("id = ?", u.ID).Update("password", newHash).Error; err != nil {
 				return err
 			}
 		}
-		if err := resetRule(tx, userIP); err != nil {
+		if err := models.ResetRule(tx, userIP); err != nil {
 			return err
 		}
-		if err := giveBack(tx, taken, ScopeLoginIP); err != nil {
+		if err := models.GiveBack(tx, taken, ScopeLoginIP); err != nil {
 			return err
 		}
 		if in.SessionID != "" {
-			if err := tx.Delete(&Session{}, "id = ?", in.SessionID).Error; err != nil {
+			if err := tx.Delete(&models.Session{}, "id = ?", in.SessionID).Error; err != nil {
 				return err
 			}
 		}
 		now := time.Now().UTC()
-		ns, err := createSession(tx, ctx, SessionState{PendingUserID: &u.ID, PendingAt: &now}, a.policy.lifetimes())
+		ns, err := models.CreateSession(tx, ctx, models.SessionState{PendingUserID: &u.ID, PendingAt: &now}, a.policy.lifetimes())
 		if err != nil {
 			return err
 		}
 		if in.Remember {
-			if err := tx.Model(&Session{}).Where("id = ?", ns.State.ID).Update("pending_remember", true).Error; err != nil {
+			if err := tx.Model(&models.Session{}).Where("id = ?", ns.State.ID).Update("pending_remember", true).Error; err != nil {
 				return err
 			}
 		}
 		out = LoginResult{User: u, Session: ns, Pending: true}
-		return recordEvent(tx, ctx, userEvent(EventSecondFactorPending, u, nil, ""))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSecondFactorPending, u, nil, ""))
 	})
 	if err != nil {
 		return nil, err
@@ -99,11 +100,11 @@ type SecondFactorResult struct {
 // pendingUser reads the pending session sessionID inside tx and returns
 // its user (active) and the remember choice; ErrSecondFactorExpired when
 // the session is not pending or has lapsed.
-func pendingUser(tx *gorm.DB, sessionID string) (*User, bool, error) {
+func pendingUser(tx *gorm.DB, sessionID string) (*models.User, bool, error) {
 	if sessionID == "" {
 		return nil, false, ErrSecondFactorExpired
 	}
-	var row Session
+	var row models.Session
 	err := tx.Select("id", "pending_user_id", "pending_at", "pending_remember", "expires_at").
 		Where("id = ? AND pending_user_id IS NOT NULL AND expires_at > ?", sessionID, time.Now().UTC()).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -112,21 +113,21 @@ func pendingUser(tx *gorm.DB, sessionID string) (*User, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if row.PendingAt == nil || time.Since(*row.PendingAt) > PendingSecondFactorLifetime {
+	if row.PendingAt == nil || time.Since(*row.PendingAt) > models.PendingSecondFactorLifetime {
 		return nil, false, ErrSecondFactorExpired
 	}
 	u, err := lockUser(tx, *row.PendingUserID)
-	if errors.Is(err, ErrNotFound) || (err == nil && !u.IsActive) {
+	if errors.Is(err, models.ErrNotFound) || (err == nil && !u.IsActive) {
 		return nil, false, ErrSecondFactorExpired
 	}
 	return u, row.PendingRemember, err
 }
 
 // PendingUser returns the user a pending session waits for.
-func (a *Accounts) PendingUser(ctx context.Context, sessionID string) (*User, error) {
+func (a *Accounts) PendingUser(ctx context.Context, sessionID string) (*models.User, error) {
 	u, _, err := pendingUser(a.db.WithContext(ctx), sessionID)
 	if err != nil && !errors.Is(err, ErrSecondFactorExpired) {
-		return nil, dbErr("pending login", err)
+		return nil, models.DBError("pending login", err)
 	}
 	return u, err
 }
@@ -173,7 +174,7 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 	})
 	if errors.Is(err, ErrWrongCode) {
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record wrong code",
-			event: userEvent(EventSecondFactorFailed, u, nil, ""), block: EventSecondFactorThrottle, user: u, taken: taken}, ErrWrongCode)
+			event: models.UserEvent(models.EventSecondFactorFailed, u, nil, ""), block: models.EventSecondFactorThrottle, user: u, taken: taken}, ErrWrongCode)
 	}
 	if err != nil {
 		return nil, err
@@ -184,8 +185,8 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 // completeLogin is the end of every second step, inside its transaction:
 // the limit reset, last_login set, the pending session replaced by a
 // signed-in one, the event and, after a recovery code, the notice.
-func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, step signInStep, rule Rule, out *SecondFactorResult, recoveryLeft int64) error {
-	if err := resetRule(tx, rule); err != nil {
+func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, step signInStep, rule models.Rule, out *SecondFactorResult, recoveryLeft int64) error {
+	if err := models.ResetRule(tx, rule); err != nil {
 		return err
 	}
 	step.detail = "second factor: " + step.method
@@ -204,15 +205,15 @@ func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, step signInSt
 // recoveryCodeSpent records that u used a recovery code at now (left
 // remain) and mails the owner, inside tx: a sign-in or a confirmation with
 // a recovery code is worth knowing about.
-func recoveryCodeSpent(tx *gorm.DB, ctx context.Context, u *User, left int64, now time.Time) error {
-	if err := recordEvent(tx, ctx, userEvent(EventRecoveryCodeUsed, u, nil, "left="+strconv.FormatInt(left, 10))); err != nil {
+func recoveryCodeSpent(tx *gorm.DB, ctx context.Context, u *models.User, left int64, now time.Time) error {
+	if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventRecoveryCodeUsed, u, nil, "left="+strconv.FormatInt(left, 10))); err != nil {
 		return err
 	}
 	if u.Email == "" {
 		return nil
 	}
-	ci := clientInfo(ctx)
-	return enqueue(tx, KindRecoveryCodeUsed, &u.ID, u.Email, map[string]string{
+	ci := models.ClientInfoOf(ctx)
+	return models.Enqueue(tx, KindRecoveryCodeUsed, &u.ID, u.Email, map[string]string{
 		"username": u.Username, "when": now.Format(time.RFC3339), "left": strconv.FormatInt(left, 10), "ip": ci.IP,
 	})
 }

@@ -1,4 +1,4 @@
-package models
+package auth
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/internal/secret"
+	"gatehouse/models"
 )
 
 // Passkeys (WebAuthn) with go-webauthn. The relying party is BASE_URL's
@@ -77,7 +78,7 @@ func (a *Accounts) PasskeysAvailable() bool { return a.mfa != nil && a.passkeys 
 // the user's ID under a key derived from SECRET_KEY: stable, opaque, not
 // personal data.
 type waUser struct {
-	u     *User
+	u     *models.User
 	id    []byte
 	creds []webauthn.Credential
 }
@@ -94,13 +95,13 @@ func (a *Accounts) userHandle(id uint) []byte {
 }
 
 // loadWAUser returns u with its passkeys (and their rows by credential ID).
-func (a *Accounts) loadWAUser(tx *gorm.DB, u *User) (*waUser, map[string]*Authenticator, error) {
-	var rows []Authenticator
-	if err := tx.Where("user_id = ? AND kind = ?", u.ID, FactorPasskey).Find(&rows).Error; err != nil {
+func (a *Accounts) loadWAUser(tx *gorm.DB, u *models.User) (*waUser, map[string]*models.Authenticator, error) {
+	var rows []models.Authenticator
+	if err := tx.Where("user_id = ? AND kind = ?", u.ID, models.FactorPasskey).Find(&rows).Error; err != nil {
 		return nil, nil, err
 	}
 	w := &waUser{u: u, id: a.userHandle(u.ID)}
-	byID := map[string]*Authenticator{}
+	byID := map[string]*models.Authenticator{}
 	for i := range rows {
 		var c webauthn.Credential
 		if err := json.Unmarshal([]byte(rows[i].Credential), &c); err != nil {
@@ -159,13 +160,13 @@ type Ceremony struct {
 // BeginPasskeyRegistration starts adding a passkey for user from the
 // session sessionID: a discoverable credential with user verification,
 // excluding the passkeys the user has.
-func (a *Accounts) BeginPasskeyRegistration(ctx context.Context, user *User, sessionID string) (Ceremony, error) {
+func (a *Accounts) BeginPasskeyRegistration(ctx context.Context, user *models.User, sessionID string) (Ceremony, error) {
 	if !a.PasskeysAvailable() {
 		return Ceremony{}, ErrMFAUnavailable
 	}
 	w, _, err := a.loadWAUser(a.db.WithContext(ctx), user)
 	if err != nil {
-		return Ceremony{}, dbErr("load passkeys", err)
+		return Ceremony{}, models.DBError("load passkeys", err)
 	}
 	var excl []protocol.CredentialDescriptor
 	for _, c := range w.creds {
@@ -202,10 +203,10 @@ const PasskeyNameMaxLen = 64
 // PublicKeyCredential.toJSON()) and stores the passkey named name, in one
 // transaction with its event and notice; a first factor also gets a set of
 // recovery codes, returned to show once.
-func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *User, sessionID, state, name string, response []byte) ([]string, error) {
+func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.User, sessionID, state, name string, response []byte) ([]string, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > PasskeyNameMaxLen || CleanText(name) != "" {
-		return nil, &ValidationError{Fields: map[string][]string{"name": {"Give the passkey a name of at most 64 characters, such as \u201cLaptop\u201d."}}}
+	if name == "" || len(name) > PasskeyNameMaxLen || models.CleanText(name) != "" {
+		return nil, &models.ValidationError{Fields: map[string][]string{"name": {"Give the passkey a name of at most 64 characters, such as \u201cLaptop\u201d."}}}
 	}
 	st, err := a.openCeremony(state, ceremonyRegister, user.ID, sessionID)
 	if err != nil {
@@ -227,7 +228,7 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *User, se
 		// The cap is checked under the user's row lock, so a burst of adds
 		// cannot pass it together.
 		var n int64
-		if err := tx.Model(&Authenticator{}).Where("user_id = ? AND kind = ?", u.ID, FactorPasskey).Count(&n).Error; err != nil {
+		if err := tx.Model(&models.Authenticator{}).Where("user_id = ? AND kind = ?", u.ID, models.FactorPasskey).Count(&n).Error; err != nil {
 			return err
 		}
 		if n >= int64(a.maxPasskeys()) {
@@ -249,7 +250,7 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *User, se
 		if err != nil {
 			return err
 		}
-		if err := tx.Create(&Authenticator{UserID: u.ID, Kind: FactorPasskey, Name: name,
+		if err := tx.Create(&models.Authenticator{UserID: u.ID, Kind: models.FactorPasskey, Name: name,
 			CredentialID: base64.RawURLEncoding.EncodeToString(cred.ID), Credential: string(b), CreatedAt: time.Now().UTC()}).Error; err != nil {
 			return err
 		}
@@ -258,7 +259,7 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *User, se
 		}
 		return factorChanged(tx, ctx, u, nil, "added", "a passkey named \u201c"+name+"\u201d")
 	})
-	if errors.Is(err, ErrPasskeyFailed) || isUniqueViolation(err) {
+	if errors.Is(err, ErrPasskeyFailed) || models.IsUniqueViolation(err) {
 		return nil, ErrPasskeyFailed
 	}
 	return codes, err
@@ -272,14 +273,14 @@ func (a *Accounts) RemovePasskey(ctx context.Context, userID, id uint) error {
 		if err != nil {
 			return err
 		}
-		var row Authenticator
-		if err := tx.Where("id = ? AND user_id = ? AND kind = ?", id, userID, FactorPasskey).Take(&row).Error; err != nil {
+		var row models.Authenticator
+		if err := tx.Where("id = ? AND user_id = ? AND kind = ?", id, userID, models.FactorPasskey).Take(&row).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return ErrNotFound
+				return models.ErrNotFound
 			}
 			return err
 		}
-		if err := tx.Delete(&Authenticator{}, row.ID).Error; err != nil {
+		if err := tx.Delete(&models.Authenticator{}, row.ID).Error; err != nil {
 			return err
 		}
 		if err := dropOrphanRecovery(tx, userID); err != nil {
@@ -317,13 +318,13 @@ func (a *Accounts) BeginPasskeySecondFactor(ctx context.Context, sessionID strin
 
 // beginUserPasskey starts a ceremony with one of u's passkeys, for purpose
 // in session sessionID; ErrNotFound when u has none.
-func (a *Accounts) beginUserPasskey(ctx context.Context, u *User, sessionID string, purpose string, uv protocol.UserVerificationRequirement) (Ceremony, error) {
+func (a *Accounts) beginUserPasskey(ctx context.Context, u *models.User, sessionID string, purpose string, uv protocol.UserVerificationRequirement) (Ceremony, error) {
 	w, _, err := a.loadWAUser(a.db.WithContext(ctx), u)
 	if err != nil {
-		return Ceremony{}, dbErr("load passkeys", err)
+		return Ceremony{}, models.DBError("load passkeys", err)
 	}
 	if len(w.creds) == 0 {
-		return Ceremony{}, ErrNotFound
+		return Ceremony{}, models.ErrNotFound
 	}
 	opts, sd, err := a.passkeys.wa.BeginLogin(w, webauthn.WithUserVerification(uv))
 	if err != nil {
@@ -355,7 +356,7 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 		return nil, err
 	}
 	_, perIP := a.loginRules("", in.IP)
-	taken, err := a.take(ctx, EventLoginThrottled, nil, perIP)
+	taken, err := a.take(ctx, models.EventLoginThrottled, nil, perIP)
 	if err != nil {
 		return nil, err
 	}
@@ -364,12 +365,12 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 		return nil, ErrPasskeyFailed
 	}
 	var out LoginResult
-	var user *User
+	var user *models.User
 	err = a.transaction(ctx, "passkey login", func(tx *gorm.DB) error {
-		var row *Authenticator
+		var row *models.Authenticator
 		handler := func(rawID, userHandle []byte) (webauthn.User, error) {
-			var r Authenticator
-			if err := tx.Where("credential_id = ? AND kind = ?", base64.RawURLEncoding.EncodeToString(rawID), FactorPasskey).Take(&r).Error; err != nil {
+			var r models.Authenticator
+			if err := tx.Where("credential_id = ? AND kind = ?", base64.RawURLEncoding.EncodeToString(rawID), models.FactorPasskey).Take(&r).Error; err != nil {
 				return nil, ErrPasskeyFailed
 			}
 			u, err := lockUser(tx, r.UserID)
@@ -390,7 +391,7 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 		if err := a.passkeyUsed(tx, row, cred, st); err != nil {
 			return err
 		}
-		if err := giveBack(tx, taken, ScopeLoginIP); err != nil {
+		if err := models.GiveBack(tx, taken, ScopeLoginIP); err != nil {
 			return err
 		}
 		ns, err := a.finishSignIn(tx, ctx, signInStep{sessionID: in.SessionID, user: user, method: AuthPasskey,
@@ -404,12 +405,12 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 	if errors.Is(err, ErrEmailUnverified) && user != nil {
 		return nil, a.unverifiedLogin(ctx, user) // as a password login: a new link, within its limit
 	}
-	if errors.Is(err, ErrInvalidCredentials) {
+	if errors.Is(err, models.ErrInvalidCredentials) {
 		err = ErrPasskeyFailed
 	}
 	if errors.Is(err, ErrPasskeyFailed) {
 		_ = a.transaction(ctx, "record failed passkey", func(tx *gorm.DB) error {
-			return recordEvent(tx, ctx, AuthEvent{Kind: EventLoginFailed, Detail: "passkey did not verify"})
+			return models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventLoginFailed, Detail: "passkey did not verify"})
 		})
 		return nil, ErrPasskeyFailed
 	}
@@ -421,7 +422,7 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 
 // passkeyUsed stores a verified assertion's new sign count and last use
 // and spends its challenge inside tx.
-func (a *Accounts) passkeyUsed(tx *gorm.DB, row *Authenticator, cred *webauthn.Credential, st *ceremonyState) error {
+func (a *Accounts) passkeyUsed(tx *gorm.DB, row *models.Authenticator, cred *webauthn.Credential, st *ceremonyState) error {
 	if cred.Authenticator.CloneWarning {
 		return ErrPasskeyFailed
 	}
@@ -431,13 +432,13 @@ func (a *Accounts) passkeyUsed(tx *gorm.DB, row *Authenticator, cred *webauthn.C
 		return err
 	}
 	now := time.Now().UTC()
-	if err := tx.Model(&Authenticator{}).Where("id = ?", row.ID).
+	if err := tx.Model(&models.Authenticator{}).Where("id = ?", row.ID).
 		Updates(map[string]any{"credential": string(b), "last_used_at": now}).Error; err != nil {
 		return err
 	}
-	err = tx.Create(&OneTimeToken{Purpose: purposeAssertion, UserID: row.UserID, TokenHash: secret.HashIn("webauthn-challenge:", st.Data.Challenge),
+	err = tx.Create(&models.OneTimeToken{Purpose: purposeAssertion, UserID: row.UserID, TokenHash: secret.HashIn("webauthn-challenge:", st.Data.Challenge),
 		ExpiresAt: time.Unix(st.Expires, 0).UTC().Add(time.Minute), UsedAt: &now, CreatedAt: now}).Error
-	if isUniqueViolation(err) {
+	if models.IsUniqueViolation(err) {
 		return ErrPasskeyFailed // replayed
 	}
 	return err
@@ -455,7 +456,7 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 		return nil, err
 	}
 	rule := a.secondFactorRule(u.ID)
-	if _, err := a.take(ctx, EventSecondFactorThrottle, u, rule); err != nil {
+	if _, err := a.take(ctx, models.EventSecondFactorThrottle, u, rule); err != nil {
 		return nil, err
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
@@ -491,7 +492,7 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 	})
 	if errors.Is(err, ErrPasskeyFailed) {
 		_ = a.transaction(ctx, "record failed passkey", func(tx *gorm.DB) error {
-			return recordEvent(tx, ctx, userEvent(EventSecondFactorFailed, u, nil, "passkey"))
+			return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSecondFactorFailed, u, nil, "passkey"))
 		})
 		return nil, ErrPasskeyFailed
 	}
@@ -505,7 +506,7 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 // signed-in user in session sessionID: one of their passkeys, with user
 // verification required, as a passkey sign-in. ErrNotFound when the user
 // has no passkey.
-func (a *Accounts) BeginPasskeyReauth(ctx context.Context, u *User, sessionID string) (Ceremony, error) {
+func (a *Accounts) BeginPasskeyReauth(ctx context.Context, u *models.User, sessionID string) (Ceremony, error) {
 	if !a.PasskeysAvailable() {
 		return Ceremony{}, ErrMFAUnavailable
 	}
@@ -514,7 +515,7 @@ func (a *Accounts) BeginPasskeyReauth(ctx context.Context, u *User, sessionID st
 
 // PasskeyReauthInput is a passkey confirmation's result from the browser.
 type PasskeyReauthInput struct {
-	User      *User
+	User      *models.User
 	SessionID string
 	State     string
 	Response  []byte
@@ -530,18 +531,18 @@ type PasskeyReauthInput struct {
 // challenge spent (a replay fails), the limit reset, the session moved to
 // a new token with reauth_at set and the event recorded. A failure is
 // recorded and is ErrPasskeyFailed.
-func (a *Accounts) PasskeyReauthenticate(ctx context.Context, in PasskeyReauthInput) (NewSession, error) {
+func (a *Accounts) PasskeyReauthenticate(ctx context.Context, in PasskeyReauthInput) (models.NewSession, error) {
 	u := in.User
 	st, err := a.openCeremony(in.State, ceremonyReauth, u.ID, in.SessionID)
 	if err != nil {
-		return NewSession{}, err
+		return models.NewSession{}, err
 	}
 	rule := a.secondFactorRule(u.ID)
 	taken, err := a.take(ctx, "", u, rule)
 	if err != nil {
-		return NewSession{}, err
+		return models.NewSession{}, err
 	}
-	var ns NewSession
+	var ns models.NewSession
 	err = a.transaction(ctx, "passkey re-authentication", func(tx *gorm.DB) error {
 		parsed, err := protocol.ParseCredentialRequestResponseBytes(in.Response)
 		if err != nil {
@@ -552,7 +553,7 @@ func (a *Accounts) PasskeyReauthenticate(ctx context.Context, in PasskeyReauthIn
 			return err
 		}
 		if !cur.IsActive {
-			return ErrNotFound
+			return models.ErrNotFound
 		}
 		w, byID, err := a.loadWAUser(tx, cur)
 		if err != nil {
@@ -569,18 +570,18 @@ func (a *Accounts) PasskeyReauthenticate(ctx context.Context, in PasskeyReauthIn
 		if err := a.passkeyUsed(tx, row, cred, st); err != nil {
 			return err
 		}
-		if err := resetRule(tx, rule); err != nil {
+		if err := models.ResetRule(tx, rule); err != nil {
 			return err
 		}
 		if ns, err = sudoSession(tx, ctx, cur, in.SessionID, a.policy.lifetimes()); err != nil {
 			return err
 		}
-		return recordEvent(tx, ctx, userEvent(EventReauthenticated, cur, nil, "passkey: "+row.Name))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, cur, nil, "passkey: "+row.Name))
 	})
 	if errors.Is(err, ErrPasskeyFailed) {
-		return NewSession{}, a.recordFailure(ctx, failedAttempt{op: "record failed passkey re-authentication",
-			event: userEvent(EventReauthFactorFailed, u, nil, "passkey did not verify"),
-			block: EventSecondFactorThrottle, user: u, taken: taken}, ErrPasskeyFailed)
+		return models.NewSession{}, a.recordFailure(ctx, failedAttempt{op: "record failed passkey re-authentication",
+			event: models.UserEvent(models.EventReauthFactorFailed, u, nil, "passkey did not verify"),
+			block: models.EventSecondFactorThrottle, user: u, taken: taken}, ErrPasskeyFailed)
 	}
 	return ns, err
 }

@@ -1,0 +1,72 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/models"
+)
+
+func TestImportDjango100k(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100k-user import: not in -short")
+	}
+	const n = 100_000
+	src := makeSyntheticDjangoDB(t, n)
+	db := openTestDB(t)
+	ctx := context.Background()
+	calls := 0
+	rep, err := models.ImportDjango(ctx, db, src, models.DjangoImportOptions{Progress: func(done, total int) {
+		calls++
+		if total != n || done > total {
+			t.Errorf("progress: got %d/%d, want at most %d/%d", done, total, n, n)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("imported %d users in %s", rep.Imported, rep.Elapsed)
+	if rep.Imported != n || len(rep.Skipped) != 0 {
+		t.Fatalf("got imported=%d skipped=%d, want %d, 0", rep.Imported, len(rep.Skipped), n)
+	}
+	if calls < n/2000 {
+		t.Errorf("progress called %d times, want once per batch", calls)
+	}
+	hasher := models.NewHasher(cheap, 1, time.Second)
+	users := models.NewUsers(db, hasher)
+	l, err := users.List(ctx, models.UserQuery{Active: models.No})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Total != n/10 {
+		t.Errorf("inactive users: got %d, want %d", l.Total, n/10)
+	}
+	accounts := NewAccounts(db, hasher, models.NewOutbox(db), Policy{})
+	for i := 1; i < n; i += djangoSampleEvery {
+		name := fmt.Sprintf("user%07d", i)
+		res, err := accounts.Login(ctx, LoginInput{Username: name, Password: djangoSamplePassword(i), IP: "192.0.2.1"})
+		if err != nil {
+			t.Errorf("log in as imported %s: %v", name, err)
+			continue
+		}
+		if !strings.HasPrefix(res.User.Password, "$argon2id$") {
+			t.Errorf("%s after logging in: hash %.20q…, want it upgraded to argon2id", name, res.User.Password)
+		}
+		if _, err := accounts.Login(ctx, LoginInput{Username: name, Password: "not " + djangoSamplePassword(i), IP: "192.0.2.1"}); !errors.Is(err, models.ErrInvalidCredentials) {
+			t.Errorf("log in as %s with a wrong password: got %v, want ErrInvalidCredentials", name, err)
+		}
+	}
+	rep, err = models.ImportDjango(ctx, db, src, models.DjangoImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sample's upgraded hashes are the site's now; the source's older
+	// Django hashes do not overwrite them, so they count as unchanged.
+	if rep.Imported != 0 || rep.Updated != 0 || rep.Unchanged != n {
+		t.Errorf("re-run: got imported=%d updated=%d unchanged=%d, want 0, 0, %d", rep.Imported, rep.Updated, rep.Unchanged, n)
+	}
+}

@@ -1,0 +1,59 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"gatehouse/models"
+
+	"gorm.io/gorm"
+)
+
+func revokeByPublicID(tx *gorm.DB, userID uint, publicID string) (bool, error) {
+	if !models.ValidPublicID(publicID) {
+		return false, nil
+	}
+	var ids []string
+	if err := tx.Model(&models.Session{}).Where("user_id = ?", userID).Pluck("id", &ids).Error; err != nil {
+		return false, err
+	}
+	for _, id := range ids {
+		if models.SessionPublicID(id) == publicID {
+			res := tx.Where("id = ? AND user_id = ?", id, userID).Delete(&models.Session{})
+			return res.RowsAffected > 0, res.Error
+		}
+	}
+	return false, nil
+}
+
+func (a *Accounts) AdminRevokeSession(ctx context.Context, actorID, targetID uint, publicID string) (bool, error) {
+	var ok bool
+	err := a.transaction(ctx, "revoke session", func(tx *gorm.DB) error {
+		_, t, err := loadActorTarget(tx, actorID, targetID)
+		if err != nil {
+			return err
+		}
+		if ok, err = revokeByPublicID(tx, t.ID, publicID); err != nil || !ok {
+			return err
+		}
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, t, &actorID, "1 session revoked by staff"))
+	})
+	return ok, err
+}
+
+func (a *Accounts) AdminRevokeAll(ctx context.Context, actorID, targetID uint, except string) (int64, error) {
+	var n int64
+	err := a.transaction(ctx, "end sessions", func(tx *gorm.DB) error {
+		_, t, err := loadActorTarget(tx, actorID, targetID)
+		if err != nil {
+			return err
+		}
+		if t.ID != actorID {
+			except = ""
+		}
+		if n, err = endSessions(tx, t.ID, except); err != nil {
+			return err
+		}
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, t, &actorID, fmt.Sprintf("signed out everywhere by staff: %d sessions", n)))
+	})
+	return n, err
+}
