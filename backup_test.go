@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
 
@@ -42,7 +43,7 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := models.NewUsers(db, models.NewHasher(models.HashParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 4, 5*time.Second))
+	users := models.NewUsers(db, passhash.NewHasher(passhash.HashParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 4, 5*time.Second))
 	var written atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

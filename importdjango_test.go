@@ -19,6 +19,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
 	"gatehouse/models"
 )
@@ -100,7 +101,7 @@ func openUsers(t *testing.T, dbPath string) (*models.Users, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return models.NewUsers(db, models.NewHasher(models.DefaultHashParams, 1, time.Minute)), func() { models.Close(db) }
+	return models.NewUsers(db, passhash.NewHasher(passhash.DefaultHashParams, 1, time.Minute)), func() { models.Close(db) }
 }
 
 func userCount(t *testing.T, dbPath string) int64 {
@@ -221,8 +222,8 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 		if u := get("sleeper"); u.IsActive {
 			t.Errorf("sleeper: got active, want inactive")
 		}
-		if u := get("nopass"); models.HashAlgorithm(u.Password) != models.AlgUnusable {
-			t.Errorf("nopass: got %s, want an unusable password", models.HashAlgorithm(u.Password))
+		if u := get("nopass"); passhash.HashAlgorithm(u.Password) != passhash.AlgUnusable {
+			t.Errorf("nopass: got %s, want an unusable password", passhash.HashAlgorithm(u.Password))
 		}
 		if u := get("noemail"); u.Email != "" {
 			t.Errorf("noemail: got email %q", u.Email)
@@ -237,7 +238,7 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 				}
 				continue
 			}
-			if got, want := models.HashAlgorithm(get(du.Username).Password), models.HashAlgorithm(hashOf(t, du)); got != want {
+			if got, want := passhash.HashAlgorithm(get(du.Username).Password), passhash.HashAlgorithm(hashOf(t, du)); got != want {
 				t.Errorf("%s: stored hash is %s, want %s as Django had it", du.Username, got, want)
 			}
 		}
@@ -288,11 +289,11 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 			if err != nil {
 				t.Fatal(err)
 			}
-			alg := models.HashAlgorithm(u.Password)
+			alg := passhash.HashAlgorithm(u.Password)
 			switch {
-			case want == http.StatusSeeOther && alg != models.AlgArgon2id:
+			case want == http.StatusSeeOther && alg != passhash.AlgArgon2id:
 				t.Errorf("%s: after login the stored hash is %s, want argon2id", du.Username, alg)
-			case want != http.StatusSeeOther && alg == models.AlgArgon2id:
+			case want != http.StatusSeeOther && alg == passhash.AlgArgon2id:
 				t.Errorf("%s: refused, yet the stored hash was upgraded", du.Username)
 			}
 		}
@@ -324,7 +325,7 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 			if err != nil {
 				t.Fatal(err)
 			}
-			if alg := models.HashAlgorithm(u.Password); alg != models.AlgArgon2id {
+			if alg := passhash.HashAlgorithm(u.Password); alg != passhash.AlgArgon2id {
 				t.Errorf("%s: re-import replaced the upgraded hash with %s", du.Username, alg)
 			}
 		}

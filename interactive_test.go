@@ -14,6 +14,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
 
@@ -160,7 +161,7 @@ func interactiveEnv(t *testing.T) (map[string]string, *models.Users) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { models.Close(db) })
-	return env, models.NewUsers(db, models.NewHasher(models.DefaultHashParams, 1, 10*time.Second))
+	return env, models.NewUsers(db, passhash.NewHasher(passhash.DefaultHashParams, 1, 10*time.Second))
 }
 
 func wantLogin(t *testing.T, users *models.Users, username, password string, ok bool) {

@@ -27,6 +27,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/handlers"
+	"gatehouse/internal/passhash"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
@@ -323,8 +324,8 @@ type dbOpenError struct {
 func (e *dbOpenError) Error() string { return e.msg }
 func (e *dbOpenError) Unwrap() error { return e.err }
 
-func newHasher(cfg config) *models.Hasher {
-	return models.NewHasher(models.DefaultHashParams, cfg.hashConcurrency, cfg.hashQueueTimeout)
+func newHasher(cfg config) *passhash.Hasher {
+	return passhash.NewHasher(passhash.DefaultHashParams, cfg.hashConcurrency, cfg.hashQueueTimeout)
 }
 
 // newApp builds the app the way serve does, for management commands: their

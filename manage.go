@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 )
 
@@ -48,11 +49,11 @@ func createSuperuser(fs *flag.FlagSet) runFunc {
 		users := models.NewUsers(db, newHasher(e.cfg))
 
 		checkUsername := func(name string) (string, error) {
-			name = models.NormalizeUsername(name)
+			name = validate.NormalizeUsername(name)
 			if name == "" {
 				return "", errors.New("Error: This field cannot be blank.")
 			}
-			if msg := models.ValidateUsername(name); msg != "" {
+			if msg := validate.ValidateUsername(name); msg != "" {
 				return "", errors.New("Error: " + msg)
 			}
 			taken, err := users.UsernameTaken(ctx, name)
@@ -65,8 +66,8 @@ func createSuperuser(fs *flag.FlagSet) runFunc {
 			return name, nil
 		}
 		checkEmail := func(addr string) (string, error) {
-			addr = models.NormalizeEmail(addr)
-			if msg := models.ValidateEmail(addr); msg != "" {
+			addr = validate.NormalizeEmail(addr)
+			if msg := validate.ValidateEmail(addr); msg != "" {
 				return "", errors.New("Error: " + msg)
 			}
 			return addr, nil
@@ -83,7 +84,7 @@ func createSuperuser(fs *flag.FlagSet) runFunc {
 		if *passwordStdin {
 			nu.Password, err = in.passwordLine()
 		} else {
-			check := func(pw string) []string { return models.ValidatePassword(pw, nu.Username, nu.Email) }
+			check := func(pw string) []string { return validate.ValidatePassword(pw, nu.Username, nu.Email) }
 			nu.Password, nu.SkipPasswordValidation, err = in.newPassword(check, true, 0)
 		}
 		if err != nil {
@@ -125,7 +126,7 @@ func changePassword(fs *flag.FlagSet) runFunc {
 		if *passwordStdin {
 			password, err = in.passwordLine()
 		} else {
-			check := func(pw string) []string { return models.ValidatePassword(pw, u.Username, u.Email) }
+			check := func(pw string) []string { return validate.ValidatePassword(pw, u.Username, u.Email) }
 			password, _, err = in.newPassword(check, false, changePasswordTries)
 		}
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/passhash"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 	"strings"
 	"time"
@@ -27,7 +29,7 @@ var lockingUpdate = clause.Locking{Strength: "UPDATE"}
 // translate input and outcomes.
 type Accounts struct {
 	db        *gorm.DB
-	hasher    *models.Hasher
+	hasher    *passhash.Hasher
 	users     *models.Users
 	throttles *models.Throttles
 	outbox    *models.Outbox
@@ -94,7 +96,7 @@ const (
 )
 
 // NewAccounts returns the flows over db.
-func NewAccounts(db *gorm.DB, hasher *models.Hasher, outbox *models.Outbox, p Policy) *Accounts {
+func NewAccounts(db *gorm.DB, hasher *passhash.Hasher, outbox *models.Outbox, p Policy) *Accounts {
 	if p.SessionLifetime <= 0 {
 		p.SessionLifetime = DefaultSessionLifetime
 	}
@@ -141,7 +143,7 @@ func (e *ThrottledError) Error() string {
 // usernameKeyForThrottle is the username part of a login key, computed on
 // at most a bounded prefix so hostile input costs nothing to key.
 func usernameKeyForThrottle(username string) string {
-	return models.UsernameKey(models.Truncate(username, 4*models.UsernameMaxLen))
+	return validate.UsernameKey(models.Truncate(username, 4*validate.UsernameMaxLen))
 }
 
 // loginRules are the limits on login attempts: per (username, client

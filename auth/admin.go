@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 	"strings"
 	"time"
@@ -102,8 +103,8 @@ var inAdminWrite func()
 // *ValidationError on "email".
 func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch UserChanges) (*UserUpdate, error) {
 	if ch.Email != nil {
-		email := models.NormalizeEmail(*ch.Email)
-		if msg := models.ValidateEmail(email); msg != "" {
+		email := validate.NormalizeEmail(*ch.Email)
+		if msg := validate.ValidateEmail(email); msg != "" {
 			return nil, &models.ValidationError{Fields: map[string][]string{"email": {msg}}}
 		}
 		ch.Email = &email
@@ -124,7 +125,7 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 		// An unchanged address keeps its key: an account whose shared
 		// address lost its key (migration 00004) stays editable.
 		if ch.Email != nil && *ch.Email != target.Email {
-			after.Email, after.EmailKey = *ch.Email, models.EmailKey(*ch.Email)
+			after.Email, after.EmailKey = *ch.Email, validate.EmailKey(*ch.Email)
 		}
 		if ch.IsActive != nil {
 			after.IsActive = *ch.IsActive

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
 
@@ -36,7 +37,7 @@ func TestImportDjango100k(t *testing.T) {
 	if calls < n/2000 {
 		t.Errorf("progress called %d times, want once per batch", calls)
 	}
-	hasher := models.NewHasher(cheap, 1, time.Second)
+	hasher := passhash.NewHasher(cheap, 1, time.Second)
 	users := models.NewUsers(db, hasher)
 	l, err := users.List(ctx, models.UserQuery{Active: models.No})
 	if err != nil {

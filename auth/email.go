@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 	"strconv"
 	"time"
@@ -75,14 +76,14 @@ type EmailChangeInput struct {
 // is refused when confirmed. Mails are limited per account (a
 // *ThrottledError over the limit).
 func (a *Accounts) RequestEmailChange(ctx context.Context, in EmailChangeInput) error {
-	email := models.NormalizeEmail(in.Email)
+	email := validate.NormalizeEmail(in.Email)
 	verr := models.NewValidationError()
 	switch {
 	case email == "":
 		verr.Add("email", MsgRequired)
-	case models.ValidateEmail(email) != "":
-		verr.Add("email", models.ValidateEmail(email))
-	case models.EmailKey(email) == in.User.EmailKey:
+	case validate.ValidateEmail(email) != "":
+		verr.Add("email", validate.ValidateEmail(email))
+	case validate.EmailKey(email) == in.User.EmailKey:
 		verr.Add("email", MsgSameEmail)
 	}
 	if err := verr.OrNil(); err != nil {
@@ -192,11 +193,11 @@ func (a *Accounts) ConfirmEmail(ctx context.Context, hash, sessionID string) (*E
 			return models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailVerified, u, nil, ""))
 		}
 		newEmail := tok.Payload
-		if msg := models.ValidateEmail(newEmail); msg != "" {
+		if msg := validate.ValidateEmail(newEmail); msg != "" {
 			return models.ErrInvalidToken
 		}
 		var taken int64
-		if err := tx.Model(&models.User{}).Where("email_key = ? AND id <> ?", models.EmailKey(newEmail), u.ID).Count(&taken).Error; err != nil {
+		if err := tx.Model(&models.User{}).Where("email_key = ? AND id <> ?", validate.EmailKey(newEmail), u.ID).Count(&taken).Error; err != nil {
 			return err
 		}
 		if taken > 0 {
@@ -204,7 +205,7 @@ func (a *Accounts) ConfirmEmail(ctx context.Context, hash, sessionID string) (*E
 		}
 		old := u.Email
 		err = tx.Model(&models.User{}).Where("id = ?", u.ID).Updates(map[string]any{
-			"email": newEmail, "email_key": models.EmailKey(newEmail), "email_verified": true,
+			"email": newEmail, "email_key": validate.EmailKey(newEmail), "email_verified": true,
 		}).Error
 		if models.IsUniqueViolation(err) {
 			return ErrEmailTaken // the unique e-mail rule, in a race
@@ -218,7 +219,7 @@ func (a *Accounts) ConfirmEmail(ctx context.Context, hash, sessionID string) (*E
 		if out.SessionsEnded, err = endSessions(tx, u.ID, sessionID); err != nil {
 			return err
 		}
-		u.Email, u.EmailKey, u.EmailVerified = newEmail, models.EmailKey(newEmail), true
+		u.Email, u.EmailKey, u.EmailVerified = newEmail, validate.EmailKey(newEmail), true
 		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailChanged, u, nil, fmt.Sprintf("by the owner; %d other sessions ended", out.SessionsEnded))); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
 	"gatehouse/models"
 	"os"
@@ -19,7 +20,7 @@ import (
 	"gorm.io/gorm"
 )
 
-var cheap = models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var cheap = passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 const djangoSampleEvery = 10_000
 
@@ -114,7 +115,7 @@ func openTestDB(t testing.TB, opts ...models.OpenOption) *gorm.DB {
 
 func openTestUsers(t *testing.T) *models.Users {
 	t.Helper()
-	return models.NewUsers(openTestDB(t), models.NewHasher(cheap, 2, time.Second))
+	return models.NewUsers(openTestDB(t), passhash.NewHasher(cheap, 2, time.Second))
 }
 
 func openTwoPools(t *testing.T) (*gorm.DB, *gorm.DB) {

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 	"time"
 
@@ -194,8 +195,8 @@ func (a *Accounts) finishSignIn(tx *gorm.DB, ctx context.Context, s signInStep) 
 // returns the account when one has that name (so the failure can be linked
 // to it). rehash reports that the stored hash should be upgraded.
 func (a *Accounts) verify(ctx context.Context, username, password string) (user *models.User, rehash bool, err error) {
-	if models.CleanText(username) != "" || models.CleanText(password) != "" ||
-		len(username) > 4*models.UsernameMaxLen || len(password) > 4*models.PasswordMaxLen {
+	if validate.CleanText(username) != "" || validate.CleanText(password) != "" ||
+		len(username) > 4*validate.UsernameMaxLen || len(password) > 4*validate.PasswordMaxLen {
 		// Input no account can have: refuse without hashing, which also
 		// makes an oversized password cheap to refuse.
 		return nil, false, models.ErrInvalidCredentials

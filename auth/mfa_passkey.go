@@ -17,6 +17,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/internal/secret"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 )
 
@@ -205,7 +206,7 @@ const PasskeyNameMaxLen = 64
 // recovery codes, returned to show once.
 func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.User, sessionID, state, name string, response []byte) ([]string, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > PasskeyNameMaxLen || models.CleanText(name) != "" {
+	if name == "" || len(name) > PasskeyNameMaxLen || validate.CleanText(name) != "" {
 		return nil, &models.ValidationError{Fields: map[string][]string{"name": {"Give the passkey a name of at most 64 characters, such as \u201cLaptop\u201d."}}}
 	}
 	st, err := a.openCeremony(state, ceremonyRegister, user.ID, sessionID)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
 
@@ -30,7 +31,7 @@ func TestMigrateUpgradesLegacyDatabase(t *testing.T) {
 			t.Errorf("migration %s: got pending, want applied", m.Name)
 		}
 	}
-	acc := NewAccounts(db, models.NewHasher(cheap, 2, time.Second), models.NewOutbox(db), Policy{})
+	acc := NewAccounts(db, passhash.NewHasher(cheap, 2, time.Second), models.NewOutbox(db), Policy{})
 	for _, name := range []string{"admin", "alice", "Alice2", "\u0430dmin", "bob", "carol"} {
 		u, _, err := acc.verify(ctx, name, "correct-horse-battery")
 		if err != nil {

@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
 
 func openTestAccounts(t *testing.T, p Policy) (*Accounts, *models.Users) {
 	t.Helper()
 	db := openTestDB(t)
-	h := models.NewHasher(cheap, 2, time.Second)
+	h := passhash.NewHasher(cheap, 2, time.Second)
 	return NewAccounts(db, h, models.NewOutbox(db), p), models.NewUsers(db, h)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 	"strconv"
 	"time"
@@ -33,7 +34,7 @@ func checkNewPassword(verr *models.ValidationError, field1, field2, p1, p2, user
 	if p1 == "" {
 		verr.Add(field1, MsgRequired)
 	} else {
-		for _, m := range models.ValidatePassword(p1, username, email) {
+		for _, m := range validate.ValidatePassword(p1, username, email) {
 			verr.Add(field1, m)
 		}
 	}
@@ -80,7 +81,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (
 		return models.NewSession{}, err
 	}
 	ok := false
-	if models.CleanText(in.Old) == "" && len(in.Old) <= 4*models.PasswordMaxLen {
+	if validate.CleanText(in.Old) == "" && len(in.Old) <= 4*validate.PasswordMaxLen {
 		if ok, _, err = a.hasher.Verify(ctx, in.Old, u.Password); err != nil {
 			return models.NewSession{}, err
 		}
@@ -298,7 +299,7 @@ func (a *Accounts) SetPasswordByCommand(ctx context.Context, username, password 
 		return nil, 0, err
 	}
 	verr := models.NewValidationError()
-	for _, m := range models.ValidatePassword(password, u.Username, u.Email) {
+	for _, m := range validate.ValidatePassword(password, u.Username, u.Email) {
 		verr.Add("password", m)
 	}
 	if err := verr.OrNil(); err != nil {
@@ -349,7 +350,7 @@ func setPassword(tx *gorm.DB, u *models.User, hash string) (int64, error) {
 // an account has the address.
 func (a *Accounts) RequestPasswordReset(ctx context.Context, email, ip string) error {
 	ipRule := models.NewRule(ScopeResetIP, a.policy.ResetPerIP, models.ThrottleIP(ip))
-	emailRule := models.NewRule(ScopeResetEmail, a.policy.ResetPerEmail, models.EmailKey(email))
+	emailRule := models.NewRule(ScopeResetEmail, a.policy.ResetPerEmail, validate.EmailKey(email))
 	var refused *ThrottledError
 	err := a.transaction(ctx, "request password reset", func(tx *gorm.DB) error {
 		byIP, err := a.throttles.TakeTx(tx, ipRule)
@@ -404,7 +405,7 @@ func (a *Accounts) ProcessResetRequest(ctx context.Context, job *models.OutboxMe
 		if res.Error != nil || res.RowsAffected != 1 {
 			return res.Error // already done by another worker
 		}
-		key := models.EmailKey(d["email"])
+		key := validate.EmailKey(d["email"])
 		var users []models.User
 		if key != "" {
 			if err := tx.Where("email_key = ? AND is_active = ?", key, true).Limit(20).Find(&users).Error; err != nil {

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
 
 func TestSuperuserGuardRaceTwoPools(t *testing.T) {
 	db1, db2 := openTwoPools(t)
-	hasher := models.NewHasher(cheap, 2, 30*time.Second)
+	hasher := passhash.NewHasher(cheap, 2, 30*time.Second)
 	u1 := models.NewUsers(db1, hasher)
 	acc1, acc2 := NewAccounts(db1, hasher, models.NewOutbox(db1), Policy{}), NewAccounts(db2, hasher, models.NewOutbox(db2), Policy{})
 	a := mustCreate(t, u1, models.NewUser{Username: "ada", IsSuperuser: true})

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 	"time"
 
@@ -175,7 +176,7 @@ func (a *Accounts) checkOwnPassword(ctx context.Context, u *models.User, ip, pas
 		return userIP, err
 	}
 	ok := false
-	if models.CleanText(password) == "" && len(password) <= 4*models.PasswordMaxLen {
+	if validate.CleanText(password) == "" && len(password) <= 4*validate.PasswordMaxLen {
 		if ok, _, err = a.hasher.Verify(ctx, password, u.Password); err != nil {
 			return userIP, err
 		}

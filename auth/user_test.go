@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestAuthenticateTimingUnknownVsWrongPassword(t *testing.T) {
 	}
 	ctx := context.Background()
 	db := openTestDB(t)
-	hasher := models.NewHasher(models.DefaultHashParams, 1, time.Minute)
+	hasher := passhash.NewHasher(passhash.DefaultHashParams, 1, time.Minute)
 	users := models.NewUsers(db, hasher)
 	acc := NewAccounts(db, hasher, models.NewOutbox(db), Policy{})
 	if _, err := users.Create(ctx, models.NewUser{Username: "known", Password: "the right password 42"}); err != nil {

@@ -17,6 +17,8 @@ import (
 
 	_ "github.com/mattn/go-sqlite3" // the driver the app itself uses
 
+	"gatehouse/internal/passhash"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 )
 
@@ -57,7 +59,7 @@ func seed(ctx context.Context, path string, spec seedSpec) (*seeded, error) {
 	if err := models.Close(gdb); err != nil {
 		return nil, err
 	}
-	hash, err := models.NewHasher(models.DefaultHashParams, 1, time.Minute).Hash(ctx, benchPassword)
+	hash, err := passhash.NewHasher(passhash.DefaultHashParams, 1, time.Minute).Hash(ctx, benchPassword)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +122,7 @@ func seedUsers(ctx context.Context, db *sql.DB, n int, hash string, now time.Tim
 			if len(out.usernames) < 4096 {
 				out.usernames = append(out.usernames, name)
 			}
-			return []any{i + 1, name, models.UsernameKey(name), email, models.EmailKey(email)}
+			return []any{i + 1, name, validate.UsernameKey(name), email, validate.EmailKey(email)}
 		})
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/handlers"
+	"gatehouse/internal/passhash"
 	"gatehouse/mail"
 	"gatehouse/mail/mailtest"
 	"gatehouse/models"
@@ -21,7 +22,7 @@ import (
 
 // testHashParams keep argon2id real but cheap, as handlers' tests do
 // (handlers/helpers_test.go): the browser, not hashing, should set the pace.
-var testHashParams = models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var testHashParams = passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // app is the whole Gatehouse stack as production builds it
 // (handlers.New(...).Routes()) on a fresh SQLite file, served on 127.0.0.1.
@@ -114,7 +115,7 @@ func newApp(t *testing.T, opts ...appOption) *app {
 		o(t, a, &cfg)
 	}
 	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	hasher := models.NewHasher(testHashParams, 4, 5*time.Second)
+	hasher := passhash.NewHasher(testHashParams, 4, 5*time.Second)
 	cfg.Outbox.Poll = 100 * time.Millisecond
 	app := handlers.NewApp(log, db, hasher, cfg)
 	a.handler = app

@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/route"
 	"gatehouse/mail"
 	"gatehouse/models"
@@ -88,7 +89,7 @@ func userRow(u *models.User) components.AdminUserRow {
 		ID: u.ID, Username: u.Username, Email: u.Email,
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
 		DateJoined: u.DateJoined, LastLogin: u.LastLogin,
-		HashAlgorithm: models.HashAlgorithm(u.Password), LegacyHash: models.IsLegacyHash(u.Password),
+		HashAlgorithm: passhash.HashAlgorithm(u.Password), LegacyHash: passhash.IsLegacyHash(u.Password),
 		SharedEmail:   u.Email != "" && u.EmailKey == "",
 		EmailVerified: u.EmailVerified,
 	}

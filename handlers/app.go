@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/websession"
 	"gatehouse/mail"
 	"gatehouse/models"
@@ -27,13 +28,13 @@ type App struct {
 	Handler http.Handler
 	h       *Handler
 	db      *gorm.DB
-	hasher  *models.Hasher
+	hasher  *passhash.Hasher
 	outbox  *models.Outbox
 	worker  *mail.Worker
 }
 
 // NewApp wires the app over db, hashing passwords with hasher.
-func NewApp(log *slog.Logger, db *gorm.DB, hasher *models.Hasher, cfg Config) *App {
+func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) *App {
 	cfg.setDefaults()
 	secure := strings.HasPrefix(cfg.BaseURL, "https://")
 	outbox := models.NewOutbox(db)

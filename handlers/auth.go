@@ -10,6 +10,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/passhash"
 	"gatehouse/metrics"
 	"gatehouse/models"
 )
@@ -90,7 +91,7 @@ func (h *Handler) loginSubmit(c *gin.Context) {
 		addError(form, "", unverifiedLoginError) // email.go
 		show(http.StatusForbidden)
 		return
-	case errors.Is(err, models.ErrBusy):
+	case errors.Is(err, passhash.ErrBusy):
 		h.cfg.Metrics.Login(metrics.LoginBusy)
 		c.Header("Retry-After", "5")
 		addError(form, "", busyLoginError)

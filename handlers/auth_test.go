@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
@@ -343,7 +344,7 @@ func TestExpiredSessionIsNotAccepted(t *testing.T) {
 
 func TestRehashOnLoginWhenParametersChange(t *testing.T) {
 	ts := newTestServer(t)
-	old := models.NewUsers(ts.db, models.NewHasher(models.HashParams{Memory: 512, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, 0))
+	old := models.NewUsers(ts.db, passhash.NewHasher(passhash.HashParams{Memory: 512, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, 0))
 	u, err := old.Create(context.Background(), models.NewUser{Username: "alice", Email: "a@example.com", Password: "correct-horse-battery"})
 	if err != nil {
 		t.Fatal(err)

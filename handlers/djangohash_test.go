@@ -11,16 +11,17 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
 
 // TestLoginUpgradesDjangoHashes: a user whose stored hash came from Django
-// (hashes made by real Django, models/testdata/django) logs in with their
+// (hashes made by real Django, internal/passhash/testdata/django) logs in with their
 // password through the whole stack, and afterwards the stored hash is
 // argon2id and still takes the same password; a wrong password neither logs
 // in nor touches the stored hash.
 func TestLoginUpgradesDjangoHashes(t *testing.T) {
-	b, err := os.ReadFile("../models/testdata/django/vectors.json")
+	b, err := os.ReadFile("../internal/passhash/testdata/django/vectors.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestAdminShowsHashAlgorithmAndFiltersLegacy(t *testing.T) {
 	for _, tc := range []struct {
 		id   uint
 		want string
-	}{{imported.ID, models.AlgPBKDF2SHA256}, {unusable.ID, models.AlgUnusable}} {
+	}{{imported.ID, passhash.AlgPBKDF2SHA256}, {unusable.ID, passhash.AlgUnusable}} {
 		page := root.get(adminUserURL(tc.id))
 		wantStatus(t, page, http.StatusOK)
 		if got := page.text(t, "[data-testid=hash-algorithm]"); got != tc.want {
@@ -127,7 +128,7 @@ func TestAdminShowsHashAlgorithmAndFiltersLegacy(t *testing.T) {
 	if got := rows("legacy=yes"); len(got) != 0 {
 		t.Errorf("legacy=yes after the login: got %v, want none", got)
 	}
-	if got := root.get(adminUserURL(imported.ID)).text(t, "[data-testid=hash-algorithm]"); got != models.AlgArgon2id {
+	if got := root.get(adminUserURL(imported.ID)).text(t, "[data-testid=hash-algorithm]"); got != passhash.AlgArgon2id {
 		t.Errorf("user page after the login: got %q, want argon2id", got)
 	}
 }
@@ -136,7 +137,7 @@ func TestAdminShowsHashAlgorithmAndFiltersLegacy(t *testing.T) {
 // "correct-horse-battery".
 func djangoPBKDF2(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../models/testdata/django/vectors.json")
+	b, err := os.ReadFile("../internal/passhash/testdata/django/vectors.json")
 	if err != nil {
 		t.Fatal(err)
 	}

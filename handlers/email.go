@@ -23,6 +23,7 @@ import (
 	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/route"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 )
 
@@ -54,7 +55,7 @@ func (h *Handler) emailSubmit(c *gin.Context) {
 		show(http.StatusUnprocessableEntity)
 		return
 	}
-	email := models.NormalizeEmail(values.Get("email"))
+	email := validate.NormalizeEmail(values.Get("email"))
 	err = h.accounts.RequestEmailChange(c.Request.Context(), auth.EmailChangeInput{User: currentUser(c), Email: values.Get("email")})
 	if err != nil {
 		h.formFailure(c, "request e-mail change", err, form, "confirmation e-mails", nil, show)

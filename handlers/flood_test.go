@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
 
@@ -39,8 +40,8 @@ func newFloodServer(t testing.TB) *testServer {
 		queueTimeout = 50 * time.Millisecond
 		hashMemory   = 8 * 1024 // KiB per hash
 	)
-	params := models.HashParams{Memory: hashMemory, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	ts := newTestServerWith(t, testSetup{hasher: models.NewHasher(params, 1, queueTimeout)}, func(c *Config) {
+	params := passhash.HashParams{Memory: hashMemory, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	ts := newTestServerWith(t, testSetup{hasher: passhash.NewHasher(params, 1, queueTimeout)}, func(c *Config) {
 		// Distinct usernames from one address would trip the per-IP limit
 		// and hide what this test is about.
 		c.LoginLimitPerUserIP = models.Limit{Max: -1}

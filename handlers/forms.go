@@ -12,6 +12,8 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/passhash"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 )
 
@@ -62,7 +64,7 @@ func newForm(values url.Values, fields ...string) components.Form {
 // displayable replaces invalid UTF-8 and control characters with U+FFFD so
 // hostile input can be shown back without harm.
 func displayable(v string) string {
-	if models.CleanText(v) == "" {
+	if validate.CleanText(v) == "" {
 		return v
 	}
 	return strings.Map(func(r rune) rune {
@@ -110,7 +112,7 @@ func (h *Handler) formFailure(c *gin.Context, op string, err error, form compone
 		status, msg := tooManyRequests(c, terr.Wait, what)
 		addError(form, "", msg)
 		show(status)
-	case errors.Is(err, models.ErrBusy):
+	case errors.Is(err, passhash.ErrBusy):
 		c.Header("Retry-After", "5")
 		addError(form, "", busyError)
 		show(http.StatusServiceUnavailable)

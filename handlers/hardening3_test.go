@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gatehouse/auth"
+	"gatehouse/internal/passhash"
 	"gatehouse/mail/mailtest"
 	"gatehouse/metrics"
 	"gatehouse/models"
@@ -567,7 +568,7 @@ func TestImportedUsersCostWhatOthersCost(t *testing.T) {
 		defer mu.Unlock()
 		return maps.Clone(work)
 	}
-	want := map[string]int{models.AlgArgon2id: 1, models.AlgPBKDF2SHA256: 1}
+	want := map[string]int{passhash.AlgArgon2id: 1, passhash.AlgPBKDF2SHA256: 1}
 	for _, who := range []string{"imported", "native", "nobody-has-this-name"} {
 		if got := costOf(who); !maps.Equal(got, want) {
 			t.Errorf("a wrong password for %q cost %v, want %v", who, got, want)

@@ -17,13 +17,14 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"gorm.io/gorm"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
 
 // testHashParams keep argon2id real but cheap, so the suite stays fast.
-var testHashParams = models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var testHashParams = passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // testServer is the whole app (every middleware, real SQLite file) behind
 // an httptest server.
@@ -67,7 +68,7 @@ func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 // testSetup adjusts what newTestServerWith builds beyond Config: the hasher
 // (nil: cheap test parameters, 4 slots) and how the database is opened.
 type testSetup struct {
-	hasher *models.Hasher
+	hasher *passhash.Hasher
 	dbOpts []models.OpenOption
 }
 
@@ -97,7 +98,7 @@ func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *te
 	}
 	hasher := setup.hasher
 	if hasher == nil {
-		hasher = models.NewHasher(testHashParams, 4, 5*time.Second)
+		hasher = passhash.NewHasher(testHashParams, 4, 5*time.Second)
 	}
 	app := NewApp(log, db, hasher, cfg)
 	// Background work (the outbox worker, the sweeps) runs for the

@@ -6,6 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/metrics"
 	"gatehouse/models"
 )
@@ -14,7 +15,7 @@ import (
 // connection pool, session rows, the outbox) to it, and counts security
 // events as the flows record them (a GORM callback on the events table, so
 // the flows need no calls of their own). m may be nil (metrics off).
-func watchMetrics(log *slog.Logger, m *metrics.Metrics, db *gorm.DB, hasher *models.Hasher, outbox *models.Outbox) {
+func watchMetrics(log *slog.Logger, m *metrics.Metrics, db *gorm.DB, hasher *passhash.Hasher, outbox *models.Outbox) {
 	if m == nil {
 		return
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/internal/dbdeadline"
 	"gatehouse/metrics"
 	"gatehouse/models"
 )
@@ -82,7 +83,7 @@ func (h *Handler) databaseDeadline(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	ctx, cancel := models.WithDatabaseDeadline(c.Request.Context(), h.cfg.DatabaseTimeout)
+	ctx, cancel := dbdeadline.With(c.Request.Context(), h.cfg.DatabaseTimeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 )
 
@@ -147,7 +148,7 @@ func TestRaceSignupOneName(t *testing.T) {
 		t.Fatal("no signup succeeded")
 	}
 	var users []models.User
-	ts.db.Where("username_key = ?", models.UsernameKey("racer")).Find(&users)
+	ts.db.Where("username_key = ?", validate.UsernameKey("racer")).Find(&users)
 	if len(users) != 1 || users[0].Username != names[winner] || users[0].Email != fmt.Sprintf("r%d@example.com", winner) {
 		t.Fatalf("got accounts %+v, want exactly the winner's (%s)", users, names[winner])
 	}

@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
 
@@ -117,7 +118,7 @@ func (h *Handler) dbError(c *gin.Context, op string, err error) {
 	if !errors.Is(err, models.ErrCorrupt) && h.clientGone(c, op, err) {
 		return
 	}
-	if errors.Is(err, models.ErrUnavailable) || errors.Is(err, models.ErrBusy) {
+	if errors.Is(err, models.ErrUnavailable) || errors.Is(err, passhash.ErrBusy) {
 		h.log.Warn("service unavailable", "op", op, "err", err)
 		h.errorResponse(c, http.StatusServiceUnavailable)
 		return

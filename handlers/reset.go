@@ -9,6 +9,7 @@ import (
 
 	"gatehouse/components"
 	"gatehouse/internal/route"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 )
 
@@ -53,14 +54,14 @@ func (h *Handler) passwordResetSubmit(c *gin.Context) {
 		return
 	}
 	form := newForm(values, "email")
-	email := models.NormalizeEmail(values.Get("email"))
+	email := validate.NormalizeEmail(values.Get("email"))
 	switch {
 	case formMsg != "":
 		addError(form, "", formMsg)
 	case email == "":
 		addError(form, "email", requiredError)
 	default:
-		if msg := models.ValidateEmail(email); msg != "" {
+		if msg := validate.ValidateEmail(email); msg != "" {
 			addError(form, "email", msg)
 		}
 	}

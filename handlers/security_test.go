@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/assets"
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
@@ -225,7 +226,7 @@ func TestHostileLoginInputGivesFormErrors(t *testing.T) {
 // the test does not depend on how fast the machine is; a normal wrong
 // password, for contrast, takes one.
 func TestMegabytePasswordIsNotHashed(t *testing.T) {
-	hasher := models.NewHasher(testHashParams, 4, 5*time.Second)
+	hasher := passhash.NewHasher(testHashParams, 4, 5*time.Second)
 	ts := newTestServerWith(t, testSetup{hasher: hasher})
 	ts.createUser(t, "alice", "alice@example.com", "correct-horse-battery")
 	var hashes atomic.Int64

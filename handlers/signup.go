@@ -11,6 +11,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/validate"
 	"gatehouse/models"
 )
 
@@ -31,12 +32,12 @@ type signupCheck struct {
 // the live check and the final POST share it, so they cannot disagree. Only
 // the username check touches the database (to say whether it is taken).
 func (h *Handler) checkSignupField(ctx context.Context, values url.Values, field string) (signupCheck, error) {
-	username := models.NormalizeUsername(values.Get("username"))
-	email := models.NormalizeEmail(values.Get("email"))
+	username := validate.NormalizeUsername(values.Get("username"))
+	email := validate.NormalizeEmail(values.Get("email"))
 	p1, p2 := values.Get("password1"), values.Get("password2")
 	switch field {
 	case "username":
-		if msg := models.ValidateUsername(username); msg != "" {
+		if msg := validate.ValidateUsername(username); msg != "" {
 			return signupCheck{errs: []string{msg}}, nil
 		}
 		taken, err := h.users.UsernameTaken(ctx, username)
@@ -51,7 +52,7 @@ func (h *Handler) checkSignupField(ctx context.Context, values url.Values, field
 		if email == "" {
 			return signupCheck{errs: []string{requiredError}}, nil
 		}
-		if msg := models.ValidateEmail(email); msg != "" {
+		if msg := validate.ValidateEmail(email); msg != "" {
 			return signupCheck{errs: []string{msg}}, nil
 		}
 		return signupCheck{}, nil
@@ -59,7 +60,7 @@ func (h *Handler) checkSignupField(ctx context.Context, values url.Values, field
 		if p1 == "" {
 			return signupCheck{errs: []string{requiredError}}, nil
 		}
-		if msgs := models.ValidatePassword(p1, username, email); len(msgs) > 0 {
+		if msgs := validate.ValidatePassword(p1, username, email); len(msgs) > 0 {
 			return signupCheck{errs: msgs}, nil
 		}
 		return signupCheck{ok: "This password meets the rules."}, nil

@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/internal/dbwatch"
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
 	"gatehouse/mail/mailtest"
 	"gatehouse/models"
@@ -196,7 +197,7 @@ func newOutboxFixtureAt(t *testing.T, url string) *outboxFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = models.Close(db) })
-	hasher := models.NewHasher(models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second)
+	hasher := passhash.NewHasher(passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second)
 	u, err := models.NewUsers(db, hasher).Create(context.Background(), models.NewUser{Username: "bob", Email: "bob@example.test", Password: "bob's long password"})
 	if err != nil {
 		t.Fatal(err)
@@ -578,7 +579,7 @@ func TestDropsMailOfGoneRecipient(t *testing.T) {
 	ctx := context.Background()
 	srv := mailtest.NewServer(t, mailtest.Options{})
 	m, _ := NewSMTP(srv.URL(), testFrom)
-	users := models.NewUsers(f.db, models.NewHasher(models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
+	users := models.NewUsers(f.db, passhash.NewHasher(passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
 	carol, err := users.Create(ctx, models.NewUser{Username: "carol", Email: "carol@example.test", Password: "carol's long password"})
 	if err != nil {
 		t.Fatal(err)

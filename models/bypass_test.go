@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"gatehouse/internal/validate"
 	"strings"
 	"testing"
 )
@@ -18,7 +19,7 @@ func TestCreateSkipPasswordValidation(t *testing.T) {
 	if _, err := users.Create(ctx, NewUser{Username: "weak2", Password: "password"}); err == nil {
 		t.Fatal("a common password, not bypassed: got created")
 	}
-	for name, pw := range map[string]string{"empty": "", "control": "pass\x00word", "too long": strings.Repeat("a", PasswordMaxLen+1)} {
+	for name, pw := range map[string]string{"empty": "", "control": "pass\x00word", "too long": strings.Repeat("a", validate.PasswordMaxLen+1)} {
 		_, err := users.Create(ctx, NewUser{Username: "hard", Password: pw, SkipPasswordValidation: true})
 		var verr *ValidationError
 		if !errors.As(err, &verr) || len(verr.Fields["password"]) == 0 {

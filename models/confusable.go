@@ -4,10 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
+	"gatehouse/internal/validate"
 	"log/slog"
 	"strings"
-	"unicode"
 
 	"github.com/mtibben/confusables"
 	"gorm.io/gorm"
@@ -30,26 +29,9 @@ var ErrDuplicateEmail = errors.New("a user with that email address already exist
 // unicode package: Other_Default_Ignorable_Code_Point + Cf +
 // Variation_Selector − White_Space − U+FFF9..FFFB − U+13430..13440 −
 // Prepended_Concatenation_Mark.
-func isDefaultIgnorable(r rune) bool {
-	if !unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Cf, unicode.Variation_Selector) {
-		return false
-	}
-	if unicode.Is(unicode.White_Space, r) || unicode.Is(unicode.Prepended_Concatenation_Mark, r) {
-		return false
-	}
-	return !(r >= 0xFFF9 && r <= 0xFFFB) && !(r >= 0x13430 && r <= 0x13440)
-}
 
 // invisibleUsernameMsg is ValidateUsername's message for s when it holds a
 // default-ignorable (invisible) character, else "".
-func invisibleUsernameMsg(s string) string {
-	for _, r := range s {
-		if isDefaultIgnorable(r) {
-			return fmt.Sprintf("Enter a valid username. This value contains an invisible character (U+%04X).", r)
-		}
-	}
-	return ""
-}
 
 // UserSkeleton is one look-alike identity of a user: a skeleton (see
 // UsernameSkeletons) that no other account may have. The primary key is the
@@ -71,9 +53,9 @@ func init() { allModels = append(allModels, &UserSkeleton{}) }
 // palochka, shown in capitals, look like "ADMIN" and "LEO"). The price is
 // that names differing only by i and l collide, as I and l do in capitals.
 func UsernameSkeletons(username string) []string {
-	shown := NormalizeUsername(username)
+	shown := validate.NormalizeUsername(username)
 	view := func(s string) string {
-		return confusables.Skeleton(UsernameKey(confusables.Skeleton(s)))
+		return confusables.Skeleton(validate.UsernameKey(confusables.Skeleton(s)))
 	}
 	a, b := view(shown), view(strings.ToUpper(shown))
 	if a == b {

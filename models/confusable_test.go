@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"errors"
+	"gatehouse/internal/passhash"
+	"gatehouse/internal/validate"
 	"strings"
 	"testing"
 )
@@ -22,12 +24,12 @@ func TestUsernameInvisibleCharactersRefused(t *testing.T) {
 		"adm\u1160in",     // Hangul jungseong filler
 		"admin\uFFA0",     // halfwidth Hangul filler
 	} {
-		if msg := ValidateUsername(NormalizeUsername(s)); !strings.Contains(msg, "invisible") {
+		if msg := validate.ValidateUsername(validate.NormalizeUsername(s)); !strings.Contains(msg, "invisible") {
 			t.Errorf("ValidateUsername(%+q): got %q, want the invisible-character message", s, msg)
 		}
 	}
 	for _, s := range []string{"admin", "José", "李小龙", "user.name+tag@x", "Ωmega", "한글이름"} {
-		if msg := ValidateUsername(NormalizeUsername(s)); msg != "" {
+		if msg := validate.ValidateUsername(validate.NormalizeUsername(s)); msg != "" {
 			t.Errorf("ValidateUsername(%q): got %q, want it accepted", s, msg)
 		}
 	}
@@ -85,7 +87,7 @@ func TestUserKeysMigrationSettlesLegacyDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = Close(db) })
-	users := NewUsers(db, NewHasher(cheap, 2, 0))
+	users := NewUsers(db, passhash.NewHasher(cheap, 2, 0))
 	byName := map[string]*User{}
 	for _, name := range []string{"admin", "alice", "Alice2", "\u0430dmin"} {
 		u, err := users.ByUsername(ctx, name)

@@ -37,6 +37,8 @@ package models
 import (
 	"context"
 	"fmt"
+	"gatehouse/internal/passhash"
+	"gatehouse/internal/validate"
 	"regexp"
 	"sort"
 	"strings"
@@ -130,7 +132,7 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 	}
 	rep := &DjangoImportReport{DryRun: opts.DryRun, Read: len(rows), Hashes: map[string]int{}}
 	for i := range rows {
-		rep.Hashes[HashAlgorithm(rows[i].password)]++
+		rep.Hashes[passhash.HashAlgorithm(rows[i].password)]++
 		rows[i].skeletons = UsernameSkeletons(rows[i].username)
 	}
 
@@ -271,15 +273,15 @@ func lookalikeOwner(owner map[string]uint, byID map[uint]*existingUser, skeleton
 
 // checkDjangoRow refuses rows Gatehouse cannot hold or verify.
 func checkDjangoRow(r djangoUser) (DjangoSkip, bool) {
-	if msg := ValidateUsername(r.username); msg != "" {
+	if msg := validate.ValidateUsername(r.username); msg != "" {
 		return DjangoSkip{r.id, r.username, SkipInvalidUsername, msg}, true
 	}
-	if msg := ValidateEmail(r.email); msg != "" {
+	if msg := validate.ValidateEmail(r.email); msg != "" {
 		return DjangoSkip{r.id, r.username, SkipInvalidEmail, msg}, true
 	}
-	if err := CheckStoredHash(r.password); err != nil {
-		detail := strings.TrimPrefix(err.Error(), ErrUnsupportedHash.Error()+": ")
-		if HashAlgorithm(r.password) == AlgUnknownFormat {
+	if err := passhash.CheckStoredHash(r.password); err != nil {
+		detail := strings.TrimPrefix(err.Error(), passhash.ErrUnsupportedHash.Error()+": ")
+		if passhash.HashAlgorithm(r.password) == passhash.AlgUnknownFormat {
 			detail = "not a format Gatehouse verifies"
 			// Django's hasher name (the part before the first '$') says
 			// which one it was; it is not secret, the rest is never shown.
@@ -378,7 +380,7 @@ func updateFor(e *existingUser, r djangoUser) (userUpdate, bool) {
 	}
 	// Gatehouse's own hash (the user signed in, changed or reset the
 	// password here) is never replaced by Django's.
-	if HashAlgorithm(e.Password) != AlgArgon2id && e.Password != r.password {
+	if passhash.HashAlgorithm(e.Password) != passhash.AlgArgon2id && e.Password != r.password {
 		f["password"] = r.password
 	}
 	return userUpdate{e.ID, f}, len(f) > 0

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
 )
 
@@ -124,7 +125,7 @@ func TestImportDjangoRaceWithSignup(t *testing.T) {
 	const n = 1200
 	src := makeSyntheticDjangoDB(t, n)
 	db := openTestDB(t)
-	users := NewUsers(db, NewHasher(cheap, 1, time.Second))
+	users := NewUsers(db, passhash.NewHasher(cheap, 1, time.Second))
 	ctx := context.Background()
 	signedUp := false
 	rep, err := ImportDjango(ctx, db, src, DjangoImportOptions{BatchSize: 500, Progress: func(done, total int) {

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"gatehouse/internal/validate"
 	"net/url"
 	"os"
 	"strings"
@@ -96,8 +97,8 @@ func readDjangoUsers(ctx context.Context, source string) ([]djangoUser, error) {
 		if err := rows.Scan(&u.id, &username, &email, &encoded, &active, &staff, &super, &joined, &last); err != nil {
 			return nil, fmt.Errorf("django database: read auth_user: %w", err)
 		}
-		u.username, u.email, u.password = NormalizeUsername(username.String), NormalizeEmail(email.String), encoded.String
-		u.ukey, u.ekey = UsernameKey(u.username), EmailKey(u.email)
+		u.username, u.email, u.password = validate.NormalizeUsername(username.String), validate.NormalizeEmail(email.String), encoded.String
+		u.ukey, u.ekey = validate.UsernameKey(u.username), validate.EmailKey(u.email)
 		var errs []error
 		u.isActive, errs = sqlBool(active, errs)
 		u.isStaff, errs = sqlBool(staff, errs)

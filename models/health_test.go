@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"gatehouse/internal/passhash"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +32,7 @@ func TestOpenRefusesCorruptDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		users := NewUsers(db, NewHasher(HashParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
+		users := NewUsers(db, passhash.NewHasher(passhash.HashParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
 		for _, name := range []string{"alice", "bob", "carol"} {
 			if _, err := users.Create(ctx, NewUser{Username: name, Email: name + "@example.com", Password: "correct horse battery"}); err != nil {
 				t.Fatal(err)

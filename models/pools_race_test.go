@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
 )
 
@@ -83,7 +84,7 @@ func TestThrottleRaceTwoPools(t *testing.T) {
 // ErrDuplicateUsername (the unique index decides).
 func TestUniqueUsernameRaceTwoPools(t *testing.T) {
 	db1, db2 := openTwoPools(t)
-	hasher := NewHasher(cheap, 4, 30*time.Second) // slots free up; never ErrBusy here
+	hasher := passhash.NewHasher(cheap, 4, 30*time.Second) // slots free up; never ErrBusy here
 	pools := []*Users{NewUsers(db1, hasher), NewUsers(db2, hasher)}
 	const n = 6
 	errs := make([]error, n)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/passhash"
+	"gatehouse/internal/validate"
 	"time"
 
 	"gorm.io/gorm"
@@ -59,11 +61,11 @@ type NewUser struct {
 // Users holds the user operations and what they depend on.
 type Users struct {
 	db     *gorm.DB
-	hasher *Hasher
+	hasher *passhash.Hasher
 }
 
 // NewUsers returns the user operations over db, hashing with hasher.
-func NewUsers(db *gorm.DB, hasher *Hasher) *Users {
+func NewUsers(db *gorm.DB, hasher *passhash.Hasher) *Users {
 	return &Users{db: db, hasher: hasher}
 }
 
@@ -71,7 +73,7 @@ func NewUsers(db *gorm.DB, hasher *Hasher) *Users {
 // DB is the database the users live in.
 func (u *Users) DB() *gorm.DB { return u.db }
 
-func (u *Users) Hasher() *Hasher { return u.hasher }
+func (u *Users) Hasher() *passhash.Hasher { return u.hasher }
 
 // Create validates nu and stores a new active user, recording no event:
 // for seeding and tests. The app's flows create users through Accounts
@@ -97,19 +99,19 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 // insert. A username taken in any letter case is left to the unique index.
 // Validation failures come back as a *ValidationError on username, email
 // and password.
-func PrepareUser(ctx context.Context, hasher *Hasher, nu NewUser) (*User, error) {
-	username := NormalizeUsername(nu.Username)
-	email := NormalizeEmail(nu.Email)
+func PrepareUser(ctx context.Context, hasher *passhash.Hasher, nu NewUser) (*User, error) {
+	username := validate.NormalizeUsername(nu.Username)
+	email := validate.NormalizeEmail(nu.Email)
 	verr := NewValidationError()
-	if msg := ValidateUsername(username); msg != "" {
+	if msg := validate.ValidateUsername(username); msg != "" {
 		verr.Add("username", msg)
 	}
-	if msg := ValidateEmail(email); msg != "" {
+	if msg := validate.ValidateEmail(email); msg != "" {
 		verr.Add("email", msg)
 	}
-	passwordProblems := ValidatePassword(nu.Password, username, email)
+	passwordProblems := validate.ValidatePassword(nu.Password, username, email)
 	if nu.SkipPasswordValidation {
-		passwordProblems = hardPasswordProblems(nu.Password)
+		passwordProblems = validate.HardPasswordProblems(nu.Password)
 	}
 	for _, msg := range passwordProblems {
 		verr.Add("password", msg)
@@ -123,9 +125,9 @@ func PrepareUser(ctx context.Context, hasher *Hasher, nu NewUser) (*User, error)
 	}
 	return &User{
 		Username:    username,
-		UsernameKey: UsernameKey(username),
+		UsernameKey: validate.UsernameKey(username),
 		Email:       email,
-		EmailKey:    EmailKey(email),
+		EmailKey:    validate.EmailKey(email),
 		Password:    hash,
 		IsActive:    true,
 		IsStaff:     nu.IsStaff || nu.IsSuperuser,
@@ -142,7 +144,7 @@ func PrepareUser(ctx context.Context, hasher *Hasher, nu NewUser) (*User, error)
 func (u *Users) UsernameTaken(ctx context.Context, username string) (bool, error) {
 	var n int64
 	err := u.db.WithContext(ctx).Model(&User{}).
-		Where("username_key = ? OR id IN (?)", UsernameKey(username), skeletonOwners(u.db, username)).Limit(1).Count(&n).Error
+		Where("username_key = ? OR id IN (?)", validate.UsernameKey(username), skeletonOwners(u.db, username)).Limit(1).Count(&n).Error
 	if err != nil {
 		return false, dbErr("check username", err)
 	}
@@ -162,7 +164,7 @@ func (u *Users) ByID(ctx context.Context, id uint) (*User, error) {
 // ErrNotFound.
 func (u *Users) ByUsername(ctx context.Context, username string) (*User, error) {
 	var user User
-	if err := u.db.WithContext(ctx).Where("username_key = ?", UsernameKey(username)).Take(&user).Error; err != nil {
+	if err := u.db.WithContext(ctx).Where("username_key = ?", validate.UsernameKey(username)).Take(&user).Error; err != nil {
 		return nil, dbErr("load user", err)
 	}
 	return &user, nil
@@ -172,7 +174,7 @@ func (u *Users) ByUsername(ctx context.Context, username string) (*User, error) 
 // case-insensitively (by EmailKey), as Django's PasswordResetForm does. Mail
 // goes to each user's stored address, never to the typed variant.
 func (u *Users) ActiveByEmail(ctx context.Context, email string) ([]User, error) {
-	key := EmailKey(email)
+	key := validate.EmailKey(email)
 	if key == "" {
 		return nil, nil
 	}
@@ -199,4 +201,23 @@ func (e *ValidationError) OrNil() error {
 		return nil
 	}
 	return e
+}
+
+// RefreshLegacyDummy sets the hasher's legacy dummy (SetLegacyDummy) from
+// the users table: one stored hash of the most common legacy (Django)
+// algorithm and parameters (passhash.PickLegacyDummy), so an unknown
+// username costs what a typical imported user's wrong password costs; none
+// when no legacy hash is left. It reads the hashes only (milliseconds for
+// 100,000 users) and runs at start and with the background sweeps, so a
+// server notices an import.
+func RefreshLegacyDummy(ctx context.Context, db *gorm.DB, h *passhash.Hasher) (int64, error) {
+	var hashes []string
+	err := db.WithContext(ctx).Model(&User{}).
+		Where("password <> '' AND password NOT LIKE ? AND password NOT LIKE ?", "$argon2id$%", "!%").
+		Limit(100_000).Pluck("password", &hashes).Error
+	if err != nil {
+		return 0, dbErr("read legacy hashes", err)
+	}
+	h.SetLegacyDummy(passhash.PickLegacyDummy(hashes))
+	return int64(len(hashes)), nil
 }

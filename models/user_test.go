@@ -4,20 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/passhash"
 	"sync"
 	"testing"
 	"time"
 )
 
 // testHashParams keep argon2id real but cheap.
-var testHashParams = HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var testHashParams = passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // TestRaceCreateSameUsername creates one username, in different letter
 // cases, from many goroutines at once: the unique index must let exactly one
 // through and answer ErrDuplicateUsername to the rest.
 func TestRaceCreateSameUsername(t *testing.T) {
 	db := openTestDB(t)
-	users := NewUsers(db, NewHasher(testHashParams, 8, 30*time.Second))
+	users := NewUsers(db, passhash.NewHasher(testHashParams, 8, 30*time.Second))
 	const n = 12
 	errs := make([]error, n)
 	var wg sync.WaitGroup

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"gatehouse/internal/validate"
 	"strings"
 	"unicode/utf8"
 
@@ -229,7 +230,7 @@ func prefixRanges(s, sep string) (string, []any) {
 		args = append(args, end)
 		return col + " >= ? AND " + col + " < ?"
 	}
-	sql := cond("username_key", UsernameKey(s)) + sep + cond("email_key", EmailKey(s))
+	sql := cond("username_key", validate.UsernameKey(s)) + sep + cond("email_key", validate.EmailKey(s))
 	return sql, args
 }
 
@@ -288,3 +289,7 @@ func (u *Users) UsernamesByID(ctx context.Context, ids []uint) (map[uint]string,
 	}
 	return out, nil
 }
+
+// legacyHashSQL is IsLegacyHash as an SQL condition on users.password, for
+// the admin's "legacy hash" filter. '$' and '!' are not LIKE wildcards.
+const legacyHashSQL = "password NOT LIKE '$argon2id$%' AND password <> '' AND password NOT LIKE '!%'"

@@ -12,7 +12,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
+	"gatehouse/internal/validate"
 )
 
 // planCapture records the SQLite query plan of every query GORM runs on a
@@ -134,8 +136,8 @@ func seedUsers(t testing.TB, db *gorm.DB, n int) {
 	}
 	defer stmt.Close()
 	for i, u := range seededUsers(n) {
-		if i < 4 && (u.emailKey != EmailKey(u.email) || u.usernameKey != UsernameKey(u.username)) {
-			t.Fatalf("seed keys of %q: got %q, want %q", u.email, u.emailKey, EmailKey(u.email))
+		if i < 4 && (u.emailKey != validate.EmailKey(u.email) || u.usernameKey != validate.UsernameKey(u.username)) {
+			t.Fatalf("seed keys of %q: got %q, want %q", u.email, u.emailKey, validate.EmailKey(u.email))
 		}
 		if _, err := stmt.Exec(u.username, u.usernameKey, u.email, u.emailKey, u.active, u.staff, u.superuser, u.joined, u.lastLogin); err != nil {
 			t.Fatalf("seed users: %v", err)
@@ -242,7 +244,7 @@ func wantPage(users []seededUser, q UserQuery, nullsFirst bool) (total int64, pa
 	search := strings.TrimSpace(q.Search)
 	tri := func(v Tristate, b bool) bool { return v == Any || (v == Yes) == b }
 	for i, u := range users {
-		if search != "" && !strings.HasPrefix(u.usernameKey, UsernameKey(search)) && !strings.HasPrefix(u.emailKey, EmailKey(search)) {
+		if search != "" && !strings.HasPrefix(u.usernameKey, validate.UsernameKey(search)) && !strings.HasPrefix(u.emailKey, validate.EmailKey(search)) {
 			continue
 		}
 		if tri(q.Active, u.active) && tri(q.Staff, u.staff) && tri(q.Superuser, u.superuser) {
@@ -339,7 +341,7 @@ func BenchmarkUserList100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = Close(db) })
-	users := NewUsers(db, NewHasher(cheap, 2, time.Second))
+	users := NewUsers(db, passhash.NewHasher(cheap, 2, time.Second))
 	seedUsers(b, db, 100_000)
 	ctx := context.Background()
 	for _, tc := range listCases() {

@@ -2,6 +2,7 @@ package websession
 
 import (
 	"context"
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 	"io"
 	"log/slog"
@@ -25,7 +26,7 @@ func BenchmarkSessionStoreNew(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = models.Close(db) })
-	hasher := models.NewHasher(models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second)
+	hasher := passhash.NewHasher(passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second)
 	u, err := models.NewUsers(db, hasher).Create(ctx, models.NewUser{Username: "alice", Email: "alice@example.com", Password: "a long enough passphrase"})
 	if err != nil {
 		b.Fatal(err)

@@ -3,6 +3,7 @@ package websession
 import (
 	"context"
 	"fmt"
+	"gatehouse/internal/passhash"
 	"gatehouse/models"
 	"io"
 	"log/slog"
@@ -20,7 +21,7 @@ import (
 func signInN(t *testing.T, db *gorm.DB, store *SessionStore, n int) (tokens, ids []string) {
 	t.Helper()
 	ctx := context.Background()
-	users := models.NewUsers(db, models.NewHasher(models.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
+	users := models.NewUsers(db, passhash.NewHasher(passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second))
 	for i := range n {
 		u, err := users.Create(ctx, models.NewUser{Username: fmt.Sprint("toucher", i), Email: fmt.Sprint("toucher", i, "@example.com"), Password: "a long enough passphrase"})
 		if err != nil {

@@ -1,4 +1,7 @@
-package models
+// Package passhash hashes and verifies passwords: argon2id for new hashes,
+// Django's legacy formats checked with bounded costs, and a bounded pool of
+// hashing slots.
+package passhash
 
 import (
 	"context"
@@ -6,12 +9,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"gatehouse/internal/dbdeadline"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"gorm.io/gorm"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -121,7 +123,7 @@ func (h *Hasher) release() { <-h.slots }
 
 // Hash returns the PHC string of password under the current parameters.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	defer pauseDeadline(ctx)() // hashing is not database work
+	defer dbdeadline.Pause(ctx)() // hashing is not database work
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
@@ -153,7 +155,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 	if perr != nil {
 		return false, false, h.VerifyDummy(ctx, password)
 	}
-	defer pauseDeadline(ctx)() // hashing is not database work
+	defer dbdeadline.Pause(ctx)() // hashing is not database work
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
@@ -180,7 +182,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 // parameters, matching nothing, so an unknown username (or an unusable or
 // broken stored hash) costs what a wrong password costs.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
-	defer pauseDeadline(ctx)()
+	defer dbdeadline.Pause(ctx)()
 	if err := h.acquire(ctx); err != nil {
 		return err
 	}
@@ -210,20 +212,11 @@ func (h *Hasher) legacyDummy(password string) {
 // so a fixed salt gives nothing away.
 var dummySalt [16]byte
 
-// RefreshLegacyDummy sets the hasher's legacy dummy (SetLegacyDummy) from
-// the users table: one stored hash of the most common legacy (Django)
-// algorithm and parameters, so an unknown username costs what a typical
-// imported user's wrong password costs; none when no legacy hash is left.
-// It reads the hashes only (milliseconds for 100,000 users) and runs at
-// start and with the background sweeps, so a server notices an import.
-func RefreshLegacyDummy(ctx context.Context, db *gorm.DB, h *Hasher) (int64, error) {
-	var hashes []string
-	err := db.WithContext(ctx).Model(&User{}).
-		Where("password <> '' AND password NOT LIKE ? AND password NOT LIKE ?", "$argon2id$%", "!%").
-		Limit(100_000).Pluck("password", &hashes).Error
-	if err != nil {
-		return 0, dbErr("read legacy hashes", err)
-	}
+// PickLegacyDummy returns, of the stored hashes given, one of the most
+// common legacy (Django) algorithm and cost parameters ("" when none is
+// legacy): the hash SetLegacyDummy takes, so an unknown username costs what
+// a typical imported user's wrong password costs.
+func PickLegacyDummy(hashes []string) string {
 	count := map[string]int{}
 	example := map[string]string{}
 	best := ""
@@ -239,8 +232,7 @@ func RefreshLegacyDummy(ctx context.Context, db *gorm.DB, h *Hasher) (int64, err
 			best = sig
 		}
 	}
-	h.SetLegacyDummy(example[best])
-	return int64(len(hashes)), nil
+	return example[best]
 }
 
 // legacySignature is a legacy hash's algorithm and cost parameters (what

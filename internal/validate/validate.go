@@ -1,10 +1,14 @@
-package models
+// Package validate checks and normalises what people type: usernames,
+// e-mail addresses and passwords (Django's validators, with byte limits
+// taken first so the work is bounded).
+package validate
 
 import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
 	_ "embed"
+	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -193,9 +197,9 @@ func ValidatePassword(password, username, email string) []string {
 	return msgs
 }
 
-// hardPasswordProblems returns the password rules that hold even when
+// HardPasswordProblems returns the password rules that hold even when
 // validation is bypassed: no empty password, clean text, bounded length.
-func hardPasswordProblems(password string) []string {
+func HardPasswordProblems(password string) []string {
 	switch {
 	case password == "":
 		return []string{"This field is required."}
@@ -324,7 +328,7 @@ var commonPasswordsGz []byte
 var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 	zr, err := gzip.NewReader(bytes.NewReader(commonPasswordsGz))
 	if err != nil {
-		panic("models: embedded common-passwords list is corrupt: " + err.Error())
+		panic("validate: embedded common-passwords list is corrupt: " + err.Error())
 	}
 	set := make(map[string]struct{}, 20000)
 	sc := bufio.NewScanner(zr)
@@ -334,7 +338,7 @@ var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 		}
 	}
 	if sc.Err() != nil || len(set) < 1000 {
-		panic("models: embedded common-passwords list is corrupt")
+		panic("validate: embedded common-passwords list is corrupt")
 	}
 	return set
 })
@@ -342,4 +346,23 @@ var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 func isCommonPassword(p string) bool {
 	_, ok := commonPasswords()[strings.ToLower(strings.TrimSpace(p))]
 	return ok
+}
+
+func isDefaultIgnorable(r rune) bool {
+	if !unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Cf, unicode.Variation_Selector) {
+		return false
+	}
+	if unicode.Is(unicode.White_Space, r) || unicode.Is(unicode.Prepended_Concatenation_Mark, r) {
+		return false
+	}
+	return !(r >= 0xFFF9 && r <= 0xFFFB) && !(r >= 0x13430 && r <= 0x13440)
+}
+
+func invisibleUsernameMsg(s string) string {
+	for _, r := range s {
+		if isDefaultIgnorable(r) {
+			return fmt.Sprintf("Enter a valid username. This value contains an invisible character (U+%04X).", r)
+		}
+	}
+	return ""
 }

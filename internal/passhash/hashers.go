@@ -1,4 +1,4 @@
-package models
+package passhash
 
 // The hasher chain, like Django's PASSWORD_HASHERS: Gatehouse hashes every new
 // password with argon2id (its own PHC string) and verifies, besides that, the
@@ -110,10 +110,6 @@ func IsLegacyHash(encoded string) bool {
 	alg := HashAlgorithm(encoded)
 	return alg != AlgArgon2id && alg != AlgUnusable
 }
-
-// legacyHashSQL is IsLegacyHash as an SQL condition on users.password, for
-// the admin's "legacy hash" filter. '$' and '!' are not LIKE wildcards.
-const legacyHashSQL = "password NOT LIKE '$argon2id$%' AND password <> '' AND password NOT LIKE '!%'"
 
 // CheckStoredHash reports whether Gatehouse can verify encoded: nil for a
 // supported format with parameters inside the limits and for an unusable

@@ -1,4 +1,4 @@
-package models
+package dbdeadline
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 // time, does not count time paused (hashing), and the parent's
 // cancellation (a client that left) ends it at once as Canceled.
 func TestDatabaseDeadlinePausesForHashing(t *testing.T) {
-	ctx, cancel := WithDatabaseDeadline(context.Background(), 150*time.Millisecond)
+	ctx, cancel := With(context.Background(), 150*time.Millisecond)
 	defer cancel()
-	resume := pauseDeadline(ctx)
+	resume := Pause(ctx)
 	time.Sleep(300 * time.Millisecond) // "hashing": longer than the whole budget
 	if ctx.Err() != nil {
 		t.Fatalf("the deadline counted paused time: %v", ctx.Err())
@@ -29,7 +29,7 @@ func TestDatabaseDeadlinePausesForHashing(t *testing.T) {
 	}
 
 	parent, leave := context.WithCancel(context.Background())
-	ctx2, cancel2 := WithDatabaseDeadline(parent, time.Hour)
+	ctx2, cancel2 := With(parent, time.Hour)
 	defer cancel2()
 	leave()
 	select {

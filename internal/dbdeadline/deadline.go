@@ -1,4 +1,6 @@
-package models
+// Package dbdeadline bounds a request's database work: a deadline that
+// pauses while the request waits for or does password hashing.
+package dbdeadline
 
 import (
 	"context"
@@ -6,14 +8,14 @@ import (
 	"time"
 )
 
-// WithDatabaseDeadline returns a context that ends d after now, like
+// With returns a context that ends d after now, like
 // context.WithTimeout, except that the time a request spends waiting for
 // or doing password hashing (Hasher, bounded by HASH_QUEUE_TIMEOUT on its
 // own) does not count: the deadline bounds the request's database work
 // (DATABASE_BUSY_TIMEOUT), so a login queued behind a hashing flood is not
 // cut short, while a locked table or a hung server still answers in time.
 // The parent's cancellation (a client that left) ends it at once.
-func WithDatabaseDeadline(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+func With(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	p := &pausableDeadline{Context: parent, done: make(chan struct{}), left: d, since: time.Now()}
 	p.mu.Lock()
 	p.timer = time.AfterFunc(d, func() { p.finish(context.DeadlineExceeded) })
@@ -25,9 +27,9 @@ func WithDatabaseDeadline(parent context.Context, d time.Duration) (context.Cont
 // pauserKey finds the request's pausable deadline among context values.
 type pauserKey struct{}
 
-// pauseDeadline stops ctx's database deadline from counting until the
+// Pause stops ctx's database deadline from counting until the
 // returned function is called (a no-op for other contexts).
-func pauseDeadline(ctx context.Context) (resume func()) {
+func Pause(ctx context.Context) (resume func()) {
 	if p, ok := ctx.Value(pauserKey{}).(*pausableDeadline); ok {
 		return p.pause()
 	}
