@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"gatehouse/internal/djangoimport"
 	"gatehouse/models"
 )
 
@@ -23,7 +24,7 @@ Users are read from auth_user and created in Gatehouse's database
 argon2id on the user's first login. Conflicts are reported, not merged.`
 
 // importDjangoCommand is the importdjango command: it imports a Django
-// site's users (models.ImportDjango has the rules), prints what it did, and
+// site's users (djangoimport.Import has the rules), prints what it did, and
 // fails when a user was skipped unless --allow-skips is given.
 func importDjangoCommand(fs *flag.FlagSet) runFunc {
 	dryRun := fs.Bool("dry-run", false, "decide and report everything, write nothing")
@@ -47,9 +48,9 @@ func importDjango(ctx context.Context, cfg config, source string, dryRun, allowS
 	defer models.Close(db)
 
 	if dryRun {
-		fmt.Fprintf(stdout, "Dry run: reading %s; nothing will be written.\n", models.RedactSource(source))
+		fmt.Fprintf(stdout, "Dry run: reading %s; nothing will be written.\n", djangoimport.RedactSource(source))
 	} else {
-		fmt.Fprintf(stdout, "Importing users from %s.\n", models.RedactSource(source))
+		fmt.Fprintf(stdout, "Importing users from %s.\n", djangoimport.RedactSource(source))
 	}
 	// A progress line at most every second, on stderr so the report on
 	// stdout stays clean.
@@ -61,7 +62,7 @@ func importDjango(ctx context.Context, cfg config, source string, dryRun, allowS
 			fmt.Fprintf(stderr, "importdjango: %d/%d users written (%s)\n", done, total, now.Sub(start).Round(time.Second))
 		}
 	}
-	rep, err := models.ImportDjango(ctx, db, source, models.DjangoImportOptions{DryRun: dryRun, Progress: progress})
+	rep, err := djangoimport.Import(ctx, db, source, djangoimport.Options{DryRun: dryRun, Progress: progress})
 	if rep != nil {
 		printImportReport(stdout, rep)
 	}
@@ -74,7 +75,7 @@ func importDjango(ctx context.Context, cfg config, source string, dryRun, allowS
 	return nil
 }
 
-func printImportReport(w io.Writer, rep *models.DjangoImportReport) {
+func printImportReport(w io.Writer, rep *djangoimport.Report) {
 	if len(rep.Skipped) > 0 {
 		fmt.Fprintln(w, "\nSkipped users:")
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)

@@ -19,6 +19,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"gatehouse/internal/djangoimport"
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
 	"gatehouse/models"
@@ -156,10 +157,10 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 	dbPath := testdb.URL(t) // Gatehouse's database: SQLite, or PostgreSQL with TEST_DATABASE_URL
 	env := map[string]string{"DATABASE_URL": dbPath, "HASH_CONCURRENCY": "2"}
 	skipped := map[string]string{ // username -> reason
-		"Alice": models.SkipUsernameConflict, "alice": models.SkipUsernameConflict,
-		"carol": models.SkipEmailConflict, "dave": models.SkipEmailConflict,
-		"maria": models.SkipLookalikeConflict, "m\u0430ria": models.SkipLookalikeConflict,
-		"oldmd5": models.SkipUnsupportedHash, "bogus": models.SkipUnsupportedHash,
+		"Alice": djangoimport.SkipUsernameConflict, "alice": djangoimport.SkipUsernameConflict,
+		"carol": djangoimport.SkipEmailConflict, "dave": djangoimport.SkipEmailConflict,
+		"maria": djangoimport.SkipLookalikeConflict, "m\u0430ria": djangoimport.SkipLookalikeConflict,
+		"oldmd5": djangoimport.SkipUnsupportedHash, "bogus": djangoimport.SkipUnsupportedHash,
 	}
 	skipLine := func(out, username, reason string) bool {
 		return regexp.MustCompile(`(?m)^\s+\d+\s+` + regexp.QuoteMeta(`"`+username+`"`) + `\s+` + regexp.QuoteMeta(reason) + `\s`).MatchString(out)
@@ -191,8 +192,8 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 		}
 		wantSummary(t, out, map[string]string{
 			"users read from Django": "20", "imported": "12", "updated": "0", "skipped": "8",
-			models.SkipUsernameConflict: "2", models.SkipLookalikeConflict: "2", models.SkipEmailConflict: "2",
-			models.SkipUnsupportedHash: "2", "pbkdf2_sha256": "10", "pbkdf2_sha1": "1", "argon2 (Django)": "2", "bcrypt_sha256": "2",
+			djangoimport.SkipUsernameConflict: "2", djangoimport.SkipLookalikeConflict: "2", djangoimport.SkipEmailConflict: "2",
+			djangoimport.SkipUnsupportedHash: "2", "pbkdf2_sha256": "10", "pbkdf2_sha1": "1", "argon2 (Django)": "2", "bcrypt_sha256": "2",
 			"bcrypt": "1", "scrypt": "1", "unusable": "1", "unknown": "2",
 		})
 		for _, word := range []string{"Dj4ngo-", "pbkdf2_sha256$", "$2b$"} {
@@ -353,8 +354,8 @@ func testImportDjango(t *testing.T, src string, djangoUsers []djangoUser, change
 		if err == nil {
 			t.Fatalf("import with clashes: got success, want failure")
 		}
-		if !skipLine(out, "root", models.SkipUsernameTaken) || !skipLine(out, "u_bcrypt", models.SkipEmailTaken) ||
-			!skipLine(out, "noemail", models.SkipUsernameTaken) || !strings.Contains(out, `looks like Gatehouse account "n0email"`) {
+		if !skipLine(out, "root", djangoimport.SkipUsernameTaken) || !skipLine(out, "u_bcrypt", djangoimport.SkipEmailTaken) ||
+			!skipLine(out, "noemail", djangoimport.SkipUsernameTaken) || !strings.Contains(out, `looks like Gatehouse account "n0email"`) {
 			t.Errorf("report does not list root, u_bcrypt and noemail as clashes:\n%s", out)
 		}
 		wantSummary(t, out, map[string]string{"imported": "9", "skipped": "11"})

@@ -1,4 +1,4 @@
-package models
+package djangoimport
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
+	"gatehouse/models"
 )
 
 // djangoAuthUserDDL is auth_user as Django 3.2's migrate creates it on
@@ -101,14 +102,14 @@ func BenchmarkImportDjango100k(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
-		db, err := Open(ctx, testdb.URL(b))
+		db, err := models.Open(ctx, testdb.URL(b))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		rep, err := ImportDjango(ctx, db, src, DjangoImportOptions{})
+		rep, err := Import(ctx, db, src, Options{})
 		b.StopTimer()
-		_ = Close(db)
+		_ = models.Close(db)
 		if err != nil || rep.Imported != n {
 			b.Fatalf("import: got %d imported (%v), want %d", rep.Imported, err, n)
 		}
@@ -125,16 +126,16 @@ func TestImportDjangoRaceWithSignup(t *testing.T) {
 	const n = 1200
 	src := makeSyntheticDjangoDB(t, n)
 	db := openTestDB(t)
-	users := NewUsers(db, passhash.NewHasher(cheap, 1, time.Second))
+	users := models.NewUsers(db, passhash.NewHasher(cheap, 1, time.Second))
 	ctx := context.Background()
 	signedUp := false
-	rep, err := ImportDjango(ctx, db, src, DjangoImportOptions{BatchSize: 500, Progress: func(done, total int) {
+	rep, err := Import(ctx, db, src, Options{BatchSize: 500, Progress: func(done, total int) {
 		if signedUp {
 			return
 		}
 		signedUp = true
 		// user0000700 is in the second batch (Django ids start at 1).
-		if _, err := users.Create(ctx, NewUser{Username: "USER0000700", Email: "late@example.com", Password: "correct-horse-battery"}); err != nil {
+		if _, err := users.Create(ctx, models.NewUser{Username: "USER0000700", Email: "late@example.com", Password: "correct-horse-battery"}); err != nil {
 			t.Fatalf("sign-up during the import: %v", err)
 		}
 	}})
@@ -151,7 +152,7 @@ func TestImportDjangoRaceWithSignup(t *testing.T) {
 	if err != nil || u.Username != "USER0000700" || u.Email != "late@example.com" {
 		t.Errorf("the account signed up during the import: got %+v %v, want it unchanged", u, err)
 	}
-	l, err := users.List(ctx, UserQuery{})
+	l, err := users.List(ctx, models.UserQuery{})
 	if err != nil || l.Total != n {
 		t.Errorf("got %d users (%v), want %d", l.Total, err, n)
 	}

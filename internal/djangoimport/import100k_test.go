@@ -1,4 +1,4 @@
-package auth
+package djangoimport
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
@@ -21,7 +22,7 @@ func TestImportDjango100k(t *testing.T) {
 	db := openTestDB(t)
 	ctx := context.Background()
 	calls := 0
-	rep, err := models.ImportDjango(ctx, db, src, models.DjangoImportOptions{Progress: func(done, total int) {
+	rep, err := Import(ctx, db, src, Options{Progress: func(done, total int) {
 		calls++
 		if total != n || done > total {
 			t.Errorf("progress: got %d/%d, want at most %d/%d", done, total, n, n)
@@ -46,10 +47,10 @@ func TestImportDjango100k(t *testing.T) {
 	if l.Total != n/10 {
 		t.Errorf("inactive users: got %d, want %d", l.Total, n/10)
 	}
-	accounts := NewAccounts(db, hasher, models.NewOutbox(db), Policy{})
+	accounts := auth.NewAccounts(db, hasher, models.NewOutbox(db), auth.Policy{})
 	for i := 1; i < n; i += djangoSampleEvery {
 		name := fmt.Sprintf("user%07d", i)
-		res, err := accounts.Login(ctx, LoginInput{Username: name, Password: djangoSamplePassword(i), IP: "192.0.2.1"})
+		res, err := accounts.Login(ctx, auth.LoginInput{Username: name, Password: djangoSamplePassword(i), IP: "192.0.2.1"})
 		if err != nil {
 			t.Errorf("log in as imported %s: %v", name, err)
 			continue
@@ -57,11 +58,11 @@ func TestImportDjango100k(t *testing.T) {
 		if !strings.HasPrefix(res.User.Password, "$argon2id$") {
 			t.Errorf("%s after logging in: hash %.20q…, want it upgraded to argon2id", name, res.User.Password)
 		}
-		if _, err := accounts.Login(ctx, LoginInput{Username: name, Password: "not " + djangoSamplePassword(i), IP: "192.0.2.1"}); !errors.Is(err, models.ErrInvalidCredentials) {
+		if _, err := accounts.Login(ctx, auth.LoginInput{Username: name, Password: "not " + djangoSamplePassword(i), IP: "192.0.2.1"}); !errors.Is(err, models.ErrInvalidCredentials) {
 			t.Errorf("log in as %s with a wrong password: got %v, want ErrInvalidCredentials", name, err)
 		}
 	}
-	rep, err = models.ImportDjango(ctx, db, src, models.DjangoImportOptions{})
+	rep, err = Import(ctx, db, src, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package models
+package djangoimport
 
 // Reading a Django database's auth_user table for ImportDjango.
 

@@ -1,4 +1,4 @@
-package models
+package djangoimport
 
 // Importing users from a Django site's auth_user table (the importdjango
 // command). The flow:
@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/validate"
+	"gatehouse/models"
 	"regexp"
 	"sort"
 	"strings"
@@ -59,8 +60,8 @@ const (
 	SkipInvalidEmail      = "invalid e-mail"
 )
 
-// DjangoImportOptions adjust ImportDjango.
-type DjangoImportOptions struct {
+// Options adjust ImportDjango.
+type Options struct {
 	// DryRun decides everything and writes nothing.
 	DryRun bool
 	// Progress, when set, is called after each written batch with the rows
@@ -70,8 +71,8 @@ type DjangoImportOptions struct {
 	BatchSize int
 }
 
-// DjangoSkip is one Django user the import left out, and why.
-type DjangoSkip struct {
+// Skip is one Django user the import left out, and why.
+type Skip struct {
 	DjangoID int64
 	Username string
 	Reason   string
@@ -79,14 +80,14 @@ type DjangoSkip struct {
 	Detail string
 }
 
-// DjangoImportReport is what an import did (or, dry, would do).
-type DjangoImportReport struct {
+// Report is what an import did (or, dry, would do).
+type Report struct {
 	DryRun    bool
 	Read      int
 	Imported  int
 	Updated   int
 	Unchanged int
-	Skipped   []DjangoSkip
+	Skipped   []Skip
 	// Hashes counts the source's password hashes by HashAlgorithm.
 	Hashes map[string]int
 	// Elapsed is the wall time of the whole import.
@@ -94,7 +95,7 @@ type DjangoImportReport struct {
 }
 
 // SkippedByReason counts the skipped users per reason.
-func (r *DjangoImportReport) SkippedByReason() map[string]int {
+func (r *Report) SkippedByReason() map[string]int {
 	m := map[string]int{}
 	for _, s := range r.Skipped {
 		m[s.Reason]++
@@ -121,7 +122,7 @@ type existingUser struct {
 // the rules at the top of this file and reports what it did. An error means
 // the source could not be read or a write failed (batches written before
 // stay; a re-run picks up where it stopped).
-func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoImportOptions) (*DjangoImportReport, error) {
+func Import(ctx context.Context, db *gorm.DB, source string, opts Options) (*Report, error) {
 	start := time.Now()
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 2000
@@ -130,19 +131,19 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 	if err != nil {
 		return nil, err
 	}
-	rep := &DjangoImportReport{DryRun: opts.DryRun, Read: len(rows), Hashes: map[string]int{}}
+	rep := &Report{DryRun: opts.DryRun, Read: len(rows), Hashes: map[string]int{}}
 	for i := range rows {
 		rep.Hashes[passhash.HashAlgorithm(rows[i].password)]++
-		rows[i].skeletons = UsernameSkeletons(rows[i].username)
+		rows[i].skeletons = models.UsernameSkeletons(rows[i].username)
 	}
 
 	var existing []existingUser
-	if err := db.WithContext(ctx).Model(&User{}).Find(&existing).Error; err != nil {
-		return nil, dbErr("load users", err)
+	if err := db.WithContext(ctx).Model(&models.User{}).Find(&existing).Error; err != nil {
+		return nil, models.DBError("load users", err)
 	}
-	var skeletons []UserSkeleton
+	var skeletons []models.UserSkeleton
 	if err := db.WithContext(ctx).Find(&skeletons).Error; err != nil {
-		return nil, dbErr("load username skeletons", err)
+		return nil, models.DBError("load username skeletons", err)
 	}
 	skeletonOwner := make(map[string]uint, len(skeletons))
 	for _, s := range skeletons {
@@ -174,24 +175,24 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 		}
 		e := byUkey[r.ukey]
 		if e != nil && !sameInstant(e.DateJoined, r.dateJoined) {
-			rep.Skipped = append(rep.Skipped, DjangoSkip{r.id, r.username, SkipUsernameTaken,
+			rep.Skipped = append(rep.Skipped, Skip{r.id, r.username, SkipUsernameTaken,
 				fmt.Sprintf("Gatehouse account %q (id %d) joined %s, not imported from this user", e.Username, e.ID, e.DateJoined.UTC().Format(time.DateOnly))})
 			continue
 		}
 		if other := lookalikeOwner(skeletonOwner, byID, r.skeletons, e); other != nil {
-			rep.Skipped = append(rep.Skipped, DjangoSkip{r.id, r.username, SkipUsernameTaken,
+			rep.Skipped = append(rep.Skipped, Skip{r.id, r.username, SkipUsernameTaken,
 				fmt.Sprintf("looks like Gatehouse account %q (id %d)", other.Username, other.ID)})
 			continue
 		}
 		if r.ekey != "" {
 			if other := otherAccount(byEkey[r.ekey], e); other != nil {
-				rep.Skipped = append(rep.Skipped, DjangoSkip{r.id, r.username, SkipEmailTaken,
+				rep.Skipped = append(rep.Skipped, Skip{r.id, r.username, SkipEmailTaken,
 					fmt.Sprintf("Gatehouse account %q (id %d) has that address", other.Username, other.ID)})
 				continue
 			}
 		}
 		if e == nil {
-			inserts = append(inserts, importRow{r.id, User{
+			inserts = append(inserts, importRow{r.id, models.User{
 				Username: r.username, UsernameKey: r.ukey, Email: r.email, EmailKey: r.ekey,
 				Password: r.password, IsActive: r.isActive, IsStaff: r.isStaff, IsSuperuser: r.isSuperuser,
 				DateJoined: r.dateJoined, LastLogin: r.lastLogin,
@@ -220,8 +221,8 @@ func ImportDjango(ctx context.Context, db *gorm.DB, source string, opts DjangoIm
 // decideConflicts finds the source's rows that share a username key, a
 // look-alike skeleton (UsernameSkeletons) or a non-empty e-mail key with
 // another row; each is skipped, naming the others.
-func decideConflicts(rows []djangoUser) map[int64]DjangoSkip {
-	skip := map[int64]DjangoSkip{}
+func decideConflicts(rows []djangoUser) map[int64]Skip {
+	skip := map[int64]Skip{}
 	group := func(keys func(djangoUser) []string, reason, what string) {
 		groups := map[string][]int{}
 		for i, r := range rows {
@@ -250,7 +251,7 @@ func decideConflicts(rows []djangoUser) map[int64]DjangoSkip {
 						others = append(others, fmt.Sprintf("%q (id %d)", rows[j].username, rows[j].id))
 					}
 				}
-				skip[rows[i].id] = DjangoSkip{rows[i].id, rows[i].username, reason, what + strings.Join(others, ", ")}
+				skip[rows[i].id] = Skip{rows[i].id, rows[i].username, reason, what + strings.Join(others, ", ")}
 			}
 		}
 	}
@@ -272,12 +273,12 @@ func lookalikeOwner(owner map[string]uint, byID map[uint]*existingUser, skeleton
 }
 
 // checkDjangoRow refuses rows Gatehouse cannot hold or verify.
-func checkDjangoRow(r djangoUser) (DjangoSkip, bool) {
+func checkDjangoRow(r djangoUser) (Skip, bool) {
 	if msg := validate.ValidateUsername(r.username); msg != "" {
-		return DjangoSkip{r.id, r.username, SkipInvalidUsername, msg}, true
+		return Skip{r.id, r.username, SkipInvalidUsername, msg}, true
 	}
 	if msg := validate.ValidateEmail(r.email); msg != "" {
-		return DjangoSkip{r.id, r.username, SkipInvalidEmail, msg}, true
+		return Skip{r.id, r.username, SkipInvalidEmail, msg}, true
 	}
 	if err := passhash.CheckStoredHash(r.password); err != nil {
 		detail := strings.TrimPrefix(err.Error(), passhash.ErrUnsupportedHash.Error()+": ")
@@ -289,9 +290,9 @@ func checkDjangoRow(r djangoUser) (DjangoSkip, bool) {
 				detail = fmt.Sprintf("Django hasher %q is not one Gatehouse verifies", name)
 			}
 		}
-		return DjangoSkip{r.id, r.username, SkipUnsupportedHash, detail}, true
+		return Skip{r.id, r.username, SkipUnsupportedHash, detail}, true
 	}
-	return DjangoSkip{}, false
+	return Skip{}, false
 }
 
 var hasherNameRE = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
@@ -317,7 +318,7 @@ func otherAccount(accounts []*existingUser, self *existingUser) *existingUser {
 // default in place of a zero value (is_active false becomes the default
 // true), so inactive users are set inactive again in the same transaction.
 func createImported(tx *gorm.DB, rows []importRow) error {
-	users := make([]User, len(rows))
+	users := make([]models.User, len(rows))
 	for i, r := range rows {
 		users[i] = r.user
 	}
@@ -325,13 +326,13 @@ func createImported(tx *gorm.DB, rows []importRow) error {
 		return err
 	}
 	var inactive []uint
-	var skeletons []UserSkeleton
+	var skeletons []models.UserSkeleton
 	for i, u := range users {
 		if !rows[i].user.IsActive {
 			inactive = append(inactive, u.ID)
 		}
 		for _, sk := range rows[i].skeletons {
-			skeletons = append(skeletons, UserSkeleton{Skeleton: sk, UserID: u.ID})
+			skeletons = append(skeletons, models.UserSkeleton{Skeleton: sk, UserID: u.ID})
 		}
 	}
 	if len(skeletons) > 0 {
@@ -342,14 +343,14 @@ func createImported(tx *gorm.DB, rows []importRow) error {
 	if len(inactive) == 0 {
 		return nil
 	}
-	return tx.Model(&User{}).Where("id IN ?", inactive).Update("is_active", false).Error
+	return tx.Model(&models.User{}).Where("id IN ?", inactive).Update("is_active", false).Error
 }
 
 // importRow is a user to insert, the Django row it comes from, and the
 // username's look-alike skeletons.
 type importRow struct {
 	djangoID  int64
-	user      User
+	user      models.User
 	skeletons []string
 }
 
@@ -387,7 +388,7 @@ func updateFor(e *existingUser, r djangoUser) (userUpdate, bool) {
 }
 
 // writeImport inserts and updates in batches, one transaction each.
-func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inserts []importRow, updates []userUpdate, opts DjangoImportOptions) error {
+func writeImport(ctx context.Context, db *gorm.DB, rep *Report, inserts []importRow, updates []userUpdate, opts Options) error {
 	db = db.WithContext(ctx)
 	total := len(inserts) + len(updates)
 	done := 0
@@ -405,7 +406,7 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 		switch {
 		case err == nil:
 			rep.Imported += n
-		case IsUniqueViolation(err):
+		case models.IsUniqueViolation(err):
 			// Someone took a name or an address since the import looked:
 			// insert one by one and report the losers.
 			for _, r := range rows {
@@ -413,15 +414,15 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 				switch {
 				case err == nil:
 					rep.Imported++
-				case IsUniqueViolation(err):
-					rep.Skipped = append(rep.Skipped, DjangoSkip{r.djangoID, r.user.Username, SkipUsernameTaken,
+				case models.IsUniqueViolation(err):
+					rep.Skipped = append(rep.Skipped, Skip{r.djangoID, r.user.Username, SkipUsernameTaken,
 						"a Gatehouse account with this username or e-mail address was created during the import"})
 				default:
-					return dbErr("import users", err)
+					return models.DBError("import users", err)
 				}
 			}
 		default:
-			return dbErr("import users", err)
+			return models.DBError("import users", err)
 		}
 		progress(n)
 	}
@@ -431,14 +432,14 @@ func writeImport(ctx context.Context, db *gorm.DB, rep *DjangoImportReport, inse
 		updates = updates[n:]
 		err := db.Transaction(func(tx *gorm.DB) error {
 			for _, up := range batch {
-				if err := tx.Model(&User{}).Where("id = ?", up.id).Updates(up.fields).Error; err != nil {
+				if err := tx.Model(&models.User{}).Where("id = ?", up.id).Updates(up.fields).Error; err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return dbErr("update imported users", err)
+			return models.DBError("update imported users", err)
 		}
 		rep.Updated += n
 		progress(n)
