@@ -27,6 +27,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/handlers"
+	"gatehouse/internal/core"
 	"gatehouse/internal/passhash"
 	"gatehouse/mail"
 	"gatehouse/models"
@@ -328,12 +329,11 @@ func newHasher(cfg config) *passhash.Hasher {
 	return passhash.NewHasher(passhash.DefaultHashParams, cfg.hashConcurrency, cfg.hashQueueTimeout)
 }
 
-// newApp builds the app the way serve does, for management commands: their
-// changes go through the same flows (events, queued notices). Mail they
-// queue is sent by the server's outbox worker.
-func newApp(cfg config, db *gorm.DB) *handlers.App {
-	log := slog.New(slog.DiscardHandler)
-	return handlers.NewApp(log, db, newHasher(cfg), cfg.http)
+// newCore builds the core the way serve does, without a router, for
+// management commands: their changes go through the same flows (events,
+// queued notices). Mail they queue is sent by the server's outbox worker.
+func newCore(cfg config, db *gorm.DB) *core.Core {
+	return core.New(slog.New(slog.DiscardHandler), db, newHasher(cfg), cfg.http.CoreOptions())
 }
 
 // serve runs the web server until ctx ends, then shuts down gracefully:

@@ -91,7 +91,7 @@ func createSuperuser(fs *flag.FlagSet) runFunc {
 			return fmt.Errorf("createsuperuser: %w", err)
 		}
 
-		u, err := newApp(e.cfg, db).Accounts().CreateByCommand(ctx, nu, "createsuperuser")
+		u, err := newCore(e.cfg, db).Accounts.CreateByCommand(ctx, nu, "createsuperuser")
 		if err != nil {
 			return fmt.Errorf("createsuperuser: %s", describeCreateError(err))
 		}
@@ -136,7 +136,7 @@ func changePassword(fs *flag.FlagSet) runFunc {
 		// One transaction: the password, its reset links voided, every
 		// session ended, the event, the notice queued for the server to
 		// mail.
-		u, n, err := newApp(e.cfg, db).Accounts().SetPasswordByCommand(ctx, u.Username, password)
+		u, n, err := newCore(e.cfg, db).Accounts.SetPasswordByCommand(ctx, u.Username, password)
 		if err != nil {
 			return fmt.Errorf("changepassword: %s", describeCreateError(err))
 		}
@@ -152,8 +152,8 @@ func clearSessions(*flag.FlagSet) runFunc {
 			return err
 		}
 		defer models.Close(db)
-		// Exactly the server's sweeps (models.Sweeps), once each.
-		for _, job := range models.Sweeps(db, e.cfg.http.EventRetention) {
+		// Exactly the server's sweeps (core.Core.Sweeps), once each.
+		for _, job := range newCore(e.cfg, db).Sweeps() {
 			n, err := job.Run(ctx)
 			if err != nil {
 				return fmt.Errorf("clearsessions: %s: %w", job.What, err)

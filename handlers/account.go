@@ -13,7 +13,7 @@ import (
 )
 
 // profilePage is the account hub.
-func (h *Handler) profilePage(c *gin.Context) {
+func (h *accountPages) profilePage(c *gin.Context) {
 	u := currentUser(c)
 	s, err := h.accounts.MFAStatus(c.Request.Context(), u.ID)
 	if err != nil {

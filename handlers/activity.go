@@ -13,7 +13,7 @@ import (
 	"gatehouse/models"
 )
 
-func (h *Handler) activityPage(c *gin.Context) {
+func (h *accountPages) activityPage(c *gin.Context) {
 	page, err := strconv.Atoi(c.Query("page"))
 	if err != nil || page < 1 {
 		page = 1

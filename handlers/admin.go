@@ -30,7 +30,7 @@ const adminEventsShown = 30
 // requireStaff lets active staff through; anyone else signed in gets 403.
 // It runs after requireLogin, so anonymous visitors were already sent to
 // the login page.
-func (h *Handler) requireStaff(c *gin.Context) {
+func (h *adminPages) requireStaff(c *gin.Context) {
 	if u := currentUser(c); u != nil && u.IsStaff {
 		c.Next()
 		return
@@ -40,11 +40,11 @@ func (h *Handler) requireStaff(c *gin.Context) {
 }
 
 // adminIndex is the security overview (overview.go).
-func (h *Handler) adminIndex(c *gin.Context) { h.adminOverviewPage(c) }
+func (h *adminPages) adminIndex(c *gin.Context) { h.adminOverviewPage(c) }
 
 // adminUsersPage is the user list. To htmx (live search, pager) it answers
 // the results region alone; otherwise the whole page.
-func (h *Handler) adminUsersPage(c *gin.Context) {
+func (h *adminPages) adminUsersPage(c *gin.Context) {
 	vq := components.AdminUserQuery{
 		Q:         strings.TrimSpace(displayable(c.Query("q"))),
 		Active:    models.ParseTristate(c.Query("active")).String(),
@@ -119,7 +119,7 @@ func (h *Handler) adminTarget(c *gin.Context) *models.User {
 // it loads the target and reads the (empty) form. The acting staff
 // member's rights are checked by the flow, in the transaction that makes
 // the change. When ok is false the answer has been sent.
-func (h *Handler) adminActionOn(c *gin.Context) (actor, target *models.User, ok bool) {
+func (h *adminPages) adminActionOn(c *gin.Context) (actor, target *models.User, ok bool) {
 	target = h.adminTarget(c)
 	if target == nil {
 		return nil, nil, false
@@ -132,7 +132,7 @@ func (h *Handler) adminActionOn(c *gin.Context) (actor, target *models.User, ok 
 
 // adminError answers a refused or failed admin action: 403 for a lack of
 // rights, 404 for a user gone meanwhile, the database error otherwise.
-func (h *Handler) adminError(c *gin.Context, op string, err error) {
+func (h *adminPages) adminError(c *gin.Context, op string, err error) {
 	switch {
 	case errors.Is(err, auth.ErrNotAllowed):
 		h.errorResponse(c, http.StatusForbidden)
@@ -159,7 +159,7 @@ func userFormValues(u *models.User) components.Form {
 	}
 }
 
-func (h *Handler) adminUserPage(c *gin.Context) {
+func (h *adminPages) adminUserPage(c *gin.Context) {
 	target := h.adminTarget(c)
 	if target == nil {
 		return
@@ -172,7 +172,7 @@ func (h *Handler) adminUserPage(c *gin.Context) {
 }
 
 // userDetail gathers the user page: the form as given, sessions, events.
-func (h *Handler) userDetail(c *gin.Context, target *models.User, form components.Form) (components.AdminUserDetail, bool) {
+func (h *adminPages) userDetail(c *gin.Context, target *models.User, form components.Form) (components.AdminUserDetail, bool) {
 	ctx := c.Request.Context()
 	actor := currentUser(c)
 	d := components.AdminUserDetail{
@@ -222,7 +222,7 @@ func (h *Handler) userDetail(c *gin.Context, target *models.User, form component
 
 // toOwnEmailPage sends staff who tried to change their own address in the
 // admin to their account's e-mail page (sudo, a confirmation link).
-func (h *Handler) toOwnEmailPage(c *gin.Context) {
+func (h *adminPages) toOwnEmailPage(c *gin.Context) {
 	h.flash(c, "info", "Change your own e-mail address here: the new address gets a confirmation link.")
 	h.redirect(c, components.EmailPath)
 }
@@ -240,7 +240,7 @@ func checkboxValue(values url.Values, name string) *bool {
 
 // adminUserSubmit saves the user form. Failed rules re-render the form
 // with the reason (422); a lack of rights is 403.
-func (h *Handler) adminUserSubmit(c *gin.Context) {
+func (h *adminPages) adminUserSubmit(c *gin.Context) {
 	target := h.adminTarget(c)
 	if target == nil {
 		return
@@ -317,7 +317,7 @@ func (h *Handler) adminUserSubmit(c *gin.Context) {
 }
 
 // adminUserForm answers a refused edit: the form to htmx, the page otherwise.
-func (h *Handler) adminUserForm(c *gin.Context, target *models.User, form components.Form) {
+func (h *adminPages) adminUserForm(c *gin.Context, target *models.User, form components.Form) {
 	d, ok := h.userDetail(c, target, form)
 	if !ok {
 		return
@@ -335,7 +335,7 @@ func adminUserURL(id uint) string { return route.URL(route.AdminUser, id) }
 // with nothing and the row is removed (hx-swap="delete"); otherwise it
 // redirects back with a message. An unknown or already-ended session is not
 // an error: the result the admin wanted holds.
-func (h *Handler) adminSessionRevoke(c *gin.Context) {
+func (h *adminPages) adminSessionRevoke(c *gin.Context) {
 	actor, target, ok := h.adminActionOn(c)
 	if !ok {
 		return
@@ -362,7 +362,7 @@ func (h *Handler) adminSessionRevoke(c *gin.Context) {
 
 // adminSessionsRevokeAll signs the user out everywhere (on one's own
 // account: everywhere but here).
-func (h *Handler) adminSessionsRevokeAll(c *gin.Context) {
+func (h *adminPages) adminSessionsRevokeAll(c *gin.Context) {
 	actor, target, ok := h.adminActionOn(c)
 	if !ok {
 		return
@@ -380,7 +380,7 @@ func (h *Handler) adminSessionsRevokeAll(c *gin.Context) {
 // address (the same outbox mail as the public form) and tells the admin
 // what happened — including that nothing was sent when an unused link was
 // mailed within the last few minutes.
-func (h *Handler) adminPasswordResetSubmit(c *gin.Context) {
+func (h *adminPages) adminPasswordResetSubmit(c *gin.Context) {
 	actor, target, ok := h.adminActionOn(c)
 	if !ok {
 		return
@@ -406,7 +406,7 @@ func (h *Handler) adminPasswordResetSubmit(c *gin.Context) {
 	h.redirect(c, adminUserURL(target.ID))
 }
 
-func (h *Handler) adminSetPasswordPage(c *gin.Context) {
+func (h *adminPages) adminSetPasswordPage(c *gin.Context) {
 	target := h.adminSetPasswordTarget(c)
 	if target == nil {
 		return
@@ -417,7 +417,7 @@ func (h *Handler) adminSetPasswordPage(c *gin.Context) {
 // adminSetPasswordTarget loads the target of a set-password request and
 // refuses one's own account (403): the admin form skips the old password,
 // so a borrowed staff session must not use it to take its own account.
-func (h *Handler) adminSetPasswordTarget(c *gin.Context) *models.User {
+func (h *adminPages) adminSetPasswordTarget(c *gin.Context) *models.User {
 	target := h.adminTarget(c)
 	if target == nil {
 		return nil
@@ -433,7 +433,7 @@ func (h *Handler) adminSetPasswordTarget(c *gin.Context) *models.User {
 // adminSetPasswordSubmit sets the user's password with the same validators
 // as everywhere else, voids their reset links and ends all their sessions
 // (auth.Accounts.AdminSetPassword: rights checked in the write).
-func (h *Handler) adminSetPasswordSubmit(c *gin.Context) {
+func (h *adminPages) adminSetPasswordSubmit(c *gin.Context) {
 	target := h.adminSetPasswordTarget(c)
 	if target == nil {
 		return
@@ -463,7 +463,7 @@ func (h *Handler) adminSetPasswordSubmit(c *gin.Context) {
 	h.redirect(c, adminUserURL(target.ID))
 }
 
-func (h *Handler) adminSetPasswordForm(c *gin.Context, status int, target *models.User, form components.Form) {
+func (h *adminPages) adminSetPasswordForm(c *gin.Context, status int, target *models.User, form components.Form) {
 	if isHTMX(c) {
 		h.render(c, status, components.AdminSetPasswordForm(userRow(target), form))
 		return
@@ -471,14 +471,14 @@ func (h *Handler) adminSetPasswordForm(c *gin.Context, status int, target *model
 	h.render(c, status, components.AdminSetPasswordPage(h.page(c, "Set password"), userRow(target), form))
 }
 
-func (h *Handler) adminUserAddPage(c *gin.Context) {
+func (h *adminPages) adminUserAddPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.AdminUserAddPage(h.page(c, "Add user"),
 		components.AdminAddUser{Form: newForm(nil), CanGrant: currentUser(c).IsSuperuser}))
 }
 
 // adminUserAddSubmit creates an account. Staff and superuser flags are for
 // superusers to set; anyone else sending them gets 403.
-func (h *Handler) adminUserAddSubmit(c *gin.Context) {
+func (h *adminPages) adminUserAddSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -558,7 +558,7 @@ func (h *Handler) adminUserAddSubmit(c *gin.Context) {
 	h.redirect(c, adminUserURL(u.ID))
 }
 
-func (h *Handler) adminUserAddForm(c *gin.Context, form components.Form) {
+func (h *adminPages) adminUserAddForm(c *gin.Context, form components.Form) {
 	a := components.AdminAddUser{Form: form, CanGrant: currentUser(c).IsSuperuser}
 	if isHTMX(c) {
 		h.render(c, http.StatusUnprocessableEntity, components.AdminUserAddForm(a))
@@ -569,7 +569,7 @@ func (h *Handler) adminUserAddForm(c *gin.Context, form components.Form) {
 
 // adminUserDeletePage is the confirmation step. Refusals (oneself, a
 // superuser for mere staff) are answered here already, before any POST.
-func (h *Handler) adminUserDeletePage(c *gin.Context) {
+func (h *adminPages) adminUserDeletePage(c *gin.Context) {
 	target := h.adminTarget(c)
 	if target == nil {
 		return
@@ -587,7 +587,7 @@ func (h *Handler) adminUserDeletePage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.AdminUserDeletePage(h.page(c, "Delete "+target.Username), userRow(target)))
 }
 
-func (h *Handler) adminUserDeleteSubmit(c *gin.Context) {
+func (h *adminPages) adminUserDeleteSubmit(c *gin.Context) {
 	target := h.adminTarget(c)
 	if target == nil {
 		return

@@ -384,7 +384,7 @@ func TestAdminUserList(t *testing.T) {
 	ts.createUser(t, "axb", "axb@example.com", "a long enough password")
 	inactive := ts.createUser(t, "zed", "zed@example.com", "a long enough password")
 	off := false
-	if _, err := ts.h.accounts.AdminUpdate(context.Background(), reloadByName(t, ts, "root").ID, inactive.ID, auth.UserChanges{IsActive: &off}); err != nil {
+	if _, err := ts.app.core.Accounts.AdminUpdate(context.Background(), reloadByName(t, ts, "root").ID, inactive.ID, auth.UserChanges{IsActive: &off}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -656,7 +656,7 @@ func TestAdminSendsResetEmail(t *testing.T) {
 
 	// Inactive: refused with a message, nothing mailed.
 	off := false
-	if _, err := ts.h.accounts.AdminUpdate(context.Background(), adminUser.ID, u.ID, auth.UserChanges{IsActive: &off}); err != nil {
+	if _, err := ts.app.core.Accounts.AdminUpdate(context.Background(), adminUser.ID, u.ID, auth.UserChanges{IsActive: &off}); err != nil {
 		t.Fatal(err)
 	}
 	wantRedirect(t, admin.postForm(path+"password-reset/", nil), path)

@@ -6,101 +6,96 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/a-h/templ"
 	"gorm.io/gorm"
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/core"
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/websession"
-	"gatehouse/mail"
 	"gatehouse/models"
 )
 
-// App is the whole application built once: the HTTP handler and the
-// background work (the outbox worker that sends mail and runs deferred
-// jobs, and the sweeps of expired rows). `serve`, the handler tests and the
-// browser tests all build it with NewApp, so they run the same thing.
+// App is the whole application built once: the core (use cases, outbox
+// worker, sweeps: internal/core) and the HTTP handler over it. `serve`, the
+// handler tests and the browser tests all build it with NewApp, so they run
+// the same thing.
 type App struct {
 	// Handler serves every route behind the middleware stack.
 	Handler http.Handler
+	core    *core.Core
 	h       *Handler
-	db      *gorm.DB
-	hasher  *passhash.Hasher
-	outbox  *models.Outbox
-	worker  *mail.Worker
+	areas   areas
+}
+
+// areas are the handler types of the app, one per area of routes.
+type areas struct {
+	mw      *middleware
+	signIn  *signInPages
+	account *accountPages
+	admin   *adminPages
+	mfa     *mfaPages
 }
 
 // NewApp wires the app over db, hashing passwords with hasher.
 func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) *App {
 	cfg.setDefaults()
 	secure := strings.HasPrefix(cfg.BaseURL, "https://")
-	outbox := models.NewOutbox(db)
-	outbox.SetSecret(cfg.SecretKey)
-	accounts := auth.NewAccounts(db, hasher, outbox, cfg.policy())
+	c := core.New(log, db, hasher, cfg.CoreOptions())
 	h := &Handler{
-		log:      log,
-		cfg:      cfg,
-		accounts: accounts,
-		users:    models.NewUsers(db, hasher),
-		sessions: models.NewSessions(db),
-		tokens:   models.NewTokens(db),
-		events:   models.NewEvents(db),
-		store:    websession.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
-		probe:    models.NewProbe(db, readyInterval),
-		outbox:   outbox,
+		log:   log,
+		cfg:   cfg,
+		users: c.Users,
+		store: websession.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
+		probe: c.Probe,
 	}
-	if _, err := models.RefreshLegacyDummy(context.Background(), db, hasher); err != nil {
-		log.Warn("legacy hash dummy not set", "err", err)
-	}
-	h.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
-	watchMetrics(log, cfg.Metrics, db, hasher, outbox)
-	cfg.Outbox.OnFailure = cfg.Metrics.OutboxFailed
-	return &App{
-		Handler: h.Routes(),
-		h:       h,
-		db:      db,
-		hasher:  hasher,
-		outbox:  outbox,
-		worker:  mail.NewWorker(outbox, cfg.Mailer, accounts.ProcessResetRequest, cfg.BaseURL, log, cfg.Outbox),
+	watchMetrics(log, cfg.Metrics, db, hasher, c.Outbox)
+	a := &App{core: c, h: h, areas: areas{
+		mw:      &middleware{Handler: h},
+		signIn:  &signInPages{Handler: h, accounts: c.Accounts, tokens: c.Tokens},
+		account: &accountPages{Handler: h, accounts: c.Accounts, events: c.Events},
+		admin:   &adminPages{Handler: h, accounts: c.Accounts, sessions: c.Sessions, events: c.Events, outbox: c.Outbox},
+		mfa:     &mfaPages{Handler: h, accounts: c.Accounts},
+	}}
+	a.areas.signIn.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
+	a.Handler = a.Routes()
+	return a
+}
+
+// CoreOptions is the part of the configuration the core takes (defaults
+// applied), for NewApp and for management commands, which build the core
+// alone.
+func (c Config) CoreOptions() core.Options {
+	c.setDefaults()
+	worker := c.Outbox
+	worker.OnFailure = c.Metrics.OutboxFailed
+	return core.Options{
+		Policy: c.policy(), SecretKey: c.SecretKey, Mailer: c.Mailer, Worker: worker,
+		EventRetention: c.EventRetention, IntegrityCheckEvery: c.IntegrityCheckEvery,
 	}
 }
 
-// Accounts returns the security flows, for management commands.
-func (a *App) Accounts() *auth.Accounts { return a.h.accounts }
+// Core returns the app's core (use cases, outbox), for management commands
+// and tests.
+func (a *App) Core() *core.Core { return a.core }
+
+// Accounts returns the security flows.
+func (a *App) Accounts() *auth.Accounts { return a.core.Accounts }
 
 // Outbox returns the outbox, for operators' counts.
-func (a *App) Outbox() *models.Outbox { return a.outbox }
+func (a *App) Outbox() *models.Outbox { return a.core.Outbox }
 
-// sweepEvery is how often expired rows are swept.
-const sweepEvery = 10 * time.Minute
-
-// Run does the background work until ctx ends: the outbox worker, the
-// writer of sessions' last_seen_at (websession.SessionStore.RunTouches) and the
-// sweeps of expired sessions, stale throttle counters, expired tokens, old
-// outbox rows and security events past their retention. Start it beside
-// the server and cancel ctx after the server has shut down; Run returns
-// once the worker has finished what it held (unsent mail stays in the
-// outbox for the next start).
+// Run does the background work until ctx ends: the core's (outbox worker,
+// sweeps, the database watch) and the writer of sessions' last_seen_at
+// (websession.SessionStore.RunTouches). Start it beside the server and
+// cancel ctx after the server has shut down; Run returns once the worker
+// has finished what it held (unsent mail stays in the outbox for the next
+// start).
 func (a *App) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	log := a.h.log
-	// The one list of sweeps (clearsessions runs the same).
-	sweeps := models.Sweeps(a.db, a.h.cfg.EventRetention)
-	for _, s := range sweeps {
-		wg.Go(func() { models.Sweep(ctx, sweepEvery, log, s.What, s.Run) })
-	}
-	// Not a sweep of rows: the legacy-hash dummy follows imports.
-	wg.Go(func() {
-		models.Sweep(ctx, sweepEvery, log, "legacy hash dummy", func(ctx context.Context) (int64, error) {
-			_, err := models.RefreshLegacyDummy(ctx, a.db, a.hasher)
-			return 0, err
-		})
-	})
-	wg.Go(func() { a.h.probe.Watch(ctx, log, time.Second, a.h.cfg.IntegrityCheckEvery) })
-	wg.Go(func() { a.worker.Run(ctx) })
+	wg.Go(func() { a.core.Run(ctx) })
 	wg.Go(func() { a.h.store.RunTouches(ctx, a.h.cfg.TouchFlushEvery) })
 	wg.Wait()
 }

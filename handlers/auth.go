@@ -22,14 +22,14 @@ const genericLoginError = "Please enter a correct username and password. Note th
 
 const busyLoginError = "Too many sign-ins are being checked right now. Please try again in a few seconds."
 
-func (h *Handler) homePage(c *gin.Context) {
+func (h *signInPages) homePage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.HomePage(h.page(c, "Home")))
 }
 
 // loginPage shows the login form. Most visitors get the same bytes (no
 // flash, no ?next=, nobody signed in: guestOnly sent users on), which are
 // prerendered.
-func (h *Handler) loginPage(c *gin.Context) {
+func (h *signInPages) loginPage(c *gin.Context) {
 	next := c.Query("next")
 	if !isLocalPath(next) {
 		next = ""
@@ -49,7 +49,7 @@ func (h *Handler) loginView(p components.Page, next string) templ.Component {
 
 // loginSubmit signs a user in (auth.Accounts.Login: limits taken before
 // the hash, one transaction for the rest) and adopts the new session.
-func (h *Handler) loginSubmit(c *gin.Context) {
+func (h *signInPages) loginSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -136,7 +136,7 @@ func (h *Handler) loginForm(c *gin.Context, status int, form components.Form, ne
 // cleared. Someone who was signed in is told so on the next page (a
 // short-lived session carries the message); logging out when not signed in
 // changes nothing and says nothing.
-func (h *Handler) logoutSubmit(c *gin.Context) {
+func (h *signInPages) logoutSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}

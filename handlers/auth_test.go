@@ -336,7 +336,7 @@ func TestExpiredSessionIsNotAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRedirect(t, c.get("/accounts/profile/"), "/accounts/login/?next=%2Faccounts%2Fprofile%2F")
-	n, err := ts.h.sessions.DeleteExpired(context.Background())
+	n, err := ts.app.core.Sessions.DeleteExpired(context.Background())
 	if err != nil || n != 1 {
 		t.Errorf("DeleteExpired: got %d, %v; want 1, nil", n, err)
 	}

@@ -36,7 +36,7 @@ func benchSession(b *testing.B) (*testServer, *http.Cookie) {
 	req := httptest.NewRequest(http.MethodPost, "/accounts/login/", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := httptest.NewRecorder()
-	ts.h.Routes().ServeHTTP(rec, req)
+	ts.app.Routes().ServeHTTP(rec, req)
 	if rec.Code != http.StatusSeeOther {
 		b.Fatalf("login: got status %d, want 303", rec.Code)
 	}
@@ -54,7 +54,7 @@ func benchSession(b *testing.B) (*testServer, *http.Cookie) {
 	req = httptest.NewRequest(http.MethodGet, "/", nil)
 	req.AddCookie(cookie)
 	rec = httptest.NewRecorder()
-	ts.h.Routes().ServeHTTP(rec, req)
+	ts.app.Routes().ServeHTTP(rec, req)
 	if !strings.Contains(rec.Body.String(), "Welcome back") {
 		b.Fatalf("first page after login: no welcome flash; body: %.500s", rec.Body.String())
 	}
@@ -86,33 +86,33 @@ func serveLoop(b *testing.B, h http.Handler, req *http.Request, status int, want
 
 func BenchmarkHealthz(b *testing.B) {
 	ts := newBenchServer(b)
-	serveLoop(b, ts.h.Routes(), httptest.NewRequest(http.MethodGet, "/healthz", nil), http.StatusOK, "ok")
+	serveLoop(b, ts.app.Routes(), httptest.NewRequest(http.MethodGet, "/healthz", nil), http.StatusOK, "ok")
 }
 
 func BenchmarkLoginPageAnonymous(b *testing.B) {
 	ts := newBenchServer(b)
-	serveLoop(b, ts.h.Routes(), httptest.NewRequest(http.MethodGet, "/accounts/login/", nil), http.StatusOK, `id="login-form"`)
+	serveLoop(b, ts.app.Routes(), httptest.NewRequest(http.MethodGet, "/accounts/login/", nil), http.StatusOK, `id="login-form"`)
 }
 
 func BenchmarkHomeSignedIn(b *testing.B) {
 	ts, cookie := benchSession(b)
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.AddCookie(cookie)
-	serveLoop(b, ts.h.Routes(), req, http.StatusOK, "Hi alice!")
+	serveLoop(b, ts.app.Routes(), req, http.StatusOK, "Hi alice!")
 }
 
 func BenchmarkProfileSignedIn(b *testing.B) {
 	ts, cookie := benchSession(b)
 	req := httptest.NewRequest(http.MethodGet, "/accounts/profile/", nil)
 	req.AddCookie(cookie)
-	serveLoop(b, ts.h.Routes(), req, http.StatusOK, "alice@example.com")
+	serveLoop(b, ts.app.Routes(), req, http.StatusOK, "alice@example.com")
 }
 
 // BenchmarkLoadUser is the auth middleware alone: session lookup and user,
 // behind only the sessions middleware it needs.
 func BenchmarkLoadUser(b *testing.B) {
 	ts, cookie := benchSession(b)
-	h := ts.h
+	h := ts.app.areas.mw
 	r := gin.New()
 	r.GET("/", h.installSessions(), h.loadUser, func(c *gin.Context) {
 		if currentUser(c) == nil {

@@ -94,7 +94,7 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 		// Restart the listener with a short read timeout, as main's server
 		// has one.
 		ts.Server.Close()
-		srv := httptest.NewUnstartedServer(ts.h.Routes())
+		srv := httptest.NewUnstartedServer(ts.app.Routes())
 		srv.Config.ReadTimeout = 300 * time.Millisecond
 		srv.Start()
 		defer srv.Close()

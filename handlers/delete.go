@@ -20,11 +20,11 @@ import (
 
 const lastSuperuserError = "You are the last active superuser: make someone else a superuser before deleting your account."
 
-func (h *Handler) deleteAccountPage(c *gin.Context) {
+func (h *accountPages) deleteAccountPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.DeleteAccountPage(h.page(c, "Delete your account"), newForm(nil)))
 }
 
-func (h *Handler) deleteAccountSubmit(c *gin.Context) {
+func (h *accountPages) deleteAccountSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -64,6 +64,6 @@ func (h *Handler) deleteAccountSubmit(c *gin.Context) {
 	h.redirect(c, route.URL(route.AccountDeleted))
 }
 
-func (h *Handler) accountDeletedPage(c *gin.Context) {
+func (h *accountPages) accountDeletedPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.AccountDeletedPage(h.page(c, "Account deleted")))
 }

@@ -54,12 +54,12 @@ func TestActivityPage(t *testing.T) {
 	c, u := ts.signUpAndLogin(t, "watcher", "watcher's long password")
 	other := ts.createUser(t, "other", "other@example.com", "other's long password")
 	for i := range 25 {
-		if err := ts.h.events.Record(t.Context(), models.AuthEvent{Kind: models.EventLoginFailed, UserID: &u.ID, Username: u.Username,
+		if err := ts.app.core.Events.Record(t.Context(), models.AuthEvent{Kind: models.EventLoginFailed, UserID: &u.ID, Username: u.Username,
 			Detail: fmt.Sprintf("attempt %02d", i), CreatedAt: time.Now().UTC().Add(time.Duration(i-100) * time.Second)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := ts.h.events.Record(t.Context(), models.AuthEvent{Kind: models.EventLoginFailed, UserID: &other.ID, Username: other.Username, Detail: "not yours"}); err != nil {
+	if err := ts.app.core.Events.Record(t.Context(), models.AuthEvent{Kind: models.EventLoginFailed, UserID: &other.ID, Username: other.Username, Detail: "not yours"}); err != nil {
 		t.Fatal(err)
 	}
 	res := c.get("/accounts/activity/")

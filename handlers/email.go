@@ -29,17 +29,17 @@ import (
 
 const emailChangeSent = "We sent a confirmation link to %s. Your address changes when you open it and confirm."
 
-func (h *Handler) emailView(c *gin.Context) components.EmailView {
+func (h *accountPages) emailView(c *gin.Context) components.EmailView {
 	u := currentUser(c)
 	return components.EmailView{Email: u.Email, Verified: u.EmailVerified, Verification: h.cfg.EmailVerification}
 }
 
-func (h *Handler) emailPage(c *gin.Context) {
+func (h *accountPages) emailPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.EmailPage(h.page(c, "Your e-mail address"), h.emailView(c), newForm(nil)))
 }
 
 // emailSubmit asks for a change of address.
-func (h *Handler) emailSubmit(c *gin.Context) {
+func (h *accountPages) emailSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -67,7 +67,7 @@ func (h *Handler) emailSubmit(c *gin.Context) {
 
 // resendVerificationSubmit mails the verification link again (limited
 // per account).
-func (h *Handler) resendVerificationSubmit(c *gin.Context) {
+func (h *accountPages) resendVerificationSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}
@@ -89,7 +89,7 @@ func (h *Handler) resendVerificationSubmit(c *gin.Context) {
 // confirmEmailURL is the confirm page of a token (its own address).
 func confirmEmailURL(token string) string { return route.URL(route.ConfirmEmail, token) }
 
-func (h *Handler) confirmEmailPage(c *gin.Context) {
+func (h *accountPages) confirmEmailPage(c *gin.Context) {
 	token := c.Param("token")
 	hash, err := models.TokenHash(token)
 	var et *auth.EmailToken
@@ -108,7 +108,7 @@ func (h *Handler) confirmEmailPage(c *gin.Context) {
 		et.Purpose == models.PurposeEmailChange, confirmEmailURL(token)))
 }
 
-func (h *Handler) confirmEmailSubmit(c *gin.Context) {
+func (h *accountPages) confirmEmailSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}
@@ -149,7 +149,7 @@ const (
 
 // adminEmailVerifiedSubmit lets staff set whether a user's address counts
 // as verified.
-func (h *Handler) adminEmailVerifiedSubmit(c *gin.Context) {
+func (h *adminPages) adminEmailVerifiedSubmit(c *gin.Context) {
 	actor, target, ok := h.adminActionOn(c)
 	if !ok {
 		return

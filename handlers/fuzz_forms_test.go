@@ -137,7 +137,7 @@ func FuzzPasswordChangeForm(f *testing.F) {
 			// Changed: the session was rotated. Put the password back and
 			// sign in again (hashes are slow under fuzzing's coverage
 			// instrumentation, so this is not done for every input).
-			if _, _, err := ts.h.accounts.SetPasswordByCommand(context.Background(), u.Username, fuzzPassword); err != nil {
+			if _, _, err := ts.app.core.Accounts.SetPasswordByCommand(context.Background(), u.Username, fuzzPassword); err != nil {
 				t.Fatal(err)
 			}
 			cookie = fuzzLogin(t, ts, "changer", fuzzPassword)
@@ -173,7 +173,7 @@ func FuzzSetPasswordForm(f *testing.F) {
 	f.Add("new_password1=resetter1&new_password2=resetter1", formType, true)
 	f.Add("", "", false)
 	f.Fuzz(func(t *testing.T, body, contentType string, htmx bool) {
-		token, err := ts.h.tokens.Issue(context.Background(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
+		token, err := ts.app.core.Tokens.Issue(context.Background(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +250,7 @@ func FuzzResetLink(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	live, err := ts.h.tokens.Issue(context.Background(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
+	live, err := ts.app.core.Tokens.Issue(context.Background(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -225,23 +225,14 @@ func (c *Config) quota(l, def models.Limit) models.Limit {
 	return l
 }
 
-// Handler holds the dependencies every route shares.
+// Handler holds what every route shares: the configuration, the log, the
+// session store and the user lookup; the area types below embed it.
 type Handler struct {
-	log      *slog.Logger
-	cfg      Config
-	accounts *auth.Accounts
-	users    *models.Users
-	sessions *models.Sessions
-	tokens   *models.Tokens
-	events   *models.Events
-	store    *websession.SessionStore
-	probe    *models.Probe  // /readyz's database check (ready.go)
-	outbox   *models.Outbox // failed mail on the admin overview
-	// xffWarned: see warnUntrustedForwarding.
-	xffWarned atomic.Bool
-	// loginPlain is the login page for a visitor with no flash and no
-	// ?next= (prerender.go).
-	loginPlain *prerendered
+	log   *slog.Logger
+	cfg   Config
+	users *models.Users
+	store *websession.SessionStore
+	probe *models.Probe // /readyz's database check (ready.go)
 }
 
 // policy is the part of the configuration the security flows apply.
@@ -254,4 +245,48 @@ func (c *Config) policy() auth.Policy {
 		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice, MaxPasskeys: c.MaxPasskeys,
 		SecretKey: c.SecretKey, BaseURL: c.BaseURL, SecondFactorPerUser: c.SecondFactorLimit,
 	}
+}
+
+// The handlers of each area are methods of their own type, which holds the
+// shared Handler (configuration, the session store, rendering, middleware)
+// and what only that area uses.
+type (
+	// signInPages: log in and out, sign up, password reset (auth.go,
+	// signup.go, reset.go).
+	signInPages struct {
+		*Handler
+		accounts *auth.Accounts
+		tokens   *models.Tokens
+		// loginPlain is the login page for a visitor with no flash and
+		// no ?next= (prerender.go).
+		loginPlain *prerendered
+	}
+	// accountPages: the signed-in user's own account: profile, e-mail,
+	// password, sessions, activity, deletion, re-authentication.
+	accountPages struct {
+		*Handler
+		accounts *auth.Accounts
+		events   *models.Events
+	}
+	// adminPages: the staff admin (admin.go, overview.go).
+	adminPages struct {
+		*Handler
+		accounts *auth.Accounts
+		sessions *models.Sessions
+		events   *models.Events
+		outbox   *models.Outbox // failed mail on the overview
+	}
+	// mfaPages: second factors and passkeys (mfa.go).
+	mfaPages struct {
+		*Handler
+		accounts *auth.Accounts
+	}
+)
+
+// middleware is the request stack (middleware.go) and the guards of route
+// groups: sign-in, staff, sudo (sudo.go), plus the health checks.
+type middleware struct {
+	*Handler
+	// xffWarned: see warnUntrustedForwarding.
+	xffWarned atomic.Bool
 }

@@ -72,7 +72,7 @@ func TestNoFactorsBeforeTheAddressIsConfirmed(t *testing.T) {
 	wantRedirect(t, c.postForm("/accounts/2fa/totp/activate/", url.Values{"state": {state}, "code": {totpAt(t, secret, nowStep())}}), "/accounts/email/")
 	p := newSoftPasskey(t, ts.h.cfg.BaseURL)
 	wantRedirect(t, c.postForm("/accounts/2fa/webauthn/", url.Values{"state": {pkState}, "name": {"Planted"}, "credential": {p.create(pkOptions)}}), "/accounts/email/")
-	st, err := ts.h.accounts.MFAStatus(context.Background(), u.ID)
+	st, err := ts.app.core.Accounts.MFAStatus(context.Background(), u.ID)
 	if err != nil || st.Enabled() || st.RecoveryTotal != 0 {
 		t.Fatalf("an unconfirmed account got factors: %+v %v", st, err)
 	}
@@ -118,7 +118,7 @@ func TestPasskeysCappedPerAccount(t *testing.T) {
 			t.Errorf("unexpected status %d", s)
 		}
 	}
-	st, err := ts.h.accounts.MFAStatus(context.Background(), u.ID)
+	st, err := ts.app.core.Accounts.MFAStatus(context.Background(), u.ID)
 	if err != nil || len(st.Passkeys) != 2 || added != 2 || refused != 4 {
 		t.Fatalf("got %d passkeys stored, %d added, %d refused (%v); want 2, 2, 4", len(st.Passkeys), added, refused, err)
 	}
@@ -248,7 +248,7 @@ func TestResetRemovesFactorsPlantedBeforeVerification(t *testing.T) {
 	if !strings.Contains(notice.Text, "were removed") || strings.Contains(notice.Text, "can still be signed in to") {
 		t.Fatalf("the notice does not say the factors were removed:\n%s", notice.Text)
 	}
-	st, err := ts.h.accounts.MFAStatus(context.Background(), u.ID)
+	st, err := ts.app.core.Accounts.MFAStatus(context.Background(), u.ID)
 	if err != nil || st.Enabled() || st.RecoveryTotal != 0 {
 		t.Fatalf("planted factors survived the reset: %+v %v", st, err)
 	}
@@ -338,7 +338,7 @@ func TestNoRouteGivesVisitorsASession(t *testing.T) {
 	u := ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
 	fills := []string{"1", "x", itoa(u.ID), strings.Repeat("A", 43)}
 	seen := 0
-	for _, r := range ts.app.h.router().Routes() {
+	for _, r := range ts.app.router().Routes() {
 		for _, fill := range fills {
 			var parts []string
 			for _, seg := range strings.Split(r.Path, "/") {
@@ -553,12 +553,12 @@ func TestImportedUsersCostWhatOthersCost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := models.RefreshLegacyDummy(context.Background(), ts.db, ts.app.hasher); err != nil {
+	if _, err := models.RefreshLegacyDummy(context.Background(), ts.db, ts.app.core.Hasher); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	work := map[string]int{}
-	ts.app.hasher.ObserveVerify(func(alg string) { mu.Lock(); work[alg]++; mu.Unlock() })
+	ts.app.core.Hasher.ObserveVerify(func(alg string) { mu.Lock(); work[alg]++; mu.Unlock() })
 	costOf := func(username string) map[string]int {
 		mu.Lock()
 		clear(work)

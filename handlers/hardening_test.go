@@ -241,12 +241,12 @@ func TestEventRetention(t *testing.T) {
 	ts := newTestServer(t)
 	u := ts.createUser(t, "olga", "olga@example.com", "olga's long password")
 	for _, age := range []time.Duration{time.Hour, 100 * 24 * time.Hour} {
-		if err := ts.h.events.Record(t.Context(), models.AuthEvent{Kind: models.EventLoginFailed, UserID: &u.ID,
+		if err := ts.app.core.Events.Record(t.Context(), models.AuthEvent{Kind: models.EventLoginFailed, UserID: &u.ID,
 			CreatedAt: time.Now().UTC().Add(-age)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := ts.h.events.DeleteOlderThan(t.Context(), models.DefaultEventRetention)
+	n, err := ts.app.core.Events.DeleteOlderThan(t.Context(), models.DefaultEventRetention)
 	if err != nil || n != 1 {
 		t.Fatalf("got %d swept (%v), want 1", n, err)
 	}

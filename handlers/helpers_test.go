@@ -128,7 +128,7 @@ func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *te
 // returns it, as the outbox worker does when it mails a link.
 func (ts *testServer) issueReset(t testing.TB, userID uint, ttl time.Duration) string {
 	t.Helper()
-	token, err := ts.h.tokens.Issue(context.Background(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: userID, TTL: ttl})
+	token, err := ts.app.core.Tokens.Issue(context.Background(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: userID, TTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ var secondStepURL = route.URL(route.SecondStep)
 
 // requireStaffFactor sends staff without a second factor to set one up
 // before the admin opens, when REQUIRE_2FA_FOR_STAFF is on.
-func (h *Handler) requireStaffFactor(c *gin.Context) {
+func (h *mfaPages) requireStaffFactor(c *gin.Context) {
 	if !h.cfg.Require2FAForStaff {
 		c.Next()
 		return
@@ -48,7 +48,7 @@ func (h *Handler) requireStaffFactor(c *gin.Context) {
 
 // mfaStatus loads the overview of userID's factors; false when it has
 // answered with an error.
-func (h *Handler) mfaStatus(c *gin.Context, userID uint) (components.MFAOverview, bool) {
+func (h *mfaPages) mfaStatus(c *gin.Context, userID uint) (components.MFAOverview, bool) {
 	s, err := h.accounts.MFAStatus(c.Request.Context(), userID)
 	if err != nil {
 		h.dbError(c, "load factors", err)
@@ -65,7 +65,7 @@ func (h *Handler) mfaStatus(c *gin.Context, userID uint) (components.MFAOverview
 	return o, true
 }
 
-func (h *Handler) mfaOverviewPage(c *gin.Context) {
+func (h *mfaPages) mfaOverviewPage(c *gin.Context) {
 	o, ok := h.mfaStatus(c, currentUser(c).ID)
 	if !ok {
 		return
@@ -74,7 +74,7 @@ func (h *Handler) mfaOverviewPage(c *gin.Context) {
 }
 
 // mfaUnavailable answers a 2FA page when SECRET_KEY is not set.
-func (h *Handler) mfaUnavailable(c *gin.Context) {
+func (h *mfaPages) mfaUnavailable(c *gin.Context) {
 	h.flash(c, "error", "Two-factor authentication is not available on this site.")
 	h.redirect(c, route.URL(route.TwoFactor))
 }
@@ -82,7 +82,7 @@ func (h *Handler) mfaUnavailable(c *gin.Context) {
 // factorsRefused answers a page that adds a factor for an account whose
 // address is not confirmed: the user is sent to confirm it first. It
 // reports whether it answered.
-func (h *Handler) factorsRefused(c *gin.Context, err error) bool {
+func (h *mfaPages) factorsRefused(c *gin.Context, err error) bool {
 	if !errors.Is(err, auth.ErrFactorNeedsVerifiedEmail) {
 		return false
 	}
@@ -91,7 +91,7 @@ func (h *Handler) factorsRefused(c *gin.Context, err error) bool {
 	return true
 }
 
-func (h *Handler) totpActivatePage(c *gin.Context) {
+func (h *mfaPages) totpActivatePage(c *gin.Context) {
 	if h.factorsRefused(c, auth.FactorsAllowed(currentUser(c))) {
 		return
 	}
@@ -107,7 +107,7 @@ func (h *Handler) totpActivatePage(c *gin.Context) {
 	h.renderTOTPActivate(c, http.StatusOK, setup, newForm(nil))
 }
 
-func (h *Handler) renderTOTPActivate(c *gin.Context, status int, setup auth.TOTPSetup, form components.Form) {
+func (h *mfaPages) renderTOTPActivate(c *gin.Context, status int, setup auth.TOTPSetup, form components.Form) {
 	png, err := qrcode.Encode(setup.URI, qrcode.Medium, 256)
 	if err != nil {
 		h.dbError(c, "qr code", err)
@@ -120,7 +120,7 @@ func (h *Handler) renderTOTPActivate(c *gin.Context, status int, setup auth.TOTP
 	h.render(c, status, components.TOTPActivatePage(p, t, form))
 }
 
-func (h *Handler) totpActivateSubmit(c *gin.Context) {
+func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -171,7 +171,7 @@ func (h *Handler) totpActivateSubmit(c *gin.Context) {
 
 // showNewCodes shows a new set of recovery codes once (the page is
 // no-store), or goes back to the overview when none were made.
-func (h *Handler) showNewCodes(c *gin.Context, codes []string) {
+func (h *mfaPages) showNewCodes(c *gin.Context, codes []string) {
 	if len(codes) == 0 {
 		h.redirect(c, route.URL(route.TwoFactor))
 		return
@@ -179,7 +179,7 @@ func (h *Handler) showNewCodes(c *gin.Context, codes []string) {
 	h.render(c, http.StatusOK, components.RecoveryCodesShownPage(h.page(c, "Your recovery codes"), codes))
 }
 
-func (h *Handler) totpDeactivateSubmit(c *gin.Context) {
+func (h *mfaPages) totpDeactivateSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}
@@ -196,7 +196,7 @@ func (h *Handler) totpDeactivateSubmit(c *gin.Context) {
 	h.redirect(c, route.URL(route.TwoFactor))
 }
 
-func (h *Handler) recoveryCodesPage(c *gin.Context) {
+func (h *mfaPages) recoveryCodesPage(c *gin.Context) {
 	o, ok := h.mfaStatus(c, currentUser(c).ID)
 	if !ok {
 		return
@@ -208,7 +208,7 @@ func (h *Handler) recoveryCodesPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.RecoveryCodesPage(h.page(c, "Recovery codes"), o.RecoveryLeft, o.RecoveryTotal))
 }
 
-func (h *Handler) recoveryCodesGenerateSubmit(c *gin.Context) {
+func (h *mfaPages) recoveryCodesGenerateSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}
@@ -236,7 +236,7 @@ func pendingNext(v string) string {
 
 // expiredSecondStep sends a visitor whose pending login lapsed (or who has
 // none) back to the login page, keeping next.
-func (h *Handler) expiredSecondStep(c *gin.Context, next string) {
+func (h *mfaPages) expiredSecondStep(c *gin.Context, next string) {
 	h.flash(c, "error", "Your sign-in expired. Please enter your password again.")
 	to := h.cfg.LoginURL
 	if next != "" {
@@ -245,14 +245,14 @@ func (h *Handler) expiredSecondStep(c *gin.Context, next string) {
 	h.redirect(c, to)
 }
 
-func (h *Handler) secondFactorPage(c *gin.Context) {
+func (h *mfaPages) secondFactorPage(c *gin.Context) {
 	h.renderSecondFactor(c, http.StatusOK, newForm(nil), pendingNext(c.Query("next")))
 }
 
 // renderSecondFactor shows the second step (with a passkey ceremony when
 // the pending user has passkeys), or sends the visitor back to log in when
 // nothing is pending.
-func (h *Handler) renderSecondFactor(c *gin.Context, status int, form components.Form, next string) {
+func (h *mfaPages) renderSecondFactor(c *gin.Context, status int, form components.Form, next string) {
 	if currentUser(c) != nil {
 		h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
 		return
@@ -274,7 +274,7 @@ func (h *Handler) renderSecondFactor(c *gin.Context, status int, form components
 	h.render(c, status, components.SecondFactorPage(p, s, form))
 }
 
-func (h *Handler) secondFactorSubmit(c *gin.Context) {
+func (h *mfaPages) secondFactorSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -313,7 +313,7 @@ func (h *Handler) secondFactorSubmit(c *gin.Context) {
 }
 
 // completeSecondStep adopts the signed-in session a second step created.
-func (h *Handler) completeSecondStep(c *gin.Context, res *auth.SecondFactorResult, next, device string) {
+func (h *mfaPages) completeSecondStep(c *gin.Context, res *auth.SecondFactorResult, next, device string) {
 	h.signedIn(c, &res.LoginResult)
 	h.rememberDevice(c, device)
 	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
@@ -327,7 +327,7 @@ func (h *Handler) completeSecondStep(c *gin.Context, res *auth.SecondFactorResul
 	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
 }
 
-func (h *Handler) secondFactorPasskeySubmit(c *gin.Context) {
+func (h *mfaPages) secondFactorPasskeySubmit(c *gin.Context) {
 	values, _, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -356,7 +356,7 @@ func (h *Handler) secondFactorPasskeySubmit(c *gin.Context) {
 // sign-in ceremony (options and sealed state); {"available": false}
 // without passkeys. It
 // writes nothing: no row, no cookie.
-func (h *Handler) passkeyLoginOptions(c *gin.Context) {
+func (h *mfaPages) passkeyLoginOptions(c *gin.Context) {
 	cer, err := h.accounts.BeginPasskeyLogin()
 	if errors.Is(err, auth.ErrMFAUnavailable) {
 		// Not an error for the page: the script keeps the button hidden.
@@ -370,7 +370,7 @@ func (h *Handler) passkeyLoginOptions(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"available": true, "options": cer.Options, "state": cer.State})
 }
 
-func (h *Handler) passkeyLoginSubmit(c *gin.Context) {
+func (h *mfaPages) passkeyLoginSubmit(c *gin.Context) {
 	values, _, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -409,11 +409,11 @@ func (h *Handler) passkeyLoginSubmit(c *gin.Context) {
 	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
 }
 
-func (h *Handler) passkeysPage(c *gin.Context) {
+func (h *mfaPages) passkeysPage(c *gin.Context) {
 	h.renderPasskeys(c, http.StatusOK, newForm(nil))
 }
 
-func (h *Handler) renderPasskeys(c *gin.Context, status int, form components.Form) {
+func (h *mfaPages) renderPasskeys(c *gin.Context, status int, form components.Form) {
 	if !h.accounts.PasskeysAvailable() {
 		h.mfaUnavailable(c)
 		return
@@ -439,7 +439,7 @@ func (h *Handler) renderPasskeys(c *gin.Context, status int, form components.For
 		components.PasskeyAdd{Options: string(cer.Options), State: cer.State}, form))
 }
 
-func (h *Handler) passkeyAddSubmit(c *gin.Context) {
+func (h *mfaPages) passkeyAddSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -476,7 +476,7 @@ func (h *Handler) passkeyAddSubmit(c *gin.Context) {
 	h.showNewCodes(c, codes)
 }
 
-func (h *Handler) passkeyRemoveSubmit(c *gin.Context) {
+func (h *mfaPages) passkeyRemoveSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}
@@ -498,7 +498,7 @@ func (h *Handler) passkeyRemoveSubmit(c *gin.Context) {
 	h.redirect(c, route.URL(route.Passkeys))
 }
 
-func (h *Handler) adminMFAPage(c *gin.Context) {
+func (h *mfaPages) adminMFAPage(c *gin.Context) {
 	target := h.adminTarget(c)
 	if target == nil {
 		return
@@ -510,7 +510,7 @@ func (h *Handler) adminMFAPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.AdminMFAPage(h.page(c, "Two-factor authentication of "+target.Username), target.Username, target.ID, o))
 }
 
-func (h *Handler) adminMFAResetSubmit(c *gin.Context) {
+func (h *mfaPages) adminMFAResetSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}

@@ -373,7 +373,7 @@ func TestAdminSeesAndResetsFactors(t *testing.T) {
 		t.Fatalf("admin does not show the factor: %s", res.body)
 	}
 	wantRedirect(t, s.postForm("/admin/users/"+itoa(u.ID)+"/2fa/reset/", url.Values{}), "/admin/users/"+itoa(u.ID)+"/2fa/")
-	has, err := ts.h.accounts.HasSecondFactor(context.Background(), u.ID)
+	has, err := ts.app.core.Accounts.HasSecondFactor(context.Background(), u.ID)
 	if err != nil || has {
 		t.Fatalf("factors left after reset: %v %v", has, err)
 	}
@@ -446,7 +446,7 @@ func TestMFAChangesNeedSudo(t *testing.T) {
 	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/accounts/reauthenticate/") {
 		t.Fatalf("admin reset without sudo: %d %q", res.StatusCode, loc)
 	}
-	st, err := ts.h.accounts.MFAStatus(context.Background(), u.ID)
+	st, err := ts.app.core.Accounts.MFAStatus(context.Background(), u.ID)
 	if err != nil || !st.TOTP || st.RecoveryLeft != auth.RecoveryCodeCount {
 		t.Fatalf("factors changed without sudo: %+v %v", st, err)
 	}

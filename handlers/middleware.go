@@ -32,7 +32,7 @@ const hstsValue = "max-age=63072000; includeSubDomains"
 func (h *Handler) secure() bool { return strings.HasPrefix(h.cfg.BaseURL, "https://") }
 
 // securityHeaders sets the headers every response carries.
-func (h *Handler) securityHeaders(c *gin.Context) {
+func (h *middleware) securityHeaders(c *gin.Context) {
 	hd := c.Writer.Header()
 	hd.Set("Content-Security-Policy", contentSecurityPolicy)
 	hd.Set("X-Content-Type-Options", "nosniff")
@@ -48,7 +48,7 @@ func (h *Handler) securityHeaders(c *gin.Context) {
 
 // noStore marks responses as depending on who is signed in: never cached,
 // and varying with HX-Request since htmx gets fragments.
-func (h *Handler) noStore(c *gin.Context) {
+func (h *middleware) noStore(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Vary", "Cookie, HX-Request")
 	c.Next()
@@ -56,7 +56,7 @@ func (h *Handler) noStore(c *gin.Context) {
 
 // limitBody refuses bodies over the cap: at once when Content-Length says
 // so, and while reading otherwise (decodeForm answers 413 then).
-func (h *Handler) limitBody(c *gin.Context) {
+func (h *middleware) limitBody(c *gin.Context) {
 	if c.Request.ContentLength > h.cfg.MaxBodyBytes {
 		h.errorResponse(c, http.StatusRequestEntityTooLarge)
 		c.Abort()
@@ -74,7 +74,7 @@ func (h *Handler) limitBody(c *gin.Context) {
 // by then: a locked table or a hung server answers 503 with Retry-After in
 // time, and the request's transaction rolls back (database/sql rolls back
 // a transaction whose context ends), so a 503 leaves nothing half done.
-func (h *Handler) databaseDeadline(c *gin.Context) {
+func (h *middleware) databaseDeadline(c *gin.Context) {
 	// A database file removed or replaced under the server (found by the
 	// probe's watch): every answer would come from, and every write go
 	// to, the old unlinked file and be lost at restart.
@@ -95,7 +95,7 @@ const ceremonyMaxBody = 64 << 10
 
 // limitCeremonyBody caps passkey ceremony bodies at ceremonyMaxBody (413
 // above), on top of limitBody.
-func (h *Handler) limitCeremonyBody(c *gin.Context) {
+func (h *middleware) limitCeremonyBody(c *gin.Context) {
 	if c.Request.ContentLength > ceremonyMaxBody {
 		h.errorResponse(c, http.StatusRequestEntityTooLarge)
 		c.Abort()
@@ -109,7 +109,7 @@ func (h *Handler) limitCeremonyBody(c *gin.Context) {
 
 // clientInfo puts the client's address (trusted proxies applied) and user
 // agent where the session store can record them.
-func (h *Handler) clientInfo(c *gin.Context) {
+func (h *middleware) clientInfo(c *gin.Context) {
 	ci := models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}
 	c.Request = c.Request.WithContext(models.WithClientInfo(c.Request.Context(), ci))
 	c.Next()
@@ -118,7 +118,7 @@ func (h *Handler) clientInfo(c *gin.Context) {
 // loadUser resolves the session's user. A user who has been deactivated
 // since is signed out here, on their next request (a deleted user's
 // sessions went with the row).
-func (h *Handler) loadUser(c *gin.Context) {
+func (h *middleware) loadUser(c *gin.Context) {
 	if !h.hasSessionCookie(c) {
 		c.Next() // no cookie: anonymous, and no database work
 		return
@@ -154,7 +154,7 @@ func currentUser(c *gin.Context) *models.User {
 
 // requireLogin is Django's login_required: anonymous requests go to the
 // login page with ?next= set to where they were going.
-func (h *Handler) requireLogin(c *gin.Context) {
+func (h *middleware) requireLogin(c *gin.Context) {
 	if currentUser(c) != nil {
 		c.Next()
 		return
@@ -165,7 +165,7 @@ func (h *Handler) requireLogin(c *gin.Context) {
 
 // guestOnly sends a signed-in user on to where they would go after logging
 // in, so the login page is not shown to someone already in.
-func (h *Handler) guestOnly(c *gin.Context) {
+func (h *middleware) guestOnly(c *gin.Context) {
 	if currentUser(c) == nil {
 		c.Next()
 		return
@@ -177,7 +177,7 @@ func (h *Handler) guestOnly(c *gin.Context) {
 // logRequests logs one line per request: its ID (also sent back as
 // X-Request-ID, see requestid.go) and the route pattern, not the raw path,
 // since paths such as /accounts/reset/<token>/ carry secrets.
-func (h *Handler) logRequests(c *gin.Context) {
+func (h *middleware) logRequests(c *gin.Context) {
 	start := time.Now()
 	id := setRequestID(c)
 	h.warnUntrustedForwarding(c)
@@ -206,7 +206,7 @@ func (h *Handler) logRequests(c *gin.Context) {
 
 // recoverPanics turns a panic into a logged 500 page instead of a dropped
 // connection or a stack trace in the browser.
-func (h *Handler) recoverPanics(c *gin.Context) {
+func (h *middleware) recoverPanics(c *gin.Context) {
 	defer func() {
 		if rec := recover(); rec != nil {
 			if rec == http.ErrAbortHandler {
@@ -222,7 +222,7 @@ func (h *Handler) recoverPanics(c *gin.Context) {
 	c.Next()
 }
 
-func (h *Handler) healthz(c *gin.Context) {
+func (h *middleware) healthz(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.String(http.StatusOK, "ok")
 }

@@ -99,7 +99,7 @@ func eventsURL(kind string, since, until time.Time, userID uint, ip string) stri
 	return components.AdminEventsURL + "?" + v.Encode()
 }
 
-func (h *Handler) adminOverviewPage(c *gin.Context) {
+func (h *adminPages) adminOverviewPage(c *gin.Context) {
 	ctx := c.Request.Context()
 	now := time.Now().UTC()
 	var kinds []models.EventKind
@@ -166,7 +166,7 @@ const failedMailShown = 20
 
 // failedMail is the overview's list of mail that failed for good (no body,
 // no link) and how many there are.
-func (h *Handler) failedMail(ctx context.Context) ([]components.FailedMailRow, int64, error) {
+func (h *adminPages) failedMail(ctx context.Context) ([]components.FailedMailRow, int64, error) {
 	rows, err := h.outbox.List(ctx, true, failedMailShown)
 	if err != nil {
 		return nil, 0, err
@@ -189,7 +189,7 @@ func (h *Handler) failedMail(ctx context.Context) ([]components.FailedMailRow, i
 
 // adminMailRetrySubmit puts a failed mail back in the queue ("Send
 // again"; sudo): the worker sends it now.
-func (h *Handler) adminMailRetrySubmit(c *gin.Context) {
+func (h *adminPages) adminMailRetrySubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}
@@ -335,7 +335,7 @@ func parseSince(s string, now time.Time) (time.Time, bool) {
 	return now.Add(-d), true
 }
 
-func (h *Handler) adminEventsPage(c *gin.Context) {
+func (h *adminPages) adminEventsPage(c *gin.Context) {
 	ctx := c.Request.Context()
 	f, words, page, bad := parseEventFilter(c, time.Now().UTC())
 	if bad != "" {

@@ -40,7 +40,7 @@ func TestAdminSecurityOverview(t *testing.T) {
 	now := time.Now().UTC()
 	rec := func(kind models.EventKind, uid *uint, ip string, at time.Time) {
 		t.Helper()
-		if err := ts.h.events.Record(ctx, models.AuthEvent{Kind: kind, UserID: uid, IP: ip, CreatedAt: at}); err != nil {
+		if err := ts.app.core.Events.Record(ctx, models.AuthEvent{Kind: kind, UserID: uid, IP: ip, CreatedAt: at}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -131,7 +131,7 @@ func TestAdminEventListFiltersAndPages(t *testing.T) {
 	staff, _ := ts.createAdmin(t, "stella", true, false)
 	now := time.Now().UTC()
 	for i := range 60 {
-		if err := ts.h.events.Record(context.Background(), models.AuthEvent{Kind: models.EventLoginFailed, IP: "198.51.100.1",
+		if err := ts.app.core.Events.Record(context.Background(), models.AuthEvent{Kind: models.EventLoginFailed, IP: "198.51.100.1",
 			Detail: fmt.Sprintf("n=%d", i), CreatedAt: now.Add(-time.Duration(i) * time.Minute)}); err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,7 @@ const (
 // newPasswordFields maps the flows' field names to the password forms'.
 var newPasswordFields = map[string]string{"password": "new_password1"}
 
-func (h *Handler) passwordChangePage(c *gin.Context) {
+func (h *accountPages) passwordChangePage(c *gin.Context) {
 	p := h.page(c, "Change password")
 	p.Narrow = true
 	h.render(c, http.StatusOK, components.PasswordChangePage(p, newForm(nil)))
@@ -36,7 +36,7 @@ func (h *Handler) passwordChangePage(c *gin.Context) {
 // new token, every other session of the user ends, every reset link in a
 // mailbox stops working, a notice is mailed; a wrong old password counts
 // against the login limit and is recorded.
-func (h *Handler) passwordChangeSubmit(c *gin.Context) {
+func (h *accountPages) passwordChangeSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -68,7 +68,7 @@ func (h *Handler) passwordChangeSubmit(c *gin.Context) {
 	h.redirect(c, passwordChangedURL)
 }
 
-func (h *Handler) passwordChangeForm(c *gin.Context, status int, form components.Form) {
+func (h *accountPages) passwordChangeForm(c *gin.Context, status int, form components.Form) {
 	h.formOrPage(c, status, components.PasswordChangeForm(form), func() templ.Component {
 		p := h.page(c, "Change password")
 		p.Narrow = true
@@ -78,6 +78,6 @@ func (h *Handler) passwordChangeForm(c *gin.Context, status int, form components
 
 // passwordChangeDonePage is Django's password_change_done URL, kept for
 // links that expect it; the flow itself ends on the profile with a flash.
-func (h *Handler) passwordChangeDonePage(c *gin.Context) {
+func (h *accountPages) passwordChangeDonePage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.PasswordChangeDonePage(h.page(c, "Password changed")))
 }

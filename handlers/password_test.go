@@ -25,7 +25,7 @@ func TestPasswordChange(t *testing.T) {
 	b.login("carol", oldPW)
 	c.login("carol", oldPW)
 	other, _ := ts.signUpAndLogin(t, "dave", "dave's long password")
-	token, err := ts.h.tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
+	token, err := ts.app.core.Tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestPasswordChange(t *testing.T) {
 		t.Errorf("got %d sessions of the user, want 1", n)
 	}
 	hash, _ := models.TokenHash(token)
-	if _, err := ts.h.tokens.Check(t.Context(), models.PurposePasswordReset, hash); err != models.ErrInvalidToken {
+	if _, err := ts.app.core.Tokens.Check(t.Context(), models.PurposePasswordReset, hash); err != models.ErrInvalidToken {
 		t.Errorf("reset link after password change: got %v, want ErrInvalidToken", err)
 	}
 	// The new password works, the old one does not.

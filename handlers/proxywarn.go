@@ -6,7 +6,7 @@ import "github.com/gin-gonic/gin"
 // X-Forwarded-For while no proxy is trusted: Gatehouse is probably behind a
 // proxy, every client then shares the proxy's address, and the per-address
 // limits lock everyone out together. The header is not believed either way.
-func (h *Handler) warnUntrustedForwarding(c *gin.Context) {
+func (h *middleware) warnUntrustedForwarding(c *gin.Context) {
 	if len(h.cfg.TrustedProxies) > 0 || c.GetHeader("X-Forwarded-For") == "" || h.xffWarned.Load() {
 		return
 	}

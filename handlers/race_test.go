@@ -170,7 +170,7 @@ func TestRaceSignupOneName(t *testing.T) {
 func TestRaceResetLinkOneUse(t *testing.T) {
 	ts := newTestServer(t)
 	u := ts.createUser(t, "kim", "kim@example.com", "kim's long password")
-	token, err := ts.h.tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
+	token, err := ts.app.core.Tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

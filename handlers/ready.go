@@ -16,10 +16,6 @@ import (
 // balancer's probe should time out later than this.
 const readyTimeout = 2 * time.Second
 
-// readyInterval is how long one database check's result is reused, so a
-// flood of /readyz costs at most one check a second.
-const readyInterval = time.Second
-
 // readiness answers /readyz: 200 while the database can be read and written,
 // 503 otherwise. /healthz, by contrast, says only that the process answers.
 // A change of state is logged once, not on every probe.
@@ -29,13 +25,13 @@ type readiness struct {
 	last  string // the error last logged, "" when ready
 }
 
-func (h *Handler) readyz(r *readiness) gin.HandlerFunc {
+func (h *middleware) readyz(r *readiness) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
 		ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 		defer cancel()
 		err := r.probe.Check(ctx)
-		r.logChange(h, err)
+		r.logChange(h.Handler, err)
 		if err != nil {
 			c.String(http.StatusServiceUnavailable, "not ready: database unavailable")
 			return

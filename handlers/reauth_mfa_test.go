@@ -134,7 +134,7 @@ func TestReauthWithTOTP(t *testing.T) {
 		if got := flashText(t, c.get("/")); !strings.Contains(got, "You used a recovery code; 9 left") {
 			t.Fatalf("flash after a recovery code: got %q", got)
 		}
-		st, err := ts.h.accounts.MFAStatus(t.Context(), u.ID)
+		st, err := ts.app.core.Accounts.MFAStatus(t.Context(), u.ID)
 		if err != nil || st.RecoveryLeft != auth.RecoveryCodeCount-1 {
 			t.Fatalf("recovery codes left: got %d (%v), want %d", st.RecoveryLeft, err, auth.RecoveryCodeCount-1)
 		}

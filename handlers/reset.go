@@ -42,13 +42,13 @@ var (
 	resetCompleteURL     = route.URL(route.ResetComplete)
 )
 
-func (h *Handler) passwordResetPage(c *gin.Context) {
+func (h *signInPages) passwordResetPage(c *gin.Context) {
 	p := h.page(c, "Password reset")
 	p.Narrow = true
 	h.render(c, http.StatusOK, components.PasswordResetPage(p, newForm(nil)))
 }
 
-func (h *Handler) passwordResetSubmit(c *gin.Context) {
+func (h *signInPages) passwordResetSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -77,7 +77,7 @@ func (h *Handler) passwordResetSubmit(c *gin.Context) {
 	h.redirect(c, passwordResetDoneURL)
 }
 
-func (h *Handler) passwordResetForm(c *gin.Context, status int, form components.Form) {
+func (h *signInPages) passwordResetForm(c *gin.Context, status int, form components.Form) {
 	h.formOrPage(c, status, components.PasswordResetForm(form), func() templ.Component {
 		p := h.page(c, "Password reset")
 		p.Narrow = true
@@ -85,14 +85,14 @@ func (h *Handler) passwordResetForm(c *gin.Context, status int, form components.
 	})
 }
 
-func (h *Handler) passwordResetDonePage(c *gin.Context) {
+func (h *signInPages) passwordResetDonePage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.PasswordResetDonePage(h.page(c, "Password reset sent")))
 }
 
 // resetLink checks the e-mailed token, keeps its hash in a freshly rotated
 // session and sends the browser on to the new-password form, so the token
 // leaves the address bar at once.
-func (h *Handler) resetLink(c *gin.Context) {
+func (h *signInPages) resetLink(c *gin.Context) {
 	hash, err := models.TokenHash(c.Param("token"))
 	if err != nil {
 		h.invalidResetLink(c)
@@ -116,7 +116,7 @@ func (h *Handler) resetLink(c *gin.Context) {
 // invalidResetLink answers a link that is malformed, unknown, expired or
 // used: 400 with a page offering a new link. The statuses are not told
 // apart, so the page does not tell which tokens once existed.
-func (h *Handler) invalidResetLink(c *gin.Context) {
+func (h *signInPages) invalidResetLink(c *gin.Context) {
 	if st := session(c); st.ResetHash != "" {
 		st.ResetHash = ""
 		touch(c)
@@ -132,7 +132,7 @@ func (h *Handler) invalidResetLink(c *gin.Context) {
 
 // resetUser returns the user of the reset link kept in the session; on
 // failure it has answered (the invalid-link page or a database error).
-func (h *Handler) resetUser(c *gin.Context) (hash string, user *models.User, ok bool) {
+func (h *signInPages) resetUser(c *gin.Context) (hash string, user *models.User, ok bool) {
 	hash = session(c).ResetHash
 	tok, err := h.tokens.Check(c.Request.Context(), models.PurposePasswordReset, hash)
 	if err == nil {
@@ -149,7 +149,7 @@ func (h *Handler) resetUser(c *gin.Context) (hash string, user *models.User, ok 
 	return hash, user, true
 }
 
-func (h *Handler) setPasswordPage(c *gin.Context) {
+func (h *signInPages) setPasswordPage(c *gin.Context) {
 	if _, _, ok := h.resetUser(c); !ok {
 		return
 	}
@@ -161,7 +161,7 @@ func (h *Handler) setPasswordPage(c *gin.Context) {
 // setPasswordSubmit completes the reset (auth.Accounts.ResetPassword).
 // Every session of the user ends, this browser's too: Django does not log
 // in after a reset either.
-func (h *Handler) setPasswordSubmit(c *gin.Context) {
+func (h *signInPages) setPasswordSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -193,7 +193,7 @@ func (h *Handler) setPasswordSubmit(c *gin.Context) {
 	h.redirect(c, resetCompleteURL)
 }
 
-func (h *Handler) setPasswordForm(c *gin.Context, status int, form components.Form) {
+func (h *signInPages) setPasswordForm(c *gin.Context, status int, form components.Form) {
 	h.formOrPage(c, status, components.SetPasswordForm(form), func() templ.Component {
 		p := h.page(c, "Enter new password")
 		p.Narrow = true
@@ -201,6 +201,6 @@ func (h *Handler) setPasswordForm(c *gin.Context, status int, form components.Fo
 	})
 }
 
-func (h *Handler) resetCompletePage(c *gin.Context) {
+func (h *signInPages) resetCompletePage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.ResetCompletePage(h.page(c, "Password reset complete")))
 }

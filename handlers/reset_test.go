@@ -192,7 +192,7 @@ func TestPasswordResetRequestValidation(t *testing.T) {
 func TestPasswordResetExpiredLink(t *testing.T) {
 	ts := newTestServer(t)
 	u := ts.createUser(t, "jack", "jack@example.com", "jack's long password")
-	token, err := ts.h.tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
+	token, err := ts.app.core.Tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestPasswordResetExpiredLink(t *testing.T) {
 	ts.client(t).login("jack", "jack's long password")
 
 	// Created already expired (a PASSWORD_RESET_TIMEOUT in the past).
-	expired, err := ts.h.tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: -time.Minute})
+	expired, err := ts.app.core.Tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: -time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestPasswordResetMalformedTokens(t *testing.T) {
 func TestPasswordResetHTMX(t *testing.T) {
 	ts := newTestServer(t)
 	u := ts.createUser(t, "lee", "lee@example.com", "lee's long password")
-	token, _ := ts.h.tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
+	token, _ := ts.app.core.Tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 	c := ts.client(t)
 	wantRedirect(t, c.get("/accounts/reset/"+token+"/"), "/accounts/reset/set-password/")
 	res := c.htmxPost("/accounts/reset/set-password/", setValues("short", "short"))

@@ -10,7 +10,7 @@ import (
 // browser suite's small-screen check) cover new pages without being told.
 func (a *App) PagePatterns() []string {
 	var out []string
-	for _, r := range a.h.router().Routes() {
+	for _, r := range a.router().Routes() {
 		if r.Method == http.MethodGet {
 			out = append(out, r.Path)
 		}

@@ -11,14 +11,16 @@ import (
 
 // Routes returns the whole app as an http.Handler: every route, grouped by
 // who may enter, behind the middleware stack and cross-origin protection.
-func (h *Handler) Routes() http.Handler {
+func (a *App) Routes() http.Handler {
 	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(h.crossOriginDenied))
-	return cop.Handler(h.router())
+	cop.SetDenyHandler(http.HandlerFunc(a.h.crossOriginDenied))
+	return cop.Handler(a.router())
 }
 
 // router builds the Gin engine with every route and middleware.
-func (h *Handler) router() *gin.Engine {
+func (a *App) router() *gin.Engine {
+	h := a.h
+	mw, signIn, account, admin, mfa := a.areas.mw, a.areas.signIn, a.areas.account, a.areas.admin, a.areas.mfa
 	if h.cfg.Debug {
 		gin.SetMode(gin.DebugMode)
 	} else {
@@ -34,106 +36,106 @@ func (h *Handler) router() *gin.Engine {
 	// The peer address is the client unless proxies are configured.
 	_ = r.SetTrustedProxies(h.cfg.TrustedProxies)
 
-	r.Use(h.recoverPanics, h.logRequests, h.securityHeaders)
+	r.Use(mw.recoverPanics, mw.logRequests, mw.securityHeaders)
 
 	// Static and health: no session, no database.
-	r.GET(route.Pattern(route.Healthz), h.healthz)
-	r.GET(route.Pattern(route.Readyz), h.readyz(&readiness{probe: h.probe}))
+	r.GET(route.Pattern(route.Healthz), mw.healthz)
+	r.GET(route.Pattern(route.Readyz), mw.readyz(&readiness{probe: h.probe}))
 	r.GET(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 	r.HEAD(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 
-	app := r.Group("/", h.noStore, h.databaseDeadline, h.limitBody, h.clientInfo,
-		h.installSessions(), h.loadUser)
+	app := r.Group("/", mw.noStore, mw.databaseDeadline, mw.limitBody, mw.clientInfo,
+		h.installSessions(), mw.loadUser)
 
 	// Public.
-	app.GET(route.Pattern(route.Home), h.homePage)
-	app.POST(route.Pattern(route.Logout), h.logoutSubmit)
-	app.GET(route.Pattern(route.PasswordReset), h.passwordResetPage)
-	app.POST(route.Pattern(route.PasswordReset), h.passwordResetSubmit)
-	app.GET(route.Pattern(route.PasswordResetDone), h.passwordResetDonePage)
-	app.GET(route.Pattern(route.ResetLink), h.resetLink)
-	app.GET(route.Pattern(route.SetPassword), h.setPasswordPage)
-	app.POST(route.Pattern(route.SetPassword), h.setPasswordSubmit)
-	app.GET(route.Pattern(route.ResetComplete), h.resetCompletePage)
-	app.GET(route.Pattern(route.AccountDeleted), h.accountDeletedPage)
-	app.GET(route.Pattern(route.ConfirmEmail), h.confirmEmailPage)
-	app.POST(route.Pattern(route.ConfirmEmail), h.confirmEmailSubmit)
+	app.GET(route.Pattern(route.Home), signIn.homePage)
+	app.POST(route.Pattern(route.Logout), signIn.logoutSubmit)
+	app.GET(route.Pattern(route.PasswordReset), signIn.passwordResetPage)
+	app.POST(route.Pattern(route.PasswordReset), signIn.passwordResetSubmit)
+	app.GET(route.Pattern(route.PasswordResetDone), signIn.passwordResetDonePage)
+	app.GET(route.Pattern(route.ResetLink), signIn.resetLink)
+	app.GET(route.Pattern(route.SetPassword), signIn.setPasswordPage)
+	app.POST(route.Pattern(route.SetPassword), signIn.setPasswordSubmit)
+	app.GET(route.Pattern(route.ResetComplete), signIn.resetCompletePage)
+	app.GET(route.Pattern(route.AccountDeleted), account.accountDeletedPage)
+	app.GET(route.Pattern(route.ConfirmEmail), account.confirmEmailPage)
+	app.POST(route.Pattern(route.ConfirmEmail), account.confirmEmailSubmit)
 
 	// Guests only: a signed-in user is sent on.
-	guests := app.Group("/", h.guestOnly)
-	guests.GET(route.Pattern(route.Login), h.loginPage)
-	guests.POST(route.Pattern(route.Login), h.loginSubmit)
-	guests.GET(route.Pattern(route.Signup), h.signupPage)
-	guests.POST(route.Pattern(route.Signup), h.signupSubmit)
-	guests.POST(route.Pattern(route.SignupValidate), h.signupValidate)
+	guests := app.Group("/", mw.guestOnly)
+	guests.GET(route.Pattern(route.Login), signIn.loginPage)
+	guests.POST(route.Pattern(route.Login), signIn.loginSubmit)
+	guests.GET(route.Pattern(route.Signup), signIn.signupPage)
+	guests.POST(route.Pattern(route.Signup), signIn.signupSubmit)
+	guests.POST(route.Pattern(route.SignupValidate), signIn.signupValidate)
 
 	// Signed-in users.
-	user := app.Group("/", h.requireLogin)
-	user.GET(route.Pattern(route.Profile), h.profilePage)
-	user.GET(route.Pattern(route.Sessions), h.sessionsPage)
-	user.GET(route.Pattern(route.Activity), h.activityPage)
-	user.POST(route.Pattern(route.SessionRevoke), h.sessionRevokeSubmit)
-	user.POST(route.Pattern(route.SessionsRevokeOthers), h.sessionsRevokeOthersSubmit)
-	user.GET(route.Pattern(route.Reauth), h.reauthPage)
-	user.POST(route.Pattern(route.Reauth), h.reauthSubmit)
-	user.POST(route.Pattern(route.ReauthPasskey), h.limitCeremonyBody, h.reauthPasskeySubmit)
+	user := app.Group("/", mw.requireLogin)
+	user.GET(route.Pattern(route.Profile), account.profilePage)
+	user.GET(route.Pattern(route.Sessions), account.sessionsPage)
+	user.GET(route.Pattern(route.Activity), account.activityPage)
+	user.POST(route.Pattern(route.SessionRevoke), account.sessionRevokeSubmit)
+	user.POST(route.Pattern(route.SessionsRevokeOthers), account.sessionsRevokeOthersSubmit)
+	user.GET(route.Pattern(route.Reauth), account.reauthPage)
+	user.POST(route.Pattern(route.Reauth), account.reauthSubmit)
+	user.POST(route.Pattern(route.ReauthPasskey), mw.limitCeremonyBody, account.reauthPasskeySubmit)
 	// Sensitive: a recent password confirmation is needed (sudo.go).
-	sudo := user.Group("/", h.requireSudo)
-	sudo.GET(route.Pattern(route.PasswordChange), h.passwordChangePage)
-	sudo.POST(route.Pattern(route.PasswordChange), h.passwordChangeSubmit)
-	sudo.GET(route.Pattern(route.Email), h.emailPage)
-	sudo.POST(route.Pattern(route.Email), h.emailSubmit)
-	sudo.GET(route.Pattern(route.Delete), h.deleteAccountPage)
-	sudo.POST(route.Pattern(route.Delete), h.deleteAccountSubmit)
-	user.POST(route.Pattern(route.EmailSendVerification), h.resendVerificationSubmit)
-	user.GET(route.Pattern(route.PasswordChangeDone), h.passwordChangeDonePage)
+	sudo := user.Group("/", mw.requireSudo)
+	sudo.GET(route.Pattern(route.PasswordChange), account.passwordChangePage)
+	sudo.POST(route.Pattern(route.PasswordChange), account.passwordChangeSubmit)
+	sudo.GET(route.Pattern(route.Email), account.emailPage)
+	sudo.POST(route.Pattern(route.Email), account.emailSubmit)
+	sudo.GET(route.Pattern(route.Delete), account.deleteAccountPage)
+	sudo.POST(route.Pattern(route.Delete), account.deleteAccountSubmit)
+	user.POST(route.Pattern(route.EmailSendVerification), account.resendVerificationSubmit)
+	user.GET(route.Pattern(route.PasswordChangeDone), account.passwordChangeDonePage)
 
 	// Staff only: anonymous visitors go to the login page, other users get
 	// 403. Every rule about whom staff may change is the model's
 	// (auth/admin.go).
-	staff := app.Group("/", h.requireLogin, h.requireStaff, h.requireStaffFactor)
-	staff.GET(route.Pattern(route.AdminIndex), h.adminIndex)
-	staff.GET(route.Pattern(route.AdminEvents), h.adminEventsPage)
-	staff.GET(route.Pattern(route.AdminUsers), h.adminUsersPage)
-	staff.GET(route.Pattern(route.AdminUserAdd), h.adminUserAddPage)
-	staff.POST(route.Pattern(route.AdminUserAdd), h.adminUserAddSubmit)
-	staff.GET(route.Pattern(route.AdminUser), h.adminUserPage)
-	staff.POST(route.Pattern(route.AdminUser), h.adminUserSubmit)
-	staff.POST(route.Pattern(route.AdminSessionRevoke), h.adminSessionRevoke)
-	staff.POST(route.Pattern(route.AdminSessionsRevokeAll), h.adminSessionsRevokeAll)
-	staff.POST(route.Pattern(route.AdminPasswordReset), h.adminPasswordResetSubmit)
-	staff.POST(route.Pattern(route.AdminEmailVerified), h.adminEmailVerifiedSubmit)
-	staff.GET(route.Pattern(route.AdminSetPassword), h.adminSetPasswordPage)
-	staff.POST(route.Pattern(route.AdminSetPassword), h.adminSetPasswordSubmit)
-	staff.GET(route.Pattern(route.AdminUserDelete), h.adminUserDeletePage)
-	staff.POST(route.Pattern(route.AdminUserDelete), h.adminUserDeleteSubmit)
-	staff.POST(route.Pattern(route.AdminMailRetry), h.requireSudo, h.adminMailRetrySubmit)
+	staff := app.Group("/", mw.requireLogin, admin.requireStaff, mfa.requireStaffFactor)
+	staff.GET(route.Pattern(route.AdminIndex), admin.adminIndex)
+	staff.GET(route.Pattern(route.AdminEvents), admin.adminEventsPage)
+	staff.GET(route.Pattern(route.AdminUsers), admin.adminUsersPage)
+	staff.GET(route.Pattern(route.AdminUserAdd), admin.adminUserAddPage)
+	staff.POST(route.Pattern(route.AdminUserAdd), admin.adminUserAddSubmit)
+	staff.GET(route.Pattern(route.AdminUser), admin.adminUserPage)
+	staff.POST(route.Pattern(route.AdminUser), admin.adminUserSubmit)
+	staff.POST(route.Pattern(route.AdminSessionRevoke), admin.adminSessionRevoke)
+	staff.POST(route.Pattern(route.AdminSessionsRevokeAll), admin.adminSessionsRevokeAll)
+	staff.POST(route.Pattern(route.AdminPasswordReset), admin.adminPasswordResetSubmit)
+	staff.POST(route.Pattern(route.AdminEmailVerified), admin.adminEmailVerifiedSubmit)
+	staff.GET(route.Pattern(route.AdminSetPassword), admin.adminSetPasswordPage)
+	staff.POST(route.Pattern(route.AdminSetPassword), admin.adminSetPasswordSubmit)
+	staff.GET(route.Pattern(route.AdminUserDelete), admin.adminUserDeletePage)
+	staff.POST(route.Pattern(route.AdminUserDelete), admin.adminUserDeleteSubmit)
+	staff.POST(route.Pattern(route.AdminMailRetry), mw.requireSudo, admin.adminMailRetrySubmit)
 
 	// Two-factor authentication (mfa.go). The second login step: a
 	// pending session, not signed in.
-	app.GET(route.Pattern(route.SecondStep), h.secondFactorPage)
-	app.POST(route.Pattern(route.SecondStep), h.secondFactorSubmit)
-	app.POST(route.Pattern(route.SecondStepPasskey), h.limitCeremonyBody, h.secondFactorPasskeySubmit)
-	app.GET(route.Pattern(route.PasskeyLoginOpts), h.passkeyLoginOptions)
-	app.POST(route.Pattern(route.PasskeyLogin), h.limitCeremonyBody, h.passkeyLoginSubmit)
-	user.GET(route.Pattern(route.TwoFactor), h.mfaOverviewPage)
+	app.GET(route.Pattern(route.SecondStep), mfa.secondFactorPage)
+	app.POST(route.Pattern(route.SecondStep), mfa.secondFactorSubmit)
+	app.POST(route.Pattern(route.SecondStepPasskey), mw.limitCeremonyBody, mfa.secondFactorPasskeySubmit)
+	app.GET(route.Pattern(route.PasskeyLoginOpts), mfa.passkeyLoginOptions)
+	app.POST(route.Pattern(route.PasskeyLogin), mw.limitCeremonyBody, mfa.passkeyLoginSubmit)
+	user.GET(route.Pattern(route.TwoFactor), mfa.mfaOverviewPage)
 	// Every page that adds, replaces, shows or removes a way to sign in
 	// asks for sudo before the form is shown (django-allauth's
 	// reauthentication_required, ASVS 3.7.1): a stolen session whose
 	// confirmation has lapsed cannot add the thief's own factor.
-	sudo.GET(route.Pattern(route.TOTPActivate), h.totpActivatePage)
-	sudo.POST(route.Pattern(route.TOTPActivate), h.totpActivateSubmit)
-	sudo.GET(route.Pattern(route.RecoveryCodes), h.recoveryCodesPage)
-	sudo.GET(route.Pattern(route.Passkeys), h.passkeysPage)
-	sudo.POST(route.Pattern(route.Passkeys), h.limitCeremonyBody, h.passkeyAddSubmit)
-	sudo.POST(route.Pattern(route.TOTPDeactivate), h.totpDeactivateSubmit)
-	sudo.POST(route.Pattern(route.RecoveryCodesGenerate), h.recoveryCodesGenerateSubmit)
-	sudo.POST(route.Pattern(route.PasskeyRemove), h.passkeyRemoveSubmit)
-	staff.GET(route.Pattern(route.AdminMFA), h.adminMFAPage)
-	staffSudo := staff.Group("/", h.requireSudo)
-	staffSudo.POST(route.Pattern(route.AdminMFAReset), h.adminMFAResetSubmit)
+	sudo.GET(route.Pattern(route.TOTPActivate), mfa.totpActivatePage)
+	sudo.POST(route.Pattern(route.TOTPActivate), mfa.totpActivateSubmit)
+	sudo.GET(route.Pattern(route.RecoveryCodes), mfa.recoveryCodesPage)
+	sudo.GET(route.Pattern(route.Passkeys), mfa.passkeysPage)
+	sudo.POST(route.Pattern(route.Passkeys), mw.limitCeremonyBody, mfa.passkeyAddSubmit)
+	sudo.POST(route.Pattern(route.TOTPDeactivate), mfa.totpDeactivateSubmit)
+	sudo.POST(route.Pattern(route.RecoveryCodesGenerate), mfa.recoveryCodesGenerateSubmit)
+	sudo.POST(route.Pattern(route.PasskeyRemove), mfa.passkeyRemoveSubmit)
+	staff.GET(route.Pattern(route.AdminMFA), mfa.adminMFAPage)
+	staffSudo := staff.Group("/", mw.requireSudo)
+	staffSudo.POST(route.Pattern(route.AdminMFAReset), mfa.adminMFAResetSubmit)
 
-	r.NoRoute(h.slashRedirect(r), h.noStore, h.databaseDeadline, h.clientInfo, h.installSessions(), h.loadUser, h.notFound)
-	r.NoMethod(h.noStore, h.methodNotAllowed)
+	r.NoRoute(mw.slashRedirect(r), mw.noStore, mw.databaseDeadline, mw.clientInfo, h.installSessions(), mw.loadUser, h.notFound)
+	r.NoMethod(mw.noStore, h.methodNotAllowed)
 	return r
 }

@@ -273,7 +273,7 @@ func TestErrorPages(t *testing.T) {
 func TestPanicGives500PageWithoutStackTrace(t *testing.T) {
 	ts := newTestServer(t)
 	// The full router, plus one route that panics.
-	r := ts.h.router()
+	r := ts.app.router()
 	r.GET("/boom", func(*gin.Context) { panic("boom") })
 	srv := httptest.NewServer(r)
 	defer srv.Close()

@@ -17,7 +17,7 @@ import (
 	"gatehouse/models"
 )
 
-func (h *Handler) sessionsPage(c *gin.Context) {
+func (h *accountPages) sessionsPage(c *gin.Context) {
 	u := currentUser(c)
 	list, err := h.accounts.OwnSessions(c.Request.Context(), u.ID, session(c).ID)
 	if err != nil {
@@ -38,7 +38,7 @@ func (h *Handler) sessionsPage(c *gin.Context) {
 // sessionRevokeSubmit ends one of the user's other sessions. htmx gets an
 // empty 200 (the row's form swaps its row away); a plain form comes back
 // to the page with a message.
-func (h *Handler) sessionRevokeSubmit(c *gin.Context) {
+func (h *accountPages) sessionRevokeSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}
@@ -63,7 +63,7 @@ func (h *Handler) sessionRevokeSubmit(c *gin.Context) {
 }
 
 // sessionsRevokeOthersSubmit signs the user out everywhere but here.
-func (h *Handler) sessionsRevokeOthersSubmit(c *gin.Context) {
+func (h *accountPages) sessionsRevokeOthersSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
 	}

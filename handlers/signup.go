@@ -31,7 +31,7 @@ type signupCheck struct {
 // checkSignupField validates one sign-up field against the submitted form;
 // the live check and the final POST share it, so they cannot disagree. Only
 // the username check touches the database (to say whether it is taken).
-func (h *Handler) checkSignupField(ctx context.Context, values url.Values, field string) (signupCheck, error) {
+func (h *signInPages) checkSignupField(ctx context.Context, values url.Values, field string) (signupCheck, error) {
 	username := validate.NormalizeUsername(values.Get("username"))
 	email := validate.NormalizeEmail(values.Get("email"))
 	p1, p2 := values.Get("password1"), values.Get("password2")
@@ -82,7 +82,7 @@ func isSignupField(f string) bool {
 	return f == "username" || f == "email" || f == "password1" || f == "password2"
 }
 
-func (h *Handler) signupPage(c *gin.Context) {
+func (h *signInPages) signupPage(c *gin.Context) {
 	p := h.page(c, "Sign up")
 	p.Narrow = true
 	h.render(c, http.StatusOK, components.SignupPage(p, newForm(nil)))
@@ -90,7 +90,7 @@ func (h *Handler) signupPage(c *gin.Context) {
 
 // signupValidate is the live check of one field: it answers the field's
 // message element only (always 200, so htmx swaps it), never the input.
-func (h *Handler) signupValidate(c *gin.Context) {
+func (h *signInPages) signupValidate(c *gin.Context) {
 	field := c.Param("field")
 	if !isSignupField(field) {
 		h.notFound(c)
@@ -138,7 +138,7 @@ var signupFields = map[string]string{"password": "password1"}
 // the live check's); the sign-up itself is taken against the per-address
 // sign-up limit by the flow, before the hash. A name taken in a race comes
 // back from the unique index as a form error, never a 500.
-func (h *Handler) signupSubmit(c *gin.Context) {
+func (h *signInPages) signupSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -201,7 +201,7 @@ func (h *Handler) signupSubmit(c *gin.Context) {
 	h.redirect(c, h.cfg.LoginRedirectURL)
 }
 
-func (h *Handler) signupForm(c *gin.Context, status int, form components.Form) {
+func (h *signInPages) signupForm(c *gin.Context, status int, form components.Form) {
 	h.formOrPage(c, status, components.SignupForm(form), func() templ.Component {
 		p := h.page(c, "Sign up")
 		p.Narrow = true

@@ -16,7 +16,7 @@ import (
 // redirects only to the request's own path with one slash added or
 // removed, and only when that path is a route for the request's method.
 // GET and HEAD get 301; other methods 308, which keeps method and body.
-func (h *Handler) slashRedirect(r *gin.Engine) gin.HandlerFunc {
+func (h *middleware) slashRedirect(r *gin.Engine) gin.HandlerFunc {
 	routes := sync.OnceValue(func() []gin.RouteInfo { return r.Routes() })
 	return func(c *gin.Context) {
 		// Routes match the decoded path (as in Gin); the Location keeps

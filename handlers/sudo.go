@@ -51,7 +51,7 @@ func (h *Handler) sudoFresh(c *gin.Context) bool {
 
 // requireSudo is the middleware of sensitive pages: without a recent
 // password confirmation the request goes to the re-authentication page.
-func (h *Handler) requireSudo(c *gin.Context) {
+func (h *middleware) requireSudo(c *gin.Context) {
 	if h.sudoFresh(c) {
 		c.Next()
 		return
@@ -103,14 +103,14 @@ func privilegeChange(target *models.User, ch auth.UserChanges) bool {
 		(ch.IsSuperuser != nil && *ch.IsSuperuser != target.IsSuperuser)
 }
 
-func (h *Handler) reauthPage(c *gin.Context) {
+func (h *accountPages) reauthPage(c *gin.Context) {
 	h.renderReauth(c, http.StatusOK, newForm(nil), safeNext(c.Query("next"), ""))
 }
 
 // reauthView is what the page asks of this user: a code beside the
 // password when they have a second factor, and a passkey ceremony when
 // they have a passkey.
-func (h *Handler) reauthView(c *gin.Context, next string) (components.Reauth, error) {
+func (h *accountPages) reauthView(c *gin.Context, next string) (components.Reauth, error) {
 	r := components.Reauth{Next: next}
 	u := currentUser(c)
 	has, err := h.accounts.HasSecondFactor(c.Request.Context(), u.ID)
@@ -133,7 +133,7 @@ func (h *Handler) reauthView(c *gin.Context, next string) (components.Reauth, er
 
 // renderReauth answers with the confirmation form: the fragment alone to
 // htmx, the whole page (with a fresh passkey ceremony) otherwise.
-func (h *Handler) renderReauth(c *gin.Context, status int, form components.Form, next string) {
+func (h *accountPages) renderReauth(c *gin.Context, status int, form components.Form, next string) {
 	r, err := h.reauthView(c, next)
 	if err != nil {
 		h.dbError(c, "re-authentication page", err)
@@ -148,7 +148,7 @@ func (h *Handler) renderReauth(c *gin.Context, status int, form components.Form,
 
 // reauthSubmit checks the password, and the code of a user with a second
 // factor (auth.Accounts.Reauthenticate), and sends the user back to next.
-func (h *Handler) reauthSubmit(c *gin.Context) {
+func (h *accountPages) reauthSubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -195,7 +195,7 @@ func (h *Handler) reauthSubmit(c *gin.Context) {
 
 // reauthPasskeySubmit confirms the user with one of their passkeys alone
 // (auth.Accounts.PasskeyReauthenticate); webauthn.js posts the form.
-func (h *Handler) reauthPasskeySubmit(c *gin.Context) {
+func (h *accountPages) reauthPasskeySubmit(c *gin.Context) {
 	values, formMsg, err := h.decodeForm(c)
 	if err != nil {
 		return
@@ -231,7 +231,7 @@ func (h *Handler) reauthPasskeySubmit(c *gin.Context) {
 
 // reauthSessionGone answers a confirmation whose session ended meanwhile
 // (revoked elsewhere): sign in again.
-func (h *Handler) reauthSessionGone(c *gin.Context) {
+func (h *accountPages) reauthSessionGone(c *gin.Context) {
 	st := session(c)
 	st.End()
 	touch(c)

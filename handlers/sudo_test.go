@@ -53,7 +53,7 @@ func TestSudoGuardsPasswordChange(t *testing.T) {
 		req.Header.Set("Referer", "https://evil.example/accounts/x/")
 		wantRedirect(t, c.do(req), reauthTo("/accounts/password_change/"))
 		wantRedirect(t, c.postForm("/accounts/password_change/", change), reauthTo("/accounts/password_change/"))
-		if _, err := ts.h.accounts.Login(t.Context(), auth.LoginInput{Username: "sudoer", Password: "first long password", IP: "192.0.2.9"}); err != nil {
+		if _, err := ts.app.core.Accounts.Login(t.Context(), auth.LoginInput{Username: "sudoer", Password: "first long password", IP: "192.0.2.9"}); err != nil {
 			t.Fatalf("the password changed without a recent confirmation: %v", err)
 		}
 	})

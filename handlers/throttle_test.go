@@ -137,8 +137,9 @@ func TestLoginSuccessDoesNotResetIPCounter(t *testing.T) {
 func TestLoginThrottleSharedAcrossInstances(t *testing.T) {
 	ts := newTestServer(t, loginLimits(2, 1000))
 	ts.createUser(t, "frank", "frank@example.com", "correct horse battery")
-	other := &testServer{h: NewApp(ts.h.log, ts.db, ts.users.Hasher(), ts.h.cfg).h, db: ts.db}
-	other.Server = httptest.NewServer(other.h.Routes())
+	otherApp := NewApp(ts.h.log, ts.db, ts.users.Hasher(), ts.h.cfg)
+	other := &testServer{app: otherApp, h: otherApp.h, db: ts.db}
+	other.Server = httptest.NewServer(other.app.Routes())
 	t.Cleanup(other.Server.Close)
 	a := ts.clientFrom(t, "192.0.2.1", "x")
 	b := other.clientFrom(t, "192.0.2.1", "x")

@@ -1,0 +1,113 @@
+// Package core wires the parts of Gatehouse that are not HTTP: the
+// database's operations, the use cases (auth.Accounts), the outbox and the
+// worker that sends its mail, and the background sweeps. `serve` builds a
+// Core and adds the router (handlers.NewApp); management commands build a
+// Core alone, so their changes go through the same flows (events, queued
+// notices) without a router.
+package core
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"gatehouse/auth"
+	"gatehouse/internal/passhash"
+	"gatehouse/mail"
+	"gatehouse/models"
+)
+
+// Options are what the core takes from the configuration.
+type Options struct {
+	// Policy is what the security flows apply.
+	Policy auth.Policy
+	// SecretKey signs the outbox's links (and seals second factors, through
+	// Policy).
+	SecretKey string
+	// Mailer sends the outbox's mail; Worker tunes the worker.
+	Mailer mail.Mailer
+	Worker mail.WorkerOptions
+	// EventRetention is how long security events are kept
+	// (models.DefaultEventRetention when 0).
+	EventRetention time.Duration
+	// IntegrityCheckEvery is how often SQLite's quick_check runs (1h when 0).
+	IntegrityCheckEvery time.Duration
+}
+
+// ReadyInterval is how long a readiness answer is reused (Probe).
+const ReadyInterval = time.Second
+
+// SweepEvery is how often expired rows are swept.
+const SweepEvery = 10 * time.Minute
+
+// Core is the app without HTTP.
+type Core struct {
+	Log      *slog.Logger
+	DB       *gorm.DB
+	Hasher   *passhash.Hasher
+	Accounts *auth.Accounts
+	Users    *models.Users
+	Sessions *models.Sessions
+	Tokens   *models.Tokens
+	Events   *models.Events
+	Outbox   *models.Outbox
+	Probe    *models.Probe
+	worker   *mail.Worker
+	opts     Options
+}
+
+// New wires the core over db, hashing passwords with hasher.
+func New(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, opts Options) *Core {
+	if opts.EventRetention <= 0 {
+		opts.EventRetention = models.DefaultEventRetention
+	}
+	if opts.IntegrityCheckEvery <= 0 {
+		opts.IntegrityCheckEvery = time.Hour
+	}
+	outbox := models.NewOutbox(db)
+	outbox.SetSecret(opts.SecretKey)
+	accounts := auth.NewAccounts(db, hasher, outbox, opts.Policy)
+	if _, err := models.RefreshLegacyDummy(context.Background(), db, hasher); err != nil {
+		log.Warn("legacy hash dummy not set", "err", err)
+	}
+	return &Core{
+		Log: log, DB: db, Hasher: hasher, Accounts: accounts, Outbox: outbox,
+		Users:    models.NewUsers(db, hasher),
+		Sessions: models.NewSessions(db),
+		Tokens:   models.NewTokens(db),
+		Events:   models.NewEvents(db),
+		Probe:    models.NewProbe(db, ReadyInterval),
+		worker:   mail.NewWorker(outbox, opts.Mailer, accounts.ProcessResetRequest, opts.Policy.BaseURL, log, opts.Worker),
+		opts:     opts,
+	}
+}
+
+// Sweeps are the background deletions of expired rows: the one list the
+// server runs every SweepEvery and clearsessions runs once.
+func (c *Core) Sweeps() []models.SweepJob { return models.Sweeps(c.DB, c.opts.EventRetention) }
+
+// Run does the background work until ctx ends: the outbox worker, the
+// sweeps of expired sessions, stale throttle counters, expired tokens, old
+// outbox rows and security events past their retention, the legacy-hash
+// dummy's refresh and the database file's watch. Run returns once the
+// worker has finished what it held (unsent mail stays in the outbox for
+// the next start).
+func (c *Core) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, s := range c.Sweeps() {
+		wg.Go(func() { models.Sweep(ctx, SweepEvery, c.Log, s.What, s.Run) })
+	}
+	// Not a sweep of rows: the legacy-hash dummy follows imports.
+	wg.Go(func() {
+		models.Sweep(ctx, SweepEvery, c.Log, "legacy hash dummy", func(ctx context.Context) (int64, error) {
+			_, err := models.RefreshLegacyDummy(ctx, c.DB, c.Hasher)
+			return 0, err
+		})
+	})
+	wg.Go(func() { c.Probe.Watch(ctx, c.Log, time.Second, c.opts.IntegrityCheckEvery) })
+	wg.Go(func() { c.worker.Run(ctx) })
+	wg.Wait()
+}
