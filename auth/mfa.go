@@ -28,13 +28,6 @@ import (
 
 // Security events of two-factor authentication.
 
-// Outbox kinds of two-factor notices.
-const (
-	// KindMFAChanged tells a user a factor was added or removed.
-	KindMFAChanged = "mfa_changed"
-	// KindRecoveryCodeUsed tells a user a recovery code was used to sign in.
-	KindRecoveryCodeUsed = "recovery_code_used"
-)
 
 // Authentication methods of sessions signed in with a second factor.
 const (
@@ -428,7 +421,7 @@ func notifyMFA(tx *gorm.DB, u *models.User, verb, what string, byStaff bool) err
 	if byStaff {
 		by = "staff"
 	}
-	return models.Enqueue(tx, KindMFAChanged, &u.ID, u.Email, map[string]string{
+	return models.Enqueue(tx, models.KindMFAChanged, &u.ID, u.Email, map[string]string{
 		"username": u.Username, "change": verb, "what": what, "by": by,
 		"when": time.Now().UTC().Format(time.RFC3339),
 	})

@@ -213,7 +213,7 @@ func recoveryCodeSpent(tx *gorm.DB, ctx context.Context, u *models.User, left in
 		return nil
 	}
 	ci := models.ClientInfoOf(ctx)
-	return models.Enqueue(tx, KindRecoveryCodeUsed, &u.ID, u.Email, map[string]string{
+	return models.Enqueue(tx, models.KindRecoveryCodeUsed, &u.ID, u.Email, map[string]string{
 		"username": u.Username, "when": now.Format(time.RFC3339), "left": strconv.FormatInt(left, 10), "ip": ci.IP,
 	})
 }

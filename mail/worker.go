@@ -4,16 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"gatehouse/auth"
-	"gatehouse/components"
-	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
@@ -302,53 +298,6 @@ func (w *Worker) send(ctx context.Context, m *models.OutboxMessage) error {
 	sendCtx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)
 	defer cancel()
 	return w.mailer.Send(sendCtx, msg)
-}
-
-// compose renders a message from its kind and payload.
-func (w *Worker) compose(ctx context.Context, m *models.OutboxMessage) (Message, error) {
-	d := m.Data()
-	switch m.Kind {
-	case models.KindPasswordReset:
-		secs, _ := strconv.Atoi(d["ttl_seconds"])
-		ttl := time.Duration(max(secs, 60)) * time.Second
-		token, err := w.outbox.PrepareToken(ctx, m, models.PurposePasswordReset, ttl)
-		if err != nil {
-			return Message{}, err
-		}
-		e := components.ResetEmail{Username: d["username"], Link: w.baseURL + route.URL(route.ResetLink, token),
-			ValidFor: HumanDuration(ttl), SiteURL: w.baseURL}
-		return Compose(ctx, m.Recipient, "Password reset on Gatehouse", components.ResetEmailText(e), components.ResetEmailHTML(e))
-	case models.KindPasswordChanged:
-		e := components.PasswordChangedEmail{Username: d["username"], When: humanTime(d["when"]),
-			ResetURL: w.baseURL + route.URL(route.PasswordReset), SiteURL: w.baseURL,
-			Reset: d["reset"] == "1", Factors: d["factors"], FactorsRemoved: d["factors_removed"] == "1",
-			FactorsURL: w.baseURL + components.TwoFactorPath}
-		return Compose(ctx, m.Recipient, "Your Gatehouse password was changed", components.PasswordChangedEmailText(e), components.PasswordChangedEmailHTML(e))
-	case models.KindEmailChanged:
-		by := "you"
-		if d["by"] == "staff" {
-			by = "the site's staff"
-		}
-		e := components.EmailChangedEmail{Username: d["username"], When: humanTime(d["when"]), By: by,
-			ResetURL: w.baseURL + route.URL(route.PasswordReset), SiteURL: w.baseURL}
-		return Compose(ctx, m.Recipient, "Your Gatehouse e-mail address was changed", components.EmailChangedEmailText(e), components.EmailChangedEmailHTML(e))
-	case auth.KindMFAChanged:
-		by := "you"
-		if d["by"] == "staff" {
-			by = "the site's staff"
-		}
-		e := components.MFAChangedEmail{Username: d["username"], Change: d["change"], What: capitalize(d["what"]), By: by,
-			When: humanTime(d["when"]), SiteURL: w.baseURL}
-		return Compose(ctx, m.Recipient, "Two-factor authentication changed on Gatehouse", components.MFAChangedEmailText(e), components.MFAChangedEmailHTML(e))
-	case auth.KindRecoveryCodeUsed:
-		e := components.RecoveryCodeUsedEmail{Username: d["username"], When: humanTime(d["when"]), Left: d["left"],
-			IP: d["ip"], SiteURL: w.baseURL}
-		return Compose(ctx, m.Recipient, "A recovery code was used to sign in to Gatehouse", components.RecoveryCodeUsedEmailText(e), components.RecoveryCodeUsedEmailHTML(e))
-	}
-	if msg, ok, err := w.composeAccount(ctx, m, d); ok {
-		return msg, err
-	}
-	return Message{}, fmt.Errorf("%w: %q", errUnknownKind, m.Kind)
 }
 
 // capitalize upper-cases the first letter of a sentence's subject.

@@ -100,9 +100,10 @@ const (
 )
 
 const (
+	// EventNewDevice: a sign-in from a browser the account had not used.
 	EventNewDevice EventKind = "new_device_sign_in"
-	// KindNewDevice tells the account of a sign-in from a new browser.
-	KindNewDevice = "new_device"
+	// EventAccountDeleteFailed: a wrong password on the delete form.
+	EventAccountDeleteFailed EventKind = "account_delete_failed"
 )
 
 const (

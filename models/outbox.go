@@ -51,7 +51,32 @@ const (
 	// KindEmailChanged tells the old address that the account's address
 	// was changed.
 	KindEmailChanged = "email_changed"
+	// KindEmailChangeConfirm mails the change link to the new address
+	// (token issued at send time).
+	KindEmailChangeConfirm = "email_change_confirm"
+	// KindEmailChangeRequested tells the current address that a change was
+	// asked for, at once.
+	KindEmailChangeRequested = "email_change_requested"
+	// KindEmailVerify mails the verification link (token issued at send
+	// time).
+	KindEmailVerify = "email_verify"
+	// KindAccountDeleted is the goodbye mail. The outbox has no foreign
+	// key to users, so it outlives the account.
+	KindAccountDeleted = "account_deleted"
+	// KindNewDevice tells the account of a sign-in from a new browser.
+	KindNewDevice = "new_device"
+	// KindMFAChanged tells a user a factor was added or removed.
+	KindMFAChanged = "mfa_changed"
+	// KindRecoveryCodeUsed tells a user a recovery code was used to sign in.
+	KindRecoveryCodeUsed = "recovery_code_used"
 )
+
+// OutboxKinds lists every outbox kind: the mails (mail.composers has one
+// entry per mail kind) and the job KindResetRequest.
+var OutboxKinds = []string{
+	KindResetRequest, KindPasswordReset, KindPasswordChanged, KindEmailChanged, KindEmailChangeConfirm,
+	KindEmailChangeRequested, KindEmailVerify, KindAccountDeleted, KindNewDevice, KindMFAChanged, KindRecoveryCodeUsed,
+}
 
 // OutboxMessage is one row of the outbox.
 type OutboxMessage struct {
@@ -549,22 +574,4 @@ const (
 	PurposeEmailVerify = "email_verify"
 )
 
-const (
-	// KindEmailChangeConfirm mails the change link to the new address
-	// (token issued at send time).
-	KindEmailChangeConfirm = "email_change_confirm"
-	// KindEmailChangeRequested tells the current address that a change was
-	// asked for, at once.
-	KindEmailChangeRequested = "email_change_requested"
-	// KindEmailVerify mails the verification link (token issued at send
-	// time).
-	KindEmailVerify = "email_verify"
-)
 
-const (
-	// KindAccountDeleted is the goodbye mail. The outbox has no foreign
-	// key to users, so it outlives the account.
-	KindAccountDeleted = "account_deleted"
-	// EventAccountDeleteFailed: a wrong password on the delete form.
-	EventAccountDeleteFailed EventKind = "account_delete_failed"
-)
