@@ -28,7 +28,6 @@ import (
 
 // Security events of two-factor authentication.
 
-
 // Authentication methods of sessions signed in with a second factor.
 const (
 	AuthPasswordTOTP     = "password+totp"

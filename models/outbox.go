@@ -573,5 +573,3 @@ const (
 	PurposeEmailChange = "email_change"
 	PurposeEmailVerify = "email_verify"
 )
-
-
