@@ -13,18 +13,18 @@ func TestLoadConfigAccountSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.http.NewDeviceNotice {
+	if !c.NewDeviceNotice {
 		t.Fatal("NEW_DEVICE_NOTICE: want it on by default")
 	}
-	if c, err := loadServeConfig(envMap(map[string]string{"NEW_DEVICE_NOTICE": "off"})); err != nil || c.http.NewDeviceNotice {
-		t.Fatalf("NEW_DEVICE_NOTICE=off: got %t, %v", c.http.NewDeviceNotice, err)
+	if c, err := loadServeConfig(envMap(map[string]string{"NEW_DEVICE_NOTICE": "off"})); err != nil || c.NewDeviceNotice {
+		t.Fatalf("NEW_DEVICE_NOTICE=off: got %t, %v", c.NewDeviceNotice, err)
 	}
-	if c.http.ReauthTimeout != 10*time.Minute || c.http.EmailVerification != "optional" {
-		t.Fatalf("defaults: got %s, %q; want 10m, optional", c.http.ReauthTimeout, c.http.EmailVerification)
+	if c.ReauthTimeout != 10*time.Minute || c.EmailVerification != "optional" {
+		t.Fatalf("defaults: got %s, %q; want 10m, optional", c.ReauthTimeout, c.EmailVerification)
 	}
 	c, err = loadServeConfig(envMap(map[string]string{"REAUTH_TIMEOUT": "90s", "EMAIL_VERIFICATION": "Mandatory"}))
-	if err != nil || c.http.ReauthTimeout != 90*time.Second || c.http.EmailVerification != "mandatory" {
-		t.Fatalf("got %s, %q, %v; want 90s, mandatory", c.http.ReauthTimeout, c.http.EmailVerification, err)
+	if err != nil || c.ReauthTimeout != 90*time.Second || c.EmailVerification != "mandatory" {
+		t.Fatalf("got %s, %q, %v; want 90s, mandatory", c.ReauthTimeout, c.EmailVerification, err)
 	}
 	for k, v := range map[string]string{"REAUTH_TIMEOUT": "soon", "EMAIL_VERIFICATION": "sometimes", "NEW_DEVICE_NOTICE": "maybe",
 		"MAX_PASSKEYS": "0"} {
@@ -37,7 +37,7 @@ func TestLoadConfigAccountSettings(t *testing.T) {
 			t.Errorf("MAX_PASSKEYS=%q: got %v, want an error naming it", bad, err)
 		}
 	}
-	if c, err := loadServeConfig(envMap(map[string]string{"MAX_PASSKEYS": "3"})); err != nil || c.http.MaxPasskeys != 3 {
-		t.Errorf("MAX_PASSKEYS=3: got %d, %v", c.http.MaxPasskeys, err)
+	if c, err := loadServeConfig(envMap(map[string]string{"MAX_PASSKEYS": "3"})); err != nil || c.MaxPasskeys != 3 {
+		t.Errorf("MAX_PASSKEYS=3: got %d, %v", c.MaxPasskeys, err)
 	}
 }

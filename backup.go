@@ -94,7 +94,7 @@ func backupCommand(ctx context.Context, cfg config, cmd string, args []string, s
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
 		return fmt.Errorf("%s: usage: gatehouse %s FILE", cmd, cmd)
 	}
-	path, ok := sqlitePath(cfg.databaseURL)
+	path, ok := sqlitePath(cfg.DatabaseURL)
 	if !ok {
 		return fmt.Errorf("%s: %s", cmd, pgBackupHelp)
 	}

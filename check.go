@@ -58,25 +58,25 @@ func deployWarnings(cfg config) []deployWarning {
 	add := func(id, format string, args ...any) {
 		ws = append(ws, deployWarning{ID: id, Msg: fmt.Sprintf(format, args...)})
 	}
-	if !strings.HasPrefix(cfg.http.BaseURL, "https://") {
-		add("gatehouse.W001", "BASE_URL %q is not https: session cookies go out without Secure, no HSTS is sent, and reset links in e-mails are plain http. Serve over TLS and set BASE_URL=https://….", cfg.http.BaseURL)
+	if !strings.HasPrefix(cfg.BaseURL, "https://") {
+		add("gatehouse.W001", "BASE_URL %q is not https: session cookies go out without Secure, no HSTS is sent, and reset links in e-mails are plain http. Serve over TLS and set BASE_URL=https://….", cfg.BaseURL)
 	}
-	if cfg.smtpURL == "" {
+	if cfg.SMTPURL == "" {
 		add("gatehouse.W002", "SMTP_URL is unset: e-mails, password-reset links included, are printed to standard output (and so into logs) instead of sent. Set SMTP_URL=smtp://user:pass@host:587.")
 	}
-	switch n := len(cfg.secretKey); {
+	switch n := len(cfg.SecretKey); {
 	case n == 0:
 		add("gatehouse.W003", "SECRET_KEY is unset. Set it to at least %d random characters (e.g. `openssl rand -base64 48`) and keep it secret.", minSecretKeyLen)
-	case n < minSecretKeyLen || weakSecret(cfg.secretKey):
+	case n < minSecretKeyLen || weakSecret(cfg.SecretKey):
 		add("gatehouse.W003", "SECRET_KEY is weak (%d characters, or few distinct ones); use at least %d random characters (e.g. `openssl rand -base64 48`).", n, minSecretKeyLen)
 	}
-	if len(cfg.http.TrustedProxies) == 0 {
+	if len(cfg.TrustedProxies) == 0 {
 		add("gatehouse.W004", "TRUSTED_PROXIES is unset: the peer address is taken as the client. Behind a proxy or load balancer every request then seems to come from it, and the per-address limits lock everyone out together. Set TRUSTED_PROXIES to the proxy's addresses (the server also warns once when a request arrives with X-Forwarded-For).")
 	}
-	if dir, ok := sqliteDir(cfg.databaseURL); ok {
+	if dir, ok := sqliteDir(cfg.DatabaseURL); ok {
 		if t, err := statfsType(dir); err == nil {
 			if name, bad := networkFS[t]; bad {
-				add("gatehouse.W005", "the SQLite database %q is on a %s filesystem: SQLite's locks are not reliable there and the file can be corrupted. Keep it on a local disk, and run one host against it (use PostgreSQL for several).", cfg.databaseURL, name)
+				add("gatehouse.W005", "the SQLite database %q is on a %s filesystem: SQLite's locks are not reliable there and the file can be corrupted. Keep it on a local disk, and run one host against it (use PostgreSQL for several).", cfg.DatabaseURL, name)
 			}
 		}
 	}
@@ -85,12 +85,12 @@ func deployWarnings(cfg config) []deployWarning {
 		key string
 		on  bool
 	}{
-		{"LOGIN_LIMIT_PER_USER_IP", cfg.http.LoginLimitPerUserIP.Enabled()},
-		{"LOGIN_LIMIT_PER_IP", cfg.http.LoginLimitPerIP.Enabled()},
-		{"PASSWORD_RESET_LIMIT_PER_EMAIL", cfg.http.PasswordResetLimitPerEmail.Enabled()},
-		{"PASSWORD_RESET_LIMIT_PER_IP", cfg.http.PasswordResetLimitPerIP.Enabled()},
-		{"SIGNUP_LIMIT_PER_IP", cfg.http.SignupLimitPerIP.Enabled()},
-		{"SIGNUP_CHECK_LIMIT_PER_IP", cfg.http.SignupCheckLimitPerIP.Enabled()},
+		{"LOGIN_LIMIT_PER_USER_IP", cfg.LoginLimitPerUserIP.Enabled()},
+		{"LOGIN_LIMIT_PER_IP", cfg.LoginLimitPerIP.Enabled()},
+		{"PASSWORD_RESET_LIMIT_PER_EMAIL", cfg.PasswordResetLimitPerEmail.Enabled()},
+		{"PASSWORD_RESET_LIMIT_PER_IP", cfg.PasswordResetLimitPerIP.Enabled()},
+		{"SIGNUP_LIMIT_PER_IP", cfg.SignupLimitPerIP.Enabled()},
+		{"SIGNUP_CHECK_LIMIT_PER_IP", cfg.SignupCheckLimitPerIP.Enabled()},
 	} {
 		if !l.on {
 			off = append(off, l.key)
@@ -99,7 +99,7 @@ func deployWarnings(cfg config) []deployWarning {
 	if len(off) > 0 {
 		add("gatehouse.W006", "limits turned off: %s. Password guessing, sign-up floods or mail bombing are then unbounded; remove the `off` settings.", strings.Join(off, ", "))
 	}
-	if cfg.http.Debug {
+	if cfg.Debug {
 		add("gatehouse.W007", "DEBUG is on: Gin's debug mode prints the route table and every request to standard output. Set DEBUG=false.")
 	}
 	return ws
@@ -179,8 +179,8 @@ func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer
 	var problems []deployWarning
 	// Open without migrating (check changes nothing), then compare the
 	// schema's version with this binary's migrations.
-	opts := append(cfg.db.dbOptions(), models.WithBusyTimeout(cfg.busyTimeout), models.WithMigrate(models.MigrateNone))
-	if db, err := models.Open(ctx, cfg.databaseURL, opts...); err != nil {
+	opts := append(cfg.db.dbOptions(), models.WithBusyTimeout(cfg.DatabaseTimeout), models.WithMigrate(models.MigrateNone))
+	if db, err := models.Open(ctx, cfg.DatabaseURL, opts...); err != nil {
 		problems = append(problems, deployWarning{ID: "gatehouse.E001", Msg: "database: " + err.Error()})
 	} else {
 		if err := models.CheckSchema(ctx, db); err != nil {

@@ -221,8 +221,8 @@ func TestBaseURLDefaultsFromAddr(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.http.BaseURL != tc.want || c.baseURLFromAddr != tc.fromAddr {
-			t.Errorf("%v: got %q (from ADDR %v), want %q (%v)", tc.env, c.http.BaseURL, c.baseURLFromAddr, tc.want, tc.fromAddr)
+		if c.BaseURL != tc.want || c.BaseURLFromAddr != tc.fromAddr {
+			t.Errorf("%v: got %q (from ADDR %v), want %q (%v)", tc.env, c.BaseURL, c.BaseURLFromAddr, tc.want, tc.fromAddr)
 		}
 	}
 }

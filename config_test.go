@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gatehouse/handlers"
+	"gatehouse/internal/settings"
 	"gatehouse/models"
 )
 
@@ -21,22 +22,22 @@ func TestLoadConfigThrottle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.http.LoginLimitPerUserIP != handlers.DefaultLoginLimitPerUserIP || c.http.LoginLimitPerIP != handlers.DefaultLoginLimitPerIP {
-		t.Fatalf("got defaults %v and %v, want %v and %v", c.http.LoginLimitPerUserIP, c.http.LoginLimitPerIP,
-			handlers.DefaultLoginLimitPerUserIP, handlers.DefaultLoginLimitPerIP)
+	if c.LoginLimitPerUserIP != settings.DefaultLoginLimitPerUserIP || c.LoginLimitPerIP != settings.DefaultLoginLimitPerIP {
+		t.Fatalf("got defaults %v and %v, want %v and %v", c.LoginLimitPerUserIP, c.LoginLimitPerIP,
+			settings.DefaultLoginLimitPerUserIP, settings.DefaultLoginLimitPerIP)
 	}
-	if c.busyTimeout != models.DefaultBusyTimeout || c.http.ThrottleBlock != time.Minute || c.http.ThrottleMaxBlock != time.Hour {
-		t.Fatalf("got busy %v, block %v, max block %v, want 5s, 1m, 1h", c.busyTimeout, c.http.ThrottleBlock, c.http.ThrottleMaxBlock)
+	if c.DatabaseTimeout != models.DefaultBusyTimeout || c.ThrottleBlock != time.Minute || c.ThrottleMaxBlock != time.Hour {
+		t.Fatalf("got busy %v, block %v, max block %v, want 5s, 1m, 1h", c.DatabaseTimeout, c.ThrottleBlock, c.ThrottleMaxBlock)
 	}
 	c, err = loadServeConfig(env(map[string]string{"LOGIN_LIMIT_PER_USER_IP": "10/1h", "LOGIN_LIMIT_PER_IP": "off", "THROTTLE_BLOCK": "30s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.http.LoginLimitPerUserIP; got.Max != 10 || got.Window != time.Hour {
+	if got := c.LoginLimitPerUserIP; got.Max != 10 || got.Window != time.Hour {
 		t.Fatalf("got %+v, want 10 per 1h", got)
 	}
-	if c.http.LoginLimitPerIP.Enabled() || c.http.ThrottleBlock != 30*time.Second {
-		t.Fatalf("got per-IP %v and block %v, want off and 30s", c.http.LoginLimitPerIP, c.http.ThrottleBlock)
+	if c.LoginLimitPerIP.Enabled() || c.ThrottleBlock != 30*time.Second {
+		t.Fatalf("got per-IP %v and block %v, want off and 30s", c.LoginLimitPerIP, c.ThrottleBlock)
 	}
 	for k, v := range map[string]string{
 		"LOGIN_LIMIT_PER_USER_IP": "5", "LOGIN_LIMIT_PER_IP": "0/15m", "THROTTLE_MAX_BLOCK": "-1s", "DATABASE_BUSY_TIMEOUT": "soon",
@@ -45,12 +46,12 @@ func TestLoadConfigThrottle(t *testing.T) {
 			t.Errorf("%s=%q: got error %v, want one naming %s", k, v, err, k)
 		}
 	}
-	if c.http.Outbox.RetryFor != 24*time.Hour || c.http.Outbox.MaxBackoff != 5*time.Minute {
-		t.Errorf("got MAIL_RETRY_FOR %v, MAIL_RETRY_MAX_INTERVAL %v, want 24h and 5m", c.http.Outbox.RetryFor, c.http.Outbox.MaxBackoff)
+	if c.Outbox.RetryFor != 24*time.Hour || c.Outbox.MaxBackoff != 5*time.Minute {
+		t.Errorf("got MAIL_RETRY_FOR %v, MAIL_RETRY_MAX_INTERVAL %v, want 24h and 5m", c.Outbox.RetryFor, c.Outbox.MaxBackoff)
 	}
 	c, err = loadServeConfig(env(map[string]string{"MAIL_RETRY_FOR": "3s", "MAIL_RETRY_MAX_INTERVAL": "1s", "INSTANCE_ID": "web-1"}))
-	if err != nil || c.http.Outbox.RetryFor != 3*time.Second || c.http.Outbox.MaxBackoff != time.Second || c.http.Outbox.InstanceID != "web-1" {
-		t.Errorf("short mail retry settings: got %v, %v, %q (%v), want 3s, 1s, web-1", c.http.Outbox.RetryFor, c.http.Outbox.MaxBackoff, c.http.Outbox.InstanceID, err)
+	if err != nil || c.Outbox.RetryFor != 3*time.Second || c.Outbox.MaxBackoff != time.Second || c.Outbox.InstanceID != "web-1" {
+		t.Errorf("short mail retry settings: got %v, %v, %q (%v), want 3s, 1s, web-1", c.Outbox.RetryFor, c.Outbox.MaxBackoff, c.Outbox.InstanceID, err)
 	}
 	for k, v := range map[string]string{"MAIL_RETRY_FOR": "0s", "MAIL_RETRY_MAX_INTERVAL": "5", "INSTANCE_ID": "web 1"} {
 		if _, err := loadServeConfig(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
@@ -74,18 +75,18 @@ func TestLoadConfigResetAndSignupLimits(t *testing.T) {
 		key       string
 		got, want models.Limit
 	}{
-		{"PASSWORD_RESET_LIMIT_PER_EMAIL", c.http.PasswordResetLimitPerEmail, handlers.DefaultPasswordResetLimitPerEmail},
-		{"PASSWORD_RESET_LIMIT_PER_IP", c.http.PasswordResetLimitPerIP, handlers.DefaultPasswordResetLimitPerIP},
-		{"SIGNUP_LIMIT_PER_IP", c.http.SignupLimitPerIP, handlers.DefaultSignupLimitPerIP},
-		{"SIGNUP_CHECK_LIMIT_PER_IP", c.http.SignupCheckLimitPerIP, handlers.DefaultSignupCheckLimitPerIP},
+		{"PASSWORD_RESET_LIMIT_PER_EMAIL", c.PasswordResetLimitPerEmail, settings.DefaultPasswordResetLimitPerEmail},
+		{"PASSWORD_RESET_LIMIT_PER_IP", c.PasswordResetLimitPerIP, settings.DefaultPasswordResetLimitPerIP},
+		{"SIGNUP_LIMIT_PER_IP", c.SignupLimitPerIP, settings.DefaultSignupLimitPerIP},
+		{"SIGNUP_CHECK_LIMIT_PER_IP", c.SignupCheckLimitPerIP, settings.DefaultSignupCheckLimitPerIP},
 	}
 	for _, d := range defaults {
 		if d.got != d.want {
 			t.Errorf("%s default: got %v, want %v", d.key, d.got, d.want)
 		}
 	}
-	if got := handlers.DefaultPasswordResetLimitPerEmail.String() + " " + handlers.DefaultPasswordResetLimitPerIP.String() + " " +
-		handlers.DefaultSignupLimitPerIP.String() + " " + handlers.DefaultSignupCheckLimitPerIP.String(); got != "3/1h0m0s 20/1h0m0s 10/1h0m0s 300/15m0s" {
+	if got := settings.DefaultPasswordResetLimitPerEmail.String() + " " + settings.DefaultPasswordResetLimitPerIP.String() + " " +
+		settings.DefaultSignupLimitPerIP.String() + " " + settings.DefaultSignupCheckLimitPerIP.String(); got != "3/1h0m0s 20/1h0m0s 10/1h0m0s 300/15m0s" {
 		t.Errorf("got defaults %s, want the documented 3/1h 20/1h 10/1h 300/15m", got)
 	}
 	c, err = loadServeConfig(env(map[string]string{
@@ -100,10 +101,10 @@ func TestLoadConfigResetAndSignupLimits(t *testing.T) {
 		got  models.Limit
 		want string
 	}{
-		{"PASSWORD_RESET_LIMIT_PER_EMAIL", c.http.PasswordResetLimitPerEmail, "5/30m0s"},
-		{"PASSWORD_RESET_LIMIT_PER_IP", c.http.PasswordResetLimitPerIP, "off"},
-		{"SIGNUP_LIMIT_PER_IP", c.http.SignupLimitPerIP, "100/24h0m0s"},
-		{"SIGNUP_CHECK_LIMIT_PER_IP", c.http.SignupCheckLimitPerIP, "50/1m0s"},
+		{"PASSWORD_RESET_LIMIT_PER_EMAIL", c.PasswordResetLimitPerEmail, "5/30m0s"},
+		{"PASSWORD_RESET_LIMIT_PER_IP", c.PasswordResetLimitPerIP, "off"},
+		{"SIGNUP_LIMIT_PER_IP", c.SignupLimitPerIP, "100/24h0m0s"},
+		{"SIGNUP_CHECK_LIMIT_PER_IP", c.SignupCheckLimitPerIP, "50/1m0s"},
 	} {
 		if tc.got.String() != tc.want {
 			t.Errorf("%s: got %v, want %s", tc.key, tc.got, tc.want)
@@ -146,8 +147,8 @@ func TestLoadConfigLogFormat(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || c.logFormat != tc.want {
-				t.Fatalf("LOG_FORMAT=%q: got %q, %v, want %q", tc.value, c.logFormat, err, tc.want)
+			if err != nil || c.LogFormat != tc.want {
+				t.Fatalf("LOG_FORMAT=%q: got %q, %v, want %q", tc.value, c.LogFormat, err, tc.want)
 			}
 			var buf bytes.Buffer
 			// A line logged with a request's context carries its ID.

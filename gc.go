@@ -26,11 +26,11 @@ const (
 // tuneGC applies GOGC and GOMEMLIMIT as loaded, or the defaults above.
 func tuneGC(cfg config) {
 	gc, limit := defaultGCPercent, int64(defaultMemoryLimit)
-	if cfg.gcPercent != nil {
-		gc = *cfg.gcPercent
+	if cfg.GCPercent != nil {
+		gc = *cfg.GCPercent
 	}
-	if cfg.memoryLimit != nil {
-		limit = *cfg.memoryLimit
+	if cfg.MemoryLimit != nil {
+		limit = *cfg.MemoryLimit
 	}
 	debug.SetGCPercent(gc)
 	debug.SetMemoryLimit(limit)

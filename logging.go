@@ -12,9 +12,9 @@ import (
 // default) or json (one object a line, for log shippers), at LOG_LEVEL. A
 // line logged with a request's context carries that request's ID.
 func newLogger(w io.Writer, cfg config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if cfg.logFormat == "json" {
+	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
 	return slog.New(requestIDHandler{h})

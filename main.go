@@ -287,9 +287,9 @@ func serveCommand(*flag.FlagSet) runFunc {
 // openDB opens DATABASE_URL. Its errors name the variable and the file (or
 // the URL without its password), so a wrong path is found at once.
 func openDB(ctx context.Context, cfg config) (*gorm.DB, error) {
-	db, err := models.Open(ctx, cfg.databaseURL, append(cfg.db.dbOptions(), models.WithBusyTimeout(cfg.busyTimeout))...)
+	db, err := models.Open(ctx, cfg.DatabaseURL, append(cfg.db.dbOptions(), models.WithBusyTimeout(cfg.DatabaseTimeout))...)
 	if err != nil {
-		return nil, describeDBError(cfg.databaseURL, err)
+		return nil, describeDBError(cfg.DatabaseURL, err)
 	}
 	return db, nil
 }
@@ -326,14 +326,14 @@ func (e *dbOpenError) Error() string { return e.msg }
 func (e *dbOpenError) Unwrap() error { return e.err }
 
 func newHasher(cfg config) *passhash.Hasher {
-	return passhash.NewHasher(passhash.DefaultHashParams, cfg.hashConcurrency, cfg.hashQueueTimeout)
+	return passhash.NewHasher(passhash.DefaultHashParams, cfg.HashConcurrency, cfg.HashQueueTimeout)
 }
 
 // newCore builds the core the way serve does, without a router, for
 // management commands: their changes go through the same flows (events,
 // queued notices). Mail they queue is sent by the server's outbox worker.
 func newCore(cfg config, db *gorm.DB) *core.Core {
-	return core.New(slog.New(slog.DiscardHandler), db, newHasher(cfg), cfg.http.CoreOptions())
+	return core.New(slog.New(slog.DiscardHandler), db, newHasher(cfg), cfg.Config)
 }
 
 // serve runs the web server until ctx ends, then shuts down gracefully:
@@ -354,26 +354,26 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 	if key != "" {
-		cfg.secretKey, cfg.http.SecretKey = key, key
+		cfg.SecretKey = key
 		log.Info("SECRET_KEY is unset: using the key generated for this database; set SECRET_KEY in production", "file", keyFile)
 	}
 	if err := checkSecretKey(ctx, cfg, db, log); err != nil {
 		return err
 	}
 
-	mailer, err := mail.New(cfg.smtpURL, cfg.mailFrom, stdout)
+	mailer, err := mail.New(cfg.SMTPURL, cfg.MailFrom, stdout)
 	if err != nil {
 		return err
 	}
-	cfg.http.Mailer = mailer
-	ln, err := net.Listen("tcp", cfg.addr)
+	cfg.Mailer = mailer
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("ADDR: listen on %s: %w", cfg.addr, err)
+		return fmt.Errorf("ADDR: listen on %s: %w", cfg.Addr, err)
 	}
 	// The URL a person can open, even when listening on every interface.
 	site := clickableURL(ln.Addr().String())
-	if cfg.baseURLFromAddr {
-		cfg.http.BaseURL = site
+	if cfg.BaseURLFromAddr {
+		cfg.BaseURL = site
 	}
 	m, stopMetrics, err := startMetrics(cfg, log)
 	if err != nil {
@@ -381,10 +381,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 	defer stopMetrics()
-	cfg.http.Metrics = m
-	cfg.http.DatabaseTimeout = cfg.busyTimeout
-	logStartWarnings(log, cfg.http.BaseURL, warnings)
-	app := handlers.NewApp(log, db, newHasher(cfg), cfg.http)
+	cfg.Metrics = m
+	logStartWarnings(log, cfg.BaseURL, warnings)
+	app := handlers.NewApp(log, db, newHasher(cfg), cfg.Config)
 	srv := &http.Server{
 		Handler:           app.Handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -404,9 +403,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.http.BaseURL)
+	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
 	fmt.Fprintf(stdout, "Gatehouse listening on %s/\n", site)
-	if cfg.baseURLFromAddr {
+	if cfg.BaseURLFromAddr {
 		fmt.Fprintf(stdout, "BASE_URL is not set: links in e-mails point at %s (from ADDR); set BASE_URL to the public address.\n", site)
 	}
 

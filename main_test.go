@@ -23,11 +23,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.addr != ":8080" || cfg.databaseURL != "gatehouse.db" || cfg.http.BaseURL != "http://localhost:8080" {
-		t.Errorf("defaults: addr %q db %q base %q", cfg.addr, cfg.databaseURL, cfg.http.BaseURL)
+	if cfg.Addr != ":8080" || cfg.DatabaseURL != "gatehouse.db" || cfg.BaseURL != "http://localhost:8080" {
+		t.Errorf("defaults: addr %q db %q base %q", cfg.Addr, cfg.DatabaseURL, cfg.BaseURL)
 	}
-	if cfg.http.SessionLifetime != 14*24*time.Hour {
-		t.Errorf("session lifetime: got %v, want 336h", cfg.http.SessionLifetime)
+	if cfg.SessionLifetime != 14*24*time.Hour {
+		t.Errorf("session lifetime: got %v, want 336h", cfg.SessionLifetime)
 	}
 }
 
@@ -207,12 +207,12 @@ func TestLoadConfigMail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.http.PasswordResetTimeout != time.Hour || c.smtpURL != "" {
-		t.Errorf("got reset timeout %s, smtp %q; want 1h and console", c.http.PasswordResetTimeout, c.smtpURL)
+	if c.PasswordResetTimeout != time.Hour || c.SMTPURL != "" {
+		t.Errorf("got reset timeout %s, smtp %q; want 1h and console", c.PasswordResetTimeout, c.SMTPURL)
 	}
 	c, err = loadServeConfig(envMap(map[string]string{"PASSWORD_RESET_TIMEOUT": "15m", "SMTP_URL": "smtps://u:p@mail.example.com", "MAIL_FROM": "Ops <ops@example.com>"}))
-	if err != nil || c.http.PasswordResetTimeout != 15*time.Minute {
-		t.Fatalf("got %v, %s", err, c.http.PasswordResetTimeout)
+	if err != nil || c.PasswordResetTimeout != 15*time.Minute {
+		t.Fatalf("got %v, %s", err, c.PasswordResetTimeout)
 	}
 	for name, env := range map[string]map[string]string{
 		"PASSWORD_RESET_TIMEOUT": {"PASSWORD_RESET_TIMEOUT": "soon"},

@@ -22,7 +22,7 @@ import (
 // not be checked, so they could not sign in. Without factors the site runs
 // and the 2FA pages say two-factor authentication is not available.
 func checkSecretKey(ctx context.Context, cfg config, db *gorm.DB, log *slog.Logger) error {
-	if len(cfg.secretKey) >= models.MinSecretKeyLen {
+	if len(cfg.SecretKey) >= models.MinSecretKeyLen {
 		return nil
 	}
 	used, err := auth.AnyFactors(ctx, db)
@@ -47,8 +47,8 @@ func checkSecretKey(ctx context.Context, cfg config, db *gorm.DB, log *slog.Logg
 // says so either way). It returns the key and its file, or "" when none
 // applies.
 func localSecretKey(ctx context.Context, cfg config, db *gorm.DB) (key, file string, err error) {
-	path, ok := sqlitePath(cfg.databaseURL)
-	if !ok || cfg.secretKey != "" {
+	path, ok := sqlitePath(cfg.DatabaseURL)
+	if !ok || cfg.SecretKey != "" {
 		return "", "", nil
 	}
 	file = path + ".secret-key"

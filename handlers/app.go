@@ -41,9 +41,9 @@ type areas struct {
 
 // NewApp wires the app over db, hashing passwords with hasher.
 func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) *App {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	secure := strings.HasPrefix(cfg.BaseURL, "https://")
-	c := core.New(log, db, hasher, cfg.CoreOptions())
+	c := core.New(log, db, hasher, cfg)
 	h := &Handler{
 		log:   log,
 		cfg:   cfg,
@@ -62,19 +62,6 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 	a.areas.signIn.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
 	a.Handler = a.Routes()
 	return a
-}
-
-// CoreOptions is the part of the configuration the core takes (defaults
-// applied), for NewApp and for management commands, which build the core
-// alone.
-func (c Config) CoreOptions() core.Options {
-	c.setDefaults()
-	worker := c.Outbox
-	worker.OnFailure = c.Metrics.OutboxFailed
-	return core.Options{
-		Policy: c.policy(), SecretKey: c.SecretKey, Mailer: c.Mailer, Worker: worker,
-		EventRetention: c.EventRetention, IntegrityCheckEvery: c.IntegrityCheckEvery,
-	}
 }
 
 // Core returns the app's core (use cases, outbox), for management commands

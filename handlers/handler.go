@@ -4,226 +4,17 @@ package handlers
 
 import (
 	"log/slog"
-	"os"
 	"sync/atomic"
-	"time"
 
 	"gatehouse/auth"
-	"gatehouse/internal/route"
+	"gatehouse/internal/settings"
 	"gatehouse/internal/websession"
-	"gatehouse/mail"
-	"gatehouse/metrics"
 	"gatehouse/models"
 )
 
-// Config is what the HTTP layer needs from the app's configuration.
-type Config struct {
-	// BaseURL is the site's public address, for links in e-mails; an
-	// https:// base turns on Secure cookies.
-	BaseURL           string
-	LoginURL          string
-	LoginRedirectURL  string
-	LogoutRedirectURL string
-	SessionLifetime   time.Duration
-	// TrustedProxies lists proxy addresses whose X-Forwarded-For is
-	// believed; empty means the peer address is the client.
-	TrustedProxies []string
-	// MaxBodyBytes caps request bodies; larger ones answer 413.
-	MaxBodyBytes int64
-	// Metrics receives the app's metrics; nil turns them off.
-	Metrics *metrics.Metrics
-	// Debug puts Gin in debug mode (route table and request log on stderr).
-	Debug bool
-	// SessionIdleTimeout ends a session that was not "remembered" after
-	// this long without a request.
-	SessionIdleTimeout time.Duration
-	// Mailer sends e-mail; nil prints messages to standard output.
-	Mailer mail.Mailer
-	// Outbox tunes the outbox worker (polling, retries, back-off).
-	Outbox mail.WorkerOptions
-	// TouchFlushEvery is how often sessions' last_seen_at is written
-	// (websession.TouchFlushEvery when 0).
-	TouchFlushEvery time.Duration
-	// EventRetention is how long security events are kept.
-	EventRetention time.Duration
-	// PasswordResetTimeout is how long a reset link works.
-	PasswordResetTimeout time.Duration
-	// PasswordResetThrottle is how long after a reset mail no second one
-	// goes to the same account while the first link is still unused.
-	PasswordResetThrottle time.Duration
-	// LoginLimitPerUserIP limits failed logins for one username from one
-	// client address; LoginLimitPerIP limits failed logins from one client
-	// address whatever the username. Zero values take the defaults; a Max
-	// below zero turns a limit off.
-	LoginLimitPerUserIP models.Limit
-	LoginLimitPerIP     models.Limit
-	// PasswordResetLimitPerEmail limits reset requests for one address
-	// (known or not, so the limit reveals nothing); over it the request is
-	// answered as usual and silently dropped. PasswordResetLimitPerIP
-	// limits reset requests from one client address; over it the form
-	// answers 429.
-	PasswordResetLimitPerEmail models.Limit
-	PasswordResetLimitPerIP    models.Limit
-	// SignupLimitPerIP limits sign-ups that reach password hashing from one
-	// client address. SignupCheckLimitPerIP limits username look-ups (the
-	// live check and the final POST) from one client address, so taken
-	// names cannot be enumerated at scale.
-	SignupLimitPerIP      models.Limit
-	SignupCheckLimitPerIP models.Limit
-	// ThrottleBlock is how long a key over its limit is first blocked;
-	// each further block doubles it, up to ThrottleMaxBlock.
-	ThrottleBlock    time.Duration
-	ThrottleMaxBlock time.Duration
-	// SecretKey (SECRET_KEY) seals two-factor secrets; without it 2FA is
-	// not available. Require2FAForStaff (REQUIRE_2FA_FOR_STAFF) makes staff
-	// set up a second factor before the admin opens.
-	SecretKey          string
-	Require2FAForStaff bool
-	// SecondFactorLimit limits second-factor codes per account (zero:
-	// auth.DefaultSecondFactorLimit, 5 per 15 minutes, blocks doubling).
-	SecondFactorLimit models.Limit
-	// ReauthTimeout is how long a password confirmation ("sudo mode")
-	// lets the user make sensitive changes.
-	ReauthTimeout time.Duration
-	// EmailVerification is "optional" (default: a banner until the
-	// address is confirmed), "mandatory" (no sign-in before) or "none".
-	EmailVerification string
-	// NewDeviceNotice mails a notice when an account signs in from a
-	// browser it has not used before (NEW_DEVICE_NOTICE, on unless
-	// turned off; the zero Config leaves it off, as the tests expect).
-	NewDeviceNotice bool
-	// MaxPasskeys bounds the passkeys of one account (MAX_PASSKEYS, 10).
-	MaxPasskeys int
-	// DatabaseTimeout bounds each request's database work, on either
-	// database (DATABASE_BUSY_TIMEOUT; models.DefaultBusyTimeout when 0):
-	// past it the request's transaction rolls back and it answers 503.
-	DatabaseTimeout time.Duration
-	// IntegrityCheckEvery is how often SQLite's quick_check runs in the
-	// background (1h when 0); /readyz reports a failure.
-	IntegrityCheckEvery time.Duration
-}
-
-// DefaultLoginURL is LOGIN_URL's default: the login route.
-var DefaultLoginURL = route.URL(route.Login)
-
-// Defaults for settings left empty.
-const (
-	DefaultSessionLifetime    = auth.DefaultSessionLifetime
-	DefaultSessionIdleTimeout = 12 * time.Hour
-	DefaultMaxBodyBytes       = 1 << 20
-	// DefaultResetThrottle allows one reset mail per account per five
-	// minutes while its link is unused.
-	DefaultResetThrottle    = auth.DefaultResetThrottle
-	DefaultThrottleBlock    = time.Minute
-	DefaultThrottleMaxBlock = time.Hour
-)
-
-// Default login limits: a person mistyping a password gets five tries per
-// quarter hour from their own address; one address (an office NAT, say) gets
-// fifty failures per quarter hour across all usernames.
-var (
-	DefaultLoginLimitPerUserIP = models.Limit{Max: 5, Window: 15 * time.Minute}
-	DefaultLoginLimitPerIP     = models.Limit{Max: 50, Window: 15 * time.Minute}
-)
-
-// Default quotas for reset requests and sign-ups. Unlike the login limits
-// they are quotas: a key that uses its quota is blocked for a whole window
-// (see quota), so "3/1h" really means three an hour.
-var (
-	// DefaultPasswordResetLimitPerEmail: three mails an hour is plenty for
-	// someone who lost a message, and bounds what a stranger can send them.
-	DefaultPasswordResetLimitPerEmail = models.Limit{Max: 3, Window: time.Hour}
-	// DefaultPasswordResetLimitPerIP leaves room for a shared office
-	// address while stopping one client from spraying addresses.
-	DefaultPasswordResetLimitPerIP = models.Limit{Max: 20, Window: time.Hour}
-	// DefaultSignupLimitPerIP: ten new accounts an hour from one address.
-	DefaultSignupLimitPerIP = models.Limit{Max: 10, Window: time.Hour}
-	// DefaultSignupCheckLimitPerIP: a person typing a username with the
-	// live check (debounced) makes a few dozen look-ups at most; 300 per
-	// quarter hour never gets in their way but caps enumeration of taken
-	// names at about 1,200 an hour per address.
-	DefaultSignupCheckLimitPerIP = models.Limit{Max: 300, Window: 15 * time.Minute}
-)
-
-func (c *Config) setDefaults() {
-	if c.LoginURL == "" {
-		c.LoginURL = DefaultLoginURL
-	}
-	if c.LoginRedirectURL == "" {
-		c.LoginRedirectURL = route.URL(route.Home)
-	}
-	if c.LogoutRedirectURL == "" {
-		c.LogoutRedirectURL = route.URL(route.Home)
-	}
-	if c.SessionLifetime <= 0 {
-		c.SessionLifetime = DefaultSessionLifetime
-	}
-	if c.SessionIdleTimeout <= 0 {
-		c.SessionIdleTimeout = DefaultSessionIdleTimeout
-	}
-	if c.EventRetention <= 0 {
-		c.EventRetention = models.DefaultEventRetention
-	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.Mailer == nil {
-		c.Mailer = mail.NewConsole(os.Stdout, "Gatehouse <webmaster@localhost>")
-	}
-	if c.PasswordResetTimeout <= 0 {
-		c.PasswordResetTimeout = models.DefaultResetTimeout
-	}
-	if c.PasswordResetThrottle <= 0 {
-		c.PasswordResetThrottle = DefaultResetThrottle
-	}
-	if c.EmailVerification == "" {
-		c.EmailVerification = auth.VerifyOptional
-	}
-	if c.IntegrityCheckEvery <= 0 {
-		c.IntegrityCheckEvery = time.Hour
-	}
-	if c.DatabaseTimeout <= 0 {
-		c.DatabaseTimeout = models.DefaultBusyTimeout
-	}
-	if c.ReauthTimeout <= 0 {
-		c.ReauthTimeout = auth.DefaultReauthTimeout
-	}
-	if c.ThrottleBlock <= 0 {
-		c.ThrottleBlock = DefaultThrottleBlock
-	}
-	if c.ThrottleMaxBlock <= 0 {
-		c.ThrottleMaxBlock = DefaultThrottleMaxBlock
-	}
-	c.ThrottleMaxBlock = max(c.ThrottleMaxBlock, c.ThrottleBlock)
-	c.LoginLimitPerUserIP = c.limit(c.LoginLimitPerUserIP, DefaultLoginLimitPerUserIP)
-	c.LoginLimitPerIP = c.limit(c.LoginLimitPerIP, DefaultLoginLimitPerIP)
-	c.PasswordResetLimitPerEmail = c.quota(c.PasswordResetLimitPerEmail, DefaultPasswordResetLimitPerEmail)
-	c.PasswordResetLimitPerIP = c.quota(c.PasswordResetLimitPerIP, DefaultPasswordResetLimitPerIP)
-	c.SignupLimitPerIP = c.quota(c.SignupLimitPerIP, DefaultSignupLimitPerIP)
-	c.SignupCheckLimitPerIP = c.quota(c.SignupCheckLimitPerIP, DefaultSignupCheckLimitPerIP)
-}
-
-// limit fills a limit left at its zero value with def and sets the block
-// durations, so every limit backs off the same way.
-func (c *Config) limit(l, def models.Limit) models.Limit {
-	if l == (models.Limit{}) {
-		l = def
-	}
-	l.Block, l.MaxBlock = c.ThrottleBlock, c.ThrottleMaxBlock
-	return l
-}
-
-// quota is limit for a quota rather than a guess counter: the key that uses
-// up its quota is blocked for one whole window (doubling on repeat up to
-// ThrottleMaxBlock, or the window if that is longer). With login's short
-// first block, "3/1h" would let through three more every minute.
-func (c *Config) quota(l, def models.Limit) models.Limit {
-	l = c.limit(l, def)
-	if l.Enabled() {
-		l.Block, l.MaxBlock = l.Window, max(l.Window, c.ThrottleMaxBlock)
-	}
-	return l
-}
+// Config is the app's configuration (internal/settings): one struct, its
+// defaults in one place.
+type Config = settings.Config
 
 // Handler holds what every route shares: the configuration, the log, the
 // session store and the user lookup; the area types below embed it.
@@ -233,18 +24,6 @@ type Handler struct {
 	users *models.Users
 	store *websession.SessionStore
 	probe *models.Probe // /readyz's database check (ready.go)
-}
-
-// policy is the part of the configuration the security flows apply.
-func (c *Config) policy() auth.Policy {
-	return auth.Policy{
-		SessionLifetime: c.SessionLifetime, SessionIdleTimeout: c.SessionIdleTimeout, ResetTimeout: c.PasswordResetTimeout, ResetThrottle: c.PasswordResetThrottle,
-		LoginPerUserIP: c.LoginLimitPerUserIP, LoginPerIP: c.LoginLimitPerIP,
-		ResetPerEmail: c.PasswordResetLimitPerEmail, ResetPerIP: c.PasswordResetLimitPerIP,
-		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
-		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice, MaxPasskeys: c.MaxPasskeys,
-		SecretKey: c.SecretKey, BaseURL: c.BaseURL, SecondFactorPerUser: c.SecondFactorLimit,
-	}
 }
 
 // The handlers of each area are methods of their own type, which holds the

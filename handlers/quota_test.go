@@ -334,7 +334,7 @@ func TestSignupCheckLimit(t *testing.T) {
 // its whole window (so "3/1h" is three an hour, not three a minute).
 func TestQuotaDefaults(t *testing.T) {
 	cfg := Config{}
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	for _, tc := range []struct {
 		name          string
 		got           models.Limit
@@ -351,7 +351,7 @@ func TestQuotaDefaults(t *testing.T) {
 		}
 	}
 	off := Config{SignupLimitPerIP: models.Limit{Max: -1}}
-	off.setDefaults()
+	off.SetDefaults()
 	if off.SignupLimitPerIP.Enabled() {
 		t.Error("an off limit was turned on")
 	}

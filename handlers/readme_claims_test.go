@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/settings"
 	"gatehouse/internal/websession"
 	"gatehouse/mail"
 	"gatehouse/models"
@@ -52,8 +53,8 @@ func TestLogoutAsTheREADMESays(t *testing.T) {
 // minutes is unused, another request sends nothing — silently from the
 // public form, and the admin page says so."
 func TestAdminResetWithinFiveMinutesSendsNothing(t *testing.T) {
-	if DefaultResetThrottle != 5*time.Minute || mail.HumanDuration(DefaultResetThrottle) != "5 minutes" {
-		t.Fatalf("DefaultResetThrottle: got %v (%q), the README says 5 minutes", DefaultResetThrottle, mail.HumanDuration(DefaultResetThrottle))
+	if settings.DefaultResetThrottle != 5*time.Minute || mail.HumanDuration(settings.DefaultResetThrottle) != "5 minutes" {
+		t.Fatalf("DefaultResetThrottle: got %v (%q), the README says 5 minutes", settings.DefaultResetThrottle, mail.HumanDuration(settings.DefaultResetThrottle))
 	}
 	const window = 300 * time.Millisecond // the 5 minutes, shortened
 	smtpSrv, withMail := withSMTP(t)

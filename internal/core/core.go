@@ -16,26 +16,10 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/internal/passhash"
+	"gatehouse/internal/settings"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
-
-// Options are what the core takes from the configuration.
-type Options struct {
-	// Policy is what the security flows apply.
-	Policy auth.Policy
-	// SecretKey signs the outbox's links (and seals second factors, through
-	// Policy).
-	SecretKey string
-	// Mailer sends the outbox's mail; Worker tunes the worker.
-	Mailer mail.Mailer
-	Worker mail.WorkerOptions
-	// EventRetention is how long security events are kept
-	// (models.DefaultEventRetention when 0).
-	EventRetention time.Duration
-	// IntegrityCheckEvery is how often SQLite's quick_check runs (1h when 0).
-	IntegrityCheckEvery time.Duration
-}
 
 // ReadyInterval is how long a readiness answer is reused (Probe).
 const ReadyInterval = time.Second
@@ -56,20 +40,16 @@ type Core struct {
 	Outbox   *models.Outbox
 	Probe    *models.Probe
 	worker   *mail.Worker
-	opts     Options
+	cfg      settings.Config
 }
 
-// New wires the core over db, hashing passwords with hasher.
-func New(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, opts Options) *Core {
-	if opts.EventRetention <= 0 {
-		opts.EventRetention = models.DefaultEventRetention
-	}
-	if opts.IntegrityCheckEvery <= 0 {
-		opts.IntegrityCheckEvery = time.Hour
-	}
+// New wires the core over db, hashing passwords with hasher, configured by
+// cfg (defaults applied to what it leaves empty).
+func New(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg settings.Config) *Core {
+	cfg.SetDefaults()
 	outbox := models.NewOutbox(db)
-	outbox.SetSecret(opts.SecretKey)
-	accounts := auth.NewAccounts(db, hasher, outbox, opts.Policy)
+	outbox.SetSecret(cfg.SecretKey)
+	accounts := auth.NewAccounts(db, hasher, outbox, cfg.Policy())
 	if _, err := models.RefreshLegacyDummy(context.Background(), db, hasher); err != nil {
 		log.Warn("legacy hash dummy not set", "err", err)
 	}
@@ -80,14 +60,14 @@ func New(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, opts Options) *
 		Tokens:   models.NewTokens(db),
 		Events:   models.NewEvents(db),
 		Probe:    models.NewProbe(db, ReadyInterval),
-		worker:   mail.NewWorker(outbox, opts.Mailer, accounts.ProcessResetRequest, opts.Policy.BaseURL, log, opts.Worker),
-		opts:     opts,
+		worker:   newWorker(log, outbox, accounts, cfg),
+		cfg:      cfg,
 	}
 }
 
 // Sweeps are the background deletions of expired rows: the one list the
 // server runs every SweepEvery and clearsessions runs once.
-func (c *Core) Sweeps() []models.SweepJob { return models.Sweeps(c.DB, c.opts.EventRetention) }
+func (c *Core) Sweeps() []models.SweepJob { return models.Sweeps(c.DB, c.cfg.EventRetention) }
 
 // Run does the background work until ctx ends: the outbox worker, the
 // sweeps of expired sessions, stale throttle counters, expired tokens, old
@@ -107,7 +87,15 @@ func (c *Core) Run(ctx context.Context) {
 			return 0, err
 		})
 	})
-	wg.Go(func() { c.Probe.Watch(ctx, c.Log, time.Second, c.opts.IntegrityCheckEvery) })
+	wg.Go(func() { c.Probe.Watch(ctx, c.Log, time.Second, c.cfg.IntegrityCheckEvery) })
 	wg.Go(func() { c.worker.Run(ctx) })
 	wg.Wait()
+}
+
+// newWorker is the outbox worker: cfg's mailer and tuning, its failures
+// counted in cfg's metrics.
+func newWorker(log *slog.Logger, outbox *models.Outbox, accounts *auth.Accounts, cfg settings.Config) *mail.Worker {
+	opts := cfg.Outbox
+	opts.OnFailure = cfg.Metrics.OutboxFailed
+	return mail.NewWorker(outbox, cfg.Mailer, accounts.ProcessResetRequest, cfg.BaseURL, log, opts)
 }
