@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -43,4 +45,29 @@ func gatehouseBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", built.err, built.out)
 	}
 	return built.path
+}
+
+func TestMalformedGOMEMLIMITInTheRealBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := gatehouseBinary(t)
+	dir := t.TempDir()
+	environ := []string{"GOMEMLIMIT=lots", "DATABASE_URL=" + filepath.Join(dir, "gc.db"), "ADDR=127.0.0.1:0", "PATH=/usr/bin:/bin"}
+	help := exec.Command(bin, "help")
+	help.Env = environ
+	if out, err := help.CombinedOutput(); err != nil || !strings.Contains(string(out), "commands:") {
+		t.Errorf("help with GOMEMLIMIT=lots: got %v\n%s", err, out)
+	}
+	serve := exec.Command(bin)
+	serve.Env = environ
+	out, err := serve.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("serve with GOMEMLIMIT=lots: got %v, want exit status 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `GOMEMLIMIT: "lots" is not a size`) || strings.Contains(string(out), "fatal error") ||
+		strings.Contains(string(out), "goroutine") {
+		t.Errorf("serve with GOMEMLIMIT=lots: got\n%s\nwant the configuration message, no runtime crash", out)
+	}
 }

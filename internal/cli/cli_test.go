@@ -1,10 +1,10 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"os/exec"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -314,30 +314,6 @@ func TestGCVariables(t *testing.T) {
 // A malformed GOMEMLIMIT would stop the Go runtime before main with a
 // stack trace. The real binary reports it like any other variable when
 // serving and lets help and the management commands run.
-func TestMalformedGOMEMLIMITInTheRealBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := gatehouseBinary(t)
-	dir := t.TempDir()
-	environ := []string{"GOMEMLIMIT=lots", "DATABASE_URL=" + filepath.Join(dir, "gc.db"), "ADDR=127.0.0.1:0", "PATH=/usr/bin:/bin"}
-	help := exec.Command(bin, "help")
-	help.Env = environ
-	if out, err := help.CombinedOutput(); err != nil || !strings.Contains(string(out), "commands:") {
-		t.Errorf("help with GOMEMLIMIT=lots: got %v\n%s", err, out)
-	}
-	serve := exec.Command(bin)
-	serve.Env = environ
-	out, err := serve.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("serve with GOMEMLIMIT=lots: got %v, want exit status 1\n%s", err, out)
-	}
-	if !strings.Contains(string(out), `GOMEMLIMIT: "lots" is not a size`) || strings.Contains(string(out), "fatal error") ||
-		strings.Contains(string(out), "goroutine") {
-		t.Errorf("serve with GOMEMLIMIT=lots: got\n%s\nwant the configuration message, no runtime crash", out)
-	}
-}
 
 // TestClearSessionsRunsTheServersSweeps: clearsessions runs each sweep of
 // the one list the server runs (models.Sweeps), reporting each, so an old
@@ -369,3 +345,7 @@ func TestClearSessionsRunsTheServersSweeps(t *testing.T) {
 		t.Errorf("the old event was not swept:\n%s", out)
 	}
 }
+
+// noRedirects is a client that shows redirects instead of following them.
+var noRedirects = &http.Client{Timeout: 20 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
