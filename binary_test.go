@@ -47,6 +47,9 @@ func gatehouseBinary(t *testing.T) string {
 	return built.path
 }
 
+// A malformed GOMEMLIMIT would stop the Go runtime before main with a
+// stack trace. The real binary reports it like any other variable when
+// serving and lets help and the management commands run.
 func TestMalformedGOMEMLIMITInTheRealBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")

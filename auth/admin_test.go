@@ -8,6 +8,10 @@ import (
 	"testing"
 )
 
+// TestAdminUpdateDemotionRace lines two superusers up past every check made
+// outside the transaction, each demoting the other. The immediate
+// transaction serialises them and the second re-reads its actor, no longer a
+// superuser: exactly one wins and an active superuser remains.
 func TestAdminUpdateDemotionRace(t *testing.T) {
 	acc, users := openTestAccounts(t, Policy{})
 	a := mustCreate(t, users, models.NewUser{Username: "ada", IsSuperuser: true})
@@ -90,6 +94,10 @@ func TestAdminRules(t *testing.T) {
 	}
 }
 
+// TestAdminRightsCheckedInTheWrite: a staff member's rights are checked in
+// the transaction that makes the change, against the rows as they are
+// then. A target promoted to superuser after the form was shown (here:
+// between the hash and the write) is out of reach.
 func TestAdminRightsCheckedInTheWrite(t *testing.T) {
 	acc, users := openTestAccounts(t, Policy{})
 	ctx := context.Background()

@@ -8,6 +8,8 @@ import (
 	"testing"
 )
 
+// E-mail addresses are unique case-insensitively; accounts without one
+// are not. Both creation and an admin's e-mail edit are held to it.
 func TestUniqueEmails(t *testing.T) {
 	users := openTestUsers(t)
 	ctx := context.Background()

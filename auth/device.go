@@ -17,10 +17,6 @@ import (
 // login after this feature, or after sign-up) learns its first one
 // silently: there is nothing to compare with.
 
-// KnownDevice is a browser an account has signed in from.
-
-// Known-device events and mail.
-
 // maxKnownDevices bounds the rows one account keeps; the least recently
 // used go first.
 const maxKnownDevices = 50

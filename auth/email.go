@@ -31,12 +31,6 @@ func (p Policy) verification() string {
 	return p.EmailVerification
 }
 
-// Token purposes of e-mail confirmation.
-
-// Outbox kinds of the e-mail flows.
-
-// Events of the e-mail flows.
-
 // Throttle scope: confirmation mails per account.
 const ScopeEmailMailUser = "email-mail:user"
 
@@ -116,11 +110,6 @@ func (a *Accounts) RequestEmailChange(ctx context.Context, in EmailChangeInput) 
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailChangeRequested, u, nil, ""))
 	})
 }
-
-// PrepareEmailChangeToken issues the token of a change link at send time.
-// The account must be active and still have the address it had when the
-// change was asked for; the token's payload is the new address (the
-// message's recipient). An earlier attempt's token is voided.
 
 // EmailToken is a usable e-mail confirmation link as its page shows it.
 type EmailToken struct {

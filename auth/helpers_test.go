@@ -18,6 +18,8 @@ import (
 
 var cheap = passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
+// loadLegacyDB writes testdata/legacy_ef02412.sql (a database made by the
+// last release before versioned migrations) into a new SQLite file.
 func loadLegacyDB(t *testing.T) string {
 	t.Helper()
 	dump, err := os.ReadFile("../models/testdata/legacy_ef02412.sql")
@@ -54,6 +56,8 @@ func mustCreate(t *testing.T, users *models.Users, nu models.NewUser) *models.Us
 	return u
 }
 
+// openTestDB opens a fresh database: an SQLite file under t.TempDir(), or
+// a new PostgreSQL database when TEST_DATABASE_URL is set (testdb.URL).
 func openTestDB(t testing.TB, opts ...models.OpenOption) *gorm.DB {
 	t.Helper()
 	db, err := models.Open(context.Background(), testdb.URL(t), opts...)
@@ -64,11 +68,14 @@ func openTestDB(t testing.TB, opts ...models.OpenOption) *gorm.DB {
 	return db
 }
 
+// openTestUsers returns the user operations over a fresh database, hashing
+// with cheap parameters.
 func openTestUsers(t *testing.T) *models.Users {
 	t.Helper()
 	return models.NewUsers(openTestDB(t), passhash.NewHasher(cheap, 2, time.Second))
 }
 
+// openTwoPools opens the same new database twice.
 func openTwoPools(t *testing.T) (*gorm.DB, *gorm.DB) {
 	t.Helper()
 	url := testdb.URL(t)

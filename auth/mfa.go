@@ -18,16 +18,6 @@ import (
 	"gatehouse/models"
 )
 
-// Kinds of authenticator.
-
-// Authenticator is one second factor of a user: an authenticator app
-// (its TOTP secret sealed with a key derived from SECRET_KEY), one recovery
-// code (its SHA-256 only), or a passkey (its public key). The table is read
-// only once a password is right, on the 2FA pages and by staff — never on
-// the session hot path.
-
-// Security events of two-factor authentication.
-
 // Authentication methods of sessions signed in with a second factor.
 const (
 	AuthPasswordTOTP     = "password+totp"

@@ -12,10 +12,6 @@ import (
 	"gatehouse/models"
 )
 
-// MinSecretKeyLen is the shortest SECRET_KEY two-factor authentication
-// accepts: keys are derived from it with HKDF, so it needs entropy, not a
-// format.
-
 // ErrMFAUnavailable means SECRET_KEY is not set (or too short), so the
 // secrets of authenticator apps cannot be sealed or opened.
 var ErrMFAUnavailable = errors.New("two-factor authentication needs SECRET_KEY (at least 32 characters)")

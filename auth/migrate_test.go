@@ -10,6 +10,9 @@ import (
 	"gatehouse/models"
 )
 
+// A database made by the release before versioned migrations is adopted
+// in place: every migration applies, every row and every password is still
+// there, and the data migrations filled what they derive.
 func TestMigrateUpgradesLegacyDatabase(t *testing.T) {
 	path := loadLegacyDB(t)
 	ctx := context.Background()

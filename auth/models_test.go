@@ -11,6 +11,8 @@ import (
 	"gatehouse/models"
 )
 
+// openTestAccounts returns the flows over a fresh database, with login
+// limits off unless the policy sets them.
 func openTestAccounts(t *testing.T, p Policy) (*Accounts, *models.Users) {
 	t.Helper()
 	db := openTestDB(t)

@@ -8,6 +8,10 @@ import (
 	"gorm.io/gorm"
 )
 
+// AdminRetryMail puts a failed message back in the queue for a staff
+// member ("Send again"), in one transaction with the rights check and the
+// security event. sent is false when the message is not (or no longer)
+// failed.
 func (a *Accounts) AdminRetryMail(ctx context.Context, actorID, messageID uint) (sent bool, err error) {
 	err = a.transaction(ctx, "retry mail", func(tx *gorm.DB) error {
 		actor, err := loadActor(tx, actorID)

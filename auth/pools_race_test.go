@@ -11,6 +11,10 @@ import (
 	"gatehouse/models"
 )
 
+// Two superusers demote each other from two pools, both held inside their
+// transactions after their write and before the last-superuser check. One
+// must win and one active superuser remain. Without serializeAdminWrites,
+// on PostgreSQL both count the other still a superuser and both commit.
 func TestSuperuserGuardRaceTwoPools(t *testing.T) {
 	db1, db2 := openTwoPools(t)
 	hasher := passhash.NewHasher(cheap, 2, 30*time.Second)

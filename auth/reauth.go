@@ -11,8 +11,6 @@ import (
 	"gorm.io/gorm"
 )
 
-// Events of re-authentication ("sudo mode").
-
 // DefaultReauthTimeout is how long a password confirmation lasts (the
 // REAUTH_TIMEOUT setting).
 const DefaultReauthTimeout = 10 * time.Minute
@@ -37,8 +35,6 @@ type ReauthResult struct {
 	Session      models.NewSession
 	RecoveryLeft int
 }
-
-// Events of re-authentication with a second factor.
 
 // Reauthenticate is "sudo mode": the signed-in user gives their password
 // again and, when they have a second factor (an authenticator app or a

@@ -8,6 +8,8 @@ import (
 	"gorm.io/gorm"
 )
 
+// revokeByPublicID deletes userID's session with that public ID inside tx
+// and reports whether there was one.
 func revokeByPublicID(tx *gorm.DB, userID uint, publicID string) (bool, error) {
 	if !models.ValidPublicID(publicID) {
 		return false, nil
@@ -25,6 +27,9 @@ func revokeByPublicID(tx *gorm.DB, userID uint, publicID string) (bool, error) {
 	return false, nil
 }
 
+// AdminRevokeSession ends one session of target for a staff member,
+// checking the rights in the same transaction; it reports whether there was
+// such a session (an unknown or ended one is not an error).
 func (a *Accounts) AdminRevokeSession(ctx context.Context, actorID, targetID uint, publicID string) (bool, error) {
 	var ok bool
 	err := a.transaction(ctx, "revoke session", func(tx *gorm.DB) error {
@@ -40,6 +45,9 @@ func (a *Accounts) AdminRevokeSession(ctx context.Context, actorID, targetID uin
 	return ok, err
 }
 
+// AdminRevokeAll signs target out everywhere for a staff member (on one's
+// own account: everywhere but except, the acting session), rights checked
+// in the same transaction. It returns how many sessions ended.
 func (a *Accounts) AdminRevokeAll(ctx context.Context, actorID, targetID uint, except string) (int64, error) {
 	var n int64
 	err := a.transaction(ctx, "end sessions", func(tx *gorm.DB) error {

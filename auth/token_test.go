@@ -9,6 +9,7 @@ import (
 	"time"
 )
 
+// issueReset issues a reset token for u and returns its hash.
 func issueReset(t *testing.T, acc *Accounts, u *models.User, ttl time.Duration) string {
 	t.Helper()
 	token, err := models.NewTokens(acc.db).Issue(context.Background(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: ttl})
@@ -22,6 +23,9 @@ func issueReset(t *testing.T, acc *Accounts, u *models.User, ttl time.Duration) 
 	return hash
 }
 
+// TestResetPasswordConsumesOnce lines up parallel uses of one token after
+// all of them passed the check, so only the conditional UPDATE can decide:
+// exactly one wins.
 func TestResetPasswordConsumesOnce(t *testing.T) {
 	acc, users := openTestAccounts(t, Policy{})
 	ctx := context.Background()
@@ -59,6 +63,7 @@ func TestResetPasswordConsumesOnce(t *testing.T) {
 	}
 }
 
+// TestTokenPurposeIsChecked: a token is only good for what it was issued for.
 func TestTokenPurposeIsChecked(t *testing.T) {
 	acc, users := openTestAccounts(t, Policy{})
 	ctx := context.Background()
@@ -76,6 +81,9 @@ func TestTokenPurposeIsChecked(t *testing.T) {
 	}
 }
 
+// TestChangesVoidTokens: a link mailed before a change of password, e-mail
+// address or active status does not work after it, whichever flow made the
+// change.
 func TestChangesVoidTokens(t *testing.T) {
 	ctx := context.Background()
 	email, off := "new-address@example.com", false

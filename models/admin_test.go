@@ -17,11 +17,6 @@ func mustCreate(t *testing.T, users *Users, nu NewUser) *User {
 	return u
 }
 
-// TestAdminUpdateDemotionRace lines two superusers up past every check made
-// outside the transaction, each demoting the other. The immediate
-// transaction serialises them and the second re-reads its actor, no longer a
-// superuser: exactly one wins and an active superuser remains.
-
 func TestPrefixEnd(t *testing.T) {
 	for _, tc := range []struct {
 		in, want string
@@ -40,8 +35,3 @@ func TestPrefixEnd(t *testing.T) {
 		}
 	}
 }
-
-// TestAdminRightsCheckedInTheWrite: a staff member's rights are checked in
-// the transaction that makes the change, against the rows as they are
-// then. A target promoted to superuser after the form was shown (here:
-// between the hash and the write) is out of reach.

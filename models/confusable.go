@@ -24,15 +24,6 @@ import (
 // address (compared case-insensitively, as usernames are).
 var ErrDuplicateEmail = errors.New("a user with that email address already exists")
 
-// isDefaultIgnorable reports Unicode's Default_Ignorable_Code_Point,
-// derived as DerivedCoreProperties.txt defines it from the tables of Go's
-// unicode package: Other_Default_Ignorable_Code_Point + Cf +
-// Variation_Selector − White_Space − U+FFF9..FFFB − U+13430..13440 −
-// Prepended_Concatenation_Mark.
-
-// invisibleUsernameMsg is ValidateUsername's message for s when it holds a
-// default-ignorable (invisible) character, else "".
-
 // UserSkeleton is one look-alike identity of a user: a skeleton (see
 // UsernameSkeletons) that no other account may have. The primary key is the
 // rule; rows go with their user.

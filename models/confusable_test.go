@@ -72,9 +72,6 @@ func TestLookalikeUsernamesCollide(t *testing.T) {
 	}
 }
 
-// E-mail addresses are unique case-insensitively; accounts without one
-// are not. Both creation and an admin's e-mail edit are held to it.
-
 // The data migration on a database that already has look-alikes and a
 // shared address (made by the release before the rule): nobody is lost,
 // everyone still logs in, the oldest keeps the look-alike identity, the

@@ -2,6 +2,8 @@ package models
 
 import "time"
 
+// KnownDevice is a browser an account has signed in from: only the
+// SHA-256 of its long-lived cookie (auth/device.go).
 type KnownDevice struct {
 	ID         uint      `gorm:"primaryKey"`
 	UserID     uint      `gorm:"not null;index:idx_known_devices_user_hash,priority:1"`

@@ -140,7 +140,7 @@ func isUnavailable(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
-// isUniqueViolation reports whether err is a UNIQUE (or primary key)
+// IsUniqueViolation reports whether err is a UNIQUE (or primary key)
 // constraint failure.
 func IsUniqueViolation(err error) bool {
 	var se sqlite3.Error
@@ -151,7 +151,7 @@ func IsUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-// uniqueIndexOf names the unique index a violation hit ("" if unknown), so
+// UniqueIndexOf names the unique index a violation hit ("" if unknown), so
 // one insert can tell a taken username from a taken e-mail address.
 func UniqueIndexOf(err error) string {
 	var pe *pgconn.PgError
@@ -172,7 +172,7 @@ func UniqueIndexOf(err error) string {
 // adminWritesLock is the PostgreSQL advisory lock key of admin writes.
 const adminWritesLock int64 = 0x6761746568_01 // "gateh", 1
 
-// serializeAdminWrites makes the admin writes that can take away a
+// SerializeAdminWrites makes the admin writes that can take away a
 // superuser (update, delete) run one at a time, so "an active superuser
 // remains" is checked against every committed change. SQLite's immediate
 // transactions already hold the single write lock. Under PostgreSQL's READ

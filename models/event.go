@@ -71,7 +71,7 @@ func (ev *Events) Record(ctx context.Context, e AuthEvent) error {
 	return dbErr("record event", RecordEvent(ev.db.WithContext(ctx), ctx, e))
 }
 
-// recordEvent stores e inside tx.
+// RecordEvent stores e inside tx.
 func RecordEvent(tx *gorm.DB, ctx context.Context, e AuthEvent) error {
 	ci := ClientInfoOf(ctx)
 	if e.IP == "" {
@@ -88,7 +88,7 @@ func RecordEvent(tx *gorm.DB, ctx context.Context, e AuthEvent) error {
 	return tx.Create(&e).Error
 }
 
-// userEvent is the event kind about user u (ID and name filled in).
+// UserEvent is the event kind about user u (ID and name filled in).
 func UserEvent(kind EventKind, u *User, actorID *uint, detail string) AuthEvent {
 	return AuthEvent{Kind: kind, UserID: &u.ID, Username: u.Username, ActorID: actorID, Detail: detail}
 }

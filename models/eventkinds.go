@@ -88,6 +88,7 @@ func EventMetricLabel(kind EventKind) string {
 	return "other"
 }
 
+// Security events of two-factor authentication.
 const (
 	EventFactorAdded          EventKind = "mfa_factor_added"
 	EventFactorRemoved        EventKind = "mfa_factor_removed"
@@ -106,6 +107,7 @@ const (
 	EventAccountDeleteFailed EventKind = "account_delete_failed"
 )
 
+// Events of the e-mail flows.
 const (
 	EventEmailChangeRequested EventKind = "email_change_requested"
 	EventEmailChanged         EventKind = "email_changed"
@@ -113,12 +115,14 @@ const (
 	EventEmailMailThrottled   EventKind = "email_mail_throttled"
 )
 
+// Events of re-authentication ("sudo mode").
 const (
 	EventReauthenticated EventKind = "reauthenticated"
 	EventReauthFailed    EventKind = "reauthentication_failed"
 	EventReauthThrottled EventKind = "reauthentication_throttled"
 )
 
+// Events of re-authentication with a second factor.
 const (
 	EventReauthFactorFailed EventKind = "reauthentication_factor_failed"
 )

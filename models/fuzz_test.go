@@ -11,12 +11,6 @@ import (
 	"gatehouse/internal/secret"
 )
 
-// FuzzUsernameNormalization checks the username pipeline on any input:
-// nothing panics, normalising is idempotent, the key of a username equals
-// the key of its stored form (so a user can always log in with the name
-// shown to them), and a name that validates has a stable, non-empty key.
-// Seeds: testdata/fuzz/FuzzUsernameNormalization.
-
 // FuzzSessionIDFromToken checks cookie-token parsing on any input: it never
 // panics, accepts exactly the 43-character strict base64url encodings of
 // 32 bytes (the one token primitive, internal/secret, decodes strictly, as

@@ -2,12 +2,18 @@ package models
 
 import "time"
 
+// Kinds of authenticator.
 const (
 	FactorTOTP     = "totp"
 	FactorRecovery = "recovery"
 	FactorPasskey  = "webauthn"
 )
 
+// Authenticator is one second factor of a user: an authenticator app
+// (its TOTP secret sealed with a key derived from SECRET_KEY), one recovery
+// code (its SHA-256 only), or a passkey (its public key). The table is read
+// only once a password is right, on the 2FA pages and by staff — never on
+// the session hot path.
 type Authenticator struct {
 	ID     uint   `gorm:"primaryKey"`
 	UserID uint   `gorm:"not null;index:idx_authenticators_user_kind,priority:1"`
@@ -33,3 +39,8 @@ type Authenticator struct {
 }
 
 func init() { allModels = append(allModels, &Authenticator{}) }
+
+// MinSecretKeyLen is the shortest SECRET_KEY two-factor authentication
+// accepts: keys are derived from it with HKDF, so it needs entropy, not a
+// format.
+const MinSecretKeyLen = 32

@@ -38,10 +38,6 @@ func loadLegacyDB(t *testing.T) string {
 	return path
 }
 
-// A database made by the release before versioned migrations is adopted
-// in place: every migration applies, every row and every password is still
-// there, and the data migrations filled what they derive.
-
 // Every column GORM reads or writes for a model exists in the migrated
 // schema: the migrations, not AutoMigrate, make the tables, so a model
 // field without its migration fails here.

@@ -21,9 +21,6 @@ func openTestUsers(t *testing.T) *Users {
 	return NewUsers(openTestDB(t), passhash.NewHasher(cheap, 2, time.Second))
 }
 
-// openTestAccounts returns the flows over a fresh database, with login
-// limits off unless the policy sets them.
-
 func TestSessionIDFromToken(t *testing.T) {
 	_, id, err := newSessionToken()
 	if err != nil || len(id) != 64 {

@@ -129,7 +129,7 @@ func (e *RecipientGone) Unwrap() error { return ErrRecipientGone }
 // handed back): it must not send it or record an outcome for it.
 var ErrClaimLost = errors.New("outbox claim lost")
 
-// enqueue writes a message inside tx; it is claimed once tx commits.
+// Enqueue writes a message inside tx; it is claimed once tx commits.
 func Enqueue(tx *gorm.DB, kind string, userID *uint, to string, data map[string]string) error {
 	payload := []byte("{}")
 	if len(data) > 0 {
@@ -175,7 +175,7 @@ func NewOutbox(db *gorm.DB) *Outbox {
 // Wake returns the channel nudged when this process enqueued work.
 func (o *Outbox) Wake() <-chan struct{} { return o.wake }
 
-// nudge wakes the worker without blocking.
+// Nudge wakes the worker without blocking.
 func (o *Outbox) Nudge() {
 	if o == nil {
 		return
@@ -375,17 +375,6 @@ func (o *Outbox) Retry(ctx context.Context, ids []uint, allFailed bool) (int64, 
 	return n, nil
 }
 
-// retryMail, inside tx, puts messages back in the queue to be sent now:
-// failed ones get a fresh retry period (and, for a link, a fresh link: the
-// old one is voided when the new one is issued); waiting ones are made
-// due. With allFailed (and no ids) it retries every failed message. It
-// returns how many rows it put back.
-
-// AdminRetryMail puts a failed message back in the queue for a staff
-// member ("Send again"), in one transaction with the rights check and the
-// security event. sent is false when the message is not (or no longer)
-// failed.
-
 // OutboxStats counts the outbox by state.
 type OutboxStats struct {
 	Pending, Failed, Sent, Dropped int64
@@ -565,11 +554,39 @@ func Sweep(ctx context.Context, interval time.Duration, log *slog.Logger, what s
 	}
 }
 
+// PrepareEmailChangeToken issues the token of a change link at send time.
+// The account must be active and still have the address it had when the
+// change was asked for; the token's payload is the new address (the
+// message's recipient). An earlier attempt's token is voided.
 func (o *Outbox) PrepareEmailChangeToken(ctx context.Context, m *OutboxMessage, ttl time.Duration) (string, error) {
 	return o.prepareToken(ctx, m, TokenIssue{Purpose: PurposeEmailChange, TTL: ttl, Payload: m.Recipient}, m.Data()["old"])
 }
 
+// Token purposes of e-mail confirmation.
 const (
 	PurposeEmailChange = "email_change"
 	PurposeEmailVerify = "email_verify"
 )
+
+// RetryMail, inside tx, puts messages back in the queue to be sent now:
+// failed ones get a fresh retry period (and, for a link, a fresh link: the
+// old one is voided when the new one is issued); waiting ones are made
+// due. With allFailed (and no ids) it retries every failed message. It
+// returns how many rows it put back.
+func RetryMail(tx *gorm.DB, ids []uint, allFailed bool) (int64, error) {
+	now := time.Now().UTC()
+	failed := tx.Model(&OutboxMessage{}).Where("failed_at IS NOT NULL AND sent_at IS NULL AND dropped_at IS NULL")
+	if !allFailed {
+		failed = failed.Where("id IN ?", ids)
+	}
+	res := failed.Updates(map[string]any{"failed_at": nil, "next_attempt_at": now, "claimed_until": nil,
+		"attempts": 0, "created_at": now})
+	if res.Error != nil || allFailed {
+		return res.RowsAffected, res.Error
+	}
+	n := res.RowsAffected
+	res = tx.Model(&OutboxMessage{}).Where("id IN ? AND next_attempt_at > ?", ids, now).
+		Where("sent_at IS NULL AND failed_at IS NULL AND dropped_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)", now).
+		Update("next_attempt_at", now)
+	return n + res.RowsAffected, res.Error
+}

@@ -34,11 +34,6 @@ func openTwoPools(t *testing.T) (*gorm.DB, *gorm.DB) {
 	return dbs[0], dbs[1]
 }
 
-// Two superusers demote each other from two pools, both held inside their
-// transactions after their write and before the last-superuser check. One
-// must win and one active superuser remain. Without serializeAdminWrites,
-// on PostgreSQL both count the other still a superuser and both commit.
-
 // Attempts on one key from two pools at once are all counted: the one that
 // reaches the limit, and only it, blocks the key; the next is refused.
 func TestThrottleRaceTwoPools(t *testing.T) {

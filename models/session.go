@@ -11,15 +11,6 @@ import (
 	"gatehouse/internal/secret"
 )
 
-// Session cookie names. Over https the cookie carries the __Host- prefix,
-// which browsers only accept with Secure, Path=/ and no Domain: a sibling
-// subdomain or a plain-http page cannot plant or overwrite it.
-
-// CookieName returns the session cookie's name for an http or https site.
-
-// lastSeenEvery bounds how often a request writes last_seen_at, so reading
-// pages does not turn into a database write per request.
-
 // Lifetimes of sessions that are not signed in. A visitor who is not signed
 // in has no session at all, except when a flow needs one: a reset link in
 // use, a message to show after logging out. Those end quickly.
@@ -150,12 +141,6 @@ type NewSession struct {
 	token string
 }
 
-// SessionStateKey is the gin-contrib session value holding the request's
-// *SessionState. It is never saved as a value: Save writes the columns.
-
-// StateOf returns the typed state behind a store-level session (nil when
-// the store did not create it).
-
 type clientKey struct{}
 
 // ClientInfo is what the session store records about who opened a session.
@@ -203,26 +188,6 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// NewSessionStore returns a store whose signed-in sessions last lifetime
-// from creation (remembered) or until idle passes without a request (not
-// remembered). secure marks the cookie Secure and gives it the __Host-
-// prefix (for https deployments).
-
-// CookieName is the name of the store's session cookie.
-
-// Lifetimes returns how long the store's sessions last.
-
-// Get returns the request's session, loading it once per request.
-
-// New loads the session named by the request's cookie, or returns a new
-// empty one when there is none, it is malformed, expired or unknown. A
-// session whose pending second factor has timed out loses that state.
-
-// Save writes what the request changed: it ends, rotates, creates or
-// updates the row and sets or clears the cookie. A visitor who is not signed
-// in gets a row (short-lived) only when there is something to carry: a
-// flash message or a capability such as a reset link in use.
-
 // createSession inserts a session row for state inside tx and returns it
 // with its cookie token. How long it lasts: see Lifetimes.
 func createSession(tx *gorm.DB, ctx context.Context, state SessionState, life Lifetimes) (NewSession, error) {
@@ -269,9 +234,6 @@ func signIn(tx *gorm.DB, ctx context.Context, oldID string, user *User, method s
 	ns.State.User = user
 	return ns, nil
 }
-
-// encodeFlashes encodes the session values other than the typed state
-// (only flash messages are kept there); nil when there are none.
 
 // newSessionToken returns a random 256-bit cookie token and the ID (its
 // SHA-256 in hex) under which the row is stored.

@@ -40,18 +40,7 @@ func SessionPublicID(rowID string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// validPublicID reports whether s has the form of a SessionPublicID.
+// ValidPublicID reports whether s has the form of a SessionPublicID.
 func ValidPublicID(s string) bool {
 	return len(s) == 24 && strings.Trim(s, "0123456789abcdef") == ""
 }
-
-// revokeByPublicID deletes userID's session with that public ID inside tx
-// and reports whether there was one.
-
-// AdminRevokeSession ends one session of target for a staff member,
-// checking the rights in the same transaction; it reports whether there was
-// such a session (an unknown or ended one is not an error).
-
-// AdminRevokeAll signs target out everywhere for a staff member (on one's
-// own account: everywhere but except, the acting session), rights checked
-// in the same transaction. It returns how many sessions ended.

@@ -210,7 +210,7 @@ func (t *Throttles) Take(ctx context.Context, rules ...Rule) (Taken, error) {
 	return out, nil
 }
 
-// take is Take inside the caller's transaction.
+// TakeTx is Take inside the caller's transaction.
 func (t *Throttles) TakeTx(tx *gorm.DB, rules ...Rule) (Taken, error) {
 	now := t.now()
 	var out Taken
@@ -290,7 +290,7 @@ func lockCounter(tx *gorm.DB, r Rule, now time.Time, row *ThrottleCounter) error
 	}
 }
 
-// giveBack returns the attempt taken against rule (a login that succeeded
+// GiveBack returns the attempt taken against rule (a login that succeeded
 // does not count against its address), inside tx: the count goes down by
 // one and a block the attempt started is lifted.
 func GiveBack(tx *gorm.DB, t Taken, scope string) error {
@@ -310,7 +310,7 @@ func GiveBack(tx *gorm.DB, t Taken, scope string) error {
 	return nil
 }
 
-// resetRule forgets a rule's attempts and back-off inside tx, as a
+// ResetRule forgets a rule's attempts and back-off inside tx, as a
 // successful login does for its (username, address) counter. The row is
 // cleared rather than deleted, so a parallel take never loses it between
 // its insert and its locked read.

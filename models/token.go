@@ -154,7 +154,7 @@ func (t *Tokens) Check(ctx context.Context, purpose, hash string) (*OneTimeToken
 	return &row, nil
 }
 
-// consumeToken uses the token up inside tx: one conditional UPDATE, so of
+// ConsumeToken uses the token up inside tx: one conditional UPDATE, so of
 // parallel uses exactly one sees RowsAffected == 1. It returns the token's
 // row as it was, or ErrInvalidToken.
 func ConsumeToken(tx *gorm.DB, purpose, hash string, now time.Time) (*OneTimeToken, error) {
@@ -177,7 +177,7 @@ func ConsumeToken(tx *gorm.DB, purpose, hash string, now time.Time) (*OneTimeTok
 	return &row, nil
 }
 
-// voidTokens marks every outstanding token of userID used, inside tx: called
+// VoidTokens marks every outstanding token of userID used, inside tx: called
 // whenever the user's password, e-mail address or active status changes, so
 // a link mailed before the change cannot undo it.
 func VoidTokens(tx *gorm.DB, userID uint, now time.Time) error {

@@ -5,12 +5,6 @@ import (
 	"testing"
 )
 
-// issueReset issues a reset token for u and returns its hash.
-
-// TestResetPasswordConsumesOnce lines up parallel uses of one token after
-// all of them passed the check, so only the conditional UPDATE can decide:
-// exactly one wins.
-
 func TestTokenHashRejectsMalformed(t *testing.T) {
 	for _, tok := range []string{"", "abc", string(make([]byte, 43)), "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB"} {
@@ -19,9 +13,3 @@ func TestTokenHashRejectsMalformed(t *testing.T) {
 		}
 	}
 }
-
-// TestTokenPurposeIsChecked: a token is only good for what it was issued for.
-
-// TestChangesVoidTokens: a link mailed before a change of password, e-mail
-// address or active status does not work after it, whichever flow made the
-// change.

@@ -69,10 +69,10 @@ func NewUsers(db *gorm.DB, hasher *passhash.Hasher) *Users {
 	return &Users{db: db, hasher: hasher}
 }
 
-// Hasher returns the password hasher the users are checked with.
 // DB is the database the users live in.
 func (u *Users) DB() *gorm.DB { return u.db }
 
+// Hasher returns the password hasher the users are checked with.
 func (u *Users) Hasher() *passhash.Hasher { return u.hasher }
 
 // Create validates nu and stores a new active user, recording no event:
@@ -95,7 +95,7 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 	return user, nil
 }
 
-// prepareUser validates nu and hashes its password: the work before the
+// PrepareUser validates nu and hashes its password: the work before the
 // insert. A username taken in any letter case is left to the unique index.
 // Validation failures come back as a *ValidationError on username, email
 // and password.
@@ -221,3 +221,6 @@ func RefreshLegacyDummy(ctx context.Context, db *gorm.DB, h *passhash.Hasher) (i
 	h.SetLegacyDummy(passhash.PickLegacyDummy(hashes))
 	return int64(len(hashes)), nil
 }
+
+// NewValidationError returns an empty ValidationError to add messages to.
+func NewValidationError() *ValidationError { return &ValidationError{Fields: map[string][]string{}} }

@@ -311,10 +311,6 @@ func TestGCVariables(t *testing.T) {
 	}
 }
 
-// A malformed GOMEMLIMIT would stop the Go runtime before main with a
-// stack trace. The real binary reports it like any other variable when
-// serving and lets help and the management commands run.
-
 // TestClearSessionsRunsTheServersSweeps: clearsessions runs each sweep of
 // the one list the server runs (models.Sweeps), reporting each, so an old
 // security event goes with an expired session.

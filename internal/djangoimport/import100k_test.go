@@ -13,6 +13,10 @@ import (
 	"gatehouse/models"
 )
 
+// TestImportDjango100k imports 100,000 users: all arrive, progress is
+// reported per batch, a sample of them logs in with their Django password
+// (and is upgraded to argon2id), and a re-run changes nothing. Skipped
+// with -short. How long it takes is BenchmarkImportDjango100k's to say.
 func TestImportDjango100k(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100k-user import: not in -short")

@@ -87,11 +87,6 @@ func makeSyntheticDjangoDB(t testing.TB, n int) string {
 	return path
 }
 
-// TestImportDjango100k imports 100,000 users: all arrive, progress is
-// reported per batch, a sample of them logs in with their Django password
-// (and is upgraded to argon2id), and a re-run changes nothing. Skipped
-// with -short. How long it takes is BenchmarkImportDjango100k's to say.
-
 // BenchmarkImportDjango100k times importing 100,000 users into an empty
 // database (go test -bench ImportDjango100k ./models); the requirement is
 // well under a minute (about 6 s into SQLite on a quiet machine), read

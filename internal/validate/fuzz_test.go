@@ -6,6 +6,11 @@ import (
 	"unicode/utf8"
 )
 
+// FuzzUsernameNormalization checks the username pipeline on any input:
+// nothing panics, normalising is idempotent, the key of a username equals
+// the key of its stored form (so a user can always log in with the name
+// shown to them), and a name that validates has a stable, non-empty key.
+// Seeds: testdata/fuzz/FuzzUsernameNormalization.
 func FuzzUsernameNormalization(f *testing.F) {
 	for _, s := range []string{"alice", " Alice ", "ALICE", "ﬁ", "Straße", "STRASSE", "İstanbul", "\u00a8x", "x\u00a8", "a\u0308", "ä"} {
 		f.Add(s)

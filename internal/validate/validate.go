@@ -348,6 +348,11 @@ func isCommonPassword(p string) bool {
 	return ok
 }
 
+// isDefaultIgnorable reports Unicode's Default_Ignorable_Code_Point,
+// derived as DerivedCoreProperties.txt defines it from the tables of Go's
+// unicode package: Other_Default_Ignorable_Code_Point + Cf +
+// Variation_Selector − White_Space − U+FFF9..FFFB − U+13430..13440 −
+// Prepended_Concatenation_Mark.
 func isDefaultIgnorable(r rune) bool {
 	if !unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Cf, unicode.Variation_Selector) {
 		return false
@@ -358,6 +363,8 @@ func isDefaultIgnorable(r rune) bool {
 	return !(r >= 0xFFF9 && r <= 0xFFFB) && !(r >= 0x13430 && r <= 0x13440)
 }
 
+// invisibleUsernameMsg is ValidateUsername's message for s when it holds a
+// default-ignorable (invisible) character, else "".
 func invisibleUsernameMsg(s string) string {
 	for _, r := range s {
 		if isDefaultIgnorable(r) {

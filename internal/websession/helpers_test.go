@@ -10,6 +10,8 @@ import (
 	"gatehouse/models"
 )
 
+// openTestDB opens a fresh database: an SQLite file under t.TempDir(), or
+// a new PostgreSQL database when TEST_DATABASE_URL is set (testdb.URL).
 func openTestDB(t testing.TB, opts ...models.OpenOption) *gorm.DB {
 	t.Helper()
 	db, err := models.Open(context.Background(), testdb.URL(t), opts...)

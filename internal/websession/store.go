@@ -19,11 +19,15 @@ import (
 	"gatehouse/models"
 )
 
+// Session cookie names. Over https the cookie carries the __Host- prefix,
+// which browsers only accept with Secure, Path=/ and no Domain: a sibling
+// subdomain or a plain-http page cannot plant or overwrite it.
 const (
 	SessionCookieName       = "sessionid"
 	SecureSessionCookieName = "__Host-sessionid"
 )
 
+// CookieName returns the session cookie's name for an http or https site.
 func CookieName(secure bool) string {
 	if secure {
 		return SecureSessionCookieName
@@ -31,12 +35,18 @@ func CookieName(secure bool) string {
 	return SessionCookieName
 }
 
+// lastSeenEvery bounds how often a request writes last_seen_at, so reading
+// pages does not turn into a database write per request.
 const lastSeenEvery = time.Minute
 
+// SessionStateKey is the gin-contrib session value holding the request's
+// *SessionState. It is never saved as a value: Save writes the columns.
 var SessionStateKey = sessionStateKey{}
 
 type sessionStateKey struct{}
 
+// StateOf returns the typed state behind a store-level session (nil when
+// the store did not create it).
 func StateOf(values map[interface{}]interface{}) *models.SessionState {
 	st, _ := values[SessionStateKey].(*models.SessionState)
 	return st
@@ -61,6 +71,10 @@ type SessionStore struct {
 
 var _ gsessions.Store = (*SessionStore)(nil)
 
+// NewSessionStore returns a store whose signed-in sessions last lifetime
+// from creation (remembered) or until idle passes without a request (not
+// remembered). secure marks the cookie Secure and gives it the __Host-
+// prefix (for https deployments).
 func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log *slog.Logger) *SessionStore {
 	var batch *sessionBatcher
 	if models.IsPostgres(db) {
@@ -81,14 +95,20 @@ func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log
 	}
 }
 
+// CookieName is the name of the store's session cookie.
 func (s *SessionStore) CookieName() string { return s.name }
 
+// Lifetimes returns how long the store's sessions last.
 func (s *SessionStore) Lifetimes() models.Lifetimes { return s.life }
 
+// Get returns the request's session, loading it once per request.
 func (s *SessionStore) Get(r *http.Request, name string) (*gsessions.Session, error) {
 	return gsessions.GetRegistry(r).Get(s, name)
 }
 
+// New loads the session named by the request's cookie, or returns a new
+// empty one when there is none, it is malformed, expired or unknown. A
+// session whose pending second factor has timed out loses that state.
 func (s *SessionStore) New(r *http.Request, name string) (*gsessions.Session, error) {
 	gs := gsessions.NewSession(s, name)
 	opts := s.opts
@@ -139,6 +159,10 @@ func (s *SessionStore) New(r *http.Request, name string) (*gsessions.Session, er
 	return gs, nil
 }
 
+// Save writes what the request changed: it ends, rotates, creates or
+// updates the row and sets or clears the cookie. A visitor who is not signed
+// in gets a row (short-lived) only when there is something to carry: a
+// flash message or a capability such as a reset link in use.
 func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Session) error {
 	ctx := r.Context()
 	st := StateOf(gs.Values)
@@ -224,6 +248,8 @@ func (s *SessionStore) clearCookie(w http.ResponseWriter) {
 	http.SetCookie(w, gsessions.NewCookie(s.name, "", &opts))
 }
 
+// encodeFlashes encodes the session values other than the typed state
+// (only flash messages are kept there); nil when there are none.
 func encodeFlashes(values map[interface{}]interface{}) ([]byte, error) {
 	rest := make(map[interface{}]interface{}, len(values))
 	for k, v := range values {
