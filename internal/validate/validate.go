@@ -348,12 +348,12 @@ func isCommonPassword(p string) bool {
 	return ok
 }
 
-// isDefaultIgnorable reports Unicode's Default_Ignorable_Code_Point,
+// IsDefaultIgnorable reports Unicode's Default_Ignorable_Code_Point,
 // derived as DerivedCoreProperties.txt defines it from the tables of Go's
 // unicode package: Other_Default_Ignorable_Code_Point + Cf +
 // Variation_Selector − White_Space − U+FFF9..FFFB − U+13430..13440 −
 // Prepended_Concatenation_Mark.
-func isDefaultIgnorable(r rune) bool {
+func IsDefaultIgnorable(r rune) bool {
 	if !unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Cf, unicode.Variation_Selector) {
 		return false
 	}
@@ -367,7 +367,7 @@ func isDefaultIgnorable(r rune) bool {
 // default-ignorable (invisible) character, else "".
 func invisibleUsernameMsg(s string) string {
 	for _, r := range s {
-		if isDefaultIgnorable(r) {
+		if IsDefaultIgnorable(r) {
 			return fmt.Sprintf("Enter a valid username. This value contains an invisible character (U+%04X).", r)
 		}
 	}
