@@ -1,6 +1,11 @@
 package components
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+)
 
 // MFAOverview is the two-factor overview page's content.
 type MFAOverview struct {
@@ -70,13 +75,13 @@ type RecoveryCodeUsedEmail struct {
 	SiteURL  string
 }
 
-func dateOf(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
+func dateOf(ctx context.Context, t time.Time) string { return formatDate(ctx, t) }
 
-func optionalDate(t *time.Time) string {
+func optionalDate(ctx context.Context, t *time.Time) string {
 	if t == nil {
-		return "never"
+		return T(ctx, i18n.Message{ID: "time.never", Other: "never"})
 	}
-	return dateOf(*t)
+	return dateOf(ctx, *t)
 }
 
 // recoveryText is the downloadable text file of recovery codes.

@@ -14,6 +14,9 @@ type Page struct {
 	// UnverifiedEmail, when set, shows the "confirm your address" banner
 	// (EMAIL_VERIFICATION=optional).
 	UnverifiedEmail string
+	// LanguageNext is where the footer's language menu returns to ("":
+	// home).
+	LanguageNext string
 }
 
 // CurrentUser is the signed-in user as the layout shows them.
@@ -88,13 +91,4 @@ type ProfileFactors struct {
 	TOTP         bool
 	Passkeys     int
 	RecoveryLeft int
-}
-
-func formatTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 MST") }
-
-func formatOptionalTime(t *time.Time) string {
-	if t == nil {
-		return "never"
-	}
-	return formatTime(*t)
 }

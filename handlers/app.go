@@ -14,6 +14,7 @@ import (
 	"gatehouse/components"
 	"gatehouse/internal/core"
 	"gatehouse/internal/passhash"
+	"gatehouse/internal/route"
 	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
@@ -59,7 +60,9 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		admin:   &adminPages{Handler: h, accounts: c.Accounts, sessions: c.Sessions, events: c.Events, outbox: c.Outbox},
 		mfa:     &mfaPages{Handler: h, accounts: c.Accounts},
 	}}
-	a.areas.signIn.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
+	a.areas.signIn.loginPlain = newPrerenderedSet(func() templ.Component {
+		return h.loginView(components.Page{LanguageNext: route.URL(route.Login)}, "")
+	})
 	a.Handler = a.Routes()
 	return a
 }

@@ -11,6 +11,7 @@ import (
 	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/passhash"
+	"gatehouse/internal/route"
 	"gatehouse/metrics"
 	"gatehouse/models"
 )
@@ -35,7 +36,8 @@ func (h *signInPages) loginPage(c *gin.Context) {
 		next = ""
 	}
 	p := h.page(c, "")
-	if next == "" && len(p.Flashes) == 0 && p.User == nil && h.servePrerendered(c, h.loginPlain) {
+	if next == "" && len(p.Flashes) == 0 && p.User == nil && p.LanguageNext == route.URL(route.Login) &&
+		h.servePrerendered(c, h.loginPlain.of(c.Request.Context())) {
 		return
 	}
 	h.render(c, http.StatusOK, h.loginView(p, next))

@@ -37,8 +37,8 @@ type (
 		accounts *auth.Accounts
 		tokens   *models.Tokens
 		// loginPlain is the login page for a visitor with no flash and
-		// no ?next= (prerender.go).
-		loginPlain *prerendered
+		// no ?next=, one per language (prerender.go).
+		loginPlain prerenderedSet
 	}
 	// accountPages: the signed-in user's own account: profile, e-mail,
 	// password, sessions, activity, deletion, re-authentication.

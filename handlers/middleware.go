@@ -47,10 +47,11 @@ func (h *middleware) securityHeaders(c *gin.Context) {
 }
 
 // noStore marks responses as depending on who is signed in: never cached,
-// and varying with HX-Request since htmx gets fragments.
+// and varying with HX-Request since htmx gets fragments, and with
+// Accept-Language since a visitor's language may come from it.
 func (h *middleware) noStore(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
-	c.Header("Vary", "Cookie, HX-Request")
+	c.Header("Vary", "Cookie, HX-Request, Accept-Language")
 	c.Next()
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+
+	"gatehouse/internal/locale"
 )
 
 // A prerendered page is a page whose bytes are the same for every request
@@ -22,14 +24,34 @@ import (
 // for the bytes then and renders as usual otherwise. Under templ's hot
 // reload (TEMPL_DEV_MODE, set by `task dev`) text is read from files at each
 // render, so nothing is kept and every request renders.
+//
+// A page in several languages is kept once per language (prerenderedSet):
+// each copy is rendered with that language's localizer in its context.
 type prerendered struct {
+	lang  string
 	build func() templ.Component
 	once  sync.Once
 	body  []byte // nil when rendering failed: the handler renders instead
 }
 
-func newPrerendered(build func() templ.Component) *prerendered {
-	return &prerendered{build: build}
+func newPrerendered(lang string, build func() templ.Component) *prerendered {
+	return &prerendered{lang: lang, build: build}
+}
+
+// prerenderedSet is one prerendered page per shipped language.
+type prerenderedSet map[string]*prerendered
+
+func newPrerenderedSet(build func() templ.Component) prerenderedSet {
+	set := prerenderedSet{}
+	for _, l := range locale.Languages {
+		set[l.Code] = newPrerendered(l.Code, build)
+	}
+	return set
+}
+
+// of returns the page in the request's language.
+func (s prerenderedSet) of(ctx context.Context) *prerendered {
+	return s[locale.From(ctx).Lang()]
 }
 
 // templDevMode is templ's own switch for hot reload of template text.
@@ -42,7 +64,7 @@ func (p *prerendered) bytes() []byte {
 	}
 	p.once.Do(func() {
 		var buf bytes.Buffer
-		if err := p.build().Render(context.Background(), &buf); err == nil {
+		if err := p.build().Render(locale.With(context.Background(), locale.For(p.lang)), &buf); err == nil {
 			p.body = buf.Bytes()
 		}
 	})
@@ -52,6 +74,9 @@ func (p *prerendered) bytes() []byte {
 // servePrerendered answers 200 with the prerendered page, reporting false (and writing
 // nothing) when there is none, so the caller renders it instead.
 func (h *Handler) servePrerendered(c *gin.Context, p *prerendered) bool {
+	if p == nil {
+		return false
+	}
 	body := p.bytes()
 	if body == nil {
 		return false

@@ -22,7 +22,7 @@ func TestLoginPagePrerendered(t *testing.T) {
 	plain := c.get("/accounts/login/")
 	wantStatus(t, plain, http.StatusOK)
 	var want bytes.Buffer
-	if err := ts.h.loginView(components.Page{}, "").Render(context.Background(), &want); err != nil {
+	if err := ts.h.loginView(components.Page{LanguageNext: "/accounts/login/"}, "").Render(context.Background(), &want); err != nil {
 		t.Fatal(err)
 	}
 	if plain.body != want.String() {

@@ -64,7 +64,7 @@ func isHTMX(c *gin.Context) bool { return c.GetHeader("HX-Request") == "true" }
 
 // page builds what the layout needs, taking the pending flashes.
 func (h *Handler) page(c *gin.Context, title string) components.Page {
-	p := components.Page{Title: title}
+	p := components.Page{Title: title, LanguageNext: languageNext(c.Request)}
 	if u := currentUser(c); u != nil {
 		p.User = &components.CurrentUser{Username: u.Username, IsStaff: u.IsStaff}
 		if h.cfg.EmailVerification == auth.VerifyOptional && !u.EmailVerified && u.Email != "" {

@@ -45,11 +45,12 @@ func (a *App) router() *gin.Engine {
 	r.HEAD(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 
 	app := r.Group("/", mw.noStore, mw.databaseDeadline, mw.limitBody, mw.clientInfo,
-		h.installSessions(), mw.loadUser)
+		h.installSessions(), mw.loadUser, mw.localize)
 
 	// Public.
 	app.GET(route.Pattern(route.Home), signIn.homePage)
 	app.POST(route.Pattern(route.Logout), signIn.logoutSubmit)
+	app.POST(route.Pattern(route.SetLanguage), signIn.setLanguageSubmit)
 	app.GET(route.Pattern(route.PasswordReset), signIn.passwordResetPage)
 	app.POST(route.Pattern(route.PasswordReset), signIn.passwordResetSubmit)
 	app.GET(route.Pattern(route.PasswordResetDone), signIn.passwordResetDonePage)
@@ -135,7 +136,7 @@ func (a *App) router() *gin.Engine {
 	staffSudo := staff.Group("/", mw.requireSudo)
 	staffSudo.POST(route.Pattern(route.AdminMFAReset), mfa.adminMFAResetSubmit)
 
-	r.NoRoute(mw.slashRedirect(r), mw.noStore, mw.databaseDeadline, mw.clientInfo, h.installSessions(), mw.loadUser, h.notFound)
-	r.NoMethod(mw.noStore, h.methodNotAllowed)
+	r.NoRoute(mw.slashRedirect(r), mw.noStore, mw.databaseDeadline, mw.clientInfo, h.installSessions(), mw.loadUser, mw.localize, h.notFound)
+	r.NoMethod(mw.noStore, mw.localize, h.methodNotAllowed)
 	return r
 }

@@ -43,6 +43,11 @@ type User struct {
 	// EmailVerified is set once the owner has confirmed the address by a
 	// mailed link (or staff or a command vouched for it).
 	EmailVerified bool `gorm:"not null;default:false"`
+	// Language is the interface language the user chose (a code of
+	// locale.Languages), "" when they never chose: Accept-Language decides.
+	Language string `gorm:"size:16;not null;default:''"`
+	// TimeZone is the IANA zone dates are shown in, "" for UTC.
+	TimeZone string `gorm:"size:64;not null;default:''"`
 }
 
 // NewUser describes an account to create.
@@ -224,3 +229,21 @@ func RefreshLegacyDummy(ctx context.Context, db *gorm.DB, h *passhash.Hasher) (i
 
 // NewValidationError returns an empty ValidationError to add messages to.
 func NewValidationError() *ValidationError { return &ValidationError{Fields: map[string][]string{}} }
+
+// SetLanguage saves the user's interface language (a code the caller has
+// checked against locale.Languages; "" forgets the choice).
+func (u *Users) SetLanguage(ctx context.Context, id uint, code string) error {
+	if err := u.db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Update("language", code).Error; err != nil {
+		return dbErr("set language", err)
+	}
+	return nil
+}
+
+// SetTimeZone saves the IANA time zone the user's dates are shown in (a
+// name the caller has checked; "" is UTC).
+func (u *Users) SetTimeZone(ctx context.Context, id uint, zone string) error {
+	if err := u.db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Update("time_zone", zone).Error; err != nil {
+		return dbErr("set time zone", err)
+	}
+	return nil
+}

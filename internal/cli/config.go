@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gatehouse/auth"
+	"gatehouse/internal/locale"
 	"gatehouse/internal/settings"
 	"gatehouse/mail"
 	"gatehouse/models"
@@ -91,6 +92,7 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 	c.LoginURL = env.get("LOGIN_URL", settings.DefaultLoginURL)
 	c.LoginRedirectURL = env.get("LOGIN_REDIRECT_URL", "/")
 	c.LogoutRedirectURL = env.get("LOGOUT_REDIRECT_URL", "/")
+	c.LanguageCode = env.get("LANGUAGE_CODE", settings.DefaultLanguageCode)
 
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -117,6 +119,9 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 	}
 	if _, err := netmail.ParseAddress(c.MailFrom); err != nil {
 		errs = append(errs, fmt.Errorf("MAIL_FROM: %q is not an address such as \"Gatehouse <noreply@example.com>\"", c.MailFrom))
+	}
+	if !locale.Supported(c.LanguageCode) {
+		errs = append(errs, fmt.Errorf("LANGUAGE_CODE: %q is not one of the shipped languages (%s)", c.LanguageCode, locale.Codes()))
 	}
 	for _, k := range []string{"LOGIN_URL", "LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL"} {
 		if v := env.get(k, "/"); !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") {

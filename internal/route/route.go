@@ -24,6 +24,7 @@ const (
 	// Public.
 	Home              Name = "home"
 	Logout            Name = "logout"
+	SetLanguage       Name = "set_language"
 	PasswordReset     Name = "password_reset"
 	PasswordResetDone Name = "password_reset_done"
 	ResetLink         Name = "password_reset_confirm" // :token
@@ -88,6 +89,7 @@ var patterns = map[Name]string{
 
 	Home:              "/",
 	Logout:            "/accounts/logout/",
+	SetLanguage:       "/i18n/setlang/",
 	PasswordReset:     "/accounts/password_reset/",
 	PasswordResetDone: "/accounts/password_reset/done/",
 	ResetLink:         "/accounts/reset/:token/",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gatehouse/auth"
+	"gatehouse/internal/locale"
 	"gatehouse/internal/route"
 	"gatehouse/mail"
 	"gatehouse/metrics"
@@ -51,7 +52,11 @@ type Config struct {
 	LoginURL          string
 	LoginRedirectURL  string
 	LogoutRedirectURL string
-	SessionLifetime   time.Duration
+	// LanguageCode is the interface language when neither the user's
+	// choice nor Accept-Language gives one (LANGUAGE_CODE; a code of
+	// locale.Languages, default "en").
+	LanguageCode    string
+	SessionLifetime time.Duration
 	// TrustedProxies lists proxy addresses whose X-Forwarded-For is
 	// believed; empty means the peer address is the client.
 	TrustedProxies []string
@@ -130,6 +135,9 @@ type Config struct {
 	IntegrityCheckEvery time.Duration
 }
 
+// DefaultLanguageCode is LANGUAGE_CODE's default, as Django's.
+const DefaultLanguageCode = "en"
+
 // DefaultLoginURL is LOGIN_URL's default: the login route.
 var DefaultLoginURL = route.URL(route.Login)
 
@@ -182,6 +190,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.LogoutRedirectURL == "" {
 		c.LogoutRedirectURL = route.URL(route.Home)
+	}
+	if !locale.Supported(c.LanguageCode) {
+		c.LanguageCode = DefaultLanguageCode
 	}
 	if c.SessionLifetime <= 0 {
 		c.SessionLifetime = DefaultSessionLifetime

@@ -25,6 +25,7 @@ import (
 var userColumns = []string{
 	"id", "username", "username_key", "email", "email_key", "password",
 	"is_active", "is_staff", "is_superuser", "date_joined", "last_login", "email_verified",
+	"language", "time_zone",
 }
 
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
@@ -175,13 +176,15 @@ func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSess
 		isActive, isStaff, isSuperuser sql.NullBool
 		emailVerified                  sql.NullBool
 		dateJoined, lastLogin          sql.NullTime
+		language, timeZone             sql.NullString
 	}
 	st := &row.state
 	err = sc.Scan(id,
 		&v.userID, &v.authAt, &v.authMethod, &v.reauthAt, &v.pendingID, &v.pendingAt, &v.persistent,
 		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
 		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
-		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified)
+		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified,
+		&v.language, &v.timeZone)
 	if err != nil {
 		return row, err
 	}
@@ -199,6 +202,7 @@ func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSess
 			IsActive: v.isActive.Bool, IsStaff: v.isStaff.Bool, IsSuperuser: v.isSuperuser.Bool,
 			DateJoined: v.dateJoined.Time.UTC(), LastLogin: optionalTime(v.lastLogin),
 			EmailVerified: v.emailVerified.Bool,
+			Language:      v.language.String, TimeZone: v.timeZone.String,
 		}
 	}
 	return row, nil

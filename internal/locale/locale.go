@@ -1,0 +1,262 @@
+// Package locale is Gatehouse's languages: the message catalogues (files
+// under locales/, extracted from the code by `goi18n extract`, see `task
+// i18n`), the choice of a language for a request (Match), and a Localizer
+// carried by the request's context so that handlers, templ components and
+// e-mails all speak the reader's language without threading it through
+// every view model.
+//
+// Messages are written in the code as go-i18n literals, English included:
+//
+//	locale.T(ctx, i18n.Message{ID: "login.title", Other: "Log in"})
+//
+// English is the source: its text is the literal's, never a file's. Every
+// other language is a file locales/active.<code>.toml plus a line in
+// Languages.
+package locale
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // profile time zones do not depend on the host's zoneinfo
+
+	"github.com/BurntSushi/toml"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+// Language is one language the interface is offered in.
+type Language struct {
+	Code string // BCP 47 base language: "de"
+	Name string // its own name for itself, as the menu shows it
+}
+
+// Languages are the shipped languages, English (the source) first. Adding a
+// language is a file, locales/active.<code>.toml, and a line here.
+var Languages = []Language{
+	{Code: "en", Name: "English"},
+	{Code: "de", Name: "Deutsch"},
+	{Code: "fr", Name: "Français"},
+	{Code: "es", Name: "Español"},
+}
+
+//go:embed locales/active.*.toml
+var files embed.FS
+
+var (
+	bundle    *i18n.Bundle
+	matcher   language.Matcher
+	byCode    map[string]*Localizer
+	loadError error
+)
+
+func init() {
+	bundle = i18n.NewBundle(language.English)
+	bundle.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	tags := make([]language.Tag, 0, len(Languages))
+	byCode = make(map[string]*Localizer, len(Languages))
+	for _, l := range Languages {
+		tag := language.MustParse(l.Code)
+		tags = append(tags, tag)
+		loc := &Localizer{lang: l.Code, tag: tag, tz: time.UTC}
+		if l.Code != "en" {
+			// English is the code's own text: never loaded from a file.
+			mf, err := bundle.LoadMessageFileFS(files, "locales/active."+l.Code+".toml")
+			if err != nil {
+				loadError = fmt.Errorf("locale %s: %w", l.Code, err)
+				continue
+			}
+			loc.plain = make(map[string]string, len(mf.Messages))
+			for _, m := range mf.Messages {
+				if !strings.Contains(m.Other, "{{") && m.One == "" && m.Few == "" && m.Many == "" && m.Two == "" && m.Zero == "" {
+					loc.plain[m.ID] = m.Other
+				}
+			}
+		}
+		loc.loc = i18n.NewLocalizer(bundle, l.Code)
+		byCode[l.Code] = loc
+	}
+	matcher = language.NewMatcher(tags)
+	for _, loc := range byCode {
+		loc.prepareDates()
+	}
+}
+
+// LoadError is the error reading the catalogues, if any (a test fails on it).
+func LoadError() error { return loadError }
+
+// Supported reports whether code is a shipped language's code.
+func Supported(code string) bool { _, ok := byCode[code]; return ok }
+
+// Match picks the best shipped language for an Accept-Language header
+// (q-values honoured; de-AT gives de), or "" when nothing matches.
+func Match(acceptLanguage string) string {
+	if acceptLanguage == "" || len(acceptLanguage) > 1024 {
+		return ""
+	}
+	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
+	if err != nil || len(tags) == 0 {
+		return ""
+	}
+	_, idx, conf := matcher.Match(tags...)
+	if conf == language.No {
+		return ""
+	}
+	return Languages[idx].Code
+}
+
+// Localizer speaks one language in one time zone.
+type Localizer struct {
+	lang  string
+	tag   language.Tag
+	loc   *i18n.Localizer
+	plain map[string]string // messages without placeholders or plurals
+	tz    *time.Location
+	dates *dateFormats
+}
+
+// For returns the localizer of a shipped language code (English for any
+// other), in UTC.
+func For(code string) *Localizer {
+	if l, ok := byCode[code]; ok {
+		return l
+	}
+	return byCode["en"]
+}
+
+// Lang is the localizer's language code, as <html lang> shows it.
+func (l *Localizer) Lang() string { return l.lang }
+
+// Location is the reader's time zone.
+func (l *Localizer) Location() *time.Location { return l.tz }
+
+// In returns the same language in time zone tz (UTC when nil).
+func (l *Localizer) In(tz *time.Location) *Localizer {
+	if tz == nil {
+		tz = time.UTC
+	}
+	if tz == l.tz {
+		return l
+	}
+	c := *l
+	c.tz = tz
+	return &c
+}
+
+// T returns message m in the localizer's language, its placeholders
+// ({{.Name}}) filled from data.
+func (l *Localizer) T(m i18n.Message, data ...map[string]any) string {
+	if len(data) == 0 {
+		if l.lang == "en" {
+			return m.Other
+		}
+		if s, ok := l.plain[m.ID]; ok {
+			return s
+		}
+	}
+	var td map[string]any
+	if len(data) > 0 {
+		td = data[0]
+	}
+	return l.localize(&m, td, nil)
+}
+
+// N returns the plural form of m for count (CLDR rules of the language);
+// data may use {{.Count}}, which is set to count.
+func (l *Localizer) N(m i18n.Message, count int, data ...map[string]any) string {
+	td := map[string]any{"Count": count}
+	if len(data) > 0 {
+		for k, v := range data[0] {
+			td[k] = v
+		}
+	}
+	return l.localize(&m, td, count)
+}
+
+func (l *Localizer) localize(m *i18n.Message, data map[string]any, count any) string {
+	s, err := l.localizeErr(m, data, count)
+	if err != nil && s == "" {
+		return m.Other
+	}
+	return s
+}
+
+func (l *Localizer) localizeErr(m *i18n.Message, data map[string]any, count any) (string, error) {
+	return l.loc.Localize(&i18n.LocalizeConfig{DefaultMessage: m, TemplateData: data, PluralCount: count})
+}
+
+type ctxKey struct{}
+
+// With returns ctx carrying l.
+func With(ctx context.Context, l *Localizer) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// From returns the context's localizer, English in UTC when there is none.
+func From(ctx context.Context) *Localizer {
+	if ctx != nil {
+		if l, ok := ctx.Value(ctxKey{}).(*Localizer); ok {
+			return l
+		}
+	}
+	return byCode["en"]
+}
+
+// T is From(ctx).T(m, data...).
+func T(ctx context.Context, m i18n.Message, data ...map[string]any) string {
+	return From(ctx).T(m, data...)
+}
+
+// N is From(ctx).N(m, count, data...).
+func N(ctx context.Context, m i18n.Message, count int, data ...map[string]any) string {
+	return From(ctx).N(m, count, data...)
+}
+
+var zones sync.Map // name → *time.Location
+
+// Zone returns the time zone called name (an IANA name such as
+// "Europe/Berlin"), or nil when there is none by that name.
+func Zone(name string) *time.Location {
+	if name == "" || name == "UTC" {
+		return time.UTC
+	}
+	if z, ok := zones.Load(name); ok {
+		return z.(*time.Location)
+	}
+	if !ValidZone(name) {
+		return nil
+	}
+	z, err := time.LoadLocation(name)
+	if err != nil {
+		return nil
+	}
+	zones.Store(name, z)
+	return z
+}
+
+// ValidZone reports whether name is a time zone we accept: an IANA name
+// that loads ("Local" and paths are refused).
+func ValidZone(name string) bool {
+	if name == "" || len(name) > 64 || name == "Local" || strings.Contains(name, "..") || strings.HasPrefix(name, "/") {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '/' || r == '_' || r == '-' || r == '+') {
+			return false
+		}
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
+}
+
+// Codes lists the shipped language codes, comma-separated.
+func Codes() string {
+	codes := make([]string, len(Languages))
+	for i, l := range Languages {
+		codes[i] = l.Code
+	}
+	return strings.Join(codes, ", ")
+}
