@@ -156,11 +156,3 @@ type AdminAddUser struct {
 }
 
 func userURL(id uint) string { return route.URL(route.AdminUser, id) }
-
-// plural64 says "1 user" or "3 users".
-func plural64(n int64, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.FormatInt(n, 10) + " " + many
-}

@@ -2,8 +2,13 @@ package components
 
 import (
 	"context"
+	"html"
+	"io"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/internal/locale"
@@ -40,4 +45,40 @@ func formatOptionalTime(ctx context.Context, t *time.Time) string {
 		return T(ctx, i18n.Message{ID: "time.never", Other: "never"})
 	}
 	return formatTime(ctx, *t)
+}
+
+// HTMLPart is a fragment of markup placed into a translated sentence by
+// TH: an element around text the view supplies (escaped here).
+type HTMLPart struct {
+	Tag, TestID, Text string
+}
+
+// TH renders message m as HTML with its placeholders filled by parts, each
+// an element (<strong>, <code>) around escaped text, so a sentence with
+// marked-up words stays one message that a translator can reorder. The
+// message's own text is escaped.
+func TH(ctx context.Context, m i18n.Message, parts map[string]HTMLPart) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		data := make(map[string]any, len(parts))
+		markers := make(map[string]string, len(parts))
+		i := 0
+		for k, p := range parts {
+			marker := "\x00" + strconv.Itoa(i) + "\x00"
+			i++
+			data[k] = marker
+			var b strings.Builder
+			b.WriteString("<" + p.Tag)
+			if p.TestID != "" {
+				b.WriteString(` data-testid="` + html.EscapeString(p.TestID) + `"`)
+			}
+			b.WriteString(">" + html.EscapeString(p.Text) + "</" + p.Tag + ">")
+			markers[marker] = b.String()
+		}
+		out := html.EscapeString(locale.T(ctx, m, data))
+		for marker, frag := range markers {
+			out = strings.Replace(out, marker, frag, 1)
+		}
+		_, err := io.WriteString(w, out)
+		return err
+	})
 }

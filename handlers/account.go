@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/components"
 )
@@ -20,7 +21,7 @@ func (h *accountPages) profilePage(c *gin.Context) {
 		h.dbError(c, "load factors", err)
 		return
 	}
-	h.render(c, http.StatusOK, components.ProfilePage(h.page(c, "Your account"), components.Profile{
+	h.render(c, http.StatusOK, components.ProfilePage(h.page(c, tr(c, i18n.Message{ID: "title.your_account", Other: "Your account"})), components.Profile{
 		Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
 		EmailVerified: u.EmailVerified, Verification: h.cfg.EmailVerification,
 		TwoFactor: components.ProfileFactors{Available: h.accounts.MFAAvailable(), TOTP: s.TOTP,

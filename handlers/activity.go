@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/components"
 	"gatehouse/models"
@@ -25,12 +26,12 @@ func (h *accountPages) activityPage(c *gin.Context) {
 	}
 	v := components.ActivityView{Page: page, HasNewer: page > 1, HasOlder: more}
 	for _, e := range rows {
-		what := models.EventWords(e.Kind) // the one vocabulary (models/eventkinds.go)
+		what := models.EventWords(c.Request.Context(), e.Kind) // the one vocabulary (models/eventkinds.go)
 		browser, system := models.DescribeAgent(e.UserAgent)
 		v.Rows = append(v.Rows, components.ActivityRow{
 			What: what, When: e.CreatedAt, IP: e.IP, Browser: browser + " on " + system,
 			Detail: e.Detail, ByStaff: e.ActorID != nil,
 		})
 	}
-	h.render(c, http.StatusOK, components.ActivityPage(h.page(c, "Your security activity"), v))
+	h.render(c, http.StatusOK, components.ActivityPage(h.page(c, tr(c, i18n.Message{ID: "title.your_security_activity", Other: "Your security activity"})), v))
 }

@@ -10,9 +10,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/locale"
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/route"
 	"gatehouse/mail"
@@ -81,7 +83,7 @@ func (h *adminPages) adminUsersPage(c *gin.Context) {
 		h.render(c, http.StatusOK, components.AdminUserResults(view))
 		return
 	}
-	h.render(c, http.StatusOK, components.AdminUsersPage(h.page(c, "Users"), view))
+	h.render(c, http.StatusOK, components.AdminUsersPage(h.page(c, tr(c, i18n.Message{ID: "title.users", Other: "Users"})), view))
 }
 
 func userRow(u *models.User) components.AdminUserRow {
@@ -208,7 +210,7 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 		return d, false
 	}
 	for _, e := range events {
-		ev := components.AdminEvent{When: e.CreatedAt, Kind: string(e.Kind), Words: models.EventWords(e.Kind), IP: e.IP, Detail: e.Detail}
+		ev := components.AdminEvent{When: e.CreatedAt, Kind: string(e.Kind), Words: models.EventWords(c.Request.Context(), e.Kind), IP: e.IP, Detail: e.Detail}
 		if e.ActorID != nil {
 			ev.Actor = names[*e.ActorID]
 			if ev.Actor == "" {
@@ -223,7 +225,7 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 // toOwnEmailPage sends staff who tried to change their own address in the
 // admin to their account's e-mail page (sudo, a confirmation link).
 func (h *adminPages) toOwnEmailPage(c *gin.Context) {
-	h.flash(c, "info", "Change your own e-mail address here: the new address gets a confirmation link.")
+	h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.change_your_own_e_mail", Other: "Change your own e-mail address here: the new address gets a confirmation link."}))
 	h.redirect(c, components.EmailPath)
 }
 
@@ -308,11 +310,11 @@ func (h *adminPages) adminUserSubmit(c *gin.Context) {
 	}
 	changes := res.Changes()
 	if len(changes) == 0 {
-		h.flash(c, "info", "No fields changed.")
+		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.no_fields_changed", Other: "No fields changed."}))
 		h.redirect(c, adminUserURL(target.ID))
 		return
 	}
-	h.flash(c, "success", "The user “%s” was changed successfully.", target.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.admin_user_changed", Other: "The user “{{.Name}}” was changed successfully."}, map[string]any{"Name": target.Username}))
 	h.redirect(c, adminUserURL(target.ID))
 }
 
@@ -353,9 +355,9 @@ func (h *adminPages) adminSessionRevoke(c *gin.Context) {
 		return
 	}
 	if ok {
-		h.flash(c, "success", "The session was revoked.")
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.the_session_was_revoked", Other: "The session was revoked."}))
 	} else {
-		h.flash(c, "info", "That session had already ended.")
+		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.that_session_had_already_ended", Other: "That session had already ended."}))
 	}
 	h.redirect(c, adminUserURL(target.ID))
 }
@@ -372,7 +374,7 @@ func (h *adminPages) adminSessionsRevokeAll(c *gin.Context) {
 		h.adminError(c, "end sessions", err)
 		return
 	}
-	h.flash(c, "success", "%s signed out of %d sessions.", target.Username, n)
+	h.flash(c, "success", "%s", locale.N(c.Request.Context(), i18n.Message{ID: "flash.admin_signed_out", One: "{{.Name}} signed out of {{.Count}} session.", Other: "{{.Name}} signed out of {{.Count}} sessions."}, int(n), map[string]any{"Name": target.Username}))
 	h.redirect(c, adminUserURL(target.ID))
 }
 
@@ -387,9 +389,9 @@ func (h *adminPages) adminPasswordResetSubmit(c *gin.Context) {
 	}
 	switch {
 	case target.Email == "":
-		h.flash(c, "error", "%s has no e-mail address; set one first, or set a password.", target.Username)
+		h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.admin_no_email", Other: "{{.Name}} has no e-mail address; set one first, or set a password."}, map[string]any{"Name": target.Username}))
 	case !target.IsActive:
-		h.flash(c, "error", "%s is inactive: reset links only work for active accounts.", target.Username)
+		h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.admin_inactive", Other: "{{.Name}} is inactive: reset links only work for active accounts."}, map[string]any{"Name": target.Username}))
 	default:
 		queued, err := h.accounts.AdminRequestReset(c.Request.Context(), actor.ID, target.ID)
 		if err != nil {
@@ -397,7 +399,7 @@ func (h *adminPages) adminPasswordResetSubmit(c *gin.Context) {
 			return
 		}
 		if queued {
-			h.flash(c, "success", "A password-reset e-mail is on its way to %s.", target.Email)
+			h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.admin_reset_sent", Other: "A password-reset e-mail is on its way to {{.Email}}."}, map[string]any{"Email": target.Email}))
 		} else {
 			h.flash(c, "warning", "Nothing was sent: a reset link mailed to %s in the last %s is still unused.",
 				target.Email, mail.HumanDuration(h.cfg.PasswordResetThrottle))
@@ -411,7 +413,7 @@ func (h *adminPages) adminSetPasswordPage(c *gin.Context) {
 	if target == nil {
 		return
 	}
-	h.render(c, http.StatusOK, components.AdminSetPasswordPage(h.page(c, "Set password"), userRow(target), newForm(nil)))
+	h.render(c, http.StatusOK, components.AdminSetPasswordPage(h.page(c, tr(c, i18n.Message{ID: "title.set_password", Other: "Set password"})), userRow(target), newForm(nil)))
 }
 
 // adminSetPasswordTarget loads the target of a set-password request and
@@ -459,7 +461,7 @@ func (h *adminPages) adminSetPasswordSubmit(c *gin.Context) {
 		h.formFailure(c, "set password", err, form, "attempts", newPasswordFields, show)
 		return
 	}
-	h.flash(c, "success", "Password of %s set; they were signed out everywhere.", target.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.admin_password_set", Other: "Password of {{.Name}} set; they were signed out everywhere."}, map[string]any{"Name": target.Username}))
 	h.redirect(c, adminUserURL(target.ID))
 }
 
@@ -468,11 +470,11 @@ func (h *adminPages) adminSetPasswordForm(c *gin.Context, status int, target *mo
 		h.render(c, status, components.AdminSetPasswordForm(userRow(target), form))
 		return
 	}
-	h.render(c, status, components.AdminSetPasswordPage(h.page(c, "Set password"), userRow(target), form))
+	h.render(c, status, components.AdminSetPasswordPage(h.page(c, tr(c, i18n.Message{ID: "title.set_password", Other: "Set password"})), userRow(target), form))
 }
 
 func (h *adminPages) adminUserAddPage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.AdminUserAddPage(h.page(c, "Add user"),
+	h.render(c, http.StatusOK, components.AdminUserAddPage(h.page(c, tr(c, i18n.Message{ID: "title.add_user", Other: "Add user"})),
 		components.AdminAddUser{Form: newForm(nil), CanGrant: currentUser(c).IsSuperuser}))
 }
 
@@ -554,7 +556,7 @@ func (h *adminPages) adminUserAddSubmit(c *gin.Context) {
 		h.formFailure(c, "create user", err, form, "attempts", nil, func(status int) { h.adminUserAddForm(c, form) })
 		return
 	}
-	h.flash(c, "success", "The user “%s” was added successfully.", u.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.admin_user_added", Other: "The user “{{.Name}}” was added successfully."}, map[string]any{"Name": u.Username}))
 	h.redirect(c, adminUserURL(u.ID))
 }
 
@@ -564,7 +566,7 @@ func (h *adminPages) adminUserAddForm(c *gin.Context, form components.Form) {
 		h.render(c, http.StatusUnprocessableEntity, components.AdminUserAddForm(a))
 		return
 	}
-	h.render(c, http.StatusUnprocessableEntity, components.AdminUserAddPage(h.page(c, "Add user"), a))
+	h.render(c, http.StatusUnprocessableEntity, components.AdminUserAddPage(h.page(c, tr(c, i18n.Message{ID: "title.add_user", Other: "Add user"})), a))
 }
 
 // adminUserDeletePage is the confirmation step. Refusals (oneself, a
@@ -584,7 +586,7 @@ func (h *adminPages) adminUserDeletePage(c *gin.Context) {
 		h.errorResponse(c, http.StatusForbidden)
 		return
 	}
-	h.render(c, http.StatusOK, components.AdminUserDeletePage(h.page(c, "Delete "+target.Username), userRow(target)))
+	h.render(c, http.StatusOK, components.AdminUserDeletePage(h.page(c, tr(c, i18n.Message{ID: "admin.delete_title", Other: "Delete {{.Name}}?"}, map[string]any{"Name": target.Username})), userRow(target)))
 }
 
 func (h *adminPages) adminUserDeleteSubmit(c *gin.Context) {
@@ -606,6 +608,6 @@ func (h *adminPages) adminUserDeleteSubmit(c *gin.Context) {
 		h.adminError(c, "delete user", err)
 		return
 	}
-	h.flash(c, "success", "The user “%s” was deleted successfully.", deleted.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.admin_user_deleted", Other: "The user “{{.Name}}” was deleted successfully."}, map[string]any{"Name": deleted.Username}))
 	h.redirect(c, components.AdminUsersURL)
 }

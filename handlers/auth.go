@@ -1,12 +1,15 @@
 package handlers
 
 import (
+	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
@@ -24,7 +27,7 @@ const genericLoginError = "Please enter a correct username and password. Note th
 const busyLoginError = "Too many sign-ins are being checked right now. Please try again in a few seconds."
 
 func (h *signInPages) homePage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.HomePage(h.page(c, "Home")))
+	h.render(c, http.StatusOK, components.HomePage(h.page(c, tr(c, i18n.Message{ID: "title.home", Other: "Home"}))))
 }
 
 // loginPage shows the login form. Most visitors get the same bytes (no
@@ -44,10 +47,16 @@ func (h *signInPages) loginPage(c *gin.Context) {
 }
 
 // loginView is the login page for p (its flashes) and next.
+// The title is translated at render time, from the context's language:
+// the prerendered copies have no request.
 func (h *Handler) loginView(p components.Page, next string) templ.Component {
-	p.Title, p.Narrow = "Log in", true
-	return components.LoginPage(p, newForm(nil), next)
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		p.Title, p.Narrow = ctxT(ctx, loginTitle), true
+		return components.LoginPage(p, newForm(nil), next).Render(ctx, w)
+	})
 }
+
+var loginTitle = i18n.Message{ID: "title.log_in", Other: "Log in"}
 
 // loginSubmit signs a user in (auth.Accounts.Login: limits taken before
 // the hash, one transaction for the rest) and adopts the new session.
@@ -114,7 +123,7 @@ func (h *signInPages) loginSubmit(c *gin.Context) {
 	}
 	h.signedIn(c, res)
 	h.rememberDevice(c, device)
-	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.welcome_back", Other: "Welcome back, {{.Name}}!"}, map[string]any{"Name": res.User.Username}))
 	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
 }
 
@@ -128,7 +137,7 @@ func (h *Handler) signedIn(c *gin.Context, res *auth.LoginResult) {
 // loginForm answers a failed login: the fragment to htmx, the page otherwise.
 func (h *Handler) loginForm(c *gin.Context, status int, form components.Form, next string) {
 	h.formOrPage(c, status, components.LoginForm(form, next), func() templ.Component {
-		p := h.page(c, "Log in")
+		p := h.page(c, tr(c, i18n.Message{ID: "title.log_in", Other: "Log in"}))
 		p.Narrow = true
 		return components.LoginPage(p, form, next)
 	})
@@ -152,7 +161,7 @@ func (h *signInPages) logoutSubmit(c *gin.Context) {
 		c.Set(userKey, (*models.User)(nil))
 	}
 	if u != nil {
-		h.flash(c, "info", "You have been logged out.")
+		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.you_have_been_logged_out", Other: "You have been logged out."}))
 	}
 	h.redirect(c, h.cfg.LogoutRedirectURL)
 }

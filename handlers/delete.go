@@ -11,6 +11,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
@@ -21,7 +22,7 @@ import (
 const lastSuperuserError = "You are the last active superuser: make someone else a superuser before deleting your account."
 
 func (h *accountPages) deleteAccountPage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.DeleteAccountPage(h.page(c, "Delete your account"), newForm(nil)))
+	h.render(c, http.StatusOK, components.DeleteAccountPage(h.page(c, tr(c, i18n.Message{ID: "title.delete_your_account", Other: "Delete your account"})), newForm(nil)))
 }
 
 func (h *accountPages) deleteAccountSubmit(c *gin.Context) {
@@ -32,7 +33,7 @@ func (h *accountPages) deleteAccountSubmit(c *gin.Context) {
 	form := newForm(values)
 	show := func(status int) {
 		h.formOrPage(c, status, components.DeleteAccountForm(form), func() templ.Component {
-			return components.DeleteAccountPage(h.page(c, "Delete your account"), form)
+			return components.DeleteAccountPage(h.page(c, tr(c, i18n.Message{ID: "title.delete_your_account", Other: "Delete your account"})), form)
 		})
 	}
 	if formMsg != "" {
@@ -60,10 +61,10 @@ func (h *accountPages) deleteAccountSubmit(c *gin.Context) {
 	st.End()
 	touch(c)
 	c.Set(userKey, (*models.User)(nil))
-	h.flash(c, "info", "Your account was deleted. Goodbye!")
+	h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.your_account_was_deleted_goodbye", Other: "Your account was deleted. Goodbye!"}))
 	h.redirect(c, route.URL(route.AccountDeleted))
 }
 
 func (h *accountPages) accountDeletedPage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.AccountDeletedPage(h.page(c, "Account deleted")))
+	h.render(c, http.StatusOK, components.AccountDeletedPage(h.page(c, tr(c, i18n.Message{ID: "title.account_deleted", Other: "Account deleted"}))))
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
@@ -35,7 +36,7 @@ func (h *accountPages) emailView(c *gin.Context) components.EmailView {
 }
 
 func (h *accountPages) emailPage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.EmailPage(h.page(c, "Your e-mail address"), h.emailView(c), newForm(nil)))
+	h.render(c, http.StatusOK, components.EmailPage(h.page(c, tr(c, i18n.Message{ID: "title.your_e_mail_address", Other: "Your e-mail address"})), h.emailView(c), newForm(nil)))
 }
 
 // emailSubmit asks for a change of address.
@@ -47,7 +48,7 @@ func (h *accountPages) emailSubmit(c *gin.Context) {
 	form := newForm(values, "email")
 	show := func(status int) {
 		h.formOrPage(c, status, components.EmailChangeForm(form), func() templ.Component {
-			return components.EmailPage(h.page(c, "Your e-mail address"), h.emailView(c), form)
+			return components.EmailPage(h.page(c, tr(c, i18n.Message{ID: "title.your_e_mail_address", Other: "Your e-mail address"})), h.emailView(c), form)
 		})
 	}
 	if formMsg != "" {
@@ -81,7 +82,7 @@ func (h *accountPages) resendVerificationSubmit(c *gin.Context) {
 		h.dbError(c, "resend verification", err)
 		return
 	default:
-		h.flash(c, "success", "We sent a new confirmation link to %s.", currentUser(c).Email)
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.verification_resent", Other: "We sent a new confirmation link to {{.Email}}."}, map[string]any{"Email": currentUser(c).Email}))
 	}
 	h.redirect(c, components.ProfilePath)
 }
@@ -97,14 +98,14 @@ func (h *accountPages) confirmEmailPage(c *gin.Context) {
 		et, err = h.accounts.CheckEmailToken(c.Request.Context(), hash)
 	}
 	if errors.Is(err, models.ErrInvalidToken) {
-		h.render(c, http.StatusBadRequest, components.InvalidEmailLinkPage(h.page(c, "Link not valid")))
+		h.render(c, http.StatusBadRequest, components.InvalidEmailLinkPage(h.page(c, tr(c, i18n.Message{ID: "title.link_not_valid", Other: "Link not valid"}))))
 		return
 	}
 	if err != nil {
 		h.dbError(c, "check e-mail token", err)
 		return
 	}
-	h.render(c, http.StatusOK, components.ConfirmEmailPage(h.page(c, "Confirm your e-mail address"), et.Address,
+	h.render(c, http.StatusOK, components.ConfirmEmailPage(h.page(c, tr(c, i18n.Message{ID: "title.confirm_your_e_mail_address", Other: "Confirm your e-mail address"})), et.Address,
 		et.Purpose == models.PurposeEmailChange, confirmEmailURL(token)))
 }
 
@@ -120,19 +121,19 @@ func (h *accountPages) confirmEmailSubmit(c *gin.Context) {
 	}
 	switch {
 	case errors.Is(err, models.ErrInvalidToken):
-		h.render(c, http.StatusBadRequest, components.InvalidEmailLinkPage(h.page(c, "Link not valid")))
+		h.render(c, http.StatusBadRequest, components.InvalidEmailLinkPage(h.page(c, tr(c, i18n.Message{ID: "title.link_not_valid", Other: "Link not valid"}))))
 		return
 	case errors.Is(err, auth.ErrEmailTaken):
-		h.render(c, http.StatusConflict, components.EmailTakenPage(h.page(c, "Address not available")))
+		h.render(c, http.StatusConflict, components.EmailTakenPage(h.page(c, tr(c, i18n.Message{ID: "title.address_not_available", Other: "Address not available"}))))
 		return
 	case err != nil:
 		h.dbError(c, "confirm e-mail", err)
 		return
 	}
 	if res.Purpose == models.PurposeEmailChange {
-		h.flashVisitor(c, "success", "Your e-mail address is now %s. Every other session of your account was signed out.", res.User.Email)
+		h.flashVisitor(c, "success", "%s", tr(c, i18n.Message{ID: "flash.email_changed", Other: "Your e-mail address is now {{.Email}}. Every other session of your account was signed out."}, map[string]any{"Email": res.User.Email}))
 	} else {
-		h.flashVisitor(c, "success", "Thank you: %s is confirmed.", res.User.Email)
+		h.flashVisitor(c, "success", "%s", tr(c, i18n.Message{ID: "flash.email_confirmed", Other: "Thank you: {{.Email}} is confirmed."}, map[string]any{"Email": res.User.Email}))
 	}
 	if u := currentUser(c); u != nil && u.ID == res.User.ID {
 		h.redirect(c, components.ProfilePath)
@@ -164,6 +165,10 @@ func (h *adminPages) adminEmailVerifiedSubmit(c *gin.Context) {
 		h.adminError(c, "set e-mail verified", err)
 		return
 	}
-	h.flash(c, "success", "The e-mail address of “%s” is now marked %s.", target.Username, map[bool]string{true: "verified", false: "not verified"}[verified])
+	if verified {
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.admin_email_verified", Other: "The e-mail address of “{{.Name}}” is now marked verified."}, map[string]any{"Name": target.Username}))
+	} else {
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.admin_email_unverified", Other: "The e-mail address of “{{.Name}}” is now marked not verified."}, map[string]any{"Name": target.Username}))
+	}
 	h.redirect(c, adminUserURL(target.ID))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
@@ -118,7 +119,7 @@ func (h *Handler) formFailure(c *gin.Context, op string, err error, form compone
 		show(http.StatusServiceUnavailable)
 	case errors.Is(err, models.ErrAccountInactive):
 		// Only after the password (or the second step) was right.
-		h.render(c, http.StatusForbidden, components.AccountInactivePage(h.page(c, "Account inactive")))
+		h.render(c, http.StatusForbidden, components.AccountInactivePage(h.page(c, tr(c, i18n.Message{ID: "title.account_inactive", Other: "Account inactive"}))))
 	default:
 		h.dbError(c, op, err)
 	}

@@ -47,19 +47,19 @@ func (h *Handler) localizerFor(r *http.Request, u *models.User) *locale.Localize
 }
 
 // localize puts the request's localizer in its context, where handlers
-// (h.t) and components (components.T) find it. It runs after loadUser.
+// (tr) and components (components.T) find it. It runs after loadUser.
 func (h *middleware) localize(c *gin.Context) {
 	l := h.localizerFor(c.Request, currentUser(c))
 	c.Request = c.Request.WithContext(locale.With(c.Request.Context(), l))
 	c.Next()
 }
 
-// t is the request's translation of m.
-func t(c *gin.Context, m i18n.Message, data ...map[string]any) string {
+// tr is the request's translation of m.
+func tr(c *gin.Context, m i18n.Message, data ...map[string]any) string {
 	return locale.T(c.Request.Context(), m, data...)
 }
 
-// ctxT is t for code holding only a context.
+// ctxT is tr for code holding only a context.
 func ctxT(ctx context.Context, m i18n.Message, data ...map[string]any) string {
 	return locale.T(ctx, m, data...)
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 	qrcode "github.com/skip2/go-qrcode"
 
 	"gatehouse/auth"
@@ -38,7 +39,7 @@ func (h *mfaPages) requireStaffFactor(c *gin.Context) {
 		return
 	}
 	if !has {
-		h.flash(c, "warning", "Staff must set up two-factor authentication before using the admin.")
+		h.flash(c, "warning", "%s", tr(c, i18n.Message{ID: "flash.staff_must_set_up_two", Other: "Staff must set up two-factor authentication before using the admin."}))
 		h.redirect(c, route.URL(route.TwoFactor))
 		c.Abort()
 		return
@@ -70,12 +71,12 @@ func (h *mfaPages) mfaOverviewPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.render(c, http.StatusOK, components.MFAOverviewPage(h.page(c, "Two-factor authentication"), o))
+	h.render(c, http.StatusOK, components.MFAOverviewPage(h.page(c, tr(c, i18n.Message{ID: "title.two_factor_authentication", Other: "Two-factor authentication"})), o))
 }
 
 // mfaUnavailable answers a 2FA page when SECRET_KEY is not set.
 func (h *mfaPages) mfaUnavailable(c *gin.Context) {
-	h.flash(c, "error", "Two-factor authentication is not available on this site.")
+	h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.two_factor_authentication_is_not", Other: "Two-factor authentication is not available on this site."}))
 	h.redirect(c, route.URL(route.TwoFactor))
 }
 
@@ -86,7 +87,7 @@ func (h *mfaPages) factorsRefused(c *gin.Context, err error) bool {
 	if !errors.Is(err, auth.ErrFactorNeedsVerifiedEmail) {
 		return false
 	}
-	h.flash(c, "error", "Confirm your e-mail address before adding two-factor authentication: open the link we sent you, or send it again below.")
+	h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.confirm_your_e_mail_address", Other: "Confirm your e-mail address before adding two-factor authentication: open the link we sent you, or send it again below."}))
 	h.redirect(c, components.EmailPath)
 	return true
 }
@@ -113,11 +114,11 @@ func (h *mfaPages) renderTOTPActivate(c *gin.Context, status int, setup auth.TOT
 		h.dbError(c, "qr code", err)
 		return
 	}
-	t := components.TOTPActivate{Secret: setup.Secret, URI: setup.URI, State: setup.State,
+	view := components.TOTPActivate{Secret: setup.Secret, URI: setup.URI, State: setup.State,
 		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)}
-	p := h.page(c, "Set up an authenticator app")
+	p := h.page(c, tr(c, i18n.Message{ID: "title.set_up_an_authenticator_app", Other: "Set up an authenticator app"}))
 	p.Narrow = true
-	h.render(c, status, components.TOTPActivatePage(p, t, form))
+	h.render(c, status, components.TOTPActivatePage(p, view, form))
 }
 
 func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
@@ -134,7 +135,7 @@ func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
 		return
 	}
 	if serr != nil {
-		h.flash(c, "error", "That set-up page expired. Here is a new key: add it to your app again.")
+		h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.that_set_up_page_expired", Other: "That set-up page expired. Here is a new key: add it to your app again."}))
 		h.redirect(c, route.URL(route.TOTPActivate))
 		return
 	}
@@ -158,14 +159,14 @@ func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
 		h.renderTOTPActivate(c, http.StatusUnprocessableEntity, setup, form)
 		return
 	case errors.Is(err, auth.ErrTOTPExists):
-		h.flash(c, "info", "An authenticator app is already set up.")
+		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.an_authenticator_app_is_already", Other: "An authenticator app is already set up."}))
 		h.redirect(c, route.URL(route.TwoFactor))
 		return
 	case err != nil:
 		h.dbError(c, "activate totp", err)
 		return
 	}
-	h.flash(c, "success", "The authenticator app is on: signing in now asks for a code from it.")
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.the_authenticator_app_is_on", Other: "The authenticator app is on: signing in now asks for a code from it."}))
 	h.showNewCodes(c, codes)
 }
 
@@ -176,7 +177,7 @@ func (h *mfaPages) showNewCodes(c *gin.Context, codes []string) {
 		h.redirect(c, route.URL(route.TwoFactor))
 		return
 	}
-	h.render(c, http.StatusOK, components.RecoveryCodesShownPage(h.page(c, "Your recovery codes"), codes))
+	h.render(c, http.StatusOK, components.RecoveryCodesShownPage(h.page(c, tr(c, i18n.Message{ID: "title.your_recovery_codes", Other: "Your recovery codes"})), codes))
 }
 
 func (h *mfaPages) totpDeactivateSubmit(c *gin.Context) {
@@ -186,12 +187,12 @@ func (h *mfaPages) totpDeactivateSubmit(c *gin.Context) {
 	err := h.accounts.DeactivateTOTP(c.Request.Context(), currentUser(c).ID)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
-		h.flash(c, "info", "The authenticator app was already off.")
+		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.the_authenticator_app_was_already", Other: "The authenticator app was already off."}))
 	case err != nil:
 		h.dbError(c, "deactivate totp", err)
 		return
 	default:
-		h.flash(c, "success", "The authenticator app is off.")
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.the_authenticator_app_is_off", Other: "The authenticator app is off."}))
 	}
 	h.redirect(c, route.URL(route.TwoFactor))
 }
@@ -205,7 +206,7 @@ func (h *mfaPages) recoveryCodesPage(c *gin.Context) {
 		h.redirect(c, route.URL(route.TwoFactor))
 		return
 	}
-	h.render(c, http.StatusOK, components.RecoveryCodesPage(h.page(c, "Recovery codes"), o.RecoveryLeft, o.RecoveryTotal))
+	h.render(c, http.StatusOK, components.RecoveryCodesPage(h.page(c, tr(c, i18n.Message{ID: "title.recovery_codes", Other: "Recovery codes"})), o.RecoveryLeft, o.RecoveryTotal))
 }
 
 func (h *mfaPages) recoveryCodesGenerateSubmit(c *gin.Context) {
@@ -214,7 +215,7 @@ func (h *mfaPages) recoveryCodesGenerateSubmit(c *gin.Context) {
 	}
 	codes, err := h.accounts.RegenerateRecoveryCodes(c.Request.Context(), currentUser(c).ID)
 	if errors.Is(err, auth.ErrNoSecondFactor) {
-		h.flash(c, "error", "Set up an authenticator app or a passkey first.")
+		h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.set_up_an_authenticator_app", Other: "Set up an authenticator app or a passkey first."}))
 		h.redirect(c, route.URL(route.TwoFactor))
 		return
 	}
@@ -222,7 +223,7 @@ func (h *mfaPages) recoveryCodesGenerateSubmit(c *gin.Context) {
 		h.dbError(c, "regenerate recovery codes", err)
 		return
 	}
-	h.flash(c, "success", "A new set of recovery codes is ready; the old codes no longer work.")
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.a_new_set_of_recovery", Other: "A new set of recovery codes is ready; the old codes no longer work."}))
 	h.showNewCodes(c, codes)
 }
 
@@ -237,7 +238,7 @@ func pendingNext(v string) string {
 // expiredSecondStep sends a visitor whose pending login lapsed (or who has
 // none) back to the login page, keeping next.
 func (h *mfaPages) expiredSecondStep(c *gin.Context, next string) {
-	h.flash(c, "error", "Your sign-in expired. Please enter your password again.")
+	h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.your_sign_in_expired_please", Other: "Your sign-in expired. Please enter your password again."}))
 	to := h.cfg.LoginURL
 	if next != "" {
 		to += "?next=" + url.QueryEscape(next)
@@ -269,7 +270,7 @@ func (h *mfaPages) renderSecondFactor(c *gin.Context, status int, form component
 		h.expiredSecondStep(c, next)
 		return
 	}
-	p := h.page(c, "Two-factor authentication")
+	p := h.page(c, tr(c, i18n.Message{ID: "title.two_factor_authentication", Other: "Two-factor authentication"}))
 	p.Narrow = true
 	h.render(c, status, components.SecondFactorPage(p, s, form))
 }
@@ -316,7 +317,7 @@ func (h *mfaPages) secondFactorSubmit(c *gin.Context) {
 func (h *mfaPages) completeSecondStep(c *gin.Context, res *auth.SecondFactorResult, next, device string) {
 	h.signedIn(c, &res.LoginResult)
 	h.rememberDevice(c, device)
-	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.welcome_back", Other: "Welcome back, {{.Name}}!"}, map[string]any{"Name": res.User.Username}))
 	if res.RecoveryLeft >= 0 {
 		level := "info"
 		if res.RecoveryLeft <= auth.RecoveryCodesLow {
@@ -405,7 +406,7 @@ func (h *mfaPages) passkeyLoginSubmit(c *gin.Context) {
 	}
 	h.signedIn(c, res)
 	h.rememberDevice(c, device)
-	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.welcome_back", Other: "Welcome back, {{.Name}}!"}, map[string]any{"Name": res.User.Username}))
 	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
 }
 
@@ -427,7 +428,7 @@ func (h *mfaPages) renderPasskeys(c *gin.Context, status int, form components.Fo
 		return
 	}
 	if len(o.Passkeys) >= h.accounts.MaxPasskeys() {
-		h.render(c, status, components.PasskeysPage(h.page(c, "Passkeys"), o.Passkeys, components.PasskeyAdd{Full: true}, form))
+		h.render(c, status, components.PasskeysPage(h.page(c, tr(c, i18n.Message{ID: "title.passkeys", Other: "Passkeys"})), o.Passkeys, components.PasskeyAdd{Full: true}, form))
 		return
 	}
 	cer, err := h.accounts.BeginPasskeyRegistration(c.Request.Context(), u, session(c).ID)
@@ -435,7 +436,7 @@ func (h *mfaPages) renderPasskeys(c *gin.Context, status int, form components.Fo
 		h.dbError(c, "passkey registration", err)
 		return
 	}
-	h.render(c, status, components.PasskeysPage(h.page(c, "Passkeys"), o.Passkeys,
+	h.render(c, status, components.PasskeysPage(h.page(c, tr(c, i18n.Message{ID: "title.passkeys", Other: "Passkeys"})), o.Passkeys,
 		components.PasskeyAdd{Options: string(cer.Options), State: cer.State}, form))
 }
 
@@ -468,7 +469,7 @@ func (h *mfaPages) passkeyAddSubmit(c *gin.Context) {
 		h.formFailure(c, "add passkey", err, form, "", nil, func(status int) { h.renderPasskeys(c, status, form) })
 		return
 	}
-	h.flash(c, "success", "Passkey added.")
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.passkey_added", Other: "Passkey added."}))
 	if len(codes) == 0 {
 		h.redirect(c, route.URL(route.Passkeys))
 		return
@@ -494,7 +495,7 @@ func (h *mfaPages) passkeyRemoveSubmit(c *gin.Context) {
 		h.dbError(c, "remove passkey", err)
 		return
 	}
-	h.flash(c, "success", "Passkey removed.")
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.passkey_removed", Other: "Passkey removed."}))
 	h.redirect(c, route.URL(route.Passkeys))
 }
 
@@ -507,7 +508,7 @@ func (h *mfaPages) adminMFAPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.render(c, http.StatusOK, components.AdminMFAPage(h.page(c, "Two-factor authentication of "+target.Username), target.Username, target.ID, o))
+	h.render(c, http.StatusOK, components.AdminMFAPage(h.page(c, tr(c, i18n.Message{ID: "mfa.admin_title", Other: "Two-factor authentication of {{.Name}}"}, map[string]any{"Name": target.Username})), target.Username, target.ID, o))
 }
 
 func (h *mfaPages) adminMFAResetSubmit(c *gin.Context) {
@@ -527,6 +528,6 @@ func (h *mfaPages) adminMFAResetSubmit(c *gin.Context) {
 		h.dbError(c, "reset 2fa", err)
 		return
 	}
-	h.flash(c, "success", "Two-factor authentication of %s was reset; they have been told by e-mail.", target.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.mfa_reset", Other: "Two-factor authentication of {{.Name}} was reset; they have been told by e-mail."}, map[string]any{"Name": target.Username}))
 	h.redirect(c, route.URL(route.AdminMFA, target.ID))
 }

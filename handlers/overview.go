@@ -20,30 +20,33 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/locale"
 	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
 // eventGroup is a named set of event kinds: one chart, or an event filter.
 type eventGroup struct {
-	key, label string
-	kinds      []models.EventKind
+	key   string
+	label i18n.Message
+	kinds []models.EventKind
 }
 
 // overviewGroups are the charts, in order.
 var overviewGroups = []eventGroup{
-	{"signins", "Sign-ins", []models.EventKind{models.EventLoginSucceeded}},
-	{"failures", "Failed sign-ins", []models.EventKind{models.EventLoginFailed}},
-	{"throttled", "Throttled attempts", []models.EventKind{models.EventLoginThrottled, models.EventSignupThrottled, models.EventResetThrottled}},
-	{"resets", "Password resets requested", []models.EventKind{models.EventResetRequested}},
-	{"signups", "New accounts", []models.EventKind{models.EventSignup, models.EventUserCreated}},
+	{"signins", i18n.Message{ID: "overview.group.signins", Other: "Sign-ins"}, []models.EventKind{models.EventLoginSucceeded}},
+	{"failures", i18n.Message{ID: "overview.group.failures", Other: "Failed sign-ins"}, []models.EventKind{models.EventLoginFailed}},
+	{"throttled", i18n.Message{ID: "overview.group.throttled", Other: "Throttled attempts"}, []models.EventKind{models.EventLoginThrottled, models.EventSignupThrottled, models.EventResetThrottled}},
+	{"resets", i18n.Message{ID: "overview.group.resets", Other: "Password resets requested"}, []models.EventKind{models.EventResetRequested}},
+	{"signups", i18n.Message{ID: "overview.group.signups", Other: "New accounts"}, []models.EventKind{models.EventSignup, models.EventUserCreated}},
 }
 
 // attackGroup is what the top lists rank: failed and throttled sign-ins.
-var attackGroup = eventGroup{"attacks", "Failed or throttled sign-ins", []models.EventKind{models.EventLoginFailed, models.EventLoginThrottled}}
+var attackGroup = eventGroup{"attacks", i18n.Message{ID: "overview.group.attacks", Other: "Failed or throttled sign-ins"}, []models.EventKind{models.EventLoginFailed, models.EventLoginThrottled}}
 
 // eventKindsFor resolves the kind filter: a group name or one event kind.
 func eventKindsFor(key string) (eventGroup, bool) {
@@ -53,7 +56,7 @@ func eventKindsFor(key string) (eventGroup, bool) {
 		}
 	}
 	if k, ok := models.KnownEventKind(key); ok {
-		return eventGroup{key, models.EventWords(k), []models.EventKind{k}}, true
+		return eventGroup{key, models.EventWordsMessage(k), []models.EventKind{k}}, true
 	}
 	return eventGroup{}, false
 }
@@ -61,14 +64,15 @@ func eventKindsFor(key string) (eventGroup, bool) {
 // overviewWindow is one period of the overview: n buckets of step ending
 // with the current one.
 type overviewWindow struct {
-	id, title string
-	step      time.Duration
-	n         int
+	id    string
+	title i18n.Message
+	step  time.Duration
+	n     int
 }
 
 var overviewWindows = []overviewWindow{
-	{"24h", "Last 24 hours (by hour, UTC)", time.Hour, 24},
-	{"30d", "Last 30 days (by day, UTC)", 24 * time.Hour, 30},
+	{"24h", i18n.Message{ID: "overview.window.24h", Other: "Last 24 hours (by hour, UTC)"}, time.Hour, 24},
+	{"30d", i18n.Message{ID: "overview.window.30d", Other: "Last 30 days (by day, UTC)"}, 24 * time.Hour, 30},
 }
 
 const (
@@ -114,9 +118,9 @@ func (h *adminPages) adminOverviewPage(c *gin.Context) {
 			h.dbError(c, "overview histogram", err)
 			return
 		}
-		ow := components.OverviewWindow{ID: w.id, Title: w.title}
+		ow := components.OverviewWindow{ID: w.id, Title: tr(c, w.title)}
 		for _, g := range overviewGroups {
-			ow.Series = append(ow.Series, chartSeries(g, hist, since, w))
+			ow.Series = append(ow.Series, chartSeries(ctx, g, hist, since, w))
 		}
 		accounts, err := h.events.TopAccounts(ctx, attackGroup.kinds, since, topLimit)
 		if err != nil {
@@ -157,7 +161,7 @@ func (h *adminPages) adminOverviewPage(c *gin.Context) {
 		h.dbError(c, "overview failed mail", err)
 		return
 	}
-	h.render(c, http.StatusOK, components.AdminOverviewPage(h.page(c, "Security overview"), o))
+	h.render(c, http.StatusOK, components.AdminOverviewPage(h.page(c, tr(c, i18n.Message{ID: "title.security_overview", Other: "Security overview"})), o))
 }
 
 // failedMailShown bounds the failed-mail list on the overview; the count
@@ -180,7 +184,7 @@ func (h *adminPages) failedMail(ctx context.Context) ([]components.FailedMailRow
 		r := components.FailedMailRow{ID: m.ID, Kind: m.Kind, Recipient: m.Recipient, Attempts: m.Attempts,
 			LastError: m.LastError, RetryURL: route.URL(route.AdminMailRetry, m.ID)}
 		if m.FailedAt != nil {
-			r.FailedAt = m.FailedAt.UTC().Format("2 Jan 2006 15:04 UTC")
+			r.FailedAt = locale.From(ctx).DateTime(*m.FailedAt)
 		}
 		out = append(out, r)
 	}
@@ -207,23 +211,23 @@ func (h *adminPages) adminMailRetrySubmit(c *gin.Context) {
 		h.dbError(c, "retry mail", err)
 		return
 	case sent:
-		h.flash(c, "success", "Message %d is queued again and will be sent now.", id)
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.mail_requeued", Other: "Message {{.ID}} is queued again and will be sent now."}, map[string]any{"ID": id}))
 	default:
-		h.flash(c, "info", "Message %d is not waiting to be sent again (already sent, queued or gone).", id)
+		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.mail_not_requeued", Other: "Message {{.ID}} is not waiting to be sent again (already sent, queued or gone)."}, map[string]any{"ID": id}))
 	}
 	h.redirect(c, components.AdminOverviewURL)
 }
 
 // chartSeries lays out one group's bars: heights scaled to the largest
 // bucket, a bar of at least 1 unit for any non-zero count.
-func chartSeries(g eventGroup, hist map[models.EventKind][]int64, since time.Time, w overviewWindow) components.OverviewSeries {
+func chartSeries(ctx context.Context, g eventGroup, hist map[models.EventKind][]int64, since time.Time, w overviewWindow) components.OverviewSeries {
 	counts := make([]int64, w.n)
 	for _, k := range g.kinds {
 		for i, n := range hist[k] {
 			counts[i] += n
 		}
 	}
-	s := components.OverviewSeries{Key: g.key, Label: g.label, Width: chartWidth, Height: chartHeight,
+	s := components.OverviewSeries{Key: g.key, Label: ctxT(ctx, g.label), Width: chartWidth, Height: chartHeight,
 		TotalURL: eventsURL(g.key, since, time.Time{}, 0, "")}
 	var peak int64
 	for _, n := range counts {
@@ -231,9 +235,10 @@ func chartSeries(g eventGroup, hist map[models.EventKind][]int64, since time.Tim
 		peak = max(peak, n)
 	}
 	slot := chartWidth / w.n
-	layout := "2 Jan 15:04"
+	utc := locale.From(ctx).In(time.UTC)
+	format := utc.DateTime
 	if w.step >= 24*time.Hour {
-		layout = "2 Jan"
+		format = utc.Date
 	}
 	for i, n := range counts {
 		from := since.Add(time.Duration(i) * w.step)
@@ -243,8 +248,9 @@ func chartSeries(g eventGroup, hist map[models.EventKind][]int64, since time.Tim
 		}
 		s.Bars = append(s.Bars, components.OverviewBar{
 			X: i*slot + 1, Y: chartHeight - 1 - bh, W: max(1, slot-2), H: bh, N: n,
-			Title: fmt.Sprintf("%s from %s UTC: %d", g.label, from.Format(layout), n),
-			URL:   eventsURL(g.key, from, from.Add(w.step), 0, ""),
+			Title: ctxT(ctx, i18n.Message{ID: "overview.bar_title", Other: "{{.Label}} from {{.From}}: {{.Count}}"},
+				map[string]any{"Label": s.Label, "From": format(from), "Count": n}),
+			URL: eventsURL(g.key, from, from.Add(w.step), 0, ""),
 		})
 	}
 	return s
@@ -265,7 +271,7 @@ func parseEventFilter(c *gin.Context, now time.Time) (models.EventFilter, []stri
 			return f, nil, 0, "kind"
 		}
 		f.Kinds = g.kinds
-		words = append(words, g.label)
+		words = append(words, tr(c, g.label))
 	}
 	if s := c.Query("since"); s != "" {
 		t, ok := parseSince(s, now)
@@ -273,7 +279,7 @@ func parseEventFilter(c *gin.Context, now time.Time) (models.EventFilter, []stri
 			return f, nil, 0, "since"
 		}
 		f.Since = t
-		words = append(words, "since "+t.Format("2 Jan 2006 15:04 MST"))
+		words = append(words, tr(c, i18n.Message{ID: "overview.filter.since", Other: "since {{.Time}}"}, map[string]any{"Time": locale.From(c.Request.Context()).DateTime(t)}))
 	}
 	if s := c.Query("until"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
@@ -281,7 +287,7 @@ func parseEventFilter(c *gin.Context, now time.Time) (models.EventFilter, []stri
 			return f, nil, 0, "until"
 		}
 		f.Until = t.UTC()
-		words = append(words, "before "+f.Until.Format("2 Jan 2006 15:04 MST"))
+		words = append(words, tr(c, i18n.Message{ID: "overview.filter.until", Other: "before {{.Time}}"}, map[string]any{"Time": locale.From(c.Request.Context()).DateTime(f.Until)}))
 	}
 	if s := c.Query("user"); s != "" {
 		id, err := strconv.ParseUint(s, 10, 32)
@@ -290,14 +296,14 @@ func parseEventFilter(c *gin.Context, now time.Time) (models.EventFilter, []stri
 		}
 		uid := uint(id)
 		f.UserID = &uid
-		words = append(words, "account #"+s)
+		words = append(words, tr(c, i18n.Message{ID: "overview.filter.user", Other: "account #{{.ID}}"}, map[string]any{"ID": s}))
 	}
 	if s := c.Query("ip"); s != "" {
 		if len(s) > 64 || net.ParseIP(s) == nil {
 			return f, nil, 0, "ip"
 		}
 		f.IP = s
-		words = append(words, "from "+s)
+		words = append(words, tr(c, i18n.Message{ID: "overview.filter.ip", Other: "from {{.IP}}"}, map[string]any{"IP": s}))
 	}
 	page := 1
 	if s := c.Query("page"); s != "" {
@@ -362,8 +368,8 @@ func (h *adminPages) adminEventsPage(c *gin.Context) {
 	l := components.AdminEventList{Filters: words, Total: total, Page: page,
 		Pages: max(1, int((total+eventsPerPage-1)/eventsPerPage))}
 	for _, r := range rows {
-		row := components.AdminEventRow{Time: r.CreatedAt.UTC().Format("2 Jan 2006, 15:04:05 MST"), Kind: string(r.Kind),
-			Words: models.EventWords(r.Kind), IP: r.IP, Detail: r.Detail}
+		row := components.AdminEventRow{Time: locale.From(ctx).DateTime(r.CreatedAt), Kind: string(r.Kind),
+			Words: models.EventWords(ctx, r.Kind), IP: r.IP, Detail: r.Detail}
 		if r.IP != "" {
 			row.IPURL = eventsURL("", time.Time{}, time.Time{}, 0, r.IP)
 		}
@@ -387,5 +393,5 @@ func (h *adminPages) adminEventsPage(c *gin.Context) {
 	if page < l.Pages {
 		l.NextURL = pageURL(page + 1)
 	}
-	h.render(c, http.StatusOK, components.AdminEventsPage(h.page(c, "Security events"), l))
+	h.render(c, http.StatusOK, components.AdminEventsPage(h.page(c, tr(c, i18n.Message{ID: "title.security_events", Other: "Security events"})), l))
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
@@ -26,7 +27,7 @@ const (
 var newPasswordFields = map[string]string{"password": "new_password1"}
 
 func (h *accountPages) passwordChangePage(c *gin.Context) {
-	p := h.page(c, "Change password")
+	p := h.page(c, tr(c, i18n.Message{ID: "title.change_password", Other: "Change password"}))
 	p.Narrow = true
 	h.render(c, http.StatusOK, components.PasswordChangePage(p, newForm(nil)))
 }
@@ -64,13 +65,13 @@ func (h *accountPages) passwordChangeSubmit(c *gin.Context) {
 	}
 	st.Adopt(ns)
 	touch(c)
-	h.flash(c, "success", "Your password was changed. Every other session of your account has been signed out.")
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.your_password_was_changed_every", Other: "Your password was changed. Every other session of your account has been signed out."}))
 	h.redirect(c, passwordChangedURL)
 }
 
 func (h *accountPages) passwordChangeForm(c *gin.Context, status int, form components.Form) {
 	h.formOrPage(c, status, components.PasswordChangeForm(form), func() templ.Component {
-		p := h.page(c, "Change password")
+		p := h.page(c, tr(c, i18n.Message{ID: "title.change_password", Other: "Change password"}))
 		p.Narrow = true
 		return components.PasswordChangePage(p, form)
 	})
@@ -79,5 +80,5 @@ func (h *accountPages) passwordChangeForm(c *gin.Context, status int, form compo
 // passwordChangeDonePage is Django's password_change_done URL, kept for
 // links that expect it; the flow itself ends on the profile with a flash.
 func (h *accountPages) passwordChangeDonePage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.PasswordChangeDonePage(h.page(c, "Password changed")))
+	h.render(c, http.StatusOK, components.PasswordChangeDonePage(h.page(c, tr(c, i18n.Message{ID: "title.password_changed", Other: "Password changed"}))))
 }

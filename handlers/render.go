@@ -10,9 +10,11 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/locale"
 	"gatehouse/internal/passhash"
 	"gatehouse/models"
 )
@@ -77,24 +79,37 @@ func (h *Handler) page(c *gin.Context, title string) components.Page {
 	return p
 }
 
-// errorMessages are the texts of the error pages.
-var errorMessages = map[int][2]string{
-	http.StatusBadRequest:            {"Bad request", "The request could not be understood."},
-	http.StatusForbidden:             {"Forbidden", "You do not have permission to do that."},
-	http.StatusNotFound:              {"Page not found", "There is nothing at this address."},
-	http.StatusMethodNotAllowed:      {"Method not allowed", "This address does not accept that kind of request."},
-	http.StatusRequestEntityTooLarge: {"Request too large", "What you sent is larger than this site accepts. Shorten it and try again."},
-	http.StatusTooManyRequests:       {"Too many requests", "Too many attempts. Wait a little and try again."},
-	http.StatusInternalServerError:   {"Server error", "Something went wrong on our side. It has been logged; please try again."},
-	http.StatusServiceUnavailable:    {"Temporarily unavailable", "The service is busy or under maintenance. Please try again in a few seconds."},
+// errorTitles and errorTexts are the titles and texts of the error pages.
+var errorTitles = map[int]i18n.Message{
+	http.StatusBadRequest:            {ID: "error.400.title", Other: "Bad request"},
+	http.StatusForbidden:             {ID: "error.403.title", Other: "Forbidden"},
+	http.StatusNotFound:              {ID: "error.404.title", Other: "Page not found"},
+	http.StatusMethodNotAllowed:      {ID: "error.405.title", Other: "Method not allowed"},
+	http.StatusRequestEntityTooLarge: {ID: "error.413.title", Other: "Request too large"},
+	http.StatusTooManyRequests:       {ID: "error.429.title", Other: "Too many requests"},
+	http.StatusInternalServerError:   {ID: "error.500.title", Other: "Server error"},
+	http.StatusServiceUnavailable:    {ID: "error.503.title", Other: "Temporarily unavailable"},
 }
+
+var errorTexts = map[int]i18n.Message{
+	http.StatusBadRequest:            {ID: "error.400.text", Other: "The request could not be understood."},
+	http.StatusForbidden:             {ID: "error.403.text", Other: "You do not have permission to do that."},
+	http.StatusNotFound:              {ID: "error.404.text", Other: "There is nothing at this address."},
+	http.StatusMethodNotAllowed:      {ID: "error.405.text", Other: "This address does not accept that kind of request."},
+	http.StatusRequestEntityTooLarge: {ID: "error.413.text", Other: "What you sent is larger than this site accepts. Shorten it and try again."},
+	http.StatusTooManyRequests:       {ID: "error.429.text", Other: "Too many attempts. Wait a little and try again."},
+	http.StatusInternalServerError:   {ID: "error.500.text", Other: "Something went wrong on our side. It has been logged; please try again."},
+	http.StatusServiceUnavailable:    {ID: "error.503.text", Other: "The service is busy or under maintenance. Please try again in a few seconds."},
+}
+
+var errorTitleOther = i18n.Message{ID: "error.other.title", Other: "Error"}
 
 // errorResponse answers with the error page for status; to htmx it sends an
 // alert for the page's message area instead, leaving the form untouched.
 func (h *Handler) errorResponse(c *gin.Context, status int) {
-	title, msg := "Error", http.StatusText(status)
-	if m, ok := errorMessages[status]; ok {
-		title, msg = m[0], m[1]
+	title, msg := tr(c, errorTitleOther), http.StatusText(status)
+	if m, ok := errorTitles[status]; ok {
+		title, msg = tr(c, m), tr(c, errorTexts[status])
 	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		c.Header("Retry-After", "5")
@@ -146,9 +161,9 @@ func (h *Handler) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	var buf bytes.Buffer
-	m := errorMessages[http.StatusForbidden]
-	err := components.ErrorPage(components.Page{Title: m[0]}, http.StatusForbidden,
-		"Cross-site requests are not allowed. Reload the page and try again.").Render(r.Context(), &buf)
+	ctx := locale.With(r.Context(), h.localizerFor(r, nil))
+	err := components.ErrorPage(components.Page{Title: ctxT(ctx, errorTitles[http.StatusForbidden])}, http.StatusForbidden,
+		ctxT(ctx, i18n.Message{ID: "error.cross_origin", Other: "Cross-site requests are not allowed. Reload the page and try again."})).Render(ctx, &buf)
 	w.WriteHeader(http.StatusForbidden)
 	if err == nil {
 		_, _ = w.Write(buf.Bytes())

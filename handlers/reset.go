@@ -6,6 +6,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/components"
 	"gatehouse/internal/route"
@@ -43,7 +44,7 @@ var (
 )
 
 func (h *signInPages) passwordResetPage(c *gin.Context) {
-	p := h.page(c, "Password reset")
+	p := h.page(c, tr(c, i18n.Message{ID: "title.password_reset", Other: "Password reset"}))
 	p.Narrow = true
 	h.render(c, http.StatusOK, components.PasswordResetPage(p, newForm(nil)))
 }
@@ -79,14 +80,14 @@ func (h *signInPages) passwordResetSubmit(c *gin.Context) {
 
 func (h *signInPages) passwordResetForm(c *gin.Context, status int, form components.Form) {
 	h.formOrPage(c, status, components.PasswordResetForm(form), func() templ.Component {
-		p := h.page(c, "Password reset")
+		p := h.page(c, tr(c, i18n.Message{ID: "title.password_reset", Other: "Password reset"}))
 		p.Narrow = true
 		return components.PasswordResetPage(p, form)
 	})
 }
 
 func (h *signInPages) passwordResetDonePage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.PasswordResetDonePage(h.page(c, "Password reset sent")))
+	h.render(c, http.StatusOK, components.PasswordResetDonePage(h.page(c, tr(c, i18n.Message{ID: "title.password_reset_sent", Other: "Password reset sent"}))))
 }
 
 // resetLink checks the e-mailed token, keeps its hash in a freshly rotated
@@ -127,7 +128,7 @@ func (h *signInPages) invalidResetLink(c *gin.Context) {
 		h.redirect(c, setPasswordURL)
 		return
 	}
-	h.render(c, http.StatusBadRequest, components.InvalidResetLinkPage(h.page(c, "Password reset unsuccessful")))
+	h.render(c, http.StatusBadRequest, components.InvalidResetLinkPage(h.page(c, tr(c, i18n.Message{ID: "title.password_reset_unsuccessful", Other: "Password reset unsuccessful"}))))
 }
 
 // resetUser returns the user of the reset link kept in the session; on
@@ -153,7 +154,7 @@ func (h *signInPages) setPasswordPage(c *gin.Context) {
 	if _, _, ok := h.resetUser(c); !ok {
 		return
 	}
-	p := h.page(c, "Enter new password")
+	p := h.page(c, tr(c, i18n.Message{ID: "title.enter_new_password", Other: "Enter new password"}))
 	p.Narrow = true
 	h.render(c, http.StatusOK, components.SetPasswordPage(p, newForm(nil)))
 }
@@ -195,12 +196,12 @@ func (h *signInPages) setPasswordSubmit(c *gin.Context) {
 
 func (h *signInPages) setPasswordForm(c *gin.Context, status int, form components.Form) {
 	h.formOrPage(c, status, components.SetPasswordForm(form), func() templ.Component {
-		p := h.page(c, "Enter new password")
+		p := h.page(c, tr(c, i18n.Message{ID: "title.enter_new_password", Other: "Enter new password"}))
 		p.Narrow = true
 		return components.SetPasswordPage(p, form)
 	})
 }
 
 func (h *signInPages) resetCompletePage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.ResetCompletePage(h.page(c, "Password reset complete")))
+	h.render(c, http.StatusOK, components.ResetCompletePage(h.page(c, tr(c, i18n.Message{ID: "title.password_reset_complete", Other: "Password reset complete"}))))
 }

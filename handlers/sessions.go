@@ -12,8 +12,10 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/components"
+	"gatehouse/internal/locale"
 	"gatehouse/models"
 )
 
@@ -32,7 +34,7 @@ func (h *accountPages) sessionsPage(c *gin.Context) {
 			SignedInAt: s.CreatedAt, LastSeen: s.LastSeenAt, Current: s.Current, Remembered: s.Persistent,
 		})
 	}
-	h.render(c, http.StatusOK, components.SessionsPage(h.page(c, "Your sessions"), rows))
+	h.render(c, http.StatusOK, components.SessionsPage(h.page(c, tr(c, i18n.Message{ID: "title.your_sessions", Other: "Your sessions"})), rows))
 }
 
 // sessionRevokeSubmit ends one of the user's other sessions. htmx gets an
@@ -55,9 +57,9 @@ func (h *accountPages) sessionRevokeSubmit(c *gin.Context) {
 		return
 	}
 	if ok {
-		h.flash(c, "success", "The session was signed out.")
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.the_session_was_signed_out", Other: "The session was signed out."}))
 	} else {
-		h.flash(c, "info", "That session had already ended (to end this one, log out).")
+		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.that_session_had_already_ended_2", Other: "That session had already ended (to end this one, log out)."}))
 	}
 	h.redirect(c, components.SessionsPath)
 }
@@ -72,6 +74,6 @@ func (h *accountPages) sessionsRevokeOthersSubmit(c *gin.Context) {
 		h.dbError(c, "revoke other sessions", err)
 		return
 	}
-	h.flash(c, "success", "Signed out of %d other %s.", n, map[bool]string{true: "session", false: "sessions"}[n == 1])
+	h.flash(c, "success", "%s", locale.N(c.Request.Context(), i18n.Message{ID: "flash.signed_out_others", One: "Signed out of {{.Count}} other session.", Other: "Signed out of {{.Count}} other sessions."}, int(n)))
 	h.redirect(c, components.SessionsPath)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
@@ -83,7 +84,7 @@ func isSignupField(f string) bool {
 }
 
 func (h *signInPages) signupPage(c *gin.Context) {
-	p := h.page(c, "Sign up")
+	p := h.page(c, tr(c, i18n.Message{ID: "title.sign_up", Other: "Sign up"}))
 	p.Narrow = true
 	h.render(c, http.StatusOK, components.SignupPage(p, newForm(nil)))
 }
@@ -197,13 +198,13 @@ func (h *signInPages) signupSubmit(c *gin.Context) {
 		return
 	}
 	h.signedIn(c, res)
-	h.flash(c, "success", "Welcome, %s! Your account has been created and you are signed in.", res.User.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.welcome_new", Other: "Welcome, {{.Name}}! Your account has been created and you are signed in."}, map[string]any{"Name": res.User.Username}))
 	h.redirect(c, h.cfg.LoginRedirectURL)
 }
 
 func (h *signInPages) signupForm(c *gin.Context, status int, form components.Form) {
 	h.formOrPage(c, status, components.SignupForm(form), func() templ.Component {
-		p := h.page(c, "Sign up")
+		p := h.page(c, tr(c, i18n.Message{ID: "title.sign_up", Other: "Sign up"}))
 		p.Narrow = true
 		return components.SignupPage(p, form)
 	})

@@ -26,6 +26,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
@@ -74,7 +75,7 @@ func (h *Handler) toReauth(c *gin.Context) {
 		next = reauthFallback
 	}
 	if c.Request.Method != http.MethodGet {
-		h.flash(c, "info", "Please confirm your password, then submit the form again.")
+		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.please_confirm_your_password_then", Other: "Please confirm your password, then submit the form again."}))
 	}
 	h.redirect(c, reauthURL+"?next="+url.QueryEscape(next))
 }
@@ -140,7 +141,7 @@ func (h *accountPages) renderReauth(c *gin.Context, status int, form components.
 		return
 	}
 	h.formOrPage(c, status, components.ReauthForm(form, r), func() templ.Component {
-		p := h.page(c, "Confirm it's you")
+		p := h.page(c, tr(c, i18n.Message{ID: "title.confirm_it_s_you", Other: "Confirm it's you"}))
 		p.Narrow = true
 		return components.ReauthPage(p, form, r)
 	})

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -207,7 +208,7 @@ func TestHumanWait(t *testing.T) {
 		time.Hour:               "60 minutes",
 	}
 	for d, want := range tests {
-		if got := humanWait(d); got != want {
+		if got := humanWait(context.Background(), d); got != want {
 			t.Errorf("humanWait(%v): got %q, want %q", d, got, want)
 		}
 	}

@@ -1,6 +1,13 @@
 package models
 
-import "strings"
+import (
+	"context"
+	"strings"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+
+	"gatehouse/internal/locale"
+)
 
 // EventInfo is what the app says about one kind of security event, in one
 // place: the words people read (their activity page, the admin's event
@@ -8,7 +15,7 @@ import "strings"
 // its filter value.
 type EventInfo struct {
 	Kind  EventKind
-	Words string
+	Words i18n.Message
 }
 
 // EventKinds is every kind of security event, in the order the admin's
@@ -16,44 +23,44 @@ type EventInfo struct {
 // TestEveryEventKindHasWords reads the code for EventKind constants and
 // fails first.
 var EventKinds = []EventInfo{
-	{EventLoginSucceeded, "Signed in"},
-	{EventLoginFailed, "Failed sign-in attempt"},
-	{EventLoginThrottled, "Sign-ins blocked after too many attempts"},
-	{EventSecondFactorPending, "Password accepted; second step due"},
-	{EventSecondFactorFailed, "Wrong code or failed passkey at the second step"},
-	{EventSecondFactorThrottle, "Second-step codes blocked after too many attempts"},
-	{EventNewDevice, "Signed in from a new browser"},
-	{EventLogout, "Signed out"},
-	{EventSignup, "Account created"},
-	{EventSignupThrottled, "Sign-ups blocked after too many attempts"},
-	{EventPasswordChanged, "Password changed"},
-	{EventPasswordChangeFailed, "Wrong current password on the password form"},
-	{EventPasswordChangeThrottled, "Password attempts blocked"},
-	{EventResetRequested, "Password reset requested"},
-	{EventResetCompleted, "Password reset"},
-	{EventResetThrottled, "Password reset requests blocked"},
-	{EventPasswordSet, "Password set by staff"},
-	{EventPasswordSetCLI, "Password set from the command line"},
-	{EventReauthenticated, "Identity confirmed for a sensitive action"},
-	{EventReauthFailed, "Wrong password when confirming a sensitive action"},
-	{EventReauthFactorFailed, "Wrong code or failed passkey when confirming a sensitive action"},
-	{EventReauthThrottled, "Confirmations blocked after too many attempts"},
-	{EventFactorAdded, "Two-factor method added"},
-	{EventFactorRemoved, "Two-factor method removed"},
-	{EventRecoveryCodeUsed, "Recovery code used"},
-	{EventRecoveryCodesNew, "New recovery codes made"},
-	{EventMFAReset, "Two-factor authentication reset by staff"},
-	{EventEmailChangeRequested, "E-mail change requested"},
-	{EventEmailChanged, "E-mail address changed"},
-	{EventEmailVerified, "E-mail address confirmed"},
-	{EventEmailMailThrottled, "Confirmation e-mails blocked after too many requests"},
-	{EventSessionRevoked, "Sessions signed out"},
-	{EventAdminAction, "Changed by staff"},
-	{EventUserDeactivated, "Account deactivated"},
-	{EventPrivilegesChanged, "Privileges changed"},
-	{EventUserCreated, "Account created by staff"},
-	{EventUserDeleted, "Account deleted"},
-	{EventAccountDeleteFailed, "Wrong password on the delete-account form"},
+	{EventLoginSucceeded, i18n.Message{ID: "event.login_succeeded", Other: "Signed in"}},
+	{EventLoginFailed, i18n.Message{ID: "event.login_failed", Other: "Failed sign-in attempt"}},
+	{EventLoginThrottled, i18n.Message{ID: "event.login_throttled", Other: "Sign-ins blocked after too many attempts"}},
+	{EventSecondFactorPending, i18n.Message{ID: "event.second_factor_pending", Other: "Password accepted; second step due"}},
+	{EventSecondFactorFailed, i18n.Message{ID: "event.second_factor_failed", Other: "Wrong code or failed passkey at the second step"}},
+	{EventSecondFactorThrottle, i18n.Message{ID: "event.second_factor_throttle", Other: "Second-step codes blocked after too many attempts"}},
+	{EventNewDevice, i18n.Message{ID: "event.new_device", Other: "Signed in from a new browser"}},
+	{EventLogout, i18n.Message{ID: "event.logout", Other: "Signed out"}},
+	{EventSignup, i18n.Message{ID: "event.signup", Other: "Account created"}},
+	{EventSignupThrottled, i18n.Message{ID: "event.signup_throttled", Other: "Sign-ups blocked after too many attempts"}},
+	{EventPasswordChanged, i18n.Message{ID: "event.password_changed", Other: "Password changed"}},
+	{EventPasswordChangeFailed, i18n.Message{ID: "event.password_change_failed", Other: "Wrong current password on the password form"}},
+	{EventPasswordChangeThrottled, i18n.Message{ID: "event.password_change_throttled", Other: "Password attempts blocked"}},
+	{EventResetRequested, i18n.Message{ID: "event.reset_requested", Other: "Password reset requested"}},
+	{EventResetCompleted, i18n.Message{ID: "event.reset_completed", Other: "Password reset"}},
+	{EventResetThrottled, i18n.Message{ID: "event.reset_throttled", Other: "Password reset requests blocked"}},
+	{EventPasswordSet, i18n.Message{ID: "event.password_set", Other: "Password set by staff"}},
+	{EventPasswordSetCLI, i18n.Message{ID: "event.password_set_c_l_i", Other: "Password set from the command line"}},
+	{EventReauthenticated, i18n.Message{ID: "event.reauthenticated", Other: "Identity confirmed for a sensitive action"}},
+	{EventReauthFailed, i18n.Message{ID: "event.reauth_failed", Other: "Wrong password when confirming a sensitive action"}},
+	{EventReauthFactorFailed, i18n.Message{ID: "event.reauth_factor_failed", Other: "Wrong code or failed passkey when confirming a sensitive action"}},
+	{EventReauthThrottled, i18n.Message{ID: "event.reauth_throttled", Other: "Confirmations blocked after too many attempts"}},
+	{EventFactorAdded, i18n.Message{ID: "event.factor_added", Other: "Two-factor method added"}},
+	{EventFactorRemoved, i18n.Message{ID: "event.factor_removed", Other: "Two-factor method removed"}},
+	{EventRecoveryCodeUsed, i18n.Message{ID: "event.recovery_code_used", Other: "Recovery code used"}},
+	{EventRecoveryCodesNew, i18n.Message{ID: "event.recovery_codes_new", Other: "New recovery codes made"}},
+	{EventMFAReset, i18n.Message{ID: "event.m_f_a_reset", Other: "Two-factor authentication reset by staff"}},
+	{EventEmailChangeRequested, i18n.Message{ID: "event.email_change_requested", Other: "E-mail change requested"}},
+	{EventEmailChanged, i18n.Message{ID: "event.email_changed", Other: "E-mail address changed"}},
+	{EventEmailVerified, i18n.Message{ID: "event.email_verified", Other: "E-mail address confirmed"}},
+	{EventEmailMailThrottled, i18n.Message{ID: "event.email_mail_throttled", Other: "Confirmation e-mails blocked after too many requests"}},
+	{EventSessionRevoked, i18n.Message{ID: "event.session_revoked", Other: "Sessions signed out"}},
+	{EventAdminAction, i18n.Message{ID: "event.admin_action", Other: "Changed by staff"}},
+	{EventUserDeactivated, i18n.Message{ID: "event.user_deactivated", Other: "Account deactivated"}},
+	{EventPrivilegesChanged, i18n.Message{ID: "event.privileges_changed", Other: "Privileges changed"}},
+	{EventUserCreated, i18n.Message{ID: "event.user_created", Other: "Account created by staff"}},
+	{EventUserDeleted, i18n.Message{ID: "event.user_deleted", Other: "Account deleted"}},
+	{EventAccountDeleteFailed, i18n.Message{ID: "event.account_delete_failed", Other: "Wrong password on the delete-account form"}},
 }
 
 var eventInfo = func() map[EventKind]EventInfo {
@@ -64,13 +71,23 @@ var eventInfo = func() map[EventKind]EventInfo {
 	return m
 }()
 
-// EventWords is kind in words; a kind not in EventKinds (a row written by
-// another release) is shown as its name with spaces.
-func EventWords(kind EventKind) string {
+// EventWords is kind in words, in the language of ctx's reader; a kind
+// not in EventKinds (a row written by another release) is shown as its name
+// with spaces.
+func EventWords(ctx context.Context, kind EventKind) string {
+	if e, ok := eventInfo[kind]; ok {
+		return locale.T(ctx, e.Words)
+	}
+	return strings.ReplaceAll(string(kind), "_", " ")
+}
+
+// EventWordsMessage is kind's words as a message, for a caller that
+// translates later; an unknown kind's is its name with spaces.
+func EventWordsMessage(kind EventKind) i18n.Message {
 	if e, ok := eventInfo[kind]; ok {
 		return e.Words
 	}
-	return strings.ReplaceAll(string(kind), "_", " ")
+	return i18n.Message{ID: "event.unknown." + string(kind), Other: strings.ReplaceAll(string(kind), "_", " ")}
 }
 
 // KnownEventKind reports whether name is a kind of EventKinds.

@@ -51,7 +51,7 @@ func TestEveryEventKindHasWords(t *testing.T) {
 			t.Errorf("%s is listed twice in EventKinds", e.Kind)
 		}
 		seen[e.Kind] = true
-		if e.Words == "" {
+		if e.Words.Other == "" || e.Words.ID == "" {
 			t.Errorf("%s has no words", e.Kind)
 		}
 		if _, ok := declared[e.Kind]; !ok {
