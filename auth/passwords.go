@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/locale"
 	"gatehouse/internal/validate"
 	"gatehouse/models"
 	"strconv"
@@ -396,6 +397,9 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, email, ip string) e
 func (a *Accounts) ProcessResetRequest(ctx context.Context, job *models.OutboxMessage) error {
 	d := job.Data()
 	ctx = models.WithClientInfo(ctx, models.ClientInfo{IP: d["ip"], UserAgent: d["user_agent"]})
+	// The mails speak the language of the request that asked for them
+	// (unless the account has its own): it was kept in the job.
+	ctx = locale.With(ctx, locale.For(d["lang"]))
 	return a.transaction(ctx, "process reset request", func(tx *gorm.DB) error {
 		// Done, the job forgets the typed address, IP and browser: a kept
 		// row names nobody (the deletion path scrubs only rows linked to

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/PuerkitoBio/goquery"
@@ -316,5 +317,44 @@ func TestEveryPageTranslated(t *testing.T) {
 				check(p, res)
 			}
 		})
+	}
+}
+
+// A password-reset e-mail speaks the recipient's saved language, else the
+// language of the request that asked for it (kept through the worker's
+// job); subject, text and HTML alike.
+func TestResetEmailInRecipientsLanguage(t *testing.T) {
+	smtpSrv, withMail := withSMTP(t)
+	ts := newTestServer(t, withMail)
+	ts.createUser(t, "hans", "hans@example.com", "correct-horse-battery")
+	saved := ts.createUser(t, "lucia", "lucia@example.com", "correct-horse-battery")
+	if err := ts.users.SetLanguage(context.Background(), saved.ID, "es"); err != nil {
+		t.Fatal(err)
+	}
+
+	// No saved language: the request's (German).
+	c := withLanguage(ts.client(t), "de-DE,de;q=0.9")
+	wantRedirect(t, c.postForm("/accounts/password_reset/", url.Values{"email": {"hans@example.com"}}), "/accounts/password_reset/done/")
+	msg := smtpSrv.Next(t, 5*time.Second)
+	if msg.Subject != "Passwort auf Gatehouse zurücksetzen" {
+		t.Errorf("subject %q", msg.Subject)
+	}
+	for _, want := range []string{"Hallo hans,", "1 Stunde", "Ihr Benutzername"} {
+		if !strings.Contains(msg.Text, want) {
+			t.Errorf("German text part lacks %q: %q", want, msg.Text)
+		}
+	}
+	if !strings.Contains(msg.HTML, `<html lang="de">`) || !strings.Contains(msg.HTML, "Ihr Benutzername, falls Sie ihn vergessen haben: <strong>hans</strong>") {
+		t.Errorf("German HTML part: %q", msg.HTML)
+	}
+	if strings.Contains(msg.Text, "Hello") || strings.Contains(msg.HTML, "Hello") {
+		t.Error("English left in the German mail")
+	}
+
+	// A saved language beats the request's.
+	wantRedirect(t, c.postForm("/accounts/password_reset/", url.Values{"email": {"lucia@example.com"}}), "/accounts/password_reset/done/")
+	msg = smtpSrv.Next(t, 5*time.Second)
+	if msg.Subject != "Restablecer la contraseña en Gatehouse" || !strings.Contains(msg.Text, "Hola, lucia:") || !strings.Contains(msg.HTML, `<html lang="es">`) {
+		t.Errorf("Spanish mail: %q\n%s", msg.Subject, msg.Text)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"gatehouse/internal/locale"
 	"gatehouse/models"
 )
 
@@ -309,12 +310,13 @@ func capitalize(s string) string {
 }
 
 // humanTime formats an RFC 3339 time from a payload for a mail.
-func humanTime(s string) string {
+// It is in the reader's language and time zone (ctx's localizer).
+func humanTime(ctx context.Context, s string) string {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return s
 	}
-	return t.UTC().Format("2 Jan 2006 at 15:04 MST")
+	return locale.From(ctx).DateTime(t)
 }
 
 // HumanDuration says d the way a mail should: "1 hour", "30 minutes".

@@ -14,6 +14,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"gatehouse/internal/locale"
 )
 
 // The outbox: e-mails and other deferred work are rows written in the same
@@ -130,7 +132,30 @@ func (e *RecipientGone) Unwrap() error { return ErrRecipientGone }
 var ErrClaimLost = errors.New("outbox claim lost")
 
 // Enqueue writes a message inside tx; it is claimed once tx commits.
+//
+// The recipient's language and time zone are decided here, when the row is
+// written, and kept in the payload ("lang", "tz"): the recipient's saved
+// language, else the language of the request that caused the message (the
+// localizer its context carries); their saved time zone, else UTC.
 func Enqueue(tx *gorm.DB, kind string, userID *uint, to string, data map[string]string) error {
+	if data == nil {
+		data = map[string]string{}
+	}
+	if data["lang"] == "" {
+		var prefs struct{ Language, TimeZone string }
+		if userID != nil {
+			if err := tx.Model(&User{}).Select("language", "time_zone").Where("id = ?", *userID).Limit(1).Scan(&prefs).Error; err != nil {
+				return fmt.Errorf("recipient language: %w", err)
+			}
+		}
+		data["lang"] = prefs.Language
+		if !locale.Supported(data["lang"]) {
+			data["lang"] = locale.From(tx.Statement.Context).Lang()
+		}
+		if prefs.TimeZone != "" && data["tz"] == "" {
+			data["tz"] = prefs.TimeZone
+		}
+	}
 	payload := []byte("{}")
 	if len(data) > 0 {
 		var err error
