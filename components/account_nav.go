@@ -1,14 +1,19 @@
 package components
 
 import (
+	"context"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+
 	"gatehouse/internal/route"
-	"strconv"
 	"strings"
 )
 
 // AccountPage is one page of the account area, listed in its navigation.
 type AccountPage struct {
-	Path, Label, TestID string
+	Path   string
+	Label  i18n.Message
+	TestID string
 }
 
 // Account area paths (from the route table), used by redirects and links.
@@ -26,55 +31,47 @@ var (
 // AccountPages are the pages of the account area, in the order the
 // navigation shows them. Another area (two-factor) adds its entry here.
 var AccountPages = []AccountPage{
-	{ProfilePath, "Overview", "account-nav-profile"},
-	{SessionsPath, "Sessions", "account-nav-sessions"},
-	{EmailPath, "E-mail", "account-nav-email"},
-	{ActivityPath, "Activity", "account-nav-activity"},
-	{PasswordPath, "Password", "account-nav-password"},
-	{TwoFactorPath, "Two-factor", "account-nav-2fa"},
-	{DeletePath, "Delete account", "account-nav-delete"},
+	{ProfilePath, i18n.Message{ID: "nav.account.overview", Other: "Overview"}, "account-nav-profile"},
+	{SessionsPath, i18n.Message{ID: "nav.account.sessions", Other: "Sessions"}, "account-nav-sessions"},
+	{EmailPath, i18n.Message{ID: "nav.account.email", Other: "E-mail"}, "account-nav-email"},
+	{ActivityPath, i18n.Message{ID: "nav.account.activity", Other: "Activity"}, "account-nav-activity"},
+	{PasswordPath, i18n.Message{ID: "nav.account.password", Other: "Password"}, "account-nav-password"},
+	{TwoFactorPath, i18n.Message{ID: "nav.account.two_factor", Other: "Two-factor"}, "account-nav-2fa"},
+	{DeletePath, i18n.Message{ID: "nav.account.delete", Other: "Delete account"}, "account-nav-delete"},
 }
 
 // accountLinkText is how the hub names a page in its list of links.
-func accountLinkText(ap AccountPage) string {
+func accountLinkText(ctx context.Context, ap AccountPage) string {
 	switch ap.Path {
 	case PasswordPath:
-		return "Change your password"
+		return T(ctx, i18n.Message{ID: "hub.link.password", Other: "Change your password"})
 	case SessionsPath:
-		return "Where you are signed in"
+		return T(ctx, i18n.Message{ID: "hub.link.sessions", Other: "Where you are signed in"})
 	case EmailPath:
-		return "Change your e-mail address"
+		return T(ctx, i18n.Message{ID: "hub.link.email", Other: "Change your e-mail address"})
 	case ActivityPath:
-		return "Your security activity"
+		return T(ctx, i18n.Message{ID: "hub.link.activity", Other: "Your security activity"})
 	case DeletePath:
-		return "Delete your account"
+		return T(ctx, i18n.Message{ID: "hub.link.delete", Other: "Delete your account"})
 	case TwoFactorPath:
-		return "Two-factor authentication and passkeys"
+		return T(ctx, i18n.Message{ID: "hub.link.two_factor", Other: "Two-factor authentication and passkeys"})
 	}
-	return ap.Label
+	return T(ctx, ap.Label)
 }
 
-// profileFactorsText is the hub's one line on second factors.
-func profileFactorsText(f ProfileFactors) string {
+// profileFactorsText is the hub's one line on second factors: a list of
+// whole phrases, each translated.
+func profileFactorsText(ctx context.Context, f ProfileFactors) string {
 	if !f.TOTP && f.Passkeys == 0 {
-		return "Off — set up an authenticator app or a passkey"
+		return T(ctx, i18n.Message{ID: "hub.factors.off", Other: "Off — set up an authenticator app or a passkey"})
 	}
 	var parts []string
 	if f.TOTP {
-		parts = append(parts, "authenticator app on")
+		parts = append(parts, T(ctx, i18n.Message{ID: "hub.factors.totp", Other: "Authenticator app on"}))
 	}
-	switch f.Passkeys {
-	case 0:
-	case 1:
-		parts = append(parts, "1 passkey")
-	default:
-		parts = append(parts, strconv.Itoa(f.Passkeys)+" passkeys")
+	if f.Passkeys > 0 {
+		parts = append(parts, N(ctx, i18n.Message{ID: "hub.factors.passkeys", One: "{{.Count}} passkey", Other: "{{.Count}} passkeys"}, f.Passkeys))
 	}
-	if f.RecoveryLeft == 1 {
-		parts = append(parts, "1 recovery code left")
-	} else {
-		parts = append(parts, strconv.Itoa(f.RecoveryLeft)+" recovery codes left")
-	}
-	s := strings.Join(parts, ", ")
-	return strings.ToUpper(s[:1]) + s[1:]
+	parts = append(parts, N(ctx, i18n.Message{ID: "hub.factors.recovery", One: "{{.Count}} recovery code left", Other: "{{.Count}} recovery codes left"}, f.RecoveryLeft))
+	return strings.Join(parts, T(ctx, i18n.Message{ID: "hub.factors.separator", Description: "between the items of a list", Other: ", "}))
 }

@@ -1959,7 +1959,7 @@ func AdminUserForm(d AdminUserDetail) templ.Component {
 		templ_7745c5c3_Err = FormField(Field{
 			Name: "email", Label: T(ctx, i18n.Message{ID: "account.e_mail_address", Other: "E-mail address"}), Type: "email", Value: d.Form.Value("email"),
 			Autocomplete: "off", Errors: d.Form.FieldErrors("email"), Autofocus: len(d.Form.FieldErrors("email")) > 0,
-			Help: d.User.emailHelp(),
+			Help: d.User.emailHelp(ctx),
 		}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err

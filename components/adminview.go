@@ -1,6 +1,10 @@
 package components
 
 import (
+	"context"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+
 	"gatehouse/internal/route"
 	"net/url"
 	"strconv"
@@ -74,11 +78,11 @@ type AdminUserRow struct {
 
 // emailHelp explains, on the admin form, an address that does not
 // identify the account.
-func (r AdminUserRow) emailHelp() string {
+func (r AdminUserRow) emailHelp(ctx context.Context) string {
 	if !r.SharedEmail {
 		return ""
 	}
-	return "This address was shared with another account when addresses became unique; it is kept but not used for password resets. Give this account an address of its own."
+	return T(ctx, i18n.Message{ID: "admin.shared_email_help", Other: "This address was shared with another account when addresses became unique; it is kept but not used for password resets. Give this account an address of its own."})
 }
 
 // pageURL is the list's address at page n, the rest unchanged.

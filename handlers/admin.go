@@ -17,7 +17,6 @@ import (
 	"gatehouse/internal/locale"
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/route"
-	"gatehouse/mail"
 	"gatehouse/models"
 )
 
@@ -286,15 +285,15 @@ func (h *adminPages) adminUserSubmit(c *gin.Context) {
 		h.adminUserForm(c, target, form)
 		return
 	case errors.Is(err, auth.ErrOwnSuperuser):
-		addError(form, "is_superuser", err.Error()+".")
+		addError(form, "is_superuser", errSentence(c, err))
 		h.adminUserForm(c, target, form)
 		return
 	case errors.Is(err, auth.ErrDeactivateSelf):
-		addError(form, "is_active", err.Error()+".")
+		addError(form, "is_active", errSentence(c, err))
 		h.adminUserForm(c, target, form)
 		return
 	case errors.Is(err, auth.ErrLastSuperuser):
-		addError(form, "", err.Error()+".")
+		addError(form, "", errSentence(c, err))
 		h.adminUserForm(c, target, form)
 		return
 	case errors.Is(err, models.ErrDuplicateEmail):
@@ -401,8 +400,8 @@ func (h *adminPages) adminPasswordResetSubmit(c *gin.Context) {
 		if queued {
 			h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.admin_reset_sent", Other: "A password-reset e-mail is on its way to {{.Email}}."}, map[string]any{"Email": target.Email}))
 		} else {
-			h.flash(c, "warning", "Nothing was sent: a reset link mailed to %s in the last %s is still unused.",
-				target.Email, mail.HumanDuration(h.cfg.PasswordResetThrottle))
+			h.flash(c, "warning", "%s", tr(c, i18n.Message{ID: "flash.admin_reset_not_sent", Other: "Nothing was sent: a reset link mailed to {{.Email}} in the last {{.Wait}} is still unused."},
+				map[string]any{"Email": target.Email, "Wait": humanWait(c.Request.Context(), h.cfg.PasswordResetThrottle)}))
 		}
 	}
 	h.redirect(c, adminUserURL(target.ID))
@@ -578,7 +577,7 @@ func (h *adminPages) adminUserDeletePage(c *gin.Context) {
 	}
 	actor := currentUser(c)
 	if target.ID == actor.ID {
-		h.flash(c, "error", "%s", auth.ErrDeleteSelf.Error()+".")
+		h.flash(c, "error", "%s", errSentence(c, auth.ErrDeleteSelf))
 		h.redirect(c, adminUserURL(target.ID))
 		return
 	}
@@ -601,7 +600,7 @@ func (h *adminPages) adminUserDeleteSubmit(c *gin.Context) {
 	deleted, err := h.accounts.AdminDelete(c.Request.Context(), actor.ID, target.ID)
 	switch {
 	case errors.Is(err, auth.ErrDeleteSelf), errors.Is(err, auth.ErrLastSuperuser):
-		h.flash(c, "error", "%s", err.Error()+".")
+		h.flash(c, "error", "%s", errSentence(c, err))
 		h.redirect(c, adminUserURL(target.ID))
 		return
 	case err != nil:
@@ -610,4 +609,30 @@ func (h *adminPages) adminUserDeleteSubmit(c *gin.Context) {
 	}
 	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.admin_user_deleted", Other: "The user “{{.Name}}” was deleted successfully."}, map[string]any{"Name": deleted.Username}))
 	h.redirect(c, components.AdminUsersURL)
+}
+
+// adminErrors are the sentences of the admin's refusals (auth's sentinel
+// errors), in the reader's language. (Messages in variables: goi18n
+// extract cannot read a map literal keyed by imported names.)
+var (
+	msgNotAllowed     = i18n.Message{ID: "error.admin.not_allowed", Other: "You are not allowed to do that."}
+	msgOwnSuperuser   = i18n.Message{ID: "error.admin.own_superuser", Other: "You cannot remove your own superuser status."}
+	msgDeactivateSelf = i18n.Message{ID: "error.admin.deactivate_self", Other: "You cannot deactivate your own account."}
+	msgDeleteSelf     = i18n.Message{ID: "error.admin.delete_self", Other: "You cannot delete your own account."}
+	msgLastSuperuser  = i18n.Message{ID: "error.admin.last_superuser", Other: "The site must keep at least one active superuser."}
+	msgSetOwnPassword = i18n.Message{ID: "error.admin.set_own_password", Other: "You cannot set your own password here."}
+	adminErrors       = map[error]i18n.Message{
+		auth.ErrNotAllowed: msgNotAllowed, auth.ErrOwnSuperuser: msgOwnSuperuser, auth.ErrDeactivateSelf: msgDeactivateSelf,
+		auth.ErrDeleteSelf: msgDeleteSelf, auth.ErrLastSuperuser: msgLastSuperuser, auth.ErrSetOwnPassword: msgSetOwnPassword,
+	}
+)
+
+// errSentence is err as a sentence for the reader.
+func errSentence(c *gin.Context, err error) string {
+	for e, m := range adminErrors {
+		if errors.Is(err, e) {
+			return tr(c, m)
+		}
+	}
+	return tr(c, errorTitleOther)
 }

@@ -28,8 +28,6 @@ import (
 	"gatehouse/models"
 )
 
-const emailChangeSent = "We sent a confirmation link to %s. Your address changes when you open it and confirm."
-
 func (h *accountPages) emailView(c *gin.Context) components.EmailView {
 	u := currentUser(c)
 	return components.EmailView{Email: u.Email, Verified: u.EmailVerified, Verification: h.cfg.EmailVerification}
@@ -62,7 +60,7 @@ func (h *accountPages) emailSubmit(c *gin.Context) {
 		h.formFailure(c, "request e-mail change", err, form, "confirmation e-mails", nil, show)
 		return
 	}
-	h.flash(c, "success", emailChangeSent, email)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.email_change_sent", Other: "We sent a confirmation link to {{.Email}}. Your address changes when you open it and confirm."}, map[string]any{"Email": email}))
 	h.redirect(c, components.EmailPath)
 }
 
@@ -142,9 +140,8 @@ func (h *accountPages) confirmEmailSubmit(c *gin.Context) {
 	h.redirect(c, h.cfg.LoginURL)
 }
 
-// Messages of e-mail verification.
+// Messages of e-mail verification (shown through components' errorTexts).
 const (
-	signupConfirmFirst   = "Your account has been created. We sent a confirmation link to %s: open it and confirm, then log in."
 	unverifiedLoginError = "Your e-mail address is not confirmed yet. We have e-mailed you a new confirmation link (at most a few an hour): open it and confirm, then log in."
 )
 

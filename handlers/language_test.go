@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,16 +218,28 @@ func englishLeft(t *testing.T, lang string, en map[string]string, text []string)
 	joined := strings.Join(text, "\n")
 	var left []string
 	for id, s := range en {
-		if l.TranslationOf(id) == s || len(s) < 3 {
+		if l.TranslationOf(id) == s || len(s) < 3 || !strings.Contains(joined, s) {
 			continue
 		}
-		re := regexp.MustCompile(`(^|[^\pL\pN])` + regexp.QuoteMeta(s) + `($|[^\pL\pN])`)
-		if re.MatchString(joined) {
+		if wholeWords(s).MatchString(joined) {
 			left = append(left, id+"="+s)
 		}
 	}
 	sort.Strings(left)
 	return left
+}
+
+var wordPatterns sync.Map // string → *regexp.Regexp
+
+// wholeWords matches s not inside a longer word ("Detail" is not in
+// "Details").
+func wholeWords(s string) *regexp.Regexp {
+	if re, ok := wordPatterns.Load(s); ok {
+		return re.(*regexp.Regexp)
+	}
+	re := regexp.MustCompile(`(^|[^\pL\pN])` + regexp.QuoteMeta(s) + `($|[^\pL\pN])`)
+	wordPatterns.Store(s, re)
+	return re
 }
 
 // Every page, in German, French and Spanish, shows no text of the English
@@ -315,6 +328,11 @@ func TestEveryPageTranslated(t *testing.T) {
 					t.Fatalf("%s: status %d", p, res.StatusCode)
 				}
 				check(p, res)
+			}
+			// Every message these pages asked for was in the catalogue
+			// (one the extractor missed would be shown in English).
+			if m := locale.Missing(); len(m) > 0 {
+				t.Errorf("messages missing from the catalogues: %q", m)
 			}
 		})
 	}

@@ -141,7 +141,7 @@ func (h *adminPages) adminOverviewPage(c *gin.Context) {
 			if name, ok := names[a.UserID]; ok {
 				row.Label, row.AccountURL = name, route.URL(route.AdminUser, a.UserID)
 			} else {
-				row.Label = fmt.Sprintf("#%d (deleted)", a.UserID)
+				row.Label = tr(c, i18n.Message{ID: "overview.deleted_account", Other: "#{{.ID}} (deleted)"}, map[string]any{"ID": a.UserID})
 			}
 			ow.TopAccounts = append(ow.TopAccounts, row)
 		}

@@ -80,26 +80,28 @@ func (h *Handler) page(c *gin.Context, title string) components.Page {
 }
 
 // errorTitles and errorTexts are the titles and texts of the error pages.
+// The keys are the status codes as numbers: goi18n extract reads these
+// literals without loading net/http.
 var errorTitles = map[int]i18n.Message{
-	http.StatusBadRequest:            {ID: "error.400.title", Other: "Bad request"},
-	http.StatusForbidden:             {ID: "error.403.title", Other: "Forbidden"},
-	http.StatusNotFound:              {ID: "error.404.title", Other: "Page not found"},
-	http.StatusMethodNotAllowed:      {ID: "error.405.title", Other: "Method not allowed"},
-	http.StatusRequestEntityTooLarge: {ID: "error.413.title", Other: "Request too large"},
-	http.StatusTooManyRequests:       {ID: "error.429.title", Other: "Too many requests"},
-	http.StatusInternalServerError:   {ID: "error.500.title", Other: "Server error"},
-	http.StatusServiceUnavailable:    {ID: "error.503.title", Other: "Temporarily unavailable"},
+	400: {ID: "error.400.title", Other: "Bad request"},
+	403: {ID: "error.403.title", Other: "Forbidden"},
+	404: {ID: "error.404.title", Other: "Page not found"},
+	405: {ID: "error.405.title", Other: "Method not allowed"},
+	413: {ID: "error.413.title", Other: "Request too large"},
+	429: {ID: "error.429.title", Other: "Too many requests"},
+	500: {ID: "error.500.title", Other: "Server error"},
+	503: {ID: "error.503.title", Other: "Temporarily unavailable"},
 }
 
 var errorTexts = map[int]i18n.Message{
-	http.StatusBadRequest:            {ID: "error.400.text", Other: "The request could not be understood."},
-	http.StatusForbidden:             {ID: "error.403.text", Other: "You do not have permission to do that."},
-	http.StatusNotFound:              {ID: "error.404.text", Other: "There is nothing at this address."},
-	http.StatusMethodNotAllowed:      {ID: "error.405.text", Other: "This address does not accept that kind of request."},
-	http.StatusRequestEntityTooLarge: {ID: "error.413.text", Other: "What you sent is larger than this site accepts. Shorten it and try again."},
-	http.StatusTooManyRequests:       {ID: "error.429.text", Other: "Too many attempts. Wait a little and try again."},
-	http.StatusInternalServerError:   {ID: "error.500.text", Other: "Something went wrong on our side. It has been logged; please try again."},
-	http.StatusServiceUnavailable:    {ID: "error.503.text", Other: "The service is busy or under maintenance. Please try again in a few seconds."},
+	400: {ID: "error.400.text", Other: "The request could not be understood."},
+	403: {ID: "error.403.text", Other: "You do not have permission to do that."},
+	404: {ID: "error.404.text", Other: "There is nothing at this address."},
+	405: {ID: "error.405.text", Other: "This address does not accept that kind of request."},
+	413: {ID: "error.413.text", Other: "What you sent is larger than this site accepts. Shorten it and try again."},
+	429: {ID: "error.429.text", Other: "Too many attempts. Wait a little and try again."},
+	500: {ID: "error.500.text", Other: "Something went wrong on our side. It has been logged; please try again."},
+	503: {ID: "error.503.text", Other: "The service is busy or under maintenance. Please try again in a few seconds."},
 }
 
 var errorTitleOther = i18n.Message{ID: "error.other.title", Other: "Error"}

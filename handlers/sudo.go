@@ -30,6 +30,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/components"
+	"gatehouse/internal/locale"
 	"gatehouse/internal/route"
 	"gatehouse/models"
 )
@@ -189,7 +190,8 @@ func (h *accountPages) reauthSubmit(c *gin.Context) {
 		if res.RecoveryLeft <= auth.RecoveryCodesLow {
 			level = "warning"
 		}
-		h.flashLink(c, level, route.URL(route.RecoveryCodes), "Make a new set", "You used a recovery code; %d left.", res.RecoveryLeft)
+		h.flashLink(c, level, route.URL(route.RecoveryCodes), tr(c, i18n.Message{ID: "flash.recovery_new_set", Other: "Make a new set"}), "%s",
+			locale.N(c.Request.Context(), i18n.Message{ID: "flash.recovery_used", One: "You used a recovery code; {{.Count}} left.", Other: "You used a recovery code; {{.Count}} left."}, res.RecoveryLeft))
 	}
 	h.redirect(c, safeNext(next, reauthFallback))
 }

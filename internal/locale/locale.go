@@ -17,7 +17,9 @@ package locale
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -178,10 +180,33 @@ func (l *Localizer) N(m i18n.Message, count int, data ...map[string]any) string 
 
 func (l *Localizer) localize(m *i18n.Message, data map[string]any, count any) string {
 	s, err := l.localizeErr(m, data, count)
-	if err != nil && s == "" {
-		return m.Other
+	if err != nil {
+		var nf *i18n.MessageNotFoundErr
+		if l.lang != "en" && errors.As(err, &nf) {
+			missing.Store(l.lang+" "+m.ID, struct{}{})
+		}
+		if s == "" {
+			return m.Other
+		}
 	}
 	return s
+}
+
+// missing records the messages asked for in a language whose catalogue
+// lacks them (shown in English instead): a message the extractor did not
+// find, or a catalogue not merged. Tests read it (Missing).
+var missing sync.Map
+
+// Missing lists "lang id" of every message asked for and not found since
+// the process started.
+func Missing() []string {
+	var out []string
+	missing.Range(func(k, _ any) bool {
+		out = append(out, k.(string))
+		return true
+	})
+	sort.Strings(out)
+	return out
 }
 
 func (l *Localizer) localizeErr(m *i18n.Message, data map[string]any, count any) (string, error) {
