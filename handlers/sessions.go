@@ -57,7 +57,7 @@ func (h *accountPages) sessionRevokeSubmit(c *gin.Context) {
 	if ok {
 		h.flash(c, "success", "The session was signed out.")
 	} else {
-		h.flash(c, "info", "That session had already ended (to end this one, log out).")
+		h.flash(c, "info", "That session had already ended (to end this one, sign out).")
 	}
 	h.redirect(c, components.SessionsPath)
 }

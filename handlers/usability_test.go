@@ -63,3 +63,47 @@ func TestRecoveryCodeMessageLinksToNewCodes(t *testing.T) {
 		t.Fatalf("the recovery-codes page is a dead end: %.1500s", page.body)
 	}
 }
+
+// TestEndPagesHaveAWayOn: the pages a flow ends on (reset sent, account
+// deleted) link onward, so nobody has to type a URL.
+func TestEndPagesHaveAWayOn(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.client(t)
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{"/accounts/password_reset/done/", []string{"/accounts/login/", "/"}},
+		{"/accounts/deleted/", []string{"/", "/accounts/signup/"}},
+	} {
+		res := c.get(tc.path)
+		wantStatus(t, res, http.StatusOK)
+		doc := res.doc(t)
+		for _, href := range tc.want {
+			if doc.Find(`main a[href="` + href + `"]`).Length() == 0 {
+				t.Errorf("%s has no link to %s: %.1500s", tc.path, href, res.body)
+			}
+		}
+	}
+}
+
+// TestOneVerbForSigningIn: the pages say "Sign in" and "Sign out", never
+// "Log in" or "Log out".
+func TestOneVerbForSigningIn(t *testing.T) {
+	ts := newTestServer(t)
+	guest := ts.client(t)
+	user, _ := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	for _, res := range []*response{guest.get("/"), guest.get("/accounts/login/"), guest.get("/accounts/signup/"),
+		user.get("/"), user.get("/accounts/profile/"), user.get("/accounts/sessions/")} {
+		wantStatus(t, res, http.StatusOK)
+		text := res.doc(t).Text()
+		for _, old := range []string{"Log in", "Log out", "log in", "log out", "Last login", "logged out"} {
+			if strings.Contains(text, old) {
+				t.Errorf("%s says %q", res.Request.URL.Path, old)
+			}
+		}
+	}
+	if got := guest.get("/accounts/login/").text(t, "h1"); got != "Sign in" {
+		t.Errorf("login page heading %q", got)
+	}
+}
