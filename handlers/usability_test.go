@@ -80,7 +80,7 @@ func TestEndPagesHaveAWayOn(t *testing.T) {
 		wantStatus(t, res, http.StatusOK)
 		doc := res.doc(t)
 		for _, href := range tc.want {
-			if doc.Find(`main a[href="` + href + `"]`).Length() == 0 {
+			if doc.Find(`main a[href="`+href+`"]`).Length() == 0 {
 				t.Errorf("%s has no link to %s: %.1500s", tc.path, href, res.body)
 			}
 		}
