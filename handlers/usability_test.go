@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -105,5 +106,74 @@ func TestOneVerbForSigningIn(t *testing.T) {
 	}
 	if got := guest.get("/accounts/login/").text(t, "h1"); got != "Sign in" {
 		t.Errorf("login page heading %q", got)
+	}
+}
+
+// TestSignedUpProfileHasSignedIn: signing up signs in, so the profile
+// never says "Last sign-in: never" to someone signed in.
+func TestSignedUpProfileHasSignedIn(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.client(t)
+	wantStatus(t, c.postForm("/accounts/signup/", signupValues("alice", "alice@example.com", "correct horse battery", "correct horse battery")), http.StatusSeeOther)
+	res := c.get("/accounts/profile/")
+	wantStatus(t, res, http.StatusOK)
+	if got := res.text(t, `[data-testid="profile-last-login"]`); got == "" || got == "never" {
+		t.Fatalf("last sign-in %q while signed in", got)
+	}
+}
+
+// TestSessionsSayWhatHappened: signing a session out names the browser;
+// with one session there is no "Sign out everywhere else", the page says
+// it is the only one (on the account page and the admin's own page).
+func TestSessionsSayWhatHappened(t *testing.T) {
+	ts := newTestServer(t)
+	admin, adminUser := ts.createAdmin(t, "root", true, true)
+	res := admin.get("/accounts/sessions/")
+	wantStatus(t, res, http.StatusOK)
+	doc := res.doc(t)
+	if doc.Find(`[data-testid="sessions-revoke-others"]`).Length() != 0 || doc.Find(`[data-testid="sessions-only-this"]`).Length() != 1 {
+		t.Fatalf("one session: %.2000s", res.body)
+	}
+	own := admin.get("/admin/users/" + strconv.Itoa(int(adminUser.ID)) + "/")
+	if own.doc(t).Find(`[data-testid="sessions-revoke-all"]`).Length() != 0 {
+		t.Fatalf("the admin's own page offers to sign out everywhere else with one session")
+	}
+
+	phone := ts.clientFrom(t, "203.0.113.9", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+	phone.login("root", adminPW)
+	res = admin.get("/accounts/sessions/")
+	if res.doc(t).Find(`[data-testid="sessions-revoke-others"]`).Length() != 1 {
+		t.Fatalf("two sessions but no sign out everywhere else: %.2000s", res.body)
+	}
+	sid, _ := res.doc(t).Find(`[data-testid="own-session-row"]:not(:has([data-testid="session-current"]))`).Attr("data-session")
+	wantRedirect(t, admin.postForm("/accounts/sessions/"+sid+"/revoke/", nil), "/accounts/sessions/")
+	if got := admin.get("/accounts/sessions/").text(t, `[data-testid="flash"]`); !strings.Contains(got, "Signed out Firefox") || !strings.Contains(got, "Linux") {
+		t.Fatalf("flash %q, want the browser named", got)
+	}
+}
+
+// TestAdminUserPageInWords: the admin's user page names browsers and the
+// two-factor state in words, and the event list counts with a plural.
+func TestAdminUserPageInWords(t *testing.T) {
+	ts := newTestServer(t, withSecretKey)
+	admin, _ := ts.createAdmin(t, "root", true, true)
+	bob := ts.createUser(t, "bob", "bob@example.com", "correct horse battery")
+	phone := ts.clientFrom(t, "203.0.113.9", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+	phone.login("bob", "correct horse battery")
+	page := "/admin/users/" + strconv.Itoa(int(bob.ID)) + "/"
+	res := admin.get(page)
+	wantStatus(t, res, http.StatusOK)
+	if got := res.text(t, `[data-testid="session-browser"]`); got != "Firefox 133 on Linux" {
+		t.Errorf("browser %q, want words", got)
+	}
+	if got := res.text(t, `[data-testid="admin-mfa-status"]`); got != "Off" {
+		t.Errorf("two-factor %q, want Off", got)
+	}
+	activateTOTP(t, phone)
+	if got := admin.get(page).text(t, `[data-testid="admin-mfa-status"]`); !strings.HasPrefix(got, "On: authenticator app, 10 recovery codes left") {
+		t.Errorf("two-factor %q", got)
+	}
+	if got := admin.get("/admin/events/?user=" + strconv.Itoa(int(bob.ID))).text(t, `[data-testid="event-count"]`); strings.Contains(got, "(s)") || !strings.HasSuffix(got, "events.") && got != "1 event." {
+		t.Errorf("event count %q", got)
 	}
 }
