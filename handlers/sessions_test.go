@@ -95,7 +95,7 @@ func TestOwnSessions(t *testing.T) {
 		if got := res.text(t, `[data-testid="sessions-notice"]`); !strings.HasPrefix(got, "Signed out ") || !strings.Contains(got, " on ") {
 			t.Fatalf("htmx: notice %q, want which browser was signed out: %.1500s", got, res.body)
 		}
-		if doc.Find(`[data-session="` + ids[1] + `"]`).Length() != 0 {
+		if doc.Find(`[data-session="`+ids[1]+`"]`).Length() != 0 {
 			t.Fatalf("htmx: the revoked session is still listed: %.1500s", res.body)
 		}
 		wantRedirect(t, phone.get("/accounts/profile/"), "/accounts/login/?next=%2Faccounts%2Fprofile%2F")

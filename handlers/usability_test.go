@@ -173,7 +173,7 @@ func TestAdminUserPageInWords(t *testing.T) {
 	if got := admin.get(page).text(t, `[data-testid="admin-mfa-status"]`); !strings.HasPrefix(got, "On: authenticator app, 10 recovery codes left") {
 		t.Errorf("two-factor %q", got)
 	}
-	if got := admin.get("/admin/events/?user=" + strconv.Itoa(int(bob.ID))).text(t, `[data-testid="event-count"]`); strings.Contains(got, "(s)") || !strings.HasSuffix(got, "events.") && got != "1 event." {
+	if got := admin.get("/admin/events/?user="+strconv.Itoa(int(bob.ID))).text(t, `[data-testid="event-count"]`); strings.Contains(got, "(s)") || !strings.HasSuffix(got, "events.") && got != "1 event." {
 		t.Errorf("event count %q", got)
 	}
 }
