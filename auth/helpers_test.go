@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"gatehouse/internal/modeltest"
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
 	"gatehouse/models"
@@ -39,16 +40,9 @@ func mustCreate(t *testing.T, users *models.Users, nu models.NewUser) *models.Us
 	return u
 }
 
-// openTestDB opens a fresh database: an SQLite file under t.TempDir(), or
-// a new PostgreSQL database when TEST_DATABASE_URL is set (testdb.URL).
+// openTestDB opens a fresh, migrated test database (modeltest.OpenDB).
 func openTestDB(t testing.TB, opts ...models.OpenOption) *gorm.DB {
-	t.Helper()
-	db, err := models.Open(context.Background(), testdb.URL(t), opts...)
-	if err != nil {
-		t.Fatalf("open db: %v", err)
-	}
-	t.Cleanup(func() { _ = models.Close(db) })
-	return db
+	return modeltest.OpenDB(t, opts...)
 }
 
 // openTestUsers returns the user operations over a fresh database, hashing
