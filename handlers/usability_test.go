@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse/models"
 )
@@ -175,5 +176,66 @@ func TestAdminUserPageInWords(t *testing.T) {
 	}
 	if got := admin.get("/admin/events/?user="+strconv.Itoa(int(bob.ID))).text(t, `[data-testid="event-count"]`); strings.Contains(got, "(s)") || !strings.HasSuffix(got, "events.") && got != "1 event." {
 		t.Errorf("event count %q", got)
+	}
+}
+
+// TestEmailPageStates: an unconfirmed address's page offers the link once
+// (no banner repeating it, nor on the confirm page itself); a requested
+// change stays on the page as "Pending" until its link is used or voided,
+// and a voided link's page gives the password reset as a reason.
+func TestEmailPageStates(t *testing.T) {
+	srv, withMail := withSMTP(t)
+	ts := newTestServer(t, withMail)
+	c := ts.client(t)
+	wantRedirect(t, c.postForm("/accounts/signup/", signupForm("newbie")), "/")
+	link := confirmPath(t, srv.Next(t, 10*time.Second))
+	page := c.get("/accounts/email/")
+	wantStatus(t, page, http.StatusOK)
+	doc := page.doc(t)
+	if doc.Find(`[data-testid="verify-banner"]`).Length() != 0 || doc.Find(`[data-testid="email-resend"]`).Length() != 1 {
+		t.Fatalf("the e-mail page should offer the link once: %.2500s", page.body)
+	}
+	if c.get("/accounts/profile/").doc(t).Find(`[data-testid="verify-banner"]`).Length() != 1 {
+		t.Fatal("no banner elsewhere")
+	}
+	if c.get(link).doc(t).Find(`[data-testid="verify-banner"]`).Length() != 0 {
+		t.Fatal("the confirm page repeats the banner asking to open it")
+	}
+	wantRedirect(t, c.postForm(link, nil), "/accounts/profile/")
+
+	if c.get("/accounts/email/").doc(t).Find(`[data-testid="email-pending"]`).Length() != 0 {
+		t.Fatal("pending shown before any request")
+	}
+	wantRedirect(t, c.postForm("/accounts/email/", url.Values{"email": {"moved@example.com"}}), "/accounts/email/")
+	if got := c.get("/accounts/email/").text(t, `[data-testid="email-pending-address"]`); got != "moved@example.com" {
+		t.Fatalf("pending %q right after the request", got)
+	}
+	changeLink := ""
+	for _, m := range nextMails(t, srv, 2) {
+		if m.To[0] == "moved@example.com" {
+			changeLink = confirmPath(t, m)
+		}
+	}
+	page = c.get("/accounts/email/")
+	if got := page.text(t, `[data-testid="email-pending-address"]`); got != "moved@example.com" || !strings.Contains(page.text(t, `[data-testid="email-pending"]`), "works until") {
+		t.Fatalf("pending after the mail went: %.2500s", page.body)
+	}
+	// A password reset voids the link: no longer pending, and the link's
+	// page says why it may have stopped working.
+	u, err := ts.users.ByUsername(t.Context(), "newbie")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reset := ts.client(t)
+	wantRedirect(t, reset.get("/accounts/reset/"+ts.issueReset(t, u.ID, time.Hour)+"/"), "/accounts/reset/set-password/")
+	wantRedirect(t, reset.postForm("/accounts/reset/set-password/", url.Values{"new_password1": {"a brand new passphrase"}, "new_password2": {"a brand new passphrase"}}), "/accounts/reset/done/")
+	c.login("newbie", "a brand new passphrase")
+	if c.get("/accounts/email/").doc(t).Find(`[data-testid="email-pending"]`).Length() != 0 {
+		t.Fatal("still pending after a reset voided the link")
+	}
+	voided := c.get(changeLink)
+	wantStatus(t, voided, http.StatusBadRequest)
+	if !strings.Contains(voided.text(t, `[data-testid="invalid-email-link"]`), "password change or reset cancels") {
+		t.Fatalf("no reason on the voided link's page: %.1500s", voided.body)
 	}
 }
