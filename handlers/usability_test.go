@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 )
 
@@ -238,4 +240,65 @@ func TestEmailPageStates(t *testing.T) {
 	if !strings.Contains(voided.text(t, `[data-testid="invalid-email-link"]`), "password change or reset cancels") {
 		t.Fatalf("no reason on the voided link's page: %.1500s", voided.body)
 	}
+}
+
+// TestPasswordChangeWithinSudoAsksOnce: right after "Confirm it's you"
+// (sudo) the password page does not ask for the old password again; the
+// use case lets an empty old password through only when the session's
+// confirmation is recent, checked in the write's transaction, so without
+// fresh sudo the old password is still required.
+func TestPasswordChangeWithinSudoAsksOnce(t *testing.T) {
+	ts := newTestServer(t)
+	c, u := ts.signUpAndLogin(t, "sudoer", "correct horse battery")
+	page := c.get("/accounts/password_change/")
+	wantStatus(t, page, http.StatusOK)
+	doc := page.doc(t)
+	if doc.Find(`#id_old_password`).Length() != 0 || doc.Find(`[data-testid="password-change-confirmed"]`).Length() != 1 {
+		t.Fatalf("within sudo the old password is asked again: %.2000s", page.body)
+	}
+	wantRedirect(t, c.postForm("/accounts/password_change/", url.Values{"new_password1": {"a fresh long password"}, "new_password2": {"a fresh long password"}}), "/accounts/profile/")
+	ts.client(t).login("sudoer", "a fresh long password")
+
+	// The confirmation runs out: the page sends to "Confirm it's you" and
+	// nothing changes.
+	stale := time.Now().UTC().Add(-time.Hour)
+	if err := ts.db.Model(&models.Session{}).Where("user_id = ?", u.ID).Update("reauth_at", stale).Error; err != nil {
+		t.Fatal(err)
+	}
+	res := c.postForm("/accounts/password_change/", url.Values{"new_password1": {"yet another password"}, "new_password2": {"yet another password"}})
+	wantStatus(t, res, http.StatusSeeOther)
+	if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/accounts/reauthenticate/") {
+		t.Fatalf("stale sudo: redirected to %q", loc)
+	}
+
+	// The use case itself: an empty old password with a stale
+	// confirmation is refused in the transaction; without ConfirmedWithin
+	// it is a required field, as before.
+	var sid string
+	if err := ts.db.Model(&models.Session{}).Where("user_id = ?", u.ID).Order("created_at DESC").Limit(1).Pluck("id", &sid).Error; err != nil || sid == "" {
+		t.Fatalf("session: %q %v", sid, err)
+	}
+	fresh, err := ts.users.ByID(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := auth.ChangePasswordInput{User: fresh, SessionID: sid, IP: "192.0.2.1", New1: "yet another password", New2: "yet another password", ConfirmedWithin: 10 * time.Minute}
+	if _, err := ts.app.core.Accounts.ChangePassword(t.Context(), in); !errors.Is(err, auth.ErrReauthRequired) {
+		t.Fatalf("stale confirmation: got %v, want ErrReauthRequired", err)
+	}
+	in.ConfirmedWithin = 0
+	var verr *models.ValidationError
+	if _, err := ts.app.core.Accounts.ChangePassword(t.Context(), in); !errors.As(err, &verr) {
+		t.Fatalf("no confirmation window: got %v, want the old password required", err)
+	}
+	ts.client(t).login("sudoer", "a fresh long password") // unchanged
+	// A fresh confirmation lets it through.
+	if err := ts.db.Model(&models.Session{}).Where("id = ?", sid).Update("reauth_at", time.Now().UTC()).Error; err != nil {
+		t.Fatal(err)
+	}
+	in.ConfirmedWithin = 10 * time.Minute
+	if _, err := ts.app.core.Accounts.ChangePassword(t.Context(), in); err != nil {
+		t.Fatalf("fresh confirmation: %v", err)
+	}
+	ts.client(t).login("sudoer", "yet another password")
 }
