@@ -112,7 +112,7 @@ func AdminUsersPage(p Page, l AdminUserList) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" hx-target=\"#user-results\" hx-swap=\"outerHTML\"><div class=\"field\"><label for=\"id_q\">Search</label> <input type=\"search\" name=\"q\" id=\"id_q\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" hx-target=\"#user-results\" hx-swap=\"outerHTML\"><div class=\"field grow\"><label for=\"id_q\">Search by the start of a username or e-mail</label> <input type=\"search\" name=\"q\" id=\"id_q\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -125,7 +125,7 @@ func AdminUsersPage(p Page, l AdminUserList) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" maxlength=\"254\" placeholder=\"Username or e-mail starts with…\" autocomplete=\"off\" autofocus data-testid=\"user-search\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" maxlength=\"254\" placeholder=\"e.g. ali or alice@\" autocomplete=\"off\" autofocus data-testid=\"user-search\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -302,3 +302,33 @@ func TestPasswordChangeWithinSudoAsksOnce(t *testing.T) {
 	}
 	ts.client(t).login("sudoer", "yet another password")
 }
+
+// TestAdminEventsHaveFilters: All events has its own filter form (kind,
+// period, address) whose GET filters the list, and the overview's top
+// lists say that they count blocked sign-ins too.
+func TestAdminEventsHaveFilters(t *testing.T) {
+	ts := newTestServer(t)
+	admin, _ := ts.createAdmin(t, "root", true, true)
+	ts.createUser(t, "bob", "bob@example.com", "correct horse battery")
+	wantStatus(t, ts.client(t).postForm("/accounts/login/", url.Values{"username": {"bob"}, "password": {"wrong"}}), http.StatusUnprocessableEntity)
+	res := admin.get("/admin/events/")
+	wantStatus(t, res, http.StatusOK)
+	doc := res.doc(t)
+	form := doc.Find(`[data-testid="event-filter-form"]`)
+	if form.Length() != 1 || form.Find(`select[name="kind"] option[value="login_failed"]`).Length() != 1 ||
+		form.Find(`select[name="since"]`).Length() != 1 || form.Find(`input[name="ip"]`).Length() != 1 {
+		t.Fatalf("no filter form: %.2000s", res.body)
+	}
+	filtered := admin.get("/admin/events/?kind=login_failed&since=24h&ip=")
+	wantStatus(t, filtered, http.StatusOK)
+	fd := filtered.doc(t)
+	if n := fd.Find(`[data-testid="event-row"]`).Length(); n != 1 || fd.Find(`[data-testid="event-row"][data-kind="login_failed"]`).Length() != 1 {
+		t.Fatalf("filtered list has %d rows: %.2000s", n, filtered.body)
+	}
+	if v, _ := fd.Find(`select[name="kind"] option[selected]`).Attr("value"); v != "login_failed" {
+		t.Errorf("the form forgot the kind: %q", v)
+	}
+	if got := admin.get("/admin/").text(t, `[data-testid="top-24h-accounts"] [data-testid="top-note"]`); !strings.Contains(got, "blocked") {
+		t.Errorf("most attacked accounts note %q", got)
+	}
+}
