@@ -215,7 +215,7 @@ func dockerfileImage(t *testing.T) dockerImage {
 	}
 	img.health = execForm(t, "HEALTHCHECK", cmd)
 	if want := []string{img.binary, "healthcheck"}; !slices.Equal(img.health, want) {
-		t.Errorf("Dockerfile: HEALTHCHECK runs %q, want %q (the image has no shell, curl or wget)", img.health, want)
+		t.Fatalf("Dockerfile: HEALTHCHECK runs %q, want %q (the image has no shell, curl or wget)", img.health, want)
 	}
 	return img
 }
@@ -291,6 +291,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	command := func(argv []string) *exec.Cmd {
 		cmd := exec.Command(bin, argv[1:]...)
+		cmd.WaitDelay = 10 * time.Second
 		cmd.Env, cmd.Dir = environ, root
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 		return cmd
@@ -315,7 +316,11 @@ func TestDockerfile(t *testing.T) {
 	})
 	var healthy bool
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !healthy; time.Sleep(200 * time.Millisecond) {
-		healthy = command(img.health).Run() == nil
+		hc := command(img.health)
+		hc.Start()
+		timer := time.AfterFunc(10*time.Second, func() { hc.Process.Kill() }) // the HEALTHCHECK's --timeout, roughly
+		healthy = hc.Wait() == nil
+		timer.Stop()
 	}
 	if !healthy {
 		t.Fatal("HEALTHCHECK never passed within the start period")
