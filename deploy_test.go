@@ -502,7 +502,7 @@ func requireCaddy(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("caddy")
 	if err != nil {
-		if os.Getenv("CI") != "" {
+		if ci := strings.ToLower(strings.TrimSpace(os.Getenv("CI"))); ci != "" && ci != "false" && ci != "0" {
 			t.Fatalf("CI is set and caddy is not installed (apt-get install caddy): %v", err)
 		}
 		t.Skipf("caddy is not installed: %v", err)

@@ -46,10 +46,23 @@ var readmeCommands = map[string]readmeCheck{
 	"go run . changepassword -h": {run: readmeShell("usage: gatehouse changepassword [flags] USERNAME")},
 	`echo "$ADMIN_PASSWORD" | go run . createsuperuser --username admin --email admin@example.com --password-stdin`: {
 		run: readmeShell(`Superuser "admin" created successfully.`)},
-	"go tool task dev":                                       {test: "TestTaskfileDev"},
-	"ADDR=127.0.0.1:9000 go tool task dev":                   {test: "TestTaskfileDev"},
-	"go tool task dev PROXY_PORT=7400":                       {test: "TestTaskfileDev"},
-	"go tool task build":                                     {task: true},
+	"go tool task dev":                                             {test: "TestTaskfileDev"},
+	"ADDR=127.0.0.1:9000 go tool task dev":                         {test: "TestTaskfileDev"},
+	"go tool task dev PROXY_PORT=7400":                             {test: "TestTaskfileDev"},
+	"go tool task build":                                           {task: true},
+	"go tool task screenshots":                                     {task: true},
+	"ACCESS_RULES=examples/access-rules.yml go tool task dev":      {test: "TestTaskfileDev"},
+	"caddy validate --config deploy/Caddyfile --adapter caddyfile": {test: "TestCaddyfile"},
+	"docker build -t gatehouse .": {manual: "needs a Docker engine; TestDockerfile runs the image's build " +
+		"(deploy/build.sh) and starts its result as the image would"},
+	"docker run -p 8080:8080 -v gatehouse-data:/data gatehouse": {manual: "needs a Docker engine; TestDockerfile " +
+		"starts the binary with the image's environment, user and volume"},
+	"docker run -it -v gatehouse-data:/data gatehouse createsuperuser": {manual: "needs a Docker engine; " +
+		"the command is the image's binary running createsuperuser (TestCreateSuperuserOnATerminal)"},
+	`SECRET_KEY="$(openssl rand -base64 48)" docker compose up --build`: {manual: "needs a Docker engine; " +
+		"TestComposeFile loads compose.yaml with Compose's own loader and TestCaddyfile runs its Caddy in front of the binary"},
+	"docker compose exec gatehouse gatehouse createsuperuser": {manual: "needs a Docker engine; " +
+		"the command is the image's binary running createsuperuser (TestCreateSuperuserOnATerminal)"},
 	"go tool task e2e":                                       {task: true},
 	"go tool task bench":                                     {task: true},
 	"go tool task bench -- -duration 3s -skip-big":           {task: true},
