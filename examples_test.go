@@ -136,9 +136,8 @@ func TestExamples(t *testing.T) {
 				t.Errorf("rule %d: bypass with a subject can never match (a bypassed request has no user)", i+1)
 			}
 		}
-		// The example shows every policy a reader may want, and each form
-		// of subject.
-		for _, p := range []string{"bypass", "one_factor", "two_factor"} {
+		// The example shows every policy.
+		for _, p := range []string{"bypass", "one_factor", "two_factor", "deny"} {
 			if !seen[p] {
 				t.Errorf("no rule shows policy %s", p)
 			}
