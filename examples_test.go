@@ -164,7 +164,7 @@ func TestExamples(t *testing.T) {
 				if p.Issuer != "" {
 					t.Errorf("provider %s: GitHub has no OpenID issuer, got %q", p.ID, p.Issuer)
 				}
-			case "":
+			case "", "oidc":
 				if u, err := url.Parse(p.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
 					t.Errorf("provider %s: issuer %q, want an https URL", p.ID, p.Issuer)
 				}
@@ -172,7 +172,7 @@ func TestExamples(t *testing.T) {
 					t.Errorf("provider %s: scopes %v lack openid", p.ID, p.Scopes)
 				}
 			default:
-				t.Errorf("provider %s: type %q, want github or none (OpenID Connect)", p.ID, p.Type)
+				t.Errorf("provider %s: type %q, want github, or oidc (the default)", p.ID, p.Type)
 			}
 		}
 	})

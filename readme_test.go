@@ -417,3 +417,35 @@ func mustOutput(t *testing.T, name string, args ...string) []byte {
 	}
 	return out
 }
+
+// The README is the five-minute introduction: it stays short, and its tour
+// shows exactly the screenshots the browser suite takes (a shot nobody
+// links, or a link to a shot nobody takes, fails).
+func TestREADMETour(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	if n := strings.Count(readme, "\n"); n >= 300 {
+		t.Errorf("README.md has %d lines, want under 300: move detail to docs/", n)
+	}
+	shots, err := filepath.Glob("docs/screenshots/*.png")
+	if err != nil || len(shots) == 0 {
+		t.Fatalf("docs/screenshots/*.png: %v (%d files)", err, len(shots))
+	}
+	taker := testSource(t, "TestBrowserScreenshots")
+	linked := regexp.MustCompile(`!\[[^\]]+\]\((docs/screenshots/[^)]+\.png)\)`).FindAllStringSubmatch(readme, -1)
+	seen := map[string]bool{}
+	for _, m := range linked {
+		seen[m[1]] = true
+		if !strings.Contains(taker, `"`+filepath.Base(m[1])+`"`) {
+			t.Errorf("README shows %s, which TestBrowserScreenshots does not take", m[1])
+		}
+	}
+	for _, s := range shots {
+		if !seen[filepath.ToSlash(s)] {
+			t.Errorf("%s is in the repository but not in the README's tour (with alt text)", s)
+		}
+	}
+}
