@@ -92,3 +92,11 @@ type ProfileFactors struct {
 	Passkeys     int
 	RecoveryLeft int
 }
+
+// firstOr is s, or def when s is empty.
+func firstOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

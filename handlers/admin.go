@@ -187,11 +187,18 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 	}
 	current := session(c).ID
 	for _, s := range rows {
+		b, sys := models.DescribeAgent(s.UserAgent)
 		d.Sessions = append(d.Sessions, components.AdminSession{
 			PublicID: models.SessionPublicID(s.ID), CreatedAt: s.CreatedAt, LastSeen: s.LastSeenAt,
-			IP: s.IP, UserAgent: s.UserAgent, Current: s.ID == current,
+			IP: s.IP, UserAgent: s.UserAgent, Browser: b + " on " + sys, Current: s.ID == current,
 		})
 	}
+	mfa, err := h.accounts.MFAStatus(ctx, target.ID)
+	if err != nil {
+		h.dbError(c, "load factors", err)
+		return d, false
+	}
+	d.TwoFactor = twoFactorWords(c, mfa)
 	events, err := h.events.ForUser(ctx, target.ID, adminEventsShown)
 	if err != nil {
 		h.dbError(c, "list events", err)
@@ -609,6 +616,24 @@ func (h *adminPages) adminUserDeleteSubmit(c *gin.Context) {
 	}
 	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.admin_user_deleted", Other: "The user “{{.Name}}” was deleted successfully."}, map[string]any{"Name": deleted.Username}))
 	h.redirect(c, components.AdminUsersURL)
+}
+
+// twoFactorWords says an account's second factors for the admin's user
+// page.
+func twoFactorWords(c *gin.Context, s auth.MFAStatus) string {
+	ctx := c.Request.Context()
+	if !s.Enabled() {
+		return tr(c, i18n.Message{ID: "admin.factors.off", Other: "Off"})
+	}
+	var parts []string
+	if s.TOTP {
+		parts = append(parts, tr(c, i18n.Message{ID: "admin.factors.totp", Other: "authenticator app"}))
+	}
+	if n := len(s.Passkeys); n > 0 {
+		parts = append(parts, locale.N(ctx, i18n.Message{ID: "hub.factors.passkeys", One: "{{.Count}} passkey", Other: "{{.Count}} passkeys"}, n))
+	}
+	parts = append(parts, locale.N(ctx, i18n.Message{ID: "admin.factors.recovery", One: "{{.Count}} recovery code left", Other: "{{.Count}} recovery codes left"}, s.RecoveryLeft))
+	return tr(c, i18n.Message{ID: "admin.factors.on", Other: "On: {{.List}}"}, map[string]any{"List": strings.Join(parts, ", ")})
 }
 
 // adminErrors are the sentences of the admin's refusals (auth's sentinel

@@ -56,7 +56,7 @@ func (h *Handler) loginView(p components.Page, next string) templ.Component {
 	})
 }
 
-var loginTitle = i18n.Message{ID: "title.log_in", Other: "Log in"}
+var loginTitle = i18n.Message{ID: "title.sign_in", Other: "Sign in"}
 
 // loginSubmit signs a user in (auth.Accounts.Login: limits taken before
 // the hash, one transaction for the rest) and adopts the new session.
@@ -137,7 +137,7 @@ func (h *Handler) signedIn(c *gin.Context, res *auth.LoginResult) {
 // loginForm answers a failed login: the fragment to htmx, the page otherwise.
 func (h *Handler) loginForm(c *gin.Context, status int, form components.Form, next string) {
 	h.formOrPage(c, status, components.LoginForm(form, next), func() templ.Component {
-		p := h.page(c, tr(c, i18n.Message{ID: "title.log_in", Other: "Log in"}))
+		p := h.page(c, tr(c, i18n.Message{ID: "title.sign_in", Other: "Sign in"}))
 		p.Narrow = true
 		return components.LoginPage(p, form, next)
 	})
@@ -161,7 +161,7 @@ func (h *signInPages) logoutSubmit(c *gin.Context) {
 		c.Set(userKey, (*models.User)(nil))
 	}
 	if u != nil {
-		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.you_have_been_logged_out", Other: "You have been logged out."}))
+		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.you_have_been_signed_out", Other: "You have been signed out."}))
 	}
 	h.redirect(c, h.cfg.LogoutRedirectURL)
 }

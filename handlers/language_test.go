@@ -44,7 +44,7 @@ func TestLanguageNegotiation(t *testing.T) {
 		want   string
 		title  string // the login page's heading
 	}{
-		{"nothing", ts, "", "", "en", "Log in"},
+		{"nothing", ts, "", "", "en", "Sign in"},
 		{"LANGUAGE_CODE", tsFR, "", "", "fr", "Se connecter"},
 		{"LANGUAGE_CODE loses to Accept-Language", tsFR, "es", "", "es", "Iniciar sesión"},
 		{"exact", ts, "de", "", "de", "Anmelden"},
@@ -52,9 +52,9 @@ func TestLanguageNegotiation(t *testing.T) {
 		{"q-values order", ts, "en;q=0.3, fr-CA;q=0.9, de;q=0.5", "", "fr", "Se connecter"},
 		{"first acceptable", ts, "ja, it;q=0.9, es;q=0.1", "", "es", "Iniciar sesión"},
 		{"q=0 is refused", ts, "de;q=0, es;q=0.2", "", "es", "Iniciar sesión"},
-		{"none shipped", ts, "ja, zh-CN", "", "en", "Log in"},
-		{"garbage", ts, "@@@;q=x,,,", "", "en", "Log in"},
-		{"huge", ts, strings.Repeat("de-DE-x-aaaaaaaa,", 400), "", "en", "Log in"},
+		{"none shipped", ts, "ja, zh-CN", "", "en", "Sign in"},
+		{"garbage", ts, "@@@;q=x,,,", "", "en", "Sign in"},
+		{"huge", ts, strings.Repeat("de-DE-x-aaaaaaaa,", 400), "", "en", "Sign in"},
 		{"cookie beats Accept-Language", ts, "de", "es", "es", "Iniciar sesión"},
 		{"unknown cookie is ignored", ts, "de", "xx", "de", "Anmelden"},
 	}
