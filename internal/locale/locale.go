@@ -73,7 +73,7 @@ func init() {
 			}
 			loc.plain = make(map[string]string, len(mf.Messages))
 			for _, m := range mf.Messages {
-				if !strings.Contains(m.Other, "{{") && m.One == "" && m.Few == "" && m.Many == "" && m.Two == "" && m.Zero == "" {
+				if m.One == "" && m.Few == "" && m.Many == "" && m.Two == "" && m.Zero == "" && simpleTemplate(m.Other) {
 					loc.plain[m.ID] = m.Other
 				}
 			}
@@ -151,13 +151,17 @@ func (l *Localizer) In(tz *time.Location) *Localizer {
 // T returns message m in the localizer's language, its placeholders
 // ({{.Name}}) filled from data.
 func (l *Localizer) T(m i18n.Message, data ...map[string]any) string {
-	if len(data) == 0 {
-		if l.lang == "en" {
-			return m.Other
+	// The fast path: a map lookup, and placeholders filled by hand when
+	// they are plain {{.Name}} (go-i18n's text/template only otherwise).
+	text, ok := m.Other, l.lang == "en" && simpleTemplate(m.Other)
+	if l.lang != "en" {
+		text, ok = l.plain[m.ID]
+	}
+	if ok {
+		if len(data) == 0 {
+			return text
 		}
-		if s, ok := l.plain[m.ID]; ok {
-			return s
-		}
+		return fill(text, data[0])
 	}
 	var td map[string]any
 	if len(data) > 0 {
@@ -170,6 +174,21 @@ func (l *Localizer) T(m i18n.Message, data ...map[string]any) string {
 // data may use {{.Count}}, which is set to count.
 func (l *Localizer) N(m i18n.Message, count int, data ...map[string]any) string {
 	td := map[string]any{"Count": count}
+	if l.lang == "en" {
+		// English's CLDR rule: "one" for 1 alone.
+		text := m.Other
+		if count == 1 && m.One != "" {
+			text = m.One
+		}
+		if simpleTemplate(text) {
+			if len(data) > 0 {
+				for k, v := range data[0] {
+					td[k] = v
+				}
+			}
+			return fill(text, td)
+		}
+	}
 	if len(data) > 0 {
 		for k, v := range data[0] {
 			td[k] = v
@@ -275,6 +294,60 @@ func ValidZone(name string) bool {
 	}
 	_, err := time.LoadLocation(name)
 	return err == nil
+}
+
+// simpleTemplate reports whether s uses no template syntax but {{.Name}}.
+func simpleTemplate(s string) bool {
+	for {
+		i := strings.Index(s, "{{")
+		if i < 0 {
+			return !strings.Contains(s, "}}")
+		}
+		j := strings.Index(s[i:], "}}")
+		if j < 0 {
+			return false
+		}
+		name := s[i+2 : i+j]
+		if len(name) < 2 || name[0] != '.' {
+			return false
+		}
+		for _, r := range name[1:] {
+			if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+				return false
+			}
+		}
+		s = s[i+j+2:]
+	}
+}
+
+// fill replaces each {{.Name}} of a simple template with data's value, as
+// text/template prints it ("<no value>" when missing).
+func fill(s string, data map[string]any) string {
+	if !strings.Contains(s, "{{") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for {
+		i := strings.Index(s, "{{")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := strings.Index(s[i:], "}}")
+		b.WriteString(s[:i])
+		if v, ok := data[s[i+3:i+j]]; ok {
+			switch v := v.(type) {
+			case string:
+				b.WriteString(v)
+			default:
+				fmt.Fprint(&b, v)
+			}
+		} else {
+			b.WriteString("<no value>")
+		}
+		s = s[i+j+2:]
+	}
 }
 
 // Codes lists the shipped language codes, comma-separated.
