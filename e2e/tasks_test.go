@@ -56,8 +56,8 @@ func eachWidth(t *testing.T, newTaskApp func(t *testing.T) *app, task func(t *te
 	}
 }
 
-// screenshotDir is where the tasks' screenshots go.
-func screenshotDir(t *testing.T) string {
+// taskShotDir is where the tasks' screenshots go.
+func taskShotDir(t *testing.T) string {
 	if d := os.Getenv("E2E_SCREENSHOTS"); d != "" {
 		return d
 	}
@@ -86,7 +86,7 @@ func (b *tab) shotDir() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.shots == "" {
-		b.shots = screenshotDir(b.t)
+		b.shots = taskShotDir(b.t)
 		if err := os.MkdirAll(b.shots, 0o755); err != nil {
 			b.t.Fatalf("screenshots: %v", err)
 		}
@@ -184,6 +184,7 @@ func (b *tab) signInByClicking(username, password string) {
 	b.goHome()
 	b.click(`[data-testid="nav-login"]`)
 	b.waitPath(loginPath)
+	b.waitUntil("the login page to load", `document.readyState === "complete" && window.htmx && document.getElementById("id_username")`)
 	b.login(username, password)
 }
 
@@ -194,6 +195,15 @@ func (b *tab) toAccountPage(navTestID string) {
 	b.click(`[data-testid="nav-profile"]`)
 	b.waitPath(profilePath)
 	b.click(`[data-testid="account-nav"] [data-testid="` + navTestID + `"]`)
+	b.waitUntil("the page of "+navTestID, `document.querySelector('[data-testid="account-nav"] [data-testid="`+navTestID+`"][aria-current="page"]')`)
+	b.loaded()
+}
+
+// loaded waits until the page has loaded with its scripts, before typing
+// into it.
+func (b *tab) loaded() {
+	b.t.Helper()
+	b.waitUntil("the page to load", `document.readyState === "complete" && !!window.htmx`)
 }
 
 // 1. Sign up and confirm the address from the mail.
@@ -203,6 +213,7 @@ func TestTaskSignUpAndConfirm(t *testing.T) {
 		b.shot("1-home")
 		b.click(`[data-testid="nav-signup"]`)
 		b.waitPath(signupPath)
+		b.loaded()
 		b.typeInto("id_username", "newbie")
 		b.typeInto("id_email", "newbie@example.com")
 		b.typeInto("id_password1", "a long enough passphrase")
@@ -270,6 +281,8 @@ func TestTaskPasskey(t *testing.T) {
 		b.waitText(`[data-testid="greeting"]`, "Hi alice!")
 		b.toAccountPage("account-nav-2fa")
 		b.click(`[data-testid="passkeys-link"]`)
+		b.waitFor(`#id_name`)
+		b.loaded()
 		b.typeInto("id_name", "Laptop")
 		b.shot("1-add")
 		b.click(`[data-testid="passkey-add"]`)
@@ -323,6 +336,7 @@ func TestTaskEmailAndPassword(t *testing.T) {
 		b.shot("1-email-pending")
 		b.click(`[data-testid="account-nav-password"]`)
 		b.waitFor(`[data-testid="password-change-confirmed"]`)
+		b.loaded()
 		b.typeInto("id_new_password1", "a brand new passphrase")
 		b.typeInto("id_new_password2", "a brand new passphrase")
 		b.shot("2-password")
@@ -340,6 +354,8 @@ func TestTaskReset(t *testing.T) {
 		b.goHome()
 		b.click(`[data-testid="nav-login"]`)
 		b.clickText("Forgotten your password?")
+		b.waitPath(passwordResetPath)
+		b.loaded()
 		b.typeInto("id_email", "alice@example.com")
 		b.click(`[data-testid="password-reset-submit"]`)
 		b.waitPath(passwordResetDonePath)
@@ -355,6 +371,7 @@ func TestTaskReset(t *testing.T) {
 		b.shot("2-done")
 		b.clickText("Sign in")
 		b.waitPath(loginPath)
+		b.loaded()
 		b.login("alice", "a fresh reset passphrase")
 		b.waitText(`[data-testid="greeting"]`, "Hi alice!")
 	})
