@@ -118,6 +118,9 @@ func (b *tab) shoot(dir, name string) {
 	b.do("a 1200-pixel-wide window", chromedp.EmulateViewport(shotWidth, shotHeight))
 	// No blinking caret in an autofocused field: the shot shows the page.
 	eval[chromedp.Void](b, "document.activeElement && document.activeElement.blur()")
+	// An autofocused field low on the page scrolls it: the shot is of the
+	// top, with the navigation (a clip outside the viewport is left blank).
+	b.waitUntil("the page scrolled to the top", "(window.scrollTo(0, 0), window.scrollY === 0)")
 	// The content's height, once laid out at that width.
 	h := eval[float64](b, `Math.ceil(Math.max(...[...document.querySelector("main").children].map(e => e.getBoundingClientRect().bottom)) + 32)`)
 	h = math.Min(h, shotHeight)
