@@ -347,22 +347,36 @@ func (h *adminPages) adminSessionRevoke(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// The browser's name for the message, read before it goes.
+	what := "the session"
+	if rows, err := h.sessions.ForUser(c.Request.Context(), target.ID); err == nil {
+		for _, s := range rows {
+			if models.SessionPublicID(s.ID) == c.Param("sid") {
+				b, sys := models.DescribeAgent(s.UserAgent)
+				what = b + " on " + sys
+			}
+		}
+	}
 	ok, err := h.accounts.AdminRevokeSession(c.Request.Context(), actor.ID, target.ID, c.Param("sid"))
 	if err != nil {
 		h.adminError(c, "revoke session", err)
 		return
 	}
+	msg := "Signed out " + what + "."
+	if !ok {
+		msg = "That session had already ended."
+	}
 	if isHTMX(c) {
 		if !h.saveSession(c) {
 			return
 		}
-		c.Status(http.StatusOK)
+		h.render(c, http.StatusOK, components.AdminSessionRevokedRow(msg))
 		return
 	}
 	if ok {
-		h.flash(c, "success", "The session was revoked.")
+		h.flash(c, "success", "%s", msg)
 	} else {
-		h.flash(c, "info", "That session had already ended.")
+		h.flash(c, "info", "%s", msg)
 	}
 	h.redirect(c, adminUserURL(target.ID))
 }
