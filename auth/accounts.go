@@ -77,6 +77,11 @@ type Policy struct {
 	// MaxPasskeys bounds the passkeys of one account (DefaultMaxPasskeys
 	// when 0).
 	MaxPasskeys int
+	// SocialEmailAuthentication connects an identity from another
+	// provider to the account with the same address when both sides have
+	// it verified (django-allauth's SOCIALACCOUNT_EMAIL_AUTHENTICATION;
+	// off: the person signs in to the account and connects it).
+	SocialEmailAuthentication bool
 }
 
 // MaxPasskeys is the MAX_PASSKEYS cap.
@@ -232,7 +237,7 @@ func (a *Accounts) transaction(ctx context.Context, op string, fn func(tx *gorm.
 	}
 	for _, s := range []error{models.ErrInvalidCredentials, models.ErrInvalidToken, ErrWrongPassword, models.ErrDuplicateUsername, models.ErrDuplicateEmail,
 		ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser, models.ErrNotFound, ErrSetOwnPassword,
-		ErrWrongCode, ErrSecondFactorExpired, ErrTOTPExists, ErrNoSecondFactor, ErrSetupExpired, ErrMFAUnavailable, ErrPasskeyFailed} {
+		ErrWrongCode, ErrSecondFactorExpired, ErrUpstreamState, ErrIdentityTaken, ErrLastWayIn, ErrUpstreamEmailInUse, ErrTOTPExists, ErrNoSecondFactor, ErrSetupExpired, ErrMFAUnavailable, ErrPasskeyFailed} {
 		if errors.Is(err, s) {
 			return s
 		}

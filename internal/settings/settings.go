@@ -11,6 +11,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/internal/route"
+	"gatehouse/internal/upstream"
 	"gatehouse/mail"
 	"gatehouse/metrics"
 	"gatehouse/models"
@@ -128,6 +129,12 @@ type Config struct {
 	// IntegrityCheckEvery is how often SQLite's quick_check runs in the
 	// background (1h when 0); /readyz reports a failure.
 	IntegrityCheckEvery time.Duration
+	// SocialProviders are the other sign-in providers (SOCIAL_PROVIDERS,
+	// a YAML file; none when unset). SocialEmailAuthentication
+	// (SOCIAL_EMAIL_AUTHENTICATION, off) connects a provider's identity to
+	// the account with the same address when both have it verified.
+	SocialProviders           []upstream.ProviderConfig
+	SocialEmailAuthentication bool
 }
 
 // DefaultLoginURL is LOGIN_URL's default: the login route.
@@ -262,5 +269,6 @@ func (c *Config) Policy() auth.Policy {
 		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
 		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice, MaxPasskeys: c.MaxPasskeys,
 		SecretKey: c.SecretKey, BaseURL: c.BaseURL, SecondFactorPerUser: c.SecondFactorLimit,
+		SocialEmailAuthentication: c.SocialEmailAuthentication,
 	}
 }
