@@ -14,6 +14,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/internal/settings"
+	"gatehouse/internal/upstream"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
@@ -168,6 +169,20 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 	case "off", "false", "0":
 	default:
 		errs = append(errs, fmt.Errorf("NEW_DEVICE_NOTICE: %q is not on or off", getenv("NEW_DEVICE_NOTICE")))
+	}
+	if path := env.get("SOCIAL_PROVIDERS", ""); path != "" {
+		ps, err := upstream.LoadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SOCIAL_PROVIDERS: %s: %v", path, err))
+		}
+		c.SocialProviders = ps
+	}
+	switch strings.ToLower(env.get("SOCIAL_EMAIL_AUTHENTICATION", "off")) {
+	case "on", "true", "1":
+		c.SocialEmailAuthentication = true
+	case "off", "false", "0":
+	default:
+		errs = append(errs, fmt.Errorf("SOCIAL_EMAIL_AUTHENTICATION: %q is not on or off", getenv("SOCIAL_EMAIL_AUTHENTICATION")))
 	}
 	if c.ThrottleMaxBlock < c.ThrottleBlock {
 		errs = append(errs, fmt.Errorf("THROTTLE_MAX_BLOCK: %s is shorter than THROTTLE_BLOCK %s", c.ThrottleMaxBlock, c.ThrottleBlock))

@@ -35,11 +35,16 @@ const (
 	SecondStepPasskey Name = "mfa_authenticate_passkey"
 	PasskeyLoginOpts  Name = "webauthn_login_options"
 	PasskeyLogin      Name = "webauthn_login"
+	SocialCallback    Name = "openid_connect_callback" // :provider
+	GitHubCallback    Name = "github_callback"
 
 	// Guests only.
 	Login          Name = "login"
 	Signup         Name = "signup"
-	SignupValidate Name = "signup_validate" // :field
+	SignupValidate Name = "signup_validate"      // :field
+	SocialLogin    Name = "openid_connect_login" // :provider
+	GitHubLogin    Name = "github_login"
+	SocialSignup   Name = "socialaccount_signup"
 
 	// Signed-in users.
 	Profile               Name = "profile"
@@ -63,6 +68,9 @@ const (
 	RecoveryCodesGenerate Name = "mfa_generate_recovery_codes"
 	Passkeys              Name = "mfa_list_webauthn"
 	PasskeyRemove         Name = "mfa_remove_webauthn" // :pid
+	Connections           Name = "socialaccount_connections"
+	SocialConnect         Name = "socialaccount_connect"
+	SocialDisconnect      Name = "socialaccount_disconnect" // :iid
 
 	// Staff.
 	AdminIndex             Name = "admin_index"
@@ -99,10 +107,15 @@ var patterns = map[Name]string{
 	SecondStepPasskey: "/accounts/2fa/authenticate/passkey/",
 	PasskeyLoginOpts:  "/accounts/2fa/webauthn/login/options/",
 	PasskeyLogin:      "/accounts/2fa/webauthn/login/",
+	SocialCallback:    "/accounts/oidc/:provider/login/callback/",
+	GitHubCallback:    "/accounts/github/login/callback/",
 
 	Login:          "/accounts/login/",
 	Signup:         "/accounts/signup/",
 	SignupValidate: "/accounts/signup/validate/:field/",
+	SocialLogin:    "/accounts/oidc/:provider/login/",
+	GitHubLogin:    "/accounts/github/login/",
+	SocialSignup:   "/accounts/3rdparty/signup/",
 
 	Profile:               "/accounts/profile/",
 	Sessions:              "/accounts/sessions/",
@@ -124,6 +137,9 @@ var patterns = map[Name]string{
 	RecoveryCodesGenerate: "/accounts/2fa/recovery-codes/generate/",
 	Passkeys:              "/accounts/2fa/webauthn/",
 	PasskeyRemove:         "/accounts/2fa/webauthn/:pid/remove/",
+	Connections:           "/accounts/3rdparty/",
+	SocialConnect:         "/accounts/3rdparty/connect/",
+	SocialDisconnect:      "/accounts/3rdparty/:iid/disconnect/",
 
 	AdminIndex:             "/admin/",
 	AdminEvents:            "/admin/events/",
