@@ -42,7 +42,6 @@ func withProviders(ps ...upstream.ProviderConfig) func(*Config) {
 	return func(c *Config) { c.SocialProviders = ps }
 }
 
-
 // startUpstream posts the provider's button and returns the provider URL
 // the page sends the browser to.
 func startUpstream(t *testing.T, c *testClient, path string, v url.Values) string {
