@@ -3,10 +3,12 @@ package handlers
 import (
 	"context"
 	"html"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,12 +27,38 @@ import (
 
 func startMockOIDC(t *testing.T) *mockoidc.MockOIDC {
 	t.Helper()
-	m, err := mockoidc.Run()
+	m, _ := startCountingMockOIDC(t)
+	return m
+}
+
+// startCountingMockOIDC also counts the calls to the token endpoint.
+func startCountingMockOIDC(t *testing.T) (*mockoidc.MockOIDC, *atomic.Int64) {
+	t.Helper()
+	m, err := mockoidc.NewServer(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var tokenCalls atomic.Int64
+	err = m.AddMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == mockoidc.TokenEndpoint {
+				tokenCalls.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ln, nil); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = m.Shutdown() })
-	return m
+	return m, &tokenCalls
 }
 
 func corpProvider(m *mockoidc.MockOIDC) upstream.ProviderConfig {
@@ -258,7 +286,7 @@ func (u tamperUser) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Claim
 // Every way a callback can go wrong ends on the error page with a 4xx or
 // 502, signs nobody in, and never loops.
 func TestUpstreamCallbackFailures(t *testing.T) {
-	m := startMockOIDC(t)
+	m, tokenCalls := startCountingMockOIDC(t)
 	ts := newTestServer(t, withProviders(corpProvider(m)))
 	existing := ts.createUser(t, "carol", "carol@example.com", "correct horse battery")
 	linkIdentity(t, ts, existing.ID, "corp", "sub-carol")
@@ -300,13 +328,25 @@ func TestUpstreamCallbackFailures(t *testing.T) {
 		attacker := ts.client(t)
 		m.QueueUser(carol())
 		cb := atProvider(t, startUpstream(t, attacker, route.URL(route.SocialLogin, "corp"), nil))
+		// The victim has a flow of their own (a valid cookie), and is
+		// lured to the attacker's callback: refused before the code is
+		// spent, so the attacker's flow is untouched.
 		victim := ts.client(t)
+		startUpstream(t, victim, route.URL(route.SocialLogin, "corp"), nil)
 		check(t, victim, victim.get(cb), http.StatusBadRequest)
+		if strings.Contains(ts.logs.String(), "code exchange") {
+			t.Fatal("the other browser's callback reached the code exchange")
+		}
+		wantRedirect(t, attacker.get(cb), "/")
+		if got := signedInAs(t, attacker); got != "carol" {
+			t.Fatalf("the flow's own browser: signed in as %q, want carol", got)
+		}
 	})
 	t.Run("parallel replay signs in once", func(t *testing.T) {
 		c := ts.client(t)
 		m.QueueUser(carol())
 		cb := atProvider(t, startUpstream(t, c, route.URL(route.SocialLogin, "corp"), nil))
+		calls := tokenCalls.Load()
 		var wg sync.WaitGroup
 		codes := make(chan int, 8)
 		for range 8 {
@@ -338,6 +378,12 @@ func TestUpstreamCallbackFailures(t *testing.T) {
 		}
 		if ok != 1 {
 			t.Fatalf("%d of 8 parallel callbacks signed in, want 1", ok)
+		}
+		// The flow is consumed before the code is spent: one exchange,
+		// not one per request (the provider's own single use of codes is
+		// not what holds).
+		if n := tokenCalls.Load() - calls; n != 1 {
+			t.Fatalf("%d code exchanges for 8 parallel callbacks, want 1", n)
 		}
 	})
 	t.Run("denied consent", func(t *testing.T) {

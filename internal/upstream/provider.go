@@ -58,6 +58,7 @@ type Provider struct {
 	oidc     *oidc.Provider // discovered once, then cached
 	failedAt time.Time      // last failed discovery, to pace retries
 	failErr  error
+	oauth    map[string]*oauth2.Config // by redirect URL
 }
 
 // Set is the configured providers, in the file's order.
@@ -169,8 +170,33 @@ func (p *Provider) Check(ctx context.Context) error {
 	return nil
 }
 
-// oauth2Config is p's OAuth2 client for redirectURL.
+// oauth2Config is p's OAuth2 client for redirectURL, kept once built:
+// x/oauth2 remembers in it which way of sending the client secret the
+// token endpoint accepted, so only the first exchange may need two tries.
 func (p *Provider) oauth2Config(ctx context.Context, redirectURL string) (*oauth2.Config, error) {
+	p.mu.Lock()
+	c := p.oauth[redirectURL]
+	p.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	c, err := p.newOAuth2Config(ctx, redirectURL)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.oauth == nil {
+		p.oauth = map[string]*oauth2.Config{}
+	}
+	if old := p.oauth[redirectURL]; old != nil {
+		return old, nil
+	}
+	p.oauth[redirectURL] = c
+	return c, nil
+}
+
+func (p *Provider) newOAuth2Config(ctx context.Context, redirectURL string) (*oauth2.Config, error) {
 	c := &oauth2.Config{ClientID: p.Config.ClientID, ClientSecret: p.Config.ClientSecret,
 		RedirectURL: redirectURL, Scopes: p.Config.Scopes}
 	if p.Config.Type == TypeGitHub {
