@@ -237,7 +237,7 @@ func (a *Accounts) transaction(ctx context.Context, op string, fn func(tx *gorm.
 	}
 	for _, s := range []error{models.ErrInvalidCredentials, models.ErrInvalidToken, ErrWrongPassword, models.ErrDuplicateUsername, models.ErrDuplicateEmail,
 		ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser, models.ErrNotFound, ErrSetOwnPassword,
-		ErrWrongCode, ErrSecondFactorExpired, ErrUpstreamState, ErrIdentityTaken, ErrLastWayIn, ErrUpstreamEmailInUse, ErrTOTPExists, ErrNoSecondFactor, ErrSetupExpired, ErrMFAUnavailable, ErrPasskeyFailed} {
+		ErrWrongCode, ErrSecondFactorExpired, ErrUpstreamState, ErrIdentityTaken, ErrIdentityNotYours, ErrLastWayIn, ErrUpstreamEmailInUse, ErrTOTPExists, ErrNoSecondFactor, ErrSetupExpired, ErrMFAUnavailable, ErrPasskeyFailed} {
 		if errors.Is(err, s) {
 			return s
 		}

@@ -44,6 +44,8 @@ import (
 const (
 	PurposeLogin   = "login"
 	PurposeConnect = "connect"
+	// PurposeReauth confirms the signed-in UserID ("sudo mode").
+	PurposeReauth = "reauth"
 )
 
 // FlowLifetime is how long a started sign-in may take at the provider;
@@ -65,6 +67,9 @@ var (
 	ErrUpstreamEmailInUse = errors.New("an account already uses this address")
 	// ErrIdentityTaken: the identity is connected to another account.
 	ErrIdentityTaken = errors.New("this identity is connected to another account")
+	// ErrIdentityNotYours: a confirmation through a provider came back
+	// with an identity not connected to the signed-in account.
+	ErrIdentityNotYours = errors.New("this identity is not connected to your account")
 	// ErrLastWayIn: disconnecting would leave no way to sign in.
 	ErrLastWayIn = errors.New("this is the account's last way to sign in")
 )
@@ -146,6 +151,8 @@ const (
 	UpstreamPending   = "pending" // a second factor is due
 	UpstreamConnected = "connected"
 	UpstreamSignup    = "signup" // the short sign-up form is next
+	// UpstreamReauthenticated: the signed-in user confirmed it is them.
+	UpstreamReauthenticated = "reauthenticated"
 )
 
 // CallbackResult is what a callback came to.
@@ -211,6 +218,12 @@ func (a *Accounts) UpstreamCallback(ctx context.Context, in CallbackInput) (*Cal
 		}
 		return out, a.connect(ctx, p, *flow.UserID, cl)
 	}
+	if flow.Purpose == PurposeReauth {
+		if flow.UserID == nil || in.CurrentUserID == nil || *flow.UserID != *in.CurrentUserID {
+			return out, ErrUpstreamState
+		}
+		return out, a.upstreamReauth(ctx, p, *flow.UserID, in.SessionID, cl, out)
+	}
 	return out, a.upstreamLogin(ctx, p, in, cl, flow, out)
 }
 
@@ -232,6 +245,32 @@ func (a *Accounts) connect(ctx context.Context, p *upstream.Provider, userID uin
 			return err
 		}
 		return a.attach(tx, ctx, p, u, cl)
+	})
+}
+
+// upstreamReauth sets the session's confirmation after a new sign-in at
+// p, when that identity is connected to userID — one transaction with the
+// event; another identity is ErrIdentityTaken and changes nothing.
+func (a *Accounts) upstreamReauth(ctx context.Context, p *upstream.Provider, userID uint, sessionID string, cl upstream.Claims, out *CallbackResult) error {
+	return a.transaction(ctx, "upstream re-authentication", func(tx *gorm.DB) error {
+		u, err := lockUser(tx, userID)
+		if err != nil {
+			return err
+		}
+		res := tx.Model(&models.SocialIdentity{}).Where("provider = ? AND subject = ? AND user_id = ?", p.Config.ID, cl.Subject, u.ID).
+			Update("last_used_at", time.Now().UTC())
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrIdentityNotYours
+		}
+		ns, err := sudoSession(tx, ctx, u, sessionID, a.policy.lifetimes())
+		if err != nil {
+			return err
+		}
+		out.Outcome, out.Login = UpstreamReauthenticated, LoginResult{User: u, Session: ns}
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, u, nil, "via "+p.Config.Name+" ("+p.Method()+")"))
 	})
 }
 

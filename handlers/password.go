@@ -28,7 +28,7 @@ var newPasswordFields = map[string]string{"password": "new_password1"}
 func (h *accountPages) passwordChangePage(c *gin.Context) {
 	p := h.page(c, "Change password")
 	p.Narrow = true
-	h.render(c, http.StatusOK, components.PasswordChangePage(p, newForm(nil)))
+	h.render(c, http.StatusOK, components.PasswordChangePage(p, newForm(nil), auth.HasUsablePassword(currentUser(c).Password)))
 }
 
 // passwordChangeSubmit is Django's PasswordChangeView made stricter
@@ -69,10 +69,11 @@ func (h *accountPages) passwordChangeSubmit(c *gin.Context) {
 }
 
 func (h *accountPages) passwordChangeForm(c *gin.Context, status int, form components.Form) {
-	h.formOrPage(c, status, components.PasswordChangeForm(form), func() templ.Component {
+	has := auth.HasUsablePassword(currentUser(c).Password)
+	h.formOrPage(c, status, components.PasswordChangeForm(form, has), func() templ.Component {
 		p := h.page(c, "Change password")
 		p.Narrow = true
-		return components.PasswordChangePage(p, form)
+		return components.PasswordChangePage(p, form, has)
 	})
 }
 

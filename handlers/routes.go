@@ -146,6 +146,7 @@ func (a *App) router() *gin.Engine {
 	app.GET(route.Pattern(route.GitHubCallback), social.socialCallback)
 	guests.GET(route.Pattern(route.SocialSignup), social.socialSignupPage)
 	guests.POST(route.Pattern(route.SocialSignup), social.socialSignupSubmit)
+	user.POST(route.Pattern(route.ReauthUpstream), social.reauthSubmit)
 	sudo.GET(route.Pattern(route.Connections), social.connectionsPage)
 	sudo.POST(route.Pattern(route.SocialConnect), social.connectSubmit)
 	sudo.POST(route.Pattern(route.SocialDisconnect), social.disconnectSubmit)

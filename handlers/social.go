@@ -168,15 +168,25 @@ func (h *socialPages) socialCallback(c *gin.Context) {
 	})
 	if err != nil {
 		h.clearFlowCookie(c)
-		if res != nil && res.Purpose == auth.PurposeConnect && current != nil {
+		if res != nil && (res.Purpose == auth.PurposeConnect || res.Purpose == auth.PurposeReauth) && current != nil {
 			h.flash(c, "error", "%s", socialErrorMessage(p, err))
-			h.redirect(c, route.URL(route.Connections))
+			to := route.URL(route.Connections)
+			if res.Purpose == auth.PurposeReauth {
+				to = route.URL(route.Reauth) + "?next=" + url.QueryEscape(res.Next)
+			}
+			h.redirect(c, to)
 			return
 		}
 		h.socialError(c, p, err)
 		return
 	}
 	switch res.Outcome {
+	case auth.UpstreamReauthenticated:
+		h.clearFlowCookie(c)
+		session(c).Adopt(res.Login.Session)
+		touch(c)
+		h.redirect(c, safeNext(res.Next, route.URL(route.Profile)))
+		return
 	case auth.UpstreamSignup:
 		h.redirect(c, route.URL(route.SocialSignup))
 		return
@@ -209,6 +219,8 @@ func socialErrorMessage(p *upstream.Provider, err error) string {
 		return name + " did not sign you in (the request was cancelled or refused)."
 	case errors.Is(err, auth.ErrUpstreamEmailInUse):
 		return "An account here already uses the e-mail address " + name + " gave. Sign in to that account with its password, then connect " + name + " from Connected accounts."
+	case errors.Is(err, auth.ErrIdentityNotYours):
+		return "The " + name + " account you signed in with is not connected to your account here."
 	case errors.Is(err, auth.ErrIdentityTaken):
 		return "This " + name + " account is already connected to another account here."
 	case errors.Is(err, upstream.ErrDomain):
@@ -379,6 +391,46 @@ func (h *socialPages) renderConnections(c *gin.Context, status int) {
 		conns = append(conns, components.Connection{ID: id.ID, Provider: name, Email: id.Email, CreatedAt: id.CreatedAt, LastUsedAt: id.LastUsedAt})
 	}
 	h.render(c, status, components.ConnectionsPage(h.page(c, "Connected accounts"), conns, h.providerButtons()))
+}
+
+// userProviderButtons is the configured providers connected to userID's
+// account, each once.
+func (h *Handler) userProviderButtons(c *gin.Context, userID uint) ([]components.ProviderButton, error) {
+	if len(h.providers.List()) == 0 {
+		return nil, nil
+	}
+	ids, err := models.ListSocialIdentities(c.Request.Context(), h.users.DB(), userID)
+	if err != nil {
+		return nil, err
+	}
+	var out []components.ProviderButton
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if p := h.providers.ByID(id.Provider); p != nil && !seen[id.Provider] {
+			seen[id.Provider] = true
+			out = append(out, components.ProviderButton{ID: p.Config.ID, Name: p.Config.Name, Action: loginRoute(p)})
+		}
+	}
+	return out, nil
+}
+
+// reauthSubmit confirms it is the signed-in user by a new sign-in at one
+// of their connected providers (django-allauth's reauthentication through
+// a provider): the callback accepts only an identity connected to this
+// account, and sets the session's confirmation as a password would.
+func (h *socialPages) reauthSubmit(c *gin.Context) {
+	values, _, err := h.decodeForm(c)
+	if err != nil {
+		return
+	}
+	p := h.providers.ByID(values.Get("provider"))
+	if p == nil {
+		h.flash(c, "error", "There is no such provider.")
+		h.redirect(c, route.URL(route.Reauth))
+		return
+	}
+	u := currentUser(c)
+	h.begin(c, p, auth.BeginInput{Purpose: auth.PurposeReauth, UserID: &u.ID, Next: safeNext(values.Get("next"), "")})
 }
 
 // connectSubmit starts connecting a provider to the signed-in account.

@@ -54,6 +54,7 @@ const (
 	SessionsRevokeOthers  Name = "sessions_revoke_others"
 	Reauth                Name = "reauthenticate"
 	ReauthPasskey         Name = "reauthenticate_passkey"
+	ReauthUpstream        Name = "reauthenticate_upstream"
 	EmailSendVerification Name = "email_send_verification"
 	PasswordChangeDone    Name = "password_change_done"
 	TwoFactor             Name = "mfa_index"
@@ -124,6 +125,7 @@ var patterns = map[Name]string{
 	SessionsRevokeOthers:  "/accounts/sessions/revoke-others/",
 	Reauth:                "/accounts/reauthenticate/",
 	ReauthPasskey:         "/accounts/reauthenticate/passkey/",
+	ReauthUpstream:        "/accounts/reauthenticate/upstream/",
 	EmailSendVerification: "/accounts/email/send-verification/",
 	PasswordChangeDone:    "/accounts/password_change/done/",
 	TwoFactor:             "/accounts/2fa/",
