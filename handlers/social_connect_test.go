@@ -1,0 +1,140 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"gatehouse/internal/route"
+)
+
+// connectVia runs a connection from /accounts/3rdparty/ for c and returns
+// the callback's answer.
+func connectVia(t *testing.T, c *testClient, providerID string) *response {
+	t.Helper()
+	cb := atProvider(t, startUpstream(t, c, route.URL(route.SocialConnect), url.Values{"provider": {providerID}}))
+	return c.get(cb)
+}
+
+func TestConnectAndDisconnectFromTheAccount(t *testing.T) {
+	m := startMockOIDC(t)
+	ts := newTestServer(t, withProviders(corpProvider(m)))
+	c, u := ts.signUpAndLogin(t, "frank", "correct horse battery")
+
+	page := c.get(route.URL(route.Connections))
+	wantStatus(t, page, http.StatusOK)
+	if page.doc(t).Find(`[data-testid="no-connections"]`).Length() != 1 || page.doc(t).Find(`[data-testid="connect-corp"]`).Length() != 1 {
+		t.Fatalf("connections page: %s", page.body)
+	}
+	// Reachable by clicking from the account pages.
+	if prof := c.get(route.URL(route.Profile)); prof.doc(t).Find(`a[href="/accounts/3rdparty/"]`).Length() == 0 {
+		t.Fatal("no link to /accounts/3rdparty/ on the profile")
+	}
+
+	// Its address differs from the account's: connecting is by choice,
+	// not by address.
+	m.QueueUser(mockUser("sub-frank", "frank@corp.example", false, "frank.c"))
+	wantRedirect(t, connectVia(t, c, "corp"), route.URL(route.Connections))
+	page = c.get(route.URL(route.Connections))
+	if n := page.doc(t).Find(`[data-testid="connection"]`).Length(); n != 1 || !strings.Contains(page.body, "Corp SSO is connected") {
+		t.Fatalf("after connecting: %d connections; %s", n, page.body)
+	}
+
+	// Now that identity signs in to frank's account.
+	b := ts.client(t)
+	wantRedirect(t, upstreamCallback(t, b, m, mockUser("sub-frank", "frank@corp.example", false, "frank.c")), "/accounts/profile/")
+	if got := signedInAs(t, b); got != "frank" {
+		t.Fatalf("signed in as %q, want frank", got)
+	}
+
+	// Another account cannot connect the same identity.
+	o, _ := ts.signUpAndLogin(t, "grace", "correct horse battery")
+	m.QueueUser(mockUser("sub-frank", "frank@corp.example", false, "frank.c"))
+	wantRedirect(t, connectVia(t, o, "corp"), route.URL(route.Connections))
+	if body := o.get(route.URL(route.Connections)).body; !strings.Contains(body, "already connected to another account") {
+		t.Fatalf("grace's page does not say so: %s", body)
+	}
+
+	// Connecting needs a recent confirmation, like every way in.
+	ts.ageReauth(t, u.ID)
+	res := c.postForm(route.URL(route.SocialConnect), url.Values{"provider": {"corp"}})
+	wantStatus(t, res, http.StatusSeeOther)
+	if !strings.HasPrefix(res.Header.Get("Location"), route.URL(route.Reauth)) {
+		t.Fatalf("stale confirmation: connect went to %q", res.Header.Get("Location"))
+	}
+	c.postForm(route.URL(route.Reauth), url.Values{"password": {"correct horse battery"}})
+
+	// frank has a password, so the identity can go.
+	id, _ := page.doc(t).Find(`[data-testid="connection"] form`).Attr("action")
+	wantRedirect(t, c.postForm(id, nil), route.URL(route.Connections))
+	if n := c.get(route.URL(route.Connections)).doc(t).Find(`[data-testid="connection"]`).Length(); n != 0 {
+		t.Fatalf("%d connections after disconnecting", n)
+	}
+	// And no longer signs in there: it is a new person now.
+	b2 := ts.client(t)
+	wantRedirect(t, upstreamCallback(t, b2, m, mockUser("sub-frank", "frank@corp.example", false, "frank.c")), route.URL(route.SocialSignup))
+}
+
+// An account made through a provider: its only way in stays; it confirms
+// through the provider; it can set a password, after which the identity
+// may go.
+func TestProviderOnlyAccountKeepsAWayIn(t *testing.T) {
+	m := startMockOIDC(t)
+	ts := newTestServer(t, withProviders(corpProvider(m)))
+	c := ts.client(t)
+	wantRedirect(t, upstreamCallback(t, c, m, mockUser("sub-hana", "hana@corp.example", true, "hana")), route.URL(route.SocialSignup))
+	wantRedirect(t, c.postForm(route.URL(route.SocialSignup), url.Values{"username": {"hana"}, "email": {"hana@corp.example"}}), "/")
+
+	page := c.get(route.URL(route.Connections))
+	wantStatus(t, page, http.StatusOK)
+	action, _ := page.doc(t).Find(`[data-testid="connection"] form`).Attr("action")
+	wantRedirect(t, c.postForm(action, nil), route.URL(route.Connections))
+	page = c.get(route.URL(route.Connections))
+	if !strings.Contains(page.body, "only way you can sign in") || page.doc(t).Find(`[data-testid="connection"]`).Length() != 1 {
+		t.Fatalf("the last way in was removed: %s", page.body)
+	}
+
+	// The confirmation lapses; hana confirms through the provider.
+	u, _ := ts.users.ByUsername(t.Context(), "hana")
+	ts.ageReauth(t, u.ID)
+	res := c.get(route.URL(route.Connections))
+	wantStatus(t, res, http.StatusSeeOther)
+	reauth := c.get(res.Header.Get("Location"))
+	if reauth.doc(t).Find(`[data-testid="reauth-provider-corp"]`).Length() != 1 {
+		t.Fatalf("the confirmation page does not offer the provider: %s", reauth.body)
+	}
+	// Someone else's identity at the provider does not confirm hana.
+	m.QueueUser(mockUser("sub-other", "other@corp.example", true, "other"))
+	cb := atProvider(t, startUpstream(t, c, route.URL(route.ReauthUpstream), url.Values{"provider": {"corp"}, "next": {route.URL(route.Connections)}}))
+	res = c.get(cb)
+	wantStatus(t, res, http.StatusSeeOther)
+	if !strings.HasPrefix(res.Header.Get("Location"), route.URL(route.Reauth)) {
+		t.Fatalf("another identity: went to %q, want back to the confirmation", res.Header.Get("Location"))
+	}
+	if body := c.get(res.Header.Get("Location")).body; !strings.Contains(body, "not connected to your account") {
+		t.Fatalf("the confirmation page does not say why: %s", body)
+	}
+	wantStatus(t, c.get(route.URL(route.Connections)), http.StatusSeeOther) // still not confirmed
+	m.QueueUser(mockUser("sub-hana", "hana@corp.example", true, "hana"))
+	cb = atProvider(t, startUpstream(t, c, route.URL(route.ReauthUpstream), url.Values{"provider": {"corp"}, "next": {route.URL(route.Connections)}}))
+	wantRedirect(t, c.get(cb), route.URL(route.Connections))
+	wantStatus(t, c.get(route.URL(route.Connections)), http.StatusOK)
+
+	// A first password, without an old one.
+	pw := c.get(route.URL(route.PasswordChange))
+	if pw.doc(t).Find(`input[name="old_password"]`).Length() != 0 || pw.doc(t).Find(`[data-testid="password-set-intro"]`).Length() != 1 {
+		t.Fatalf("set-password form: %s", pw.body)
+	}
+	wantRedirect(t, c.postForm(route.URL(route.PasswordChange), url.Values{"new_password1": {"a new long passphrase"}, "new_password2": {"a new long passphrase"}}), route.URL(route.Profile))
+	other := ts.client(t)
+	other.login("hana", "a new long passphrase")
+	// Now the identity may go.
+	wantRedirect(t, c.postForm(action, nil), route.URL(route.Connections))
+	if n := c.get(route.URL(route.Connections)).doc(t).Find(`[data-testid="connection"]`).Length(); n != 0 {
+		t.Fatalf("%d connections left", n)
+	}
+	// And a password change now needs the old one.
+	res = c.postForm(route.URL(route.PasswordChange), url.Values{"new_password1": {"another long passphrase"}, "new_password2": {"another long passphrase"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+}
