@@ -360,7 +360,8 @@ func (a *Accounts) upstreamLogin(ctx context.Context, p *upstream.Provider, in C
 			out.Outcome, out.Login = UpstreamPending, LoginResult{User: u, Session: ns, Pending: true}
 			return err
 		}
-		ns, err := a.finishSignIn(tx, ctx, signInStep{sessionID: in.SessionID, user: u, method: method, device: in.Device, detail: detail})
+		ns, err := a.finishSignIn(tx, ctx, signInStep{sessionID: in.SessionID, user: u, method: method, device: in.Device,
+			detail: detail, via: p.Config.Name})
 		out.Outcome, out.Login = UpstreamSignedIn, LoginResult{User: u, Session: ns}
 		return err
 	})

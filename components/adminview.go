@@ -130,6 +130,10 @@ type AdminUserDetail struct {
 	Form                Form
 	Sessions            []AdminSession
 	Events              []AdminEvent
+	// Identities are the account's sign-ins through other providers;
+	// HasPassword says whether it has a usable password.
+	Identities  []Connection
+	HasPassword bool
 }
 
 // AdminSession is one active session as the admin shows it; PublicID is a

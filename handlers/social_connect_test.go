@@ -5,8 +5,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"gatehouse/auth"
 	"gatehouse/internal/route"
+	"gatehouse/models"
 )
 
 // connectVia runs a connection from /accounts/3rdparty/ for c and returns
@@ -137,4 +140,52 @@ func TestProviderOnlyAccountKeepsAWayIn(t *testing.T) {
 	// And a password change now needs the old one.
 	res = c.postForm(route.URL(route.PasswordChange), url.Values{"new_password1": {"another long passphrase"}, "new_password2": {"another long passphrase"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
+}
+
+// The new-browser notice and the events name the provider; the admin's
+// user page shows the account's identities.
+func TestUpstreamNoticeEventsAndAdmin(t *testing.T) {
+	m := startMockOIDC(t)
+	srv, withMail := withSMTP(t)
+	ts := newTestServer(t, withProviders(corpProvider(m)), withMail, func(c *Config) { c.NewDeviceNotice = true })
+	c, u := ts.signUpAndLogin(t, "ivan", "correct horse battery")
+	m.QueueUser(mockUser("sub-ivan", "ivan@corp.example", true, "ivan"))
+	wantRedirect(t, connectVia(t, c, "corp"), route.URL(route.Connections))
+
+	b := ts.client(t)
+	wantRedirect(t, upstreamCallback(t, b, m, mockUser("sub-ivan", "ivan@corp.example", true, "ivan")), "/accounts/profile/")
+	msg := srv.Next(t, 10*time.Second)
+	if msg.To[0] != "ivan@example.com" || !strings.Contains(msg.Text, "The sign-in was through Corp SSO.") {
+		t.Fatalf("notice %q to %v:\n%s", msg.Subject, msg.To, msg.Text)
+	}
+	if e := ts.lastEvent(t, u.ID); e.Kind != models.EventNewDevice || !strings.Contains(e.Detail, "Corp SSO") {
+		t.Fatalf("last event %q %q, want the new-browser event naming Corp SSO", e.Kind, e.Detail)
+	}
+	act := c.get(route.URL(route.Activity))
+	if !strings.Contains(act.body, "Sign-in through another provider connected") {
+		t.Fatalf("activity page lacks the connection: %s", act.body)
+	}
+
+	admin, _ := ts.createAdmin(t, "boss", true, true)
+	page := admin.get(route.URL(route.AdminUser, u.ID))
+	wantStatus(t, page, http.StatusOK)
+	row := page.doc(t).Find(`[data-testid="admin-identity"]`)
+	if row.Length() != 1 || !strings.Contains(row.Text(), "Corp SSO") || !strings.Contains(row.Text(), "ivan@corp.example") {
+		t.Fatalf("admin identities: %s", page.body)
+	}
+	if page.doc(t).Find(`[data-testid="admin-no-password"]`).Length() != 0 {
+		t.Fatal("admin says ivan has no password")
+	}
+}
+
+// The sweep removes flows nobody finished.
+func TestSweepRemovesExpiredFlows(t *testing.T) {
+	m := startMockOIDC(t)
+	ts := newTestServer(t, withProviders(corpProvider(m)))
+	c := ts.client(t)
+	startUpstream(t, c, route.URL(route.SocialLogin, "corp"), nil)
+	n, err := models.DeleteExpiredSocialFlows(t.Context(), ts.db, time.Now().Add(auth.SignupFlowLifetime))
+	if err != nil || n != 1 {
+		t.Fatalf("swept %d (%v), want 1", n, err)
+	}
 }
