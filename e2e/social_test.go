@@ -33,6 +33,19 @@ func withMockOIDC(m **mockoidc.MockOIDC) appOption {
 	}
 }
 
+// withUnreachableProviders configures an OpenID provider and GitHub that
+// are never reached (for pages that show them without a sign-in).
+func withUnreachableProviders() appOption {
+	return func(t *testing.T, a *app, cfg *handlers.Config) {
+		cfg.SocialProviders = []upstream.ProviderConfig{
+			{ID: "corp", Type: upstream.TypeOIDC, Name: "Corporate Single Sign-On for Everyone", Issuer: "http://127.0.0.1:1/oidc",
+				ClientID: "a", ClientSecret: "b", Scopes: []string{"openid"}},
+			{ID: "github", Type: upstream.TypeGitHub, Name: "GitHub", ClientID: "a", ClientSecret: "b",
+				AuthURL: "http://127.0.0.1:1/a", TokenURL: "http://127.0.0.1:1/t", APIURL: "http://127.0.0.1:1/api"},
+		}
+	}
+}
+
 // A new person in a real browser: the login page's button, the round trip
 // through the provider (the page that moves on, the provider's redirect
 // back), the short sign-up form, signed in; then the connected-accounts

@@ -189,3 +189,56 @@ func TestSweepRemovesExpiredFlows(t *testing.T) {
 		t.Fatalf("swept %d (%v), want 1", n, err)
 	}
 }
+
+// Hostile input on every route of the area: a clear 4xx, never a 500.
+func TestUpstreamHostileInput(t *testing.T) {
+	m := startMockOIDC(t)
+	ts := newTestServer(t, withProviders(corpProvider(m)))
+	huge := strings.Repeat("A", 64<<10)
+	c := ts.client(t)
+	startUpstream(t, c, route.URL(route.SocialLogin, "corp"), nil) // a real flow cookie
+	cases := []struct {
+		name, path string
+		want       int
+	}{
+		{"unknown provider", route.URL(route.SocialCallback, "nope") + "?state=x&code=y", http.StatusNotFound},
+		{"no parameters", route.URL(route.SocialCallback, "corp"), http.StatusBadRequest},
+		{"huge state and code", route.URL(route.SocialCallback, "corp") + "?state=" + huge + "&code=" + huge, http.StatusBadRequest},
+		{"control characters", route.URL(route.SocialCallback, "corp") + "?state=%00%01%0a&code=%ff%fe&error=%00", http.StatusBadRequest},
+		{"repeated parameters", route.URL(route.SocialCallback, "corp") + "?state=a&state=b&code=c&code=d", http.StatusBadRequest},
+		{"error without state", route.URL(route.SocialCallback, "corp") + "?error=access_denied&error_description=%3Cscript%3E", http.StatusBadRequest},
+		{"github not configured", route.URL(route.GitHubCallback) + "?state=x&code=y", http.StatusNotFound},
+		{"signup without a flow", route.URL(route.SocialSignup), http.StatusBadRequest},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			wantStatus(t, c.get(tc.path), tc.want)
+		})
+	}
+	t.Run("forged flow cookie", func(t *testing.T) {
+		f := ts.client(t)
+		f.setCookie("upstream", huge)
+		wantStatus(t, f.get(route.URL(route.SocialSignup)), http.StatusBadRequest)
+		wantStatus(t, f.postForm(route.URL(route.SocialSignup), url.Values{"username": {"x"}, "email": {"x@example.com"}}), http.StatusBadRequest)
+	})
+	t.Run("hostile next is dropped", func(t *testing.T) {
+		f := ts.client(t)
+		m.QueueUser(mockUser("sub-h", "h@corp.example", true, "h"))
+		cb := atProvider(t, startUpstream(t, f, route.URL(route.SocialLogin, "corp"), url.Values{"next": {"//evil.example/"}}))
+		wantRedirect(t, f.get(cb), route.URL(route.SocialSignup))
+		wantRedirect(t, f.postForm(route.URL(route.SocialSignup), url.Values{"username": {"h"}, "email": {"h@corp.example"}}), "/")
+	})
+	t.Run("hostile sign-up fields", func(t *testing.T) {
+		f := ts.client(t)
+		m.QueueUser(mockUser("sub-i", "i@corp.example", true, "i"))
+		wantRedirect(t, f.get(atProvider(t, startUpstream(t, f, route.URL(route.SocialLogin, "corp"), nil))), route.URL(route.SocialSignup))
+		for _, v := range []url.Values{
+			{"username": {huge}, "email": {"i@corp.example"}},
+			{"username": {"i\x00"}, "email": {"i@corp.example"}},
+			{"username": {"i"}, "email": {"not an address"}},
+			{"username": {""}, "email": {""}},
+		} {
+			wantStatus(t, f.postForm(route.URL(route.SocialSignup), v), http.StatusUnprocessableEntity)
+		}
+	})
+}
