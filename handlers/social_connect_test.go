@@ -242,3 +242,29 @@ func TestUpstreamHostileInput(t *testing.T) {
 		}
 	})
 }
+
+// A connection finishes only for the account that started it, still
+// signed in in that browser.
+func TestConnectNeedsTheSameSignedInAccount(t *testing.T) {
+	m := startMockOIDC(t)
+	ts := newTestServer(t, withProviders(corpProvider(m)))
+	c, a := ts.signUpAndLogin(t, "kate", "correct horse battery")
+	ts.createUser(t, "liam", "liam@example.com", "correct horse battery")
+	m.QueueUser(mockUser("sub-kate", "kate@corp.example", true, "kate"))
+	cb := atProvider(t, startUpstream(t, c, route.URL(route.SocialConnect), url.Values{"provider": {"corp"}}))
+	// kate signs out and liam signs in, in the same browser.
+	c.postForm(route.URL(route.Logout), nil)
+	c.login("liam", "correct horse battery")
+	res := c.get(cb)
+	wantStatus(t, res, http.StatusSeeOther)
+	ids, err := ts.app.Accounts().Identities(t.Context(), a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 0 {
+		t.Fatal("the identity was connected to kate from liam's session")
+	}
+	if body := c.get(res.Header.Get("Location")).body; !strings.Contains(body, "not started in this browser") {
+		t.Fatalf("liam is not told: %s", body)
+	}
+}

@@ -517,3 +517,31 @@ func TestDisconnectKeepsALastWayIn(t *testing.T) {
 		ts.db.Where("user_id = ?", u.ID).Delete(&models.SocialIdentity{})
 	}
 }
+
+// allowed_domains admits only verified addresses in those domains.
+func TestUpstreamAllowedDomains(t *testing.T) {
+	m := startMockOIDC(t)
+	p := corpProvider(m)
+	p.AllowedDomains = []string{"corp.example"}
+	ts := newTestServer(t, withProviders(p))
+	for _, tc := range []struct {
+		name     string
+		email    string
+		verified bool
+		want     int
+	}{
+		{"another domain", "joe@gmail.example", true, http.StatusForbidden},
+		{"a look-alike domain", "joe@corp.example.evil", true, http.StatusForbidden},
+		{"unverified address in the domain", "joe@corp.example", false, http.StatusForbidden},
+		{"verified address in the domain", "joe@CORP.example", true, http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ts.client(t)
+			res := upstreamCallback(t, c, m, mockUser("sub-"+tc.name, tc.email, tc.verified, "joe"))
+			wantStatus(t, res, tc.want)
+			if tc.want == http.StatusForbidden && !strings.Contains(res.text(t, `[data-testid="social-error"]`), "not one that may sign in here") {
+				t.Fatalf("error page: %s", res.body)
+			}
+		})
+	}
+}
