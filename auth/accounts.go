@@ -82,6 +82,9 @@ type Policy struct {
 	// it verified (django-allauth's SOCIALACCOUNT_EMAIL_AUTHENTICATION;
 	// off: the person signs in to the account and connects it).
 	SocialEmailAuthentication bool
+	// UpstreamPerIP limits sign-ins through other providers started from
+	// one client address (each stores a flow and may reach the provider).
+	UpstreamPerIP models.Limit
 }
 
 // MaxPasskeys is the MAX_PASSKEYS cap.
@@ -132,6 +135,8 @@ const (
 	ScopeResetIP     = "reset:ip"
 	ScopeSignupIP    = "signup:ip"
 	ScopeSignupCheck = "signup-check:ip"
+	// ScopeUpstreamIP counts sign-ins started through other providers.
+	ScopeUpstreamIP = "upstream:ip"
 )
 
 // ThrottledError reports an attempt refused by a limit: try again after

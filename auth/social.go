@@ -94,6 +94,8 @@ type BeginInput struct {
 	Purpose     string
 	// UserID is the signed-in account a connection is for.
 	UserID *uint
+	// IP is the client's address, for the limit.
+	IP string
 	// Next is where to go afterwards (a checked local path).
 	Next string
 }
@@ -105,9 +107,14 @@ type BeginResult struct {
 }
 
 // BeginUpstream records a new flow and returns the provider's URL. The
-// provider's discovery comes first, so a provider that is down stores
-// nothing.
+// attempt is taken against the per-address limit first; the provider's
+// discovery comes next, so a provider that is down stores nothing.
 func (a *Accounts) BeginUpstream(ctx context.Context, in BeginInput) (*BeginResult, error) {
+	// Taken first, in its own write, so a parallel burst cannot all store
+	// flows or reach the provider: over it, a *ThrottledError.
+	if _, err := a.take(ctx, "", nil, models.NewRule(ScopeUpstreamIP, a.policy.UpstreamPerIP, models.ThrottleIP(in.IP))); err != nil {
+		return nil, err
+	}
 	s, err := secret.New()
 	if err != nil {
 		return nil, err

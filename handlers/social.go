@@ -139,7 +139,7 @@ func (h *socialPages) socialLoginSubmit(c *gin.Context) {
 
 // begin starts a flow and sends the browser to the provider.
 func (h *socialPages) begin(c *gin.Context, p *upstream.Provider, in auth.BeginInput) {
-	in.Provider, in.RedirectURL = p, h.callbackURL(p)
+	in.Provider, in.RedirectURL, in.IP = p, h.callbackURL(p), c.ClientIP()
 	res, err := h.accounts.BeginUpstream(c.Request.Context(), in)
 	if err != nil {
 		h.socialError(c, p, err)
@@ -240,6 +240,15 @@ func socialErrorMessage(p *upstream.Provider, err error) string {
 // socialError answers a failed flow on the error page (or the error page
 // of the app for a database failure).
 func (h *Handler) socialError(c *gin.Context, p *upstream.Provider, err error) {
+	var terr *auth.ThrottledError
+	if errors.As(err, &terr) {
+		h.cfg.Metrics.ThrottleRefused(terr.Scope)
+		status, msg := tooManyRequests(c, terr.Wait, "sign-ins through other providers")
+		pg := h.page(c, "Sign-in did not complete")
+		pg.Narrow = true
+		h.render(c, status, components.SocialErrorPage(pg, msg, nil))
+		return
+	}
 	msg := socialErrorMessage(p, err)
 	if msg == "" {
 		h.dbError(c, "upstream sign-in", err)

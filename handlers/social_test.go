@@ -545,3 +545,42 @@ func TestUpstreamAllowedDomains(t *testing.T) {
 		})
 	}
 }
+
+// The per-address limit on starting sign-ins is taken before anything is
+// stored or the provider is asked: a parallel burst gets exactly the
+// quota.
+func TestUpstreamStartLimitUnderBurst(t *testing.T) {
+	m := startMockOIDC(t)
+	ts := newTestServer(t, withProviders(corpProvider(m)), func(c *Config) { c.SocialLimitPerIP = models.Limit{Max: 5, Window: time.Hour} })
+	const n = 30
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			res, err := http.Post(ts.URL+route.URL(route.SocialLogin, "corp"), "application/x-www-form-urlencoded", strings.NewReader(""))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+			if res.StatusCode == http.StatusTooManyRequests && res.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			codes <- res.StatusCode
+		})
+	}
+	wg.Wait()
+	close(codes)
+	got := map[int]int{}
+	for c := range codes {
+		got[c]++
+	}
+	if got[http.StatusOK] != 5 || got[http.StatusTooManyRequests] != n-5 {
+		t.Fatalf("statuses %v, want 5 × 200 and %d × 429", got, n-5)
+	}
+	var flows int64
+	ts.db.Model(&models.SocialFlow{}).Count(&flows)
+	if flows != 5 {
+		t.Fatalf("%d flows stored, want 5", flows)
+	}
+}

@@ -198,6 +198,7 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		{"PASSWORD_RESET_LIMIT_PER_IP", settings.DefaultPasswordResetLimitPerIP, &c.PasswordResetLimitPerIP},
 		{"SIGNUP_LIMIT_PER_IP", settings.DefaultSignupLimitPerIP, &c.SignupLimitPerIP},
 		{"SIGNUP_CHECK_LIMIT_PER_IP", settings.DefaultSignupCheckLimitPerIP, &c.SignupCheckLimitPerIP},
+		{"SOCIAL_LIMIT_PER_IP", settings.DefaultSocialLimitPerIP, &c.SocialLimitPerIP},
 	}
 	for _, l := range limits {
 		v, err := models.ParseLimit(env.get(l.key, l.def.String()))
