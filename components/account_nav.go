@@ -21,6 +21,9 @@ var (
 	DeletePath    = route.URL(route.Delete)
 	ReauthPath    = route.URL(route.Reauth)
 	TwoFactorPath = route.URL(route.TwoFactor)
+	// ConnectionsPath is /accounts/3rdparty/ (sign-ins through other
+	// providers).
+	ConnectionsPath = route.URL(route.Connections)
 )
 
 // AccountPages are the pages of the account area, in the order the
@@ -32,6 +35,7 @@ var AccountPages = []AccountPage{
 	{ActivityPath, "Activity", "account-nav-activity"},
 	{PasswordPath, "Password", "account-nav-password"},
 	{TwoFactorPath, "Two-factor", "account-nav-2fa"},
+	{ConnectionsPath, "Connected accounts", "account-nav-3rdparty"},
 	{DeletePath, "Delete account", "account-nav-delete"},
 }
 
@@ -50,6 +54,8 @@ func accountLinkText(ap AccountPage) string {
 		return "Delete your account"
 	case TwoFactorPath:
 		return "Two-factor authentication and passkeys"
+	case ConnectionsPath:
+		return "Sign-ins through other providers"
 	}
 	return ap.Label
 }

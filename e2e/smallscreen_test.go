@@ -18,43 +18,49 @@ const phoneWidth = 375
 // checked as soon as it has a route. {user} is a user with sessions and
 // events, so the admin's tables have rows.
 var pageVisits = map[string]string{
-	"/":                                     "/",
-	"/accounts/login/":                      loginPath,
-	"/accounts/signup/":                     signupPath,
-	"/accounts/profile/":                    profilePath,
-	"/accounts/password_change/":            passwordChangePath,
-	"/accounts/password_change/done/":       "/accounts/password_change/done/",
-	"/accounts/password_reset/":             passwordResetPath,
-	"/accounts/password_reset/done/":        passwordResetDonePath,
-	"/accounts/reset/set-password/":         resetSetPasswordPath,
-	"/accounts/reset/done/":                 resetDonePath,
-	"/accounts/reset/:token/":               "/accounts/reset/not-a-valid-token/",
-	"/admin/":                               "/admin/",
-	"/admin/users/":                         adminUsersPath,
-	"/admin/users/add/":                     adminUsersPath + "add/",
-	"/admin/users/:id/":                     adminUsersPath + "{user}/",
-	"/admin/users/:id/password/":            adminUsersPath + "{user}/password/",
-	"/admin/users/:id/delete/":              adminUsersPath + "{user}/delete/",
-	"/admin/events/":                        "/admin/events/",
-	"/admin/users/:id/2fa/":                 adminUsersPath + "{user}/2fa/",
-	"/accounts/2fa/":                        "/accounts/2fa/",
-	"/accounts/2fa/authenticate/":           "/accounts/2fa/authenticate/",
-	"/accounts/2fa/recovery-codes/":         "/accounts/2fa/recovery-codes/",
-	"/accounts/2fa/totp/activate/":          "/accounts/2fa/totp/activate/",
-	"/accounts/2fa/webauthn/":               "/accounts/2fa/webauthn/",
-	"/accounts/2fa/webauthn/login/options/": "", // JSON for the passkey script, not a page
-	"/accounts/activity/":                   "/accounts/activity/",
-	"/accounts/confirm-email/:token/":       "/accounts/confirm-email/not-a-valid-token/",
-	"/accounts/delete/":                     "/accounts/delete/",
-	"/accounts/deleted/":                    "/accounts/deleted/",
-	"/accounts/email/":                      "/accounts/email/",
-	"/accounts/reauthenticate/":             "/accounts/reauthenticate/",
-	"/accounts/sessions/":                   "/accounts/sessions/",
-	"/healthz":                              "",
-	"/readyz":                               "",
-	"/assets/*file":                         "",
-	"/no/such/page/ (the 404 page)":         "/no/such/page/",
-	"/admin/users/?q=… (a long query)":      adminUsersPath + "?q=" + strings.Repeat("w", 80) + "&active=yes&sort=-date_joined",
+	"/":                                        "/",
+	"/accounts/login/":                         loginPath,
+	"/accounts/signup/":                        signupPath,
+	"/accounts/profile/":                       profilePath,
+	"/accounts/password_change/":               passwordChangePath,
+	"/accounts/password_change/done/":          "/accounts/password_change/done/",
+	"/accounts/password_reset/":                passwordResetPath,
+	"/accounts/password_reset/done/":           passwordResetDonePath,
+	"/accounts/reset/set-password/":            resetSetPasswordPath,
+	"/accounts/reset/done/":                    resetDonePath,
+	"/accounts/reset/:token/":                  "/accounts/reset/not-a-valid-token/",
+	"/admin/":                                  "/admin/",
+	"/admin/users/":                            adminUsersPath,
+	"/admin/users/add/":                        adminUsersPath + "add/",
+	"/admin/users/:id/":                        adminUsersPath + "{user}/",
+	"/admin/users/:id/password/":               adminUsersPath + "{user}/password/",
+	"/admin/users/:id/delete/":                 adminUsersPath + "{user}/delete/",
+	"/admin/events/":                           "/admin/events/",
+	"/admin/users/:id/2fa/":                    adminUsersPath + "{user}/2fa/",
+	"/accounts/2fa/":                           "/accounts/2fa/",
+	"/accounts/2fa/authenticate/":              "/accounts/2fa/authenticate/",
+	"/accounts/2fa/recovery-codes/":            "/accounts/2fa/recovery-codes/",
+	"/accounts/2fa/totp/activate/":             "/accounts/2fa/totp/activate/",
+	"/accounts/2fa/webauthn/":                  "/accounts/2fa/webauthn/",
+	"/accounts/2fa/webauthn/login/options/":    "", // JSON for the passkey script, not a page
+	"/accounts/activity/":                      "/accounts/activity/",
+	"/accounts/confirm-email/:token/":          "/accounts/confirm-email/not-a-valid-token/",
+	"/accounts/delete/":                        "/accounts/delete/",
+	"/accounts/deleted/":                       "/accounts/deleted/",
+	"/accounts/email/":                         "/accounts/email/",
+	"/accounts/reauthenticate/":                "/accounts/reauthenticate/",
+	"/accounts/sessions/":                      "/accounts/sessions/",
+	"/accounts/3rdparty/":                      "/accounts/3rdparty/",
+	"/accounts/3rdparty/signup/":               "/accounts/3rdparty/signup/", // no sign-up waiting: the error page
+	"/accounts/oidc/:provider/login/":          "/accounts/oidc/corp/login/",
+	"/accounts/oidc/:provider/login/callback/": "/accounts/oidc/corp/login/callback/?state=x&code=y",
+	"/accounts/github/login/":                  "/accounts/github/login/",
+	"/accounts/github/login/callback/":         "/accounts/github/login/callback/?error=access_denied",
+	"/healthz":                                 "",
+	"/readyz":                                  "",
+	"/assets/*file":                            "",
+	"/no/such/page/ (the 404 page)":            "/no/such/page/",
+	"/admin/users/?q=… (a long query)":         adminUsersPath + "?q=" + strings.Repeat("w", 80) + "&active=yes&sort=-date_joined",
 }
 
 // Every page fits a phone: at 375 CSS pixels the document never scrolls
@@ -62,7 +68,9 @@ var pageVisits = map[string]string{
 // names and addresses) must wrap or scroll inside its own box.
 func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	t.Parallel()
-	a := newApp(t)
+	// Providers whose pages need no network: the login page shows their
+	// buttons; their callbacks answer the error page.
+	a := newApp(t, withUnreachableProviders())
 	// Long unbroken names and addresses are what a phone meets in the admin.
 	long := strings.Repeat("x", 60)
 	subject := a.createUser(t, "wide_"+long, "someone."+long+"@example.com", userPassword)

@@ -184,6 +184,19 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 		h.dbError(c, "list sessions", err)
 		return d, false
 	}
+	d.HasPassword = auth.HasUsablePassword(target.Password)
+	ids, err := h.accounts.Identities(ctx, target.ID)
+	if err != nil {
+		h.dbError(c, "list identities", err)
+		return d, false
+	}
+	for _, id := range ids {
+		name := id.Provider
+		if p := h.providers.ByID(id.Provider); p != nil {
+			name = p.Config.Name
+		}
+		d.Identities = append(d.Identities, components.Connection{ID: id.ID, Provider: name, Email: id.Email, CreatedAt: id.CreatedAt, LastUsedAt: id.LastUsedAt})
+	}
 	current := session(c).ID
 	for _, s := range rows {
 		b, sys := models.DescribeAgent(s.UserAgent)

@@ -14,6 +14,7 @@ import (
 	"gatehouse/components"
 	"gatehouse/internal/core"
 	"gatehouse/internal/passhash"
+	"gatehouse/internal/upstream"
 	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
@@ -37,6 +38,7 @@ type areas struct {
 	account *accountPages
 	admin   *adminPages
 	mfa     *mfaPages
+	social  *socialPages
 }
 
 // NewApp wires the app over db, hashing passwords with hasher.
@@ -45,11 +47,12 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 	secure := strings.HasPrefix(cfg.BaseURL, "https://")
 	c := core.New(log, db, hasher, cfg)
 	h := &Handler{
-		log:   log,
-		cfg:   cfg,
-		users: c.Users,
-		store: websession.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
-		probe: c.Probe,
+		log:       log,
+		cfg:       cfg,
+		users:     c.Users,
+		store:     websession.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
+		probe:     c.Probe,
+		providers: upstream.NewSet(cfg.SocialProviders, nil),
 	}
 	watchMetrics(log, cfg.Metrics, db, hasher, c.Outbox)
 	a := &App{core: c, h: h, areas: areas{
@@ -58,6 +61,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		account: &accountPages{Handler: h, accounts: c.Accounts, events: c.Events},
 		admin:   &adminPages{Handler: h, accounts: c.Accounts, sessions: c.Sessions, events: c.Events, outbox: c.Outbox},
 		mfa:     &mfaPages{Handler: h, accounts: c.Accounts},
+		social:  &socialPages{Handler: h, accounts: c.Accounts},
 	}}
 	a.areas.signIn.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
 	a.Handler = a.Routes()

@@ -44,7 +44,7 @@ func (h *signInPages) loginPage(c *gin.Context) {
 // loginView is the login page for p (its flashes) and next.
 func (h *Handler) loginView(p components.Page, next string) templ.Component {
 	p.Title, p.Narrow = "Sign in", true
-	return components.LoginPage(p, newForm(nil), next)
+	return components.LoginPage(p, newForm(nil), next, h.providerButtons())
 }
 
 // loginSubmit signs a user in (auth.Accounts.Login: limits taken before
@@ -128,7 +128,7 @@ func (h *Handler) loginForm(c *gin.Context, status int, form components.Form, ne
 	h.formOrPage(c, status, components.LoginForm(form, next), func() templ.Component {
 		p := h.page(c, "Sign in")
 		p.Narrow = true
-		return components.LoginPage(p, form, next)
+		return components.LoginPage(p, form, next, h.providerButtons())
 	})
 }
 

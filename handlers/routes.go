@@ -20,7 +20,7 @@ func (a *App) Routes() http.Handler {
 // router builds the Gin engine with every route and middleware.
 func (a *App) router() *gin.Engine {
 	h := a.h
-	mw, signIn, account, admin, mfa := a.areas.mw, a.areas.signIn, a.areas.account, a.areas.admin, a.areas.mfa
+	mw, signIn, account, admin, mfa, social := a.areas.mw, a.areas.signIn, a.areas.account, a.areas.admin, a.areas.mfa, a.areas.social
 	if h.cfg.Debug {
 		gin.SetMode(gin.DebugMode)
 	} else {
@@ -134,6 +134,22 @@ func (a *App) router() *gin.Engine {
 	staff.GET(route.Pattern(route.AdminMFA), mfa.adminMFAPage)
 	staffSudo := staff.Group("/", mw.requireSudo)
 	staffSudo.POST(route.Pattern(route.AdminMFAReset), mfa.adminMFAResetSubmit)
+
+	// Sign-in through other providers (social.go). The callback is
+	// public: it signs in (login) or connects (the account that started
+	// it, checked in auth).
+	guests.GET(route.Pattern(route.SocialLogin), social.socialLoginPage)
+	guests.POST(route.Pattern(route.SocialLogin), social.socialLoginSubmit)
+	guests.GET(route.Pattern(route.GitHubLogin), social.socialLoginPage)
+	guests.POST(route.Pattern(route.GitHubLogin), social.socialLoginSubmit)
+	app.GET(route.Pattern(route.SocialCallback), social.socialCallback)
+	app.GET(route.Pattern(route.GitHubCallback), social.socialCallback)
+	guests.GET(route.Pattern(route.SocialSignup), social.socialSignupPage)
+	guests.POST(route.Pattern(route.SocialSignup), social.socialSignupSubmit)
+	user.POST(route.Pattern(route.ReauthUpstream), social.reauthSubmit)
+	sudo.GET(route.Pattern(route.Connections), social.connectionsPage)
+	sudo.POST(route.Pattern(route.SocialConnect), social.connectSubmit)
+	sudo.POST(route.Pattern(route.SocialDisconnect), social.disconnectSubmit)
 
 	r.NoRoute(mw.slashRedirect(r), mw.noStore, mw.databaseDeadline, mw.clientInfo, h.installSessions(), mw.loadUser, h.notFound)
 	r.NoMethod(mw.noStore, h.methodNotAllowed)

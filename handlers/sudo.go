@@ -113,6 +113,11 @@ func (h *accountPages) reauthPage(c *gin.Context) {
 func (h *accountPages) reauthView(c *gin.Context, next string) (components.Reauth, error) {
 	r := components.Reauth{Next: next}
 	u := currentUser(c)
+	pr, err := h.userProviderButtons(c, u.ID)
+	if err != nil {
+		return r, err
+	}
+	r.Providers = pr
 	has, err := h.accounts.HasSecondFactor(c.Request.Context(), u.ID)
 	if err != nil {
 		return r, err

@@ -54,6 +54,9 @@ var EventKinds = []EventInfo{
 	{EventUserCreated, "Account created by staff"},
 	{EventUserDeleted, "Account deleted"},
 	{EventAccountDeleteFailed, "Wrong password on the delete-account form"},
+	{EventSocialConnected, "Sign-in through another provider connected"},
+	{EventSocialDisconnected, "Sign-in through another provider disconnected"},
+	{EventSocialRefused, "Sign-in through another provider refused: its address belongs to this account"},
 }
 
 var eventInfo = func() map[EventKind]EventInfo {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"gatehouse/internal/upstream"
 	"io"
 	"log/slog"
 	"net"
@@ -187,6 +188,13 @@ func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer
 			problems = append(problems, deployWarning{ID: "gatehouse.E002", Msg: "database schema: " + err.Error()})
 		}
 		_ = models.Close(db)
+	}
+	// Every provider of SOCIAL_PROVIDERS is reached (discovery for
+	// OpenID Connect): one that cannot be would fail every sign-in.
+	for _, p := range upstream.NewSet(cfg.SocialProviders, nil).List() {
+		if err := p.Check(ctx); err != nil {
+			problems = append(problems, deployWarning{ID: "gatehouse.E003", Msg: fmt.Sprintf("SOCIAL_PROVIDERS: provider %q: %v", p.Config.ID, err)})
+		}
 	}
 	if deploy {
 		problems = append(problems, deployWarnings(cfg)...)

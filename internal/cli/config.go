@@ -14,6 +14,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/internal/settings"
+	"gatehouse/internal/upstream"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
@@ -169,6 +170,20 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 	default:
 		errs = append(errs, fmt.Errorf("NEW_DEVICE_NOTICE: %q is not on or off", getenv("NEW_DEVICE_NOTICE")))
 	}
+	if path := env.get("SOCIAL_PROVIDERS", ""); path != "" {
+		ps, err := upstream.LoadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SOCIAL_PROVIDERS: %s: %v", path, err))
+		}
+		c.SocialProviders = ps
+	}
+	switch strings.ToLower(env.get("SOCIAL_EMAIL_AUTHENTICATION", "off")) {
+	case "on", "true", "1":
+		c.SocialEmailAuthentication = true
+	case "off", "false", "0":
+	default:
+		errs = append(errs, fmt.Errorf("SOCIAL_EMAIL_AUTHENTICATION: %q is not on or off", getenv("SOCIAL_EMAIL_AUTHENTICATION")))
+	}
 	if c.ThrottleMaxBlock < c.ThrottleBlock {
 		errs = append(errs, fmt.Errorf("THROTTLE_MAX_BLOCK: %s is shorter than THROTTLE_BLOCK %s", c.ThrottleMaxBlock, c.ThrottleBlock))
 	}
@@ -183,6 +198,7 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		{"PASSWORD_RESET_LIMIT_PER_IP", settings.DefaultPasswordResetLimitPerIP, &c.PasswordResetLimitPerIP},
 		{"SIGNUP_LIMIT_PER_IP", settings.DefaultSignupLimitPerIP, &c.SignupLimitPerIP},
 		{"SIGNUP_CHECK_LIMIT_PER_IP", settings.DefaultSignupCheckLimitPerIP, &c.SignupCheckLimitPerIP},
+		{"SOCIAL_LIMIT_PER_IP", settings.DefaultSocialLimitPerIP, &c.SocialLimitPerIP},
 	}
 	for _, l := range limits {
 		v, err := models.ParseLimit(env.get(l.key, l.def.String()))

@@ -35,11 +35,16 @@ const (
 	SecondStepPasskey Name = "mfa_authenticate_passkey"
 	PasskeyLoginOpts  Name = "webauthn_login_options"
 	PasskeyLogin      Name = "webauthn_login"
+	SocialCallback    Name = "openid_connect_callback" // :provider
+	GitHubCallback    Name = "github_callback"
 
 	// Guests only.
 	Login          Name = "login"
 	Signup         Name = "signup"
-	SignupValidate Name = "signup_validate" // :field
+	SignupValidate Name = "signup_validate"      // :field
+	SocialLogin    Name = "openid_connect_login" // :provider
+	GitHubLogin    Name = "github_login"
+	SocialSignup   Name = "socialaccount_signup"
 
 	// Signed-in users.
 	Profile               Name = "profile"
@@ -49,6 +54,7 @@ const (
 	SessionsRevokeOthers  Name = "sessions_revoke_others"
 	Reauth                Name = "reauthenticate"
 	ReauthPasskey         Name = "reauthenticate_passkey"
+	ReauthUpstream        Name = "reauthenticate_upstream"
 	EmailSendVerification Name = "email_send_verification"
 	PasswordChangeDone    Name = "password_change_done"
 	TwoFactor             Name = "mfa_index"
@@ -63,6 +69,9 @@ const (
 	RecoveryCodesGenerate Name = "mfa_generate_recovery_codes"
 	Passkeys              Name = "mfa_list_webauthn"
 	PasskeyRemove         Name = "mfa_remove_webauthn" // :pid
+	Connections           Name = "socialaccount_connections"
+	SocialConnect         Name = "socialaccount_connect"
+	SocialDisconnect      Name = "socialaccount_disconnect" // :iid
 
 	// Staff.
 	AdminIndex             Name = "admin_index"
@@ -99,10 +108,15 @@ var patterns = map[Name]string{
 	SecondStepPasskey: "/accounts/2fa/authenticate/passkey/",
 	PasskeyLoginOpts:  "/accounts/2fa/webauthn/login/options/",
 	PasskeyLogin:      "/accounts/2fa/webauthn/login/",
+	SocialCallback:    "/accounts/oidc/:provider/login/callback/",
+	GitHubCallback:    "/accounts/github/login/callback/",
 
 	Login:          "/accounts/login/",
 	Signup:         "/accounts/signup/",
 	SignupValidate: "/accounts/signup/validate/:field/",
+	SocialLogin:    "/accounts/oidc/:provider/login/",
+	GitHubLogin:    "/accounts/github/login/",
+	SocialSignup:   "/accounts/3rdparty/signup/",
 
 	Profile:               "/accounts/profile/",
 	Sessions:              "/accounts/sessions/",
@@ -111,6 +125,7 @@ var patterns = map[Name]string{
 	SessionsRevokeOthers:  "/accounts/sessions/revoke-others/",
 	Reauth:                "/accounts/reauthenticate/",
 	ReauthPasskey:         "/accounts/reauthenticate/passkey/",
+	ReauthUpstream:        "/accounts/reauthenticate/upstream/",
 	EmailSendVerification: "/accounts/email/send-verification/",
 	PasswordChangeDone:    "/accounts/password_change/done/",
 	TwoFactor:             "/accounts/2fa/",
@@ -124,6 +139,9 @@ var patterns = map[Name]string{
 	RecoveryCodesGenerate: "/accounts/2fa/recovery-codes/generate/",
 	Passkeys:              "/accounts/2fa/webauthn/",
 	PasskeyRemove:         "/accounts/2fa/webauthn/:pid/remove/",
+	Connections:           "/accounts/3rdparty/",
+	SocialConnect:         "/accounts/3rdparty/connect/",
+	SocialDisconnect:      "/accounts/3rdparty/:iid/disconnect/",
 
 	AdminIndex:             "/admin/",
 	AdminEvents:            "/admin/events/",
@@ -202,6 +220,18 @@ var reachedBy = map[Name]Reach{
 	AdminEmailVerified:     Form,
 	AdminMFAReset:          Form,
 	AdminMailRetry:         Form,
+
+	// Other providers: the buttons are POST forms; the provider sends
+	// people back to the callbacks, which send new people on to the
+	// short sign-up form.
+	SocialLogin:      Form,
+	GitHubLogin:      Form,
+	SocialCallback:   Redirect,
+	GitHubCallback:   Redirect,
+	SocialSignup:     Redirect,
+	SocialConnect:    Form,
+	SocialDisconnect: Form,
+	ReauthUpstream:   Form,
 }
 
 // ReachedBy says how people arrive at route n: Link unless the table says

@@ -11,6 +11,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/internal/route"
+	"gatehouse/internal/upstream"
 	"gatehouse/mail"
 	"gatehouse/metrics"
 	"gatehouse/models"
@@ -128,6 +129,15 @@ type Config struct {
 	// IntegrityCheckEvery is how often SQLite's quick_check runs in the
 	// background (1h when 0); /readyz reports a failure.
 	IntegrityCheckEvery time.Duration
+	// SocialProviders are the other sign-in providers (SOCIAL_PROVIDERS,
+	// a YAML file; none when unset). SocialEmailAuthentication
+	// (SOCIAL_EMAIL_AUTHENTICATION, off) connects a provider's identity to
+	// the account with the same address when both have it verified.
+	SocialProviders           []upstream.ProviderConfig
+	SocialEmailAuthentication bool
+	// SocialLimitPerIP limits sign-ins through other providers started
+	// from one client address (SOCIAL_LIMIT_PER_IP).
+	SocialLimitPerIP models.Limit
 }
 
 // DefaultLoginURL is LOGIN_URL's default: the login route.
@@ -170,6 +180,10 @@ var (
 	// quarter hour never gets in their way but caps enumeration of taken
 	// names at about 1,200 an hour per address.
 	DefaultSignupCheckLimitPerIP = models.Limit{Max: 300, Window: 15 * time.Minute}
+	// DefaultSocialLimitPerIP: a person clicks "Continue with …" a few
+	// times; 60 per quarter hour leaves room for an office behind one
+	// address.
+	DefaultSocialLimitPerIP = models.Limit{Max: 60, Window: 15 * time.Minute}
 )
 
 // SetDefaults fills every setting left at its zero value.
@@ -229,6 +243,7 @@ func (c *Config) SetDefaults() {
 	c.PasswordResetLimitPerIP = c.quota(c.PasswordResetLimitPerIP, DefaultPasswordResetLimitPerIP)
 	c.SignupLimitPerIP = c.quota(c.SignupLimitPerIP, DefaultSignupLimitPerIP)
 	c.SignupCheckLimitPerIP = c.quota(c.SignupCheckLimitPerIP, DefaultSignupCheckLimitPerIP)
+	c.SocialLimitPerIP = c.quota(c.SocialLimitPerIP, DefaultSocialLimitPerIP)
 }
 
 // limit fills a limit left at its zero value with def and sets the block
@@ -262,5 +277,6 @@ func (c *Config) Policy() auth.Policy {
 		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
 		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice, MaxPasskeys: c.MaxPasskeys,
 		SecretKey: c.SecretKey, BaseURL: c.BaseURL, SecondFactorPerUser: c.SecondFactorLimit,
+		SocialEmailAuthentication: c.SocialEmailAuthentication, UpstreamPerIP: c.SocialLimitPerIP,
 	}
 }
