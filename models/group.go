@@ -173,3 +173,16 @@ func SetUserGroups(tx *gorm.DB, userID uint, groupIDs []uint) error {
 	}
 	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
 }
+
+// MemberIDs returns the IDs of groupID's members inside tx.
+func MemberIDs(tx *gorm.DB, groupID uint) ([]uint, error) {
+	var ids []uint
+	err := tx.Model(&UserGroup{}).Where("group_id = ?", groupID).Order("user_id").Pluck("user_id", &ids).Error
+	return ids, err
+}
+
+// RemoveAllMembers empties groupID inside tx and returns how many left.
+func RemoveAllMembers(tx *gorm.DB, groupID uint) (int64, error) {
+	res := tx.Where("group_id = ?", groupID).Delete(&UserGroup{})
+	return res.RowsAffected, res.Error
+}

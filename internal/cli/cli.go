@@ -94,6 +94,7 @@ func commands() []command {
 		{name: "showmigrations", summary: "list the migrations: [X] applied, [ ] pending", define: showMigrationsCommand},
 		{name: "importdjango", args: "SOURCE", summary: "import users and their passwords from a Django database (SQLite path or postgres:// URL)", define: importDjangoCommand},
 		{name: "outbox", args: "ACTION [ID...]", summary: "mail waiting or failed: list [--failed] shows it, retry (ID... | --failed) sends it again now", define: outboxCmd},
+		{name: "group", args: "ACTION [GROUP] [USER]...", summary: "groups: add GROUP USER... (creates GROUP), remove GROUP USER..., list [GROUP]", define: groupCmd},
 		{name: "check", summary: "check the configuration and the database (--deploy: production settings too)", server: true, define: checkCmd},
 		{name: "backup", args: "FILE", summary: "copy the live SQLite database to FILE and verify it", define: backupCmd("backup")},
 		{name: "restore", args: "FILE", summary: "replace the (stopped) SQLite database with the backup FILE", define: backupCmd("restore")},
