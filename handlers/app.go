@@ -37,6 +37,7 @@ type areas struct {
 	account *accountPages
 	admin   *adminPages
 	mfa     *mfaPages
+	forward *forwardAuth
 }
 
 // NewApp wires the app over db, hashing passwords with hasher.
@@ -51,6 +52,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		store: websession.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
 		probe: c.Probe,
 	}
+	h.store.SetDomain(cfg.SessionCookieDomain)
 	watchMetrics(log, cfg.Metrics, db, hasher, c.Outbox)
 	a := &App{core: c, h: h, areas: areas{
 		mw:      &middleware{Handler: h},
@@ -58,6 +60,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		account: &accountPages{Handler: h, accounts: c.Accounts, events: c.Events},
 		admin:   &adminPages{Handler: h, accounts: c.Accounts, sessions: c.Sessions, events: c.Events, outbox: c.Outbox},
 		mfa:     &mfaPages{Handler: h, accounts: c.Accounts},
+		forward: newForwardAuth(h, c.Accounts, models.NewGroups(db), c.Events),
 	}}
 	a.areas.signIn.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
 	a.Handler = a.Routes()

@@ -61,6 +61,12 @@ func (a *App) router() *gin.Engine {
 	app.GET(route.Pattern(route.ConfirmEmail), account.confirmEmailPage)
 	app.POST(route.Pattern(route.ConfirmEmail), account.confirmEmailSubmit)
 
+	// Forward auth (forward.go): asked by reverse proxies, answered from
+	// the session and the access rules, never writing.
+	app.GET(route.Pattern(route.ForwardAuth), a.areas.forward.forward)
+	app.GET(route.Pattern(route.ForwardRequest), a.areas.forward.request)
+	app.GET(route.Pattern(route.ForwardDenied), a.areas.forward.deniedPage)
+
 	// Guests only: a signed-in user is sent on.
 	guests := app.Group("/", mw.guestOnly)
 	guests.GET(route.Pattern(route.Login), signIn.loginPage)

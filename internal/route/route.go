@@ -35,6 +35,10 @@ const (
 	SecondStepPasskey Name = "mfa_authenticate_passkey"
 	PasskeyLoginOpts  Name = "webauthn_login_options"
 	PasskeyLogin      Name = "webauthn_login"
+	// Forward auth (handlers/forward.go): asked by reverse proxies.
+	ForwardAuth    Name = "forward_auth"
+	ForwardRequest Name = "forward_auth_request"
+	ForwardDenied  Name = "forward_auth_denied"
 
 	// Guests only.
 	Login          Name = "login"
@@ -79,6 +83,11 @@ const (
 	AdminMFA               Name = "admin_user_mfa"
 	AdminMFAReset          Name = "admin_user_mfa_reset"
 	AdminMailRetry         Name = "admin_outbox_retry" // :id
+	AdminGroups            Name = "admin_groups"
+	AdminGroup             Name = "admin_group"        // :gid
+	AdminGroupDelete       Name = "admin_group_delete" // :gid
+	AdminUserGroups        Name = "admin_user_groups"  // :id
+	AdminAccessRules       Name = "admin_access_rules"
 )
 
 // patterns is the table: each route's Gin pattern.
@@ -99,6 +108,9 @@ var patterns = map[Name]string{
 	SecondStepPasskey: "/accounts/2fa/authenticate/passkey/",
 	PasskeyLoginOpts:  "/accounts/2fa/webauthn/login/options/",
 	PasskeyLogin:      "/accounts/2fa/webauthn/login/",
+	ForwardAuth:       "/auth/forward",
+	ForwardRequest:    "/auth/request",
+	ForwardDenied:     "/auth/denied/",
 
 	Login:          "/accounts/login/",
 	Signup:         "/accounts/signup/",
@@ -139,6 +151,11 @@ var patterns = map[Name]string{
 	AdminMFA:               "/admin/users/:id/2fa/",
 	AdminMFAReset:          "/admin/users/:id/2fa/reset/",
 	AdminMailRetry:         "/admin/outbox/:id/retry/",
+	AdminGroups:            "/admin/groups/",
+	AdminGroup:             "/admin/groups/:gid/",
+	AdminGroupDelete:       "/admin/groups/:gid/delete/",
+	AdminUserGroups:        "/admin/users/:id/groups/",
+	AdminAccessRules:       "/admin/access/",
 }
 
 // Pattern is the Gin pattern of route n, for registering it.
