@@ -27,6 +27,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/handlers"
+	"gatehouse/internal/access"
 	"gatehouse/internal/core"
 	"gatehouse/internal/passhash"
 	"gatehouse/mail"
@@ -403,6 +404,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	// The outbox worker and the sweeps: after the server has stopped
 	// taking requests, Run finishes the mail it holds, then returns.
 	background.Go(func() { app.Run(bg) })
+	if cfg.AccessRules != nil && cfg.AccessRules.Path() != "" {
+		background.Go(func() { reloadRulesOnHangup(bg, cfg.AccessRules, log) })
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -427,4 +431,25 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// reloadRulesOnHangup reloads ACCESS_RULES on each SIGHUP until ctx ends. A
+// bad file keeps the rules in force and says why in the log.
+func reloadRulesOnHangup(ctx context.Context, rules *access.Store, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			r, err := rules.Reload()
+			if err != nil {
+				log.Error("access rules not reloaded: keeping the rules in force", "file", rules.Path(), "err", err)
+				continue
+			}
+			log.Info("access rules reloaded", "file", rules.Path(), "rules", len(r.Rules), "default_policy", r.Default.String())
+		}
+	}
 }
