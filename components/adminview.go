@@ -130,6 +130,9 @@ type AdminUserDetail struct {
 	Form                Form
 	Sessions            []AdminSession
 	Events              []AdminEvent
+	// Groups are every group, ticked where the user is a member (only
+	// superusers, CanGrant, change them).
+	Groups []GroupChoice
 }
 
 // AdminSession is one active session as the admin shows it; PublicID is a

@@ -38,6 +38,7 @@ type areas struct {
 	admin   *adminPages
 	mfa     *mfaPages
 	forward *forwardAuth
+	groups  *groupPages
 }
 
 // NewApp wires the app over db, hashing passwords with hasher.
@@ -61,6 +62,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		admin:   &adminPages{Handler: h, accounts: c.Accounts, sessions: c.Sessions, events: c.Events, outbox: c.Outbox},
 		mfa:     &mfaPages{Handler: h, accounts: c.Accounts},
 		forward: newForwardAuth(h, c.Accounts, models.NewGroups(db), c.Events),
+		groups:  &groupPages{Handler: h, accounts: c.Accounts, groups: models.NewGroups(db)},
 	}}
 	a.areas.signIn.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
 	a.Handler = a.Routes()

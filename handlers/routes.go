@@ -116,6 +116,16 @@ func (a *App) router() *gin.Engine {
 	staff.GET(route.Pattern(route.AdminUserDelete), admin.adminUserDeletePage)
 	staff.POST(route.Pattern(route.AdminUserDelete), admin.adminUserDeleteSubmit)
 	staff.POST(route.Pattern(route.AdminMailRetry), mw.requireSudo, admin.adminMailRetrySubmit)
+	// Groups and access rules (groups.go): changes are for superusers,
+	// with sudo, as privilege changes are.
+	groups := a.areas.groups
+	staff.GET(route.Pattern(route.AdminGroups), groups.adminGroupsPage)
+	staff.POST(route.Pattern(route.AdminGroups), mw.requireSudo, groups.adminGroupsSubmit)
+	staff.GET(route.Pattern(route.AdminGroup), groups.adminGroupPage)
+	staff.POST(route.Pattern(route.AdminGroup), mw.requireSudo, groups.adminGroupSubmit)
+	staff.POST(route.Pattern(route.AdminGroupDelete), mw.requireSudo, groups.adminGroupDeleteSubmit)
+	staff.POST(route.Pattern(route.AdminUserGroups), mw.requireSudo, groups.adminUserGroupsSubmit)
+	staff.GET(route.Pattern(route.AdminAccessRules), groups.adminAccessPage)
 
 	// Two-factor authentication (mfa.go). The second login step: a
 	// pending session, not signed in.
