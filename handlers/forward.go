@@ -186,6 +186,13 @@ func (h *forwardAuth) check(c *gin.Context, read func(*http.Request) (original, 
 	switch {
 	case d.Policy == access.Bypass:
 		h.cfg.Metrics.ForwardDecision(d.Rule, policy, "allow")
+		// Empty identity headers, not none: Caddy 2.6's copy_headers
+		// otherwise hands the app its placeholder text
+		// ("{http.reverse_proxy.header.Remote-User}") as the value.
+		hd := c.Writer.Header()
+		for _, k := range identityHeaders {
+			hd[k] = []string{""}
+		}
 		c.Status(http.StatusOK)
 	case d.Policy == access.Deny:
 		h.cfg.Metrics.ForwardDecision(d.Rule, policy, "deny")
@@ -220,6 +227,9 @@ func (h *forwardAuth) check(c *gin.Context, read func(*http.Request) (original, 
 	}
 }
 
+// identityHeaders are the headers an allowed answer carries.
+var identityHeaders = []string{"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups"}
+
 // absolute is path on Gatehouse's own host.
 func (h *Handler) absolute(path string) string { return h.cfg.BaseURL + path }
 
@@ -246,8 +256,12 @@ func (h *forwardAuth) toGatehouse(c *gin.Context, nginx bool, path string, o ori
 }
 
 // deny answers 403: a page saying who is signed in and offering to switch
-// accounts, or JSON for API clients.
+// accounts, or JSON for API clients. Its Location names the same page on
+// Gatehouse's host (/auth/denied/), for proxies that show their own error
+// pages instead of this body (nginx: error_page 403 =302 $location).
 func (h *forwardAuth) deny(c *gin.Context, user *models.User, o original) {
+	sw := h.absolute(route.URL(route.ForwardDenied)) + "?next=" + url.QueryEscape(o.url())
+	c.Header("Location", sw)
 	if wantsJSON(c) {
 		h.json(c, http.StatusForbidden, map[string]string{"error": "forbidden"})
 		return
@@ -256,7 +270,6 @@ func (h *forwardAuth) deny(c *gin.Context, user *models.User, o original) {
 		h.plain(c, http.StatusForbidden, "You may not enter this site.")
 		return
 	}
-	sw := h.absolute(route.URL(route.ForwardDenied)) + "?next=" + url.QueryEscape(o.url())
 	p := components.Page{Title: "You may not enter"}
 	h.render(c, http.StatusForbidden, components.ForwardDeniedPage(p, components.ForwardDenied{Username: user.Username, Host: o.host, Switch: sw}))
 }
@@ -295,7 +308,7 @@ func (h *forwardAuth) deniedPage(c *gin.Context) {
 	if next != "" {
 		after += "?next=" + url.QueryEscape(next)
 	}
-	h.render(c, http.StatusOK, components.ForwardDeniedPage(h.page(c, "You may not enter"),
+	h.render(c, http.StatusForbidden, components.ForwardDeniedPage(h.page(c, "You may not enter"),
 		components.ForwardDenied{Username: user.Username, Host: host, Next: after}))
 }
 
