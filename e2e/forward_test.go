@@ -116,9 +116,9 @@ func needBinary(t *testing.T, path string) string {
 
 // proxyConfig fills a configuration template of testdata/forward.
 type proxyConfig struct {
-	Dir                          string
+	Dir                           string
 	Port, GatehousePort, Upstream int
-	Gatehouse                    string // BASE_URL
+	Gatehouse                     string // BASE_URL
 }
 
 func writeTemplate(t *testing.T, name, dst string, v proxyConfig) {
@@ -252,7 +252,9 @@ func (v *visitor) do(method, rawURL string, form url.Values, hdr ...string) answ
 	return answer{status: res.StatusCode, location: res.Header.Get("Location"), body: string(b)}
 }
 
-func (v *visitor) get(rawURL string, hdr ...string) answer { return v.do(http.MethodGet, rawURL, nil, hdr...) }
+func (v *visitor) get(rawURL string, hdr ...string) answer {
+	return v.do(http.MethodGet, rawURL, nil, hdr...)
+}
 
 // upstream fetches rawURL and expects the app's answer (200 from the echo
 // upstream), returning what the upstream saw.
