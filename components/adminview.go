@@ -133,6 +133,9 @@ type AdminUserDetail struct {
 	// Groups are every group, ticked where the user is a member (only
 	// superusers, CanGrant, change them).
 	Groups []GroupChoice
+	// TwoFactor says the account's factors in words ("Off", "Authenticator
+	// app, 2 passkeys, 8 recovery codes left").
+	TwoFactor string
 }
 
 // AdminSession is one active session as the admin shows it; PublicID is a
@@ -141,6 +144,9 @@ type AdminSession struct {
 	PublicID            string
 	CreatedAt, LastSeen time.Time
 	IP, UserAgent       string
+	// Browser names the browser and system in words (UserAgent is kept
+	// for the tooltip).
+	Browser string
 	// Current: this is the viewer's own current session.
 	Current bool
 }
@@ -167,3 +173,6 @@ func plural64(n int64, one, many string) string {
 	}
 	return strconv.FormatInt(n, 10) + " " + many
 }
+
+// Plural says "1 passkey" or "3 passkeys".
+func Plural(n int, one, many string) string { return plural64(int64(n), one, many) }
