@@ -219,6 +219,14 @@ var reachedBy = map[Name]Reach{
 	AdminEmailVerified:     Form,
 	AdminMFAReset:          Form,
 	AdminMailRetry:         Form,
+	AdminGroupDelete:       Form,
+	AdminUserGroups:        Form,
+
+	// Forward auth: asked by reverse proxies; the denied page is where a
+	// refusal sends people.
+	ForwardAuth:    Probe,
+	ForwardRequest: Probe,
+	ForwardDenied:  Redirect,
 }
 
 // ReachedBy says how people arrive at route n: Link unless the table says
