@@ -272,7 +272,7 @@ func (a *Accounts) upstreamReauth(ctx context.Context, p *upstream.Provider, use
 		if res.RowsAffected != 1 {
 			return ErrIdentityNotYours
 		}
-		ns, err := sudoSession(tx, ctx, u, sessionID, a.policy.lifetimes())
+		ns, err := sudoSession(tx, ctx, u, sessionID, a.policy.lifetimes(), p.Method())
 		if err != nil {
 			return err
 		}

@@ -134,6 +134,9 @@ type AdminUserDetail struct {
 	// HasPassword says whether it has a usable password.
 	Identities  []Connection
 	HasPassword bool
+	// Groups are every group, ticked where the user is a member (only
+	// superusers, CanGrant, change them).
+	Groups []GroupChoice
 	// TwoFactor says the account's factors in words ("Off", "Authenticator
 	// app, 2 passkeys, 8 recovery codes left").
 	TwoFactor string

@@ -56,6 +56,12 @@ var pageVisits = map[string]string{
 	"/accounts/oidc/:provider/login/callback/": "/accounts/oidc/corp/login/callback/?state=x&code=y",
 	"/accounts/github/login/":                  "/accounts/github/login/",
 	"/accounts/github/login/callback/":         "/accounts/github/login/callback/?error=access_denied",
+	"/admin/groups/":                           "/admin/groups/",
+	"/admin/groups/:gid/":                      "/admin/groups/{group}/",
+	"/admin/access/":                           "/admin/access/?host=app.example.com&path=/x&username=alice",
+	"/auth/denied/":                            "/auth/denied/?next=/",
+	"/auth/forward":                            "", // answers reverse proxies, not people
+	"/auth/request":                            "", // answers reverse proxies, not people
 	"/healthz":                                 "",
 	"/readyz":                                  "",
 	"/assets/*file":                            "",
@@ -82,6 +88,10 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	// Sessions and events for the subject: the admin user page's tables.
 	signInOverHTTP(t, a, subject.Username, userPassword)
 	signInOverHTTP(t, a, subject.Username, "wrong password")
+	ops, err := a.accounts.GroupAddByCommand(t.Context(), "operations-"+long, []string{subject.Username, "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	h := a.handler
 	routes := h.PagePatterns()
@@ -125,6 +135,7 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 			}
 			for _, u := range urls {
 				u = strings.ReplaceAll(u, "{user}", fmt.Sprint(subject.ID))
+				u = strings.ReplaceAll(u, "{group}", fmt.Sprint(ops.Group.ID))
 				b.open(u)
 				b.waitUntil("the page to load", "document.readyState === 'complete'")
 				// A phone widens its layout viewport (and zooms out) to fit a

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/components"
+	"gatehouse/models"
 )
 
 // profilePage is the account hub.
@@ -20,8 +21,13 @@ func (h *accountPages) profilePage(c *gin.Context) {
 		h.dbError(c, "load factors", err)
 		return
 	}
+	groups, err := models.NewGroups(h.users.DB()).NamesOf(c.Request.Context(), u.ID)
+	if err != nil {
+		h.dbError(c, "load groups", err)
+		return
+	}
 	h.render(c, http.StatusOK, components.ProfilePage(h.page(c, "Your account"), components.Profile{
-		Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
+		Groups: groups, Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
 		EmailVerified: u.EmailVerified, Verification: h.cfg.EmailVerification,
 		TwoFactor: components.ProfileFactors{Available: h.accounts.MFAAvailable(), TOTP: s.TOTP,
 			Passkeys: len(s.Passkeys), RecoveryLeft: s.RecoveryLeft},

@@ -179,6 +179,12 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 		User: userRow(target), IsSelf: actor.ID == target.ID,
 		CanManage: auth.CanManage(actor, target), CanGrant: actor.IsSuperuser, Form: form,
 	}
+	groups, err := h.userGroupChoices(c, target.ID)
+	if err != nil {
+		h.dbError(c, "list groups", err)
+		return d, false
+	}
+	d.Groups = groups
 	rows, err := h.sessions.ForUser(ctx, target.ID)
 	if err != nil {
 		h.dbError(c, "list sessions", err)

@@ -39,6 +39,8 @@ type areas struct {
 	admin   *adminPages
 	mfa     *mfaPages
 	social  *socialPages
+	forward *forwardAuth
+	groups  *groupPages
 }
 
 // NewApp wires the app over db, hashing passwords with hasher.
@@ -54,6 +56,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		probe:     c.Probe,
 		providers: upstream.NewSet(cfg.SocialProviders, nil),
 	}
+	h.store.SetDomain(cfg.SessionCookieDomain)
 	watchMetrics(log, cfg.Metrics, db, hasher, c.Outbox)
 	a := &App{core: c, h: h, areas: areas{
 		mw:      &middleware{Handler: h},
@@ -62,6 +65,8 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		admin:   &adminPages{Handler: h, accounts: c.Accounts, sessions: c.Sessions, events: c.Events, outbox: c.Outbox},
 		mfa:     &mfaPages{Handler: h, accounts: c.Accounts},
 		social:  &socialPages{Handler: h, accounts: c.Accounts},
+		forward: newForwardAuth(h, c.Accounts, models.NewGroups(db), c.Events),
+		groups:  &groupPages{Handler: h, accounts: c.Accounts, groups: models.NewGroups(db)},
 	}}
 	a.areas.signIn.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
 	a.Handler = a.Routes()

@@ -31,7 +31,7 @@ func (h *signInPages) homePage(c *gin.Context) {
 // prerendered.
 func (h *signInPages) loginPage(c *gin.Context) {
 	next := c.Query("next")
-	if !isLocalPath(next) {
+	if !h.nextOK(next) {
 		next = ""
 	}
 	p := h.page(c, "")
@@ -56,7 +56,7 @@ func (h *signInPages) loginSubmit(c *gin.Context) {
 	}
 	form := newForm(values, "username", "remember")
 	next := values.Get("next")
-	if !isLocalPath(next) {
+	if !h.nextOK(next) {
 		next = ""
 	}
 	username, password := values.Get("username"), values.Get("password")
@@ -113,7 +113,7 @@ func (h *signInPages) loginSubmit(c *gin.Context) {
 	h.signedIn(c, res)
 	h.rememberDevice(c, device)
 	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
-	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+	h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 }
 
 // signedIn makes the session a flow created this request's session.
@@ -137,7 +137,8 @@ func (h *Handler) loginForm(c *gin.Context, status int, form components.Form, ne
 // short-lived session carries the message); logging out when not signed in
 // changes nothing and says nothing.
 func (h *signInPages) logoutSubmit(c *gin.Context) {
-	if _, _, err := h.decodeForm(c); err != nil {
+	values, _, err := h.decodeForm(c)
+	if err != nil {
 		return
 	}
 	st, u := session(c), currentUser(c)
@@ -152,5 +153,7 @@ func (h *signInPages) logoutSubmit(c *gin.Context) {
 	if u != nil {
 		h.flash(c, "info", "You have been signed out.")
 	}
-	h.redirect(c, h.cfg.LogoutRedirectURL)
+	// next: "sign in as someone else" (forward auth's denied page) goes
+	// on to the login page.
+	h.redirect(c, h.safeNext(values.Get("next"), h.cfg.LogoutRedirectURL))
 }

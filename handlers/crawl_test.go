@@ -86,6 +86,10 @@ func TestEveryPageIsReachedByLinks(t *testing.T) {
 	activateTOTP(t, withTOTP)
 	guest := ts.client(t)
 	_ = adminUser
+	group, err := ts.app.Accounts().GroupAddByCommand(t.Context(), "crawl", []string{"target"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// A parameter for each pattern, from real rows.
 	fill := func(n route.Name) (string, bool) {
@@ -95,6 +99,8 @@ func TestEveryPageIsReachedByLinks(t *testing.T) {
 			return p, true
 		case strings.Count(p, ":") == 1 && strings.Contains(p, ":id"):
 			return route.URL(n, target.ID), true
+		case strings.Count(p, ":") == 1 && strings.Contains(p, ":gid"):
+			return route.URL(n, group.Group.ID), true
 		}
 		return "", false
 	}

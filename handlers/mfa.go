@@ -238,8 +238,8 @@ func (h *mfaPages) recoveryCodesGenerateSubmit(c *gin.Context) {
 }
 
 // pendingNext is the next parameter of the second step, checked.
-func pendingNext(v string) string {
-	if !isLocalPath(v) {
+func (h *Handler) pendingNext(v string) string {
+	if !h.nextOK(v) {
 		return ""
 	}
 	return v
@@ -257,7 +257,7 @@ func (h *mfaPages) expiredSecondStep(c *gin.Context, next string) {
 }
 
 func (h *mfaPages) secondFactorPage(c *gin.Context) {
-	h.renderSecondFactor(c, http.StatusOK, newForm(nil), pendingNext(c.Query("next")))
+	h.renderSecondFactor(c, http.StatusOK, newForm(nil), h.pendingNext(c.Query("next")))
 }
 
 // renderSecondFactor shows the second step (with a passkey ceremony when
@@ -265,7 +265,7 @@ func (h *mfaPages) secondFactorPage(c *gin.Context) {
 // nothing is pending.
 func (h *mfaPages) renderSecondFactor(c *gin.Context, status int, form components.Form, next string) {
 	if currentUser(c) != nil {
-		h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+		h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 		return
 	}
 	st := session(c)
@@ -291,7 +291,7 @@ func (h *mfaPages) secondFactorSubmit(c *gin.Context) {
 		return
 	}
 	form := newForm(values)
-	next := pendingNext(values.Get("next"))
+	next := h.pendingNext(values.Get("next"))
 	code := values.Get("code")
 	switch {
 	case formMsg != "":
@@ -335,7 +335,7 @@ func (h *mfaPages) completeSecondStep(c *gin.Context, res *auth.SecondFactorResu
 		}
 		h.flashLink(c, level, route.URL(route.RecoveryCodes), "Make a new set", "You used a recovery code; %d left.", res.RecoveryLeft)
 	}
-	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+	h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 }
 
 func (h *mfaPages) secondFactorPasskeySubmit(c *gin.Context) {
@@ -343,7 +343,7 @@ func (h *mfaPages) secondFactorPasskeySubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := pendingNext(values.Get("next"))
+	next := h.pendingNext(values.Get("next"))
 	device := h.loginDevice(c)
 	res, err := h.accounts.PasskeySecondFactor(c.Request.Context(), session(c).ID, values.Get("state"), []byte(values.Get("credential")), device)
 	switch {
@@ -386,9 +386,9 @@ func (h *mfaPages) passkeyLoginSubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := pendingNext(values.Get("next"))
+	next := h.pendingNext(values.Get("next"))
 	if currentUser(c) != nil {
-		h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+		h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 		return
 	}
 	device := h.loginDevice(c)
@@ -417,7 +417,7 @@ func (h *mfaPages) passkeyLoginSubmit(c *gin.Context) {
 	h.signedIn(c, res)
 	h.rememberDevice(c, device)
 	h.flash(c, "success", "Welcome back, %s!", res.User.Username)
-	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+	h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 }
 
 func (h *mfaPages) passkeysPage(c *gin.Context) {

@@ -61,6 +61,12 @@ func (a *App) router() *gin.Engine {
 	app.GET(route.Pattern(route.ConfirmEmail), account.confirmEmailPage)
 	app.POST(route.Pattern(route.ConfirmEmail), account.confirmEmailSubmit)
 
+	// Forward auth (forward.go): asked by reverse proxies, answered from
+	// the session and the access rules, never writing.
+	app.GET(route.Pattern(route.ForwardAuth), a.areas.forward.forward)
+	app.GET(route.Pattern(route.ForwardRequest), a.areas.forward.request)
+	app.GET(route.Pattern(route.ForwardDenied), a.areas.forward.deniedPage)
+
 	// Guests only: a signed-in user is sent on.
 	guests := app.Group("/", mw.guestOnly)
 	guests.GET(route.Pattern(route.Login), signIn.loginPage)
@@ -110,6 +116,16 @@ func (a *App) router() *gin.Engine {
 	staff.GET(route.Pattern(route.AdminUserDelete), admin.adminUserDeletePage)
 	staff.POST(route.Pattern(route.AdminUserDelete), admin.adminUserDeleteSubmit)
 	staff.POST(route.Pattern(route.AdminMailRetry), mw.requireSudo, admin.adminMailRetrySubmit)
+	// Groups and access rules (groups.go): changes are for superusers,
+	// with sudo, as privilege changes are.
+	groups := a.areas.groups
+	staff.GET(route.Pattern(route.AdminGroups), groups.adminGroupsPage)
+	staff.POST(route.Pattern(route.AdminGroups), mw.requireSudo, groups.adminGroupsSubmit)
+	staff.GET(route.Pattern(route.AdminGroup), groups.adminGroupPage)
+	staff.POST(route.Pattern(route.AdminGroup), mw.requireSudo, groups.adminGroupSubmit)
+	staff.POST(route.Pattern(route.AdminGroupDelete), mw.requireSudo, groups.adminGroupDeleteSubmit)
+	staff.POST(route.Pattern(route.AdminUserGroups), mw.requireSudo, groups.adminUserGroupsSubmit)
+	staff.GET(route.Pattern(route.AdminAccessRules), groups.adminAccessPage)
 
 	// Two-factor authentication (mfa.go). The second login step: a
 	// pending session, not signed in.

@@ -104,7 +104,7 @@ func privilegeChange(target *models.User, ch auth.UserChanges) bool {
 }
 
 func (h *accountPages) reauthPage(c *gin.Context) {
-	h.renderReauth(c, http.StatusOK, newForm(nil), safeNext(c.Query("next"), ""))
+	h.renderReauth(c, http.StatusOK, newForm(nil), h.safeNext(c.Query("next"), ""))
 }
 
 // reauthView is what the page asks of this user: a code beside the
@@ -158,7 +158,7 @@ func (h *accountPages) reauthSubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := safeNext(values.Get("next"), "")
+	next := h.safeNext(values.Get("next"), "")
 	form := newForm(values)
 	show := func(status int) { h.renderReauth(c, status, form, next) }
 	if formMsg != "" {
@@ -195,7 +195,7 @@ func (h *accountPages) reauthSubmit(c *gin.Context) {
 		}
 		h.flashLink(c, level, route.URL(route.RecoveryCodes), "Make a new set", "You used a recovery code; %d left.", res.RecoveryLeft)
 	}
-	h.redirect(c, safeNext(next, reauthFallback))
+	h.redirect(c, h.safeNext(next, reauthFallback))
 }
 
 // reauthPasskeySubmit confirms the user with one of their passkeys alone
@@ -205,7 +205,7 @@ func (h *accountPages) reauthPasskeySubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := safeNext(values.Get("next"), "")
+	next := h.safeNext(values.Get("next"), "")
 	form := newForm(nil)
 	show := func(status int) { h.renderReauth(c, status, form, next) }
 	if formMsg != "" {
@@ -231,7 +231,7 @@ func (h *accountPages) reauthPasskeySubmit(c *gin.Context) {
 	}
 	st.Adopt(ns)
 	touch(c)
-	h.redirect(c, safeNext(next, reauthFallback))
+	h.redirect(c, h.safeNext(next, reauthFallback))
 }
 
 // reauthSessionGone answers a confirmation whose session ended meanwhile

@@ -57,6 +57,12 @@ var EventKinds = []EventInfo{
 	{EventSocialConnected, "Sign-in through another provider connected"},
 	{EventSocialDisconnected, "Sign-in through another provider disconnected"},
 	{EventSocialRefused, "Sign-in through another provider refused: its address belongs to this account"},
+	{EventGroupCreated, "Group created"},
+	{EventGroupRenamed, "Group renamed"},
+	{EventGroupDeleted, "Group deleted"},
+	{EventGroupsChanged, "Groups changed"},
+	{EventForwardDenied, "Refused entry to a protected app"},
+	{EventForwardStepUp, "Asked for a second factor to enter a protected app"},
 }
 
 var eventInfo = func() map[EventKind]EventInfo {
@@ -128,4 +134,18 @@ const (
 // Events of re-authentication with a second factor.
 const (
 	EventReauthFactorFailed EventKind = "reauthentication_factor_failed"
+)
+
+// Events of groups and of forward auth.
+const (
+	EventGroupCreated  EventKind = "group_created"
+	EventGroupRenamed  EventKind = "group_renamed"
+	EventGroupDeleted  EventKind = "group_deleted"
+	EventGroupsChanged EventKind = "groups_changed"
+	// EventForwardDenied: a signed-in user was refused an app behind
+	// forward auth (recorded at most once per user and rule a while).
+	EventForwardDenied EventKind = "forward_auth_denied"
+	// EventForwardStepUp: a user was sent to give (or set up) a second
+	// factor for an app behind forward auth.
+	EventForwardStepUp EventKind = "forward_auth_step_up"
 )

@@ -199,6 +199,11 @@ func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer
 	if deploy {
 		problems = append(problems, deployWarnings(cfg)...)
 	}
+	if cfg.AccessRules != nil && cfg.AccessRules.Path() != "" {
+		// Loading it (with the configuration) already checked it.
+		r := cfg.AccessRules.Rules()
+		fmt.Fprintf(stdout, "Access rules: %d rule(s), default_policy %s, from %s.\n", len(r.Rules), r.Default, cfg.AccessRules.Path())
+	}
 	if len(problems) == 0 {
 		fmt.Fprintln(stdout, "System check identified no issues.")
 		return nil

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"gatehouse/internal/access"
 	"log/slog"
 	"net"
 	netmail "net/mail"
@@ -207,6 +208,20 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 			continue
 		}
 		*l.dst = v
+	}
+	if v := env.get("SESSION_COOKIE_DOMAIN", ""); v != "" {
+		d, err := settings.ParseCookieDomain(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SESSION_COOKIE_DOMAIN: %v", err))
+		}
+		c.SessionCookieDomain = d
+	}
+	if v := env.get("ACCESS_RULES", ""); v != "" {
+		rules, err := access.NewStore(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ACCESS_RULES: %s: %v", v, err))
+		}
+		c.AccessRules = rules
 	}
 	if v := env.get("TRUSTED_PROXIES", ""); v != "" {
 		for _, p := range strings.Split(v, ",") {

@@ -37,6 +37,10 @@ const (
 	PasskeyLogin      Name = "webauthn_login"
 	SocialCallback    Name = "openid_connect_callback" // :provider
 	GitHubCallback    Name = "github_callback"
+	// Forward auth (handlers/forward.go): asked by reverse proxies.
+	ForwardAuth    Name = "forward_auth"
+	ForwardRequest Name = "forward_auth_request"
+	ForwardDenied  Name = "forward_auth_denied"
 
 	// Guests only.
 	Login          Name = "login"
@@ -88,6 +92,11 @@ const (
 	AdminMFA               Name = "admin_user_mfa"
 	AdminMFAReset          Name = "admin_user_mfa_reset"
 	AdminMailRetry         Name = "admin_outbox_retry" // :id
+	AdminGroups            Name = "admin_groups"
+	AdminGroup             Name = "admin_group"        // :gid
+	AdminGroupDelete       Name = "admin_group_delete" // :gid
+	AdminUserGroups        Name = "admin_user_groups"  // :id
+	AdminAccessRules       Name = "admin_access_rules"
 )
 
 // patterns is the table: each route's Gin pattern.
@@ -110,6 +119,9 @@ var patterns = map[Name]string{
 	PasskeyLogin:      "/accounts/2fa/webauthn/login/",
 	SocialCallback:    "/accounts/oidc/:provider/login/callback/",
 	GitHubCallback:    "/accounts/github/login/callback/",
+	ForwardAuth:       "/auth/forward",
+	ForwardRequest:    "/auth/request",
+	ForwardDenied:     "/auth/denied/",
 
 	Login:          "/accounts/login/",
 	Signup:         "/accounts/signup/",
@@ -157,6 +169,11 @@ var patterns = map[Name]string{
 	AdminMFA:               "/admin/users/:id/2fa/",
 	AdminMFAReset:          "/admin/users/:id/2fa/reset/",
 	AdminMailRetry:         "/admin/outbox/:id/retry/",
+	AdminGroups:            "/admin/groups/",
+	AdminGroup:             "/admin/groups/:gid/",
+	AdminGroupDelete:       "/admin/groups/:gid/delete/",
+	AdminUserGroups:        "/admin/users/:id/groups/",
+	AdminAccessRules:       "/admin/access/",
 }
 
 // Reach is how people arrive at a route. Pages are reached by following
@@ -232,6 +249,14 @@ var reachedBy = map[Name]Reach{
 	SocialConnect:    Form,
 	SocialDisconnect: Form,
 	ReauthUpstream:   Form,
+	AdminGroupDelete: Form,
+	AdminUserGroups:  Form,
+
+	// Forward auth: asked by reverse proxies; the denied page is where a
+	// refusal sends people.
+	ForwardAuth:    Probe,
+	ForwardRequest: Probe,
+	ForwardDenied:  Redirect,
 }
 
 // ReachedBy says how people arrive at route n: Link unless the table says

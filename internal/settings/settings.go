@@ -5,11 +5,16 @@
 package settings
 
 import (
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"gatehouse/auth"
+	"gatehouse/internal/access"
 	"gatehouse/internal/route"
 	"gatehouse/internal/upstream"
 	"gatehouse/mail"
@@ -126,6 +131,15 @@ type Config struct {
 	// database (DATABASE_BUSY_TIMEOUT; models.DefaultBusyTimeout when 0):
 	// past it the request's transaction rolls back and it answers 503.
 	DatabaseTimeout time.Duration
+	// AccessRules are forward auth's rules (ACCESS_RULES, a YAML file in
+	// Authelia's access_control format; reloaded on SIGHUP). nil: every
+	// signed-in active user may enter.
+	AccessRules *access.Store
+	// SessionCookieDomain (SESSION_COOKIE_DOMAIN, Django's name), e.g.
+	// ".example.com": the session cookie covers that domain's hosts, and an
+	// absolute next within it is followed. "" keeps the cookie to this
+	// host (with the __Host- prefix over https).
+	SessionCookieDomain string
 	// IntegrityCheckEvery is how often SQLite's quick_check runs in the
 	// background (1h when 0); /readyz reports a failure.
 	IntegrityCheckEvery time.Duration
@@ -279,4 +293,35 @@ func (c *Config) Policy() auth.Policy {
 		SecretKey: c.SecretKey, BaseURL: c.BaseURL, SecondFactorPerUser: c.SecondFactorLimit,
 		SocialEmailAuthentication: c.SocialEmailAuthentication, UpstreamPerIP: c.SocialLimitPerIP,
 	}
+}
+
+// ParseCookieDomain checks a SESSION_COOKIE_DOMAIN value and returns it
+// lower-cased with its leading dot (".example.com"; "example.com" is taken
+// as the same). A cookie domain must be a registrable-looking host name: at
+// least two labels, no scheme, port, path or IP address.
+func ParseCookieDomain(v string) (string, error) {
+	d := strings.ToLower(strings.TrimSpace(v))
+	d = "." + strings.TrimPrefix(d, ".")
+	labels := strings.Split(d[1:], ".")
+	ok := len(labels) >= 2 && len(d) <= 254
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			ok = false
+			break
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				ok = false
+			}
+		}
+	}
+	if ok && net.ParseIP(d[1:]) == nil {
+		if _, err := strconv.Atoi(labels[len(labels)-1]); err == nil {
+			ok = false
+		}
+	}
+	if !ok || net.ParseIP(d[1:]) != nil {
+		return "", fmt.Errorf("%q is not a domain such as .example.com (a host name of two or more labels, no scheme or port)", v)
+	}
+	return d, nil
 }
