@@ -270,7 +270,9 @@ func (h *forwardAuth) deny(c *gin.Context, user *models.User, o original) {
 		h.plain(c, http.StatusForbidden, "You may not enter this site.")
 		return
 	}
-	p := components.Page{Title: "You may not enter"}
+	// The page's bar shows who is signed in; no flashes are taken (a
+	// forward-auth check never writes the session).
+	p := components.Page{Title: "You may not enter", User: &components.CurrentUser{Username: user.Username, IsStaff: user.IsStaff}}
 	h.render(c, http.StatusForbidden, components.ForwardDeniedPage(p, components.ForwardDenied{Username: user.Username, Host: o.host, Switch: sw}))
 }
 
