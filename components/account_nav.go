@@ -21,6 +21,7 @@ var (
 	DeletePath    = route.URL(route.Delete)
 	ReauthPath    = route.URL(route.Reauth)
 	TwoFactorPath = route.URL(route.TwoFactor)
+	AppsPath      = route.URL(route.Apps)
 )
 
 // AccountPages are the pages of the account area, in the order the
@@ -32,6 +33,7 @@ var AccountPages = []AccountPage{
 	{ActivityPath, "Activity", "account-nav-activity"},
 	{PasswordPath, "Password", "account-nav-password"},
 	{TwoFactorPath, "Two-factor", "account-nav-2fa"},
+	{AppsPath, "Apps", "account-nav-apps"},
 	{DeletePath, "Delete account", "account-nav-delete"},
 }
 
@@ -50,6 +52,8 @@ func accountLinkText(ap AccountPage) string {
 		return "Delete your account"
 	case TwoFactorPath:
 		return "Two-factor authentication and passkeys"
+	case AppsPath:
+		return "Apps you signed in to with Gatehouse"
 	}
 	return ap.Label
 }

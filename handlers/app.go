@@ -37,6 +37,7 @@ type areas struct {
 	account *accountPages
 	admin   *adminPages
 	mfa     *mfaPages
+	oidc    *oidcPages
 }
 
 // NewApp wires the app over db, hashing passwords with hasher.
@@ -58,6 +59,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		account: &accountPages{Handler: h, accounts: c.Accounts, events: c.Events},
 		admin:   &adminPages{Handler: h, accounts: c.Accounts, sessions: c.Sessions, events: c.Events, outbox: c.Outbox},
 		mfa:     &mfaPages{Handler: h, accounts: c.Accounts},
+		oidc:    &oidcPages{Handler: h, provider: c.OIDC, db: db, accounts: c.Accounts},
 	}}
 	a.areas.signIn.loginPlain = newPrerendered(func() templ.Component { return h.loginView(components.Page{}, "") })
 	a.Handler = a.Routes()

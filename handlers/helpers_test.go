@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -70,6 +71,9 @@ func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 type testSetup struct {
 	hasher *passhash.Hasher
 	dbOpts []models.OpenOption
+	// listener, when set, is where the server listens (so BaseURL can be
+	// its address before the app is built: the OpenID issuer).
+	listener net.Listener
 }
 
 // newTestServerWith is newTestServer with a custom hasher or database
@@ -114,7 +118,15 @@ func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *te
 		stopBG()
 		<-bgDone
 	})
-	srv := httptest.NewServer(app.Handler)
+	var srv *httptest.Server
+	if setup.listener != nil {
+		srv = httptest.NewUnstartedServer(app.Handler)
+		srv.Listener.Close()
+		srv.Listener = setup.listener
+		srv.Start()
+	} else {
+		srv = httptest.NewServer(app.Handler)
+	}
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -30,7 +30,16 @@ type Metrics struct {
 	outboxFailures  prometheus.Counter
 	sessionsCreated prometheus.Counter
 	sessionsEnded   prometheus.Counter
+	oidcTokens      *prometheus.CounterVec
 }
+
+// OpenID provider token outcomes (the outcome label of
+// gatehouse_oidc_tokens_total), by grant (code, refresh).
+const (
+	OIDCIssued  = "issued"
+	OIDCRefused = "refused"
+	OIDCReuse   = "reuse"
+)
 
 // Login outcomes (the outcome label of gatehouse_logins_total).
 const (
@@ -83,8 +92,12 @@ func New() *Metrics {
 			Help: "Session rows deleted (logouts, rotations, revocations, expiry sweeps).",
 		}),
 	}
+	m.oidcTokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_oidc_tokens_total",
+		Help: "OpenID provider token requests by grant (code, refresh) and outcome (issued, refused, reuse: a spent code or refresh token presented again).",
+	}, []string{"grant", "outcome"})
 	m.reg.MustRegister(m.requests, m.logins, m.events, m.throttleRefused, m.hashWait, m.outboxFailures,
-		m.sessionsCreated, m.sessionsEnded,
+		m.sessionsCreated, m.sessionsEnded, m.oidcTokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -143,6 +156,15 @@ func (m *Metrics) ThrottleRefused(limit string) {
 		return
 	}
 	m.throttleRefused.WithLabelValues(limit).Inc()
+}
+
+// OIDCToken records a token request of grant ("code" or "refresh") with
+// outcome (one of the OIDC constants).
+func (m *Metrics) OIDCToken(grant, outcome string) {
+	if m == nil {
+		return
+	}
+	m.oidcTokens.WithLabelValues(grant, outcome).Inc()
 }
 
 // OutboxFailed records an e-mail delivery attempt that failed.

@@ -35,6 +35,19 @@ const (
 	SecondStepPasskey Name = "mfa_authenticate_passkey"
 	PasskeyLoginOpts  Name = "webauthn_login_options"
 	PasskeyLogin      Name = "webauthn_login"
+	LoggedOut         Name = "logged_out"
+
+	// The OpenID provider (internal/oidcop, handlers/oidc.go). op serves
+	// the first five itself; the rest are ours.
+	OIDCAuthorize  Name = "oidc_authorize"
+	OIDCToken      Name = "oidc_token"
+	OIDCUserinfo   Name = "oidc_userinfo"
+	OIDCRevoke     Name = "oidc_revoke"
+	OIDCIntrospect Name = "oidc_introspect"
+	OIDCDiscovery  Name = "oidc_discovery"
+	OIDCKeys       Name = "oidc_keys"
+	OIDCEndSession Name = "oidc_end_session"
+	OIDCContinue   Name = "oidc_continue"
 
 	// Guests only.
 	Login          Name = "login"
@@ -52,6 +65,8 @@ const (
 	EmailSendVerification Name = "email_send_verification"
 	PasswordChangeDone    Name = "password_change_done"
 	TwoFactor             Name = "mfa_index"
+	Apps                  Name = "apps"
+	AppRemove             Name = "app_remove" // :client
 
 	// Signed in, with a recent confirmation (sudo).
 	PasswordChange        Name = "password_change"
@@ -79,6 +94,11 @@ const (
 	AdminMFA               Name = "admin_user_mfa"
 	AdminMFAReset          Name = "admin_user_mfa_reset"
 	AdminMailRetry         Name = "admin_outbox_retry" // :id
+	AdminOIDCClients       Name = "admin_oidc_clients"
+	AdminOIDCClientAdd     Name = "admin_oidc_client_add"
+	AdminOIDCClient        Name = "admin_oidc_client"        // :client
+	AdminOIDCClientSecret  Name = "admin_oidc_client_secret" // :client
+	AdminOIDCClientDelete  Name = "admin_oidc_client_delete" // :client
 )
 
 // patterns is the table: each route's Gin pattern.
@@ -99,6 +119,17 @@ var patterns = map[Name]string{
 	SecondStepPasskey: "/accounts/2fa/authenticate/passkey/",
 	PasskeyLoginOpts:  "/accounts/2fa/webauthn/login/options/",
 	PasskeyLogin:      "/accounts/2fa/webauthn/login/",
+	LoggedOut:         "/accounts/logged-out/",
+
+	OIDCAuthorize:  "/oidc/authorize/",
+	OIDCToken:      "/oidc/token/",
+	OIDCUserinfo:   "/oidc/userinfo/",
+	OIDCRevoke:     "/oidc/revoke/",
+	OIDCIntrospect: "/oidc/introspect/",
+	OIDCDiscovery:  "/.well-known/openid-configuration",
+	OIDCKeys:       "/oidc/keys/",
+	OIDCEndSession: "/oidc/end_session/",
+	OIDCContinue:   "/oidc/continue/",
 
 	Login:          "/accounts/login/",
 	Signup:         "/accounts/signup/",
@@ -114,6 +145,8 @@ var patterns = map[Name]string{
 	EmailSendVerification: "/accounts/email/send-verification/",
 	PasswordChangeDone:    "/accounts/password_change/done/",
 	TwoFactor:             "/accounts/2fa/",
+	Apps:                  "/accounts/apps/",
+	AppRemove:             "/accounts/apps/:client/remove/",
 
 	PasswordChange:        "/accounts/password_change/",
 	Email:                 "/accounts/email/",
@@ -139,6 +172,11 @@ var patterns = map[Name]string{
 	AdminMFA:               "/admin/users/:id/2fa/",
 	AdminMFAReset:          "/admin/users/:id/2fa/reset/",
 	AdminMailRetry:         "/admin/outbox/:id/retry/",
+	AdminOIDCClients:       "/admin/oidc-clients/",
+	AdminOIDCClientAdd:     "/admin/oidc-clients/add/",
+	AdminOIDCClient:        "/admin/oidc-clients/:client/",
+	AdminOIDCClientSecret:  "/admin/oidc-clients/:client/secret/",
+	AdminOIDCClientDelete:  "/admin/oidc-clients/:client/delete/",
 }
 
 // Pattern is the Gin pattern of route n, for registering it.
