@@ -18,6 +18,7 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"gatehouse/auth"
 	"gatehouse/internal/oidcop"
 	"gatehouse/internal/route"
 	"gatehouse/models"
@@ -740,4 +741,59 @@ func TestOIDCDeactivatedAndHostile(t *testing.T) {
 			t.Errorf("token %v: got %d %s", form.Get("grant_type"), res.StatusCode, res.body)
 		}
 	}
+}
+
+// "Sign out everywhere else" and deleting the account end the apps'
+// tokens; the staff's deactivation does too.
+func TestOIDCAccountFlowsEndTokens(t *testing.T) {
+	ts := oidcServer(t)
+	r := ts.newRP(t, oidcop.NewClient{SkipConsent: true}, gooidc.ScopeOpenID, gooidc.ScopeOfflineAccess)
+	refreshFails := func(t *testing.T, tok *oauth2.Token) {
+		t.Helper()
+		if _, err := r.conf.TokenSource(r.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); oauthErrorCode(err) != "invalid_grant" {
+			t.Errorf("refresh: got %v, want invalid_grant", err)
+		}
+		if _, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Error("userinfo still answers")
+		}
+	}
+	t.Run("sign out everywhere else", func(t *testing.T) {
+		c, _ := ts.signUpAndLogin(t, "kate", "correct horse battery")
+		tok, _ := r.signIn(c)
+		res := c.postForm(route.URL(route.SessionsRevokeOthers), nil)
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("revoke others: got %d", res.StatusCode)
+		}
+		refreshFails(t, tok)
+	})
+	t.Run("delete account", func(t *testing.T) {
+		c, u := ts.signUpAndLogin(t, "liam", "correct horse battery")
+		tok, _ := r.signIn(c)
+		res := c.postForm(route.URL(route.Delete), url.Values{"password": {"correct horse battery"}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("delete: got %d %.300s", res.StatusCode, res.body)
+		}
+		refreshFails(t, tok)
+		var n int64
+		ts.db.Model(&models.OIDCToken{}).Where("user_id = ?", u.ID).Count(&n)
+		if n != 0 {
+			t.Errorf("%d token rows left after deletion", n)
+		}
+	})
+	t.Run("deactivated by staff", func(t *testing.T) {
+		c, u := ts.signUpAndLogin(t, "mia", "correct horse battery")
+		tok, _ := r.signIn(c)
+		staff := ts.createUser(t, "root", "root@example.com", "correct horse battery")
+		ts.db.Model(&models.User{}).Where("id = ?", staff.ID).Updates(map[string]any{"is_staff": true, "is_superuser": true})
+		inactive := false
+		if _, err := ts.app.Accounts().AdminUpdate(context.Background(), staff.ID, u.ID, auth.UserChanges{IsActive: &inactive}); err != nil {
+			t.Fatal(err)
+		}
+		var live int64
+		ts.db.Model(&models.OIDCToken{}).Where("user_id = ? AND revoked_at IS NULL", u.ID).Count(&live)
+		if live != 0 {
+			t.Errorf("%d live tokens after deactivation", live)
+		}
+		refreshFails(t, tok)
+	})
 }
