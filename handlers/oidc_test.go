@@ -404,6 +404,16 @@ func TestOIDCConsentDeniedAndRevoked(t *testing.T) {
 			t.Errorf("deny: got %s", cb)
 		}
 	})
+	t.Run("more scopes than consented asks again", func(t *testing.T) {
+		r.signIn(c)
+		more := *r
+		more.conf.Scopes = append(slices.Clone(r.conf.Scopes), "profile")
+		f := more.newFlow()
+		res, cb := c.follow(more.authURL(f))
+		if cb != nil || res.doc(t).Find(`[data-testid="consent"] li[data-scope="profile"]`).Length() != 1 {
+			t.Fatalf("new scope: got %d (callback %v), want the consent page listing profile", res.StatusCode, cb)
+		}
+	})
 	t.Run("remove access revokes tokens and asks again", func(t *testing.T) {
 		tok, _ := r.signIn(c)
 		if tok.RefreshToken == "" {
@@ -524,6 +534,21 @@ func TestOIDCCodeReuseRevokes(t *testing.T) {
 	}
 	if _, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok)); err == nil {
 		t.Error("the first exchange's access token survived the code's reuse")
+	}
+	// Whoever presents a spent code (a thief without the client's
+	// secret) still ends what it issued.
+	f = r.newFlow()
+	code = r.code(r.authorize(c, f, true), f)
+	if tok, err = r.exchange(code, f); err != nil {
+		t.Fatal(err)
+	}
+	thief := r.conf
+	thief.ClientSecret = "stolen-code-no-secret"
+	if _, err := thief.Exchange(r.ctx, code, oauth2.VerifierOption(f.verifier)); err == nil {
+		t.Fatal("the thief exchanged the code")
+	}
+	if _, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		t.Error("a spent code presented without the secret did not revoke its tokens")
 	}
 	// Concurrent exchanges of a fresh code: one wins at most.
 	f = r.newFlow()
@@ -796,4 +821,63 @@ func TestOIDCAccountFlowsEndTokens(t *testing.T) {
 		}
 		refreshFails(t, tok)
 	})
+}
+
+// A client limited to groups signs in only their members.
+func TestOIDCClientLimitedToGroups(t *testing.T) {
+	ts := oidcServer(t)
+	r := ts.newRP(t, oidcop.NewClient{SkipConsent: true, AllowedGroups: []string{"ops"}})
+	c, u := ts.signUpAndLogin(t, "nina", "correct horse battery")
+	f := r.newFlow()
+	_, cb := c.follow(r.authURL(f))
+	if cb == nil || cb.Query().Get("error") != "access_denied" || cb.Query().Get("code") != "" {
+		t.Fatalf("non-member: got %v, want error=access_denied", cb)
+	}
+	g, _, err := models.EnsureGroup(ts.db, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := models.AddMembers(ts.db, g.ID, []uint{u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	r.signIn(c)
+}
+
+// The cross-origin exemption covers the back-channel endpoints only: the
+// consent form still refuses a cross-site POST, and op's own callback
+// (which would complete a request for whoever knows its ID) is not
+// mounted.
+func TestOIDCCrossOriginAndCallback(t *testing.T) {
+	ts := oidcServer(t)
+	r := ts.newRP(t, oidcop.NewClient{})
+	c, _ := ts.signUpAndLogin(t, "olga", "correct horse battery")
+	f := r.newFlow()
+	res, _ := c.follow(r.authURL(f))
+	id := res.doc(t).Find(`input[name="id"]`).AttrOr("value", "")
+	if id == "" {
+		t.Fatal("no consent page")
+	}
+	req := c.newRequest(http.MethodPost, route.URL(route.OIDCContinue)+"?id="+id, strings.NewReader(url.Values{"id": {id}, "decision": {"allow"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "http://evil.test")
+	if res := c.do(req); res.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site consent POST: got %d, want 403", res.StatusCode)
+	}
+	if res := c.get("/oidc/authorize/callback?id=" + id); res.StatusCode == http.StatusFound {
+		t.Errorf("op's callback answered %d (Location %s)", res.StatusCode, res.Header.Get("Location"))
+	}
+	// A browser app's token request carries its Origin: allowed through to
+	// client authentication.
+	res = c.postForm(route.URL(route.OIDCContinue)+"?id="+id, url.Values{"id": {id}, "decision": {"allow"}})
+	cb, _ := url.Parse(res.Header.Get("Location"))
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {r.code(cb, f)}, "redirect_uri": {rpCallback},
+		"code_verifier": {f.verifier}, "client_id": {r.id}, "client_secret": {r.secret}}
+	req = c.newRequest(http.MethodPost, route.URL(route.OIDCToken), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "http://rp.test")
+	if res := c.do(req); res.StatusCode != http.StatusOK || !strings.Contains(res.body, "id_token") {
+		t.Errorf("cross-origin token request: got %d %.200s", res.StatusCode, res.body)
+	}
 }
