@@ -881,3 +881,63 @@ func TestOIDCCrossOriginAndCallback(t *testing.T) {
 		t.Errorf("cross-origin token request: got %d %.200s", res.StatusCode, res.body)
 	}
 }
+
+// The admin adds, edits, re-keys and removes a client from its pages,
+// reached from the admin's front page; the secret is shown once.
+func TestOIDCAdminClientPages(t *testing.T) {
+	ts := oidcServer(t)
+	staff, _ := ts.createAdmin(t, "boss", true, true)
+	res := staff.get(route.URL(route.AdminIndex))
+	link := res.doc(t).Find(`[data-testid="admin-oidc-clients-link"]`).AttrOr("href", "")
+	if link != route.URL(route.AdminOIDCClients) {
+		t.Fatalf("admin index link: got %q", link)
+	}
+	wantStatus(t, staff.get(link), http.StatusOK)
+	// Invalid: 422 with the field's message.
+	res = staff.postForm(route.URL(route.AdminOIDCClientAdd), url.Values{"name": {""}, "redirect_uris": {"nope"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	if res.doc(t).Find(`#id_redirect_uris[aria-invalid="true"]`).Length() != 1 {
+		t.Error("invalid redirect URI not marked")
+	}
+	res = staff.postForm(route.URL(route.AdminOIDCClientAdd), url.Values{"name": {"Gitea"}, "redirect_uris": {"https://git.example.com/user/oauth2/gatehouse/callback\n"},
+		"public": {"off"}, "skip_consent": {"off"}})
+	wantStatus(t, res, http.StatusOK)
+	id := res.text(t, `[data-testid="oidc-client-id"]`)
+	sec := res.text(t, `[data-testid="oidc-client-secret"]`)
+	if id == "" || sec == "" || res.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("credentials page: id %q, secret %q, Cache-Control %q", id, sec, res.Header.Get("Cache-Control"))
+	}
+	ctx := context.Background()
+	if err := ts.app.core.OIDC.CheckClientSecret(ctx, id, sec); err != nil {
+		t.Errorf("the shown secret does not authenticate: %v", err)
+	}
+	// Edit.
+	res = staff.postForm(route.URL(route.AdminOIDCClient, id), url.Values{"name": {"Gitea 2"}, "redirect_uris": {"https://git.example.com/cb"},
+		"skip_consent": {"on"}})
+	wantRedirect(t, res, route.URL(route.AdminOIDCClient, id))
+	row, _ := models.OIDCClientByID(ts.db, id)
+	if row.Name != "Gitea 2" || row.RedirectURIs != "https://git.example.com/cb" || !row.SkipConsent {
+		t.Errorf("after edit: %+v", row)
+	}
+	// New secret: the old one stops working.
+	res = staff.postForm(route.URL(route.AdminOIDCClientSecret, id), nil)
+	wantStatus(t, res, http.StatusOK)
+	sec2 := res.text(t, `[data-testid="oidc-client-secret"]`)
+	if sec2 == "" || sec2 == sec {
+		t.Fatal("no new secret")
+	}
+	if ts.app.core.OIDC.CheckClientSecret(ctx, id, sec) == nil || ts.app.core.OIDC.CheckClientSecret(ctx, id, sec2) != nil {
+		t.Error("rotation: the old secret works or the new one does not")
+	}
+	// Remove.
+	res = staff.postForm(route.URL(route.AdminOIDCClientDelete, id), nil)
+	wantRedirect(t, res, route.URL(route.AdminOIDCClients))
+	if _, err := models.OIDCClientByID(ts.db, id); !errors.Is(err, models.ErrNotFound) {
+		t.Errorf("after remove: %v", err)
+	}
+	// Outsiders are refused.
+	user, _ := ts.signUpAndLogin(t, "pat", "correct horse battery")
+	if res := user.get(route.URL(route.AdminOIDCClients)); res.StatusCode != http.StatusForbidden {
+		t.Errorf("non-staff: got %d, want 403", res.StatusCode)
+	}
+}

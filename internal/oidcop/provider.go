@@ -230,6 +230,12 @@ func (p *Provider) CheckEndSession(r *http.Request, req *oidc.EndSessionRequest)
 	return err
 }
 
+// CheckClientSecret reports whether clientSecret authenticates clientID
+// (nil) as the token endpoint would.
+func (p *Provider) CheckClientSecret(ctx context.Context, clientID, clientSecret string) error {
+	return (&storage{p}).AuthorizeClientIDSecret(ctx, clientID, clientSecret)
+}
+
 // storage is op.Storage over our models. Its methods are called by op
 // only; the use cases our pages call are on Provider.
 type storage struct{ p *Provider }
