@@ -166,6 +166,7 @@ func (h *oidcPages) continueFlow(c *gin.Context) {
 			op.AuthRequestError(c.Writer, r, pd.Op, &oidc.Error{ErrorType: "consent_required", Description: "consent is needed"}, p.Authorizer())
 			return
 		}
+		allowFormRedirect(c, pd.Request.RedirectURI)
 		pg := h.page(c, "Sign in to "+pd.Client.Name)
 		pg.Narrow = true
 		h.render(c, http.StatusOK, components.ConsentPage(pg, components.Consent{
@@ -193,6 +194,25 @@ func (h *oidcPages) continueFlow(c *gin.Context) {
 		return
 	}
 	op.AuthResponse(done, p.Authorizer(), c.Writer, r)
+}
+
+// allowFormRedirect lets this page's form lead, through our redirect, to
+// target's origin (the client's validated redirect URI): browsers apply
+// CSP form-action to the redirects that follow a form's submission, so
+// 'self' alone would stop the answer to the app.
+func allowFormRedirect(c *gin.Context, target string) {
+	u, err := url.Parse(target)
+	if target == "" || err != nil || u.Scheme == "" {
+		return
+	}
+	src := u.Scheme + ":"
+	if u.Host != "" {
+		src = u.Scheme + "://" + u.Host
+	}
+	if strings.ContainsAny(src, " ;,'\"\\") {
+		return
+	}
+	c.Header("Content-Security-Policy", strings.Replace(contentSecurityPolicy, "form-action 'self'", "form-action 'self' "+src, 1))
 }
 
 // latest is the later of two times (zero when both are nil).
@@ -273,6 +293,7 @@ func (h *oidcPages) endSession(c *gin.Context) {
 				name = cl.Name
 			}
 		}
+		allowFormRedirect(c, req.PostLogoutRedirectURI)
 		pg := h.page(c, "Sign out")
 		pg.Narrow = true
 		h.render(c, http.StatusOK, components.EndSessionPage(pg, name, params))

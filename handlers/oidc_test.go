@@ -310,6 +310,11 @@ func TestOIDCCodeFlowWithPKCE(t *testing.T) {
 	// The consent page names the app and what it will learn.
 	res = c.get(next)
 	wantStatus(t, res, http.StatusOK)
+	// The form's answer redirects to the app: CSP form-action allows
+	// that origin, and only it.
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http://rp.test;") {
+		t.Errorf("consent page CSP: %q", csp)
+	}
 	doc := res.doc(t)
 	if got := doc.Find(`[data-testid="consent-title"]`).Text(); !strings.Contains(got, "Wiki") {
 		t.Errorf("consent title: got %q", got)
@@ -709,6 +714,11 @@ func TestOIDCRPInitiatedLogout(t *testing.T) {
 	// GET asks first; nothing ends yet.
 	res = c.get(route.URL(route.OIDCEndSession) + "?" + q.Encode())
 	wantStatus(t, res, http.StatusOK)
+	// The form's answer redirects to the app: CSP form-action allows
+	// that origin, and only it.
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http://rp.test;") {
+		t.Errorf("consent page CSP: %q", csp)
+	}
 	doc := res.doc(t)
 	if doc.Find(`[data-testid="end-session"] input[name="id_token_hint"]`).AttrOr("value", "") != idt {
 		t.Fatal("confirmation form does not carry id_token_hint")
