@@ -62,6 +62,8 @@ func New(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg settings.Co
 		var err error
 		provider, err = oidcop.New(context.Background(), log, db, oidcop.Options{
 			Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Metrics: cfg.Metrics,
+			AccessTokenLifetime: cfg.OIDCAccessTokenLifetime, IDTokenLifetime: cfg.OIDCAccessTokenLifetime,
+			RefreshTokenLifetime: cfg.OIDCRefreshTokenLifetime,
 		})
 		if err != nil {
 			log.Error("openid provider unavailable", "err", err)
