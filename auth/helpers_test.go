@@ -2,12 +2,10 @@ package auth
 
 import (
 	"context"
-	"database/sql"
+	"gatehouse/internal/modeltest"
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/testdb"
 	"gatehouse/models"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"testing"
@@ -18,24 +16,10 @@ import (
 
 var cheap = passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// loadLegacyDB writes testdata/legacy_ef02412.sql (a database made by the
-// last release before versioned migrations) into a new SQLite file.
+// loadLegacyDB writes models/testdata/legacy_ef02412.sql (a database made by the last
+// release before versioned migrations) into a new SQLite file.
 func loadLegacyDB(t *testing.T) string {
-	t.Helper()
-	dump, err := os.ReadFile("../models/testdata/legacy_ef02412.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "legacy.db")
-	raw, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec(string(dump)); err != nil {
-		t.Fatalf("load legacy dump: %v", err)
-	}
-	return path
+	return testdb.LegacySQLite(t, "../models/testdata/legacy_ef02412.sql")
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -56,16 +40,9 @@ func mustCreate(t *testing.T, users *models.Users, nu models.NewUser) *models.Us
 	return u
 }
 
-// openTestDB opens a fresh database: an SQLite file under t.TempDir(), or
-// a new PostgreSQL database when TEST_DATABASE_URL is set (testdb.URL).
+// openTestDB opens a fresh, migrated test database (modeltest.OpenDB).
 func openTestDB(t testing.TB, opts ...models.OpenOption) *gorm.DB {
-	t.Helper()
-	db, err := models.Open(context.Background(), testdb.URL(t), opts...)
-	if err != nil {
-		t.Fatalf("open db: %v", err)
-	}
-	t.Cleanup(func() { _ = models.Close(db) })
-	return db
+	return modeltest.OpenDB(t, opts...)
 }
 
 // openTestUsers returns the user operations over a fresh database, hashing

@@ -57,6 +57,13 @@ type options struct {
 }
 
 func main() {
+	if os.Getenv(bareGinEnv) != "" {
+		if err := serveBareGin(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: bare gin:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var o options
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration of each scenario")
 	flag.DurationVar(&o.warmup, "warmup", 0, "unmeasured warm-up before each scenario (default: duration/10, at most 1s)")
@@ -217,6 +224,17 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	b := &bencher{o: o, bin: bin, rep: rep}
+	// The ceiling: this program, serving a bare Gin engine.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	bareSrv, err := startServer(ctx, self, "", bareGinEnv+"=1")
+	if err != nil {
+		return fmt.Errorf("bare gin: %w", err)
+	}
+	bare := &instance{s: bareSrv, db: databaseResult{Name: "bare gin"}}
+	defer bare.stop()
 	rep.Database = "sqlite"
 	small, err := b.start(ctx, filepath.Join(tmp, "small.db"), databaseResult{Name: "small", Users: o.users, Sessions: o.sessions})
 	if err != nil {
@@ -263,10 +281,10 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	// The throughput scenarios run in interleaved rounds, on both servers,
 	// so a burst of other work on the machine hits all of them alike and
 	// the ratios between them stay meaningful.
-	defs := b.scenarios(small, large, pgSmall, pgLarge)
+	defs := b.scenarios(bare, small, large, pgSmall, pgLarge)
 	var throughput, hashBound []*measuring
 	for _, d := range defs {
-		if b.o.only != nil && !b.o.only[d.id] {
+		if b.o.only != nil && !b.o.only[d.id] && d.id != "0" {
 			continue
 		}
 		m := &measuring{def: d}
@@ -620,8 +638,11 @@ const wrongPassword = "not-the-password-at-all"
 // database, 7.x on the large one (nil when skipped); then, with PostgreSQL,
 // the database-bound ones again there (p3-p6, p7.3) and p8, scenario 3
 // spread over two instances.
-func (b *bencher) scenarios(small, large, pgSmall, pgLarge *instance) []scenarioDef {
+func (b *bencher) scenarios(bare, small, large, pgSmall, pgLarge *instance) []scenarioDef {
 	n := b.o.conns
+	ceiling := scenarioDef{id: "0", slug: "bare-gin", inst: bare,
+		groups: []group{groupDef("bare Gin: GET /healthz, no middleware (the ceiling)", n, get(bare.s.addr, "/healthz"), false)},
+		check:  wantOnce("/healthz", "", http.StatusOK, "ok")}
 	onSmall := func(in *instance) []scenarioDef {
 		addr, sd := in.s.addr, in.sd
 		return []scenarioDef{
@@ -646,6 +667,7 @@ func (b *bencher) scenarios(small, large, pgSmall, pgLarge *instance) []scenario
 	for i := range defs {
 		defs[i].inst = small
 	}
+	defs = append([]scenarioDef{ceiling}, defs...)
 	if large != nil {
 		// The ceiling on the large server too, then scenarios 3 and 2 on it.
 		l := onSmall(large)
@@ -774,6 +796,25 @@ func evaluate(r *report, o options) []target {
 	var ts []target
 	add := func(name, measured, goal string, v float64, met bool) {
 		ts = append(ts, target{Name: name, Measured: measured, Goal: goal, Value: v, Met: met})
+	}
+	bare, _, okBare := r.find("0")
+	if okBare && bare.RPS > 0 {
+		for _, c := range []struct {
+			id, name string
+			goal     float64
+		}{{"1", "/healthz (the whole middleware stack)", 0.85}, {"2", "anonymous login page", 0.75}, {"3", "signed-in GET /, SQLite", 0.45},
+			{"p3", "signed-in GET /, PostgreSQL", 0.45}} {
+			if g, _, ok := r.find(c.id); ok {
+				v := g.RPS / bare.RPS
+				add(c.name+" vs bare Gin", fmt.Sprintf("%.2f (%.0f / %.0f req/s)", v, g.RPS, bare.RPS), fmt.Sprintf(">= %.2f", c.goal), v, v >= c.goal)
+			}
+		}
+		if g, _, ok := r.find("3"); ok {
+			add("signed-in GET / p99 (SQLite)", fmt.Sprintf("%.2f ms", g.P99ms), "< 8 ms", g.P99ms, g.P99ms < 8)
+		}
+		if g, _, ok := r.find("p3"); ok {
+			add("signed-in GET / p99 (PostgreSQL)", fmt.Sprintf("%.2f ms", g.P99ms), "< 8 ms", g.P99ms, g.P99ms < 8)
+		}
 	}
 	health, hs, okH := r.find("1")
 	login, ls, okL := r.find("2")

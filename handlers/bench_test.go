@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"gatehouse/internal/websession"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+
+	"gatehouse/internal/websession"
 )
 
 // Benchmarks of the hot path, through the real middleware stack but without
@@ -82,6 +83,17 @@ func serveLoop(b *testing.B, h http.Handler, req *http.Request, status int, want
 			b.Fatalf("%s: got %d, want %d", req.URL.Path, rec.Code, status)
 		}
 	}
+}
+
+// BenchmarkBareGin is the ceiling any Gin app can reach: a bare engine
+// answering a fixed page, no middleware. Compare the others with it (the
+// ratio is what docs/performance.md reports).
+func BenchmarkBareGin(b *testing.B) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	page := []byte(strings.Repeat("<p>Gatehouse</p>", 128))
+	r.GET("/", func(c *gin.Context) { c.Data(http.StatusOK, "text/html; charset=utf-8", page) })
+	serveLoop(b, r, httptest.NewRequest(http.MethodGet, "/", nil), http.StatusOK, "Gatehouse")
 }
 
 func BenchmarkHealthz(b *testing.B) {

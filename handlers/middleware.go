@@ -31,17 +31,33 @@ const hstsValue = "max-age=63072000; includeSubDomains"
 // secure reports whether the site is served over https.
 func (h *Handler) secure() bool { return strings.HasPrefix(h.cfg.BaseURL, "https://") }
 
+// securityHeaderValues are the headers every response carries, their keys
+// already in canonical form and their values built once: setting them is a
+// map assignment per header, no allocation. The value slices are shared by
+// every response, which is safe because each has len == cap: Header.Add
+// on one copies it instead of appending in place, and Set replaces it.
+var securityHeaderValues = []struct {
+	key string
+	val []string
+}{
+	{"Content-Security-Policy", []string{contentSecurityPolicy}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"Referrer-Policy", []string{"same-origin"}},
+	{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+	{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=()"}},
+}
+
+var hstsHeaderValue = []string{hstsValue}
+
 // securityHeaders sets the headers every response carries.
 func (h *middleware) securityHeaders(c *gin.Context) {
 	hd := c.Writer.Header()
-	hd.Set("Content-Security-Policy", contentSecurityPolicy)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "same-origin")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	for _, v := range securityHeaderValues {
+		hd[v.key] = v.val[:1:1]
+	}
 	if h.secure() {
-		hd.Set("Strict-Transport-Security", hstsValue)
+		hd["Strict-Transport-Security"] = hstsHeaderValue[:1:1]
 	}
 	c.Next()
 }
@@ -49,10 +65,16 @@ func (h *middleware) securityHeaders(c *gin.Context) {
 // noStore marks responses as depending on who is signed in: never cached,
 // and varying with HX-Request since htmx gets fragments.
 func (h *middleware) noStore(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
-	c.Header("Vary", "Cookie, HX-Request")
+	hd := c.Writer.Header()
+	hd["Cache-Control"] = noStoreValue[:1:1]
+	hd["Vary"] = varyValue[:1:1]
 	c.Next()
 }
+
+var (
+	noStoreValue = []string{"no-store"}
+	varyValue    = []string{"Cookie, HX-Request"}
+)
 
 // limitBody refuses bodies over the cap: at once when Content-Length says
 // so, and while reading otherwise (decodeForm answers 413 then).
@@ -212,7 +234,7 @@ func (h *middleware) recoverPanics(c *gin.Context) {
 			if rec == http.ErrAbortHandler {
 				panic(rec)
 			}
-			h.log.Error("panic serving request", "request_id", c.GetString(requestIDKey), "route", c.FullPath(), "panic", rec, "stack", string(debug.Stack()))
+			h.log.Error("panic serving request", "request_id", RequestID(c.Request.Context()), "route", c.FullPath(), "panic", rec, "stack", string(debug.Stack()))
 			if !c.Writer.Written() {
 				h.errorResponse(c, http.StatusInternalServerError)
 			}
@@ -223,6 +245,11 @@ func (h *middleware) recoverPanics(c *gin.Context) {
 }
 
 func (h *middleware) healthz(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
-	c.String(http.StatusOK, "ok")
+	hd := c.Writer.Header()
+	hd["Cache-Control"] = noStoreValue[:1:1]
+	hd["Content-Type"] = textPlainValue[:1:1]
+	c.Status(http.StatusOK)
+	_, _ = c.Writer.WriteString("ok")
 }
+
+var textPlainValue = []string{"text/plain; charset=utf-8"}

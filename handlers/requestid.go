@@ -4,32 +4,55 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 )
 
-// requestIDKey is where the request's ID is kept, in the Gin context and
-// the request's context.
-const requestIDKey = "gatehouse.request_id"
-
+// requestIDCtxKey is where the request's ID is kept in the request's
+// context.
 type requestIDCtxKey struct{}
+
+// A new request ID is this process's random prefix and a counter: unique
+// across instances and restarts (the prefix is 64 random bits drawn at
+// start) without a call into the kernel's random source per request.
+var (
+	requestIDPrefix = func() string {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}()
+	requestIDCounter atomic.Uint64
+)
+
+// newRequestID returns the next request ID of this process: 32 hex
+// digits, the prefix's 16 and the counter's 16.
+func newRequestID() string {
+	var buf [32]byte
+	copy(buf[:16], requestIDPrefix)
+	var num [16]byte
+	n := strconv.AppendUint(num[:0], requestIDCounter.Add(1), 16)
+	for i := range 16 - len(n) {
+		buf[16+i] = '0'
+	}
+	copy(buf[32-len(n):], n)
+	return string(buf[:])
+}
 
 // maxRequestIDLen bounds an incoming X-Request-ID we are willing to reuse.
 const maxRequestIDLen = 64
 
 // setRequestID gives the request an ID: the incoming X-Request-ID when a
 // proxy set a short, plain one (so its logs and ours line up), else a new
-// random one. It is returned as X-Request-ID and logged with the request.
+// one (newRequestID). It is returned as X-Request-ID and logged with the request.
 func setRequestID(c *gin.Context) string {
 	id := c.GetHeader("X-Request-ID")
 	if !safeRequestID(id) {
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
+		id = newRequestID()
 	}
-	c.Set(requestIDKey, id)
 	c.Request = c.Request.WithContext(WithRequestID(c.Request.Context(), id))
-	c.Header("X-Request-ID", id)
+	c.Writer.Header()["X-Request-Id"] = []string{id}
 	return id
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -65,5 +66,30 @@ func TestRequestIDs(t *testing.T) {
 	b := ts.client(t).get("/").Header.Get("X-Request-ID")
 	if a == b {
 		t.Fatalf("two requests got the same ID %q", a)
+	}
+}
+
+// TestNewRequestIDsAreUnique: IDs made by a parallel burst are all
+// distinct and 32 hex digits (a process prefix and a counter).
+func TestNewRequestIDsAreUnique(t *testing.T) {
+	const n, workers = 2000, 8
+	ids := make(chan string, n*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range n {
+				ids <- newRequestID()
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	hex32 := regexp.MustCompile(`^[0-9a-f]{32}$`)
+	for id := range ids {
+		if seen[id] || !hex32.MatchString(id) {
+			t.Fatalf("request ID %q repeated or malformed", id)
+		}
+		seen[id] = true
 	}
 }

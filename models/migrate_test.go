@@ -2,12 +2,9 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,25 +15,9 @@ import (
 	"gatehouse/internal/testdb"
 )
 
-// loadLegacyDB writes testdata/legacy_ef02412.sql (a database made by the
-// last release before versioned migrations) into a new SQLite file.
-func loadLegacyDB(t *testing.T) string {
-	t.Helper()
-	dump, err := os.ReadFile("testdata/legacy_ef02412.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "legacy.db")
-	raw, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec(string(dump)); err != nil {
-		t.Fatalf("load legacy dump: %v", err)
-	}
-	return path
-}
+// loadLegacyDB writes testdata/legacy_ef02412.sql (a database made by the last
+// release before versioned migrations) into a new SQLite file.
+func loadLegacyDB(t *testing.T) string { return testdb.LegacySQLite(t, "testdata/legacy_ef02412.sql") }
 
 // Every column GORM reads or writes for a model exists in the migrated
 // schema: the migrations, not AutoMigrate, make the tables, so a model

@@ -5,6 +5,7 @@ package dbdeadline
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,12 +16,14 @@ import (
 // (DATABASE_BUSY_TIMEOUT), so a login queued behind a hashing flood is not
 // cut short, while a locked table or a hung server still answers in time.
 // The parent's cancellation (a client that left) ends it at once.
+//
+// The timer and the watch of the parent are armed when something first
+// asks for Done or Err — the database driver, when the request's first
+// statement runs — so a request that never reaches the database (an
+// anonymous page, a redirect) costs no timer. The budget still counts from
+// the call to With.
 func With(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	p := &pausableDeadline{Context: parent, done: make(chan struct{}), left: d, since: time.Now()}
-	p.mu.Lock()
-	p.timer = time.AfterFunc(d, func() { p.finish(context.DeadlineExceeded) })
-	p.stopParent = context.AfterFunc(parent, func() { p.finish(context.Cause(parent)) })
-	p.mu.Unlock()
 	return p, func() { p.finish(context.Canceled) }
 }
 
@@ -47,6 +50,32 @@ type pausableDeadline struct {
 	paused     int
 	timer      *time.Timer
 	stopParent func() bool
+	armed      atomic.Bool // the timer and the parent's watch are set up
+}
+
+// armLocked starts the timer (unless paused) and watches the parent; p.mu
+// is held.
+func (p *pausableDeadline) armLocked() {
+	if p.armed.Load() || p.err != nil {
+		return
+	}
+	p.armed.Store(true)
+	if p.paused == 0 {
+		p.left -= time.Since(p.since)
+		p.since = time.Now()
+		p.timer = time.AfterFunc(max(p.left, 0), func() { p.finish(context.DeadlineExceeded) })
+	}
+	parent := p.Context
+	p.stopParent = context.AfterFunc(parent, func() { p.finish(context.Cause(parent)) })
+}
+
+func (p *pausableDeadline) arm() {
+	if p.armed.Load() {
+		return
+	}
+	p.mu.Lock()
+	p.armLocked()
+	p.mu.Unlock()
 }
 
 func (p *pausableDeadline) finish(err error) {
@@ -68,9 +97,13 @@ func (p *pausableDeadline) finish(err error) {
 	}
 }
 
-func (p *pausableDeadline) Done() <-chan struct{} { return p.done }
+func (p *pausableDeadline) Done() <-chan struct{} {
+	p.arm()
+	return p.done
+}
 
 func (p *pausableDeadline) Err() error {
+	p.arm()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.err
@@ -98,8 +131,15 @@ func (p *pausableDeadline) pause() func() {
 	if p.err != nil {
 		return func() {}
 	}
-	if p.paused == 0 && p.timer.Stop() {
-		p.left -= time.Since(p.since)
+	if p.paused == 0 {
+		switch {
+		case p.timer != nil:
+			if p.timer.Stop() {
+				p.left -= time.Since(p.since)
+			}
+		case !p.armed.Load():
+			p.left -= time.Since(p.since)
+		}
 	}
 	p.paused++
 	var once sync.Once
@@ -110,7 +150,12 @@ func (p *pausableDeadline) pause() func() {
 			p.paused--
 			if p.paused == 0 && p.err == nil {
 				p.since = time.Now()
-				p.timer.Reset(max(p.left, 0))
+				switch {
+				case p.timer != nil:
+					p.timer.Reset(max(p.left, 0))
+				case p.armed.Load(): // armed while paused
+					p.timer = time.AfterFunc(max(p.left, 0), func() { p.finish(context.DeadlineExceeded) })
+				}
 			}
 		})
 	}

@@ -41,3 +41,54 @@ func TestDatabaseDeadlinePausesForHashing(t *testing.T) {
 		t.Fatal("the parent's cancellation did not end it")
 	}
 }
+
+// TestDeadlineArmsOnFirstUse: the timer starts when Done or Err is first
+// asked for, but the budget counts from With: a context first used after
+// its budget has passed is already over; one paused before its first use
+// and used while paused does not count the pause.
+func TestDeadlineArmsOnFirstUse(t *testing.T) {
+	ctx, cancel := With(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	time.Sleep(120 * time.Millisecond)
+	select {
+	case <-ctx.Done():
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.Fatalf("got %v, want DeadlineExceeded", ctx.Err())
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a context first used after its budget did not end")
+	}
+
+	ctx2, cancel2 := With(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	time.Sleep(100 * time.Millisecond) // half the budget spent, unarmed
+	resume := Pause(ctx2)
+	_ = ctx2.Done() // armed while paused
+	time.Sleep(300 * time.Millisecond)
+	if ctx2.Err() != nil {
+		t.Fatalf("paused time counted: %v", ctx2.Err())
+	}
+	start := time.Now()
+	resume()
+	select {
+	case <-ctx2.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("the deadline never fired after resuming")
+	}
+	if took := time.Since(start); took < 50*time.Millisecond || took > 190*time.Millisecond {
+		t.Errorf("fired %v after resuming, want about the 100ms left", took)
+	}
+
+	parent, leave := context.WithCancel(context.Background())
+	ctx3, cancel3 := With(parent, time.Hour)
+	defer cancel3()
+	leave()
+	if !errors.Is(ctx3.Err(), context.Canceled) {
+		// Err arms the watch; the parent's cancellation lands at once.
+		select {
+		case <-ctx3.Done():
+		case <-time.After(2 * time.Second):
+			t.Fatal("a parent cancelled before first use did not end it")
+		}
+	}
+}

@@ -193,7 +193,11 @@ func Pattern(n Name) string {
 // parameters is a programming error and panics (every route is exercised
 // by the tests).
 func URL(n Name, params ...any) string {
-	segs := strings.Split(Pattern(n), "/")
+	p := Pattern(n)
+	if len(params) == 0 && !strings.Contains(p, ":") {
+		return p // most links: the pattern is the path (no allocation)
+	}
+	segs := strings.Split(p, "/")
 	i := 0
 	for j, s := range segs {
 		if strings.HasPrefix(s, ":") {

@@ -1,23 +1,15 @@
 package websession
 
 import (
-	"context"
 	"testing"
 
 	"gorm.io/gorm"
 
-	"gatehouse/internal/testdb"
+	"gatehouse/internal/modeltest"
 	"gatehouse/models"
 )
 
-// openTestDB opens a fresh database: an SQLite file under t.TempDir(), or
-// a new PostgreSQL database when TEST_DATABASE_URL is set (testdb.URL).
+// openTestDB opens a fresh, migrated test database (modeltest.OpenDB).
 func openTestDB(t testing.TB, opts ...models.OpenOption) *gorm.DB {
-	t.Helper()
-	db, err := models.Open(context.Background(), testdb.URL(t), opts...)
-	if err != nil {
-		t.Fatalf("open db: %v", err)
-	}
-	t.Cleanup(func() { _ = models.Close(db) })
-	return db
+	return modeltest.OpenDB(t, opts...)
 }
