@@ -668,6 +668,32 @@ func (b *bencher) scenarios(bare, small, large, pgSmall, pgLarge *instance) []sc
 		defs[i].inst = small
 	}
 	defs = append([]scenarioDef{ceiling}, defs...)
+	// The OpenID provider's userinfo with a valid access token (tokens got
+	// through the real code flow before measuring).
+	ot := &oidcTokens{}
+	defs = append(defs, scenarioDef{id: "9", slug: "oidc-userinfo", inst: small,
+		groups: []group{{name: "GET /oidc/userinfo/ (bearer access token)", conns: n, requests: func(int) requestSet {
+			t, _ := ot.get(small.s.addr, small.dsn, small.sd, 64)
+			return userinfoGets(small.s.addr, t)
+		}}},
+		check: func(addr string, sd *seeded) error {
+			t, err := ot.get(addr, small.dsn, sd, 64)
+			if err != nil {
+				return err
+			}
+			req, _ := http.NewRequest(http.MethodGet, "http://"+addr+route.URL(route.OIDCUserinfo), nil)
+			req.Header.Set("Authorization", "Bearer "+t[0])
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"preferred_username":"user`) {
+				return fmt.Errorf("GET userinfo: got %d %s", res.StatusCode, body)
+			}
+			return nil
+		}})
 	if large != nil {
 		// The ceiling on the large server too, then scenarios 3 and 2 on it.
 		l := onSmall(large)
@@ -803,6 +829,7 @@ func evaluate(r *report, o options) []target {
 			id, name string
 			goal     float64
 		}{{"1", "/healthz (the whole middleware stack)", 0.85}, {"2", "anonymous login page", 0.75}, {"3", "signed-in GET /, SQLite", 0.45},
+			{"9", "OpenID userinfo with a valid access token, SQLite", 0.4},
 			{"p3", "signed-in GET /, PostgreSQL", 0.45}} {
 			if g, _, ok := r.find(c.id); ok {
 				v := g.RPS / bare.RPS

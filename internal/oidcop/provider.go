@@ -618,11 +618,18 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 // SetUserinfoFromToken answers the userinfo endpoint for a live access
 // token of an active user.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
-	t, err := models.OIDCTokenByID(s.db(ctx), tokenID, models.OIDCAccess)
-	if err != nil || s.p.Subject(t.UserID) != subject {
+	// One query: the live token and its active user (the hot path).
+	var row struct {
+		models.User
+		Scopes string
+	}
+	err := s.db(ctx).Table("oidc_tokens t").Select("u.*, t.scopes").Joins("JOIN users u ON u.id = t.user_id").
+		Where("t.id = ? AND t.kind = ? AND t.revoked_at IS NULL AND t.expires_at > ? AND u.is_active = ?",
+			tokenID, models.OIDCAccess, time.Now().UTC(), true).Take(&row).Error
+	if err != nil || s.p.Subject(row.ID) != subject {
 		return oidc.ErrAccessDenied().WithDescription("invalid token")
 	}
-	return s.p.fillUserinfo(s.db(ctx), info, t.UserID, strings.Fields(t.Scopes))
+	return s.p.claimsOf(s.db(ctx), info, &row.User, strings.Fields(row.Scopes))
 }
 
 // SetIntrospectionFromToken answers RFC 7662 introspection: active only
@@ -656,6 +663,11 @@ func (p *Provider) fillUserinfo(db *gorm.DB, info *oidc.UserInfo, userID uint, s
 	if err := db.Where("id = ? AND is_active = ?", userID, true).Take(&u).Error; err != nil {
 		return oidc.ErrAccessDenied().WithDescription("invalid token")
 	}
+	return p.claimsOf(db, info, &u, scopes)
+}
+
+// claimsOf sets the claims scopes ask for from u.
+func (p *Provider) claimsOf(db *gorm.DB, info *oidc.UserInfo, u *models.User, scopes []string) error {
 	info.Subject = p.Subject(u.ID)
 	if slices.Contains(scopes, oidc.ScopeProfile) {
 		// Accounts have no separate display name: name is the username.
