@@ -185,7 +185,7 @@ type response struct {
 }
 
 // doc parses the body as HTML.
-func (r *response) doc(t *testing.T) *goquery.Document {
+func (r *response) doc(t testing.TB) *goquery.Document {
 	t.Helper()
 	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
 	if err != nil {
@@ -195,7 +195,7 @@ func (r *response) doc(t *testing.T) *goquery.Document {
 }
 
 // text returns the trimmed text of the first element matching sel.
-func (r *response) text(t *testing.T, sel string) string {
+func (r *response) text(t testing.TB, sel string) string {
 	t.Helper()
 	return strings.TrimSpace(r.doc(t).Find(sel).First().Text())
 }

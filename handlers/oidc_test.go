@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"slices"
 	"strings"
@@ -33,7 +34,7 @@ const rpCallback = "http://rp.test/callback"
 
 // oidcServer is the app with SECRET_KEY set and BaseURL its own address,
 // so the issuer is reachable.
-func oidcServer(t *testing.T, opts ...func(*Config)) *testServer {
+func oidcServer(t testing.TB, opts ...func(*Config)) *testServer {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,7 +51,7 @@ func oidcServer(t *testing.T, opts ...func(*Config)) *testServer {
 
 // rp is a relying party: a registered client and its libraries.
 type rp struct {
-	t        *testing.T
+	t        testing.TB
 	ts       *testServer
 	id       string
 	secret   string
@@ -59,7 +60,7 @@ type rp struct {
 	ctx      context.Context
 }
 
-func (ts *testServer) newRP(t *testing.T, n oidcop.NewClient, scopes ...string) *rp {
+func (ts *testServer) newRP(t testing.TB, n oidcop.NewClient, scopes ...string) *rp {
 	t.Helper()
 	if n.Name == "" {
 		n.Name = "Wiki"
@@ -84,7 +85,7 @@ func (ts *testServer) newRP(t *testing.T, n oidcop.NewClient, scopes ...string) 
 	}}
 }
 
-func randText(t *testing.T) string {
+func randText(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
@@ -949,5 +950,47 @@ func TestOIDCAdminClientPages(t *testing.T) {
 	user, _ := ts.signUpAndLogin(t, "pat", "correct horse battery")
 	if res := user.get(route.URL(route.AdminOIDCClients)); res.StatusCode != http.StatusForbidden {
 		t.Errorf("non-staff: got %d, want 403", res.StatusCode)
+	}
+}
+
+// BenchmarkOIDCCodeExchange times the token endpoint's code exchange
+// (client authentication, PKCE, the conditional UPDATE, the tokens' rows,
+// a signed ID token) through go-oidc's and x/oauth2's real client; the
+// browser part that makes each fresh code is not timed. `task microbench`
+// runs it; the load benchmark (`task bench`, scenario 9) has userinfo.
+func BenchmarkOIDCCodeExchange(b *testing.B) {
+	ts := oidcServer(b)
+	r := ts.newRP(b, oidcop.NewClient{SkipConsent: true})
+	ts.createUser(b, "bench", "bench@example.com", "correct horse battery")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if res, err := c.PostForm(ts.URL+route.URL(route.Login), url.Values{"username": {"bench"}, "password": {"correct horse battery"}}); err != nil || res.StatusCode != http.StatusSeeOther {
+		b.Fatalf("login: %v", err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		f := &flow{state: "s", nonce: "n", verifier: oauth2.GenerateVerifier()}
+		res, err := c.Get(r.authURL(f))
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Body.Close()
+		for res.StatusCode == http.StatusFound || res.StatusCode == http.StatusSeeOther {
+			loc, _ := res.Request.URL.Parse(res.Header.Get("Location"))
+			if loc.Host != res.Request.URL.Host {
+				break
+			}
+			if res, err = c.Get(loc.String()); err != nil {
+				b.Fatal(err)
+			}
+			res.Body.Close()
+		}
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		code := loc.Query().Get("code")
+		b.StartTimer()
+		if _, err := r.conf.Exchange(r.ctx, code, oauth2.VerifierOption(f.verifier)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
