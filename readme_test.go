@@ -46,10 +46,23 @@ var readmeCommands = map[string]readmeCheck{
 	"go run . changepassword -h": {run: readmeShell("usage: gatehouse changepassword [flags] USERNAME")},
 	`echo "$ADMIN_PASSWORD" | go run . createsuperuser --username admin --email admin@example.com --password-stdin`: {
 		run: readmeShell(`Superuser "admin" created successfully.`)},
-	"go tool task dev":                                       {test: "TestTaskfileDev"},
-	"ADDR=127.0.0.1:9000 go tool task dev":                   {test: "TestTaskfileDev"},
-	"go tool task dev PROXY_PORT=7400":                       {test: "TestTaskfileDev"},
-	"go tool task build":                                     {task: true},
+	"go tool task dev":                                             {test: "TestTaskfileDev"},
+	"ADDR=127.0.0.1:9000 go tool task dev":                         {test: "TestTaskfileDev"},
+	"go tool task dev PROXY_PORT=7400":                             {test: "TestTaskfileDev"},
+	"go tool task build":                                           {task: true},
+	"go tool task screenshots":                                     {task: true},
+	"ACCESS_RULES=examples/access-rules.yml go tool task dev":      {test: "TestTaskfileDev"},
+	"caddy validate --config deploy/Caddyfile --adapter caddyfile": {test: "TestCaddyfile"},
+	"docker build -t gatehouse .": {manual: "needs a Docker engine; TestDockerfile runs the image's build " +
+		"(deploy/build.sh) and starts its result as the image would"},
+	"docker run -p 8080:8080 -v gatehouse-data:/data gatehouse": {manual: "needs a Docker engine; TestDockerfile " +
+		"starts the binary with the image's environment, user and volume"},
+	"docker run -it -v gatehouse-data:/data gatehouse createsuperuser": {manual: "needs a Docker engine; " +
+		"the command is the image's binary running createsuperuser (TestCreateSuperuserOnATerminal)"},
+	`SECRET_KEY="$(openssl rand -base64 48)" docker compose up --build`: {manual: "needs a Docker engine; " +
+		"TestComposeFile loads compose.yaml with Compose's own loader and TestCaddyfile runs its Caddy in front of the binary"},
+	"docker compose exec gatehouse gatehouse createsuperuser": {manual: "needs a Docker engine; " +
+		"the command is the image's binary running createsuperuser (TestCreateSuperuserOnATerminal)"},
 	"go tool task e2e":                                       {task: true},
 	"go tool task bench":                                     {task: true},
 	"go tool task bench -- -duration 3s -skip-big":           {task: true},
@@ -407,4 +420,36 @@ func mustOutput(t *testing.T, name string, args ...string) []byte {
 		t.Fatalf("%s: %v", name, err)
 	}
 	return out
+}
+
+// The README is the five-minute introduction: it stays short, and its tour
+// shows exactly the screenshots the browser suite takes (a shot nobody
+// links, or a link to a shot nobody takes, fails).
+func TestREADMETour(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	if n := strings.Count(readme, "\n"); n >= 300 {
+		t.Errorf("README.md has %d lines, want under 300: move detail to docs/", n)
+	}
+	shots, err := filepath.Glob("docs/screenshots/*.png")
+	if err != nil || len(shots) == 0 {
+		t.Fatalf("docs/screenshots/*.png: %v (%d files)", err, len(shots))
+	}
+	taker := testSource(t, "TestBrowserScreenshots")
+	linked := regexp.MustCompile(`!\[[^\]]+\]\((docs/screenshots/[^)]+\.png)\)`).FindAllStringSubmatch(readme, -1)
+	seen := map[string]bool{}
+	for _, m := range linked {
+		seen[m[1]] = true
+		if !strings.Contains(taker, `"`+filepath.Base(m[1])+`"`) {
+			t.Errorf("README shows %s, which TestBrowserScreenshots does not take", m[1])
+		}
+	}
+	for _, s := range shots {
+		if !seen[filepath.ToSlash(s)] {
+			t.Errorf("%s is in the repository but not in the README's tour (with alt text)", s)
+		}
+	}
 }

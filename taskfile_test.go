@@ -39,6 +39,8 @@ func TestTaskfileDev(t *testing.T) {
 		{"ADDR=0.0.0.0:7331", []string{"ADDR=0.0.0.0:7331"}, nil, "http://localhost:7331", "0.0.0.0", "7332"},
 		{"ADDR=[::1]:9000", []string{"ADDR=[::1]:9000"}, nil, "http://[::1]:9000", "::1", "7331"},
 		{"PROXY_BIND=0.0.0.0", []string{"PROXY_BIND=0.0.0.0"}, nil, "http://localhost:8080", "0.0.0.0", "7331"},
+		// The example rules reach the app through the environment.
+		{"ACCESS_RULES=examples/access-rules.yml go tool task dev", []string{"ACCESS_RULES=examples/access-rules.yml"}, nil, "http://localhost:8080", "localhost", "7331"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,6 +59,20 @@ func TestTaskfileDev(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The dev task hands the environment to the app: it sets no setting the
+// examples under examples/ are given in (ACCESS_RULES, SOCIAL_PROVIDERS).
+func TestTaskfileDevKeepsTheExamplesSettings(t *testing.T) {
+	b, err := os.ReadFile("Taskfile.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"ACCESS_RULES", "SOCIAL_PROVIDERS"} {
+		if strings.Contains(string(b), k) {
+			t.Errorf("Taskfile.yml names %s: `%s=examples/… go tool task dev` must reach the app unchanged", k, k)
+		}
 	}
 }
 

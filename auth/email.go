@@ -326,3 +326,9 @@ func (a *Accounts) AdminSetEmailVerified(ctx context.Context, actorID, targetID 
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventAdminAction, t, &actorID, fmt.Sprintf("email_verified set to %t by staff", verified)))
 	})
 }
+
+// PendingEmailChange is the user's address change still waiting for its
+// link (nil when none), for the e-mail page.
+func (a *Accounts) PendingEmailChange(ctx context.Context, userID uint) (*models.PendingEmailChange, error) {
+	return models.FindPendingEmailChange(ctx, a.db, userID)
+}

@@ -64,6 +64,13 @@ func (a *Accounts) Signup(ctx context.Context, in SignupInput) (*LoginResult, er
 			out = LoginResult{User: user} // not signed in before confirming (email.go)
 			return err
 		}
+		// Signing up signs in: last_login says so (Django's login() sets
+		// it too), so the profile never says "never" to someone signed in.
+		now := time.Now().UTC()
+		if err := tx.Model(&models.User{}).Where("id = ?", user.ID).Update("last_login", now).Error; err != nil {
+			return err
+		}
+		user.LastLogin = &now
 		ns, err := models.SignIn(tx, ctx, in.SessionID, user, models.AuthSignup, false, a.policy.lifetimes())
 		if err != nil {
 			return err

@@ -72,7 +72,7 @@ func profileFactorsText(f ProfileFactors) string {
 	case 1:
 		parts = append(parts, "1 passkey")
 	default:
-		parts = append(parts, strconv.Itoa(f.Passkeys)+" passkeys")
+		parts = append(parts, Plural(f.Passkeys, "passkey", "passkeys"))
 	}
 	if f.RecoveryLeft == 1 {
 		parts = append(parts, "1 recovery code left")

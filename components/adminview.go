@@ -130,6 +130,9 @@ type AdminUserDetail struct {
 	Form                Form
 	Sessions            []AdminSession
 	Events              []AdminEvent
+	// TwoFactor says the account's factors in words ("Off", "Authenticator
+	// app, 2 passkeys, 8 recovery codes left").
+	TwoFactor string
 }
 
 // AdminSession is one active session as the admin shows it; PublicID is a
@@ -138,6 +141,9 @@ type AdminSession struct {
 	PublicID            string
 	CreatedAt, LastSeen time.Time
 	IP, UserAgent       string
+	// Browser names the browser and system in words (UserAgent is kept
+	// for the tooltip).
+	Browser string
 	// Current: this is the viewer's own current session.
 	Current bool
 }
@@ -164,3 +170,6 @@ func plural64(n int64, one, many string) string {
 	}
 	return strconv.FormatInt(n, 10) + " " + many
 }
+
+// Plural says "1 passkey" or "3 passkeys".
+func Plural(n int, one, many string) string { return plural64(int64(n), one, many) }

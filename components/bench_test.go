@@ -21,7 +21,7 @@ func BenchmarkHomePageSignedIn(b *testing.B) {
 }
 
 func BenchmarkLoginPage(b *testing.B) {
-	p := Page{Title: "Log in", Narrow: true}
+	p := Page{Title: "Sign in", Narrow: true}
 	f := Form{Values: map[string]string{}, Errors: map[string][]string{}}
 	ctx := context.Background()
 	b.ReportAllocs()

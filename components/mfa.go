@@ -87,3 +87,17 @@ func recoveryText(codes []string) string {
 	}
 	return s
 }
+
+// groups cuts s into pieces of n characters, for keys people type (shown
+// apart by CSS, copied without spaces).
+func groups(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
+}

@@ -75,7 +75,23 @@ type AdminEventList struct {
 	Pages   int
 	// PrevURL and NextURL are the neighbouring pages ("" at an end).
 	PrevURL, NextURL string
+	// Form is the filter form: the choices and the values in use.
+	Form EventFilterForm
 }
+
+// EventFilterForm is the event list's own filter form.
+type EventFilterForm struct {
+	// Kinds are the kind choices (groups first, then every kind).
+	Kinds []Choice
+	// Periods are the "since" choices.
+	Periods []Choice
+	// Kind, Since, IP are the values in use; User and Until are kept as
+	// they came (from a link) in hidden fields.
+	Kind, Since, IP, User, Until string
+}
+
+// Choice is one option of a select.
+type Choice struct{ Value, Label string }
 
 // AdminEventRow is one event in the list.
 type AdminEventRow struct {

@@ -98,3 +98,11 @@ func formatOptionalTime(t *time.Time) string {
 	}
 	return formatTime(*t)
 }
+
+// firstOr is s, or def when s is empty.
+func firstOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

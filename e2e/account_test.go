@@ -121,7 +121,7 @@ func TestBrowserSudo(t *testing.T) {
 	b.typeInto("id_password", "correct horse battery")
 	b.click(`[data-testid=reauth-submit]`)
 	b.waitPath(passwordChangePath)
-	b.waitFor(`#id_old_password`)
+	b.waitFor(`[data-testid="password-change-confirmed"]`) // confirmed once: no old password asked again
 }
 
 // E-mail change through the real SMTP server: the link goes to the new

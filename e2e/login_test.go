@@ -129,8 +129,8 @@ func TestBrowserLoginAndLogout(t *testing.T) {
 
 	b.click(`[data-testid="logout"]`)
 	b.waitText(`[data-testid="greeting"]`, "Welcome to Gatehouse")
-	if got := b.text(`[data-testid="flash"] span`); got != "You have been logged out." {
-		t.Errorf("flash after logout: got %q, want %q", got, "You have been logged out.")
+	if got := b.text(`[data-testid="flash"] span`); got != "You have been signed out." {
+		t.Errorf("flash after logout: got %q, want %q", got, "You have been signed out.")
 	}
 	b.waitFor(`[data-testid="nav-login"]`)
 	// app.js (our only script, CSP-allowed) dismisses messages.

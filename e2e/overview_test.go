@@ -35,7 +35,7 @@ func TestBrowserSecurityOverview(t *testing.T) {
 		t.Errorf("the current hour's bar is not drawn (height %v)", h)
 	}
 	b.click(`[data-testid="total-24h-failures"]`)
-	b.waitText(`[data-testid="event-count"]`, "2 event(s).")
+	b.waitText(`[data-testid="event-count"]`, "2 events.")
 	if n := eval[int](b, `document.querySelectorAll('[data-testid="event-row"]').length`); n != 2 {
 		t.Errorf("event list: got %d rows, want 2", n)
 	}

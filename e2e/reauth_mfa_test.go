@@ -71,7 +71,7 @@ func TestBrowserReauthWithTOTP(t *testing.T) {
 	b.typeInto("id_code", codeAt(t, setup.Secret, time.Now().Add(30*time.Second)))
 	b.click(`[data-testid=reauth-submit]`)
 	b.waitPath(passwordChangePath)
-	b.waitFor(`#id_old_password`)
+	b.waitFor(`[data-testid="password-change-confirmed"]`) // confirmed once: no old password asked again
 }
 
 // Sudo with a passkey alone: a user with a passkey confirms with Chromium's
@@ -102,7 +102,7 @@ func TestBrowserReauthWithPasskey(t *testing.T) {
 	b.overrideUV(authID, false)
 	b.click(`[data-testid="reauth-passkey"]`)
 	b.waitPath(passwordChangePath)
-	b.waitFor(`#id_old_password`)
+	b.waitFor(`[data-testid="password-change-confirmed"]`) // confirmed once: no old password asked again
 	var e models.AuthEvent
 	if err := a.db.Where("user_id = ?", u.ID).Order("id DESC").First(&e).Error; err != nil ||
 		e.Kind != models.EventReauthenticated || e.Detail != "passkey: Laptop" {

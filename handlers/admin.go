@@ -186,11 +186,18 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 	}
 	current := session(c).ID
 	for _, s := range rows {
+		b, sys := models.DescribeAgent(s.UserAgent)
 		d.Sessions = append(d.Sessions, components.AdminSession{
 			PublicID: models.SessionPublicID(s.ID), CreatedAt: s.CreatedAt, LastSeen: s.LastSeenAt,
-			IP: s.IP, UserAgent: s.UserAgent, Current: s.ID == current,
+			IP: s.IP, UserAgent: s.UserAgent, Browser: b + " on " + sys, Current: s.ID == current,
 		})
 	}
+	mfa, err := h.accounts.MFAStatus(ctx, target.ID)
+	if err != nil {
+		h.dbError(c, "load factors", err)
+		return d, false
+	}
+	d.TwoFactor = twoFactorWords(mfa)
 	events, err := h.events.ForUser(ctx, target.ID, adminEventsShown)
 	if err != nil {
 		h.dbError(c, "list events", err)
@@ -608,4 +615,21 @@ func (h *adminPages) adminUserDeleteSubmit(c *gin.Context) {
 	}
 	h.flash(c, "success", "The user “%s” was deleted successfully.", deleted.Username)
 	h.redirect(c, components.AdminUsersURL)
+}
+
+// twoFactorWords says an account's second factors for the admin's user
+// page.
+func twoFactorWords(s auth.MFAStatus) string {
+	if !s.Enabled() {
+		return "Off"
+	}
+	var parts []string
+	if s.TOTP {
+		parts = append(parts, "authenticator app")
+	}
+	if n := len(s.Passkeys); n > 0 {
+		parts = append(parts, components.Plural(n, "passkey", "passkeys"))
+	}
+	parts = append(parts, components.Plural(s.RecoveryLeft, "recovery code", "recovery codes")+" left")
+	return "On: " + strings.Join(parts, ", ")
 }

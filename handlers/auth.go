@@ -43,7 +43,7 @@ func (h *signInPages) loginPage(c *gin.Context) {
 
 // loginView is the login page for p (its flashes) and next.
 func (h *Handler) loginView(p components.Page, next string) templ.Component {
-	p.Title, p.Narrow = "Log in", true
+	p.Title, p.Narrow = "Sign in", true
 	return components.LoginPage(p, newForm(nil), next)
 }
 
@@ -126,7 +126,7 @@ func (h *Handler) signedIn(c *gin.Context, res *auth.LoginResult) {
 // loginForm answers a failed login: the fragment to htmx, the page otherwise.
 func (h *Handler) loginForm(c *gin.Context, status int, form components.Form, next string) {
 	h.formOrPage(c, status, components.LoginForm(form, next), func() templ.Component {
-		p := h.page(c, "Log in")
+		p := h.page(c, "Sign in")
 		p.Narrow = true
 		return components.LoginPage(p, form, next)
 	})
@@ -150,7 +150,7 @@ func (h *signInPages) logoutSubmit(c *gin.Context) {
 		c.Set(userKey, (*models.User)(nil))
 	}
 	if u != nil {
-		h.flash(c, "info", "You have been logged out.")
+		h.flash(c, "info", "You have been signed out.")
 	}
 	h.redirect(c, h.cfg.LogoutRedirectURL)
 }

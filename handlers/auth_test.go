@@ -225,7 +225,7 @@ func TestLogout(t *testing.T) {
 	if got := home.text(t, "[data-testid=greeting]"); got != "Welcome to Gatehouse" {
 		t.Errorf("after logout greeting: got %q", got)
 	}
-	if got := home.text(t, "[data-testid=flash]"); !strings.Contains(got, "You have been logged out.") {
+	if got := home.text(t, "[data-testid=flash]"); !strings.Contains(got, "You have been signed out.") {
 		t.Errorf("logout flash: got %q", got)
 	}
 	wantRedirect(t, c.get("/accounts/profile/"), "/accounts/login/?next=%2Faccounts%2Fprofile%2F")

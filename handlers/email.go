@@ -31,11 +31,25 @@ const emailChangeSent = "We sent a confirmation link to %s. Your address changes
 
 func (h *accountPages) emailView(c *gin.Context) components.EmailView {
 	u := currentUser(c)
-	return components.EmailView{Email: u.Email, Verified: u.EmailVerified, Verification: h.cfg.EmailVerification}
+	v := components.EmailView{Email: u.Email, Verified: u.EmailVerified, Verification: h.cfg.EmailVerification}
+	// The pending change is a hint: a database error leaves it out rather
+	// than failing the page.
+	if p, err := h.accounts.PendingEmailChange(c.Request.Context(), u.ID); err == nil && p != nil {
+		v.Pending, v.PendingUntil = p.Address, p.Until
+	}
+	return v
+}
+
+// emailPageMeta is the e-mail page's Page: its card says the address's
+// state and offers the link again, so the reminder banner is not repeated.
+func (h *accountPages) emailPageMeta(c *gin.Context) components.Page {
+	p := h.page(c, "Your e-mail address")
+	p.UnverifiedEmail = ""
+	return p
 }
 
 func (h *accountPages) emailPage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.EmailPage(h.page(c, "Your e-mail address"), h.emailView(c), newForm(nil)))
+	h.render(c, http.StatusOK, components.EmailPage(h.emailPageMeta(c), h.emailView(c), newForm(nil)))
 }
 
 // emailSubmit asks for a change of address.
@@ -47,7 +61,7 @@ func (h *accountPages) emailSubmit(c *gin.Context) {
 	form := newForm(values, "email")
 	show := func(status int) {
 		h.formOrPage(c, status, components.EmailChangeForm(form), func() templ.Component {
-			return components.EmailPage(h.page(c, "Your e-mail address"), h.emailView(c), form)
+			return components.EmailPage(h.emailPageMeta(c), h.emailView(c), form)
 		})
 	}
 	if formMsg != "" {
@@ -104,7 +118,10 @@ func (h *accountPages) confirmEmailPage(c *gin.Context) {
 		h.dbError(c, "check e-mail token", err)
 		return
 	}
-	h.render(c, http.StatusOK, components.ConfirmEmailPage(h.page(c, "Confirm your e-mail address"), et.Address,
+	// This page is the link the banner asks to open: no banner here.
+	p := h.page(c, "Confirm your e-mail address")
+	p.UnverifiedEmail = ""
+	h.render(c, http.StatusOK, components.ConfirmEmailPage(p, et.Address,
 		et.Purpose == models.PurposeEmailChange, confirmEmailURL(token)))
 }
 
@@ -143,8 +160,8 @@ func (h *accountPages) confirmEmailSubmit(c *gin.Context) {
 
 // Messages of e-mail verification.
 const (
-	signupConfirmFirst   = "Your account has been created. We sent a confirmation link to %s: open it and confirm, then log in."
-	unverifiedLoginError = "Your e-mail address is not confirmed yet. We have e-mailed you a new confirmation link (at most a few an hour): open it and confirm, then log in."
+	signupConfirmFirst   = "Your account has been created. We sent a confirmation link to %s: open it and confirm, then sign in."
+	unverifiedLoginError = "Your e-mail address is not confirmed yet. We have e-mailed you a new confirmation link (at most a few an hour): open it and confirm, then sign in."
 )
 
 // adminEmailVerifiedSubmit lets staff set whether a user's address counts

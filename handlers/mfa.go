@@ -95,6 +95,17 @@ func (h *mfaPages) totpActivatePage(c *gin.Context) {
 	if h.factorsRefused(c, auth.FactorsAllowed(currentUser(c))) {
 		return
 	}
+	// With an authenticator already set up the page would offer a second
+	// one that cannot be saved: say so on the overview (allauth redirects
+	// too).
+	if s, err := h.accounts.MFAStatus(c.Request.Context(), currentUser(c).ID); err != nil {
+		h.dbError(c, "load factors", err)
+		return
+	} else if s.TOTP {
+		h.flash(c, "info", "An authenticator app is already set up.")
+		h.redirect(c, route.URL(route.TwoFactor))
+		return
+	}
 	setup, err := h.accounts.BeginTOTP(currentUser(c))
 	if errors.Is(err, auth.ErrMFAUnavailable) {
 		h.mfaUnavailable(c)

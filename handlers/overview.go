@@ -45,6 +45,33 @@ var overviewGroups = []eventGroup{
 // attackGroup is what the top lists rank: failed and throttled sign-ins.
 var attackGroup = eventGroup{"attacks", "Failed or throttled sign-ins", []models.EventKind{models.EventLoginFailed, models.EventLoginThrottled}}
 
+// eventPeriods are the event filter's "since" choices.
+var eventPeriods = []components.Choice{{Value: "1h", Label: "Last hour"}, {Value: "24h", Label: "Last 24 hours"},
+	{Value: "7d", Label: "Last 7 days"}, {Value: "30d", Label: "Last 30 days"}}
+
+// eventFilterForm is the event list's filter form with the values of the
+// request (already validated by parseEventFilter).
+func eventFilterForm(c *gin.Context) components.EventFilterForm {
+	f := components.EventFilterForm{Periods: eventPeriods, Kind: c.Query("kind"), Since: c.Query("since"),
+		IP: c.Query("ip"), User: c.Query("user"), Until: c.Query("until")}
+	for _, g := range append(overviewGroups, attackGroup) {
+		f.Kinds = append(f.Kinds, components.Choice{Value: g.key, Label: g.label})
+	}
+	for _, e := range models.EventKinds {
+		f.Kinds = append(f.Kinds, components.Choice{Value: string(e.Kind), Label: e.Words})
+	}
+	// A "since" from a chart link (a time, or a period not offered) stays
+	// selectable as it came.
+	known := f.Since == ""
+	for _, p := range eventPeriods {
+		known = known || p.Value == f.Since
+	}
+	if !known {
+		f.Periods = append([]components.Choice{{Value: f.Since, Label: "Since " + f.Since}}, f.Periods...)
+	}
+	return f
+}
+
 // eventKindsFor resolves the kind filter: a group name or one event kind.
 func eventKindsFor(key string) (eventGroup, bool) {
 	for _, g := range append(overviewGroups, attackGroup) {
@@ -387,5 +414,6 @@ func (h *adminPages) adminEventsPage(c *gin.Context) {
 	if page < l.Pages {
 		l.NextURL = pageURL(page + 1)
 	}
+	l.Form = eventFilterForm(c)
 	h.render(c, http.StatusOK, components.AdminEventsPage(h.page(c, "Security events"), l))
 }

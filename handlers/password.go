@@ -28,7 +28,7 @@ var newPasswordFields = map[string]string{"password": "new_password1"}
 func (h *accountPages) passwordChangePage(c *gin.Context) {
 	p := h.page(c, "Change password")
 	p.Narrow = true
-	h.render(c, http.StatusOK, components.PasswordChangePage(p, newForm(nil)))
+	h.render(c, http.StatusOK, components.PasswordChangePage(p, newForm(nil), !h.sudoFresh(c)))
 }
 
 // passwordChangeSubmit is Django's PasswordChangeView made stricter
@@ -42,7 +42,10 @@ func (h *accountPages) passwordChangeSubmit(c *gin.Context) {
 		return
 	}
 	form := newForm(values)
-	show := func(status int) { h.passwordChangeForm(c, status, form) }
+	// A form that sent the old password gets its field back (with its
+	// error); within a recent confirmation it is not asked for.
+	askOld := !h.sudoFresh(c) || values.Get("old_password") != ""
+	show := func(status int) { h.passwordChangeForm(c, status, form, askOld) }
 	if formMsg != "" {
 		addError(form, "", formMsg)
 		show(http.StatusUnprocessableEntity)
@@ -52,7 +55,13 @@ func (h *accountPages) passwordChangeSubmit(c *gin.Context) {
 	ns, err := h.accounts.ChangePassword(c.Request.Context(), auth.ChangePasswordInput{
 		User: currentUser(c), SessionID: st.ID, IP: c.ClientIP(),
 		Old: values.Get("old_password"), New1: values.Get("new_password1"), New2: values.Get("new_password2"),
+		ConfirmedWithin: h.cfg.ReauthTimeout,
 	})
+	if errors.Is(err, auth.ErrReauthRequired) {
+		// The confirmation ran out between the page and the submit.
+		h.toReauth(c)
+		return
+	}
 	if errors.Is(err, auth.ErrWrongPassword) {
 		addError(form, "old_password", oldPasswordError)
 		show(http.StatusUnprocessableEntity)
@@ -68,11 +77,11 @@ func (h *accountPages) passwordChangeSubmit(c *gin.Context) {
 	h.redirect(c, passwordChangedURL)
 }
 
-func (h *accountPages) passwordChangeForm(c *gin.Context, status int, form components.Form) {
-	h.formOrPage(c, status, components.PasswordChangeForm(form), func() templ.Component {
+func (h *accountPages) passwordChangeForm(c *gin.Context, status int, form components.Form, askOld bool) {
+	h.formOrPage(c, status, components.PasswordChangeForm(form, askOld), func() templ.Component {
 		p := h.page(c, "Change password")
 		p.Narrow = true
-		return components.PasswordChangePage(p, form)
+		return components.PasswordChangePage(p, form, askOld)
 	})
 }
 

@@ -57,7 +57,7 @@ func TestLoginPagePrerendered(t *testing.T) {
 	res := c.postForm("/accounts/logout/", nil)
 	wantRedirect(t, res, "/accounts/login/")
 	flashed := c.get("/accounts/login/")
-	if msg := flashed.text(t, "[data-testid=flash]"); !strings.Contains(msg, "logged out") {
+	if msg := flashed.text(t, "[data-testid=flash]"); !strings.Contains(msg, "signed out") {
 		t.Errorf("flash after logout: got %q", msg)
 	}
 	if after := c.get("/accounts/login/"); after.body != plain.body {

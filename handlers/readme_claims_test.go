@@ -17,7 +17,7 @@ import (
 
 // README (How it behaves, Sessions): "Logout deletes the session's row, so
 // the old cookie is worthless; the browser then gets a new cookie for a
-// fresh, empty session that carries only the "You have been logged out."
+// fresh, empty session that carries only the "You have been signed out."
 // message."
 func TestLogoutAsTheREADMESays(t *testing.T) {
 	ts := newTestServer(t)
@@ -39,7 +39,7 @@ func TestLogoutAsTheREADMESays(t *testing.T) {
 		t.Fatalf("cookie after logout: got %q, want a new token (old %q)", fresh, old)
 	}
 	home := c.get("/")
-	if got := home.text(t, "[data-testid=flash]"); !strings.Contains(got, "You have been logged out.") {
+	if got := home.text(t, "[data-testid=flash]"); !strings.Contains(got, "You have been signed out.") {
 		t.Errorf("the new session's message: got %q", got)
 	}
 	if got := home.text(t, "[data-testid=greeting]"); got != "Welcome to Gatehouse" {

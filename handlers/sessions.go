@@ -18,11 +18,19 @@ import (
 )
 
 func (h *accountPages) sessionsPage(c *gin.Context) {
-	u := currentUser(c)
-	list, err := h.accounts.OwnSessions(c.Request.Context(), u.ID, session(c).ID)
+	rows, ok := h.sessionRows(c)
+	if !ok {
+		return
+	}
+	h.render(c, http.StatusOK, components.SessionsPage(h.page(c, "Your sessions"), rows))
+}
+
+// sessionRows lists the user's sessions for the page.
+func (h *accountPages) sessionRows(c *gin.Context) ([]components.SessionRow, bool) {
+	list, err := h.accounts.OwnSessions(c.Request.Context(), currentUser(c).ID, session(c).ID)
 	if err != nil {
 		h.dbError(c, "list own sessions", err)
-		return
+		return nil, false
 	}
 	rows := make([]components.SessionRow, 0, len(list))
 	for _, s := range list {
@@ -32,32 +40,48 @@ func (h *accountPages) sessionsPage(c *gin.Context) {
 			SignedInAt: s.CreatedAt, LastSeen: s.LastSeenAt, Current: s.Current, Remembered: s.Persistent,
 		})
 	}
-	h.render(c, http.StatusOK, components.SessionsPage(h.page(c, "Your sessions"), rows))
+	return rows, true
 }
 
-// sessionRevokeSubmit ends one of the user's other sessions. htmx gets an
-// empty 200 (the row's form swaps its row away); a plain form comes back
-// to the page with a message.
+// sessionRevokeSubmit ends one of the user's other sessions and says
+// which browser was signed out: htmx gets the list again with the notice
+// (swapped in place); a plain form comes back to the page with a message.
 func (h *accountPages) sessionRevokeSubmit(c *gin.Context) {
 	if _, _, err := h.decodeForm(c); err != nil {
 		return
+	}
+	// The browser's name for the message, read before it goes.
+	before, ok := h.sessionRows(c)
+	if !ok {
+		return
+	}
+	what := "The session"
+	for _, r := range before {
+		if r.PublicID == c.Param("sid") && !r.Current {
+			what = r.Browser + " on " + r.System
+		}
 	}
 	ok, err := h.accounts.RevokeOwnSession(c.Request.Context(), currentUser(c), session(c).ID, c.Param("sid"))
 	if err != nil {
 		h.dbError(c, "revoke own session", err)
 		return
 	}
-	if isHTMX(c) && ok {
-		if !h.saveSession(c) {
+	msg := "Signed out " + what + "."
+	if !ok {
+		msg = "That session had already ended (to end this one, sign out)."
+	}
+	if isHTMX(c) {
+		rows, rowsOK := h.sessionRows(c)
+		if !rowsOK || !h.saveSession(c) {
 			return
 		}
-		c.Status(http.StatusOK)
+		h.render(c, http.StatusOK, components.SessionsCard(rows, msg))
 		return
 	}
 	if ok {
-		h.flash(c, "success", "The session was signed out.")
+		h.flash(c, "success", "%s", msg)
 	} else {
-		h.flash(c, "info", "That session had already ended (to end this one, log out).")
+		h.flash(c, "info", "%s", msg)
 	}
 	h.redirect(c, components.SessionsPath)
 }

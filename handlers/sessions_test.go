@@ -88,11 +88,15 @@ func TestOwnSessions(t *testing.T) {
 			t.Fatalf("got event %q, want %q", e.Kind, models.EventSessionRevoked)
 		}
 	})
-	t.Run("revoke one (htmx) answers an empty 200", func(t *testing.T) {
+	t.Run("revoke one (htmx) answers the list, saying which browser", func(t *testing.T) {
 		res := laptop.htmxPost("/accounts/sessions/"+ids[1]+"/revoke/", nil)
 		wantStatus(t, res, http.StatusOK)
-		if strings.TrimSpace(res.body) != "" {
-			t.Fatalf("htmx: got body %.200q, want none (the row is removed)", res.body)
+		doc := res.doc(t)
+		if got := res.text(t, `[data-testid="sessions-notice"]`); !strings.HasPrefix(got, "Signed out ") || !strings.Contains(got, " on ") {
+			t.Fatalf("htmx: notice %q, want which browser was signed out: %.1500s", got, res.body)
+		}
+		if doc.Find(`[data-session="`+ids[1]+`"]`).Length() != 0 {
+			t.Fatalf("htmx: the revoked session is still listed: %.1500s", res.body)
 		}
 		wantRedirect(t, phone.get("/accounts/profile/"), "/accounts/login/?next=%2Faccounts%2Fprofile%2F")
 	})

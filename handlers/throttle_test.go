@@ -61,7 +61,7 @@ func TestLoginThrottlePerUserAndIP(t *testing.T) {
 		if secs > 60 {
 			t.Fatalf("first block: got Retry-After %d, want at most 60", secs)
 		}
-		if res.doc(t).Find("html").Length() == 0 || res.text(t, "h1") != "Log in" {
+		if res.doc(t).Find("html").Length() == 0 || res.text(t, "h1") != "Sign in" {
 			t.Fatal("plain request: want the full login page")
 		}
 		if got := res.doc(t).Find("#id_username").AttrOr("value", ""); got != name {

@@ -99,6 +99,7 @@ func commands() []command {
 		{name: "check", summary: "check the configuration and the database (--deploy: production settings too)", server: true, define: checkCmd},
 		{name: "backup", args: "FILE", summary: "copy the live SQLite database to FILE and verify it", define: backupCmd("backup")},
 		{name: "restore", args: "FILE", summary: "replace the (stopped) SQLite database with the backup FILE", define: backupCmd("restore")},
+		{name: "healthcheck", summary: "ask the server on this host (ADDR) whether it is ready: exit 0 when /readyz answers 200", define: healthcheckCmd},
 		{name: "help", args: "[COMMAND]", summary: "show this help, or a command's", define: helpCommand},
 	}
 }

@@ -179,6 +179,76 @@ var patterns = map[Name]string{
 	AdminOIDCClientDelete:  "/admin/oidc-clients/:client/delete/",
 }
 
+// Reach is how people arrive at a route. Pages are reached by following
+// links from "/" unless the table below says otherwise; the crawl test
+// (handlers/crawl_test.go) follows links from "/" as a guest, a user and a
+// superuser and fails on any Link page it can open that no link reaches.
+type Reach int
+
+// How a route is reached.
+const (
+	// Link: a page linked from the app's pages (the default).
+	Link Reach = iota
+	// Form: the target of a form's POST (a button), never opened by a link.
+	Form
+	// Mail: opened from a link in an e-mail.
+	Mail
+	// Redirect: where a flow sends people (after a form, or to ask for a
+	// missing step), not a page one opens on one's own.
+	Redirect
+	// Script: fetched by the pages' script (JSON for passkeys, htmx
+	// fragments).
+	Script
+	// Probe: for machines (health checks).
+	Probe
+)
+
+// reachedBy lists the routes that no link needs to reach, and how people
+// get there instead.
+var reachedBy = map[Name]Reach{
+	Healthz: Probe,
+	Readyz:  Probe,
+
+	Logout:            Form,
+	PasswordResetDone: Redirect,
+	ResetLink:         Mail,
+	SetPassword:       Redirect,
+	ResetComplete:     Redirect,
+	AccountDeleted:    Redirect,
+	ConfirmEmail:      Mail,
+	SecondStep:        Redirect,
+	SecondStepPasskey: Script,
+	PasskeyLoginOpts:  Script,
+	PasskeyLogin:      Script,
+
+	SignupValidate: Script,
+
+	SessionRevoke:         Form,
+	SessionsRevokeOthers:  Form,
+	Reauth:                Redirect,
+	ReauthPasskey:         Script,
+	EmailSendVerification: Form,
+	PasswordChangeDone:    Redirect,
+
+	TOTPDeactivate:        Form,
+	RecoveryCodesGenerate: Form,
+	PasskeyRemove:         Form,
+
+	AdminSessionRevoke:     Form,
+	AdminSessionsRevokeAll: Form,
+	AdminPasswordReset:     Form,
+	AdminEmailVerified:     Form,
+	AdminMFAReset:          Form,
+	AdminMailRetry:         Form,
+}
+
+// ReachedBy says how people arrive at route n: Link unless the table says
+// otherwise.
+func ReachedBy(n Name) Reach {
+	Pattern(n) // panics on an unknown name
+	return reachedBy[n]
+}
+
 // Pattern is the Gin pattern of route n, for registering it.
 func Pattern(n Name) string {
 	p, ok := patterns[n]

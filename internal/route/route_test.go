@@ -79,3 +79,16 @@ func TestURLFillsParameters(t *testing.T) {
 	}()
 	URL(AdminUser)
 }
+
+// TestReachedByNamesRoutes: the reach table names only routes of the
+// table, and the default is Link.
+func TestReachedByNamesRoutes(t *testing.T) {
+	for n := range reachedBy {
+		if _, ok := patterns[n]; !ok {
+			t.Errorf("reachedBy names %q, which is not a route", n)
+		}
+	}
+	if ReachedBy(Profile) != Link || ReachedBy(ConfirmEmail) != Mail {
+		t.Error("wrong reach")
+	}
+}
