@@ -199,7 +199,8 @@ const (
 	// Script: fetched by the pages' script (JSON for passkeys, htmx
 	// fragments).
 	Script
-	// Probe: for machines (health checks).
+	// Probe: for machines (health checks, the OpenID provider's endpoints
+	// that apps call).
 	Probe
 )
 
@@ -240,6 +241,22 @@ var reachedBy = map[Name]Reach{
 	AdminEmailVerified:     Form,
 	AdminMFAReset:          Form,
 	AdminMailRetry:         Form,
+
+	// The OpenID provider: apps send people to authorize and end_session
+	// and call the rest; our continue page is where authorize sends them.
+	LoggedOut:             Redirect,
+	OIDCAuthorize:         Redirect,
+	OIDCContinue:          Redirect,
+	OIDCEndSession:        Redirect,
+	OIDCToken:             Probe,
+	OIDCUserinfo:          Probe,
+	OIDCRevoke:            Probe,
+	OIDCIntrospect:        Probe,
+	OIDCDiscovery:         Probe,
+	OIDCKeys:              Probe,
+	AppRemove:             Form,
+	AdminOIDCClientSecret: Form,
+	AdminOIDCClientDelete: Form,
 }
 
 // ReachedBy says how people arrive at route n: Link unless the table says
