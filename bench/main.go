@@ -707,6 +707,32 @@ func (b *bencher) scenarios(bare, small, large, pgSmall, pgLarge *instance) []sc
 		defs[i].inst = small
 	}
 	defs = append([]scenarioDef{ceiling}, defs...)
+	// The OpenID provider's userinfo with a valid access token (tokens got
+	// through the real code flow before measuring).
+	ot := &oidcTokens{}
+	defs = append(defs, scenarioDef{id: "10", slug: "oidc-userinfo", inst: small,
+		groups: []group{{name: "GET /oidc/userinfo/ (bearer access token)", conns: n, requests: func(int) requestSet {
+			t, _ := ot.get(small.s.addr, small.dsn, small.sd, 64)
+			return userinfoGets(small.s.addr, t)
+		}}},
+		check: func(addr string, sd *seeded) error {
+			t, err := ot.get(addr, small.dsn, sd, 64)
+			if err != nil {
+				return err
+			}
+			req, _ := http.NewRequest(http.MethodGet, "http://"+addr+route.URL(route.OIDCUserinfo), nil)
+			req.Header.Set("Authorization", "Bearer "+t[0])
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"preferred_username":"user`) {
+				return fmt.Errorf("GET userinfo: got %d %s", res.StatusCode, body)
+			}
+			return nil
+		}})
 	if large != nil {
 		// The ceiling on the large server too, then scenarios 3 and 2 on it.
 		l := onSmall(large)
@@ -843,7 +869,8 @@ func evaluate(r *report, o options) []target {
 			goal     float64
 		}{{"1", "/healthz (the whole middleware stack)", 0.85}, {"2", "anonymous login page", 0.75}, {"3", "signed-in GET /, SQLite", 0.45},
 			{"p3", "signed-in GET /, PostgreSQL", 0.45},
-			{"9", "signed-in /auth/forward, SQLite", 0.5}, {"p9", "signed-in /auth/forward, PostgreSQL", 0.5}} {
+			{"9", "signed-in /auth/forward, SQLite", 0.5}, {"p9", "signed-in /auth/forward, PostgreSQL", 0.5},
+			{"10", "OpenID userinfo with a valid access token, SQLite", 0.4}} {
 			if g, _, ok := r.find(c.id); ok {
 				v := g.RPS / bare.RPS
 				add(c.name+" vs bare Gin", fmt.Sprintf("%.2f (%.0f / %.0f req/s)", v, g.RPS, bare.RPS), fmt.Sprintf(">= %.2f", c.goal), v, v >= c.goal)

@@ -24,6 +24,7 @@ var (
 	// ConnectionsPath is /accounts/3rdparty/ (sign-ins through other
 	// providers).
 	ConnectionsPath = route.URL(route.Connections)
+	AppsPath        = route.URL(route.Apps)
 )
 
 // AccountPages are the pages of the account area, in the order the
@@ -36,6 +37,7 @@ var AccountPages = []AccountPage{
 	{PasswordPath, "Password", "account-nav-password"},
 	{TwoFactorPath, "Two-factor", "account-nav-2fa"},
 	{ConnectionsPath, "Connected accounts", "account-nav-3rdparty"},
+	{AppsPath, "Apps", "account-nav-apps"},
 	{DeletePath, "Delete account", "account-nav-delete"},
 }
 
@@ -56,6 +58,8 @@ func accountLinkText(ap AccountPage) string {
 		return "Two-factor authentication and passkeys"
 	case ConnectionsPath:
 		return "Sign-ins through other providers"
+	case AppsPath:
+		return "Apps you signed in to with Gatehouse"
 	}
 	return ap.Label
 }

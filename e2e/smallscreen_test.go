@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"gatehouse/internal/oidcop"
 )
 
 // phoneWidth is the CSS width of a small phone (iPhone SE, many Androids).
@@ -62,6 +65,17 @@ var pageVisits = map[string]string{
 	"/auth/denied/":                            "/auth/denied/?next=/",
 	"/auth/forward":                            "", // answers reverse proxies, not people
 	"/auth/request":                            "", // answers reverse proxies, not people
+	"/accounts/apps/":                          "/accounts/apps/",
+	"/accounts/logged-out/":                    "/accounts/logged-out/",
+	"/admin/oidc-clients/":                     "/admin/oidc-clients/",
+	"/admin/oidc-clients/add/":                 "/admin/oidc-clients/add/",
+	"/admin/oidc-clients/:client/":             "/admin/oidc-clients/{client}/",
+	"/oidc/continue/":                          "/oidc/continue/?id=not-a-request",
+	"/oidc/end_session/":                       "/oidc/end_session/",
+	"/oidc/authorize/":                         "", // redirects to the login page or answers the client; no page of its own
+	"/oidc/userinfo/":                          "", // JSON for apps
+	"/oidc/keys/":                              "", // JSON for apps
+	"/.well-known/openid-configuration":        "", // JSON for apps
 	"/healthz":                                 "",
 	"/readyz":                                  "",
 	"/assets/*file":                            "",
@@ -89,6 +103,9 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	signInOverHTTP(t, a, subject.Username, userPassword)
 	signInOverHTTP(t, a, subject.Username, "wrong password")
 	ops, err := a.accounts.GroupAddByCommand(t.Context(), "operations-"+long, []string{subject.Username, "alice"})
+	// An app with a long name and redirect URI: the admin's client pages.
+	clientID, _, err := oidcop.AddClient(context.Background(), a.db, oidcop.NewClient{Name: "Wide " + long[:40],
+		RedirectURIs: []string{"https://" + long + ".example.com/" + long + "/callback"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +153,7 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 			for _, u := range urls {
 				u = strings.ReplaceAll(u, "{user}", fmt.Sprint(subject.ID))
 				u = strings.ReplaceAll(u, "{group}", fmt.Sprint(ops.Group.ID))
+				u = strings.ReplaceAll(u, "{client}", clientID)
 				b.open(u)
 				b.waitUntil("the page to load", "document.readyState === 'complete'")
 				// A phone widens its layout viewport (and zooms out) to fit a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"gatehouse/internal/oidcop"
 	"gatehouse/internal/route"
 )
 
@@ -87,6 +88,8 @@ func TestEveryPageIsReachedByLinks(t *testing.T) {
 	guest := ts.client(t)
 	_ = adminUser
 	group, err := ts.app.Accounts().GroupAddByCommand(t.Context(), "crawl", []string{"target"})
+	// A registered app: the admin's client page has a row.
+	clientID, _, err := oidcop.AddClient(t.Context(), ts.db, oidcop.NewClient{Name: "Wiki", RedirectURIs: []string{"https://wiki.example/cb"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +104,8 @@ func TestEveryPageIsReachedByLinks(t *testing.T) {
 			return route.URL(n, target.ID), true
 		case strings.Count(p, ":") == 1 && strings.Contains(p, ":gid"):
 			return route.URL(n, group.Group.ID), true
+		case strings.Count(p, ":") == 1 && strings.Contains(p, ":client"):
+			return route.URL(n, clientID), true
 		}
 		return "", false
 	}

@@ -72,6 +72,9 @@ func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 type testSetup struct {
 	hasher *passhash.Hasher
 	dbOpts []models.OpenOption
+	// listener, when set, is where the server listens (so BaseURL can be
+	// its address before the app is built: the OpenID issuer).
+	listener net.Listener
 }
 
 // newTestServerWith is newTestServer with a custom hasher or database
@@ -116,7 +119,15 @@ func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *te
 		stopBG()
 		<-bgDone
 	})
-	srv := httptest.NewServer(app.Handler)
+	var srv *httptest.Server
+	if setup.listener != nil {
+		srv = httptest.NewUnstartedServer(app.Handler)
+		srv.Listener.Close()
+		srv.Listener = setup.listener
+		srv.Start()
+	} else {
+		srv = httptest.NewServer(app.Handler)
+	}
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -177,7 +188,7 @@ type response struct {
 }
 
 // doc parses the body as HTML.
-func (r *response) doc(t *testing.T) *goquery.Document {
+func (r *response) doc(t testing.TB) *goquery.Document {
 	t.Helper()
 	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
 	if err != nil {
@@ -187,7 +198,7 @@ func (r *response) doc(t *testing.T) *goquery.Document {
 }
 
 // text returns the trimmed text of the first element matching sel.
-func (r *response) text(t *testing.T, sel string) string {
+func (r *response) text(t testing.TB, sel string) string {
 	t.Helper()
 	return strings.TrimSpace(r.doc(t).Find(sel).First().Text())
 }

@@ -14,13 +14,20 @@ import (
 func (a *App) Routes() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(a.h.crossOriginDenied))
+	// The OpenID provider's back-channel endpoints are called cross-origin
+	// by design (a single-page app's token request carries its Origin);
+	// each authenticates its client itself. Exempt from the cross-origin
+	// form check, never from client authentication.
+	for _, n := range []route.Name{route.OIDCToken, route.OIDCRevoke, route.OIDCIntrospect, route.OIDCUserinfo} {
+		cop.AddInsecureBypassPattern("POST " + route.URL(n))
+	}
 	return cop.Handler(a.router())
 }
 
 // router builds the Gin engine with every route and middleware.
 func (a *App) router() *gin.Engine {
 	h := a.h
-	mw, signIn, account, admin, mfa, social := a.areas.mw, a.areas.signIn, a.areas.account, a.areas.admin, a.areas.mfa, a.areas.social
+	mw, signIn, account, admin, mfa, social, oidcp := a.areas.mw, a.areas.signIn, a.areas.account, a.areas.admin, a.areas.mfa, a.areas.social, a.areas.oidc
 	if h.cfg.Debug {
 		gin.SetMode(gin.DebugMode)
 	} else {
@@ -44,6 +51,22 @@ func (a *App) router() *gin.Engine {
 	r.GET(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 	r.HEAD(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 
+	// The OpenID provider: discovery and keys from memory; op's own
+	// endpoints with the database but without sessions (bearer tokens and
+	// client credentials, never cookies).
+	r.GET(route.Pattern(route.OIDCDiscovery), oidcp.discovery)
+	r.GET(route.Pattern(route.OIDCKeys), oidcp.jwks)
+	opAPI := r.Group("/", mw.noStore, mw.databaseDeadline, mw.limitBody, mw.clientInfo)
+	opAPI.GET(route.Pattern(route.OIDCAuthorize), oidcp.opEndpoint)
+	opAPI.POST(route.Pattern(route.OIDCAuthorize), oidcp.opEndpoint)
+	for _, n := range []route.Name{route.OIDCToken, route.OIDCRevoke, route.OIDCIntrospect} {
+		opAPI.POST(route.Pattern(n), oidcp.opEndpoint)
+		opAPI.OPTIONS(route.Pattern(n), oidcp.opEndpoint)
+	}
+	opAPI.GET(route.Pattern(route.OIDCUserinfo), oidcp.opEndpoint)
+	opAPI.POST(route.Pattern(route.OIDCUserinfo), oidcp.opEndpoint)
+	opAPI.OPTIONS(route.Pattern(route.OIDCUserinfo), oidcp.opEndpoint)
+
 	app := r.Group("/", mw.noStore, mw.databaseDeadline, mw.limitBody, mw.clientInfo,
 		h.installSessions(), mw.loadUser)
 
@@ -60,6 +83,11 @@ func (a *App) router() *gin.Engine {
 	app.GET(route.Pattern(route.AccountDeleted), account.accountDeletedPage)
 	app.GET(route.Pattern(route.ConfirmEmail), account.confirmEmailPage)
 	app.POST(route.Pattern(route.ConfirmEmail), account.confirmEmailSubmit)
+	app.GET(route.Pattern(route.OIDCContinue), oidcp.continueFlow)
+	app.POST(route.Pattern(route.OIDCContinue), oidcp.continueFlow)
+	app.GET(route.Pattern(route.OIDCEndSession), oidcp.endSession)
+	app.POST(route.Pattern(route.OIDCEndSession), oidcp.endSession)
+	app.GET(route.Pattern(route.LoggedOut), oidcp.loggedOutPage)
 
 	// Forward auth (forward.go): asked by reverse proxies, answered from
 	// the session and the access rules, never writing.
@@ -95,6 +123,8 @@ func (a *App) router() *gin.Engine {
 	sudo.POST(route.Pattern(route.Delete), account.deleteAccountSubmit)
 	user.POST(route.Pattern(route.EmailSendVerification), account.resendVerificationSubmit)
 	user.GET(route.Pattern(route.PasswordChangeDone), account.passwordChangeDonePage)
+	user.GET(route.Pattern(route.Apps), oidcp.appsPage)
+	user.POST(route.Pattern(route.AppRemove), oidcp.appRemoveSubmit)
 
 	// Staff only: anonymous visitors go to the login page, other users get
 	// 403. Every rule about whom staff may change is the model's
@@ -126,6 +156,13 @@ func (a *App) router() *gin.Engine {
 	staff.POST(route.Pattern(route.AdminGroupDelete), mw.requireSudo, groups.adminGroupDeleteSubmit)
 	staff.POST(route.Pattern(route.AdminUserGroups), mw.requireSudo, groups.adminUserGroupsSubmit)
 	staff.GET(route.Pattern(route.AdminAccessRules), groups.adminAccessPage)
+	staff.GET(route.Pattern(route.AdminOIDCClients), oidcp.adminClientsPage)
+	staff.GET(route.Pattern(route.AdminOIDCClientAdd), oidcp.adminClientAddPage)
+	staff.POST(route.Pattern(route.AdminOIDCClientAdd), mw.requireSudo, oidcp.adminClientAddSubmit)
+	staff.GET(route.Pattern(route.AdminOIDCClient), oidcp.adminClientPage)
+	staff.POST(route.Pattern(route.AdminOIDCClient), mw.requireSudo, oidcp.adminClientSubmit)
+	staff.POST(route.Pattern(route.AdminOIDCClientSecret), mw.requireSudo, oidcp.adminClientSecretSubmit)
+	staff.POST(route.Pattern(route.AdminOIDCClientDelete), mw.requireSudo, oidcp.adminClientDeleteSubmit)
 
 	// Two-factor authentication (mfa.go). The second login step: a
 	// pending session, not signed in.

@@ -31,7 +31,16 @@ type Metrics struct {
 	sessionsCreated prometheus.Counter
 	sessionsEnded   prometheus.Counter
 	forward         *prometheus.CounterVec
+	oidcTokens      *prometheus.CounterVec
 }
+
+// OpenID provider token outcomes (the outcome label of
+// gatehouse_oidc_tokens_total), by grant (code, refresh).
+const (
+	OIDCIssued  = "issued"
+	OIDCRefused = "refused"
+	OIDCReuse   = "reuse"
+)
 
 // Login outcomes (the outcome label of gatehouse_logins_total).
 const (
@@ -88,8 +97,12 @@ func New() *Metrics {
 			Help: "Forward-auth checks by rule (its 0-based index in ACCESS_RULES, or default), policy and decision (allow, login, second_factor, setup_second_factor, deny).",
 		}, []string{"rule", "policy", "decision"}),
 	}
+	m.oidcTokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_oidc_tokens_total",
+		Help: "OpenID provider token requests by grant (code, refresh) and outcome (issued, refused, reuse: a spent code or refresh token presented again).",
+	}, []string{"grant", "outcome"})
 	m.reg.MustRegister(m.forward, m.requests, m.logins, m.events, m.throttleRefused, m.hashWait, m.outboxFailures,
-		m.sessionsCreated, m.sessionsEnded,
+		m.sessionsCreated, m.sessionsEnded, m.oidcTokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -148,6 +161,15 @@ func (m *Metrics) ThrottleRefused(limit string) {
 		return
 	}
 	m.throttleRefused.WithLabelValues(limit).Inc()
+}
+
+// OIDCToken records a token request of grant ("code" or "refresh") with
+// outcome (one of the OIDC constants).
+func (m *Metrics) OIDCToken(grant, outcome string) {
+	if m == nil {
+		return
+	}
+	m.oidcTokens.WithLabelValues(grant, outcome).Inc()
 }
 
 // OutboxFailed records an e-mail delivery attempt that failed.

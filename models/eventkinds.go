@@ -63,6 +63,11 @@ var EventKinds = []EventInfo{
 	{EventGroupsChanged, "Groups changed"},
 	{EventForwardDenied, "Refused entry to a protected app"},
 	{EventForwardStepUp, "Asked for a second factor to enter a protected app"},
+	{EventOIDCGrant, "Signed in to an app with Gatehouse"},
+	{EventOIDCConsent, "Allowed an app to see account details"},
+	{EventOIDCAccessRemoved, "Removed an app's access"},
+	{EventOIDCRevoked, "An app gave up its access"},
+	{EventOIDCTokenReuse, "An app's used code or token came back; its sign-in was revoked"},
 }
 
 var eventInfo = func() map[EventKind]EventInfo {
@@ -114,6 +119,21 @@ const (
 	EventNewDevice EventKind = "new_device_sign_in"
 	// EventAccountDeleteFailed: a wrong password on the delete form.
 	EventAccountDeleteFailed EventKind = "account_delete_failed"
+)
+
+// Events of the OpenID provider (internal/oidcop).
+const (
+	// EventOIDCGrant: an app received a sign-in (a code was approved).
+	EventOIDCGrant EventKind = "oidc_grant"
+	// EventOIDCConsent: the person pressed Allow on the consent page.
+	EventOIDCConsent EventKind = "oidc_consent"
+	// EventOIDCAccessRemoved: "Remove access" on /accounts/apps/.
+	EventOIDCAccessRemoved EventKind = "oidc_access_removed"
+	// EventOIDCRevoked: a client revoked a token (RFC 7009).
+	EventOIDCRevoked EventKind = "oidc_token_revoked"
+	// EventOIDCTokenReuse: a spent code or refresh token was presented
+	// again; the family it belongs to was revoked.
+	EventOIDCTokenReuse EventKind = "oidc_token_reuse"
 )
 
 // Events of the e-mail flows.

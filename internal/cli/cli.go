@@ -96,6 +96,8 @@ func commands() []command {
 		{name: "importdjango", args: "SOURCE", summary: "import users and their passwords from a Django database (SQLite path or postgres:// URL)", define: importDjangoCommand},
 		{name: "outbox", args: "ACTION [ID...]", summary: "mail waiting or failed: list [--failed] shows it, retry (ID... | --failed) sends it again now", define: outboxCmd},
 		{name: "group", args: "ACTION [GROUP] [USER]...", summary: "groups: add GROUP USER... (creates GROUP), remove GROUP USER..., list [GROUP]", define: groupCmd},
+		{name: "oidc-client", args: "ACTION [ID]", summary: "apps that sign in with Gatehouse: add --name N --redirect-uri URI… [--public] [--skip-consent], list, remove ID", define: oidcClientCmd},
+		{name: "oidc-keys", args: "ACTION", summary: "rotate: a new OpenID signing key (the old one stays published until its tokens expire)", server: true, define: oidcKeysCmd},
 		{name: "check", summary: "check the configuration and the database (--deploy: production settings too)", server: true, define: checkCmd},
 		{name: "backup", args: "FILE", summary: "copy the live SQLite database to FILE and verify it", define: backupCmd("backup")},
 		{name: "restore", args: "FILE", summary: "replace the (stopped) SQLite database with the backup FILE", define: backupCmd("restore")},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gatehouse/auth"
+	"gatehouse/internal/oidcop"
 	"gatehouse/internal/settings"
 	"gatehouse/internal/upstream"
 	"gatehouse/mail"
@@ -130,6 +131,8 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		{"SESSION_IDLE_TIMEOUT", settings.DefaultSessionIdleTimeout, &c.SessionIdleTimeout},
 		{"EVENT_RETENTION", models.DefaultEventRetention, &c.EventRetention},
 		{"REAUTH_TIMEOUT", auth.DefaultReauthTimeout, &c.ReauthTimeout},
+		{"OIDC_ACCESS_TOKEN_LIFETIME", oidcop.DefaultAccessTokenLifetime, &c.OIDCAccessTokenLifetime},
+		{"OIDC_REFRESH_TOKEN_LIFETIME", oidcop.DefaultRefreshTokenLifetime, &c.OIDCRefreshTokenLifetime},
 		{"PASSWORD_RESET_TIMEOUT", models.DefaultResetTimeout, &c.PasswordResetTimeout},
 		{"THROTTLE_BLOCK", settings.DefaultThrottleBlock, &c.ThrottleBlock},
 		{"THROTTLE_MAX_BLOCK", settings.DefaultThrottleMaxBlock, &c.ThrottleMaxBlock},

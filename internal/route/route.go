@@ -41,6 +41,19 @@ const (
 	ForwardAuth    Name = "forward_auth"
 	ForwardRequest Name = "forward_auth_request"
 	ForwardDenied  Name = "forward_auth_denied"
+	LoggedOut      Name = "logged_out"
+
+	// The OpenID provider (internal/oidcop, handlers/oidc.go). op serves
+	// the first five itself; the rest are ours.
+	OIDCAuthorize  Name = "oidc_authorize"
+	OIDCToken      Name = "oidc_token"
+	OIDCUserinfo   Name = "oidc_userinfo"
+	OIDCRevoke     Name = "oidc_revoke"
+	OIDCIntrospect Name = "oidc_introspect"
+	OIDCDiscovery  Name = "oidc_discovery"
+	OIDCKeys       Name = "oidc_keys"
+	OIDCEndSession Name = "oidc_end_session"
+	OIDCContinue   Name = "oidc_continue"
 
 	// Guests only.
 	Login          Name = "login"
@@ -62,6 +75,8 @@ const (
 	EmailSendVerification Name = "email_send_verification"
 	PasswordChangeDone    Name = "password_change_done"
 	TwoFactor             Name = "mfa_index"
+	Apps                  Name = "apps"
+	AppRemove             Name = "app_remove" // :client
 
 	// Signed in, with a recent confirmation (sudo).
 	PasswordChange        Name = "password_change"
@@ -97,6 +112,11 @@ const (
 	AdminGroupDelete       Name = "admin_group_delete" // :gid
 	AdminUserGroups        Name = "admin_user_groups"  // :id
 	AdminAccessRules       Name = "admin_access_rules"
+	AdminOIDCClients       Name = "admin_oidc_clients"
+	AdminOIDCClientAdd     Name = "admin_oidc_client_add"
+	AdminOIDCClient        Name = "admin_oidc_client"        // :client
+	AdminOIDCClientSecret  Name = "admin_oidc_client_secret" // :client
+	AdminOIDCClientDelete  Name = "admin_oidc_client_delete" // :client
 )
 
 // patterns is the table: each route's Gin pattern.
@@ -122,6 +142,17 @@ var patterns = map[Name]string{
 	ForwardAuth:       "/auth/forward",
 	ForwardRequest:    "/auth/request",
 	ForwardDenied:     "/auth/denied/",
+	LoggedOut:         "/accounts/logged-out/",
+
+	OIDCAuthorize:  "/oidc/authorize/",
+	OIDCToken:      "/oidc/token/",
+	OIDCUserinfo:   "/oidc/userinfo/",
+	OIDCRevoke:     "/oidc/revoke/",
+	OIDCIntrospect: "/oidc/introspect/",
+	OIDCDiscovery:  "/.well-known/openid-configuration",
+	OIDCKeys:       "/oidc/keys/",
+	OIDCEndSession: "/oidc/end_session/",
+	OIDCContinue:   "/oidc/continue/",
 
 	Login:          "/accounts/login/",
 	Signup:         "/accounts/signup/",
@@ -141,6 +172,8 @@ var patterns = map[Name]string{
 	EmailSendVerification: "/accounts/email/send-verification/",
 	PasswordChangeDone:    "/accounts/password_change/done/",
 	TwoFactor:             "/accounts/2fa/",
+	Apps:                  "/accounts/apps/",
+	AppRemove:             "/accounts/apps/:client/remove/",
 
 	PasswordChange:        "/accounts/password_change/",
 	Email:                 "/accounts/email/",
@@ -174,6 +207,11 @@ var patterns = map[Name]string{
 	AdminGroupDelete:       "/admin/groups/:gid/delete/",
 	AdminUserGroups:        "/admin/users/:id/groups/",
 	AdminAccessRules:       "/admin/access/",
+	AdminOIDCClients:       "/admin/oidc-clients/",
+	AdminOIDCClientAdd:     "/admin/oidc-clients/add/",
+	AdminOIDCClient:        "/admin/oidc-clients/:client/",
+	AdminOIDCClientSecret:  "/admin/oidc-clients/:client/secret/",
+	AdminOIDCClientDelete:  "/admin/oidc-clients/:client/delete/",
 }
 
 // Reach is how people arrive at a route. Pages are reached by following
@@ -196,7 +234,8 @@ const (
 	// Script: fetched by the pages' script (JSON for passkeys, htmx
 	// fragments).
 	Script
-	// Probe: for machines (health checks).
+	// Probe: for machines (health checks, the OpenID provider's endpoints
+	// that apps call).
 	Probe
 )
 
@@ -257,6 +296,21 @@ var reachedBy = map[Name]Reach{
 	ForwardAuth:    Probe,
 	ForwardRequest: Probe,
 	ForwardDenied:  Redirect,
+	// The OpenID provider: apps send people to authorize and end_session
+	// and call the rest; our continue page is where authorize sends them.
+	LoggedOut:             Redirect,
+	OIDCAuthorize:         Redirect,
+	OIDCContinue:          Redirect,
+	OIDCEndSession:        Redirect,
+	OIDCToken:             Probe,
+	OIDCUserinfo:          Probe,
+	OIDCRevoke:            Probe,
+	OIDCIntrospect:        Probe,
+	OIDCDiscovery:         Probe,
+	OIDCKeys:              Probe,
+	AppRemove:             Form,
+	AdminOIDCClientSecret: Form,
+	AdminOIDCClientDelete: Form,
 }
 
 // ReachedBy says how people arrive at route n: Link unless the table says

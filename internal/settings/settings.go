@@ -15,6 +15,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/internal/access"
+	"gatehouse/internal/oidcop"
 	"gatehouse/internal/route"
 	"gatehouse/internal/upstream"
 	"gatehouse/mail"
@@ -79,6 +80,12 @@ type Config struct {
 	TouchFlushEvery time.Duration
 	// EventRetention is how long security events are kept.
 	EventRetention time.Duration
+	// OIDCAccessTokenLifetime (OIDC_ACCESS_TOKEN_LIFETIME) is how long the
+	// OpenID provider's access and ID tokens last;
+	// OIDCRefreshTokenLifetime (OIDC_REFRESH_TOKEN_LIFETIME) how long a
+	// refresh token lasts unused (each use rotates it and starts again).
+	OIDCAccessTokenLifetime  time.Duration
+	OIDCRefreshTokenLifetime time.Duration
 	// PasswordResetTimeout is how long a reset link works.
 	PasswordResetTimeout time.Duration
 	// PasswordResetThrottle is how long after a reset mail no second one
@@ -219,6 +226,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.EventRetention <= 0 {
 		c.EventRetention = models.DefaultEventRetention
+	}
+	if c.OIDCAccessTokenLifetime <= 0 {
+		c.OIDCAccessTokenLifetime = oidcop.DefaultAccessTokenLifetime
+	}
+	if c.OIDCRefreshTokenLifetime <= 0 {
+		c.OIDCRefreshTokenLifetime = oidcop.DefaultRefreshTokenLifetime
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
