@@ -231,7 +231,7 @@ func (h *forwardAuth) check(c *gin.Context, read func(*http.Request) (original, 
 var identityHeaders = []string{"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups"}
 
 // absolute is path on Gatehouse's own host.
-func (h *Handler) absolute(path string) string { return h.cfg.BaseURL + path }
+func (h *forwardAuth) absolute(path string) string { return h.cfg.BaseURL + path }
 
 // wantsJSON reports a client asking for JSON rather than a page.
 func wantsJSON(c *gin.Context) bool {

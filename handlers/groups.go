@@ -186,7 +186,7 @@ func (h *groupPages) adminUserGroupsSubmit(c *gin.Context) {
 }
 
 // userGroupChoices is every group, ticked where userID is a member.
-func (h *Handler) userGroupChoices(c *gin.Context, userID uint) ([]components.GroupChoice, error) {
+func (h *adminPages) userGroupChoices(c *gin.Context, userID uint) ([]components.GroupChoice, error) {
 	groups := models.NewGroups(h.users.DB())
 	all, err := groups.List(c.Request.Context())
 	if err != nil {

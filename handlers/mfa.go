@@ -238,7 +238,7 @@ func (h *mfaPages) recoveryCodesGenerateSubmit(c *gin.Context) {
 }
 
 // pendingNext is the next parameter of the second step, checked.
-func (h *Handler) pendingNext(v string) string {
+func (h *mfaPages) pendingNext(v string) string {
 	if !h.nextOK(v) {
 		return ""
 	}

@@ -93,7 +93,7 @@ func (h *oidcPages) jwks(c *gin.Context) {
 }
 
 // messagePage answers status with a page that says msg.
-func (h *Handler) messagePage(c *gin.Context, status int, title, msg string) {
+func (h *oidcPages) messagePage(c *gin.Context, status int, title, msg string) {
 	p := h.page(c, title)
 	h.render(c, status, components.ErrorPage(p, status, msg))
 }

@@ -39,26 +39,26 @@ type socialPages struct {
 }
 
 // flowCookie names the browser-binding cookie of a flow in progress.
-func (h *Handler) flowCookie() string {
+func (h *socialPages) flowCookie() string {
 	if h.secure() {
 		return "__Host-upstream"
 	}
 	return "upstream"
 }
 
-func (h *Handler) setFlowCookie(c *gin.Context, value string, life time.Duration) {
+func (h *socialPages) setFlowCookie(c *gin.Context, value string, life time.Duration) {
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: h.flowCookie(), Value: value, Path: "/", MaxAge: int(life / time.Second),
 		HttpOnly: true, Secure: h.secure(), SameSite: http.SameSiteLaxMode,
 	})
 }
 
-func (h *Handler) clearFlowCookie(c *gin.Context) {
+func (h *socialPages) clearFlowCookie(c *gin.Context) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: h.flowCookie(), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: h.secure(), SameSite: http.SameSiteLaxMode})
 }
 
-func (h *Handler) flowBinding(c *gin.Context) string {
+func (h *socialPages) flowBinding(c *gin.Context) string {
 	ck, err := c.Request.Cookie(h.flowCookie())
 	if err != nil {
 		return ""
@@ -83,7 +83,7 @@ func loginRoute(p *upstream.Provider) string {
 	return route.URL(route.SocialLogin, p.Config.ID)
 }
 
-func (h *Handler) callbackURL(p *upstream.Provider) string {
+func (h *socialPages) callbackURL(p *upstream.Provider) string {
 	if p.Config.Type == upstream.TypeGitHub {
 		return h.cfg.BaseURL + route.URL(route.GitHubCallback)
 	}
@@ -239,7 +239,7 @@ func socialErrorMessage(p *upstream.Provider, err error) string {
 
 // socialError answers a failed flow on the error page (or the error page
 // of the app for a database failure).
-func (h *Handler) socialError(c *gin.Context, p *upstream.Provider, err error) {
+func (h *socialPages) socialError(c *gin.Context, p *upstream.Provider, err error) {
 	var terr *auth.ThrottledError
 	if errors.As(err, &terr) {
 		h.cfg.Metrics.ThrottleRefused(terr.Scope)
