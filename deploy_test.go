@@ -645,17 +645,9 @@ func TestComposeFile(t *testing.T) {
 		if strings.Contains(string(conf), "| `"+k+"` |") {
 			continue
 		}
-		if slices.Contains(pendingSettings, k) {
-			t.Logf("compose.yaml sets %s, which issue 25 adds (not in docs/configuration.md yet)", k)
-			continue
-		}
 		t.Errorf("compose.yaml gives gatehouse %s, which docs/configuration.md does not document", k)
 	}
 }
-
-// pendingSettings are settings compose.yaml uses that forward auth (issue
-// 25) brings; until it lands, Gatehouse ignores them.
-var pendingSettings = []string{"SESSION_COOKIE_DOMAIN", "ACCESS_RULES"}
 
 // deploy/Caddyfile is valid as written, and works: Caddy run from it, in
 // front of the real binary (configured as compose.yaml configures it, with

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"gatehouse/internal/access"
+	"gatehouse/internal/upstream"
 	"net/url"
 	"os"
 	"regexp"
@@ -95,6 +97,10 @@ func decodeStrict(t *testing.T, path string, v any) {
 
 func TestExamples(t *testing.T) {
 	t.Run("access-rules.yml", func(t *testing.T) {
+		// The loader serve uses (ACCESS_RULES) takes the file as it is.
+		if _, err := access.Load("examples/access-rules.yml"); err != nil {
+			t.Fatalf("ACCESS_RULES loader refuses the example: %v", err)
+		}
 		var f accessRules
 		decodeStrict(t, "examples/access-rules.yml", &f)
 		ac := f.AccessControl
@@ -145,6 +151,10 @@ func TestExamples(t *testing.T) {
 	})
 
 	t.Run("social-providers.yml", func(t *testing.T) {
+		// The loader serve uses (SOCIAL_PROVIDERS) takes the file as it is.
+		if _, err := upstream.LoadFile("examples/social-providers.yml"); err != nil {
+			t.Fatalf("SOCIAL_PROVIDERS loader refuses the example: %v", err)
+		}
 		var f socialProviders
 		decodeStrict(t, "examples/social-providers.yml", &f)
 		if len(f.Providers) == 0 {

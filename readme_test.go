@@ -69,6 +69,10 @@ var readmeCommands = map[string]readmeCheck{
 	"go tool task bench -- -only 1,3,7.3 -profile /tmp/prof": {task: true},
 	"go tool task microbench":                                {task: true},
 	"go tool task i18n":                                      {task: true},
+	"go run . oidc-client add --name Grafana --redirect-uri https://grafana.example.com/login/generic_oauth --skip-consent": {
+		test: "TestOIDCClientCommand"},
+	"go run . oidc-client list": {test: "TestOIDCClientCommand"},
+	"go run . oidc-keys rotate": {test: "TestOIDCKeysRotate"},
 	"go tool task bench -- -postgres 'postgres://gatehouse:gatehouse@127.0.0.1:5432/postgres?sslmode=disable'": {task: true},
 	"sudo apt-get install chromium": {manual: "installs a system package; .ci/run installs the same one " +
 		"(checked below: it must contain `apt-get install -y chromium`)"},

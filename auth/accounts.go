@@ -77,6 +77,14 @@ type Policy struct {
 	// MaxPasskeys bounds the passkeys of one account (DefaultMaxPasskeys
 	// when 0).
 	MaxPasskeys int
+	// SocialEmailAuthentication connects an identity from another
+	// provider to the account with the same address when both sides have
+	// it verified (django-allauth's SOCIALACCOUNT_EMAIL_AUTHENTICATION;
+	// off: the person signs in to the account and connects it).
+	SocialEmailAuthentication bool
+	// UpstreamPerIP limits sign-ins through other providers started from
+	// one client address (each stores a flow and may reach the provider).
+	UpstreamPerIP models.Limit
 }
 
 // MaxPasskeys is the MAX_PASSKEYS cap.
@@ -127,6 +135,8 @@ const (
 	ScopeResetIP     = "reset:ip"
 	ScopeSignupIP    = "signup:ip"
 	ScopeSignupCheck = "signup-check:ip"
+	// ScopeUpstreamIP counts sign-ins started through other providers.
+	ScopeUpstreamIP = "upstream:ip"
 )
 
 // ThrottledError reports an attempt refused by a limit: try again after
@@ -232,7 +242,7 @@ func (a *Accounts) transaction(ctx context.Context, op string, fn func(tx *gorm.
 	}
 	for _, s := range []error{models.ErrInvalidCredentials, models.ErrInvalidToken, ErrWrongPassword, models.ErrDuplicateUsername, models.ErrDuplicateEmail,
 		ErrNotAllowed, ErrOwnSuperuser, ErrDeactivateSelf, ErrDeleteSelf, ErrLastSuperuser, models.ErrNotFound, ErrSetOwnPassword,
-		ErrWrongCode, ErrSecondFactorExpired, ErrTOTPExists, ErrNoSecondFactor, ErrSetupExpired, ErrMFAUnavailable, ErrPasskeyFailed} {
+		ErrWrongCode, ErrSecondFactorExpired, ErrUpstreamState, ErrIdentityTaken, ErrIdentityNotYours, ErrLastWayIn, ErrUpstreamEmailInUse, ErrTOTPExists, ErrNoSecondFactor, ErrSetupExpired, ErrMFAUnavailable, ErrPasskeyFailed} {
 		if errors.Is(err, s) {
 			return s
 		}

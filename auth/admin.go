@@ -175,6 +175,12 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 				return err
 			}
 		}
+		if target.IsActive && !after.IsActive {
+			// A deactivated account's apps lose their tokens too.
+			if _, err := models.RevokeOIDCUserTokens(tx, target.ID, ""); err != nil {
+				return err
+			}
+		}
 		changes := res.Changes()
 		if len(changes) == 0 {
 			return nil

@@ -86,6 +86,13 @@ func eraseAccount(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uin
 	if err := tx.Where("user_id = ?", u.ID).Delete(&models.OutboxMessage{}).Error; err != nil {
 		return err
 	}
+	// The apps' tokens and grants (the foreign keys would cascade; saying
+	// it keeps the list of what an account leaves behind in one place).
+	for _, m := range []any{&models.OIDCToken{}, &models.OIDCGrant{}, &models.OIDCAuthRequest{}} {
+		if err := tx.Where("user_id = ?", u.ID).Delete(m).Error; err != nil {
+			return err
+		}
+	}
 	name := Tombstone(u.ID)
 	if err := tx.Model(&models.AuthEvent{}).Where("user_id = ?", u.ID).Update("username", name).Error; err != nil {
 		return err

@@ -32,7 +32,7 @@ func NewDeviceToken() (string, error) { return secret.New() }
 // a known one is touched; an unknown one is stored and, when the account
 // already knows others, recorded and notified by mail. token "" (no
 // cookie) counts as unknown but stores nothing.
-func noteDevice(tx *gorm.DB, ctx context.Context, u *models.User, token string) error {
+func noteDevice(tx *gorm.DB, ctx context.Context, u *models.User, token, via string) error {
 	now := time.Now().UTC()
 	hash := ""
 	if DeviceCookieValid(token) {
@@ -63,7 +63,11 @@ func noteDevice(tx *gorm.DB, ctx context.Context, u *models.User, token string) 
 	if known == 0 {
 		return nil
 	}
-	if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventNewDevice, u, nil, "")); err != nil {
+	detail := ""
+	if via != "" {
+		detail = "via " + via
+	}
+	if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventNewDevice, u, nil, detail)); err != nil {
 		return err
 	}
 	if u.Email == "" {
@@ -72,6 +76,6 @@ func noteDevice(tx *gorm.DB, ctx context.Context, u *models.User, token string) 
 	ci := models.ClientInfoOf(ctx)
 	browser, system := models.DescribeAgent(ci.UserAgent)
 	return models.Enqueue(tx, models.KindNewDevice, &u.ID, u.Email, map[string]string{
-		"username": u.Username, "when": now.Format(time.RFC3339), "ip": ci.IP, "browser": browser + " on " + system,
+		"username": u.Username, "when": now.Format(time.RFC3339), "ip": ci.IP, "browser": browser + " on " + system, "via": via,
 	})
 }

@@ -161,6 +161,9 @@ type signInStep struct {
 	remember  bool
 	device    string
 	detail    string // for the event, e.g. "passkey: Laptop"
+	// via names the other provider of an upstream sign-in (the new-device
+	// notice says it).
+	via string
 }
 
 // finishSignIn ends every completed sign-in, whatever its method, inside
@@ -188,7 +191,7 @@ func (a *Accounts) finishSignIn(tx *gorm.DB, ctx context.Context, s signInStep) 
 	if !a.policy.NewDeviceNotice {
 		return ns, nil
 	}
-	return ns, noteDevice(tx, ctx, u, s.device)
+	return ns, noteDevice(tx, ctx, u, s.device, s.via)
 }
 
 // verify checks username and password. On ErrInvalidCredentials it still

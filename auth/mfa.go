@@ -26,6 +26,16 @@ const (
 	AuthPasskey          = "passkey"
 )
 
+// IsSecondFactor reports whether a session's auth_method shows a second
+// factor (forward auth's two_factor policy).
+func IsSecondFactor(method string) bool {
+	switch method {
+	case AuthPasswordTOTP, AuthPasswordRecovery, AuthPasswordPasskey, AuthPasskey:
+		return true
+	}
+	return false
+}
+
 // ScopeSecondFactor is the throttle scope of second-factor codes: keyed by
 // the account, so codes cannot be walked from many addresses.
 const ScopeSecondFactor = "2fa:user"

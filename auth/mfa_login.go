@@ -55,28 +55,37 @@ func (a *Accounts) beginSecondFactor(ctx context.Context, in LoginInput, user *m
 		if err := models.GiveBack(tx, taken, ScopeLoginIP); err != nil {
 			return err
 		}
-		if in.SessionID != "" {
-			if err := tx.Delete(&models.Session{}, "id = ?", in.SessionID).Error; err != nil {
-				return err
-			}
-		}
-		now := time.Now().UTC()
-		ns, err := models.CreateSession(tx, ctx, models.SessionState{PendingUserID: &u.ID, PendingAt: &now}, a.policy.lifetimes())
-		if err != nil {
-			return err
-		}
-		if in.Remember {
-			if err := tx.Model(&models.Session{}).Where("id = ?", ns.State.ID).Update("pending_remember", true).Error; err != nil {
-				return err
-			}
-		}
+		ns, err := a.pendingSession(tx, ctx, in.SessionID, u, in.Remember, "")
 		out = LoginResult{User: u, Session: ns, Pending: true}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSecondFactorPending, u, nil, ""))
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// pendingSession replaces the browser's session sessionID with a new
+// PENDING one for u (not signed in: a second factor is due) that keeps
+// the remember choice, and records the event (detail: how the first step
+// was passed), inside tx. Password and upstream sign-ins share it.
+func (a *Accounts) pendingSession(tx *gorm.DB, ctx context.Context, sessionID string, u *models.User, remember bool, detail string) (models.NewSession, error) {
+	if sessionID != "" {
+		if err := tx.Delete(&models.Session{}, "id = ?", sessionID).Error; err != nil {
+			return models.NewSession{}, err
+		}
+	}
+	now := time.Now().UTC()
+	ns, err := models.CreateSession(tx, ctx, models.SessionState{PendingUserID: &u.ID, PendingAt: &now}, a.policy.lifetimes())
+	if err != nil {
+		return models.NewSession{}, err
+	}
+	if remember {
+		if err := tx.Model(&models.Session{}).Where("id = ?", ns.State.ID).Update("pending_remember", true).Error; err != nil {
+			return models.NewSession{}, err
+		}
+	}
+	return ns, models.RecordEvent(tx, ctx, models.UserEvent(models.EventSecondFactorPending, u, nil, detail))
 }
 
 // SecondFactorInput is a code given at the second login step.

@@ -574,7 +574,7 @@ func (a *Accounts) PasskeyReauthenticate(ctx context.Context, in PasskeyReauthIn
 		if err := models.ResetRule(tx, rule); err != nil {
 			return err
 		}
-		if ns, err = sudoSession(tx, ctx, cur, in.SessionID, a.policy.lifetimes()); err != nil {
+		if ns, err = sudoSession(tx, ctx, cur, in.SessionID, a.policy.lifetimes(), AuthPasswordPasskey); err != nil {
 			return err
 		}
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, cur, nil, "passkey: "+row.Name))

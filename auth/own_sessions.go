@@ -74,6 +74,12 @@ func (a *Accounts) RevokeOtherSessions(ctx context.Context, u *models.User, curr
 		if n, err = endSessions(tx, u.ID, currentID); err != nil {
 			return err
 		}
+		// "Sign out everywhere" reaches the apps signed in with
+		// Gatehouse: their tokens end (the grants stay, so signing in
+		// to them again asks no new consent).
+		if _, err := models.RevokeOIDCUserTokens(tx, u.ID, ""); err != nil {
+			return err
+		}
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, u, nil, fmt.Sprintf("signed out everywhere else by the owner: %d sessions", n)))
 	})
 	return n, err

@@ -113,7 +113,7 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 		if err := models.ResetRule(tx, userIP); err != nil {
 			return err
 		}
-		if out.Session, err = sudoSession(tx, ctx, cur, in.SessionID, a.policy.lifetimes()); err != nil {
+		if out.Session, err = sudoSession(tx, ctx, cur, in.SessionID, a.policy.lifetimes(), method); err != nil {
 			return err
 		}
 		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, cur, nil, method)); err != nil {
@@ -138,8 +138,11 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 // sudoSession moves the signed-in session sessionID of u to a new token
 // with reauth_at set to now, inside tx: a capability is added, so the
 // token rotates, and the session's lifetime restarts. ErrNotFound when the
-// session ended meanwhile.
-func sudoSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID string, life models.Lifetimes) (models.NewSession, error) {
+// session ended meanwhile. factor is how the confirmation was made: when
+// it included a second factor and the session's sign-in did not, the
+// session's auth_method becomes factor — a step-up, which forward auth's
+// two_factor rules accept.
+func sudoSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID string, life models.Lifetimes, factor string) (models.NewSession, error) {
 	var row models.Session
 	if err := tx.Clauses(lockingUpdate).Where("id = ? AND user_id = ?", sessionID, u.ID).Take(&row).Error; err != nil {
 		return models.NewSession{}, models.ErrNotFound
@@ -148,8 +151,12 @@ func sudoSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID str
 		return models.NewSession{}, err
 	}
 	now := time.Now().UTC()
+	method := row.AuthMethod
+	if IsSecondFactor(factor) && !IsSecondFactor(method) {
+		method = factor
+	}
 	ns, err := models.CreateSession(tx, ctx, models.SessionState{
-		UserID: row.UserID, AuthAt: row.AuthAt, AuthMethod: row.AuthMethod, ReauthAt: &now,
+		UserID: row.UserID, AuthAt: row.AuthAt, AuthMethod: method, ReauthAt: &now,
 		Persistent: row.Persistent,
 	}, life)
 	if err != nil {

@@ -61,6 +61,9 @@ func (a *Accounts) AdminRevokeAll(ctx context.Context, actorID, targetID uint, e
 		if n, err = endSessions(tx, t.ID, except); err != nil {
 			return err
 		}
+		if _, err := models.RevokeOIDCUserTokens(tx, t.ID, ""); err != nil {
+			return err
+		}
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, t, &actorID, fmt.Sprintf("signed out everywhere by staff: %d sessions", n)))
 	})
 	return n, err

@@ -622,6 +622,43 @@ func signedInGets(addr, path string, sd *seeded) requestSet {
 	return rs
 }
 
+// forwardHeaders are what Caddy's forward_auth sends about the request it
+// asks about.
+var forwardHeaders = [][2]string{{"X-Forwarded-Method", "GET"}, {"X-Forwarded-Proto", "https"},
+	{"X-Forwarded-Host", "app.example.com"}, {"X-Forwarded-Uri", "/dashboard?tab=1"}}
+
+// forwardGets are forward-auth checks with each seeded session's cookie.
+func forwardGets(addr string, sd *seeded) requestSet {
+	var rs requestSet
+	for _, c := range sd.cookies {
+		h := append([][2]string{{"Cookie", websession.SessionCookieName + "=" + c}}, forwardHeaders...)
+		rs = append(rs, rawRequest(http.MethodGet, addr, route.URL(route.ForwardAuth), h, ""))
+	}
+	return rs
+}
+
+// wantForward checks a signed-in forward-auth check answers 200 with the
+// user's name in Remote-User.
+func wantForward(addr string, sd *seeded) error {
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+route.URL(route.ForwardAuth), nil)
+	if err != nil {
+		return err
+	}
+	for _, h := range forwardHeaders {
+		req.Header.Set(h[0], h[1])
+	}
+	req.Header.Set("Cookie", websession.SessionCookieName+"="+sd.cookies[0])
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Remote-User"), "user") {
+		return fmt.Errorf("GET /auth/forward: got %d with Remote-User %q, want 200 with a user", res.StatusCode, res.Header.Get("Remote-User"))
+	}
+	return nil
+}
+
 func loginPosts(addr string, sd *seeded, password string) requestSet {
 	var rs requestSet
 	for _, u := range sd.usernames[:min(len(sd.usernames), 512)] {
@@ -661,6 +698,8 @@ func (b *bencher) scenarios(bare, small, large, pgSmall, pgLarge *instance) []sc
 				groupDef("flood: POST /accounts/login/ (wrong password)", b.o.floodConns, loginPosts(addr, sd, wrongPassword), true),
 				groupDef("browsing during flood: signed-in GET /", n, signedInGets(addr, "/", sd), false),
 			}, check: wantLogin(wrongPassword, http.StatusUnprocessableEntity)},
+			{id: "9", slug: "forward-auth", groups: []group{groupDef("signed-in GET /auth/forward (as Caddy asks)", n, forwardGets(addr, sd), false)},
+				check: wantForward},
 		}
 	}
 	defs := onSmall(small)
@@ -668,6 +707,32 @@ func (b *bencher) scenarios(bare, small, large, pgSmall, pgLarge *instance) []sc
 		defs[i].inst = small
 	}
 	defs = append([]scenarioDef{ceiling}, defs...)
+	// The OpenID provider's userinfo with a valid access token (tokens got
+	// through the real code flow before measuring).
+	ot := &oidcTokens{}
+	defs = append(defs, scenarioDef{id: "10", slug: "oidc-userinfo", inst: small,
+		groups: []group{{name: "GET /oidc/userinfo/ (bearer access token)", conns: n, requests: func(int) requestSet {
+			t, _ := ot.get(small.s.addr, small.dsn, small.sd, 64)
+			return userinfoGets(small.s.addr, t)
+		}}},
+		check: func(addr string, sd *seeded) error {
+			t, err := ot.get(addr, small.dsn, sd, 64)
+			if err != nil {
+				return err
+			}
+			req, _ := http.NewRequest(http.MethodGet, "http://"+addr+route.URL(route.OIDCUserinfo), nil)
+			req.Header.Set("Authorization", "Bearer "+t[0])
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"preferred_username":"user`) {
+				return fmt.Errorf("GET userinfo: got %d %s", res.StatusCode, body)
+			}
+			return nil
+		}})
 	if large != nil {
 		// The ceiling on the large server too, then scenarios 3 and 2 on it.
 		l := onSmall(large)
@@ -803,7 +868,9 @@ func evaluate(r *report, o options) []target {
 			id, name string
 			goal     float64
 		}{{"1", "/healthz (the whole middleware stack)", 0.85}, {"2", "anonymous login page", 0.75}, {"3", "signed-in GET /, SQLite", 0.45},
-			{"p3", "signed-in GET /, PostgreSQL", 0.45}} {
+			{"p3", "signed-in GET /, PostgreSQL", 0.45},
+			{"9", "signed-in /auth/forward, SQLite", 0.5}, {"p9", "signed-in /auth/forward, PostgreSQL", 0.5},
+			{"10", "OpenID userinfo with a valid access token, SQLite", 0.4}} {
 			if g, _, ok := r.find(c.id); ok {
 				v := g.RPS / bare.RPS
 				add(c.name+" vs bare Gin", fmt.Sprintf("%.2f (%.0f / %.0f req/s)", v, g.RPS, bare.RPS), fmt.Sprintf(">= %.2f", c.goal), v, v >= c.goal)
@@ -814,6 +881,11 @@ func evaluate(r *report, o options) []target {
 		}
 		if g, _, ok := r.find("p3"); ok {
 			add("signed-in GET / p99 (PostgreSQL)", fmt.Sprintf("%.2f ms", g.P99ms), "< 8 ms", g.P99ms, g.P99ms < 8)
+		}
+		for _, id := range []string{"9", "p9"} {
+			if g, _, ok := r.find(id); ok {
+				add("signed-in /auth/forward p99 ("+id+")", fmt.Sprintf("%.2f ms", g.P99ms), "< 5 ms", g.P99ms, g.P99ms < 5)
+			}
 		}
 	}
 	health, hs, okH := r.find("1")

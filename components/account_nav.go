@@ -26,6 +26,10 @@ var (
 	DeletePath    = route.URL(route.Delete)
 	ReauthPath    = route.URL(route.Reauth)
 	TwoFactorPath = route.URL(route.TwoFactor)
+	// ConnectionsPath is /accounts/3rdparty/ (sign-ins through other
+	// providers).
+	ConnectionsPath = route.URL(route.Connections)
+	AppsPath        = route.URL(route.Apps)
 )
 
 // AccountPages are the pages of the account area, in the order the
@@ -37,6 +41,8 @@ var AccountPages = []AccountPage{
 	{ActivityPath, i18n.Message{ID: "nav.account.activity", Other: "Activity"}, "account-nav-activity"},
 	{PasswordPath, i18n.Message{ID: "nav.account.password", Other: "Password"}, "account-nav-password"},
 	{TwoFactorPath, i18n.Message{ID: "nav.account.two_factor", Other: "Two-factor"}, "account-nav-2fa"},
+	{ConnectionsPath, i18n.Message{ID: "nav.account.connections", Other: "Connected accounts"}, "account-nav-3rdparty"},
+	{AppsPath, i18n.Message{ID: "nav.account.apps", Other: "Apps"}, "account-nav-apps"},
 	{DeletePath, i18n.Message{ID: "nav.account.delete", Other: "Delete account"}, "account-nav-delete"},
 }
 
@@ -55,6 +61,10 @@ func accountLinkText(ctx context.Context, ap AccountPage) string {
 		return T(ctx, i18n.Message{ID: "hub.link.delete", Other: "Delete your account"})
 	case TwoFactorPath:
 		return T(ctx, i18n.Message{ID: "hub.link.two_factor", Other: "Two-factor authentication and passkeys"})
+	case ConnectionsPath:
+		return T(ctx, i18n.Message{ID: "hub.link.connections", Other: "Sign-ins through other providers"})
+	case AppsPath:
+		return T(ctx, i18n.Message{ID: "hub.link.apps", Other: "Apps you signed in to with Gatehouse"})
 	}
 	return T(ctx, ap.Label)
 }

@@ -11,4 +11,7 @@ type Reauth struct {
 	// page; empty when the user has no passkey.
 	PasskeyOptions string
 	PasskeyState   string
+	// Providers are the user's connected providers that can confirm it
+	// is them instead (sign in there again).
+	Providers []ProviderButton
 }

@@ -134,6 +134,13 @@ type AdminUserDetail struct {
 	Form                Form
 	Sessions            []AdminSession
 	Events              []AdminEvent
+	// Identities are the account's sign-ins through other providers;
+	// HasPassword says whether it has a usable password.
+	Identities  []Connection
+	HasPassword bool
+	// Groups are every group, ticked where the user is a member (only
+	// superusers, CanGrant, change them).
+	Groups []GroupChoice
 	// TwoFactor says the account's factors in words ("Off", "Authenticator
 	// app, 2 passkeys, 8 recovery codes left").
 	TwoFactor string

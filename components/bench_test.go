@@ -26,7 +26,7 @@ func BenchmarkLoginPage(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := LoginPage(p, f, "").Render(ctx, io.Discard); err != nil {
+		if err := LoginPage(p, f, "", nil).Render(ctx, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -73,6 +73,7 @@ func (f Form) firstInvalid(order ...string) string {
 type Profile struct {
 	Username   string
 	Email      string
+	Groups     []string // the account's groups, sorted
 	DateJoined time.Time
 	LastLogin  *time.Time
 	// EmailVerified says whether the address was confirmed; Verification

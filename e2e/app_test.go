@@ -38,6 +38,9 @@ type app struct {
 	// mailWired reports whether wireMail could hand the app the SMTP server.
 	mailWired bool
 
+	// baseURL is the app's BASE_URL.
+	baseURL string
+
 	mu       sync.Mutex
 	requests []request
 }
@@ -114,6 +117,7 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	for _, o := range opts {
 		o(t, a, &cfg)
 	}
+	a.baseURL = cfg.BaseURL
 	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hasher := passhash.NewHasher(testHashParams, 4, 5*time.Second)
 	cfg.Outbox.Poll = 100 * time.Millisecond

@@ -40,6 +40,9 @@ func TestBrowserPagesLoadCleanly(t *testing.T) {
 		{adminUsersPath + "%d/", superuser, http.StatusOK},
 		{adminUsersPath + "%d/password/", superuser, http.StatusOK},
 		{adminUsersPath + "%d/delete/", superuser, http.StatusOK},
+		{"/accounts/apps/", member, http.StatusOK},
+		{"/admin/oidc-clients/", superuser, http.StatusOK},
+		{"/admin/oidc-clients/add/", superuser, http.StatusOK},
 	}
 	for _, p := range pages {
 		name := strings.ReplaceAll(p.path, "%d", "{carol}")

@@ -14,8 +14,12 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"gatehouse/handlers"
+	"gatehouse/internal/access"
 )
 
 // The README's tour shows these pages. The shots are taken here, from the
@@ -53,7 +57,8 @@ func screenshotDir(t *testing.T) string {
 // cropped to its content, at most 800 high and 150 KB.
 func TestBrowserScreenshots(t *testing.T) {
 	dir := screenshotDir(t)
-	a := newMFAApp(t)
+	a := newApp(t, withSecretKey(), withAccessRulesFile("../examples/access-rules.yml"))
+	a.URL = strings.Replace(a.URL, "127.0.0.1", "localhost", 1) // passkeys need a host name
 	a.createUser(t, "alice", "alice@example.com", userPassword)
 	a.createSuperuser(t, "root", "root@example.com", adminPassword)
 
@@ -78,6 +83,24 @@ func TestBrowserScreenshots(t *testing.T) {
 	alice.open("/accounts/2fa/totp/activate/")
 	alice.waitUntil("the QR code to render", `(() => { const i = document.querySelector('[data-testid="totp-qr"]'); return i && i.complete && i.naturalWidth > 0 })()`)
 	alice.shoot(dir, "two-factor.png")
+
+	// bob is signed in, but examples/access-rules.yml keeps him out of
+	// app.gatehouse.localhost: the page the proxy shows him is forward
+	// auth's 403 (the tab asks /auth/forward as Caddy would, from a
+	// trusted address).
+	a.createUser(t, "bob", "bob@example.com", userPassword)
+	bob := newTab(t, a)
+	bob.loginAs("bob", userPassword)
+	bob.expectStatus(http.StatusForbidden)
+	bob.do("forwarded headers", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{
+			"X-Forwarded-Method": "GET", "X-Forwarded-Proto": "http",
+			"X-Forwarded-Host": "app.gatehouse.localhost", "X-Forwarded-Uri": "/reports/"}})
+		return err
+	}))
+	bob.open("/auth/forward")
+	bob.waitText(`[data-testid="denied-host"]`, "app.gatehouse.localhost")
+	bob.shoot(dir, "forward-denied.png")
 
 	root := newTab(t, a)
 	root.loginAs("root", adminPassword)
@@ -118,6 +141,9 @@ func (b *tab) shoot(dir, name string) {
 	b.do("a 1200-pixel-wide window", chromedp.EmulateViewport(shotWidth, shotHeight))
 	// No blinking caret in an autofocused field: the shot shows the page.
 	eval[chromedp.Void](b, "document.activeElement && document.activeElement.blur()")
+	// An autofocused field low on the page scrolls it: the shot is of the
+	// top, with the navigation (a clip outside the viewport is left blank).
+	b.waitUntil("the page scrolled to the top", "(window.scrollTo(0, 0), window.scrollY === 0)")
 	// The content's height, once laid out at that width.
 	h := eval[float64](b, `Math.ceil(Math.max(...[...document.querySelector("main").children].map(e => e.getBoundingClientRect().bottom)) + 32)`)
 	h = math.Min(h, shotHeight)
@@ -144,5 +170,18 @@ func (b *tab) shoot(dir, name string) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, name), shot, 0o644); err != nil {
 		b.t.Fatal(err)
+	}
+}
+
+// withAccessRulesFile trusts forwarded headers from 127.0.0.1 (the tab) and
+// applies the ACCESS_RULES file at rules.
+func withAccessRulesFile(rules string) appOption {
+	return func(t *testing.T, a *app, cfg *handlers.Config) {
+		store, err := access.NewStore(rules)
+		if err != nil {
+			t.Fatalf("ACCESS_RULES %s: %v", rules, err)
+		}
+		cfg.AccessRules = store
+		cfg.TrustedProxies = []string{"127.0.0.1"}
 	}
 }

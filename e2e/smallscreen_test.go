@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"gatehouse/internal/oidcop"
 )
 
 // phoneWidth is the CSS width of a small phone (iPhone SE, many Androids).
@@ -18,43 +21,66 @@ const phoneWidth = 375
 // checked as soon as it has a route. {user} is a user with sessions and
 // events, so the admin's tables have rows.
 var pageVisits = map[string]string{
-	"/":                                     "/",
-	"/accounts/login/":                      loginPath,
-	"/accounts/signup/":                     signupPath,
-	"/accounts/profile/":                    profilePath,
-	"/accounts/password_change/":            passwordChangePath,
-	"/accounts/password_change/done/":       "/accounts/password_change/done/",
-	"/accounts/password_reset/":             passwordResetPath,
-	"/accounts/password_reset/done/":        passwordResetDonePath,
-	"/accounts/reset/set-password/":         resetSetPasswordPath,
-	"/accounts/reset/done/":                 resetDonePath,
-	"/accounts/reset/:token/":               "/accounts/reset/not-a-valid-token/",
-	"/admin/":                               "/admin/",
-	"/admin/users/":                         adminUsersPath,
-	"/admin/users/add/":                     adminUsersPath + "add/",
-	"/admin/users/:id/":                     adminUsersPath + "{user}/",
-	"/admin/users/:id/password/":            adminUsersPath + "{user}/password/",
-	"/admin/users/:id/delete/":              adminUsersPath + "{user}/delete/",
-	"/admin/events/":                        "/admin/events/",
-	"/admin/users/:id/2fa/":                 adminUsersPath + "{user}/2fa/",
-	"/accounts/2fa/":                        "/accounts/2fa/",
-	"/accounts/2fa/authenticate/":           "/accounts/2fa/authenticate/",
-	"/accounts/2fa/recovery-codes/":         "/accounts/2fa/recovery-codes/",
-	"/accounts/2fa/totp/activate/":          "/accounts/2fa/totp/activate/",
-	"/accounts/2fa/webauthn/":               "/accounts/2fa/webauthn/",
-	"/accounts/2fa/webauthn/login/options/": "", // JSON for the passkey script, not a page
-	"/accounts/activity/":                   "/accounts/activity/",
-	"/accounts/confirm-email/:token/":       "/accounts/confirm-email/not-a-valid-token/",
-	"/accounts/delete/":                     "/accounts/delete/",
-	"/accounts/deleted/":                    "/accounts/deleted/",
-	"/accounts/email/":                      "/accounts/email/",
-	"/accounts/reauthenticate/":             "/accounts/reauthenticate/",
-	"/accounts/sessions/":                   "/accounts/sessions/",
-	"/healthz":                              "",
-	"/readyz":                               "",
-	"/assets/*file":                         "",
-	"/no/such/page/ (the 404 page)":         "/no/such/page/",
-	"/admin/users/?q=… (a long query)":      adminUsersPath + "?q=" + strings.Repeat("w", 80) + "&active=yes&sort=-date_joined",
+	"/":                                        "/",
+	"/accounts/login/":                         loginPath,
+	"/accounts/signup/":                        signupPath,
+	"/accounts/profile/":                       profilePath,
+	"/accounts/password_change/":               passwordChangePath,
+	"/accounts/password_change/done/":          "/accounts/password_change/done/",
+	"/accounts/password_reset/":                passwordResetPath,
+	"/accounts/password_reset/done/":           passwordResetDonePath,
+	"/accounts/reset/set-password/":            resetSetPasswordPath,
+	"/accounts/reset/done/":                    resetDonePath,
+	"/accounts/reset/:token/":                  "/accounts/reset/not-a-valid-token/",
+	"/admin/":                                  "/admin/",
+	"/admin/users/":                            adminUsersPath,
+	"/admin/users/add/":                        adminUsersPath + "add/",
+	"/admin/users/:id/":                        adminUsersPath + "{user}/",
+	"/admin/users/:id/password/":               adminUsersPath + "{user}/password/",
+	"/admin/users/:id/delete/":                 adminUsersPath + "{user}/delete/",
+	"/admin/events/":                           "/admin/events/",
+	"/admin/users/:id/2fa/":                    adminUsersPath + "{user}/2fa/",
+	"/accounts/2fa/":                           "/accounts/2fa/",
+	"/accounts/2fa/authenticate/":              "/accounts/2fa/authenticate/",
+	"/accounts/2fa/recovery-codes/":            "/accounts/2fa/recovery-codes/",
+	"/accounts/2fa/totp/activate/":             "/accounts/2fa/totp/activate/",
+	"/accounts/2fa/webauthn/":                  "/accounts/2fa/webauthn/",
+	"/accounts/2fa/webauthn/login/options/":    "", // JSON for the passkey script, not a page
+	"/accounts/activity/":                      "/accounts/activity/",
+	"/accounts/confirm-email/:token/":          "/accounts/confirm-email/not-a-valid-token/",
+	"/accounts/delete/":                        "/accounts/delete/",
+	"/accounts/deleted/":                       "/accounts/deleted/",
+	"/accounts/email/":                         "/accounts/email/",
+	"/accounts/reauthenticate/":                "/accounts/reauthenticate/",
+	"/accounts/sessions/":                      "/accounts/sessions/",
+	"/accounts/3rdparty/":                      "/accounts/3rdparty/",
+	"/accounts/3rdparty/signup/":               "/accounts/3rdparty/signup/", // no sign-up waiting: the error page
+	"/accounts/oidc/:provider/login/":          "/accounts/oidc/corp/login/",
+	"/accounts/oidc/:provider/login/callback/": "/accounts/oidc/corp/login/callback/?state=x&code=y",
+	"/accounts/github/login/":                  "/accounts/github/login/",
+	"/accounts/github/login/callback/":         "/accounts/github/login/callback/?error=access_denied",
+	"/admin/groups/":                           "/admin/groups/",
+	"/admin/groups/:gid/":                      "/admin/groups/{group}/",
+	"/admin/access/":                           "/admin/access/?host=app.example.com&path=/x&username=alice",
+	"/auth/denied/":                            "/auth/denied/?next=/",
+	"/auth/forward":                            "", // answers reverse proxies, not people
+	"/auth/request":                            "", // answers reverse proxies, not people
+	"/accounts/apps/":                          "/accounts/apps/",
+	"/accounts/logged-out/":                    "/accounts/logged-out/",
+	"/admin/oidc-clients/":                     "/admin/oidc-clients/",
+	"/admin/oidc-clients/add/":                 "/admin/oidc-clients/add/",
+	"/admin/oidc-clients/:client/":             "/admin/oidc-clients/{client}/",
+	"/oidc/continue/":                          "/oidc/continue/?id=not-a-request",
+	"/oidc/end_session/":                       "/oidc/end_session/",
+	"/oidc/authorize/":                         "", // redirects to the login page or answers the client; no page of its own
+	"/oidc/userinfo/":                          "", // JSON for apps
+	"/oidc/keys/":                              "", // JSON for apps
+	"/.well-known/openid-configuration":        "", // JSON for apps
+	"/healthz":                                 "",
+	"/readyz":                                  "",
+	"/assets/*file":                            "",
+	"/no/such/page/ (the 404 page)":            "/no/such/page/",
+	"/admin/users/?q=… (a long query)":         adminUsersPath + "?q=" + strings.Repeat("w", 80) + "&active=yes&sort=-date_joined",
 }
 
 // Every page fits a phone: at 375 CSS pixels the document never scrolls
@@ -62,7 +88,9 @@ var pageVisits = map[string]string{
 // names and addresses) must wrap or scroll inside its own box.
 func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	t.Parallel()
-	a := newApp(t)
+	// Providers whose pages need no network: the login page shows their
+	// buttons; their callbacks answer the error page.
+	a := newApp(t, withUnreachableProviders())
 	// Long unbroken names and addresses are what a phone meets in the admin.
 	long := strings.Repeat("x", 60)
 	subject := a.createUser(t, "wide_"+long, "someone."+long+"@example.com", userPassword)
@@ -74,6 +102,13 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	// Sessions and events for the subject: the admin user page's tables.
 	signInOverHTTP(t, a, subject.Username, userPassword)
 	signInOverHTTP(t, a, subject.Username, "wrong password")
+	ops, err := a.accounts.GroupAddByCommand(t.Context(), "operations-"+long, []string{subject.Username, "alice"})
+	// An app with a long name and redirect URI: the admin's client pages.
+	clientID, _, err := oidcop.AddClient(context.Background(), a.db, oidcop.NewClient{Name: "Wide " + long[:40],
+		RedirectURIs: []string{"https://" + long + ".example.com/" + long + "/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	h := a.handler
 	routes := h.PagePatterns()
@@ -117,6 +152,8 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 			}
 			for _, u := range urls {
 				u = strings.ReplaceAll(u, "{user}", fmt.Sprint(subject.ID))
+				u = strings.ReplaceAll(u, "{group}", fmt.Sprint(ops.Group.ID))
+				u = strings.ReplaceAll(u, "{client}", clientID)
 				b.open(u)
 				b.waitUntil("the page to load", "document.readyState === 'complete'")
 				// A phone widens its layout viewport (and zooms out) to fit a

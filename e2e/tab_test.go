@@ -32,6 +32,7 @@ type tab struct {
 	mu       sync.Mutex
 	problems []string
 	expected []*regexp.Regexp // problems the test caused on purpose
+	shots    string           // where shot keeps screenshots (tasks_test.go)
 }
 
 // cspReporter runs in every document before the page's own scripts. CDP

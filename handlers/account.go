@@ -11,6 +11,7 @@ import (
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/components"
+	"gatehouse/models"
 )
 
 // profilePage is the account hub.
@@ -21,8 +22,13 @@ func (h *accountPages) profilePage(c *gin.Context) {
 		h.dbError(c, "load factors", err)
 		return
 	}
+	groups, err := models.NewGroups(h.users.DB()).NamesOf(c.Request.Context(), u.ID)
+	if err != nil {
+		h.dbError(c, "load groups", err)
+		return
+	}
 	h.render(c, http.StatusOK, components.ProfilePage(h.page(c, tr(c, i18n.Message{ID: "title.your_account", Other: "Your account"})), components.Profile{
-		Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
+		Groups: groups, Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
 		EmailVerified: u.EmailVerified, Verification: h.cfg.EmailVerification,
 		TwoFactor: components.ProfileFactors{Available: h.accounts.MFAAvailable(), TOTP: s.TOTP,
 			Passkeys: len(s.Passkeys), RecoveryLeft: s.RecoveryLeft},

@@ -180,10 +180,29 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 		User: userRow(target), IsSelf: actor.ID == target.ID,
 		CanManage: auth.CanManage(actor, target), CanGrant: actor.IsSuperuser, Form: form,
 	}
+	groups, err := h.userGroupChoices(c, target.ID)
+	if err != nil {
+		h.dbError(c, "list groups", err)
+		return d, false
+	}
+	d.Groups = groups
 	rows, err := h.sessions.ForUser(ctx, target.ID)
 	if err != nil {
 		h.dbError(c, "list sessions", err)
 		return d, false
+	}
+	d.HasPassword = auth.HasUsablePassword(target.Password)
+	ids, err := h.accounts.Identities(ctx, target.ID)
+	if err != nil {
+		h.dbError(c, "list identities", err)
+		return d, false
+	}
+	for _, id := range ids {
+		name := id.Provider
+		if p := h.providers.ByID(id.Provider); p != nil {
+			name = p.Config.Name
+		}
+		d.Identities = append(d.Identities, components.Connection{ID: id.ID, Provider: name, Email: id.Email, CreatedAt: id.CreatedAt, LastUsedAt: id.LastUsedAt})
 	}
 	current := session(c).ID
 	for _, s := range rows {
@@ -348,22 +367,36 @@ func (h *adminPages) adminSessionRevoke(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// The browser's name for the message, read before it goes.
+	msg := tr(c, i18n.Message{ID: "flash.the_session_was_revoked", Other: "The session was revoked."})
+	if rows, err := h.sessions.ForUser(c.Request.Context(), target.ID); err == nil {
+		for _, s := range rows {
+			if models.SessionPublicID(s.ID) == c.Param("sid") {
+				b, sys := models.DescribeAgent(s.UserAgent)
+				msg = tr(c, i18n.Message{ID: "flash.signed_out_browser_on_system", Other: "Signed out {{.Browser}} on {{.System}}."},
+					map[string]any{"Browser": b, "System": sys})
+			}
+		}
+	}
 	ok, err := h.accounts.AdminRevokeSession(c.Request.Context(), actor.ID, target.ID, c.Param("sid"))
 	if err != nil {
 		h.adminError(c, "revoke session", err)
 		return
 	}
+	if !ok {
+		msg = tr(c, i18n.Message{ID: "flash.that_session_had_already_ended", Other: "That session had already ended."})
+	}
 	if isHTMX(c) {
 		if !h.saveSession(c) {
 			return
 		}
-		c.Status(http.StatusOK)
+		h.render(c, http.StatusOK, components.AdminSessionRevokedRow(msg))
 		return
 	}
 	if ok {
-		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.the_session_was_revoked", Other: "The session was revoked."}))
+		h.flash(c, "success", "%s", msg)
 	} else {
-		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.that_session_had_already_ended", Other: "That session had already ended."}))
+		h.flash(c, "info", "%s", msg)
 	}
 	h.redirect(c, adminUserURL(target.ID))
 }

@@ -15,6 +15,7 @@ import (
 	"gatehouse/internal/core"
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/route"
+	"gatehouse/internal/upstream"
 	"gatehouse/internal/websession"
 	"gatehouse/models"
 )
@@ -38,6 +39,10 @@ type areas struct {
 	account *accountPages
 	admin   *adminPages
 	mfa     *mfaPages
+	social  *socialPages
+	forward *forwardAuth
+	groups  *groupPages
+	oidc    *oidcPages
 }
 
 // NewApp wires the app over db, hashing passwords with hasher.
@@ -46,12 +51,14 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 	secure := strings.HasPrefix(cfg.BaseURL, "https://")
 	c := core.New(log, db, hasher, cfg)
 	h := &Handler{
-		log:   log,
-		cfg:   cfg,
-		users: c.Users,
-		store: websession.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
-		probe: c.Probe,
+		log:       log,
+		cfg:       cfg,
+		users:     c.Users,
+		store:     websession.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
+		probe:     c.Probe,
+		providers: upstream.NewSet(cfg.SocialProviders, nil),
 	}
+	h.store.SetDomain(cfg.SessionCookieDomain)
 	watchMetrics(log, cfg.Metrics, db, hasher, c.Outbox)
 	a := &App{core: c, h: h, areas: areas{
 		mw:      &middleware{Handler: h},
@@ -59,6 +66,10 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		account: &accountPages{Handler: h, accounts: c.Accounts, events: c.Events},
 		admin:   &adminPages{Handler: h, accounts: c.Accounts, sessions: c.Sessions, events: c.Events, outbox: c.Outbox},
 		mfa:     &mfaPages{Handler: h, accounts: c.Accounts},
+		social:  &socialPages{Handler: h, accounts: c.Accounts},
+		forward: newForwardAuth(h, c.Accounts, models.NewGroups(db), c.Events),
+		groups:  &groupPages{Handler: h, accounts: c.Accounts, groups: models.NewGroups(db)},
+		oidc:    &oidcPages{Handler: h, provider: c.OIDC, db: db, accounts: c.Accounts},
 	}}
 	a.areas.signIn.loginPlain = newPrerenderedSet(func() templ.Component {
 		return h.loginView(components.Page{LanguageNext: route.URL(route.Login)}, "")

@@ -35,7 +35,7 @@ func (h *signInPages) homePage(c *gin.Context) {
 // prerendered.
 func (h *signInPages) loginPage(c *gin.Context) {
 	next := c.Query("next")
-	if !isLocalPath(next) {
+	if !h.nextOK(next) {
 		next = ""
 	}
 	p := h.page(c, "")
@@ -52,7 +52,7 @@ func (h *signInPages) loginPage(c *gin.Context) {
 func (h *Handler) loginView(p components.Page, next string) templ.Component {
 	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 		p.Title, p.Narrow = ctxT(ctx, loginTitle), true
-		return components.LoginPage(p, newForm(nil), next).Render(ctx, w)
+		return components.LoginPage(p, newForm(nil), next, h.providerButtons()).Render(ctx, w)
 	})
 }
 
@@ -67,7 +67,7 @@ func (h *signInPages) loginSubmit(c *gin.Context) {
 	}
 	form := newForm(values, "username", "remember")
 	next := values.Get("next")
-	if !isLocalPath(next) {
+	if !h.nextOK(next) {
 		next = ""
 	}
 	username, password := values.Get("username"), values.Get("password")
@@ -124,7 +124,7 @@ func (h *signInPages) loginSubmit(c *gin.Context) {
 	h.signedIn(c, res)
 	h.rememberDevice(c, device)
 	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.welcome_back", Other: "Welcome back, {{.Name}}!"}, map[string]any{"Name": res.User.Username}))
-	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+	h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 }
 
 // signedIn makes the session a flow created this request's session.
@@ -139,7 +139,7 @@ func (h *Handler) loginForm(c *gin.Context, status int, form components.Form, ne
 	h.formOrPage(c, status, components.LoginForm(form, next), func() templ.Component {
 		p := h.page(c, tr(c, i18n.Message{ID: "title.sign_in", Other: "Sign in"}))
 		p.Narrow = true
-		return components.LoginPage(p, form, next)
+		return components.LoginPage(p, form, next, h.providerButtons())
 	})
 }
 
@@ -148,7 +148,8 @@ func (h *Handler) loginForm(c *gin.Context, status int, form components.Form, ne
 // short-lived session carries the message); logging out when not signed in
 // changes nothing and says nothing.
 func (h *signInPages) logoutSubmit(c *gin.Context) {
-	if _, _, err := h.decodeForm(c); err != nil {
+	values, _, err := h.decodeForm(c)
+	if err != nil {
 		return
 	}
 	st, u := session(c), currentUser(c)
@@ -163,5 +164,7 @@ func (h *signInPages) logoutSubmit(c *gin.Context) {
 	if u != nil {
 		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.you_have_been_signed_out", Other: "You have been signed out."}))
 	}
-	h.redirect(c, h.cfg.LogoutRedirectURL)
+	// next: "sign in as someone else" (forward auth's denied page) goes
+	// on to the login page.
+	h.redirect(c, h.safeNext(values.Get("next"), h.cfg.LogoutRedirectURL))
 }

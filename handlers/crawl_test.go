@@ -10,6 +10,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"gatehouse/internal/oidcop"
 	"gatehouse/internal/route"
 )
 
@@ -86,6 +87,12 @@ func TestEveryPageIsReachedByLinks(t *testing.T) {
 	activateTOTP(t, withTOTP)
 	guest := ts.client(t)
 	_ = adminUser
+	group, err := ts.app.Accounts().GroupAddByCommand(t.Context(), "crawl", []string{"target"})
+	// A registered app: the admin's client page has a row.
+	clientID, _, err := oidcop.AddClient(t.Context(), ts.db, oidcop.NewClient{Name: "Wiki", RedirectURIs: []string{"https://wiki.example/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// A parameter for each pattern, from real rows.
 	fill := func(n route.Name) (string, bool) {
@@ -95,6 +102,10 @@ func TestEveryPageIsReachedByLinks(t *testing.T) {
 			return p, true
 		case strings.Count(p, ":") == 1 && strings.Contains(p, ":id"):
 			return route.URL(n, target.ID), true
+		case strings.Count(p, ":") == 1 && strings.Contains(p, ":gid"):
+			return route.URL(n, group.Group.ID), true
+		case strings.Count(p, ":") == 1 && strings.Contains(p, ":client"):
+			return route.URL(n, clientID), true
 		}
 		return "", false
 	}

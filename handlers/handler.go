@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"gatehouse/internal/upstream"
 	"log/slog"
 	"sync/atomic"
 
@@ -24,6 +25,9 @@ type Handler struct {
 	users *models.Users
 	store *websession.SessionStore
 	probe *models.Probe // /readyz's database check (ready.go)
+	// providers are the other sign-in providers (SOCIAL_PROVIDERS): the
+	// login page offers them (social.go).
+	providers *upstream.Set
 }
 
 // The handlers of each area are methods of their own type, which holds the

@@ -2,9 +2,11 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -70,6 +72,9 @@ func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 type testSetup struct {
 	hasher *passhash.Hasher
 	dbOpts []models.OpenOption
+	// listener, when set, is where the server listens (so BaseURL can be
+	// its address before the app is built: the OpenID issuer).
+	listener net.Listener
 }
 
 // newTestServerWith is newTestServer with a custom hasher or database
@@ -114,7 +119,15 @@ func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *te
 		stopBG()
 		<-bgDone
 	})
-	srv := httptest.NewServer(app.Handler)
+	var srv *httptest.Server
+	if setup.listener != nil {
+		srv = httptest.NewUnstartedServer(app.Handler)
+		srv.Listener.Close()
+		srv.Listener = setup.listener
+		srv.Start()
+	} else {
+		srv = httptest.NewServer(app.Handler)
+	}
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -151,6 +164,8 @@ type testClient struct {
 	t    *testing.T
 	ts   *testServer
 	http *http.Client
+	// base, when set, replaces ts.URL in relative paths (domainClient).
+	base string
 }
 
 func (ts *testServer) client(t *testing.T) *testClient {
@@ -173,7 +188,7 @@ type response struct {
 }
 
 // doc parses the body as HTML.
-func (r *response) doc(t *testing.T) *goquery.Document {
+func (r *response) doc(t testing.TB) *goquery.Document {
 	t.Helper()
 	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
 	if err != nil {
@@ -183,7 +198,7 @@ func (r *response) doc(t *testing.T) *goquery.Document {
 }
 
 // text returns the trimmed text of the first element matching sel.
-func (r *response) text(t *testing.T, sel string) string {
+func (r *response) text(t testing.TB, sel string) string {
 	t.Helper()
 	return strings.TrimSpace(r.doc(t).Find(sel).First().Text())
 }
@@ -205,7 +220,7 @@ func (c *testClient) do(req *http.Request) *response {
 func (c *testClient) newRequest(method, path string, body io.Reader) *http.Request {
 	c.t.Helper()
 	if !strings.HasPrefix(path, "http") {
-		path = c.ts.URL + path
+		path = cmp.Or(c.base, c.ts.URL) + path
 	}
 	req, err := http.NewRequest(method, path, body)
 	if err != nil {
@@ -243,7 +258,7 @@ func (c *testClient) htmxPost(path string, v url.Values) *response {
 
 // cookie returns the client's current value of the named cookie, or "".
 func (c *testClient) cookie(name string) string {
-	u, _ := url.Parse(c.ts.URL)
+	u, _ := url.Parse(cmp.Or(c.base, c.ts.URL))
 	for _, ck := range c.http.Jar.Cookies(u) {
 		if ck.Name == name {
 			return ck.Value
@@ -255,7 +270,7 @@ func (c *testClient) cookie(name string) string {
 // setCookie plants a cookie in the client's jar (for fixation and replay
 // tests).
 func (c *testClient) setCookie(name, value string) {
-	u, _ := url.Parse(c.ts.URL)
+	u, _ := url.Parse(cmp.Or(c.base, c.ts.URL))
 	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
 }
 
@@ -339,4 +354,19 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Set(k, v)
 	}
 	return h.base.RoundTrip(r)
+}
+
+// domainClient is a client that reaches the test server under the host
+// name of BaseURL (example.test) and any other name, all dialled to the
+// server: cookies with a Domain (SESSION_COOKIE_DOMAIN) then work as in a
+// browser.
+func (ts *testServer) domainClient(t *testing.T) *testClient {
+	t.Helper()
+	c := ts.client(t)
+	addr := ts.Listener.Addr().String()
+	c.http.Transport = &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	c.base = ts.app.h.cfg.BaseURL
+	return c
 }

@@ -240,8 +240,8 @@ func (h *mfaPages) recoveryCodesGenerateSubmit(c *gin.Context) {
 }
 
 // pendingNext is the next parameter of the second step, checked.
-func pendingNext(v string) string {
-	if !isLocalPath(v) {
+func (h *mfaPages) pendingNext(v string) string {
+	if !h.nextOK(v) {
 		return ""
 	}
 	return v
@@ -259,7 +259,7 @@ func (h *mfaPages) expiredSecondStep(c *gin.Context, next string) {
 }
 
 func (h *mfaPages) secondFactorPage(c *gin.Context) {
-	h.renderSecondFactor(c, http.StatusOK, newForm(nil), pendingNext(c.Query("next")))
+	h.renderSecondFactor(c, http.StatusOK, newForm(nil), h.pendingNext(c.Query("next")))
 }
 
 // renderSecondFactor shows the second step (with a passkey ceremony when
@@ -267,7 +267,7 @@ func (h *mfaPages) secondFactorPage(c *gin.Context) {
 // nothing is pending.
 func (h *mfaPages) renderSecondFactor(c *gin.Context, status int, form components.Form, next string) {
 	if currentUser(c) != nil {
-		h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+		h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 		return
 	}
 	st := session(c)
@@ -293,7 +293,7 @@ func (h *mfaPages) secondFactorSubmit(c *gin.Context) {
 		return
 	}
 	form := newForm(values)
-	next := pendingNext(values.Get("next"))
+	next := h.pendingNext(values.Get("next"))
 	code := values.Get("code")
 	switch {
 	case formMsg != "":
@@ -338,7 +338,7 @@ func (h *mfaPages) completeSecondStep(c *gin.Context, res *auth.SecondFactorResu
 		h.flashLink(c, level, route.URL(route.RecoveryCodes), tr(c, i18n.Message{ID: "flash.recovery_new_set", Other: "Make a new set"}), "%s",
 			locale.N(c.Request.Context(), i18n.Message{ID: "flash.recovery_used", One: "You used a recovery code; {{.Count}} left.", Other: "You used a recovery code; {{.Count}} left."}, res.RecoveryLeft))
 	}
-	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+	h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 }
 
 func (h *mfaPages) secondFactorPasskeySubmit(c *gin.Context) {
@@ -346,7 +346,7 @@ func (h *mfaPages) secondFactorPasskeySubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := pendingNext(values.Get("next"))
+	next := h.pendingNext(values.Get("next"))
 	device := h.loginDevice(c)
 	res, err := h.accounts.PasskeySecondFactor(c.Request.Context(), session(c).ID, values.Get("state"), []byte(values.Get("credential")), device)
 	switch {
@@ -389,9 +389,9 @@ func (h *mfaPages) passkeyLoginSubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := pendingNext(values.Get("next"))
+	next := h.pendingNext(values.Get("next"))
 	if currentUser(c) != nil {
-		h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+		h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 		return
 	}
 	device := h.loginDevice(c)
@@ -420,7 +420,7 @@ func (h *mfaPages) passkeyLoginSubmit(c *gin.Context) {
 	h.signedIn(c, res)
 	h.rememberDevice(c, device)
 	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.welcome_back", Other: "Welcome back, {{.Name}}!"}, map[string]any{"Name": res.User.Username}))
-	h.redirect(c, safeNext(next, h.cfg.LoginRedirectURL))
+	h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 }
 
 func (h *mfaPages) passkeysPage(c *gin.Context) {

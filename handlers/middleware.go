@@ -193,7 +193,7 @@ func (h *middleware) guestOnly(c *gin.Context) {
 		c.Next()
 		return
 	}
-	h.redirect(c, safeNext(c.Query("next"), h.cfg.LoginRedirectURL))
+	h.redirect(c, h.safeNext(c.Query("next"), h.cfg.LoginRedirectURL))
 	c.Abort()
 }
 

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -59,4 +60,67 @@ func isLocalPath(next string) bool {
 // characters, and invalid UTF-8.
 func suspicious(r rune) bool {
 	return unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
+}
+
+// safeNext is safeNext with the site's cookie domain: besides a local
+// path, an absolute URL on a host within SESSION_COOKIE_DOMAIN, with the
+// site's scheme, is followed (a person coming back to an app behind
+// forward auth). Anything else gives fallback.
+func (h *Handler) safeNext(next, fallback string) string {
+	if h.nextOK(next) {
+		return next
+	}
+	return fallback
+}
+
+// nextOK reports whether next may be followed (see safeNext).
+func (h *Handler) nextOK(next string) bool {
+	return isLocalPath(next) || inCookieDomain(next, h.cfg.BaseURL, h.cfg.SessionCookieDomain)
+}
+
+// authorityRE is the host[:port] an absolute next may name: letters,
+// digits, dots and hyphens only. No user info, no percent-encoding, no
+// backslash, no IP literal brackets: anything a browser could read as
+// another host than we do is refused rather than interpreted.
+var authorityRE = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
+
+// inCookieDomain reports whether next is an absolute URL with baseURL's
+// scheme whose host is domain's apex or lies within it (domain as
+// ".example.com"; "" allows nothing).
+func inCookieDomain(next, baseURL, domain string) bool {
+	if domain == "" || len(next) > maxNextLen || !utf8.ValidString(next) {
+		return false
+	}
+	scheme, _, ok := strings.Cut(baseURL, "://")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return false
+	}
+	rest, ok := strings.CutPrefix(next, scheme+"://")
+	if !ok {
+		return false
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if !authorityRE.MatchString(authority) {
+		return false
+	}
+	host := strings.ToLower(authority)
+	if i := strings.IndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(host, ".")
+	if host != domain[1:] && !(strings.HasSuffix(host, domain) && len(host) > len(domain)) {
+		return false
+	}
+	switch {
+	case tail == "":
+		return true
+	case tail[0] == '/':
+		return isLocalPath(tail)
+	default:
+		return isLocalPath("/" + tail)
+	}
 }

@@ -28,7 +28,7 @@ func TestReadOnlyRequestsDoNotWrite(t *testing.T) {
 	// last_seen_at is written when the test says (FlushTouches), not by the
 	// background writer.
 	ts := newTestServerWith(t, testSetup{dbOpts: []models.OpenOption{models.WithSQLiteConnectHook(w.Hook)}},
-		func(c *Config) { c.TouchFlushEvery = time.Hour })
+		func(c *Config) { c.TouchFlushEvery = time.Hour }, trustLocalProxy)
 	c, u := ts.signUpAndLogin(t, "reader", "a long enough passphrase")
 	waitOutboxIdle(t, ts)
 	sessionID, ok := models.SessionIDFromToken(c.cookie(websession.SessionCookieName))
@@ -45,6 +45,14 @@ func TestReadOnlyRequestsDoNotWrite(t *testing.T) {
 		c.get(path)
 		if got, txs := w.Take(); len(got) != 0 || txs != 0 {
 			t.Errorf("GET %s as a signed-in user: got writes %v in %d write transactions, want none", path, got, txs)
+		}
+	}
+	// Forward auth runs before every request of every protected app.
+	for range 3 {
+		wantStatus(t, c.forward("app.example.test", "/"), http.StatusOK)
+		wantStatus(t, c.request("http://app.example.test/"), http.StatusOK)
+		if got, txs := w.Take(); len(got) != 0 || txs != 0 {
+			t.Errorf("forward auth as a signed-in user: got writes %v in %d write transactions, want none", got, txs)
 		}
 	}
 

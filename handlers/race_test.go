@@ -27,7 +27,7 @@ func TestRaceLoginLogoutOneUser(t *testing.T) {
 	// success gives its attempt back only when it is done. This test is
 	// about sessions racing, so that limit is off here (limits under
 	// parallel attack: TestRaceLimitsHoldUnderBursts).
-	ts := newTestServer(t, func(c *Config) { c.LoginLimitPerUserIP = models.Limit{Max: -1} })
+	ts := newTestServer(t, func(c *Config) { c.LoginLimitPerUserIP = models.Limit{Max: -1} }, raceDeadline)
 	const password = "correct horse battery"
 	alice := ts.createUser(t, "alice", "alice@example.com", password)
 	const browsers, actions = 8, 12
@@ -113,7 +113,7 @@ func TestRaceLoginLogoutOneUser(t *testing.T) {
 // unique index settles it: exactly one account, its browser signed in; the
 // rest get the form (422) saying the name is taken, never a 500.
 func TestRaceSignupOneName(t *testing.T) {
-	ts := newTestServer(t, trustLocalProxy)
+	ts := newTestServer(t, trustLocalProxy, raceDeadline)
 	names := []string{"racer", "Racer", "RACER", "rAcEr", "racer", "RaCeR", "racER", "RACEr"}
 	clients := make([]*testClient, len(names))
 	results := make([]*response, len(names))
@@ -168,7 +168,7 @@ func TestRaceSignupOneName(t *testing.T) {
 // conditional UPDATE that uses the token up); every other browser gets the
 // invalid-link page, and only the winner's password works.
 func TestRaceResetLinkOneUse(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, raceDeadline)
 	u := ts.createUser(t, "kim", "kim@example.com", "kim's long password")
 	token, err := ts.app.core.Tokens.Issue(t.Context(), models.TokenIssue{Purpose: models.PurposePasswordReset, UserID: u.ID, TTL: time.Hour})
 	if err != nil {
@@ -230,3 +230,11 @@ func TestRaceResetLinkOneUse(t *testing.T) {
 		t.Errorf("server logged errors:\n%s", ts.logs.String())
 	}
 }
+
+// raceDeadline gives the race tests' requests 30 s of database time
+// instead of DATABASE_BUSY_TIMEOUT's 5: they test what concurrent
+// requests leave behind, and on a loaded 2-core CI machine a burst of
+// writers queued behind SQLite's one write lock (with argon2 hashing
+// beside them) can wait longer than 5 s; a 503 there says nothing about
+// the race. The timeout itself is tested in stuckdb_test.go.
+func raceDeadline(c *Config) { c.DatabaseTimeout = 30 * time.Second }

@@ -14,13 +14,20 @@ import (
 func (a *App) Routes() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(a.h.crossOriginDenied))
+	// The OpenID provider's back-channel endpoints are called cross-origin
+	// by design (a single-page app's token request carries its Origin);
+	// each authenticates its client itself. Exempt from the cross-origin
+	// form check, never from client authentication.
+	for _, n := range []route.Name{route.OIDCToken, route.OIDCRevoke, route.OIDCIntrospect, route.OIDCUserinfo} {
+		cop.AddInsecureBypassPattern("POST " + route.URL(n))
+	}
 	return cop.Handler(a.router())
 }
 
 // router builds the Gin engine with every route and middleware.
 func (a *App) router() *gin.Engine {
 	h := a.h
-	mw, signIn, account, admin, mfa := a.areas.mw, a.areas.signIn, a.areas.account, a.areas.admin, a.areas.mfa
+	mw, signIn, account, admin, mfa, social, oidcp := a.areas.mw, a.areas.signIn, a.areas.account, a.areas.admin, a.areas.mfa, a.areas.social, a.areas.oidc
 	if h.cfg.Debug {
 		gin.SetMode(gin.DebugMode)
 	} else {
@@ -44,6 +51,22 @@ func (a *App) router() *gin.Engine {
 	r.GET(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 	r.HEAD(assets.Prefix+"*file", gin.WrapH(assets.Handler()))
 
+	// The OpenID provider: discovery and keys from memory; op's own
+	// endpoints with the database but without sessions (bearer tokens and
+	// client credentials, never cookies).
+	r.GET(route.Pattern(route.OIDCDiscovery), oidcp.discovery)
+	r.GET(route.Pattern(route.OIDCKeys), oidcp.jwks)
+	opAPI := r.Group("/", mw.noStore, mw.databaseDeadline, mw.limitBody, mw.clientInfo)
+	opAPI.GET(route.Pattern(route.OIDCAuthorize), oidcp.opEndpoint)
+	opAPI.POST(route.Pattern(route.OIDCAuthorize), oidcp.opEndpoint)
+	for _, n := range []route.Name{route.OIDCToken, route.OIDCRevoke, route.OIDCIntrospect} {
+		opAPI.POST(route.Pattern(n), oidcp.opEndpoint)
+		opAPI.OPTIONS(route.Pattern(n), oidcp.opEndpoint)
+	}
+	opAPI.GET(route.Pattern(route.OIDCUserinfo), oidcp.opEndpoint)
+	opAPI.POST(route.Pattern(route.OIDCUserinfo), oidcp.opEndpoint)
+	opAPI.OPTIONS(route.Pattern(route.OIDCUserinfo), oidcp.opEndpoint)
+
 	app := r.Group("/", mw.noStore, mw.databaseDeadline, mw.limitBody, mw.clientInfo,
 		h.installSessions(), mw.loadUser, mw.localize)
 
@@ -61,6 +84,17 @@ func (a *App) router() *gin.Engine {
 	app.GET(route.Pattern(route.AccountDeleted), account.accountDeletedPage)
 	app.GET(route.Pattern(route.ConfirmEmail), account.confirmEmailPage)
 	app.POST(route.Pattern(route.ConfirmEmail), account.confirmEmailSubmit)
+	app.GET(route.Pattern(route.OIDCContinue), oidcp.continueFlow)
+	app.POST(route.Pattern(route.OIDCContinue), oidcp.continueFlow)
+	app.GET(route.Pattern(route.OIDCEndSession), oidcp.endSession)
+	app.POST(route.Pattern(route.OIDCEndSession), oidcp.endSession)
+	app.GET(route.Pattern(route.LoggedOut), oidcp.loggedOutPage)
+
+	// Forward auth (forward.go): asked by reverse proxies, answered from
+	// the session and the access rules, never writing.
+	app.GET(route.Pattern(route.ForwardAuth), a.areas.forward.forward)
+	app.GET(route.Pattern(route.ForwardRequest), a.areas.forward.request)
+	app.GET(route.Pattern(route.ForwardDenied), a.areas.forward.deniedPage)
 
 	// Guests only: a signed-in user is sent on.
 	guests := app.Group("/", mw.guestOnly)
@@ -90,6 +124,8 @@ func (a *App) router() *gin.Engine {
 	sudo.POST(route.Pattern(route.Delete), account.deleteAccountSubmit)
 	user.POST(route.Pattern(route.EmailSendVerification), account.resendVerificationSubmit)
 	user.GET(route.Pattern(route.PasswordChangeDone), account.passwordChangeDonePage)
+	user.GET(route.Pattern(route.Apps), oidcp.appsPage)
+	user.POST(route.Pattern(route.AppRemove), oidcp.appRemoveSubmit)
 
 	// Staff only: anonymous visitors go to the login page, other users get
 	// 403. Every rule about whom staff may change is the model's
@@ -111,6 +147,23 @@ func (a *App) router() *gin.Engine {
 	staff.GET(route.Pattern(route.AdminUserDelete), admin.adminUserDeletePage)
 	staff.POST(route.Pattern(route.AdminUserDelete), admin.adminUserDeleteSubmit)
 	staff.POST(route.Pattern(route.AdminMailRetry), mw.requireSudo, admin.adminMailRetrySubmit)
+	// Groups and access rules (groups.go): changes are for superusers,
+	// with sudo, as privilege changes are.
+	groups := a.areas.groups
+	staff.GET(route.Pattern(route.AdminGroups), groups.adminGroupsPage)
+	staff.POST(route.Pattern(route.AdminGroups), mw.requireSudo, groups.adminGroupsSubmit)
+	staff.GET(route.Pattern(route.AdminGroup), groups.adminGroupPage)
+	staff.POST(route.Pattern(route.AdminGroup), mw.requireSudo, groups.adminGroupSubmit)
+	staff.POST(route.Pattern(route.AdminGroupDelete), mw.requireSudo, groups.adminGroupDeleteSubmit)
+	staff.POST(route.Pattern(route.AdminUserGroups), mw.requireSudo, groups.adminUserGroupsSubmit)
+	staff.GET(route.Pattern(route.AdminAccessRules), groups.adminAccessPage)
+	staff.GET(route.Pattern(route.AdminOIDCClients), oidcp.adminClientsPage)
+	staff.GET(route.Pattern(route.AdminOIDCClientAdd), oidcp.adminClientAddPage)
+	staff.POST(route.Pattern(route.AdminOIDCClientAdd), mw.requireSudo, oidcp.adminClientAddSubmit)
+	staff.GET(route.Pattern(route.AdminOIDCClient), oidcp.adminClientPage)
+	staff.POST(route.Pattern(route.AdminOIDCClient), mw.requireSudo, oidcp.adminClientSubmit)
+	staff.POST(route.Pattern(route.AdminOIDCClientSecret), mw.requireSudo, oidcp.adminClientSecretSubmit)
+	staff.POST(route.Pattern(route.AdminOIDCClientDelete), mw.requireSudo, oidcp.adminClientDeleteSubmit)
 
 	// Two-factor authentication (mfa.go). The second login step: a
 	// pending session, not signed in.
@@ -135,6 +188,22 @@ func (a *App) router() *gin.Engine {
 	staff.GET(route.Pattern(route.AdminMFA), mfa.adminMFAPage)
 	staffSudo := staff.Group("/", mw.requireSudo)
 	staffSudo.POST(route.Pattern(route.AdminMFAReset), mfa.adminMFAResetSubmit)
+
+	// Sign-in through other providers (social.go). The callback is
+	// public: it signs in (login) or connects (the account that started
+	// it, checked in auth).
+	guests.GET(route.Pattern(route.SocialLogin), social.socialLoginPage)
+	guests.POST(route.Pattern(route.SocialLogin), social.socialLoginSubmit)
+	guests.GET(route.Pattern(route.GitHubLogin), social.socialLoginPage)
+	guests.POST(route.Pattern(route.GitHubLogin), social.socialLoginSubmit)
+	app.GET(route.Pattern(route.SocialCallback), social.socialCallback)
+	app.GET(route.Pattern(route.GitHubCallback), social.socialCallback)
+	guests.GET(route.Pattern(route.SocialSignup), social.socialSignupPage)
+	guests.POST(route.Pattern(route.SocialSignup), social.socialSignupSubmit)
+	user.POST(route.Pattern(route.ReauthUpstream), social.reauthSubmit)
+	sudo.GET(route.Pattern(route.Connections), social.connectionsPage)
+	sudo.POST(route.Pattern(route.SocialConnect), social.connectSubmit)
+	sudo.POST(route.Pattern(route.SocialDisconnect), social.disconnectSubmit)
 
 	r.NoRoute(mw.slashRedirect(r), mw.noStore, mw.databaseDeadline, mw.clientInfo, h.installSessions(), mw.loadUser, mw.localize, h.notFound)
 	r.NoMethod(mw.noStore, mw.localize, h.methodNotAllowed)

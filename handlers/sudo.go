@@ -106,7 +106,7 @@ func privilegeChange(target *models.User, ch auth.UserChanges) bool {
 }
 
 func (h *accountPages) reauthPage(c *gin.Context) {
-	h.renderReauth(c, http.StatusOK, newForm(nil), safeNext(c.Query("next"), ""))
+	h.renderReauth(c, http.StatusOK, newForm(nil), h.safeNext(c.Query("next"), ""))
 }
 
 // reauthView is what the page asks of this user: a code beside the
@@ -115,6 +115,11 @@ func (h *accountPages) reauthPage(c *gin.Context) {
 func (h *accountPages) reauthView(c *gin.Context, next string) (components.Reauth, error) {
 	r := components.Reauth{Next: next}
 	u := currentUser(c)
+	pr, err := h.userProviderButtons(c, u.ID)
+	if err != nil {
+		return r, err
+	}
+	r.Providers = pr
 	has, err := h.accounts.HasSecondFactor(c.Request.Context(), u.ID)
 	if err != nil {
 		return r, err
@@ -155,7 +160,7 @@ func (h *accountPages) reauthSubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := safeNext(values.Get("next"), "")
+	next := h.safeNext(values.Get("next"), "")
 	form := newForm(values)
 	show := func(status int) { h.renderReauth(c, status, form, next) }
 	if formMsg != "" {
@@ -193,7 +198,7 @@ func (h *accountPages) reauthSubmit(c *gin.Context) {
 		h.flashLink(c, level, route.URL(route.RecoveryCodes), tr(c, i18n.Message{ID: "flash.recovery_new_set", Other: "Make a new set"}), "%s",
 			locale.N(c.Request.Context(), i18n.Message{ID: "flash.recovery_used", One: "You used a recovery code; {{.Count}} left.", Other: "You used a recovery code; {{.Count}} left."}, res.RecoveryLeft))
 	}
-	h.redirect(c, safeNext(next, reauthFallback))
+	h.redirect(c, h.safeNext(next, reauthFallback))
 }
 
 // reauthPasskeySubmit confirms the user with one of their passkeys alone
@@ -203,7 +208,7 @@ func (h *accountPages) reauthPasskeySubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := safeNext(values.Get("next"), "")
+	next := h.safeNext(values.Get("next"), "")
 	form := newForm(nil)
 	show := func(status int) { h.renderReauth(c, status, form, next) }
 	if formMsg != "" {
@@ -229,7 +234,7 @@ func (h *accountPages) reauthPasskeySubmit(c *gin.Context) {
 	}
 	st.Adopt(ns)
 	touch(c)
-	h.redirect(c, safeNext(next, reauthFallback))
+	h.redirect(c, h.safeNext(next, reauthFallback))
 }
 
 // reauthSessionGone answers a confirmation whose session ended meanwhile

@@ -81,7 +81,7 @@ var composers = map[string]composer{
 	},
 	models.KindNewDevice: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
 		e := components.NewDeviceEmail{Username: d["username"], When: humanTime(ctx, d["when"]), IP: d["ip"], Browser: d["browser"],
-			SessionsURL: w.baseURL + route.URL(route.Sessions), SiteURL: w.baseURL}
+			SessionsURL: w.baseURL + route.URL(route.Sessions), SiteURL: w.baseURL, Via: d["via"]}
 		return Compose(ctx, m.Recipient, locale.T(ctx, i18n.Message{ID: "mail.subject.new_device", Other: "New sign-in to your Gatehouse account"}), components.NewDeviceEmailText(e), components.NewDeviceEmailHTML(e))
 	},
 	models.KindAccountDeleted: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {

@@ -30,7 +30,17 @@ type Metrics struct {
 	outboxFailures  prometheus.Counter
 	sessionsCreated prometheus.Counter
 	sessionsEnded   prometheus.Counter
+	forward         *prometheus.CounterVec
+	oidcTokens      *prometheus.CounterVec
 }
+
+// OpenID provider token outcomes (the outcome label of
+// gatehouse_oidc_tokens_total), by grant (code, refresh).
+const (
+	OIDCIssued  = "issued"
+	OIDCRefused = "refused"
+	OIDCReuse   = "reuse"
+)
 
 // Login outcomes (the outcome label of gatehouse_logins_total).
 const (
@@ -82,9 +92,17 @@ func New() *Metrics {
 			Name: "gatehouse_sessions_ended_total",
 			Help: "Session rows deleted (logouts, rotations, revocations, expiry sweeps).",
 		}),
+		forward: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_forward_auth_decisions_total",
+			Help: "Forward-auth checks by rule (its 0-based index in ACCESS_RULES, or default), policy and decision (allow, login, second_factor, setup_second_factor, deny).",
+		}, []string{"rule", "policy", "decision"}),
 	}
-	m.reg.MustRegister(m.requests, m.logins, m.events, m.throttleRefused, m.hashWait, m.outboxFailures,
-		m.sessionsCreated, m.sessionsEnded,
+	m.oidcTokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_oidc_tokens_total",
+		Help: "OpenID provider token requests by grant (code, refresh) and outcome (issued, refused, reuse: a spent code or refresh token presented again).",
+	}, []string{"grant", "outcome"})
+	m.reg.MustRegister(m.forward, m.requests, m.logins, m.events, m.throttleRefused, m.hashWait, m.outboxFailures,
+		m.sessionsCreated, m.sessionsEnded, m.oidcTokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -143,6 +161,15 @@ func (m *Metrics) ThrottleRefused(limit string) {
 		return
 	}
 	m.throttleRefused.WithLabelValues(limit).Inc()
+}
+
+// OIDCToken records a token request of grant ("code" or "refresh") with
+// outcome (one of the OIDC constants).
+func (m *Metrics) OIDCToken(grant, outcome string) {
+	if m == nil {
+		return
+	}
+	m.oidcTokens.WithLabelValues(grant, outcome).Inc()
 }
 
 // OutboxFailed records an e-mail delivery attempt that failed.
@@ -235,4 +262,24 @@ func (m *Metrics) WatchDB(db *gorm.DB) error {
 		return err
 	}
 	return db.Callback().Delete().After("gorm:delete").Register("metrics:sessions_ended", count(m.sessionsEnded))
+}
+
+// maxRuleLabel bounds the rule label: rules past it share "other", so a
+// huge rules file cannot grow the series without bound.
+const maxRuleLabel = 100
+
+// ForwardDecision records one forward-auth check: rule is the deciding
+// rule's index (-1 for default_policy), policy and decision short words.
+func (m *Metrics) ForwardDecision(rule int, policy, decision string) {
+	if m == nil {
+		return
+	}
+	label := "default"
+	switch {
+	case rule >= maxRuleLabel:
+		label = "other"
+	case rule >= 0:
+		label = strconv.Itoa(rule)
+	}
+	m.forward.WithLabelValues(label, policy, decision).Inc()
 }

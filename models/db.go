@@ -61,21 +61,21 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		if err := createPrivate(sqliteFile(url)); err != nil {
 			return nil, fmt.Errorf("DATABASE_URL: create %s: %w", sqliteFile(url), err)
 		}
-		dialector = sqlite.Open(dsn)
-		if o.connectHook != nil {
-			// A driver of our own (not sql.Register'ed: no global name)
-			// whose hook runs on every connection the pool opens.
-			drv := &sqlite3.SQLiteDriver{ConnectHook: o.connectHook}
-			dialector = sqlite.New(sqlite.Config{Conn: sql.OpenDB(sqliteConnector{dsn: dsn, drv: drv})})
-		}
+		// A driver of our own (not sql.Register'ed: no global name), so a
+		// test's hook runs on every connection the pool opens.
+		pool := sql.OpenDB(sqliteConnector{dsn: dsn, drv: &sqlite3.SQLiteDriver{ConnectHook: o.connectHook}})
+		dialector = sqlite.New(sqlite.Config{Conn: newWriteGate(pool, o.busyTimeout)})
 	}
 	if o.maxConns > 0 {
 		maxConns = o.maxConns
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
-		// Writes that need a transaction open one explicitly; the default
-		// per-statement transaction only costs a round trip.
-		SkipDefaultTransaction: true,
+		// Writes that need a transaction open one explicitly; on
+		// PostgreSQL the default per-statement transaction only costs a
+		// round trip. On SQLite it is what queues a lone Create, Update or
+		// Delete at the write gate (writegate.go) instead of in SQLite's
+		// busy handler, holding a connection.
+		SkipDefaultTransaction: isPostgresURL(url),
 		// GORM's statement cache can deadlock when the pool is exhausted
 		// (go-gorm/gorm#7465, open: a statement prepared outside a
 		// transaction waits for a connection while every connection's
@@ -83,8 +83,10 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		// PostgreSQL reached it. pgx caches prepared statements per
 		// connection itself, so PostgreSQL does without GORM's cache. On
 		// SQLite the cache saves ~40 µs a query (mattn compiles every
-		// statement); there the request deadline (DATABASE_BUSY_TIMEOUT)
-		// bounds such a stall, which no test has reached.
+		// statement). There SQLite's busy handler used to make writers
+		// wait for the lock holding connections, and a burst of sign-ins
+		// reached the stall; the write gate (writegate.go) keeps waiting
+		// writers off the pool (TestStatementCacheCannotStallWriters).
 		PrepareStmt: !isPostgresURL(url),
 		Logger:      logger.Discard,
 		NowFunc:     func() time.Time { return time.Now().UTC() },

@@ -61,6 +61,20 @@ var EventKinds = []EventInfo{
 	{EventUserCreated, i18n.Message{ID: "event.user_created", Other: "Account created by staff"}},
 	{EventUserDeleted, i18n.Message{ID: "event.user_deleted", Other: "Account deleted"}},
 	{EventAccountDeleteFailed, i18n.Message{ID: "event.account_delete_failed", Other: "Wrong password on the delete-account form"}},
+	{EventSocialConnected, i18n.Message{ID: "event.social_connected", Other: "Sign-in through another provider connected"}},
+	{EventSocialDisconnected, i18n.Message{ID: "event.social_disconnected", Other: "Sign-in through another provider disconnected"}},
+	{EventSocialRefused, i18n.Message{ID: "event.social_refused", Other: "Sign-in through another provider refused: its address belongs to this account"}},
+	{EventGroupCreated, i18n.Message{ID: "event.group_created", Other: "Group created"}},
+	{EventGroupRenamed, i18n.Message{ID: "event.group_renamed", Other: "Group renamed"}},
+	{EventGroupDeleted, i18n.Message{ID: "event.group_deleted", Other: "Group deleted"}},
+	{EventGroupsChanged, i18n.Message{ID: "event.groups_changed", Other: "Groups changed"}},
+	{EventForwardDenied, i18n.Message{ID: "event.forward_denied", Other: "Refused entry to a protected app"}},
+	{EventForwardStepUp, i18n.Message{ID: "event.forward_step_up", Other: "Asked for a second factor to enter a protected app"}},
+	{EventOIDCGrant, i18n.Message{ID: "event.oidc_grant", Other: "Signed in to an app with Gatehouse"}},
+	{EventOIDCConsent, i18n.Message{ID: "event.oidc_consent", Other: "Allowed an app to see account details"}},
+	{EventOIDCAccessRemoved, i18n.Message{ID: "event.oidc_access_removed", Other: "Removed an app's access"}},
+	{EventOIDCRevoked, i18n.Message{ID: "event.oidc_revoked", Other: "An app gave up its access"}},
+	{EventOIDCTokenReuse, i18n.Message{ID: "event.oidc_token_reuse", Other: "An app's used code or token came back; its sign-in was revoked"}},
 }
 
 var eventInfo = func() map[EventKind]EventInfo {
@@ -124,6 +138,21 @@ const (
 	EventAccountDeleteFailed EventKind = "account_delete_failed"
 )
 
+// Events of the OpenID provider (internal/oidcop).
+const (
+	// EventOIDCGrant: an app received a sign-in (a code was approved).
+	EventOIDCGrant EventKind = "oidc_grant"
+	// EventOIDCConsent: the person pressed Allow on the consent page.
+	EventOIDCConsent EventKind = "oidc_consent"
+	// EventOIDCAccessRemoved: "Remove access" on /accounts/apps/.
+	EventOIDCAccessRemoved EventKind = "oidc_access_removed"
+	// EventOIDCRevoked: a client revoked a token (RFC 7009).
+	EventOIDCRevoked EventKind = "oidc_token_revoked"
+	// EventOIDCTokenReuse: a spent code or refresh token was presented
+	// again; the family it belongs to was revoked.
+	EventOIDCTokenReuse EventKind = "oidc_token_reuse"
+)
+
 // Events of the e-mail flows.
 const (
 	EventEmailChangeRequested EventKind = "email_change_requested"
@@ -142,4 +171,18 @@ const (
 // Events of re-authentication with a second factor.
 const (
 	EventReauthFactorFailed EventKind = "reauthentication_factor_failed"
+)
+
+// Events of groups and of forward auth.
+const (
+	EventGroupCreated  EventKind = "group_created"
+	EventGroupRenamed  EventKind = "group_renamed"
+	EventGroupDeleted  EventKind = "group_deleted"
+	EventGroupsChanged EventKind = "groups_changed"
+	// EventForwardDenied: a signed-in user was refused an app behind
+	// forward auth (recorded at most once per user and rule a while).
+	EventForwardDenied EventKind = "forward_auth_denied"
+	// EventForwardStepUp: a user was sent to give (or set up) a second
+	// factor for an app behind forward auth.
+	EventForwardStepUp EventKind = "forward_auth_step_up"
 )

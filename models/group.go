@@ -2,8 +2,11 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -63,7 +66,13 @@ type GroupInfo struct {
 }
 
 // Groups are the queries on groups and memberships.
-type Groups struct{ db *gorm.DB }
+type Groups struct {
+	db *gorm.DB
+	// names is NamesOf's statement, prepared on first use (forward auth
+	// runs it on every check, so it skips GORM's statement building).
+	mu    sync.Mutex
+	names atomic.Pointer[sql.Stmt]
+}
 
 // NewGroups returns the group queries over db.
 func NewGroups(db *gorm.DB) *Groups { return &Groups{db: db} }
@@ -92,9 +101,50 @@ func GroupByName(tx *gorm.DB, name string) (*Group, error) {
 	return &gr, dbErr("read group", err)
 }
 
+// namesQuery is NamesOf's statement.
+const namesQuery = "SELECT g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = ? ORDER BY g.name"
+
 // NamesOf returns the names of userID's groups, sorted.
 func (g *Groups) NamesOf(ctx context.Context, userID uint) ([]string, error) {
-	return GroupNamesOf(g.db.WithContext(ctx), userID)
+	stmt, err := g.namesStmt(ctx)
+	if err != nil {
+		return nil, dbErr("read groups", err)
+	}
+	rows, err := stmt.QueryContext(ctx, userID)
+	if err != nil {
+		return nil, dbErr("read groups", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, dbErr("read groups", err)
+		}
+		names = append(names, n)
+	}
+	return names, dbErr("read groups", rows.Err())
+}
+
+func (g *Groups) namesStmt(ctx context.Context) (*sql.Stmt, error) {
+	if st := g.names.Load(); st != nil {
+		return st, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if st := g.names.Load(); st != nil {
+		return st, nil
+	}
+	sqlDB, err := g.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlDB.PrepareContext(context.WithoutCancel(ctx), Rebind(g.db, namesQuery))
+	if err != nil {
+		return nil, err
+	}
+	g.names.Store(st)
+	return st, nil
 }
 
 // GroupNamesOf returns the names of userID's groups, sorted, inside tx.
@@ -172,4 +222,17 @@ func SetUserGroups(tx *gorm.DB, userID uint, groupIDs []uint) error {
 		return nil
 	}
 	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
+}
+
+// MemberIDs returns the IDs of groupID's members inside tx.
+func MemberIDs(tx *gorm.DB, groupID uint) ([]uint, error) {
+	var ids []uint
+	err := tx.Model(&UserGroup{}).Where("group_id = ?", groupID).Order("user_id").Pluck("user_id", &ids).Error
+	return ids, err
+}
+
+// RemoveAllMembers empties groupID inside tx and returns how many left.
+func RemoveAllMembers(tx *gorm.DB, groupID uint) (int64, error) {
+	res := tx.Where("group_id = ?", groupID).Delete(&UserGroup{})
+	return res.RowsAffected, res.Error
 }

@@ -120,16 +120,13 @@ func (p *Probe) check(ctx context.Context) error {
 	if err := p.checkFile(ctx); err != nil {
 		return err
 	}
-	sqlDB, err := p.db.DB()
-	if err != nil {
-		return fmt.Errorf("readiness check: %w", err)
-	}
-	// database/sql directly: no statement cache for the throw-away DDL.
-	tx, err := sqlDB.BeginTx(ctx, nil)
+	// database/sql directly (no statement cache for the throw-away DDL),
+	// through SQLite's write gate.
+	tx, end, err := BeginRawTx(ctx, p.db)
 	if err != nil {
 		return dbErr("readiness check: begin", err)
 	}
-	defer func() { _ = tx.Rollback() }()
+	defer end()
 	var one int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1) AS probe").Scan(&one); err != nil {
 		return dbErr("readiness check: read", err)

@@ -28,6 +28,10 @@ func Sweeps(db *gorm.DB, eventRetention time.Duration) []SweepJob {
 		{"stale throttle counter(s)", NewThrottles(db).DeleteStale},
 		{"expired one-time token(s)", NewTokens(db).DeleteExpired},
 		{"old outbox message(s)", NewOutbox(db).DeleteOld},
+		{"expired sign-in(s) through other providers", func(ctx context.Context) (int64, error) {
+			return DeleteExpiredSocialFlows(ctx, db, time.Now().UTC())
+		}},
+		{"expired OpenID request(s) and token(s)", func(ctx context.Context) (int64, error) { return SweepOIDC(ctx, db) }},
 		{"old security event(s)", func(ctx context.Context) (int64, error) {
 			return NewEvents(db).DeleteOlderThan(ctx, eventRetention)
 		}},

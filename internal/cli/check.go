@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"gatehouse/internal/upstream"
 	"io"
 	"log/slog"
 	"net"
@@ -188,8 +189,20 @@ func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer
 		}
 		_ = models.Close(db)
 	}
+	// Every provider of SOCIAL_PROVIDERS is reached (discovery for
+	// OpenID Connect): one that cannot be would fail every sign-in.
+	for _, p := range upstream.NewSet(cfg.SocialProviders, nil).List() {
+		if err := p.Check(ctx); err != nil {
+			problems = append(problems, deployWarning{ID: "gatehouse.E003", Msg: fmt.Sprintf("SOCIAL_PROVIDERS: provider %q: %v", p.Config.ID, err)})
+		}
+	}
 	if deploy {
 		problems = append(problems, deployWarnings(cfg)...)
+	}
+	if cfg.AccessRules != nil && cfg.AccessRules.Path() != "" {
+		// Loading it (with the configuration) already checked it.
+		r := cfg.AccessRules.Rules()
+		fmt.Fprintf(stdout, "Access rules: %d rule(s), default_policy %s, from %s.\n", len(r.Rules), r.Default, cfg.AccessRules.Path())
 	}
 	if len(problems) == 0 {
 		fmt.Fprintln(stdout, "System check identified no issues.")

@@ -27,6 +27,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/handlers"
+	"gatehouse/internal/access"
 	"gatehouse/internal/core"
 	"gatehouse/internal/passhash"
 	"gatehouse/mail"
@@ -94,6 +95,9 @@ func commands() []command {
 		{name: "showmigrations", summary: "list the migrations: [X] applied, [ ] pending", define: showMigrationsCommand},
 		{name: "importdjango", args: "SOURCE", summary: "import users and their passwords from a Django database (SQLite path or postgres:// URL)", define: importDjangoCommand},
 		{name: "outbox", args: "ACTION [ID...]", summary: "mail waiting or failed: list [--failed] shows it, retry (ID... | --failed) sends it again now", define: outboxCmd},
+		{name: "group", args: "ACTION [GROUP] [USER]...", summary: "groups: add GROUP USER... (creates GROUP), remove GROUP USER..., list [GROUP]", define: groupCmd},
+		{name: "oidc-client", args: "ACTION [ID]", summary: "apps that sign in with Gatehouse: add --name N --redirect-uri URI… [--public] [--skip-consent], list, remove ID", define: oidcClientCmd},
+		{name: "oidc-keys", args: "ACTION", summary: "rotate: a new OpenID signing key (the old one stays published until its tokens expire)", server: true, define: oidcKeysCmd},
 		{name: "check", summary: "check the configuration and the database (--deploy: production settings too)", server: true, define: checkCmd},
 		{name: "backup", args: "FILE", summary: "copy the live SQLite database to FILE and verify it", define: backupCmd("backup")},
 		{name: "restore", args: "FILE", summary: "replace the (stopped) SQLite database with the backup FILE", define: backupCmd("restore")},
@@ -403,6 +407,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	// The outbox worker and the sweeps: after the server has stopped
 	// taking requests, Run finishes the mail it holds, then returns.
 	background.Go(func() { app.Run(bg) })
+	if cfg.AccessRules != nil && cfg.AccessRules.Path() != "" {
+		background.Go(func() { reloadRulesOnHangup(bg, cfg.AccessRules, log) })
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -427,4 +434,25 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// reloadRulesOnHangup reloads ACCESS_RULES on each SIGHUP until ctx ends. A
+// bad file keeps the rules in force and says why in the log.
+func reloadRulesOnHangup(ctx context.Context, rules *access.Store, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			r, err := rules.Reload()
+			if err != nil {
+				log.Error("access rules not reloaded: keeping the rules in force", "file", rules.Path(), "err", err)
+				continue
+			}
+			log.Info("access rules reloaded", "file", rules.Path(), "rules", len(r.Rules), "default_policy", r.Default.String())
+		}
+	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"gatehouse/internal/access"
 	"log/slog"
 	"net"
 	netmail "net/mail"
@@ -14,7 +15,9 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/internal/locale"
+	"gatehouse/internal/oidcop"
 	"gatehouse/internal/settings"
+	"gatehouse/internal/upstream"
 	"gatehouse/mail"
 	"gatehouse/models"
 )
@@ -133,6 +136,8 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		{"SESSION_IDLE_TIMEOUT", settings.DefaultSessionIdleTimeout, &c.SessionIdleTimeout},
 		{"EVENT_RETENTION", models.DefaultEventRetention, &c.EventRetention},
 		{"REAUTH_TIMEOUT", auth.DefaultReauthTimeout, &c.ReauthTimeout},
+		{"OIDC_ACCESS_TOKEN_LIFETIME", oidcop.DefaultAccessTokenLifetime, &c.OIDCAccessTokenLifetime},
+		{"OIDC_REFRESH_TOKEN_LIFETIME", oidcop.DefaultRefreshTokenLifetime, &c.OIDCRefreshTokenLifetime},
 		{"PASSWORD_RESET_TIMEOUT", models.DefaultResetTimeout, &c.PasswordResetTimeout},
 		{"THROTTLE_BLOCK", settings.DefaultThrottleBlock, &c.ThrottleBlock},
 		{"THROTTLE_MAX_BLOCK", settings.DefaultThrottleMaxBlock, &c.ThrottleMaxBlock},
@@ -174,6 +179,20 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 	default:
 		errs = append(errs, fmt.Errorf("NEW_DEVICE_NOTICE: %q is not on or off", getenv("NEW_DEVICE_NOTICE")))
 	}
+	if path := env.get("SOCIAL_PROVIDERS", ""); path != "" {
+		ps, err := upstream.LoadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SOCIAL_PROVIDERS: %s: %v", path, err))
+		}
+		c.SocialProviders = ps
+	}
+	switch strings.ToLower(env.get("SOCIAL_EMAIL_AUTHENTICATION", "off")) {
+	case "on", "true", "1":
+		c.SocialEmailAuthentication = true
+	case "off", "false", "0":
+	default:
+		errs = append(errs, fmt.Errorf("SOCIAL_EMAIL_AUTHENTICATION: %q is not on or off", getenv("SOCIAL_EMAIL_AUTHENTICATION")))
+	}
 	if c.ThrottleMaxBlock < c.ThrottleBlock {
 		errs = append(errs, fmt.Errorf("THROTTLE_MAX_BLOCK: %s is shorter than THROTTLE_BLOCK %s", c.ThrottleMaxBlock, c.ThrottleBlock))
 	}
@@ -188,6 +207,7 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 		{"PASSWORD_RESET_LIMIT_PER_IP", settings.DefaultPasswordResetLimitPerIP, &c.PasswordResetLimitPerIP},
 		{"SIGNUP_LIMIT_PER_IP", settings.DefaultSignupLimitPerIP, &c.SignupLimitPerIP},
 		{"SIGNUP_CHECK_LIMIT_PER_IP", settings.DefaultSignupCheckLimitPerIP, &c.SignupCheckLimitPerIP},
+		{"SOCIAL_LIMIT_PER_IP", settings.DefaultSocialLimitPerIP, &c.SocialLimitPerIP},
 	}
 	for _, l := range limits {
 		v, err := models.ParseLimit(env.get(l.key, l.def.String()))
@@ -196,6 +216,20 @@ func loadServerConfig(getenv func(string) string, c *config) error {
 			continue
 		}
 		*l.dst = v
+	}
+	if v := env.get("SESSION_COOKIE_DOMAIN", ""); v != "" {
+		d, err := settings.ParseCookieDomain(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SESSION_COOKIE_DOMAIN: %v", err))
+		}
+		c.SessionCookieDomain = d
+	}
+	if v := env.get("ACCESS_RULES", ""); v != "" {
+		rules, err := access.NewStore(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ACCESS_RULES: %s: %v", v, err))
+		}
+		c.AccessRules = rules
 	}
 	if v := env.get("TRUSTED_PROXIES", ""); v != "" {
 		for _, p := range strings.Split(v, ",") {

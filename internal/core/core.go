@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/auth"
+	"gatehouse/internal/oidcop"
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/settings"
 	"gatehouse/mail"
@@ -39,8 +40,11 @@ type Core struct {
 	Events   *models.Events
 	Outbox   *models.Outbox
 	Probe    *models.Probe
-	worker   *mail.Worker
-	cfg      settings.Config
+	// OIDC is the OpenID provider; nil without SECRET_KEY (or when its
+	// keys could not be read: the error is logged).
+	OIDC   *oidcop.Provider
+	worker *mail.Worker
+	cfg    settings.Config
 }
 
 // New wires the core over db, hashing passwords with hasher, configured by
@@ -53,8 +57,21 @@ func New(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg settings.Co
 	if _, err := models.RefreshLegacyDummy(context.Background(), db, hasher); err != nil {
 		log.Warn("legacy hash dummy not set", "err", err)
 	}
+	var provider *oidcop.Provider
+	if len(cfg.SecretKey) >= models.MinSecretKeyLen {
+		var err error
+		provider, err = oidcop.New(context.Background(), log, db, oidcop.Options{
+			Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Metrics: cfg.Metrics,
+			AccessTokenLifetime: cfg.OIDCAccessTokenLifetime, IDTokenLifetime: cfg.OIDCAccessTokenLifetime,
+			RefreshTokenLifetime: cfg.OIDCRefreshTokenLifetime,
+		})
+		if err != nil {
+			log.Error("openid provider unavailable", "err", err)
+		}
+	}
 	return &Core{
-		Log: log, DB: db, Hasher: hasher, Accounts: accounts, Outbox: outbox,
+		OIDC: provider,
+		Log:  log, DB: db, Hasher: hasher, Accounts: accounts, Outbox: outbox,
 		Users:    models.NewUsers(db, hasher),
 		Sessions: models.NewSessions(db),
 		Tokens:   models.NewTokens(db),

@@ -36,11 +36,33 @@ const (
 	SecondStepPasskey Name = "mfa_authenticate_passkey"
 	PasskeyLoginOpts  Name = "webauthn_login_options"
 	PasskeyLogin      Name = "webauthn_login"
+	SocialCallback    Name = "openid_connect_callback" // :provider
+	GitHubCallback    Name = "github_callback"
+	// Forward auth (handlers/forward.go): asked by reverse proxies.
+	ForwardAuth    Name = "forward_auth"
+	ForwardRequest Name = "forward_auth_request"
+	ForwardDenied  Name = "forward_auth_denied"
+	LoggedOut      Name = "logged_out"
+
+	// The OpenID provider (internal/oidcop, handlers/oidc.go). op serves
+	// the first five itself; the rest are ours.
+	OIDCAuthorize  Name = "oidc_authorize"
+	OIDCToken      Name = "oidc_token"
+	OIDCUserinfo   Name = "oidc_userinfo"
+	OIDCRevoke     Name = "oidc_revoke"
+	OIDCIntrospect Name = "oidc_introspect"
+	OIDCDiscovery  Name = "oidc_discovery"
+	OIDCKeys       Name = "oidc_keys"
+	OIDCEndSession Name = "oidc_end_session"
+	OIDCContinue   Name = "oidc_continue"
 
 	// Guests only.
 	Login          Name = "login"
 	Signup         Name = "signup"
-	SignupValidate Name = "signup_validate" // :field
+	SignupValidate Name = "signup_validate"      // :field
+	SocialLogin    Name = "openid_connect_login" // :provider
+	GitHubLogin    Name = "github_login"
+	SocialSignup   Name = "socialaccount_signup"
 
 	// Signed-in users.
 	Profile               Name = "profile"
@@ -50,9 +72,12 @@ const (
 	SessionsRevokeOthers  Name = "sessions_revoke_others"
 	Reauth                Name = "reauthenticate"
 	ReauthPasskey         Name = "reauthenticate_passkey"
+	ReauthUpstream        Name = "reauthenticate_upstream"
 	EmailSendVerification Name = "email_send_verification"
 	PasswordChangeDone    Name = "password_change_done"
 	TwoFactor             Name = "mfa_index"
+	Apps                  Name = "apps"
+	AppRemove             Name = "app_remove" // :client
 
 	// Signed in, with a recent confirmation (sudo).
 	PasswordChange        Name = "password_change"
@@ -64,6 +89,9 @@ const (
 	RecoveryCodesGenerate Name = "mfa_generate_recovery_codes"
 	Passkeys              Name = "mfa_list_webauthn"
 	PasskeyRemove         Name = "mfa_remove_webauthn" // :pid
+	Connections           Name = "socialaccount_connections"
+	SocialConnect         Name = "socialaccount_connect"
+	SocialDisconnect      Name = "socialaccount_disconnect" // :iid
 
 	// Staff.
 	AdminIndex             Name = "admin_index"
@@ -80,6 +108,16 @@ const (
 	AdminMFA               Name = "admin_user_mfa"
 	AdminMFAReset          Name = "admin_user_mfa_reset"
 	AdminMailRetry         Name = "admin_outbox_retry" // :id
+	AdminGroups            Name = "admin_groups"
+	AdminGroup             Name = "admin_group"        // :gid
+	AdminGroupDelete       Name = "admin_group_delete" // :gid
+	AdminUserGroups        Name = "admin_user_groups"  // :id
+	AdminAccessRules       Name = "admin_access_rules"
+	AdminOIDCClients       Name = "admin_oidc_clients"
+	AdminOIDCClientAdd     Name = "admin_oidc_client_add"
+	AdminOIDCClient        Name = "admin_oidc_client"        // :client
+	AdminOIDCClientSecret  Name = "admin_oidc_client_secret" // :client
+	AdminOIDCClientDelete  Name = "admin_oidc_client_delete" // :client
 )
 
 // patterns is the table: each route's Gin pattern.
@@ -101,10 +139,29 @@ var patterns = map[Name]string{
 	SecondStepPasskey: "/accounts/2fa/authenticate/passkey/",
 	PasskeyLoginOpts:  "/accounts/2fa/webauthn/login/options/",
 	PasskeyLogin:      "/accounts/2fa/webauthn/login/",
+	SocialCallback:    "/accounts/oidc/:provider/login/callback/",
+	GitHubCallback:    "/accounts/github/login/callback/",
+	ForwardAuth:       "/auth/forward",
+	ForwardRequest:    "/auth/request",
+	ForwardDenied:     "/auth/denied/",
+	LoggedOut:         "/accounts/logged-out/",
+
+	OIDCAuthorize:  "/oidc/authorize/",
+	OIDCToken:      "/oidc/token/",
+	OIDCUserinfo:   "/oidc/userinfo/",
+	OIDCRevoke:     "/oidc/revoke/",
+	OIDCIntrospect: "/oidc/introspect/",
+	OIDCDiscovery:  "/.well-known/openid-configuration",
+	OIDCKeys:       "/oidc/keys/",
+	OIDCEndSession: "/oidc/end_session/",
+	OIDCContinue:   "/oidc/continue/",
 
 	Login:          "/accounts/login/",
 	Signup:         "/accounts/signup/",
 	SignupValidate: "/accounts/signup/validate/:field/",
+	SocialLogin:    "/accounts/oidc/:provider/login/",
+	GitHubLogin:    "/accounts/github/login/",
+	SocialSignup:   "/accounts/3rdparty/signup/",
 
 	Profile:               "/accounts/profile/",
 	Sessions:              "/accounts/sessions/",
@@ -113,9 +170,12 @@ var patterns = map[Name]string{
 	SessionsRevokeOthers:  "/accounts/sessions/revoke-others/",
 	Reauth:                "/accounts/reauthenticate/",
 	ReauthPasskey:         "/accounts/reauthenticate/passkey/",
+	ReauthUpstream:        "/accounts/reauthenticate/upstream/",
 	EmailSendVerification: "/accounts/email/send-verification/",
 	PasswordChangeDone:    "/accounts/password_change/done/",
 	TwoFactor:             "/accounts/2fa/",
+	Apps:                  "/accounts/apps/",
+	AppRemove:             "/accounts/apps/:client/remove/",
 
 	PasswordChange:        "/accounts/password_change/",
 	Email:                 "/accounts/email/",
@@ -126,6 +186,9 @@ var patterns = map[Name]string{
 	RecoveryCodesGenerate: "/accounts/2fa/recovery-codes/generate/",
 	Passkeys:              "/accounts/2fa/webauthn/",
 	PasskeyRemove:         "/accounts/2fa/webauthn/:pid/remove/",
+	Connections:           "/accounts/3rdparty/",
+	SocialConnect:         "/accounts/3rdparty/connect/",
+	SocialDisconnect:      "/accounts/3rdparty/:iid/disconnect/",
 
 	AdminIndex:             "/admin/",
 	AdminEvents:            "/admin/events/",
@@ -141,6 +204,16 @@ var patterns = map[Name]string{
 	AdminMFA:               "/admin/users/:id/2fa/",
 	AdminMFAReset:          "/admin/users/:id/2fa/reset/",
 	AdminMailRetry:         "/admin/outbox/:id/retry/",
+	AdminGroups:            "/admin/groups/",
+	AdminGroup:             "/admin/groups/:gid/",
+	AdminGroupDelete:       "/admin/groups/:gid/delete/",
+	AdminUserGroups:        "/admin/users/:id/groups/",
+	AdminAccessRules:       "/admin/access/",
+	AdminOIDCClients:       "/admin/oidc-clients/",
+	AdminOIDCClientAdd:     "/admin/oidc-clients/add/",
+	AdminOIDCClient:        "/admin/oidc-clients/:client/",
+	AdminOIDCClientSecret:  "/admin/oidc-clients/:client/secret/",
+	AdminOIDCClientDelete:  "/admin/oidc-clients/:client/delete/",
 }
 
 // Reach is how people arrive at a route. Pages are reached by following
@@ -163,7 +236,8 @@ const (
 	// Script: fetched by the pages' script (JSON for passkeys, htmx
 	// fragments).
 	Script
-	// Probe: for machines (health checks).
+	// Probe: for machines (health checks, the OpenID provider's endpoints
+	// that apps call).
 	Probe
 )
 
@@ -204,6 +278,41 @@ var reachedBy = map[Name]Reach{
 	AdminEmailVerified:     Form,
 	AdminMFAReset:          Form,
 	AdminMailRetry:         Form,
+
+	// Other providers: the buttons are POST forms; the provider sends
+	// people back to the callbacks, which send new people on to the
+	// short sign-up form.
+	SocialLogin:      Form,
+	GitHubLogin:      Form,
+	SocialCallback:   Redirect,
+	GitHubCallback:   Redirect,
+	SocialSignup:     Redirect,
+	SocialConnect:    Form,
+	SocialDisconnect: Form,
+	ReauthUpstream:   Form,
+	AdminGroupDelete: Form,
+	AdminUserGroups:  Form,
+
+	// Forward auth: asked by reverse proxies; the denied page is where a
+	// refusal sends people.
+	ForwardAuth:    Probe,
+	ForwardRequest: Probe,
+	ForwardDenied:  Redirect,
+	// The OpenID provider: apps send people to authorize and end_session
+	// and call the rest; our continue page is where authorize sends them.
+	LoggedOut:             Redirect,
+	OIDCAuthorize:         Redirect,
+	OIDCContinue:          Redirect,
+	OIDCEndSession:        Redirect,
+	OIDCToken:             Probe,
+	OIDCUserinfo:          Probe,
+	OIDCRevoke:            Probe,
+	OIDCIntrospect:        Probe,
+	OIDCDiscovery:         Probe,
+	OIDCKeys:              Probe,
+	AppRemove:             Form,
+	AdminOIDCClientSecret: Form,
+	AdminOIDCClientDelete: Form,
 }
 
 // ReachedBy says how people arrive at route n: Link unless the table says

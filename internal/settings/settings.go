@@ -5,13 +5,20 @@
 package settings
 
 import (
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"gatehouse/auth"
+	"gatehouse/internal/access"
 	"gatehouse/internal/locale"
+	"gatehouse/internal/oidcop"
 	"gatehouse/internal/route"
+	"gatehouse/internal/upstream"
 	"gatehouse/mail"
 	"gatehouse/metrics"
 	"gatehouse/models"
@@ -78,6 +85,12 @@ type Config struct {
 	TouchFlushEvery time.Duration
 	// EventRetention is how long security events are kept.
 	EventRetention time.Duration
+	// OIDCAccessTokenLifetime (OIDC_ACCESS_TOKEN_LIFETIME) is how long the
+	// OpenID provider's access and ID tokens last;
+	// OIDCRefreshTokenLifetime (OIDC_REFRESH_TOKEN_LIFETIME) how long a
+	// refresh token lasts unused (each use rotates it and starts again).
+	OIDCAccessTokenLifetime  time.Duration
+	OIDCRefreshTokenLifetime time.Duration
 	// PasswordResetTimeout is how long a reset link works.
 	PasswordResetTimeout time.Duration
 	// PasswordResetThrottle is how long after a reset mail no second one
@@ -130,9 +143,27 @@ type Config struct {
 	// database (DATABASE_BUSY_TIMEOUT; models.DefaultBusyTimeout when 0):
 	// past it the request's transaction rolls back and it answers 503.
 	DatabaseTimeout time.Duration
+	// AccessRules are forward auth's rules (ACCESS_RULES, a YAML file in
+	// Authelia's access_control format; reloaded on SIGHUP). nil: every
+	// signed-in active user may enter.
+	AccessRules *access.Store
+	// SessionCookieDomain (SESSION_COOKIE_DOMAIN, Django's name), e.g.
+	// ".example.com": the session cookie covers that domain's hosts, and an
+	// absolute next within it is followed. "" keeps the cookie to this
+	// host (with the __Host- prefix over https).
+	SessionCookieDomain string
 	// IntegrityCheckEvery is how often SQLite's quick_check runs in the
 	// background (1h when 0); /readyz reports a failure.
 	IntegrityCheckEvery time.Duration
+	// SocialProviders are the other sign-in providers (SOCIAL_PROVIDERS,
+	// a YAML file; none when unset). SocialEmailAuthentication
+	// (SOCIAL_EMAIL_AUTHENTICATION, off) connects a provider's identity to
+	// the account with the same address when both have it verified.
+	SocialProviders           []upstream.ProviderConfig
+	SocialEmailAuthentication bool
+	// SocialLimitPerIP limits sign-ins through other providers started
+	// from one client address (SOCIAL_LIMIT_PER_IP).
+	SocialLimitPerIP models.Limit
 }
 
 // DefaultLanguageCode is LANGUAGE_CODE's default, as Django's.
@@ -178,6 +209,10 @@ var (
 	// quarter hour never gets in their way but caps enumeration of taken
 	// names at about 1,200 an hour per address.
 	DefaultSignupCheckLimitPerIP = models.Limit{Max: 300, Window: 15 * time.Minute}
+	// DefaultSocialLimitPerIP: a person clicks "Continue with …" a few
+	// times; 60 per quarter hour leaves room for an office behind one
+	// address.
+	DefaultSocialLimitPerIP = models.Limit{Max: 60, Window: 15 * time.Minute}
 )
 
 // SetDefaults fills every setting left at its zero value.
@@ -202,6 +237,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.EventRetention <= 0 {
 		c.EventRetention = models.DefaultEventRetention
+	}
+	if c.OIDCAccessTokenLifetime <= 0 {
+		c.OIDCAccessTokenLifetime = oidcop.DefaultAccessTokenLifetime
+	}
+	if c.OIDCRefreshTokenLifetime <= 0 {
+		c.OIDCRefreshTokenLifetime = oidcop.DefaultRefreshTokenLifetime
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
@@ -240,6 +281,7 @@ func (c *Config) SetDefaults() {
 	c.PasswordResetLimitPerIP = c.quota(c.PasswordResetLimitPerIP, DefaultPasswordResetLimitPerIP)
 	c.SignupLimitPerIP = c.quota(c.SignupLimitPerIP, DefaultSignupLimitPerIP)
 	c.SignupCheckLimitPerIP = c.quota(c.SignupCheckLimitPerIP, DefaultSignupCheckLimitPerIP)
+	c.SocialLimitPerIP = c.quota(c.SocialLimitPerIP, DefaultSocialLimitPerIP)
 }
 
 // limit fills a limit left at its zero value with def and sets the block
@@ -273,5 +315,37 @@ func (c *Config) Policy() auth.Policy {
 		SignupPerIP: c.SignupLimitPerIP, SignupCheckPerIP: c.SignupCheckLimitPerIP,
 		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice, MaxPasskeys: c.MaxPasskeys,
 		SecretKey: c.SecretKey, BaseURL: c.BaseURL, SecondFactorPerUser: c.SecondFactorLimit,
+		SocialEmailAuthentication: c.SocialEmailAuthentication, UpstreamPerIP: c.SocialLimitPerIP,
 	}
+}
+
+// ParseCookieDomain checks a SESSION_COOKIE_DOMAIN value and returns it
+// lower-cased with its leading dot (".example.com"; "example.com" is taken
+// as the same). A cookie domain must be a registrable-looking host name: at
+// least two labels, no scheme, port, path or IP address.
+func ParseCookieDomain(v string) (string, error) {
+	d := strings.ToLower(strings.TrimSpace(v))
+	d = "." + strings.TrimPrefix(d, ".")
+	labels := strings.Split(d[1:], ".")
+	ok := len(labels) >= 2 && len(d) <= 254
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			ok = false
+			break
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				ok = false
+			}
+		}
+	}
+	if ok && net.ParseIP(d[1:]) == nil {
+		if _, err := strconv.Atoi(labels[len(labels)-1]); err == nil {
+			ok = false
+		}
+	}
+	if !ok || net.ParseIP(d[1:]) != nil {
+		return "", fmt.Errorf("%q is not a domain such as .example.com (a host name of two or more labels, no scheme or port)", v)
+	}
+	return d, nil
 }

@@ -22,9 +22,13 @@ import (
 // Session cookie names. Over https the cookie carries the __Host- prefix,
 // which browsers only accept with Secure, Path=/ and no Domain: a sibling
 // subdomain or a plain-http page cannot plant or overwrite it.
+// With SESSION_COOKIE_DOMAIN the cookie covers sibling hosts, which
+// __Host- forbids; over https it is then __Secure- (Secure required, so
+// a plain-http page cannot set it).
 const (
-	SessionCookieName       = "sessionid"
-	SecureSessionCookieName = "__Host-sessionid"
+	SessionCookieName             = "sessionid"
+	SecureSessionCookieName       = "__Host-sessionid"
+	SecureDomainSessionCookieName = "__Secure-sessionid"
 )
 
 // CookieName returns the session cookie's name for an http or https site.
@@ -92,6 +96,18 @@ func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log
 			HttpOnly: true,
 			SameSite: http.SameSiteLaxMode,
 		},
+	}
+}
+
+// SetDomain makes the session cookie cover domain (SESSION_COOKIE_DOMAIN,
+// e.g. ".example.com") and names it accordingly; call it before serving.
+func (s *SessionStore) SetDomain(domain string) {
+	if domain == "" {
+		return
+	}
+	s.opts.Domain = domain
+	if s.opts.Secure {
+		s.name = SecureDomainSessionCookieName
 	}
 }
 

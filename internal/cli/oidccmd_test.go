@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gatehouse/internal/oidcop"
+	"gatehouse/internal/secret"
+	"gatehouse/models"
+)
+
+// TestOIDCClientCommand: add prints the client ID and (confidential
+// clients only) the secret once, stored hashed; list shows the clients
+// without secrets; remove deletes; bad input is a usage error.
+func TestOIDCClientCommand(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "oidc.db"), "HASH_CONCURRENCY": "1"}
+	out, err := runCmd(t, env, "", "oidc-client", "add", "--name", "Grafana", "--redirect-uri", "https://grafana.example.com/login/generic_oauth",
+		"--redirect-uri", "https://grafana.example.com/other", "--post-logout-redirect-uri", "https://grafana.example.com/", "--skip-consent")
+	if err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	m := regexp.MustCompile(`(?m)^client_id: (\S+)\nclient_secret: (\S+)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("add: got %q, want client_id and client_secret lines", out)
+	}
+	id, sec := m[1], m[2]
+	out, err = runCmd(t, env, "", "oidc-client", "add", "--name", "CLI tool", "--redirect-uri", "http://127.0.0.1/callback", "--public")
+	if err != nil || !strings.Contains(out, "client_id: ") || strings.Contains(out, "client_secret") {
+		t.Fatalf("add --public: got %v, %q, want an ID and no secret", err, out)
+	}
+	db, err := models.Open(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.Close(db)
+	row, err := models.OIDCClientByID(db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.SecretHash == sec || row.SecretHash != secret.HashIn("oidc-client:", sec) || !row.SkipConsent || len(models.Lines(row.RedirectURIs)) != 2 {
+		t.Errorf("stored client: %+v", row)
+	}
+	out, err = runCmd(t, env, "", "oidc-client", "list")
+	if err != nil || !strings.Contains(out, id) || !strings.Contains(out, "Grafana") || !strings.Contains(out, "CLI tool") || strings.Contains(out, sec) {
+		t.Errorf("list: got %v, %q", err, out)
+	}
+	for _, bad := range [][]string{
+		{"oidc-client", "add", "--name", "X"},
+		{"oidc-client", "add", "--redirect-uri", "https://x.example/cb"},
+		{"oidc-client", "add", "--name", "X", "--redirect-uri", "not a uri"},
+		{"oidc-client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb#frag"},
+		{"oidc-client", "add", "--name", "X", "--redirect-uri", "myapp:/cb"},
+		{"oidc-client", "frob"},
+		{"oidc-client", "remove"},
+	} {
+		if _, err := runCmd(t, env, "", bad...); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+	if out, err := runCmd(t, env, "", "oidc-client", "remove", id); err != nil || !strings.Contains(out, id) {
+		t.Errorf("remove: %v %q", err, out)
+	}
+	if _, err := runCmd(t, env, "", "oidc-client", "remove", id); err == nil {
+		t.Error("removing twice: no error")
+	}
+}
+
+// TestOIDCKeysRotate: after a rotation the new key signs and the old one
+// stays in the JWKS (tokens it signed still verify).
+func TestOIDCKeysRotate(t *testing.T) {
+	key := strings.Repeat("k", 40)
+	env := map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "keys.db"), "HASH_CONCURRENCY": "1", "SECRET_KEY": key}
+	db, err := models.Open(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.Close(db)
+	p, err := oidcop.New(context.Background(), slog.New(slog.DiscardHandler), db, oidcop.Options{Issuer: "https://sso.example.com", SecretKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kids := func(p *oidcop.Provider) []string {
+		b, err := p.JWKS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var set struct{ Keys []struct{ Kid string } }
+		if err := json.Unmarshal(b, &set); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range set.Keys {
+			out = append(out, k.Kid)
+		}
+		return out
+	}
+	before := kids(p)
+	if len(before) != 1 {
+		t.Fatalf("first start: %d keys, want 1", len(before))
+	}
+	out, err := runCmd(t, env, "", "oidc-keys", "rotate")
+	if err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	// A fresh provider (another instance, or this one after a minute)
+	// sees both, the new one first.
+	p2, err := oidcop.New(context.Background(), slog.New(slog.DiscardHandler), db, oidcop.Options{Issuer: "https://sso.example.com", SecretKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := kids(p2)
+	if len(after) != 2 || after[1] != before[0] || !strings.Contains(out, after[0]) {
+		t.Errorf("after rotate: keys %v (before %v), output %q", after, before, out)
+	}
+	if _, err := runCmd(t, map[string]string{"DATABASE_URL": env["DATABASE_URL"], "SECRET_KEY": "short"}, "", "oidc-keys", "rotate"); err == nil {
+		t.Error("rotate without a usable SECRET_KEY: no error")
+	}
+}

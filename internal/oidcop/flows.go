@@ -1,0 +1,346 @@
+package oidcop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"gorm.io/gorm"
+
+	"gatehouse/internal/secret"
+	"gatehouse/models"
+)
+
+// Pending is an authorization request waiting at /oidc/continue/.
+type Pending struct {
+	Request *models.OIDCAuthRequest
+	Client  *models.OIDCClient
+	Scopes  []string
+	// Op is the request as op sees it, for answering the client.
+	Op op.AuthRequest
+}
+
+// Prompt reports whether the request asked for prompt value v.
+func (p *Pending) Prompt(v string) bool { return slices.Contains(strings.Fields(p.Request.Prompt), v) }
+
+// ErrRequestGone means the request is unknown, expired or answered.
+var ErrRequestGone = errors.New("this sign-in request has expired or was already answered")
+
+// ErrNotInGroup means the client is limited to groups the user is in none of.
+var ErrNotInGroup = errors.New("not a member of any group allowed to use this app")
+
+// Pending returns the open request id.
+func (p *Provider) Pending(ctx context.Context, id string) (*Pending, error) {
+	if !secret.Valid(id) {
+		return nil, ErrRequestGone
+	}
+	db := p.db.WithContext(ctx)
+	row, err := models.OIDCAuthRequestByID(db, id)
+	if errors.Is(err, models.ErrNotFound) || (err == nil && row.Done) {
+		return nil, ErrRequestGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := models.OIDCClientByID(db, row.ClientID)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, ErrRequestGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Pending{Request: row, Client: c, Scopes: strings.Fields(row.Scopes), Op: p.wrapRequest(row)}, nil
+}
+
+// NeedsConsent reports whether userID must be asked before p's client
+// learns what its scopes reveal: not for skip-consent clients, nor when a
+// grant already covers every scope.
+func (p *Provider) NeedsConsent(ctx context.Context, userID uint, pd *Pending) (bool, error) {
+	if pd.Client.SkipConsent {
+		return false, nil
+	}
+	if pd.Prompt(oidc.PromptConsent) {
+		return true, nil
+	}
+	g, err := models.OIDCGrantOf(p.db.WithContext(ctx), userID, pd.Client.ClientID)
+	if errors.Is(err, models.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	have := strings.Fields(g.Scopes)
+	for _, s := range pd.Scopes {
+		if !slices.Contains(have, s) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Approval is a signed-in person's answer to a request.
+type Approval struct {
+	RequestID  string
+	User       *models.User
+	SessionID  string
+	AuthTime   time.Time
+	AuthMethod string
+	// Consented is set when the person pressed "Allow" (the grant's
+	// scopes are then replaced by the request's).
+	Consented bool
+}
+
+// Approve completes a request for a.User in one transaction: the
+// conditional UPDATE that marks it done (so it is answered once), the
+// group check, the grant, the events. The result is the request as op
+// sees it, to answer the client with a code.
+func (p *Provider) Approve(ctx context.Context, a Approval) (op.AuthRequest, error) {
+	var row models.OIDCAuthRequest
+	err := p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("id = ? AND done = ? AND expires_at > ?", a.RequestID, false, time.Now().UTC()).Take(&row).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrRequestGone
+			}
+			return err
+		}
+		c, err := models.OIDCClientByID(tx, row.ClientID)
+		if err != nil {
+			return ErrRequestGone
+		}
+		if groups := models.Lines(c.AllowedGroups); len(groups) > 0 {
+			mine, err := models.GroupNamesOf(tx, a.User.ID)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(mine, func(g string) bool { return slices.Contains(groups, g) }) {
+				return ErrNotInGroup
+			}
+		}
+		at := a.AuthTime.UTC()
+		res := tx.Model(&models.OIDCAuthRequest{}).Where("id = ? AND done = ?", row.ID, false).Updates(map[string]any{
+			"done": true, "user_id": a.User.ID, "session_id": secret.HashIn("oidc-session:", a.SessionID),
+			"auth_time": at, "amr": AMR(a.AuthMethod),
+		})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrRequestGone
+		}
+		row.Done, row.UserID, row.AuthTime, row.AMR = true, &a.User.ID, &at, AMR(a.AuthMethod)
+		scopes := row.Scopes
+		if !a.Consented {
+			// Keep what was consented before; a skip-consent client's
+			// grant records the scopes it used.
+			if g, err := models.OIDCGrantOf(tx, a.User.ID, c.ClientID); err == nil {
+				scopes = g.Scopes
+			}
+		}
+		if err := models.SaveOIDCGrant(tx, a.User.ID, c.ClientID, scopes); err != nil {
+			return err
+		}
+		if a.Consented {
+			if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventOIDCConsent, a.User, nil,
+				fmt.Sprintf("%s (%s): %s", c.Name, c.ClientID, row.Scopes))); err != nil {
+				return err
+			}
+		}
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventOIDCGrant, a.User, nil,
+			fmt.Sprintf("%s (%s)", c.Name, c.ClientID)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.wrapRequest(&row), nil
+}
+
+// Apps lists the apps userID signed in to.
+func (p *Provider) Apps(ctx context.Context, userID uint) ([]models.OIDCAppInfo, error) {
+	return models.OIDCAppsOf(ctx, p.db, userID)
+}
+
+// RemoveAccess ends u's grant to clientID: its consent and every token,
+// in one transaction. False when there was no grant.
+func RemoveAccess(ctx context.Context, db *gorm.DB, u *models.User, clientID string) (bool, error) {
+	removed := false
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		ok, err := models.DeleteOIDCGrant(tx, u.ID, clientID)
+		if err != nil || !ok {
+			return err
+		}
+		removed = true
+		if _, err := models.RevokeOIDCUserTokens(tx, u.ID, clientID); err != nil {
+			return err
+		}
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventOIDCAccessRemoved, u, nil, "client "+clientID))
+	})
+	return removed, err
+}
+
+// NewClient describes a client to register.
+type NewClient struct {
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	Public                 bool
+	SkipConsent            bool
+	AllowedGroups          []string
+}
+
+// ClientError lists what is wrong with a client's description, by field.
+type ClientError struct{ Fields map[string]string }
+
+func (e *ClientError) Error() string {
+	var parts []string
+	for _, k := range []string{"name", "redirect_uri", "post_logout_redirect_uri", "allowed_groups"} {
+		if m, ok := e.Fields[k]; ok {
+			parts = append(parts, k+": "+m)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+const maxURIs = 20
+
+// validate returns what is wrong with n (nil when nothing).
+func (n *NewClient) validate() error {
+	e := &ClientError{Fields: map[string]string{}}
+	n.Name = strings.TrimSpace(n.Name)
+	switch {
+	case n.Name == "":
+		e.Fields["name"] = "Enter a name."
+	case utf8.RuneCountInString(n.Name) > 100 || !utf8.ValidString(n.Name):
+		e.Fields["name"] = "A name has at most 100 characters."
+	case strings.ContainsFunc(n.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		e.Fields["name"] = "A name cannot contain control characters."
+	}
+	if len(n.RedirectURIs) == 0 {
+		e.Fields["redirect_uri"] = "Enter at least one redirect URI."
+	}
+	check := func(field string, uris []string) {
+		if len(uris) > maxURIs {
+			e.Fields[field] = fmt.Sprintf("At most %d URIs.", maxURIs)
+			return
+		}
+		for _, u := range uris {
+			if msg := checkRedirectURI(u, n.Public); msg != "" {
+				e.Fields[field] = msg
+				return
+			}
+		}
+	}
+	check("redirect_uri", n.RedirectURIs)
+	check("post_logout_redirect_uri", n.PostLogoutRedirectURIs)
+	for _, g := range n.AllowedGroups {
+		if msg := models.ValidateGroupName(g); msg != "" {
+			e.Fields["allowed_groups"] = msg
+		}
+	}
+	if len(e.Fields) > 0 {
+		return e
+	}
+	return nil
+}
+
+// checkRedirectURI returns why u cannot be registered, or "": an absolute
+// URI without a fragment; http(s) with a host, or (public clients, RFC
+// 8252 §7.1) a private-use scheme.
+func checkRedirectURI(u string, public bool) string {
+	if u == "" || len(u) > 2048 || !utf8.ValidString(u) || strings.ContainsAny(u, " \t\r\n") {
+		return "Enter absolute URIs (at most 2048 characters, no spaces)."
+	}
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" || p.Fragment != "" || strings.Contains(u, "#") {
+		return "Enter an absolute URI without a #fragment, e.g. https://app.example.com/callback."
+	}
+	switch p.Scheme {
+	case "https", "http":
+		if p.Host == "" || p.User != nil {
+			return "An http(s) URI needs a host (and no user name)."
+		}
+	default:
+		if !public {
+			return "Only public (native) clients may use a custom scheme."
+		}
+		if strings.ContainsAny(p.Scheme, "*") {
+			return "Enter a valid scheme."
+		}
+	}
+	return ""
+}
+
+// AddClient registers a client and returns its ID and, for confidential
+// clients, its secret — shown once, stored only as a hash.
+func AddClient(ctx context.Context, db *gorm.DB, n NewClient) (clientID, clientSecret string, err error) {
+	if err := n.validate(); err != nil {
+		return "", "", err
+	}
+	id, err := secret.New()
+	if err != nil {
+		return "", "", err
+	}
+	clientID = id[:22]
+	row := &models.OIDCClient{
+		ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
+		PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), Public: n.Public,
+		SkipConsent: n.SkipConsent, AllowedGroups: models.JoinLines(n.AllowedGroups),
+	}
+	if !n.Public {
+		if clientSecret, err = secret.New(); err != nil {
+			return "", "", err
+		}
+		row.SecretHash = secret.HashIn("oidc-client:", clientSecret)
+	}
+	if err := models.CreateOIDCClient(db.WithContext(ctx), row); err != nil {
+		return "", "", err
+	}
+	return clientID, clientSecret, nil
+}
+
+// UpdateClient changes a client's name, URIs, consent and groups (not its
+// kind: a public client cannot become confidential, or the reverse).
+func UpdateClient(ctx context.Context, db *gorm.DB, clientID string, n NewClient) error {
+	cur, err := models.OIDCClientByID(db.WithContext(ctx), clientID)
+	if err != nil {
+		return err
+	}
+	n.Public = cur.Public
+	if err := n.validate(); err != nil {
+		return err
+	}
+	return models.UpdateOIDCClient(db.WithContext(ctx), &models.OIDCClient{
+		ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
+		PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), SkipConsent: n.SkipConsent,
+		AllowedGroups: models.JoinLines(n.AllowedGroups),
+	})
+}
+
+// RotateSecret gives a confidential client a new secret (returned once);
+// the old one stops working at once.
+func RotateSecret(ctx context.Context, db *gorm.DB, clientID string) (string, error) {
+	s, err := secret.New()
+	if err != nil {
+		return "", err
+	}
+	if err := models.SetOIDCClientSecret(db.WithContext(ctx), clientID, secret.HashIn("oidc-client:", s)); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// RemoveClient deletes a client with its requests, tokens and grants.
+func RemoveClient(ctx context.Context, db *gorm.DB, clientID string) error {
+	return models.DeleteOIDCClient(db.WithContext(ctx), clientID)
+}
+
+// Clients lists every client.
+func Clients(ctx context.Context, db *gorm.DB) ([]models.OIDCClient, error) {
+	return models.OIDCClients(db.WithContext(ctx))
+}
