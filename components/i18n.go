@@ -51,6 +51,9 @@ func formatOptionalTime(ctx context.Context, t *time.Time) string {
 // TH: an element around text the view supplies (escaped here).
 type HTMLPart struct {
 	Tag, TestID, Text string
+	// Href is the link of an <a> part: a path of ours (route.URL), never
+	// user input.
+	Href string
 }
 
 // TH renders message m as HTML with its placeholders filled by parts, each
@@ -68,6 +71,9 @@ func TH(ctx context.Context, m i18n.Message, parts map[string]HTMLPart) templ.Co
 			data[k] = marker
 			var b strings.Builder
 			b.WriteString("<" + p.Tag)
+			if p.Href != "" {
+				b.WriteString(` href="` + html.EscapeString(p.Href) + `"`)
+			}
 			if p.TestID != "" {
 				b.WriteString(` data-testid="` + html.EscapeString(p.TestID) + `"`)
 			}
