@@ -76,6 +76,6 @@ func noteDevice(tx *gorm.DB, ctx context.Context, u *models.User, token, via str
 	ci := models.ClientInfoOf(ctx)
 	browser, system := models.DescribeAgent(ci.UserAgent)
 	return models.Enqueue(tx, models.KindNewDevice, &u.ID, u.Email, map[string]string{
-		"username": u.Username, "when": now.Format(time.RFC3339), "ip": ci.IP, "browser": browser + " on " + system, "via": via,
+		"username": u.Username, "when": now.Format(time.RFC3339), "ip": ci.IP, "browser": browser + " on " + system, "agent": browser, "system": system, "via": via,
 	})
 }

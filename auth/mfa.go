@@ -91,8 +91,10 @@ func FactorsAllowed(u *models.User) error {
 }
 
 // factorSummary describes userID's factors in words for a notice ("an
-// authenticator app, 2 passkeys and 8 recovery codes"); "" when none.
-func factorSummary(tx *gorm.DB, userID uint) (string, error) {
+// authenticator app, 2 passkeys and 8 recovery codes"); "" when none. The
+// counts go beside it in the payload (factor_totp, factor_passkeys,
+// factor_codes), from which the mail says it in the recipient's language.
+func factorSummary(tx *gorm.DB, userID uint, payload map[string]string) (string, error) {
 	var rows []models.Authenticator
 	if err := tx.Select("kind", "used_at").Where("user_id = ?", userID).Find(&rows).Error; err != nil {
 		return "", err
@@ -110,6 +112,11 @@ func factorSummary(tx *gorm.DB, userID uint) (string, error) {
 				codes++
 			}
 		}
+	}
+	if totp || passkeys > 0 || codes > 0 {
+		payload["factor_totp"] = strconv.FormatBool(totp)
+		payload["factor_passkeys"] = strconv.Itoa(passkeys)
+		payload["factor_codes"] = strconv.Itoa(codes)
 	}
 	var parts []string
 	if totp {
@@ -359,7 +366,7 @@ func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, state, code st
 		if codes, err = ensureRecoveryCodes(tx, userID); err != nil {
 			return err
 		}
-		return factorChanged(tx, ctx, u, nil, "added", "an authenticator app")
+		return factorChanged(tx, ctx, u, nil, "added", "an authenticator app", factorWordsTOTP, "")
 	})
 	if errors.Is(err, ErrTOTPExists) || models.IsUniqueViolation(err) {
 		return nil, ErrTOTPExists
@@ -385,7 +392,7 @@ func (a *Accounts) DeactivateTOTP(ctx context.Context, userID uint) error {
 		if err := dropOrphanRecovery(tx, userID); err != nil {
 			return err
 		}
-		return factorChanged(tx, ctx, u, nil, "removed", "an authenticator app")
+		return factorChanged(tx, ctx, u, nil, "removed", "an authenticator app", factorWordsTOTP, "")
 	})
 }
 
@@ -401,7 +408,12 @@ func dropOrphanRecovery(tx *gorm.DB, userID uint) error {
 
 // factorChanged records a factor added or removed and mails the owner.
 // actorID is the staff member who did it (nil: the user).
-func factorChanged(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uint, verb, what string) error {
+//
+// The mail's payload carries the change in words (what, for the event and
+// old readers) and as codes (factor: totp, passkey or all; name: the
+// passkey's name), from which the mail is written in the recipient's
+// language.
+func factorChanged(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uint, verb, what, factor, name string) error {
 	kind := models.EventFactorAdded
 	if verb != "added" {
 		kind = models.EventFactorRemoved
@@ -409,10 +421,17 @@ func factorChanged(tx *gorm.DB, ctx context.Context, u *models.User, actorID *ui
 	if err := models.RecordEvent(tx, ctx, models.UserEvent(kind, u, actorID, what)); err != nil {
 		return err
 	}
-	return notifyMFA(tx, u, verb, what, actorID != nil)
+	return notifyMFA(tx, u, verb, what, factor, name, actorID != nil)
 }
 
-func notifyMFA(tx *gorm.DB, u *models.User, verb, what string, byStaff bool) error {
+// The factors a notice of a change names (the payload's factor).
+const (
+	factorWordsTOTP    = "totp"
+	factorWordsPasskey = "passkey"
+	factorWordsAll     = "all"
+)
+
+func notifyMFA(tx *gorm.DB, u *models.User, verb, what, factor, name string, byStaff bool) error {
 	if u.Email == "" {
 		return nil
 	}
@@ -421,7 +440,7 @@ func notifyMFA(tx *gorm.DB, u *models.User, verb, what string, byStaff bool) err
 		by = "staff"
 	}
 	return models.Enqueue(tx, models.KindMFAChanged, &u.ID, u.Email, map[string]string{
-		"username": u.Username, "change": verb, "what": what, "by": by,
+		"username": u.Username, "change": verb, "what": what, "factor": factor, "name": name, "by": by,
 		"when": time.Now().UTC().Format(time.RFC3339),
 	})
 }
@@ -574,6 +593,6 @@ func (a *Accounts) AdminResetMFA(ctx context.Context, actorID, targetID uint) er
 		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventMFAReset, t, &actorID, fmt.Sprintf("%d authenticators removed", res.RowsAffected))); err != nil {
 			return err
 		}
-		return notifyMFA(tx, t, "removed", "Every second factor (authenticator app, passkeys, recovery codes)", true)
+		return notifyMFA(tx, t, "removed", "Every second factor (authenticator app, passkeys, recovery codes)", factorWordsAll, "", true)
 	})
 }

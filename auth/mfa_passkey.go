@@ -258,7 +258,7 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.U
 		if codes, err = ensureRecoveryCodes(tx, u.ID); err != nil {
 			return err
 		}
-		return factorChanged(tx, ctx, u, nil, "added", "a passkey named \u201c"+name+"\u201d")
+		return factorChanged(tx, ctx, u, nil, "added", "a passkey named \u201c"+name+"\u201d", factorWordsPasskey, name)
 	})
 	if errors.Is(err, ErrPasskeyFailed) || models.IsUniqueViolation(err) {
 		return nil, ErrPasskeyFailed
@@ -287,7 +287,7 @@ func (a *Accounts) RemovePasskey(ctx context.Context, userID, id uint) error {
 		if err := dropOrphanRecovery(tx, userID); err != nil {
 			return err
 		}
-		return factorChanged(tx, ctx, u, nil, "removed", "the passkey named \u201c"+row.Name+"\u201d")
+		return factorChanged(tx, ctx, u, nil, "removed", "the passkey named \u201c"+row.Name+"\u201d", factorWordsPasskey, row.Name)
 	})
 }
 

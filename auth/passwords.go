@@ -261,7 +261,7 @@ func resetSettlesFactors(tx *gorm.DB, ctx context.Context, u *models.User) (map[
 			}
 		}
 	}
-	summary, err := factorSummary(tx, u.ID)
+	summary, err := factorSummary(tx, u.ID, extra)
 	if err != nil {
 		return nil, err
 	}

@@ -33,22 +33,38 @@ var errorTexts = map[string]i18n.Message{
 	"Too many sign-ins are being checked right now. Please try again in a few seconds.":               {ID: "error.login_busy", Other: "Too many sign-ins are being checked right now. Please try again in a few seconds."},
 	"Too many passwords are being checked right now. Please try again in a few seconds.":              {ID: "error.password_busy", Other: "Too many passwords are being checked right now. Please try again in a few seconds."},
 	"You are the last active superuser: make someone else a superuser before deleting your account.":  {ID: "error.last_superuser", Other: "You are the last active superuser: make someone else a superuser before deleting your account."},
-	"Your e-mail address is not confirmed yet. We have e-mailed you a new confirmation link (at most a few an hour): open it and confirm, then log in.": {ID: "error.email_unverified", Other: "Your e-mail address is not confirmed yet. We have e-mailed you a new confirmation link (at most a few an hour): open it and confirm, then log in."},
-	"Some of the form could not be read. Check what you entered and try again.":                                                                         {ID: "error.form_unreadable", Other: "Some of the form could not be read. Check what you entered and try again."},
-	"Your old password was entered incorrectly. Please enter it again.":                                                                                 {ID: "error.old_password_wrong", Other: "Your old password was entered incorrectly. Please enter it again."},
-	"Your password was entered incorrectly. Please enter it again.":                                                                                     {ID: "error.password_wrong", Other: "Your password was entered incorrectly. Please enter it again."},
-	"A user with that username already exists.":                                                                                                         {ID: "error.username_taken", Other: "A user with that username already exists."},
-	"A user with that email already exists.":                                                                                                            {ID: "error.email_taken", Other: "A user with that email already exists."},
-	"That code is not valid. Codes from the app work once and change every 30 seconds.":                                                                 {ID: "error.code_invalid", Other: "That code is not valid. Codes from the app work once and change every 30 seconds."},
-	"That code is not right. Check the app's clock and enter the code it shows now.":                                                                    {ID: "error.code_wrong_clock", Other: "That code is not right. Check the app's clock and enter the code it shows now."},
-	"The passkey could not be verified. Try again or enter a code.":                                                                                     {ID: "error.passkey_second_step", Other: "The passkey could not be verified. Try again or enter a code."},
-	"That passkey could not be verified. Try again, or sign in with your password.":                                                                     {ID: "error.passkey_login", Other: "That passkey could not be verified. Try again, or sign in with your password."},
-	"This account has as many passkeys as it may have. Remove one to add another.":                                                                      {ID: "error.passkey_limit", Other: "This account has as many passkeys as it may have. Remove one to add another."},
-	"The passkey could not be added (it did not verify, the page expired, or it is already registered). Try again.":                                     {ID: "error.passkey_add", Other: "The passkey could not be added (it did not verify, the page expired, or it is already registered). Try again."},
-	"The passkey could not be verified. Try again, or use your password and a code.":                                                                    {ID: "error.passkey_reauth", Other: "The passkey could not be verified. Try again, or use your password and a code."},
-	"This username is available.":    {ID: "check.username_available", Other: "This username is available."},
-	"This password meets the rules.": {ID: "check.password_ok", Other: "This password meets the rules."},
-	"The passwords match.":           {ID: "check.passwords_match", Other: "The passwords match."},
+	"Your e-mail address is not confirmed yet. We have e-mailed you a new confirmation link (at most a few an hour): open it and confirm, then sign in.": {ID: "error.email_unverified", Other: "Your e-mail address is not confirmed yet. We have e-mailed you a new confirmation link (at most a few an hour): open it and confirm, then sign in."},
+	"Some of the form could not be read. Check what you entered and try again.":                                                                          {ID: "error.form_unreadable", Other: "Some of the form could not be read. Check what you entered and try again."},
+	"Your old password was entered incorrectly. Please enter it again.":                                                                                  {ID: "error.old_password_wrong", Other: "Your old password was entered incorrectly. Please enter it again."},
+	"Your password was entered incorrectly. Please enter it again.":                                                                                      {ID: "error.password_wrong", Other: "Your password was entered incorrectly. Please enter it again."},
+	"A user with that username already exists.":                                                                                                          {ID: "error.username_taken", Other: "A user with that username already exists."},
+	"A user with that email already exists.":                                                                                                             {ID: "error.email_taken", Other: "A user with that email already exists."},
+	"That code is not valid. Codes from the app work once and change every 30 seconds.":                                                                  {ID: "error.code_invalid", Other: "That code is not valid. Codes from the app work once and change every 30 seconds."},
+	"That code is not right. Check the app's clock and enter the code it shows now.":                                                                     {ID: "error.code_wrong_clock", Other: "That code is not right. Check the app's clock and enter the code it shows now."},
+	"The passkey could not be verified. Try again or enter a code.":                                                                                      {ID: "error.passkey_second_step", Other: "The passkey could not be verified. Try again or enter a code."},
+	"That passkey could not be verified. Try again, or sign in with your password.":                                                                      {ID: "error.passkey_login", Other: "That passkey could not be verified. Try again, or sign in with your password."},
+	"This account has as many passkeys as it may have. Remove one to add another.":                                                                       {ID: "error.passkey_limit", Other: "This account has as many passkeys as it may have. Remove one to add another."},
+	"The passkey could not be added (it did not verify, the page expired, or it is already registered). Try again.":                                      {ID: "error.passkey_add", Other: "The passkey could not be added (it did not verify, the page expired, or it is already registered). Try again."},
+	"The passkey could not be verified. Try again, or use your password and a code.":                                                                     {ID: "error.passkey_reauth", Other: "The passkey could not be verified. Try again, or use your password and a code."},
+	"Enter a group name.":                                                               {ID: "error.group_name_required", Other: "Enter a group name."},
+	"A group name has at most 150 characters.":                                          {ID: "error.group_name_long", Other: "A group name has at most 150 characters."},
+	"A group name cannot start or end with a space.":                                    {ID: "error.group_name_space", Other: "A group name cannot start or end with a space."},
+	"A group name cannot contain a comma, a quote or a backslash.":                      {ID: "error.group_name_chars", Other: "A group name cannot contain a comma, a quote or a backslash."},
+	"A group name cannot contain invisible characters.":                                 {ID: "error.group_name_invisible", Other: "A group name cannot contain invisible characters."},
+	"A group with that name already exists.":                                            {ID: "error.group_exists", Other: "A group with that name already exists."},
+	"Enter a name.":                                                                     {ID: "error.client_name_required", Other: "Enter a name."},
+	"A name has at most 100 characters.":                                                {ID: "error.client_name_long", Other: "A name has at most 100 characters."},
+	"A name cannot contain control characters.":                                         {ID: "error.client_name_control", Other: "A name cannot contain control characters."},
+	"Enter at least one redirect URI.":                                                  {ID: "error.redirect_uri_required", Other: "Enter at least one redirect URI."},
+	"At most 20 URIs.":                                                                  {ID: "error.uris_max", Other: "At most 20 URIs."},
+	"Enter absolute URIs (at most 2048 characters, no spaces).":                         {ID: "error.uri_absolute", Other: "Enter absolute URIs (at most 2048 characters, no spaces)."},
+	"Enter an absolute URI without a #fragment, e.g. https://app.example.com/callback.": {ID: "error.uri_fragment", Other: "Enter an absolute URI without a #fragment, e.g. https://app.example.com/callback."},
+	"An http(s) URI needs a host (and no user name).":                                   {ID: "error.uri_host", Other: "An http(s) URI needs a host (and no user name)."},
+	"Only public (native) clients may use a custom scheme.":                             {ID: "error.uri_custom_scheme", Other: "Only public (native) clients may use a custom scheme."},
+	"Enter a valid scheme.":                                                             {ID: "error.uri_scheme", Other: "Enter a valid scheme."},
+	"This username is available.":                                                       {ID: "check.username_available", Other: "This username is available."},
+	"This password meets the rules.":                                                    {ID: "check.password_ok", Other: "This password meets the rules."},
+	"The passwords match.":                                                              {ID: "check.passwords_match", Other: "The passwords match."},
 }
 
 var invisibleChar = regexp.MustCompile(`^Enter a valid username\. This value contains an invisible character \((U\+[0-9A-F]{4,6})\)\.$`)
@@ -68,6 +84,10 @@ func errorText(ctx context.Context, msg string) string {
 	}
 	return msg
 }
+
+// ErrorText is msg, one of the fixed English messages of the layers below
+// the views, in the reader's language (msg itself when unknown).
+func ErrorText(ctx context.Context, msg string) string { return errorText(ctx, msg) }
 
 // KnownErrorText reports whether msg has a translation (for the tests of
 // the layers that produce messages).

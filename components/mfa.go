@@ -61,6 +61,8 @@ type MFAChangedEmail struct {
 	Username string
 	Change   string // "added" or "removed"
 	What     string // "an authenticator app", "a passkey named …"
+	Factor   string // "totp", "passkey" or "all" ("" in older rows: What is used)
+	Name     string // the passkey's name
 	By       string // "you" or "the site's staff"
 	When     string
 	SiteURL  string
@@ -85,8 +87,10 @@ func optionalDate(ctx context.Context, t *time.Time) string {
 }
 
 // recoveryText is the downloadable text file of recovery codes.
-func recoveryText(codes []string) string {
-	s := "Gatehouse recovery codes\n\nEach code signs you in once when you cannot use your authenticator app or passkey.\nKeep them somewhere safe.\n\n"
+func recoveryText(ctx context.Context, codes []string) string {
+	s := T(ctx, i18n.Message{ID: "mfa.recovery_file.title", Other: "Gatehouse recovery codes"}) + "\n\n" +
+		T(ctx, i18n.Message{ID: "mfa.recovery_file.use", Other: "Each code signs you in once when you cannot use your authenticator app or passkey."}) + "\n" +
+		T(ctx, i18n.Message{ID: "mfa.recovery_file.keep", Other: "Keep them somewhere safe."}) + "\n\n"
 	for _, c := range codes {
 		s += c + "\n"
 	}

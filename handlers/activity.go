@@ -29,7 +29,7 @@ func (h *accountPages) activityPage(c *gin.Context) {
 		what := models.EventWords(c.Request.Context(), e.Kind) // the one vocabulary (models/eventkinds.go)
 		browser, system := models.DescribeAgent(e.UserAgent)
 		v.Rows = append(v.Rows, components.ActivityRow{
-			What: what, When: e.CreatedAt, IP: e.IP, Browser: browser + " on " + system,
+			What: what, When: e.CreatedAt, IP: e.IP, Browser: components.BrowserOnSystem(c.Request.Context(), browser, system),
 			Detail: e.Detail, ByStaff: e.ActorID != nil,
 		})
 	}

@@ -209,7 +209,7 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 		b, sys := models.DescribeAgent(s.UserAgent)
 		d.Sessions = append(d.Sessions, components.AdminSession{
 			PublicID: models.SessionPublicID(s.ID), CreatedAt: s.CreatedAt, LastSeen: s.LastSeenAt,
-			IP: s.IP, UserAgent: s.UserAgent, Browser: b + " on " + sys, Current: s.ID == current,
+			IP: s.IP, UserAgent: s.UserAgent, Browser: components.BrowserOnSystem(ctx, b, sys), Current: s.ID == current,
 		})
 	}
 	mfa, err := h.accounts.MFAStatus(ctx, target.ID)
@@ -374,7 +374,7 @@ func (h *adminPages) adminSessionRevoke(c *gin.Context) {
 			if models.SessionPublicID(s.ID) == c.Param("sid") {
 				b, sys := models.DescribeAgent(s.UserAgent)
 				msg = tr(c, i18n.Message{ID: "flash.signed_out_browser_on_system", Other: "Signed out {{.Browser}} on {{.System}}."},
-					map[string]any{"Browser": b, "System": sys})
+					map[string]any{"Browser": components.AgentWord(c.Request.Context(), b), "System": components.AgentWord(c.Request.Context(), sys)})
 			}
 		}
 	}

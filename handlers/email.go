@@ -159,7 +159,6 @@ func (h *accountPages) confirmEmailSubmit(c *gin.Context) {
 
 // Messages of e-mail verification (shown through components' errorTexts).
 const (
-	signupConfirmFirst   = "Your account has been created. We sent a confirmation link to %s: open it and confirm, then sign in."
 	unverifiedLoginError = "Your e-mail address is not confirmed yet. We have e-mailed you a new confirmation link (at most a few an hour): open it and confirm, then sign in."
 )
 

@@ -37,6 +37,7 @@ import (
 	"unicode"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
@@ -267,12 +268,12 @@ func (h *forwardAuth) deny(c *gin.Context, user *models.User, o original) {
 		return
 	}
 	if user == nil {
-		h.plain(c, http.StatusForbidden, "You may not enter this site.")
+		h.plain(c, http.StatusForbidden, tr(c, i18n.Message{ID: "forward.plain_denied", Other: "You may not enter this site."}))
 		return
 	}
 	// The page's bar shows who is signed in; no flashes are taken (a
 	// forward-auth check never writes the session).
-	p := components.Page{Title: "You may not enter", User: &components.CurrentUser{Username: user.Username, IsStaff: user.IsStaff}}
+	p := components.Page{Title: tr(c, i18n.Message{ID: "forward.title", Other: "You may not enter"}), User: &components.CurrentUser{Username: user.Username, IsStaff: user.IsStaff}}
 	h.render(c, http.StatusForbidden, components.ForwardDeniedPage(p, components.ForwardDenied{Username: user.Username, Host: o.host, Switch: sw}))
 }
 
@@ -310,7 +311,7 @@ func (h *forwardAuth) deniedPage(c *gin.Context) {
 	if next != "" {
 		after += "?next=" + url.QueryEscape(next)
 	}
-	h.render(c, http.StatusForbidden, components.ForwardDeniedPage(h.page(c, "You may not enter"),
+	h.render(c, http.StatusForbidden, components.ForwardDeniedPage(h.page(c, tr(c, i18n.Message{ID: "forward.title", Other: "You may not enter"})),
 		components.ForwardDenied{Username: user.Username, Host: host, Next: after}))
 }
 

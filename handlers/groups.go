@@ -9,12 +9,12 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
@@ -44,7 +44,7 @@ func (h *groupPages) renderGroups(c *gin.Context, status int, form components.Fo
 	for _, g := range list {
 		v.Groups = append(v.Groups, components.GroupRow{ID: g.ID, Name: g.Name, Members: g.Members})
 	}
-	h.render(c, status, components.AdminGroupsPage(h.page(c, "Groups"), v))
+	h.render(c, status, components.AdminGroupsPage(h.page(c, tr(c, i18n.Message{ID: "groups.title", Other: "Groups"})), v))
 }
 
 func (h *groupPages) adminGroupsSubmit(c *gin.Context) {
@@ -57,7 +57,7 @@ func (h *groupPages) adminGroupsSubmit(c *gin.Context) {
 	if h.groupFailure(c, "create group", err, form, func(status int) { h.renderGroups(c, status, form) }) {
 		return
 	}
-	h.flash(c, "success", "The group “%s” was added.", gr.Name)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.group_added", Other: "The group “{{.Name}}” was added."}, map[string]any{"Name": gr.Name}))
 	h.redirect(c, route.URL(route.AdminGroups))
 }
 
@@ -133,7 +133,7 @@ func (h *groupPages) adminGroupSubmit(c *gin.Context) {
 	if h.groupFailure(c, "rename group", err, form, func(status int) { h.renderGroup(c, status, g, form) }) {
 		return
 	}
-	h.flash(c, "success", "The group “%s” is now called “%s”.", g.Name, values.Get("name"))
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.group_renamed", Other: "The group “{{.Old}}” is now called “{{.New}}”."}, map[string]any{"Old": g.Name, "New": values.Get("name")}))
 	h.redirect(c, route.URL(route.AdminGroup, g.ID))
 }
 
@@ -149,7 +149,7 @@ func (h *groupPages) adminGroupDeleteSubmit(c *gin.Context) {
 	if h.groupFailure(c, "delete group", err, newForm(nil), func(int) { h.errorResponse(c, http.StatusUnprocessableEntity) }) {
 		return
 	}
-	h.flash(c, "success", "The group “%s” was deleted.", deleted.Name)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.group_deleted", Other: "The group “{{.Name}}” was deleted."}, map[string]any{"Name": deleted.Name}))
 	h.redirect(c, route.URL(route.AdminGroups))
 }
 
@@ -178,9 +178,9 @@ func (h *groupPages) adminUserGroupsSubmit(c *gin.Context) {
 		return
 	}
 	if len(after) == 0 {
-		h.flash(c, "success", "“%s” is in no group now.", target.Username)
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.user_no_groups", Other: "“{{.Name}}” is in no group now."}, map[string]any{"Name": target.Username}))
 	} else {
-		h.flash(c, "success", "“%s” is in %s now.", target.Username, strings.Join(after, ", "))
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.user_groups", Other: "“{{.Name}}” is in {{.Groups}} now."}, map[string]any{"Name": target.Username, "Groups": strings.Join(after, ", ")}))
 	}
 	h.redirect(c, adminUserURL(target.ID))
 }
@@ -231,7 +231,7 @@ func (h *groupPages) adminAccessPage(c *gin.Context) {
 			return
 		}
 	}
-	h.render(c, http.StatusOK, components.AdminAccessPage(h.page(c, "Access rules"), v))
+	h.render(c, http.StatusOK, components.AdminAccessPage(h.page(c, tr(c, i18n.Message{ID: "access.title", Other: "Access rules"})), v))
 }
 
 func (h *groupPages) accessTest(c *gin.Context, rules *access.Rules, t *components.AccessTest) {
@@ -241,15 +241,15 @@ func (h *groupPages) accessTest(c *gin.Context, rules *access.Rules, t *componen
 	}
 	o := original{method: http.MethodGet, scheme: "https", host: strings.ToLower(host), uri: path}
 	if !o.valid() {
-		t.Error = "Enter a host name (such as app.example.com) and a path starting with /."
+		t.Error = tr(c, i18n.Message{ID: "access.bad_url", Other: "Enter a host name (such as app.example.com) and a path starting with /."})
 		return
 	}
 	var subj *access.Subject
-	who := "someone not signed in"
+	who := tr(c, i18n.Message{ID: "access.someone_anonymous", Other: "someone not signed in"})
 	if name := strings.TrimSpace(t.Username); name != "" {
 		u, err := h.users.ByUsername(c.Request.Context(), name)
 		if errors.Is(err, models.ErrNotFound) {
-			t.Error = fmt.Sprintf("There is no user %q.", name)
+			t.Error = tr(c, i18n.Message{ID: "access.no_such_user", Other: "There is no user “{{.Name}}”."}, map[string]any{"Name": name})
 			return
 		}
 		if err != nil {
@@ -265,29 +265,29 @@ func (h *groupPages) accessTest(c *gin.Context, rules *access.Rules, t *componen
 		}
 		subj, who = &access.Subject{Username: u.Username, Groups: groups}, u.Username
 		if !u.IsActive {
-			t.Decision, t.Rule = "Refused: "+u.Username+" is inactive", "the account's status"
+			t.Decision, t.Rule = tr(c, i18n.Message{ID: "access.refused_inactive", Other: "Refused: {{.Name}} is inactive"}, map[string]any{"Name": u.Username}), tr(c, i18n.Message{ID: "access.rule_status", Other: "the account's status"})
 			return
 		}
 	}
 	d := rules.Decide(access.Request{Host: o.host, Path: o.uri, Method: o.method}, subj)
 	switch {
 	case d.Policy == access.Bypass:
-		t.Decision = "Anyone may enter (bypass)"
+		t.Decision = tr(c, i18n.Message{ID: "access.bypass", Other: "Anyone may enter (bypass)"})
 	case d.Policy == access.Deny:
-		t.Decision = "Refused: " + who + " may not enter (deny)"
+		t.Decision = tr(c, i18n.Message{ID: "access.refused", Other: "Refused: {{.Who}} may not enter (deny)"}, map[string]any{"Who": who})
 	case subj == nil && d.NeedsSubject:
-		t.Decision = "Sign-in required: the rule depends on who is asking"
+		t.Decision = tr(c, i18n.Message{ID: "access.sign_in_subject", Other: "Sign-in required: the rule depends on who is asking"})
 	case subj == nil:
-		t.Decision = "Sign-in required (" + d.Policy.String() + ")"
+		t.Decision = tr(c, i18n.Message{ID: "access.sign_in_required", Other: "Sign-in required ({{.Policy}})"}, map[string]any{"Policy": d.Policy.String()})
 	case d.Policy == access.TwoFactor:
-		t.Decision = "Allowed with a second factor (two_factor)"
+		t.Decision = tr(c, i18n.Message{ID: "access.two_factor", Other: "Allowed with a second factor (two_factor)"})
 	default:
-		t.Decision = "Allowed once signed in (one_factor)"
+		t.Decision = tr(c, i18n.Message{ID: "access.one_factor", Other: "Allowed once signed in (one_factor)"})
 	}
 	if d.Rule == access.DefaultRule {
 		t.Rule = "default_policy"
 	} else {
-		t.Rule = fmt.Sprintf("rule %d (line %d)", d.Rule+1, rules.Rules[d.Rule].Line)
+		t.Rule = tr(c, i18n.Message{ID: "access.rule_line", Other: "rule {{.Number}} (line {{.Line}})"}, map[string]any{"Number": d.Rule + 1, "Line": rules.Rules[d.Rule].Line})
 	}
 }
 

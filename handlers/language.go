@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 
+	"gatehouse/components"
 	"gatehouse/internal/locale"
 	"gatehouse/models"
 )
@@ -103,4 +104,10 @@ func languageNext(r *http.Request) string {
 		return ""
 	}
 	return u.RequestURI()
+}
+
+// errorTextFor is one of the fixed English messages of the layers below
+// (form errors, auth's refusals) in the request's language.
+func errorTextFor(c *gin.Context, msg string) string {
+	return components.ErrorText(c.Request.Context(), msg)
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -217,8 +218,14 @@ func englishLeft(t *testing.T, lang string, en map[string]string, text []string)
 	l := locale.For(lang)
 	joined := strings.Join(text, "\n")
 	var left []string
+	own := ownTexts(t, lang)
 	for id, s := range en {
 		if l.TranslationOf(id) == s || len(s) < 3 || !strings.Contains(joined, s) {
+			continue
+		}
+		// A word both languages have ("active" in "Aucune session
+		// active.") is no English left.
+		if !strings.Contains(s, " ") && wholeWords(s).MatchString(own) {
 			continue
 		}
 		if wholeWords(s).MatchString(joined) {
@@ -227,6 +234,32 @@ func englishLeft(t *testing.T, lang string, en map[string]string, text []string)
 	}
 	sort.Strings(left)
 	return left
+}
+
+var ownTextCache sync.Map // language → its catalogue's texts, joined
+
+// ownTexts is every text of lang's catalogue, joined by newlines.
+func ownTexts(t *testing.T, lang string) string {
+	t.Helper()
+	if s, ok := ownTextCache.Load(lang); ok {
+		return s.(string)
+	}
+	raw := map[string]any{}
+	if _, err := toml.DecodeFile(filepath.Join("..", "internal", "locale", "locales", "active."+lang+".toml"), &raw); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, v := range raw {
+		if m, ok := v.(map[string]any); ok {
+			for k, f := range m {
+				if k != "hash" && k != "description" {
+					b.WriteString(fmt.Sprint(f) + "\n")
+				}
+			}
+		}
+	}
+	ownTextCache.Store(lang, b.String())
+	return b.String()
 }
 
 var wordPatterns sync.Map // string → *regexp.Regexp

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
@@ -36,19 +37,21 @@ type oidcPages struct {
 }
 
 // scopeWords says what each scope lets an app learn.
-var scopeWords = map[string]string{
-	oidc.ScopeOpenID:        "that you are signed in (an ID that stays the same for this app)",
-	oidc.ScopeProfile:       "your username",
-	oidc.ScopeEmail:         "your e-mail address and whether it is confirmed",
-	oidcop.ScopeGroups:      "the groups you are a member of",
-	oidc.ScopeOfflineAccess: "to stay signed in while you are away (a refresh token)",
+// Keyed by the scopes' literal names (oidc.ScopeOpenID, …): goi18n
+// extract cannot read a map keyed by imported names.
+var scopeWords = map[string]i18n.Message{
+	"openid":         {ID: "scope.openid", Other: "that you are signed in (an ID that stays the same for this app)"},
+	"profile":        {ID: "scope.profile", Other: "your username"},
+	"email":          {ID: "scope.email", Other: "your e-mail address and whether it is confirmed"},
+	"groups":         {ID: "scope.groups", Other: "the groups you are a member of"},
+	"offline_access": {ID: "scope.offline_access", Other: "to stay signed in while you are away (a refresh token)"},
 }
 
-func scopeLines(scopes []string) []components.ScopeLine {
+func scopeLines(c *gin.Context, scopes []string) []components.ScopeLine {
 	var out []components.ScopeLine
 	for _, s := range scopes {
 		if w, ok := scopeWords[s]; ok {
-			out = append(out, components.ScopeLine{Scope: s, Words: w})
+			out = append(out, components.ScopeLine{Scope: s, Words: tr(c, w)})
 		}
 	}
 	return out
@@ -98,7 +101,9 @@ func (h *oidcPages) messagePage(c *gin.Context, status int, title, msg string) {
 	h.render(c, status, components.ErrorPage(p, status, msg))
 }
 
-const msgRequestGone = "This sign-in request has expired or was already answered. Go back to the app and sign in again."
+var msgRequestGone = i18n.Message{ID: "oidc.request_gone", Other: "This sign-in request has expired or was already answered. Go back to the app and sign in again."}
+
+var titleRequestExpired = i18n.Message{ID: "oidc.request_expired", Other: "Sign-in request expired"}
 
 // continueFlow is where op sends the browser after /authorize (the
 // client's LoginURL), and where the consent form posts. It signs the
@@ -120,7 +125,7 @@ func (h *oidcPages) continueFlow(c *gin.Context) {
 	ctx := c.Request.Context()
 	pd, err := p.Pending(ctx, id)
 	if errors.Is(err, oidcop.ErrRequestGone) {
-		h.messagePage(c, http.StatusBadRequest, "Sign-in request expired", msgRequestGone)
+		h.messagePage(c, http.StatusBadRequest, tr(c, titleRequestExpired), tr(c, msgRequestGone))
 		return
 	}
 	if err != nil {
@@ -167,11 +172,11 @@ func (h *oidcPages) continueFlow(c *gin.Context) {
 			return
 		}
 		allowFormRedirect(c, pd.Request.RedirectURI)
-		pg := h.page(c, "Sign in to "+pd.Client.Name)
+		pg := h.page(c, tr(c, i18n.Message{ID: "consent.title", Other: "Sign in to {{.App}}?"}, map[string]any{"App": pd.Client.Name}))
 		pg.Narrow = true
 		h.render(c, http.StatusOK, components.ConsentPage(pg, components.Consent{
 			RequestID: pd.Request.ID, AppName: pd.Client.Name, ClientID: pd.Client.ClientID,
-			Username: u.Username, Scopes: scopeLines(pd.Scopes),
+			Username: u.Username, Scopes: scopeLines(c, pd.Scopes),
 		}))
 		return
 	}
@@ -184,7 +189,7 @@ func (h *oidcPages) continueFlow(c *gin.Context) {
 		op.AuthRequestError(c.Writer, r, pd.Op, oidc.ErrAccessDenied().WithDescription("not allowed to use this app"), p.Authorizer())
 		return
 	case errors.Is(err, oidcop.ErrRequestGone):
-		h.messagePage(c, http.StatusBadRequest, "Sign-in request expired", msgRequestGone)
+		h.messagePage(c, http.StatusBadRequest, tr(c, titleRequestExpired), tr(c, msgRequestGone))
 		return
 	case err != nil:
 		h.dbError(c, "oidc approve", err)
@@ -265,18 +270,18 @@ func (h *oidcPages) endSession(c *gin.Context) {
 	}
 	req, err := op.ParseEndSessionRequest(c.Request, p.Authorizer().Decoder())
 	if err != nil {
-		h.messagePage(c, http.StatusBadRequest, "Sign-out request not understood", "The app's sign-out request was malformed.")
+		h.messagePage(c, http.StatusBadRequest, tr(c, i18n.Message{ID: "oidc.logout_not_understood", Other: "Sign-out request not understood"}), tr(c, i18n.Message{ID: "oidc.logout_malformed", Other: "The app's sign-out request was malformed."}))
 		return
 	}
 	for _, n := range endSessionParams {
 		if len(c.Request.Form.Get(n)) > 8192 {
-			h.messagePage(c, http.StatusBadRequest, "Sign-out request not understood", "The app's sign-out request was malformed.")
+			h.messagePage(c, http.StatusBadRequest, tr(c, i18n.Message{ID: "oidc.logout_not_understood", Other: "Sign-out request not understood"}), tr(c, i18n.Message{ID: "oidc.logout_malformed", Other: "The app's sign-out request was malformed."}))
 			return
 		}
 	}
 	if err := p.CheckEndSession(c.Request, req); err != nil {
-		msg := "The app's sign-out request was not valid (an unknown app, a return address it did not register, or a bad ID token)."
-		h.messagePage(c, http.StatusBadRequest, "Sign-out request refused", msg)
+		msg := tr(c, i18n.Message{ID: "oidc.logout_invalid", Other: "The app's sign-out request was not valid (an unknown app, a return address it did not register, or a bad ID token)."})
+		h.messagePage(c, http.StatusBadRequest, tr(c, i18n.Message{ID: "oidc.logout_refused", Other: "Sign-out request refused"}), msg)
 		return
 	}
 	st, u := session(c), currentUser(c)
@@ -294,7 +299,7 @@ func (h *oidcPages) endSession(c *gin.Context) {
 			}
 		}
 		allowFormRedirect(c, req.PostLogoutRedirectURI)
-		pg := h.page(c, "Sign out")
+		pg := h.page(c, tr(c, i18n.Message{ID: "endsession.sign_out", Other: "Sign out"}))
 		pg.Narrow = true
 		h.render(c, http.StatusOK, components.EndSessionPage(pg, name, params))
 		return
@@ -315,7 +320,7 @@ func (h *oidcPages) endSession(c *gin.Context) {
 
 // loggedOutPage ends a logout that named no registered return address.
 func (h *oidcPages) loggedOutPage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.LoggedOutPage(h.page(c, "Signed out")))
+	h.render(c, http.StatusOK, components.LoggedOutPage(h.page(c, tr(c, i18n.Message{ID: "event.logout", Other: "Signed out"}))))
 }
 
 // appsPage lists the apps the user signed in to.
@@ -328,10 +333,10 @@ func (h *oidcPages) appsPage(c *gin.Context) {
 	}
 	rows := make([]components.AppRow, 0, len(apps))
 	for _, a := range apps {
-		rows = append(rows, components.AppRow{ClientID: a.ClientID, Name: a.Name, Scopes: scopeLines(strings.Fields(a.Scopes)),
+		rows = append(rows, components.AppRow{ClientID: a.ClientID, Name: a.Name, Scopes: scopeLines(c, strings.Fields(a.Scopes)),
 			FirstUsed: a.CreatedAt, LastUsedAt: a.LastUsedAt})
 	}
-	h.render(c, http.StatusOK, components.AppsPage(h.page(c, "Apps"), rows))
+	h.render(c, http.StatusOK, components.AppsPage(h.page(c, tr(c, i18n.Message{ID: "nav.account.apps", Other: "Apps"})), rows))
 }
 
 // appRemoveSubmit ends the user's grant to one app.
@@ -351,7 +356,7 @@ func (h *oidcPages) appRemoveSubmit(c *gin.Context) {
 		return
 	}
 	if removed {
-		h.flash(c, "success", "The app's access was removed.")
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.app_access_removed", Other: "The app's access was removed."}))
 	}
 	h.redirect(c, route.URL(route.Apps))
 }

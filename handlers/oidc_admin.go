@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/components"
 	"gatehouse/internal/oidcop"
@@ -27,11 +28,11 @@ func (h *oidcPages) adminClientsPage(c *gin.Context) {
 		view = append(view, components.AdminOIDCClientRow{ClientID: r.ClientID, Name: r.Name, Public: r.Public,
 			SkipConsent: r.SkipConsent, RedirectURIs: models.Lines(r.RedirectURIs)})
 	}
-	h.render(c, http.StatusOK, components.AdminOIDCClientsPage(h.page(c, "Apps"), view, h.provider != nil))
+	h.render(c, http.StatusOK, components.AdminOIDCClientsPage(h.page(c, tr(c, i18n.Message{ID: "nav.account.apps", Other: "Apps"})), view, h.provider != nil))
 }
 
 func (h *oidcPages) adminClientAddPage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.AdminOIDCClientPage(h.page(c, "Add an app"), components.AdminOIDCClientForm{}))
+	h.render(c, http.StatusOK, components.AdminOIDCClientPage(h.page(c, tr(c, i18n.Message{ID: "oidcadmin.add", Other: "Add an app"})), components.AdminOIDCClientForm{}))
 }
 
 // lines splits a textarea into its non-empty trimmed lines.
@@ -65,14 +66,14 @@ func (h *oidcPages) adminClientAddSubmit(c *gin.Context) {
 	var ce *oidcop.ClientError
 	if errors.As(err, &ce) {
 		f.Errors = ce.Fields
-		h.render(c, http.StatusUnprocessableEntity, components.AdminOIDCClientPage(h.page(c, "Add an app"), f))
+		h.render(c, http.StatusUnprocessableEntity, components.AdminOIDCClientPage(h.page(c, tr(c, i18n.Message{ID: "oidcadmin.add", Other: "Add an app"})), f))
 		return
 	}
 	if err != nil {
 		h.dbError(c, "add oidc client", err)
 		return
 	}
-	h.render(c, http.StatusOK, components.AdminOIDCSecretPage(h.page(c, "App credentials"), id, secret))
+	h.render(c, http.StatusOK, components.AdminOIDCSecretPage(h.page(c, tr(c, i18n.Message{ID: "oidcadmin.credentials", Other: "App credentials"})), id, secret))
 }
 
 func (h *oidcPages) adminClientPage(c *gin.Context) {
@@ -125,7 +126,7 @@ func (h *oidcPages) adminClientSubmit(c *gin.Context) {
 		h.dbError(c, "update oidc client", err)
 		return
 	}
-	h.flash(c, "success", "The app was saved.")
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.app_saved", Other: "The app was saved."}))
 	h.redirect(c, route.URL(route.AdminOIDCClient, row.ClientID))
 }
 
@@ -146,7 +147,7 @@ func (h *oidcPages) adminClientSecretSubmit(c *gin.Context) {
 		h.dbError(c, "rotate oidc secret", err)
 		return
 	}
-	h.render(c, http.StatusOK, components.AdminOIDCSecretPage(h.page(c, "App credentials"), row.ClientID, s))
+	h.render(c, http.StatusOK, components.AdminOIDCSecretPage(h.page(c, tr(c, i18n.Message{ID: "oidcadmin.credentials", Other: "App credentials"})), row.ClientID, s))
 }
 
 func (h *oidcPages) adminClientDeleteSubmit(c *gin.Context) {
@@ -161,6 +162,6 @@ func (h *oidcPages) adminClientDeleteSubmit(c *gin.Context) {
 		h.dbError(c, "remove oidc client", err)
 		return
 	}
-	h.flash(c, "success", "The app was removed.")
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.app_removed", Other: "The app was removed."}))
 	h.redirect(c, route.URL(route.AdminOIDCClients))
 }

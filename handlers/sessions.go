@@ -38,7 +38,7 @@ func (h *accountPages) sessionRows(c *gin.Context) ([]components.SessionRow, boo
 	for _, s := range list {
 		b, sys := models.DescribeAgent(s.UserAgent)
 		rows = append(rows, components.SessionRow{
-			PublicID: s.PublicID, Browser: b, System: sys, IP: s.IP,
+			PublicID: s.PublicID, Browser: components.AgentWord(c.Request.Context(), b), System: components.AgentWord(c.Request.Context(), sys), IP: s.IP,
 			SignedInAt: s.CreatedAt, LastSeen: s.LastSeenAt, Current: s.Current, Remembered: s.Persistent,
 		})
 	}

@@ -193,7 +193,7 @@ func (h *signInPages) signupSubmit(c *gin.Context) {
 		return
 	}
 	if res.Session == (models.NewSession{}) { // EMAIL_VERIFICATION=mandatory (email.go)
-		h.flashVisitor(c, "success", "%s", tr(c, i18n.Message{ID: "flash.signup_confirm_first", Other: "Your account has been created. We sent a confirmation link to {{.Email}}: open it and confirm, then log in."}, map[string]any{"Email": res.User.Email}))
+		h.flashVisitor(c, "success", "%s", tr(c, i18n.Message{ID: "flash.signup_confirm_first", Other: "Your account has been created. We sent a confirmation link to {{.Email}}: open it and confirm, then sign in."}, map[string]any{"Email": res.User.Email}))
 		h.redirect(c, h.cfg.LoginURL)
 		return
 	}

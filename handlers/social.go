@@ -9,6 +9,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"gatehouse/auth"
 	"gatehouse/components"
@@ -114,7 +115,7 @@ func (h *socialPages) socialLoginPage(c *gin.Context) {
 	if !isLocalPath(next) {
 		next = ""
 	}
-	pg := h.page(c, "Sign in with "+p.Config.Name)
+	pg := h.page(c, tr(c, i18n.Message{ID: "social.sign_in_with", Other: "Sign in with {{.Provider}}"}, map[string]any{"Provider": p.Config.Name}))
 	pg.Narrow = true
 	h.render(c, http.StatusOK, components.SocialContinuePage(pg,
 		components.ProviderButton{ID: p.Config.ID, Name: p.Config.Name, Action: loginRoute(p)}, next))
@@ -146,7 +147,7 @@ func (h *socialPages) begin(c *gin.Context, p *upstream.Provider, in auth.BeginI
 		return
 	}
 	h.setFlowCookie(c, res.Binding, auth.SignupFlowLifetime)
-	pg := h.page(c, "Continue to "+p.Config.Name)
+	pg := h.page(c, tr(c, i18n.Message{ID: "social.continue_to", Other: "Continue to {{.Provider}}"}, map[string]any{"Provider": p.Config.Name}))
 	h.render(c, http.StatusOK, components.SocialRedirectPage(pg, p.Config.Name, res.URL))
 }
 
@@ -169,7 +170,7 @@ func (h *socialPages) socialCallback(c *gin.Context) {
 	if err != nil {
 		h.clearFlowCookie(c)
 		if res != nil && (res.Purpose == auth.PurposeConnect || res.Purpose == auth.PurposeReauth) && current != nil {
-			h.flash(c, "error", "%s", socialErrorMessage(p, err))
+			h.flash(c, "error", "%s", socialErrorMessage(c, p, err))
 			to := route.URL(route.Connections)
 			if res.Purpose == auth.PurposeReauth {
 				to = route.URL(route.Reauth) + "?next=" + url.QueryEscape(res.Next)
@@ -192,7 +193,7 @@ func (h *socialPages) socialCallback(c *gin.Context) {
 		return
 	case auth.UpstreamConnected, "":
 		h.clearFlowCookie(c)
-		h.flash(c, "success", "%s is connected: you can sign in with it.", p.Config.Name)
+		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.provider_connected", Other: "{{.Provider}} is connected: you can sign in with it."}, map[string]any{"Provider": p.Config.Name}))
 		h.redirect(c, route.URL(route.Connections))
 		return
 	case auth.UpstreamPending:
@@ -205,34 +206,34 @@ func (h *socialPages) socialCallback(c *gin.Context) {
 	h.clearFlowCookie(c)
 	h.signedIn(c, &res.Login)
 	h.rememberDevice(c, device)
-	h.flash(c, "success", "Welcome back, %s!", res.Login.User.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.welcome_back", Other: "Welcome back, {{.Name}}!"}, map[string]any{"Name": res.Login.User.Username}))
 	h.redirect(c, safeNext(res.Next, h.cfg.LoginRedirectURL))
 }
 
 // socialErrorMessage is what a failed flow tells the person.
-func socialErrorMessage(p *upstream.Provider, err error) string {
-	name := p.Config.Name
+func socialErrorMessage(c *gin.Context, p *upstream.Provider, err error) string {
+	data := map[string]any{"Provider": p.Config.Name}
 	switch {
 	case errors.Is(err, auth.ErrUpstreamState):
-		return "This sign-in was not started in this browser, was already used, or took too long. Please start again."
+		return tr(c, i18n.Message{ID: "social.error.state", Other: "This sign-in was not started in this browser, was already used, or took too long. Please start again."})
 	case errors.Is(err, auth.ErrUpstreamDenied):
-		return name + " did not sign you in (the request was cancelled or refused)."
+		return tr(c, i18n.Message{ID: "social.error.denied", Other: "{{.Provider}} did not sign you in (the request was cancelled or refused)."}, data)
 	case errors.Is(err, auth.ErrUpstreamEmailInUse):
-		return "An account here already uses the e-mail address " + name + " gave. Sign in to that account with its password, then connect " + name + " from Connected accounts."
+		return tr(c, i18n.Message{ID: "social.error.email_in_use", Other: "An account here already uses the e-mail address {{.Provider}} gave. Sign in to that account with its password, then connect {{.Provider}} from Connected accounts."}, data)
 	case errors.Is(err, auth.ErrIdentityNotYours):
-		return "The " + name + " account you signed in with is not connected to your account here."
+		return tr(c, i18n.Message{ID: "social.error.not_yours", Other: "The {{.Provider}} account you signed in with is not connected to your account here."}, data)
 	case errors.Is(err, auth.ErrIdentityTaken):
-		return "This " + name + " account is already connected to another account here."
+		return tr(c, i18n.Message{ID: "social.error.taken", Other: "This {{.Provider}} account is already connected to another account here."}, data)
 	case errors.Is(err, upstream.ErrDomain):
-		return "Your " + name + " address is not one that may sign in here."
+		return tr(c, i18n.Message{ID: "social.error.domain", Other: "Your {{.Provider}} address is not one that may sign in here."}, data)
 	case errors.Is(err, upstream.ErrRejected):
-		return name + "'s answer could not be verified. Please try again."
+		return tr(c, i18n.Message{ID: "social.error.rejected", Other: "The answer from {{.Provider}} could not be verified. Please try again."}, data)
 	case errors.Is(err, upstream.ErrUnavailable):
-		return name + " cannot be reached right now. Please try again later, or sign in another way."
+		return tr(c, i18n.Message{ID: "social.error.unavailable", Other: "{{.Provider}} cannot be reached right now. Please try again later, or sign in another way."}, data)
 	case errors.Is(err, models.ErrAccountInactive):
-		return "This account is inactive."
+		return tr(c, i18n.Message{ID: "social.error.inactive", Other: "This account is inactive."})
 	case errors.Is(err, auth.ErrEmailUnverified):
-		return unverifiedLoginError
+		return errorTextFor(c, unverifiedLoginError)
 	}
 	return ""
 }
@@ -244,12 +245,12 @@ func (h *socialPages) socialError(c *gin.Context, p *upstream.Provider, err erro
 	if errors.As(err, &terr) {
 		h.cfg.Metrics.ThrottleRefused(terr.Scope)
 		status, msg := tooManyRequests(c, terr.Wait, "sign-ins through other providers")
-		pg := h.page(c, "Sign-in did not complete")
+		pg := h.page(c, tr(c, i18n.Message{ID: "social.error_title", Other: "Sign-in did not complete"}))
 		pg.Narrow = true
 		h.render(c, status, components.SocialErrorPage(pg, msg, nil))
 		return
 	}
-	msg := socialErrorMessage(p, err)
+	msg := socialErrorMessage(c, p, err)
 	if msg == "" {
 		h.dbError(c, "upstream sign-in", err)
 		return
@@ -265,7 +266,7 @@ func (h *socialPages) socialError(c *gin.Context, p *upstream.Provider, err erro
 		status = http.StatusForbidden
 	}
 	h.log.Info("upstream sign-in failed", "provider", p.Config.ID, "reason", err.Error())
-	pg := h.page(c, "Sign-in did not complete")
+	pg := h.page(c, tr(c, i18n.Message{ID: "social.error_title", Other: "Sign-in did not complete"}))
 	pg.Narrow = true
 	h.render(c, status, components.SocialErrorPage(pg, msg, h.providerButtons()))
 }
@@ -289,10 +290,10 @@ func (h *socialPages) socialSignupPage(c *gin.Context) {
 
 func (h *socialPages) pendingSignupError(c *gin.Context, err error) {
 	if errors.Is(err, auth.ErrUpstreamState) {
-		pg := h.page(c, "Sign-in did not complete")
+		pg := h.page(c, tr(c, i18n.Message{ID: "social.error_title", Other: "Sign-in did not complete"}))
 		pg.Narrow = true
 		h.render(c, http.StatusBadRequest, components.SocialErrorPage(pg,
-			"There is no sign-in through another provider waiting in this browser, or it took too long. Please start again.", h.providerButtons()))
+			tr(c, i18n.Message{ID: "social.error.no_pending", Other: "There is no sign-in through another provider waiting in this browser, or it took too long. Please start again."}), h.providerButtons()))
 		return
 	}
 	h.dbError(c, "upstream sign-up", err)
@@ -300,7 +301,7 @@ func (h *socialPages) pendingSignupError(c *gin.Context, err error) {
 
 func (h *socialPages) socialSignupForm(c *gin.Context, status int, form components.Form, s components.SocialSignup) {
 	h.formOrPage(c, status, components.SocialSignupForm(form, s), func() templ.Component {
-		pg := h.page(c, "Create your account")
+		pg := h.page(c, tr(c, i18n.Message{ID: "social.signup_title", Other: "Create your account"}))
 		pg.Narrow = true
 		return components.SocialSignupPage(pg, form, s)
 	})
@@ -369,13 +370,13 @@ func (h *socialPages) socialSignupSubmit(c *gin.Context) {
 	}
 	h.clearFlowCookie(c)
 	if res.Session == (models.NewSession{}) { // EMAIL_VERIFICATION=mandatory
-		h.flashVisitor(c, "success", signupConfirmFirst, res.User.Email)
+		h.flashVisitor(c, "success", "%s", tr(c, i18n.Message{ID: "flash.signup_confirm_first", Other: "Your account has been created. We sent a confirmation link to {{.Email}}: open it and confirm, then sign in."}, map[string]any{"Email": res.User.Email}))
 		h.redirect(c, h.cfg.LoginURL)
 		return
 	}
 	h.signedIn(c, res)
 	h.rememberDevice(c, device)
-	h.flash(c, "success", "Welcome, %s! Your account has been created and you are signed in.", res.User.Username)
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.welcome_social", Other: "Welcome, {{.Name}}! Your account has been created and you are signed in."}, map[string]any{"Name": res.User.Username}))
 	h.redirect(c, h.cfg.LoginRedirectURL)
 }
 
@@ -399,7 +400,7 @@ func (h *socialPages) renderConnections(c *gin.Context, status int) {
 		}
 		conns = append(conns, components.Connection{ID: id.ID, Provider: name, Email: id.Email, CreatedAt: id.CreatedAt, LastUsedAt: id.LastUsedAt})
 	}
-	h.render(c, status, components.ConnectionsPage(h.page(c, "Connected accounts"), conns, h.providerButtons()))
+	h.render(c, status, components.ConnectionsPage(h.page(c, tr(c, i18n.Message{ID: "nav.account.connections", Other: "Connected accounts"})), conns, h.providerButtons()))
 }
 
 // userProviderButtons is the configured providers connected to userID's
@@ -434,7 +435,7 @@ func (h *socialPages) reauthSubmit(c *gin.Context) {
 	}
 	p := h.providers.ByID(values.Get("provider"))
 	if p == nil {
-		h.flash(c, "error", "There is no such provider.")
+		h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.no_such_provider", Other: "There is no such provider."}))
 		h.redirect(c, route.URL(route.Reauth))
 		return
 	}
@@ -450,7 +451,7 @@ func (h *socialPages) connectSubmit(c *gin.Context) {
 	}
 	p := h.providers.ByID(values.Get("provider"))
 	if p == nil {
-		h.flash(c, "error", "There is no such provider.")
+		h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.no_such_provider", Other: "There is no such provider."}))
 		h.redirect(c, route.URL(route.Connections))
 		return
 	}
@@ -472,7 +473,7 @@ func (h *socialPages) disconnectSubmit(c *gin.Context) {
 	err = h.accounts.DisconnectIdentity(c.Request.Context(), u.ID, uint(id), "")
 	switch {
 	case errors.Is(err, auth.ErrLastWayIn):
-		h.flash(c, "error", "This is the only way you can sign in. Set a password or connect another provider first.")
+		h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.last_way_in", Other: "This is the only way you can sign in. Set a password or connect another provider first."}))
 		h.redirect(c, route.URL(route.Connections))
 		return
 	case errors.Is(err, models.ErrNotFound):
@@ -482,6 +483,6 @@ func (h *socialPages) disconnectSubmit(c *gin.Context) {
 		h.dbError(c, "disconnect identity", err)
 		return
 	}
-	h.flash(c, "success", "Disconnected.")
+	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.disconnected", Other: "Disconnected."}))
 	h.redirect(c, route.URL(route.Connections))
 }

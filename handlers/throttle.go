@@ -15,15 +15,16 @@ import (
 // throttleTexts are the whole sentences a limit answers with, by what was
 // limited (the caller's what); {{.Wait}} is humanWait's phrase.
 var throttleTexts = map[string]i18n.Message{
-	"attempts":                {ID: "throttle.attempts", Other: "Too many attempts. For your security, please wait {{.Wait}} and try again."},
-	"failed login attempts":   {ID: "throttle.failed_logins", Other: "Too many failed login attempts. For your security, please wait {{.Wait}} and try again."},
-	"failed sign-ins":         {ID: "throttle.failed_signins", Other: "Too many failed sign-ins. For your security, please wait {{.Wait}} and try again."},
-	"password attempts":       {ID: "throttle.password_attempts", Other: "Too many password attempts. For your security, please wait {{.Wait}} and try again."},
-	"password reset requests": {ID: "throttle.reset_requests", Other: "Too many password reset requests. For your security, please wait {{.Wait}} and try again."},
-	"sign-up attempts":        {ID: "throttle.signups", Other: "Too many sign-up attempts. For your security, please wait {{.Wait}} and try again."},
-	"wrong codes":             {ID: "throttle.wrong_codes", Other: "Too many wrong codes. For your security, please wait {{.Wait}} and try again."},
-	"confirmation e-mails":    {ID: "throttle.confirmation_mails", Other: "Too many confirmation e-mails. For your security, please wait {{.Wait}} and try again."},
-	"username checks":         {ID: "throttle.username_checks", Other: "Too many username checks. For your security, please wait {{.Wait}} and try again."},
+	"attempts":                         {ID: "throttle.attempts", Other: "Too many attempts. For your security, please wait {{.Wait}} and try again."},
+	"failed login attempts":            {ID: "throttle.failed_logins", Other: "Too many failed login attempts. For your security, please wait {{.Wait}} and try again."},
+	"failed sign-ins":                  {ID: "throttle.failed_signins", Other: "Too many failed sign-ins. For your security, please wait {{.Wait}} and try again."},
+	"password attempts":                {ID: "throttle.password_attempts", Other: "Too many password attempts. For your security, please wait {{.Wait}} and try again."},
+	"password reset requests":          {ID: "throttle.reset_requests", Other: "Too many password reset requests. For your security, please wait {{.Wait}} and try again."},
+	"sign-up attempts":                 {ID: "throttle.signups", Other: "Too many sign-up attempts. For your security, please wait {{.Wait}} and try again."},
+	"wrong codes":                      {ID: "throttle.wrong_codes", Other: "Too many wrong codes. For your security, please wait {{.Wait}} and try again."},
+	"confirmation e-mails":             {ID: "throttle.confirmation_mails", Other: "Too many confirmation e-mails. For your security, please wait {{.Wait}} and try again."},
+	"username checks":                  {ID: "throttle.username_checks", Other: "Too many username checks. For your security, please wait {{.Wait}} and try again."},
+	"sign-ins through other providers": {ID: "throttle.upstream_signins", Other: "Too many sign-ins through other providers. For your security, please wait {{.Wait}} and try again."},
 }
 
 var (

@@ -37,6 +37,11 @@ var composers = map[string]composer{
 			ResetURL: w.baseURL + route.URL(route.PasswordReset), SiteURL: w.baseURL,
 			Reset: d["reset"] == "1", Factors: d["factors"], FactorsRemoved: d["factors_removed"] == "1",
 			FactorsURL: w.baseURL + components.TwoFactorPath}
+		if d["factor_totp"] != "" {
+			e.Counted, e.TOTP = true, d["factor_totp"] == "true"
+			e.Passkeys, _ = strconv.Atoi(d["factor_passkeys"])
+			e.Codes, _ = strconv.Atoi(d["factor_codes"])
+		}
 		return Compose(ctx, m.Recipient, locale.T(ctx, i18n.Message{ID: "mail.subject.password_changed", Other: "Your Gatehouse password was changed"}), components.PasswordChangedEmailText(e), components.PasswordChangedEmailHTML(e))
 	},
 	models.KindEmailChanged: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
@@ -45,7 +50,8 @@ var composers = map[string]composer{
 		return Compose(ctx, m.Recipient, locale.T(ctx, i18n.Message{ID: "mail.subject.email_changed", Other: "Your Gatehouse e-mail address was changed"}), components.EmailChangedEmailText(e), components.EmailChangedEmailHTML(e))
 	},
 	models.KindMFAChanged: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
-		e := components.MFAChangedEmail{Username: d["username"], Change: d["change"], What: capitalize(d["what"]), By: changedBy(ctx, d),
+		e := components.MFAChangedEmail{Username: d["username"], Change: d["change"], What: capitalize(d["what"]),
+			Factor: d["factor"], Name: d["name"], By: changedBy(ctx, d),
 			When: humanTime(ctx, d["when"]), SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, locale.T(ctx, i18n.Message{ID: "mail.subject.mfa_changed", Other: "Two-factor authentication changed on Gatehouse"}), components.MFAChangedEmailText(e), components.MFAChangedEmailHTML(e))
 	},
@@ -81,7 +87,7 @@ var composers = map[string]composer{
 	},
 	models.KindNewDevice: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
 		e := components.NewDeviceEmail{Username: d["username"], When: humanTime(ctx, d["when"]), IP: d["ip"], Browser: d["browser"],
-			SessionsURL: w.baseURL + route.URL(route.Sessions), SiteURL: w.baseURL, Via: d["via"]}
+			SessionsURL: w.baseURL + route.URL(route.Sessions), SiteURL: w.baseURL, Via: d["via"], Agent: d["agent"], System: d["system"]}
 		return Compose(ctx, m.Recipient, locale.T(ctx, i18n.Message{ID: "mail.subject.new_device", Other: "New sign-in to your Gatehouse account"}), components.NewDeviceEmailText(e), components.NewDeviceEmailHTML(e))
 	},
 	models.KindAccountDeleted: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
