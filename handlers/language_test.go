@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -169,6 +170,8 @@ func TestSetLanguage(t *testing.T) {
 
 // englishCatalogue returns the English catalogue's texts without
 // placeholders, by message ID.
+var placeholderRE = regexp.MustCompile(`\{\{[^}]*\}\}`)
+
 func englishCatalogue(t *testing.T) map[string]string {
 	t.Helper()
 	raw := map[string]any{}
@@ -184,8 +187,20 @@ func englishCatalogue(t *testing.T) map[string]string {
 		case map[string]any:
 			s, _ = v["other"].(string)
 		}
-		if s != "" && !strings.Contains(s, "{{") && !strings.HasPrefix(id, "date.") {
+		if s == "" || strings.HasPrefix(id, "date.") {
+			continue
+		}
+		if !strings.Contains(s, "{{") {
 			out[id] = s
+			continue
+		}
+		// A message with placeholders: its literal pieces of two words or
+		// more ("Taking you to", "was changed on") are English too.
+		for i, piece := range placeholderRE.Split(s, -1) {
+			piece = strings.Trim(piece, " ,.:;!?()“”«»—–-…")
+			if len(piece) >= 8 && strings.Contains(piece, " ") {
+				out[id+"#"+strconv.Itoa(i)] = piece
+			}
 		}
 	}
 	return out
@@ -198,7 +213,7 @@ func visibleText(doc *goquery.Document) []string {
 	var out []string
 	doc.Find("script, style").Remove()
 	doc.Find("*").Each(func(_ int, s *goquery.Selection) {
-		for _, a := range []string{"title", "alt", "placeholder", "aria-label"} {
+		for _, a := range []string{"title", "alt", "placeholder", "aria-label", "data-label"} {
 			if v, ok := s.Attr(a); ok {
 				out = append(out, v)
 			}
