@@ -33,3 +33,15 @@ document.addEventListener("htmx:after:swap", function () {
     history.replaceState(history.state, "", url);
   }
 });
+
+// The profile's time zone: with none saved, offer the browser's own
+// (Intl), so the first save picks the zone the person lives in. Nothing is
+// sent until they press the button.
+document.addEventListener("DOMContentLoaded", function () {
+  var input = document.querySelector("#time-zone-form input[name=time_zone]");
+  if (!input || input.value !== "" || input.getAttribute("aria-invalid") === "true") return;
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && zone !== "UTC") input.value = zone;
+  } catch (e) {}
+});

@@ -378,8 +378,8 @@ func PasswordChangedEmailText(e PasswordChangedEmail) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		if f := e.factorsText(ctx); f != "" {
-			templ_7745c5c3_Err = line(T(ctx, i18n.Message{ID: "mail.password_changed.factors", Other: "Your account can still be signed in to with these two-factor methods: {{.Factors}}."}, map[string]any{"Factors": f})).Render(ctx, templ_7745c5c3_Buffer)
+		if e.factorsText(ctx) != "" {
+			templ_7745c5c3_Err = line(T(ctx, i18n.Message{ID: "mail.password_changed.factors", Other: "Your account can still be signed in to with these two-factor methods: {{.Factors}}."}, map[string]any{"Factors": e.factorsText(ctx)})).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -524,12 +524,12 @@ func PasswordChangedEmailHTML(e PasswordChangedEmail) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if f := e.factorsText(ctx); f != "" {
+			if e.factorsText(ctx) != "" {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = TH(ctx, i18n.Message{ID: "mail.password_changed.factors", Other: "Your account can still be signed in to with these two-factor methods: {{.Factors}}."}, map[string]HTMLPart{"Factors": {Tag: "strong", Text: f}}).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = TH(ctx, i18n.Message{ID: "mail.password_changed.factors", Other: "Your account can still be signed in to with these two-factor methods: {{.Factors}}."}, map[string]HTMLPart{"Factors": {Tag: "strong", Text: e.factorsText(ctx)}}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

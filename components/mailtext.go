@@ -62,7 +62,11 @@ func (e PasswordChangedEmail) factorsText(ctx context.Context) string {
 	if e.Codes > 0 {
 		parts = append(parts, N(ctx, i18n.Message{ID: "mail.factors.codes", One: "{{.Count}} recovery code", Other: "{{.Count}} recovery codes"}, e.Codes))
 	}
-	return strings.Join(parts, T(ctx, i18n.Message{ID: "hub.factors.separator", Description: "between the items of a list", Other: ", "}))
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return T(ctx, i18n.Message{ID: "mail.factors.and", Description: "the last two items of a list: Most is the others, joined by the separator", Other: "{{.Most}} and {{.Last}}"},
+		map[string]any{"Most": strings.Join(parts[:len(parts)-1], T(ctx, i18n.Message{ID: "hub.factors.separator", Description: "between the items of a list", Other: ", "})), "Last": parts[len(parts)-1]})
 }
 
 // sentence is the factor-change notice's main sentence.

@@ -84,6 +84,10 @@ type Profile struct {
 	// that a factor the owner never added (after a stolen session, or
 	// after a password reset) is seen on the hub.
 	TwoFactor ProfileFactors
+	// Language and TimeZone are the account's saved preferences ("" when
+	// none: the browser's language, UTC); TimeZoneError says why the zone
+	// just submitted was refused.
+	Language, TimeZone, TimeZoneError string
 }
 
 // ProfileFactors is the two-factor part of the account hub.

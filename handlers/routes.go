@@ -107,6 +107,7 @@ func (a *App) router() *gin.Engine {
 	// Signed-in users.
 	user := app.Group("/", mw.requireLogin)
 	user.GET(route.Pattern(route.Profile), account.profilePage)
+	user.POST(route.Pattern(route.TimeZone), account.timeZoneSubmit)
 	user.GET(route.Pattern(route.Sessions), account.sessionsPage)
 	user.GET(route.Pattern(route.Activity), account.activityPage)
 	user.POST(route.Pattern(route.SessionRevoke), account.sessionRevokeSubmit)

@@ -66,6 +66,7 @@ const (
 
 	// Signed-in users.
 	Profile               Name = "profile"
+	TimeZone              Name = "time_zone"
 	Sessions              Name = "sessions"
 	Activity              Name = "activity"
 	SessionRevoke         Name = "session_revoke" // :sid
@@ -164,6 +165,7 @@ var patterns = map[Name]string{
 	SocialSignup:   "/accounts/3rdparty/signup/",
 
 	Profile:               "/accounts/profile/",
+	TimeZone:              "/accounts/profile/time-zone/",
 	Sessions:              "/accounts/sessions/",
 	Activity:              "/accounts/activity/",
 	SessionRevoke:         "/accounts/sessions/:sid/revoke/",
@@ -262,6 +264,7 @@ var reachedBy = map[Name]Reach{
 	SignupValidate: Script,
 
 	SessionRevoke:         Form,
+	TimeZone:              Form,
 	SessionsRevokeOthers:  Form,
 	Reauth:                Redirect,
 	ReauthPasskey:         Script,
