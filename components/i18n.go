@@ -2,10 +2,12 @@ package components
 
 import (
 	"context"
+	"errors"
 	"html"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -87,4 +89,58 @@ func TH(ctx context.Context, m i18n.Message, parts map[string]HTMLPart) templ.Co
 		_, err := io.WriteString(w, out)
 		return err
 	})
+}
+
+// menuParts is the language menu of one language, rendered once: the
+// markup before the next field, the field around its value, and after.
+type menuParts struct{ head, fieldOpen, fieldClose, tail, empty string }
+
+var menus sync.Map // language code → *menuParts
+
+// menuMarker stands for next in the one rendering of each language's menu.
+const menuMarker = "\x00next\x00"
+
+// LanguageMenu is the footer's language menu with next (see languageMenu).
+// The menu is the same on every page of a language but for next, so it is
+// rendered once per language and next escaped into it: the footer costs a
+// map lookup and a few writes per page.
+func LanguageMenu(next string) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		m, err := languageMenuParts(ctx)
+		if err != nil {
+			return err
+		}
+		if next == "" {
+			_, err = io.WriteString(w, m.empty)
+			return err
+		}
+		_, err = io.WriteString(w, m.head+m.fieldOpen+templ.EscapeString(next)+m.fieldClose+m.tail)
+		return err
+	})
+}
+
+func languageMenuParts(ctx context.Context) (*menuParts, error) {
+	code := lang(ctx)
+	if m, ok := menus.Load(code); ok {
+		return m.(*menuParts), nil
+	}
+	var b strings.Builder
+	if err := languageMenu(menuMarker).Render(ctx, &b); err != nil {
+		return nil, err
+	}
+	out := b.String()
+	i := strings.Index(out, menuMarker)
+	start := strings.LastIndex(out[:max(i, 0)], "<input")
+	end := strings.Index(out[max(i, 0):], ">")
+	if i < 0 || start < 0 || end < 0 {
+		return nil, errors.New("components: the language menu lost its next field")
+	}
+	end += i + 1
+	var empty strings.Builder
+	if err := languageMenu("").Render(ctx, &empty); err != nil {
+		return nil, err
+	}
+	m := &menuParts{head: out[:start], fieldOpen: out[start:i], fieldClose: out[i+len(menuMarker) : end], tail: out[end:], empty: empty.String()}
+	menus.Store(code, m)
+	return m, nil
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"strings"
 	"net/http"
 	"net/url"
 
@@ -28,8 +29,11 @@ func (h *Handler) chooseLanguage(r *http.Request, u *models.User) string {
 	if u != nil && locale.Supported(u.Language) {
 		return u.Language
 	}
-	if ck, err := r.Cookie(languageCookie); err == nil && locale.Supported(ck.Value) {
-		return ck.Value
+	// Parsing every cookie costs; most requests carry no language cookie.
+	if mentionsCookie(r, languageCookie) {
+		if ck, err := r.Cookie(languageCookie); err == nil && locale.Supported(ck.Value) {
+			return ck.Value
+		}
 	}
 	if code := locale.Match(r.Header.Get("Accept-Language")); code != "" {
 		return code
@@ -110,4 +114,15 @@ func languageNext(r *http.Request) string {
 // (form errors, auth's refusals) in the request's language.
 func errorTextFor(c *gin.Context, msg string) string {
 	return components.ErrorText(c.Request.Context(), msg)
+}
+
+// mentionsCookie reports whether a Cookie header of r holds name= at all
+// (cheaper than parsing them all; r.Cookie then reads it properly).
+func mentionsCookie(r *http.Request, name string) bool {
+	for _, v := range r.Header.Values("Cookie") {
+		if strings.Contains(v, name+"=") {
+			return true
+		}
+	}
+	return false
 }

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // profile time zones do not depend on the host's zoneinfo
 
@@ -99,6 +100,29 @@ func Match(acceptLanguage string) string {
 	if acceptLanguage == "" || len(acceptLanguage) > 1024 {
 		return ""
 	}
+	// Browsers send a handful of distinct headers: the answer for each is
+	// kept, in a map of at most maxMatched entries (emptied when full, so
+	// a flood of made-up headers costs parsing, never memory).
+	if code, ok := matched.Load(acceptLanguage); ok {
+		return code.(string)
+	}
+	code := match(acceptLanguage)
+	if matchedN.Add(1) > maxMatched {
+		matched.Clear()
+		matchedN.Store(1)
+	}
+	matched.Store(acceptLanguage, code)
+	return code
+}
+
+const maxMatched = 1000
+
+var (
+	matched  sync.Map // Accept-Language header → language code ("" for none)
+	matchedN atomic.Int64
+)
+
+func match(acceptLanguage string) string {
 	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
 	if err != nil || len(tags) == 0 {
 		return ""
@@ -143,16 +167,33 @@ func (l *Localizer) In(tz *time.Location) *Localizer {
 	if tz == l.tz {
 		return l
 	}
+	// Zones come from Zone, which keeps one *time.Location per name: the
+	// localizer of each (language, zone) is made once.
+	key := zoned{l.lang, tz}
+	if z, ok := inZone.Load(key); ok {
+		return z.(*Localizer)
+	}
 	c := *l
 	c.tz = tz
+	inZone.Store(key, &c)
 	return &c
 }
+
+type zoned struct {
+	lang string
+	tz   *time.Location
+}
+
+var inZone sync.Map // zoned → *Localizer
 
 // T returns message m in the localizer's language, its placeholders
 // ({{.Name}}) filled from data.
 func (l *Localizer) T(m i18n.Message, data ...map[string]any) string {
 	// The fast path: a map lookup, and placeholders filled by hand when
 	// they are plain {{.Name}} (go-i18n's text/template only otherwise).
+	if l.lang == "en" && len(data) == 0 && strings.IndexByte(m.Other, '{') < 0 {
+		return m.Other // English without placeholders: the literal itself
+	}
 	text, ok := m.Other, l.lang == "en" && simpleTemplate(m.Other)
 	if l.lang != "en" {
 		text, ok = l.plain[m.ID]
@@ -167,7 +208,10 @@ func (l *Localizer) T(m i18n.Message, data ...map[string]any) string {
 	if len(data) > 0 {
 		td = data[0]
 	}
-	return l.localize(&m, td, nil)
+	// A copy for go-i18n, made here: taking m's own address would move
+	// every call's m to the heap, fast path included.
+	slow := m
+	return l.localize(&slow, td, nil)
 }
 
 // N returns the plural form of m for count (CLDR rules of the language);
@@ -194,7 +238,8 @@ func (l *Localizer) N(m i18n.Message, count int, data ...map[string]any) string 
 			td[k] = v
 		}
 	}
-	return l.localize(&m, td, count)
+	slow := m
+	return l.localize(&slow, td, count)
 }
 
 func (l *Localizer) localize(m *i18n.Message, data map[string]any, count any) string {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,32 @@ func TestDates(t *testing.T) {
 	for _, bad := range []string{"Local", "../../etc/passwd", "/etc/localtime", "Nowhere/City", strings.Repeat("A", 100), "Europe/Berlin\x00"} {
 		if Zone(bad) != nil || ValidZone(bad) {
 			t.Errorf("zone %q accepted", bad)
+		}
+	}
+}
+
+// Match keeps its answers, at most maxMatched of them: a flood of distinct
+// headers never grows the map beyond that, and answers stay right.
+func TestMatchCacheBounded(t *testing.T) {
+	matched.Clear()
+	matchedN.Store(0)
+	for i := range 3 * maxMatched {
+		h := "de-x-" + strconv.Itoa(i) + ",en;q=0.1"
+		if got := Match(h); got != "de" {
+			t.Fatalf("%s: %q", h, got)
+		}
+	}
+	n := 0
+	matched.Range(func(_, _ any) bool { n++; return true })
+	if n > maxMatched {
+		t.Errorf("%d headers kept, at most %d", n, maxMatched)
+	}
+	for range 3 {
+		if got := Match("fr-CA,fr;q=0.9"); got != "fr" {
+			t.Errorf("cached answer %q", got)
+		}
+		if got := Match("xx"); got != "" {
+			t.Errorf("no match cached as %q", got)
 		}
 	}
 }
