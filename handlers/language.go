@@ -2,9 +2,9 @@ package handlers
 
 import (
 	"context"
-	"strings"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
