@@ -103,6 +103,9 @@ func languageNext(r *http.Request) string {
 	if r.Method != http.MethodGet {
 		return ""
 	}
+	if r.URL.RawQuery == "" && plainPath(r.URL.Path) {
+		return r.URL.Path // the common case, without isLocalPath's parsing
+	}
 	u := url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}
 	if !isLocalPath(u.RequestURI()) {
 		return ""
@@ -125,4 +128,29 @@ func mentionsCookie(r *http.Request, name string) bool {
 		}
 	}
 	return false
+}
+
+// plainPath reports whether p is an absolute path of lower-case letters,
+// digits, '-', '_', '.' and single slashes: a local path as it stands
+// (no scheme, no host, no "//", no backslash, no dot segment).
+func plainPath(p string) bool {
+	if p == "" || p[0] != '/' || len(p) > 256 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		switch b := p[i]; {
+		case b >= 'a' && b <= 'z', b >= '0' && b <= '9', b == '-', b == '_':
+		case b == '/':
+			if i > 0 && p[i-1] == '/' {
+				return false
+			}
+		case b == '.':
+			if p[i-1] == '/' {
+				return false // "/." and "/.." segments, and hidden names
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -279,3 +279,18 @@ func checkMail(t *testing.T, lang string, en map[string]string, subject string, 
 		t.Errorf("%q: English left in the %s mail: %q\n%s", subject, lang, left, parts[1])
 	}
 }
+
+// plainPath's fast path agrees with isLocalPath on every path it accepts.
+func TestPlainPathIsLocal(t *testing.T) {
+	for _, p := range []string{"/", "/accounts/login/", "/admin/users/12/", "/a-b_c/d.e/", "//evil.example/", "/\\evil", "/./x", "/../x",
+		"/x/../y", "/A/", "/%2f%2fevil", "/x?y", "", "x", "/" + strings.Repeat("a", 300), "/é/", "/x//y", "/.well-known/x"} {
+		if plainPath(p) && !isLocalPath(p) {
+			t.Errorf("plainPath accepts %q, which isLocalPath refuses", p)
+		}
+	}
+	for _, p := range []string{"/", "/accounts/login/", "/admin/users/12/", "/accounts/oidc/corp/login/"} {
+		if !plainPath(p) {
+			t.Errorf("plainPath refuses the common path %q", p)
+		}
+	}
+}
