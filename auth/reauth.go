@@ -143,27 +143,59 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 // session's auth_method becomes factor — a step-up, which forward auth's
 // two_factor rules accept.
 func sudoSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID string, life models.Lifetimes, factor string) (models.NewSession, error) {
+	ns, _, err := rotateSession(tx, ctx, u, sessionID, life, factor, true)
+	return ns, err
+}
+
+// raiseSession makes the signed-in session sessionID of u a two-factor
+// one after u proved factor in it (a factor just set up: its first code,
+// or the passkey just made, in a session whose password was confirmed
+// for the set-up page), inside tx. The token rotates, the password
+// confirmation keeps its time. raised is false (and nothing changes)
+// when the session already had a second factor, or is no longer there
+// (ended, or moved to a new token by a parallel request): the factor is
+// still added, as it was before set-up raised sessions.
+func raiseSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID string, life models.Lifetimes, factor string) (ns models.NewSession, raised bool, err error) {
+	ns, raised, err = rotateSession(tx, ctx, u, sessionID, life, factor, false)
+	if errors.Is(err, models.ErrNotFound) {
+		return models.NewSession{}, false, nil
+	}
+	return ns, raised, err
+}
+
+// rotateSession moves sessionID to a new token, raising its auth_method to
+// factor when that is a second factor and the session had none; sudo sets
+// reauth_at to now. Without sudo, a session that needs no raising is left
+// alone (rotated false).
+func rotateSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID string, life models.Lifetimes, factor string, sudo bool) (models.NewSession, bool, error) {
 	var row models.Session
 	if err := tx.Clauses(lockingUpdate).Where("id = ? AND user_id = ?", sessionID, u.ID).Take(&row).Error; err != nil {
-		return models.NewSession{}, models.ErrNotFound
+		return models.NewSession{}, false, models.ErrNotFound
 	}
-	if err := tx.Delete(&models.Session{}, "id = ?", row.ID).Error; err != nil {
-		return models.NewSession{}, err
-	}
-	now := time.Now().UTC()
 	method := row.AuthMethod
 	if IsSecondFactor(factor) && !IsSecondFactor(method) {
 		method = factor
 	}
+	if !sudo && method == row.AuthMethod {
+		return models.NewSession{}, false, nil
+	}
+	if err := tx.Delete(&models.Session{}, "id = ?", row.ID).Error; err != nil {
+		return models.NewSession{}, false, err
+	}
+	reauthAt := row.ReauthAt
+	if sudo {
+		now := time.Now().UTC()
+		reauthAt = &now
+	}
 	ns, err := models.CreateSession(tx, ctx, models.SessionState{
-		UserID: row.UserID, AuthAt: row.AuthAt, AuthMethod: method, ReauthAt: &now,
+		UserID: row.UserID, AuthAt: row.AuthAt, AuthMethod: method, ReauthAt: reauthAt,
 		Persistent: row.Persistent,
 	}, life)
 	if err != nil {
-		return models.NewSession{}, err
+		return models.NewSession{}, false, err
 	}
 	ns.State.User = u
-	return ns, nil
+	return ns, true, nil
 }
 
 // checkOwnPassword checks a signed-in user's password for a sensitive

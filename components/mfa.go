@@ -1,6 +1,11 @@
 package components
 
-import "time"
+import (
+	"net/url"
+	"time"
+
+	"github.com/a-h/templ"
+)
 
 // MFAOverview is the two-factor overview page's content.
 type MFAOverview struct {
@@ -13,6 +18,9 @@ type MFAOverview struct {
 	RecoveryTotal     int
 	RecoveryLow       bool
 	Passkeys          []PasskeyItem
+	// Next is where to go once a factor is set up (checked by the
+	// handler: a local path or a protected app's URL), "" for none.
+	Next string
 }
 
 // Enabled reports whether a second factor is set up.
@@ -32,6 +40,7 @@ type TOTPActivate struct {
 	URI    string
 	QR     string // data:image/png;base64,...
 	State  string
+	Next   string // as MFAOverview.Next
 }
 
 // SecondFactor is the second login step's content.
@@ -49,6 +58,7 @@ type PasskeyAdd struct {
 	State   string
 	// Full: the account has MAX_PASSKEYS passkeys; no add form is shown.
 	Full bool
+	Next string // as MFAOverview.Next
 }
 
 // MFAChangedEmail tells a user a factor was added or removed.
@@ -68,6 +78,14 @@ type RecoveryCodeUsedEmail struct {
 	Left     string
 	IP       string
 	SiteURL  string
+}
+
+// withNext is path with ?next=next (next already checked), or path alone.
+func withNext(path, next string) templ.SafeURL {
+	if next == "" {
+		return templ.SafeURL(path)
+	}
+	return templ.SafeURL(path + "?next=" + url.QueryEscape(next))
 }
 
 func dateOf(t time.Time) string { return t.UTC().Format("2 Jan 2006") }

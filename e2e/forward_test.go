@@ -377,7 +377,7 @@ func TestForwardAuthThroughProxies(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				codes, err := a.accounts.ActivateTOTP(t.Context(), bob.ID, setup.State, codeAt(t, setup.Secret, time.Now()))
+				added, err := a.accounts.ActivateTOTP(t.Context(), bob.ID, "", setup.State, codeAt(t, setup.Secret, time.Now()))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -386,7 +386,7 @@ func TestForwardAuthThroughProxies(t *testing.T) {
 				if r.status != http.StatusFound || r.location != stepUp {
 					t.Fatalf("got %d Location %q, want 302 to %s", r.status, r.location, stepUp)
 				}
-				r = v.do(http.MethodPost, gh+"/accounts/reauthenticate/", url.Values{"password": {userPassword}, "code": {codes[0]}, "next": {target}})
+				r = v.do(http.MethodPost, gh+"/accounts/reauthenticate/", url.Values{"password": {userPassword}, "code": {added.Codes[0]}, "next": {target}})
 				if r.status != http.StatusSeeOther || r.location != target {
 					t.Fatalf("step-up: got %d Location %q, want 303 to %s", r.status, r.location, target)
 				}

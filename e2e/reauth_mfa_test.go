@@ -46,7 +46,7 @@ func TestBrowserReauthWithTOTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.accounts.ActivateTOTP(context.Background(), u.ID, setup.State, codeAt(t, setup.Secret, time.Now())); err != nil {
+	if _, err := a.accounts.ActivateTOTP(context.Background(), u.ID, "", setup.State, codeAt(t, setup.Secret, time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	a.ageReauth(t, u.ID)

@@ -218,8 +218,9 @@ func wantRedirect302(t *testing.T, res *response, want string) {
 }
 
 // TestForwardAuthTwoFactor: two_factor sends a user without a factor to set
-// one up, one with a factor but a password-only session to confirm it
-// (step-up, same session), and lets a session with a second factor in.
+// one up (forward_next_test.go follows that path back), one with a factor
+// but a password-only session to confirm it (step-up, same session), and
+// lets a session with a second factor in.
 func TestForwardAuthTwoFactor(t *testing.T) {
 	ts := newTestServer(t, withRules(t, testRules), withSecretKey, withCookieDomain)
 	ts.createUser(t, "carol", "carol@example.com", "a long enough passphrase")
@@ -230,8 +231,11 @@ func TestForwardAuthTwoFactor(t *testing.T) {
 	wantRedirect302(t, res, "http://example.test/accounts/2fa/?next="+url.QueryEscape(target))
 	wantStatus(t, c.request(target), http.StatusUnauthorized)
 
-	_, codes := activateTOTP(t, c)
-	// Activating a factor does not make this session a two-factor one.
+	// The factor is set up in another browser: this session stays a
+	// password-only one.
+	other := ts.domainClient(t)
+	other.login("carol", "a long enough passphrase")
+	_, codes := activateTOTP(t, other)
 	res = c.forward("secure.example.test", "/dash")
 	wantRedirect302(t, res, "http://example.test/accounts/reauthenticate/?next="+url.QueryEscape(target))
 	// The password alone does not step up.
