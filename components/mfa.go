@@ -1,11 +1,6 @@
 package components
 
-import (
-	"net/url"
-	"time"
-
-	"github.com/a-h/templ"
-)
+import "time"
 
 // MFAOverview is the two-factor overview page's content.
 type MFAOverview struct {
@@ -78,14 +73,6 @@ type RecoveryCodeUsedEmail struct {
 	Left     string
 	IP       string
 	SiteURL  string
-}
-
-// withNext is path with ?next=next (next already checked), or path alone.
-func withNext(path, next string) templ.SafeURL {
-	if next == "" {
-		return templ.SafeURL(path)
-	}
-	return templ.SafeURL(path + "?next=" + url.QueryEscape(next))
 }
 
 func dateOf(t time.Time) string { return t.UTC().Format("2 Jan 2006") }

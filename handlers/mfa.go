@@ -92,16 +92,6 @@ func (h *mfaPages) factorsRefused(c *gin.Context, err error) bool {
 	return true
 }
 
-// withNext is path with ?next=next (next already checked), or path alone:
-// the set-up pages pass on where to go once a factor is added (a
-// two_factor rule of forward auth sends a user without one here).
-func withNext(path, next string) string {
-	if next == "" {
-		return path
-	}
-	return path + "?next=" + url.QueryEscape(next)
-}
-
 func (h *mfaPages) totpActivatePage(c *gin.Context) {
 	if h.factorsRefused(c, auth.FactorsAllowed(currentUser(c))) {
 		return
