@@ -119,6 +119,7 @@ type proxyConfig struct {
 	Dir                           string
 	Port, GatehousePort, Upstream int
 	Gatehouse                     string // BASE_URL
+	Domain                        string // the apps' parent domain (Caddy's site *.Domain)
 }
 
 func writeTemplate(t *testing.T, name, dst string, v proxyConfig) {
@@ -140,9 +141,15 @@ func writeTemplate(t *testing.T, name, dst string, v proxyConfig) {
 // upstream, asking a for every request, and returns its port.
 func startProxy(t *testing.T, kind string, a *app, upstream *httptest.Server) int {
 	t.Helper()
+	return startProxyFor(t, kind, a, upstream, "example.test")
+}
+
+// startProxyFor is startProxy for apps under domain.
+func startProxyFor(t *testing.T, kind string, a *app, upstream *httptest.Server, domain string) int {
+	t.Helper()
 	dir := t.TempDir()
 	v := proxyConfig{Dir: dir, Port: freePort(t), GatehousePort: a.Server.Listener.Addr().(*net.TCPAddr).Port,
-		Upstream: upstream.Listener.Addr().(*net.TCPAddr).Port, Gatehouse: a.baseURL}
+		Upstream: upstream.Listener.Addr().(*net.TCPAddr).Port, Gatehouse: a.baseURL, Domain: domain}
 	var cmd *exec.Cmd
 	switch kind {
 	case "nginx":

@@ -155,3 +155,25 @@ func TestTwoFactorSetUpThenBack(t *testing.T) {
 		}
 	})
 }
+
+// TestFormActionAllowsCookieDomain: browsers apply CSP form-action to the
+// redirects after a form's submission, so with SESSION_COOKIE_DOMAIN the
+// policy allows its hosts (a sign-in form's 303 to a protected app is
+// otherwise blocked: TestBrowserForwardAuthPasskeyThroughCaddy); without
+// it, 'self' only.
+func TestFormActionAllowsCookieDomain(t *testing.T) {
+	ts := newTestServer(t, withRules(t, testRules), withCookieDomain)
+	got := ts.domainClient(t).get("/accounts/login/").Header.Get("Content-Security-Policy")
+	if !strings.Contains(got, "form-action 'self' http://example.test:* http://*.example.test:*;") {
+		t.Errorf("CSP with a cookie domain: got %q", got)
+	}
+	plain := newTestServer(t)
+	if got := plain.client(t).get("/accounts/login/").Header.Get("Content-Security-Policy"); got != contentSecurityPolicy {
+		t.Errorf("CSP without a cookie domain: got %q", got)
+	}
+	for _, bad := range []string{".evil.test 'unsafe-inline'", ".a;b", "."} {
+		if got := cspFor("http://example.test", bad); got != contentSecurityPolicy {
+			t.Errorf("cspFor(%q): got %q", bad, got)
+		}
+	}
+}
