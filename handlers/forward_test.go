@@ -199,6 +199,15 @@ func TestForwardAuth(t *testing.T) {
 		c2.setCookie(ts.h.store.CookieName(), "")
 		wantStatus(t, c2.forward("app.example.test", "/"), http.StatusFound)
 	})
+	t.Run("revoking a session ends its access on the next check", func(t *testing.T) {
+		c4, _ := ts.signUpAndLogin(t, "carl", "a long enough passphrase")
+		c5 := ts.client(t)
+		c5.login("carl", "a long enough passphrase")
+		wantIdentity(t, c4.forward("app.example.test", "/"), "carl", "")
+		wantStatus(t, c5.postForm("/accounts/sessions/revoke-others/", nil), http.StatusSeeOther)
+		wantStatus(t, c4.forward("app.example.test", "/"), http.StatusFound)
+		wantIdentity(t, c5.forward("app.example.test", "/"), "carl", "")
+	})
 	t.Run("deactivation ends access on the next check", func(t *testing.T) {
 		c3, u3 := ts.signUpAndLogin(t, "bob", "a long enough passphrase")
 		wantStatus(t, c3.forward("app.example.test", "/"), http.StatusOK)
