@@ -70,7 +70,7 @@ func (h *mfaPages) mfaOverviewPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	o.Next = h.pendingNext(c.Query("next"))
+	o.Next = h.checkedNext(c.Query("next"))
 	h.render(c, http.StatusOK, components.MFAOverviewPage(h.page(c, "Two-factor authentication"), o))
 }
 
@@ -96,7 +96,7 @@ func (h *mfaPages) totpActivatePage(c *gin.Context) {
 	if h.factorsRefused(c, auth.FactorsAllowed(currentUser(c))) {
 		return
 	}
-	next := h.pendingNext(c.Query("next"))
+	next := h.checkedNext(c.Query("next"))
 	// With an authenticator already set up the page would offer a second
 	// one that cannot be saved: say so on the overview (allauth redirects
 	// too).
@@ -141,7 +141,7 @@ func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
 	u := currentUser(c)
 	form := newForm(values)
 	state, code := values.Get("state"), values.Get("code")
-	next := h.pendingNext(values.Get("next"))
+	next := h.checkedNext(values.Get("next"))
 	setup, serr := h.accounts.ReopenTOTP(u, state)
 	if errors.Is(serr, auth.ErrMFAUnavailable) {
 		h.mfaUnavailable(c)
@@ -251,14 +251,6 @@ func (h *mfaPages) recoveryCodesGenerateSubmit(c *gin.Context) {
 	h.showNewCodes(c, codes, "", route.URL(route.TwoFactor))
 }
 
-// pendingNext is the next parameter of the second step, checked.
-func (h *mfaPages) pendingNext(v string) string {
-	if !h.nextOK(v) {
-		return ""
-	}
-	return v
-}
-
 // expiredSecondStep sends a visitor whose pending login lapsed (or who has
 // none) back to the login page, keeping next.
 func (h *mfaPages) expiredSecondStep(c *gin.Context, next string) {
@@ -271,7 +263,7 @@ func (h *mfaPages) expiredSecondStep(c *gin.Context, next string) {
 }
 
 func (h *mfaPages) secondFactorPage(c *gin.Context) {
-	h.renderSecondFactor(c, http.StatusOK, newForm(nil), h.pendingNext(c.Query("next")))
+	h.renderSecondFactor(c, http.StatusOK, newForm(nil), h.checkedNext(c.Query("next")))
 }
 
 // renderSecondFactor shows the second step (with a passkey ceremony when
@@ -305,7 +297,7 @@ func (h *mfaPages) secondFactorSubmit(c *gin.Context) {
 		return
 	}
 	form := newForm(values)
-	next := h.pendingNext(values.Get("next"))
+	next := h.checkedNext(values.Get("next"))
 	code := values.Get("code")
 	switch {
 	case formMsg != "":
@@ -357,7 +349,7 @@ func (h *mfaPages) secondFactorPasskeySubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := h.pendingNext(values.Get("next"))
+	next := h.checkedNext(values.Get("next"))
 	device := h.loginDevice(c)
 	res, err := h.accounts.PasskeySecondFactor(c.Request.Context(), session(c).ID, values.Get("state"), []byte(values.Get("credential")), device)
 	switch {
@@ -400,7 +392,7 @@ func (h *mfaPages) passkeyLoginSubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := h.pendingNext(values.Get("next"))
+	next := h.checkedNext(values.Get("next"))
 	if currentUser(c) != nil {
 		h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 		return
@@ -435,7 +427,7 @@ func (h *mfaPages) passkeyLoginSubmit(c *gin.Context) {
 }
 
 func (h *mfaPages) passkeysPage(c *gin.Context) {
-	h.renderPasskeys(c, http.StatusOK, newForm(nil), h.pendingNext(c.Query("next")))
+	h.renderPasskeys(c, http.StatusOK, newForm(nil), h.checkedNext(c.Query("next")))
 }
 
 func (h *mfaPages) renderPasskeys(c *gin.Context, status int, form components.Form, next string) {
@@ -470,7 +462,7 @@ func (h *mfaPages) passkeyAddSubmit(c *gin.Context) {
 		return
 	}
 	form := newForm(values, "name")
-	next := h.pendingNext(values.Get("next"))
+	next := h.checkedNext(values.Get("next"))
 	if formMsg != "" {
 		addError(form, "", formMsg)
 		h.renderPasskeys(c, http.StatusUnprocessableEntity, form, next)
