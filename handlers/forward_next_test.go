@@ -89,6 +89,10 @@ func TestTwoFactorSetUpThenBack(t *testing.T) {
 		if m := session0(t, ts, c).AuthMethod; m != auth.AuthPasswordTOTP {
 			t.Errorf("auth_method after set-up: got %q, want %q", m, auth.AuthPasswordTOTP)
 		}
+		// Back on the overview with next, a factor set up: a way on.
+		if href, _ := c.get(setup).doc(t).Find(`[data-testid="mfa-continue"]`).Attr("href"); href != target {
+			t.Errorf("overview's continue link: got %q, want %q", href, target)
+		}
 	})
 
 	t.Run("passkey", func(t *testing.T) {
