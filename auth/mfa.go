@@ -334,10 +334,10 @@ type FactorAdded struct {
 // right, in one transaction: the sealed secret is stored (the code's step
 // remembered, so it cannot sign in later), a set of recovery codes is made
 // when the user has none left, the event and notice are written, and the
-// signed-in session sessionID (when not "") becomes a two-factor one
+// signed-in session s (when named) becomes a two-factor one
 // (raiseSession): its password was confirmed for the set-up page and the
 // app's code was just given, what a step-up asks for.
-func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, sessionID, state, code string) (FactorAdded, error) {
+func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, s FactorSession, state, code string) (FactorAdded, error) {
 	secret, err := a.openSetup(userID, state)
 	if err != nil {
 		return FactorAdded{}, err
@@ -370,10 +370,8 @@ func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, sessionID, sta
 		if out.Codes, err = ensureRecoveryCodes(tx, userID); err != nil {
 			return err
 		}
-		if sessionID != "" {
-			if out.Session, out.Raised, err = raiseSession(tx, ctx, u, sessionID, a.policy.lifetimes(), AuthPasswordTOTP); err != nil {
-				return err
-			}
+		if out.Session, out.Raised, err = raiseSession(tx, ctx, u, s, a.policy.lifetimes(), AuthPasswordTOTP); err != nil {
+			return err
 		}
 		return factorChanged(tx, ctx, u, nil, "added", "an authenticator app")
 	})

@@ -203,15 +203,14 @@ const PasskeyNameMaxLen = 64
 // FinishPasskeyRegistration verifies the browser's response (JSON of
 // PublicKeyCredential.toJSON()) and stores the passkey named name, in one
 // transaction with its event and notice; a first factor also gets a set of
-// recovery codes, returned to show once. The session sessionID (whose
-// password was confirmed for the page, and which the ceremony is bound
-// to) becomes a two-factor one, as after ActivateTOTP.
-func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.User, sessionID, state, name string, response []byte) (FactorAdded, error) {
+// recovery codes, returned to show once. The session s (which the
+// ceremony is bound to) becomes a two-factor one, as after ActivateTOTP.
+func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.User, s FactorSession, state, name string, response []byte) (FactorAdded, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > PasskeyNameMaxLen || validate.CleanText(name) != "" {
 		return FactorAdded{}, &models.ValidationError{Fields: map[string][]string{"name": {"Give the passkey a name of at most 64 characters, such as \u201cLaptop\u201d."}}}
 	}
-	st, err := a.openCeremony(state, ceremonyRegister, user.ID, sessionID)
+	st, err := a.openCeremony(state, ceremonyRegister, user.ID, s.ID)
 	if err != nil {
 		return FactorAdded{}, err
 	}
@@ -260,7 +259,7 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.U
 		if out.Codes, err = ensureRecoveryCodes(tx, u.ID); err != nil {
 			return err
 		}
-		if out.Session, out.Raised, err = raiseSession(tx, ctx, u, sessionID, a.policy.lifetimes(), AuthPasswordPasskey); err != nil {
+		if out.Session, out.Raised, err = raiseSession(tx, ctx, u, s, a.policy.lifetimes(), AuthPasswordPasskey); err != nil {
 			return err
 		}
 		return factorChanged(tx, ctx, u, nil, "added", "a passkey named \u201c"+name+"\u201d")

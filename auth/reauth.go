@@ -147,16 +147,36 @@ func sudoSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID str
 	return ns, err
 }
 
-// raiseSession makes the signed-in session sessionID of u a two-factor
-// one after u proved factor in it (a factor just set up: its first code,
-// or the passkey just made, in a session whose password was confirmed
-// for the set-up page), inside tx. The token rotates, the password
-// confirmation keeps its time. raised is false (and nothing changes)
-// when the session already had a second factor, or is no longer there
-// (ended, or moved to a new token by a parallel request): the factor is
-// still added, as it was before set-up raised sessions.
-func raiseSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID string, life models.Lifetimes, factor string) (ns models.NewSession, raised bool, err error) {
-	ns, raised, err = rotateSession(tx, ctx, u, sessionID, life, factor, false)
+// FactorSession is the signed-in session a second factor is set up in.
+type FactorSession struct {
+	ID string
+	// ConfirmedWithin (REAUTH_TIMEOUT): the session becomes a two-factor
+	// one only when its password was confirmed this recently.
+	ConfirmedWithin time.Duration
+}
+
+// raiseSession makes the signed-in session s of u a two-factor one after
+// u proved factor in it (a factor just set up: its first code, or the
+// passkey just made), inside tx, when its password was confirmed within
+// s.ConfirmedWithin (as the set-up pages require; checked again here, in
+// the transaction that raises it). The token rotates, the password
+// confirmation keeps its time. raised is false (and nothing changes) when
+// the session already had a second factor, its confirmation is older, or
+// it is no longer there (ended, or moved to a new token by a parallel
+// request): the factor is still added.
+func raiseSession(tx *gorm.DB, ctx context.Context, u *models.User, s FactorSession, life models.Lifetimes, factor string) (ns models.NewSession, raised bool, err error) {
+	if s.ID == "" || s.ConfirmedWithin <= 0 {
+		return models.NewSession{}, false, nil
+	}
+	var fresh int64
+	if err := tx.Model(&models.Session{}).Where("id = ? AND user_id = ? AND reauth_at > ?",
+		s.ID, u.ID, time.Now().UTC().Add(-s.ConfirmedWithin)).Count(&fresh).Error; err != nil {
+		return models.NewSession{}, false, err
+	}
+	if fresh == 0 {
+		return models.NewSession{}, false, nil
+	}
+	ns, raised, err = rotateSession(tx, ctx, u, s.ID, life, factor, false)
 	if errors.Is(err, models.ErrNotFound) {
 		return models.NewSession{}, false, nil
 	}

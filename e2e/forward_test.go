@@ -26,6 +26,7 @@ import (
 	"text/template"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/handlers"
 	"gatehouse/internal/access"
 )
@@ -384,7 +385,7 @@ func TestForwardAuthThroughProxies(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				added, err := a.accounts.ActivateTOTP(t.Context(), bob.ID, "", setup.State, codeAt(t, setup.Secret, time.Now()))
+				added, err := a.accounts.ActivateTOTP(t.Context(), bob.ID, auth.FactorSession{}, setup.State, codeAt(t, setup.Secret, time.Now()))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -181,3 +181,28 @@ func TestFormActionAllowsCookieDomain(t *testing.T) {
 		}
 	}
 }
+
+// TestSetUpRaisesOnlyAConfirmedSession: the raise checks the password
+// confirmation again in its transaction: a session whose confirmation has
+// lapsed (between the page and the submit) gets the factor, not the
+// two-factor standing.
+func TestSetUpRaisesOnlyAConfirmedSession(t *testing.T) {
+	ts := newTestServer(t, withRules(t, testRules), withSecretKey, withCookieDomain)
+	u := ts.createUser(t, "hana", "hana@example.com", "a long enough passphrase")
+	c := ts.domainClient(t)
+	c.login("hana", "a long enough passphrase")
+	setup, err := ts.app.Accounts().BeginTOTP(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.ageReauth(t, u.ID)
+	s := auth.FactorSession{ID: session0(t, ts, c).ID, ConfirmedWithin: auth.DefaultReauthTimeout}
+	added, err := ts.app.Accounts().ActivateTOTP(t.Context(), u.ID, s, setup.State, totpAt(t, setup.Secret, nowStep()))
+	if err != nil || added.Raised || len(added.Codes) == 0 {
+		t.Fatalf("got raised %v, %d codes, %v; want the factor added, the session not raised", added.Raised, len(added.Codes), err)
+	}
+	if m := session0(t, ts, c).AuthMethod; auth.IsSecondFactor(m) {
+		t.Errorf("auth_method: got %q, want the password's", m)
+	}
+	wantRedirect302(t, c.forward("secure.example.test", "/"), "http://example.test/accounts/reauthenticate/?next="+url.QueryEscape("http://secure.example.test/"))
+}

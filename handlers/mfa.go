@@ -162,7 +162,7 @@ func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
 		h.renderTOTPActivate(c, http.StatusUnprocessableEntity, setup, form, next)
 		return
 	}
-	added, err := h.accounts.ActivateTOTP(c.Request.Context(), u.ID, session(c).ID, state, code)
+	added, err := h.accounts.ActivateTOTP(c.Request.Context(), u.ID, h.factorSession(c), state, code)
 	if h.factorsRefused(c, err) {
 		return
 	}
@@ -182,6 +182,11 @@ func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
 	h.factorAdded(c, added)
 	h.flash(c, "success", "The authenticator app is on: signing in now asks for a code from it.")
 	h.showNewCodes(c, added.Codes, next, route.URL(route.TwoFactor))
+}
+
+// factorSession is this request's session as a factor's set-up names it.
+func (h *mfaPages) factorSession(c *gin.Context) auth.FactorSession {
+	return auth.FactorSession{ID: session(c).ID, ConfirmedWithin: h.cfg.ReauthTimeout}
 }
 
 // factorAdded makes the session raised by a factor's set-up this
@@ -468,7 +473,7 @@ func (h *mfaPages) passkeyAddSubmit(c *gin.Context) {
 		h.renderPasskeys(c, http.StatusUnprocessableEntity, form, next)
 		return
 	}
-	added, err := h.accounts.FinishPasskeyRegistration(c.Request.Context(), currentUser(c), session(c).ID,
+	added, err := h.accounts.FinishPasskeyRegistration(c.Request.Context(), currentUser(c), h.factorSession(c),
 		values.Get("state"), values.Get("name"), []byte(values.Get("credential")))
 	if h.factorsRefused(c, err) {
 		return
