@@ -111,10 +111,7 @@ func (h *socialPages) socialLoginPage(c *gin.Context) {
 	if p == nil {
 		return
 	}
-	next := c.Query("next")
-	if !isLocalPath(next) {
-		next = ""
-	}
+	next := h.flowNext(c.Query("next"))
 	pg := h.page(c, tr(c, i18n.Message{ID: "social.sign_in_with", Other: "Sign in with {{.Provider}}"}, map[string]any{"Provider": p.Config.Name}))
 	pg.Narrow = true
 	h.render(c, http.StatusOK, components.SocialContinuePage(pg,
@@ -131,11 +128,20 @@ func (h *socialPages) socialLoginSubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := values.Get("next")
-	if !isLocalPath(next) {
-		next = ""
+	h.begin(c, p, auth.BeginInput{Purpose: auth.PurposeLogin, Next: h.flowNext(values.Get("next"))})
+}
+
+// maxFlowNext is the size of social_flows.next.
+const maxFlowNext = 1024
+
+// flowNext is the next a flow keeps: one the site follows (a local path,
+// or a protected app's URL within SESSION_COOKIE_DOMAIN) that fits its
+// column, else "".
+func (h *socialPages) flowNext(next string) string {
+	if len(next) > maxFlowNext || !h.nextOK(next) {
+		return ""
 	}
-	h.begin(c, p, auth.BeginInput{Purpose: auth.PurposeLogin, Next: next})
+	return next
 }
 
 // begin starts a flow and sends the browser to the provider.
@@ -186,7 +192,7 @@ func (h *socialPages) socialCallback(c *gin.Context) {
 		h.clearFlowCookie(c)
 		session(c).Adopt(res.Login.Session)
 		touch(c)
-		h.redirect(c, safeNext(res.Next, route.URL(route.Profile)))
+		h.redirect(c, h.safeNext(res.Next, route.URL(route.Profile)))
 		return
 	case auth.UpstreamSignup:
 		h.redirect(c, route.URL(route.SocialSignup))
@@ -207,7 +213,7 @@ func (h *socialPages) socialCallback(c *gin.Context) {
 	h.signedIn(c, &res.Login)
 	h.rememberDevice(c, device)
 	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.welcome_back", Other: "Welcome back, {{.Name}}!"}, map[string]any{"Name": res.Login.User.Username}))
-	h.redirect(c, safeNext(res.Next, h.cfg.LoginRedirectURL))
+	h.redirect(c, h.safeNext(res.Next, h.cfg.LoginRedirectURL))
 }
 
 // socialErrorMessage is what a failed flow tells the person.
@@ -369,15 +375,16 @@ func (h *socialPages) socialSignupSubmit(c *gin.Context) {
 		return
 	}
 	h.clearFlowCookie(c)
+	next := h.flowNext(res.Next)
 	if res.Session == (models.NewSession{}) { // EMAIL_VERIFICATION=mandatory
 		h.flashVisitor(c, "success", "%s", tr(c, i18n.Message{ID: "flash.signup_confirm_first", Other: "Your account has been created. We sent a confirmation link to {{.Email}}: open it and confirm, then sign in."}, map[string]any{"Email": res.User.Email}))
-		h.redirect(c, h.cfg.LoginURL)
+		h.redirect(c, withNext(h.cfg.LoginURL, next))
 		return
 	}
 	h.signedIn(c, res)
 	h.rememberDevice(c, device)
 	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.welcome_social", Other: "Welcome, {{.Name}}! Your account has been created and you are signed in."}, map[string]any{"Name": res.User.Username}))
-	h.redirect(c, h.cfg.LoginRedirectURL)
+	h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 }
 
 // connectionsPage lists the account's identities (sudo).
@@ -440,7 +447,7 @@ func (h *socialPages) reauthSubmit(c *gin.Context) {
 		return
 	}
 	u := currentUser(c)
-	h.begin(c, p, auth.BeginInput{Purpose: auth.PurposeReauth, UserID: &u.ID, Next: safeNext(values.Get("next"), "")})
+	h.begin(c, p, auth.BeginInput{Purpose: auth.PurposeReauth, UserID: &u.ID, Next: h.flowNext(values.Get("next"))})
 }
 
 // connectSubmit starts connecting a provider to the signed-in account.

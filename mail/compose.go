@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -28,7 +29,7 @@ var composers = map[string]composer{
 		if err != nil {
 			return Message{}, err
 		}
-		e := components.ResetEmail{Username: d["username"], Link: w.baseURL + route.URL(route.ResetLink, token),
+		e := components.ResetEmail{Username: d["username"], Link: w.baseURL + route.URL(route.ResetLink, token) + nextQuery(d),
 			ValidFor: localDuration(ctx, ttl), SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, locale.T(ctx, i18n.Message{ID: "mail.subject.password_reset", Other: "Password reset on Gatehouse"}), components.ResetEmailText(e), components.ResetEmailHTML(e))
 	},
@@ -77,7 +78,7 @@ var composers = map[string]composer{
 			return Message{}, err
 		}
 		e := components.EmailLinkEmail{Username: d["username"], Address: m.Recipient,
-			Link: w.baseURL + route.URL(route.ConfirmEmail, token), ValidFor: localDuration(ctx, ttl), SiteURL: w.baseURL}
+			Link: w.baseURL + route.URL(route.ConfirmEmail, token) + nextQuery(d), ValidFor: localDuration(ctx, ttl), SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, locale.T(ctx, i18n.Message{ID: "mail.subject.email_verify", Other: "Confirm your Gatehouse e-mail address"}), components.EmailVerifyText(e), components.EmailVerifyHTML(e))
 	},
 	models.KindEmailChangeRequested: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
@@ -138,4 +139,14 @@ func localDuration(ctx context.Context, d time.Duration) string {
 		return locale.N(ctx, durationMinutes, int(d/time.Minute))
 	}
 	return d.String()
+}
+
+// nextQuery is "?next=…" for a link whose payload names where to go
+// afterwards (a person who came from a protected app; the handler that
+// receives the link checks it again), else "".
+func nextQuery(d map[string]string) string {
+	if d["next"] == "" {
+		return ""
+	}
+	return "?next=" + url.QueryEscape(d["next"])
 }
