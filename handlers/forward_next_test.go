@@ -140,7 +140,7 @@ func TestTwoFactorSetUpThenBack(t *testing.T) {
 			if href, _ := doc.Find(`[data-testid="totp-activate-link"]`).Attr("href"); href != "/accounts/2fa/totp/activate/" {
 				t.Errorf("%q: set-up link %q", next, href)
 			}
-			if c.get("/accounts/2fa/totp/activate/"+q).doc(t).Find(`input[name="next"]`).Length() != 0 {
+			if c.get("/accounts/2fa/totp/activate/"+q).doc(t).Find(`#totp-form input[name="next"]`).Length() != 0 {
 				t.Errorf("%q: activation form carries it", next)
 			}
 			if c.get("/accounts/2fa/webauthn/"+q).doc(t).Find(`#passkey-add-form input[name="next"]`).Length() != 0 {
