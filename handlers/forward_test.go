@@ -34,7 +34,7 @@ access_control:
 `
 
 // withRules writes rules to a file and makes it ACCESS_RULES.
-func withRules(t *testing.T, rules string) func(*Config) {
+func withRules(t testing.TB, rules string) func(*Config) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "rules.yml")
 	if err := os.WriteFile(p, []byte(rules), 0o600); err != nil {

@@ -99,6 +99,11 @@ type SessionState struct {
 	ExpiresAt     time.Time
 	// User is the signed-in user, loaded in the same query as the row.
 	User *User
+	// GroupNames are User's group names, sorted and joined by commas
+	// (none holds one), read in that same query; GroupsRead says they
+	// were (not for a session adopted during the request, nor after End).
+	GroupNames string
+	GroupsRead bool
 
 	// token is a fresh cookie token for a row a use case has just created
 	// (login, sign-up, rotation); Save sets the cookie.
@@ -124,6 +129,7 @@ func (s *SessionState) Rotate() { s.rotate = true }
 func (s *SessionState) End() {
 	s.end = true
 	s.UserID, s.User, s.PendingUserID, s.PendingAt, s.AuthAt, s.ReauthAt = nil, nil, nil, nil, nil, nil
+	s.GroupNames, s.GroupsRead = "", false
 	s.AuthMethod, s.ResetHash, s.Persistent = "", "", false
 }
 

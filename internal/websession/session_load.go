@@ -27,11 +27,23 @@ var userColumns = []string{
 	"is_active", "is_staff", "is_superuser", "date_joined", "last_login", "email_verified",
 }
 
+// sessionColumns is the select list of the hot-path statements: the
+// session, its user, and the user's group names (forward auth decides on
+// them) from a subquery, so one statement answers all three. groups is
+// that subquery for the database (models.GroupNamesColumn).
+func sessionColumns(groups string) string {
+	return "SELECT s.id, s.user_id, s.auth_at, s.auth_method, s.reauth_at, s.pending_user_id, s.pending_at, s.persistent, " +
+		"s.reset_hash, s.data, s.created_at, s.last_seen_at, s.expires_at, u." + strings.Join(userColumns, ", u.") +
+		", " + groups
+}
+
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
-// user. load rebinds the placeholders for PostgreSQL ($1, $2).
-var sessionUserQuery = "SELECT s.id, s.user_id, s.auth_at, s.auth_method, s.reauth_at, s.pending_user_id, s.pending_at, s.persistent, " +
-	"s.reset_hash, s.data, s.created_at, s.last_seen_at, s.expires_at, u." + strings.Join(userColumns, ", u.") +
-	" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
+// user and the user's groups. statement rebinds the placeholders for
+// PostgreSQL ($1, $2).
+func sessionUserQuery(groups string) string {
+	return sessionColumns(groups) +
+		" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
+}
 
 // sessionsUserQuery is sessionUserQuery for n sessions at once, on
 // PostgreSQL (see sessionBatcher); expiry is checked per lookup.
@@ -44,8 +56,8 @@ var sessionUserQuery = "SELECT s.id, s.user_id, s.auth_at, s.auth_method, s.reau
 // (lookupBatchSizes), not one array: with an array PostgreSQL plans every
 // execution anew (it costs the array as 10 elements and keeps finding a
 // plan for the actual few cheaper), which costs more than the lookup.
-func sessionsUserQuery(n int) string {
-	return sessionUserQuery[:strings.Index(sessionUserQuery, " FROM ")] +
+func sessionsUserQuery(groups string, n int) string {
+	return sessionColumns(groups) +
 		" FROM sessions s LEFT JOIN LATERAL (SELECT * FROM users WHERE users.id = s.user_id LIMIT 1) u ON true" +
 		" WHERE s.id IN (" + strings.Repeat("?, ", n-1) + "?)"
 }
@@ -64,8 +76,9 @@ type sessionLoader struct {
 	batch [len(lookupBatchSizes)]atomic.Pointer[sql.Stmt]
 }
 
-// statement returns the prepared statement for query, preparing it if need be.
-func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Pointer[sql.Stmt], query string) (*sql.Stmt, error) {
+// statement returns the prepared statement that query builds (from the
+// database's group-names subquery), preparing it if need be.
+func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Pointer[sql.Stmt], query func(groups string) string) (*sql.Stmt, error) {
 	if st := p.Load(); st != nil {
 		return st, nil
 	}
@@ -78,7 +91,7 @@ func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Po
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlDB.PrepareContext(ctx, models.Rebind(db, query))
+	st, err := sqlDB.PrepareContext(ctx, models.Rebind(db, query(models.GroupNamesColumn(db, "u.id"))))
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +147,7 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	// lock fails it instead of holding every lookup queued behind it.
 	ctx, cancel := context.WithTimeout(context.Background(), sessionLookupTimeout)
 	defer cancel()
-	stmt, err := s.loader.statement(ctx, s.db, &s.loader.batch[b], sessionsUserQuery(n))
+	stmt, err := s.loader.statement(ctx, s.db, &s.loader.batch[b], func(groups string) string { return sessionsUserQuery(groups, n) })
 	if err != nil {
 		return nil, models.DBError("load sessions", err)
 	}
@@ -175,13 +188,14 @@ func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSess
 		isActive, isStaff, isSuperuser sql.NullBool
 		emailVerified                  sql.NullBool
 		dateJoined, lastLogin          sql.NullTime
+		groups                         sql.NullString
 	}
 	st := &row.state
 	err = sc.Scan(id,
 		&v.userID, &v.authAt, &v.authMethod, &v.reauthAt, &v.pendingID, &v.pendingAt, &v.persistent,
 		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
 		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
-		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified)
+		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified, &v.groups)
 	if err != nil {
 		return row, err
 	}
@@ -200,6 +214,7 @@ func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSess
 			DateJoined: v.dateJoined.Time.UTC(), LastLogin: optionalTime(v.lastLogin),
 			EmailVerified: v.emailVerified.Bool,
 		}
+		st.GroupNames, st.GroupsRead = v.groups.String, true
 	}
 	return row, nil
 }

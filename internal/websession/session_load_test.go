@@ -1,9 +1,20 @@
 package websession
 
 import (
-	"gatehouse/models"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"gatehouse/internal/passhash"
+	"gatehouse/models"
 
 	"gorm.io/gorm/schema"
 )
@@ -25,4 +36,90 @@ func TestUserColumnsMatchSchema(t *testing.T) {
 	if err := checkUserColumns(s.DBNames[1:]); err == nil {
 		t.Error("checkUserColumns with a column missing from the model: got nil, want an error")
 	}
+}
+
+// TestSessionLookupReadsGroups: the one hot-path statement returns the
+// signed-in user's group names, sorted as NamesOf sorts them, live (a
+// membership removed is gone on the next lookup), and none for a user in
+// no group. On PostgreSQL this runs
+// the batched statement, on SQLite the single one.
+func TestSessionLookupReadsGroups(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	hasher := passhash.NewHasher(passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second)
+	users := models.NewUsers(db, hasher)
+	alice, err := users.Create(ctx, models.NewUser{Username: "alice", Email: "alice@example.com", Password: "a long enough passphrase"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := users.Create(ctx, models.NewUser{Username: "bob", Email: "bob@example.com", Password: "a long enough passphrase"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opsID uint
+	for _, name := range []string{"ops", "Dev team", "ärzte", "admins"} {
+		if err := db.Transaction(func(tx *gorm.DB) error {
+			g, _, err := models.EnsureGroup(tx, name)
+			if err != nil {
+				return err
+			}
+			if name == "ops" {
+				opsID = g.ID
+			}
+			_, err = models.AddMembers(tx, g.ID, []uint{alice.ID})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := NewSessionStore(db, time.Hour, time.Hour, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lookup := func(t *testing.T, token string) *models.SessionState {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.AddCookie(&http.Cookie{Name: SessionCookieName, Value: token})
+		s, err := store.New(req, SessionCookieName)
+		if err != nil || s.IsNew {
+			t.Fatalf("lookup: got new=%v err=%v, want the stored session", s.IsNew, err)
+		}
+		return StateOf(s.Values)
+	}
+	signIn := func(t *testing.T, u *models.User) string {
+		t.Helper()
+		var ns models.NewSession
+		if err := db.Transaction(func(tx *gorm.DB) error {
+			var err error
+			ns, err = models.SignIn(tx, ctx, "", u, models.AuthPassword, true, store.life)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ns.Token()
+	}
+	wantGroups := func(t *testing.T, st *models.SessionState, userID uint) {
+		t.Helper()
+		names, err := models.NewGroups(db).NamesOf(ctx, userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Join(names, ","); !st.GroupsRead || st.GroupNames != want {
+			t.Errorf("groups: got %q (read %v), want %q (read)", st.GroupNames, st.GroupsRead, want)
+		}
+	}
+
+	aliceToken := signIn(t, alice)
+	st := lookup(t, aliceToken)
+	wantGroups(t, st, alice.ID)
+	if strings.Count(st.GroupNames, ",") != 3 {
+		t.Errorf("alice's groups: got %q, want four", st.GroupNames)
+	}
+	if err := db.Where("user_id = ? AND group_id = ?", alice.ID, opsID).Delete(&models.UserGroup{}).Error; err != nil {
+		t.Fatal(err)
+	}
+	st = lookup(t, aliceToken)
+	wantGroups(t, st, alice.ID)
+	if strings.Contains(st.GroupNames, "ops") {
+		t.Errorf("after leaving ops: got %q", st.GroupNames)
+	}
+	wantGroups(t, lookup(t, signIn(t, bob)), bob.ID)
+
 }
