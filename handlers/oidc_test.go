@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -737,6 +738,32 @@ func TestOIDCRPInitiatedLogout(t *testing.T) {
 	}
 }
 
+// TestOIDCUserinfoExpiredToken: userinfo answers a live access token (an
+// empty groups claim for a user in no group) and refuses it the moment it
+// has expired, although op's encrypted token itself still decodes.
+func TestOIDCUserinfoExpiredToken(t *testing.T) {
+	ts := oidcServer(t)
+	r := ts.newRP(t, oidcop.NewClient{SkipConsent: true}, gooidc.ScopeOpenID, "email", oidcop.ScopeGroups)
+	c, u := ts.signUpAndLogin(t, "ivan", "correct horse battery")
+	tok, _ := r.signIn(c)
+	info, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	var ic idClaims
+	if err := info.Claims(&ic); err != nil {
+		t.Fatal(err)
+	}
+	if ic.Groups == nil || len(ic.Groups) != 0 {
+		t.Errorf("userinfo for a user in no group: got groups %#v", ic.Groups)
+	}
+	ts.db.Model(&models.OIDCToken{}).Where("user_id = ? AND kind = ?", u.ID, models.OIDCAccess).
+		Update("expires_at", time.Now().UTC().Add(-time.Second))
+	if _, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		t.Error("userinfo with an expired access token works")
+	}
+}
+
 // Deactivating an account ends its apps' tokens; hostile parameters never
 // cause a 500.
 func TestOIDCDeactivatedAndHostile(t *testing.T) {
@@ -951,6 +978,45 @@ func TestOIDCAdminClientPages(t *testing.T) {
 	if res := user.get(route.URL(route.AdminOIDCClients)); res.StatusCode != http.StatusForbidden {
 		t.Errorf("non-staff: got %d, want 403", res.StatusCode)
 	}
+}
+
+// BenchmarkOIDCUserinfo is a relying party's userinfo request with a live
+// access token (scopes openid, profile, email and groups), through the
+// whole middleware stack in process: the token's and user's row, the
+// user's groups and the JSON answer.
+func BenchmarkOIDCUserinfo(b *testing.B) {
+	ts := oidcServer(b)
+	r := ts.newRP(b, oidcop.NewClient{SkipConsent: true}, gooidc.ScopeOpenID, "profile", "email", oidcop.ScopeGroups)
+	ts.createUser(b, "bench", "bench@example.com", "correct horse battery")
+	if _, err := ts.app.Accounts().GroupAddByCommand(b.Context(), "ops", []string{"bench"}); err != nil {
+		b.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if res, err := c.PostForm(ts.URL+route.URL(route.Login), url.Values{"username": {"bench"}, "password": {"correct horse battery"}}); err != nil || res.StatusCode != http.StatusSeeOther {
+		b.Fatalf("login: %v", err)
+	}
+	f := &flow{state: "s", nonce: "n", verifier: oauth2.GenerateVerifier()}
+	res, err := c.Get(r.authURL(f))
+	for err == nil && (res.StatusCode == http.StatusFound || res.StatusCode == http.StatusSeeOther) {
+		res.Body.Close()
+		loc, _ := res.Request.URL.Parse(res.Header.Get("Location"))
+		if loc.Host != res.Request.URL.Host {
+			break
+		}
+		res, err = c.Get(loc.String())
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	tok, err := r.conf.Exchange(r.ctx, loc.Query().Get("code"), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, route.URL(route.OIDCUserinfo), nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	serveLoop(b, ts.app.Routes(), req, http.StatusOK, `"groups":["ops"]`)
 }
 
 // BenchmarkOIDCCodeExchange times the token endpoint's code exchange

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"time"
@@ -344,4 +345,49 @@ func SweepOIDC(ctx context.Context, db *gorm.DB) (int64, error) {
 	}
 	t := db.WithContext(ctx).Where("expires_at < ?", now).Delete(&OIDCToken{})
 	return a.RowsAffected + t.RowsAffected, dbErr("sweep oidc tokens", t.Error)
+}
+
+// OIDCTokenUser is what userinfo answers from: a live access token's
+// scopes and its active user's claims.
+type OIDCTokenUser struct {
+	UserID        uint
+	Username      string
+	Email         string
+	EmailVerified bool
+	Scopes        string
+	// GroupNames are the user's groups, sorted, joined by commas.
+	GroupNames string
+}
+
+// NewOIDCUserinfoQuery returns the userinfo endpoint's statement: the
+// access token (unrevoked, unexpired), its user (active) and the user's
+// groups in one round trip.
+func NewOIDCUserinfoQuery(db *gorm.DB) *Prepared {
+	return NewPrepared(db, func(db *gorm.DB) string {
+		return "SELECT u.id, u.username, u.email, u.email_verified, t.scopes, " + GroupNamesColumn(db, "u.id") +
+			" FROM oidc_tokens t JOIN users u ON u.id = t.user_id" +
+			" WHERE t.id = ? AND t.kind = '" + OIDCAccess + "' AND t.revoked_at IS NULL AND t.expires_at > ? AND u.is_active = ?"
+	})
+}
+
+// OIDCLiveAccessToken reads a live access token and its active user with
+// q (NewOIDCUserinfoQuery); ErrNotFound when the token is unknown,
+// revoked or expired or its user inactive.
+func OIDCLiveAccessToken(ctx context.Context, q *Prepared, tokenID string, now time.Time) (OIDCTokenUser, error) {
+	var r OIDCTokenUser
+	if tokenID == "" || len(tokenID) > 64 {
+		return r, ErrNotFound
+	}
+	stmt, err := q.Stmt(ctx)
+	if err != nil {
+		return r, dbErr("read access token", err)
+	}
+	var groups sql.NullString
+	err = stmt.QueryRowContext(context.WithoutCancel(ctx), tokenID, now.UTC(), true).
+		Scan(&r.UserID, &r.Username, &r.Email, &r.EmailVerified, &r.Scopes, &groups)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	r.GroupNames = groups.String
+	return r, dbErr("read access token", err)
 }
