@@ -27,21 +27,59 @@ var userColumns = []string{
 	"is_active", "is_staff", "is_superuser", "date_joined", "last_login", "email_verified",
 }
 
+// sessionFields are the session's and its user's columns the hot-path
+// statements read, in the order scanSession scans them.
+var sessionFields = append([]string{"s.id", "s.user_id", "s.auth_at", "s.auth_method", "s.reauth_at",
+	"s.pending_user_id", "s.pending_at", "s.persistent", "s.reset_hash", "s.data", "s.created_at",
+	"s.last_seen_at", "s.expires_at"}, prefixed("u.", userColumns)...)
+
+func prefixed(p string, list []string) []string {
+	out := make([]string, len(list))
+	for i, c := range list {
+		out[i] = p + c
+	}
+	return out
+}
+
 // sessionColumns is the select list of the hot-path statements: the
 // session, its user, and the user's group names (forward auth decides on
 // them) from a subquery, so one statement answers all three. groups is
 // that subquery for the database (models.GroupNamesColumn).
 func sessionColumns(groups string) string {
-	return "SELECT s.id, s.user_id, s.auth_at, s.auth_method, s.reauth_at, s.pending_user_id, s.pending_at, s.persistent, " +
-		"s.reset_hash, s.data, s.created_at, s.last_seen_at, s.expires_at, u." + strings.Join(userColumns, ", u.") +
-		", " + groups
+	return "SELECT " + strings.Join(sessionFields, ", ") + ", " + groups
+}
+
+// sqliteSessionColumns is sessionColumns as SQLite's single lookup reads
+// it, for go-sqlite3's sake: it turns every column's name and declared
+// type into a Go string on every query (database/sql asks for the names;
+// the driver wants the types to find timestamps), about 40 allocations a
+// lookup. Every column is named "" (no allocation), and every column but
+// the timestamps becomes an expression with SQLite's no-op unary plus
+// (same value, same type, but no declared type to copy); the timestamps
+// keep theirs, which is how the driver knows to parse them.
+func sqliteSessionColumns(groups string) string {
+	list := make([]string, 0, len(sessionFields)+1)
+	for _, c := range sessionFields {
+		if timeFields[c] {
+			list = append(list, c+` AS ""`)
+		} else {
+			list = append(list, "+"+c+` AS ""`)
+		}
+	}
+	return "SELECT " + strings.Join(append(list, "+"+groups+` AS ""`), ", ")
+}
+
+// timeFields are the timestamps of sessionFields.
+var timeFields = map[string]bool{
+	"s.auth_at": true, "s.reauth_at": true, "s.pending_at": true, "s.created_at": true,
+	"s.last_seen_at": true, "s.expires_at": true, "u.date_joined": true, "u.last_login": true,
 }
 
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
-// user and the user's groups. statement rebinds the placeholders for
-// PostgreSQL ($1, $2).
+// user and the user's groups: on SQLite (PostgreSQL batches lookups,
+// sessionsUserQuery).
 func sessionUserQuery(groups string) string {
-	return sessionColumns(groups) +
+	return sqliteSessionColumns(groups) +
 		" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
 }
 

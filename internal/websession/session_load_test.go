@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -122,4 +123,34 @@ func TestSessionLookupReadsGroups(t *testing.T) {
 	}
 	wantGroups(t, lookup(t, signIn(t, bob)), bob.ID)
 
+}
+
+// TestTimeFieldsMatchSchema: SQLite's lookup reads every column but the
+// timestamps through an expression with no declared type, so the driver
+// parses only the columns timeFields names as times; a timestamp missing
+// from it (or a non-timestamp in it) would break every signed-in request.
+func TestTimeFieldsMatchSchema(t *testing.T) {
+	tables := map[string]*schema.Schema{}
+	for prefix, model := range map[string]any{"s.": &models.Session{}, "u.": &models.User{}} {
+		s, err := schema.Parse(model, &sync.Map{}, schema.NamingStrategy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables[prefix] = s
+	}
+	timeType := reflect.TypeFor[time.Time]()
+	for _, f := range sessionFields {
+		field := tables[f[:2]].LookUpField(f[2:])
+		if field == nil {
+			t.Errorf("%s: no such column in the model", f)
+			continue
+		}
+		typ := field.FieldType
+		if typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		if isTime := typ == timeType; isTime != timeFields[f] {
+			t.Errorf("%s: a timestamp %v, in timeFields %v", f, isTime, timeFields[f])
+		}
+	}
 }
