@@ -20,8 +20,8 @@ package handlers
 //     who must give a second factor goes to the re-authentication page
 //     (step-up: the session stays and gains the factor); one without any
 //     factor goes to set one up first.
-//   - A check reads the session (the one hot-path statement) and the
-//     user's groups; it writes nothing. Denials and step-ups are recorded
+//   - A check reads the session, its user and the user's groups (one
+//     statement, the session lookup's); it writes nothing. Denials and step-ups are recorded
 //     as security events at most once per user and rule per
 //     forwardEventEvery, so a busy app cannot flood the log.
 

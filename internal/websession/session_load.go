@@ -66,7 +66,10 @@ func sqliteSessionColumns(groups string) string {
 			list = append(list, "+"+c+` AS ""`)
 		}
 	}
-	return "SELECT " + strings.Join(append(list, "+"+groups+` AS ""`), ", ")
+	if groups != "" {
+		list = append(list, "+"+groups+` AS ""`)
+	}
+	return "SELECT " + strings.Join(list, ", ")
 }
 
 // timeFields are the timestamps of sessionFields.
@@ -76,8 +79,8 @@ var timeFields = map[string]bool{
 }
 
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
-// user and the user's groups: on SQLite (PostgreSQL batches lookups,
-// sessionsUserQuery).
+// user, and the user's groups when groups is their subquery ("": not
+// read): on SQLite (PostgreSQL batches lookups, sessionsUserQuery).
 func sessionUserQuery(groups string) string {
 	return sqliteSessionColumns(groups) +
 		" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
@@ -109,9 +112,10 @@ var lookupBatchSizes = [...]int{1, 2, 4, 8, 16, 32, 64}
 // prepared on first use; a failure (the database unavailable then) is not
 // kept, so the next request tries again.
 type sessionLoader struct {
-	mu    sync.Mutex
-	one   atomic.Pointer[sql.Stmt]
-	batch [len(lookupBatchSizes)]atomic.Pointer[sql.Stmt]
+	mu sync.Mutex
+	// one reads a session without its user's groups, oneGroups with.
+	one, oneGroups atomic.Pointer[sql.Stmt]
+	batch          [len(lookupBatchSizes)]atomic.Pointer[sql.Stmt]
 }
 
 // statement returns the prepared statement that query builds (from the
@@ -137,6 +141,17 @@ func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Po
 	return st, nil
 }
 
+type groupsKey struct{}
+
+// WithGroups marks ctx as a request's that decides on the signed-in
+// user's groups (forward auth): its session lookup reads them too
+// (SessionState.GroupNames).
+func WithGroups(ctx context.Context) context.Context {
+	return context.WithValue(ctx, groupsKey{}, true)
+}
+
+func wantsGroups(ctx context.Context) bool { return ctx.Value(groupsKey{}) != nil }
+
 // loadedSession is a session row as the hot path reads it: the typed state
 // (with its user, nil when anonymous or gone), the flashes and when it was
 // last seen.
@@ -151,7 +166,16 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	if s.batch != nil {
 		return s.batch.load(id, now, s.loadMany)
 	}
-	stmt, err := s.loader.statement(context.WithoutCancel(ctx), s.db, &s.loader.one, sessionUserQuery)
+	// Only the requests that decide on groups (WithGroups) pay for reading
+	// them: the subquery costs every lookup a few µs on SQLite. (The
+	// batched statement on PostgreSQL serves every request, so it always
+	// reads them: one round trip either way.)
+	withGroups := wantsGroups(ctx)
+	p, query := &s.loader.one, func(string) string { return sessionUserQuery("") }
+	if withGroups {
+		p, query = &s.loader.oneGroups, sessionUserQuery
+	}
+	stmt, err := s.loader.statement(context.WithoutCancel(ctx), s.db, p, query)
 	if err != nil {
 		return row, false, models.DBError("load session", err)
 	}
@@ -159,7 +183,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	// database/sql and the driver each start per query to watch a
 	// cancellable context: run it without cancellation.
 	var gotID string
-	row, err = scanSession(stmt.QueryRowContext(context.WithoutCancel(ctx), id, now), &gotID)
+	row, err = scanSession(stmt.QueryRowContext(context.WithoutCancel(ctx), id, now), &gotID, withGroups)
 	if err == sql.ErrNoRows {
 		return row, false, nil
 	}
@@ -201,7 +225,7 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	out := make(map[string]loadedSession, len(ids))
 	for rows.Next() {
 		var id string
-		row, err := scanSession(rows, &id)
+		row, err := scanSession(rows, &id, true)
 		if err != nil {
 			return nil, models.DBError("load sessions", err)
 		}
@@ -213,8 +237,9 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	return out, nil
 }
 
-// scanSession scans one row of sessionUserQuery.
-func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSession, err error) {
+// scanSession scans one row of sessionUserQuery or sessionsUserQuery;
+// withGroups says it has the groups column.
+func scanSession(sc interface{ Scan(...any) error }, id *string, withGroups bool) (row loadedSession, err error) {
 	// One struct for every scan target: one allocation, not twenty.
 	var v struct {
 		userID, pendingID, uid         sql.NullInt64
@@ -229,12 +254,15 @@ func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSess
 		groups                         sql.NullString
 	}
 	st := &row.state
-	err = sc.Scan(id,
+	dest := []any{id,
 		&v.userID, &v.authAt, &v.authMethod, &v.reauthAt, &v.pendingID, &v.pendingAt, &v.persistent,
 		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
 		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
-		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified, &v.groups)
-	if err != nil {
+		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified, &v.groups}
+	if !withGroups {
+		dest = dest[:len(dest)-1]
+	}
+	if err = sc.Scan(dest...); err != nil {
 		return row, err
 	}
 	st.UserID = optionalID(v.userID)
@@ -252,7 +280,7 @@ func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSess
 			DateJoined: v.dateJoined.Time.UTC(), LastLogin: optionalTime(v.lastLogin),
 			EmailVerified: v.emailVerified.Bool,
 		}
-		st.GroupNames, st.GroupsRead = v.groups.String, true
+		st.GroupNames, st.GroupsRead = v.groups.String, withGroups
 	}
 	return row, nil
 }

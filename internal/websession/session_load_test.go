@@ -43,7 +43,8 @@ func TestUserColumnsMatchSchema(t *testing.T) {
 // signed-in user's group names, sorted as NamesOf sorts them, live (a
 // membership removed is gone on the next lookup), and none for a user in
 // no group. On PostgreSQL this runs
-// the batched statement, on SQLite the single one.
+// the batched statement, on SQLite the single one (only for a request
+// marked WithGroups).
 func TestSessionLookupReadsGroups(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t)
@@ -76,7 +77,7 @@ func TestSessionLookupReadsGroups(t *testing.T) {
 	store := NewSessionStore(db, time.Hour, time.Hour, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	lookup := func(t *testing.T, token string) *models.SessionState {
 		t.Helper()
-		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req := httptest.NewRequestWithContext(WithGroups(ctx), http.MethodGet, "/", nil)
 		req.AddCookie(&http.Cookie{Name: SessionCookieName, Value: token})
 		s, err := store.New(req, SessionCookieName)
 		if err != nil || s.IsNew {
@@ -122,6 +123,20 @@ func TestSessionLookupReadsGroups(t *testing.T) {
 		t.Errorf("after leaving ops: got %q", st.GroupNames)
 	}
 	wantGroups(t, lookup(t, signIn(t, bob)), bob.ID)
+
+	// Without WithGroups, SQLite's lookup does not read them (PostgreSQL's
+	// batched statement always does).
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(&http.Cookie{Name: SessionCookieName, Value: aliceToken})
+	s, err := store.New(req, SessionCookieName)
+	if err != nil || s.IsNew {
+		t.Fatalf("lookup: got new=%v err=%v, want the stored session", s.IsNew, err)
+	}
+	if st := StateOf(s.Values); !st.SignedIn() || st.GroupsRead != models.IsPostgres(db) {
+		t.Errorf("lookup without WithGroups: signed in %v, groups read %v", st.SignedIn(), st.GroupsRead)
+	} else if st.GroupsRead {
+		wantGroups(t, st, alice.ID)
+	}
 
 }
 
