@@ -46,6 +46,9 @@ func prefixed(p string, list []string) []string {
 // them) from a subquery, so one statement answers all three. groups is
 // that subquery for the database (models.GroupNamesColumn).
 func sessionColumns(groups string) string {
+	if groups == "" {
+		return "SELECT " + strings.Join(sessionFields, ", ")
+	}
 	return "SELECT " + strings.Join(sessionFields, ", ") + ", " + groups
 }
 
@@ -115,7 +118,9 @@ type sessionLoader struct {
 	mu sync.Mutex
 	// one reads a session without its user's groups, oneGroups with.
 	one, oneGroups atomic.Pointer[sql.Stmt]
-	batch          [len(lookupBatchSizes)]atomic.Pointer[sql.Stmt]
+	// batch[0] are the batched statements without the groups, batch[1]
+	// with them.
+	batch [2][len(lookupBatchSizes)]atomic.Pointer[sql.Stmt]
 }
 
 // statement returns the prepared statement that query builds (from the
@@ -163,14 +168,16 @@ type loadedSession struct {
 
 // load returns the unexpired session with row ID id, or found=false.
 func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row loadedSession, found bool, err error) {
+	// Only the requests that decide on groups (WithGroups) pay for reading
+	// them: the subquery costs a lookup a few µs on SQLite, more on
+	// PostgreSQL. There those requests batch among themselves.
+	withGroups := wantsGroups(ctx)
 	if s.batch != nil {
+		if withGroups {
+			return s.batchGroups.load(id, now, s.loadManyGroups)
+		}
 		return s.batch.load(id, now, s.loadMany)
 	}
-	// Only the requests that decide on groups (WithGroups) pay for reading
-	// them: the subquery costs every lookup a few µs on SQLite. (The
-	// batched statement on PostgreSQL serves every request, so it always
-	// reads them: one round trip either way.)
-	withGroups := wantsGroups(ctx)
 	p, query := &s.loader.one, func(string) string { return sessionUserQuery("") }
 	if withGroups {
 		p, query = &s.loader.oneGroups, sessionUserQuery
@@ -196,6 +203,15 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 // loadMany returns the sessions with the given row IDs, expired or not, by
 // ID: one statement for all.
 func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) {
+	return s.loadManyWith(ids, false)
+}
+
+// loadManyGroups is loadMany reading the users' groups too.
+func (s *SessionStore) loadManyGroups(ids []string) (map[string]loadedSession, error) {
+	return s.loadManyWith(ids, true)
+}
+
+func (s *SessionStore) loadManyWith(ids []string, withGroups bool) (map[string]loadedSession, error) {
 	b := 0
 	for b < len(lookupBatchSizes)-1 && lookupBatchSizes[b] < len(ids) {
 		b++
@@ -209,7 +225,16 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	// lock fails it instead of holding every lookup queued behind it.
 	ctx, cancel := context.WithTimeout(context.Background(), sessionLookupTimeout)
 	defer cancel()
-	stmt, err := s.loader.statement(ctx, s.db, &s.loader.batch[b], func(groups string) string { return sessionsUserQuery(groups, n) })
+	g := 0
+	if withGroups {
+		g = 1
+	}
+	stmt, err := s.loader.statement(ctx, s.db, &s.loader.batch[g][b], func(groups string) string {
+		if !withGroups {
+			groups = ""
+		}
+		return sessionsUserQuery(groups, n)
+	})
 	if err != nil {
 		return nil, models.DBError("load sessions", err)
 	}
@@ -225,7 +250,7 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	out := make(map[string]loadedSession, len(ids))
 	for rows.Next() {
 		var id string
-		row, err := scanSession(rows, &id, true)
+		row, err := scanSession(rows, &id, withGroups)
 		if err != nil {
 			return nil, models.DBError("load sessions", err)
 		}
