@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
@@ -137,10 +139,22 @@ func TestBrowserPasskeyRegisterAndSignIn(t *testing.T) {
 	b.open("/")
 	b.click(`[data-testid="logout"]`)
 	b.waitUntil("logged out", `!document.querySelector('[data-testid="nav-profile"]')`)
-	b.open(loginPath + "?next=/accounts/profile/")
-	if got := b.attr("#id_username", "autocomplete"); got != "username webauthn" {
+	// The login page offers passkeys through the username field's autofill.
+	// Read from the page's HTML: in the tab, the autofill below may sign in
+	// and leave the page before its field could be read.
+	res, err := http.Get(a.URL + loginPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := goquery.NewDocumentFromReader(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Find("#id_username").AttrOr("autocomplete", "<absent>"); got != "username webauthn" {
 		t.Errorf("username autocomplete %q, want \"username webauthn\" (autofill of passkeys)", got)
 	}
+	b.open(loginPath + "?next=/accounts/profile/")
 	// webauthn.js offers the passkey through the username field's autofill
 	// (conditional mediation); the virtual authenticator, simulating the
 	// user's presence, answers that request at once, so the sign-in
