@@ -30,6 +30,23 @@ func (h *oidcPages) adminClientsPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.AdminOIDCClientsPage(h.page(c, "Apps"), view, h.provider != nil))
 }
 
+// clientError answers a refused or failed client change: 403 when the
+// actor lost staff rights meanwhile, 404 for a client removed meanwhile.
+func (h *oidcPages) clientError(c *gin.Context, op string, err error) {
+	switch {
+	case errors.Is(err, oidcop.ErrNotAllowed):
+		h.errorResponse(c, http.StatusForbidden)
+	case errors.Is(err, models.ErrNotFound):
+		h.notFound(c)
+	default:
+		h.dbError(c, op, err)
+	}
+}
+
+// staffActor is the signed-in staff member, as the actor of a client
+// change.
+func staffActor(c *gin.Context) oidcop.Actor { return oidcop.Actor{StaffID: currentUser(c).ID} }
+
 func (h *oidcPages) adminClientAddPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.AdminOIDCClientPage(h.page(c, "Add an app"), components.AdminOIDCClientForm{}))
 }
@@ -61,7 +78,7 @@ func (h *oidcPages) adminClientAddSubmit(c *gin.Context) {
 		return
 	}
 	f, n := clientForm(c)
-	id, secret, err := oidcop.AddClient(c.Request.Context(), h.db, n)
+	id, secret, err := oidcop.AddClient(c.Request.Context(), h.db, staffActor(c), n)
 	var ce *oidcop.ClientError
 	if errors.As(err, &ce) {
 		f.Errors = ce.Fields
@@ -69,7 +86,7 @@ func (h *oidcPages) adminClientAddSubmit(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		h.dbError(c, "add oidc client", err)
+		h.clientError(c, "add oidc client", err)
 		return
 	}
 	h.render(c, http.StatusOK, components.AdminOIDCSecretPage(h.page(c, "App credentials"), id, secret))
@@ -114,7 +131,7 @@ func (h *oidcPages) adminClientSubmit(c *gin.Context) {
 	}
 	f, n := clientForm(c)
 	f.ClientID, f.Public = row.ClientID, row.Public
-	err := oidcop.UpdateClient(c.Request.Context(), h.db, row.ClientID, n)
+	err := oidcop.UpdateClient(c.Request.Context(), h.db, staffActor(c), row.ClientID, n)
 	var ce *oidcop.ClientError
 	if errors.As(err, &ce) {
 		f.Errors = ce.Fields
@@ -122,7 +139,7 @@ func (h *oidcPages) adminClientSubmit(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		h.dbError(c, "update oidc client", err)
+		h.clientError(c, "update oidc client", err)
 		return
 	}
 	h.flash(c, "success", "The app was saved.")
@@ -141,9 +158,9 @@ func (h *oidcPages) adminClientSecretSubmit(c *gin.Context) {
 		h.notFound(c)
 		return
 	}
-	s, err := oidcop.RotateSecret(c.Request.Context(), h.db, row.ClientID)
+	s, err := oidcop.RotateSecret(c.Request.Context(), h.db, staffActor(c), row.ClientID)
 	if err != nil {
-		h.dbError(c, "rotate oidc secret", err)
+		h.clientError(c, "rotate oidc secret", err)
 		return
 	}
 	h.render(c, http.StatusOK, components.AdminOIDCSecretPage(h.page(c, "App credentials"), row.ClientID, s))
@@ -157,8 +174,8 @@ func (h *oidcPages) adminClientDeleteSubmit(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := oidcop.RemoveClient(c.Request.Context(), h.db, row.ClientID); err != nil && !errors.Is(err, models.ErrNotFound) {
-		h.dbError(c, "remove oidc client", err)
+	if err := oidcop.RemoveClient(c.Request.Context(), h.db, staffActor(c), row.ClientID); err != nil && !errors.Is(err, models.ErrNotFound) {
+		h.clientError(c, "remove oidc client", err)
 		return
 	}
 	h.flash(c, "success", "The app was removed.")

@@ -50,7 +50,7 @@ func oidcClientCmd(fs *flag.FlagSet) runFunc {
 		defer models.Close(db)
 		switch action {
 		case "add":
-			id, secret, err := oidcop.AddClient(ctx, db, oidcop.NewClient{
+			id, secret, err := oidcop.AddClient(ctx, db, oidcop.CommandLine, oidcop.NewClient{
 				Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
 				Public: *public, SkipConsent: *skipConsent, AllowedGroups: groups,
 			})
@@ -86,7 +86,7 @@ func oidcClientCmd(fs *flag.FlagSet) runFunc {
 			}
 			return tw.Flush()
 		default: // remove
-			err := oidcop.RemoveClient(ctx, db, rest[0])
+			err := oidcop.RemoveClient(ctx, db, oidcop.CommandLine, rest[0])
 			if errors.Is(err, models.ErrNotFound) {
 				return fmt.Errorf("oidc-client remove: no client %q", rest[0])
 			}

@@ -68,6 +68,16 @@ func TestOIDCClientCommand(t *testing.T) {
 	if _, err := runCmd(t, env, "", "oidc-client", "remove", id); err == nil {
 		t.Error("removing twice: no error")
 	}
+	// Each add and the remove is a security event saying it came from
+	// the command; the refused commands recorded nothing.
+	var evs []models.AuthEvent
+	if err := db.Where("kind IN ?", []models.EventKind{models.EventOIDCClientAdded, models.EventOIDCClientRemoved}).Order("id").Find(&evs).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 || evs[0].Kind != models.EventOIDCClientAdded || evs[2].Kind != models.EventOIDCClientRemoved ||
+		!strings.Contains(evs[0].Detail, id) || !strings.Contains(evs[2].Detail, id) || !strings.Contains(evs[2].Detail, "oidc-client command") {
+		t.Errorf("events: got %+v, want two adds and the remove of %s by the command", evs, id)
+	}
 }
 
 // TestOIDCKeysRotate: after a rotation the new key signs and the old one
