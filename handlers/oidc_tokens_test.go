@@ -1,0 +1,260 @@
+package handlers
+
+import (
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"gatehouse/internal/oidcop"
+	"gatehouse/internal/route"
+	"gatehouse/models"
+)
+
+// Token introspection (RFC 7662) and revocation (RFC 7009) as a real
+// client calls them: plain HTTP POSTs to the endpoints discovery names,
+// with client_secret_basic or client_secret_post, and the tokens a real
+// code flow (x/oauth2) issued.
+
+// introspection is the part of an RFC 7662 answer the tests read.
+type introspection struct {
+	Active   bool   `json:"active"`
+	ClientID string `json:"client_id"`
+	Sub      string `json:"sub"`
+	Scope    string `json:"scope"`
+	Username string `json:"username"`
+	Exp      int64  `json:"exp"`
+}
+
+// tokenCall posts form to the endpoint as client r: auth "basic"
+// (client_secret_basic), "post" (client_secret_post) or "" (no client
+// authentication, the client ID alone). It returns the status and body.
+func (r *rp) tokenCall(endpoint string, auth string, form url.Values) (int, string) {
+	r.t.Helper()
+	form = maps.Clone(form)
+	if auth == "post" {
+		form.Set("client_id", r.id)
+		form.Set("client_secret", r.secret)
+	} else if auth == "" {
+		form.Set("client_id", r.id)
+	}
+	req, err := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if auth == "basic" {
+		req.SetBasicAuth(url.QueryEscape(r.id), url.QueryEscape(r.secret))
+	}
+	res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// endpoints reads the introspection and revocation URLs from discovery.
+func (r *rp) endpoints() (introspect, revoke string) {
+	r.t.Helper()
+	var d struct {
+		Introspection string `json:"introspection_endpoint"`
+		Revocation    string `json:"revocation_endpoint"`
+	}
+	if err := r.provider.Claims(&d); err != nil || d.Introspection == "" || d.Revocation == "" {
+		r.t.Fatalf("discovery: %+v, %v", d, err)
+	}
+	return d.Introspection, d.Revocation
+}
+
+// introspect asks about token as r (client_secret_basic) and decodes
+// the 200 answer.
+func (r *rp) introspect(token string) introspection {
+	r.t.Helper()
+	endpoint, _ := r.endpoints()
+	status, body := r.tokenCall(endpoint, "basic", url.Values{"token": {token}})
+	if status != http.StatusOK {
+		r.t.Fatalf("introspect: got %d %.300s, want 200", status, body)
+	}
+	var in introspection
+	if err := json.Unmarshal([]byte(body), &in); err != nil {
+		r.t.Fatalf("introspect: %v in %.300s", err, body)
+	}
+	return in
+}
+
+// TestOIDCIntrospection: a confidential client learns that its live
+// access token is active, with the user and scopes; an expired one, a
+// revoked one, another client's token and garbage are inactive; a call
+// without client authentication (or from a public client, which has no
+// secret) is refused.
+func TestOIDCIntrospection(t *testing.T) {
+	ts := oidcServer(t)
+	scopes := []string{gooidc.ScopeOpenID, "profile", gooidc.ScopeOfflineAccess}
+	a := ts.newRP(t, oidcop.NewClient{Name: "Wiki", SkipConsent: true}, scopes...)
+	b := ts.newRP(t, oidcop.NewClient{Name: "Chat", SkipConsent: true}, scopes...)
+	c, _ := ts.signUpAndLogin(t, "carol", "correct horse battery")
+	tok, f := a.signIn(c)
+	sub := a.verify(tok, f).Sub
+
+	in := a.introspect(tok.AccessToken)
+	if !in.Active || in.ClientID != a.id || in.Sub != sub || in.Username != "carol" || !strings.Contains(in.Scope, "profile") ||
+		in.Exp <= time.Now().Unix() {
+		t.Errorf("live token: got %+v, want active for client %s, sub %s, carol, profile, a future exp", in, a.id, sub)
+	}
+	// Discovery offers client_secret_basic alone for introspection: op
+	// reads no secret from the form there, so a client_secret_post call
+	// is refused like an unauthenticated one.
+	var d struct {
+		Methods []string `json:"introspection_endpoint_auth_methods_supported"`
+	}
+	if err := a.provider.Claims(&d); err != nil || strings.Join(d.Methods, " ") != "client_secret_basic" {
+		t.Errorf("introspection auth methods: got %v, %v; want [client_secret_basic]", d.Methods, err)
+	}
+	endpoint, _ := a.endpoints()
+	if status, body := a.tokenCall(endpoint, "post", url.Values{"token": {tok.AccessToken}}); status != http.StatusUnauthorized || strings.Contains(body, sub) {
+		t.Errorf("client_secret_post: got %d %.200s, want 401", status, body)
+	}
+	// Another client may not learn about it.
+	if in := b.introspect(tok.AccessToken); in.Active || in.Sub != "" {
+		t.Errorf("another client's token: got %+v, want inactive and nothing else", in)
+	}
+	// Garbage, empty and huge: inactive, never a 500.
+	for _, bad := range []string{"", "x", tok.RefreshToken, strings.Repeat("A", 100_000), "%00\x01"} {
+		if in := a.introspect(bad); in.Active {
+			t.Errorf("introspect %.12q: active", bad)
+		}
+	}
+	// No client authentication, a wrong secret, a public client: refused.
+	pub := ts.newRP(t, oidcop.NewClient{Name: "CLI", Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"}}, scopes...)
+	wrong := *a
+	wrong.secret = "not-the-secret"
+	for name, call := range map[string]func() (int, string){
+		"none": func() (int, string) { return a.tokenCall(endpoint, "", url.Values{"token": {tok.AccessToken}}) },
+		"wrong": func() (int, string) {
+			return wrong.tokenCall(endpoint, "basic", url.Values{"token": {tok.AccessToken}})
+		},
+		"public": func() (int, string) { return pub.tokenCall(endpoint, "", url.Values{"token": {tok.AccessToken}}) },
+	} {
+		if status, body := call(); status != http.StatusUnauthorized || strings.Contains(body, sub) {
+			t.Errorf("%s: got %d %.200s, want 401 telling nothing", name, status, body)
+		}
+	}
+	// Revoked (by the client itself): inactive at once.
+	_, revoke := a.endpoints()
+	if status, body := a.tokenCall(revoke, "basic", url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}); status != http.StatusOK {
+		t.Fatalf("revoke: got %d %.200s", status, body)
+	}
+	if in := a.introspect(tok.AccessToken); in.Active {
+		t.Errorf("revoked token: got %+v, want inactive", in)
+	}
+
+	// Expired: a provider whose access tokens last a second.
+	short := oidcServer(t, func(c *Config) { c.OIDCAccessTokenLifetime = time.Second })
+	sr := short.newRP(t, oidcop.NewClient{SkipConsent: true}, scopes...)
+	sc, _ := short.signUpAndLogin(t, "dave", "correct horse battery")
+	stok, _ := sr.signIn(sc)
+	if in := sr.introspect(stok.AccessToken); !in.Active {
+		t.Fatalf("fresh token: got %+v, want active", in)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if in := sr.introspect(stok.AccessToken); in.Active {
+		t.Errorf("expired token: got %+v, want inactive", in)
+	}
+	if _, err := sr.provider.UserInfo(sr.ctx, oauth2.StaticTokenSource(stok)); err == nil {
+		t.Error("expired token: userinfo still answers")
+	}
+}
+
+// TestOIDCRevocation: a client revokes its access token (that token
+// alone: its refresh token still works) and its refresh token (the whole
+// family: the refresh token and every access token of that sign-in); a
+// token of another client is refused and stays valid; unknown tokens are
+// fine (RFC 7009 §2.2); unauthenticated calls are refused. Each
+// revocation is a security event of the account.
+func TestOIDCRevocation(t *testing.T) {
+	ts := oidcServer(t)
+	scopes := []string{gooidc.ScopeOpenID, "profile", gooidc.ScopeOfflineAccess}
+	a := ts.newRP(t, oidcop.NewClient{Name: "Wiki", SkipConsent: true}, scopes...)
+	b := ts.newRP(t, oidcop.NewClient{Name: "Chat", SkipConsent: true}, scopes...)
+	c, u := ts.signUpAndLogin(t, "carol", "correct horse battery")
+	tok, _ := a.signIn(c)
+	_, revoke := a.endpoints()
+	works := func(tok *oauth2.Token) bool {
+		_, err := a.provider.UserInfo(a.ctx, oauth2.StaticTokenSource(tok))
+		return err == nil
+	}
+	if !works(tok) {
+		t.Fatal("fresh access token does not work")
+	}
+
+	// Unauthenticated, or by another client: refused, nothing revoked.
+	if status, _ := a.tokenCall(revoke, "", url.Values{"token": {tok.AccessToken}}); status != http.StatusUnauthorized && status != http.StatusBadRequest {
+		t.Errorf("unauthenticated revoke: got %d, want 401 or 400", status)
+	}
+	status, body := b.tokenCall(revoke, "basic", url.Values{"token": {tok.AccessToken}})
+	if status == http.StatusOK || !strings.Contains(body, "invalid_client") {
+		t.Errorf("another client's token: got %d %.200s, want invalid_client", status, body)
+	}
+	// Another client's refresh token is, to that client, an unknown
+	// token (GetRefreshTokenInfo matches the client): 200, nothing
+	// revoked — the check below refreshes with it.
+	if status, body := b.tokenCall(revoke, "basic", url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusOK {
+		t.Errorf("another client's refresh token: got %d %.200s, want 200 (unknown to it)", status, body)
+	}
+	if !works(tok) || !a.introspect(tok.AccessToken).Active {
+		t.Fatal("a refused revocation revoked the access token")
+	}
+	// Unknown and garbage tokens: 200, as RFC 7009 §2.2 says.
+	for _, bad := range []string{"x", strings.Repeat("A", 43), strings.Repeat("é", 3000)} {
+		if status, body := a.tokenCall(revoke, "basic", url.Values{"token": {bad}}); status != http.StatusOK {
+			t.Errorf("revoke %.10q: got %d %.200s, want 200", bad, status, body)
+		}
+	}
+
+	// The access token alone: it stops; the refresh token still works.
+	if status, body := a.tokenCall(revoke, "post", url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}); status != http.StatusOK {
+		t.Fatalf("revoke access token: got %d %.200s", status, body)
+	}
+	if works(tok) {
+		t.Error("revoked access token still works")
+	}
+	if e := ts.lastEvent(t, u.ID); e.Kind != models.EventOIDCRevoked || !strings.Contains(e.Detail, a.id) {
+		t.Errorf("event: got %s %q, want %s naming the client", e.Kind, e.Detail, models.EventOIDCRevoked)
+	}
+	tok2, err := a.conf.TokenSource(a.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil || !works(tok2) {
+		t.Fatalf("refresh after revoking the access token: %v", err)
+	}
+
+	// The refresh token: the family goes — the refresh token and the
+	// access token issued with it.
+	if status, body := a.tokenCall(revoke, "basic", url.Values{"token": {tok2.RefreshToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusOK {
+		t.Fatalf("revoke refresh token: got %d %.200s", status, body)
+	}
+	if works(tok2) || a.introspect(tok2.AccessToken).Active {
+		t.Error("after revoking the refresh token its family's access token still works")
+	}
+	if _, err := a.conf.TokenSource(a.ctx, &oauth2.Token{RefreshToken: tok2.RefreshToken}).Token(); oauthErrorCode(err) != "invalid_grant" {
+		t.Errorf("revoked refresh token: got %v, want invalid_grant", err)
+	}
+	// Another sign-in of the same person to the same app is not that
+	// family: it still works.
+	tok3, _ := a.signIn(c)
+	if !works(tok3) {
+		t.Error("a later sign-in's token does not work")
+	}
+	// The account's activity page says the app gave up its access.
+	res := c.get(route.URL(route.Activity))
+	if !strings.Contains(res.body, models.EventWords(models.EventOIDCRevoked)) {
+		t.Errorf("activity page does not show %q", models.EventWords(models.EventOIDCRevoked))
+	}
+}
