@@ -27,7 +27,21 @@ func (h *oidcPages) adminClientsPage(c *gin.Context) {
 		view = append(view, components.AdminOIDCClientRow{ClientID: r.ClientID, Name: r.Name, Public: r.Public,
 			SkipConsent: r.SkipConsent, RedirectURIs: models.Lines(r.RedirectURIs)})
 	}
-	h.render(c, http.StatusOK, components.AdminOIDCClientsPage(h.page(c, "Apps"), view, h.provider != nil))
+	h.render(c, http.StatusOK, components.AdminOIDCClientsPage(h.page(c, "Apps"), view, h.providerState()))
+}
+
+// providerState is whether the provider runs, for the admin's pages.
+func (h *oidcPages) providerState() components.OIDCProviderState {
+	switch {
+	case h.provider != nil:
+		return components.OIDCProviderOn
+	case errors.Is(h.off, oidcop.ErrKeysSealed):
+		return components.OIDCProviderKeysSealed
+	case h.off == nil || errors.Is(h.off, oidcop.ErrUnavailable):
+		return components.OIDCProviderNoKey
+	default:
+		return components.OIDCProviderFailed
+	}
 }
 
 // clientError answers a refused or failed client change: 403 when the

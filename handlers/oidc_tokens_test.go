@@ -2,9 +2,11 @@ package handlers
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -256,5 +258,71 @@ func TestOIDCRevocation(t *testing.T) {
 	res := c.get(route.URL(route.Activity))
 	if !strings.Contains(res.body, models.EventWords(models.EventOIDCRevoked)) {
 		t.Errorf("activity page does not show %q", models.EventWords(models.EventOIDCRevoked))
+	}
+}
+
+// TestOIDCLostSecretKeySaysSo: a Gatehouse whose signing keys were sealed
+// under another SECRET_KEY (the generated key file lost, a key changed)
+// keeps the provider off — discovery is 404, no sub changes — and the
+// admin's Apps page says so plainly, with what to restore; without any
+// SECRET_KEY the page says that instead, and with the right key the
+// provider is back with the same sub.
+func TestOIDCLostSecretKeySaysSo(t *testing.T) {
+	ts := oidcServer(t)
+	r := ts.newRP(t, oidcop.NewClient{SkipConsent: true})
+	c, u := ts.signUpAndLogin(t, "carol", "correct horse battery")
+	tok, f := r.signIn(c)
+	sub := r.verify(tok, f).Sub
+
+	// restart is the same database under another SECRET_KEY.
+	restart := func(key string) *testServer {
+		cfg := ts.h.cfg
+		cfg.SecretKey = key
+		app := NewApp(ts.h.log, ts.db, ts.users.Hasher(), cfg)
+		other := &testServer{app: app, h: app.h, db: ts.db, users: app.h.users, logs: ts.logs}
+		other.Server = httptest.NewServer(app.Routes())
+		t.Cleanup(other.Server.Close)
+		return other
+	}
+	for _, tc := range []struct {
+		name, key string
+		want      []string
+	}{
+		{"another key", "a-different-secret-key-of-more-than-32-characters", []string{"made with another SECRET_KEY", ".secret-key", "restart", "sub"}},
+		{"no key", "", []string{"made with another SECRET_KEY", ".secret-key"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			other := restart(tc.key)
+			if other.app.core.OIDC != nil || !errors.Is(other.app.core.OIDCOff, oidcop.ErrKeysSealed) {
+				t.Fatalf("provider: %v, off %v; want off with ErrKeysSealed", other.app.core.OIDC, other.app.core.OIDCOff)
+			}
+			if res := other.client(t).get("/.well-known/openid-configuration"); res.StatusCode != http.StatusNotFound {
+				t.Errorf("discovery: got %d, want 404 (off)", res.StatusCode)
+			}
+			admin, _ := other.createAdmin(t, "boss-"+strings.ReplaceAll(tc.name, " ", "-"), true, true)
+			res := admin.get(route.URL(route.AdminOIDCClients))
+			wantStatus(t, res, http.StatusOK)
+			msg := res.text(t, `[data-testid="oidc-off"]`)
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("admin message %q does not say %q", msg, w)
+				}
+			}
+		})
+	}
+	// A fresh site without a key is told to set one, not to restore one.
+	fresh := newTestServer(t)
+	admin, _ := fresh.createAdmin(t, "root", true, true)
+	if msg := admin.get(route.URL(route.AdminOIDCClients)).text(t, `[data-testid="oidc-off"]`); !strings.Contains(msg, "set SECRET_KEY") || strings.Contains(msg, "another") {
+		t.Errorf("fresh site without a key: %q", msg)
+	}
+	// The right key again: the provider is back, and carol's sub is the
+	// same.
+	back := restart(testSecretKey)
+	if back.app.core.OIDC == nil {
+		t.Fatalf("with the old key the provider stays off: %v", back.app.core.OIDCOff)
+	}
+	if got := back.app.core.OIDC.Subject(u.ID); got != sub {
+		t.Errorf("sub after restoring the key: got %q, want %q", got, sub)
 	}
 }
