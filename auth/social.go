@@ -363,7 +363,7 @@ func (a *Accounts) upstreamLogin(ctx context.Context, p *upstream.Provider, in C
 			if err := a.mayEnter(u); err != nil {
 				return err
 			}
-			ns, err := a.pendingSession(tx, ctx, in.SessionID, u, false, detail)
+			ns, err := a.pendingSession(tx, ctx, in.SessionID, u, false, method, detail)
 			out.Outcome, out.Login = UpstreamPending, LoginResult{User: u, Session: ns, Pending: true}
 			return err
 		}

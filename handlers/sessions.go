@@ -10,6 +10,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -35,10 +36,16 @@ func (h *accountPages) sessionRows(c *gin.Context) ([]components.SessionRow, boo
 	rows := make([]components.SessionRow, 0, len(list))
 	for _, s := range list {
 		b, sys := models.DescribeAgent(s.UserAgent)
-		rows = append(rows, components.SessionRow{
+		row := components.SessionRow{
 			PublicID: s.PublicID, Browser: b, System: sys, IP: s.IP,
 			SignedInAt: s.CreatedAt, LastSeen: s.LastSeenAt, Current: s.Current, Remembered: s.Persistent,
-		})
+			Method: s.AuthMethod,
+		}
+		first, _, _ := strings.Cut(s.AuthMethod, "+")
+		if p := h.providers.ByMethod(first); p != nil {
+			row.Provider = p.Config.Name
+		}
+		rows = append(rows, row)
 	}
 	return rows, true
 }

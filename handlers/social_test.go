@@ -475,6 +475,17 @@ func TestUpstreamSignInStillAsksSecondFactor(t *testing.T) {
 	if got := signedInAs(t, b); got != "dave" {
 		t.Fatalf("after the code: signed in as %q, want dave", got)
 	}
+	// The session records both steps: the provider and the factor. The
+	// sessions page says so, and so does the sign-in's event.
+	page := b.get(route.URL(route.Sessions))
+	wantStatus(t, page, http.StatusOK)
+	cur := page.doc(t).Find(`[data-testid="own-session-row"]:has([data-testid="session-current"]) [data-testid="session-method"]`).Text()
+	if !strings.Contains(cur, "Corp SSO and an authenticator app") {
+		t.Errorf("sessions page: this session signed in %q, want Corp SSO and an authenticator app", cur)
+	}
+	if e := ts.lastEvent(t, u.ID); e.Kind != models.EventLoginSucceeded || !strings.Contains(e.Detail, "oidc:corp+totp") {
+		t.Errorf("sign-in event: %s %q, want %s naming oidc:corp+totp", e.Kind, e.Detail, models.EventLoginSucceeded)
+	}
 }
 
 // The last way in cannot be disconnected, even by two requests at once.

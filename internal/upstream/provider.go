@@ -120,6 +120,16 @@ func (s *Set) ByID(id string) *Provider {
 	return s.byID[id]
 }
 
+// ByMethod returns the provider whose Method is method, or nil.
+func (s *Set) ByMethod(method string) *Provider {
+	for _, p := range s.List() {
+		if p.Method() == method {
+			return p
+		}
+	}
+	return nil
+}
+
 // Method is how a session signed in through p is recorded (the session's
 // auth_method, events): "oidc:<id>" or "github".
 func (p *Provider) Method() string {
