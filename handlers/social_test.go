@@ -501,7 +501,7 @@ func TestDisconnectKeepsALastWayIn(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for i, id := range []uint{a.ID, b.ID} {
-			wg.Go(func() { errs[i] = ts.app.Accounts().DisconnectIdentity(context.Background(), u.ID, id, "") })
+			wg.Go(func() { errs[i] = ts.app.Accounts().DisconnectIdentity(context.Background(), u.ID, id, nil) })
 		}
 		wg.Wait()
 		left, err := ts.app.Accounts().Identities(context.Background(), u.ID)
@@ -522,7 +522,7 @@ func TestDisconnectKeepsALastWayIn(t *testing.T) {
 		if last != 1 {
 			t.Fatalf("round %d: %d refusals, want 1", round, last)
 		}
-		if err := ts.app.Accounts().DisconnectIdentity(context.Background(), u.ID, left[0].ID, ""); err != auth.ErrLastWayIn {
+		if err := ts.app.Accounts().DisconnectIdentity(context.Background(), u.ID, left[0].ID, nil); err != auth.ErrLastWayIn {
 			t.Fatalf("round %d: removing the last: %v, want ErrLastWayIn", round, err)
 		}
 		ts.db.Where("user_id = ?", u.ID).Delete(&models.SocialIdentity{})

@@ -69,6 +69,9 @@ const (
 	KindMFAChanged = "mfa_changed"
 	// KindRecoveryCodeUsed tells a user a recovery code was used to sign in.
 	KindRecoveryCodeUsed = "recovery_code_used"
+	// KindSocialChanged tells a user that sign-in through another provider
+	// was connected to or disconnected from their account.
+	KindSocialChanged = "social_changed"
 )
 
 // OutboxKinds lists every outbox kind: the mails (mail.composers has one
@@ -76,6 +79,7 @@ const (
 var OutboxKinds = []string{
 	KindResetRequest, KindPasswordReset, KindPasswordChanged, KindEmailChanged, KindEmailChangeConfirm,
 	KindEmailChangeRequested, KindEmailVerify, KindAccountDeleted, KindNewDevice, KindMFAChanged, KindRecoveryCodeUsed,
+	KindSocialChanged,
 }
 
 // OutboxMessage is one row of the outbox.
