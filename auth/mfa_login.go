@@ -209,6 +209,9 @@ func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, step signInSt
 	}
 	recovery := step.method == AuthPasswordRecovery
 	step.method = withFirstStep(first, step.method)
+	if step.via == "" {
+		step.via = a.policy.ProviderNames[first] // "" after a password
+	}
 	step.detail = "second factor: " + step.method
 	ns, err := a.finishSignIn(tx, ctx, step)
 	if err != nil {

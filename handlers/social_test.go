@@ -456,7 +456,8 @@ func linkIdentity(t *testing.T, ts *testServer, userID uint, provider, subject s
 // Second factors still apply after an upstream sign-in.
 func TestUpstreamSignInStillAsksSecondFactor(t *testing.T) {
 	m := startMockOIDC(t)
-	ts := newTestServer(t, withProviders(corpProvider(m)), withSecretKey)
+	srv, withMail := withSMTP(t)
+	ts := newTestServer(t, withProviders(corpProvider(m)), withSecretKey, withMail, func(c *Config) { c.NewDeviceNotice = true })
 	c, u := ts.signUpAndLogin(t, "dave", "correct horse battery")
 	secret, _ := activateTOTP(t, c)
 	linkIdentity(t, ts, u.ID, "corp", "sub-dave")
@@ -483,8 +484,15 @@ func TestUpstreamSignInStillAsksSecondFactor(t *testing.T) {
 	if !strings.Contains(cur, "Corp SSO and an authenticator app") {
 		t.Errorf("sessions page: this session signed in %q, want Corp SSO and an authenticator app", cur)
 	}
-	if e := ts.lastEvent(t, u.ID); e.Kind != models.EventLoginSucceeded || !strings.Contains(e.Detail, "oidc:corp+totp") {
-		t.Errorf("sign-in event: %s %q, want %s naming oidc:corp+totp", e.Kind, e.Detail, models.EventLoginSucceeded)
+	var signedIn models.AuthEvent
+	if err := ts.db.Where("user_id = ? AND kind = ?", u.ID, models.EventLoginSucceeded).Order("id DESC").Take(&signedIn).Error; err != nil ||
+		!strings.Contains(signedIn.Detail, "oidc:corp+totp") {
+		t.Errorf("sign-in event: %q, %v; want it naming oidc:corp+totp", signedIn.Detail, err)
+	}
+	// The new-browser notice names the provider too, as after a
+	// provider alone.
+	if msg := mailAbout(t, srv, "New sign-in"); !strings.Contains(msg.Text, "The sign-in was through Corp SSO.") {
+		t.Errorf("new-browser notice after the second step does not name the provider:\n%s", msg.Text)
 	}
 }
 
