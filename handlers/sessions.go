@@ -39,15 +39,22 @@ func (h *accountPages) sessionRows(c *gin.Context) ([]components.SessionRow, boo
 		row := components.SessionRow{
 			PublicID: s.PublicID, Browser: b, System: sys, IP: s.IP,
 			SignedInAt: s.CreatedAt, LastSeen: s.LastSeenAt, Current: s.Current, Remembered: s.Persistent,
-			Method: s.AuthMethod,
-		}
-		first, _, _ := strings.Cut(s.AuthMethod, "+")
-		if p := h.providers.ByMethod(first); p != nil {
-			row.Provider = p.Config.Name
+			Method: s.AuthMethod, Provider: h.providerName(s.AuthMethod),
 		}
 		rows = append(rows, row)
 	}
 	return rows, true
+}
+
+// providerName is the display name of the other provider a session's
+// auth_method names as its first step ("" when none, or no longer
+// configured).
+func (h *Handler) providerName(method string) string {
+	first, _, _ := strings.Cut(method, "+")
+	if p := h.providers.ByMethod(first); p != nil {
+		return p.Config.Name
+	}
+	return ""
 }
 
 // sessionRevokeSubmit ends one of the user's other sessions and says

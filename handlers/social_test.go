@@ -484,6 +484,12 @@ func TestUpstreamSignInStillAsksSecondFactor(t *testing.T) {
 	if !strings.Contains(cur, "Corp SSO and an authenticator app") {
 		t.Errorf("sessions page: this session signed in %q, want Corp SSO and an authenticator app", cur)
 	}
+	// The admin's user page says it too.
+	admin, _ := ts.createAdmin(t, "boss", true, true)
+	methods := admin.get(route.URL(route.AdminUser, u.ID)).doc(t).Find(`[data-testid="session-row"] [data-testid="session-method"]`).Text()
+	if !strings.Contains(methods, "with Corp SSO and an authenticator app") {
+		t.Errorf("admin user page: sessions signed in %q", methods)
+	}
 	var signedIn models.AuthEvent
 	if err := ts.db.Where("user_id = ? AND kind = ?", u.ID, models.EventLoginSucceeded).Order("id DESC").Take(&signedIn).Error; err != nil ||
 		!strings.Contains(signedIn.Detail, "oidc:corp+totp") {
