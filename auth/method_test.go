@@ -13,6 +13,8 @@ func TestSignInMethodsNameBothSteps(t *testing.T) {
 		{"oidc:corp", AuthPasswordTOTP, "oidc:corp+totp"},
 		{"oidc:corp", AuthPasswordRecovery, "oidc:corp+recovery"},
 		{"github", AuthPasswordPasskey, "github+passkey"},
+		{"signup", AuthPasswordTOTP, "password+totp"},
+		{"oidc:corp", AuthPasskey, "oidc:corp+passkey"},
 	} {
 		if got := withFirstStep(tc.first, tc.factor); got != tc.want {
 			t.Errorf("withFirstStep(%q, %q): got %q, want %q", tc.first, tc.factor, got, tc.want)

@@ -42,7 +42,7 @@ func IsSecondFactor(method string) bool {
 // after the first step first: the factor's own name after a password,
 // "oidc:corp+totp" after another provider, so the session says both.
 func withFirstStep(first, factor string) string {
-	if first == "" || first == models.AuthPassword {
+	if first == "" || first == models.AuthPassword || first == models.AuthSignup {
 		return factor
 	}
 	return first + "+" + strings.TrimPrefix(factor, models.AuthPassword+"+")

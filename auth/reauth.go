@@ -153,7 +153,7 @@ func sudoSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID str
 	now := time.Now().UTC()
 	method := row.AuthMethod
 	if IsSecondFactor(factor) && !IsSecondFactor(method) {
-		method = factor
+		method = withFirstStep(method, factor) // "oidc:corp" stays named
 	}
 	ns, err := models.CreateSession(tx, ctx, models.SessionState{
 		UserID: row.UserID, AuthAt: row.AuthAt, AuthMethod: method, ReauthAt: &now,
