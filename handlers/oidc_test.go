@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -1002,6 +1003,16 @@ func TestOIDCClientChangesAreEvents(t *testing.T) {
 		t.Errorf("remove event: %+v, %v; want actor %d", e, err, boss.ID)
 	}
 
+	// Twenty long redirect URIs: the client is added and its event cut
+	// to the column's size, still naming who.
+	var long []string
+	for i := range 20 {
+		long = append(long, fmt.Sprintf("https://app%d.example.com/%s/callback", i, strings.Repeat("x", 300)))
+	}
+	res = staff.postForm(route.URL(route.AdminOIDCClientAdd), url.Values{"name": {"Long"}, "redirect_uris": {strings.Join(long, "\n")}})
+	wantStatus(t, res, http.StatusOK)
+	wantListed(models.EventOIDCClientAdded, 2, "by boss: client "+res.text(t, `[data-testid="oidc-client-id"]`)+" (Long)")
+
 	// A staff member who lost the rights between the page and the
 	// change: refused inside the transaction, nothing written.
 	_, demoted := ts.createAdmin(t, "former", false, false)
@@ -1010,10 +1021,10 @@ func TestOIDCClientChangesAreEvents(t *testing.T) {
 	if !errors.Is(err, oidcop.ErrNotAllowed) {
 		t.Errorf("add by a non-staff actor: got %v, want ErrNotAllowed", err)
 	}
-	if rows, _ := oidcop.Clients(ctx, ts.db); len(rows) != 0 {
-		t.Errorf("a refused add left %d clients", len(rows))
+	if rows, _ := oidcop.Clients(ctx, ts.db); len(rows) != 1 {
+		t.Errorf("a refused add left %d clients, want the one long one", len(rows))
 	}
-	wantListed(models.EventOIDCClientAdded, 1)
+	wantListed(models.EventOIDCClientAdded, 2)
 }
 
 // BenchmarkOIDCCodeExchange times the token endpoint's code exchange

@@ -311,11 +311,12 @@ func clientChange(ctx context.Context, db *gorm.DB, actor Actor, fn func(tx *gor
 			return err
 		}
 		// The admin's event list names no account for these (no user's
-		// row is changed): the detail says who.
+		// row is changed): the detail says who, first, so that the cut
+		// of a long detail (512 characters) takes URIs, not the actor.
 		if actor.StaffID == 0 {
-			detail += ", by the oidc-client command"
+			detail = "by the oidc-client command: " + detail
 		} else {
-			detail += ", by " + ev.Username
+			detail = "by " + ev.Username + ": " + detail
 		}
 		ev.Kind, ev.Detail = kind, detail
 		return models.RecordEvent(tx, ctx, ev)
