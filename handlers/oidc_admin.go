@@ -81,10 +81,11 @@ func clientForm(c *gin.Context) (components.AdminOIDCClientForm, oidcop.NewClien
 	f := components.AdminOIDCClientForm{
 		Name: c.PostForm("name"), RedirectURIs: c.PostForm("redirect_uris"),
 		PostLogoutRedirectURIs: c.PostForm("post_logout_redirect_uris"), AllowedGroups: c.PostForm("allowed_groups"),
-		Public: c.PostForm("public") == "on", SkipConsent: c.PostForm("skip_consent") == "on",
+		BackchannelLogoutURI: c.PostForm("backchannel_logout_uri"),
+		Public:               c.PostForm("public") == "on", SkipConsent: c.PostForm("skip_consent") == "on",
 	}
 	return f, oidcop.NewClient{Name: f.Name, RedirectURIs: lines(f.RedirectURIs), PostLogoutRedirectURIs: lines(f.PostLogoutRedirectURIs),
-		AllowedGroups: lines(f.AllowedGroups), Public: f.Public, SkipConsent: f.SkipConsent}
+		AllowedGroups: lines(f.AllowedGroups), Public: f.Public, SkipConsent: f.SkipConsent, BackchannelLogoutURI: f.BackchannelLogoutURI}
 }
 
 func (h *oidcPages) adminClientAddSubmit(c *gin.Context) {
@@ -112,7 +113,8 @@ func (h *oidcPages) adminClientPage(c *gin.Context) {
 		return
 	}
 	f := components.AdminOIDCClientForm{ClientID: row.ClientID, Name: row.Name, RedirectURIs: row.RedirectURIs,
-		PostLogoutRedirectURIs: row.PostLogoutRedirectURIs, AllowedGroups: row.AllowedGroups, Public: row.Public, SkipConsent: row.SkipConsent}
+		PostLogoutRedirectURIs: row.PostLogoutRedirectURIs, AllowedGroups: row.AllowedGroups, Public: row.Public, SkipConsent: row.SkipConsent,
+		BackchannelLogoutURI: row.BackchannelLogoutURI}
 	h.render(c, http.StatusOK, components.AdminOIDCClientPage(h.page(c, row.Name), f))
 }
 

@@ -925,11 +925,21 @@ func TestOIDCAdminClientPages(t *testing.T) {
 	}
 	// Edit.
 	res = staff.postForm(route.URL(route.AdminOIDCClient, id), url.Values{"name": {"Gitea 2"}, "redirect_uris": {"https://git.example.com/cb"},
-		"skip_consent": {"on"}})
+		"backchannel_logout_uri": {"https://git.example.com/#frag"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	if res.doc(t).Find(`#id_backchannel_logout_uri[aria-invalid="true"]`).Length() != 1 {
+		t.Error("invalid back-channel logout URI not marked")
+	}
+	res = staff.postForm(route.URL(route.AdminOIDCClient, id), url.Values{"name": {"Gitea 2"}, "redirect_uris": {"https://git.example.com/cb"},
+		"skip_consent": {"on"}, "backchannel_logout_uri": {"https://git.example.com/logout/backchannel"}})
 	wantRedirect(t, res, route.URL(route.AdminOIDCClient, id))
 	row, _ := models.OIDCClientByID(ts.db, id)
-	if row.Name != "Gitea 2" || row.RedirectURIs != "https://git.example.com/cb" || !row.SkipConsent {
+	if row.Name != "Gitea 2" || row.RedirectURIs != "https://git.example.com/cb" || !row.SkipConsent ||
+		row.BackchannelLogoutURI != "https://git.example.com/logout/backchannel" {
 		t.Errorf("after edit: %+v", row)
+	}
+	if v := staff.get(route.URL(route.AdminOIDCClient, id)).doc(t).Find(`#id_backchannel_logout_uri`).AttrOr("value", ""); v != row.BackchannelLogoutURI {
+		t.Errorf("edit page shows back-channel logout URI %q", v)
 	}
 	// New secret: the old one stops working.
 	res = staff.postForm(route.URL(route.AdminOIDCClientSecret, id), nil)

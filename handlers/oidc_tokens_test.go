@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -325,4 +326,140 @@ func TestOIDCLostSecretKeySaysSo(t *testing.T) {
 	if got := back.app.core.OIDC.Subject(u.ID); got != sub {
 		t.Errorf("sub after restoring the key: got %q, want %q", got, sub)
 	}
+}
+
+// logoutReceiver is an app's back-channel logout endpoint: it keeps each
+// logout_token POSTed to it, answering 500 to the first fail of them.
+type logoutReceiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	fail   int
+	tokens chan string
+}
+
+func newLogoutReceiver(t *testing.T, fail int) *logoutReceiver {
+	lr := &logoutReceiver{fail: fail, tokens: make(chan string, 16)}
+	lr.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+			http.Error(w, "want a form POST", http.StatusBadRequest)
+			return
+		}
+		lr.mu.Lock()
+		failing := lr.fail > 0
+		lr.fail--
+		lr.mu.Unlock()
+		if failing {
+			http.Error(w, "down for a moment", http.StatusInternalServerError)
+			return
+		}
+		lr.tokens <- r.PostFormValue("logout_token")
+	}))
+	t.Cleanup(lr.Close)
+	return lr
+}
+
+// next waits for the next logout token.
+func (lr *logoutReceiver) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case tok := <-lr.tokens:
+		return tok
+	case <-time.After(10 * time.Second):
+		t.Fatal("no logout token within 10 s")
+		return ""
+	}
+}
+
+// none fails if a logout token arrives within wait.
+func (lr *logoutReceiver) none(t *testing.T, wait time.Duration) {
+	t.Helper()
+	select {
+	case <-lr.tokens:
+		t.Error("an unexpected logout token arrived")
+	case <-time.After(wait):
+	}
+}
+
+// logoutClaims are a logout token's claims the tests read.
+type logoutClaims struct {
+	Sub    string         `json:"sub"`
+	JTI    string         `json:"jti"`
+	Nonce  *string        `json:"nonce"`
+	Events map[string]any `json:"events"`
+}
+
+// verifyLogout checks a logout token as the app would (go-oidc: the
+// signature against the JWKS, issuer, audience, expiry) and returns its
+// claims, failing unless it is a back-channel logout event without a
+// nonce (§2.4).
+func (r *rp) verifyLogout(raw string) logoutClaims {
+	r.t.Helper()
+	tok, err := r.provider.Verifier(&gooidc.Config{ClientID: r.id}).Verify(r.ctx, raw)
+	if err != nil {
+		r.t.Fatalf("verify logout token: %v", err)
+	}
+	var c logoutClaims
+	if err := tok.Claims(&c); err != nil {
+		r.t.Fatal(err)
+	}
+	if _, ok := c.Events["http://schemas.openid.net/event/backchannel-logout"]; !ok || c.Nonce != nil || c.JTI == "" {
+		r.t.Fatalf("logout token claims: %+v", c)
+	}
+	return c
+}
+
+// TestOIDCBackchannelLogout: an app that registered a back-channel
+// logout URI hears, by a signed logout token naming the person's sub,
+// when their sign-ins to it end — sign out everywhere (retried after the
+// app answered 500), "Remove access", account deletion; apps without a
+// URI, or that the person never signed in to, hear nothing. Discovery
+// says back-channel logout is supported, without sessions.
+func TestOIDCBackchannelLogout(t *testing.T) {
+	ts := oidcServer(t)
+	lr := newLogoutReceiver(t, 1)
+	other := newLogoutReceiver(t, 0)
+	scopes := []string{gooidc.ScopeOpenID, "profile"}
+	a := ts.newRP(t, oidcop.NewClient{Name: "Wiki", SkipConsent: true, BackchannelLogoutURI: lr.URL + "/backchannel"}, scopes...)
+	b := ts.newRP(t, oidcop.NewClient{Name: "Chat", SkipConsent: true}, scopes...)
+	ts.newRP(t, oidcop.NewClient{Name: "Unused", SkipConsent: true, BackchannelLogoutURI: other.URL + "/backchannel"}, scopes...)
+	var d struct {
+		Supported bool  `json:"backchannel_logout_supported"`
+		Session   *bool `json:"backchannel_logout_session_supported"`
+	}
+	if err := a.provider.Claims(&d); err != nil || !d.Supported || (d.Session != nil && *d.Session) {
+		t.Errorf("discovery: %+v, %v", d, err)
+	}
+
+	c, _ := ts.signUpAndLogin(t, "carol", "correct horse battery")
+	tok, f := a.signIn(c)
+	sub := a.verify(tok, f).Sub
+	b.signIn(c)
+
+	// Sign out everywhere: the first POST meets a 500, the outbox
+	// retries, the app gets a token for carol.
+	if res := c.postForm(route.URL(route.SessionsRevokeOthers), nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out everywhere: got %d", res.StatusCode)
+	}
+	if got := a.verifyLogout(lr.next(t)); got.Sub != sub {
+		t.Errorf("logout token sub: got %q, want carol's %q", got.Sub, sub)
+	}
+
+	// Remove access on the apps page.
+	a.signIn(c)
+	wantRedirect(t, c.postForm(route.URL(route.AppRemove, a.id), nil), route.URL(route.Apps))
+	if got := a.verifyLogout(lr.next(t)); got.Sub != sub {
+		t.Errorf("remove access: sub %q, want %q", got.Sub, sub)
+	}
+
+	// Deleting the account: the app hears even though the account and
+	// its grants are gone by the time the job runs.
+	a.signIn(c)
+	if res := c.postForm(route.URL(route.Delete), url.Values{"password": {"correct horse battery"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: got %d %.300s", res.StatusCode, res.body)
+	}
+	if got := a.verifyLogout(lr.next(t)); got.Sub != sub {
+		t.Errorf("deletion: sub %q, want %q", got.Sub, sub)
+	}
+	other.none(t, 300*time.Millisecond)
+	lr.none(t, 100*time.Millisecond)
 }

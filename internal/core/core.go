@@ -71,7 +71,7 @@ func New(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg settings.Co
 		Tokens:   models.NewTokens(db),
 		Events:   models.NewEvents(db),
 		Probe:    models.NewProbe(db, ReadyInterval),
-		worker:   newWorker(log, outbox, accounts, cfg),
+		worker:   newWorker(log, outbox, accounts, provider, cfg),
 		cfg:      cfg,
 	}
 }
@@ -132,8 +132,19 @@ func (c *Core) Run(ctx context.Context) {
 
 // newWorker is the outbox worker: cfg's mailer and tuning, its failures
 // counted in cfg's metrics.
-func newWorker(log *slog.Logger, outbox *models.Outbox, accounts *auth.Accounts, cfg settings.Config) *mail.Worker {
+func newWorker(log *slog.Logger, outbox *models.Outbox, accounts *auth.Accounts, provider *oidcop.Provider, cfg settings.Config) *mail.Worker {
 	opts := cfg.Outbox
 	opts.OnFailure = cfg.Metrics.OutboxFailed
-	return mail.NewWorker(outbox, cfg.Mailer, accounts.ProcessResetRequest, cfg.BaseURL, log, opts)
+	jobs := func(ctx context.Context, m *models.OutboxMessage) error {
+		if m.Kind != models.KindOIDCBackchannelLogout {
+			return accounts.ProcessResetRequest(ctx, m)
+		}
+		if provider == nil {
+			// Off (no SECRET_KEY, keys sealed): nothing can sign the
+			// token; retried until the outbox gives up.
+			return errors.New("back-channel logout: the OpenID provider is off")
+		}
+		return provider.BackchannelLogout(ctx, m)
+	}
+	return mail.NewWorker(outbox, cfg.Mailer, jobs, cfg.BaseURL, log, opts)
 }

@@ -172,6 +172,10 @@ func (p *Provider) Apps(ctx context.Context, userID uint) ([]models.OIDCAppInfo,
 func RemoveAccess(ctx context.Context, db *gorm.DB, u *models.User, clientID string) (bool, error) {
 	removed := false
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Queued while the grant still says the app signed u in.
+		if err := models.QueueOIDCBackchannelLogout(tx, u.ID, clientID); err != nil {
+			return err
+		}
 		ok, err := models.DeleteOIDCGrant(tx, u.ID, clientID)
 		if err != nil || !ok {
 			return err
@@ -193,6 +197,9 @@ type NewClient struct {
 	Public                 bool
 	SkipConsent            bool
 	AllowedGroups          []string
+	// BackchannelLogoutURI, optional, is told when a user's sign-ins to
+	// the client end (backchannel.go).
+	BackchannelLogoutURI string
 }
 
 // ClientError lists what is wrong with a client's description, by field.
@@ -200,7 +207,7 @@ type ClientError struct{ Fields map[string]string }
 
 func (e *ClientError) Error() string {
 	var parts []string
-	for _, k := range []string{"name", "redirect_uri", "post_logout_redirect_uri", "allowed_groups"} {
+	for _, k := range []string{"name", "redirect_uri", "post_logout_redirect_uri", "allowed_groups", "backchannel_logout_uri"} {
 		if m, ok := e.Fields[k]; ok {
 			parts = append(parts, k+": "+m)
 		}
@@ -239,6 +246,12 @@ func (n *NewClient) validate() error {
 	}
 	check("redirect_uri", n.RedirectURIs)
 	check("post_logout_redirect_uri", n.PostLogoutRedirectURIs)
+	if n.BackchannelLogoutURI = strings.TrimSpace(n.BackchannelLogoutURI); n.BackchannelLogoutURI != "" {
+		// Gatehouse's server POSTs there: an http(s) URI, no fragment.
+		if msg := checkRedirectURI(n.BackchannelLogoutURI, false); msg != "" {
+			e.Fields["backchannel_logout_uri"] = msg
+		}
+	}
 	for _, g := range n.AllowedGroups {
 		if msg := models.ValidateGroupName(g); msg != "" {
 			e.Fields["allowed_groups"] = msg
@@ -343,6 +356,7 @@ func AddClient(ctx context.Context, db *gorm.DB, actor Actor, n NewClient) (clie
 		ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
 		PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), Public: n.Public,
 		SkipConsent: n.SkipConsent, AllowedGroups: models.JoinLines(n.AllowedGroups),
+		BackchannelLogoutURI: n.BackchannelLogoutURI,
 	}
 	if !n.Public {
 		if clientSecret, err = secret.New(); err != nil {
@@ -384,7 +398,7 @@ func UpdateClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 		next := models.OIDCClient{
 			ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
 			PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), SkipConsent: n.SkipConsent,
-			AllowedGroups: models.JoinLines(n.AllowedGroups),
+			AllowedGroups: models.JoinLines(n.AllowedGroups), BackchannelLogoutURI: n.BackchannelLogoutURI,
 		}
 		var changed []string
 		for _, f := range []struct {
@@ -396,6 +410,7 @@ func UpdateClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 			{"post-logout redirect URIs", cur.PostLogoutRedirectURIs, next.PostLogoutRedirectURIs},
 			{"consent", fmt.Sprint(!cur.SkipConsent), fmt.Sprint(!next.SkipConsent)},
 			{"groups", cur.AllowedGroups, next.AllowedGroups},
+			{"back-channel logout URI", cur.BackchannelLogoutURI, next.BackchannelLogoutURI},
 		} {
 			if f.was != f.now {
 				changed = append(changed, f.what)

@@ -175,6 +175,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	// client_secret in the form is not read there): advertise what works.
 	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
 	d.DeviceAuthorizationEndpoint, d.CheckSessionIframe = "", ""
+	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, false
 	d.RequestParameterSupported = false
 	return jsonMarshal(d)
 }
