@@ -461,5 +461,16 @@ func TestOIDCBackchannelLogout(t *testing.T) {
 		t.Errorf("deletion: sub %q, want %q", got.Sub, sub)
 	}
 	other.none(t, 300*time.Millisecond)
+	// Delivered jobs keep no trace of whom they were about.
+	var kept []models.OutboxMessage
+	ts.db.Where("kind = ?", models.KindOIDCBackchannelLogout).Find(&kept)
+	for _, m := range kept {
+		if m.SentAt != nil && m.Payload != "{}" {
+			t.Errorf("a delivered back-channel job keeps its payload %q", m.Payload)
+		}
+	}
+	if len(kept) != 3 {
+		t.Errorf("%d back-channel jobs, want 3 (one per ending, one app)", len(kept))
+	}
 	lr.none(t, 100*time.Millisecond)
 }

@@ -308,6 +308,11 @@ func (o *Outbox) MarkSent(ctx context.Context, m *OutboxMessage) error {
 		// about the person stays.
 		up["recipient"], up["payload"] = "", "{}"
 	}
+	if m.Kind == KindOIDCBackchannelLogout {
+		// Delivered, it need not say whom it was about (the account may
+		// be deleted).
+		up["payload"] = "{}"
+	}
 	err := o.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := held(tx, m, now).Updates(up)
 		if res.Error != nil || res.RowsAffected == 1 {
