@@ -341,17 +341,31 @@ func clientDetail(clientID, name string) string {
 	return fmt.Sprintf("client %s (%s)", clientID, name)
 }
 
+// newClientID is 22 random base64url characters (132 bits) that do not
+// start with "-": `oidc-client remove -abc…` would read as a flag (one
+// ID in 64 did).
+func newClientID() (string, error) {
+	for {
+		id, err := secret.New()
+		if err != nil {
+			return "", err
+		}
+		if id[0] != '-' {
+			return id[:22], nil
+		}
+	}
+}
+
 // AddClient registers a client and returns its ID and, for confidential
 // clients, its secret — shown once, stored only as a hash.
 func AddClient(ctx context.Context, db *gorm.DB, actor Actor, n NewClient) (clientID, clientSecret string, err error) {
 	if err := n.validate(); err != nil {
 		return "", "", err
 	}
-	id, err := secret.New()
+	clientID, err = newClientID()
 	if err != nil {
 		return "", "", err
 	}
-	clientID = id[:22]
 	row := &models.OIDCClient{
 		ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
 		PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), Public: n.Public,

@@ -16,3 +16,17 @@ func TestAMR(t *testing.T) {
 		}
 	}
 }
+
+// TestClientIDsNeverLookLikeFlags: `gatehouse oidc-client remove ID`
+// must not read an ID as a flag; base64url starts one in 64 with "-".
+func TestClientIDsNeverLookLikeFlags(t *testing.T) {
+	for range 2000 {
+		id, err := newClientID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(id) != 22 || id[0] == '-' {
+			t.Fatalf("client ID %q", id)
+		}
+	}
+}
