@@ -52,6 +52,7 @@ func TestBrowserSignInThroughAnotherGatehouse(t *testing.T) {
 	b.click(`[data-testid="provider-corp"]`)
 	// At A: its login page first (carol is not signed in there).
 	b.waitUntil("A's login page", `location.host === `+js(hostOf(t, idp.baseURL))+` && !!document.querySelector('[data-testid="login-submit"]')`)
+	b.loaded()
 	b.shot("a-login")
 	b.fillLogin("carol", userPassword)
 	b.click(`[data-testid="login-submit"]`)
@@ -60,6 +61,7 @@ func TestBrowserSignInThroughAnotherGatehouse(t *testing.T) {
 	if got := b.text(`[data-testid="consent-title"]`); !strings.Contains(got, "Second site") {
 		t.Fatalf("consent title: got %q, want it to name Second site", got)
 	}
+	b.loaded()
 	b.shot("a-consent")
 	b.click(`[data-testid="consent-allow"]`)
 	// Back at B: the short sign-up form, prefilled from A's claims.
@@ -67,6 +69,7 @@ func TestBrowserSignInThroughAnotherGatehouse(t *testing.T) {
 	if got := b.attr(`#id_username`, "value"); got != "carol" {
 		t.Fatalf("username suggested from A's preferred_username: got %q, want carol", got)
 	}
+	b.loaded()
 	b.shot("b-signup")
 	b.click(`[data-testid="social-signup-submit"]`)
 	b.waitPath("/")
@@ -74,6 +77,7 @@ func TestBrowserSignInThroughAnotherGatehouse(t *testing.T) {
 	b.waitText(`[data-testid="profile-username"]`, "carol")
 	b.open(sessionsPath)
 	b.waitText(`[data-testid="session-method"]`, "with Corp SSO")
+	b.loaded()
 	b.shot("b-sessions")
 
 	// Signed out at B, still signed in at A with consent given: one
