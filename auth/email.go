@@ -229,11 +229,16 @@ func (a *Accounts) ConfirmEmail(ctx context.Context, hash, sessionID string) (*E
 }
 
 // queueVerification queues the verification link for u's address inside
-// tx (its token is issued when it is sent).
-func queueVerification(tx *gorm.DB, u *models.User) error {
-	return models.Enqueue(tx, models.KindEmailVerify, &u.ID, u.Email, map[string]string{
+// tx (its token is issued when it is sent); next, when not "", goes in the
+// link (where a person who came from a protected app goes on to).
+func queueVerification(tx *gorm.DB, u *models.User, next string) error {
+	d := map[string]string{
 		"username": u.Username, "payload": u.Email, "ttl_seconds": strconv.Itoa(int(DefaultEmailLinkTimeout / time.Second)),
-	})
+	}
+	if next != "" {
+		d["next"] = next
+	}
+	return models.Enqueue(tx, models.KindEmailVerify, &u.ID, u.Email, d)
 }
 
 // ResendVerification mails a new verification link to a signed-in user
@@ -254,19 +259,19 @@ func (a *Accounts) ResendVerification(ctx context.Context, u *models.User) error
 		if cur.EmailVerified || !cur.IsActive {
 			return nil
 		}
-		return queueVerification(tx, cur)
+		return queueVerification(tx, cur, "")
 	})
 }
 
 // signupVerification queues the verification link of a new account inside
 // the sign-up transaction (unless EMAIL_VERIFICATION=none) and reports
 // whether the account must confirm before signing in (mandatory).
-func (a *Accounts) signupVerification(tx *gorm.DB, ctx context.Context, u *models.User) (mandatory bool, err error) {
+func (a *Accounts) signupVerification(tx *gorm.DB, ctx context.Context, u *models.User, next string) (mandatory bool, err error) {
 	mode := a.policy.verification()
 	if mode == VerifyNone || u.Email == "" {
 		return false, nil
 	}
-	if err := queueVerification(tx, u); err != nil {
+	if err := queueVerification(tx, u, next); err != nil {
 		return false, err
 	}
 	if mode != VerifyMandatory {
@@ -294,7 +299,7 @@ func (a *Accounts) unverifiedLogin(ctx context.Context, u *models.User) error {
 		if err != nil || !cur.IsActive || cur.EmailVerified {
 			return err
 		}
-		if err := queueVerification(tx, cur); err != nil {
+		if err := queueVerification(tx, cur, ""); err != nil {
 			return err
 		}
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventLoginFailed, cur, nil, "e-mail address not confirmed; a new link was sent"))

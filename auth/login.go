@@ -32,6 +32,8 @@ type LoginResult struct {
 	// Pending means the password was right but a second factor is due:
 	// Session is pending, not signed in (auth/mfa_login.go).
 	Pending bool
+	// Next is where an upstream sign-up goes on to: its flow's next.
+	Next string
 }
 
 // Login checks a username and password as Django's ModelBackend does and

@@ -332,22 +332,33 @@ func NormalizeCode(s string) string {
 	}, s)
 }
 
+// FactorAdded is what setting up a second factor gives: the new set of
+// recovery codes (nil when the user kept theirs), to show once, and the
+// session it was set up in, raised to a two-factor one (Raised false when
+// it already was one, or no session was named).
+type FactorAdded struct {
+	Codes   []string
+	Session models.NewSession
+	Raised  bool
+}
+
 // ActivateTOTP enables the authenticator app set up in state once code is
 // right, in one transaction: the sealed secret is stored (the code's step
 // remembered, so it cannot sign in later), a set of recovery codes is made
-// when the user has none left, and the event and notice are written. The
-// new recovery codes (nil when the user kept theirs) are returned to show
-// once.
-func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, state, code string) ([]string, error) {
+// when the user has none left, the event and notice are written, and the
+// signed-in session s (when named) becomes a two-factor one
+// (raiseSession): its password was confirmed for the set-up page and the
+// app's code was just given, what a step-up asks for.
+func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, s FactorSession, state, code string) (FactorAdded, error) {
 	secret, err := a.openSetup(userID, state)
 	if err != nil {
-		return nil, err
+		return FactorAdded{}, err
 	}
 	step, ok := matchTOTP(secret, NormalizeCode(code), 0, time.Now())
 	if !ok {
-		return nil, ErrWrongCode
+		return FactorAdded{}, ErrWrongCode
 	}
-	var codes []string
+	var out FactorAdded
 	err = a.transaction(ctx, "activate totp", func(tx *gorm.DB) error {
 		u, err := lockUser(tx, userID)
 		if err != nil {
@@ -368,15 +379,21 @@ func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, state, code st
 			Secret: a.mfa.atRest.seal([]byte(secret), userAAD(userID)), LastUsedStep: step, CreatedAt: now}).Error; err != nil {
 			return err
 		}
-		if codes, err = ensureRecoveryCodes(tx, userID); err != nil {
+		if out.Codes, err = ensureRecoveryCodes(tx, userID); err != nil {
+			return err
+		}
+		if out.Session, out.Raised, err = raiseSession(tx, ctx, u, s, a.policy.lifetimes(), AuthPasswordTOTP); err != nil {
 			return err
 		}
 		return factorChanged(tx, ctx, u, nil, "added", "an authenticator app")
 	})
 	if errors.Is(err, ErrTOTPExists) || models.IsUniqueViolation(err) {
-		return nil, ErrTOTPExists
+		return FactorAdded{}, ErrTOTPExists
 	}
-	return codes, err
+	if err != nil {
+		return FactorAdded{}, err
+	}
+	return out, nil
 }
 
 // DeactivateTOTP removes userID's authenticator app. When no factor is

@@ -203,21 +203,22 @@ const PasskeyNameMaxLen = 64
 // FinishPasskeyRegistration verifies the browser's response (JSON of
 // PublicKeyCredential.toJSON()) and stores the passkey named name, in one
 // transaction with its event and notice; a first factor also gets a set of
-// recovery codes, returned to show once.
-func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.User, sessionID, state, name string, response []byte) ([]string, error) {
+// recovery codes, returned to show once. The session s (which the
+// ceremony is bound to) becomes a two-factor one, as after ActivateTOTP.
+func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.User, s FactorSession, state, name string, response []byte) (FactorAdded, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > PasskeyNameMaxLen || validate.CleanText(name) != "" {
-		return nil, &models.ValidationError{Fields: map[string][]string{"name": {"Give the passkey a name of at most 64 characters, such as \u201cLaptop\u201d."}}}
+		return FactorAdded{}, &models.ValidationError{Fields: map[string][]string{"name": {"Give the passkey a name of at most 64 characters, such as \u201cLaptop\u201d."}}}
 	}
-	st, err := a.openCeremony(state, ceremonyRegister, user.ID, sessionID)
+	st, err := a.openCeremony(state, ceremonyRegister, user.ID, s.ID)
 	if err != nil {
-		return nil, err
+		return FactorAdded{}, err
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
 	if err != nil {
-		return nil, ErrPasskeyFailed
+		return FactorAdded{}, ErrPasskeyFailed
 	}
-	var codes []string
+	var out FactorAdded
 	err = a.transaction(ctx, "add passkey", func(tx *gorm.DB) error {
 		u, err := lockUser(tx, user.ID)
 		if err != nil {
@@ -255,15 +256,21 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.U
 			CredentialID: base64.RawURLEncoding.EncodeToString(cred.ID), Credential: string(b), CreatedAt: time.Now().UTC()}).Error; err != nil {
 			return err
 		}
-		if codes, err = ensureRecoveryCodes(tx, u.ID); err != nil {
+		if out.Codes, err = ensureRecoveryCodes(tx, u.ID); err != nil {
+			return err
+		}
+		if out.Session, out.Raised, err = raiseSession(tx, ctx, u, s, a.policy.lifetimes(), AuthPasswordPasskey); err != nil {
 			return err
 		}
 		return factorChanged(tx, ctx, u, nil, "added", "a passkey named \u201c"+name+"\u201d")
 	})
 	if errors.Is(err, ErrPasskeyFailed) || models.IsUniqueViolation(err) {
-		return nil, ErrPasskeyFailed
+		return FactorAdded{}, ErrPasskeyFailed
 	}
-	return codes, err
+	if err != nil {
+		return FactorAdded{}, err
+	}
+	return out, nil
 }
 
 // RemovePasskey deletes userID's passkey id (recovery codes go with the

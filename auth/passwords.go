@@ -373,8 +373,9 @@ func setPassword(tx *gorm.DB, u *models.User, hash string) (int64, error) {
 // (over it the request is silently dropped, so the limit reveals nothing),
 // and a job is queued for the outbox worker, which finds the accounts and
 // mails them (ProcessResetRequest). The answer is the same whether or not
-// an account has the address.
-func (a *Accounts) RequestPasswordReset(ctx context.Context, email, ip string) error {
+// an account has the address. next (checked by the handler, "" for none)
+// goes in the mailed link, for the sign-in after the reset.
+func (a *Accounts) RequestPasswordReset(ctx context.Context, email, ip, next string) error {
 	ipRule := models.NewRule(ScopeResetIP, a.policy.ResetPerIP, models.ThrottleIP(ip))
 	emailRule := models.NewRule(ScopeResetEmail, a.policy.ResetPerEmail, validate.EmailKey(email))
 	var refused *ThrottledError
@@ -403,7 +404,11 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, email, ip string) e
 			return err
 		}
 		ci := models.ClientInfoOf(ctx)
-		return models.Enqueue(tx, models.KindResetRequest, nil, "", map[string]string{"email": email, "ip": ci.IP, "user_agent": models.Truncate(ci.UserAgent, 512)})
+		d := map[string]string{"email": email, "ip": ci.IP, "user_agent": models.Truncate(ci.UserAgent, 512)}
+		if next != "" {
+			d["next"] = next
+		}
+		return models.Enqueue(tx, models.KindResetRequest, nil, "", d)
 	})
 	if err != nil {
 		return err
@@ -442,7 +447,7 @@ func (a *Accounts) ProcessResetRequest(ctx context.Context, job *models.OutboxMe
 			return models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventResetRequested, Detail: "no active account has this address"})
 		}
 		for i := range users {
-			if _, err := a.queueResetMail(tx, ctx, &users[i], nil); err != nil {
+			if _, err := a.queueResetMail(tx, ctx, &users[i], nil, d["next"]); err != nil {
 				return err
 			}
 		}
@@ -463,7 +468,7 @@ func (a *Accounts) AdminRequestReset(ctx context.Context, actorID, targetID uint
 		if t.Email == "" || !t.IsActive {
 			return ErrNotAllowed
 		}
-		queued, err = a.queueResetMail(tx, ctx, t, &actorID)
+		queued, err = a.queueResetMail(tx, ctx, t, &actorID, "")
 		return err
 	})
 	return queued, err
@@ -472,8 +477,8 @@ func (a *Accounts) AdminRequestReset(ctx context.Context, actorID, targetID uint
 // queueResetMail queues a reset mail for u inside tx unless a link mailed
 // (or still queued) within ResetThrottle is unused; the user row is locked
 // first, so two workers cannot both pass the check. It records the event
-// either way.
-func (a *Accounts) queueResetMail(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uint) (bool, error) {
+// either way. next, when not "", goes in the link.
+func (a *Accounts) queueResetMail(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uint, next string) (bool, error) {
 	if _, err := lockUser(tx, u.ID); err != nil {
 		return false, err
 	}
@@ -490,7 +495,11 @@ func (a *Accounts) queueResetMail(tx *gorm.DB, ctx context.Context, u *models.Us
 		return false, models.RecordEvent(tx, ctx, models.UserEvent(models.EventResetRequested, u, actorID, "throttled: an unused link was mailed recently"))
 	}
 	ttl := strconv.FormatInt(int64(a.policy.ResetTimeout/time.Second), 10)
-	if err := models.Enqueue(tx, models.KindPasswordReset, &u.ID, u.Email, map[string]string{"username": u.Username, "ttl_seconds": ttl}); err != nil {
+	d := map[string]string{"username": u.Username, "ttl_seconds": ttl}
+	if next != "" {
+		d["next"] = next
+	}
+	if err := models.Enqueue(tx, models.KindPasswordReset, &u.ID, u.Email, d); err != nil {
 		return false, err
 	}
 	return true, models.RecordEvent(tx, ctx, models.UserEvent(models.EventResetRequested, u, actorID, "link mailed"))

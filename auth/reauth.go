@@ -143,27 +143,79 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 // session's auth_method becomes factor — a step-up, which forward auth's
 // two_factor rules accept.
 func sudoSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID string, life models.Lifetimes, factor string) (models.NewSession, error) {
+	ns, _, err := rotateSession(tx, ctx, u, sessionID, life, factor, true)
+	return ns, err
+}
+
+// FactorSession is the signed-in session a second factor is set up in.
+type FactorSession struct {
+	ID string
+	// ConfirmedWithin (REAUTH_TIMEOUT): the session becomes a two-factor
+	// one only when its password was confirmed this recently.
+	ConfirmedWithin time.Duration
+}
+
+// raiseSession makes the signed-in session s of u a two-factor one after
+// u proved factor in it (a factor just set up: its first code, or the
+// passkey just made), inside tx, when its password was confirmed within
+// s.ConfirmedWithin (as the set-up pages require; checked again here, in
+// the transaction that raises it). The token rotates, the password
+// confirmation keeps its time. raised is false (and nothing changes) when
+// the session already had a second factor, its confirmation is older, or
+// it is no longer there (ended, or moved to a new token by a parallel
+// request): the factor is still added.
+func raiseSession(tx *gorm.DB, ctx context.Context, u *models.User, s FactorSession, life models.Lifetimes, factor string) (ns models.NewSession, raised bool, err error) {
+	if s.ID == "" || s.ConfirmedWithin <= 0 {
+		return models.NewSession{}, false, nil
+	}
+	var fresh int64
+	if err := tx.Model(&models.Session{}).Where("id = ? AND user_id = ? AND reauth_at > ?",
+		s.ID, u.ID, time.Now().UTC().Add(-s.ConfirmedWithin)).Count(&fresh).Error; err != nil {
+		return models.NewSession{}, false, err
+	}
+	if fresh == 0 {
+		return models.NewSession{}, false, nil
+	}
+	ns, raised, err = rotateSession(tx, ctx, u, s.ID, life, factor, false)
+	if errors.Is(err, models.ErrNotFound) {
+		return models.NewSession{}, false, nil
+	}
+	return ns, raised, err
+}
+
+// rotateSession moves sessionID to a new token, raising its auth_method to
+// factor when that is a second factor and the session had none; sudo sets
+// reauth_at to now. Without sudo, a session that needs no raising is left
+// alone (rotated false).
+func rotateSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID string, life models.Lifetimes, factor string, sudo bool) (models.NewSession, bool, error) {
 	var row models.Session
 	if err := tx.Clauses(lockingUpdate).Where("id = ? AND user_id = ?", sessionID, u.ID).Take(&row).Error; err != nil {
-		return models.NewSession{}, models.ErrNotFound
+		return models.NewSession{}, false, models.ErrNotFound
 	}
-	if err := tx.Delete(&models.Session{}, "id = ?", row.ID).Error; err != nil {
-		return models.NewSession{}, err
-	}
-	now := time.Now().UTC()
 	method := row.AuthMethod
 	if IsSecondFactor(factor) && !IsSecondFactor(method) {
 		method = withFirstStep(method, factor) // "oidc:corp" stays named
 	}
+	if !sudo && method == row.AuthMethod {
+		return models.NewSession{}, false, nil
+	}
+	if err := tx.Delete(&models.Session{}, "id = ?", row.ID).Error; err != nil {
+		return models.NewSession{}, false, err
+	}
+	reauthAt := row.ReauthAt
+	if sudo {
+		now := time.Now().UTC()
+		reauthAt = &now
+	}
 	ns, err := models.CreateSession(tx, ctx, models.SessionState{
-		UserID: row.UserID, AuthAt: row.AuthAt, AuthMethod: method, ReauthAt: &now,
+		UserID: row.UserID, AuthAt: row.AuthAt, AuthMethod: method, ReauthAt: reauthAt,
 		Persistent: row.Persistent,
 	}, life)
 	if err != nil {
-		return models.NewSession{}, err
+		return models.NewSession{}, false, err
 	}
 	ns.State.User = u
-	return ns, nil
+	return ns, true, nil
 }
 
 // checkOwnPassword checks a signed-in user's password for a sensitive

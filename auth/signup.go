@@ -17,6 +17,9 @@ type SignupInput struct {
 	// SessionID is the browser's current session row ("" when none); it is
 	// replaced by the new signed-in one.
 	SessionID string
+	// Next is where the account goes once signed in (checked by the
+	// handler); with mandatory verification it rides in the mailed link.
+	Next string
 }
 
 // TakeUsernameCheck counts one username look-up (the live check, or a
@@ -60,7 +63,7 @@ func (a *Accounts) Signup(ctx context.Context, in SignupInput) (*LoginResult, er
 		if err := tx.Create(user).Error; err != nil {
 			return err
 		}
-		if mandatory, err := a.signupVerification(tx, ctx, user); err != nil || mandatory {
+		if mandatory, err := a.signupVerification(tx, ctx, user, in.Next); err != nil || mandatory {
 			out = LoginResult{User: user} // not signed in before confirming (email.go)
 			return err
 		}

@@ -96,7 +96,9 @@ type BeginInput struct {
 	UserID *uint
 	// IP is the client's address, for the limit.
 	IP string
-	// Next is where to go afterwards (a checked local path).
+	// Next is where to go afterwards (checked by the handler: a local
+	// path, or a protected app's URL within SESSION_COOKIE_DOMAIN; at most
+	// 1024 bytes, the column's size).
 	Next string
 }
 
@@ -542,8 +544,8 @@ func (a *Accounts) UpstreamSignup(ctx context.Context, in UpstreamSignupInput) (
 			return err
 		}
 		if !user.EmailVerified {
-			if mandatory, err := a.signupVerification(tx, ctx, user); err != nil || mandatory {
-				out = LoginResult{User: user}
+			if mandatory, err := a.signupVerification(tx, ctx, user, row.Next); err != nil || mandatory {
+				out = LoginResult{User: user, Next: row.Next}
 				return err
 			}
 		}
@@ -551,7 +553,7 @@ func (a *Accounts) UpstreamSignup(ctx context.Context, in UpstreamSignupInput) (
 		if err != nil {
 			return err
 		}
-		out = LoginResult{User: user, Session: ns}
+		out = LoginResult{User: user, Session: ns, Next: row.Next}
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSignup, user, nil, detail))
 	})
 	if err != nil {

@@ -13,6 +13,9 @@ type MFAOverview struct {
 	RecoveryTotal     int
 	RecoveryLow       bool
 	Passkeys          []PasskeyItem
+	// Next is where to go once a factor is set up (checked by the
+	// handler: a local path or a protected app's URL), "" for none.
+	Next string
 }
 
 // Enabled reports whether a second factor is set up.
@@ -32,6 +35,7 @@ type TOTPActivate struct {
 	URI    string
 	QR     string // data:image/png;base64,...
 	State  string
+	Next   string // as MFAOverview.Next
 }
 
 // SecondFactor is the second login step's content.
@@ -49,6 +53,7 @@ type PasskeyAdd struct {
 	State   string
 	// Full: the account has MAX_PASSKEYS passkeys; no add form is shown.
 	Full bool
+	Next string // as MFAOverview.Next
 }
 
 // MFAChangedEmail tells a user a factor was added or removed.

@@ -26,6 +26,7 @@ import (
 	"text/template"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/handlers"
 	"gatehouse/internal/access"
 )
@@ -119,6 +120,7 @@ type proxyConfig struct {
 	Dir                           string
 	Port, GatehousePort, Upstream int
 	Gatehouse                     string // BASE_URL
+	Domain                        string // the apps' parent domain (Caddy's site *.Domain)
 }
 
 func writeTemplate(t *testing.T, name, dst string, v proxyConfig) {
@@ -140,9 +142,15 @@ func writeTemplate(t *testing.T, name, dst string, v proxyConfig) {
 // upstream, asking a for every request, and returns its port.
 func startProxy(t *testing.T, kind string, a *app, upstream *httptest.Server) int {
 	t.Helper()
+	return startProxyFor(t, kind, a, upstream, "example.test")
+}
+
+// startProxyFor is startProxy for apps under domain.
+func startProxyFor(t *testing.T, kind string, a *app, upstream *httptest.Server, domain string) int {
+	t.Helper()
 	dir := t.TempDir()
 	v := proxyConfig{Dir: dir, Port: freePort(t), GatehousePort: a.Server.Listener.Addr().(*net.TCPAddr).Port,
-		Upstream: upstream.Listener.Addr().(*net.TCPAddr).Port, Gatehouse: a.baseURL}
+		Upstream: upstream.Listener.Addr().(*net.TCPAddr).Port, Gatehouse: a.baseURL, Domain: domain}
 	var cmd *exec.Cmd
 	switch kind {
 	case "nginx":
@@ -377,7 +385,7 @@ func TestForwardAuthThroughProxies(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				codes, err := a.accounts.ActivateTOTP(t.Context(), bob.ID, setup.State, codeAt(t, setup.Secret, time.Now()))
+				added, err := a.accounts.ActivateTOTP(t.Context(), bob.ID, auth.FactorSession{}, setup.State, codeAt(t, setup.Secret, time.Now()))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -386,7 +394,7 @@ func TestForwardAuthThroughProxies(t *testing.T) {
 				if r.status != http.StatusFound || r.location != stepUp {
 					t.Fatalf("got %d Location %q, want 302 to %s", r.status, r.location, stepUp)
 				}
-				r = v.do(http.MethodPost, gh+"/accounts/reauthenticate/", url.Values{"password": {userPassword}, "code": {codes[0]}, "next": {target}})
+				r = v.do(http.MethodPost, gh+"/accounts/reauthenticate/", url.Values{"password": {userPassword}, "code": {added.Codes[0]}, "next": {target}})
 				if r.status != http.StatusSeeOther || r.location != target {
 					t.Fatalf("step-up: got %d Location %q, want 303 to %s", r.status, r.location, target)
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 )
 
@@ -46,7 +47,7 @@ func TestBrowserReauthWithTOTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.accounts.ActivateTOTP(context.Background(), u.ID, setup.State, codeAt(t, setup.Secret, time.Now())); err != nil {
+	if _, err := a.accounts.ActivateTOTP(context.Background(), u.ID, auth.FactorSession{}, setup.State, codeAt(t, setup.Secret, time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	a.ageReauth(t, u.ID)

@@ -68,6 +68,9 @@ func taskShotDir(t *testing.T) string {
 // test and step.
 func (b *tab) shot(step string) {
 	b.t.Helper()
+	// A page still loading (or laid out at zero width on a loaded
+	// machine) cannot be captured.
+	b.waitUntil("the page to be laid out for "+step, "document.readyState === 'complete' && document.documentElement.clientWidth > 0")
 	dir := b.shotDir()
 	ctx, cancel := context.WithTimeout(b.ctx, actionTimeout)
 	defer cancel()

@@ -60,7 +60,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 	h.store.SetDomain(cfg.SessionCookieDomain)
 	watchMetrics(log, cfg.Metrics, db, hasher, c.Outbox)
 	a := &App{core: c, h: h, areas: areas{
-		mw:      &middleware{Handler: h},
+		mw:      &middleware{Handler: h, csp: []string{cspFor(cfg.BaseURL, cfg.SessionCookieDomain)}},
 		signIn:  &signInPages{Handler: h, accounts: c.Accounts, tokens: c.Tokens},
 		account: &accountPages{Handler: h, accounts: c.Accounts, events: c.Events},
 		admin:   &adminPages{Handler: h, accounts: c.Accounts, sessions: c.Sessions, events: c.Events, outbox: c.Outbox},

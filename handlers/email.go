@@ -122,13 +122,15 @@ func (h *accountPages) confirmEmailPage(c *gin.Context) {
 	p := h.page(c, "Confirm your e-mail address")
 	p.UnverifiedEmail = ""
 	h.render(c, http.StatusOK, components.ConfirmEmailPage(p, et.Address,
-		et.Purpose == models.PurposeEmailChange, confirmEmailURL(token)))
+		et.Purpose == models.PurposeEmailChange, confirmEmailURL(token), h.checkedNext(c.Query("next"))))
 }
 
 func (h *accountPages) confirmEmailSubmit(c *gin.Context) {
-	if _, _, err := h.decodeForm(c); err != nil {
+	values, _, err := h.decodeForm(c)
+	if err != nil {
 		return
 	}
+	next := h.checkedNext(values.Get("next"))
 	hash, err := models.TokenHash(c.Param("token"))
 	var res *auth.EmailConfirmed
 	st := session(c)
@@ -152,10 +154,10 @@ func (h *accountPages) confirmEmailSubmit(c *gin.Context) {
 		h.flashVisitor(c, "success", "Thank you: %s is confirmed.", res.User.Email)
 	}
 	if u := currentUser(c); u != nil && u.ID == res.User.ID {
-		h.redirect(c, components.ProfilePath)
+		h.redirect(c, h.safeNext(next, components.ProfilePath))
 		return
 	}
-	h.redirect(c, h.cfg.LoginURL)
+	h.redirect(c, withNext(h.cfg.LoginURL, next))
 }
 
 // Messages of e-mail verification.

@@ -19,7 +19,8 @@ package handlers
 //     (on /auth/request: 401 with that Location, as nginx needs). A user
 //     who must give a second factor goes to the re-authentication page
 //     (step-up: the session stays and gains the factor); one without any
-//     factor goes to set one up first.
+//     factor goes to set one up first (/accounts/2fa/?next=…), which
+//     raises the session and leads back (mfa.go).
 //   - A check reads the session (the one hot-path statement) and the
 //     user's groups; it writes nothing. Denials and step-ups are recorded
 //     as security events at most once per user and rule per

@@ -199,6 +199,15 @@ func TestForwardAuth(t *testing.T) {
 		c2.setCookie(ts.h.store.CookieName(), "")
 		wantStatus(t, c2.forward("app.example.test", "/"), http.StatusFound)
 	})
+	t.Run("revoking a session ends its access on the next check", func(t *testing.T) {
+		c4, _ := ts.signUpAndLogin(t, "carl", "a long enough passphrase")
+		c5 := ts.client(t)
+		c5.login("carl", "a long enough passphrase")
+		wantIdentity(t, c4.forward("app.example.test", "/"), "carl", "")
+		wantStatus(t, c5.postForm("/accounts/sessions/revoke-others/", nil), http.StatusSeeOther)
+		wantStatus(t, c4.forward("app.example.test", "/"), http.StatusFound)
+		wantIdentity(t, c5.forward("app.example.test", "/"), "carl", "")
+	})
 	t.Run("deactivation ends access on the next check", func(t *testing.T) {
 		c3, u3 := ts.signUpAndLogin(t, "bob", "a long enough passphrase")
 		wantStatus(t, c3.forward("app.example.test", "/"), http.StatusOK)
@@ -218,8 +227,9 @@ func wantRedirect302(t *testing.T, res *response, want string) {
 }
 
 // TestForwardAuthTwoFactor: two_factor sends a user without a factor to set
-// one up, one with a factor but a password-only session to confirm it
-// (step-up, same session), and lets a session with a second factor in.
+// one up (forward_next_test.go follows that path back), one with a factor
+// but a password-only session to confirm it (step-up, same session), and
+// lets a session with a second factor in.
 func TestForwardAuthTwoFactor(t *testing.T) {
 	ts := newTestServer(t, withRules(t, testRules), withSecretKey, withCookieDomain)
 	ts.createUser(t, "carol", "carol@example.com", "a long enough passphrase")
@@ -230,8 +240,11 @@ func TestForwardAuthTwoFactor(t *testing.T) {
 	wantRedirect302(t, res, "http://example.test/accounts/2fa/?next="+url.QueryEscape(target))
 	wantStatus(t, c.request(target), http.StatusUnauthorized)
 
-	_, codes := activateTOTP(t, c)
-	// Activating a factor does not make this session a two-factor one.
+	// The factor is set up in another browser: this session stays a
+	// password-only one.
+	other := ts.domainClient(t)
+	other.login("carol", "a long enough passphrase")
+	_, codes := activateTOTP(t, other)
 	res = c.forward("secure.example.test", "/dash")
 	wantRedirect302(t, res, "http://example.test/accounts/reauthenticate/?next="+url.QueryEscape(target))
 	// The password alone does not step up.

@@ -72,4 +72,6 @@ type middleware struct {
 	*Handler
 	// xffWarned: see warnUntrustedForwarding.
 	xffWarned atomic.Bool
+	// csp is the Content-Security-Policy of every response (cspFor).
+	csp []string
 }

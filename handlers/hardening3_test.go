@@ -84,6 +84,11 @@ func TestNoFactorsBeforeTheAddressIsConfirmed(t *testing.T) {
 func TestPasskeysCappedPerAccount(t *testing.T) {
 	ts := newTestServer(t, withSecretKey, func(c *Config) { c.MaxPasskeys = 2 })
 	c, u := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	// An authenticator app first: the session is then a two-factor one,
+	// which adding a passkey leaves alone (a first factor's set-up
+	// moves the session to a new token, and the burst's requests
+	// would race that rather than the cap).
+	activateTOTP(t, c)
 	// Prepare six ceremonies before adding any, then post them at once.
 	type prepared struct{ options, state string }
 	var ready []prepared

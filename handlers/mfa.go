@@ -70,6 +70,7 @@ func (h *mfaPages) mfaOverviewPage(c *gin.Context) {
 	if !ok {
 		return
 	}
+	o.Next = h.checkedNext(c.Query("next"))
 	h.render(c, http.StatusOK, components.MFAOverviewPage(h.page(c, "Two-factor authentication"), o))
 }
 
@@ -95,6 +96,7 @@ func (h *mfaPages) totpActivatePage(c *gin.Context) {
 	if h.factorsRefused(c, auth.FactorsAllowed(currentUser(c))) {
 		return
 	}
+	next := h.checkedNext(c.Query("next"))
 	// With an authenticator already set up the page would offer a second
 	// one that cannot be saved: say so on the overview (allauth redirects
 	// too).
@@ -103,7 +105,7 @@ func (h *mfaPages) totpActivatePage(c *gin.Context) {
 		return
 	} else if s.TOTP {
 		h.flash(c, "info", "An authenticator app is already set up.")
-		h.redirect(c, route.URL(route.TwoFactor))
+		h.redirect(c, withNext(route.URL(route.TwoFactor), next))
 		return
 	}
 	setup, err := h.accounts.BeginTOTP(currentUser(c))
@@ -115,16 +117,16 @@ func (h *mfaPages) totpActivatePage(c *gin.Context) {
 		h.dbError(c, "totp setup", err)
 		return
 	}
-	h.renderTOTPActivate(c, http.StatusOK, setup, newForm(nil))
+	h.renderTOTPActivate(c, http.StatusOK, setup, newForm(nil), next)
 }
 
-func (h *mfaPages) renderTOTPActivate(c *gin.Context, status int, setup auth.TOTPSetup, form components.Form) {
+func (h *mfaPages) renderTOTPActivate(c *gin.Context, status int, setup auth.TOTPSetup, form components.Form, next string) {
 	png, err := qrcode.Encode(setup.URI, qrcode.Medium, 256)
 	if err != nil {
 		h.dbError(c, "qr code", err)
 		return
 	}
-	t := components.TOTPActivate{Secret: setup.Secret, URI: setup.URI, State: setup.State,
+	t := components.TOTPActivate{Secret: setup.Secret, URI: setup.URI, State: setup.State, Next: next,
 		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)}
 	p := h.page(c, "Set up an authenticator app")
 	p.Narrow = true
@@ -139,6 +141,7 @@ func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
 	u := currentUser(c)
 	form := newForm(values)
 	state, code := values.Get("state"), values.Get("code")
+	next := h.checkedNext(values.Get("next"))
 	setup, serr := h.accounts.ReopenTOTP(u, state)
 	if errors.Is(serr, auth.ErrMFAUnavailable) {
 		h.mfaUnavailable(c)
@@ -146,7 +149,7 @@ func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
 	}
 	if serr != nil {
 		h.flash(c, "error", "That set-up page expired. Here is a new key: add it to your app again.")
-		h.redirect(c, route.URL(route.TOTPActivate))
+		h.redirect(c, withNext(route.URL(route.TOTPActivate), next))
 		return
 	}
 	switch {
@@ -156,38 +159,54 @@ func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
 		addError(form, "code", requiredError)
 	}
 	if form.HasErrors() {
-		h.renderTOTPActivate(c, http.StatusUnprocessableEntity, setup, form)
+		h.renderTOTPActivate(c, http.StatusUnprocessableEntity, setup, form, next)
 		return
 	}
-	codes, err := h.accounts.ActivateTOTP(c.Request.Context(), u.ID, state, code)
+	added, err := h.accounts.ActivateTOTP(c.Request.Context(), u.ID, h.factorSession(c), state, code)
 	if h.factorsRefused(c, err) {
 		return
 	}
 	switch {
 	case errors.Is(err, auth.ErrWrongCode):
 		addError(form, "code", "That code is not right. Check the app's clock and enter the code it shows now.")
-		h.renderTOTPActivate(c, http.StatusUnprocessableEntity, setup, form)
+		h.renderTOTPActivate(c, http.StatusUnprocessableEntity, setup, form, next)
 		return
 	case errors.Is(err, auth.ErrTOTPExists):
 		h.flash(c, "info", "An authenticator app is already set up.")
-		h.redirect(c, route.URL(route.TwoFactor))
+		h.redirect(c, withNext(route.URL(route.TwoFactor), next))
 		return
 	case err != nil:
 		h.dbError(c, "activate totp", err)
 		return
 	}
+	h.factorAdded(c, added)
 	h.flash(c, "success", "The authenticator app is on: signing in now asks for a code from it.")
-	h.showNewCodes(c, codes)
+	h.showNewCodes(c, added.Codes, next, route.URL(route.TwoFactor))
+}
+
+// factorSession is this request's session as a factor's set-up names it.
+func (h *mfaPages) factorSession(c *gin.Context) auth.FactorSession {
+	return auth.FactorSession{ID: session(c).ID, ConfirmedWithin: h.cfg.ReauthTimeout}
+}
+
+// factorAdded makes the session raised by a factor's set-up this
+// request's (a new token: a capability was added).
+func (h *mfaPages) factorAdded(c *gin.Context, added auth.FactorAdded) {
+	if added.Raised {
+		session(c).Adopt(added.Session)
+		touch(c)
+	}
 }
 
 // showNewCodes shows a new set of recovery codes once (the page is
-// no-store), or goes back to the overview when none were made.
-func (h *mfaPages) showNewCodes(c *gin.Context, codes []string) {
+// no-store; its button leads on to next when there is one), or goes on to
+// next, else to otherwise, when none were made.
+func (h *mfaPages) showNewCodes(c *gin.Context, codes []string, next, otherwise string) {
 	if len(codes) == 0 {
-		h.redirect(c, route.URL(route.TwoFactor))
+		h.redirect(c, h.safeNext(next, otherwise))
 		return
 	}
-	h.render(c, http.StatusOK, components.RecoveryCodesShownPage(h.page(c, "Your recovery codes"), codes))
+	h.render(c, http.StatusOK, components.RecoveryCodesShownPage(h.page(c, "Your recovery codes"), codes, next))
 }
 
 func (h *mfaPages) totpDeactivateSubmit(c *gin.Context) {
@@ -234,15 +253,7 @@ func (h *mfaPages) recoveryCodesGenerateSubmit(c *gin.Context) {
 		return
 	}
 	h.flash(c, "success", "A new set of recovery codes is ready; the old codes no longer work.")
-	h.showNewCodes(c, codes)
-}
-
-// pendingNext is the next parameter of the second step, checked.
-func (h *mfaPages) pendingNext(v string) string {
-	if !h.nextOK(v) {
-		return ""
-	}
-	return v
+	h.showNewCodes(c, codes, "", route.URL(route.TwoFactor))
 }
 
 // expiredSecondStep sends a visitor whose pending login lapsed (or who has
@@ -257,7 +268,7 @@ func (h *mfaPages) expiredSecondStep(c *gin.Context, next string) {
 }
 
 func (h *mfaPages) secondFactorPage(c *gin.Context) {
-	h.renderSecondFactor(c, http.StatusOK, newForm(nil), h.pendingNext(c.Query("next")))
+	h.renderSecondFactor(c, http.StatusOK, newForm(nil), h.checkedNext(c.Query("next")))
 }
 
 // renderSecondFactor shows the second step (with a passkey ceremony when
@@ -291,7 +302,7 @@ func (h *mfaPages) secondFactorSubmit(c *gin.Context) {
 		return
 	}
 	form := newForm(values)
-	next := h.pendingNext(values.Get("next"))
+	next := h.checkedNext(values.Get("next"))
 	code := values.Get("code")
 	switch {
 	case formMsg != "":
@@ -343,7 +354,7 @@ func (h *mfaPages) secondFactorPasskeySubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := h.pendingNext(values.Get("next"))
+	next := h.checkedNext(values.Get("next"))
 	device := h.loginDevice(c)
 	res, err := h.accounts.PasskeySecondFactor(c.Request.Context(), session(c).ID, values.Get("state"), []byte(values.Get("credential")), device)
 	switch {
@@ -386,7 +397,7 @@ func (h *mfaPages) passkeyLoginSubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := h.pendingNext(values.Get("next"))
+	next := h.checkedNext(values.Get("next"))
 	if currentUser(c) != nil {
 		h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 		return
@@ -421,10 +432,10 @@ func (h *mfaPages) passkeyLoginSubmit(c *gin.Context) {
 }
 
 func (h *mfaPages) passkeysPage(c *gin.Context) {
-	h.renderPasskeys(c, http.StatusOK, newForm(nil))
+	h.renderPasskeys(c, http.StatusOK, newForm(nil), h.checkedNext(c.Query("next")))
 }
 
-func (h *mfaPages) renderPasskeys(c *gin.Context, status int, form components.Form) {
+func (h *mfaPages) renderPasskeys(c *gin.Context, status int, form components.Form, next string) {
 	if !h.accounts.PasskeysAvailable() {
 		h.mfaUnavailable(c)
 		return
@@ -438,7 +449,7 @@ func (h *mfaPages) renderPasskeys(c *gin.Context, status int, form components.Fo
 		return
 	}
 	if len(o.Passkeys) >= h.accounts.MaxPasskeys() {
-		h.render(c, status, components.PasskeysPage(h.page(c, "Passkeys"), o.Passkeys, components.PasskeyAdd{Full: true}, form))
+		h.render(c, status, components.PasskeysPage(h.page(c, "Passkeys"), o.Passkeys, components.PasskeyAdd{Full: true, Next: next}, form))
 		return
 	}
 	cer, err := h.accounts.BeginPasskeyRegistration(c.Request.Context(), u, session(c).ID)
@@ -447,7 +458,7 @@ func (h *mfaPages) renderPasskeys(c *gin.Context, status int, form components.Fo
 		return
 	}
 	h.render(c, status, components.PasskeysPage(h.page(c, "Passkeys"), o.Passkeys,
-		components.PasskeyAdd{Options: string(cer.Options), State: cer.State}, form))
+		components.PasskeyAdd{Options: string(cer.Options), State: cer.State, Next: next}, form))
 }
 
 func (h *mfaPages) passkeyAddSubmit(c *gin.Context) {
@@ -456,12 +467,13 @@ func (h *mfaPages) passkeyAddSubmit(c *gin.Context) {
 		return
 	}
 	form := newForm(values, "name")
+	next := h.checkedNext(values.Get("next"))
 	if formMsg != "" {
 		addError(form, "", formMsg)
-		h.renderPasskeys(c, http.StatusUnprocessableEntity, form)
+		h.renderPasskeys(c, http.StatusUnprocessableEntity, form, next)
 		return
 	}
-	codes, err := h.accounts.FinishPasskeyRegistration(c.Request.Context(), currentUser(c), session(c).ID,
+	added, err := h.accounts.FinishPasskeyRegistration(c.Request.Context(), currentUser(c), h.factorSession(c),
 		values.Get("state"), values.Get("name"), []byte(values.Get("credential")))
 	if h.factorsRefused(c, err) {
 		return
@@ -469,22 +481,19 @@ func (h *mfaPages) passkeyAddSubmit(c *gin.Context) {
 	switch {
 	case errors.Is(err, auth.ErrTooManyPasskeys):
 		addError(form, "", "This account has as many passkeys as it may have. Remove one to add another.")
-		h.renderPasskeys(c, http.StatusUnprocessableEntity, form)
+		h.renderPasskeys(c, http.StatusUnprocessableEntity, form, next)
 		return
 	case errors.Is(err, auth.ErrPasskeyFailed), errors.Is(err, auth.ErrMFAUnavailable):
 		addError(form, "", "The passkey could not be added (it did not verify, the page expired, or it is already registered). Try again.")
-		h.renderPasskeys(c, http.StatusUnprocessableEntity, form)
+		h.renderPasskeys(c, http.StatusUnprocessableEntity, form, next)
 		return
 	case err != nil:
-		h.formFailure(c, "add passkey", err, form, "", nil, func(status int) { h.renderPasskeys(c, status, form) })
+		h.formFailure(c, "add passkey", err, form, "", nil, func(status int) { h.renderPasskeys(c, status, form, next) })
 		return
 	}
+	h.factorAdded(c, added)
 	h.flash(c, "success", "Passkey added.")
-	if len(codes) == 0 {
-		h.redirect(c, route.URL(route.Passkeys))
-		return
-	}
-	h.showNewCodes(c, codes)
+	h.showNewCodes(c, added.Codes, next, route.URL(route.Passkeys))
 }
 
 func (h *mfaPages) passkeyRemoveSubmit(c *gin.Context) {

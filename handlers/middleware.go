@@ -24,6 +24,23 @@ const userKey = "gatehouse.user"
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
+// cspFor is the site's policy: contentSecurityPolicy, whose form-action
+// also allows the hosts within SESSION_COOKIE_DOMAIN (any port, the site's
+// scheme) when it is set. Browsers apply form-action to the redirects
+// that follow a form's submission, so with 'self' alone the login form,
+// the passkey sign-in, the second step or a step-up that sends a person
+// back to a protected app would be blocked at the last redirect. Those
+// hosts receive the session cookie anyway.
+func cspFor(baseURL, cookieDomain string) string {
+	scheme, _, ok := strings.Cut(baseURL, "://")
+	d := strings.TrimPrefix(cookieDomain, ".")
+	if cookieDomain == "" || !ok || (scheme != "http" && scheme != "https") || d == "" || !authorityRE.MatchString(d) || strings.Contains(d, ":") {
+		return contentSecurityPolicy
+	}
+	return strings.Replace(contentSecurityPolicy, "form-action 'self'",
+		"form-action 'self' "+scheme+"://"+d+":* "+scheme+"://*."+d+":*", 1)
+}
+
 // hstsValue asks browsers to use https for two years, subdomains included,
 // once the site is served over https (BASE_URL https://…).
 const hstsValue = "max-age=63072000; includeSubDomains"
@@ -40,7 +57,6 @@ var securityHeaderValues = []struct {
 	key string
 	val []string
 }{
-	{"Content-Security-Policy", []string{contentSecurityPolicy}},
 	{"X-Content-Type-Options", []string{"nosniff"}},
 	{"X-Frame-Options", []string{"DENY"}},
 	{"Referrer-Policy", []string{"same-origin"}},
@@ -53,6 +69,7 @@ var hstsHeaderValue = []string{hstsValue}
 // securityHeaders sets the headers every response carries.
 func (h *middleware) securityHeaders(c *gin.Context) {
 	hd := c.Writer.Header()
+	hd["Content-Security-Policy"] = h.csp[:1:1]
 	for _, v := range securityHeaderValues {
 		hd[v.key] = v.val[:1:1]
 	}

@@ -78,6 +78,24 @@ func (h *Handler) nextOK(next string) bool {
 	return isLocalPath(next) || inCookieDomain(next, h.cfg.BaseURL, h.cfg.SessionCookieDomain)
 }
 
+// withNext is path with ?next=next (next already checked), or path alone:
+// the pages between a protected app and a signed-in session (sign-up,
+// reset, confirmation, second-factor set-up) pass on where to go.
+func withNext(path, next string) string {
+	if next == "" {
+		return path
+	}
+	return path + "?next=" + url.QueryEscape(next)
+}
+
+// checkedNext is next when the site follows it, else "".
+func (h *Handler) checkedNext(next string) string {
+	if !h.nextOK(next) {
+		return ""
+	}
+	return next
+}
+
 // authorityRE is the host[:port] an absolute next may name: letters,
 // digits, dots and hyphens only. No user info, no percent-encoding, no
 // backslash, no IP literal brackets: anything a browser could read as

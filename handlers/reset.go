@@ -45,7 +45,7 @@ var (
 func (h *signInPages) passwordResetPage(c *gin.Context) {
 	p := h.page(c, "Password reset")
 	p.Narrow = true
-	h.render(c, http.StatusOK, components.PasswordResetPage(p, newForm(nil)))
+	h.render(c, http.StatusOK, components.PasswordResetPage(p, newForm(nil), h.checkedNext(c.Query("next"))))
 }
 
 func (h *signInPages) passwordResetSubmit(c *gin.Context) {
@@ -54,6 +54,7 @@ func (h *signInPages) passwordResetSubmit(c *gin.Context) {
 		return
 	}
 	form := newForm(values, "email")
+	next := h.checkedNext(values.Get("next"))
 	email := validate.NormalizeEmail(values.Get("email"))
 	switch {
 	case formMsg != "":
@@ -65,23 +66,23 @@ func (h *signInPages) passwordResetSubmit(c *gin.Context) {
 			addError(form, "email", msg)
 		}
 	}
-	show := func(status int) { h.passwordResetForm(c, status, form) }
+	show := func(status int) { h.passwordResetForm(c, status, form, next) }
 	if form.HasErrors() {
 		show(http.StatusUnprocessableEntity)
 		return
 	}
-	if err := h.accounts.RequestPasswordReset(c.Request.Context(), email, c.ClientIP()); err != nil {
+	if err := h.accounts.RequestPasswordReset(c.Request.Context(), email, c.ClientIP(), next); err != nil {
 		h.formFailure(c, "request password reset", err, form, "password reset requests", nil, show)
 		return
 	}
 	h.redirect(c, passwordResetDoneURL)
 }
 
-func (h *signInPages) passwordResetForm(c *gin.Context, status int, form components.Form) {
-	h.formOrPage(c, status, components.PasswordResetForm(form), func() templ.Component {
+func (h *signInPages) passwordResetForm(c *gin.Context, status int, form components.Form, next string) {
+	h.formOrPage(c, status, components.PasswordResetForm(form, next), func() templ.Component {
 		p := h.page(c, "Password reset")
 		p.Narrow = true
-		return components.PasswordResetPage(p, form)
+		return components.PasswordResetPage(p, form, next)
 	})
 }
 
@@ -110,7 +111,7 @@ func (h *signInPages) resetLink(c *gin.Context) {
 	st.ResetHash = hash
 	st.Rotate() // a capability was added: a planted token must not get it
 	touch(c)
-	h.redirect(c, setPasswordURL)
+	h.redirect(c, withNext(setPasswordURL, h.checkedNext(c.Query("next"))))
 }
 
 // invalidResetLink answers a link that is malformed, unknown, expired or
@@ -155,7 +156,7 @@ func (h *signInPages) setPasswordPage(c *gin.Context) {
 	}
 	p := h.page(c, "Enter new password")
 	p.Narrow = true
-	h.render(c, http.StatusOK, components.SetPasswordPage(p, newForm(nil)))
+	h.render(c, http.StatusOK, components.SetPasswordPage(p, newForm(nil), h.checkedNext(c.Query("next"))))
 }
 
 // setPasswordSubmit completes the reset (auth.Accounts.ResetPassword).
@@ -171,7 +172,8 @@ func (h *signInPages) setPasswordSubmit(c *gin.Context) {
 		return
 	}
 	form := newForm(values)
-	show := func(status int) { h.setPasswordForm(c, status, form) }
+	next := h.checkedNext(values.Get("next"))
+	show := func(status int) { h.setPasswordForm(c, status, form, next) }
 	if formMsg != "" {
 		addError(form, "", formMsg)
 		show(http.StatusUnprocessableEntity)
@@ -190,17 +192,17 @@ func (h *signInPages) setPasswordSubmit(c *gin.Context) {
 	st.End()
 	touch(c)
 	c.Set(userKey, (*models.User)(nil))
-	h.redirect(c, resetCompleteURL)
+	h.redirect(c, withNext(resetCompleteURL, next))
 }
 
-func (h *signInPages) setPasswordForm(c *gin.Context, status int, form components.Form) {
-	h.formOrPage(c, status, components.SetPasswordForm(form), func() templ.Component {
+func (h *signInPages) setPasswordForm(c *gin.Context, status int, form components.Form, next string) {
+	h.formOrPage(c, status, components.SetPasswordForm(form, next), func() templ.Component {
 		p := h.page(c, "Enter new password")
 		p.Narrow = true
-		return components.SetPasswordPage(p, form)
+		return components.SetPasswordPage(p, form, next)
 	})
 }
 
 func (h *signInPages) resetCompletePage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.ResetCompletePage(h.page(c, "Password reset complete")))
+	h.render(c, http.StatusOK, components.ResetCompletePage(h.page(c, "Password reset complete"), h.checkedNext(c.Query("next"))))
 }

@@ -85,7 +85,7 @@ func isSignupField(f string) bool {
 func (h *signInPages) signupPage(c *gin.Context) {
 	p := h.page(c, "Sign up")
 	p.Narrow = true
-	h.render(c, http.StatusOK, components.SignupPage(p, newForm(nil)))
+	h.render(c, http.StatusOK, components.SignupPage(p, newForm(nil), h.checkedNext(c.Query("next"))))
 }
 
 // signupValidate is the live check of one field: it answers the field's
@@ -145,7 +145,8 @@ func (h *signInPages) signupSubmit(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	form := newForm(values, "username", "email")
-	show := func(status int) { h.signupForm(c, status, form) }
+	next := h.checkedNext(values.Get("next"))
+	show := func(status int) { h.signupForm(c, status, form, next) }
 	if err := h.accounts.TakeUsernameCheck(ctx, c.ClientIP()); err != nil {
 		h.formFailure(c, "check signup throttle", err, form, "sign-up attempts", nil, show)
 		return
@@ -176,7 +177,7 @@ func (h *signInPages) signupSubmit(c *gin.Context) {
 	}
 	res, err := h.accounts.Signup(ctx, auth.SignupInput{
 		Username: values.Get("username"), Email: values.Get("email"), Password: values.Get("password1"),
-		IP: c.ClientIP(), SessionID: session(c).ID,
+		IP: c.ClientIP(), SessionID: session(c).ID, Next: next,
 	})
 	switch {
 	case errors.Is(err, models.ErrDuplicateUsername):
@@ -193,18 +194,18 @@ func (h *signInPages) signupSubmit(c *gin.Context) {
 	}
 	if res.Session == (models.NewSession{}) { // EMAIL_VERIFICATION=mandatory (email.go)
 		h.flashVisitor(c, "success", signupConfirmFirst, res.User.Email)
-		h.redirect(c, h.cfg.LoginURL)
+		h.redirect(c, withNext(h.cfg.LoginURL, next))
 		return
 	}
 	h.signedIn(c, res)
 	h.flash(c, "success", "Welcome, %s! Your account has been created and you are signed in.", res.User.Username)
-	h.redirect(c, h.cfg.LoginRedirectURL)
+	h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 }
 
-func (h *signInPages) signupForm(c *gin.Context, status int, form components.Form) {
-	h.formOrPage(c, status, components.SignupForm(form), func() templ.Component {
+func (h *signInPages) signupForm(c *gin.Context, status int, form components.Form, next string) {
+	h.formOrPage(c, status, components.SignupForm(form, next), func() templ.Component {
 		p := h.page(c, "Sign up")
 		p.Narrow = true
-		return components.SignupPage(p, form)
+		return components.SignupPage(p, form, next)
 	})
 }

@@ -110,10 +110,7 @@ func (h *socialPages) socialLoginPage(c *gin.Context) {
 	if p == nil {
 		return
 	}
-	next := c.Query("next")
-	if !isLocalPath(next) {
-		next = ""
-	}
+	next := h.flowNext(c.Query("next"))
 	pg := h.page(c, "Sign in with "+p.Config.Name)
 	pg.Narrow = true
 	h.render(c, http.StatusOK, components.SocialContinuePage(pg,
@@ -130,11 +127,20 @@ func (h *socialPages) socialLoginSubmit(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	next := values.Get("next")
-	if !isLocalPath(next) {
-		next = ""
+	h.begin(c, p, auth.BeginInput{Purpose: auth.PurposeLogin, Next: h.flowNext(values.Get("next"))})
+}
+
+// maxFlowNext is the size of social_flows.next.
+const maxFlowNext = 1024
+
+// flowNext is the next a flow keeps: one the site follows (a local path,
+// or a protected app's URL within SESSION_COOKIE_DOMAIN) that fits its
+// column, else "".
+func (h *socialPages) flowNext(next string) string {
+	if len(next) > maxFlowNext || !h.nextOK(next) {
+		return ""
 	}
-	h.begin(c, p, auth.BeginInput{Purpose: auth.PurposeLogin, Next: next})
+	return next
 }
 
 // begin starts a flow and sends the browser to the provider.
@@ -185,7 +191,7 @@ func (h *socialPages) socialCallback(c *gin.Context) {
 		h.clearFlowCookie(c)
 		session(c).Adopt(res.Login.Session)
 		touch(c)
-		h.redirect(c, safeNext(res.Next, route.URL(route.Profile)))
+		h.redirect(c, h.safeNext(res.Next, route.URL(route.Profile)))
 		return
 	case auth.UpstreamSignup:
 		h.redirect(c, route.URL(route.SocialSignup))
@@ -206,7 +212,7 @@ func (h *socialPages) socialCallback(c *gin.Context) {
 	h.signedIn(c, &res.Login)
 	h.rememberDevice(c, device)
 	h.flash(c, "success", "Welcome back, %s!", res.Login.User.Username)
-	h.redirect(c, safeNext(res.Next, h.cfg.LoginRedirectURL))
+	h.redirect(c, h.safeNext(res.Next, h.cfg.LoginRedirectURL))
 }
 
 // socialErrorMessage is what a failed flow tells the person.
@@ -368,15 +374,16 @@ func (h *socialPages) socialSignupSubmit(c *gin.Context) {
 		return
 	}
 	h.clearFlowCookie(c)
+	next := h.flowNext(res.Next)
 	if res.Session == (models.NewSession{}) { // EMAIL_VERIFICATION=mandatory
 		h.flashVisitor(c, "success", signupConfirmFirst, res.User.Email)
-		h.redirect(c, h.cfg.LoginURL)
+		h.redirect(c, withNext(h.cfg.LoginURL, next))
 		return
 	}
 	h.signedIn(c, res)
 	h.rememberDevice(c, device)
 	h.flash(c, "success", "Welcome, %s! Your account has been created and you are signed in.", res.User.Username)
-	h.redirect(c, h.cfg.LoginRedirectURL)
+	h.redirect(c, h.safeNext(next, h.cfg.LoginRedirectURL))
 }
 
 // connectionsPage lists the account's identities (sudo).
@@ -439,7 +446,7 @@ func (h *socialPages) reauthSubmit(c *gin.Context) {
 		return
 	}
 	u := currentUser(c)
-	h.begin(c, p, auth.BeginInput{Purpose: auth.PurposeReauth, UserID: &u.ID, Next: safeNext(values.Get("next"), "")})
+	h.begin(c, p, auth.BeginInput{Purpose: auth.PurposeReauth, UserID: &u.ID, Next: h.flowNext(values.Get("next"))})
 }
 
 // connectSubmit starts connecting a provider to the signed-in account.

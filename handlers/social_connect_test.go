@@ -88,7 +88,7 @@ func TestProviderOnlyAccountKeepsAWayIn(t *testing.T) {
 	ts := newTestServer(t, withProviders(corpProvider(m)))
 	c := ts.client(t)
 	wantRedirect(t, upstreamCallback(t, c, m, mockUser("sub-hana", "hana@corp.example", true, "hana")), route.URL(route.SocialSignup))
-	wantRedirect(t, c.postForm(route.URL(route.SocialSignup), url.Values{"username": {"hana"}, "email": {"hana@corp.example"}}), "/")
+	wantRedirect(t, c.postForm(route.URL(route.SocialSignup), url.Values{"username": {"hana"}, "email": {"hana@corp.example"}}), "/accounts/profile/") // the flow's next
 
 	page := c.get(route.URL(route.Connections))
 	wantStatus(t, page, http.StatusOK)

@@ -161,7 +161,7 @@ func TestUpstreamNewPersonSignsUpWithoutPassword(t *testing.T) {
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	binding := c.cookie("upstream")
 	res = c.postForm(route.URL(route.SocialSignup), url.Values{"username": {"alice"}, "email": {"alice@corp.example"}})
-	wantRedirect(t, res, "/")
+	wantRedirect(t, res, "/accounts/profile/") // the next the button was given
 	if got := signedInAs(t, c); got != "alice" {
 		t.Fatalf("signed in as %q, want alice", got)
 	}

@@ -79,7 +79,7 @@ func TestUpstreamThroughGatehousesOwnProvider(t *testing.T) {
 	if v := form.doc(t).Find(`input[name="email"]`).AttrOr("value", ""); v != "carol@example.com" {
 		t.Fatalf("e-mail from the provider's claims: got %q", v)
 	}
-	wantRedirect(t, c.postForm(route.URL(route.SocialSignup), url.Values{"username": {"carol"}, "email": {"carol@example.com"}}), "/")
+	wantRedirect(t, c.postForm(route.URL(route.SocialSignup), url.Values{"username": {"carol"}, "email": {"carol@example.com"}}), "/accounts/profile/")
 	if got := signedInAs(t, c); got != "carol" {
 		t.Fatalf("signed in at the second site as %q, want carol", got)
 	}

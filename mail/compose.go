@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -25,7 +26,7 @@ var composers = map[string]composer{
 		if err != nil {
 			return Message{}, err
 		}
-		e := components.ResetEmail{Username: d["username"], Link: w.baseURL + route.URL(route.ResetLink, token),
+		e := components.ResetEmail{Username: d["username"], Link: w.baseURL + route.URL(route.ResetLink, token) + nextQuery(d),
 			ValidFor: HumanDuration(ttl), SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "Password reset on Gatehouse", components.ResetEmailText(e), components.ResetEmailHTML(e))
 	},
@@ -78,7 +79,7 @@ var composers = map[string]composer{
 			return Message{}, err
 		}
 		e := components.EmailLinkEmail{Username: d["username"], Address: m.Recipient,
-			Link: w.baseURL + route.URL(route.ConfirmEmail, token), ValidFor: HumanDuration(ttl), SiteURL: w.baseURL}
+			Link: w.baseURL + route.URL(route.ConfirmEmail, token) + nextQuery(d), ValidFor: HumanDuration(ttl), SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "Confirm your Gatehouse e-mail address", components.EmailVerifyText(e), components.EmailVerifyHTML(e))
 	},
 	models.KindEmailChangeRequested: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
@@ -119,4 +120,14 @@ func changedBy(d map[string]string) string {
 		return "the site's staff"
 	}
 	return "you"
+}
+
+// nextQuery is "?next=…" for a link whose payload names where to go
+// afterwards (a person who came from a protected app; the handler that
+// receives the link checks it again), else "".
+func nextQuery(d map[string]string) string {
+	if d["next"] == "" {
+		return ""
+	}
+	return "?next=" + url.QueryEscape(d["next"])
 }

@@ -96,7 +96,7 @@ func TestReloadRulesOnHangup(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		reloadRulesOnHangup(ctx, store, slog.New(slog.NewTextHandler(logs, nil)))
+		reloadRulesOnHangup(ctx, store, slog.New(slog.NewTextHandler(logs, nil)), "")
 	}()
 	defer func() { cancel(); <-done }()
 	hangupUntil := func(what string, ok func() bool) {
@@ -125,5 +125,40 @@ func TestReloadRulesOnHangup(t *testing.T) {
 	hangupUntil("refusal", func() bool { return strings.Contains(logs.String(), "access rules not reloaded") })
 	if n := len(store.Rules().Rules); n != 2 {
 		t.Errorf("after a bad reload: got %d rules, want the 2 in force", n)
+	}
+}
+
+// TestCheckTwoFactorNeedsSecretKey: a two_factor rule (or default policy)
+// without a SECRET_KEY that turns two-factor authentication on is a
+// problem `check` reports with the rule and its line; with the key it is
+// not.
+func TestCheckTwoFactorNeedsSecretKey(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "rules.yml")
+	rules := goodRules + "    - domain: secure.example.test\n      policy: two_factor\n"
+	if err := os.WriteFile(p, []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATABASE_URL": filepath.Join(dir, "a.db"), "ACCESS_RULES": p}
+	if _, err := runCmd(t, env, "", "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, env, "", "check")
+	if err == nil || !strings.Contains(out, "gatehouse.E004: ACCESS_RULES: rule 2 (line 6) is two_factor, but SECRET_KEY is not set") {
+		t.Errorf("check without SECRET_KEY: got %v; output:\n%s", err, out)
+	}
+	env["SECRET_KEY"] = "q3J8vR2mX9pL5tW1zK7nB4cY6hF0dG8s"
+	if out, err := runCmd(t, env, "", "check"); err != nil || strings.Contains(out, "E004") {
+		t.Errorf("check with SECRET_KEY: got %v; output:\n%s", err, out)
+	}
+	r, err := access.Parse([]byte("access_control:\n  default_policy: two_factor\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := twoFactorWithoutKey(r, ""); !strings.HasPrefix(msg, "ACCESS_RULES: default_policy is two_factor") {
+		t.Errorf("default two_factor: got %q", msg)
+	}
+	if msg := twoFactorWithoutKey(access.Default(), ""); msg != "" {
+		t.Errorf("no two_factor: got %q", msg)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"gatehouse/internal/access"
 	"gatehouse/internal/oidcop"
 	"gatehouse/internal/upstream"
 	"gatehouse/models"
@@ -223,7 +224,7 @@ func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer
 		if err := models.CheckSchema(ctx, db); err != nil {
 			problems = append(problems, deployWarning{ID: "gatehouse.E002", Msg: "database schema: " + err.Error()})
 		} else if msg := oidcKeyProblem(ctx, cfg, db); msg != "" {
-			problems = append(problems, deployWarning{ID: "gatehouse.E004", Msg: msg})
+			problems = append(problems, deployWarning{ID: "gatehouse.E005", Msg: msg})
 		}
 		_ = models.Close(db)
 	}
@@ -241,6 +242,9 @@ func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer
 		// Loading it (with the configuration) already checked it.
 		r := cfg.AccessRules.Rules()
 		fmt.Fprintf(stdout, "Access rules: %d rule(s), default_policy %s, from %s.\n", len(r.Rules), r.Default, cfg.AccessRules.Path())
+		if msg := twoFactorWithoutKey(r, cfg.SecretKey); msg != "" {
+			problems = append(problems, deployWarning{ID: "gatehouse.E004", Msg: msg})
+		}
 	}
 	if len(problems) == 0 {
 		fmt.Fprintln(stdout, "System check identified no issues.")
@@ -251,4 +255,26 @@ func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer
 		fmt.Fprintf(stdout, "  %s: %s\n", p.ID, p.Msg)
 	}
 	return errChecksFailed
+}
+
+// twoFactorWithoutKey explains a two_factor policy in rules when SECRET_KEY
+// is too short for two-factor authentication to be on (auth's MFA keys
+// need models.MinSecretKeyLen): nobody could meet it, and everyone it
+// applies to would be sent to set up a factor the site cannot offer. ""
+// when there is none. Not a start-up error: `task dev` runs the example
+// rules without a key.
+func twoFactorWithoutKey(r *access.Rules, secretKey string) string {
+	if len(secretKey) >= models.MinSecretKeyLen {
+		return ""
+	}
+	const why = " is two_factor, but SECRET_KEY is not set (at least %d characters): two-factor authentication is off, so nobody can meet it"
+	for _, rule := range r.Rules {
+		if rule.Policy == access.TwoFactor {
+			return fmt.Sprintf("ACCESS_RULES: rule %d (line %d)"+why, rule.Index+1, rule.Line, models.MinSecretKeyLen)
+		}
+	}
+	if r.Default == access.TwoFactor {
+		return fmt.Sprintf("ACCESS_RULES: default_policy"+why, models.MinSecretKeyLen)
+	}
+	return ""
 }

@@ -133,8 +133,8 @@ func TestCheckOIDCKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := check(env)
-	if err == nil || !strings.Contains(out, "gatehouse.E004") || !strings.Contains(out, keyFile+" is missing") || !strings.Contains(out, "restore") {
-		t.Errorf("key file lost: got %v %q, want E004 naming the missing file", err, out)
+	if err == nil || !strings.Contains(out, "gatehouse.E005") || !strings.Contains(out, keyFile+" is missing") || !strings.Contains(out, "restore") {
+		t.Errorf("key file lost: got %v %q, want E005 naming the missing file", err, out)
 	}
 	if _, err := os.Stat(keyFile); err == nil {
 		t.Error("check made a key file")
@@ -142,11 +142,11 @@ func TestCheckOIDCKeys(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte("another-generated-key-of-more-than-32-characters\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := check(env); err == nil || !strings.Contains(out, "gatehouse.E004") || !strings.Contains(out, "another key than the one in "+keyFile) {
+	if out, err := check(env); err == nil || !strings.Contains(out, "gatehouse.E005") || !strings.Contains(out, "another key than the one in "+keyFile) {
 		t.Errorf("key file replaced: got %v %q", err, out)
 	}
 	set := map[string]string{"DATABASE_URL": dbPath, "HASH_CONCURRENCY": "1", "SECRET_KEY": "a-changed-secret-key-of-more-than-32-characters"}
-	if out, err := check(set); err == nil || !strings.Contains(out, "gatehouse.E004") || !strings.Contains(out, "than the one set") {
+	if out, err := check(set); err == nil || !strings.Contains(out, "gatehouse.E005") || !strings.Contains(out, "than the one set") {
 		t.Errorf("SECRET_KEY changed: got %v %q", err, out)
 	}
 	if err := os.WriteFile(keyFile, orig, 0o600); err != nil {

@@ -408,7 +408,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	// taking requests, Run finishes the mail it holds, then returns.
 	background.Go(func() { app.Run(bg) })
 	if cfg.AccessRules != nil && cfg.AccessRules.Path() != "" {
-		background.Go(func() { reloadRulesOnHangup(bg, cfg.AccessRules, log) })
+		if msg := twoFactorWithoutKey(cfg.AccessRules.Rules(), cfg.SecretKey); msg != "" {
+			log.Warn(msg)
+		}
+		background.Go(func() { reloadRulesOnHangup(bg, cfg.AccessRules, log, cfg.SecretKey) })
 	}
 
 	serveErr := make(chan error, 1)
@@ -438,7 +441,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 
 // reloadRulesOnHangup reloads ACCESS_RULES on each SIGHUP until ctx ends. A
 // bad file keeps the rules in force and says why in the log.
-func reloadRulesOnHangup(ctx context.Context, rules *access.Store, log *slog.Logger) {
+func reloadRulesOnHangup(ctx context.Context, rules *access.Store, log *slog.Logger, secretKey string) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -453,6 +456,9 @@ func reloadRulesOnHangup(ctx context.Context, rules *access.Store, log *slog.Log
 				continue
 			}
 			log.Info("access rules reloaded", "file", rules.Path(), "rules", len(r.Rules), "default_policy", r.Default.String())
+			if msg := twoFactorWithoutKey(r, secretKey); msg != "" {
+				log.Warn(msg)
+			}
 		}
 	}
 }
