@@ -52,6 +52,16 @@ var composers = map[string]composer{
 			IP: d["ip"], SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, "A recovery code was used to sign in to Gatehouse", components.RecoveryCodeUsedEmailText(e), components.RecoveryCodeUsedEmailHTML(e))
 	},
+	models.KindSocialChanged: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
+		e := components.SocialChangedEmail{Username: d["username"], Connected: d["change"] == "connected", Provider: d["provider"],
+			When: humanTime(d["when"]), IP: d["ip"], ConnectionsURL: w.baseURL + route.URL(route.Connections),
+			ResetURL: w.baseURL + route.URL(route.PasswordReset), SiteURL: w.baseURL}
+		subject := "Sign-in through " + e.Provider + " was connected to your Gatehouse account"
+		if !e.Connected {
+			subject = "Sign-in through " + e.Provider + " was disconnected from your Gatehouse account"
+		}
+		return Compose(ctx, m.Recipient, subject, components.SocialChangedEmailText(e), components.SocialChangedEmailHTML(e))
+	},
 	models.KindEmailChangeConfirm: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
 		ttl := linkTTL(d)
 		token, err := w.outbox.PrepareEmailChangeToken(ctx, m, ttl)

@@ -68,6 +68,10 @@ var EventKinds = []EventInfo{
 	{EventOIDCAccessRemoved, "Removed an app's access"},
 	{EventOIDCRevoked, "An app gave up its access"},
 	{EventOIDCTokenReuse, "An app's used code or token came back; its sign-in was revoked"},
+	{EventOIDCClientAdded, "App registered for signing in with Gatehouse"},
+	{EventOIDCClientChanged, "App's sign-in settings changed"},
+	{EventOIDCClientSecret, "App given a new secret"},
+	{EventOIDCClientRemoved, "App removed from signing in with Gatehouse"},
 }
 
 var eventInfo = func() map[EventKind]EventInfo {
@@ -134,6 +138,14 @@ const (
 	// EventOIDCTokenReuse: a spent code or refresh token was presented
 	// again; the family it belongs to was revoked.
 	EventOIDCTokenReuse EventKind = "oidc_token_reuse"
+	// EventOIDCClientAdded, EventOIDCClientChanged, EventOIDCClientSecret
+	// and EventOIDCClientRemoved: staff (the actor) or the oidc-client
+	// command changed which apps may sign people in, where their codes
+	// go, or their secret.
+	EventOIDCClientAdded   EventKind = "oidc_client_added"
+	EventOIDCClientChanged EventKind = "oidc_client_changed"
+	EventOIDCClientSecret  EventKind = "oidc_client_secret_rotated"
+	EventOIDCClientRemoved EventKind = "oidc_client_removed"
 )
 
 // Events of the e-mail flows.

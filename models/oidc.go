@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,9 +28,14 @@ type OIDCClient struct {
 	SkipConsent            bool   `gorm:"not null;default:false"`
 	// AllowedGroups limits who may sign in (any group listed); "" lets
 	// everyone.
-	AllowedGroups string    `gorm:"not null;default:''"`
-	CreatedAt     time.Time `gorm:"not null"`
-	UpdatedAt     time.Time `gorm:"not null"`
+	AllowedGroups string `gorm:"not null;default:''"`
+	// BackchannelLogoutURI, when set, is told (a signed logout token,
+	// OpenID Connect Back-Channel Logout 1.0) when a user's sign-ins to
+	// the client end: sign out everywhere, deactivation, deletion,
+	// "Remove access".
+	BackchannelLogoutURI string    `gorm:"not null;default:''"`
+	CreatedAt            time.Time `gorm:"not null"`
+	UpdatedAt            time.Time `gorm:"not null"`
 }
 
 // Lines splits a one-item-per-line column.
@@ -172,7 +178,8 @@ func CreateOIDCClient(tx *gorm.DB, c *OIDCClient) error {
 func UpdateOIDCClient(tx *gorm.DB, c *OIDCClient) error {
 	res := tx.Model(&OIDCClient{}).Where("client_id = ?", c.ClientID).Updates(map[string]any{
 		"name": c.Name, "redirect_uris": c.RedirectURIs, "post_logout_redirect_uris": c.PostLogoutRedirectURIs,
-		"skip_consent": c.SkipConsent, "allowed_groups": c.AllowedGroups, "updated_at": time.Now().UTC(),
+		"skip_consent": c.SkipConsent, "allowed_groups": c.AllowedGroups, "backchannel_logout_uri": c.BackchannelLogoutURI,
+		"updated_at": time.Now().UTC(),
 	})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound
@@ -237,10 +244,38 @@ func RevokeOIDCGrantTokens(tx *gorm.DB, grantID string) (int64, error) {
 	return res.RowsAffected, dbErr("revoke oidc tokens", res.Error)
 }
 
+// QueueOIDCBackchannelLogout queues, inside tx, a back-channel logout
+// job (KindOIDCBackchannelLogout) for every client with a
+// BackchannelLogoutURI that userID has a grant to (clientID only, when it
+// is not ""). Call it before the grants go.
+func QueueOIDCBackchannelLogout(tx *gorm.DB, userID uint, clientID string) error {
+	q := tx.Model(&OIDCClient{}).Where("backchannel_logout_uri <> '' AND client_id IN (?)",
+		tx.Model(&OIDCGrant{}).Select("client_id").Where("user_id = ?", userID))
+	if clientID != "" {
+		q = q.Where("client_id = ?", clientID)
+	}
+	var ids []string
+	if err := q.Pluck("client_id", &ids).Error; err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := Enqueue(tx, KindOIDCBackchannelLogout, nil, id, map[string]string{
+			"client_id": id, "user_id": strconv.FormatUint(uint64(userID), 10),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RevokeOIDCUserTokens revokes userID's tokens (of clientID when it is
-// not ""): account deletion, deactivation, "sign out everywhere" and
-// "Remove access" call it inside their transactions.
+// not "") and queues the back-channel logouts of those clients: account
+// deletion, deactivation, "sign out everywhere" and "Remove access" call
+// it inside their transactions.
 func RevokeOIDCUserTokens(tx *gorm.DB, userID uint, clientID string) (int64, error) {
+	if err := QueueOIDCBackchannelLogout(tx, userID, clientID); err != nil {
+		return 0, dbErr("queue oidc back-channel logout", err)
+	}
 	q := tx.Model(&OIDCToken{}).Where("user_id = ? AND revoked_at IS NULL", userID)
 	if clientID != "" {
 		q = q.Where("client_id = ?", clientID)

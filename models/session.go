@@ -38,7 +38,7 @@ type Session struct {
 	// AuthAt is when the user proved who they are (login, sign-up);
 	// AuthMethod how.
 	AuthAt     *time.Time
-	AuthMethod string `gorm:"size:32;not null;default:''"`
+	AuthMethod string `gorm:"size:64;not null;default:''"`
 	// ReauthAt is when the user last gave their password in this session
 	// (login, sign-up, password change, re-authentication): sensitive
 	// actions need it recent ("sudo mode").

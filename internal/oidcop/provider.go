@@ -174,8 +174,11 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
-	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+	// op authenticates introspection callers with HTTP Basic only (a
+	// client_secret in the form is not read there): advertise what works.
+	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
 	d.DeviceAuthorizationEndpoint, d.CheckSessionIframe = "", ""
+	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, false
 	d.RequestParameterSupported = false
 	return jsonMarshal(d)
 }
