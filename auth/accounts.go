@@ -85,6 +85,10 @@ type Policy struct {
 	// UpstreamPerIP limits sign-ins through other providers started from
 	// one client address (each stores a flow and may reach the provider).
 	UpstreamPerIP models.Limit
+	// ProviderNames are the other providers' display names by their
+	// method ("oidc:corp" → "Corp SSO"), for the new-browser notice of a
+	// sign-in completed by a second factor after one of them.
+	ProviderNames map[string]string
 }
 
 // MaxPasskeys is the MAX_PASSKEYS cap.

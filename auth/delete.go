@@ -86,8 +86,13 @@ func eraseAccount(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uin
 	if err := tx.Where("user_id = ?", u.ID).Delete(&models.OutboxMessage{}).Error; err != nil {
 		return err
 	}
-	// The apps' tokens and grants (the foreign keys would cascade; saying
-	// it keeps the list of what an account leaves behind in one place).
+	// The apps that asked to hear of it are told (queued while the
+	// grants still say which), then their tokens and grants go (the
+	// foreign keys would cascade; saying it keeps the list of what an
+	// account leaves behind in one place).
+	if err := models.QueueOIDCBackchannelLogout(tx, u.ID, ""); err != nil {
+		return err
+	}
 	for _, m := range []any{&models.OIDCToken{}, &models.OIDCGrant{}, &models.OIDCAuthRequest{}} {
 		if err := tx.Where("user_id = ?", u.ID).Delete(m).Error; err != nil {
 			return err

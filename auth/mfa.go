@@ -27,13 +27,25 @@ const (
 )
 
 // IsSecondFactor reports whether a session's auth_method shows a second
-// factor (forward auth's two_factor policy).
+// factor (forward auth's two_factor policy): a passkey, or a first step
+// (a password, another provider) followed by one.
 func IsSecondFactor(method string) bool {
-	switch method {
-	case AuthPasswordTOTP, AuthPasswordRecovery, AuthPasswordPasskey, AuthPasskey:
+	if method == AuthPasskey {
 		return true
 	}
-	return false
+	first, factor, ok := strings.Cut(method, "+")
+	return ok && first != "" && (factor == "totp" || factor == "recovery" || factor == "passkey")
+}
+
+// withFirstStep is the auth_method of a sign-in whose second step was
+// factor (AuthPasswordTOTP, AuthPasswordRecovery, AuthPasswordPasskey)
+// after the first step first: the factor's own name after a password,
+// "oidc:corp+totp" after another provider, so the session says both.
+func withFirstStep(first, factor string) string {
+	if first == "" || first == models.AuthPassword || first == models.AuthSignup {
+		return factor
+	}
+	return first + "+" + strings.TrimPrefix(factor, models.AuthPassword+"+")
 }
 
 // ScopeSecondFactor is the throttle scope of second-factor codes: keyed by

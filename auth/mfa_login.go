@@ -55,7 +55,7 @@ func (a *Accounts) beginSecondFactor(ctx context.Context, in LoginInput, user *m
 		if err := models.GiveBack(tx, taken, ScopeLoginIP); err != nil {
 			return err
 		}
-		ns, err := a.pendingSession(tx, ctx, in.SessionID, u, in.Remember, "")
+		ns, err := a.pendingSession(tx, ctx, in.SessionID, u, in.Remember, models.AuthPassword, "")
 		out = LoginResult{User: u, Session: ns, Pending: true}
 		return err
 	})
@@ -68,15 +68,18 @@ func (a *Accounts) beginSecondFactor(ctx context.Context, in LoginInput, user *m
 // pendingSession replaces the browser's session sessionID with a new
 // PENDING one for u (not signed in: a second factor is due) that keeps
 // the remember choice, and records the event (detail: how the first step
-// was passed), inside tx. Password and upstream sign-ins share it.
-func (a *Accounts) pendingSession(tx *gorm.DB, ctx context.Context, sessionID string, u *models.User, remember bool, detail string) (models.NewSession, error) {
+// was passed), inside tx. Password and upstream sign-ins share it. first
+// is the first step's method (models.AuthPassword, or the provider's),
+// kept in the pending row's auth_method — not signed in, so it decides
+// nothing — until the second step names both (withFirstStep).
+func (a *Accounts) pendingSession(tx *gorm.DB, ctx context.Context, sessionID string, u *models.User, remember bool, first, detail string) (models.NewSession, error) {
 	if sessionID != "" {
 		if err := tx.Delete(&models.Session{}, "id = ?", sessionID).Error; err != nil {
 			return models.NewSession{}, err
 		}
 	}
 	now := time.Now().UTC()
-	ns, err := models.CreateSession(tx, ctx, models.SessionState{PendingUserID: &u.ID, PendingAt: &now}, a.policy.lifetimes())
+	ns, err := models.CreateSession(tx, ctx, models.SessionState{PendingUserID: &u.ID, PendingAt: &now, AuthMethod: first}, a.policy.lifetimes())
 	if err != nil {
 		return models.NewSession{}, err
 	}
@@ -106,30 +109,36 @@ type SecondFactorResult struct {
 	RecoveryLeft int
 }
 
+// pendingStep is what a pending session remembers of the first step.
+type pendingStep struct {
+	remember bool
+	first    string // its method (pendingSession)
+}
+
 // pendingUser reads the pending session sessionID inside tx and returns
-// its user (active) and the remember choice; ErrSecondFactorExpired when
-// the session is not pending or has lapsed.
-func pendingUser(tx *gorm.DB, sessionID string) (*models.User, bool, error) {
+// its user (active) and the first step; ErrSecondFactorExpired when the
+// session is not pending or has lapsed.
+func pendingUser(tx *gorm.DB, sessionID string) (*models.User, pendingStep, error) {
 	if sessionID == "" {
-		return nil, false, ErrSecondFactorExpired
+		return nil, pendingStep{}, ErrSecondFactorExpired
 	}
 	var row models.Session
-	err := tx.Select("id", "pending_user_id", "pending_at", "pending_remember", "expires_at").
+	err := tx.Select("id", "pending_user_id", "pending_at", "pending_remember", "auth_method", "expires_at").
 		Where("id = ? AND pending_user_id IS NOT NULL AND expires_at > ?", sessionID, time.Now().UTC()).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, false, ErrSecondFactorExpired
+		return nil, pendingStep{}, ErrSecondFactorExpired
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, pendingStep{}, err
 	}
 	if row.PendingAt == nil || time.Since(*row.PendingAt) > models.PendingSecondFactorLifetime {
-		return nil, false, ErrSecondFactorExpired
+		return nil, pendingStep{}, ErrSecondFactorExpired
 	}
 	u, err := lockUser(tx, *row.PendingUserID)
 	if errors.Is(err, models.ErrNotFound) || (err == nil && !u.IsActive) {
-		return nil, false, ErrSecondFactorExpired
+		return nil, pendingStep{}, ErrSecondFactorExpired
 	}
-	return u, row.PendingRemember, err
+	return u, pendingStep{remember: row.PendingRemember, first: row.AuthMethod}, err
 }
 
 // PendingUser returns the user a pending session waits for.
@@ -170,7 +179,7 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 	code := NormalizeCode(in.Code)
 	out := SecondFactorResult{RecoveryLeft: -1}
 	err = a.transaction(ctx, "second factor", func(tx *gorm.DB) error {
-		u, remember, err := pendingUser(tx, in.SessionID)
+		u, pending, err := pendingUser(tx, in.SessionID)
 		if err != nil {
 			return err
 		}
@@ -178,8 +187,8 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 		if err != nil {
 			return err
 		}
-		return a.completeLogin(tx, ctx, signInStep{sessionID: in.SessionID, user: u, method: method, remember: remember,
-			device: in.Device}, rule, &out, left)
+		return a.completeLogin(tx, ctx, signInStep{sessionID: in.SessionID, user: u, method: method, remember: pending.remember,
+			device: in.Device}, pending.first, rule, &out, left)
 	})
 	if errors.Is(err, ErrWrongCode) {
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record wrong code",
@@ -194,9 +203,14 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 // completeLogin is the end of every second step, inside its transaction:
 // the limit reset, last_login set, the pending session replaced by a
 // signed-in one, the event and, after a recovery code, the notice.
-func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, step signInStep, rule models.Rule, out *SecondFactorResult, recoveryLeft int64) error {
+func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, step signInStep, first string, rule models.Rule, out *SecondFactorResult, recoveryLeft int64) error {
 	if err := models.ResetRule(tx, rule); err != nil {
 		return err
+	}
+	recovery := step.method == AuthPasswordRecovery
+	step.method = withFirstStep(first, step.method)
+	if step.via == "" {
+		step.via = a.policy.ProviderNames[first] // "" after a password
 	}
 	step.detail = "second factor: " + step.method
 	ns, err := a.finishSignIn(tx, ctx, step)
@@ -204,7 +218,7 @@ func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, step signInSt
 		return err
 	}
 	out.User, out.Session = step.user, ns
-	if step.method != AuthPasswordRecovery {
+	if !recovery {
 		return nil
 	}
 	out.RecoveryLeft = int(recoveryLeft)

@@ -473,7 +473,7 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 	}
 	out := SecondFactorResult{RecoveryLeft: -1}
 	err = a.transaction(ctx, "passkey second factor", func(tx *gorm.DB) error {
-		pu, remember, err := pendingUser(tx, sessionID)
+		pu, pending, err := pendingUser(tx, sessionID)
 		if err != nil {
 			return err
 		}
@@ -496,7 +496,7 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 			return err
 		}
 		return a.completeLogin(tx, ctx, signInStep{sessionID: sessionID, user: pu, method: AuthPasswordPasskey,
-			remember: remember, device: device}, rule, &out, 0)
+			remember: pending.remember, device: device}, pending.first, rule, &out, 0)
 	})
 	if errors.Is(err, ErrPasskeyFailed) {
 		_ = a.transaction(ctx, "record failed passkey", func(tx *gorm.DB) error {

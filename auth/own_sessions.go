@@ -20,13 +20,15 @@ type SessionInfo struct {
 	Persistent bool
 	// Current marks the session of the request that asked.
 	Current bool
+	// AuthMethod is how it signed in (models.Session.AuthMethod).
+	AuthMethod string
 }
 
 // OwnSessions lists the signed-in, unexpired sessions of userID, newest
 // first; currentID (the asking request's row) is marked Current.
 func (a *Accounts) OwnSessions(ctx context.Context, userID uint, currentID string) ([]SessionInfo, error) {
 	var rows []models.Session
-	err := a.db.WithContext(ctx).Select("id", "user_agent", "ip", "created_at", "last_seen_at", "persistent").
+	err := a.db.WithContext(ctx).Select("id", "user_agent", "ip", "created_at", "last_seen_at", "persistent", "auth_method").
 		Where("user_id = ? AND expires_at > ?", userID, time.Now().UTC()).
 		Order("created_at DESC, id").Find(&rows).Error
 	if err != nil {
@@ -37,7 +39,7 @@ func (a *Accounts) OwnSessions(ctx context.Context, userID uint, currentID strin
 		out = append(out, SessionInfo{
 			PublicID: models.SessionPublicID(r.ID), UserAgent: r.UserAgent, IP: r.IP,
 			CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), Persistent: r.Persistent,
-			Current: r.ID == currentID,
+			Current: r.ID == currentID, AuthMethod: r.AuthMethod,
 		})
 	}
 	return out, nil

@@ -194,7 +194,7 @@ func rotateSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID s
 	}
 	method := row.AuthMethod
 	if IsSecondFactor(factor) && !IsSecondFactor(method) {
-		method = factor
+		method = withFirstStep(method, factor) // "oidc:corp" stays named
 	}
 	if !sudo && method == row.AuthMethod {
 		return models.NewSession{}, false, nil

@@ -293,7 +293,23 @@ func (a *Accounts) attach(tx *gorm.DB, ctx context.Context, p *upstream.Provider
 		}
 		return err
 	}
-	return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSocialConnected, u, nil, p.Config.Name+" ("+p.Method()+")"))
+	if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventSocialConnected, u, nil, p.Config.Name+" ("+p.Method()+")")); err != nil {
+		return err
+	}
+	return socialChanged(tx, ctx, u, "connected", p.Config.Name)
+}
+
+// socialChanged queues the owner's notice of a connected or disconnected
+// provider, inside the change's transaction: a connection is a new way
+// into the account, worth a mail like a new password.
+func socialChanged(tx *gorm.DB, ctx context.Context, u *models.User, change, provider string) error {
+	if u.Email == "" {
+		return nil
+	}
+	return models.Enqueue(tx, models.KindSocialChanged, &u.ID, u.Email, map[string]string{
+		"username": u.Username, "change": change, "provider": provider,
+		"when": time.Now().UTC().Format(time.RFC3339), "ip": models.ClientInfoOf(ctx).IP,
+	})
 }
 
 // upstreamLogin is the login purpose's third step.
@@ -365,7 +381,7 @@ func (a *Accounts) upstreamLogin(ctx context.Context, p *upstream.Provider, in C
 			if err := a.mayEnter(u); err != nil {
 				return err
 			}
-			ns, err := a.pendingSession(tx, ctx, in.SessionID, u, false, detail)
+			ns, err := a.pendingSession(tx, ctx, in.SessionID, u, false, method, detail)
 			out.Outcome, out.Login = UpstreamPending, LoginResult{User: u, Session: ns, Pending: true}
 			return err
 		}
@@ -563,8 +579,10 @@ func HasUsablePassword(hash string) bool {
 // DisconnectIdentity removes identity identityID from userID. The account
 // must keep a way in — a usable password, another identity or a passkey —
 // checked on the locked user row in the transaction that deletes, so two
-// disconnects at once cannot both pass the check.
-func (a *Accounts) DisconnectIdentity(ctx context.Context, userID, identityID uint, providerName string) error {
+// disconnects at once cannot both pass the check. nameOf gives a provider
+// ID's display name for the event and the owner's notice (nil, or "" for
+// a provider no longer configured: the ID is used).
+func (a *Accounts) DisconnectIdentity(ctx context.Context, userID, identityID uint, nameOf func(providerID string) string) error {
 	return a.transaction(ctx, "disconnect identity", func(tx *gorm.DB) error {
 		u, err := lockUser(tx, userID)
 		if err != nil {
@@ -595,7 +613,14 @@ func (a *Accounts) DisconnectIdentity(ctx context.Context, userID, identityID ui
 		if res.RowsAffected != 1 {
 			return models.ErrNotFound
 		}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSocialDisconnected, u, nil, or(providerName, id.Provider)))
+		name := id.Provider
+		if nameOf != nil {
+			name = or(nameOf(id.Provider), id.Provider)
+		}
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventSocialDisconnected, u, nil, name)); err != nil {
+			return err
+		}
+		return socialChanged(tx, ctx, u, "disconnected", name)
 	})
 }
 

@@ -45,7 +45,7 @@ func signInToApp(addr, dsn string, sd *seeded, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, sec, err := oidcop.AddClient(ctx, db, oidcop.NewClient{Name: "Bench", RedirectURIs: []string{oidcBenchRedirect}, SkipConsent: true})
+	id, sec, err := oidcop.AddClient(ctx, db, oidcop.CommandLine, oidcop.NewClient{Name: "Bench", RedirectURIs: []string{oidcBenchRedirect}, SkipConsent: true})
 	models.Close(db)
 	if err != nil {
 		return nil, err

@@ -157,6 +157,8 @@ type AdminSession struct {
 	Browser string
 	// Current: this is the viewer's own current session.
 	Current bool
+	// Method and Provider say how it signed in (as SessionRow's).
+	Method, Provider string
 }
 
 // AdminEvent is one security-log entry on the user page.

@@ -74,7 +74,7 @@ func TestBrowserOAuth2ProxySignsInThroughGatehouse(t *testing.T) {
 
 	proxyAddr := freeAddr(t)
 	proxyURL := "http://" + proxyAddr
-	id, secret, err := oidcop.AddClient(context.Background(), a.db, oidcop.NewClient{
+	id, secret, err := oidcop.AddClient(context.Background(), a.db, oidcop.CommandLine, oidcop.NewClient{
 		Name: "Team wiki", RedirectURIs: []string{proxyURL + "/oauth2/callback"},
 	})
 	if err != nil {

@@ -104,7 +104,7 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	signInOverHTTP(t, a, subject.Username, "wrong password")
 	ops, err := a.accounts.GroupAddByCommand(t.Context(), "operations-"+long, []string{subject.Username, "alice"})
 	// An app with a long name and redirect URI: the admin's client pages.
-	clientID, _, err := oidcop.AddClient(context.Background(), a.db, oidcop.NewClient{Name: "Wide " + long[:40],
+	clientID, _, err := oidcop.AddClient(context.Background(), a.db, oidcop.CommandLine, oidcop.NewClient{Name: "Wide " + long[:40],
 		RedirectURIs: []string{"https://" + long + ".example.com/" + long + "/callback"}})
 	if err != nil {
 		t.Fatal(err)

@@ -210,6 +210,7 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 		d.Sessions = append(d.Sessions, components.AdminSession{
 			PublicID: models.SessionPublicID(s.ID), CreatedAt: s.CreatedAt, LastSeen: s.LastSeenAt,
 			IP: s.IP, UserAgent: s.UserAgent, Browser: components.BrowserOnSystem(ctx, b, sys), Current: s.ID == current,
+			Method: s.AuthMethod, Provider: h.providerName(s.AuthMethod),
 		})
 	}
 	mfa, err := h.accounts.MFAStatus(ctx, target.ID)

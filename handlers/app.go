@@ -69,7 +69,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		social:  &socialPages{Handler: h, accounts: c.Accounts},
 		forward: newForwardAuth(h, c.Accounts, models.NewGroups(db), c.Events),
 		groups:  &groupPages{Handler: h, accounts: c.Accounts, groups: models.NewGroups(db)},
-		oidc:    &oidcPages{Handler: h, provider: c.OIDC, db: db, accounts: c.Accounts},
+		oidc:    &oidcPages{Handler: h, provider: c.OIDC, off: c.OIDCOff, db: db, accounts: c.Accounts},
 	}}
 	a.areas.signIn.loginPlain = newPrerenderedSet(func() templ.Component {
 		return h.loginView(components.Page{LanguageNext: route.URL(route.Login)}, "")

@@ -20,18 +20,18 @@ import (
 
 // newBenchServer is newTestServer logging as production does (info level,
 // so the per-request debug line is skipped), to io.Discard.
-func newBenchServer(b *testing.B) *testServer {
+func newBenchServer(b *testing.B, opts ...func(*Config)) *testServer {
 	b.Helper()
-	ts := newTestServer(b)
+	ts := newTestServer(b, opts...)
 	ts.h.log = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return ts
 }
 
 // benchSession returns a server with one user and that user's session
 // cookie, obtained by logging in through the app.
-func benchSession(b *testing.B) (*testServer, *http.Cookie) {
+func benchSession(b *testing.B, opts ...func(*Config)) (*testServer, *http.Cookie) {
 	b.Helper()
-	ts := newBenchServer(b)
+	ts := newBenchServer(b, opts...)
 	ts.createUser(b, "alice", "alice@example.com", "a long enough passphrase")
 	form := url.Values{"username": {"alice"}, "password": {"a long enough passphrase"}}
 	req := httptest.NewRequest(http.MethodPost, "/accounts/login/", strings.NewReader(form.Encode()))
@@ -118,6 +118,30 @@ func BenchmarkProfileSignedIn(b *testing.B) {
 	req := httptest.NewRequest(http.MethodGet, "/accounts/profile/", nil)
 	req.AddCookie(cookie)
 	serveLoop(b, ts.app.Routes(), req, http.StatusOK, "alice@example.com")
+}
+
+// BenchmarkForwardSignedIn is a reverse proxy's forward-auth check for a
+// signed-in member of a group, allowed by a group rule: the session lookup,
+// the user's groups, the rule decision and the identity headers.
+func BenchmarkForwardSignedIn(b *testing.B) {
+	ts, cookie := benchSession(b, withRules(b, testRules), func(c *Config) {
+		c.TrustedProxies = append(c.TrustedProxies, "192.0.2.1") // httptest.NewRequest's RemoteAddr
+	})
+	if _, err := ts.app.Accounts().GroupAddByCommand(b.Context(), "ops", []string{"alice"}); err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/auth/forward", nil)
+	req.Header.Set("X-Forwarded-Method", "GET")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("X-Forwarded-Host", "ops.internal.test")
+	req.Header.Set("X-Forwarded-Uri", "/dashboard?tab=1")
+	req.AddCookie(cookie)
+	rec := httptest.NewRecorder()
+	ts.app.Routes().ServeHTTP(rec, req)
+	if got := rec.Header().Get("Remote-Groups"); rec.Code != http.StatusOK || got != "ops" {
+		b.Fatalf("forward: got %d with Remote-Groups %q, want 200 with \"ops\"", rec.Code, got)
+	}
+	serveLoop(b, ts.app.Routes(), req, http.StatusOK, "")
 }
 
 // BenchmarkLoadUser is the auth middleware alone: session lookup and user,

@@ -89,7 +89,7 @@ func TestEveryPageIsReachedByLinks(t *testing.T) {
 	_ = adminUser
 	group, err := ts.app.Accounts().GroupAddByCommand(t.Context(), "crawl", []string{"target"})
 	// A registered app: the admin's client page has a row.
-	clientID, _, err := oidcop.AddClient(t.Context(), ts.db, oidcop.NewClient{Name: "Wiki", RedirectURIs: []string{"https://wiki.example/cb"}})
+	clientID, _, err := oidcop.AddClient(t.Context(), ts.db, oidcop.CommandLine, oidcop.NewClient{Name: "Wiki", RedirectURIs: []string{"https://wiki.example/cb"}})
 	if err != nil {
 		t.Fatal(err)
 	}

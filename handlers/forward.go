@@ -21,10 +21,10 @@ package handlers
 //     (step-up: the session stays and gains the factor); one without any
 //     factor goes to set one up first (/accounts/2fa/?next=…), which
 //     raises the session and leads back (mfa.go).
-//   - A check reads the session (the one hot-path statement) and the
-//     user's groups; it writes nothing. Denials and step-ups are recorded
-//     as security events at most once per user and rule per
-//     forwardEventEvery, so a busy app cannot flood the log.
+//   - A check reads the session, its user and the user's groups (one
+//     statement, the session lookup's); it writes nothing. Denials and
+//     step-ups are recorded as security events at most once per user and
+//     rule per forwardEventEvery, so a busy app cannot flood the log.
 
 import (
 	"encoding/json"
@@ -174,13 +174,14 @@ func (h *forwardAuth) check(c *gin.Context, read func(*http.Request) (original, 
 	}
 	user := currentUser(c)
 	var subj *access.Subject
+	groupNames := ""
 	if user != nil {
-		groups, err := h.groups.NamesOf(c.Request.Context(), user.ID)
-		if err != nil {
+		var err error
+		if groupNames, err = h.groupNamesOf(c, user); err != nil {
 			h.dbError(c, "read groups", err)
 			return
 		}
-		subj = &access.Subject{Username: user.Username, Groups: groups}
+		subj = &access.Subject{Username: user.Username, Groups: splitGroupNames(groupNames)}
 	}
 	rules := h.cfg.AccessRules.Rules()
 	d := rules.Decide(access.Request{Host: o.host, Path: o.uri, Method: o.method}, subj)
@@ -224,9 +225,29 @@ func (h *forwardAuth) check(c *gin.Context, read func(*http.Request) (original, 
 		hd.Set("Remote-User", user.Username)
 		hd.Set("Remote-Email", user.Email)
 		hd.Set("Remote-Name", user.Username)
-		hd.Set("Remote-Groups", strings.Join(subj.Groups, ","))
+		hd.Set("Remote-Groups", groupNames)
 		c.Status(http.StatusOK)
 	}
+}
+
+// groupNamesOf returns the signed-in user's group names joined by commas:
+// the session lookup read them in its own statement (no second round
+// trip); NamesOf reads them for a session adopted during the request.
+func (h *forwardAuth) groupNamesOf(c *gin.Context, user *models.User) (string, error) {
+	if st := session(c); st.GroupsRead && st.User == user {
+		return st.GroupNames, nil
+	}
+	groups, err := h.groups.NamesOf(c.Request.Context(), user.ID)
+	return strings.Join(groups, ","), err
+}
+
+// splitGroupNames splits a comma-joined list of group names (no name
+// holds a comma: models.ValidateGroupName).
+func splitGroupNames(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // identityHeaders are the headers an allowed answer carries.

@@ -4,14 +4,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
 	"gatehouse/auth"
 	"gatehouse/internal/access"
+	"gatehouse/internal/route"
 	"gatehouse/models"
 )
 
@@ -34,7 +38,7 @@ access_control:
 `
 
 // withRules writes rules to a file and makes it ACCESS_RULES.
-func withRules(t *testing.T, rules string) func(*Config) {
+func withRules(t testing.TB, rules string) func(*Config) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "rules.yml")
 	if err := os.WriteFile(p, []byte(rules), 0o600); err != nil {
@@ -353,5 +357,47 @@ func TestAbsoluteNext(t *testing.T) {
 			res := c.postForm("/accounts/login/", url.Values{"username": {"dave"}, "password": {"a long enough passphrase"}, "next": {next}})
 			wantRedirect(t, res, want)
 		})
+	}
+}
+
+// TestForwardAuthGroupsFromSessionLookup: on the forward-auth routes the
+// session lookup reads the user's groups itself, and the session every
+// later step sees is that same lookup's (no second lookup, no second
+// query for the groups); other routes do not read them.
+func TestForwardAuthGroupsFromSessionLookup(t *testing.T) {
+	ts := newTestServer(t, withRules(t, testRules))
+	c, _ := ts.signUpAndLogin(t, "alice", "correct horse battery")
+	if _, err := ts.app.Accounts().GroupAddByCommand(t.Context(), "ops", []string{"alice"}); err != nil {
+		t.Fatal(err)
+	}
+	cookie := &http.Cookie{Name: ts.h.store.CookieName(), Value: c.sessionCookie()}
+	if cookie.Value == "" {
+		t.Fatal("no session cookie")
+	}
+	h := ts.app.areas.mw
+	for _, tc := range []struct {
+		pattern    string
+		wantGroups bool
+	}{
+		{route.Pattern(route.ForwardAuth), true},
+		{route.Pattern(route.ForwardRequest), true},
+		{route.Pattern(route.Home), false},
+	} {
+		r := gin.New()
+		var got *models.SessionState
+		r.GET(tc.pattern, h.installSessions(), h.loadUser, func(c *gin.Context) {
+			got = session(c)
+			c.Status(http.StatusNoContent)
+		})
+		req := httptest.NewRequest(http.MethodGet, tc.pattern, nil)
+		req.AddCookie(cookie)
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNoContent || got == nil || !got.SignedIn() {
+			t.Fatalf("%s: got %d, signed in %v", tc.pattern, rec.Code, got != nil && got.SignedIn())
+		}
+		if got.GroupsRead != tc.wantGroups || tc.wantGroups && got.GroupNames != "ops" {
+			t.Errorf("%s: groups %q read %v, want read %v", tc.pattern, got.GroupNames, got.GroupsRead, tc.wantGroups)
+		}
 	}
 }

@@ -137,7 +137,7 @@ func TestFormErrorsKnown(t *testing.T) {
 		{Name: "x", RedirectURIs: []string{"https://a.example/cb"}, AllowedGroups: []string{"a,b"}},
 	}
 	for _, n := range bad {
-		_, _, err := oidcop.AddClient(t.Context(), nil, n)
+		_, _, err := oidcop.AddClient(t.Context(), nil, oidcop.CommandLine, n)
 		var ce *oidcop.ClientError
 		if !errors.As(err, &ce) {
 			t.Fatalf("%+v: got %v, want a ClientError", n, err)

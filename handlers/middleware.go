@@ -13,6 +13,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/internal/dbdeadline"
+	"gatehouse/internal/route"
+	"gatehouse/internal/websession"
 	"gatehouse/metrics"
 	"gatehouse/models"
 )
@@ -163,6 +165,13 @@ func (h *middleware) loadUser(c *gin.Context) {
 		c.Next() // no cookie: anonymous, and no database work
 		return
 	}
+	if p := c.FullPath(); p == forwardAuthPattern || p == forwardRequestPattern {
+		// Forward auth decides on the user's groups: read them in the
+		// session lookup's statement. The request is changed in place
+		// (as gorilla/sessions does): the sessions middleware holds it.
+		r := c.Request
+		*r = *r.WithContext(websession.WithGroups(r.Context()))
+	}
 	if err := h.loadSession(c); err != nil {
 		h.dbError(c, "load session", err)
 		c.Abort()
@@ -184,6 +193,12 @@ func (h *middleware) loadUser(c *gin.Context) {
 	}
 	c.Next()
 }
+
+// The forward-auth routes' patterns (loadUser compares each request's).
+var (
+	forwardAuthPattern    = route.Pattern(route.ForwardAuth)
+	forwardRequestPattern = route.Pattern(route.ForwardRequest)
+)
 
 // currentUser returns the signed-in user, or nil.
 func currentUser(c *gin.Context) *models.User {

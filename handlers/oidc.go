@@ -32,6 +32,7 @@ import (
 type oidcPages struct {
 	*Handler
 	provider *oidcop.Provider // nil without SECRET_KEY: every OIDC URL is 404
+	off      error            // why provider is nil (core.Core.OIDCOff)
 	db       *gorm.DB
 	accounts *auth.Accounts
 }

@@ -28,8 +28,39 @@ func (h *oidcPages) adminClientsPage(c *gin.Context) {
 		view = append(view, components.AdminOIDCClientRow{ClientID: r.ClientID, Name: r.Name, Public: r.Public,
 			SkipConsent: r.SkipConsent, RedirectURIs: models.Lines(r.RedirectURIs)})
 	}
-	h.render(c, http.StatusOK, components.AdminOIDCClientsPage(h.page(c, tr(c, i18n.Message{ID: "nav.account.apps", Other: "Apps"})), view, h.provider != nil))
+	h.render(c, http.StatusOK, components.AdminOIDCClientsPage(h.page(c, tr(c, i18n.Message{ID: "nav.account.apps", Other: "Apps"})), view, h.providerState()))
 }
+
+// providerState is whether the provider runs, for the admin's pages.
+func (h *oidcPages) providerState() components.OIDCProviderState {
+	switch {
+	case h.provider != nil:
+		return components.OIDCProviderOn
+	case errors.Is(h.off, oidcop.ErrKeysSealed):
+		return components.OIDCProviderKeysSealed
+	case h.off == nil || errors.Is(h.off, oidcop.ErrUnavailable):
+		return components.OIDCProviderNoKey
+	default:
+		return components.OIDCProviderFailed
+	}
+}
+
+// clientError answers a refused or failed client change: 403 when the
+// actor lost staff rights meanwhile, 404 for a client removed meanwhile.
+func (h *oidcPages) clientError(c *gin.Context, op string, err error) {
+	switch {
+	case errors.Is(err, oidcop.ErrNotAllowed):
+		h.errorResponse(c, http.StatusForbidden)
+	case errors.Is(err, models.ErrNotFound):
+		h.notFound(c)
+	default:
+		h.dbError(c, op, err)
+	}
+}
+
+// staffActor is the signed-in staff member, as the actor of a client
+// change.
+func staffActor(c *gin.Context) oidcop.Actor { return oidcop.Actor{StaffID: currentUser(c).ID} }
 
 func (h *oidcPages) adminClientAddPage(c *gin.Context) {
 	h.render(c, http.StatusOK, components.AdminOIDCClientPage(h.page(c, tr(c, i18n.Message{ID: "oidcadmin.add", Other: "Add an app"})), components.AdminOIDCClientForm{}))
@@ -51,10 +82,11 @@ func clientForm(c *gin.Context) (components.AdminOIDCClientForm, oidcop.NewClien
 	f := components.AdminOIDCClientForm{
 		Name: c.PostForm("name"), RedirectURIs: c.PostForm("redirect_uris"),
 		PostLogoutRedirectURIs: c.PostForm("post_logout_redirect_uris"), AllowedGroups: c.PostForm("allowed_groups"),
-		Public: c.PostForm("public") == "on", SkipConsent: c.PostForm("skip_consent") == "on",
+		BackchannelLogoutURI: c.PostForm("backchannel_logout_uri"),
+		Public:               c.PostForm("public") == "on", SkipConsent: c.PostForm("skip_consent") == "on",
 	}
 	return f, oidcop.NewClient{Name: f.Name, RedirectURIs: lines(f.RedirectURIs), PostLogoutRedirectURIs: lines(f.PostLogoutRedirectURIs),
-		AllowedGroups: lines(f.AllowedGroups), Public: f.Public, SkipConsent: f.SkipConsent}
+		AllowedGroups: lines(f.AllowedGroups), Public: f.Public, SkipConsent: f.SkipConsent, BackchannelLogoutURI: f.BackchannelLogoutURI}
 }
 
 func (h *oidcPages) adminClientAddSubmit(c *gin.Context) {
@@ -62,7 +94,7 @@ func (h *oidcPages) adminClientAddSubmit(c *gin.Context) {
 		return
 	}
 	f, n := clientForm(c)
-	id, secret, err := oidcop.AddClient(c.Request.Context(), h.db, n)
+	id, secret, err := oidcop.AddClient(c.Request.Context(), h.db, staffActor(c), n)
 	var ce *oidcop.ClientError
 	if errors.As(err, &ce) {
 		f.Errors = ce.Fields
@@ -70,7 +102,7 @@ func (h *oidcPages) adminClientAddSubmit(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		h.dbError(c, "add oidc client", err)
+		h.clientError(c, "add oidc client", err)
 		return
 	}
 	h.render(c, http.StatusOK, components.AdminOIDCSecretPage(h.page(c, tr(c, i18n.Message{ID: "oidcadmin.credentials", Other: "App credentials"})), id, secret))
@@ -82,7 +114,8 @@ func (h *oidcPages) adminClientPage(c *gin.Context) {
 		return
 	}
 	f := components.AdminOIDCClientForm{ClientID: row.ClientID, Name: row.Name, RedirectURIs: row.RedirectURIs,
-		PostLogoutRedirectURIs: row.PostLogoutRedirectURIs, AllowedGroups: row.AllowedGroups, Public: row.Public, SkipConsent: row.SkipConsent}
+		PostLogoutRedirectURIs: row.PostLogoutRedirectURIs, AllowedGroups: row.AllowedGroups, Public: row.Public, SkipConsent: row.SkipConsent,
+		BackchannelLogoutURI: row.BackchannelLogoutURI}
 	h.render(c, http.StatusOK, components.AdminOIDCClientPage(h.page(c, row.Name), f))
 }
 
@@ -115,7 +148,7 @@ func (h *oidcPages) adminClientSubmit(c *gin.Context) {
 	}
 	f, n := clientForm(c)
 	f.ClientID, f.Public = row.ClientID, row.Public
-	err := oidcop.UpdateClient(c.Request.Context(), h.db, row.ClientID, n)
+	err := oidcop.UpdateClient(c.Request.Context(), h.db, staffActor(c), row.ClientID, n)
 	var ce *oidcop.ClientError
 	if errors.As(err, &ce) {
 		f.Errors = ce.Fields
@@ -123,7 +156,7 @@ func (h *oidcPages) adminClientSubmit(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		h.dbError(c, "update oidc client", err)
+		h.clientError(c, "update oidc client", err)
 		return
 	}
 	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.app_saved", Other: "The app was saved."}))
@@ -142,9 +175,9 @@ func (h *oidcPages) adminClientSecretSubmit(c *gin.Context) {
 		h.notFound(c)
 		return
 	}
-	s, err := oidcop.RotateSecret(c.Request.Context(), h.db, row.ClientID)
+	s, err := oidcop.RotateSecret(c.Request.Context(), h.db, staffActor(c), row.ClientID)
 	if err != nil {
-		h.dbError(c, "rotate oidc secret", err)
+		h.clientError(c, "rotate oidc secret", err)
 		return
 	}
 	h.render(c, http.StatusOK, components.AdminOIDCSecretPage(h.page(c, tr(c, i18n.Message{ID: "oidcadmin.credentials", Other: "App credentials"})), row.ClientID, s))
@@ -158,8 +191,8 @@ func (h *oidcPages) adminClientDeleteSubmit(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := oidcop.RemoveClient(c.Request.Context(), h.db, row.ClientID); err != nil && !errors.Is(err, models.ErrNotFound) {
-		h.dbError(c, "remove oidc client", err)
+	if err := oidcop.RemoveClient(c.Request.Context(), h.db, staffActor(c), row.ClientID); err != nil && !errors.Is(err, models.ErrNotFound) {
+		h.clientError(c, "remove oidc client", err)
 		return
 	}
 	h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.app_removed", Other: "The app was removed."}))

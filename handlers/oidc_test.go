@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -68,7 +70,7 @@ func (ts *testServer) newRP(t testing.TB, n oidcop.NewClient, scopes ...string) 
 	if n.RedirectURIs == nil {
 		n.RedirectURIs = []string{rpCallback}
 	}
-	id, secret, err := oidcop.AddClient(context.Background(), ts.db, n)
+	id, secret, err := oidcop.AddClient(context.Background(), ts.db, oidcop.CommandLine, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -737,6 +739,32 @@ func TestOIDCRPInitiatedLogout(t *testing.T) {
 	}
 }
 
+// TestOIDCUserinfoExpiredToken: userinfo answers a live access token (an
+// empty groups claim for a user in no group) and refuses it the moment it
+// has expired, although op's encrypted token itself still decodes.
+func TestOIDCUserinfoExpiredToken(t *testing.T) {
+	ts := oidcServer(t)
+	r := ts.newRP(t, oidcop.NewClient{SkipConsent: true}, gooidc.ScopeOpenID, "email", oidcop.ScopeGroups)
+	c, u := ts.signUpAndLogin(t, "ivan", "correct horse battery")
+	tok, _ := r.signIn(c)
+	info, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	var ic idClaims
+	if err := info.Claims(&ic); err != nil {
+		t.Fatal(err)
+	}
+	if ic.Groups == nil || len(ic.Groups) != 0 {
+		t.Errorf("userinfo for a user in no group: got groups %#v", ic.Groups)
+	}
+	ts.db.Model(&models.OIDCToken{}).Where("user_id = ? AND kind = ?", u.ID, models.OIDCAccess).
+		Update("expires_at", time.Now().UTC().Add(-time.Second))
+	if _, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		t.Error("userinfo with an expired access token works")
+	}
+}
+
 // Deactivating an account ends its apps' tokens; hostile parameters never
 // cause a 500.
 func TestOIDCDeactivatedAndHostile(t *testing.T) {
@@ -924,11 +952,21 @@ func TestOIDCAdminClientPages(t *testing.T) {
 	}
 	// Edit.
 	res = staff.postForm(route.URL(route.AdminOIDCClient, id), url.Values{"name": {"Gitea 2"}, "redirect_uris": {"https://git.example.com/cb"},
-		"skip_consent": {"on"}})
+		"backchannel_logout_uri": {"https://git.example.com/#frag"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	if res.doc(t).Find(`#id_backchannel_logout_uri[aria-invalid="true"]`).Length() != 1 {
+		t.Error("invalid back-channel logout URI not marked")
+	}
+	res = staff.postForm(route.URL(route.AdminOIDCClient, id), url.Values{"name": {"Gitea 2"}, "redirect_uris": {"https://git.example.com/cb"},
+		"skip_consent": {"on"}, "backchannel_logout_uri": {"https://git.example.com/logout/backchannel"}})
 	wantRedirect(t, res, route.URL(route.AdminOIDCClient, id))
 	row, _ := models.OIDCClientByID(ts.db, id)
-	if row.Name != "Gitea 2" || row.RedirectURIs != "https://git.example.com/cb" || !row.SkipConsent {
+	if row.Name != "Gitea 2" || row.RedirectURIs != "https://git.example.com/cb" || !row.SkipConsent ||
+		row.BackchannelLogoutURI != "https://git.example.com/logout/backchannel" {
 		t.Errorf("after edit: %+v", row)
+	}
+	if v := staff.get(route.URL(route.AdminOIDCClient, id)).doc(t).Find(`#id_backchannel_logout_uri`).AttrOr("value", ""); v != row.BackchannelLogoutURI {
+		t.Errorf("edit page shows back-channel logout URI %q", v)
 	}
 	// New secret: the old one stops working.
 	res = staff.postForm(route.URL(route.AdminOIDCClientSecret, id), nil)
@@ -951,6 +989,118 @@ func TestOIDCAdminClientPages(t *testing.T) {
 	if res := user.get(route.URL(route.AdminOIDCClients)); res.StatusCode != http.StatusForbidden {
 		t.Errorf("non-staff: got %d, want 403", res.StatusCode)
 	}
+}
+
+// BenchmarkOIDCUserinfo is a relying party's userinfo request with a live
+// access token (scopes openid, profile, email and groups), through the
+// whole middleware stack in process: the token's and user's row, the
+// user's groups and the JSON answer.
+func BenchmarkOIDCUserinfo(b *testing.B) {
+	ts := oidcServer(b)
+	r := ts.newRP(b, oidcop.NewClient{SkipConsent: true}, gooidc.ScopeOpenID, "profile", "email", oidcop.ScopeGroups)
+	ts.createUser(b, "bench", "bench@example.com", "correct horse battery")
+	if _, err := ts.app.Accounts().GroupAddByCommand(b.Context(), "ops", []string{"bench"}); err != nil {
+		b.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if res, err := c.PostForm(ts.URL+route.URL(route.Login), url.Values{"username": {"bench"}, "password": {"correct horse battery"}}); err != nil || res.StatusCode != http.StatusSeeOther {
+		b.Fatalf("login: %v", err)
+	}
+	f := &flow{state: "s", nonce: "n", verifier: oauth2.GenerateVerifier()}
+	res, err := c.Get(r.authURL(f))
+	for err == nil && (res.StatusCode == http.StatusFound || res.StatusCode == http.StatusSeeOther) {
+		res.Body.Close()
+		loc, _ := res.Request.URL.Parse(res.Header.Get("Location"))
+		if loc.Host != res.Request.URL.Host {
+			break
+		}
+		res, err = c.Get(loc.String())
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	tok, err := r.conf.Exchange(r.ctx, loc.Query().Get("code"), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, route.URL(route.OIDCUserinfo), nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	serveLoop(b, ts.app.Routes(), req, http.StatusOK, `"groups":["ops"]`)
+}
+
+// TestOIDCClientChangesAreEvents: every change to an app in the admin —
+// add, edit, new secret, remove — is a security event naming the staff
+// member and the client, listed under its own kind in /admin/events/; an
+// edit says what changed (a new redirect URI is where codes may go). A
+// staff member demoted since is refused, and nothing is changed or
+// recorded.
+func TestOIDCClientChangesAreEvents(t *testing.T) {
+	ts := oidcServer(t)
+	staff, boss := ts.createAdmin(t, "boss", true, true)
+	// wantListed fails unless /admin/events/?kind=kind lists exactly n
+	// rows, the newest by boss and mentioning every word of want.
+	wantListed := func(kind models.EventKind, n int, want ...string) {
+		t.Helper()
+		res := staff.get(route.URL(route.AdminEvents) + "?kind=" + string(kind))
+		wantStatus(t, res, http.StatusOK)
+		rows := res.doc(t).Find(`[data-testid="event-row"][data-kind="` + string(kind) + `"]`)
+		if rows.Length() != n {
+			t.Fatalf("%s: got %d rows, want %d: %.3000s", kind, rows.Length(), n, res.body)
+		}
+		row := rows.First().Text()
+		for _, w := range append(want, models.EventWords(t.Context(), kind), "boss") {
+			if !strings.Contains(row, w) {
+				t.Errorf("%s: row %q does not mention %q", kind, row, w)
+			}
+		}
+	}
+	res := staff.postForm(route.URL(route.AdminOIDCClientAdd), url.Values{"name": {"Gitea"}, "redirect_uris": {"https://git.example.com/cb"}})
+	wantStatus(t, res, http.StatusOK)
+	id := res.text(t, `[data-testid="oidc-client-id"]`)
+	wantListed(models.EventOIDCClientAdded, 1, id, "Gitea", "https://git.example.com/cb")
+
+	res = staff.postForm(route.URL(route.AdminOIDCClient, id), url.Values{"name": {"Gitea"}, "redirect_uris": {"https://evil.example.net/cb"}})
+	wantRedirect(t, res, route.URL(route.AdminOIDCClient, id))
+	wantListed(models.EventOIDCClientChanged, 1, id, "changed redirect URIs", "https://evil.example.net/cb")
+	res = staff.postForm(route.URL(route.AdminOIDCClient, id), url.Values{"name": {"Gitea"}, "redirect_uris": {"https://evil.example.net/cb"}, "skip_consent": {"on"}})
+	wantRedirect(t, res, route.URL(route.AdminOIDCClient, id))
+	wantListed(models.EventOIDCClientChanged, 2, "changed consent")
+
+	wantStatus(t, staff.postForm(route.URL(route.AdminOIDCClientSecret, id), nil), http.StatusOK)
+	wantListed(models.EventOIDCClientSecret, 1, id)
+
+	wantRedirect(t, staff.postForm(route.URL(route.AdminOIDCClientDelete, id), nil), route.URL(route.AdminOIDCClients))
+	wantListed(models.EventOIDCClientRemoved, 1, id, "Gitea")
+	// The event's actor is the staff member's row, for the admin's links.
+	var e models.AuthEvent
+	if err := ts.db.Where("kind = ?", models.EventOIDCClientRemoved).Take(&e).Error; err != nil || e.ActorID == nil || *e.ActorID != boss.ID {
+		t.Errorf("remove event: %+v, %v; want actor %d", e, err, boss.ID)
+	}
+
+	// Twenty long redirect URIs: the client is added and its event cut
+	// to the column's size, still naming who.
+	var long []string
+	for i := range 20 {
+		long = append(long, fmt.Sprintf("https://app%d.example.com/%s/callback", i, strings.Repeat("x", 300)))
+	}
+	res = staff.postForm(route.URL(route.AdminOIDCClientAdd), url.Values{"name": {"Long"}, "redirect_uris": {strings.Join(long, "\n")}})
+	wantStatus(t, res, http.StatusOK)
+	wantListed(models.EventOIDCClientAdded, 2, "by boss: client "+res.text(t, `[data-testid="oidc-client-id"]`)+" (Long)")
+
+	// A staff member who lost the rights between the page and the
+	// change: refused inside the transaction, nothing written.
+	_, demoted := ts.createAdmin(t, "former", false, false)
+	ctx := context.Background()
+	_, _, err := oidcop.AddClient(ctx, ts.db, oidcop.Actor{StaffID: demoted.ID}, oidcop.NewClient{Name: "Sneaky", RedirectURIs: []string{"https://x.example/cb"}})
+	if !errors.Is(err, oidcop.ErrNotAllowed) {
+		t.Errorf("add by a non-staff actor: got %v, want ErrNotAllowed", err)
+	}
+	if rows, _ := oidcop.Clients(ctx, ts.db); len(rows) != 1 {
+		t.Errorf("a refused add left %d clients, want the one long one", len(rows))
+	}
+	wantListed(models.EventOIDCClientAdded, 2)
 }
 
 // BenchmarkOIDCCodeExchange times the token endpoint's code exchange

@@ -10,6 +10,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
@@ -37,12 +38,25 @@ func (h *accountPages) sessionRows(c *gin.Context) ([]components.SessionRow, boo
 	rows := make([]components.SessionRow, 0, len(list))
 	for _, s := range list {
 		b, sys := models.DescribeAgent(s.UserAgent)
-		rows = append(rows, components.SessionRow{
+		row := components.SessionRow{
 			PublicID: s.PublicID, Browser: components.AgentWord(c.Request.Context(), b), System: components.AgentWord(c.Request.Context(), sys), IP: s.IP,
 			SignedInAt: s.CreatedAt, LastSeen: s.LastSeenAt, Current: s.Current, Remembered: s.Persistent,
-		})
+			Method: s.AuthMethod, Provider: h.providerName(s.AuthMethod),
+		}
+		rows = append(rows, row)
 	}
 	return rows, true
+}
+
+// providerName is the display name of the other provider a session's
+// auth_method names as its first step ("" when none, or no longer
+// configured).
+func (h *Handler) providerName(method string) string {
+	first, _, _ := strings.Cut(method, "+")
+	if p := h.providers.ByMethod(first); p != nil {
+		return p.Config.Name
+	}
+	return ""
 }
 
 // sessionRevokeSubmit ends one of the user's other sessions and says

@@ -477,7 +477,12 @@ func (h *socialPages) disconnectSubmit(c *gin.Context) {
 		return
 	}
 	u := currentUser(c)
-	err = h.accounts.DisconnectIdentity(c.Request.Context(), u.ID, uint(id), "")
+	err = h.accounts.DisconnectIdentity(c.Request.Context(), u.ID, uint(id), func(providerID string) string {
+		if p := h.providers.ByID(providerID); p != nil {
+			return p.Config.Name
+		}
+		return ""
+	})
 	switch {
 	case errors.Is(err, auth.ErrLastWayIn):
 		h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.last_way_in", Other: "This is the only way you can sign in. Set a password or connect another provider first."}))

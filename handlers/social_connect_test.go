@@ -9,6 +9,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/internal/route"
+	"gatehouse/mail/mailtest"
 	"gatehouse/models"
 )
 
@@ -151,7 +152,7 @@ func TestUpstreamNoticeEventsAndAdmin(t *testing.T) {
 
 	b := ts.client(t)
 	wantRedirect(t, upstreamCallback(t, b, m, mockUser("sub-ivan", "ivan@corp.example", true, "ivan")), "/accounts/profile/")
-	msg := srv.Next(t, 10*time.Second)
+	msg := mailAbout(t, srv, "New sign-in")
 	if msg.To[0] != "ivan@example.com" || !strings.Contains(msg.Text, "The sign-in was through Corp SSO.") {
 		t.Fatalf("notice %q to %v:\n%s", msg.Subject, msg.To, msg.Text)
 	}
@@ -263,5 +264,66 @@ func TestConnectNeedsTheSameSignedInAccount(t *testing.T) {
 	}
 	if body := c.get(res.Header.Get("Location")).body; !strings.Contains(body, "not started in this browser") {
 		t.Fatalf("liam is not told: %s", body)
+	}
+}
+
+// mailAbout waits for the next delivered message whose subject contains
+// want, skipping others (a new-device notice), and fails after 10 s.
+func mailAbout(t *testing.T, srv *mailtest.Server, want string) mailtest.Message {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		m := srv.Next(t, time.Until(deadline))
+		if strings.Contains(m.Subject, want) {
+			return m
+		}
+	}
+	t.Fatalf("no mail about %q", want)
+	return mailtest.Message{}
+}
+
+// TestConnectAndDisconnectMailTheOwner: connecting and disconnecting a
+// provider each send the account's owner a notice through the outbox and
+// a real SMTP server — a connection is a new way into the account — with
+// the provider's name, the address it came from and the page to undo it;
+// a connection refused (the identity belongs to another account) sends
+// none.
+func TestConnectAndDisconnectMailTheOwner(t *testing.T) {
+	m := startMockOIDC(t)
+	srv, withMail := withSMTP(t)
+	ts := newTestServer(t, withProviders(corpProvider(m)), withMail)
+	c, _ := ts.signUpAndLogin(t, "frank", "correct horse battery")
+
+	m.QueueUser(mockUser("sub-frank", "frank@corp.example", false, "frank.c"))
+	wantRedirect(t, connectVia(t, c, "corp"), route.URL(route.Connections))
+	msg := mailAbout(t, srv, "connected to")
+	if msg.Subject != "Sign-in through Corp SSO was connected to your Gatehouse account" || len(msg.To) != 1 || msg.To[0] != "frank@example.com" {
+		t.Errorf("connect notice: subject %q to %v", msg.Subject, msg.To)
+	}
+	for _, part := range []string{msg.Text, msg.HTML} {
+		for _, w := range []string{"frank", "Corp SSO", "127.0.0.1", "http://example.test" + route.URL(route.Connections)} {
+			if !strings.Contains(part, w) {
+				t.Errorf("connect notice lacks %q:\n%s", w, part)
+			}
+		}
+	}
+
+	// Another account trying the same identity: refused, no mail.
+	o, _ := ts.signUpAndLogin(t, "grace", "correct horse battery")
+	m.QueueUser(mockUser("sub-frank", "frank@corp.example", false, "frank.c"))
+	wantRedirect(t, connectVia(t, o, "corp"), route.URL(route.Connections))
+
+	page := c.get(route.URL(route.Connections))
+	action, _ := page.doc(t).Find(`[data-testid="connection"] form`).Attr("action")
+	wantRedirect(t, c.postForm(action, nil), route.URL(route.Connections))
+	msg = mailAbout(t, srv, "disconnected from")
+	if msg.Subject != "Sign-in through Corp SSO was disconnected from your Gatehouse account" || msg.To[0] != "frank@example.com" ||
+		!strings.Contains(msg.Text, "Corp SSO") {
+		t.Errorf("disconnect notice: subject %q to %v:\n%s", msg.Subject, msg.To, msg.Text)
+	}
+	var refused int64
+	ts.db.Model(&models.OutboxMessage{}).Where("kind = ? AND recipient = ?", models.KindSocialChanged, "grace@example.com").Count(&refused)
+	if refused != 0 {
+		t.Errorf("the refused connection queued %d notices to grace", refused)
 	}
 }

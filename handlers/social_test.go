@@ -456,7 +456,8 @@ func linkIdentity(t *testing.T, ts *testServer, userID uint, provider, subject s
 // Second factors still apply after an upstream sign-in.
 func TestUpstreamSignInStillAsksSecondFactor(t *testing.T) {
 	m := startMockOIDC(t)
-	ts := newTestServer(t, withProviders(corpProvider(m)), withSecretKey)
+	srv, withMail := withSMTP(t)
+	ts := newTestServer(t, withProviders(corpProvider(m)), withSecretKey, withMail, func(c *Config) { c.NewDeviceNotice = true })
 	c, u := ts.signUpAndLogin(t, "dave", "correct horse battery")
 	secret, _ := activateTOTP(t, c)
 	linkIdentity(t, ts, u.ID, "corp", "sub-dave")
@@ -475,6 +476,30 @@ func TestUpstreamSignInStillAsksSecondFactor(t *testing.T) {
 	if got := signedInAs(t, b); got != "dave" {
 		t.Fatalf("after the code: signed in as %q, want dave", got)
 	}
+	// The session records both steps: the provider and the factor. The
+	// sessions page says so, and so does the sign-in's event.
+	page := b.get(route.URL(route.Sessions))
+	wantStatus(t, page, http.StatusOK)
+	cur := page.doc(t).Find(`[data-testid="own-session-row"]:has([data-testid="session-current"]) [data-testid="session-method"]`).Text()
+	if !strings.Contains(cur, "Corp SSO and an authenticator app") {
+		t.Errorf("sessions page: this session signed in %q, want Corp SSO and an authenticator app", cur)
+	}
+	// The admin's user page says it too.
+	admin, _ := ts.createAdmin(t, "boss", true, true)
+	methods := admin.get(route.URL(route.AdminUser, u.ID)).doc(t).Find(`[data-testid="session-row"] [data-testid="session-method"]`).Text()
+	if !strings.Contains(methods, "with Corp SSO and an authenticator app") {
+		t.Errorf("admin user page: sessions signed in %q", methods)
+	}
+	var signedIn models.AuthEvent
+	if err := ts.db.Where("user_id = ? AND kind = ?", u.ID, models.EventLoginSucceeded).Order("id DESC").Take(&signedIn).Error; err != nil ||
+		!strings.Contains(signedIn.Detail, "oidc:corp+totp") {
+		t.Errorf("sign-in event: %q, %v; want it naming oidc:corp+totp", signedIn.Detail, err)
+	}
+	// The new-browser notice names the provider too, as after a
+	// provider alone.
+	if msg := mailAbout(t, srv, "New sign-in"); !strings.Contains(msg.Text, "The sign-in was through Corp SSO.") {
+		t.Errorf("new-browser notice after the second step does not name the provider:\n%s", msg.Text)
+	}
 }
 
 // The last way in cannot be disconnected, even by two requests at once.
@@ -490,7 +515,7 @@ func TestDisconnectKeepsALastWayIn(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for i, id := range []uint{a.ID, b.ID} {
-			wg.Go(func() { errs[i] = ts.app.Accounts().DisconnectIdentity(context.Background(), u.ID, id, "") })
+			wg.Go(func() { errs[i] = ts.app.Accounts().DisconnectIdentity(context.Background(), u.ID, id, nil) })
 		}
 		wg.Wait()
 		left, err := ts.app.Accounts().Identities(context.Background(), u.ID)
@@ -511,7 +536,7 @@ func TestDisconnectKeepsALastWayIn(t *testing.T) {
 		if last != 1 {
 			t.Fatalf("round %d: %d refusals, want 1", round, last)
 		}
-		if err := ts.app.Accounts().DisconnectIdentity(context.Background(), u.ID, left[0].ID, ""); err != auth.ErrLastWayIn {
+		if err := ts.app.Accounts().DisconnectIdentity(context.Background(), u.ID, left[0].ID, nil); err != auth.ErrLastWayIn {
 			t.Fatalf("round %d: removing the last: %v, want ErrLastWayIn", round, err)
 		}
 		ts.db.Where("user_id = ?", u.ID).Delete(&models.SocialIdentity{})

@@ -31,7 +31,7 @@ func TestUpstreamThroughGatehousesOwnProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	rpBase := "http://" + l.Addr().String()
-	clientID, secret, err := oidcop.AddClient(ctx, idp.db, oidcop.NewClient{
+	clientID, secret, err := oidcop.AddClient(ctx, idp.db, oidcop.CommandLine, oidcop.NewClient{
 		Name: "Second site", RedirectURIs: []string{rpBase + route.URL(route.SocialCallback, "corp")}})
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,12 @@ var composers = map[string]composer{
 			IP: d["ip"], SiteURL: w.baseURL}
 		return Compose(ctx, m.Recipient, locale.T(ctx, i18n.Message{ID: "mail.subject.recovery_code_used", Other: "A recovery code was used to sign in to Gatehouse"}), components.RecoveryCodeUsedEmailText(e), components.RecoveryCodeUsedEmailHTML(e))
 	},
+	models.KindSocialChanged: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
+		e := components.SocialChangedEmail{Username: d["username"], Connected: d["change"] == "connected", Provider: d["provider"],
+			When: humanTime(ctx, d["when"]), IP: d["ip"], ConnectionsURL: w.baseURL + route.URL(route.Connections),
+			ResetURL: w.baseURL + route.URL(route.PasswordReset), SiteURL: w.baseURL}
+		return Compose(ctx, m.Recipient, e.Subject(ctx), components.SocialChangedEmailText(e), components.SocialChangedEmailHTML(e))
+	},
 	models.KindEmailChangeConfirm: func(w *Worker, ctx context.Context, m *models.OutboxMessage, d map[string]string) (Message, error) {
 		ttl := linkTTL(d)
 		token, err := w.outbox.PrepareEmailChangeToken(ctx, m, ttl)

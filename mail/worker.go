@@ -175,7 +175,7 @@ func (w *Worker) process(ctx, hard context.Context, m *models.OutboxMessage) {
 
 	err := w.outbox.CheckRecipient(work, m)
 	if err == nil {
-		if m.Kind == models.KindResetRequest {
+		if models.IsJob(m.Kind) {
 			err = w.jobs(work, m)
 		} else {
 			err = w.send(work, m)

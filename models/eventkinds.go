@@ -75,6 +75,10 @@ var EventKinds = []EventInfo{
 	{EventOIDCAccessRemoved, i18n.Message{ID: "event.oidc_access_removed", Other: "Removed an app's access"}},
 	{EventOIDCRevoked, i18n.Message{ID: "event.oidc_revoked", Other: "An app gave up its access"}},
 	{EventOIDCTokenReuse, i18n.Message{ID: "event.oidc_token_reuse", Other: "An app's used code or token came back; its sign-in was revoked"}},
+	{EventOIDCClientAdded, i18n.Message{ID: "event.oidc_client_added", Other: "App registered for signing in with Gatehouse"}},
+	{EventOIDCClientChanged, i18n.Message{ID: "event.oidc_client_changed", Other: "App's sign-in settings changed"}},
+	{EventOIDCClientSecret, i18n.Message{ID: "event.oidc_client_secret", Other: "App given a new secret"}},
+	{EventOIDCClientRemoved, i18n.Message{ID: "event.oidc_client_removed", Other: "App removed from signing in with Gatehouse"}},
 }
 
 var eventInfo = func() map[EventKind]EventInfo {
@@ -151,6 +155,14 @@ const (
 	// EventOIDCTokenReuse: a spent code or refresh token was presented
 	// again; the family it belongs to was revoked.
 	EventOIDCTokenReuse EventKind = "oidc_token_reuse"
+	// EventOIDCClientAdded, EventOIDCClientChanged, EventOIDCClientSecret
+	// and EventOIDCClientRemoved: staff (the actor) or the oidc-client
+	// command changed which apps may sign people in, where their codes
+	// go, or their secret.
+	EventOIDCClientAdded   EventKind = "oidc_client_added"
+	EventOIDCClientChanged EventKind = "oidc_client_changed"
+	EventOIDCClientSecret  EventKind = "oidc_client_secret_rotated"
+	EventOIDCClientRemoved EventKind = "oidc_client_removed"
 )
 
 // Events of the e-mail flows.

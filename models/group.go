@@ -104,6 +104,18 @@ func GroupByName(tx *gorm.DB, name string) (*Group, error) {
 // namesQuery is NamesOf's statement.
 const namesQuery = "SELECT g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = ? ORDER BY g.name"
 
+// GroupNamesColumn is a subquery giving the names of the groups of the
+// user whose ID is userID (an SQL expression), sorted as NamesOf sorts
+// them and joined by commas (no group name holds one), or NULL for none:
+// the session lookup reads them in its own statement.
+func GroupNamesColumn(db *gorm.DB, userID string) string {
+	agg := "group_concat(g.name, ',' ORDER BY g.name)"
+	if dialectOf(db) == dialectPostgres {
+		agg = "string_agg(g.name, ',' ORDER BY g.name)"
+	}
+	return "(SELECT " + agg + " FROM user_groups ug JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = " + userID + ")"
+}
+
 // NamesOf returns the names of userID's groups, sorted.
 func (g *Groups) NamesOf(ctx context.Context, userID uint) ([]string, error) {
 	stmt, err := g.namesStmt(ctx)

@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,9 +28,14 @@ type OIDCClient struct {
 	SkipConsent            bool   `gorm:"not null;default:false"`
 	// AllowedGroups limits who may sign in (any group listed); "" lets
 	// everyone.
-	AllowedGroups string    `gorm:"not null;default:''"`
-	CreatedAt     time.Time `gorm:"not null"`
-	UpdatedAt     time.Time `gorm:"not null"`
+	AllowedGroups string `gorm:"not null;default:''"`
+	// BackchannelLogoutURI, when set, is told (a signed logout token,
+	// OpenID Connect Back-Channel Logout 1.0) when a user's sign-ins to
+	// the client end: sign out everywhere, deactivation, deletion,
+	// "Remove access".
+	BackchannelLogoutURI string    `gorm:"not null;default:''"`
+	CreatedAt            time.Time `gorm:"not null"`
+	UpdatedAt            time.Time `gorm:"not null"`
 }
 
 // Lines splits a one-item-per-line column.
@@ -171,7 +178,8 @@ func CreateOIDCClient(tx *gorm.DB, c *OIDCClient) error {
 func UpdateOIDCClient(tx *gorm.DB, c *OIDCClient) error {
 	res := tx.Model(&OIDCClient{}).Where("client_id = ?", c.ClientID).Updates(map[string]any{
 		"name": c.Name, "redirect_uris": c.RedirectURIs, "post_logout_redirect_uris": c.PostLogoutRedirectURIs,
-		"skip_consent": c.SkipConsent, "allowed_groups": c.AllowedGroups, "updated_at": time.Now().UTC(),
+		"skip_consent": c.SkipConsent, "allowed_groups": c.AllowedGroups, "backchannel_logout_uri": c.BackchannelLogoutURI,
+		"updated_at": time.Now().UTC(),
 	})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound
@@ -236,10 +244,38 @@ func RevokeOIDCGrantTokens(tx *gorm.DB, grantID string) (int64, error) {
 	return res.RowsAffected, dbErr("revoke oidc tokens", res.Error)
 }
 
+// QueueOIDCBackchannelLogout queues, inside tx, a back-channel logout
+// job (KindOIDCBackchannelLogout) for every client with a
+// BackchannelLogoutURI that userID has a grant to (clientID only, when it
+// is not ""). Call it before the grants go.
+func QueueOIDCBackchannelLogout(tx *gorm.DB, userID uint, clientID string) error {
+	q := tx.Model(&OIDCClient{}).Where("backchannel_logout_uri <> '' AND client_id IN (?)",
+		tx.Model(&OIDCGrant{}).Select("client_id").Where("user_id = ?", userID))
+	if clientID != "" {
+		q = q.Where("client_id = ?", clientID)
+	}
+	var ids []string
+	if err := q.Pluck("client_id", &ids).Error; err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := Enqueue(tx, KindOIDCBackchannelLogout, nil, id, map[string]string{
+			"client_id": id, "user_id": strconv.FormatUint(uint64(userID), 10),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RevokeOIDCUserTokens revokes userID's tokens (of clientID when it is
-// not ""): account deletion, deactivation, "sign out everywhere" and
-// "Remove access" call it inside their transactions.
+// not "") and queues the back-channel logouts of those clients: account
+// deletion, deactivation, "sign out everywhere" and "Remove access" call
+// it inside their transactions.
 func RevokeOIDCUserTokens(tx *gorm.DB, userID uint, clientID string) (int64, error) {
+	if err := QueueOIDCBackchannelLogout(tx, userID, clientID); err != nil {
+		return 0, dbErr("queue oidc back-channel logout", err)
+	}
 	q := tx.Model(&OIDCToken{}).Where("user_id = ? AND revoked_at IS NULL", userID)
 	if clientID != "" {
 		q = q.Where("client_id = ?", clientID)
@@ -344,4 +380,49 @@ func SweepOIDC(ctx context.Context, db *gorm.DB) (int64, error) {
 	}
 	t := db.WithContext(ctx).Where("expires_at < ?", now).Delete(&OIDCToken{})
 	return a.RowsAffected + t.RowsAffected, dbErr("sweep oidc tokens", t.Error)
+}
+
+// OIDCTokenUser is what userinfo answers from: a live access token's
+// scopes and its active user's claims.
+type OIDCTokenUser struct {
+	UserID        uint
+	Username      string
+	Email         string
+	EmailVerified bool
+	Scopes        string
+	// GroupNames are the user's groups, sorted, joined by commas.
+	GroupNames string
+}
+
+// NewOIDCUserinfoQuery returns the userinfo endpoint's statement: the
+// access token (unrevoked, unexpired), its user (active) and the user's
+// groups in one round trip.
+func NewOIDCUserinfoQuery(db *gorm.DB) *Prepared {
+	return NewPrepared(db, func(db *gorm.DB) string {
+		return "SELECT u.id, u.username, u.email, u.email_verified, t.scopes, " + GroupNamesColumn(db, "u.id") +
+			" FROM oidc_tokens t JOIN users u ON u.id = t.user_id" +
+			" WHERE t.id = ? AND t.kind = '" + OIDCAccess + "' AND t.revoked_at IS NULL AND t.expires_at > ? AND u.is_active = ?"
+	})
+}
+
+// OIDCLiveAccessToken reads a live access token and its active user with
+// q (NewOIDCUserinfoQuery); ErrNotFound when the token is unknown,
+// revoked or expired or its user inactive.
+func OIDCLiveAccessToken(ctx context.Context, q *Prepared, tokenID string, now time.Time) (OIDCTokenUser, error) {
+	var r OIDCTokenUser
+	if tokenID == "" || len(tokenID) > 64 {
+		return r, ErrNotFound
+	}
+	stmt, err := q.Stmt(ctx)
+	if err != nil {
+		return r, dbErr("read access token", err)
+	}
+	var groups sql.NullString
+	err = stmt.QueryRowContext(context.WithoutCancel(ctx), tokenID, now.UTC(), true).
+		Scan(&r.UserID, &r.Username, &r.Email, &r.EmailVerified, &r.Scopes, &groups)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	r.GroupNames = groups.String
+	return r, dbErr("read access token", err)
 }

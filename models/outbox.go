@@ -71,13 +71,27 @@ const (
 	KindMFAChanged = "mfa_changed"
 	// KindRecoveryCodeUsed tells a user a recovery code was used to sign in.
 	KindRecoveryCodeUsed = "recovery_code_used"
+	// KindSocialChanged tells a user that sign-in through another provider
+	// was connected to or disconnected from their account.
+	KindSocialChanged = "social_changed"
+	// KindOIDCBackchannelLogout is a job, not a mail: POST a signed logout
+	// token to a client's back-channel logout URI (Recipient is the
+	// client's ID; no user row, so it outlives a deleted account).
+	KindOIDCBackchannelLogout = "oidc_backchannel_logout"
 )
+
+// IsJob reports whether kind is work the worker's jobs function does,
+// not a mail.
+func IsJob(kind string) bool {
+	return kind == KindResetRequest || kind == KindOIDCBackchannelLogout
+}
 
 // OutboxKinds lists every outbox kind: the mails (mail.composers has one
 // entry per mail kind) and the job KindResetRequest.
 var OutboxKinds = []string{
 	KindResetRequest, KindPasswordReset, KindPasswordChanged, KindEmailChanged, KindEmailChangeConfirm,
 	KindEmailChangeRequested, KindEmailVerify, KindAccountDeleted, KindNewDevice, KindMFAChanged, KindRecoveryCodeUsed,
+	KindSocialChanged, KindOIDCBackchannelLogout,
 }
 
 // OutboxMessage is one row of the outbox.
@@ -318,6 +332,11 @@ func (o *Outbox) MarkSent(ctx context.Context, m *OutboxMessage) error {
 		// The account is gone: once its goodbye is delivered, nothing
 		// about the person stays.
 		up["recipient"], up["payload"] = "", "{}"
+	}
+	if m.Kind == KindOIDCBackchannelLogout {
+		// Delivered, it need not say whom it was about (the account may
+		// be deleted).
+		up["payload"] = "{}"
 	}
 	err := o.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := held(tx, m, now).Updates(up)

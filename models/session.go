@@ -38,7 +38,7 @@ type Session struct {
 	// AuthAt is when the user proved who they are (login, sign-up);
 	// AuthMethod how.
 	AuthAt     *time.Time
-	AuthMethod string `gorm:"size:32;not null;default:''"`
+	AuthMethod string `gorm:"size:64;not null;default:''"`
 	// ReauthAt is when the user last gave their password in this session
 	// (login, sign-up, password change, re-authentication): sensitive
 	// actions need it recent ("sudo mode").
@@ -99,6 +99,11 @@ type SessionState struct {
 	ExpiresAt     time.Time
 	// User is the signed-in user, loaded in the same query as the row.
 	User *User
+	// GroupNames are User's group names, sorted and joined by commas
+	// (none holds one), read in that same query; GroupsRead says they
+	// were (not for a session adopted during the request, nor after End).
+	GroupNames string
+	GroupsRead bool
 
 	// token is a fresh cookie token for a row a use case has just created
 	// (login, sign-up, rotation); Save sets the cookie.
@@ -124,6 +129,7 @@ func (s *SessionState) Rotate() { s.rotate = true }
 func (s *SessionState) End() {
 	s.end = true
 	s.UserID, s.User, s.PendingUserID, s.PendingAt, s.AuthAt, s.ReauthAt = nil, nil, nil, nil, nil, nil
+	s.GroupNames, s.GroupsRead = "", false
 	s.AuthMethod, s.ResetHash, s.Persistent = "", "", false
 }
 

@@ -9,11 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"gorm.io/gorm"
+
 	"gatehouse/internal/access"
+	"gatehouse/internal/oidcop"
 	"gatehouse/internal/upstream"
 	"gatehouse/models"
 )
@@ -177,6 +181,38 @@ func checkCmd(fs *flag.FlagSet) runFunc {
 	}
 }
 
+// oidcKeyProblem says, plainly, when the OpenID provider's signing keys
+// do not open with the SECRET_KEY serve would use (set, or the key file
+// beside a local SQLite database — read, never made here): the provider
+// would stay off. "" when they open or there are none yet.
+func oidcKeyProblem(ctx context.Context, cfg config, db *gorm.DB) string {
+	key, file := cfg.SecretKey, "SECRET_KEY"
+	if key == "" {
+		if path, ok := sqlitePath(cfg.DatabaseURL); ok {
+			file = path + ".secret-key"
+			if b, err := os.ReadFile(file); err == nil {
+				key = strings.TrimSpace(string(b))
+			}
+		}
+	}
+	const restore = "Apps cannot sign anyone in with Gatehouse until the key the signing keys were made with is back: restore the old SECRET_KEY, " +
+		"or the generated key file from the backup of the database, and restart. (New keys would change every account's sub, so Gatehouse does not make them by itself; see docs/oidc.md.)"
+	switch err := oidcop.CheckKeys(ctx, db, key); {
+	case err == nil:
+		return ""
+	case errors.Is(err, oidcop.ErrKeysSealed) && cfg.SecretKey != "":
+		return "the OpenID provider is off: its signing keys were made with another SECRET_KEY than the one set. " + restore
+	case errors.Is(err, oidcop.ErrKeysSealed):
+		return fmt.Sprintf("the OpenID provider is off: its signing keys were made with another key than the one in %s (the file was lost or replaced?). %s", file, restore)
+	case errors.Is(err, oidcop.ErrUnavailable) && file != "SECRET_KEY":
+		return fmt.Sprintf("the OpenID provider is off: it has signing keys, but SECRET_KEY is unset and the generated key file %s is missing (the next start would make a new key that cannot open them). %s", file, restore)
+	case errors.Is(err, oidcop.ErrUnavailable):
+		return "the OpenID provider is off: it has signing keys, but SECRET_KEY is unset. " + restore
+	default:
+		return "OpenID provider keys: " + err.Error()
+	}
+}
+
 func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer) error {
 	var problems []deployWarning
 	// Open without migrating (check changes nothing), then compare the
@@ -187,6 +223,8 @@ func checkCommand(ctx context.Context, cfg config, deploy bool, stdout io.Writer
 	} else {
 		if err := models.CheckSchema(ctx, db); err != nil {
 			problems = append(problems, deployWarning{ID: "gatehouse.E002", Msg: "database schema: " + err.Error()})
+		} else if msg := oidcKeyProblem(ctx, cfg, db); msg != "" {
+			problems = append(problems, deployWarning{ID: "gatehouse.E005", Msg: msg})
 		}
 		_ = models.Close(db)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -103,5 +104,55 @@ func TestServeLogsDeployWarnings(t *testing.T) {
 		if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "check=gatehouse."+id) {
 			t.Errorf("serve log lacks %s:\n%s", id, buf.String())
 		}
+	}
+}
+
+// TestCheckOIDCKeys: `check` says plainly when the OpenID provider's
+// signing keys do not open with the key serve would use — the generated
+// key file lost or replaced, SECRET_KEY changed — and is quiet once the
+// right key is back. It never makes a key file itself.
+func TestCheckOIDCKeys(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "site.db")
+	env := map[string]string{"DATABASE_URL": dbPath, "HASH_CONCURRENCY": "1"}
+	if out, err := runCmd(t, env, "", "oidc-keys", "rotate"); err != nil {
+		t.Fatalf("oidc-keys rotate: %v %s", err, out)
+	}
+	keyFile := dbPath + ".secret-key"
+	orig, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatalf("the generated key file: %v", err)
+	}
+	check := func(env map[string]string) (string, error) {
+		t.Helper()
+		return runCmd(t, env, "", "check")
+	}
+	if out, err := check(env); err != nil {
+		t.Fatalf("check with the right key: %v %s", err, out)
+	}
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	out, err := check(env)
+	if err == nil || !strings.Contains(out, "gatehouse.E005") || !strings.Contains(out, keyFile+" is missing") || !strings.Contains(out, "restore") {
+		t.Errorf("key file lost: got %v %q, want E005 naming the missing file", err, out)
+	}
+	if _, err := os.Stat(keyFile); err == nil {
+		t.Error("check made a key file")
+	}
+	if err := os.WriteFile(keyFile, []byte("another-generated-key-of-more-than-32-characters\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := check(env); err == nil || !strings.Contains(out, "gatehouse.E005") || !strings.Contains(out, "another key than the one in "+keyFile) {
+		t.Errorf("key file replaced: got %v %q", err, out)
+	}
+	set := map[string]string{"DATABASE_URL": dbPath, "HASH_CONCURRENCY": "1", "SECRET_KEY": "a-changed-secret-key-of-more-than-32-characters"}
+	if out, err := check(set); err == nil || !strings.Contains(out, "gatehouse.E005") || !strings.Contains(out, "than the one set") {
+		t.Errorf("SECRET_KEY changed: got %v %q", err, out)
+	}
+	if err := os.WriteFile(keyFile, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := check(env); err != nil {
+		t.Errorf("key file restored: %v %s", err, out)
 	}
 }

@@ -29,6 +29,7 @@ func oidcClientCmd(fs *flag.FlagSet) runFunc {
 	fs.Var(&groups, "group", "add: only members of this group may sign in (repeatable; default: everyone)")
 	public := fs.Bool("public", false, "add: a native or browser app without a secret (PKCE required; loopback redirects on any port)")
 	skipConsent := fs.Bool("skip-consent", false, "add: do not ask people for consent (apps of your own organisation)")
+	backchannel := fs.String("backchannel-logout-uri", "", "add: where to POST a logout token when a user's sign-ins to the app end (OpenID Connect Back-Channel Logout)")
 	return func(ctx context.Context, e *env, args []string) error {
 		action, rest := args[0], args[1:]
 		switch action {
@@ -50,9 +51,9 @@ func oidcClientCmd(fs *flag.FlagSet) runFunc {
 		defer models.Close(db)
 		switch action {
 		case "add":
-			id, secret, err := oidcop.AddClient(ctx, db, oidcop.NewClient{
+			id, secret, err := oidcop.AddClient(ctx, db, oidcop.CommandLine, oidcop.NewClient{
 				Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
-				Public: *public, SkipConsent: *skipConsent, AllowedGroups: groups,
+				Public: *public, SkipConsent: *skipConsent, AllowedGroups: groups, BackchannelLogoutURI: *backchannel,
 			})
 			var ce *oidcop.ClientError
 			if errors.As(err, &ce) {
@@ -86,7 +87,7 @@ func oidcClientCmd(fs *flag.FlagSet) runFunc {
 			}
 			return tw.Flush()
 		default: // remove
-			err := oidcop.RemoveClient(ctx, db, rest[0])
+			err := oidcop.RemoveClient(ctx, db, oidcop.CommandLine, rest[0])
 			if errors.Is(err, models.ErrNotFound) {
 				return fmt.Errorf("oidc-client remove: no client %q", rest[0])
 			}

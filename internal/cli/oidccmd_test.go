@@ -20,7 +20,8 @@ import (
 func TestOIDCClientCommand(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "oidc.db"), "HASH_CONCURRENCY": "1"}
 	out, err := runCmd(t, env, "", "oidc-client", "add", "--name", "Grafana", "--redirect-uri", "https://grafana.example.com/login/generic_oauth",
-		"--redirect-uri", "https://grafana.example.com/other", "--post-logout-redirect-uri", "https://grafana.example.com/", "--skip-consent")
+		"--redirect-uri", "https://grafana.example.com/other", "--post-logout-redirect-uri", "https://grafana.example.com/", "--skip-consent",
+		"--backchannel-logout-uri", "https://grafana.example.com/logout/backchannel")
 	if err != nil {
 		t.Fatalf("add: %v", err)
 	}
@@ -42,7 +43,8 @@ func TestOIDCClientCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if row.SecretHash == sec || row.SecretHash != secret.HashIn("oidc-client:", sec) || !row.SkipConsent || len(models.Lines(row.RedirectURIs)) != 2 {
+	if row.SecretHash == sec || row.SecretHash != secret.HashIn("oidc-client:", sec) || !row.SkipConsent || len(models.Lines(row.RedirectURIs)) != 2 ||
+		row.BackchannelLogoutURI != "https://grafana.example.com/logout/backchannel" {
 		t.Errorf("stored client: %+v", row)
 	}
 	out, err = runCmd(t, env, "", "oidc-client", "list")
@@ -55,6 +57,7 @@ func TestOIDCClientCommand(t *testing.T) {
 		{"oidc-client", "add", "--name", "X", "--redirect-uri", "not a uri"},
 		{"oidc-client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb#frag"},
 		{"oidc-client", "add", "--name", "X", "--redirect-uri", "myapp:/cb"},
+		{"oidc-client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb", "--backchannel-logout-uri", "ftp://x.example/bc"},
 		{"oidc-client", "frob"},
 		{"oidc-client", "remove"},
 	} {
@@ -67,6 +70,16 @@ func TestOIDCClientCommand(t *testing.T) {
 	}
 	if _, err := runCmd(t, env, "", "oidc-client", "remove", id); err == nil {
 		t.Error("removing twice: no error")
+	}
+	// Each add and the remove is a security event saying it came from
+	// the command; the refused commands recorded nothing.
+	var evs []models.AuthEvent
+	if err := db.Where("kind IN ?", []models.EventKind{models.EventOIDCClientAdded, models.EventOIDCClientRemoved}).Order("id").Find(&evs).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 || evs[0].Kind != models.EventOIDCClientAdded || evs[2].Kind != models.EventOIDCClientRemoved ||
+		!strings.Contains(evs[0].Detail, id) || !strings.Contains(evs[2].Detail, id) || !strings.Contains(evs[2].Detail, "oidc-client command") {
+		t.Errorf("events: got %+v, want two adds and the remove of %s by the command", evs, id)
 	}
 }
 

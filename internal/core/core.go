@@ -8,6 +8,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -40,11 +41,15 @@ type Core struct {
 	Events   *models.Events
 	Outbox   *models.Outbox
 	Probe    *models.Probe
-	// OIDC is the OpenID provider; nil without SECRET_KEY (or when its
-	// keys could not be read: the error is logged).
-	OIDC   *oidcop.Provider
-	worker *mail.Worker
-	cfg    settings.Config
+	// OIDC is the OpenID provider; nil without SECRET_KEY, or when its
+	// keys could not be read: OIDCOff says why.
+	OIDC *oidcop.Provider
+	// OIDCOff is why OIDC is nil: oidcop.ErrUnavailable (no SECRET_KEY,
+	// and no keys made yet), oidcop.ErrKeysSealed (keys exist that this
+	// SECRET_KEY, or the lack of one, cannot open), or another error.
+	OIDCOff error
+	worker  *mail.Worker
+	cfg     settings.Config
 }
 
 // New wires the core over db, hashing passwords with hasher, configured by
@@ -57,29 +62,45 @@ func New(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg settings.Co
 	if _, err := models.RefreshLegacyDummy(context.Background(), db, hasher); err != nil {
 		log.Warn("legacy hash dummy not set", "err", err)
 	}
-	var provider *oidcop.Provider
-	if len(cfg.SecretKey) >= models.MinSecretKeyLen {
-		var err error
-		provider, err = oidcop.New(context.Background(), log, db, oidcop.Options{
-			Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Metrics: cfg.Metrics,
-			AccessTokenLifetime: cfg.OIDCAccessTokenLifetime, IDTokenLifetime: cfg.OIDCAccessTokenLifetime,
-			RefreshTokenLifetime: cfg.OIDCRefreshTokenLifetime,
-		})
-		if err != nil {
-			log.Error("openid provider unavailable", "err", err)
-		}
-	}
+	provider, oidcOff := newProvider(log, db, cfg)
 	return &Core{
-		OIDC: provider,
-		Log:  log, DB: db, Hasher: hasher, Accounts: accounts, Outbox: outbox,
+		OIDC: provider, OIDCOff: oidcOff,
+		Log: log, DB: db, Hasher: hasher, Accounts: accounts, Outbox: outbox,
 		Users:    models.NewUsers(db, hasher),
 		Sessions: models.NewSessions(db),
 		Tokens:   models.NewTokens(db),
 		Events:   models.NewEvents(db),
 		Probe:    models.NewProbe(db, ReadyInterval),
-		worker:   newWorker(log, outbox, accounts, cfg),
+		worker:   newWorker(log, outbox, accounts, provider, cfg),
 		cfg:      cfg,
 	}
+}
+
+// newProvider starts the OpenID provider, or says why it is off. Keys
+// sealed under another SECRET_KEY (a lost DATABASE.secret-key file, a
+// changed key) keep it off with a plain error: starting over with new
+// keys would change every account's sub under the apps.
+func newProvider(log *slog.Logger, db *gorm.DB, cfg settings.Config) (*oidcop.Provider, error) {
+	ctx := context.Background()
+	if len(cfg.SecretKey) < models.MinSecretKeyLen {
+		if errors.Is(oidcop.CheckKeys(ctx, db, ""), oidcop.ErrUnavailable) {
+			log.Error("openid provider off: it has signing keys but SECRET_KEY is unset; restore the key they were made with (SECRET_KEY, or the DATABASE.secret-key file from a backup) and restart (docs/oidc.md)")
+			return nil, oidcop.ErrKeysSealed
+		}
+		return nil, oidcop.ErrUnavailable
+	}
+	p, err := oidcop.New(ctx, log, db, oidcop.Options{
+		Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Metrics: cfg.Metrics,
+		AccessTokenLifetime: cfg.OIDCAccessTokenLifetime, IDTokenLifetime: cfg.OIDCAccessTokenLifetime,
+		RefreshTokenLifetime: cfg.OIDCRefreshTokenLifetime,
+	})
+	switch {
+	case errors.Is(err, oidcop.ErrKeysSealed):
+		log.Error("openid provider off: its signing keys were sealed with another SECRET_KEY; restore the key they were made with (SECRET_KEY, or the DATABASE.secret-key file from a backup) and restart (docs/oidc.md)")
+	case err != nil:
+		log.Error("openid provider unavailable", "err", err)
+	}
+	return p, err
 }
 
 // Sweeps are the background deletions of expired rows: the one list the
@@ -111,8 +132,19 @@ func (c *Core) Run(ctx context.Context) {
 
 // newWorker is the outbox worker: cfg's mailer and tuning, its failures
 // counted in cfg's metrics.
-func newWorker(log *slog.Logger, outbox *models.Outbox, accounts *auth.Accounts, cfg settings.Config) *mail.Worker {
+func newWorker(log *slog.Logger, outbox *models.Outbox, accounts *auth.Accounts, provider *oidcop.Provider, cfg settings.Config) *mail.Worker {
 	opts := cfg.Outbox
 	opts.OnFailure = cfg.Metrics.OutboxFailed
-	return mail.NewWorker(outbox, cfg.Mailer, accounts.ProcessResetRequest, cfg.BaseURL, log, opts)
+	jobs := func(ctx context.Context, m *models.OutboxMessage) error {
+		if m.Kind != models.KindOIDCBackchannelLogout {
+			return accounts.ProcessResetRequest(ctx, m)
+		}
+		if provider == nil {
+			// Off (no SECRET_KEY, keys sealed): nothing can sign the
+			// token; retried until the outbox gives up.
+			return errors.New("back-channel logout: the OpenID provider is off")
+		}
+		return provider.BackchannelLogout(ctx, m)
+	}
+	return mail.NewWorker(outbox, cfg.Mailer, jobs, cfg.BaseURL, log, opts)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"gatehouse/internal/secret"
 	"gatehouse/models"
@@ -171,6 +172,10 @@ func (p *Provider) Apps(ctx context.Context, userID uint) ([]models.OIDCAppInfo,
 func RemoveAccess(ctx context.Context, db *gorm.DB, u *models.User, clientID string) (bool, error) {
 	removed := false
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Queued while the grant still says the app signed u in.
+		if err := models.QueueOIDCBackchannelLogout(tx, u.ID, clientID); err != nil {
+			return err
+		}
 		ok, err := models.DeleteOIDCGrant(tx, u.ID, clientID)
 		if err != nil || !ok {
 			return err
@@ -192,6 +197,9 @@ type NewClient struct {
 	Public                 bool
 	SkipConsent            bool
 	AllowedGroups          []string
+	// BackchannelLogoutURI, optional, is told when a user's sign-ins to
+	// the client end (backchannel.go).
+	BackchannelLogoutURI string
 }
 
 // ClientError lists what is wrong with a client's description, by field.
@@ -199,7 +207,7 @@ type ClientError struct{ Fields map[string]string }
 
 func (e *ClientError) Error() string {
 	var parts []string
-	for _, k := range []string{"name", "redirect_uri", "post_logout_redirect_uri", "allowed_groups"} {
+	for _, k := range []string{"name", "redirect_uri", "post_logout_redirect_uri", "allowed_groups", "backchannel_logout_uri"} {
 		if m, ok := e.Fields[k]; ok {
 			parts = append(parts, k+": "+m)
 		}
@@ -238,6 +246,12 @@ func (n *NewClient) validate() error {
 	}
 	check("redirect_uri", n.RedirectURIs)
 	check("post_logout_redirect_uri", n.PostLogoutRedirectURIs)
+	if n.BackchannelLogoutURI = strings.TrimSpace(n.BackchannelLogoutURI); n.BackchannelLogoutURI != "" {
+		// Gatehouse's server POSTs there: an http(s) URI, no fragment.
+		if msg := checkRedirectURI(n.BackchannelLogoutURI, false); msg != "" {
+			e.Fields["backchannel_logout_uri"] = msg
+		}
+	}
 	for _, g := range n.AllowedGroups {
 		if msg := models.ValidateGroupName(g); msg != "" {
 			e.Fields["allowed_groups"] = msg
@@ -276,21 +290,87 @@ func checkRedirectURI(u string, public bool) string {
 	return ""
 }
 
+// Actor is who changes a client, named in the change's security event:
+// StaffID, a staff member in the admin (re-read inside the change's
+// transaction, so one demoted a moment ago is refused), or zero for the
+// command line (whoever can run it can open the database anyway).
+type Actor struct{ StaffID uint }
+
+// CommandLine is the actor of `gatehouse oidc-client`.
+var CommandLine = Actor{}
+
+// ErrNotAllowed: the acting staff member is no longer active staff.
+var ErrNotAllowed = errors.New("not allowed")
+
+// clientChange runs fn in one transaction with the actor's check and
+// records the event fn describes: the change and its record commit
+// together, or neither does.
+func clientChange(ctx context.Context, db *gorm.DB, actor Actor, fn func(tx *gorm.DB) (models.EventKind, string, error)) error {
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		ev := models.AuthEvent{}
+		if actor.StaffID != 0 {
+			var u models.User
+			err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&u, actor.StaffID).Error
+			if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (!u.IsActive || !u.IsStaff)) {
+				return ErrNotAllowed
+			}
+			if err != nil {
+				return err
+			}
+			ev.ActorID, ev.Username = &u.ID, u.Username
+		}
+		kind, detail, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		// The admin's event list names no account for these (no user's
+		// row is changed): the detail says who, first, so that the cut
+		// of a long detail (512 characters) takes URIs, not the actor.
+		if actor.StaffID == 0 {
+			detail = "by the oidc-client command: " + detail
+		} else {
+			detail = "by " + ev.Username + ": " + detail
+		}
+		ev.Kind, ev.Detail = kind, detail
+		return models.RecordEvent(tx, ctx, ev)
+	})
+}
+
+// clientDetail names a client in an event.
+func clientDetail(clientID, name string) string {
+	return fmt.Sprintf("client %s (%s)", clientID, name)
+}
+
+// newClientID is 22 random base64url characters (132 bits) that do not
+// start with "-": `oidc-client remove -abc…` would read as a flag (one
+// ID in 64 did).
+func newClientID() (string, error) {
+	for {
+		id, err := secret.New()
+		if err != nil {
+			return "", err
+		}
+		if id[0] != '-' {
+			return id[:22], nil
+		}
+	}
+}
+
 // AddClient registers a client and returns its ID and, for confidential
 // clients, its secret — shown once, stored only as a hash.
-func AddClient(ctx context.Context, db *gorm.DB, n NewClient) (clientID, clientSecret string, err error) {
+func AddClient(ctx context.Context, db *gorm.DB, actor Actor, n NewClient) (clientID, clientSecret string, err error) {
 	if err := n.validate(); err != nil {
 		return "", "", err
 	}
-	id, err := secret.New()
+	clientID, err = newClientID()
 	if err != nil {
 		return "", "", err
 	}
-	clientID = id[:22]
 	row := &models.OIDCClient{
 		ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
 		PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), Public: n.Public,
 		SkipConsent: n.SkipConsent, AllowedGroups: models.JoinLines(n.AllowedGroups),
+		BackchannelLogoutURI: n.BackchannelLogoutURI,
 	}
 	if !n.Public {
 		if clientSecret, err = secret.New(); err != nil {
@@ -298,46 +378,100 @@ func AddClient(ctx context.Context, db *gorm.DB, n NewClient) (clientID, clientS
 		}
 		row.SecretHash = secret.HashIn("oidc-client:", clientSecret)
 	}
-	if err := models.CreateOIDCClient(db.WithContext(ctx), row); err != nil {
+	err = clientChange(ctx, db, actor, func(tx *gorm.DB) (models.EventKind, string, error) {
+		kind := "confidential"
+		if n.Public {
+			kind = "public"
+		}
+		return models.EventOIDCClientAdded, fmt.Sprintf("%s, %s, redirect URIs %s", clientDetail(clientID, n.Name), kind, strings.Join(n.RedirectURIs, " ")),
+			models.CreateOIDCClient(tx, row)
+	})
+	if err != nil {
 		return "", "", err
 	}
 	return clientID, clientSecret, nil
 }
 
 // UpdateClient changes a client's name, URIs, consent and groups (not its
-// kind: a public client cannot become confidential, or the reverse).
-func UpdateClient(ctx context.Context, db *gorm.DB, clientID string, n NewClient) error {
-	cur, err := models.OIDCClientByID(db.WithContext(ctx), clientID)
-	if err != nil {
-		return err
-	}
-	n.Public = cur.Public
-	if err := n.validate(); err != nil {
-		return err
-	}
-	return models.UpdateOIDCClient(db.WithContext(ctx), &models.OIDCClient{
-		ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
-		PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), SkipConsent: n.SkipConsent,
-		AllowedGroups: models.JoinLines(n.AllowedGroups),
+// kind: a public client cannot become confidential, or the reverse). The
+// event names what changed: a new redirect URI is where codes may go.
+func UpdateClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string, n NewClient) error {
+	return clientChange(ctx, db, actor, func(tx *gorm.DB) (models.EventKind, string, error) {
+		var cur models.OIDCClient
+		err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("client_id = ?", clientID).Take(&cur).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return "", "", models.ErrNotFound
+		}
+		if err != nil {
+			return "", "", err
+		}
+		n.Public = cur.Public
+		if err := n.validate(); err != nil {
+			return "", "", err
+		}
+		next := models.OIDCClient{
+			ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
+			PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), SkipConsent: n.SkipConsent,
+			AllowedGroups: models.JoinLines(n.AllowedGroups), BackchannelLogoutURI: n.BackchannelLogoutURI,
+		}
+		var changed []string
+		for _, f := range []struct {
+			what     string
+			was, now string
+		}{
+			{"name", cur.Name, next.Name},
+			{"redirect URIs", cur.RedirectURIs, next.RedirectURIs},
+			{"post-logout redirect URIs", cur.PostLogoutRedirectURIs, next.PostLogoutRedirectURIs},
+			{"consent", fmt.Sprint(!cur.SkipConsent), fmt.Sprint(!next.SkipConsent)},
+			{"groups", cur.AllowedGroups, next.AllowedGroups},
+			{"back-channel logout URI", cur.BackchannelLogoutURI, next.BackchannelLogoutURI},
+		} {
+			if f.was != f.now {
+				changed = append(changed, f.what)
+			}
+		}
+		if len(changed) == 0 {
+			changed = []string{"nothing"}
+		}
+		detail := clientDetail(clientID, next.Name) + ": changed " + strings.Join(changed, ", ")
+		if cur.RedirectURIs != next.RedirectURIs {
+			detail += "; redirect URIs now " + strings.Join(n.RedirectURIs, " ")
+		}
+		return models.EventOIDCClientChanged, detail, models.UpdateOIDCClient(tx, &next)
 	})
 }
 
 // RotateSecret gives a confidential client a new secret (returned once);
 // the old one stops working at once.
-func RotateSecret(ctx context.Context, db *gorm.DB, clientID string) (string, error) {
+func RotateSecret(ctx context.Context, db *gorm.DB, actor Actor, clientID string) (string, error) {
 	s, err := secret.New()
 	if err != nil {
 		return "", err
 	}
-	if err := models.SetOIDCClientSecret(db.WithContext(ctx), clientID, secret.HashIn("oidc-client:", s)); err != nil {
+	err = clientChange(ctx, db, actor, func(tx *gorm.DB) (models.EventKind, string, error) {
+		return models.EventOIDCClientSecret, "client " + clientID + ": new secret; the old one no longer works",
+			models.SetOIDCClientSecret(tx, clientID, secret.HashIn("oidc-client:", s))
+	})
+	if err != nil {
 		return "", err
 	}
 	return s, nil
 }
 
 // RemoveClient deletes a client with its requests, tokens and grants.
-func RemoveClient(ctx context.Context, db *gorm.DB, clientID string) error {
-	return models.DeleteOIDCClient(db.WithContext(ctx), clientID)
+func RemoveClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string) error {
+	return clientChange(ctx, db, actor, func(tx *gorm.DB) (models.EventKind, string, error) {
+		var cur models.OIDCClient
+		err := tx.Where("client_id = ?", clientID).Take(&cur).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return "", "", models.ErrNotFound
+		}
+		if err != nil {
+			return "", "", err
+		}
+		return models.EventOIDCClientRemoved, clientDetail(clientID, cur.Name) + " removed with its tokens and grants",
+			models.DeleteOIDCClient(tx, clientID)
+	})
 }
 
 // Clients lists every client.

@@ -1,6 +1,7 @@
 package oidcop
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -64,17 +65,23 @@ func (s *keySealer) seal(plain []byte, kid string) string {
 	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(kid)))
 }
 
-var errKeySealed = errors.New("oidc signing key does not open (was SECRET_KEY changed?)")
+// ErrKeysSealed: the stored signing keys were sealed under another
+// SECRET_KEY than the one given — the key was changed, or a generated key
+// file (DATABASE.secret-key) was lost and a new one made. The provider
+// stays off rather than start over: new keys would work, but every
+// account's sub (derived from SECRET_KEY too) would change, and the apps
+// would take returning people for new ones.
+var ErrKeysSealed = errors.New("the OpenID provider's signing keys were sealed with another SECRET_KEY")
 
 func (s *keySealer) open(sealed, kid string) ([]byte, error) {
 	b, err := base64.RawURLEncoding.DecodeString(sealed)
 	if err != nil || len(b) < s.aead.NonceSize()+s.aead.Overhead() {
-		return nil, errKeySealed
+		return nil, ErrKeysSealed
 	}
 	n := s.aead.NonceSize()
 	plain, err := s.aead.Open(nil, b[:n], b[n:], []byte(kid))
 	if err != nil {
-		return nil, errKeySealed
+		return nil, ErrKeysSealed
 	}
 	return plain, nil
 }
@@ -246,4 +253,28 @@ func (r *keyring) load() (*signingKey, []op.Key, []byte, error) {
 	}
 	r.signing, r.public, r.jwks, r.loadedAt = signing, public, jwks, time.Now()
 	return signing, public, jwks, nil
+}
+
+// CheckKeys reports whether a provider over db could start with
+// secretKey, without starting one or writing anything: nil when there is
+// no signing key yet (the first start makes one) or the current one
+// opens; ErrUnavailable when keys exist but secretKey is too short to
+// open them; ErrKeysSealed when they were sealed under another key.
+func CheckKeys(ctx context.Context, db *gorm.DB, secretKey string) error {
+	var n int64
+	if err := db.WithContext(ctx).Model(&models.OIDCKey{}).Where("retired_at IS NULL").Count(&n).Error; err != nil {
+		return fmt.Errorf("count oidc keys: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if len(secretKey) < models.MinSecretKeyLen {
+		return ErrUnavailable
+	}
+	sealer, err := newKeySealer(secretKey)
+	if err != nil {
+		return err
+	}
+	_, _, _, err = (&keyring{db: db.WithContext(ctx), sealer: sealer}).load()
+	return err
 }

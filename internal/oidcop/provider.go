@@ -83,6 +83,8 @@ type Provider struct {
 	metrics *metrics.Metrics
 	// discovery is the discovery document, marshalled once.
 	discovery []byte
+	// userinfo is the userinfo endpoint's one statement.
+	userinfo *models.Prepared
 }
 
 // ErrUnavailable means SECRET_KEY is missing or too short.
@@ -110,7 +112,8 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 	if err := ensureKey(db.WithContext(ctx), sealer); err != nil {
 		return nil, err
 	}
-	p := &Provider{db: db, log: log, opts: opts, keys: &keyring{db: db, sealer: sealer}, metrics: opts.Metrics}
+	p := &Provider{db: db, log: log, opts: opts, keys: &keyring{db: db, sealer: sealer}, metrics: opts.Metrics,
+		userinfo: models.NewOIDCUserinfoQuery(db)}
 	if _, _, _, err := p.keys.load(); err != nil {
 		return nil, err
 	}
@@ -171,8 +174,11 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
-	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+	// op authenticates introspection callers with HTTP Basic only (a
+	// client_secret in the form is not read there): advertise what works.
+	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
 	d.DeviceAuthorizationEndpoint, d.CheckSessionIframe = "", ""
+	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, false
 	d.RequestParameterSupported = false
 	return jsonMarshal(d)
 }
@@ -618,18 +624,18 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 // SetUserinfoFromToken answers the userinfo endpoint for a live access
 // token of an active user.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
-	// One query: the live token and its active user (the hot path).
-	var row struct {
-		models.User
-		Scopes string
-	}
-	err := s.db(ctx).Table("oidc_tokens t").Select("u.*, t.scopes").Joins("JOIN users u ON u.id = t.user_id").
-		Where("t.id = ? AND t.kind = ? AND t.revoked_at IS NULL AND t.expires_at > ? AND u.is_active = ?",
-			tokenID, models.OIDCAccess, time.Now().UTC(), true).Take(&row).Error
-	if err != nil || s.p.Subject(row.ID) != subject {
+	// One prepared statement: the live token, its active user and the
+	// user's groups (the hot path).
+	r, err := models.OIDCLiveAccessToken(ctx, s.p.userinfo, tokenID, time.Now())
+	if err != nil || s.p.Subject(r.UserID) != subject {
 		return oidc.ErrAccessDenied().WithDescription("invalid token")
 	}
-	return s.p.claimsOf(s.db(ctx), info, &row.User, strings.Fields(row.Scopes))
+	return s.p.setClaims(info, r.UserID, r.Username, r.Email, r.EmailVerified, strings.Fields(r.Scopes), func() ([]string, error) {
+		if r.GroupNames == "" {
+			return []string{}, nil
+		}
+		return strings.Split(r.GroupNames, ","), nil // no group name holds a comma
+	})
 }
 
 // SetIntrospectionFromToken answers RFC 7662 introspection: active only
@@ -668,22 +674,31 @@ func (p *Provider) fillUserinfo(db *gorm.DB, info *oidc.UserInfo, userID uint, s
 
 // claimsOf sets the claims scopes ask for from u.
 func (p *Provider) claimsOf(db *gorm.DB, info *oidc.UserInfo, u *models.User, scopes []string) error {
-	info.Subject = p.Subject(u.ID)
-	if slices.Contains(scopes, oidc.ScopeProfile) {
-		// Accounts have no separate display name: name is the username.
-		info.PreferredUsername, info.Name = u.Username, u.Username
-	}
-	if slices.Contains(scopes, oidc.ScopeEmail) && u.Email != "" {
-		info.Email = u.Email
-		info.EmailVerified = oidc.Bool(u.EmailVerified)
-	}
-	if slices.Contains(scopes, ScopeGroups) {
+	return p.setClaims(info, u.ID, u.Username, u.Email, u.EmailVerified, scopes, func() ([]string, error) {
 		names, err := models.GroupNamesOf(db, u.ID)
-		if err != nil {
-			return err
-		}
 		if names == nil {
 			names = []string{}
+		}
+		return names, err
+	})
+}
+
+// setClaims sets the claims scopes ask for; groups is called only when
+// they ask for the groups claim.
+func (p *Provider) setClaims(info *oidc.UserInfo, id uint, username, email string, emailVerified bool, scopes []string, groups func() ([]string, error)) error {
+	info.Subject = p.Subject(id)
+	if slices.Contains(scopes, oidc.ScopeProfile) {
+		// Accounts have no separate display name: name is the username.
+		info.PreferredUsername, info.Name = username, username
+	}
+	if slices.Contains(scopes, oidc.ScopeEmail) && email != "" {
+		info.Email = email
+		info.EmailVerified = oidc.Bool(emailVerified)
+	}
+	if slices.Contains(scopes, ScopeGroups) {
+		names, err := groups()
+		if err != nil {
+			return err
 		}
 		info.AppendClaims("groups", names)
 	}

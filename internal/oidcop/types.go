@@ -128,19 +128,36 @@ func (r *refreshRequest) GetScopes() []string         { return r.scopes }
 func (r *refreshRequest) GetSubject() string          { return r.sub }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
 
-// AMR maps a session's AuthMethod to RFC 8176 values.
+// AMR maps a session's AuthMethod to RFC 8176 values. A sign-in through
+// another provider ("oidc:<id>", "github") is "fed" (federated, as Entra
+// ID says it), followed by its second factor's values when one was given
+// ("oidc:corp+totp" → "fed otp mfa").
 func AMR(method string) string {
 	switch method {
 	case "password", "signup":
 		return "pwd"
-	case "password+totp":
-		return "pwd otp mfa"
-	case "password+recovery":
-		return "pwd mfa"
-	case "password+passkey":
-		return "pwd hwk mfa"
 	case "passkey":
 		return "hwk user"
+	}
+	first, factor, _ := strings.Cut(method, "+")
+	var out string
+	switch {
+	case first == "password":
+		out = "pwd"
+	case first == "github" || strings.HasPrefix(first, "oidc:"):
+		out = "fed"
+	default:
+		return ""
+	}
+	switch factor {
+	case "":
+		return out
+	case "totp":
+		return out + " otp mfa"
+	case "recovery":
+		return out + " mfa"
+	case "passkey":
+		return out + " hwk mfa"
 	}
 	return ""
 }

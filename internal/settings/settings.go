@@ -316,7 +316,17 @@ func (c *Config) Policy() auth.Policy {
 		EmailVerification: c.EmailVerification, NewDeviceNotice: c.NewDeviceNotice, MaxPasskeys: c.MaxPasskeys,
 		SecretKey: c.SecretKey, BaseURL: c.BaseURL, SecondFactorPerUser: c.SecondFactorLimit,
 		SocialEmailAuthentication: c.SocialEmailAuthentication, UpstreamPerIP: c.SocialLimitPerIP,
+		ProviderNames: providerNames(c.SocialProviders),
 	}
+}
+
+// providerNames maps each provider's method to its display name.
+func providerNames(ps []upstream.ProviderConfig) map[string]string {
+	m := make(map[string]string, len(ps))
+	for _, p := range ps {
+		m[p.Method()] = p.Name
+	}
+	return m
 }
 
 // ParseCookieDomain checks a SESSION_COOKIE_DOMAIN value and returns it

@@ -120,13 +120,27 @@ func (s *Set) ByID(id string) *Provider {
 	return s.byID[id]
 }
 
+// ByMethod returns the provider whose Method is method, or nil.
+func (s *Set) ByMethod(method string) *Provider {
+	for _, p := range s.List() {
+		if p.Method() == method {
+			return p
+		}
+	}
+	return nil
+}
+
 // Method is how a session signed in through p is recorded (the session's
 // auth_method, events): "oidc:<id>" or "github".
-func (p *Provider) Method() string {
-	if p.Config.Type == TypeGitHub {
+func (p *Provider) Method() string { return p.Config.Method() }
+
+// Method is how a session signed in through the provider c configures
+// is recorded: "oidc:<id>" or "github".
+func (c ProviderConfig) Method() string {
+	if c.Type == TypeGitHub {
 		return "github"
 	}
-	return "oidc:" + p.Config.ID
+	return "oidc:" + c.ID
 }
 
 // ctx carries p's HTTP client to x/oauth2 and go-oidc.

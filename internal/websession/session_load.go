@@ -28,11 +28,67 @@ var userColumns = []string{
 	"language", "time_zone",
 }
 
+// sessionFields are the session's and its user's columns the hot-path
+// statements read, in the order scanSession scans them.
+var sessionFields = append([]string{"s.id", "s.user_id", "s.auth_at", "s.auth_method", "s.reauth_at",
+	"s.pending_user_id", "s.pending_at", "s.persistent", "s.reset_hash", "s.data", "s.created_at",
+	"s.last_seen_at", "s.expires_at"}, prefixed("u.", userColumns)...)
+
+func prefixed(p string, list []string) []string {
+	out := make([]string, len(list))
+	for i, c := range list {
+		out[i] = p + c
+	}
+	return out
+}
+
+// sessionColumns is the select list of the hot-path statements: the
+// session, its user, and the user's group names (forward auth decides on
+// them) from a subquery, so one statement answers all three. groups is
+// that subquery for the database (models.GroupNamesColumn).
+func sessionColumns(groups string) string {
+	if groups == "" {
+		return "SELECT " + strings.Join(sessionFields, ", ")
+	}
+	return "SELECT " + strings.Join(sessionFields, ", ") + ", " + groups
+}
+
+// sqliteSessionColumns is sessionColumns as SQLite's single lookup reads
+// it, for go-sqlite3's sake: it turns every column's name and declared
+// type into a Go string on every query (database/sql asks for the names;
+// the driver wants the types to find timestamps), 54 allocations in a
+// lookup of 25 columns. Every column is named "" (no allocation), and
+// every column but the timestamps becomes an expression with SQLite's
+// no-op unary plus (same value, same type, but no declared type to copy);
+// the timestamps keep theirs, which is how the driver knows to parse them.
+func sqliteSessionColumns(groups string) string {
+	list := make([]string, 0, len(sessionFields)+1)
+	for _, c := range sessionFields {
+		if timeFields[c] {
+			list = append(list, c+` AS ""`)
+		} else {
+			list = append(list, "+"+c+` AS ""`)
+		}
+	}
+	if groups != "" {
+		list = append(list, "+"+groups+` AS ""`)
+	}
+	return "SELECT " + strings.Join(list, ", ")
+}
+
+// timeFields are the timestamps of sessionFields.
+var timeFields = map[string]bool{
+	"s.auth_at": true, "s.reauth_at": true, "s.pending_at": true, "s.created_at": true,
+	"s.last_seen_at": true, "s.expires_at": true, "u.date_joined": true, "u.last_login": true,
+}
+
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
-// user. load rebinds the placeholders for PostgreSQL ($1, $2).
-var sessionUserQuery = "SELECT s.id, s.user_id, s.auth_at, s.auth_method, s.reauth_at, s.pending_user_id, s.pending_at, s.persistent, " +
-	"s.reset_hash, s.data, s.created_at, s.last_seen_at, s.expires_at, u." + strings.Join(userColumns, ", u.") +
-	" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
+// user, and the user's groups when groups is their subquery ("": not
+// read): on SQLite (PostgreSQL batches lookups, sessionsUserQuery).
+func sessionUserQuery(groups string) string {
+	return sqliteSessionColumns(groups) +
+		" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
+}
 
 // sessionsUserQuery is sessionUserQuery for n sessions at once, on
 // PostgreSQL (see sessionBatcher); expiry is checked per lookup.
@@ -45,8 +101,8 @@ var sessionUserQuery = "SELECT s.id, s.user_id, s.auth_at, s.auth_method, s.reau
 // (lookupBatchSizes), not one array: with an array PostgreSQL plans every
 // execution anew (it costs the array as 10 elements and keeps finding a
 // plan for the actual few cheaper), which costs more than the lookup.
-func sessionsUserQuery(n int) string {
-	return sessionUserQuery[:strings.Index(sessionUserQuery, " FROM ")] +
+func sessionsUserQuery(groups string, n int) string {
+	return sessionColumns(groups) +
 		" FROM sessions s LEFT JOIN LATERAL (SELECT * FROM users WHERE users.id = s.user_id LIMIT 1) u ON true" +
 		" WHERE s.id IN (" + strings.Repeat("?, ", n-1) + "?)"
 }
@@ -60,13 +116,17 @@ var lookupBatchSizes = [...]int{1, 2, 4, 8, 16, 32, 64}
 // prepared on first use; a failure (the database unavailable then) is not
 // kept, so the next request tries again.
 type sessionLoader struct {
-	mu    sync.Mutex
-	one   atomic.Pointer[sql.Stmt]
-	batch [len(lookupBatchSizes)]atomic.Pointer[sql.Stmt]
+	mu sync.Mutex
+	// one reads a session without its user's groups, oneGroups with.
+	one, oneGroups atomic.Pointer[sql.Stmt]
+	// batch[0] are the batched statements without the groups, batch[1]
+	// with them.
+	batch [2][len(lookupBatchSizes)]atomic.Pointer[sql.Stmt]
 }
 
-// statement returns the prepared statement for query, preparing it if need be.
-func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Pointer[sql.Stmt], query string) (*sql.Stmt, error) {
+// statement returns the prepared statement that query builds (from the
+// database's group-names subquery), preparing it if need be.
+func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Pointer[sql.Stmt], query func(groups string) string) (*sql.Stmt, error) {
 	if st := p.Load(); st != nil {
 		return st, nil
 	}
@@ -79,13 +139,24 @@ func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Po
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlDB.PrepareContext(ctx, models.Rebind(db, query))
+	st, err := sqlDB.PrepareContext(ctx, models.Rebind(db, query(models.GroupNamesColumn(db, "u.id"))))
 	if err != nil {
 		return nil, err
 	}
 	p.Store(st)
 	return st, nil
 }
+
+type groupsKey struct{}
+
+// WithGroups marks ctx as a request's that decides on the signed-in
+// user's groups (forward auth): its session lookup reads them too
+// (SessionState.GroupNames).
+func WithGroups(ctx context.Context) context.Context {
+	return context.WithValue(ctx, groupsKey{}, true)
+}
+
+func wantsGroups(ctx context.Context) bool { return ctx.Value(groupsKey{}) != nil }
 
 // loadedSession is a session row as the hot path reads it: the typed state
 // (with its user, nil when anonymous or gone), the flashes and when it was
@@ -98,10 +169,21 @@ type loadedSession struct {
 
 // load returns the unexpired session with row ID id, or found=false.
 func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row loadedSession, found bool, err error) {
+	// Only the requests that decide on groups (WithGroups) pay for reading
+	// them: the subquery costs a lookup a few µs on SQLite, more on
+	// PostgreSQL. There those requests batch among themselves.
+	withGroups := wantsGroups(ctx)
 	if s.batch != nil {
+		if withGroups {
+			return s.batchGroups.load(id, now, s.loadManyGroups)
+		}
 		return s.batch.load(id, now, s.loadMany)
 	}
-	stmt, err := s.loader.statement(context.WithoutCancel(ctx), s.db, &s.loader.one, sessionUserQuery)
+	p, query := &s.loader.one, func(string) string { return sessionUserQuery("") }
+	if withGroups {
+		p, query = &s.loader.oneGroups, sessionUserQuery
+	}
+	stmt, err := s.loader.statement(context.WithoutCancel(ctx), s.db, p, query)
 	if err != nil {
 		return row, false, models.DBError("load session", err)
 	}
@@ -109,7 +191,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	// database/sql and the driver each start per query to watch a
 	// cancellable context: run it without cancellation.
 	var gotID string
-	row, err = scanSession(stmt.QueryRowContext(context.WithoutCancel(ctx), id, now), &gotID)
+	row, err = scanSession(stmt.QueryRowContext(context.WithoutCancel(ctx), id, now), &gotID, withGroups)
 	if err == sql.ErrNoRows {
 		return row, false, nil
 	}
@@ -122,6 +204,15 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 // loadMany returns the sessions with the given row IDs, expired or not, by
 // ID: one statement for all.
 func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) {
+	return s.loadManyWith(ids, false)
+}
+
+// loadManyGroups is loadMany reading the users' groups too.
+func (s *SessionStore) loadManyGroups(ids []string) (map[string]loadedSession, error) {
+	return s.loadManyWith(ids, true)
+}
+
+func (s *SessionStore) loadManyWith(ids []string, withGroups bool) (map[string]loadedSession, error) {
 	b := 0
 	for b < len(lookupBatchSizes)-1 && lookupBatchSizes[b] < len(ids) {
 		b++
@@ -135,7 +226,16 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	// lock fails it instead of holding every lookup queued behind it.
 	ctx, cancel := context.WithTimeout(context.Background(), sessionLookupTimeout)
 	defer cancel()
-	stmt, err := s.loader.statement(ctx, s.db, &s.loader.batch[b], sessionsUserQuery(n))
+	g := 0
+	if withGroups {
+		g = 1
+	}
+	stmt, err := s.loader.statement(ctx, s.db, &s.loader.batch[g][b], func(groups string) string {
+		if !withGroups {
+			groups = ""
+		}
+		return sessionsUserQuery(groups, n)
+	})
 	if err != nil {
 		return nil, models.DBError("load sessions", err)
 	}
@@ -151,7 +251,7 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	out := make(map[string]loadedSession, len(ids))
 	for rows.Next() {
 		var id string
-		row, err := scanSession(rows, &id)
+		row, err := scanSession(rows, &id, withGroups)
 		if err != nil {
 			return nil, models.DBError("load sessions", err)
 		}
@@ -163,8 +263,9 @@ func (s *SessionStore) loadMany(ids []string) (map[string]loadedSession, error) 
 	return out, nil
 }
 
-// scanSession scans one row of sessionUserQuery.
-func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSession, err error) {
+// scanSession scans one row of sessionUserQuery or sessionsUserQuery;
+// withGroups says it has the groups column.
+func scanSession(sc interface{ Scan(...any) error }, id *string, withGroups bool) (row loadedSession, err error) {
 	// One struct for every scan target: one allocation, not twenty.
 	var v struct {
 		userID, pendingID, uid         sql.NullInt64
@@ -177,15 +278,19 @@ func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSess
 		emailVerified                  sql.NullBool
 		dateJoined, lastLogin          sql.NullTime
 		language, timeZone             sql.NullString
+		groups                         sql.NullString
 	}
 	st := &row.state
-	err = sc.Scan(id,
+	dest := []any{id,
 		&v.userID, &v.authAt, &v.authMethod, &v.reauthAt, &v.pendingID, &v.pendingAt, &v.persistent,
 		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
 		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
 		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified,
-		&v.language, &v.timeZone)
-	if err != nil {
+		&v.language, &v.timeZone, &v.groups}
+	if !withGroups {
+		dest = dest[:len(dest)-1]
+	}
+	if err = sc.Scan(dest...); err != nil {
 		return row, err
 	}
 	st.UserID = optionalID(v.userID)
@@ -204,6 +309,7 @@ func scanSession(sc interface{ Scan(...any) error }, id *string) (row loadedSess
 			EmailVerified: v.emailVerified.Bool,
 			Language:      v.language.String, TimeZone: v.timeZone.String,
 		}
+		st.GroupNames, st.GroupsRead = v.groups.String, withGroups
 	}
 	return row, nil
 }

@@ -68,7 +68,9 @@ type SessionStore struct {
 	// batch answers concurrent lookups together on PostgreSQL
 	// (session_batch.go); nil on SQLite, where a lookup is a call into
 	// the process and costs about what one statement for many would.
-	batch *sessionBatcher
+	// batchGroups does the same for lookups that read the user's groups
+	// too (WithGroups).
+	batch, batchGroups *sessionBatcher
 	// touches are the last_seen_at writes waiting for FlushTouches.
 	touches touchQueue
 }
@@ -80,16 +82,18 @@ var _ gsessions.Store = (*SessionStore)(nil)
 // remembered). secure marks the cookie Secure and gives it the __Host-
 // prefix (for https deployments).
 func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log *slog.Logger) *SessionStore {
-	var batch *sessionBatcher
+	var batch, batchGroups *sessionBatcher
 	if models.IsPostgres(db) {
 		batch = newSessionBatcher(sessionLookupsInFlight, lookupBatchSizes[len(lookupBatchSizes)-1])
+		batchGroups = newSessionBatcher(sessionLookupsInFlight, lookupBatchSizes[len(lookupBatchSizes)-1])
 	}
 	return &SessionStore{
-		batch: batch,
-		db:    db,
-		life:  models.Lifetimes{Lifetime: lifetime, Idle: idle},
-		log:   log,
-		name:  CookieName(secure),
+		batch:       batch,
+		batchGroups: batchGroups,
+		db:          db,
+		life:        models.Lifetimes{Lifetime: lifetime, Idle: idle},
+		log:         log,
+		name:        CookieName(secure),
 		opts: gsessions.Options{
 			Path:     "/",
 			Secure:   secure,
