@@ -82,9 +82,11 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	for written.Load() < before+20 {
 		time.Sleep(5 * time.Millisecond)
 	}
+	// A writer counts a user after its commit, so when the backup finished
+	// each of the 4 writers may have had one committed user not yet counted.
 	inBackup := countUsers(t, backupFile)
-	if inBackup < 50 || inBackup > before {
-		t.Fatalf("backup holds %d users; want between 50 and %d (written when it finished)", inBackup, before)
+	if inBackup < 50 || inBackup > before+4 {
+		t.Fatalf("backup holds %d users; want between 50 and %d (written when it finished, and one in flight per writer)", inBackup, before+4)
 	}
 	if _, err := runCmd(t, env, "", "backup", backupFile); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Fatalf("backup over an existing file: got %v, want a refusal", err)
