@@ -14,7 +14,6 @@ import (
 	"gatehouse/components"
 	"gatehouse/internal/locale"
 	"gatehouse/internal/route"
-	"gatehouse/models"
 )
 
 // profilePage is the account hub.
@@ -31,7 +30,7 @@ func (h *accountPages) renderProfile(c *gin.Context, status int, zone, zoneErr s
 		h.dbError(c, "load factors", err)
 		return
 	}
-	groups, err := models.NewGroups(h.users.DB()).NamesOf(c.Request.Context(), u.ID)
+	groups, err := h.groups.NamesOf(c.Request.Context(), u.ID)
 	if err != nil {
 		h.dbError(c, "load groups", err)
 		return

@@ -56,6 +56,7 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		users:     c.Users,
 		store:     websession.NewSessionStore(db, cfg.SessionLifetime, cfg.SessionIdleTimeout, secure, log),
 		probe:     c.Probe,
+		groups:    models.NewGroups(db),
 		providers: upstream.NewSet(cfg.SocialProviders, nil),
 	}
 	h.store.SetDomain(cfg.SessionCookieDomain)
@@ -67,8 +68,8 @@ func NewApp(log *slog.Logger, db *gorm.DB, hasher *passhash.Hasher, cfg Config) 
 		admin:   &adminPages{Handler: h, accounts: c.Accounts, sessions: c.Sessions, events: c.Events, outbox: c.Outbox},
 		mfa:     &mfaPages{Handler: h, accounts: c.Accounts},
 		social:  &socialPages{Handler: h, accounts: c.Accounts},
-		forward: newForwardAuth(h, c.Accounts, models.NewGroups(db), c.Events),
-		groups:  &groupPages{Handler: h, accounts: c.Accounts, groups: models.NewGroups(db)},
+		forward: newForwardAuth(h, c.Accounts, h.groups, c.Events),
+		groups:  &groupPages{Handler: h, accounts: c.Accounts, groups: h.groups},
 		oidc:    &oidcPages{Handler: h, provider: c.OIDC, off: c.OIDCOff, db: db, accounts: c.Accounts},
 	}}
 	a.areas.signIn.loginPlain = newPrerenderedSet(func() templ.Component {

@@ -187,7 +187,7 @@ func (h *groupPages) adminUserGroupsSubmit(c *gin.Context) {
 
 // userGroupChoices is every group, ticked where userID is a member.
 func (h *adminPages) userGroupChoices(c *gin.Context, userID uint) ([]components.GroupChoice, error) {
-	groups := models.NewGroups(h.users.DB())
+	groups := h.groups
 	all, err := groups.List(c.Request.Context())
 	if err != nil {
 		return nil, err

@@ -25,6 +25,9 @@ type Handler struct {
 	users *models.Users
 	store *websession.SessionStore
 	probe *models.Probe // /readyz's database check (ready.go)
+	// groups are the group queries, one for the app: NamesOf keeps its
+	// prepared statement in it.
+	groups *models.Groups
 	// providers are the other sign-in providers (SOCIAL_PROVIDERS): the
 	// login page offers them (social.go).
 	providers *upstream.Set

@@ -2,11 +2,8 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -68,14 +65,15 @@ type GroupInfo struct {
 // Groups are the queries on groups and memberships.
 type Groups struct {
 	db *gorm.DB
-	// names is NamesOf's statement, prepared on first use (forward auth
-	// runs it on every check, so it skips GORM's statement building).
-	mu    sync.Mutex
-	names atomic.Pointer[sql.Stmt]
+	// names is NamesOf's statement, prepared on first use and kept: make
+	// one Groups per database and share it.
+	names *Prepared
 }
 
 // NewGroups returns the group queries over db.
-func NewGroups(db *gorm.DB) *Groups { return &Groups{db: db} }
+func NewGroups(db *gorm.DB) *Groups {
+	return &Groups{db: db, names: NewPrepared(db, func(*gorm.DB) string { return namesQuery })}
+}
 
 // List returns every group by name, with its member count.
 func (g *Groups) List(ctx context.Context) ([]GroupInfo, error) {
@@ -118,7 +116,7 @@ func GroupNamesColumn(db *gorm.DB, userID string) string {
 
 // NamesOf returns the names of userID's groups, sorted.
 func (g *Groups) NamesOf(ctx context.Context, userID uint) ([]string, error) {
-	stmt, err := g.namesStmt(ctx)
+	stmt, err := g.names.Stmt(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, dbErr("read groups", err)
 	}
@@ -136,27 +134,6 @@ func (g *Groups) NamesOf(ctx context.Context, userID uint) ([]string, error) {
 		names = append(names, n)
 	}
 	return names, dbErr("read groups", rows.Err())
-}
-
-func (g *Groups) namesStmt(ctx context.Context) (*sql.Stmt, error) {
-	if st := g.names.Load(); st != nil {
-		return st, nil
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if st := g.names.Load(); st != nil {
-		return st, nil
-	}
-	sqlDB, err := g.db.DB()
-	if err != nil {
-		return nil, err
-	}
-	st, err := sqlDB.PrepareContext(context.WithoutCancel(ctx), Rebind(g.db, namesQuery))
-	if err != nil {
-		return nil, err
-	}
-	g.names.Store(st)
-	return st, nil
 }
 
 // GroupNamesOf returns the names of userID's groups, sorted, inside tx.

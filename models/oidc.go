@@ -413,7 +413,7 @@ func OIDCLiveAccessToken(ctx context.Context, q *Prepared, tokenID string, now t
 	if tokenID == "" || len(tokenID) > 64 {
 		return r, ErrNotFound
 	}
-	stmt, err := q.Stmt(ctx)
+	stmt, err := q.Stmt(context.WithoutCancel(ctx))
 	if err != nil {
 		return r, dbErr("read access token", err)
 	}

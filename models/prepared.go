@@ -26,7 +26,9 @@ func NewPrepared(db *gorm.DB, query func(db *gorm.DB) string) *Prepared {
 	return &Prepared{db: db, query: query}
 }
 
-// Stmt returns the prepared statement, preparing it if need be.
+// Stmt returns the prepared statement, preparing it if need be under ctx
+// (pass context.WithoutCancel to keep a cancelled request from failing
+// the preparation).
 func (p *Prepared) Stmt(ctx context.Context) (*sql.Stmt, error) {
 	if st := p.st.Load(); st != nil {
 		return st, nil
@@ -40,7 +42,7 @@ func (p *Prepared) Stmt(ctx context.Context) (*sql.Stmt, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlDB.PrepareContext(context.WithoutCancel(ctx), Rebind(p.db, p.query(p.db)))
+	st, err := sqlDB.PrepareContext(ctx, Rebind(p.db, p.query(p.db)))
 	if err != nil {
 		return nil, err
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"gatehouse/models"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -112,39 +110,29 @@ func sessionsUserQuery(groups string, n int) string {
 // repeats). The largest is the most lookups one statement answers.
 var lookupBatchSizes = [...]int{1, 2, 4, 8, 16, 32, 64}
 
-// sessionLoader holds the prepared hot-path statements of a store. Each is
-// prepared on first use; a failure (the database unavailable then) is not
-// kept, so the next request tries again.
+// sessionLoader holds the prepared hot-path statements of a store, each
+// prepared on first use (models.Prepared).
 type sessionLoader struct {
-	mu sync.Mutex
 	// one reads a session without its user's groups, oneGroups with.
-	one, oneGroups atomic.Pointer[sql.Stmt]
+	one, oneGroups *models.Prepared
 	// batch[0] are the batched statements without the groups, batch[1]
 	// with them.
-	batch [2][len(lookupBatchSizes)]atomic.Pointer[sql.Stmt]
+	batch [2][len(lookupBatchSizes)]*models.Prepared
 }
 
-// statement returns the prepared statement that query builds (from the
-// database's group-names subquery), preparing it if need be.
-func (l *sessionLoader) statement(ctx context.Context, db *gorm.DB, p *atomic.Pointer[sql.Stmt], query func(groups string) string) (*sql.Stmt, error) {
-	if st := p.Load(); st != nil {
-		return st, nil
+// newSessionLoader builds db's statements; the groups column is the
+// database's group-names subquery.
+func newSessionLoader(db *gorm.DB) sessionLoader {
+	groups := func(db *gorm.DB) string { return models.GroupNamesColumn(db, "u.id") }
+	l := sessionLoader{
+		one:       models.NewPrepared(db, func(*gorm.DB) string { return sessionUserQuery("") }),
+		oneGroups: models.NewPrepared(db, func(db *gorm.DB) string { return sessionUserQuery(groups(db)) }),
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if st := p.Load(); st != nil {
-		return st, nil
+	for b, n := range lookupBatchSizes {
+		l.batch[0][b] = models.NewPrepared(db, func(*gorm.DB) string { return sessionsUserQuery("", n) })
+		l.batch[1][b] = models.NewPrepared(db, func(db *gorm.DB) string { return sessionsUserQuery(groups(db), n) })
 	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	st, err := sqlDB.PrepareContext(ctx, models.Rebind(db, query(models.GroupNamesColumn(db, "u.id"))))
-	if err != nil {
-		return nil, err
-	}
-	p.Store(st)
-	return st, nil
+	return l
 }
 
 type groupsKey struct{}
@@ -179,11 +167,11 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 		}
 		return s.batch.load(id, now, s.loadMany)
 	}
-	p, query := &s.loader.one, func(string) string { return sessionUserQuery("") }
+	p := s.loader.one
 	if withGroups {
-		p, query = &s.loader.oneGroups, sessionUserQuery
+		p = s.loader.oneGroups
 	}
-	stmt, err := s.loader.statement(context.WithoutCancel(ctx), s.db, p, query)
+	stmt, err := p.Stmt(context.WithoutCancel(ctx))
 	if err != nil {
 		return row, false, models.DBError("load session", err)
 	}
@@ -230,12 +218,7 @@ func (s *SessionStore) loadManyWith(ids []string, withGroups bool) (map[string]l
 	if withGroups {
 		g = 1
 	}
-	stmt, err := s.loader.statement(ctx, s.db, &s.loader.batch[g][b], func(groups string) string {
-		if !withGroups {
-			groups = ""
-		}
-		return sessionsUserQuery(groups, n)
-	})
+	stmt, err := s.loader.batch[g][b].Stmt(ctx)
 	if err != nil {
 		return nil, models.DBError("load sessions", err)
 	}

@@ -91,6 +91,7 @@ func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log
 		batch:       batch,
 		batchGroups: batchGroups,
 		db:          db,
+		loader:      newSessionLoader(db),
 		life:        models.Lifetimes{Lifetime: lifetime, Idle: idle},
 		log:         log,
 		name:        CookieName(secure),
