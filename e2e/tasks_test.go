@@ -101,13 +101,29 @@ func (b *tab) shotDir() string {
 // first one), as a person picks what they read.
 func (b *tab) clickText(text string) {
 	b.t.Helper()
-	b.waitUntil("a link or button saying "+text, `[...document.querySelectorAll("a, button")].some(e => e.textContent.trim() === `+js(text)+` && e.getClientRects().length)`)
-	eval[chromedp.Void](b, `(() => {
+	// Found and marked in one evaluation, and clicked; all of it again
+	// when the mark is gone before the click (the page it was found on
+	// was still being replaced by the one a previous click loads, and
+	// both may hold the text).
+	mark := `(() => {
 		document.querySelectorAll("[data-e2e-click]").forEach(e => e.removeAttribute("data-e2e-click"));
-		const el = [...document.querySelectorAll("a, button")].find(e => e.textContent.trim() === `+js(text)+` && e.getClientRects().length);
+		const el = [...document.querySelectorAll("a, button")].find(e => e.textContent.trim() === ` + js(text) + ` && e.getClientRects().length);
+		if (!el) return false;
 		el.setAttribute("data-e2e-click", "");
-	})()`)
-	b.click(`[data-e2e-click]`)
+		return true;
+	})()`
+	for deadline := time.Now().Add(actionTimeout); ; {
+		b.waitUntil("a link or button saying "+text, mark)
+		ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+		err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`[data-e2e-click]`)), chromedp.Click(chromedp.CSS(`[data-e2e-click]`)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("click the link or button saying %s: %v", text, err)
+		}
+	}
 }
 
 // keysInView fails the test unless every element matching each selector
