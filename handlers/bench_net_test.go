@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"gatehouse/metrics"
 )
 
 // The network benchmarks: the same requests over a real loopback TCP
@@ -138,4 +140,11 @@ func BenchmarkHealthzNoTimeoutsNet(b *testing.B) {
 // BenchmarkHealthz (the recorder's own allocations count in both).
 func BenchmarkBareGinHealthz(b *testing.B) {
 	serveLoop(b, bareGinHealthz(), httptest.NewRequest(http.MethodGet, "/healthz", nil), http.StatusOK, "ok")
+}
+
+// BenchmarkHealthzMetrics is /healthz with metrics on (METRICS_ADDR set):
+// the request histogram's series looked up per request.
+func BenchmarkHealthzMetrics(b *testing.B) {
+	ts := newBenchServer(b, func(c *Config) { c.Metrics = metrics.New() })
+	serveLoop(b, ts.app.Routes(), httptest.NewRequest(http.MethodGet, "/healthz", nil), http.StatusOK, "ok")
 }
