@@ -68,13 +68,12 @@ const maxRequestIDLen = 64
 func setRequestID(c *gin.Context) string {
 	// The canonical key itself: Header.Get would canonicalize
 	// "X-Request-ID" into a new string on every request.
-	var id string
-	if v := c.Request.Header["X-Request-Id"]; len(v) > 0 {
-		id = v[0]
-	}
+	in := c.Request.Header["X-Request-Id"]
 	var val []string
-	if safeRequestID(id) {
-		val = []string{id}
+	if len(in) > 0 && safeRequestID(in[0]) {
+		// The request's own value, shared: len == cap, so Header.Add on
+		// either side copies instead of writing into the other.
+		val = in[:1:1]
 	} else {
 		val = newRequestIDHeader()
 	}
