@@ -68,6 +68,16 @@ func (h *oidcPages) opEndpoint(c *gin.Context) {
 	h.provider.Handler().ServeHTTP(c.Writer, c.Request)
 }
 
+// userinfo is the userinfo endpoint: op's request parsing and token
+// crypto, Gatehouse's lean answer (oidcop.Provider.Userinfo).
+func (h *oidcPages) userinfo(c *gin.Context) {
+	if h.provider == nil {
+		c.JSON(http.StatusNotFound, gin.H{"error": "not_found"})
+		return
+	}
+	h.provider.Userinfo().ServeHTTP(c.Writer, c.Request)
+}
+
 // discovery serves the discovery document from memory.
 func (h *oidcPages) discovery(c *gin.Context) {
 	if h.provider == nil {

@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -85,6 +84,8 @@ type Provider struct {
 	discovery []byte
 	// userinfo is the userinfo endpoint's one statement.
 	userinfo *models.Prepared
+	// userinfoHandler serves the userinfo endpoint (userinfo.go).
+	userinfoHandler http.Handler
 }
 
 // ErrUnavailable means SECRET_KEY is missing or too short.
@@ -136,7 +137,12 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 		DefaultLogoutRedirectURI: route.URL(route.LoggedOut),
 	}
 	copy(cfg.CryptoKey[:], cryptoKey)
+	tc, err := newTokenCrypto(cryptoKey)
+	if err != nil {
+		return nil, err
+	}
 	popts := []op.Option{
+		op.WithCrypto(tc),
 		op.WithCustomAuthEndpoint(op.NewEndpoint(route.URL(route.OIDCAuthorize))),
 		op.WithCustomTokenEndpoint(op.NewEndpoint(route.URL(route.OIDCToken))),
 		op.WithCustomUserinfoEndpoint(op.NewEndpoint(route.URL(route.OIDCUserinfo))),
@@ -145,8 +151,7 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 		op.WithCustomEndSessionEndpoint(op.NewEndpoint(route.URL(route.OIDCEndSession))),
 		op.WithCustomKeysEndpoint(op.NewEndpoint(route.URL(route.OIDCKeys))),
 		// Bearer tokens, never cookies: no credentialed CORS.
-		op.WithCORSOptions(&cors.Options{AllowedOrigins: []string{"*"}, AllowCredentials: false,
-			AllowedHeaders: []string{"Authorization", "Content-Type"}, AllowedMethods: []string{"GET", "POST"}}),
+		op.WithCORSOptions(corsOptions()),
 	}
 	if strings.HasPrefix(opts.Issuer, "http://") {
 		// Development and tests only: relying parties refuse http issuers
@@ -160,7 +165,15 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 	if p.discovery, err = p.buildDiscovery(); err != nil {
 		return nil, err
 	}
+	p.userinfoHandler = cors.New(*corsOptions()).Handler(http.HandlerFunc(p.serveUserinfo))
 	return p, nil
+}
+
+// corsOptions are the cross-origin rules of the endpoints apps call from
+// a browser: bearer tokens, never cookies, so no credentialed CORS.
+func corsOptions() *cors.Options {
+	return &cors.Options{AllowedOrigins: []string{"*"}, AllowCredentials: false,
+		AllowedHeaders: []string{"Authorization", "Content-Type"}, AllowedMethods: []string{"GET", "POST"}}
 }
 
 // buildDiscovery is op's discovery document trimmed to what Gatehouse
@@ -621,21 +634,16 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 	return s.p.fillUserinfo(s.db(ctx), info, userID, scopes)
 }
 
-// SetUserinfoFromToken answers the userinfo endpoint for a live access
-// token of an active user.
+// SetUserinfoFromToken answers op's userinfo endpoint for a live access
+// token of an active user. Gatehouse mounts its own (Userinfo, the same
+// answer without op's claims-map JSON); this stays for op's interface.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
-	// One prepared statement: the live token, its active user and the
-	// user's groups (the hot path).
-	r, err := models.OIDCLiveAccessToken(ctx, s.p.userinfo, tokenID, time.Now())
-	if err != nil || s.p.Subject(r.UserID) != subject {
-		return oidc.ErrAccessDenied().WithDescription("invalid token")
+	c, err := s.p.userinfoOf(ctx, tokenID, subject)
+	if err != nil {
+		return err
 	}
-	return s.p.setClaims(info, r.UserID, r.Username, r.Email, r.EmailVerified, strings.Fields(r.Scopes), func() ([]string, error) {
-		if r.GroupNames == "" {
-			return []string{}, nil
-		}
-		return strings.Split(r.GroupNames, ","), nil // no group name holds a comma
-	})
+	c.fill(info)
+	return nil
 }
 
 // SetIntrospectionFromToken answers RFC 7662 introspection: active only
@@ -674,34 +682,13 @@ func (p *Provider) fillUserinfo(db *gorm.DB, info *oidc.UserInfo, userID uint, s
 
 // claimsOf sets the claims scopes ask for from u.
 func (p *Provider) claimsOf(db *gorm.DB, info *oidc.UserInfo, u *models.User, scopes []string) error {
-	return p.setClaims(info, u.ID, u.Username, u.Email, u.EmailVerified, scopes, func() ([]string, error) {
-		names, err := models.GroupNamesOf(db, u.ID)
-		if names == nil {
-			names = []string{}
-		}
-		return names, err
+	c, err := p.claims(u.ID, u.Username, u.Email, u.EmailVerified, scopes, func() ([]string, error) {
+		return models.GroupNamesOf(db, u.ID)
 	})
-}
-
-// setClaims sets the claims scopes ask for; groups is called only when
-// they ask for the groups claim.
-func (p *Provider) setClaims(info *oidc.UserInfo, id uint, username, email string, emailVerified bool, scopes []string, groups func() ([]string, error)) error {
-	info.Subject = p.Subject(id)
-	if slices.Contains(scopes, oidc.ScopeProfile) {
-		// Accounts have no separate display name: name is the username.
-		info.PreferredUsername, info.Name = username, username
+	if err != nil {
+		return err
 	}
-	if slices.Contains(scopes, oidc.ScopeEmail) && email != "" {
-		info.Email = email
-		info.EmailVerified = oidc.Bool(emailVerified)
-	}
-	if slices.Contains(scopes, ScopeGroups) {
-		names, err := groups()
-		if err != nil {
-			return err
-		}
-		info.AppendClaims("groups", names)
-	}
+	c.fill(info)
 	return nil
 }
 
