@@ -207,11 +207,21 @@ func TestOIDCRevocation(t *testing.T) {
 	if status == http.StatusOK || !strings.Contains(body, "invalid_client") {
 		t.Errorf("another client's token: got %d %.200s, want invalid_client", status, body)
 	}
-	// Another client's refresh token is, to that client, an unknown
-	// token (GetRefreshTokenInfo matches the client): 200, nothing
-	// revoked — the check below refreshes with it.
-	if status, body := b.tokenCall(revoke, "basic", url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusOK {
-		t.Errorf("another client's refresh token: got %d %.200s, want 200 (unknown to it)", status, body)
+	// Another client's refresh token gets the same answer as its access
+	// token (RFC 7009 §2.1: the token was not issued to the caller),
+	// whatever the hint says; nothing is revoked — the check below
+	// refreshes with it.
+	for _, hint := range []string{"refresh_token", "access_token", ""} {
+		form := url.Values{"token": {tok.RefreshToken}}
+		if hint != "" {
+			form.Set("token_type_hint", hint)
+		}
+		if status, body := b.tokenCall(revoke, "basic", form); status != http.StatusUnauthorized || !strings.Contains(body, "invalid_client") {
+			t.Errorf("another client's refresh token, hint %q: got %d %.200s, want 401 invalid_client", hint, status, body)
+		}
+	}
+	if status, body := b.tokenCall(revoke, "post", url.Values{"token": {tok.AccessToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusUnauthorized || !strings.Contains(body, "invalid_client") {
+		t.Errorf("another client's access token, hint refresh_token: got %d %.200s, want 401 invalid_client", status, body)
 	}
 	if !works(tok) || !a.introspect(tok.AccessToken).Active {
 		t.Fatal("a refused revocation revoked the access token")
@@ -239,8 +249,9 @@ func TestOIDCRevocation(t *testing.T) {
 	}
 
 	// The refresh token: the family goes — the refresh token and the
-	// access token issued with it.
-	if status, body := a.tokenCall(revoke, "basic", url.Values{"token": {tok2.RefreshToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusOK {
+	// access token issued with it. A wrong hint does not stop it (RFC
+	// 7009 §2.1: the server extends its search).
+	if status, body := a.tokenCall(revoke, "basic", url.Values{"token": {tok2.RefreshToken}, "token_type_hint": {"access_token"}}); status != http.StatusOK {
 		t.Fatalf("revoke refresh token: got %d %.200s", status, body)
 	}
 	if works(tok2) || a.introspect(tok2.AccessToken).Active {

@@ -517,15 +517,23 @@ func (s *storage) TerminateSessionFromRequest(_ context.Context, req *op.EndSess
 }
 
 // RevokeToken revokes an access token (by ID) or a refresh token (by ID,
-// from GetRefreshTokenInfo; its whole family goes, RFC 7009 §2.1), only
-// when it was issued to clientID. Unknown tokens are not an error (RFC
-// 7009 §2.2).
+// from GetRefreshTokenInfo, or by the token itself when op did not find
+// it there: another client's, or sent with token_type_hint=access_token;
+// its whole family goes), only when it was issued to clientID: another
+// client's token of either kind is invalid_client (RFC 7009 §2.1), and
+// stays valid. Unknown tokens are not an error (RFC 7009 §2.2).
 func (s *storage) RevokeToken(ctx context.Context, tokenID, _ string, clientID string) *oidc.Error {
 	if len(tokenID) > 512 {
 		return nil
 	}
 	var t models.OIDCToken
 	err := s.db(ctx).Where("id = ?", tokenID).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) && secret.Valid(tokenID) {
+		var r *models.OIDCToken
+		if r, err = models.OIDCRefreshByHash(s.db(ctx), secret.HashIn("oidc-refresh:", tokenID)); err == nil {
+			t = *r
+		}
+	}
 	if err != nil {
 		return nil
 	}
