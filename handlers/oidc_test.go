@@ -183,6 +183,7 @@ type idClaims struct {
 	Groups            []string `json:"groups"`
 	AMR               []string `json:"amr"`
 	AuthTime          int64    `json:"auth_time"`
+	Sid               string   `json:"sid"`
 }
 
 func (r *rp) verify(tok *oauth2.Token, f *flow) idClaims {

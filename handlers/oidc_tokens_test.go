@@ -394,6 +394,7 @@ func (lr *logoutReceiver) none(t *testing.T, wait time.Duration) {
 // logoutClaims are a logout token's claims the tests read.
 type logoutClaims struct {
 	Sub    string         `json:"sub"`
+	Sid    string         `json:"sid"`
 	JTI    string         `json:"jti"`
 	Nonce  *string        `json:"nonce"`
 	Events map[string]any `json:"events"`
@@ -424,7 +425,8 @@ func (r *rp) verifyLogout(raw string) logoutClaims {
 // when their sign-ins to it end — sign out everywhere (retried after the
 // app answered 500), "Remove access", account deletion; apps without a
 // URI, or that the person never signed in to, hear nothing. Discovery
-// says back-channel logout is supported, without sessions.
+// says back-channel logout is supported, with sessions (sid). These
+// flows end every sign-in of the person: their tokens carry no sid.
 func TestOIDCBackchannelLogout(t *testing.T) {
 	ts := oidcServer(t)
 	lr := newLogoutReceiver(t, 1)
@@ -437,7 +439,7 @@ func TestOIDCBackchannelLogout(t *testing.T) {
 		Supported bool  `json:"backchannel_logout_supported"`
 		Session   *bool `json:"backchannel_logout_session_supported"`
 	}
-	if err := a.provider.Claims(&d); err != nil || !d.Supported || (d.Session != nil && *d.Session) {
+	if err := a.provider.Claims(&d); err != nil || !d.Supported || d.Session == nil || !*d.Session {
 		t.Errorf("discovery: %+v, %v", d, err)
 	}
 
@@ -451,8 +453,8 @@ func TestOIDCBackchannelLogout(t *testing.T) {
 	if res := c.postForm(route.URL(route.SessionsRevokeOthers), nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign out everywhere: got %d", res.StatusCode)
 	}
-	if got := a.verifyLogout(lr.next(t)); got.Sub != sub {
-		t.Errorf("logout token sub: got %q, want carol's %q", got.Sub, sub)
+	if got := a.verifyLogout(lr.next(t)); got.Sub != sub || got.Sid != "" {
+		t.Errorf("logout token: got sub %q sid %q, want carol's %q and no sid", got.Sub, got.Sid, sub)
 	}
 
 	// Remove access on the apps page.

@@ -88,8 +88,11 @@ func (p *Provider) NeedsConsent(ctx context.Context, userID uint, pd *Pending) (
 
 // Approval is a signed-in person's answer to a request.
 type Approval struct {
-	RequestID  string
-	User       *models.User
+	RequestID string
+	User      *models.User
+	// SessionID is the browser session's row ID (never its cookie
+	// token): the sign-in is recorded under it, and its ID tokens carry
+	// the sid derived from it.
 	SessionID  string
 	AuthTime   time.Time
 	AuthMethod string
@@ -125,8 +128,22 @@ func (p *Provider) Approve(ctx context.Context, a Approval) (op.AuthRequest, err
 			}
 		}
 		at := a.AuthTime.UTC()
+		sid := ""
+		if a.SessionID != "" {
+			// One sid per browser session, also after the session moved
+			// to a new row (rotation keeps its records).
+			if sid, err = models.OIDCSessionSid(tx, a.SessionID); err != nil {
+				return err
+			}
+			if sid == "" {
+				sid = p.SessionSID(a.SessionID)
+			}
+			if err := models.SaveOIDCSessionClient(tx, a.SessionID, c.ClientID, a.User.ID, sid); err != nil {
+				return err
+			}
+		}
 		res := tx.Model(&models.OIDCAuthRequest{}).Where("id = ? AND done = ?", row.ID, false).Updates(map[string]any{
-			"done": true, "user_id": a.User.ID, "session_id": secret.HashIn("oidc-session:", a.SessionID),
+			"done": true, "user_id": a.User.ID, "session_id": sid,
 			"auth_time": at, "amr": AMR(a.AuthMethod),
 		})
 		if res.Error != nil {
@@ -135,7 +152,7 @@ func (p *Provider) Approve(ctx context.Context, a Approval) (op.AuthRequest, err
 		if res.RowsAffected != 1 {
 			return ErrRequestGone
 		}
-		row.Done, row.UserID, row.AuthTime, row.AMR = true, &a.User.ID, &at, AMR(a.AuthMethod)
+		row.Done, row.UserID, row.AuthTime, row.AMR, row.SessionID = true, &a.User.ID, &at, AMR(a.AuthMethod), sid
 		scopes := row.Scopes
 		if !a.Consented {
 			// Keep what was consented before; a skip-consent client's

@@ -31,6 +31,7 @@ const (
 	infoSigningKey  = "gatehouse/v1/oidc-signing-key-at-rest"
 	infoTokenCrypto = "gatehouse/v1/oidc-token-crypto"
 	infoSubject     = "gatehouse/v1/oidc-subject"
+	infoSessionID   = "gatehouse/v1/oidc-session-id"
 )
 
 // deriveKey is SECRET_KEY's key for one purpose.

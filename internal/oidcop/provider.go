@@ -79,6 +79,7 @@ type Provider struct {
 	op      *op.Provider
 	keys    *keyring
 	subKey  []byte
+	sidKey  []byte
 	metrics *metrics.Metrics
 	// discovery is the discovery document, marshalled once.
 	discovery []byte
@@ -121,6 +122,9 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 	if p.subKey, err = deriveKey(opts.SecretKey, infoSubject); err != nil {
 		return nil, err
 	}
+	if p.sidKey, err = deriveKey(opts.SecretKey, infoSessionID); err != nil {
+		return nil, err
+	}
 	cryptoKey, err := deriveKey(opts.SecretKey, infoTokenCrypto)
 	if err != nil {
 		return nil, err
@@ -133,7 +137,7 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess,
 			ScopeGroups},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "azp", "at_hash",
-			"c_hash", "name", "preferred_username", "email", "email_verified", "groups"},
+			"c_hash", "name", "preferred_username", "email", "email_verified", "groups", "sid"},
 		DefaultLogoutRedirectURI: route.URL(route.LoggedOut),
 	}
 	copy(cfg.CryptoKey[:], cryptoKey)
@@ -191,7 +195,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	// client_secret in the form is not read there): advertise what works.
 	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
 	d.DeviceAuthorizationEndpoint, d.CheckSessionIframe = "", ""
-	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, false
+	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
 	d.RequestParameterSupported = false
 	return jsonMarshal(d)
 }
@@ -221,6 +225,15 @@ func (p *Provider) JWKS() ([]byte, error) {
 func (p *Provider) Subject(userID uint) string {
 	m := hmac.New(sha256.New, p.subKey)
 	fmt.Fprintf(m, "user:%d", userID)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// SessionSID is the sid of the browser session whose row ID is
+// sessionRowID: an HMAC under a key derived from SECRET_KEY, so the sid
+// apps see leads to neither the session's cookie nor its row.
+func (p *Provider) SessionSID(sessionRowID string) string {
+	m := hmac.New(sha256.New, p.sidKey)
+	m.Write([]byte("session:" + sessionRowID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -398,24 +411,24 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 // the other revokes the family.
 func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string, withRefresh bool) (accessID, refresh string, exp time.Time, err error) {
 	var (
-		grantID, clientID, amr, scopes, kind string
-		userID                               uint
-		authTime                             time.Time
-		spend                                func(tx *gorm.DB) (bool, error)
+		grantID, clientID, amr, scopes, kind, sid string
+		userID                                    uint
+		authTime                                  time.Time
+		spend                                     func(tx *gorm.DB) (bool, error)
 	)
 	switch r := req.(type) {
 	case *authRequest:
 		if r.row.UserID == nil {
 			return "", "", time.Time{}, oidc.ErrInvalidGrant()
 		}
-		kind, grantID, clientID, userID, amr, scopes = "code", r.row.ID, r.row.ClientID, *r.row.UserID, r.row.AMR, r.row.Scopes
+		kind, grantID, clientID, userID, amr, scopes, sid = "code", r.row.ID, r.row.ClientID, *r.row.UserID, r.row.AMR, r.row.Scopes, r.row.SessionID
 		authTime = r.GetAuthTime()
 		spend = func(tx *gorm.DB) (bool, error) { return models.ConsumeOIDCCode(tx, r.row.ID) }
 	case *refreshRequest:
 		if current == "" {
 			return "", "", time.Time{}, oidc.ErrInvalidGrant()
 		}
-		kind, grantID, clientID, userID, amr, scopes = "refresh", r.row.GrantID, r.row.ClientID, r.row.UserID, r.row.AMR, strings.Join(r.scopes, " ")
+		kind, grantID, clientID, userID, amr, scopes, sid = "refresh", r.row.GrantID, r.row.ClientID, r.row.UserID, r.row.AMR, strings.Join(r.scopes, " "), r.row.Sid
 		authTime = r.row.AuthTime
 		spend = func(tx *gorm.DB) (bool, error) { return models.SpendOIDCRefresh(tx, r.row.ID) }
 	default:
@@ -451,7 +464,7 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 			return models.ErrNotFound
 		}
 		rows := []models.OIDCToken{{ID: accessID, Kind: models.OIDCAccess, GrantID: grantID, UserID: userID, ClientID: clientID,
-			Scopes: scopes, AuthTime: authTime, AMR: amr, CreatedAt: now, ExpiresAt: exp}}
+			Scopes: scopes, AuthTime: authTime, AMR: amr, CreatedAt: now, ExpiresAt: exp, Sid: sid}}
 		if withRefresh {
 			rid, err := secret.New()
 			if err != nil {
@@ -460,7 +473,7 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 			h := secret.HashIn("oidc-refresh:", refresh)
 			rows = append(rows, models.OIDCToken{ID: rid, Kind: models.OIDCRefresh, TokenHash: &h, GrantID: grantID,
 				UserID: userID, ClientID: clientID, Scopes: scopes, AuthTime: authTime, AMR: amr, CreatedAt: now,
-				ExpiresAt: now.Add(s.p.opts.RefreshTokenLifetime)})
+				ExpiresAt: now.Add(s.p.opts.RefreshTokenLifetime), Sid: sid})
 		}
 		if err := tx.Create(&rows).Error; err != nil {
 			return err
@@ -625,21 +638,30 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's claims.
+// SetUserinfoFromRequest fills the ID token's claims, sid included (the
+// browser session the sign-in came from; back-channel logout tokens
+// carry the same).
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	var userID uint
+	var sid string
 	switch r := req.(type) {
 	case *authRequest:
 		if r.row.UserID == nil {
 			return oidc.ErrInvalidGrant()
 		}
-		userID = *r.row.UserID
+		userID, sid = *r.row.UserID, r.row.SessionID
 	case *refreshRequest:
-		userID = r.row.UserID
+		userID, sid = r.row.UserID, r.row.Sid
 	default:
 		return oidc.ErrInvalidRequest()
 	}
-	return s.p.fillUserinfo(s.db(ctx), info, userID, scopes)
+	if err := s.p.fillUserinfo(s.db(ctx), info, userID, scopes); err != nil {
+		return err
+	}
+	if sid != "" {
+		info.AppendClaims("sid", sid)
+	}
+	return nil
 }
 
 // SetUserinfoFromToken answers op's userinfo endpoint for a live access
