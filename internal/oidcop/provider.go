@@ -712,7 +712,7 @@ func (p *Provider) fillUserinfo(db *gorm.DB, info *oidc.UserInfo, userID uint, s
 
 // claimsOf sets the claims scopes ask for from u.
 func (p *Provider) claimsOf(db *gorm.DB, info *oidc.UserInfo, u *models.User, scopes []string) error {
-	c, err := p.claims(u.ID, u.Username, u.Email, u.EmailVerified, scopes, func() ([]string, error) {
+	c, err := p.claims(p.Subject(u.ID), u.Username, u.Email, u.EmailVerified, scopes, func() ([]string, error) {
 		return models.GroupNamesOf(db, u.ID)
 	})
 	if err != nil {

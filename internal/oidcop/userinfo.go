@@ -49,10 +49,10 @@ func (c *userinfoClaims) fill(info *oidc.UserInfo) {
 	}
 }
 
-// claims are the claims scopes ask for; groups is called only when they
-// ask for the groups claim.
-func (p *Provider) claims(id uint, username, email string, emailVerified bool, scopes []string, groups func() ([]string, error)) (userinfoClaims, error) {
-	c := userinfoClaims{Subject: p.Subject(id)}
+// claims are the claims scopes ask for, for the user whose subject is
+// sub; groups is called only when they ask for the groups claim.
+func (p *Provider) claims(sub string, username, email string, emailVerified bool, scopes []string, groups func() ([]string, error)) (userinfoClaims, error) {
+	c := userinfoClaims{Subject: sub}
 	if slices.Contains(scopes, oidc.ScopeProfile) {
 		// Accounts have no separate display name: name is the username.
 		c.PreferredUsername, c.Name = username, username
@@ -79,10 +79,14 @@ func (p *Provider) userinfoOf(ctx context.Context, tokenID, subject string) (use
 	// One prepared statement: the live token, its active user and the
 	// user's groups.
 	r, err := models.OIDCLiveAccessToken(ctx, p.userinfo, tokenID, time.Now())
-	if err != nil || p.Subject(r.UserID) != subject {
+	if err != nil {
 		return userinfoClaims{}, oidc.ErrAccessDenied().WithDescription("invalid token")
 	}
-	return p.claims(r.UserID, r.Username, r.Email, r.EmailVerified, strings.Fields(r.Scopes), func() ([]string, error) {
+	sub := p.Subject(r.UserID)
+	if sub != subject {
+		return userinfoClaims{}, oidc.ErrAccessDenied().WithDescription("invalid token")
+	}
+	return p.claims(sub, r.Username, r.Email, r.EmailVerified, strings.Fields(r.Scopes), func() ([]string, error) {
 		if r.GroupNames == "" {
 			return nil, nil
 		}
