@@ -33,9 +33,12 @@ type OIDCClient struct {
 	// OpenID Connect Back-Channel Logout 1.0) when a user's sign-ins to
 	// the client end: sign out everywhere, deactivation, deletion,
 	// "Remove access".
-	BackchannelLogoutURI string    `gorm:"not null;default:''"`
-	CreatedAt            time.Time `gorm:"not null"`
-	UpdatedAt            time.Time `gorm:"not null"`
+	BackchannelLogoutURI string `gorm:"not null;default:''"`
+	// IDTokenAlg is the algorithm its ID tokens (and logout tokens) are
+	// signed with: "ES256", or "" for RS256.
+	IDTokenAlg string    `gorm:"column:id_token_signed_response_alg;size:16;not null;default:''"`
+	CreatedAt  time.Time `gorm:"not null"`
+	UpdatedAt  time.Time `gorm:"not null"`
 }
 
 // Lines splits a one-item-per-line column.
@@ -250,7 +253,8 @@ func UpdateOIDCClient(tx *gorm.DB, c *OIDCClient) error {
 	res := tx.Model(&OIDCClient{}).Where("client_id = ?", c.ClientID).Updates(map[string]any{
 		"name": c.Name, "redirect_uris": c.RedirectURIs, "post_logout_redirect_uris": c.PostLogoutRedirectURIs,
 		"skip_consent": c.SkipConsent, "allowed_groups": c.AllowedGroups, "backchannel_logout_uri": c.BackchannelLogoutURI,
-		"updated_at": time.Now().UTC(),
+		"id_token_signed_response_alg": c.IDTokenAlg,
+		"updated_at":                   time.Now().UTC(),
 	})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound

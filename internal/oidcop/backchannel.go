@@ -59,7 +59,7 @@ func (p *Provider) BackchannelLogout(ctx context.Context, job *models.OutboxMess
 	if err != nil {
 		return err
 	}
-	token, err := p.logoutToken(c.ClientID, p.Subject(uint(userID)), d["sid"])
+	token, err := p.logoutToken(c.ClientID, jose.SignatureAlgorithm(c.IDTokenAlg), p.Subject(uint(userID)), d["sid"])
 	if err != nil {
 		return err
 	}
@@ -82,13 +82,15 @@ func (p *Provider) BackchannelLogout(ctx context.Context, job *models.OutboxMess
 }
 
 // logoutToken is a logout token for sub at clientID (§2.4) — for the one
-// browser session sid when sid is not "" — signed RS256 with the current
-// key, typ logout+jwt (§2.4, as RFC 8417 suggests).
-func (p *Provider) logoutToken(clientID, sub, sid string) (string, error) {
-	k, _, _, err := p.keys.load()
+// browser session sid when sid is not "" — signed with the current key
+// of the client's ID token algorithm alg (RS256 when ""), typ logout+jwt
+// (§2.4, as RFC 8417 suggests).
+func (p *Provider) logoutToken(clientID string, alg jose.SignatureAlgorithm, sub, sid string) (string, error) {
+	ks, err := p.keys.load()
 	if err != nil {
 		return "", err
 	}
+	k := ks.signer(alg)
 	jti, err := secret.New()
 	if err != nil {
 		return "", err
@@ -98,7 +100,7 @@ func (p *Provider) logoutToken(clientID, sub, sid string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.id}},
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.id}},
 		(&jose.SignerOptions{}).WithType("logout+jwt"))
 	if err != nil {
 		return "", err

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
@@ -217,6 +218,9 @@ type NewClient struct {
 	// BackchannelLogoutURI, optional, is told when a user's sign-ins to
 	// the client end (backchannel.go).
 	BackchannelLogoutURI string
+	// IDTokenAlg is id_token_signed_response_alg: "RS256" (or "", the
+	// default) or "ES256".
+	IDTokenAlg string
 }
 
 // ClientError lists what is wrong with a client's description, by field.
@@ -224,7 +228,7 @@ type ClientError struct{ Fields map[string]string }
 
 func (e *ClientError) Error() string {
 	var parts []string
-	for _, k := range []string{"name", "redirect_uri", "post_logout_redirect_uri", "allowed_groups", "backchannel_logout_uri"} {
+	for _, k := range []string{"name", "redirect_uri", "post_logout_redirect_uri", "allowed_groups", "backchannel_logout_uri", "id_token_signed_response_alg"} {
 		if m, ok := e.Fields[k]; ok {
 			parts = append(parts, k+": "+m)
 		}
@@ -273,6 +277,13 @@ func (n *NewClient) validate() error {
 		if msg := models.ValidateGroupName(g); msg != "" {
 			e.Fields["allowed_groups"] = msg
 		}
+	}
+	switch n.IDTokenAlg = strings.TrimSpace(n.IDTokenAlg); n.IDTokenAlg {
+	case "", string(jose.RS256):
+		n.IDTokenAlg = "" // the default, stored as such
+	case string(jose.ES256):
+	default:
+		e.Fields["id_token_signed_response_alg"] = "Choose RS256 or ES256."
 	}
 	if len(e.Fields) > 0 {
 		return e
@@ -387,7 +398,7 @@ func AddClient(ctx context.Context, db *gorm.DB, actor Actor, n NewClient) (clie
 		ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
 		PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), Public: n.Public,
 		SkipConsent: n.SkipConsent, AllowedGroups: models.JoinLines(n.AllowedGroups),
-		BackchannelLogoutURI: n.BackchannelLogoutURI,
+		BackchannelLogoutURI: n.BackchannelLogoutURI, IDTokenAlg: n.IDTokenAlg,
 	}
 	if !n.Public {
 		if clientSecret, err = secret.New(); err != nil {
@@ -430,6 +441,7 @@ func UpdateClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 			ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
 			PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), SkipConsent: n.SkipConsent,
 			AllowedGroups: models.JoinLines(n.AllowedGroups), BackchannelLogoutURI: n.BackchannelLogoutURI,
+			IDTokenAlg: n.IDTokenAlg,
 		}
 		var changed []string
 		for _, f := range []struct {
@@ -442,6 +454,7 @@ func UpdateClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 			{"consent", fmt.Sprint(!cur.SkipConsent), fmt.Sprint(!next.SkipConsent)},
 			{"groups", cur.AllowedGroups, next.AllowedGroups},
 			{"back-channel logout URI", cur.BackchannelLogoutURI, next.BackchannelLogoutURI},
+			{"ID token algorithm", cur.IDTokenAlg, next.IDTokenAlg},
 		} {
 			if f.was != f.now {
 				changed = append(changed, f.what)

@@ -116,7 +116,7 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 	}
 	p := &Provider{db: db, log: log, opts: opts, keys: &keyring{db: db, sealer: sealer}, metrics: opts.Metrics,
 		userinfo: models.NewOIDCUserinfoQuery(db)}
-	if _, _, _, err := p.keys.load(); err != nil {
+	if _, err := p.keys.load(); err != nil {
 		return nil, err
 	}
 	if p.subKey, err = deriveKey(opts.SecretKey, infoSubject); err != nil {
@@ -202,9 +202,15 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
-// Handler serves op's own endpoints (authorize, token, userinfo,
-// revocation, introspection); handlers/routes.go mounts it on each.
-func (p *Provider) Handler() http.Handler { return p.op }
+// Handler serves op's own endpoints (authorize, token, revocation,
+// introspection; userinfo is Userinfo); handlers/routes.go mounts it on
+// each. Each request carries a note of its client's ID token algorithm
+// (withClientAlg).
+func (p *Provider) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.op.ServeHTTP(w, withClientAlg(r))
+	})
+}
 
 // Issuer is the issuer URL.
 func (p *Provider) Issuer() string { return p.opts.Issuer }
@@ -215,8 +221,11 @@ func (p *Provider) Discovery() []byte { return p.discovery }
 // JWKS is the JSON Web Key Set, from memory (re-read from the database
 // every minute, so a rotation reaches every instance).
 func (p *Provider) JWKS() ([]byte, error) {
-	_, _, jwks, err := p.keys.load()
-	return jwks, err
+	ks, err := p.keys.load()
+	if err != nil {
+		return nil, err
+	}
+	return ks.jwks, nil
 }
 
 // Subject is user's stable opaque ID for relying parties: an HMAC of the
@@ -586,21 +595,27 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 	return s.p.Subject(row.UserID), row.ID, nil
 }
 
-func (s *storage) SigningKey(context.Context) (op.SigningKey, error) {
-	k, _, _, err := s.p.keys.load()
+// SigningKey is the key that signs the ID token being made: of the
+// algorithm the client asked for (clientAlgOf: GetClientByClientID noted
+// it on this request), RS256 by default.
+func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	ks, err := s.p.keys.load()
 	if err != nil {
 		return nil, err
 	}
-	return k, nil
+	return ks.signer(clientAlgOf(ctx)), nil
 }
 
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{jose.RS256}, nil
+	return Algorithms, nil
 }
 
 func (s *storage) KeySet(context.Context) ([]op.Key, error) {
-	_, pub, _, err := s.p.keys.load()
-	return pub, err
+	ks, err := s.p.keys.load()
+	if err != nil {
+		return nil, err
+	}
+	return ks.public, nil
 }
 
 // GetClientByClientID returns a registered client; an unknown one is an
@@ -617,6 +632,7 @@ func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.
 	if err != nil {
 		return nil, err
 	}
+	noteClientAlg(ctx, row.IDTokenAlg)
 	return &client{row: row, idTokenTTL: s.p.opts.IDTokenLifetime}, nil
 }
 
