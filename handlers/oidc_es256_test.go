@@ -97,7 +97,7 @@ func TestOIDCES256IDTokens(t *testing.T) {
 	res = staff.postForm(route.URL(route.AdminOIDCClient, id), url.Values{"name": {"Gitea"}, "redirect_uris": {"https://git.example.com/cb"},
 		"id_token_signed_response_alg": {"HS256"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	if res.doc(t).Find(`#` + "id_id_token_signed_response_alg" + `[aria-invalid="true"]`).Length() != 1 {
+	if res.doc(t).Find(`#`+"id_id_token_signed_response_alg"+`[aria-invalid="true"]`).Length() != 1 {
 		t.Errorf("HS256: the field is not marked invalid: %.500s", res.body)
 	}
 	if got := staff.get(route.URL(route.AdminOIDCClient, id)).doc(t).Find(`[data-testid="oidc-client-id-token-alg"] option[selected]`).AttrOr("value", ""); got != "ES256" {

@@ -108,7 +108,9 @@ func TestOIDCKeysRotate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var set struct{ Keys []struct{ Kid, Alg, Kty string } }
+		var set struct {
+			Keys []struct{ Kid, Alg, Kty string }
+		}
 		if err := json.Unmarshal(b, &set); err != nil {
 			t.Fatal(err)
 		}
