@@ -112,6 +112,23 @@ func TestOIDCBackchannelLogoutSid(t *testing.T) {
 		t.Errorf("phone's token after the laptop's sign-out: %v", err)
 	}
 
+	// A third browser, ended from the laptop's sessions page: its apps
+	// hear of its sid, as at its own sign-out.
+	laptop.login("carol", "correct horse battery")
+	tablet := ts.client(t)
+	tablet.login("carol", "correct horse battery")
+	tokB3, f := b.signIn(tablet)
+	s3 := b.verify(tokB3, f).Sid
+	var tabletRow models.Session
+	ts.db.Where("user_id = ?", u.ID).Order("created_at DESC").First(&tabletRow)
+	if res := laptop.postForm(route.URL(route.SessionRevoke, models.SessionPublicID(tabletRow.ID)), nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke the tablet's session: got %d %.300s", res.StatusCode, res.body)
+	}
+	if got := b.verifyLogout(recvB.next(t)); got.Sid != s3 || s3 == s1 || s3 == s2 {
+		t.Errorf("revoked session: logout sid %q, want the tablet's %q", got.Sid, s3)
+	}
+	recvA.none(t, 200*time.Millisecond)
+
 	// The phone signs out through Wiki (RP-initiated logout): Wiki and
 	// Mail hear of the phone's sid; Chat does not.
 	idt, _ := tokA2.Extra("id_token").(string)
