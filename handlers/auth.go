@@ -159,7 +159,7 @@ func (h *signInPages) logoutSubmit(c *gin.Context) {
 			return
 		}
 		endSession(c)
-		c.Set(userKey, (*models.User)(nil))
+		setCurrentUser(c, nil)
 	}
 	if u != nil {
 		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.you_have_been_signed_out", Other: "You have been signed out."}))

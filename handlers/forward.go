@@ -233,7 +233,7 @@ func (h *forwardAuth) check(c *gin.Context, read func(*http.Request) (original, 
 // groupNamesOf returns the signed-in user's group names joined by commas:
 // the session lookup read them in its own statement (no second round
 // trip); NamesOf reads them for a session adopted during the request.
-func (h *forwardAuth) groupNamesOf(c *gin.Context, user *models.User) (string, error) {
+func (h *forwardAuth) groupNamesOf(c *gin.Context, user *models.SessionUser) (string, error) {
 	if st := session(c); st.GroupsRead && st.User == user {
 		return st.GroupNames, nil
 	}
@@ -282,7 +282,7 @@ func (h *forwardAuth) toGatehouse(c *gin.Context, nginx bool, path string, o ori
 // accounts, or JSON for API clients. Its Location names the same page on
 // Gatehouse's host (/auth/denied/), for proxies that show their own error
 // pages instead of this body (nginx: error_page 403 =302 $location).
-func (h *forwardAuth) deny(c *gin.Context, user *models.User, o original) {
+func (h *forwardAuth) deny(c *gin.Context, user *models.SessionUser, o original) {
 	sw := h.absolute(route.URL(route.ForwardDenied)) + "?next=" + url.QueryEscape(o.url())
 	c.Header("Location", sw)
 	if wantsJSON(c) {
@@ -344,7 +344,7 @@ const forwardEventEvery = 10 * time.Minute
 // note records a forward-auth event for user and rule, unless one was
 // recorded within forwardEventEvery. Recording fails quietly (logged): the
 // answer to the proxy does not depend on it.
-func (h *forwardAuth) note(c *gin.Context, user *models.User, rule int, kind models.EventKind, detail string) {
+func (h *forwardAuth) note(c *gin.Context, user *models.SessionUser, rule int, kind models.EventKind, detail string) {
 	if !h.noted.allow(user.ID, rule, kind, time.Now()) {
 		return
 	}

@@ -191,7 +191,7 @@ func TestSetUpRaisesOnlyAConfirmedSession(t *testing.T) {
 	u := ts.createUser(t, "hana", "hana@example.com", "a long enough passphrase")
 	c := ts.domainClient(t)
 	c.login("hana", "a long enough passphrase")
-	setup, err := ts.app.Accounts().BeginTOTP(u)
+	setup, err := ts.app.Accounts().BeginTOTP(&u.SessionUser)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func (p *Provider) NeedsConsent(ctx context.Context, userID uint, pd *Pending) (
 // Approval is a signed-in person's answer to a request.
 type Approval struct {
 	RequestID  string
-	User       *models.User
+	User       *models.SessionUser
 	SessionID  string
 	AuthTime   time.Time
 	AuthMethod string
@@ -169,7 +169,7 @@ func (p *Provider) Apps(ctx context.Context, userID uint) ([]models.OIDCAppInfo,
 
 // RemoveAccess ends u's grant to clientID: its consent and every token,
 // in one transaction. False when there was no grant.
-func RemoveAccess(ctx context.Context, db *gorm.DB, u *models.User, clientID string) (bool, error) {
+func RemoveAccess(ctx context.Context, db *gorm.DB, u *models.SessionUser, clientID string) (bool, error) {
 	removed := false
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Queued while the grant still says the app signed u in.

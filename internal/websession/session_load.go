@@ -18,11 +18,12 @@ import (
 // deleted user, is refused on the very next request, as before.
 
 // userColumns are the users columns the hot-path query reads, in the order
-// scanUser scans them. TestUserColumnsMatchSchema fails when the User model
-// gains or loses a column and this list is not updated.
+// scanSession scans them: exactly models.SessionUser's (the part of a
+// user request handling needs; TestUserColumnsMatchSchema fails when the
+// two differ). The password hash, the keys and the dates are not read on
+// every request: the flows that need them read the user row themselves.
 var userColumns = []string{
-	"id", "username", "username_key", "email", "email_key", "password",
-	"is_active", "is_staff", "is_superuser", "date_joined", "last_login", "email_verified",
+	"id", "username", "email", "is_active", "is_staff", "is_superuser", "email_verified",
 	"language", "time_zone",
 }
 
@@ -77,7 +78,7 @@ func sqliteSessionColumns(groups string) string {
 // timeFields are the timestamps of sessionFields.
 var timeFields = map[string]bool{
 	"s.auth_at": true, "s.reauth_at": true, "s.pending_at": true, "s.created_at": true,
-	"s.last_seen_at": true, "s.expires_at": true, "u.date_joined": true, "u.last_login": true,
+	"s.last_seen_at": true, "s.expires_at": true,
 }
 
 // sessionUserQuery loads an unexpired session and, when it is signed in, its
@@ -255,11 +256,9 @@ func scanSession(sc interface{ Scan(...any) error }, id *string, withGroups bool
 		authAt, pendingAt, reauthAt    sql.NullTime
 		authMethod, resetHash          sql.NullString
 		persistent                     sql.NullBool
-		username, usernameKey          sql.NullString
-		email, emailKey, password      sql.NullString
+		username, email                sql.NullString
 		isActive, isStaff, isSuperuser sql.NullBool
 		emailVerified                  sql.NullBool
-		dateJoined, lastLogin          sql.NullTime
 		language, timeZone             sql.NullString
 		groups                         sql.NullString
 	}
@@ -267,8 +266,7 @@ func scanSession(sc interface{ Scan(...any) error }, id *string, withGroups bool
 	dest := []any{id,
 		&v.userID, &v.authAt, &v.authMethod, &v.reauthAt, &v.pendingID, &v.pendingAt, &v.persistent,
 		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
-		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
-		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified,
+		&v.uid, &v.username, &v.email, &v.isActive, &v.isStaff, &v.isSuperuser, &v.emailVerified,
 		&v.language, &v.timeZone, &v.groups}
 	if !withGroups {
 		dest = dest[:len(dest)-1]
@@ -284,11 +282,9 @@ func scanSession(sc interface{ Scan(...any) error }, id *string, withGroups bool
 	st.AuthMethod, st.ResetHash, st.Persistent = v.authMethod.String, v.resetHash.String, v.persistent.Bool
 	st.CreatedAt, st.ExpiresAt = st.CreatedAt.UTC(), st.ExpiresAt.UTC()
 	if v.uid.Valid {
-		st.User = &models.User{
-			ID: uint(v.uid.Int64), Username: v.username.String, UsernameKey: v.usernameKey.String,
-			Email: v.email.String, EmailKey: v.emailKey.String, Password: v.password.String,
+		st.User = &models.SessionUser{
+			ID: uint(v.uid.Int64), Username: v.username.String, Email: v.email.String,
 			IsActive: v.isActive.Bool, IsStaff: v.isStaff.Bool, IsSuperuser: v.isSuperuser.Bool,
-			DateJoined: v.dateJoined.Time.UTC(), LastLogin: optionalTime(v.lastLogin),
 			EmailVerified: v.emailVerified.Bool,
 			Language:      v.language.String, TimeZone: v.timeZone.String,
 		}
@@ -314,7 +310,7 @@ func optionalTime(v sql.NullTime) *time.Time {
 }
 
 // checkUserColumns reports whether userColumns lists exactly the columns
-// of the User model, in any order.
+// of models.SessionUser, in any order.
 func checkUserColumns(dbNames []string) error {
 	want := map[string]bool{}
 	for _, c := range userColumns {
@@ -322,12 +318,12 @@ func checkUserColumns(dbNames []string) error {
 	}
 	for _, c := range dbNames {
 		if !want[c] {
-			return fmt.Errorf("users column %q is missing from the session hot path (models.userColumns)", c)
+			return fmt.Errorf("users column %q is missing from the session hot path (userColumns)", c)
 		}
 		delete(want, c)
 	}
 	for c := range want {
-		return fmt.Errorf("models.userColumns lists %q, which the User model no longer has", c)
+		return fmt.Errorf("userColumns lists %q, which models.SessionUser does not have", c)
 	}
 	return nil
 }
