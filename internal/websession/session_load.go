@@ -52,45 +52,7 @@ func sessionColumns(groups string) string {
 	return "SELECT " + strings.Join(sessionFields, ", ") + ", " + groups
 }
 
-// sqliteSessionColumns is sessionColumns as SQLite's single lookup reads
-// it, for go-sqlite3's sake: it turns every column's name and declared
-// type into a Go string on every query (database/sql asks for the names;
-// the driver wants the types to find timestamps), 54 allocations in a
-// lookup of 25 columns. Every column is named "" (no allocation), and
-// every column but the timestamps becomes an expression with SQLite's
-// no-op unary plus (same value, same type, but no declared type to copy);
-// the timestamps keep theirs, which is how the driver knows to parse them.
-func sqliteSessionColumns(groups string) string {
-	list := make([]string, 0, len(sessionFields)+1)
-	for _, c := range sessionFields {
-		if timeFields[c] {
-			list = append(list, c+` AS ""`)
-		} else {
-			list = append(list, "+"+c+` AS ""`)
-		}
-	}
-	if groups != "" {
-		list = append(list, "+"+groups+` AS ""`)
-	}
-	return "SELECT " + strings.Join(list, ", ")
-}
-
-// timeFields are the timestamps of sessionFields.
-var timeFields = map[string]bool{
-	"s.auth_at": true, "s.reauth_at": true, "s.pending_at": true, "s.created_at": true,
-	"s.last_seen_at": true, "s.expires_at": true,
-}
-
-// sessionUserQuery loads an unexpired session and, when it is signed in, its
-// user, and the user's groups when groups is their subquery ("": not
-// read): on SQLite (PostgreSQL batches lookups, sessionsUserQuery).
-func sessionUserQuery(groups string) string {
-	return sqliteSessionColumns(groups) +
-		" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
-}
-
-// sessionsUserQuery is sessionUserQuery for n sessions at once, on
-// PostgreSQL (see sessionBatcher); expiry is checked per lookup.
+// sessionsUserQuery is the lookup of n sessions at once, on PostgreSQL (see sessionBatcher); expiry is checked per lookup.
 //
 // Two things keep its plan what it should be, an index probe per ID and
 // per user, once prepared. The user is joined through a LATERAL subquery
@@ -126,8 +88,8 @@ type sessionLoader struct {
 func newSessionLoader(db *gorm.DB) sessionLoader {
 	groups := func(db *gorm.DB) string { return models.GroupNamesColumn(db, "u.id") }
 	l := sessionLoader{
-		one:       models.NewPrepared(db, func(*gorm.DB) string { return sessionUserQuery("") }),
-		oneGroups: models.NewPrepared(db, func(db *gorm.DB) string { return sessionUserQuery(groups(db)) }),
+		one:       models.NewPrepared(db, func(*gorm.DB) string { return packedSessionQuery("") }),
+		oneGroups: models.NewPrepared(db, func(db *gorm.DB) string { return packedSessionQuery(groups(db)) }),
 	}
 	for b, n := range lookupBatchSizes {
 		l.batch[0][b] = models.NewPrepared(db, func(*gorm.DB) string { return sessionsUserQuery("", n) })
@@ -179,8 +141,7 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	// The lookup takes microseconds, so it is not worth the goroutines that
 	// database/sql and the driver each start per query to watch a
 	// cancellable context: run it without cancellation.
-	var gotID string
-	row, err = scanSession(stmt.QueryRowContext(context.WithoutCancel(ctx), id, now), &gotID, withGroups)
+	row, err = scanPacked(stmt.QueryRowContext(context.WithoutCancel(ctx), id, now), withGroups)
 	if err == sql.ErrNoRows {
 		return row, false, nil
 	}
