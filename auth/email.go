@@ -249,8 +249,9 @@ func queueVerification(tx *gorm.DB, u *models.User, next string) error {
 
 // ResendVerification mails a new verification link to a signed-in user
 // whose address is not verified, limited per account (a *ThrottledError
-// over the limit). An address already verified sends nothing.
-func (a *Accounts) ResendVerification(ctx context.Context, u *models.SessionUser) error {
+// over the limit); next, when not "", goes in the link. An address already
+// verified sends nothing.
+func (a *Accounts) ResendVerification(ctx context.Context, u *models.SessionUser, next string) error {
 	if u.EmailVerified || u.Email == "" {
 		return nil
 	}
@@ -265,7 +266,7 @@ func (a *Accounts) ResendVerification(ctx context.Context, u *models.SessionUser
 		if cur.EmailVerified || !cur.IsActive {
 			return nil
 		}
-		return queueVerification(tx, cur, "")
+		return queueVerification(tx, cur, next)
 	})
 }
 
