@@ -148,7 +148,7 @@ func TestSessionLookupReadsGroups(t *testing.T) {
 // the session, the user's rights as bits) reads exactly what the plain
 // columns hold, field for field, for sessions whose every column is set
 // (and set to a value that is not its zero value) and for ones with as
-// little as can be: a signed-in user with every right and none, a pending
+// little as can be: a signed-in user with every right, staff only and none, a pending
 // second factor, an anonymous session, a user gone. The plain reading is
 // sessionColumns scanned by scanSession (PostgreSQL's scan), on SQLite with
 // the driver's own timestamp parsing.
@@ -168,7 +168,14 @@ func TestPackedLookupMatchesColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	staff, err := users.Create(ctx, models.NewUser{Username: "staff", Email: "staff@example.com", Password: "a long enough passphrase", IsStaff: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Exec("UPDATE users SET language = 'de', time_zone = 'Europe/Berlin', email_verified = ? WHERE id = ?", true, all.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("UPDATE users SET email_verified = ? WHERE id = ?", false, staff.ID).Error; err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Exec("UPDATE users SET is_active = ?, email_verified = ? WHERE id = ?", false, false, none.ID).Error; err != nil {
@@ -181,10 +188,11 @@ func TestPackedLookupMatchesColumns(t *testing.T) {
 		"every column": {UserID: &all.ID, AuthAt: at(-time.Hour), AuthMethod: "password+totp", ReauthAt: at(-time.Minute),
 			PendingUserID: &none.ID, PendingAt: at(-time.Second), Persistent: true, ResetHash: strings.Repeat("ab", 32),
 			Data: []byte("flashes"), CreatedAt: now.Add(-2 * time.Hour), LastSeenAt: now.Add(-3 * time.Minute), ExpiresAt: now.Add(time.Hour)},
-		"no rights": {UserID: &none.ID, AuthAt: at(0), AuthMethod: "password", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)},
-		"pending":   {PendingUserID: &all.ID, PendingAt: at(0), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Minute)},
-		"anonymous": {ResetHash: "cd", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Minute)},
-		"user gone": {UserID: &gone, AuthAt: at(0), AuthMethod: "passkey", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Minute)},
+		"staff only": {UserID: &staff.ID, AuthAt: at(0), AuthMethod: "password", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)},
+		"no rights":  {UserID: &none.ID, AuthAt: at(0), AuthMethod: "password", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)},
+		"pending":    {PendingUserID: &all.ID, PendingAt: at(0), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Minute)},
+		"anonymous":  {ResetHash: "cd", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Minute)},
+		"user gone":  {UserID: &gone, AuthAt: at(0), AuthMethod: "passkey", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Minute)},
 	}
 	if err := db.Exec("PRAGMA foreign_keys = OFF").Error; err != nil { // for "user gone"
 		t.Fatal(err)
