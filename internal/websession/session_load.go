@@ -134,14 +134,15 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	if withGroups {
 		p = s.loader.oneGroups
 	}
-	stmt, err := p.Stmt(context.WithoutCancel(ctx))
-	if err != nil {
-		return row, false, models.DBError("load session", err)
-	}
 	// The lookup takes microseconds, so it is not worth the goroutines that
 	// database/sql and the driver each start per query to watch a
 	// cancellable context: run it without cancellation.
-	row, err = scanPacked(stmt.QueryRowContext(context.WithoutCancel(ctx), id, now), withGroups)
+	bg := context.WithoutCancel(ctx)
+	stmt, err := p.Stmt(bg)
+	if err != nil {
+		return row, false, models.DBError("load session", err)
+	}
+	row, err = scanPacked(stmt.QueryRowContext(bg, id, now), withGroups)
 	if err == sql.ErrNoRows {
 		return row, false, nil
 	}

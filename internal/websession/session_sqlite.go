@@ -89,12 +89,20 @@ func packedSessionQuery(groups string) string {
 // scanPacked scans one row of packedSessionQuery; withGroups says it has
 // the groups column.
 func scanPacked(sc interface{ Scan(...any) error }, withGroups bool) (row loadedSession, err error) {
-	var v struct {
+	// One allocation for the scan targets and for what the state points
+	// to (its optional times and IDs, its user).
+	v := new(struct {
 		packed                              string
+		data                                []byte
 		username, email, language, timeZone sql.NullString
 		groups                              sql.NullString
-	}
-	dest := []any{&v.packed, &row.Data, &v.username, &v.email, &v.language, &v.timeZone, &v.groups}
+		dest                                [7]any
+		times                               [3]time.Time
+		ids                                 [2]uint
+		user                                models.SessionUser
+	})
+	v.dest = [7]any{&v.packed, &v.data, &v.username, &v.email, &v.language, &v.timeZone, &v.groups}
+	dest := v.dest[:]
 	if !withGroups {
 		dest = dest[:len(dest)-1]
 	}
@@ -110,11 +118,12 @@ func scanPacked(sc interface{ Scan(...any) error }, withGroups bool) (row loaded
 		}
 	}
 	f[len(f)-1] = rest
+	row.Data = v.data
 	st := &row.state
-	if st.UserID, err = packedID(f[0]); err != nil {
+	if st.UserID, err = packedID(f[0], &v.ids[0]); err != nil {
 		return row, err
 	}
-	if st.PendingUserID, err = packedID(f[1]); err != nil {
+	if st.PendingUserID, err = packedID(f[1], &v.ids[1]); err != nil {
 		return row, err
 	}
 	flags, err := strconv.Atoi(f[2])
@@ -122,16 +131,17 @@ func scanPacked(sc interface{ Scan(...any) error }, withGroups bool) (row loaded
 		return row, errPacked
 	}
 	st.Persistent = flags&flagPersistent != 0
-	st.AuthAt, st.ReauthAt, st.PendingAt = packedTime(f[3]), packedTime(f[4]), packedTime(f[5])
+	st.AuthAt, st.ReauthAt, st.PendingAt = packedTime(f[3], &v.times[0]), packedTime(f[4], &v.times[1]), packedTime(f[5], &v.times[2])
 	st.CreatedAt, row.lastSeen, st.ExpiresAt = parseSQLiteTime(f[6]), parseSQLiteTime(f[7]), parseSQLiteTime(f[8])
 	st.AuthMethod, st.ResetHash = f[9], f[10]
 	if flags&flagUser != 0 && st.UserID != nil {
-		st.User = &models.SessionUser{
+		v.user = models.SessionUser{
 			ID: *st.UserID, Username: v.username.String, Email: v.email.String,
 			IsActive: flags&flagActive != 0, IsStaff: flags&flagStaff != 0, IsSuperuser: flags&flagSuperuser != 0,
 			EmailVerified: flags&flagEmailVerified != 0,
 			Language:      v.language.String, TimeZone: v.timeZone.String,
 		}
+		st.User = &v.user
 		st.GroupNames, st.GroupsRead = v.groups.String, withGroups
 	}
 	return row, nil
@@ -141,7 +151,8 @@ func scanPacked(sc interface{ Scan(...any) error }, withGroups bool) (row loaded
 // builds (it cannot happen unless the query and the scan disagree).
 var errPacked = errors.New("session lookup: packed column unreadable")
 
-func packedID(s string) (*uint, error) {
+// packedID reads an optional ID into *into and returns into (nil for "").
+func packedID(s string, into *uint) (*uint, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -149,16 +160,18 @@ func packedID(s string) (*uint, error) {
 	if err != nil {
 		return nil, errPacked
 	}
-	id := uint(n)
-	return &id, nil
+	*into = uint(n)
+	return into, nil
 }
 
-func packedTime(s string) *time.Time {
+// packedTime reads an optional timestamp into *into and returns into (nil
+// for "").
+func packedTime(s string, into *time.Time) *time.Time {
 	if s == "" {
 		return nil
 	}
-	t := parseSQLiteTime(s)
-	return &t
+	*into = parseSQLiteTime(s)
+	return into
 }
 
 // parseSQLiteTime reads a timestamp as SQLite stores it, in UTC, as
