@@ -131,7 +131,7 @@ func (h *signInPages) loginSubmit(c *gin.Context) {
 func (h *Handler) signedIn(c *gin.Context, res *auth.LoginResult) {
 	session(c).Adopt(res.Session)
 	touch(c)
-	c.Set(userKey, res.User)
+	setCurrentUser(c, &res.User.SessionUser)
 }
 
 // loginForm answers a failed login: the fragment to htmx, the page otherwise.
