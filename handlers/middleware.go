@@ -37,7 +37,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 func cspFor(baseURL, cookieDomain string) string {
 	scheme, _, ok := strings.Cut(baseURL, "://")
 	d := strings.TrimPrefix(cookieDomain, ".")
-	if cookieDomain == "" || !ok || (scheme != "http" && scheme != "https") || d == "" || !authorityRE.MatchString(d) || strings.Contains(d, ":") {
+	if cookieDomain == "" || !ok || (scheme != "http" && scheme != "https") || d == "" || !validAuthority(d) || strings.Contains(d, ":") {
 		return contentSecurityPolicy
 	}
 	return strings.Replace(contentSecurityPolicy, "form-action 'self'",
