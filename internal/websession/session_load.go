@@ -212,63 +212,75 @@ func (s *SessionStore) loadManyWith(ids []string, withGroups bool) (map[string]l
 // scanSession scans one row of sessionUserQuery or sessionsUserQuery;
 // withGroups says it has the groups column.
 func scanSession(sc interface{ Scan(...any) error }, id *string, withGroups bool) (row loadedSession, err error) {
-	// One struct for every scan target: one allocation, not twenty.
-	var v struct {
+	// One allocation for every scan target and for what the state points
+	// to (its optional times and IDs, its user), not twenty.
+	v := new(struct {
 		userID, pendingID, uid         sql.NullInt64
 		authAt, pendingAt, reauthAt    sql.NullTime
 		authMethod, resetHash          sql.NullString
 		persistent                     sql.NullBool
+		data                           []byte
+		createdAt, lastSeen, expiresAt time.Time
 		username, email                sql.NullString
 		isActive, isStaff, isSuperuser sql.NullBool
 		emailVerified                  sql.NullBool
 		language, timeZone             sql.NullString
 		groups                         sql.NullString
-	}
-	st := &row.state
-	dest := []any{id,
+		dest                           [23]any
+		times                          [3]time.Time
+		ids                            [2]uint
+		user                           models.SessionUser
+	})
+	v.dest = [23]any{id,
 		&v.userID, &v.authAt, &v.authMethod, &v.reauthAt, &v.pendingID, &v.pendingAt, &v.persistent,
-		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
+		&v.resetHash, &v.data, &v.createdAt, &v.lastSeen, &v.expiresAt,
 		&v.uid, &v.username, &v.email, &v.isActive, &v.isStaff, &v.isSuperuser, &v.emailVerified,
 		&v.language, &v.timeZone, &v.groups}
+	dest := v.dest[:]
 	if !withGroups {
 		dest = dest[:len(dest)-1]
 	}
 	if err = sc.Scan(dest...); err != nil {
 		return row, err
 	}
-	st.UserID = optionalID(v.userID)
-	st.PendingUserID = optionalID(v.pendingID)
-	st.AuthAt = optionalTime(v.authAt)
-	st.ReauthAt = optionalTime(v.reauthAt)
-	st.PendingAt = optionalTime(v.pendingAt)
+	st := &row.state
+	row.Data, row.lastSeen = v.data, v.lastSeen
+	st.UserID = optionalID(v.userID, &v.ids[0])
+	st.PendingUserID = optionalID(v.pendingID, &v.ids[1])
+	st.AuthAt = optionalTime(v.authAt, &v.times[0])
+	st.ReauthAt = optionalTime(v.reauthAt, &v.times[1])
+	st.PendingAt = optionalTime(v.pendingAt, &v.times[2])
 	st.AuthMethod, st.ResetHash, st.Persistent = v.authMethod.String, v.resetHash.String, v.persistent.Bool
-	st.CreatedAt, st.ExpiresAt = st.CreatedAt.UTC(), st.ExpiresAt.UTC()
+	st.CreatedAt, st.ExpiresAt = v.createdAt.UTC(), v.expiresAt.UTC()
 	if v.uid.Valid {
-		st.User = &models.SessionUser{
+		v.user = models.SessionUser{
 			ID: uint(v.uid.Int64), Username: v.username.String, Email: v.email.String,
 			IsActive: v.isActive.Bool, IsStaff: v.isStaff.Bool, IsSuperuser: v.isSuperuser.Bool,
 			EmailVerified: v.emailVerified.Bool,
 			Language:      v.language.String, TimeZone: v.timeZone.String,
 		}
+		st.User = &v.user
 		st.GroupNames, st.GroupsRead = v.groups.String, withGroups
 	}
 	return row, nil
 }
 
-func optionalID(v sql.NullInt64) *uint {
+// optionalID is v's ID in *into (nil when NULL).
+func optionalID(v sql.NullInt64, into *uint) *uint {
 	if !v.Valid {
 		return nil
 	}
-	id := uint(v.Int64)
-	return &id
+	*into = uint(v.Int64)
+	return into
 }
 
-func optionalTime(v sql.NullTime) *time.Time {
+// optionalTime is v's time, in UTC, in *into (nil when NULL).
+func optionalTime(v sql.NullTime, into *time.Time) *time.Time {
 	if !v.Valid {
 		return nil
 	}
-	t := v.Time.UTC()
-	return &t
+	*into = v.Time.UTC()
+	return into
 }
 
 // checkUserColumns reports whether userColumns lists exactly the columns
