@@ -234,6 +234,11 @@ func (a *Accounts) verify(ctx context.Context, username, password string) (user 
 func (a *Accounts) Logout(ctx context.Context, sessionID string, user *models.SessionUser) error {
 	return a.transaction(ctx, "logout", func(tx *gorm.DB) error {
 		if sessionID != "" {
+			// The apps this browser signed in to hear of it (with the
+			// session's sid), queued before the row and its record go.
+			if err := models.QueueOIDCSessionLogout(tx, sessionID); err != nil {
+				return err
+			}
 			if err := tx.Delete(&models.Session{}, "id = ?", sessionID).Error; err != nil {
 				return err
 			}

@@ -199,9 +199,6 @@ func rotateSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID s
 	if !sudo && method == row.AuthMethod {
 		return models.NewSession{}, false, nil
 	}
-	if err := tx.Delete(&models.Session{}, "id = ?", row.ID).Error; err != nil {
-		return models.NewSession{}, false, err
-	}
 	reauthAt := row.ReauthAt
 	if sudo {
 		now := time.Now().UTC()
@@ -212,6 +209,14 @@ func rotateSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID s
 		Persistent: row.Persistent,
 	}, life)
 	if err != nil {
+		return models.NewSession{}, false, err
+	}
+	// The apps this browser signed in to stay its (their sid too), so
+	// its sign-out still tells them; then the old row goes.
+	if err := models.MoveOIDCSessionClients(tx, row.ID, ns.State.ID); err != nil {
+		return models.NewSession{}, false, err
+	}
+	if err := tx.Delete(&models.Session{}, "id = ?", row.ID).Error; err != nil {
 		return models.NewSession{}, false, err
 	}
 	ns.State.User = &u.SessionUser
