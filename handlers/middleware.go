@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -208,23 +207,6 @@ func currentUser(c *gin.Context) *models.SessionUser {
 	u, _ := c.Get(userKey)
 	user, _ := u.(*models.SessionUser)
 	return user
-}
-
-// currentUserRow reads the signed-in user's whole row, for a page that
-// shows more than the session lookup reads (the dates). A user gone since
-// the lookup is sent to the login page; any other failure is answered;
-// ok=false then.
-func (h *Handler) currentUserRow(c *gin.Context) (*models.User, bool) {
-	u, err := h.users.ByID(c.Request.Context(), currentUser(c).ID)
-	if errors.Is(err, models.ErrNotFound) {
-		h.redirect(c, h.cfg.LoginURL+"?next="+url.QueryEscape(c.Request.URL.RequestURI()))
-		return nil, false
-	}
-	if err != nil {
-		h.dbError(c, "load user", err)
-		return nil, false
-	}
-	return u, true
 }
 
 // setCurrentUser makes u the request's signed-in user (nil: nobody) for

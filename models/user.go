@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"gatehouse/internal/passhash"
@@ -91,11 +92,15 @@ type NewUser struct {
 type Users struct {
 	db     *gorm.DB
 	hasher *passhash.Hasher
+	// dates reads a user's two dates (Dates), prepared on first use.
+	dates *Prepared
 }
 
 // NewUsers returns the user operations over db, hashing with hasher.
 func NewUsers(db *gorm.DB, hasher *passhash.Hasher) *Users {
-	return &Users{db: db, hasher: hasher}
+	return &Users{db: db, hasher: hasher, dates: NewPrepared(db, func(*gorm.DB) string {
+		return "SELECT date_joined, last_login FROM users WHERE id = ?"
+	})}
 }
 
 // DB is the database the users live in.
@@ -189,6 +194,29 @@ func (u *Users) ByID(ctx context.Context, id uint) (*User, error) {
 		return nil, dbErr("load user", err)
 	}
 	return &user, nil
+}
+
+// Dates returns when the user with that ID joined and last signed in (nil:
+// never), or ErrNotFound: the dates the account hub shows, which the
+// session's user (SessionUser) does not carry. One prepared statement, no
+// GORM: the hub is a page people open often.
+func (u *Users) Dates(ctx context.Context, id uint) (joined time.Time, last *time.Time, err error) {
+	stmt, err := u.dates.Stmt(context.WithoutCancel(ctx))
+	if err != nil {
+		return joined, nil, dbErr("load user dates", err)
+	}
+	var l sql.NullTime
+	if err := stmt.QueryRowContext(ctx, id).Scan(&joined, &l); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return joined, nil, ErrNotFound
+		}
+		return joined, nil, dbErr("load user dates", err)
+	}
+	if l.Valid {
+		t := l.Time.UTC()
+		last = &t
+	}
+	return joined.UTC(), last, nil
 }
 
 // ByUsername returns the user with that username in any letter case, or
