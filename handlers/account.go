@@ -5,7 +5,9 @@ package handlers
 // them are auth.Accounts methods, one transaction each.
 
 import (
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -14,6 +16,7 @@ import (
 	"gatehouse/components"
 	"gatehouse/internal/locale"
 	"gatehouse/internal/route"
+	"gatehouse/models"
 )
 
 // profilePage is the account hub.
@@ -25,6 +28,17 @@ func (h *accountPages) profilePage(c *gin.Context) {
 // and why.
 func (h *accountPages) renderProfile(c *gin.Context, status int, zone, zoneErr string) {
 	u := currentUser(c)
+	// The hub shows the dates, which the session lookup does not read. A
+	// user deleted since the lookup is sent to sign in.
+	joined, last, err := h.users.Dates(c.Request.Context(), u.ID)
+	if errors.Is(err, models.ErrNotFound) {
+		h.redirect(c, h.cfg.LoginURL+"?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+		return
+	}
+	if err != nil {
+		h.dbError(c, "load user dates", err)
+		return
+	}
 	s, err := h.accounts.MFAStatus(c.Request.Context(), u.ID)
 	if err != nil {
 		h.dbError(c, "load factors", err)
@@ -40,7 +54,7 @@ func (h *accountPages) renderProfile(c *gin.Context, status int, zone, zoneErr s
 	}
 	h.render(c, status, components.ProfilePage(h.page(c, tr(c, i18n.Message{ID: "title.your_account", Other: "Your account"})), components.Profile{
 		Language: u.Language, TimeZone: zone, TimeZoneError: zoneErr,
-		Groups: groups, Username: u.Username, Email: u.Email, DateJoined: u.DateJoined, LastLogin: u.LastLogin,
+		Groups: groups, Username: u.Username, Email: u.Email, DateJoined: joined, LastLogin: last,
 		EmailVerified: u.EmailVerified, Verification: h.cfg.EmailVerification,
 		TwoFactor: components.ProfileFactors{Available: h.accounts.MFAAvailable(), TOTP: s.TOTP,
 			Passkeys: len(s.Passkeys), RecoveryLeft: s.RecoveryLeft},

@@ -36,7 +36,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 func cspFor(baseURL, cookieDomain string) string {
 	scheme, _, ok := strings.Cut(baseURL, "://")
 	d := strings.TrimPrefix(cookieDomain, ".")
-	if cookieDomain == "" || !ok || (scheme != "http" && scheme != "https") || d == "" || !authorityRE.MatchString(d) || strings.Contains(d, ":") {
+	if cookieDomain == "" || !ok || (scheme != "http" && scheme != "https") || d == "" || !validAuthority(d) || strings.Contains(d, ":") {
 		return contentSecurityPolicy
 	}
 	return strings.Replace(contentSecurityPolicy, "form-action 'self'",
@@ -187,7 +187,7 @@ func (h *middleware) loadUser(c *gin.Context) {
 	switch {
 	case st.UserID == nil:
 	case st.SignedIn() && st.User.IsActive:
-		c.Set(userKey, st.User)
+		setCurrentUser(c, st.User)
 	default:
 		// Inactive (or gone): end the session for good.
 		st.End()
@@ -206,11 +206,19 @@ var (
 	forwardRequestPattern = route.Pattern(route.ForwardRequest)
 )
 
-// currentUser returns the signed-in user, or nil.
-func currentUser(c *gin.Context) *models.User {
+// currentUser returns the signed-in user as the session lookup read it
+// (the models.SessionUser part of the row), or nil. A flow that needs
+// more of the row (the password hash, the keys, the dates) reads it.
+func currentUser(c *gin.Context) *models.SessionUser {
 	u, _ := c.Get(userKey)
-	user, _ := u.(*models.User)
+	user, _ := u.(*models.SessionUser)
 	return user
+}
+
+// setCurrentUser makes u the request's signed-in user (nil: nobody) for
+// the rest of the request.
+func setCurrentUser(c *gin.Context, u *models.SessionUser) {
+	c.Set(userKey, u)
 }
 
 // requireLogin is Django's login_required: anonymous requests go to the

@@ -322,7 +322,7 @@ func (h *oidcPages) endSession(c *gin.Context) {
 			return
 		}
 		endSession(c)
-		c.Set(userKey, (*models.User)(nil))
+		setCurrentUser(c, nil)
 	}
 	if !h.saveSession(c) {
 		return

@@ -54,3 +54,32 @@ func TestRaceCreateSameUsername(t *testing.T) {
 		t.Fatalf("got %d rows for the username, want 1", count)
 	}
 }
+
+// TestUserDates: Dates reads when the user joined and last signed in, as
+// the row holds them (nil before any sign-in), and ErrNotFound for nobody.
+func TestUserDates(t *testing.T) {
+	users := openTestUsers(t)
+	ctx := context.Background()
+	u, err := users.Create(ctx, NewUser{Username: "dora", Email: "dora@example.com", Password: "a long enough passphrase"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := users.ByID(ctx, u.ID) // as stored (PostgreSQL keeps microseconds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined, last, err := users.Dates(ctx, u.ID)
+	if err != nil || !joined.Equal(row.DateJoined) || last != nil || joined.Location() != time.UTC {
+		t.Fatalf("before a sign-in: got %v %v %v, want %v <nil>", joined, last, err, row.DateJoined)
+	}
+	at := time.Now().UTC().Add(-time.Minute).Truncate(time.Microsecond)
+	if err := users.DB().Model(&User{}).Where("id = ?", u.ID).Update("last_login", at).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, last, err = users.Dates(ctx, u.ID); err != nil || last == nil || !last.Equal(at) {
+		t.Fatalf("after a sign-in: got %v %v, want %v", last, err, at)
+	}
+	if _, _, err := users.Dates(ctx, u.ID+1000); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("no such user: got %v, want ErrNotFound", err)
+	}
+}

@@ -90,7 +90,7 @@ func (p *Provider) NeedsConsent(ctx context.Context, userID uint, pd *Pending) (
 // Approval is a signed-in person's answer to a request.
 type Approval struct {
 	RequestID string
-	User      *models.User
+	User      *models.SessionUser
 	// SessionID is the browser session's row ID (never its cookie
 	// token): the sign-in is recorded under it, and its ID tokens carry
 	// the sid derived from it.
@@ -187,7 +187,7 @@ func (p *Provider) Apps(ctx context.Context, userID uint) ([]models.OIDCAppInfo,
 
 // RemoveAccess ends u's grant to clientID: its consent and every token,
 // in one transaction. False when there was no grant.
-func RemoveAccess(ctx context.Context, db *gorm.DB, u *models.User, clientID string) (bool, error) {
+func RemoveAccess(ctx context.Context, db *gorm.DB, u *models.SessionUser, clientID string) (bool, error) {
 	removed := false
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Queued while the grant still says the app signed u in.
