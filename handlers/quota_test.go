@@ -138,7 +138,7 @@ func TestPasswordResetLimitPerEmailRevealsNothing(t *testing.T) {
 	}
 	drainResets(t, ts, sentinel)
 	for _, u := range []*models.User{grace, hank} {
-		if n := countEvents(t, ts, models.EventResetRequested, "user_id = ? AND detail = ?", u.ID, "link mailed"); n != 2 {
+		if n := countEvents(t, ts, models.EventResetRequested, "user_id = ? AND detail_code = ?", u.ID, models.DetailResetLinkMailed); n != 2 {
 			t.Errorf("%s: got %d links mailed for 4 requests, want 2 (the limit)", u.Username, n)
 		}
 	}
