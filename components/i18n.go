@@ -24,6 +24,22 @@ func T(ctx context.Context, m i18n.Message, data ...map[string]any) string {
 	return locale.T(ctx, m, data...)
 }
 
+// text is T for a message in templ text, as a component:
+// @text(i18n.Message{…}).
+// templ writes a component by calling its Render, while a string
+// expression ({ T(ctx, …) }) goes through fmt.Sprint, an allocation and a
+// copy per message. Attributes, and messages with data, use T.
+func text(m i18n.Message) message { return message(m) }
+
+// message is a message rendered as escaped text in the reader's language.
+type message i18n.Message
+
+// Render writes m, escaped, in the language of ctx.
+func (m message) Render(ctx context.Context, w io.Writer) error {
+	_, err := io.WriteString(w, templ.EscapeString(locale.T(ctx, i18n.Message(m))))
+	return err
+}
+
 // N is T for a message with plural forms, chosen by count with the
 // language's CLDR rules; {{.Count}} is count.
 func N(ctx context.Context, m i18n.Message, count int, data ...map[string]any) string {
