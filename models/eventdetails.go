@@ -72,6 +72,8 @@ const (
 	DetailGroupCreatedByCommand     DetailCode = "group_created_by_command" // group
 	DetailAddedByGroupCommand       DetailCode = "added_by_group_command"   // group
 	DetailRemovedByGroupCommand     DetailCode = "removed_by_group_command" // group
+	DetailBlockedSeconds            DetailCode = "blocked_seconds"          // scope: the rule's, count
+	DetailBlockedMinutes            DetailCode = "blocked_minutes"          // scope, count
 	DetailMailRequeued              DetailCode = "mail_requeued"            // mail: its number
 	DetailStaffChanged              DetailCode = "staff_changed"            // changes
 	DetailStaffChangedSessions      DetailCode = "staff_changed_sessions"   // changes, count
@@ -130,6 +132,8 @@ var detailMessages = []struct {
 	{DetailGroupCreatedByCommand, i18n.Message{ID: "detail.group_created_by_command", Other: "Group {{.Group}} created by the group command"}},
 	{DetailAddedByGroupCommand, i18n.Message{ID: "detail.added_by_group_command", Other: "Added to {{.Group}} by the group command"}},
 	{DetailRemovedByGroupCommand, i18n.Message{ID: "detail.removed_by_group_command", Other: "Removed from {{.Group}} by the group command"}},
+	{DetailBlockedSeconds, i18n.Message{ID: "detail.blocked_seconds", One: "Blocked for {{.Count}} second (rule {{.Scope}})", Other: "Blocked for {{.Count}} seconds (rule {{.Scope}})"}},
+	{DetailBlockedMinutes, i18n.Message{ID: "detail.blocked_minutes", One: "Blocked for {{.Count}} minute (rule {{.Scope}})", Other: "Blocked for {{.Count}} minutes (rule {{.Scope}})"}},
 	{DetailMailRequeued, i18n.Message{ID: "detail.mail_requeued", Other: "Failed mail {{.Mail}} queued again by staff"}},
 	{DetailStaffChanged, i18n.Message{ID: "detail.staff_changed", Other: "Changed {{.Changes}}"}},
 	{DetailStaffChangedSessions, i18n.Message{ID: "detail.staff_changed_sessions", One: "Changed {{.Changes}}; {{.Count}} session ended", Other: "Changed {{.Changes}}; {{.Count}} sessions ended"}},
