@@ -176,7 +176,7 @@ func (a *Accounts) loginRules(username, ip string) (userIP, perIP models.Rule) {
 // parallel requests see it at once) and, when the attempt started a block,
 // records kind in the same transaction. A refused attempt is a
 // *ThrottledError.
-func (a *Accounts) take(ctx context.Context, kind models.EventKind, user *models.User, rules ...models.Rule) (models.Taken, error) {
+func (a *Accounts) take(ctx context.Context, kind models.EventKind, user *models.SessionUser, rules ...models.Rule) (models.Taken, error) {
 	var taken models.Taken
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
@@ -196,7 +196,7 @@ func (a *Accounts) take(ctx context.Context, kind models.EventKind, user *models
 
 // recordBlock records kind when the attempt in taken started a block: once
 // per block, not per refused request, so a flood cannot fill the log.
-func recordBlock(tx *gorm.DB, ctx context.Context, kind models.EventKind, user *models.User, taken models.Taken) error {
+func recordBlock(tx *gorm.DB, ctx context.Context, kind models.EventKind, user *models.SessionUser, taken models.Taken) error {
 	if taken.Blocked <= 0 || kind == "" {
 		return nil
 	}
@@ -210,11 +210,11 @@ func recordBlock(tx *gorm.DB, ctx context.Context, kind models.EventKind, user *
 // failedAttempt is a refused attempt to record: its event, and the block
 // that taking the attempt started (if it did), linked to user.
 type failedAttempt struct {
-	op    string           // names the transaction in errors
-	event models.AuthEvent // the failure itself
-	block models.EventKind // recorded once when taken started a block
-	user  *models.User     // the account the block is linked to (nil: none)
-	taken models.Taken     // the attempt, as the flow's take returned it
+	op    string              // names the transaction in errors
+	event models.AuthEvent    // the failure itself
+	block models.EventKind    // recorded once when taken started a block
+	user  *models.SessionUser // the account the block is linked to (nil: none)
+	taken models.Taken        // the attempt, as the flow's take returned it
 }
 
 // recordFailure records f's event and the block its attempt started in
@@ -261,6 +261,15 @@ func (a *Accounts) transaction(ctx context.Context, op string, fn func(tx *gorm.
 		return models.ErrDuplicateUsername
 	}
 	return models.DBError(op, err)
+}
+
+// sessionPart is u's SessionUser part (nil for nil): what the throttles'
+// records link to.
+func sessionPart(u *models.User) *models.SessionUser {
+	if u == nil {
+		return nil
+	}
+	return &u.SessionUser
 }
 
 // lockUser reads the user row for update inside tx (a row lock on

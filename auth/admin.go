@@ -39,7 +39,7 @@ var (
 // active staff member may manage ordinary accounts and other staff, but
 // only a superuser may touch a superuser's account, since changing its
 // address or password would be a way to take it over.
-func CanManage(actor, target *models.User) bool {
+func CanManage(actor, target *models.SessionUser) bool {
 	if actor == nil || target == nil || !actor.IsActive || !actor.IsStaff {
 		return false
 	}
@@ -255,7 +255,7 @@ func loadActorTarget(tx *gorm.DB, actorID, targetID uint) (*models.User, *models
 	if err != nil {
 		return nil, nil, err
 	}
-	if !CanManage(actor, target) {
+	if !CanManage(&actor.SessionUser, &target.SessionUser) {
 		return nil, nil, ErrNotAllowed
 	}
 	return actor, target, nil

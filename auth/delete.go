@@ -19,7 +19,7 @@ func Tombstone(userID uint) string { return "deleted user #" + strconv.FormatUin
 
 // DeleteAccountInput is a signed-in user deleting their own account.
 type DeleteAccountInput struct {
-	User     *models.User
+	User     *models.SessionUser
 	IP       string
 	Password string
 }
@@ -40,7 +40,8 @@ func (a *Accounts) DeleteOwnAccount(ctx context.Context, in DeleteAccountInput) 
 		verr.Add("password", MsgRequired)
 		return verr
 	}
-	if _, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, models.EventAccountDeleteFailed, models.EventReauthThrottled, models.CodedDetail(models.DetailWrongPasswordDelete)); err != nil {
+	hash, _, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, models.EventAccountDeleteFailed, models.EventReauthThrottled, models.CodedDetail(models.DetailWrongPasswordDelete))
+	if err != nil {
 		return err
 	}
 	return a.transaction(ctx, "delete own account", func(tx *gorm.DB) error {
@@ -51,7 +52,7 @@ func (a *Accounts) DeleteOwnAccount(ctx context.Context, in DeleteAccountInput) 
 		if err != nil {
 			return err
 		}
-		if cur.Password != u.Password || !cur.IsActive {
+		if cur.Password != hash || !cur.IsActive {
 			return ErrWrongPassword // changed or deactivated meanwhile
 		}
 		if err := eraseAccount(tx, ctx, cur, nil); err != nil {

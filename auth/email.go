@@ -57,7 +57,7 @@ func (a *Accounts) emailMailRule(userID uint) models.Rule {
 
 // EmailChangeInput asks to change a signed-in user's address.
 type EmailChangeInput struct {
-	User  *models.User
+	User  *models.SessionUser
 	Email string
 }
 
@@ -69,6 +69,12 @@ type EmailChangeInput struct {
 // is refused when confirmed. Mails are limited per account (a
 // *ThrottledError over the limit).
 func (a *Accounts) RequestEmailChange(ctx context.Context, in EmailChangeInput) error {
+	// The key of the address the account has now: from its row (the
+	// session's user does not carry the keys).
+	row, err := a.rowOf(ctx, in.User, ErrNotAllowed)
+	if err != nil {
+		return err
+	}
 	email := validate.NormalizeEmail(in.Email)
 	verr := models.NewValidationError()
 	switch {
@@ -76,7 +82,7 @@ func (a *Accounts) RequestEmailChange(ctx context.Context, in EmailChangeInput) 
 		verr.Add("email", MsgRequired)
 	case validate.ValidateEmail(email) != "":
 		verr.Add("email", validate.ValidateEmail(email))
-	case validate.EmailKey(email) == in.User.EmailKey:
+	case validate.EmailKey(email) == row.EmailKey:
 		verr.Add("email", MsgSameEmail)
 	}
 	if err := verr.OrNil(); err != nil {
@@ -242,8 +248,9 @@ func queueVerification(tx *gorm.DB, u *models.User, next string) error {
 
 // ResendVerification mails a new verification link to a signed-in user
 // whose address is not verified, limited per account (a *ThrottledError
-// over the limit). An address already verified sends nothing.
-func (a *Accounts) ResendVerification(ctx context.Context, u *models.User) error {
+// over the limit); next, when not "", goes in the link. An address already
+// verified sends nothing.
+func (a *Accounts) ResendVerification(ctx context.Context, u *models.SessionUser, next string) error {
 	if u.EmailVerified || u.Email == "" {
 		return nil
 	}
@@ -258,7 +265,7 @@ func (a *Accounts) ResendVerification(ctx context.Context, u *models.User) error
 		if cur.EmailVerified || !cur.IsActive {
 			return nil
 		}
-		return queueVerification(tx, cur, "")
+		return queueVerification(tx, cur, next)
 	})
 }
 
@@ -286,7 +293,7 @@ func (a *Accounts) signupVerification(tx *gorm.DB, ctx context.Context, u *model
 // asking again). It always returns ErrEmailUnverified unless the database
 // fails.
 func (a *Accounts) unverifiedLogin(ctx context.Context, u *models.User) error {
-	_, err := a.take(ctx, models.EventEmailMailThrottled, u, a.emailMailRule(u.ID))
+	_, err := a.take(ctx, models.EventEmailMailThrottled, &u.SessionUser, a.emailMailRule(u.ID))
 	if errors.As(err, new(*ThrottledError)) {
 		return ErrEmailUnverified
 	}

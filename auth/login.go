@@ -71,14 +71,14 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*LoginResult, erro
 			e.Detail = "no account has this username"
 		}
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record failed login", event: e,
-			block: models.EventLoginThrottled, user: user, taken: taken}, models.ErrInvalidCredentials)
+			block: models.EventLoginThrottled, user: sessionPart(user), taken: taken}, models.ErrInvalidCredentials)
 	}
 	if errors.Is(err, models.ErrAccountInactive) {
 		// The right password for a deactivated account: recorded as a
 		// failure (no session), answered with the inactive page.
 		e := models.UserEvent(models.EventLoginFailed, user, nil, "account inactive")
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record inactive login", event: e,
-			block: models.EventLoginThrottled, user: user, taken: taken}, models.ErrAccountInactive)
+			block: models.EventLoginThrottled, user: sessionPart(user), taken: taken}, models.ErrAccountInactive)
 	}
 	if err != nil {
 		return nil, err
@@ -231,9 +231,14 @@ func (a *Accounts) verify(ctx context.Context, username, password string) (user 
 
 // Logout ends the session row sessionID (may be "") of user (nil when not
 // signed in) and records the event, in one transaction.
-func (a *Accounts) Logout(ctx context.Context, sessionID string, user *models.User) error {
+func (a *Accounts) Logout(ctx context.Context, sessionID string, user *models.SessionUser) error {
 	return a.transaction(ctx, "logout", func(tx *gorm.DB) error {
 		if sessionID != "" {
+			// The apps this browser signed in to hear of it (with the
+			// session's sid), queued before the row and its record go.
+			if err := models.QueueOIDCSessionLogout(tx, sessionID); err != nil {
+				return err
+			}
 			if err := tx.Delete(&models.Session{}, "id = ?", sessionID).Error; err != nil {
 				return err
 			}

@@ -95,7 +95,7 @@ var (
 // FactorsAllowed reports whether u may add a second factor: only once its
 // address is confirmed (an account without an address has nobody else's
 // address to hijack, and no reset by e-mail).
-func FactorsAllowed(u *models.User) error {
+func FactorsAllowed(u *models.SessionUser) error {
 	if u.Email != "" && !u.EmailVerified {
 		return ErrFactorNeedsVerifiedEmail
 	}
@@ -238,7 +238,7 @@ type TOTPSetup struct {
 }
 
 // BeginTOTP makes a new secret for user.
-func (a *Accounts) BeginTOTP(user *models.User) (TOTPSetup, error) {
+func (a *Accounts) BeginTOTP(user *models.SessionUser) (TOTPSetup, error) {
 	if a.mfa == nil {
 		return TOTPSetup{}, ErrMFAUnavailable
 	}
@@ -252,7 +252,7 @@ func (a *Accounts) BeginTOTP(user *models.User) (TOTPSetup, error) {
 
 // ReopenTOTP returns the setup a form carried back (to show it again after
 // a wrong code).
-func (a *Accounts) ReopenTOTP(user *models.User, state string) (TOTPSetup, error) {
+func (a *Accounts) ReopenTOTP(user *models.SessionUser, state string) (TOTPSetup, error) {
 	secret, err := a.openSetup(user.ID, state)
 	if err != nil {
 		return TOTPSetup{}, err
@@ -371,7 +371,7 @@ func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, s FactorSessio
 		if err != nil {
 			return err
 		}
-		if err := FactorsAllowed(u); err != nil {
+		if err := FactorsAllowed(&u.SessionUser); err != nil {
 			return err
 		}
 		var n int64

@@ -172,7 +172,7 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 	rule := a.secondFactorRule(u.ID)
 	// The block a wrong code starts is recorded with the failure below; a
 	// refused take starts none.
-	taken, err := a.take(ctx, "", u, rule)
+	taken, err := a.take(ctx, "", &u.SessionUser, rule)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, in SecondFactorInpu
 	})
 	if errors.Is(err, ErrWrongCode) {
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record wrong code",
-			event: models.UserEvent(models.EventSecondFactorFailed, u, nil, ""), block: models.EventSecondFactorThrottle, user: u, taken: taken}, ErrWrongCode)
+			event: models.UserEvent(models.EventSecondFactorFailed, u, nil, ""), block: models.EventSecondFactorThrottle, user: &u.SessionUser, taken: taken}, ErrWrongCode)
 	}
 	if err != nil {
 		return nil, err

@@ -79,7 +79,7 @@ func (a *Accounts) PasskeysAvailable() bool { return a.mfa != nil && a.passkeys 
 // the user's ID under a key derived from SECRET_KEY: stable, opaque, not
 // personal data.
 type waUser struct {
-	u     *models.User
+	u     *models.SessionUser
 	id    []byte
 	creds []webauthn.Credential
 }
@@ -96,7 +96,7 @@ func (a *Accounts) userHandle(id uint) []byte {
 }
 
 // loadWAUser returns u with its passkeys (and their rows by credential ID).
-func (a *Accounts) loadWAUser(tx *gorm.DB, u *models.User) (*waUser, map[string]*models.Authenticator, error) {
+func (a *Accounts) loadWAUser(tx *gorm.DB, u *models.SessionUser) (*waUser, map[string]*models.Authenticator, error) {
 	var rows []models.Authenticator
 	if err := tx.Where("user_id = ? AND kind = ?", u.ID, models.FactorPasskey).Find(&rows).Error; err != nil {
 		return nil, nil, err
@@ -161,7 +161,7 @@ type Ceremony struct {
 // BeginPasskeyRegistration starts adding a passkey for user from the
 // session sessionID: a discoverable credential with user verification,
 // excluding the passkeys the user has.
-func (a *Accounts) BeginPasskeyRegistration(ctx context.Context, user *models.User, sessionID string) (Ceremony, error) {
+func (a *Accounts) BeginPasskeyRegistration(ctx context.Context, user *models.SessionUser, sessionID string) (Ceremony, error) {
 	if !a.PasskeysAvailable() {
 		return Ceremony{}, ErrMFAUnavailable
 	}
@@ -205,7 +205,7 @@ const PasskeyNameMaxLen = 64
 // transaction with its event and notice; a first factor also gets a set of
 // recovery codes, returned to show once. The session s (which the
 // ceremony is bound to) becomes a two-factor one, as after ActivateTOTP.
-func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.User, s FactorSession, state, name string, response []byte) (FactorAdded, error) {
+func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.SessionUser, s FactorSession, state, name string, response []byte) (FactorAdded, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > PasskeyNameMaxLen || validate.CleanText(name) != "" {
 		return FactorAdded{}, &models.ValidationError{Fields: map[string][]string{"name": {"Give the passkey a name of at most 64 characters, such as \u201cLaptop\u201d."}}}
@@ -224,7 +224,7 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.U
 		if err != nil {
 			return err
 		}
-		if err := FactorsAllowed(u); err != nil {
+		if err := FactorsAllowed(&u.SessionUser); err != nil {
 			return err
 		}
 		// The cap is checked under the user's row lock, so a burst of adds
@@ -236,7 +236,7 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.U
 		if n >= int64(a.maxPasskeys()) {
 			return ErrTooManyPasskeys
 		}
-		w, _, err := a.loadWAUser(tx, u)
+		w, _, err := a.loadWAUser(tx, &u.SessionUser)
 		if err != nil {
 			return err
 		}
@@ -321,12 +321,12 @@ func (a *Accounts) BeginPasskeySecondFactor(ctx context.Context, sessionID strin
 	if err != nil {
 		return Ceremony{}, err
 	}
-	return a.beginUserPasskey(ctx, u, sessionID, ceremonySecond, protocol.VerificationPreferred)
+	return a.beginUserPasskey(ctx, &u.SessionUser, sessionID, ceremonySecond, protocol.VerificationPreferred)
 }
 
 // beginUserPasskey starts a ceremony with one of u's passkeys, for purpose
 // in session sessionID; ErrNotFound when u has none.
-func (a *Accounts) beginUserPasskey(ctx context.Context, u *models.User, sessionID string, purpose string, uv protocol.UserVerificationRequirement) (Ceremony, error) {
+func (a *Accounts) beginUserPasskey(ctx context.Context, u *models.SessionUser, sessionID string, purpose string, uv protocol.UserVerificationRequirement) (Ceremony, error) {
 	w, _, err := a.loadWAUser(a.db.WithContext(ctx), u)
 	if err != nil {
 		return Ceremony{}, models.DBError("load passkeys", err)
@@ -385,7 +385,7 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 			if err != nil || !hmac.Equal(userHandle, a.userHandle(u.ID)) {
 				return nil, ErrPasskeyFailed
 			}
-			w, byID, err := a.loadWAUser(tx, u)
+			w, byID, err := a.loadWAUser(tx, &u.SessionUser)
 			if err != nil {
 				return nil, err
 			}
@@ -464,7 +464,7 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 		return nil, err
 	}
 	rule := a.secondFactorRule(u.ID)
-	if _, err := a.take(ctx, models.EventSecondFactorThrottle, u, rule); err != nil {
+	if _, err := a.take(ctx, models.EventSecondFactorThrottle, &u.SessionUser, rule); err != nil {
 		return nil, err
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
@@ -480,7 +480,7 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 		if pu.ID != u.ID {
 			return ErrSecondFactorExpired
 		}
-		w, byID, err := a.loadWAUser(tx, pu)
+		w, byID, err := a.loadWAUser(tx, &pu.SessionUser)
 		if err != nil {
 			return err
 		}
@@ -514,7 +514,7 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 // signed-in user in session sessionID: one of their passkeys, with user
 // verification required, as a passkey sign-in. ErrNotFound when the user
 // has no passkey.
-func (a *Accounts) BeginPasskeyReauth(ctx context.Context, u *models.User, sessionID string) (Ceremony, error) {
+func (a *Accounts) BeginPasskeyReauth(ctx context.Context, u *models.SessionUser, sessionID string) (Ceremony, error) {
 	if !a.PasskeysAvailable() {
 		return Ceremony{}, ErrMFAUnavailable
 	}
@@ -523,7 +523,7 @@ func (a *Accounts) BeginPasskeyReauth(ctx context.Context, u *models.User, sessi
 
 // PasskeyReauthInput is a passkey confirmation's result from the browser.
 type PasskeyReauthInput struct {
-	User      *models.User
+	User      *models.SessionUser
 	SessionID string
 	State     string
 	Response  []byte
@@ -563,7 +563,7 @@ func (a *Accounts) PasskeyReauthenticate(ctx context.Context, in PasskeyReauthIn
 		if !cur.IsActive {
 			return models.ErrNotFound
 		}
-		w, byID, err := a.loadWAUser(tx, cur)
+		w, byID, err := a.loadWAUser(tx, &cur.SessionUser)
 		if err != nil {
 			return err
 		}

@@ -51,7 +51,7 @@ func (a *Accounts) OwnSessions(ctx context.Context, userID uint, currentID strin
 // ended; an unknown, foreign or already ended one is not an error. The
 // revoked browser is signed out on its very next request, since every
 // request reads its session row.
-func (a *Accounts) RevokeOwnSession(ctx context.Context, u *models.User, currentID, publicID string) (bool, error) {
+func (a *Accounts) RevokeOwnSession(ctx context.Context, u *models.SessionUser, currentID, publicID string) (bool, error) {
 	if publicID == models.SessionPublicID(currentID) {
 		return false, nil
 	}
@@ -69,7 +69,7 @@ func (a *Accounts) RevokeOwnSession(ctx context.Context, u *models.User, current
 // RevokeOtherSessions ends every session of u but currentID ("sign out
 // everywhere else"), with its event, in one transaction, and returns how
 // many ended.
-func (a *Accounts) RevokeOtherSessions(ctx context.Context, u *models.User, currentID string) (int64, error) {
+func (a *Accounts) RevokeOtherSessions(ctx context.Context, u *models.SessionUser, currentID string) (int64, error) {
 	var n int64
 	err := a.transaction(ctx, "revoke other sessions", func(tx *gorm.DB) error {
 		var err error

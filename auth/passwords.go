@@ -48,7 +48,7 @@ func checkNewPassword(verr *models.ValidationError, field1, field2, p1, p2, user
 
 // ChangePasswordInput is a password change by a signed-in user.
 type ChangePasswordInput struct {
-	User      *models.User
+	User      *models.SessionUser
 	SessionID string
 	IP        string
 	Old       string
@@ -77,7 +77,13 @@ var ErrReauthRequired = errors.New("auth: a recent confirmation is required")
 // the user ended, this session rotated to a new token, the event, and the
 // notice mailed through the outbox.
 func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (models.NewSession, error) {
-	u := in.User
+	// The whole row: the old password is checked against its hash, and
+	// the write below requires that hash unchanged (the session's user
+	// does not carry it).
+	u, err := a.rowOf(ctx, in.User, ErrWrongPassword)
+	if err != nil {
+		return models.NewSession{}, err
+	}
 	verr := models.NewValidationError()
 	// Without the old password only a recent confirmation will do, proven
 	// in the write's transaction below.
@@ -90,7 +96,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (
 		return models.NewSession{}, err
 	}
 	userIP, _ := a.loginRules(u.Username, in.IP)
-	taken, err := a.take(ctx, models.EventPasswordChangeThrottled, u, userIP)
+	taken, err := a.take(ctx, models.EventPasswordChangeThrottled, &u.SessionUser, userIP)
 	if err != nil {
 		return models.NewSession{}, err
 	}
@@ -106,7 +112,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (
 	}
 	if !ok {
 		return models.NewSession{}, a.recordFailure(ctx, failedAttempt{op: "record failed password change",
-			event: models.UserEvent(models.EventPasswordChangeFailed, u, nil, ""), block: models.EventPasswordChangeThrottled, user: u, taken: taken},
+			event: models.UserEvent(models.EventPasswordChangeFailed, u, nil, ""), block: models.EventPasswordChangeThrottled, user: &u.SessionUser, taken: taken},
 			ErrWrongPassword)
 	}
 	hash, err := a.hasher.Hash(ctx, in.New1)

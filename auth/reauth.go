@@ -20,7 +20,7 @@ var reauthFailedDetailShort = models.CodedDetail(models.DetailWrongPasswordReaut
 // ReauthInput is a signed-in user confirming it is them before a
 // sensitive action.
 type ReauthInput struct {
-	User      *models.User
+	User      *models.SessionUser
 	SessionID string
 	IP        string
 	Password  string
@@ -71,7 +71,7 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 	if err := verr.OrNil(); err != nil {
 		return nil, err
 	}
-	userIP, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, models.EventReauthFailed, models.EventReauthThrottled, reauthFailedDetailShort)
+	hash, userIP, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, models.EventReauthFailed, models.EventReauthThrottled, reauthFailedDetailShort)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 		if err != nil {
 			return err
 		}
-		if !cur.IsActive || cur.Password != u.Password {
+		if !cur.IsActive || cur.Password != hash {
 			return ErrWrongPassword // changed or deactivated meanwhile
 		}
 		method := models.AuthPassword
@@ -199,9 +199,6 @@ func rotateSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID s
 	if !sudo && method == row.AuthMethod {
 		return models.NewSession{}, false, nil
 	}
-	if err := tx.Delete(&models.Session{}, "id = ?", row.ID).Error; err != nil {
-		return models.NewSession{}, false, err
-	}
 	reauthAt := row.ReauthAt
 	if sudo {
 		now := time.Now().UTC()
@@ -214,7 +211,15 @@ func rotateSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID s
 	if err != nil {
 		return models.NewSession{}, false, err
 	}
-	ns.State.User = u
+	// The apps this browser signed in to stay its (their sid too), so
+	// its sign-out still tells them; then the old row goes.
+	if err := models.MoveOIDCSessionClients(tx, row.ID, ns.State.ID); err != nil {
+		return models.NewSession{}, false, err
+	}
+	if err := tx.Delete(&models.Session{}, "id = ?", row.ID).Error; err != nil {
+		return models.NewSession{}, false, err
+	}
+	ns.State.User = &u.SessionUser
 	return ns, true, nil
 }
 
@@ -222,25 +227,45 @@ func rotateSession(tx *gorm.DB, ctx context.Context, u *models.User, sessionID s
 // action: the attempt is taken against the login limit of (username,
 // address) first (a *ThrottledError over it; throttledKind records the
 // block); a wrong password is recorded as failKind and is
-// ErrWrongPassword. It returns the rule, for the caller to clear on
-// success inside its transaction.
-func (a *Accounts) checkOwnPassword(ctx context.Context, u *models.User, ip, password string, failKind, throttledKind models.EventKind, detail string) (models.Rule, error) {
-	userIP, _ := a.loginRules(u.Username, ip)
+// ErrWrongPassword. The hash is read from the user's row here (the
+// session's user does not carry it); it returns the hash the password was
+// checked against, for the caller's transaction to require unchanged, and
+// the rule, for it to clear on success. A user gone or deactivated since
+// the session lookup is ErrWrongPassword.
+func (a *Accounts) checkOwnPassword(ctx context.Context, u *models.SessionUser, ip, password string, failKind, throttledKind models.EventKind, detail string) (hash string, userIP models.Rule, err error) {
+	userIP, _ = a.loginRules(u.Username, ip)
 	taken, err := a.take(ctx, throttledKind, u, userIP)
 	if err != nil {
-		return userIP, err
+		return "", userIP, err
+	}
+	row, err := a.rowOf(ctx, u, ErrWrongPassword)
+	if err != nil {
+		return "", userIP, err
 	}
 	ok := false
 	if validate.CleanText(password) == "" && len(password) <= 4*validate.PasswordMaxLen {
-		if ok, _, err = a.hasher.Verify(ctx, password, u.Password); err != nil {
-			return userIP, err
+		if ok, _, err = a.hasher.Verify(ctx, password, row.Password); err != nil {
+			return "", userIP, err
 		}
 	} else if err := a.hasher.VerifyDummy(ctx, password); err != nil {
-		return userIP, err
+		return "", userIP, err
 	}
 	if ok {
-		return userIP, nil
+		return row.Password, userIP, nil
 	}
-	return userIP, a.recordFailure(ctx, failedAttempt{op: "record failed password check",
+	return "", userIP, a.recordFailure(ctx, failedAttempt{op: "record failed password check",
 		event: models.UserEvent(failKind, u, nil, detail), block: throttledKind, user: u, taken: taken}, ErrWrongPassword)
+}
+
+// rowOf reads the whole row of the signed-in user u, of which the
+// session lookup reads only a part (models.SessionUser), for a flow that
+// checks the password hash or reads the keys; the flow's transaction
+// still re-reads what guards its write. A user gone or deactivated since
+// the lookup is gone (the flow's refusal).
+func (a *Accounts) rowOf(ctx context.Context, u *models.SessionUser, gone error) (*models.User, error) {
+	row, err := a.users.ByID(ctx, u.ID)
+	if errors.Is(err, models.ErrNotFound) || err == nil && !row.IsActive {
+		return nil, gone
+	}
+	return row, err
 }

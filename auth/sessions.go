@@ -20,6 +20,10 @@ func revokeByPublicID(tx *gorm.DB, userID uint, publicID string) (bool, error) {
 	}
 	for _, id := range ids {
 		if models.SessionPublicID(id) == publicID {
+			// That browser's apps hear of it, as at its own sign-out.
+			if err := models.QueueOIDCSessionLogout(tx, id); err != nil {
+				return false, err
+			}
 			res := tx.Where("id = ? AND user_id = ?", id, userID).Delete(&models.Session{})
 			return res.RowsAffected > 0, res.Error
 		}

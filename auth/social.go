@@ -322,7 +322,7 @@ func (a *Accounts) upstreamLogin(ctx context.Context, p *upstream.Provider, in C
 	}
 	var owner *models.User
 	if err == nil {
-		owner = &models.User{ID: known.UserID}
+		owner = &models.User{SessionUser: models.SessionUser{ID: known.UserID}}
 	} else if cl.Email != "" {
 		// The address of an account: never attached on its own say-so.
 		var u models.User

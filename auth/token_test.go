@@ -92,7 +92,7 @@ func TestChangesVoidTokens(t *testing.T) {
 		change func(acc *Accounts, root, u *models.User) error
 	}{
 		{"password change", func(acc *Accounts, _, u *models.User) error {
-			_, err := acc.ChangePassword(ctx, ChangePasswordInput{User: u, Old: "a long enough password",
+			_, err := acc.ChangePassword(ctx, ChangePasswordInput{User: &u.SessionUser, Old: "a long enough password",
 				New1: "another long password", New2: "another long password"})
 			return err
 		}},

@@ -381,7 +381,7 @@ func TestForwardAuthThroughProxies(t *testing.T) {
 				v := newVisitor(t)
 				target := site("secure", "/dash")
 				v.login(v.wantLogin(gh, target), "bob", userPassword)
-				setup, err := a.accounts.BeginTOTP(bob)
+				setup, err := a.accounts.BeginTOTP(&bob.SessionUser)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -43,7 +43,7 @@ func TestBrowserReauthWithTOTP(t *testing.T) {
 	b := newTab(t, a)
 	b.expectStatus(422)
 	b.loginAs("alice", "correct horse battery")
-	setup, err := a.accounts.BeginTOTP(u)
+	setup, err := a.accounts.BeginTOTP(&u.SessionUser)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,11 @@ func (h *accountPages) profilePage(c *gin.Context) {
 // renderProfile shows the hub; zone and zoneErr are a refused time zone
 // and why.
 func (h *accountPages) renderProfile(c *gin.Context, status int, zone, zoneErr string) {
-	u := currentUser(c)
+	// The hub shows the dates, which the session lookup does not read.
+	u, ok := h.currentUserRow(c)
+	if !ok {
+		return
+	}
 	s, err := h.accounts.MFAStatus(c.Request.Context(), u.ID)
 	if err != nil {
 		h.dbError(c, "load factors", err)

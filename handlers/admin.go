@@ -120,7 +120,7 @@ func (h *Handler) adminTarget(c *gin.Context) *models.User {
 // it loads the target and reads the (empty) form. The acting staff
 // member's rights are checked by the flow, in the transaction that makes
 // the change. When ok is false the answer has been sent.
-func (h *adminPages) adminActionOn(c *gin.Context) (actor, target *models.User, ok bool) {
+func (h *adminPages) adminActionOn(c *gin.Context) (actor *models.SessionUser, target *models.User, ok bool) {
 	target = h.adminTarget(c)
 	if target == nil {
 		return nil, nil, false
@@ -178,7 +178,7 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 	actor := currentUser(c)
 	d := components.AdminUserDetail{
 		User: userRow(target), IsSelf: actor.ID == target.ID,
-		CanManage: auth.CanManage(actor, target), CanGrant: actor.IsSuperuser, Form: form,
+		CanManage: auth.CanManage(actor, &target.SessionUser), CanGrant: actor.IsSuperuser, Form: form,
 	}
 	groups, err := h.userGroupChoices(c, target.ID)
 	if err != nil {
@@ -465,7 +465,7 @@ func (h *adminPages) adminSetPasswordTarget(c *gin.Context) *models.User {
 		return nil
 	}
 	actor := currentUser(c)
-	if target.ID == actor.ID || !auth.CanManage(actor, target) {
+	if target.ID == actor.ID || !auth.CanManage(actor, &target.SessionUser) {
 		h.errorResponse(c, http.StatusForbidden)
 		return nil
 	}
@@ -622,7 +622,7 @@ func (h *adminPages) adminUserDeletePage(c *gin.Context) {
 		h.redirect(c, adminUserURL(target.ID))
 		return
 	}
-	if !auth.CanManage(actor, target) {
+	if !auth.CanManage(actor, &target.SessionUser) {
 		h.errorResponse(c, http.StatusForbidden)
 		return
 	}

@@ -131,7 +131,7 @@ func (h *signInPages) loginSubmit(c *gin.Context) {
 func (h *Handler) signedIn(c *gin.Context, res *auth.LoginResult) {
 	session(c).Adopt(res.Session)
 	touch(c)
-	c.Set(userKey, res.User)
+	setCurrentUser(c, &res.User.SessionUser)
 }
 
 // loginForm answers a failed login: the fragment to htmx, the page otherwise.
@@ -159,7 +159,7 @@ func (h *signInPages) logoutSubmit(c *gin.Context) {
 			return
 		}
 		endSession(c)
-		c.Set(userKey, (*models.User)(nil))
+		setCurrentUser(c, nil)
 	}
 	if u != nil {
 		h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.you_have_been_signed_out", Other: "You have been signed out."}))

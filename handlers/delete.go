@@ -16,7 +16,6 @@ import (
 	"gatehouse/auth"
 	"gatehouse/components"
 	"gatehouse/internal/route"
-	"gatehouse/models"
 )
 
 const lastSuperuserError = "You are the last active superuser: make someone else a superuser before deleting your account."
@@ -60,7 +59,7 @@ func (h *accountPages) deleteAccountSubmit(c *gin.Context) {
 	st := session(c)
 	st.End()
 	touch(c)
-	c.Set(userKey, (*models.User)(nil))
+	setCurrentUser(c, nil)
 	h.flash(c, "info", "%s", tr(c, i18n.Message{ID: "flash.your_account_was_deleted_goodbye", Other: "Your account was deleted. Goodbye!"}))
 	h.redirect(c, route.URL(route.AccountDeleted))
 }

@@ -47,8 +47,13 @@ func (h *accountPages) emailPageMeta(c *gin.Context) components.Page {
 	return p
 }
 
+// emailPage shows the address; a (checked) next is where confirming it
+// leads on to (a page that needs a confirmed address sent the user here):
+// the resend form carries it into the link.
 func (h *accountPages) emailPage(c *gin.Context) {
-	h.render(c, http.StatusOK, components.EmailPage(h.emailPageMeta(c), h.emailView(c), newForm(nil)))
+	v := h.emailView(c)
+	v.Next = h.checkedNext(c.Query("next"))
+	h.render(c, http.StatusOK, components.EmailPage(h.emailPageMeta(c), v, newForm(nil)))
 }
 
 // emailSubmit asks for a change of address.
@@ -79,12 +84,15 @@ func (h *accountPages) emailSubmit(c *gin.Context) {
 }
 
 // resendVerificationSubmit mails the verification link again (limited
-// per account).
+// per account), carrying the form's (checked) next; with one, the answer
+// is the e-mail page with it, so the way on stays in view.
 func (h *accountPages) resendVerificationSubmit(c *gin.Context) {
-	if _, _, err := h.decodeForm(c); err != nil {
+	values, _, err := h.decodeForm(c)
+	if err != nil {
 		return
 	}
-	err := h.accounts.ResendVerification(c.Request.Context(), currentUser(c))
+	next := h.checkedNext(values.Get("next"))
+	err = h.accounts.ResendVerification(c.Request.Context(), currentUser(c), next)
 	var terr *auth.ThrottledError
 	switch {
 	case errors.As(err, &terr):
@@ -95,6 +103,10 @@ func (h *accountPages) resendVerificationSubmit(c *gin.Context) {
 		return
 	default:
 		h.flash(c, "success", "%s", tr(c, i18n.Message{ID: "flash.verification_resent", Other: "We sent a new confirmation link to {{.Email}}."}, map[string]any{"Email": currentUser(c).Email}))
+	}
+	if next != "" {
+		h.redirect(c, withNext(components.EmailPath, next))
+		return
 	}
 	h.redirect(c, components.ProfilePath)
 }

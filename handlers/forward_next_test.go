@@ -191,7 +191,7 @@ func TestSetUpRaisesOnlyAConfirmedSession(t *testing.T) {
 	u := ts.createUser(t, "hana", "hana@example.com", "a long enough passphrase")
 	c := ts.domainClient(t)
 	c.login("hana", "a long enough passphrase")
-	setup, err := ts.app.Accounts().BeginTOTP(u)
+	setup, err := ts.app.Accounts().BeginTOTP(&u.SessionUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,4 +205,78 @@ func TestSetUpRaisesOnlyAConfirmedSession(t *testing.T) {
 		t.Errorf("auth_method: got %q, want the password's", m)
 	}
 	wantRedirect302(t, c.forward("secure.example.test", "/"), "http://example.test/accounts/reauthenticate/?next="+url.QueryEscape("http://secure.example.test/"))
+}
+
+// TestTwoFactorSetUpConfirmsEmailFirstThenBack: a person whose address
+// is not confirmed, sent by a two_factor rule to set up a factor, is sent
+// to confirm the address first — with the way back: the e-mail page, its
+// resend form and the link in the mail carry the two-factor overview with
+// the app as its next, so after confirming they set up the factor and go
+// on to the app. A hostile next is dropped on every step.
+func TestTwoFactorSetUpConfirmsEmailFirstThenBack(t *testing.T) {
+	srv, withMail := withSMTP(t)
+	ts := newTestServer(t, withRules(t, testRules), withSecretKey, withCookieDomain, withNextLimits, withMail,
+		func(c *Config) { c.EmailVerification = auth.VerifyOptional })
+	target := "http://secure.example.test/dash?tab=1"
+	setup := "/accounts/2fa/?next=" + url.QueryEscape(target)
+	activate := "/accounts/2fa/totp/activate/?next=" + url.QueryEscape(target)
+	emailPage := "/accounts/email/?next=" + url.QueryEscape(setup)
+
+	u := ts.createUser(t, "ines", "ines@example.com", "a long enough passphrase")
+	mustExec(t, ts, "UPDATE users SET email_verified = ? WHERE id = ?", false, u.ID)
+	c := ts.domainClient(t)
+	c.login("ines", "a long enough passphrase")
+	wantRedirect302(t, c.forward("secure.example.test", "/dash?tab=1"), "http://example.test"+setup)
+
+	// Both ways to add a factor send to the e-mail page, keeping next.
+	wantRedirect(t, c.get(activate), emailPage)
+	wantRedirect(t, c.get("/accounts/2fa/webauthn/?next="+url.QueryEscape(target)), emailPage)
+	page := c.get(emailPage)
+	wantStatus(t, page, http.StatusOK)
+	if got := hiddenNext(t, page, "#email-resend-form"); got != setup {
+		t.Fatalf("resend form next: got %q, want %q", got, setup)
+	}
+	wantRedirect(t, c.postForm("/accounts/email/send-verification/", url.Values{"next": {setup}}), emailPage)
+	link := mailLink(t, srv)
+	if !strings.HasSuffix(link, "/?next="+url.QueryEscape(setup)) {
+		t.Fatalf("confirmation link %q does not carry next %q", link, setup)
+	}
+	confirm := c.get(link)
+	wantStatus(t, confirm, http.StatusOK)
+	if got := hiddenNext(t, confirm, "form:has([data-testid=confirm-email-submit])"); got != setup {
+		t.Fatalf("confirm form next: got %q, want %q", got, setup)
+	}
+	path, _, _ := strings.Cut(link, "?")
+	wantRedirect(t, c.postForm(path, url.Values{"next": {setup}}), setup)
+
+	// Confirmed: the set-up page opens, with next, and the factor leads on.
+	res := c.get(activate)
+	wantStatus(t, res, http.StatusOK)
+	doc := res.doc(t)
+	secret := strings.TrimSpace(doc.Find(`[data-testid="totp-secret"]`).Text())
+	state, _ := doc.Find(`input[name="state"]`).Attr("value")
+	res = c.postForm("/accounts/2fa/totp/activate/", url.Values{"state": {state}, "code": {totpAt(t, secret, nowStep())}, "next": {target}})
+	wantStatus(t, res, http.StatusOK)
+	if href, _ := res.doc(t).Find(`[data-testid="recovery-continue"]`).Attr("href"); href != target {
+		t.Errorf("continue after the recovery codes: got %q, want %q", href, target)
+	}
+	wantIdentity(t, c.forward("secure.example.test", "/dash?tab=1"), "ines", "")
+
+	t.Run("hostile next is dropped", func(t *testing.T) {
+		v := ts.createUser(t, "jon", "jon@example.com", "a long enough passphrase")
+		mustExec(t, ts, "UPDATE users SET email_verified = ? WHERE id = ?", false, v.ID)
+		c := ts.domainClient(t)
+		c.login("jon", "a long enough passphrase")
+		for _, next := range hostileAbsoluteNexts {
+			q := "?next=" + url.QueryEscape(next)
+			wantRedirect(t, c.get("/accounts/2fa/totp/activate/"+q), "/accounts/email/")
+			if got := hiddenNext(t, c.get("/accounts/email/"+q), "#email-resend-form"); got != "" {
+				t.Errorf("%q: resend form carries %q", next, got)
+			}
+		}
+		wantRedirect(t, c.postForm("/accounts/email/send-verification/", url.Values{"next": {"http://evil.test/"}}), "/accounts/profile/")
+		if link := mailLink(t, srv); strings.Contains(link, "next=") {
+			t.Errorf("confirmation link %q carries a hostile next", link)
+		}
+	})
 }

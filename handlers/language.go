@@ -25,7 +25,7 @@ const languageCookieMaxAge = 365 * 24 * 60 * 60
 // chooseLanguage picks the request's language: the signed-in user's saved
 // choice, else the visitor's cookie, else Accept-Language, else
 // LANGUAGE_CODE.
-func (h *Handler) chooseLanguage(r *http.Request, u *models.User) string {
+func (h *Handler) chooseLanguage(r *http.Request, u *models.SessionUser) string {
 	if u != nil && locale.Supported(u.Language) {
 		return u.Language
 	}
@@ -43,7 +43,7 @@ func (h *Handler) chooseLanguage(r *http.Request, u *models.User) string {
 
 // localizerFor is the localizer of a request: its language and, for a
 // signed-in user, their time zone.
-func (h *Handler) localizerFor(r *http.Request, u *models.User) *locale.Localizer {
+func (h *Handler) localizerFor(r *http.Request, u *models.SessionUser) *locale.Localizer {
 	l := locale.For(h.chooseLanguage(r, u))
 	if u != nil && u.TimeZone != "" {
 		l = l.In(locale.Zone(u.TimeZone))

@@ -84,21 +84,28 @@ func (h *mfaPages) mfaUnavailable(c *gin.Context) {
 
 // factorsRefused answers a page that adds a factor for an account whose
 // address is not confirmed: the user is sent to confirm it first. It
-// reports whether it answered.
-func (h *mfaPages) factorsRefused(c *gin.Context, err error) bool {
+// reports whether it answered. With a (checked) next, such as the app a
+// two_factor rule sent them from, the e-mail page carries the way back:
+// the two-factor overview with that next, so confirming the address
+// (the link carries it too) leads on to setting up the factor and then
+// to the app.
+func (h *mfaPages) factorsRefused(c *gin.Context, err error, next string) bool {
 	if !errors.Is(err, auth.ErrFactorNeedsVerifiedEmail) {
 		return false
 	}
 	h.flash(c, "error", "%s", tr(c, i18n.Message{ID: "flash.confirm_your_e_mail_address", Other: "Confirm your e-mail address before adding two-factor authentication: open the link we sent you, or send it again below."}))
-	h.redirect(c, components.EmailPath)
+	if next != "" {
+		next = withNext(route.URL(route.TwoFactor), next)
+	}
+	h.redirect(c, withNext(components.EmailPath, next))
 	return true
 }
 
 func (h *mfaPages) totpActivatePage(c *gin.Context) {
-	if h.factorsRefused(c, auth.FactorsAllowed(currentUser(c))) {
+	next := h.checkedNext(c.Query("next"))
+	if h.factorsRefused(c, auth.FactorsAllowed(currentUser(c)), next) {
 		return
 	}
-	next := h.checkedNext(c.Query("next"))
 	// With an authenticator already set up the page would offer a second
 	// one that cannot be saved: say so on the overview (allauth redirects
 	// too).
@@ -165,7 +172,7 @@ func (h *mfaPages) totpActivateSubmit(c *gin.Context) {
 		return
 	}
 	added, err := h.accounts.ActivateTOTP(c.Request.Context(), u.ID, h.factorSession(c), state, code)
-	if h.factorsRefused(c, err) {
+	if h.factorsRefused(c, err, next) {
 		return
 	}
 	switch {
@@ -444,7 +451,7 @@ func (h *mfaPages) renderPasskeys(c *gin.Context, status int, form components.Fo
 		return
 	}
 	u := currentUser(c)
-	if h.factorsRefused(c, auth.FactorsAllowed(u)) {
+	if h.factorsRefused(c, auth.FactorsAllowed(u), next) {
 		return
 	}
 	o, ok := h.mfaStatus(c, u.ID)
@@ -478,7 +485,7 @@ func (h *mfaPages) passkeyAddSubmit(c *gin.Context) {
 	}
 	added, err := h.accounts.FinishPasskeyRegistration(c.Request.Context(), currentUser(c), h.factorSession(c),
 		values.Get("state"), values.Get("name"), []byte(values.Get("credential")))
-	if h.factorsRefused(c, err) {
+	if h.factorsRefused(c, err, next) {
 		return
 	}
 	switch {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -36,7 +37,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 func cspFor(baseURL, cookieDomain string) string {
 	scheme, _, ok := strings.Cut(baseURL, "://")
 	d := strings.TrimPrefix(cookieDomain, ".")
-	if cookieDomain == "" || !ok || (scheme != "http" && scheme != "https") || d == "" || !authorityRE.MatchString(d) || strings.Contains(d, ":") {
+	if cookieDomain == "" || !ok || (scheme != "http" && scheme != "https") || d == "" || !validAuthority(d) || strings.Contains(d, ":") {
 		return contentSecurityPolicy
 	}
 	return strings.Replace(contentSecurityPolicy, "form-action 'self'",
@@ -183,7 +184,7 @@ func (h *middleware) loadUser(c *gin.Context) {
 	switch {
 	case st.UserID == nil:
 	case st.SignedIn() && st.User.IsActive:
-		c.Set(userKey, st.User)
+		setCurrentUser(c, st.User)
 	default:
 		// Inactive (or gone): end the session for good.
 		st.End()
@@ -202,11 +203,36 @@ var (
 	forwardRequestPattern = route.Pattern(route.ForwardRequest)
 )
 
-// currentUser returns the signed-in user, or nil.
-func currentUser(c *gin.Context) *models.User {
+// currentUser returns the signed-in user as the session lookup read it
+// (the models.SessionUser part of the row), or nil. A flow that needs
+// more of the row (the password hash, the keys, the dates) reads it.
+func currentUser(c *gin.Context) *models.SessionUser {
 	u, _ := c.Get(userKey)
-	user, _ := u.(*models.User)
+	user, _ := u.(*models.SessionUser)
 	return user
+}
+
+// currentUserRow reads the signed-in user's whole row, for a page that
+// shows more than the session lookup reads (the dates). A user gone since
+// the lookup is sent to the login page; any other failure is answered;
+// ok=false then.
+func (h *Handler) currentUserRow(c *gin.Context) (*models.User, bool) {
+	u, err := h.users.ByID(c.Request.Context(), currentUser(c).ID)
+	if errors.Is(err, models.ErrNotFound) {
+		h.redirect(c, h.cfg.LoginURL+"?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+		return nil, false
+	}
+	if err != nil {
+		h.dbError(c, "load user", err)
+		return nil, false
+	}
+	return u, true
+}
+
+// setCurrentUser makes u the request's signed-in user (nil: nobody) for
+// the rest of the request.
+func setCurrentUser(c *gin.Context, u *models.SessionUser) {
+	c.Set(userKey, u)
 }
 
 // requireLogin is Django's login_required: anonymous requests go to the

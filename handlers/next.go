@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/url"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -96,11 +95,32 @@ func (h *Handler) checkedNext(next string) string {
 	return next
 }
 
-// authorityRE is the host[:port] an absolute next may name: letters,
-// digits, dots and hyphens only. No user info, no percent-encoding, no
-// backslash, no IP literal brackets: anything a browser could read as
-// another host than we do is refused rather than interpreted.
-var authorityRE = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
+// validAuthority reports whether s is a host[:port] an absolute next (or
+// a forward-auth request) may name, `^[A-Za-z0-9.-]+(:[0-9]{1,5})?$`:
+// letters, digits, dots and hyphens only, then optionally a colon and one
+// to five digits. No user info, no percent-encoding, no backslash, no IP
+// literal brackets: anything a browser could read as another host than we
+// do is refused rather than interpreted. A loop, not that regular
+// expression, because forward auth asks on every request
+// (TestValidAuthorityIsTheRegexp holds the two equal).
+func validAuthority(s string) bool {
+	host, port, hasPort := strings.Cut(s, ":")
+	if host == "" || hasPort && (port == "" || len(port) > 5) {
+		return false
+	}
+	for i := range len(host) {
+		c := host[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	for i := range len(port) {
+		if c := port[i]; c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // inCookieDomain reports whether next is an absolute URL with baseURL's
 // scheme whose host is domain's apex or lies within it (domain as
@@ -122,7 +142,7 @@ func inCookieDomain(next, baseURL, domain string) bool {
 		end = len(rest)
 	}
 	authority, tail := rest[:end], rest[end:]
-	if !authorityRE.MatchString(authority) {
+	if !validAuthority(authority) {
 		return false
 	}
 	host := strings.ToLower(authority)

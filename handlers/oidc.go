@@ -1,8 +1,9 @@
 package handlers
 
 // The OpenID provider's pages (internal/oidcop has the flow's design
-// comment). op serves authorize, token, userinfo, revocation and
-// introspection itself (opEndpoint); these handlers are the parts that
+// comment). op serves authorize, token, revocation and introspection
+// itself (opEndpoint), and userinfo with op's parts and our answer
+// (userinfo); these handlers are the parts that
 // need Gatehouse's session: /oidc/continue/ (sign in, re-authenticate,
 // consent, answer the client), RP-initiated logout, the user's apps page
 // and the admin's client pages. Discovery and the JWKS are served from
@@ -58,14 +59,24 @@ func scopeLines(c *gin.Context, scopes []string) []components.ScopeLine {
 	return out
 }
 
-// opEndpoint hands a request to op (authorize, token, userinfo,
-// revocation, introspection).
+// opEndpoint hands a request to op (authorize, token, revocation,
+// introspection).
 func (h *oidcPages) opEndpoint(c *gin.Context) {
 	if h.provider == nil {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found"})
 		return
 	}
 	h.provider.Handler().ServeHTTP(c.Writer, c.Request)
+}
+
+// userinfo is the userinfo endpoint: op's request parsing and token
+// crypto, Gatehouse's lean answer (oidcop.Provider.Userinfo).
+func (h *oidcPages) userinfo(c *gin.Context) {
+	if h.provider == nil {
+		c.JSON(http.StatusNotFound, gin.H{"error": "not_found"})
+		return
+	}
+	h.provider.Userinfo().ServeHTTP(c.Writer, c.Request)
 }
 
 // discovery serves the discovery document from memory.
@@ -311,7 +322,7 @@ func (h *oidcPages) endSession(c *gin.Context) {
 			return
 		}
 		endSession(c)
-		c.Set(userKey, (*models.User)(nil))
+		setCurrentUser(c, nil)
 	}
 	if !h.saveSession(c) {
 		return

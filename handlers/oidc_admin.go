@@ -82,11 +82,12 @@ func clientForm(c *gin.Context) (components.AdminOIDCClientForm, oidcop.NewClien
 	f := components.AdminOIDCClientForm{
 		Name: c.PostForm("name"), RedirectURIs: c.PostForm("redirect_uris"),
 		PostLogoutRedirectURIs: c.PostForm("post_logout_redirect_uris"), AllowedGroups: c.PostForm("allowed_groups"),
-		BackchannelLogoutURI: c.PostForm("backchannel_logout_uri"),
-		Public:               c.PostForm("public") == "on", SkipConsent: c.PostForm("skip_consent") == "on",
+		BackchannelLogoutURI: c.PostForm("backchannel_logout_uri"), IDTokenAlg: c.PostForm("id_token_signed_response_alg"),
+		Public: c.PostForm("public") == "on", SkipConsent: c.PostForm("skip_consent") == "on",
 	}
 	return f, oidcop.NewClient{Name: f.Name, RedirectURIs: lines(f.RedirectURIs), PostLogoutRedirectURIs: lines(f.PostLogoutRedirectURIs),
-		AllowedGroups: lines(f.AllowedGroups), Public: f.Public, SkipConsent: f.SkipConsent, BackchannelLogoutURI: f.BackchannelLogoutURI}
+		AllowedGroups: lines(f.AllowedGroups), Public: f.Public, SkipConsent: f.SkipConsent, BackchannelLogoutURI: f.BackchannelLogoutURI,
+		IDTokenAlg: f.IDTokenAlg}
 }
 
 func (h *oidcPages) adminClientAddSubmit(c *gin.Context) {
@@ -115,7 +116,7 @@ func (h *oidcPages) adminClientPage(c *gin.Context) {
 	}
 	f := components.AdminOIDCClientForm{ClientID: row.ClientID, Name: row.Name, RedirectURIs: row.RedirectURIs,
 		PostLogoutRedirectURIs: row.PostLogoutRedirectURIs, AllowedGroups: row.AllowedGroups, Public: row.Public, SkipConsent: row.SkipConsent,
-		BackchannelLogoutURI: row.BackchannelLogoutURI}
+		BackchannelLogoutURI: row.BackchannelLogoutURI, IDTokenAlg: row.IDTokenAlg}
 	h.render(c, http.StatusOK, components.AdminOIDCClientPage(h.page(c, row.Name), f))
 }
 

@@ -183,6 +183,7 @@ type idClaims struct {
 	Groups            []string `json:"groups"`
 	AMR               []string `json:"amr"`
 	AuthTime          int64    `json:"auth_time"`
+	Sid               string   `json:"sid"`
 }
 
 func (r *rp) verify(tok *oauth2.Token, f *flow) idClaims {
@@ -258,7 +259,7 @@ func TestOIDCDiscoveryAndKeys(t *testing.T) {
 	if !slices.Equal(d.ResponseTypes, []string{"code"}) || !slices.Equal(d.GrantTypes, []string{"authorization_code", "refresh_token"}) {
 		t.Errorf("code flow only: got response types %v, grant types %v", d.ResponseTypes, d.GrantTypes)
 	}
-	if !slices.Equal(d.PKCE, []string{"S256"}) || !slices.Equal(d.IDTokenAlgs, []string{"RS256"}) {
+	if !slices.Equal(d.PKCE, []string{"S256"}) || !slices.Equal(d.IDTokenAlgs, []string{"RS256", "ES256"}) {
 		t.Errorf("got PKCE %v, algorithms %v", d.PKCE, d.IDTokenAlgs)
 	}
 	if !slices.Contains(d.Scopes, "groups") || !slices.Contains(d.TokenAuthMeths, "client_secret_post") || !slices.Contains(d.TokenAuthMeths, "client_secret_basic") {
@@ -278,7 +279,9 @@ func TestOIDCDiscoveryAndKeys(t *testing.T) {
 			var set struct {
 				Keys []struct{ Kid, Kty, Alg, Use string } `json:"keys"`
 			}
-			if err := json.Unmarshal(body, &set); err != nil || len(set.Keys) == 0 || set.Keys[0].Kty != "RSA" || set.Keys[0].Alg != "RS256" {
+			// RS256 (the default) first, then ES256.
+			if err := json.Unmarshal(body, &set); err != nil || len(set.Keys) != 2 || set.Keys[0].Kty != "RSA" || set.Keys[0].Alg != "RS256" ||
+				set.Keys[1].Kty != "EC" || set.Keys[1].Alg != "ES256" {
 				t.Errorf("jwks: got %s (%v)", body, err)
 			}
 		}

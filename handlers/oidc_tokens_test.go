@@ -207,11 +207,21 @@ func TestOIDCRevocation(t *testing.T) {
 	if status == http.StatusOK || !strings.Contains(body, "invalid_client") {
 		t.Errorf("another client's token: got %d %.200s, want invalid_client", status, body)
 	}
-	// Another client's refresh token is, to that client, an unknown
-	// token (GetRefreshTokenInfo matches the client): 200, nothing
-	// revoked — the check below refreshes with it.
-	if status, body := b.tokenCall(revoke, "basic", url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusOK {
-		t.Errorf("another client's refresh token: got %d %.200s, want 200 (unknown to it)", status, body)
+	// Another client's refresh token gets the same answer as its access
+	// token (RFC 7009 §2.1: the token was not issued to the caller),
+	// whatever the hint says; nothing is revoked — the check below
+	// refreshes with it.
+	for _, hint := range []string{"refresh_token", "access_token", ""} {
+		form := url.Values{"token": {tok.RefreshToken}}
+		if hint != "" {
+			form.Set("token_type_hint", hint)
+		}
+		if status, body := b.tokenCall(revoke, "basic", form); status != http.StatusUnauthorized || !strings.Contains(body, "invalid_client") {
+			t.Errorf("another client's refresh token, hint %q: got %d %.200s, want 401 invalid_client", hint, status, body)
+		}
+	}
+	if status, body := b.tokenCall(revoke, "post", url.Values{"token": {tok.AccessToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusUnauthorized || !strings.Contains(body, "invalid_client") {
+		t.Errorf("another client's access token, hint refresh_token: got %d %.200s, want 401 invalid_client", status, body)
 	}
 	if !works(tok) || !a.introspect(tok.AccessToken).Active {
 		t.Fatal("a refused revocation revoked the access token")
@@ -239,8 +249,9 @@ func TestOIDCRevocation(t *testing.T) {
 	}
 
 	// The refresh token: the family goes — the refresh token and the
-	// access token issued with it.
-	if status, body := a.tokenCall(revoke, "basic", url.Values{"token": {tok2.RefreshToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusOK {
+	// access token issued with it. A wrong hint does not stop it (RFC
+	// 7009 §2.1: the server extends its search).
+	if status, body := a.tokenCall(revoke, "basic", url.Values{"token": {tok2.RefreshToken}, "token_type_hint": {"access_token"}}); status != http.StatusOK {
 		t.Fatalf("revoke refresh token: got %d %.200s", status, body)
 	}
 	if works(tok2) || a.introspect(tok2.AccessToken).Active {
@@ -383,6 +394,7 @@ func (lr *logoutReceiver) none(t *testing.T, wait time.Duration) {
 // logoutClaims are a logout token's claims the tests read.
 type logoutClaims struct {
 	Sub    string         `json:"sub"`
+	Sid    string         `json:"sid"`
 	JTI    string         `json:"jti"`
 	Nonce  *string        `json:"nonce"`
 	Events map[string]any `json:"events"`
@@ -413,7 +425,8 @@ func (r *rp) verifyLogout(raw string) logoutClaims {
 // when their sign-ins to it end — sign out everywhere (retried after the
 // app answered 500), "Remove access", account deletion; apps without a
 // URI, or that the person never signed in to, hear nothing. Discovery
-// says back-channel logout is supported, without sessions.
+// says back-channel logout is supported, with sessions (sid). These
+// flows end every sign-in of the person: their tokens carry no sid.
 func TestOIDCBackchannelLogout(t *testing.T) {
 	ts := oidcServer(t)
 	lr := newLogoutReceiver(t, 1)
@@ -426,7 +439,7 @@ func TestOIDCBackchannelLogout(t *testing.T) {
 		Supported bool  `json:"backchannel_logout_supported"`
 		Session   *bool `json:"backchannel_logout_session_supported"`
 	}
-	if err := a.provider.Claims(&d); err != nil || !d.Supported || (d.Session != nil && *d.Session) {
+	if err := a.provider.Claims(&d); err != nil || !d.Supported || d.Session == nil || !*d.Session {
 		t.Errorf("discovery: %+v, %v", d, err)
 	}
 
@@ -440,8 +453,8 @@ func TestOIDCBackchannelLogout(t *testing.T) {
 	if res := c.postForm(route.URL(route.SessionsRevokeOthers), nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign out everywhere: got %d", res.StatusCode)
 	}
-	if got := a.verifyLogout(lr.next(t)); got.Sub != sub {
-		t.Errorf("logout token sub: got %q, want carol's %q", got.Sub, sub)
+	if got := a.verifyLogout(lr.next(t)); got.Sub != sub || got.Sid != "" {
+		t.Errorf("logout token: got sub %q sid %q, want carol's %q and no sid", got.Sub, got.Sid, sub)
 	}
 
 	// Remove access on the apps page.

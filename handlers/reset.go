@@ -192,7 +192,7 @@ func (h *signInPages) setPasswordSubmit(c *gin.Context) {
 	}
 	st.End()
 	touch(c)
-	c.Set(userKey, (*models.User)(nil))
+	setCurrentUser(c, nil)
 	h.redirect(c, withNext(resetCompleteURL, next))
 }
 

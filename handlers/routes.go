@@ -63,9 +63,9 @@ func (a *App) router() *gin.Engine {
 		opAPI.POST(route.Pattern(n), oidcp.opEndpoint)
 		opAPI.OPTIONS(route.Pattern(n), oidcp.opEndpoint)
 	}
-	opAPI.GET(route.Pattern(route.OIDCUserinfo), oidcp.opEndpoint)
-	opAPI.POST(route.Pattern(route.OIDCUserinfo), oidcp.opEndpoint)
-	opAPI.OPTIONS(route.Pattern(route.OIDCUserinfo), oidcp.opEndpoint)
+	opAPI.GET(route.Pattern(route.OIDCUserinfo), oidcp.userinfo)
+	opAPI.POST(route.Pattern(route.OIDCUserinfo), oidcp.userinfo)
+	opAPI.OPTIONS(route.Pattern(route.OIDCUserinfo), oidcp.userinfo)
 
 	app := r.Group("/", mw.noStore, mw.databaseDeadline, mw.limitBody, mw.clientInfo,
 		h.installSessions(), mw.loadUser, mw.localize)

@@ -290,7 +290,7 @@ func TestPasswordChangeWithinSudoAsksOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := auth.ChangePasswordInput{User: fresh, SessionID: sid, IP: "192.0.2.1", New1: "yet another password", New2: "yet another password", ConfirmedWithin: 10 * time.Minute}
+	in := auth.ChangePasswordInput{User: &fresh.SessionUser, SessionID: sid, IP: "192.0.2.1", New1: "yet another password", New2: "yet another password", ConfirmedWithin: 10 * time.Minute}
 	if _, err := ts.app.core.Accounts.ChangePassword(t.Context(), in); !errors.Is(err, auth.ErrReauthRequired) {
 		t.Fatalf("stale confirmation: got %v, want ErrReauthRequired", err)
 	}

@@ -93,7 +93,8 @@ func RecordEvent(tx *gorm.DB, ctx context.Context, e AuthEvent) error {
 }
 
 // UserEvent is the event kind about user u (ID and name filled in).
-func UserEvent(kind EventKind, u *User, actorID *uint, detail string) AuthEvent {
+func UserEvent(kind EventKind, user AnyUser, actorID *uint, detail string) AuthEvent {
+	u := user.SessionPart()
 	return AuthEvent{Kind: kind, UserID: &u.ID, Username: u.Username, ActorID: actorID, Detail: detail}
 }
 

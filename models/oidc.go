@@ -33,9 +33,12 @@ type OIDCClient struct {
 	// OpenID Connect Back-Channel Logout 1.0) when a user's sign-ins to
 	// the client end: sign out everywhere, deactivation, deletion,
 	// "Remove access".
-	BackchannelLogoutURI string    `gorm:"not null;default:''"`
-	CreatedAt            time.Time `gorm:"not null"`
-	UpdatedAt            time.Time `gorm:"not null"`
+	BackchannelLogoutURI string `gorm:"not null;default:''"`
+	// IDTokenAlg is the algorithm its ID tokens (and logout tokens) are
+	// signed with: "ES256", or "" for RS256.
+	IDTokenAlg string    `gorm:"column:id_token_signed_response_alg;size:16;not null;default:''"`
+	CreatedAt  time.Time `gorm:"not null"`
+	UpdatedAt  time.Time `gorm:"not null"`
 }
 
 // Lines splits a one-item-per-line column.
@@ -66,7 +69,8 @@ type OIDCAuthRequest struct {
 	Prompt              string `gorm:"size:64;not null;default:''"`
 	MaxAge              *int64
 	UserID              *uint
-	// SessionID is the session that approved the request.
+	// SessionID is the sid of the browser session that approved the
+	// request (OIDCSessionClient), for its ID tokens.
 	SessionID  string `gorm:"size:64;not null;default:''"`
 	AuthTime   *time.Time
 	AMR        string `gorm:"column:amr;size:64;not null;default:''"`
@@ -117,6 +121,76 @@ type OIDCToken struct {
 	ExpiresAt time.Time `gorm:"not null"`
 	UsedAt    *time.Time
 	RevokedAt *time.Time
+	// Sid is the browser session's sid (OIDCSessionClient) the sign-in
+	// came from, carried from the code to every refresh of the family.
+	Sid string `gorm:"size:64;not null;default:''"`
+}
+
+// OIDCSessionClient records that the browser session SessionID (the
+// session's row ID) signed in to ClientID, and the sid the client's ID
+// tokens carry for it: one browser's sign-out sends a logout token with
+// that sid to exactly these clients (QueueOIDCSessionLogout). The rows go
+// with the session (foreign key).
+type OIDCSessionClient struct {
+	SessionID string    `gorm:"primaryKey;size:64"`
+	ClientID  string    `gorm:"primaryKey;size:64"`
+	UserID    uint      `gorm:"not null"`
+	Sid       string    `gorm:"size:64;not null"`
+	CreatedAt time.Time `gorm:"not null"`
+}
+
+// TableName is oidc_session_clients.
+func (OIDCSessionClient) TableName() string { return "oidc_session_clients" }
+
+// SaveOIDCSessionClient records, inside tx, that sessionID signed in to
+// clientID under sid (once: a second sign-in of the same session keeps the
+// first row, whose sid is the same).
+func SaveOIDCSessionClient(tx *gorm.DB, sessionID, clientID string, userID uint, sid string) error {
+	row := OIDCSessionClient{SessionID: sessionID, ClientID: clientID, UserID: userID, Sid: sid, CreatedAt: time.Now().UTC()}
+	return dbErr("save oidc session client", tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error)
+}
+
+// OIDCSessionSid is the sid under which the session sessionID signed in
+// to apps before ("" when it has not): one session keeps one sid, also
+// after it moved to a new row.
+func OIDCSessionSid(tx *gorm.DB, sessionID string) (string, error) {
+	var sids []string
+	err := tx.Model(&OIDCSessionClient{}).Where("session_id = ?", sessionID).Limit(1).Pluck("sid", &sids).Error
+	if err != nil || len(sids) == 0 {
+		return "", dbErr("read oidc session sid", err)
+	}
+	return sids[0], nil
+}
+
+// MoveOIDCSessionClients moves, inside tx, the record of the apps the
+// session from signed in to onto the session to, when a session moves to
+// a new row (rotation): call it after to is created and before from is
+// deleted. The sid stays, so apps keep recognising it.
+func MoveOIDCSessionClients(tx *gorm.DB, from, to string) error {
+	return dbErr("move oidc session clients", tx.Model(&OIDCSessionClient{}).Where("session_id = ?", from).
+		Update("session_id", to).Error)
+}
+
+// QueueOIDCSessionLogout queues, inside tx, a back-channel logout job
+// carrying its sid for every client with a BackchannelLogoutURI that the
+// browser session sessionID signed in to. Call it before the session row
+// goes (its rows go with it).
+func QueueOIDCSessionLogout(tx *gorm.DB, sessionID string) error {
+	var rows []OIDCSessionClient
+	err := tx.Table("oidc_session_clients s").Select("s.client_id, s.user_id, s.sid").
+		Joins("JOIN oidc_clients c ON c.client_id = s.client_id").
+		Where("s.session_id = ? AND c.backchannel_logout_uri <> ''", sessionID).Find(&rows).Error
+	if err != nil {
+		return dbErr("read oidc session clients", err)
+	}
+	for _, r := range rows {
+		if err := Enqueue(tx, KindOIDCBackchannelLogout, nil, r.ClientID, map[string]string{
+			"client_id": r.ClientID, "user_id": strconv.FormatUint(uint64(r.UserID), 10), "sid": r.Sid,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // OIDCGrant is what one user let one app see (the consented scopes) and
@@ -142,7 +216,7 @@ type OIDCKey struct {
 }
 
 func init() {
-	allModels = append(allModels, &OIDCClient{}, &OIDCAuthRequest{}, &OIDCToken{}, &OIDCGrant{}, &OIDCKey{})
+	allModels = append(allModels, &OIDCClient{}, &OIDCAuthRequest{}, &OIDCToken{}, &OIDCGrant{}, &OIDCKey{}, &OIDCSessionClient{})
 }
 
 // ErrOIDCReuse means a spent code or refresh token was presented again:
@@ -179,7 +253,8 @@ func UpdateOIDCClient(tx *gorm.DB, c *OIDCClient) error {
 	res := tx.Model(&OIDCClient{}).Where("client_id = ?", c.ClientID).Updates(map[string]any{
 		"name": c.Name, "redirect_uris": c.RedirectURIs, "post_logout_redirect_uris": c.PostLogoutRedirectURIs,
 		"skip_consent": c.SkipConsent, "allowed_groups": c.AllowedGroups, "backchannel_logout_uri": c.BackchannelLogoutURI,
-		"updated_at": time.Now().UTC(),
+		"id_token_signed_response_alg": c.IDTokenAlg,
+		"updated_at":                   time.Now().UTC(),
 	})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNotFound

@@ -97,8 +97,9 @@ type SessionState struct {
 	ResetHash     string
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
-	// User is the signed-in user, loaded in the same query as the row.
-	User *User
+	// User is the signed-in user as the lookup reads it (only the
+	// SessionUser part of the row), loaded in the same query as the row.
+	User *SessionUser
 	// GroupNames are User's group names, sorted and joined by commas
 	// (none holds one), read in that same query; GroupsRead says they
 	// were (not for a session adopted during the request, nor after End).
@@ -237,7 +238,7 @@ func signIn(tx *gorm.DB, ctx context.Context, oldID string, user *User, method s
 	if err != nil {
 		return NewSession{}, err
 	}
-	ns.State.User = user
+	ns.State.User = &user.SessionUser
 	return ns, nil
 }
 

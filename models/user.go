@@ -22,24 +22,38 @@ var (
 	ErrAccountInactive = errors.New("this account is inactive")
 )
 
-// User is an account, shaped like Django's auth.User.
+// User is an account, shaped like Django's auth.User: the whole row. What
+// request handling needs of it is its SessionUser, the part the session
+// lookup reads on every request; the rest (the password hash, the keys,
+// the dates) a flow that needs it reads from the row itself, so no code
+// can mistake a field the lookup left out for a real (empty) value.
 type User struct {
-	ID uint `gorm:"primaryKey"`
-	// Username is stored NFKC-normalised; UsernameKey (its case fold) carries
-	// the unique index, so "Alice" and "alice" cannot both exist.
-	Username    string `gorm:"size:150;not null"`
+	SessionUser
+	// UsernameKey is Username's case fold; it carries the unique index, so
+	// "Alice" and "alice" cannot both exist.
 	UsernameKey string `gorm:"size:600;not null;uniqueIndex"`
-	Email       string `gorm:"size:254;not null;default:''"`
 	// EmailKey is unique where not empty (idx_users_email_key_unique); ""
 	// is no address, or one shared before addresses were unique.
 	EmailKey string `gorm:"size:1016;not null;default:'';index"`
 	// Password is an argon2id PHC string, never the password itself.
-	Password    string     `gorm:"size:255;not null"`
-	IsActive    bool       `gorm:"not null;default:true;index"`
-	IsStaff     bool       `gorm:"not null;default:false;index"`
-	IsSuperuser bool       `gorm:"not null;default:false;index"`
-	DateJoined  time.Time  `gorm:"not null;index"`
-	LastLogin   *time.Time `gorm:"index"`
+	Password   string     `gorm:"size:255;not null"`
+	DateJoined time.Time  `gorm:"not null;index"`
+	LastLogin  *time.Time `gorm:"index"`
+}
+
+// SessionUser is the part of a user that request handling needs: who the
+// user is, what they may do, how pages are shown to them. The session
+// lookup reads exactly these columns on every signed-in request
+// (internal/websession), and handlers see the signed-in user as a
+// *SessionUser. A User embeds it, so &u.SessionUser is a full row's.
+type SessionUser struct {
+	ID uint `gorm:"primaryKey"`
+	// Username is stored NFKC-normalised (User.UsernameKey is unique).
+	Username    string `gorm:"size:150;not null"`
+	Email       string `gorm:"size:254;not null;default:''"`
+	IsActive    bool   `gorm:"not null;default:true;index"`
+	IsStaff     bool   `gorm:"not null;default:false;index"`
+	IsSuperuser bool   `gorm:"not null;default:false;index"`
 	// EmailVerified is set once the owner has confirmed the address by a
 	// mailed link (or staff or a command vouched for it).
 	EmailVerified bool `gorm:"not null;default:false"`
@@ -49,6 +63,16 @@ type User struct {
 	// TimeZone is the IANA zone dates are shown in, "" for UTC.
 	TimeZone string `gorm:"size:64;not null;default:''"`
 }
+
+// AnyUser is a *User or a *SessionUser: what code that needs only the
+// session's part of a user (its ID, name, rights) accepts, so it serves
+// the signed-in user and a row read in a transaction alike.
+type AnyUser interface {
+	SessionPart() *SessionUser
+}
+
+// SessionPart returns u itself (a User's embedded SessionUser).
+func (u *SessionUser) SessionPart() *SessionUser { return u }
 
 // NewUser describes an account to create.
 type NewUser struct {
@@ -129,18 +153,20 @@ func PrepareUser(ctx context.Context, hasher *passhash.Hasher, nu NewUser) (*Use
 		return nil, err
 	}
 	return &User{
-		Username:    username,
+		SessionUser: SessionUser{
+			Username:    username,
+			Email:       email,
+			IsActive:    true,
+			IsStaff:     nu.IsStaff || nu.IsSuperuser,
+			IsSuperuser: nu.IsSuperuser,
+			// Accounts made by staff, commands or seeding are vouched
+			// for; Signup clears this when addresses are verified.
+			EmailVerified: true,
+		},
 		UsernameKey: validate.UsernameKey(username),
-		Email:       email,
 		EmailKey:    validate.EmailKey(email),
 		Password:    hash,
-		IsActive:    true,
-		IsStaff:     nu.IsStaff || nu.IsSuperuser,
-		IsSuperuser: nu.IsSuperuser,
 		DateJoined:  time.Now().UTC(),
-		// Accounts made by staff, commands or seeding are vouched for;
-		// Signup clears this when addresses are verified.
-		EmailVerified: true,
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -30,6 +31,7 @@ func oidcClientCmd(fs *flag.FlagSet) runFunc {
 	public := fs.Bool("public", false, "add: a native or browser app without a secret (PKCE required; loopback redirects on any port)")
 	skipConsent := fs.Bool("skip-consent", false, "add: do not ask people for consent (apps of your own organisation)")
 	backchannel := fs.String("backchannel-logout-uri", "", "add: where to POST a logout token when a user's sign-ins to the app end (OpenID Connect Back-Channel Logout)")
+	idTokenAlg := fs.String("id-token-signed-response-alg", "RS256", "add: the algorithm the app's ID tokens are signed with: RS256 or ES256")
 	return func(ctx context.Context, e *env, args []string) error {
 		action, rest := args[0], args[1:]
 		switch action {
@@ -54,6 +56,7 @@ func oidcClientCmd(fs *flag.FlagSet) runFunc {
 			id, secret, err := oidcop.AddClient(ctx, db, oidcop.CommandLine, oidcop.NewClient{
 				Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
 				Public: *public, SkipConsent: *skipConsent, AllowedGroups: groups, BackchannelLogoutURI: *backchannel,
+				IDTokenAlg: *idTokenAlg,
 			})
 			var ce *oidcop.ClientError
 			if errors.As(err, &ce) {
@@ -74,7 +77,7 @@ func oidcClientCmd(fs *flag.FlagSet) runFunc {
 				return fmt.Errorf("oidc-client list: %w", err)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLIENT ID\tNAME\tKIND\tCONSENT\tREDIRECT URIS")
+			fmt.Fprintln(tw, "CLIENT ID\tNAME\tKIND\tCONSENT\tID TOKEN\tREDIRECT URIS")
 			for _, r := range rows {
 				kind, consent := "confidential", "asked"
 				if r.Public {
@@ -83,7 +86,7 @@ func oidcClientCmd(fs *flag.FlagSet) runFunc {
 				if r.SkipConsent {
 					consent = "skipped"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ClientID, r.Name, kind, consent, strings.Join(models.Lines(r.RedirectURIs), " "))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ClientID, r.Name, kind, consent, cmp.Or(r.IDTokenAlg, "RS256"), strings.Join(models.Lines(r.RedirectURIs), " "))
 			}
 			return tw.Flush()
 		default: // remove
@@ -122,11 +125,15 @@ func oidcKeysCmd(*flag.FlagSet) runFunc {
 		if len(key) < models.MinSecretKeyLen {
 			return errors.New("oidc-keys rotate: " + oidcop.ErrUnavailable.Error())
 		}
-		id, err := oidcop.RotateKeys(db.WithContext(ctx), key)
+		ids, err := oidcop.RotateKeys(db.WithContext(ctx), key)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "New signing key %s; the previous one stays published for %s.\n", id, oidcop.KeyRetention)
+		var named []string
+		for i, id := range ids {
+			named = append(named, fmt.Sprintf("%s (%s)", id, oidcop.Algorithms[i]))
+		}
+		fmt.Fprintf(e.stdout, "New signing keys %s; the previous ones stay published for %s.\n", strings.Join(named, ", "), oidcop.KeyRetention)
 		return nil
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestOIDCClientCommand(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "oidc.db"), "HASH_CONCURRENCY": "1"}
 	out, err := runCmd(t, env, "", "oidc-client", "add", "--name", "Grafana", "--redirect-uri", "https://grafana.example.com/login/generic_oauth",
 		"--redirect-uri", "https://grafana.example.com/other", "--post-logout-redirect-uri", "https://grafana.example.com/", "--skip-consent",
-		"--backchannel-logout-uri", "https://grafana.example.com/logout/backchannel")
+		"--backchannel-logout-uri", "https://grafana.example.com/logout/backchannel", "--id-token-signed-response-alg", "ES256")
 	if err != nil {
 		t.Fatalf("add: %v", err)
 	}
@@ -44,11 +45,12 @@ func TestOIDCClientCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	if row.SecretHash == sec || row.SecretHash != secret.HashIn("oidc-client:", sec) || !row.SkipConsent || len(models.Lines(row.RedirectURIs)) != 2 ||
-		row.BackchannelLogoutURI != "https://grafana.example.com/logout/backchannel" {
+		row.BackchannelLogoutURI != "https://grafana.example.com/logout/backchannel" || row.IDTokenAlg != "ES256" {
 		t.Errorf("stored client: %+v", row)
 	}
 	out, err = runCmd(t, env, "", "oidc-client", "list")
-	if err != nil || !strings.Contains(out, id) || !strings.Contains(out, "Grafana") || !strings.Contains(out, "CLI tool") || strings.Contains(out, sec) {
+	if err != nil || !strings.Contains(out, id) || !strings.Contains(out, "Grafana") || !strings.Contains(out, "CLI tool") || strings.Contains(out, sec) ||
+		!strings.Contains(out, "ES256") || !strings.Contains(out, "RS256") {
 		t.Errorf("list: got %v, %q", err, out)
 	}
 	for _, bad := range [][]string{
@@ -58,6 +60,8 @@ func TestOIDCClientCommand(t *testing.T) {
 		{"oidc-client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb#frag"},
 		{"oidc-client", "add", "--name", "X", "--redirect-uri", "myapp:/cb"},
 		{"oidc-client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb", "--backchannel-logout-uri", "ftp://x.example/bc"},
+		{"oidc-client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb", "--id-token-signed-response-alg", "HS256"},
+		{"oidc-client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb", "--id-token-signed-response-alg", "none"},
 		{"oidc-client", "frob"},
 		{"oidc-client", "remove"},
 	} {
@@ -83,8 +87,9 @@ func TestOIDCClientCommand(t *testing.T) {
 	}
 }
 
-// TestOIDCKeysRotate: after a rotation the new key signs and the old one
-// stays in the JWKS (tokens it signed still verify).
+// TestOIDCKeysRotate: the first start makes a key of each algorithm
+// (RS256, ES256); after a rotation a new one of each signs and the old
+// ones stay in the JWKS (tokens they signed still verify).
 func TestOIDCKeysRotate(t *testing.T) {
 	key := strings.Repeat("k", 40)
 	env := map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "keys.db"), "HASH_CONCURRENCY": "1", "SECRET_KEY": key}
@@ -97,38 +102,57 @@ func TestOIDCKeysRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// kids lists the JWKS's keys as "alg kid", newest first.
 	kids := func(p *oidcop.Provider) []string {
 		b, err := p.JWKS()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var set struct{ Keys []struct{ Kid string } }
+		var set struct {
+			Keys []struct{ Kid, Alg, Kty string }
+		}
 		if err := json.Unmarshal(b, &set); err != nil {
 			t.Fatal(err)
 		}
 		var out []string
 		for _, k := range set.Keys {
-			out = append(out, k.Kid)
+			if (k.Alg == "RS256") != (k.Kty == "RSA") || (k.Alg == "ES256") != (k.Kty == "EC") {
+				t.Errorf("key %s: alg %s, kty %s", k.Kid, k.Alg, k.Kty)
+			}
+			out = append(out, k.Alg+" "+k.Kid)
 		}
+		slices.Sort(out)
 		return out
 	}
 	before := kids(p)
-	if len(before) != 1 {
-		t.Fatalf("first start: %d keys, want 1", len(before))
+	if len(before) != 2 || !strings.HasPrefix(before[0], "ES256 ") || !strings.HasPrefix(before[1], "RS256 ") {
+		t.Fatalf("first start: keys %v, want one ES256 and one RS256", before)
 	}
 	out, err := runCmd(t, env, "", "oidc-keys", "rotate")
 	if err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
 	// A fresh provider (another instance, or this one after a minute)
-	// sees both, the new one first.
+	// sees all four; the output names the two new ones.
 	p2, err := oidcop.New(context.Background(), slog.New(slog.DiscardHandler), db, oidcop.Options{Issuer: "https://sso.example.com", SecretKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
 	after := kids(p2)
-	if len(after) != 2 || after[1] != before[0] || !strings.Contains(out, after[0]) {
-		t.Errorf("after rotate: keys %v (before %v), output %q", after, before, out)
+	var fresh []string
+	for _, k := range after {
+		if !slices.Contains(before, k) {
+			fresh = append(fresh, k)
+		}
+	}
+	if len(after) != 4 || len(fresh) != 2 || !strings.HasPrefix(fresh[0], "ES256 ") || !strings.HasPrefix(fresh[1], "RS256 ") {
+		t.Fatalf("after rotate: keys %v (before %v)", after, before)
+	}
+	for _, k := range fresh {
+		alg, kid, _ := strings.Cut(k, " ")
+		if !strings.Contains(out, kid+" ("+alg+")") {
+			t.Errorf("output %q does not name %s", out, k)
+		}
 	}
 	if _, err := runCmd(t, map[string]string{"DATABASE_URL": env["DATABASE_URL"], "SECRET_KEY": "short"}, "", "oidc-keys", "rotate"); err == nil {
 		t.Error("rotate without a usable SECRET_KEY: no error")

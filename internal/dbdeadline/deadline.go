@@ -18,10 +18,10 @@ import (
 // The parent's cancellation (a client that left) ends it at once.
 //
 // The timer and the watch of the parent are armed when something first
-// asks for Done or Err — the database driver, when the request's first
-// statement runs — so a request that never reaches the database (an
-// anonymous page, a redirect) costs no timer. The budget still counts from
-// the call to With.
+// asks for Done — the database driver, when the request's first statement
+// runs — so a request that never reaches the database (an anonymous page,
+// a redirect) costs no timer; Err alone checks the parent and the budget
+// without one. The budget still counts from the call to With.
 func With(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	p := &pausableDeadline{Context: parent, done: make(chan struct{}), left: d, since: time.Now()}
 	return p, func() { p.finish(context.Canceled) }
@@ -81,6 +81,12 @@ func (p *pausableDeadline) arm() {
 func (p *pausableDeadline) finish(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.finishLocked(err)
+}
+
+// finishLocked ends the context with err (Canceled for nil), once; p.mu is
+// held.
+func (p *pausableDeadline) finishLocked(err error) {
 	if p.err != nil {
 		return
 	}
@@ -102,10 +108,20 @@ func (p *pausableDeadline) Done() <-chan struct{} {
 	return p.done
 }
 
+// Err needs no timer: before anything asked for Done, it looks at the
+// parent and the budget itself (a page's render asks, its database work
+// may not), and only Done arms the timer and the watch of the parent.
 func (p *pausableDeadline) Err() error {
-	p.arm()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.err == nil && !p.armed.Load() {
+		switch {
+		case p.Context.Err() != nil:
+			p.finishLocked(context.Cause(p.Context))
+		case p.paused == 0 && time.Since(p.since) >= p.left:
+			p.finishLocked(context.DeadlineExceeded)
+		}
+	}
 	return p.err
 }
 

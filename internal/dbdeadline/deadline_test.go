@@ -92,3 +92,47 @@ func TestDeadlineArmsOnFirstUse(t *testing.T) {
 		}
 	}
 }
+
+// TestErrArmsNothing: Err alone (a render asks, the request may never
+// reach the database) sets up no timer, yet answers as the timer would:
+// nil within the budget, DeadlineExceeded once it has passed (not counting
+// a pause), Canceled once the parent is; Done is closed then too.
+func TestErrArmsNothing(t *testing.T) {
+	c, cancel := With(context.Background(), 80*time.Millisecond)
+	defer cancel()
+	p := c.(*pausableDeadline)
+	if err := c.Err(); err != nil || p.armed.Load() || p.timer != nil {
+		t.Fatalf("fresh: got %v, armed %v; want nil, unarmed", err, p.armed.Load())
+	}
+	resume := Pause(c)
+	time.Sleep(120 * time.Millisecond)
+	if err := c.Err(); err != nil {
+		t.Fatalf("paused past the budget: got %v, want nil", err)
+	}
+	resume()
+	if err := c.Err(); err != nil || p.armed.Load() {
+		t.Fatalf("resumed: got %v, armed %v; want nil, unarmed", err, p.armed.Load())
+	}
+	time.Sleep(120 * time.Millisecond)
+	if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("past the budget: got %v, want DeadlineExceeded", err)
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done is not closed once Err reported the deadline")
+	}
+
+	parent, leave := context.WithCancel(context.Background())
+	c2, cancel2 := With(parent, time.Hour)
+	defer cancel2()
+	leave()
+	if err := c2.Err(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("parent canceled: got %v, want Canceled", err)
+	}
+	select {
+	case <-c2.Done():
+	default:
+		t.Fatal("Done is not closed once Err reported the cancellation")
+	}
+}

@@ -193,8 +193,9 @@ func Import(ctx context.Context, db *gorm.DB, source string, opts Options) (*Rep
 		}
 		if e == nil {
 			inserts = append(inserts, importRow{r.id, models.User{
-				Username: r.username, UsernameKey: r.ukey, Email: r.email, EmailKey: r.ekey,
-				Password: r.password, IsActive: r.isActive, IsStaff: r.isStaff, IsSuperuser: r.isSuperuser,
+				SessionUser: models.SessionUser{Username: r.username, Email: r.email,
+					IsActive: r.isActive, IsStaff: r.isStaff, IsSuperuser: r.isSuperuser},
+				UsernameKey: r.ukey, EmailKey: r.ekey, Password: r.password,
 				DateJoined: r.dateJoined, LastLogin: r.lastLogin,
 			}, r.skeletons})
 			continue

@@ -25,9 +25,13 @@ import (
 // holds a grant (models.QueueOIDCBackchannelLogout); the worker runs
 // BackchannelLogout, which POSTs a logout token signed with the current
 // signing key, and the outbox retries it with back-off until the app
-// answers 200. The token carries sub, not sid (no per-session IDs are
-// handed out): the app ends every session of that user, which is what
-// those flows mean. One browser's sign-out does not send one.
+// answers 200. Those tokens carry sub alone: the app ends every session
+// of that user, which is what those flows mean. One browser's sign-out
+// (auth.Accounts.Logout: the sign-out button, RP-initiated logout)
+// queues a token per app that browser session signed in to
+// (models.QueueOIDCSessionLogout), carrying sub and the session's sid —
+// the sid of the ID tokens issued to that session (Provider.SessionSID) —
+// so the app ends just the sessions that came from it.
 
 // logoutTokenLifetime bounds a logout token's exp.
 const logoutTokenLifetime = 2 * time.Minute
@@ -55,7 +59,7 @@ func (p *Provider) BackchannelLogout(ctx context.Context, job *models.OutboxMess
 	if err != nil {
 		return err
 	}
-	token, err := p.logoutToken(c.ClientID, p.Subject(uint(userID)))
+	token, err := p.logoutToken(c.ClientID, jose.SignatureAlgorithm(c.IDTokenAlg), p.Subject(uint(userID)), d["sid"])
 	if err != nil {
 		return err
 	}
@@ -77,23 +81,26 @@ func (p *Provider) BackchannelLogout(ctx context.Context, job *models.OutboxMess
 	return nil
 }
 
-// logoutToken is a logout token for sub at clientID (§2.4), signed RS256
-// with the current key, typ logout+jwt (§2.4, as RFC 8417 suggests).
-func (p *Provider) logoutToken(clientID, sub string) (string, error) {
-	k, _, _, err := p.keys.load()
+// logoutToken is a logout token for sub at clientID (§2.4) — for the one
+// browser session sid when sid is not "" — signed with the current key
+// of the client's ID token algorithm alg (RS256 when ""), typ logout+jwt
+// (§2.4, as RFC 8417 suggests).
+func (p *Provider) logoutToken(clientID string, alg jose.SignatureAlgorithm, sub, sid string) (string, error) {
+	ks, err := p.keys.load()
 	if err != nil {
 		return "", err
 	}
+	k := ks.signer(alg)
 	jti, err := secret.New()
 	if err != nil {
 		return "", err
 	}
-	claims := oidc.NewLogoutTokenClaims(p.opts.Issuer, sub, oidc.Audience{clientID}, time.Now().Add(logoutTokenLifetime), jti, "", 0)
+	claims := oidc.NewLogoutTokenClaims(p.opts.Issuer, sub, oidc.Audience{clientID}, time.Now().Add(logoutTokenLifetime), jti, sid, 0)
 	payload, err := claims.MarshalJSON()
 	if err != nil {
 		return "", err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.id}},
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.id}},
 		(&jose.SignerOptions{}).WithType("logout+jwt"))
 	if err != nil {
 		return "", err

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
@@ -88,8 +89,11 @@ func (p *Provider) NeedsConsent(ctx context.Context, userID uint, pd *Pending) (
 
 // Approval is a signed-in person's answer to a request.
 type Approval struct {
-	RequestID  string
-	User       *models.User
+	RequestID string
+	User      *models.SessionUser
+	// SessionID is the browser session's row ID (never its cookie
+	// token): the sign-in is recorded under it, and its ID tokens carry
+	// the sid derived from it.
 	SessionID  string
 	AuthTime   time.Time
 	AuthMethod string
@@ -125,8 +129,22 @@ func (p *Provider) Approve(ctx context.Context, a Approval) (op.AuthRequest, err
 			}
 		}
 		at := a.AuthTime.UTC()
+		sid := ""
+		if a.SessionID != "" {
+			// One sid per browser session, also after the session moved
+			// to a new row (rotation keeps its records).
+			if sid, err = models.OIDCSessionSid(tx, a.SessionID); err != nil {
+				return err
+			}
+			if sid == "" {
+				sid = p.SessionSID(a.SessionID)
+			}
+			if err := models.SaveOIDCSessionClient(tx, a.SessionID, c.ClientID, a.User.ID, sid); err != nil {
+				return err
+			}
+		}
 		res := tx.Model(&models.OIDCAuthRequest{}).Where("id = ? AND done = ?", row.ID, false).Updates(map[string]any{
-			"done": true, "user_id": a.User.ID, "session_id": secret.HashIn("oidc-session:", a.SessionID),
+			"done": true, "user_id": a.User.ID, "session_id": sid,
 			"auth_time": at, "amr": AMR(a.AuthMethod),
 		})
 		if res.Error != nil {
@@ -135,7 +153,7 @@ func (p *Provider) Approve(ctx context.Context, a Approval) (op.AuthRequest, err
 		if res.RowsAffected != 1 {
 			return ErrRequestGone
 		}
-		row.Done, row.UserID, row.AuthTime, row.AMR = true, &a.User.ID, &at, AMR(a.AuthMethod)
+		row.Done, row.UserID, row.AuthTime, row.AMR, row.SessionID = true, &a.User.ID, &at, AMR(a.AuthMethod), sid
 		scopes := row.Scopes
 		if !a.Consented {
 			// Keep what was consented before; a skip-consent client's
@@ -169,7 +187,7 @@ func (p *Provider) Apps(ctx context.Context, userID uint) ([]models.OIDCAppInfo,
 
 // RemoveAccess ends u's grant to clientID: its consent and every token,
 // in one transaction. False when there was no grant.
-func RemoveAccess(ctx context.Context, db *gorm.DB, u *models.User, clientID string) (bool, error) {
+func RemoveAccess(ctx context.Context, db *gorm.DB, u *models.SessionUser, clientID string) (bool, error) {
 	removed := false
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Queued while the grant still says the app signed u in.
@@ -200,6 +218,9 @@ type NewClient struct {
 	// BackchannelLogoutURI, optional, is told when a user's sign-ins to
 	// the client end (backchannel.go).
 	BackchannelLogoutURI string
+	// IDTokenAlg is id_token_signed_response_alg: "RS256" (or "", the
+	// default) or "ES256".
+	IDTokenAlg string
 }
 
 // ClientError lists what is wrong with a client's description, by field.
@@ -207,7 +228,7 @@ type ClientError struct{ Fields map[string]string }
 
 func (e *ClientError) Error() string {
 	var parts []string
-	for _, k := range []string{"name", "redirect_uri", "post_logout_redirect_uri", "allowed_groups", "backchannel_logout_uri"} {
+	for _, k := range []string{"name", "redirect_uri", "post_logout_redirect_uri", "allowed_groups", "backchannel_logout_uri", "id_token_signed_response_alg"} {
 		if m, ok := e.Fields[k]; ok {
 			parts = append(parts, k+": "+m)
 		}
@@ -256,6 +277,13 @@ func (n *NewClient) validate() error {
 		if msg := models.ValidateGroupName(g); msg != "" {
 			e.Fields["allowed_groups"] = msg
 		}
+	}
+	switch n.IDTokenAlg = strings.TrimSpace(n.IDTokenAlg); n.IDTokenAlg {
+	case "", string(jose.RS256):
+		n.IDTokenAlg = "" // the default, stored as such
+	case string(jose.ES256):
+	default:
+		e.Fields["id_token_signed_response_alg"] = "Choose RS256 or ES256."
 	}
 	if len(e.Fields) > 0 {
 		return e
@@ -370,7 +398,7 @@ func AddClient(ctx context.Context, db *gorm.DB, actor Actor, n NewClient) (clie
 		ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
 		PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), Public: n.Public,
 		SkipConsent: n.SkipConsent, AllowedGroups: models.JoinLines(n.AllowedGroups),
-		BackchannelLogoutURI: n.BackchannelLogoutURI,
+		BackchannelLogoutURI: n.BackchannelLogoutURI, IDTokenAlg: n.IDTokenAlg,
 	}
 	if !n.Public {
 		if clientSecret, err = secret.New(); err != nil {
@@ -413,6 +441,7 @@ func UpdateClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 			ClientID: clientID, Name: n.Name, RedirectURIs: models.JoinLines(n.RedirectURIs),
 			PostLogoutRedirectURIs: models.JoinLines(n.PostLogoutRedirectURIs), SkipConsent: n.SkipConsent,
 			AllowedGroups: models.JoinLines(n.AllowedGroups), BackchannelLogoutURI: n.BackchannelLogoutURI,
+			IDTokenAlg: n.IDTokenAlg,
 		}
 		var changed []string
 		for _, f := range []struct {
@@ -425,6 +454,7 @@ func UpdateClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 			{"consent", fmt.Sprint(!cur.SkipConsent), fmt.Sprint(!next.SkipConsent)},
 			{"groups", cur.AllowedGroups, next.AllowedGroups},
 			{"back-channel logout URI", cur.BackchannelLogoutURI, next.BackchannelLogoutURI},
+			{"ID token algorithm", cur.IDTokenAlg, next.IDTokenAlg},
 		} {
 			if f.was != f.now {
 				changed = append(changed, f.what)

@@ -2,8 +2,11 @@ package oidcop
 
 import (
 	"context"
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
@@ -13,6 +16,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +36,7 @@ const (
 	infoSigningKey  = "gatehouse/v1/oidc-signing-key-at-rest"
 	infoTokenCrypto = "gatehouse/v1/oidc-token-crypto"
 	infoSubject     = "gatehouse/v1/oidc-subject"
+	infoSessionID   = "gatehouse/v1/oidc-session-id"
 )
 
 // deriveKey is SECRET_KEY's key for one purpose.
@@ -95,26 +101,49 @@ const KeyRetention = 24 * time.Hour
 // the command line (another process) reaches every instance.
 const keyReload = time.Minute
 
+// Algorithms are the ID token signing algorithms: every site has a live
+// key of each. RS256 is the default (every relying party supports it); a
+// client may ask for ES256 (id_token_signed_response_alg).
+var Algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
+
 // signingKey is one key of the ring.
 type signingKey struct {
 	id   string
-	priv *rsa.PrivateKey
+	alg  jose.SignatureAlgorithm
+	priv crypto.Signer
 }
 
-func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
 func (k *signingKey) Key() any                                    { return k.priv }
 func (k *signingKey) ID() string                                  { return k.id }
 
 // publicKey is a published key (op.Key).
 type publicKey struct {
 	id  string
-	pub *rsa.PublicKey
+	alg jose.SignatureAlgorithm
+	pub any
 }
 
 func (k *publicKey) ID() string                         { return k.id }
-func (k *publicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k *publicKey) Algorithm() jose.SignatureAlgorithm { return k.alg }
 func (k *publicKey) Use() string                        { return "sig" }
 func (k *publicKey) Key() any                           { return k.pub }
+
+// keyset is one load of the keys: the signing key of each algorithm, the
+// published keys and the JSON Web Key Set, marshalled once.
+type keyset struct {
+	signing map[jose.SignatureAlgorithm]*signingKey
+	public  []op.Key
+	jwks    []byte
+}
+
+// signer is the signing key for alg; RS256's when there is none for alg.
+func (ks *keyset) signer(alg jose.SignatureAlgorithm) *signingKey {
+	if k := ks.signing[alg]; k != nil {
+		return k
+	}
+	return ks.signing[jose.RS256]
+}
 
 // keyring holds the keys in memory, re-read every keyReload.
 type keyring struct {
@@ -123,63 +152,100 @@ type keyring struct {
 
 	mu       sync.Mutex
 	loadedAt time.Time
-	signing  *signingKey
-	public   []op.Key
-	jwks     []byte // the JSON Web Key Set, marshalled once per load
+	keys     *keyset
 }
 
-// ensureKey makes the first signing key when there is none, so the JWKS is
-// never empty. Two instances starting at once may both make one; both are
-// published and the newest signs.
+// ensureKey makes the first signing key of each algorithm when there is
+// none, so the JWKS is never empty and a site from before ES256 gets its
+// ES256 key on its next start. Two instances starting at once may both
+// make one; both are published and the newest signs.
 func ensureKey(db *gorm.DB, sealer *keySealer) error {
-	var n int64
-	if err := db.Model(&models.OIDCKey{}).Where("retired_at IS NULL").Count(&n).Error; err != nil {
-		return fmt.Errorf("count oidc keys: %w", err)
+	for _, alg := range Algorithms {
+		var n int64
+		if err := db.Model(&models.OIDCKey{}).Where("retired_at IS NULL AND algorithm = ?", string(alg)).Count(&n).Error; err != nil {
+			return fmt.Errorf("count oidc keys: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		row, err := newKeyRow(sealer, alg)
+		if err != nil {
+			return err
+		}
+		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(row).Error; err != nil {
+			return err
+		}
 	}
-	if n > 0 {
-		return nil
-	}
-	row, err := newKeyRow(sealer)
-	if err != nil {
-		return err
-	}
-	return db.Clauses(clause.OnConflict{DoNothing: true}).Create(row).Error
+	return nil
 }
 
-// newKeyRow generates an RSA-2048 key and seals its private half.
-func newKeyRow(sealer *keySealer) (*models.OIDCKey, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("generate oidc key: %w", err)
+// newKeyRow generates a key for alg — RSA-2048 (PKCS #1) or P-256 (SEC 1)
+// — and seals its private half.
+func newKeyRow(sealer *keySealer, alg jose.SignatureAlgorithm) (*models.OIDCKey, error) {
+	var priv crypto.Signer
+	var der []byte
+	switch alg {
+	case jose.RS256:
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("generate oidc key: %w", err)
+		}
+		priv, der = k, x509.MarshalPKCS1PrivateKey(k)
+	case jose.ES256:
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generate oidc key: %w", err)
+		}
+		if der, err = x509.MarshalECPrivateKey(k); err != nil {
+			return nil, err
+		}
+		priv = k
+	default:
+		return nil, fmt.Errorf("oidc key: unsupported algorithm %s", alg)
 	}
 	kid, err := secret.New()
 	if err != nil {
 		return nil, err
 	}
 	kid = kid[:22]
-	pubDER, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	pubDER, err := x509.MarshalPKIXPublicKey(priv.Public())
 	if err != nil {
 		return nil, err
 	}
 	return &models.OIDCKey{
-		ID: kid, Algorithm: string(jose.RS256),
+		ID: kid, Algorithm: string(alg),
 		PublicKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})),
-		PrivateKey: sealer.seal(x509.MarshalPKCS1PrivateKey(priv), kid),
+		PrivateKey: sealer.seal(der, kid),
 		CreatedAt:  time.Now().UTC(),
 	}, nil
 }
 
-// RotateKeys retires the signing key(s) and makes a new one in one
-// transaction; keys retired more than KeyRetention ago are deleted. It
-// returns the new key's ID.
-func RotateKeys(db *gorm.DB, secretKey string) (string, error) {
+// parsePrivate opens a stored private key of alg.
+func parsePrivate(alg jose.SignatureAlgorithm, der []byte) (crypto.Signer, error) {
+	switch alg {
+	case jose.RS256:
+		return x509.ParsePKCS1PrivateKey(der)
+	case jose.ES256:
+		return x509.ParseECPrivateKey(der)
+	}
+	return nil, fmt.Errorf("unsupported algorithm %s", alg)
+}
+
+// RotateKeys retires the signing keys and makes a new one of each
+// algorithm in one transaction; keys retired more than KeyRetention ago
+// are deleted. It returns the new keys' IDs (RS256's first).
+func RotateKeys(db *gorm.DB, secretKey string) ([]string, error) {
 	sealer, err := newKeySealer(secretKey)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	row, err := newKeyRow(sealer)
-	if err != nil {
-		return "", err
+	var rows []*models.OIDCKey
+	for _, alg := range Algorithms {
+		row, err := newKeyRow(sealer, alg)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
 	}
 	now := time.Now().UTC()
 	err = db.Transaction(func(tx *gorm.DB) error {
@@ -189,70 +255,91 @@ func RotateKeys(db *gorm.DB, secretKey string) (string, error) {
 		if err := tx.Where("retired_at < ?", now.Add(-KeyRetention)).Delete(&models.OIDCKey{}).Error; err != nil {
 			return err
 		}
-		row.CreatedAt = now
-		return tx.Create(row).Error
+		for _, row := range rows {
+			row.CreatedAt = now
+		}
+		return tx.Create(rows).Error
 	})
 	if err != nil {
-		return "", fmt.Errorf("rotate oidc keys: %w", err)
+		return nil, fmt.Errorf("rotate oidc keys: %w", err)
 	}
-	return row.ID, nil
+	ids := make([]string, len(rows))
+	for i, row := range rows {
+		ids[i] = row.ID
+	}
+	return ids, nil
 }
 
 // load returns the keys, re-reading them when the last read is older
 // than keyReload.
-func (r *keyring) load() (*signingKey, []op.Key, []byte, error) {
+func (r *keyring) load() (*keyset, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.signing != nil && time.Since(r.loadedAt) < keyReload {
-		return r.signing, r.public, r.jwks, nil
+	if r.keys != nil && time.Since(r.loadedAt) < keyReload {
+		return r.keys, nil
 	}
 	rows, err := models.OIDCKeys(r.db)
 	if err != nil {
-		if r.signing != nil { // keep serving the keys we have
-			return r.signing, r.public, r.jwks, nil
+		if r.keys != nil { // keep serving the keys we have
+			return r.keys, nil
 		}
-		return nil, nil, nil, err
+		return nil, err
 	}
-	var signing *signingKey
-	var public []op.Key
+	ks := &keyset{signing: map[jose.SignatureAlgorithm]*signingKey{}}
 	var set jose.JSONWebKeySet
 	cutoff := time.Now().Add(-KeyRetention)
 	for _, row := range rows {
 		if row.RetiredAt != nil && row.RetiredAt.Before(cutoff) {
 			continue
 		}
+		alg := jose.SignatureAlgorithm(row.Algorithm)
 		block, _ := pem.Decode([]byte(row.PublicKey))
 		if block == nil {
 			continue
 		}
-		pk, err := x509.ParsePKIXPublicKey(block.Bytes)
-		rsaPub, ok := pk.(*rsa.PublicKey)
-		if err != nil || !ok {
+		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
 			continue
 		}
-		public = append(public, &publicKey{id: row.ID, pub: rsaPub})
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: rsaPub, KeyID: row.ID, Algorithm: string(jose.RS256), Use: "sig"})
-		if signing == nil && row.RetiredAt == nil {
+		switch pub.(type) {
+		case *rsa.PublicKey:
+			if alg != jose.RS256 {
+				continue
+			}
+		case *ecdsa.PublicKey:
+			if alg != jose.ES256 {
+				continue
+			}
+		default:
+			continue
+		}
+		ks.public = append(ks.public, &publicKey{id: row.ID, alg: alg, pub: pub})
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: pub, KeyID: row.ID, Algorithm: string(alg), Use: "sig"})
+		if ks.signing[alg] == nil && row.RetiredAt == nil {
 			der, err := r.sealer.open(row.PrivateKey, row.ID)
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, err
 			}
-			priv, err := x509.ParsePKCS1PrivateKey(der)
+			priv, err := parsePrivate(alg, der)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("parse oidc key: %w", err)
+				return nil, fmt.Errorf("parse oidc key: %w", err)
 			}
-			signing = &signingKey{id: row.ID, priv: priv}
+			ks.signing[alg] = &signingKey{id: row.ID, alg: alg, priv: priv}
 		}
 	}
-	if signing == nil {
-		return nil, nil, nil, errors.New("no oidc signing key (run gatehouse migrate or restart)")
+	if ks.signing[jose.RS256] == nil {
+		return nil, errors.New("no oidc signing key (run gatehouse migrate or restart)")
 	}
-	jwks, err := jsonMarshal(set)
-	if err != nil {
-		return nil, nil, nil, err
+	// RS256 keys first (a relying party that takes the first key it
+	// sees gets the default algorithm's), newest first within each.
+	rank := func(alg string) int { return slices.Index(Algorithms, jose.SignatureAlgorithm(alg)) }
+	slices.SortStableFunc(ks.public, func(a, b op.Key) int { return rank(string(a.Algorithm())) - rank(string(b.Algorithm())) })
+	slices.SortStableFunc(set.Keys, func(a, b jose.JSONWebKey) int { return rank(a.Algorithm) - rank(b.Algorithm) })
+	if ks.jwks, err = jsonMarshal(set); err != nil {
+		return nil, err
 	}
-	r.signing, r.public, r.jwks, r.loadedAt = signing, public, jwks, time.Now()
-	return signing, public, jwks, nil
+	r.keys, r.loadedAt = ks, time.Now()
+	return ks, nil
 }
 
 // CheckKeys reports whether a provider over db could start with
@@ -275,6 +362,33 @@ func CheckKeys(ctx context.Context, db *gorm.DB, secretKey string) error {
 	if err != nil {
 		return err
 	}
-	_, _, _, err = (&keyring{db: db.WithContext(ctx), sealer: sealer}).load()
+	_, err = (&keyring{db: db.WithContext(ctx), sealer: sealer}).load()
 	return err
+}
+
+// The ID token's algorithm is the client's (id_token_signed_response_alg),
+// but op asks the storage for a signing key with the request's context
+// alone. So each request op serves carries a note (withClientAlg) that
+// GetClientByClientID fills when op looks the client up — always before
+// op signs anything for it — and SigningKey reads.
+type clientAlgKey struct{}
+
+type clientAlgNote struct{ alg jose.SignatureAlgorithm }
+
+func withClientAlg(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), clientAlgKey{}, &clientAlgNote{}))
+}
+
+func noteClientAlg(ctx context.Context, alg string) {
+	if n, ok := ctx.Value(clientAlgKey{}).(*clientAlgNote); ok {
+		n.alg = jose.SignatureAlgorithm(alg)
+	}
+}
+
+// clientAlgOf is the noted algorithm (RS256 without a note).
+func clientAlgOf(ctx context.Context) jose.SignatureAlgorithm {
+	if n, ok := ctx.Value(clientAlgKey{}).(*clientAlgNote); ok && n.alg != "" {
+		return n.alg
+	}
+	return jose.RS256
 }

@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -80,11 +79,14 @@ type Provider struct {
 	op      *op.Provider
 	keys    *keyring
 	subKey  []byte
+	sidKey  []byte
 	metrics *metrics.Metrics
 	// discovery is the discovery document, marshalled once.
 	discovery []byte
 	// userinfo is the userinfo endpoint's one statement.
 	userinfo *models.Prepared
+	// userinfoHandler serves the userinfo endpoint (userinfo.go).
+	userinfoHandler http.Handler
 }
 
 // ErrUnavailable means SECRET_KEY is missing or too short.
@@ -114,10 +116,13 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 	}
 	p := &Provider{db: db, log: log, opts: opts, keys: &keyring{db: db, sealer: sealer}, metrics: opts.Metrics,
 		userinfo: models.NewOIDCUserinfoQuery(db)}
-	if _, _, _, err := p.keys.load(); err != nil {
+	if _, err := p.keys.load(); err != nil {
 		return nil, err
 	}
 	if p.subKey, err = deriveKey(opts.SecretKey, infoSubject); err != nil {
+		return nil, err
+	}
+	if p.sidKey, err = deriveKey(opts.SecretKey, infoSessionID); err != nil {
 		return nil, err
 	}
 	cryptoKey, err := deriveKey(opts.SecretKey, infoTokenCrypto)
@@ -132,11 +137,16 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess,
 			ScopeGroups},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "azp", "at_hash",
-			"c_hash", "name", "preferred_username", "email", "email_verified", "groups"},
+			"c_hash", "name", "preferred_username", "email", "email_verified", "groups", "sid"},
 		DefaultLogoutRedirectURI: route.URL(route.LoggedOut),
 	}
 	copy(cfg.CryptoKey[:], cryptoKey)
+	tc, err := newTokenCrypto(cryptoKey)
+	if err != nil {
+		return nil, err
+	}
 	popts := []op.Option{
+		op.WithCrypto(tc),
 		op.WithCustomAuthEndpoint(op.NewEndpoint(route.URL(route.OIDCAuthorize))),
 		op.WithCustomTokenEndpoint(op.NewEndpoint(route.URL(route.OIDCToken))),
 		op.WithCustomUserinfoEndpoint(op.NewEndpoint(route.URL(route.OIDCUserinfo))),
@@ -145,8 +155,7 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 		op.WithCustomEndSessionEndpoint(op.NewEndpoint(route.URL(route.OIDCEndSession))),
 		op.WithCustomKeysEndpoint(op.NewEndpoint(route.URL(route.OIDCKeys))),
 		// Bearer tokens, never cookies: no credentialed CORS.
-		op.WithCORSOptions(&cors.Options{AllowedOrigins: []string{"*"}, AllowCredentials: false,
-			AllowedHeaders: []string{"Authorization", "Content-Type"}, AllowedMethods: []string{"GET", "POST"}}),
+		op.WithCORSOptions(corsOptions()),
 	}
 	if strings.HasPrefix(opts.Issuer, "http://") {
 		// Development and tests only: relying parties refuse http issuers
@@ -160,7 +169,15 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 	if p.discovery, err = p.buildDiscovery(); err != nil {
 		return nil, err
 	}
+	p.userinfoHandler = cors.New(*corsOptions()).Handler(http.HandlerFunc(p.serveUserinfo))
 	return p, nil
+}
+
+// corsOptions are the cross-origin rules of the endpoints apps call from
+// a browser: bearer tokens, never cookies, so no credentialed CORS.
+func corsOptions() *cors.Options {
+	return &cors.Options{AllowedOrigins: []string{"*"}, AllowCredentials: false,
+		AllowedHeaders: []string{"Authorization", "Content-Type"}, AllowedMethods: []string{"GET", "POST"}}
 }
 
 // buildDiscovery is op's discovery document trimmed to what Gatehouse
@@ -178,16 +195,22 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	// client_secret in the form is not read there): advertise what works.
 	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
 	d.DeviceAuthorizationEndpoint, d.CheckSessionIframe = "", ""
-	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, false
+	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
 	d.RequestParameterSupported = false
 	return jsonMarshal(d)
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
-// Handler serves op's own endpoints (authorize, token, userinfo,
-// revocation, introspection); handlers/routes.go mounts it on each.
-func (p *Provider) Handler() http.Handler { return p.op }
+// Handler serves op's own endpoints (authorize, token, revocation,
+// introspection; userinfo is Userinfo); handlers/routes.go mounts it on
+// each. Each request carries a note of its client's ID token algorithm
+// (withClientAlg).
+func (p *Provider) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.op.ServeHTTP(w, withClientAlg(r))
+	})
+}
 
 // Issuer is the issuer URL.
 func (p *Provider) Issuer() string { return p.opts.Issuer }
@@ -198,8 +221,11 @@ func (p *Provider) Discovery() []byte { return p.discovery }
 // JWKS is the JSON Web Key Set, from memory (re-read from the database
 // every minute, so a rotation reaches every instance).
 func (p *Provider) JWKS() ([]byte, error) {
-	_, _, jwks, err := p.keys.load()
-	return jwks, err
+	ks, err := p.keys.load()
+	if err != nil {
+		return nil, err
+	}
+	return ks.jwks, nil
 }
 
 // Subject is user's stable opaque ID for relying parties: an HMAC of the
@@ -208,6 +234,15 @@ func (p *Provider) JWKS() ([]byte, error) {
 func (p *Provider) Subject(userID uint) string {
 	m := hmac.New(sha256.New, p.subKey)
 	fmt.Fprintf(m, "user:%d", userID)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// SessionSID is the sid of the browser session whose row ID is
+// sessionRowID: an HMAC under a key derived from SECRET_KEY, so the sid
+// apps see leads to neither the session's cookie nor its row.
+func (p *Provider) SessionSID(sessionRowID string) string {
+	m := hmac.New(sha256.New, p.sidKey)
+	m.Write([]byte("session:" + sessionRowID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -385,24 +420,24 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 // the other revokes the family.
 func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string, withRefresh bool) (accessID, refresh string, exp time.Time, err error) {
 	var (
-		grantID, clientID, amr, scopes, kind string
-		userID                               uint
-		authTime                             time.Time
-		spend                                func(tx *gorm.DB) (bool, error)
+		grantID, clientID, amr, scopes, kind, sid string
+		userID                                    uint
+		authTime                                  time.Time
+		spend                                     func(tx *gorm.DB) (bool, error)
 	)
 	switch r := req.(type) {
 	case *authRequest:
 		if r.row.UserID == nil {
 			return "", "", time.Time{}, oidc.ErrInvalidGrant()
 		}
-		kind, grantID, clientID, userID, amr, scopes = "code", r.row.ID, r.row.ClientID, *r.row.UserID, r.row.AMR, r.row.Scopes
+		kind, grantID, clientID, userID, amr, scopes, sid = "code", r.row.ID, r.row.ClientID, *r.row.UserID, r.row.AMR, r.row.Scopes, r.row.SessionID
 		authTime = r.GetAuthTime()
 		spend = func(tx *gorm.DB) (bool, error) { return models.ConsumeOIDCCode(tx, r.row.ID) }
 	case *refreshRequest:
 		if current == "" {
 			return "", "", time.Time{}, oidc.ErrInvalidGrant()
 		}
-		kind, grantID, clientID, userID, amr, scopes = "refresh", r.row.GrantID, r.row.ClientID, r.row.UserID, r.row.AMR, strings.Join(r.scopes, " ")
+		kind, grantID, clientID, userID, amr, scopes, sid = "refresh", r.row.GrantID, r.row.ClientID, r.row.UserID, r.row.AMR, strings.Join(r.scopes, " "), r.row.Sid
 		authTime = r.row.AuthTime
 		spend = func(tx *gorm.DB) (bool, error) { return models.SpendOIDCRefresh(tx, r.row.ID) }
 	default:
@@ -438,7 +473,7 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 			return models.ErrNotFound
 		}
 		rows := []models.OIDCToken{{ID: accessID, Kind: models.OIDCAccess, GrantID: grantID, UserID: userID, ClientID: clientID,
-			Scopes: scopes, AuthTime: authTime, AMR: amr, CreatedAt: now, ExpiresAt: exp}}
+			Scopes: scopes, AuthTime: authTime, AMR: amr, CreatedAt: now, ExpiresAt: exp, Sid: sid}}
 		if withRefresh {
 			rid, err := secret.New()
 			if err != nil {
@@ -447,7 +482,7 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 			h := secret.HashIn("oidc-refresh:", refresh)
 			rows = append(rows, models.OIDCToken{ID: rid, Kind: models.OIDCRefresh, TokenHash: &h, GrantID: grantID,
 				UserID: userID, ClientID: clientID, Scopes: scopes, AuthTime: authTime, AMR: amr, CreatedAt: now,
-				ExpiresAt: now.Add(s.p.opts.RefreshTokenLifetime)})
+				ExpiresAt: now.Add(s.p.opts.RefreshTokenLifetime), Sid: sid})
 		}
 		if err := tx.Create(&rows).Error; err != nil {
 			return err
@@ -504,15 +539,23 @@ func (s *storage) TerminateSessionFromRequest(_ context.Context, req *op.EndSess
 }
 
 // RevokeToken revokes an access token (by ID) or a refresh token (by ID,
-// from GetRefreshTokenInfo; its whole family goes, RFC 7009 §2.1), only
-// when it was issued to clientID. Unknown tokens are not an error (RFC
-// 7009 §2.2).
+// from GetRefreshTokenInfo, or by the token itself when op did not find
+// it there: another client's, or sent with token_type_hint=access_token;
+// its whole family goes), only when it was issued to clientID: another
+// client's token of either kind is invalid_client (RFC 7009 §2.1), and
+// stays valid. Unknown tokens are not an error (RFC 7009 §2.2).
 func (s *storage) RevokeToken(ctx context.Context, tokenID, _ string, clientID string) *oidc.Error {
 	if len(tokenID) > 512 {
 		return nil
 	}
 	var t models.OIDCToken
 	err := s.db(ctx).Where("id = ?", tokenID).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) && secret.Valid(tokenID) {
+		var r *models.OIDCToken
+		if r, err = models.OIDCRefreshByHash(s.db(ctx), secret.HashIn("oidc-refresh:", tokenID)); err == nil {
+			t = *r
+		}
+	}
 	if err != nil {
 		return nil
 	}
@@ -552,21 +595,27 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 	return s.p.Subject(row.UserID), row.ID, nil
 }
 
-func (s *storage) SigningKey(context.Context) (op.SigningKey, error) {
-	k, _, _, err := s.p.keys.load()
+// SigningKey is the key that signs the ID token being made: of the
+// algorithm the client asked for (clientAlgOf: GetClientByClientID noted
+// it on this request), RS256 by default.
+func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	ks, err := s.p.keys.load()
 	if err != nil {
 		return nil, err
 	}
-	return k, nil
+	return ks.signer(clientAlgOf(ctx)), nil
 }
 
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{jose.RS256}, nil
+	return Algorithms, nil
 }
 
 func (s *storage) KeySet(context.Context) ([]op.Key, error) {
-	_, pub, _, err := s.p.keys.load()
-	return pub, err
+	ks, err := s.p.keys.load()
+	if err != nil {
+		return nil, err
+	}
+	return ks.public, nil
 }
 
 // GetClientByClientID returns a registered client; an unknown one is an
@@ -583,6 +632,7 @@ func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.
 	if err != nil {
 		return nil, err
 	}
+	noteClientAlg(ctx, row.IDTokenAlg)
 	return &client{row: row, idTokenTTL: s.p.opts.IDTokenLifetime}, nil
 }
 
@@ -604,38 +654,42 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's claims.
+// SetUserinfoFromRequest fills the ID token's claims, sid included (the
+// browser session the sign-in came from; back-channel logout tokens
+// carry the same).
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	var userID uint
+	var sid string
 	switch r := req.(type) {
 	case *authRequest:
 		if r.row.UserID == nil {
 			return oidc.ErrInvalidGrant()
 		}
-		userID = *r.row.UserID
+		userID, sid = *r.row.UserID, r.row.SessionID
 	case *refreshRequest:
-		userID = r.row.UserID
+		userID, sid = r.row.UserID, r.row.Sid
 	default:
 		return oidc.ErrInvalidRequest()
 	}
-	return s.p.fillUserinfo(s.db(ctx), info, userID, scopes)
+	if err := s.p.fillUserinfo(s.db(ctx), info, userID, scopes); err != nil {
+		return err
+	}
+	if sid != "" {
+		info.AppendClaims("sid", sid)
+	}
+	return nil
 }
 
-// SetUserinfoFromToken answers the userinfo endpoint for a live access
-// token of an active user.
+// SetUserinfoFromToken answers op's userinfo endpoint for a live access
+// token of an active user. Gatehouse mounts its own (Userinfo, the same
+// answer without op's claims-map JSON); this stays for op's interface.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
-	// One prepared statement: the live token, its active user and the
-	// user's groups (the hot path).
-	r, err := models.OIDCLiveAccessToken(ctx, s.p.userinfo, tokenID, time.Now())
-	if err != nil || s.p.Subject(r.UserID) != subject {
-		return oidc.ErrAccessDenied().WithDescription("invalid token")
+	c, err := s.p.userinfoOf(ctx, tokenID, subject)
+	if err != nil {
+		return err
 	}
-	return s.p.setClaims(info, r.UserID, r.Username, r.Email, r.EmailVerified, strings.Fields(r.Scopes), func() ([]string, error) {
-		if r.GroupNames == "" {
-			return []string{}, nil
-		}
-		return strings.Split(r.GroupNames, ","), nil // no group name holds a comma
-	})
+	c.fill(info)
+	return nil
 }
 
 // SetIntrospectionFromToken answers RFC 7662 introspection: active only
@@ -674,34 +728,13 @@ func (p *Provider) fillUserinfo(db *gorm.DB, info *oidc.UserInfo, userID uint, s
 
 // claimsOf sets the claims scopes ask for from u.
 func (p *Provider) claimsOf(db *gorm.DB, info *oidc.UserInfo, u *models.User, scopes []string) error {
-	return p.setClaims(info, u.ID, u.Username, u.Email, u.EmailVerified, scopes, func() ([]string, error) {
-		names, err := models.GroupNamesOf(db, u.ID)
-		if names == nil {
-			names = []string{}
-		}
-		return names, err
+	c, err := p.claims(p.Subject(u.ID), u.Username, u.Email, u.EmailVerified, scopes, func() ([]string, error) {
+		return models.GroupNamesOf(db, u.ID)
 	})
-}
-
-// setClaims sets the claims scopes ask for; groups is called only when
-// they ask for the groups claim.
-func (p *Provider) setClaims(info *oidc.UserInfo, id uint, username, email string, emailVerified bool, scopes []string, groups func() ([]string, error)) error {
-	info.Subject = p.Subject(id)
-	if slices.Contains(scopes, oidc.ScopeProfile) {
-		// Accounts have no separate display name: name is the username.
-		info.PreferredUsername, info.Name = username, username
+	if err != nil {
+		return err
 	}
-	if slices.Contains(scopes, oidc.ScopeEmail) && email != "" {
-		info.Email = email
-		info.EmailVerified = oidc.Bool(emailVerified)
-	}
-	if slices.Contains(scopes, ScopeGroups) {
-		names, err := groups()
-		if err != nil {
-			return err
-		}
-		info.AppendClaims("groups", names)
-	}
+	c.fill(info)
 	return nil
 }
 

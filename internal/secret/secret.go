@@ -58,7 +58,9 @@ func Hash(token string) string { return HashIn("", token) }
 // from session cookies).
 func HashIn(domain, s string) string {
 	sum := sha256.Sum256([]byte(domain + s))
-	return hex.EncodeToString(sum[:])
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // ValidHash reports whether s has the form of a stored hash, so a value

@@ -62,7 +62,7 @@ func TestSessionBatcherBurst(t *testing.T) {
 	for i := range 100 {
 		uid := uint(i + 1)
 		f.rows[fmt.Sprint("s", i)] = loadedSession{state: models.SessionState{
-			ExpiresAt: now.Add(time.Hour), UserID: &uid, User: &models.User{ID: uid, Username: fmt.Sprint("user", i)}}}
+			ExpiresAt: now.Add(time.Hour), UserID: &uid, User: &models.SessionUser{ID: uid, Username: fmt.Sprint("user", i)}}}
 	}
 	f.rows["expired"] = loadedSession{state: models.SessionState{ExpiresAt: now.Add(-time.Second)}}
 	b := newSessionBatcher(2, 16)
@@ -144,9 +144,9 @@ func TestSessionBatcherError(t *testing.T) {
 func TestSessionBatcherSameCookie(t *testing.T) {
 	uid := uint(1)
 	f := &fakeRows{hold: 5 * time.Millisecond, rows: map[string]loadedSession{"s": {
-		state: models.SessionState{ExpiresAt: time.Now().Add(time.Hour), UserID: &uid, User: &models.User{ID: 1, Username: "alice"}}}}}
+		state: models.SessionState{ExpiresAt: time.Now().Add(time.Hour), UserID: &uid, User: &models.SessionUser{ID: 1, Username: "alice"}}}}}
 	b := newSessionBatcher(1, 8)
-	users := make(chan *models.User, 8)
+	users := make(chan *models.SessionUser, 8)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -156,7 +156,7 @@ func TestSessionBatcherSameCookie(t *testing.T) {
 	}
 	wg.Wait()
 	close(users)
-	seen := map[*models.User]bool{}
+	seen := map[*models.SessionUser]bool{}
 	for u := range users {
 		if u == nil || seen[u] {
 			t.Fatal("two lookups share one *User (or got none)")

@@ -18,11 +18,12 @@ import (
 // deleted user, is refused on the very next request, as before.
 
 // userColumns are the users columns the hot-path query reads, in the order
-// scanUser scans them. TestUserColumnsMatchSchema fails when the User model
-// gains or loses a column and this list is not updated.
+// scanSession scans them: exactly models.SessionUser's (the part of a
+// user request handling needs; TestUserColumnsMatchSchema fails when the
+// two differ). The password hash, the keys and the dates are not read on
+// every request: the flows that need them read the user row themselves.
 var userColumns = []string{
-	"id", "username", "username_key", "email", "email_key", "password",
-	"is_active", "is_staff", "is_superuser", "date_joined", "last_login", "email_verified",
+	"id", "username", "email", "is_active", "is_staff", "is_superuser", "email_verified",
 	"language", "time_zone",
 }
 
@@ -51,45 +52,7 @@ func sessionColumns(groups string) string {
 	return "SELECT " + strings.Join(sessionFields, ", ") + ", " + groups
 }
 
-// sqliteSessionColumns is sessionColumns as SQLite's single lookup reads
-// it, for go-sqlite3's sake: it turns every column's name and declared
-// type into a Go string on every query (database/sql asks for the names;
-// the driver wants the types to find timestamps), 54 allocations in a
-// lookup of 25 columns. Every column is named "" (no allocation), and
-// every column but the timestamps becomes an expression with SQLite's
-// no-op unary plus (same value, same type, but no declared type to copy);
-// the timestamps keep theirs, which is how the driver knows to parse them.
-func sqliteSessionColumns(groups string) string {
-	list := make([]string, 0, len(sessionFields)+1)
-	for _, c := range sessionFields {
-		if timeFields[c] {
-			list = append(list, c+` AS ""`)
-		} else {
-			list = append(list, "+"+c+` AS ""`)
-		}
-	}
-	if groups != "" {
-		list = append(list, "+"+groups+` AS ""`)
-	}
-	return "SELECT " + strings.Join(list, ", ")
-}
-
-// timeFields are the timestamps of sessionFields.
-var timeFields = map[string]bool{
-	"s.auth_at": true, "s.reauth_at": true, "s.pending_at": true, "s.created_at": true,
-	"s.last_seen_at": true, "s.expires_at": true, "u.date_joined": true, "u.last_login": true,
-}
-
-// sessionUserQuery loads an unexpired session and, when it is signed in, its
-// user, and the user's groups when groups is their subquery ("": not
-// read): on SQLite (PostgreSQL batches lookups, sessionsUserQuery).
-func sessionUserQuery(groups string) string {
-	return sqliteSessionColumns(groups) +
-		" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ? LIMIT 1"
-}
-
-// sessionsUserQuery is sessionUserQuery for n sessions at once, on
-// PostgreSQL (see sessionBatcher); expiry is checked per lookup.
+// sessionsUserQuery is the lookup of n sessions at once, on PostgreSQL (see sessionBatcher); expiry is checked per lookup.
 //
 // Two things keep its plan what it should be, an index probe per ID and
 // per user, once prepared. The user is joined through a LATERAL subquery
@@ -125,8 +88,8 @@ type sessionLoader struct {
 func newSessionLoader(db *gorm.DB) sessionLoader {
 	groups := func(db *gorm.DB) string { return models.GroupNamesColumn(db, "u.id") }
 	l := sessionLoader{
-		one:       models.NewPrepared(db, func(*gorm.DB) string { return sessionUserQuery("") }),
-		oneGroups: models.NewPrepared(db, func(db *gorm.DB) string { return sessionUserQuery(groups(db)) }),
+		one:       models.NewPrepared(db, func(*gorm.DB) string { return packedSessionQuery("") }),
+		oneGroups: models.NewPrepared(db, func(db *gorm.DB) string { return packedSessionQuery(groups(db)) }),
 	}
 	for b, n := range lookupBatchSizes {
 		l.batch[0][b] = models.NewPrepared(db, func(*gorm.DB) string { return sessionsUserQuery("", n) })
@@ -171,15 +134,15 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	if withGroups {
 		p = s.loader.oneGroups
 	}
-	stmt, err := p.Stmt(context.WithoutCancel(ctx))
-	if err != nil {
-		return row, false, models.DBError("load session", err)
-	}
 	// The lookup takes microseconds, so it is not worth the goroutines that
 	// database/sql and the driver each start per query to watch a
 	// cancellable context: run it without cancellation.
-	var gotID string
-	row, err = scanSession(stmt.QueryRowContext(context.WithoutCancel(ctx), id, now), &gotID, withGroups)
+	bg := context.WithoutCancel(ctx)
+	stmt, err := p.Stmt(bg)
+	if err != nil {
+		return row, false, models.DBError("load session", err)
+	}
+	row, err = scanPacked(stmt.QueryRowContext(bg, id, now), withGroups)
 	if err == sql.ErrNoRows {
 		return row, false, nil
 	}
@@ -249,72 +212,79 @@ func (s *SessionStore) loadManyWith(ids []string, withGroups bool) (map[string]l
 // scanSession scans one row of sessionUserQuery or sessionsUserQuery;
 // withGroups says it has the groups column.
 func scanSession(sc interface{ Scan(...any) error }, id *string, withGroups bool) (row loadedSession, err error) {
-	// One struct for every scan target: one allocation, not twenty.
-	var v struct {
+	// One allocation for every scan target and for what the state points
+	// to (its optional times and IDs, its user), not twenty.
+	v := new(struct {
 		userID, pendingID, uid         sql.NullInt64
 		authAt, pendingAt, reauthAt    sql.NullTime
 		authMethod, resetHash          sql.NullString
 		persistent                     sql.NullBool
-		username, usernameKey          sql.NullString
-		email, emailKey, password      sql.NullString
+		data                           []byte
+		createdAt, lastSeen, expiresAt time.Time
+		username, email                sql.NullString
 		isActive, isStaff, isSuperuser sql.NullBool
 		emailVerified                  sql.NullBool
-		dateJoined, lastLogin          sql.NullTime
 		language, timeZone             sql.NullString
 		groups                         sql.NullString
-	}
-	st := &row.state
-	dest := []any{id,
+		dest                           [23]any
+		times                          [3]time.Time
+		ids                            [2]uint
+		user                           models.SessionUser
+	})
+	v.dest = [23]any{id,
 		&v.userID, &v.authAt, &v.authMethod, &v.reauthAt, &v.pendingID, &v.pendingAt, &v.persistent,
-		&v.resetHash, &row.Data, &st.CreatedAt, &row.lastSeen, &st.ExpiresAt,
-		&v.uid, &v.username, &v.usernameKey, &v.email, &v.emailKey, &v.password,
-		&v.isActive, &v.isStaff, &v.isSuperuser, &v.dateJoined, &v.lastLogin, &v.emailVerified,
+		&v.resetHash, &v.data, &v.createdAt, &v.lastSeen, &v.expiresAt,
+		&v.uid, &v.username, &v.email, &v.isActive, &v.isStaff, &v.isSuperuser, &v.emailVerified,
 		&v.language, &v.timeZone, &v.groups}
+	dest := v.dest[:]
 	if !withGroups {
 		dest = dest[:len(dest)-1]
 	}
 	if err = sc.Scan(dest...); err != nil {
 		return row, err
 	}
-	st.UserID = optionalID(v.userID)
-	st.PendingUserID = optionalID(v.pendingID)
-	st.AuthAt = optionalTime(v.authAt)
-	st.ReauthAt = optionalTime(v.reauthAt)
-	st.PendingAt = optionalTime(v.pendingAt)
+	st := &row.state
+	row.Data, row.lastSeen = v.data, v.lastSeen
+	st.UserID = optionalID(v.userID, &v.ids[0])
+	st.PendingUserID = optionalID(v.pendingID, &v.ids[1])
+	st.AuthAt = optionalTime(v.authAt, &v.times[0])
+	st.ReauthAt = optionalTime(v.reauthAt, &v.times[1])
+	st.PendingAt = optionalTime(v.pendingAt, &v.times[2])
 	st.AuthMethod, st.ResetHash, st.Persistent = v.authMethod.String, v.resetHash.String, v.persistent.Bool
-	st.CreatedAt, st.ExpiresAt = st.CreatedAt.UTC(), st.ExpiresAt.UTC()
+	st.CreatedAt, st.ExpiresAt = v.createdAt.UTC(), v.expiresAt.UTC()
 	if v.uid.Valid {
-		st.User = &models.User{
-			ID: uint(v.uid.Int64), Username: v.username.String, UsernameKey: v.usernameKey.String,
-			Email: v.email.String, EmailKey: v.emailKey.String, Password: v.password.String,
+		v.user = models.SessionUser{
+			ID: uint(v.uid.Int64), Username: v.username.String, Email: v.email.String,
 			IsActive: v.isActive.Bool, IsStaff: v.isStaff.Bool, IsSuperuser: v.isSuperuser.Bool,
-			DateJoined: v.dateJoined.Time.UTC(), LastLogin: optionalTime(v.lastLogin),
 			EmailVerified: v.emailVerified.Bool,
 			Language:      v.language.String, TimeZone: v.timeZone.String,
 		}
+		st.User = &v.user
 		st.GroupNames, st.GroupsRead = v.groups.String, withGroups
 	}
 	return row, nil
 }
 
-func optionalID(v sql.NullInt64) *uint {
+// optionalID is v's ID in *into (nil when NULL).
+func optionalID(v sql.NullInt64, into *uint) *uint {
 	if !v.Valid {
 		return nil
 	}
-	id := uint(v.Int64)
-	return &id
+	*into = uint(v.Int64)
+	return into
 }
 
-func optionalTime(v sql.NullTime) *time.Time {
+// optionalTime is v's time, in UTC, in *into (nil when NULL).
+func optionalTime(v sql.NullTime, into *time.Time) *time.Time {
 	if !v.Valid {
 		return nil
 	}
-	t := v.Time.UTC()
-	return &t
+	*into = v.Time.UTC()
+	return into
 }
 
 // checkUserColumns reports whether userColumns lists exactly the columns
-// of the User model, in any order.
+// of models.SessionUser, in any order.
 func checkUserColumns(dbNames []string) error {
 	want := map[string]bool{}
 	for _, c := range userColumns {
@@ -322,12 +292,12 @@ func checkUserColumns(dbNames []string) error {
 	}
 	for _, c := range dbNames {
 		if !want[c] {
-			return fmt.Errorf("users column %q is missing from the session hot path (models.userColumns)", c)
+			return fmt.Errorf("users column %q is missing from the session hot path (userColumns)", c)
 		}
 		delete(want, c)
 	}
 	for c := range want {
-		return fmt.Errorf("models.userColumns lists %q, which the User model no longer has", c)
+		return fmt.Errorf("userColumns lists %q, which models.SessionUser does not have", c)
 	}
 	return nil
 }

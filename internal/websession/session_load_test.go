@@ -1,7 +1,12 @@
 package websession
 
 import (
+	"crypto/sha256"
+	"fmt"
+	"strconv"
+
 	"context"
+	sqlite3 "github.com/mattn/go-sqlite3"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,10 +26,13 @@ import (
 )
 
 // TestUserColumnsMatchSchema keeps the session hot path's hand-written
-// column list in step with the User model: a column added to User and not
-// to userColumns would be silently empty on every signed-in request.
+// column list in step with models.SessionUser, the part of the user row
+// request handling sees: a column added to SessionUser and not to
+// userColumns would be silently empty on every signed-in request. (A
+// column added to User outside SessionUser is not on the hot path, and no
+// handler can read it from the session's user: it has no such field.)
 func TestUserColumnsMatchSchema(t *testing.T) {
-	s, err := schema.Parse(&models.User{}, &sync.Map{}, schema.NamingStrategy{})
+	s, err := schema.Parse(&models.SessionUser{}, &sync.Map{}, schema.NamingStrategy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,32 +144,167 @@ func TestSessionLookupReadsGroups(t *testing.T) {
 
 }
 
-// TestTimeFieldsMatchSchema: SQLite's lookup reads every column but the
-// timestamps through an expression with no declared type, so the driver
-// parses only the columns timeFields names as times; a timestamp missing
-// from it (or a non-timestamp in it) would break every signed-in request.
-func TestTimeFieldsMatchSchema(t *testing.T) {
-	tables := map[string]*schema.Schema{}
-	for prefix, model := range map[string]any{"s.": &models.Session{}, "u.": &models.User{}} {
-		s, err := schema.Parse(model, &sync.Map{}, schema.NamingStrategy{})
-		if err != nil {
+// TestPackedLookupMatchesColumns: SQLite's lookup (one packed column for
+// the session, the user's rights as bits) reads exactly what the plain
+// columns hold, field for field, for sessions whose every column is set
+// (and set to a value that is not its zero value) and for ones with as
+// little as can be: a signed-in user with every right, staff only and none, a pending
+// second factor, an anonymous session, a user gone. The plain reading is
+// sessionColumns scanned by scanSession (PostgreSQL's scan), on SQLite with
+// the driver's own timestamp parsing.
+func TestPackedLookupMatchesColumns(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	if models.IsPostgres(db) {
+		t.Skip("the packed lookup is SQLite's")
+	}
+	hasher := passhash.NewHasher(passhash.HashParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second)
+	users := models.NewUsers(db, hasher)
+	all, err := users.Create(ctx, models.NewUser{Username: "all.rights", Email: "all@example.com", Password: "a long enough passphrase", IsSuperuser: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, err := users.Create(ctx, models.NewUser{Username: "none", Password: "a long enough passphrase"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff, err := users.Create(ctx, models.NewUser{Username: "staff", Email: "staff@example.com", Password: "a long enough passphrase", IsStaff: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("UPDATE users SET language = 'de', time_zone = 'Europe/Berlin', email_verified = ? WHERE id = ?", true, all.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("UPDATE users SET email_verified = ? WHERE id = ?", false, staff.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("UPDATE users SET is_active = ?, email_verified = ? WHERE id = ?", false, false, none.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	gone := uint(1 << 30)
+	now := time.Now().UTC()
+	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
+	rows := map[string]models.Session{
+		"every column": {UserID: &all.ID, AuthAt: at(-time.Hour), AuthMethod: "password+totp", ReauthAt: at(-time.Minute),
+			PendingUserID: &none.ID, PendingAt: at(-time.Second), Persistent: true, ResetHash: strings.Repeat("ab", 32),
+			Data: []byte("flashes"), CreatedAt: now.Add(-2 * time.Hour), LastSeenAt: now.Add(-3 * time.Minute), ExpiresAt: now.Add(time.Hour)},
+		"staff only": {UserID: &staff.ID, AuthAt: at(0), AuthMethod: "password", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)},
+		"no rights":  {UserID: &none.ID, AuthAt: at(0), AuthMethod: "password", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)},
+		"pending":    {PendingUserID: &all.ID, PendingAt: at(0), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Minute)},
+		"anonymous":  {ResetHash: "cd", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Minute)},
+		"user gone":  {UserID: &gone, AuthAt: at(0), AuthMethod: "passkey", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Minute)},
+	}
+	if err := db.Exec("PRAGMA foreign_keys = OFF").Error; err != nil { // for "user gone"
+		t.Fatal(err)
+	}
+	for name, r := range rows {
+		r.ID = rowID(name)
+		if err := db.Create(&r).Error; err != nil {
 			t.Fatal(err)
 		}
-		tables[prefix] = s
 	}
-	timeType := reflect.TypeFor[time.Time]()
-	for _, f := range sessionFields {
-		field := tables[f[:2]].LookUpField(f[2:])
-		if field == nil {
-			t.Errorf("%s: no such column in the model", f)
-			continue
+	for name := range rows {
+		t.Run(name, func(t *testing.T) {
+			id := rowID(name)
+			for _, groups := range []string{"", models.GroupNamesColumn(db, "u.id")} {
+				sqlDB, err := db.DB()
+				if err != nil {
+					t.Fatal(err)
+				}
+				packed, err := scanPacked(sqlDB.QueryRowContext(ctx, packedSessionQuery(groups), id, now), groups != "")
+				if err != nil {
+					t.Fatalf("packed: %v", err)
+				}
+				var gotID string
+				plain, err := scanSession(sqlDB.QueryRowContext(ctx, sessionColumns(groups)+
+					" FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ?", id), &gotID, groups != "")
+				if err != nil {
+					t.Fatalf("plain: %v", err)
+				}
+				if gotID != id {
+					t.Fatalf("plain: got ID %q, want %q", gotID, id)
+				}
+				for _, r := range []*loadedSession{&packed, &plain} {
+					r.lastSeen = r.lastSeen.UTC()
+					r.state.CreatedAt, r.state.ExpiresAt = r.state.CreatedAt.UTC(), r.state.ExpiresAt.UTC()
+				}
+				if !reflect.DeepEqual(packed, plain) {
+					t.Errorf("packed lookup:\n got %+v\nwant %+v", packed, plain)
+				}
+				if name == "every column" {
+					for _, v := range []reflect.Value{reflect.ValueOf(packed.state), reflect.ValueOf(*packed.state.User)} {
+						for i := range v.NumField() {
+							if f := v.Type().Field(i); f.IsExported() && f.Name != "ID" && !strings.HasPrefix(f.Name, "Group") && v.Field(i).IsZero() {
+								t.Errorf("packed lookup: %s.%s is its zero value, want the row's", v.Type().Name(), f.Name)
+							}
+						}
+					}
+					if !packed.state.AuthAt.Equal(*rows[name].AuthAt) || !packed.state.ExpiresAt.Equal(rows[name].ExpiresAt) {
+						t.Errorf("packed lookup: times %v %v, want %v %v (to the nanosecond)", packed.state.AuthAt, packed.state.ExpiresAt, rows[name].AuthAt, rows[name].ExpiresAt)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestParseSQLiteTime: the direct reading of the stored format and the
+// fallback agree with go-sqlite3's own parsing of a timestamp column, for
+// what it writes and for every other form it reads.
+func TestParseSQLiteTime(t *testing.T) {
+	db := openTestDB(t)
+	if models.IsPostgres(db) {
+		t.Skip("SQLite's timestamps")
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []string{
+		"2026-12-04 20:05:48.123456789+00:00", "2026-12-04 20:05:48.1+00:00", "2026-12-04 20:05:48+00:00",
+		"2026-12-04 20:05:48.123456789+05:30", "2026-12-04 20:05:48.5-08:00", "2026-12-04 20:05:48",
+		"2026-12-04 20:05:48.000000001", "2026-12-04T20:05:48.25+01:00", "2026-12-04T20:05:48Z", "2026-12-04 20:05",
+		"2026-12-04", "2026-02-31 10:00:00", "2026-13-01 10:00:00", "2026-12-04 24:00:00", "2026-12-04 20:05:48.1234567891+00:00",
+		"2026-12-04 20:05:48.+00:00", "2026-12-04 20:05:48+0000", "2026-12-04 20:05:48 +00:00", "garbage", "",
+		"1733342748", "1733342748123", "0001-01-01 00:00:00+00:00", "9999-12-31 23:59:59.999999999+00:00",
+	}
+	for i := range 200 {
+		tm := time.Unix(int64(i)*7919777, int64(i)*123457).In(time.FixedZone("", (i%27-13)*1800))
+		cases = append(cases, tm.Format(sqlite3.SQLiteTimestampFormats[0]))
+	}
+	if _, err := sqlDB.Exec("CREATE TABLE times (v timestamp)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		var want time.Time
+		if _, err := sqlDB.Exec("DELETE FROM times"); err != nil {
+			t.Fatal(err)
 		}
-		typ := field.FieldType
-		if typ.Kind() == reflect.Pointer {
-			typ = typ.Elem()
+		if n, err := strconv.ParseInt(c, 10, 64); err == nil {
+			_, err = sqlDB.Exec("INSERT INTO times (v) VALUES (?)", n)
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := sqlDB.Exec("INSERT INTO times (v) VALUES (CAST(? AS TEXT))", c); err != nil {
+			t.Fatal(err)
 		}
-		if isTime := typ == timeType; isTime != timeFields[f] {
-			t.Errorf("%s: a timestamp %v, in timeFields %v", f, isTime, timeFields[f])
+		var got any
+		if err := sqlDB.QueryRow("SELECT v FROM times").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		switch v := got.(type) {
+		case time.Time:
+			want = v.UTC()
+		case nil:
+			t.Fatalf("%q: driver read NULL", c)
+		default:
+			t.Fatalf("%q: driver read %T", c, got)
+		}
+		if got := parseSQLiteTime(c); !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("parseSQLiteTime(%q): got %v, want %v (the driver's)", c, got, want)
 		}
 	}
 }
+
+// rowID is a session row ID (64 hex digits) for a test case's name.
+func rowID(name string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(name))) }

@@ -227,14 +227,19 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, gs *gsession
 		return nil // nothing worth a row: no session, no cookie
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if st.ID != "" {
-			if err := tx.Delete(&models.Session{}, "id = ?", st.ID).Error; err != nil {
-				return err
-			}
-		}
 		ns, err := models.CreateSession(tx, ctx, *st, s.life)
 		if err != nil {
 			return err
+		}
+		if st.ID != "" {
+			// A rotation keeps the apps the browser signed in to
+			// (their sid too), then the old row goes.
+			if err := models.MoveOIDCSessionClients(tx, st.ID, ns.State.ID); err != nil {
+				return err
+			}
+			if err := tx.Delete(&models.Session{}, "id = ?", st.ID).Error; err != nil {
+				return err
+			}
 		}
 		if data != nil {
 			if err := tx.Model(&models.Session{}).Where("id = ?", ns.State.ID).Update("data", data).Error; err != nil {

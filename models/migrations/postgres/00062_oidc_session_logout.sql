@@ -1,0 +1,22 @@
+-- Back-channel logout with sid (issue 26): which apps each browser session
+-- signed in to, under the opaque sid their ID tokens carry (an HMAC of the
+-- session's row ID under a key derived from SECRET_KEY, never the session
+-- key), so that one browser's sign-out tells exactly those apps; and the
+-- sid on each token of a sign-in, so that refreshed ID tokens keep it.
+
+-- +goose Up
+CREATE TABLE oidc_session_clients (
+    session_id varchar(64) NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    client_id varchar(64) NOT NULL REFERENCES oidc_clients (client_id) ON DELETE CASCADE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    sid varchar(64) NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (session_id, client_id)
+);
+CREATE INDEX idx_oidc_session_clients_client ON oidc_session_clients (client_id);
+CREATE INDEX idx_oidc_session_clients_user ON oidc_session_clients (user_id);
+ALTER TABLE oidc_tokens ADD COLUMN sid varchar(64) NOT NULL DEFAULT '';
+
+-- +goose Down
+ALTER TABLE oidc_tokens DROP COLUMN sid;
+DROP TABLE oidc_session_clients;
