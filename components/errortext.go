@@ -61,6 +61,7 @@ var errorTexts = map[string]i18n.Message{
 	"Enter an absolute URI without a #fragment, e.g. https://app.example.com/callback.": {ID: "error.uri_fragment", Other: "Enter an absolute URI without a #fragment, e.g. https://app.example.com/callback."},
 	"An http(s) URI needs a host (and no user name).":                                   {ID: "error.uri_host", Other: "An http(s) URI needs a host (and no user name)."},
 	"Only public (native) clients may use a custom scheme.":                             {ID: "error.uri_custom_scheme", Other: "Only public (native) clients may use a custom scheme."},
+	"Choose RS256 or ES256.":                                                            {ID: "error.id_token_alg", Other: "Choose RS256 or ES256."},
 	"Enter a valid scheme.":                                                             {ID: "error.uri_scheme", Other: "Enter a valid scheme."},
 	"This username is available.":                                                       {ID: "check.username_available", Other: "This username is available."},
 	"This password meets the rules.":                                                    {ID: "check.password_ok", Other: "This password meets the rules."},

@@ -135,6 +135,7 @@ func TestFormErrorsKnown(t *testing.T) {
 		{Name: "x", RedirectURIs: []string{"a*b:/cb"}, Public: true},
 		{Name: "x", RedirectURIs: strings.Fields(strings.Repeat("https://a.example/cb ", 21))},
 		{Name: "x", RedirectURIs: []string{"https://a.example/cb"}, AllowedGroups: []string{"a,b"}},
+		{Name: "x", RedirectURIs: []string{"https://a.example/cb"}, IDTokenAlg: "HS256"},
 	}
 	for _, n := range bad {
 		_, _, err := oidcop.AddClient(t.Context(), nil, oidcop.CommandLine, n)

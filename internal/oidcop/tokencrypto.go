@@ -68,7 +68,7 @@ func (c *tokenCrypto) Decrypt(s string) (string, error) {
 		return c.legacy.Decrypt(s)
 	}
 	var raw [maxOpaqueToken]byte
-	m, err := base64.RawURLEncoding.Decode(raw[:], []byte(s))
+	m, err := strictBase64.Decode(raw[:], []byte(s))
 	n := c.aead.NonceSize()
 	if err != nil || m < n+c.aead.Overhead() {
 		return "", errBadToken
@@ -79,3 +79,8 @@ func (c *tokenCrypto) Decrypt(s string) (string, error) {
 	}
 	return string(plain), nil
 }
+
+// strictBase64 decodes only the canonical form: the unused low bits of
+// the last character must be zero, so no two strings open to one token
+// (a token changed in its last character would otherwise still open).
+var strictBase64 = base64.RawURLEncoding.Strict()
