@@ -77,6 +77,20 @@ const (
 	DetailMailRequeued              DetailCode = "mail_requeued"            // mail: its number
 	DetailStaffChanged              DetailCode = "staff_changed"            // changes
 	DetailStaffChangedSessions      DetailCode = "staff_changed_sessions"   // changes, count
+	// The OpenID provider's: an app (client ID and name) a person signed
+	// in to or gave consent to, and staff's (or the oidc-client
+	// command's) changes to apps; by is the staff member's username, ""
+	// for the command (byText); changed lists oidcClientFields' keys.
+	DetailOIDCApp               DetailCode = "oidc_app"                 // client, name
+	DetailOIDCConsent           DetailCode = "oidc_consent"             // client, name, scopes
+	DetailOIDCAccessRemoved     DetailCode = "oidc_access_removed"      // client
+	DetailOIDCTokenReuse        DetailCode = "oidc_token_reuse"         // client, grant
+	DetailOIDCClientAdded       DetailCode = "oidc_client_added"        // by, client, name, uris
+	DetailOIDCClientAddedPublic DetailCode = "oidc_client_added_public" // by, client, name, uris
+	DetailOIDCClientChanged     DetailCode = "oidc_client_changed"      // by, client, name, changed
+	DetailOIDCClientChangedURIs DetailCode = "oidc_client_changed_uris" // by, client, name, changed, uris
+	DetailOIDCClientSecret      DetailCode = "oidc_client_secret"       // by, client
+	DetailOIDCClientRemoved     DetailCode = "oidc_client_removed"      // by, client, name
 )
 
 // detailMessages are the details' words, by code. Parameters that are
@@ -137,6 +151,61 @@ var detailMessages = []struct {
 	{DetailMailRequeued, i18n.Message{ID: "detail.mail_requeued", Other: "Failed mail {{.Mail}} queued again by staff"}},
 	{DetailStaffChanged, i18n.Message{ID: "detail.staff_changed", Other: "Changed {{.Changes}}"}},
 	{DetailStaffChangedSessions, i18n.Message{ID: "detail.staff_changed_sessions", One: "Changed {{.Changes}}; {{.Count}} session ended", Other: "Changed {{.Changes}}; {{.Count}} sessions ended"}},
+	{DetailOIDCApp, i18n.Message{ID: "detail.oidc_app", Other: "App {{.Name}} ({{.Client}})"}},
+	{DetailOIDCConsent, i18n.Message{ID: "detail.oidc_consent", Other: "App {{.Name}} ({{.Client}}), scopes: {{.Scopes}}"}},
+	{DetailOIDCAccessRemoved, i18n.Message{ID: "detail.oidc_access_removed", Other: "Access of app {{.Client}} removed"}},
+	{DetailOIDCTokenReuse, i18n.Message{ID: "detail.oidc_token_reuse", Other: "App {{.Client}}: a spent {{.Grant}} was presented again; its tokens were revoked"}},
+	{DetailOIDCClientAdded, i18n.Message{ID: "detail.oidc_client_added", Other: "{{.By}}: client {{.Client}} ({{.Name}}) added, confidential, redirect URIs {{.Uris}}"}},
+	{DetailOIDCClientAddedPublic, i18n.Message{ID: "detail.oidc_client_added_public", Other: "{{.By}}: client {{.Client}} ({{.Name}}) added, public, redirect URIs {{.Uris}}"}},
+	{DetailOIDCClientChanged, i18n.Message{ID: "detail.oidc_client_changed", Other: "{{.By}}: client {{.Client}} ({{.Name}}): changed {{.Changed}}"}},
+	{DetailOIDCClientChangedURIs, i18n.Message{ID: "detail.oidc_client_changed_uris", Other: "{{.By}}: client {{.Client}} ({{.Name}}): changed {{.Changed}}; redirect URIs now {{.Uris}}"}},
+	{DetailOIDCClientSecret, i18n.Message{ID: "detail.oidc_client_secret", Other: "{{.By}}: client {{.Client}} has a new secret; the old one no longer works"}},
+	{DetailOIDCClientRemoved, i18n.Message{ID: "detail.oidc_client_removed", Other: "{{.By}}: client {{.Client}} ({{.Name}}) removed with its tokens and grants"}},
+}
+
+// byWords name who changed an app: a staff member, or the oidc-client
+// command (an empty by).
+var (
+	byStaff   = i18n.Message{ID: "detail.by_staff", Other: "by {{.Name}}"}
+	byCommand = i18n.Message{ID: "detail.by_command", Other: "by the oidc-client command"}
+)
+
+func byText(ctx context.Context, by string) string {
+	if by == "" {
+		return locale.T(ctx, byCommand)
+	}
+	return locale.T(ctx, byStaff, map[string]any{"Name": by})
+}
+
+// OIDCClientFields are the settings of an app an edit may change, by
+// the key a changed list stores.
+var OIDCClientFields = []struct {
+	Key string
+	Msg i18n.Message
+}{
+	{"name", i18n.Message{ID: "detail.oidc_field.name", Other: "name"}},
+	{"redirect_uris", i18n.Message{ID: "detail.oidc_field.redirect_uris", Other: "redirect URIs"}},
+	{"post_logout_redirect_uris", i18n.Message{ID: "detail.oidc_field.post_logout_redirect_uris", Other: "post-logout redirect URIs"}},
+	{"consent", i18n.Message{ID: "detail.oidc_field.consent", Other: "consent"}},
+	{"groups", i18n.Message{ID: "detail.oidc_field.groups", Other: "groups"}},
+	{"backchannel_logout_uri", i18n.Message{ID: "detail.oidc_field.backchannel_logout_uri", Other: "back-channel logout URI"}},
+	{"id_token_alg", i18n.Message{ID: "detail.oidc_field.id_token_alg", Other: "ID token algorithm"}},
+	{"nothing", i18n.Message{ID: "detail.oidc_field.nothing", Other: "nothing"}},
+}
+
+// changedText is a changed list (keys joined by commas) in words.
+func changedText(ctx context.Context, keys string) string {
+	var out []string
+	for k := range strings.SplitSeq(keys, ",") {
+		w := k
+		for _, f := range OIDCClientFields {
+			if f.Key == k {
+				w = locale.T(ctx, f.Msg)
+			}
+		}
+		out = append(out, w)
+	}
+	return strings.Join(out, ", ")
 }
 
 // methodWords are the sign-in methods (sessions' auth_method) a detail
@@ -184,6 +253,20 @@ func CodedDetail(code DetailCode, params ...string) string {
 	return codedMark + string(code) + codedMark + v.Encode()
 }
 
+// cutParams cuts URL-encoded parameters to at most n bytes without
+// splitting an escape (%XX), so the cut parameter still decodes (its
+// value shortened) and the others stay whole.
+func cutParams(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	if i := strings.LastIndexByte(s, '%'); i >= 0 && i >= len(s)-2 {
+		s = s[:i]
+	}
+	return s
+}
+
 // splitDetail moves a coded detail's code into e.DetailCode, leaving its
 // parameters in e.Detail.
 func (e *AuthEvent) splitDetail() {
@@ -192,7 +275,7 @@ func (e *AuthEvent) splitDetail() {
 		return
 	}
 	code, params, _ := strings.Cut(rest, codedMark)
-	e.DetailCode, e.Detail = truncate(code, 64), params
+	e.DetailCode, e.Detail = truncate(code, 64), cutParams(params, 512)
 }
 
 // EventDetail is e's detail in the reader's language: the code's sentence
@@ -217,6 +300,12 @@ func EventDetail(ctx context.Context, e *AuthEvent) string {
 	}
 	if m, ok := data["Method"]; ok {
 		data["Method"] = methodText(ctx, m.(string))
+	}
+	if b, ok := data["By"]; ok {
+		data["By"] = byText(ctx, b.(string))
+	}
+	if c, ok := data["Changed"]; ok {
+		data["Changed"] = changedText(ctx, c.(string))
 	}
 	if c, ok := data["Count"]; ok {
 		n, _ := strconv.Atoi(c.(string))
