@@ -11,14 +11,17 @@ document.addEventListener("click", function (e) {
 
 // Live validation replaces only a field's message element (the input is kept
 // so focus and what was typed since are safe). The message carries
-// data-invalid; mirror it onto the input's aria-invalid so assistive
+// data-invalid when the value is invalid; mirror it onto the input's
+// aria-invalid (absent means valid, as the server renders it) so assistive
 // technology hears the same verdict the eye sees. htmx's own attribute-
 // syncing swaps (outerSync/outerMorph) would also copy the input's value
 // attribute and could overwrite text typed while the check was in flight.
 document.addEventListener("htmx:after:swap", function () {
-  document.querySelectorAll(".field-msg[data-invalid]").forEach(function (msg) {
+  document.querySelectorAll(".field-msg").forEach(function (msg) {
     var input = document.getElementById(msg.id.replace(/-msg$/, ""));
-    if (input) input.setAttribute("aria-invalid", msg.getAttribute("data-invalid"));
+    if (!input) return;
+    if (msg.hasAttribute("data-invalid")) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
   });
 });
 

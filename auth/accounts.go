@@ -7,6 +7,7 @@ import (
 	"gatehouse/internal/passhash"
 	"gatehouse/internal/validate"
 	"gatehouse/models"
+	"strconv"
 	"strings"
 	"time"
 
@@ -199,7 +200,7 @@ func recordBlock(tx *gorm.DB, ctx context.Context, kind models.EventKind, user *
 	if taken.Blocked <= 0 || kind == "" {
 		return nil
 	}
-	e := models.AuthEvent{Kind: kind, Detail: "scope=" + taken.BlockScope + " blocked_for=" + taken.Blocked.String()}
+	e := models.AuthEvent{Kind: kind, Detail: blockDetail(taken)}
 	if user != nil {
 		e.UserID, e.Username = &user.ID, user.Username
 	}
@@ -307,4 +308,15 @@ func notifyPasswordChangedWith(tx *gorm.DB, u *models.User, extra map[string]str
 func endSessions(tx *gorm.DB, userID uint, except string) (int64, error) {
 	res := tx.Where("(user_id = ? OR pending_user_id = ?) AND id <> ?", userID, userID, except).Delete(&models.Session{})
 	return res.RowsAffected, res.Error
+}
+
+// blockDetail is a block's event detail: the rule's scope and how long it
+// lasts, in seconds under a minute, else in whole minutes (rounded up).
+func blockDetail(taken models.Taken) string {
+	if taken.Blocked < time.Minute {
+		secs := max(1, int64((taken.Blocked+time.Second-1)/time.Second))
+		return models.CodedDetail(models.DetailBlockedSeconds, "scope", taken.BlockScope, "count", strconv.FormatInt(secs, 10))
+	}
+	mins := int64((taken.Blocked + time.Minute - 1) / time.Minute)
+	return models.CodedDetail(models.DetailBlockedMinutes, "scope", taken.BlockScope, "count", strconv.FormatInt(mins, 10))
 }

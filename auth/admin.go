@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"gatehouse/internal/validate"
 	"gatehouse/models"
+	"strconv"
 	"strings"
 	"time"
 
@@ -206,9 +207,9 @@ func (a *Accounts) AdminUpdate(ctx context.Context, actorID, targetID uint, ch U
 		case target.IsActive && !after.IsActive:
 			kind = models.EventUserDeactivated
 		}
-		detail := "set " + strings.Join(changes, ", ")
+		detail := models.CodedDetail(models.DetailStaffChanged, "changes", strings.Join(changes, ", "))
 		if res.SessionsEnded > 0 {
-			detail += fmt.Sprintf("; %d sessions ended", res.SessionsEnded)
+			detail = models.CodedDetail(models.DetailStaffChangedSessions, "changes", strings.Join(changes, ", "), "count", strconv.FormatInt(int64(res.SessionsEnded), 10))
 		}
 		return models.RecordEvent(tx, ctx, models.UserEvent(kind, target, &actorID, detail))
 	})
@@ -236,7 +237,7 @@ func (a *Accounts) AdminDelete(ctx context.Context, actorID, targetID uint) (*mo
 			return ErrDeleteSelf
 		}
 		deleted = *target
-		return eraseAccount(tx, ctx, target, &actorID, "deleted by staff")
+		return eraseAccount(tx, ctx, target, &actorID)
 	})
 	if err != nil {
 		return nil, err

@@ -40,7 +40,7 @@ func (a *Accounts) DeleteOwnAccount(ctx context.Context, in DeleteAccountInput) 
 		verr.Add("password", MsgRequired)
 		return verr
 	}
-	hash, _, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, models.EventAccountDeleteFailed, models.EventReauthThrottled, "wrong password on the delete-account form")
+	hash, _, err := a.checkOwnPassword(ctx, u, in.IP, in.Password, models.EventAccountDeleteFailed, models.EventReauthThrottled, models.CodedDetail(models.DetailWrongPasswordDelete))
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (a *Accounts) DeleteOwnAccount(ctx context.Context, in DeleteAccountInput) 
 		if cur.Password != hash || !cur.IsActive {
 			return ErrWrongPassword // changed or deactivated meanwhile
 		}
-		if err := eraseAccount(tx, ctx, cur, nil, "deleted by the owner"); err != nil {
+		if err := eraseAccount(tx, ctx, cur, nil); err != nil {
 			return err
 		}
 		if cur.Email == "" {
@@ -77,7 +77,7 @@ func (a *Accounts) DeleteOwnAccount(ctx context.Context, in DeleteAccountInput) 
 // but their name becomes a Tombstone; the row is deleted; a superuser's
 // departure must leave an active superuser; user_deleted is recorded under
 // the tombstone (with the staff member, when one did it).
-func eraseAccount(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uint, detail string) error {
+func eraseAccount(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uint) error {
 	if _, err := endSessions(tx, u.ID, ""); err != nil {
 		return err
 	}
@@ -111,6 +111,16 @@ func eraseAccount(tx *gorm.DB, ctx context.Context, u *models.User, actorID *uin
 			return err
 		}
 	}
+	code := models.DetailDeletedByOwner
+	if actorID != nil {
+		code = models.DetailDeletedByStaff
+	}
 	return models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventUserDeleted, UserID: &u.ID, Username: name, ActorID: actorID,
-		Detail: fmt.Sprintf("%s (was staff=%t, superuser=%t)", detail, u.IsStaff, u.IsSuperuser)})
+		Detail: models.CodedDetail(code, "roles", roles(u))})
+}
+
+// roles is an account's rights as the admin form names them, for an
+// event's detail: "is_staff=true, is_superuser=false".
+func roles(u *models.User) string {
+	return fmt.Sprintf("is_staff=%t, is_superuser=%t", u.IsStaff, u.IsSuperuser)
 }

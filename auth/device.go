@@ -65,7 +65,7 @@ func noteDevice(tx *gorm.DB, ctx context.Context, u *models.User, token, via str
 	}
 	detail := ""
 	if via != "" {
-		detail = "via " + via
+		detail = models.CodedDetail(models.DetailVia, "via", via)
 	}
 	if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventNewDevice, u, nil, detail)); err != nil {
 		return err

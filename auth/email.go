@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"gatehouse/internal/validate"
 	"gatehouse/models"
 	"strconv"
@@ -215,7 +214,7 @@ func (a *Accounts) ConfirmEmail(ctx context.Context, hash, sessionID string) (*E
 			return err
 		}
 		u.Email, u.EmailKey, u.EmailVerified = newEmail, validate.EmailKey(newEmail), true
-		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailChanged, u, nil, fmt.Sprintf("by the owner; %d other sessions ended", out.SessionsEnded))); err != nil {
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailChanged, u, nil, models.CodedDetail(models.DetailEmailChangedByOwner, "count", strconv.FormatInt(out.SessionsEnded, 10)))); err != nil {
 			return err
 		}
 		if old == "" {
@@ -284,7 +283,7 @@ func (a *Accounts) signupVerification(tx *gorm.DB, ctx context.Context, u *model
 	if mode != VerifyMandatory {
 		return false, nil
 	}
-	return true, models.RecordEvent(tx, ctx, models.UserEvent(models.EventSignup, u, nil, "not signed in until the address is confirmed"))
+	return true, models.RecordEvent(tx, ctx, models.UserEvent(models.EventSignup, u, nil, models.CodedDetail(models.DetailSignupUnconfirmed)))
 }
 
 // unverifiedLogin answers a correct password for an account whose address
@@ -309,7 +308,7 @@ func (a *Accounts) unverifiedLogin(ctx context.Context, u *models.User) error {
 		if err := queueVerification(tx, cur, ""); err != nil {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventLoginFailed, cur, nil, "e-mail address not confirmed; a new link was sent"))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventLoginFailed, cur, nil, models.CodedDetail(models.DetailLoginUnconfirmed)))
 	})
 	if err != nil {
 		return err
@@ -335,7 +334,7 @@ func (a *Accounts) AdminSetEmailVerified(ctx context.Context, actorID, targetID 
 		if err := tx.Model(&models.User{}).Where("id = ?", t.ID).Update("email_verified", verified).Error; err != nil {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventAdminAction, t, &actorID, fmt.Sprintf("email_verified set to %t by staff", verified)))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventAdminAction, t, &actorID, emailVerifiedDetail(verified)))
 	})
 }
 
@@ -343,4 +342,13 @@ func (a *Accounts) AdminSetEmailVerified(ctx context.Context, actorID, targetID 
 // link (nil when none), for the e-mail page.
 func (a *Accounts) PendingEmailChange(ctx context.Context, userID uint) (*models.PendingEmailChange, error) {
 	return models.FindPendingEmailChange(ctx, a.db, userID)
+}
+
+// emailVerifiedDetail is the detail of staff marking an address confirmed
+// or not.
+func emailVerifiedDetail(verified bool) string {
+	if verified {
+		return models.CodedDetail(models.DetailEmailVerifiedSetByStaff)
+	}
+	return models.CodedDetail(models.DetailEmailUnverifiedSetByStaff)
 }

@@ -3,8 +3,8 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -75,7 +75,7 @@ func (a *Accounts) AdminCreateGroup(ctx context.Context, actorID uint, name stri
 		if !created {
 			return ErrGroupExists
 		}
-		return models.RecordEvent(tx, ctx, groupEvent(models.EventGroupCreated, actor, "group "+name))
+		return models.RecordEvent(tx, ctx, groupEvent(models.EventGroupCreated, actor, models.CodedDetail(models.DetailGroup, "group", name)))
 	})
 	if err != nil {
 		return nil, groupErr(err)
@@ -108,7 +108,7 @@ func (a *Accounts) AdminRenameGroup(ctx context.Context, actorID, groupID uint, 
 		if err := tx.Model(&models.Group{}).Where("id = ?", groupID).Update("name", name).Error; err != nil {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, groupEvent(models.EventGroupRenamed, actor, fmt.Sprintf("group %s renamed to %s", gr.Name, name)))
+		return models.RecordEvent(tx, ctx, groupEvent(models.EventGroupRenamed, actor, models.CodedDetail(models.DetailGroupRenamed, "group", gr.Name, "name", name)))
 	})
 	return groupErr(err)
 }
@@ -134,7 +134,7 @@ func (a *Accounts) AdminDeleteGroup(ctx context.Context, actorID, groupID uint) 
 		if err := tx.Delete(&models.Group{}, gr.ID).Error; err != nil {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, groupEvent(models.EventGroupDeleted, actor, fmt.Sprintf("group %s deleted (%d members)", gr.Name, members)))
+		return models.RecordEvent(tx, ctx, groupEvent(models.EventGroupDeleted, actor, models.CodedDetail(models.DetailGroupDeleted, "group", gr.Name, "count", strconv.FormatInt(int64(members), 10))))
 	})
 	if err != nil {
 		return nil, groupErr(err)
@@ -196,14 +196,15 @@ func groupsDetail(before, after []string) string {
 			removed = append(removed, g)
 		}
 	}
-	var parts []string
-	if len(added) > 0 {
-		parts = append(parts, "added to "+strings.Join(added, ", "))
+	switch {
+	case len(added) > 0 && len(removed) > 0:
+		return models.CodedDetail(models.DetailGroupsAddedRemoved, "added", strings.Join(added, ", "), "removed", strings.Join(removed, ", "))
+	case len(added) > 0:
+		return models.CodedDetail(models.DetailGroupsAdded, "groups", strings.Join(added, ", "))
+	case len(removed) > 0:
+		return models.CodedDetail(models.DetailGroupsRemoved, "groups", strings.Join(removed, ", "))
 	}
-	if len(removed) > 0 {
-		parts = append(parts, "removed from "+strings.Join(removed, ", "))
-	}
-	return strings.Join(parts, "; ")
+	return ""
 }
 
 // GroupChange is the outcome of a group command.
@@ -252,7 +253,7 @@ func (a *Accounts) GroupAddByCommand(ctx context.Context, group string, username
 		}
 		out = GroupChange{Group: *gr, Created: created}
 		if created {
-			if err := models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventGroupCreated, Detail: "group " + group + " created by the group command"}); err != nil {
+			if err := models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventGroupCreated, Detail: models.CodedDetail(models.DetailGroupCreatedByCommand, "group", group)}); err != nil {
 				return err
 			}
 		}
@@ -272,7 +273,7 @@ func (a *Accounts) GroupAddByCommand(ctx context.Context, group string, username
 				continue
 			}
 			out.Changed = append(out.Changed, users[i].Username)
-			if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventGroupsChanged, &users[i], nil, "added to "+group+" by the group command")); err != nil {
+			if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventGroupsChanged, &users[i], nil, models.CodedDetail(models.DetailAddedByGroupCommand, "group", group))); err != nil {
 				return err
 			}
 		}
@@ -314,7 +315,7 @@ func (a *Accounts) GroupRemoveByCommand(ctx context.Context, group string, usern
 				continue
 			}
 			out.Changed = append(out.Changed, users[i].Username)
-			if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventGroupsChanged, &users[i], nil, "removed from "+group+" by the group command")); err != nil {
+			if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventGroupsChanged, &users[i], nil, models.CodedDetail(models.DetailRemovedByGroupCommand, "group", group))); err != nil {
 				return err
 			}
 		}

@@ -392,7 +392,7 @@ func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, s FactorSessio
 		if out.Session, out.Raised, err = raiseSession(tx, ctx, u, s, a.policy.lifetimes(), AuthPasswordTOTP); err != nil {
 			return err
 		}
-		return factorChanged(tx, ctx, u, nil, "added", "an authenticator app", factorWordsTOTP, "")
+		return factorChanged(tx, ctx, u, nil, "added", models.CodedDetail(models.DetailAuthenticatorApp), factorWordsTOTP, "")
 	})
 	if errors.Is(err, ErrTOTPExists) || models.IsUniqueViolation(err) {
 		return FactorAdded{}, ErrTOTPExists
@@ -421,7 +421,7 @@ func (a *Accounts) DeactivateTOTP(ctx context.Context, userID uint) error {
 		if err := dropOrphanRecovery(tx, userID); err != nil {
 			return err
 		}
-		return factorChanged(tx, ctx, u, nil, "removed", "an authenticator app", factorWordsTOTP, "")
+		return factorChanged(tx, ctx, u, nil, "removed", models.CodedDetail(models.DetailAuthenticatorApp), factorWordsTOTP, "")
 	})
 }
 
@@ -619,7 +619,7 @@ func (a *Accounts) AdminResetMFA(ctx context.Context, actorID, targetID uint) er
 		if res.Error != nil {
 			return res.Error
 		}
-		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventMFAReset, t, &actorID, fmt.Sprintf("%d authenticators removed", res.RowsAffected))); err != nil {
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventMFAReset, t, &actorID, models.CodedDetail(models.DetailAuthenticatorsRemoved, "count", strconv.FormatInt(res.RowsAffected, 10)))); err != nil {
 			return err
 		}
 		return notifyMFA(tx, t, "removed", "Every second factor (authenticator app, passkeys, recovery codes)", factorWordsAll, "", true)

@@ -212,7 +212,7 @@ func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, step signInSt
 	if step.via == "" {
 		step.via = a.policy.ProviderNames[first] // "" after a password
 	}
-	step.detail = "second factor: " + step.method
+	step.detail = models.CodedDetail(models.DetailSecondFactor, "method", step.method)
 	ns, err := a.finishSignIn(tx, ctx, step)
 	if err != nil {
 		return err
@@ -229,7 +229,7 @@ func (a *Accounts) completeLogin(tx *gorm.DB, ctx context.Context, step signInSt
 // remain) and mails the owner, inside tx: a sign-in or a confirmation with
 // a recovery code is worth knowing about.
 func recoveryCodeSpent(tx *gorm.DB, ctx context.Context, u *models.User, left int64, now time.Time) error {
-	if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventRecoveryCodeUsed, u, nil, "left="+strconv.FormatInt(left, 10))); err != nil {
+	if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventRecoveryCodeUsed, u, nil, models.CodedDetail(models.DetailRecoveryCodesLeft, "count", strconv.FormatInt(left, 10)))); err != nil {
 		return err
 	}
 	if u.Email == "" {

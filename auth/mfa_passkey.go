@@ -262,7 +262,7 @@ func (a *Accounts) FinishPasskeyRegistration(ctx context.Context, user *models.S
 		if out.Session, out.Raised, err = raiseSession(tx, ctx, u, s, a.policy.lifetimes(), AuthPasswordPasskey); err != nil {
 			return err
 		}
-		return factorChanged(tx, ctx, u, nil, "added", "a passkey named \u201c"+name+"\u201d", factorWordsPasskey, name)
+		return factorChanged(tx, ctx, u, nil, "added", models.CodedDetail(models.DetailPasskeyNamed, "name", name), factorWordsPasskey, name)
 	})
 	if errors.Is(err, ErrPasskeyFailed) || models.IsUniqueViolation(err) {
 		return FactorAdded{}, ErrPasskeyFailed
@@ -294,7 +294,7 @@ func (a *Accounts) RemovePasskey(ctx context.Context, userID, id uint) error {
 		if err := dropOrphanRecovery(tx, userID); err != nil {
 			return err
 		}
-		return factorChanged(tx, ctx, u, nil, "removed", "the passkey named \u201c"+row.Name+"\u201d", factorWordsPasskey, row.Name)
+		return factorChanged(tx, ctx, u, nil, "removed", models.CodedDetail(models.DetailPasskeyNamed, "name", row.Name), factorWordsPasskey, row.Name)
 	})
 }
 
@@ -403,7 +403,7 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 			return err
 		}
 		ns, err := a.finishSignIn(tx, ctx, signInStep{sessionID: in.SessionID, user: user, method: AuthPasskey,
-			remember: in.Remember, device: in.Device, detail: "passkey: " + row.Name})
+			remember: in.Remember, device: in.Device, detail: models.CodedDetail(models.DetailPasskeyNamed, "name", row.Name)})
 		if err != nil {
 			return err
 		}
@@ -418,7 +418,7 @@ func (a *Accounts) PasskeyLogin(ctx context.Context, in PasskeyLoginInput) (*Log
 	}
 	if errors.Is(err, ErrPasskeyFailed) {
 		_ = a.transaction(ctx, "record failed passkey", func(tx *gorm.DB) error {
-			return models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventLoginFailed, Detail: "passkey did not verify"})
+			return models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventLoginFailed, Detail: models.CodedDetail(models.DetailPasskeyNotVerified)})
 		})
 		return nil, ErrPasskeyFailed
 	}
@@ -500,7 +500,7 @@ func (a *Accounts) PasskeySecondFactor(ctx context.Context, sessionID, state str
 	})
 	if errors.Is(err, ErrPasskeyFailed) {
 		_ = a.transaction(ctx, "record failed passkey", func(tx *gorm.DB) error {
-			return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSecondFactorFailed, u, nil, "passkey"))
+			return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSecondFactorFailed, u, nil, models.CodedDetail(models.DetailWithPasskey)))
 		})
 		return nil, ErrPasskeyFailed
 	}
@@ -584,7 +584,7 @@ func (a *Accounts) PasskeyReauthenticate(ctx context.Context, in PasskeyReauthIn
 		if ns, err = sudoSession(tx, ctx, cur, in.SessionID, a.policy.lifetimes(), AuthPasswordPasskey); err != nil {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, cur, nil, "passkey: "+row.Name))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, cur, nil, models.CodedDetail(models.DetailPasskeyNamed, "name", row.Name)))
 	})
 	if errors.Is(err, ErrPasskeyFailed) {
 		return models.NewSession{}, a.recordFailure(ctx, failedAttempt{op: "record failed passkey re-authentication",

@@ -2,8 +2,8 @@ package auth
 
 import (
 	"context"
-	"fmt"
 	"gatehouse/models"
+	"strconv"
 
 	"gorm.io/gorm"
 )
@@ -24,7 +24,7 @@ func (a *Accounts) AdminRetryMail(ctx context.Context, actorID, messageID uint) 
 		}
 		sent = true
 		return models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventAdminAction, ActorID: &actor.ID,
-			Detail: fmt.Sprintf("failed mail %d queued again by staff", messageID)})
+			Detail: models.CodedDetail(models.DetailMailRequeued, "mail", strconv.FormatUint(uint64(messageID), 10))})
 	})
 	return sent, err
 }

@@ -2,8 +2,8 @@ package auth
 
 import (
 	"context"
-	"fmt"
 	"gatehouse/models"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -61,7 +61,7 @@ func (a *Accounts) RevokeOwnSession(ctx context.Context, u *models.SessionUser, 
 		if ok, err = revokeByPublicID(tx, u.ID, publicID); err != nil || !ok {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, u, nil, "1 session revoked by its owner"))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, u, nil, models.CodedDetail(models.DetailSessionRevokedByOwner)))
 	})
 	return ok, err
 }
@@ -82,7 +82,7 @@ func (a *Accounts) RevokeOtherSessions(ctx context.Context, u *models.SessionUse
 		if _, err := models.RevokeOIDCUserTokens(tx, u.ID, ""); err != nil {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, u, nil, fmt.Sprintf("signed out everywhere else by the owner: %d sessions", n)))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, u, nil, models.CodedDetail(models.DetailSignedOutElsewhereOwner, "count", strconv.FormatInt(n, 10))))
 	})
 	return n, err
 }

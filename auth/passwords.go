@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"gatehouse/internal/locale"
 	"gatehouse/internal/validate"
 	"gatehouse/models"
@@ -155,7 +154,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, in ChangePasswordInput) (
 		if ns, err = models.SignIn(tx, ctx, in.SessionID, &changed, models.AuthPassword, false, a.policy.lifetimes()); err != nil {
 			return err
 		}
-		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventPasswordChanged, u, nil, fmt.Sprintf("%d other sessions ended", n))); err != nil {
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventPasswordChanged, u, nil, models.CodedDetail(models.DetailOtherSessionsEnded, "count", strconv.FormatInt(n, 10)))); err != nil {
 			return err
 		}
 		return notifyPasswordChanged(tx, u)
@@ -256,13 +255,13 @@ func resetSettlesFactors(tx *gorm.DB, ctx context.Context, u *models.User) (map[
 			return nil, err
 		}
 		u.EmailVerified = true
-		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailVerified, u, nil, "by a password reset link")); err != nil {
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventEmailVerified, u, nil, models.CodedDetail(models.DetailVerifiedByResetLink))); err != nil {
 			return nil, err
 		}
 		if res.RowsAffected > 0 {
 			extra["factors_removed"] = "1"
 			if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventFactorRemoved, u, nil,
-				"factors added before the address was confirmed, removed by a password reset")); err != nil {
+				models.CodedDetail(models.DetailFactorsRemovedByReset))); err != nil {
 				return nil, err
 			}
 		}
@@ -317,7 +316,7 @@ func (a *Accounts) AdminSetPassword(ctx context.Context, actorID, targetID uint,
 		if err != nil {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventPasswordSet, t, &actorID, fmt.Sprintf("password set by staff; %d sessions ended", n)))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventPasswordSet, t, &actorID, models.CodedDetail(models.DetailPasswordSetByStaff, "count", strconv.FormatInt(n, 10))))
 	})
 	return n, err
 }
@@ -352,7 +351,7 @@ func (a *Accounts) SetPasswordByCommand(ctx context.Context, username, password 
 			return err
 		}
 		*u = *t
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventPasswordSetCLI, t, nil, fmt.Sprintf("%d sessions ended", n)))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventPasswordSetCLI, t, nil, models.CodedDetail(models.DetailSessionsEnded, "count", strconv.FormatInt(n, 10))))
 	})
 	return u, n, err
 }
@@ -454,7 +453,7 @@ func (a *Accounts) ProcessResetRequest(ctx context.Context, job *models.OutboxMe
 			}
 		}
 		if len(users) == 0 {
-			return models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventResetRequested, Detail: "no active account has this address"})
+			return models.RecordEvent(tx, ctx, models.AuthEvent{Kind: models.EventResetRequested, Detail: models.CodedDetail(models.DetailResetNoAccount)})
 		}
 		for i := range users {
 			if _, err := a.queueResetMail(tx, ctx, &users[i], nil, d["next"]); err != nil {
@@ -502,7 +501,7 @@ func (a *Accounts) queueResetMail(tx *gorm.DB, ctx context.Context, u *models.Us
 		return false, err
 	}
 	if n > 0 {
-		return false, models.RecordEvent(tx, ctx, models.UserEvent(models.EventResetRequested, u, actorID, "throttled: an unused link was mailed recently"))
+		return false, models.RecordEvent(tx, ctx, models.UserEvent(models.EventResetRequested, u, actorID, models.CodedDetail(models.DetailResetThrottled)))
 	}
 	ttl := strconv.FormatInt(int64(a.policy.ResetTimeout/time.Second), 10)
 	d := map[string]string{"username": u.Username, "ttl_seconds": ttl}
@@ -512,5 +511,5 @@ func (a *Accounts) queueResetMail(tx *gorm.DB, ctx context.Context, u *models.Us
 	if err := models.Enqueue(tx, models.KindPasswordReset, &u.ID, u.Email, d); err != nil {
 		return false, err
 	}
-	return true, models.RecordEvent(tx, ctx, models.UserEvent(models.EventResetRequested, u, actorID, "link mailed"))
+	return true, models.RecordEvent(tx, ctx, models.UserEvent(models.EventResetRequested, u, actorID, models.CodedDetail(models.DetailResetLinkMailed)))
 }

@@ -15,7 +15,7 @@ import (
 // REAUTH_TIMEOUT setting).
 const DefaultReauthTimeout = 10 * time.Minute
 
-const reauthFailedDetailShort = "wrong password on the re-authentication form"
+var reauthFailedDetailShort = models.CodedDetail(models.DetailWrongPasswordReauth)
 
 // ReauthInput is a signed-in user confirming it is them before a
 // sensitive action.
@@ -116,7 +116,7 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 		if out.Session, err = sudoSession(tx, ctx, cur, in.SessionID, a.policy.lifetimes(), method); err != nil {
 			return err
 		}
-		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, cur, nil, method)); err != nil {
+		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, cur, nil, models.CodedDetail(models.DetailMethod, "method", method))); err != nil {
 			return err
 		}
 		if method != AuthPasswordRecovery {
@@ -126,7 +126,7 @@ func (a *Accounts) Reauthenticate(ctx context.Context, in ReauthInput) (*ReauthR
 	})
 	if errors.Is(err, ErrWrongCode) {
 		return nil, a.recordFailure(ctx, failedAttempt{op: "record wrong re-authentication code",
-			event: models.UserEvent(models.EventReauthFactorFailed, u, nil, "wrong code on the re-authentication form"),
+			event: models.UserEvent(models.EventReauthFactorFailed, u, nil, models.CodedDetail(models.DetailWrongCodeReauth)),
 			block: models.EventSecondFactorThrottle, user: u, taken: taken}, ErrWrongCode)
 	}
 	if err != nil {

@@ -2,8 +2,8 @@ package auth
 
 import (
 	"context"
-	"fmt"
 	"gatehouse/models"
+	"strconv"
 
 	"gorm.io/gorm"
 )
@@ -44,7 +44,7 @@ func (a *Accounts) AdminRevokeSession(ctx context.Context, actorID, targetID uin
 		if ok, err = revokeByPublicID(tx, t.ID, publicID); err != nil || !ok {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, t, &actorID, "1 session revoked by staff"))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, t, &actorID, models.CodedDetail(models.DetailSessionRevokedByStaff)))
 	})
 	return ok, err
 }
@@ -68,7 +68,7 @@ func (a *Accounts) AdminRevokeAll(ctx context.Context, actorID, targetID uint, e
 		if _, err := models.RevokeOIDCUserTokens(tx, t.ID, ""); err != nil {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, t, &actorID, fmt.Sprintf("signed out everywhere by staff: %d sessions", n)))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSessionRevoked, t, &actorID, models.CodedDetail(models.DetailSignedOutEverywhereStaff, "count", strconv.FormatInt(n, 10))))
 	})
 	return n, err
 }

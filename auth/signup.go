@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"gatehouse/models"
 	"time"
 
@@ -119,7 +118,7 @@ func (a *Accounts) AdminCreate(ctx context.Context, actorID uint, nu models.NewU
 			return err
 		}
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventUserCreated, user, &actorID,
-			fmt.Sprintf("created by staff: is_staff=%t, is_superuser=%t", user.IsStaff, user.IsSuperuser)))
+			models.CodedDetail(models.DetailCreatedByStaff, "roles", roles(user))))
 	})
 	if err != nil {
 		return nil, a.duplicate(ctx, user.Username, err)
@@ -139,7 +138,7 @@ func (a *Accounts) CreateByCommand(ctx context.Context, nu models.NewUser, comma
 			return err
 		}
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventUserCreated, user, nil,
-			fmt.Sprintf("created by the %s command: is_staff=%t, is_superuser=%t", command, user.IsStaff, user.IsSuperuser)))
+			models.CodedDetail(models.DetailCreatedByCommand, "command", command, "roles", roles(user))))
 	})
 	if err != nil {
 		return nil, a.duplicate(ctx, user.Username, err)

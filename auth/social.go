@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -279,7 +278,7 @@ func (a *Accounts) upstreamReauth(ctx context.Context, p *upstream.Provider, use
 			return err
 		}
 		out.Outcome, out.Login = UpstreamReauthenticated, LoginResult{User: u, Session: ns}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, u, nil, "via "+p.Config.Name+" ("+p.Method()+")"))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventReauthenticated, u, nil, models.CodedDetail(models.DetailViaProvider, "provider", p.Config.Name, "method", p.Method())))
 	})
 }
 
@@ -376,7 +375,7 @@ func (a *Accounts) upstreamLogin(ctx context.Context, p *upstream.Provider, in C
 				return err
 			}
 		}
-		detail := "via " + p.Config.Name + " (" + method + ")"
+		detail := models.CodedDetail(models.DetailViaProvider, "provider", p.Config.Name, "method", method)
 		if has {
 			if err := a.mayEnter(u); err != nil {
 				return err
@@ -395,11 +394,11 @@ func (a *Accounts) upstreamLogin(ctx context.Context, p *upstream.Provider, in C
 // refuse records, on the account whose address the identity carries, that
 // it was not connected, and returns ErrUpstreamEmailInUse.
 func (a *Accounts) refuse(ctx context.Context, p *upstream.Provider, u *models.User, cl upstream.Claims) error {
-	verified := "unverified"
+	code := models.DetailSocialRefusedUnverified
 	if cl.EmailVerified {
-		verified = "verified"
+		code = models.DetailSocialRefusedVerified
 	}
-	detail := fmt.Sprintf("%s (%s) gave this account's address (%s there); sign in to connect it", p.Config.Name, p.Method(), verified)
+	detail := models.CodedDetail(code, "provider", p.Config.Name, "method", p.Method())
 	err := a.transaction(ctx, "refuse identity", func(tx *gorm.DB) error {
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventSocialRefused, u, nil, detail))
 	})
@@ -539,7 +538,7 @@ func (a *Accounts) UpstreamSignup(ctx context.Context, in UpstreamSignupInput) (
 			}
 			return err
 		}
-		detail := "through " + p.Config.Name + " (" + p.Method() + ")"
+		detail := models.CodedDetail(models.DetailThroughProvider, "provider", p.Config.Name, "method", p.Method())
 		if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventSocialConnected, user, nil, p.Config.Name+" ("+p.Method()+")")); err != nil {
 			return err
 		}

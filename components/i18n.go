@@ -24,6 +24,40 @@ func T(ctx context.Context, m i18n.Message, data ...map[string]any) string {
 	return locale.T(ctx, m, data...)
 }
 
+// text is T for a message in templ text, as a component:
+// @text(i18n.Message{…}).
+// templ writes a component by calling its Render, while a string
+// expression ({ T(ctx, …) }) goes through fmt.Sprint, an allocation and a
+// copy per message. Attributes, and messages with data, use T.
+func text(m i18n.Message) message { return message(m) }
+
+// message is a message rendered as escaped text in the reader's language.
+type message i18n.Message
+
+// Render writes m, escaped, in the language of ctx.
+func (m message) Render(ctx context.Context, w io.Writer) error {
+	_, err := io.WriteString(w, templ.EscapeString(locale.T(ctx, i18n.Message(m))))
+	return err
+}
+
+// textWith is text for a message with one placeholder, {{.<name>}}:
+// @textWith(i18n.Message{…}, "Name", value).
+func textWith(m i18n.Message, name, value string) messageWith {
+	return messageWith{m: m, name: name, value: value}
+}
+
+// messageWith is a message with its one placeholder's value.
+type messageWith struct {
+	m           i18n.Message
+	name, value string
+}
+
+// Render writes m with its value, escaped, in the language of ctx.
+func (m messageWith) Render(ctx context.Context, w io.Writer) error {
+	_, err := io.WriteString(w, templ.EscapeString(locale.From(ctx).T1(m.m, m.name, m.value)))
+	return err
+}
+
 // N is T for a message with plural forms, chosen by count with the
 // language's CLDR rules; {{.Count}} is count.
 func N(ctx context.Context, m i18n.Message, count int, data ...map[string]any) string {
@@ -114,8 +148,13 @@ func LanguageMenu(next string) templ.Component {
 			_, err = io.WriteString(w, m.empty)
 			return err
 		}
-		_, err = io.WriteString(w, m.head+m.fieldOpen+templ.EscapeString(next)+m.fieldClose+m.tail)
-		return err
+		// Piece by piece: joining them first would copy the menu once more.
+		for _, s := range [...]string{m.head, m.fieldOpen, templ.EscapeString(next), m.fieldClose, m.tail} {
+			if _, err := io.WriteString(w, s); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

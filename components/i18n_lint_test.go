@@ -148,6 +148,9 @@ func goLiterals(src string) []string {
 		if tok == token.STRING {
 			v, err := strconv.Unquote(lit)
 			inMessage := prev1 == ":" && (prev2 == "ID" || prev2 == "Other" || prev2 == "One" || prev2 == "Few" || prev2 == "Many" || prev2 == "Two" || prev2 == "Zero" || prev2 == "Description")
+			// textWith(i18n.Message{…}, "Name", value): the placeholder's
+			// name, right after the message.
+			inMessage = inMessage || prev1 == "," && prev2 == "}"
 			if err == nil && !inMessage && readable(v) != "" && sentenceRE.MatchString(v) {
 				pending = strconv.Quote(v)
 			}

@@ -20,15 +20,28 @@ var agentWords = map[string]i18n.Message{
 	"Automated client": {ID: "agent.automated_client", Other: "Automated client"},
 }
 
+// deviceWords are the kinds of device DescribeAgent adds after the system
+// ("Android (mobile)"), in words people read.
+var deviceWords = map[string]i18n.Message{
+	"mobile": {ID: "agent.device.mobile", Other: "mobile"},
+	"tablet": {ID: "agent.device.tablet", Other: "tablet"},
+	"tv":     {ID: "agent.device.tv", Other: "TV"},
+	"bot":    {ID: "agent.device.bot", Other: "bot"},
+}
+
 // AgentWord is a browser or system name from models.DescribeAgent in the
-// reader's language: product names stay, the fallbacks are translated.
+// reader's language: product names stay, the fallbacks and the kind of
+// device after the system ("Android (mobile)") are translated.
 func AgentWord(ctx context.Context, s string) string {
 	if m, ok := agentWords[s]; ok {
 		return T(ctx, m)
 	}
-	// DescribeAgent adds the device after the system: "unknown system (bot)".
-	if rest, ok := strings.CutPrefix(s, "unknown system"); ok {
-		return T(ctx, agentWords["unknown system"]) + rest
+	if system, rest, ok := strings.Cut(s, " ("); ok && strings.HasSuffix(rest, ")") {
+		device := strings.TrimSuffix(rest, ")")
+		if m, ok := deviceWords[device]; ok {
+			return T(ctx, i18n.Message{ID: "agent.system_device", Description: "a system and the kind of device it runs on: Android (mobile)", Other: "{{.System}} ({{.Device}})"},
+				map[string]any{"System": AgentWord(ctx, system), "Device": T(ctx, m)})
+		}
 	}
 	return s
 }

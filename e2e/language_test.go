@@ -17,12 +17,12 @@ func TestBrowserLanguageMenuOnAPhone(t *testing.T) {
 	b := newTab(t, a)
 	b.do("emulate a phone", chromedp.EmulateViewport(phoneWidth, 740, chromedp.EmulateMobile))
 	b.open(loginPath)
-	b.waitFor(`[data-testid="language-menu"]`)
+	b.waitFor(`#language-menu`)
 	if got := b.attr("html", "lang"); got != "en" {
 		t.Fatalf("<html lang=%q> before choosing", got)
 	}
 	b.choose("language-select", "de")
-	b.click(`[data-testid="language-submit"]`)
+	b.click(`#language-menu button`)
 	b.waitUntil("the German page", `document.documentElement.lang === "de"`)
 	if p := b.path(); p != loginPath {
 		t.Fatalf("the menu went to %s, want back to %s", p, loginPath)

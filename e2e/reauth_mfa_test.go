@@ -106,7 +106,7 @@ func TestBrowserReauthWithPasskey(t *testing.T) {
 	b.waitFor(`[data-testid="password-change-confirmed"]`) // confirmed once: no old password asked again
 	var e models.AuthEvent
 	if err := a.db.Where("user_id = ?", u.ID).Order("id DESC").First(&e).Error; err != nil ||
-		e.Kind != models.EventReauthenticated || e.Detail != "passkey: Laptop" {
-		t.Fatalf("last event: got %q %q (%v), want %q \"passkey: Laptop\"", e.Kind, e.Detail, err, models.EventReauthenticated)
+		e.Kind != models.EventReauthenticated || models.EventDetail(context.Background(), &e) != "The passkey “Laptop”" {
+		t.Fatalf("last event: got %q %q %q (%v), want %q, the passkey Laptop", e.Kind, e.DetailCode, e.Detail, err, models.EventReauthenticated)
 	}
 }

@@ -30,7 +30,7 @@ func (h *accountPages) activityPage(c *gin.Context) {
 		browser, system := models.DescribeAgent(e.UserAgent)
 		v.Rows = append(v.Rows, components.ActivityRow{
 			What: what, When: e.CreatedAt, IP: e.IP, Browser: components.BrowserOnSystem(c.Request.Context(), browser, system),
-			Detail: e.Detail, ByStaff: e.ActorID != nil,
+			Detail: models.EventDetail(c.Request.Context(), &e), ByStaff: e.ActorID != nil,
 		})
 	}
 	h.render(c, http.StatusOK, components.ActivityPage(h.page(c, tr(c, i18n.Message{ID: "title.your_security_activity", Other: "Your security activity"})), v))

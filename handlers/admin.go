@@ -236,7 +236,7 @@ func (h *adminPages) userDetail(c *gin.Context, target *models.User, form compon
 		return d, false
 	}
 	for _, e := range events {
-		ev := components.AdminEvent{When: e.CreatedAt, Kind: string(e.Kind), Words: models.EventWords(c.Request.Context(), e.Kind), IP: e.IP, Detail: e.Detail}
+		ev := components.AdminEvent{When: e.CreatedAt, Kind: string(e.Kind), Words: models.EventWords(c.Request.Context(), e.Kind), IP: e.IP, Detail: models.EventDetail(c.Request.Context(), &e)}
 		if e.ActorID != nil {
 			ev.Actor = names[*e.ActorID]
 			if ev.Actor == "" {

@@ -45,17 +45,18 @@ func (ts *testServer) lastEvent(t *testing.T, userID uint) models.AuthEvent {
 	return e
 }
 
-// wantEvent fails unless the newest event about target is kind, by actor.
+// wantEvent fails unless the newest event about target is kind, by actor,
+// with a detail that, shown in English, contains detail.
 func (ts *testServer) wantEvent(t *testing.T, target, actor uint, kind models.EventKind, detail string) {
 	t.Helper()
 	e := ts.lastEvent(t, target)
-	if e.Kind != kind || e.ActorID == nil || *e.ActorID != actor || !strings.Contains(e.Detail, detail) {
+	if shown := models.EventDetail(context.Background(), &e); e.Kind != kind || e.ActorID == nil || *e.ActorID != actor || !strings.Contains(shown, detail) {
 		got := "nil"
 		if e.ActorID != nil {
 			got = fmt.Sprint(*e.ActorID)
 		}
 		t.Fatalf("last event of user %d: got kind %q actor %s detail %q, want kind %q actor %d detail containing %q",
-			target, e.Kind, got, e.Detail, kind, actor, detail)
+			target, e.Kind, got, shown, kind, actor, detail)
 	}
 }
 
@@ -193,7 +194,7 @@ func TestAdminStaffEditsButCannotGrant(t *testing.T) {
 	if u := reload(t, ts, target.ID); u.Email != "Tom.New@example.com" || u.EmailKey != "tom.new@example.com" {
 		t.Fatalf("got email %q key %q, want the normalised new address", u.Email, u.EmailKey)
 	}
-	ts.wantEvent(t, target.ID, staffUser.ID, models.EventAdminAction, "set email")
+	ts.wantEvent(t, target.ID, staffUser.ID, models.EventAdminAction, "Changed email")
 	if got := staff.get(path).doc(t).Find("[data-testid=flash]").Text(); !strings.Contains(got, "was changed successfully") {
 		t.Errorf("got flash %q, want the success message", got)
 	}
@@ -515,7 +516,7 @@ func TestAdminRevokesSessions(t *testing.T) {
 	}
 	wantSignedOut(t, laptop)
 	wantSignedIn(t, phone)
-	ts.wantEvent(t, u.ID, adminUser.ID, models.EventSessionRevoked, "1 session")
+	ts.wantEvent(t, u.ID, adminUser.ID, models.EventSessionRevoked, "One session ended by staff")
 
 	// Plain form revoke: redirect with a flash.
 	wantRedirect(t, admin.postForm(path+"sessions/"+sessionPublicID(t, phone)+"/revoke/", nil), path)
@@ -532,7 +533,7 @@ func TestAdminRevokesSessions(t *testing.T) {
 	if n := ts.sessionCount(t, u.ID); n != 0 {
 		t.Fatalf("got %d sessions after sign out everywhere, want 0", n)
 	}
-	ts.wantEvent(t, u.ID, adminUser.ID, models.EventSessionRevoked, "signed out everywhere")
+	ts.wantEvent(t, u.ID, adminUser.ID, models.EventSessionRevoked, "Signed out everywhere by staff")
 
 	// On one's own account, "everywhere" means everywhere else.
 	other := ts.client(t)
@@ -577,7 +578,7 @@ func TestAdminDeleteUser(t *testing.T) {
 	if n := ts.sessionCount(t, u.ID); n != 0 || tokens != 0 {
 		t.Fatalf("got %d sessions and %d reset tokens of the deleted user, want 0 and 0", n, tokens)
 	}
-	ts.wantEvent(t, u.ID, rootUser.ID, models.EventUserDeleted, "deleted")
+	ts.wantEvent(t, u.ID, rootUser.ID, models.EventUserDeleted, "Deleted by staff")
 	var kept int64
 	ts.db.Model(&models.AuthEvent{}).Where("user_id = ? AND kind = ?", u.ID, models.EventLoginSucceeded).Count(&kept)
 	if kept != 1 {
@@ -619,7 +620,7 @@ func TestAdminSetPassword(t *testing.T) {
 	wantSignedIn(t, vc)
 	wantRedirect(t, admin.postForm(path, setValues("a brand new password", "a brand new password")), fmt.Sprintf("/admin/users/%d/", u.ID))
 	wantSignedOut(t, vc)
-	ts.wantEvent(t, u.ID, adminUser.ID, models.EventPasswordSet, "1 sessions ended")
+	ts.wantEvent(t, u.ID, adminUser.ID, models.EventPasswordSet, "Password set by staff; 1 session ended")
 	e := ts.lastEvent(t, u.ID)
 	ts.client(t).login("vera", "a brand new password")
 	if strings.Contains(e.Detail, "brand new") {
@@ -648,7 +649,7 @@ func TestAdminSendsResetEmail(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		e := ts.lastEvent(t, u.ID)
-		if e.Kind == models.EventResetRequested && e.ActorID != nil && *e.ActorID == adminUser.ID && e.Detail == "link mailed" {
+		if e.Kind == models.EventResetRequested && e.ActorID != nil && *e.ActorID == adminUser.ID && models.EventDetail(context.Background(), &e) == "Link mailed" {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -63,7 +63,7 @@ func TestAdminGroups(t *testing.T) {
 	}
 	res = su.postForm("/admin/users/"+uintString(mu.ID)+"/groups/", url.Values{"group": {gid}})
 	wantRedirect(t, res, "/admin/users/"+uintString(mu.ID)+"/")
-	ts.wantEvent(t, mu.ID, suUser.ID, models.EventGroupsChanged, "added to ops")
+	ts.wantEvent(t, mu.ID, suUser.ID, models.EventGroupsChanged, "Added to ops")
 	if got := member.get("/accounts/profile/").text(t, `[data-testid="profile-groups"]`); got != "ops" {
 		t.Errorf("profile groups: got %q, want ops", got)
 	}

@@ -59,6 +59,14 @@ func (h *middleware) localize(c *gin.Context) {
 	c.Next()
 }
 
+// localizeEarly gives a request refused before its session is read (a body
+// over the cap, a database file gone) a language for its error page: the
+// visitor's cookie, Accept-Language or LANGUAGE_CODE (a signed-in user's
+// saved choice needs the session, which such a refusal never reads).
+func (h *Handler) localizeEarly(c *gin.Context) {
+	c.Request = c.Request.WithContext(locale.With(c.Request.Context(), h.localizerFor(c.Request, nil)))
+}
+
 // tr is the request's translation of m.
 func tr(c *gin.Context, m i18n.Message, data ...map[string]any) string {
 	return locale.T(c.Request.Context(), m, data...)

@@ -100,6 +100,7 @@ var (
 // so, and while reading otherwise (decodeForm answers 413 then).
 func (h *middleware) limitBody(c *gin.Context) {
 	if c.Request.ContentLength > h.cfg.MaxBodyBytes {
+		h.localizeEarly(c)
 		h.errorResponse(c, http.StatusRequestEntityTooLarge)
 		c.Abort()
 		return
@@ -130,6 +131,7 @@ func (h *middleware) requestContext(c *gin.Context) {
 	// probe's watch): every answer would come from, and every write go
 	// to, the old unlinked file and be lost at restart.
 	if err := h.probe.FileFault(); err != nil {
+		h.localizeEarly(c)
 		h.dbError(c, "database file", fmt.Errorf("%w: %w", models.ErrUnavailable, err))
 		c.Abort()
 		return

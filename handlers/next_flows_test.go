@@ -32,7 +32,7 @@ func hiddenNext(t *testing.T, res *response, form string) string {
 	t.Helper()
 	// The footer's language menu carries the page's own address as its
 	// next (a local path, checked again when followed): not the flow's.
-	v, _ := res.doc(t).Find(form + ` input[name="next"]`).Not(`[data-testid="language-menu"] input`).Attr("value")
+	v, _ := res.doc(t).Find(form + ` input[name="next"]`).Not(`#language-menu input`).Attr("value")
 	return v
 }
 

@@ -1053,6 +1053,9 @@ func TestOIDCClientChangesAreEvents(t *testing.T) {
 			t.Fatalf("%s: got %d rows, want %d: %.3000s", kind, rows.Length(), n, res.body)
 		}
 		row := rows.First().Text()
+		if strings.Contains(row, "<no value>") {
+			t.Errorf("%s: row %q lacks a parameter", kind, row)
+		}
 		for _, w := range append(want, models.EventWords(t.Context(), kind), "boss") {
 			if !strings.Contains(row, w) {
 				t.Errorf("%s: row %q does not mention %q", kind, row, w)
@@ -1070,6 +1073,15 @@ func TestOIDCClientChangesAreEvents(t *testing.T) {
 	res = staff.postForm(route.URL(route.AdminOIDCClient, id), url.Values{"name": {"Gitea"}, "redirect_uris": {"https://evil.example.net/cb"}, "skip_consent": {"on"}})
 	wantRedirect(t, res, route.URL(route.AdminOIDCClient, id))
 	wantListed(models.EventOIDCClientChanged, 2, "changed consent")
+	// The details are in the reader's language (stored as codes).
+	de := withLanguage(staff, "de").get(route.URL(route.AdminEvents) + "?kind=" + string(models.EventOIDCClientChanged))
+	wantStatus(t, de, http.StatusOK)
+	for i, w := range []string{"durch boss: Client " + id + " (Gitea): geändert: Zustimmung", "geändert: Weiterleitungs-URIs; Weiterleitungs-URIs jetzt https://evil.example.net/cb"} {
+		if row := de.doc(t).Find(`[data-testid="event-row"]`).Eq(i).Text(); !strings.Contains(row, w) {
+			t.Errorf("German event row %d %q does not say %q", i, row, w)
+		}
+	}
+	withLanguage(staff, "en")
 
 	wantStatus(t, staff.postForm(route.URL(route.AdminOIDCClientSecret, id), nil), http.StatusOK)
 	wantListed(models.EventOIDCClientSecret, 1, id)

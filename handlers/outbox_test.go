@@ -83,7 +83,7 @@ func TestFailedMailOnOverviewAndMetrics(t *testing.T) {
 	if s, _ := ts.app.Outbox().Stats(context.Background()); s.Failed != 0 {
 		t.Errorf("after Send again: got %+v, want nothing failed", s)
 	}
-	if e := ts.lastActorEvent(t, a.ID); e.Kind != models.EventAdminAction || !strings.Contains(e.Detail, "failed mail "+id) {
+	if e := ts.lastActorEvent(t, a.ID); e.Kind != models.EventAdminAction || !strings.Contains(models.EventDetail(context.Background(), &e), "Failed mail "+id) {
 		t.Errorf("security log: got %+v, want the staff retry recorded", e)
 	}
 

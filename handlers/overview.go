@@ -396,7 +396,7 @@ func (h *adminPages) adminEventsPage(c *gin.Context) {
 		Pages: max(1, int((total+eventsPerPage-1)/eventsPerPage))}
 	for _, r := range rows {
 		row := components.AdminEventRow{Time: locale.From(ctx).DateTime(r.CreatedAt), Kind: string(r.Kind),
-			Words: models.EventWords(ctx, r.Kind), IP: r.IP, Detail: r.Detail}
+			Words: models.EventWords(ctx, r.Kind), IP: r.IP, Detail: models.EventDetail(ctx, &r)}
 		if r.IP != "" {
 			row.IPURL = eventsURL("", time.Time{}, time.Time{}, 0, r.IP)
 		}

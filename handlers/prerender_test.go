@@ -1,14 +1,20 @@
 package handlers
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"gatehouse/components"
+	"gatehouse/internal/locale"
+	"gatehouse/internal/route"
 )
 
 // The plain login page comes from prerendered bytes; every other variant
@@ -62,5 +68,93 @@ func TestLoginPagePrerendered(t *testing.T) {
 	}
 	if after := c.get("/accounts/login/"); after.body != plain.body {
 		t.Errorf("after the flash was shown, the page is not the plain one:\n%s", after.body)
+	}
+}
+
+// connWriteBuffer is the size of the buffer net/http writes a response
+// through (its connection's bufio.Writer): a response of at most this many
+// bytes, status line and headers included, leaves in one write(2).
+const connWriteBuffer = 4096
+
+// writeCountingListener counts the Write calls on the connections it accepts.
+type writeCountingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l writeCountingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return writeCountingConn{Conn: c, writes: l.writes}, nil
+}
+
+type writeCountingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c writeCountingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// The anonymous login page is the app's most requested page, and it is
+// prerendered: all its cost is the middleware and the write. In every
+// shipped language the whole response (status line, headers as sent to a
+// client like the bench's, body) fits net/http's write buffer, so it
+// leaves in one write system call; 70 bytes over cost a second one per
+// request (docs/performance.md). The next footer link must find room or
+// fail here.
+func TestLoginPageFitsOneWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writes atomic.Int64
+	newTestServerWith(t, testSetup{listener: writeCountingListener{Listener: ln, writes: &writes}})
+	addr := ln.Addr().String()
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, l := range locale.Languages {
+		t.Run(l.Code, func(t *testing.T) {
+			// What the bench sends, on a kept-alive connection, asking
+			// for the language.
+			req := "GET " + route.URL(route.Login) + " HTTP/1.1\r\nHost: " + addr +
+				"\r\nUser-Agent: gatehouse-bench\r\nAccept-Language: " + l.Code + "\r\n\r\n"
+			before := writes.Load()
+			if _, err := io.WriteString(conn, req); err != nil {
+				t.Fatal(err)
+			}
+			// Every byte read from the connection: the one response in
+			// flight, as it was sent.
+			var raw bytes.Buffer
+			res, err := http.ReadResponse(bufio.NewReader(io.TeeReader(conn, &raw)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `<html lang="`+l.Code+`"`) || !strings.Contains(string(body), `id="login-form"`) {
+				t.Fatalf("got %d, not the %s login page:\n%s", res.StatusCode, l.Code, body)
+			}
+			size, head := raw.Len(), raw.Len()-len(body)
+			t.Logf("%s: %d bytes (headers %d, body %d), %d to spare", l.Code, size, head, len(body), connWriteBuffer-size)
+			if size > connWriteBuffer {
+				t.Errorf("%s login page response: got %d bytes (headers %d + body %d), want at most %d (one write)",
+					l.Code, size, head, len(body), connWriteBuffer)
+			}
+			if got := writes.Load() - before; got != 1 {
+				t.Errorf("%s login page: written in %d writes, want 1", l.Code, got)
+			}
+		})
 	}
 }

@@ -114,8 +114,8 @@ func TestReauthWithTOTP(t *testing.T) {
 		if c.sessionCookie() == before {
 			t.Fatal("the session token did not rotate")
 		}
-		if e := ts.lastEvent(t, u.ID); e.Kind != models.EventReauthenticated || e.Detail != auth.AuthPasswordTOTP {
-			t.Fatalf("got last event %q (%q), want %q (%q)", e.Kind, e.Detail, models.EventReauthenticated, auth.AuthPasswordTOTP)
+		if e := ts.lastEvent(t, u.ID); e.Kind != models.EventReauthenticated || e.DetailCode != string(models.DetailMethod) || e.Detail != "method="+url.QueryEscape(auth.AuthPasswordTOTP) {
+			t.Fatalf("got last event %q (%q %q), want %q (method %q)", e.Kind, e.DetailCode, e.Detail, models.EventReauthenticated, auth.AuthPasswordTOTP)
 		}
 		wantStatus(t, c.get(next), http.StatusOK)
 	})

@@ -172,7 +172,7 @@ func TestPasswordResetThrottle(t *testing.T) {
 	wantRedirect(t, c.postForm("/accounts/password_reset/", url.Values{"email": {"ida@example.com"}}), "/accounts/password_reset/done/")
 	smtpSrv.Next(t, 5*time.Second)
 	var throttled int64
-	ts.db.Model(&models.AuthEvent{}).Where("user_id = ? AND kind = ? AND detail LIKE ?", u.ID, models.EventResetRequested, "throttled%").Count(&throttled)
+	ts.db.Model(&models.AuthEvent{}).Where("user_id = ? AND kind = ? AND detail_code = ?", u.ID, models.EventResetRequested, models.DetailResetThrottled).Count(&throttled)
 	if throttled != 2 {
 		t.Errorf("got %d throttled events, want 2", throttled)
 	}

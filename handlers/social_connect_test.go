@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -156,7 +157,7 @@ func TestUpstreamNoticeEventsAndAdmin(t *testing.T) {
 	if msg.To[0] != "ivan@example.com" || !strings.Contains(msg.Text, "The sign-in was through Corp SSO.") {
 		t.Fatalf("notice %q to %v:\n%s", msg.Subject, msg.To, msg.Text)
 	}
-	if e := ts.lastEvent(t, u.ID); e.Kind != models.EventNewDevice || !strings.Contains(e.Detail, "Corp SSO") {
+	if e := ts.lastEvent(t, u.ID); e.Kind != models.EventNewDevice || !strings.Contains(models.EventDetail(context.Background(), &e), "Corp SSO") {
 		t.Fatalf("last event %q %q, want the new-browser event naming Corp SSO", e.Kind, e.Detail)
 	}
 	act := c.get(route.URL(route.Activity))

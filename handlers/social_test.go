@@ -206,7 +206,7 @@ func TestUpstreamNewPersonSignsUpWithoutPassword(t *testing.T) {
 	}
 	found := false
 	for _, e := range ev {
-		if e.Kind == models.EventLoginSucceeded && strings.Contains(e.Detail, "Corp SSO") {
+		if e.Kind == models.EventLoginSucceeded && strings.Contains(models.EventDetail(context.Background(), &e), "Corp SSO") {
 			found = true
 		}
 	}
@@ -492,7 +492,7 @@ func TestUpstreamSignInStillAsksSecondFactor(t *testing.T) {
 	}
 	var signedIn models.AuthEvent
 	if err := ts.db.Where("user_id = ? AND kind = ?", u.ID, models.EventLoginSucceeded).Order("id DESC").Take(&signedIn).Error; err != nil ||
-		!strings.Contains(signedIn.Detail, "oidc:corp+totp") {
+		!strings.Contains(models.EventDetail(context.Background(), &signedIn), "oidc:corp+totp") {
 		t.Errorf("sign-in event: %q, %v; want it naming oidc:corp+totp", signedIn.Detail, err)
 	}
 	// The new-browser notice names the provider too, as after a

@@ -168,7 +168,7 @@ func TestLoginThrottleEvent(t *testing.T) {
 	}
 	e := evs[0]
 	if e.Username != "grace" || e.UserID == nil || *e.UserID != grace.ID || e.IP != "192.0.2.77" || e.UserAgent != "ua-throttle-test" ||
-		!strings.Contains(e.Detail, auth.ScopeLoginUserIP) {
+		!strings.Contains(models.EventDetail(context.Background(), &e), auth.ScopeLoginUserIP) {
 		t.Fatalf("got event %+v, want grace's account, IP 192.0.2.77, the user agent and the scope", e)
 	}
 }

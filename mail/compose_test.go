@@ -119,6 +119,11 @@ func TestEveryMailInItsLanguage(t *testing.T) {
 				t.Errorf("%s %s: HTML not in its language", lang, kind)
 			}
 			all := msg.Subject + "\n" + msg.Text + "\n" + html.UnescapeString(msg.HTML)
+			for _, l := range strings.Split(msg.Text, "\n") {
+				if strings.HasPrefix(l, " ") || strings.HasSuffix(l, " ") {
+					t.Errorf("%s %s: the text part has a line with a leading or trailing space: %q\n%s", lang, kind, l, msg.Text)
+				}
+			}
 			var left []string
 			for id, s := range en {
 				if strings.Contains(all, s) {

@@ -47,7 +47,18 @@ func Compose(ctx context.Context, to, subject string, text, htmlPart templ.Compo
 	if err := htmlPart.Render(ctx, &hb); err != nil {
 		return Message{}, fmt.Errorf("render html part: %w", err)
 	}
-	return Message{To: to, Subject: subject, Text: html.UnescapeString(tb.String()), HTML: hb.String()}, nil
+	return Message{To: to, Subject: subject, Text: plainLines(html.UnescapeString(tb.String())), HTML: hb.String()}, nil
+}
+
+// plainLines trims the spaces templ puts between the lines of a text part
+// (it writes one between sibling calls inside an if block, which started
+// lines with a space); the text parts indent nothing on purpose.
+func plainLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.Trim(l, " ")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // New returns the mailer the configuration asks for: SMTP when smtpURL is

@@ -49,11 +49,14 @@ type AuthEvent struct {
 	// account has are recorded without one.
 	Username string `gorm:"size:150;not null;default:''"`
 	// ActorID is the staff member who acted, for admin actions.
-	ActorID   *uint     `gorm:"index"`
-	IP        string    `gorm:"size:64;not null;default:''"`
-	UserAgent string    `gorm:"size:512;not null;default:''"`
-	Detail    string    `gorm:"size:512;not null;default:''"`
-	CreatedAt time.Time `gorm:"not null;index;index:idx_auth_events_user_time,priority:2"`
+	ActorID   *uint  `gorm:"index"`
+	IP        string `gorm:"size:64;not null;default:''"`
+	UserAgent string `gorm:"size:512;not null;default:''"`
+	// Detail is free text (rows from before the codes), or, with
+	// DetailCode, the code's parameters URL-encoded (eventdetails.go).
+	Detail     string    `gorm:"size:512;not null;default:''"`
+	DetailCode string    `gorm:"size:64;not null;default:''"`
+	CreatedAt  time.Time `gorm:"not null;index;index:idx_auth_events_user_time,priority:2"`
 }
 
 // Events records and reads the security log.
@@ -80,6 +83,7 @@ func RecordEvent(tx *gorm.DB, ctx context.Context, e AuthEvent) error {
 	if e.UserAgent == "" {
 		e.UserAgent = ci.UserAgent
 	}
+	e.splitDetail()
 	e.IP, e.UserAgent = truncate(e.IP, 64), truncate(e.UserAgent, 512)
 	e.Username, e.Detail = truncate(e.Username, 150*4), truncate(e.Detail, 512)
 	if e.CreatedAt.IsZero() {

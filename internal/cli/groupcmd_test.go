@@ -99,10 +99,10 @@ func TestGroupCommand(t *testing.T) {
 	var details []string
 	for _, e := range evs {
 		if e.Kind == models.EventGroupsChanged {
-			details = append(details, e.Detail)
+			details = append(details, models.EventDetail(ctx, &e))
 		}
 	}
-	if want := []string{"removed from ops by the group command", "added to dev by the group command", "added to ops by the group command"}; !slices.Equal(details, want) {
+	if want := []string{"Removed from ops by the group command", "Added to dev by the group command", "Added to ops by the group command"}; !slices.Equal(details, want) {
 		t.Errorf("bob's group events: got %q, want %q", details, want)
 	}
 

@@ -82,7 +82,8 @@ func TestOIDCClientCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(evs) != 3 || evs[0].Kind != models.EventOIDCClientAdded || evs[2].Kind != models.EventOIDCClientRemoved ||
-		!strings.Contains(evs[0].Detail, id) || !strings.Contains(evs[2].Detail, id) || !strings.Contains(evs[2].Detail, "oidc-client command") {
+		!strings.Contains(evs[0].Detail, id) || !strings.Contains(evs[2].Detail, id) ||
+		!strings.Contains(models.EventDetail(context.Background(), &evs[2]), "by the oidc-client command: client "+id) {
 		t.Errorf("events: got %+v, want two adds and the remove of %s by the command", evs, id)
 	}
 }

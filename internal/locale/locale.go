@@ -238,6 +238,23 @@ func (l *Localizer) T(m i18n.Message, data ...map[string]any) string {
 	return l.localize(&slow, td, nil)
 }
 
+// T1 is T with one placeholder, {{.<name>}}, filled with value: the same
+// text without a map to build (the greeting on every signed-in page).
+func (l *Localizer) T1(m i18n.Message, name, value string) string {
+	text, ok := m.Other, l.lang == "en" && simpleTemplate(m.Other)
+	if l.lang != "en" {
+		text, ok = l.messages().plain[m.ID]
+	}
+	if !ok {
+		return l.T(m, map[string]any{name: value})
+	}
+	ph := "{{." + name + "}}"
+	if i := strings.Index(text, ph); i >= 0 && strings.Count(text, "{{") == 1 {
+		return text[:i] + value + text[i+len(ph):]
+	}
+	return fill(text, map[string]any{name: value})
+}
+
 // N returns the plural form of m for count (CLDR rules of the language);
 // data may use {{.Count}}, which is set to count.
 func (l *Localizer) N(m i18n.Message, count int, data ...map[string]any) string {

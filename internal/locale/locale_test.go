@@ -249,3 +249,28 @@ func TestCatalogueReadOnFirstUse(t *testing.T) {
 		t.Errorf("French date: got %q, want the month %q in it", d, want)
 	}
 }
+
+// T1 (one placeholder, no map) says what T says with the same value, in
+// every language, for a message of the catalogue, one it lacks, and one
+// with a second placeholder.
+func TestT1MatchesT(t *testing.T) {
+	msgs := []i18n.Message{
+		{ID: "auth.greeting", Other: "Hi {{.Name}}!"},
+		{ID: "test.not_in_any_catalogue", Other: "Only {{.Name}} here"},
+		{ID: "test.two_placeholders", Other: "{{.Name}} and {{.Other}}"},
+		{ID: "test.no_placeholder", Other: "Plain"},
+	}
+	for _, l := range Languages {
+		loc := For(l.Code)
+		for _, m := range msgs {
+			for _, v := range []string{"alice", "", "<b>&{{.Name}}"} {
+				if got, want := loc.T1(m, "Name", v), loc.T(m, map[string]any{"Name": v}); got != want {
+					t.Errorf("%s %s with %q: T1 %q, T %q", l.Code, m.ID, v, got, want)
+				}
+			}
+		}
+	}
+	if got := For("de").T1(msgs[0], "Name", "alice"); !strings.Contains(got, "alice") || got == "Hi alice!" {
+		t.Errorf("German greeting: %q", got)
+	}
+}

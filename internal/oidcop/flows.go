@@ -167,12 +167,12 @@ func (p *Provider) Approve(ctx context.Context, a Approval) (op.AuthRequest, err
 		}
 		if a.Consented {
 			if err := models.RecordEvent(tx, ctx, models.UserEvent(models.EventOIDCConsent, a.User, nil,
-				fmt.Sprintf("%s (%s): %s", c.Name, c.ClientID, row.Scopes))); err != nil {
+				models.CodedDetail(models.DetailOIDCConsent, "client", c.ClientID, "name", c.Name, "scopes", row.Scopes))); err != nil {
 				return err
 			}
 		}
 		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventOIDCGrant, a.User, nil,
-			fmt.Sprintf("%s (%s)", c.Name, c.ClientID)))
+			models.CodedDetail(models.DetailOIDCApp, "client", c.ClientID, "name", c.Name)))
 	})
 	if err != nil {
 		return nil, err
@@ -202,7 +202,7 @@ func RemoveAccess(ctx context.Context, db *gorm.DB, u *models.SessionUser, clien
 		if _, err := models.RevokeOIDCUserTokens(tx, u.ID, clientID); err != nil {
 			return err
 		}
-		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventOIDCAccessRemoved, u, nil, "client "+clientID))
+		return models.RecordEvent(tx, ctx, models.UserEvent(models.EventOIDCAccessRemoved, u, nil, models.CodedDetail(models.DetailOIDCAccessRemoved, "client", clientID)))
 	})
 	return removed, err
 }
@@ -332,8 +332,9 @@ var ErrNotAllowed = errors.New("not allowed")
 
 // clientChange runs fn in one transaction with the actor's check and
 // records the event fn describes: the change and its record commit
-// together, or neither does.
-func clientChange(ctx context.Context, db *gorm.DB, actor Actor, fn func(tx *gorm.DB) (models.EventKind, string, error)) error {
+// together, or neither does. fn gets who acts for the event's detail: the
+// staff member's username, "" for the command line.
+func clientChange(ctx context.Context, db *gorm.DB, actor Actor, fn func(tx *gorm.DB, by string) (models.EventKind, string, error)) error {
 	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		ev := models.AuthEvent{}
 		if actor.StaffID != 0 {
@@ -347,26 +348,17 @@ func clientChange(ctx context.Context, db *gorm.DB, actor Actor, fn func(tx *gor
 			}
 			ev.ActorID, ev.Username = &u.ID, u.Username
 		}
-		kind, detail, err := fn(tx)
+		// The admin's event list names no account for these (no user's
+		// row is changed): the detail says who (by: the staff member, ""
+		// for the command). Its parameters are stored sorted by name, so
+		// the cut of a long detail (512 bytes) takes URIs, not who.
+		kind, detail, err := fn(tx, ev.Username)
 		if err != nil {
 			return err
-		}
-		// The admin's event list names no account for these (no user's
-		// row is changed): the detail says who, first, so that the cut
-		// of a long detail (512 characters) takes URIs, not the actor.
-		if actor.StaffID == 0 {
-			detail = "by the oidc-client command: " + detail
-		} else {
-			detail = "by " + ev.Username + ": " + detail
 		}
 		ev.Kind, ev.Detail = kind, detail
 		return models.RecordEvent(tx, ctx, ev)
 	})
-}
-
-// clientDetail names a client in an event.
-func clientDetail(clientID, name string) string {
-	return fmt.Sprintf("client %s (%s)", clientID, name)
 }
 
 // newClientID is 22 random base64url characters (132 bits) that do not
@@ -406,12 +398,12 @@ func AddClient(ctx context.Context, db *gorm.DB, actor Actor, n NewClient) (clie
 		}
 		row.SecretHash = secret.HashIn("oidc-client:", clientSecret)
 	}
-	err = clientChange(ctx, db, actor, func(tx *gorm.DB) (models.EventKind, string, error) {
-		kind := "confidential"
+	err = clientChange(ctx, db, actor, func(tx *gorm.DB, by string) (models.EventKind, string, error) {
+		code := models.DetailOIDCClientAdded
 		if n.Public {
-			kind = "public"
+			code = models.DetailOIDCClientAddedPublic
 		}
-		return models.EventOIDCClientAdded, fmt.Sprintf("%s, %s, redirect URIs %s", clientDetail(clientID, n.Name), kind, strings.Join(n.RedirectURIs, " ")),
+		return models.EventOIDCClientAdded, models.CodedDetail(code, "by", by, "client", clientID, "name", n.Name, "uris", strings.Join(n.RedirectURIs, " ")),
 			models.CreateOIDCClient(tx, row)
 	})
 	if err != nil {
@@ -424,7 +416,7 @@ func AddClient(ctx context.Context, db *gorm.DB, actor Actor, n NewClient) (clie
 // kind: a public client cannot become confidential, or the reverse). The
 // event names what changed: a new redirect URI is where codes may go.
 func UpdateClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string, n NewClient) error {
-	return clientChange(ctx, db, actor, func(tx *gorm.DB) (models.EventKind, string, error) {
+	return clientChange(ctx, db, actor, func(tx *gorm.DB, by string) (models.EventKind, string, error) {
 		var cur models.OIDCClient
 		err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("client_id = ?", clientID).Take(&cur).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -449,12 +441,12 @@ func UpdateClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 			was, now string
 		}{
 			{"name", cur.Name, next.Name},
-			{"redirect URIs", cur.RedirectURIs, next.RedirectURIs},
-			{"post-logout redirect URIs", cur.PostLogoutRedirectURIs, next.PostLogoutRedirectURIs},
+			{"redirect_uris", cur.RedirectURIs, next.RedirectURIs},
+			{"post_logout_redirect_uris", cur.PostLogoutRedirectURIs, next.PostLogoutRedirectURIs},
 			{"consent", fmt.Sprint(!cur.SkipConsent), fmt.Sprint(!next.SkipConsent)},
 			{"groups", cur.AllowedGroups, next.AllowedGroups},
-			{"back-channel logout URI", cur.BackchannelLogoutURI, next.BackchannelLogoutURI},
-			{"ID token algorithm", cur.IDTokenAlg, next.IDTokenAlg},
+			{"backchannel_logout_uri", cur.BackchannelLogoutURI, next.BackchannelLogoutURI},
+			{"id_token_alg", cur.IDTokenAlg, next.IDTokenAlg},
 		} {
 			if f.was != f.now {
 				changed = append(changed, f.what)
@@ -463,9 +455,10 @@ func UpdateClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 		if len(changed) == 0 {
 			changed = []string{"nothing"}
 		}
-		detail := clientDetail(clientID, next.Name) + ": changed " + strings.Join(changed, ", ")
+		detail := models.CodedDetail(models.DetailOIDCClientChanged, "by", by, "client", clientID, "name", next.Name, "changed", strings.Join(changed, ","))
 		if cur.RedirectURIs != next.RedirectURIs {
-			detail += "; redirect URIs now " + strings.Join(n.RedirectURIs, " ")
+			detail = models.CodedDetail(models.DetailOIDCClientChangedURIs, "by", by, "client", clientID, "name", next.Name,
+				"changed", strings.Join(changed, ","), "uris", strings.Join(n.RedirectURIs, " "))
 		}
 		return models.EventOIDCClientChanged, detail, models.UpdateOIDCClient(tx, &next)
 	})
@@ -478,8 +471,8 @@ func RotateSecret(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 	if err != nil {
 		return "", err
 	}
-	err = clientChange(ctx, db, actor, func(tx *gorm.DB) (models.EventKind, string, error) {
-		return models.EventOIDCClientSecret, "client " + clientID + ": new secret; the old one no longer works",
+	err = clientChange(ctx, db, actor, func(tx *gorm.DB, by string) (models.EventKind, string, error) {
+		return models.EventOIDCClientSecret, models.CodedDetail(models.DetailOIDCClientSecret, "by", by, "client", clientID),
 			models.SetOIDCClientSecret(tx, clientID, secret.HashIn("oidc-client:", s))
 	})
 	if err != nil {
@@ -490,7 +483,7 @@ func RotateSecret(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 
 // RemoveClient deletes a client with its requests, tokens and grants.
 func RemoveClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string) error {
-	return clientChange(ctx, db, actor, func(tx *gorm.DB) (models.EventKind, string, error) {
+	return clientChange(ctx, db, actor, func(tx *gorm.DB, by string) (models.EventKind, string, error) {
 		var cur models.OIDCClient
 		err := tx.Where("client_id = ?", clientID).Take(&cur).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -499,7 +492,7 @@ func RemoveClient(ctx context.Context, db *gorm.DB, actor Actor, clientID string
 		if err != nil {
 			return "", "", err
 		}
-		return models.EventOIDCClientRemoved, clientDetail(clientID, cur.Name) + " removed with its tokens and grants",
+		return models.EventOIDCClientRemoved, models.CodedDetail(models.DetailOIDCClientRemoved, "by", by, "client", clientID, "name", cur.Name),
 			models.DeleteOIDCClient(tx, clientID)
 	})
 }

@@ -368,7 +368,7 @@ func (p *Provider) reuse(ctx context.Context, grantID string, userID *uint, clie
 		if _, err := models.RevokeOIDCGrantTokens(tx, grantID); err != nil {
 			return err
 		}
-		e := models.AuthEvent{Kind: models.EventOIDCTokenReuse, UserID: userID, Detail: "client " + clientID + ": spent " + grant + " presented again; its tokens revoked"}
+		e := models.AuthEvent{Kind: models.EventOIDCTokenReuse, UserID: userID, Detail: models.CodedDetail(models.DetailOIDCTokenReuse, "client", clientID, "grant", grant)}
 		if userID != nil {
 			var u models.User
 			if tx.Select("username").Take(&u, *userID).Error == nil {
