@@ -130,6 +130,8 @@ type report struct {
 	// Reported are measurements without a goal (two instances vs one,
 	// what a PostgreSQL round trip costs).
 	Reported []target `json:"reported,omitempty"`
+	// OAuth2Skipped says why oauth2-proxy's scenario did not run.
+	OAuth2Skipped string `json:"oauth2_proxy_skipped,omitempty"`
 }
 
 type startupResult struct {
@@ -235,6 +237,21 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	bare := &instance{s: bareSrv, db: databaseResult{Name: "bare gin"}}
 	defer bare.stop()
+	// oauth2-proxy beside it (oauth2proxy.go), when it is installed.
+	if o.only == nil || o.only[oauth2ScenarioID] {
+		if bin, why := findOAuth2Proxy(); bin == "" {
+			rep.OAuth2Skipped = why
+			logf("scenario %s (oauth2-proxy /oauth2/auth) skipped: %s", oauth2ScenarioID, why)
+		} else {
+			srv, cookie, err := startOAuth2Proxy(ctx, bin, tmp)
+			if err != nil {
+				return fmt.Errorf("oauth2-proxy: %w", err)
+			}
+			b.oauth2 = &instance{s: srv, db: databaseResult{Name: "oauth2-proxy"}}
+			b.oauth2Cookie = cookie
+			defer b.oauth2.stop()
+		}
+	}
 	rep.Database = "sqlite"
 	small, err := b.start(ctx, filepath.Join(tmp, "small.db"), databaseResult{Name: "small", Users: o.users, Sessions: o.sessions})
 	if err != nil {
@@ -418,7 +435,17 @@ type bencher struct {
 	o   options
 	bin string
 	rep *report
+	// oauth2 is oauth2-proxy (nil when absent: report.OAuth2Skipped says
+	// why) and oauth2Cookie its signed-in session.
+	oauth2       *instance
+	oauth2Cookie string
 }
+
+// oauth2ScenarioID is oauth2-proxy's /oauth2/auth scenario.
+const oauth2ScenarioID = "oauth2"
+
+// flood500ID is the login flood from 500 connections.
+const flood500ID = "6.500"
 
 // instance is a seeded database and the server running on it.
 type instance struct {
@@ -707,6 +734,19 @@ func (b *bencher) scenarios(bare, small, large, pgSmall, pgLarge *instance) []sc
 		defs[i].inst = small
 	}
 	defs = append([]scenarioDef{ceiling}, defs...)
+	if b.oauth2 != nil {
+		o := b.oauth2
+		defs = append(defs, scenarioDef{id: oauth2ScenarioID, slug: "oauth2-proxy", inst: o,
+			groups: []group{groupDef("oauth2-proxy: signed-in GET /oauth2/auth (stateless cookie)", n,
+				requestSet{rawRequest(http.MethodGet, o.s.addr, "/oauth2/auth", [][2]string{{"Cookie", b.oauth2Cookie}}, "")}, false)},
+			check: wantOAuth2ProxyAuth(b.oauth2Cookie)})
+	}
+	// The login flood again from 500 connections, each waiting on the
+	// hashing queue: what the waiting connections cost in memory.
+	defs = append(defs, scenarioDef{id: flood500ID, slug: "flood-500", inst: small, hashBound: true, groups: []group{
+		groupDef("flood: POST /accounts/login/ (wrong password, 500 conns)", 500, loginPosts(small.s.addr, small.sd, wrongPassword), true),
+		groupDef("browsing during the 500-connection flood: signed-in GET /", n, signedInGets(small.s.addr, "/", small.sd), false),
+	}, check: wantLogin(wrongPassword, http.StatusUnprocessableEntity)})
 	// The OpenID provider's userinfo with a valid access token (tokens got
 	// through the real code flow before measuring).
 	ot := &oidcTokens{}
@@ -919,6 +959,21 @@ func evaluate(r *report, o options) []target {
 		v := 1 - l.RPS/s.RPS
 		add(pair[2]+": 1M sessions vs small DB", fmt.Sprintf("%+.1f%% req/s (%.0f vs %.0f; CPU cost %+.0f%%)",
 			-100*v, l.RPS, s.RPS, 100*(cost(lss)/cost(ss)-1)), "loss <= 15%", v, v <= 0.15)
+	}
+	if _, s, ok := r.find(flood500ID); ok {
+		add("peak RSS during the 500-connection login flood", fmt.Sprintf("%.1f MB (browsing p99 %.2f ms)", s.PeakRSSMB, s.Groups[1].P99ms),
+			"<= 250 MB", s.PeakRSSMB, s.PeakRSSMB <= 250)
+	}
+	if g, _, ok := r.find(oauth2ScenarioID); ok && okBare && bare.RPS > 0 {
+		m := fmt.Sprintf("%.2f of bare Gin (%.0f / %.0f req/s, p99 %.2f ms)", g.RPS/bare.RPS, g.RPS, bare.RPS, g.P99ms)
+		if f, _, ok := r.find("9"); ok && g.RPS > 0 {
+			m += fmt.Sprintf("; Gatehouse /auth/forward (SQLite) %.2f× its req/s", f.RPS/g.RPS)
+		}
+		r.Reported = append(r.Reported, target{Name: "oauth2-proxy /oauth2/auth, signed-in cookie", Measured: m, Value: g.RPS / bare.RPS})
+	} else if o.only == nil || o.only[oauth2ScenarioID] {
+		if why := r.OAuth2Skipped; why != "" {
+			r.Reported = append(r.Reported, target{Name: "oauth2-proxy /oauth2/auth, signed-in cookie", Measured: "skipped: " + why})
+		}
 	}
 	for _, s := range r.Scenarios {
 		if s.ID != "6" {

@@ -20,7 +20,7 @@ const statusClientClosedRequest = 499
 // Whatever failed did so because of the client, not the server.
 func (h *Handler) clientGone(c *gin.Context, op string, err error) bool {
 	// Canceled is the client leaving; DeadlineExceeded is the server's own
-	// deadline (databaseDeadline), answered 503 like any database fault.
+	// deadline (requestContext), answered 503 like any database fault.
 	if !errors.Is(c.Request.Context().Err(), context.Canceled) {
 		return false
 	}

@@ -111,13 +111,22 @@ func (h *middleware) limitBody(c *gin.Context) {
 	c.Next()
 }
 
-// databaseDeadline gives the request's context a deadline of
-// DatabaseTimeout (time spent waiting for or doing password hashing, which
-// HASH_QUEUE_TIMEOUT bounds on its own, does not count), so every statement of the request, on SQLite or PostgreSQL, ends
-// by then: a locked table or a hung server answers 503 with Retry-After in
-// time, and the request's transaction rolls back (database/sql rolls back
-// a transaction whose context ends), so a 503 leaves nothing half done.
-func (h *middleware) databaseDeadline(c *gin.Context) {
+// requestContext gives the request the context the app's handlers run
+// in, in one new request value (each WithContext copies the request):
+//   - the request's ID (setRequestID), for lines logged with the context;
+//   - the client's address (trusted proxies applied) and user agent, where
+//     the session store can record them;
+//   - a deadline of DatabaseTimeout (time spent waiting for or doing
+//     password hashing, which HASH_QUEUE_TIMEOUT bounds on its own, does
+//     not count), so every statement of the request, on SQLite or
+//     PostgreSQL, ends by then: a locked table or a hung server answers 503
+//     with Retry-After in time, and the request's transaction rolls back
+//     (database/sql rolls back a transaction whose context ends), so a 503
+//     leaves nothing half done.
+//
+// Routes that never reach the database (/healthz, the static files) skip
+// it: their ID is in the response header and the request's log line.
+func (h *middleware) requestContext(c *gin.Context) {
 	// A database file removed or replaced under the server (found by the
 	// probe's watch): every answer would come from, and every write go
 	// to, the old unlinked file and be lost at restart.
@@ -127,7 +136,12 @@ func (h *middleware) databaseDeadline(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	ctx, cancel := dbdeadline.With(c.Request.Context(), h.cfg.DatabaseTimeout)
+	ctx := c.Request.Context()
+	if id := requestID(c); id != "" {
+		ctx = WithRequestID(ctx, id)
+	}
+	ctx = models.WithClientInfo(ctx, models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()})
+	ctx, cancel := dbdeadline.With(ctx, h.cfg.DatabaseTimeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()
@@ -148,14 +162,6 @@ func (h *middleware) limitCeremonyBody(c *gin.Context) {
 	if c.Request.Body != nil && c.Request.Body != http.NoBody {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, ceremonyMaxBody)
 	}
-	c.Next()
-}
-
-// clientInfo puts the client's address (trusted proxies applied) and user
-// agent where the session store can record them.
-func (h *middleware) clientInfo(c *gin.Context) {
-	ci := models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}
-	c.Request = c.Request.WithContext(models.WithClientInfo(c.Request.Context(), ci))
 	c.Next()
 }
 
@@ -254,18 +260,24 @@ func (h *middleware) logRequests(c *gin.Context) {
 	if route == "" {
 		route = "(no route)"
 	}
-	h.cfg.Metrics.Request(route, c.Request.Method, status, time.Since(start))
 	level := slog.LevelDebug
 	if status >= 500 {
 		level = slog.LevelWarn
 	}
 	// Most requests are not logged at all (debug level is off in
-	// production): decide before building the line.
-	if !h.log.Enabled(c.Request.Context(), level) {
+	// production) and metrics may be off: decide before reading the
+	// clock again or building the line.
+	logged := h.log.Enabled(c.Request.Context(), level)
+	if h.cfg.Metrics == nil && !logged {
+		return
+	}
+	took := time.Since(start)
+	h.cfg.Metrics.Request(route, c.Request.Method, status, took)
+	if !logged {
 		return
 	}
 	h.log.Log(c.Request.Context(), level, "request", "request_id", id, "method", metrics.MethodLabel(c.Request.Method), "route", route, "status", status,
-		"duration_ms", strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 2, 64),
+		"duration_ms", strconv.FormatFloat(float64(took.Microseconds())/1000, 'f', 2, 64),
 		"client_ip", c.ClientIP())
 }
 
@@ -277,7 +289,7 @@ func (h *middleware) recoverPanics(c *gin.Context) {
 			if rec == http.ErrAbortHandler {
 				panic(rec)
 			}
-			h.log.Error("panic serving request", "request_id", RequestID(c.Request.Context()), "route", c.FullPath(), "panic", rec, "stack", string(debug.Stack()))
+			h.log.Error("panic serving request", "request_id", requestID(c), "route", c.FullPath(), "panic", rec, "stack", string(debug.Stack()))
 			if !c.Writer.Written() {
 				h.errorResponse(c, http.StatusInternalServerError)
 			}
@@ -287,12 +299,15 @@ func (h *middleware) recoverPanics(c *gin.Context) {
 	c.Next()
 }
 
+// healthz answers "ok". It sets no Content-Type: net/http sniffs the same
+// "text/plain; charset=utf-8" from the body, and without it the response
+// has eight headers (the security headers, the request ID, no-store),
+// which fit the header map's first group of eight slots: a ninth grows the
+// map into a table, and net/http copies that table again when it writes
+// the header, several allocations per probe (BenchmarkHealthzNet).
 func (h *middleware) healthz(c *gin.Context) {
 	hd := c.Writer.Header()
 	hd["Cache-Control"] = noStoreValue[:1:1]
-	hd["Content-Type"] = textPlainValue[:1:1]
 	c.Status(http.StatusOK)
 	_, _ = c.Writer.WriteString("ok")
 }
-
-var textPlainValue = []string{"text/plain; charset=utf-8"}

@@ -7,7 +7,7 @@ import "github.com/gin-gonic/gin"
 // proxy, every client then shares the proxy's address, and the per-address
 // limits lock everyone out together. The header is not believed either way.
 func (h *middleware) warnUntrustedForwarding(c *gin.Context) {
-	if len(h.cfg.TrustedProxies) > 0 || c.GetHeader("X-Forwarded-For") == "" || h.xffWarned.Load() {
+	if len(h.cfg.TrustedProxies) > 0 || h.xffWarned.Load() || len(c.Request.Header["X-Forwarded-For"]) == 0 {
 		return
 	}
 	if h.xffWarned.CompareAndSwap(false, true) {

@@ -28,7 +28,7 @@ func (h *Handler) render(c *gin.Context, status int, comp templ.Component) {
 	buf.Reset()
 	defer bufPool.Put(buf)
 	// Rendering touches no database: the request's database deadline
-	// (databaseDeadline) must not fail the page, least of all the 503
+	// (requestContext) must not fail the page, least of all the 503
 	// page it causes. A client that left still stops it.
 	ctx := c.Request.Context()
 	if !errors.Is(ctx.Err(), context.Canceled) {

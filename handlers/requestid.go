@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/gin-gonic/gin"
 )
@@ -29,15 +30,31 @@ var (
 // newRequestID returns the next request ID of this process: 32 hex
 // digits, the prefix's 16 and the counter's 16.
 func newRequestID() string {
-	var buf [32]byte
-	copy(buf[:16], requestIDPrefix)
+	return newRequestIDHeader()[0]
+}
+
+// requestIDHeader holds a generated ID and the header value that carries
+// it in one allocation: the ID's bytes, and a one-element slice whose
+// string points at them.
+type requestIDHeader struct {
+	val [1]string
+	buf [32]byte
+}
+
+// newRequestIDHeader returns a new request ID (newRequestID) as an
+// X-Request-ID header value, in one allocation.
+func newRequestIDHeader() []string {
+	v := new(requestIDHeader)
+	copy(v.buf[:16], requestIDPrefix)
 	var num [16]byte
 	n := strconv.AppendUint(num[:0], requestIDCounter.Add(1), 16)
 	for i := range 16 - len(n) {
-		buf[16+i] = '0'
+		v.buf[16+i] = '0'
 	}
-	copy(buf[32-len(n):], n)
-	return string(buf[:])
+	copy(v.buf[32-len(n):], n)
+	// The bytes are never written again once the string points at them.
+	v.val[0] = unsafe.String(&v.buf[0], len(v.buf))
+	return v.val[:]
 }
 
 // maxRequestIDLen bounds an incoming X-Request-ID we are willing to reuse.
@@ -45,15 +62,31 @@ const maxRequestIDLen = 64
 
 // setRequestID gives the request an ID: the incoming X-Request-ID when a
 // proxy set a short, plain one (so its logs and ours line up), else a new
-// one (newRequestID). It is returned as X-Request-ID and logged with the request.
+// one (newRequestID). It is returned as X-Request-ID and logged with the
+// request; requestContext puts it in the context of the requests that
+// reach the app's handlers (see requestID).
 func setRequestID(c *gin.Context) string {
-	id := c.GetHeader("X-Request-ID")
-	if !safeRequestID(id) {
-		id = newRequestID()
+	// The canonical key itself: Header.Get would canonicalize
+	// "X-Request-ID" into a new string on every request.
+	in := c.Request.Header["X-Request-Id"]
+	var val []string
+	if len(in) > 0 && safeRequestID(in[0]) {
+		// The request's own value, shared: len == cap, so Header.Add on
+		// either side copies instead of writing into the other.
+		val = in[:1:1]
+	} else {
+		val = newRequestIDHeader()
 	}
-	c.Request = c.Request.WithContext(WithRequestID(c.Request.Context(), id))
-	c.Writer.Header()["X-Request-Id"] = []string{id}
-	return id
+	c.Writer.Header()["X-Request-Id"] = val
+	return val[0]
+}
+
+// requestID returns the ID setRequestID gave the request.
+func requestID(c *gin.Context) string {
+	if v := c.Writer.Header()["X-Request-Id"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // safeRequestID accepts 1 to 64 letters, digits and ._:- only: nothing that

@@ -56,7 +56,7 @@ func (a *App) router() *gin.Engine {
 	// client credentials, never cookies).
 	r.GET(route.Pattern(route.OIDCDiscovery), oidcp.discovery)
 	r.GET(route.Pattern(route.OIDCKeys), oidcp.jwks)
-	opAPI := r.Group("/", mw.noStore, mw.databaseDeadline, mw.limitBody, mw.clientInfo)
+	opAPI := r.Group("/", mw.noStore, mw.requestContext, mw.limitBody)
 	opAPI.GET(route.Pattern(route.OIDCAuthorize), oidcp.opEndpoint)
 	opAPI.POST(route.Pattern(route.OIDCAuthorize), oidcp.opEndpoint)
 	for _, n := range []route.Name{route.OIDCToken, route.OIDCRevoke, route.OIDCIntrospect} {
@@ -67,7 +67,7 @@ func (a *App) router() *gin.Engine {
 	opAPI.POST(route.Pattern(route.OIDCUserinfo), oidcp.userinfo)
 	opAPI.OPTIONS(route.Pattern(route.OIDCUserinfo), oidcp.userinfo)
 
-	app := r.Group("/", mw.noStore, mw.databaseDeadline, mw.limitBody, mw.clientInfo,
+	app := r.Group("/", mw.noStore, mw.requestContext, mw.limitBody,
 		h.installSessions(), mw.loadUser, mw.localize)
 
 	// Public.
@@ -206,7 +206,7 @@ func (a *App) router() *gin.Engine {
 	sudo.POST(route.Pattern(route.SocialConnect), social.connectSubmit)
 	sudo.POST(route.Pattern(route.SocialDisconnect), social.disconnectSubmit)
 
-	r.NoRoute(mw.slashRedirect(r), mw.noStore, mw.databaseDeadline, mw.clientInfo, h.installSessions(), mw.loadUser, mw.localize, h.notFound)
+	r.NoRoute(mw.slashRedirect(r), mw.noStore, mw.requestContext, h.installSessions(), mw.loadUser, mw.localize, h.notFound)
 	r.NoMethod(mw.noStore, mw.localize, h.methodNotAllowed)
 	return r
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,7 @@ type Metrics struct {
 	sessionsEnded   prometheus.Counter
 	forward         *prometheus.CounterVec
 	oidcTokens      *prometheus.CounterVec
+	requestSeries   sync.Map // requestKey → prometheus.Observer
 }
 
 // OpenID provider token outcomes (the outcome label of
@@ -117,7 +119,25 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(route, MethodLabel(method), statusLabel(status)).Observe(d.Seconds())
+	if status < 100 || status > 999 {
+		status = 0 // one series, "other"
+	}
+	k := requestKey{route, MethodLabel(method), status}
+	o, ok := m.requestSeries.Load(k)
+	if !ok {
+		o, _ = m.requestSeries.LoadOrStore(k, m.requests.WithLabelValues(k.route, k.method, statusLabel(status)))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
+}
+
+// requestKey names one series of the request histogram. The series of
+// each key is looked up once and kept (requestSeries): a lookup by label
+// values hashes the three strings, takes the vector's lock and formats
+// the status on every request. The keys are as bounded as the series:
+// route patterns of the table, known methods, three-digit statuses.
+type requestKey struct {
+	route, method string
+	status        int
 }
 
 // MethodLabel is the method as a label value: one of the methods HTTP

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
+	"gatehouse/internal/settings"
 	"gatehouse/models"
 )
 
@@ -308,6 +310,32 @@ func TestGCVariables(t *testing.T) {
 		if _, err := loadServeConfig(envMap(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k+": ") {
 			t.Errorf("%s=%q: got %v, want an error naming it", k, v, err)
 		}
+	}
+}
+
+// TestServerGCDefaults: serve's memory limit is the base plus room for
+// twice the hashes that may run at once (166 MiB with one slot, the 250 MB
+// flood budget of bench scenario 6.500 with the executable's pages), and
+// GOGC/GOMEMLIMIT given in the environment win.
+func TestServerGCDefaults(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	one, four, mem := 1, 4, int64(96<<20)
+	for _, tc := range []struct {
+		name      string
+		cfg       config
+		wantGC    int
+		wantLimit int64
+	}{
+		{"one slot", config{Config: settings.Config{HashConcurrency: one}}, 400, 166 << 20},
+		{"four slots", config{Config: settings.Config{HashConcurrency: four}}, 400, (128 + 4*2*19) << 20},
+		{"GOGC and GOMEMLIMIT set", config{Config: settings.Config{HashConcurrency: four, GCPercent: &one, MemoryLimit: &mem}}, 1, 96 << 20},
+	} {
+		tuneGC(tc.cfg)
+		if gc, limit := debug.SetGCPercent(-1), debug.SetMemoryLimit(-1); gc != tc.wantGC || limit != tc.wantLimit {
+			t.Errorf("%s: got GOGC %d and a limit of %d MiB, want %d and %d MiB", tc.name, gc, limit>>20, tc.wantGC, tc.wantLimit>>20)
+		}
+		debug.SetGCPercent(100)
 	}
 }
 

@@ -6,26 +6,42 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"gatehouse/internal/passhash"
 )
 
 // Garbage-collector defaults for the server. The live heap of a running
 // Gatehouse is a few MB, so Go's default (collect when the heap doubles)
 // collects every few hundred requests and the collector becomes one of the
 // largest costs of a page view. Letting the heap grow to five times the live
-// data before collecting cuts that cost by most of it for a few tens of MB;
-// the soft memory limit makes the collector work harder again before the
-// process gets anywhere near it (argon2id hashes take 19 MiB each), so a
-// login flood cannot balloon the RSS. GOGC and GOMEMLIMIT in the environment
+// data before collecting cuts that cost by most of it for a few tens of MB.
+// The soft memory limit makes the collector work harder again before the
+// process gets anywhere near it: a login flood hashes without pause, each
+// argon2id hash leaves its memory (19 MiB) behind as garbage, and with
+// GOGC=400 alone the heap would grow to five times what the hashes and the
+// waiting connections hold. The limit is a base for everything else plus
+// twice the memory of the hashes that may run at once (HASH_CONCURRENCY):
+// 166 MiB with one slot (two cores), so the RSS under a 500-connection flood,
+// the executable's pages included, stays under 250 MB (bench scenario
+// 6.500); more slots raise it, so the collector never runs without pause
+// below the memory the hashes need. GOGC and GOMEMLIMIT in the environment
 // override both, as for any Go program, and are checked like every other
 // variable (loadServerConfig).
 const (
-	defaultGCPercent   = 400
-	defaultMemoryLimit = 256 << 20
+	defaultGCPercent = 400
+	memoryLimitBase  = 128 << 20
 )
+
+// defaultMemoryLimit is the soft memory limit for slots hashes of
+// hashKiB KiB each running at once.
+func defaultMemoryLimit(slots int, hashKiB uint32) int64 {
+	return memoryLimitBase + 2*int64(slots)*int64(hashKiB)<<10
+}
 
 // tuneGC applies GOGC and GOMEMLIMIT as loaded, or the defaults above.
 func tuneGC(cfg config) {
-	gc, limit := defaultGCPercent, int64(defaultMemoryLimit)
+	gc := defaultGCPercent
+	limit := defaultMemoryLimit(passhash.Slots(cfg.HashConcurrency), passhash.DefaultHashParams.Memory)
 	if cfg.GCPercent != nil {
 		gc = *cfg.GCPercent
 	}

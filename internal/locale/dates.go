@@ -35,12 +35,22 @@ type dateFormats struct {
 	months         [12]string
 }
 
-func (l *Localizer) prepareDates() {
-	d := &dateFormats{dateTime: l.T(layoutDateTime), date: l.T(layoutDate)}
+// prepareDates translates the layouts and month names once, as l's
+// catalogue is read (load, before the catalogue is in use).
+func (l *Localizer) prepareDates() *dateFormats {
+	d := &dateFormats{dateTime: l.tr(layoutDateTime), date: l.tr(layoutDate)}
 	for i, m := range monthNames {
-		d.months[i] = l.T(m)
+		d.months[i] = l.tr(m)
 	}
-	l.dates = d
+	return d
+}
+
+// tr is T on a catalogue being read: its plain messages, else English.
+func (l *Localizer) tr(m i18n.Message) string {
+	if s, ok := l.cat.plain[m.ID]; ok {
+		return s
+	}
+	return m.Other
 }
 
 func (l *Localizer) format(t time.Time, layout string) string {
@@ -49,11 +59,11 @@ func (l *Localizer) format(t time.Time, layout string) string {
 		return s
 	}
 	m := t.In(l.tz).Month()
-	return strings.Replace(s, m.String()[:3], l.dates.months[m-1], 1)
+	return strings.Replace(s, m.String()[:3], l.messages().dates.months[m-1], 1)
 }
 
 // DateTime formats t as a date and time in the reader's language and zone.
-func (l *Localizer) DateTime(t time.Time) string { return l.format(t, l.dates.dateTime) }
+func (l *Localizer) DateTime(t time.Time) string { return l.format(t, l.messages().dates.dateTime) }
 
 // Date formats t as a date in the reader's language and zone.
-func (l *Localizer) Date(t time.Time) string { return l.format(t, l.dates.date) }
+func (l *Localizer) Date(t time.Time) string { return l.format(t, l.messages().dates.date) }

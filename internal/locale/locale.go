@@ -50,46 +50,72 @@ var Languages = []Language{
 var files embed.FS
 
 var (
-	bundle    *i18n.Bundle
-	matcher   language.Matcher
-	byCode    map[string]*Localizer
-	loadError error
+	matcher language.Matcher
+	byCode  map[string]*Localizer
 )
 
 func init() {
-	bundle = i18n.NewBundle(language.English)
-	bundle.RegisterUnmarshalFunc("toml", toml.Unmarshal)
 	tags := make([]language.Tag, 0, len(Languages))
 	byCode = make(map[string]*Localizer, len(Languages))
 	for _, l := range Languages {
 		tag := language.MustParse(l.Code)
 		tags = append(tags, tag)
-		loc := &Localizer{lang: l.Code, tag: tag, tz: time.UTC}
-		if l.Code != "en" {
-			// English is the code's own text: never loaded from a file.
-			mf, err := bundle.LoadMessageFileFS(files, "locales/active."+l.Code+".toml")
-			if err != nil {
-				loadError = fmt.Errorf("locale %s: %w", l.Code, err)
-				continue
-			}
-			loc.plain = make(map[string]string, len(mf.Messages))
+		byCode[l.Code] = &Localizer{lang: l.Code, tag: tag, tz: time.UTC, cat: &messageSet{}}
+	}
+	matcher = language.NewMatcher(tags)
+}
+
+// messageSet is one language's messages, read from its file on first use:
+// parsing the three catalogues took 75 ms and 10 MB of allocations at
+// start-up and kept about 3 MB, which a site used in one language never
+// needs (DECISIONS.md, "Performance").
+type messageSet struct {
+	once  sync.Once
+	err   error
+	loc   *i18n.Localizer
+	plain map[string]string // messages without placeholders or plurals
+	dates *dateFormats
+}
+
+// messages returns l's catalogue, reading it on the first call.
+func (l *Localizer) messages() *messageSet {
+	l.cat.once.Do(l.load)
+	return l.cat
+}
+
+// load reads l's catalogue: its own bundle, so languages load
+// independently (English, the code's own text, has no file).
+func (l *Localizer) load() {
+	c := l.cat
+	bundle := i18n.NewBundle(language.English)
+	bundle.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	if l.lang != "en" {
+		mf, err := bundle.LoadMessageFileFS(files, "locales/active."+l.lang+".toml")
+		if err != nil {
+			c.err = fmt.Errorf("locale %s: %w", l.lang, err)
+		} else {
+			c.plain = make(map[string]string, len(mf.Messages))
 			for _, m := range mf.Messages {
 				if m.One == "" && m.Few == "" && m.Many == "" && m.Two == "" && m.Zero == "" && simpleTemplate(m.Other) {
-					loc.plain[m.ID] = m.Other
+					c.plain[m.ID] = m.Other
 				}
 			}
 		}
-		loc.loc = i18n.NewLocalizer(bundle, l.Code)
-		byCode[l.Code] = loc
 	}
-	matcher = language.NewMatcher(tags)
-	for _, loc := range byCode {
-		loc.prepareDates()
-	}
+	c.loc = i18n.NewLocalizer(bundle, l.lang)
+	c.dates = l.prepareDates()
 }
 
-// LoadError is the error reading the catalogues, if any (a test fails on it).
-func LoadError() error { return loadError }
+// LoadError reads every catalogue and returns the first error, if any (a
+// test fails on it; a language whose file does not parse speaks English).
+func LoadError() error {
+	for _, lang := range Languages {
+		if err := byCode[lang.Code].messages().err; err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Supported reports whether code is a shipped language's code.
 func Supported(code string) bool { _, ok := byCode[code]; return ok }
@@ -136,12 +162,10 @@ func match(acceptLanguage string) string {
 
 // Localizer speaks one language in one time zone.
 type Localizer struct {
-	lang  string
-	tag   language.Tag
-	loc   *i18n.Localizer
-	plain map[string]string // messages without placeholders or plurals
-	tz    *time.Location
-	dates *dateFormats
+	lang string
+	tag  language.Tag
+	tz   *time.Location
+	cat  *messageSet // shared by the language's localizers in every zone
 }
 
 // For returns the localizer of a shipped language code (English for any
@@ -196,7 +220,7 @@ func (l *Localizer) T(m i18n.Message, data ...map[string]any) string {
 	}
 	text, ok := m.Other, l.lang == "en" && simpleTemplate(m.Other)
 	if l.lang != "en" {
-		text, ok = l.plain[m.ID]
+		text, ok = l.messages().plain[m.ID]
 	}
 	if ok {
 		if len(data) == 0 {
@@ -219,7 +243,7 @@ func (l *Localizer) T(m i18n.Message, data ...map[string]any) string {
 func (l *Localizer) T1(m i18n.Message, name, value string) string {
 	text, ok := m.Other, l.lang == "en" && simpleTemplate(m.Other)
 	if l.lang != "en" {
-		text, ok = l.plain[m.ID]
+		text, ok = l.messages().plain[m.ID]
 	}
 	if !ok {
 		return l.T(m, map[string]any{name: value})
@@ -291,7 +315,7 @@ func Missing() []string {
 }
 
 func (l *Localizer) localizeErr(m *i18n.Message, data map[string]any, count any) (string, error) {
-	return l.loc.Localize(&i18n.LocalizeConfig{DefaultMessage: m, TemplateData: data, PluralCount: count})
+	return l.messages().loc.Localize(&i18n.LocalizeConfig{DefaultMessage: m, TemplateData: data, PluralCount: count})
 }
 
 type ctxKey struct{}
@@ -427,7 +451,7 @@ func (l *Localizer) TranslationOf(id string) string {
 	if l.lang == "en" {
 		return ""
 	}
-	if s, ok := l.plain[id]; ok {
+	if s, ok := l.messages().plain[id]; ok {
 		return s
 	}
 	return ""

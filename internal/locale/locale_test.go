@@ -10,11 +10,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
 )
 
 // catalogue reads locales/active.<code>.toml: ID → plural form → text.
@@ -216,6 +218,35 @@ func TestMatchCacheBounded(t *testing.T) {
 		if got := Match("xx"); got != "" {
 			t.Errorf("no match cached as %q", got)
 		}
+	}
+}
+
+// TestCatalogueReadOnFirstUse: a language's catalogue is read when it is
+// first asked for; a burst of first requests in parallel reads it once and
+// every one gets the translation (run with -race).
+func TestCatalogueReadOnFirstUse(t *testing.T) {
+	fr := &Localizer{lang: "fr", tag: language.French, tz: time.UTC, cat: &messageSet{}}
+	if fr.cat.loc != nil {
+		t.Fatal("catalogue read before first use")
+	}
+	m := i18n.Message{ID: "date.month.2", Other: "Feb"}
+	want := For("fr").T(m)
+	if want == "Feb" || want == "" {
+		t.Fatalf("French February: got %q from the shipped localizer, want a translation", want)
+	}
+	got := make([]string, 16)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() { got[i] = fr.T(m) })
+	}
+	wg.Wait()
+	for i, g := range got {
+		if g != want {
+			t.Fatalf("request %d: got %q, want %q", i, g, want)
+		}
+	}
+	if d := fr.In(time.UTC).Date(time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC)); !strings.Contains(d, want) {
+		t.Errorf("French date: got %q, want the month %q in it", d, want)
 	}
 }
 

@@ -80,14 +80,21 @@ func (h *Hasher) SetLegacyDummy(encoded string) {
 // 0 means half of GOMAXPROCS, leaving CPU for other requests) and making
 // callers wait at most queueTimeout for a slot.
 func NewHasher(params HashParams, concurrency int, queueTimeout time.Duration) *Hasher {
-	if concurrency <= 0 {
-		concurrency = runtime.GOMAXPROCS(0) / 2
-	}
-	concurrency = max(concurrency, 1)
+	concurrency = Slots(concurrency)
 	if queueTimeout <= 0 {
 		queueTimeout = 3 * time.Second
 	}
 	return &Hasher{params: params, slots: make(chan struct{}, concurrency), timeout: queueTimeout}
+}
+
+// Slots returns how many hashes a Hasher made with concurrency runs at
+// once: concurrency itself, or with 0 (automatic) half the cores Go uses,
+// at least one.
+func Slots(concurrency int) int {
+	if concurrency <= 0 {
+		concurrency = runtime.GOMAXPROCS(0) / 2
+	}
+	return max(concurrency, 1)
 }
 
 // Params returns the parameters new hashes use.
