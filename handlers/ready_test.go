@@ -160,6 +160,11 @@ func TestCorruptDatabaseIsAnErrorNotBusy(t *testing.T) {
 	ts.createUser(t, "alice", "alice@example.com", "correct horse battery")
 	getReady(t, ts, http.StatusOK)
 	corruptFile(t, ts)
+	// Past the file watcher's next check (every second): a damaged page
+	// is not a removed or replaced file, so it must not turn every
+	// request into a 503 until restart (it did, whenever the check ran
+	// between the damage and the request).
+	time.Sleep(1500 * time.Millisecond)
 
 	res := ts.client(t).postForm("/accounts/login/", loginValues("alice", "correct horse battery"))
 	wantStatus(t, res, http.StatusInternalServerError)

@@ -160,7 +160,7 @@ func (p *Probe) checkFile(ctx context.Context) error {
 	}
 	fi, err := os.Stat(file)
 	if err != nil {
-		return fmt.Errorf("readiness check: %w: database file: %v", ErrCorrupt, err)
+		return fmt.Errorf("readiness check: %w: database file: %w", errFileGone, err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -168,10 +168,17 @@ func (p *Probe) checkFile(ctx context.Context) error {
 		p.file = fi
 	}
 	if !os.SameFile(p.file, fi) {
-		return fmt.Errorf("readiness check: %w: %s was replaced by another file; restart to use it", ErrCorrupt, file)
+		return fmt.Errorf("readiness check: %w: %s was replaced by another file; restart to use it", errFileGone, file)
 	}
 	return nil
 }
+
+// errFileGone is checkFile's finding that the file itself is gone or
+// another one (ErrCorrupt for the requests that meet it). Only it sets
+// Watch's file fault: a damaged page that fails checkFile's query is the
+// requests' (500) and the quick_check's to report, not a reason to answer
+// 503 until restart.
+var errFileGone = fmt.Errorf("%w: the database file was removed or replaced", ErrCorrupt)
 
 // FileFault is the fault Watch found in the file's identity: the SQLite
 // file was removed or replaced under the running server, whose open
@@ -214,7 +221,7 @@ func (p *Probe) Watch(ctx context.Context, log *slog.Logger, fileEvery, quickEve
 				continue
 			}
 			err := p.checkFile(ctx)
-			if err == nil || ctx.Err() != nil || !errors.Is(err, ErrCorrupt) {
+			if err == nil || ctx.Err() != nil || !errors.Is(err, errFileGone) {
 				continue
 			}
 			p.mu.Lock()
