@@ -25,8 +25,7 @@ import (
 // value contains), and the user's rights as one number in it; the
 // user's text, which people type, keeps its own columns. The timestamps
 // come as the text SQLite stores, so nothing is rounded, and are parsed
-// by parseSQLiteTime, which reads the one format the driver writes
-// directly and hands anything else to the driver's own list of formats.
+// by parseSQLiteTime as the driver parses them.
 //
 // PostgreSQL (pgx decodes binary columns without such costs) reads the
 // plain columns (sessionsUserQuery, scanSession).
@@ -175,15 +174,11 @@ func packedTime(s string, into *time.Time) *time.Time {
 }
 
 // parseSQLiteTime reads a timestamp as SQLite stores it, in UTC, as
-// go-sqlite3 reads a timestamp column: the format the driver writes
-// (sqlite3.SQLiteTimestampFormats[0], "2006-01-02 15:04:05.999999999-07:00")
-// is read directly, anything else by trying the driver's formats in order
-// (and a number as Unix seconds, or milliseconds when it is that large);
-// what none reads is the zero time, as the driver answers.
+// go-sqlite3 reads a timestamp column: by trying the driver's formats in
+// order (the first is the one it writes), and a number as Unix seconds, or
+// milliseconds when it is that large; what none reads is the zero time, as
+// the driver answers.
 func parseSQLiteTime(s string) time.Time {
-	if t, ok := parseStoredTime(s); ok {
-		return t
-	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n > 1e12 || n < -1e12 {
 			return time.UnixMilli(n).UTC()
@@ -197,73 +192,4 @@ func parseSQLiteTime(s string) time.Time {
 		}
 	}
 	return time.Time{}
-}
-
-// parseStoredTime reads "YYYY-MM-DD HH:MM:SS", then optionally a fraction
-// of 1 to 9 digits, then "+HH:MM", "-HH:MM" or nothing; ok=false for
-// anything else, including a field out of range.
-func parseStoredTime(s string) (t time.Time, ok bool) {
-	if len(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' {
-		return t, false
-	}
-	year, ok1 := digits(s[0:4])
-	month, ok2 := digits(s[5:7])
-	day, ok3 := digits(s[8:10])
-	hour, ok4 := digits(s[11:13])
-	minute, ok5 := digits(s[14:16])
-	sec, ok6 := digits(s[17:19])
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 ||
-		month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59 {
-		return t, false
-	}
-	rest := s[19:]
-	nsec := 0
-	if len(rest) > 0 && rest[0] == '.' {
-		n := 1
-		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
-			n++
-		}
-		if n == 1 || n > 10 {
-			return t, false
-		}
-		frac, _ := digits(rest[1:n])
-		for range 10 - n {
-			frac *= 10
-		}
-		nsec, rest = frac, rest[n:]
-	}
-	offset := 0
-	switch {
-	case rest == "":
-	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		oh, ok1 := digits(rest[1:3])
-		om, ok2 := digits(rest[4:6])
-		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return t, false
-		}
-		offset = oh*3600 + om*60
-		if rest[0] == '-' {
-			offset = -offset
-		}
-	default:
-		return t, false
-	}
-	t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if t.Day() != day { // 31 April and the like: time.Date would normalise
-		return time.Time{}, false
-	}
-	return t.Add(-time.Duration(offset) * time.Second), true
-}
-
-// digits reads s, all ASCII digits, as a number.
-func digits(s string) (int, bool) {
-	n := 0
-	for i := range len(s) {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }
