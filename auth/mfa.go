@@ -247,7 +247,7 @@ func (a *Accounts) BeginTOTP(user *models.SessionUser) (TOTPSetup, error) {
 		return TOTPSetup{}, fmt.Errorf("totp secret: %w", err)
 	}
 	plain := strconv.FormatInt(time.Now().Add(setupValidFor).Unix(), 10) + ":" + key.Secret()
-	return TOTPSetup{Secret: key.Secret(), URI: key.URL(), State: a.mfa.setup.seal([]byte(plain), userAAD(user.ID))}, nil
+	return TOTPSetup{Secret: key.Secret(), URI: key.URL(), State: a.mfa.setup.Seal([]byte(plain), userAAD(user.ID))}, nil
 }
 
 // ReopenTOTP returns the setup a form carried back (to show it again after
@@ -276,7 +276,7 @@ func (a *Accounts) openSetup(userID uint, state string) (string, error) {
 	if a.mfa == nil {
 		return "", ErrMFAUnavailable
 	}
-	plain, err := a.mfa.setup.open(state, userAAD(userID))
+	plain, err := a.mfa.setup.Open(state, userAAD(userID))
 	if err != nil {
 		return "", ErrSetupExpired
 	}
@@ -383,7 +383,7 @@ func (a *Accounts) ActivateTOTP(ctx context.Context, userID uint, s FactorSessio
 		}
 		now := time.Now().UTC()
 		if err := tx.Create(&models.Authenticator{UserID: userID, Kind: models.FactorTOTP, Name: "Authenticator app",
-			Secret: a.mfa.atRest.seal([]byte(secret), userAAD(userID)), LastUsedStep: step, CreatedAt: now}).Error; err != nil {
+			Secret: a.mfa.atRest.Seal([]byte(secret), userAAD(userID)), LastUsedStep: step, CreatedAt: now}).Error; err != nil {
 			return err
 		}
 		if out.Codes, err = ensureRecoveryCodes(tx, userID); err != nil {
@@ -575,7 +575,7 @@ func (a *Accounts) useTOTP(tx *gorm.DB, userID uint, code string) (bool, error) 
 	if a.mfa == nil {
 		return false, ErrMFAUnavailable
 	}
-	secret, err := a.mfa.atRest.open(row.Secret, userAAD(userID))
+	secret, err := a.mfa.atRest.Open(row.Secret, userAAD(userID))
 	if err != nil {
 		return false, fmt.Errorf("authenticator %d: secret does not open (was SECRET_KEY changed?): %w", row.ID, err)
 	}

@@ -129,7 +129,7 @@ func (a *Accounts) sealCeremony(st ceremonyState) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return a.mfa.ceremony.seal(b, []byte(st.Purpose)), nil
+	return a.mfa.ceremony.Seal(b, []byte(st.Purpose)), nil
 }
 
 // openCeremony opens a sealed ceremony of purpose for userID (0: any) and
@@ -138,7 +138,7 @@ func (a *Accounts) openCeremony(sealed, purpose string, userID uint, sessionID s
 	if !a.PasskeysAvailable() {
 		return nil, ErrMFAUnavailable
 	}
-	b, err := a.mfa.ceremony.open(sealed, []byte(purpose))
+	b, err := a.mfa.ceremony.Open(sealed, []byte(purpose))
 	if err != nil {
 		return nil, ErrPasskeyFailed
 	}

@@ -3,8 +3,6 @@ package oidcop
 import (
 	"context"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hkdf"
@@ -12,7 +10,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -44,31 +41,14 @@ func deriveKey(secretKey, info string) ([]byte, error) {
 	return hkdf.Key(sha256.New, []byte(secretKey), nil, info, 32)
 }
 
-// keySealer seals the private halves of signing keys (AES-256-GCM, the
-// key's ID as additional data so a sealed key cannot be moved to another
-// row).
-type keySealer struct{ aead cipher.AEAD }
-
-func newKeySealer(secretKey string) (*keySealer, error) {
+// newKeySealer seals the private halves of signing keys, the key's ID as
+// additional data so a sealed key cannot be moved to another row.
+func newKeySealer(secretKey string) (*secret.Sealer, error) {
 	k, err := deriveKey(secretKey, infoSigningKey)
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &keySealer{aead: aead}, nil
-}
-
-func (s *keySealer) seal(plain []byte, kid string) string {
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(kid)))
+	return secret.NewSealer(k)
 }
 
 // ErrKeysSealed: the stored signing keys were sealed under another
@@ -78,19 +58,6 @@ func (s *keySealer) seal(plain []byte, kid string) string {
 // account's sub (derived from SECRET_KEY too) would change, and the apps
 // would take returning people for new ones.
 var ErrKeysSealed = errors.New("the OpenID provider's signing keys were sealed with another SECRET_KEY")
-
-func (s *keySealer) open(sealed, kid string) ([]byte, error) {
-	b, err := base64.RawURLEncoding.DecodeString(sealed)
-	if err != nil || len(b) < s.aead.NonceSize()+s.aead.Overhead() {
-		return nil, ErrKeysSealed
-	}
-	n := s.aead.NonceSize()
-	plain, err := s.aead.Open(nil, b[:n], b[n:], []byte(kid))
-	if err != nil {
-		return nil, ErrKeysSealed
-	}
-	return plain, nil
-}
 
 // KeyRetention is how long a retired signing key stays in the JWKS: longer
 // than any token it signed lives (ID tokens: IDTokenLifetime), with room
@@ -148,7 +115,7 @@ func (ks *keyset) signer(alg jose.SignatureAlgorithm) *signingKey {
 // keyring holds the keys in memory, re-read every keyReload.
 type keyring struct {
 	db     *gorm.DB
-	sealer *keySealer
+	sealer *secret.Sealer
 
 	mu       sync.Mutex
 	loadedAt time.Time
@@ -159,7 +126,7 @@ type keyring struct {
 // none, so the JWKS is never empty and a site from before ES256 gets its
 // ES256 key on its next start. Two instances starting at once may both
 // make one; both are published and the newest signs.
-func ensureKey(db *gorm.DB, sealer *keySealer) error {
+func ensureKey(db *gorm.DB, sealer *secret.Sealer) error {
 	for _, alg := range Algorithms {
 		var n int64
 		if err := db.Model(&models.OIDCKey{}).Where("retired_at IS NULL AND algorithm = ?", string(alg)).Count(&n).Error; err != nil {
@@ -181,7 +148,7 @@ func ensureKey(db *gorm.DB, sealer *keySealer) error {
 
 // newKeyRow generates a key for alg — RSA-2048 (PKCS #1) or P-256 (SEC 1)
 // — and seals its private half.
-func newKeyRow(sealer *keySealer, alg jose.SignatureAlgorithm) (*models.OIDCKey, error) {
+func newKeyRow(sealer *secret.Sealer, alg jose.SignatureAlgorithm) (*models.OIDCKey, error) {
 	var priv crypto.Signer
 	var der []byte
 	switch alg {
@@ -215,7 +182,7 @@ func newKeyRow(sealer *keySealer, alg jose.SignatureAlgorithm) (*models.OIDCKey,
 	return &models.OIDCKey{
 		ID: kid, Algorithm: string(alg),
 		PublicKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})),
-		PrivateKey: sealer.seal(der, kid),
+		PrivateKey: sealer.Seal(der, []byte(kid)),
 		CreatedAt:  time.Now().UTC(),
 	}, nil
 }
@@ -316,9 +283,9 @@ func (r *keyring) load() (*keyset, error) {
 		ks.public = append(ks.public, &publicKey{id: row.ID, alg: alg, pub: pub})
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: pub, KeyID: row.ID, Algorithm: string(alg), Use: "sig"})
 		if ks.signing[alg] == nil && row.RetiredAt == nil {
-			der, err := r.sealer.open(row.PrivateKey, row.ID)
+			der, err := r.sealer.Open(row.PrivateKey, []byte(row.ID))
 			if err != nil {
-				return nil, err
+				return nil, ErrKeysSealed
 			}
 			priv, err := parsePrivate(alg, der)
 			if err != nil {
