@@ -49,6 +49,7 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		opt(&o)
 	}
 	var dialector gorm.Dialector
+	var connector *sqliteConnector
 	maxConns := DefaultSQLiteMaxConns()
 	if isPostgresURL(url) {
 		dialector = postgres.New(postgres.Config{DSN: strings.TrimSpace(url)})
@@ -63,7 +64,8 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		}
 		// A driver of our own (not sql.Register'ed: no global name), so a
 		// test's hook runs on every connection the pool opens.
-		pool := sql.OpenDB(sqliteConnector{dsn: dsn, drv: &sqlite3.SQLiteDriver{ConnectHook: o.connectHook}})
+		connector = &sqliteConnector{dsn: dsn, drv: &sqlite3.SQLiteDriver{ConnectHook: o.connectHook}}
+		pool := sql.OpenDB(*connector)
 		dialector = sqlite.New(sqlite.Config{Conn: newWriteGate(pool, o.busyTimeout)})
 	}
 	if o.maxConns > 0 {
@@ -122,6 +124,15 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		sqlDB.Close()
 		return nil, err
 	}
+	if connector != nil {
+		// Without a watch (no shared-memory file to read) nothing is
+		// cached: the lookups read the database every time.
+		if w, release, err := watchSQLite(ctx, sqliteFile(url), connector.Connect); err == nil {
+			setWatch(sqlDB, w, release)
+		} else if o.log != nil {
+			o.log.Warn("database change watch unavailable; lookups are not cached", "err", err)
+		}
+	}
 	return db, nil
 }
 
@@ -140,7 +151,9 @@ func Close(db *gorm.DB) error {
 	if err != nil {
 		return err
 	}
-	return sqlDB.Close()
+	err = sqlDB.Close()
+	dropWatch(sqlDB)
+	return err
 }
 
 // allModels lists every model stored in a table. The migrations, not GORM,

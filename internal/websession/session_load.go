@@ -124,6 +124,57 @@ func (s *SessionStore) load(ctx context.Context, id string, now time.Time) (row 
 	// them: the subquery costs a lookup a few µs on SQLite, more on
 	// PostgreSQL. There those requests batch among themselves.
 	withGroups := wantsGroups(ctx)
+	cache := s.cache
+	if withGroups {
+		cache = s.cacheGroups
+	}
+	t := cache.Begin()
+	if row, ok := cache.Get(t, id); ok && now.Before(row.state.ExpiresAt) {
+		return row.clone(), true, nil
+	}
+	row, found, err = s.read(ctx, id, now, withGroups)
+	if found && err == nil {
+		cache.Put(t, id, row)
+		row = row.clone()
+	}
+	return row, found, err
+}
+
+// maxCachedSessions bounds the sessions kept between two changes of the
+// database (a few hundred bytes each); beyond it lookups read the
+// database until the next change.
+const maxCachedSessions = 10_000
+
+// clone returns r with its own copies of what its state points to: a
+// cached row is shared, and a request may change its state.
+func (r loadedSession) clone() loadedSession {
+	v := new(struct {
+		user  models.SessionUser
+		times [3]time.Time
+		ids   [2]uint
+	})
+	st := &r.state
+	if st.User != nil {
+		v.user = *st.User
+		st.User = &v.user
+	}
+	for i, p := range []**time.Time{&st.AuthAt, &st.ReauthAt, &st.PendingAt} {
+		if *p != nil {
+			v.times[i] = **p
+			*p = &v.times[i]
+		}
+	}
+	for i, p := range []**uint{&st.UserID, &st.PendingUserID} {
+		if *p != nil {
+			v.ids[i] = **p
+			*p = &v.ids[i]
+		}
+	}
+	return r
+}
+
+// read is load from the database.
+func (s *SessionStore) read(ctx context.Context, id string, now time.Time, withGroups bool) (row loadedSession, found bool, err error) {
 	if s.batch != nil {
 		if withGroups {
 			return s.batchGroups.load(id, now, s.loadManyGroups)

@@ -16,6 +16,7 @@ import (
 	gsessions "github.com/gorilla/sessions"
 	"gorm.io/gorm"
 
+	"gatehouse/internal/readcache"
 	"gatehouse/models"
 )
 
@@ -73,6 +74,9 @@ type SessionStore struct {
 	batch, batchGroups *sessionBatcher
 	// touches are the last_seen_at writes waiting for FlushTouches.
 	touches touchQueue
+	// cache and cacheGroups keep the rows the lookup read, with and
+	// without the groups, until the database next changes (session_load.go).
+	cache, cacheGroups *readcache.Cache[loadedSession]
 }
 
 var _ gsessions.Store = (*SessionStore)(nil)
@@ -87,9 +91,12 @@ func NewSessionStore(db *gorm.DB, lifetime, idle time.Duration, secure bool, log
 		batch = newSessionBatcher(sessionLookupsInFlight, lookupBatchSizes[len(lookupBatchSizes)-1])
 		batchGroups = newSessionBatcher(sessionLookupsInFlight, lookupBatchSizes[len(lookupBatchSizes)-1])
 	}
+	changes := models.Changes(db)
 	return &SessionStore{
 		batch:       batch,
 		batchGroups: batchGroups,
+		cache:       readcache.New[loadedSession](changes, maxCachedSessions),
+		cacheGroups: readcache.New[loadedSession](changes, maxCachedSessions),
 		db:          db,
 		loader:      newSessionLoader(db),
 		life:        models.Lifetimes{Lifetime: lifetime, Idle: idle},
