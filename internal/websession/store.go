@@ -126,6 +126,14 @@ func (s *SessionStore) SetDomain(domain string) {
 // CookieName is the name of the store's session cookie.
 func (s *SessionStore) CookieName() string { return s.name }
 
+// CacheStats returns how many session lookups the cache answered and how
+// many it did not (internal/readcache), both variants together.
+func (s *SessionStore) CacheStats() (hits, misses uint64) {
+	h1, m1 := s.cache.Stats()
+	h2, m2 := s.cacheGroups.Stats()
+	return h1 + h2, m1 + m2
+}
+
 // Lifetimes returns how long the store's sessions last.
 func (s *SessionStore) Lifetimes() models.Lifetimes { return s.life }
 
