@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,6 +155,15 @@ func TestCachedSessionRevokedUnderBurst(t *testing.T) {
 			t.Fatalf("revoke session %d: ended %v, %v", i, ended, err)
 		}
 		revoked[i].Store(true)
+		// And the very next request, at once: read-your-writes does
+		// not wait for a notification.
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.AddCookie(&http.Cookie{Name: ts.h.store.CookieName(), Value: cookies[i]})
+		ts.app.Handler.ServeHTTP(rec, req)
+		if doc, err := goquery.NewDocumentFromReader(rec.Body); err != nil || strings.TrimSpace(doc.Find("[data-testid=greeting]").Text()) == "Hi alice!" {
+			t.Errorf("the request right after session %d was revoked: signed in (%v)", i, err)
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	close(stop)
