@@ -487,7 +487,14 @@ func (w *pgWatch) connect(ctx context.Context) (*pgx.Conn, error) {
 // sending a heartbeat every pgBeatEvery.
 func (w *pgWatch) listen(ctx context.Context, conn *pgx.Conn) error {
 	next := time.Now()
+	since, warned := next, false
 	for {
+		if !warned && w.beat.Load() == 0 && time.Since(since) > 5*time.Second {
+			// LISTEN through a pooler in transaction mode, say: the
+			// notifications never come back.
+			w.log.Warn("database change listener gets no heartbeat back; lookups are not cached")
+			warned = true
+		}
 		if h := w.hold.Load(); h != nil {
 			select {
 			case <-*h:
