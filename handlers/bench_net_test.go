@@ -148,3 +148,10 @@ func BenchmarkHealthzMetrics(b *testing.B) {
 	ts := newBenchServer(b, func(c *Config) { c.Metrics = metrics.New() })
 	serveLoop(b, ts.app.Routes(), httptest.NewRequest(http.MethodGet, "/healthz", nil), http.StatusOK, "ok")
 }
+
+// BenchmarkLoginPageNet is the anonymous login page (prerendered) over
+// TCP on a server with serve's timeouts: the bench's login row.
+func BenchmarkLoginPageNet(b *testing.B) {
+	ts := newBenchServer(b)
+	netLoop(b, ts.app.Routes(), productionTimeouts, "/accounts/login/", `id="login-form"`)
+}
