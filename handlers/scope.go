@@ -29,7 +29,14 @@ type requestScope struct {
 	// before a context.WithValue added it). Atomic, as a context may be
 	// read from other goroutines.
 	loc atomic.Pointer[locale.Localizer]
+	// session is the request's session handle (installSessions; its
+	// store is nil on routes without sessions).
+	session requestSession
 }
+
+// requestScopeKey finds the request's scope among its context's values
+// (layers such as the session registry wrap it).
+type requestScopeKey struct{}
 
 // newRequestScope returns the scope of a request whose context is parent.
 // The caller cancels it (Cancel) when the request is done.
@@ -43,6 +50,8 @@ func newRequestScope(parent context.Context, id string, client models.ClientInfo
 // boxed), and passes every other key on.
 func (s *requestScope) Value(key any) any {
 	switch key {
+	case requestScopeKey{}:
+		return s
 	case requestIDCtxKey{}:
 		if s.id != "" {
 			return &s.id
