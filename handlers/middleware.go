@@ -111,8 +111,7 @@ func (h *middleware) limitBody(c *gin.Context) {
 }
 
 // requestContext gives the request the context the app's handlers run
-// in (a requestScope: one allocation for all of it), in one new request
-// value (each WithContext copies the request):
+// in (a requestScope: one allocation for all of it):
 //   - the request's ID (setRequestID), for lines logged with the context;
 //   - the client's address (trusted proxies applied) and user agent, where
 //     the session store can record them;
@@ -139,7 +138,12 @@ func (h *middleware) requestContext(c *gin.Context) {
 	s := newRequestScope(c.Request.Context(), requestID(c),
 		models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}, h.cfg.DatabaseTimeout)
 	defer s.Cancel()
-	c.Request = c.Request.WithContext(s)
+	// In place, as gorilla/sessions' registry and loadUser already change
+	// it: nothing else holds this request to see its old context (net/http
+	// keeps its own cancel function), and a copy would cost an allocation
+	// of the whole request.
+	r := c.Request
+	*r = *r.WithContext(s)
 	c.Next()
 }
 
