@@ -59,3 +59,6 @@ func dropWatch(sqlDB *sql.DB) {
 		}
 	}
 }
+
+// TestStamp is a stamp made from n, for tests of what uses stamps.
+func TestStamp(n uint64) ChangeStamp { return ChangeStamp{w: [6]uint64{n}} }

@@ -467,6 +467,8 @@ type OIDCTokenUser struct {
 	Scopes        string
 	// GroupNames are the user's groups, sorted, joined by commas.
 	GroupNames string
+	// ExpiresAt is when the token expires.
+	ExpiresAt time.Time
 }
 
 // NewOIDCUserinfoQuery returns the userinfo endpoint's statement: the
@@ -474,7 +476,7 @@ type OIDCTokenUser struct {
 // groups in one round trip.
 func NewOIDCUserinfoQuery(db *gorm.DB) *Prepared {
 	return NewPrepared(db, func(db *gorm.DB) string {
-		return "SELECT u.id, u.username, u.email, u.email_verified, t.scopes, " + GroupNamesColumn(db, "u.id") +
+		return "SELECT u.id, u.username, u.email, u.email_verified, t.scopes, t.expires_at, " + GroupNamesColumn(db, "u.id") +
 			" FROM oidc_tokens t JOIN users u ON u.id = t.user_id" +
 			" WHERE t.id = ? AND t.kind = '" + OIDCAccess + "' AND t.revoked_at IS NULL AND t.expires_at > ? AND u.is_active = ?"
 	})
@@ -494,7 +496,7 @@ func OIDCLiveAccessToken(ctx context.Context, q *Prepared, tokenID string, now t
 	}
 	var groups sql.NullString
 	err = stmt.QueryRowContext(context.WithoutCancel(ctx), tokenID, now.UTC(), true).
-		Scan(&r.UserID, &r.Username, &r.Email, &r.EmailVerified, &r.Scopes, &groups)
+		Scan(&r.UserID, &r.Username, &r.Email, &r.EmailVerified, &r.Scopes, &r.ExpiresAt, &groups)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNotFound
 	}

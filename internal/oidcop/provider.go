@@ -38,6 +38,7 @@ import (
 	"golang.org/x/text/language"
 	"gorm.io/gorm"
 
+	"gatehouse/internal/readcache"
 	"gatehouse/internal/route"
 	"gatehouse/internal/secret"
 	"gatehouse/metrics"
@@ -83,8 +84,10 @@ type Provider struct {
 	metrics *metrics.Metrics
 	// discovery is the discovery document, marshalled once.
 	discovery []byte
-	// userinfo is the userinfo endpoint's one statement.
-	userinfo *models.Prepared
+	// userinfo is the userinfo endpoint's one statement; liveTokens keeps
+	// what it read until the database next changes (userinfo.go).
+	userinfo   *models.Prepared
+	liveTokens *readcache.Cache[models.OIDCTokenUser]
 	// userinfoHandler serves the userinfo endpoint (userinfo.go).
 	userinfoHandler http.Handler
 }
@@ -115,7 +118,8 @@ func New(ctx context.Context, log *slog.Logger, db *gorm.DB, opts Options) (*Pro
 		return nil, err
 	}
 	p := &Provider{db: db, log: log, opts: opts, keys: &keyring{db: db, sealer: sealer}, metrics: opts.Metrics,
-		userinfo: models.NewOIDCUserinfoQuery(db)}
+		userinfo:   models.NewOIDCUserinfoQuery(db),
+		liveTokens: readcache.New[models.OIDCTokenUser](models.Changes(db), maxCachedTokens)}
 	if _, err := p.keys.load(); err != nil {
 		return nil, err
 	}

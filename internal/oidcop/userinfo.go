@@ -77,10 +77,18 @@ func (p *Provider) claims(sub string, username, email string, emailVerified bool
 // user whose subject is subject; access_denied otherwise.
 func (p *Provider) userinfoOf(ctx context.Context, tokenID, subject string) (userinfoClaims, error) {
 	// One prepared statement: the live token, its active user and the
-	// user's groups.
-	r, err := models.OIDCLiveAccessToken(ctx, p.userinfo, tokenID, time.Now())
-	if err != nil {
-		return userinfoClaims{}, oidc.ErrAccessDenied().WithDescription("invalid token")
+	// user's groups; kept until the database next changes (a revocation,
+	// a deactivation, a group change are all commits), and until the
+	// token expires.
+	now := time.Now()
+	t := p.liveTokens.Begin()
+	r, ok := p.liveTokens.Get(t, tokenID)
+	if !ok || !now.Before(r.ExpiresAt) {
+		var err error
+		if r, err = models.OIDCLiveAccessToken(ctx, p.userinfo, tokenID, now); err != nil {
+			return userinfoClaims{}, oidc.ErrAccessDenied().WithDescription("invalid token")
+		}
+		p.liveTokens.Put(t, tokenID, r)
 	}
 	sub := p.Subject(r.UserID)
 	if sub != subject {
@@ -93,6 +101,10 @@ func (p *Provider) userinfoOf(ctx context.Context, tokenID, subject string) (use
 		return strings.Split(r.GroupNames, ","), nil // no group name holds a comma
 	})
 }
+
+// maxCachedTokens bounds the access tokens userinfo keeps between two
+// changes of the database (a couple of hundred bytes each).
+const maxCachedTokens = 10_000
 
 // Userinfo serves the userinfo endpoint (GET and POST, CORS as op's).
 func (p *Provider) Userinfo() http.Handler { return p.userinfoHandler }
@@ -121,3 +133,7 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	httphelper.MarshalJSON(w, &c)
 }
+
+// UserinfoCacheStats returns how many userinfo requests the cache
+// answered and how many it did not (tests).
+func (p *Provider) UserinfoCacheStats() (hits, misses uint64) { return p.liveTokens.Stats() }

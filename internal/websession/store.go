@@ -303,3 +303,11 @@ func encodeFlashes(values map[interface{}]interface{}) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// CacheStats returns how many lookups the cache answered and how many it
+// did not (tests: a cache that is never hit proves nothing).
+func (s *SessionStore) CacheStats() (hits, misses uint64) {
+	h1, m1 := s.cache.Stats()
+	h2, m2 := s.cacheGroups.Stats()
+	return h1 + h2, m1 + m2
+}

@@ -1,0 +1,275 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"gorm.io/gorm"
+
+	"gatehouse/internal/oidcop"
+	"gatehouse/internal/route"
+	"gatehouse/models"
+)
+
+// The session lookup and userinfo serve what they read until the database
+// next changes (internal/readcache). These tests change the database from
+// a second handle, as another process (the CLI) or another instance
+// would, and from the app itself, and check that the very next request
+// sees the change.
+
+// otherHandle opens the test's database a second time.
+func otherHandle(t *testing.T, ts *testServer) *gorm.DB {
+	t.Helper()
+	db, err := models.Open(context.Background(), ts.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = models.Close(db) })
+	return db
+}
+
+// seen waits for a change made by another handle to reach the app: at
+// once on SQLite (the stamp is the database's own), within the
+// watch's bound elsewhere.
+func seen(t *testing.T, ts *testServer, what string, ok func() bool) {
+	t.Helper()
+	wait := time.Duration(0)
+	if models.IsPostgres(ts.db) {
+		wait = time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not seen by the next request", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func greeting(t *testing.T, c *testClient) string {
+	t.Helper()
+	return c.get("/").text(t, "[data-testid=greeting]")
+}
+
+func TestCachedSessionSeesEveryCommit(t *testing.T) {
+	ts := newTestServer(t)
+	if models.Changes(ts.db) == nil {
+		t.Skip("no change watch on this database: nothing is cached")
+	}
+	u := ts.createUser(t, "alice", "alice@example.com", "a long enough passphrase")
+	c := ts.client(t)
+	c.login("alice", "a long enough passphrase")
+	greeting(t, c) // the welcome flash is shown (a write)
+	before, _ := ts.h.store.CacheStats()
+	for range 3 {
+		if got := greeting(t, c); got != "Hi alice!" {
+			t.Fatalf("signed in: got greeting %q", got)
+		}
+	}
+	if hits, _ := ts.h.store.CacheStats(); hits < before+2 {
+		t.Fatalf("the cache answered %d of 3 lookups: this test would prove nothing", hits-before)
+	}
+	signedIn := func() bool { return greeting(t, c) == "Hi alice!" }
+	other := otherHandle(t, ts)
+
+	// Renamed elsewhere: the page shows the new name.
+	if err := other.Model(&models.User{}).Where("id = ?", u.ID).Updates(map[string]any{"username": "alicia", "username_key": "alicia"}).Error; err != nil {
+		t.Fatal(err)
+	}
+	seen(t, ts, "renamed elsewhere", func() bool { return greeting(t, c) == "Hi alicia!" })
+	signedIn = func() bool { return greeting(t, c) == "Hi alicia!" }
+	// Deactivated elsewhere.
+	if err := other.Model(&models.User{}).Where("id = ?", u.ID).Update("is_active", false).Error; err != nil {
+		t.Fatal(err)
+	}
+	seen(t, ts, "deactivated elsewhere", func() bool { return !signedIn() })
+	if err := other.Model(&models.User{}).Where("id = ?", u.ID).Update("is_active", true).Error; err != nil {
+		t.Fatal(err)
+	}
+	c.login("alicia", "a long enough passphrase")
+	greeting(t, c)
+	greeting(t, c)
+	// The session's row deleted elsewhere (revoked by the CLI).
+	if err := other.Exec("DELETE FROM sessions WHERE user_id = ?", u.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	seen(t, ts, "session deleted elsewhere", func() bool { return !signedIn() })
+
+	// And through the app: another browser signs alice out everywhere.
+	c.login("alicia", "a long enough passphrase")
+	c2 := ts.client(t)
+	c2.login("alicia", "a long enough passphrase")
+	greeting(t, c)
+	greeting(t, c)
+	res := c2.postForm(route.URL(route.SessionsRevokeOthers), nil)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out everywhere else: %d", res.StatusCode)
+	}
+	if signedIn() {
+		t.Fatal("a session ended by another browser is still signed in at the next request")
+	}
+}
+
+// A burst of requests with one session while another handle deletes it:
+// once the delete has returned, no request that began after it is served
+// as signed in.
+func TestCachedSessionRevocationBurst(t *testing.T) {
+	ts := newTestServer(t)
+	if models.Changes(ts.db) == nil || models.IsPostgres(ts.db) {
+		t.Skip("exact only where the stamp is the database's own (SQLite)")
+	}
+	u := ts.createUser(t, "alice", "alice@example.com", "a long enough passphrase")
+	c := ts.client(t)
+	c.login("alice", "a long enough passphrase")
+	greeting(t, c)
+	cookie := ts.h.store.CookieName() + "=" + c.sessionCookie()
+	other := otherHandle(t, ts)
+
+	var revoked time.Time // set once the delete returned
+	var mu sync.Mutex
+	var late, lateSignedIn, before int
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
+				req.Header.Set("Cookie", cookie)
+				mu.Lock()
+				after := !revoked.IsZero()
+				mu.Unlock()
+				res, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				in := strings.Contains(string(body), "Hi alice!")
+				mu.Lock()
+				if after {
+					late++
+					if in {
+						lateSignedIn++
+					}
+				} else if in {
+					before++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(150 * time.Millisecond)
+	if err := other.Exec("DELETE FROM sessions WHERE user_id = ?", u.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	revoked = time.Now()
+	mu.Unlock()
+	time.Sleep(150 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if before == 0 || late == 0 {
+		t.Fatalf("the burst did not straddle the delete (%d signed-in before, %d after)", before, late)
+	}
+	if lateSignedIn != 0 {
+		t.Fatalf("%d of %d requests begun after the session was deleted were served signed in", lateSignedIn, late)
+	}
+}
+
+// Userinfo's cached token: revoked, or its user renamed or deactivated,
+// elsewhere → the next call sees it.
+func TestCachedUserinfoSeesEveryCommit(t *testing.T) {
+	ts := oidcServer(t)
+	if models.Changes(ts.db) == nil {
+		t.Skip("no change watch on this database: nothing is cached")
+	}
+	r := ts.newRP(t, oidcop.NewClient{SkipConsent: true}, gooidc.ScopeOpenID, "profile")
+	c, u := ts.signUpAndLogin(t, "ivan", "correct horse battery")
+	tok, _ := r.signIn(c)
+	name := func() (string, error) {
+		info, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			return "", err
+		}
+		var ic struct {
+			Name string `json:"preferred_username"`
+		}
+		err = info.Claims(&ic)
+		return ic.Name, err
+	}
+	before, _ := ts.app.core.OIDC.UserinfoCacheStats()
+	for range 3 {
+		if n, err := name(); err != nil || n != "ivan" {
+			t.Fatalf("userinfo: %q %v", n, err)
+		}
+	}
+	if hits, _ := ts.app.core.OIDC.UserinfoCacheStats(); hits < before+2 {
+		t.Fatalf("the cache answered %d of 3 calls: this test would prove nothing", hits-before)
+	}
+	other := otherHandle(t, ts)
+	if err := other.Model(&models.User{}).Where("id = ?", u.ID).Update("username", "ivana").Error; err != nil {
+		t.Fatal(err)
+	}
+	seen(t, ts, "renamed elsewhere", func() bool { n, err := name(); return err == nil && n == "ivana" })
+	if err := other.Model(&models.OIDCToken{}).Where("user_id = ? AND kind = ?", u.ID, models.OIDCAccess).
+		Update("revoked_at", time.Now().UTC()).Error; err != nil {
+		t.Fatal(err)
+	}
+	seen(t, ts, "revoked elsewhere", func() bool { _, err := name(); return err != nil })
+}
+
+// A cached session or access token ends when it expires, although nothing
+// was committed since it was read.
+func TestCachedRowsExpire(t *testing.T) {
+	ts := oidcServer(t, func(c *Config) {
+		c.SessionIdleTimeout = 1500 * time.Millisecond
+		c.OIDCAccessTokenLifetime = 1500 * time.Millisecond
+	})
+	if models.Changes(ts.db) == nil {
+		t.Skip("no change watch on this database: nothing is cached")
+	}
+	r := ts.newRP(t, oidcop.NewClient{SkipConsent: true}, gooidc.ScopeOpenID)
+	c, _ := ts.signUpAndLogin(t, "erin", "correct horse battery")
+	tok, _ := r.signIn(c)
+	greeting(t, c)
+	sHits, _ := ts.h.store.CacheStats()
+	uHits, _ := ts.app.core.OIDC.UserinfoCacheStats()
+	for range 2 {
+		if got := greeting(t, c); got != "Hi erin!" {
+			t.Fatalf("got greeting %q", got)
+		}
+		if _, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, _ := ts.h.store.CacheStats(); h == sHits {
+		t.Fatal("the session was never served from the cache")
+	}
+	if h, _ := ts.app.core.OIDC.UserinfoCacheStats(); h == uHits {
+		t.Fatal("the token was never served from the cache")
+	}
+	time.Sleep(1600 * time.Millisecond)
+	if _, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		t.Error("an expired access token still answered from the cache")
+	}
+	if got := greeting(t, c); got == "Hi erin!" {
+		t.Error("an expired session still signed in from the cache")
+	}
+}
