@@ -34,7 +34,10 @@ func (h *signInPages) homePage(c *gin.Context) {
 // flash, no ?next=, nobody signed in: guestOnly sent users on), which are
 // prerendered.
 func (h *signInPages) loginPage(c *gin.Context) {
-	next := c.Query("next")
+	var next string
+	if c.Request.URL.RawQuery != "" { // else Gin would parse "" into an empty map
+		next = c.Query("next")
+	}
 	if !h.nextOK(next) {
 		next = ""
 	}

@@ -148,3 +148,47 @@ func BenchmarkHealthzMetrics(b *testing.B) {
 	ts := newBenchServer(b, func(c *Config) { c.Metrics = metrics.New() })
 	serveLoop(b, ts.app.Routes(), httptest.NewRequest(http.MethodGet, "/healthz", nil), http.StatusOK, "ok")
 }
+
+// BenchmarkLoginPageNet is the anonymous login page (prerendered) over
+// TCP on a server with serve's timeouts: the bench's login row.
+func BenchmarkLoginPageNet(b *testing.B) {
+	ts := newBenchServer(b)
+	netLoop(b, ts.app.Routes(), productionTimeouts, "/accounts/login/", `id="login-form"`)
+}
+
+// BenchmarkBareGinLoginPageNet is the floor for the login page's exact
+// response: a bare engine (no middleware) answering the same status,
+// headers and body from values built once. What the login page costs
+// above it is the middleware; what this costs above BenchmarkBareGinNet
+// is net/http's work for eleven headers instead of a few (the map grows
+// past its first group, WriteHeader clones and sorts it) and the bigger
+// body.
+func BenchmarkBareGinLoginPageNet(b *testing.B) {
+	ts := newBenchServer(b)
+	p := ts.app.areas.signIn.loginPlain["en"]
+	body := p.bytes()
+	if body == nil {
+		b.Fatal("no prerendered login page")
+	}
+	headers := http.Header{}
+	headers["Content-Security-Policy"] = ts.app.areas.mw.csp
+	for _, v := range securityHeaderValues {
+		headers[v.key] = v.val
+	}
+	headers["Cache-Control"] = noStoreValue
+	headers["Vary"] = varyValue
+	headers["Content-Type"] = htmlContentType
+	headers["Content-Length"] = p.length
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.GET("/accounts/login/", func(c *gin.Context) {
+		hd := c.Writer.Header()
+		hd["X-Request-Id"] = newRequestIDHeader()
+		for k, v := range headers {
+			hd[k] = v[:1:1]
+		}
+		c.Status(http.StatusOK)
+		_, _ = c.Writer.Write(body)
+	})
+	netLoop(b, r, productionTimeouts, "/accounts/login/", `id="login-form"`)
+}

@@ -75,6 +75,10 @@ type testSetup struct {
 	// listener, when set, is where the server listens (so BaseURL can be
 	// its address before the app is built: the OpenID issuer).
 	listener net.Listener
+	// renderAlways, when set, turns prerendering off (as templ's hot
+	// reload does), so every page goes through the render path: tests
+	// compare the two.
+	renderAlways bool
 }
 
 // newTestServerWith is newTestServer with a custom hasher or database
@@ -106,6 +110,9 @@ func newTestServerWith(t testing.TB, setup testSetup, opts ...func(*Config)) *te
 		hasher = passhash.NewHasher(testHashParams, 4, 5*time.Second)
 	}
 	app := NewApp(log, db, hasher, cfg)
+	if setup.renderAlways {
+		app.areas.signIn.loginPlain = nil
+	}
 	// Background work (the outbox worker, the sweeps) runs for the
 	// server's life and stops after it (cleanups run last-registered
 	// first), exactly as under serve.

@@ -55,7 +55,14 @@ func (h *Handler) localizerFor(r *http.Request, u *models.SessionUser) *locale.L
 // (tr) and components (components.T) find it. It runs after loadUser.
 func (h *middleware) localize(c *gin.Context) {
 	l := h.localizerFor(c.Request, currentUser(c))
-	c.Request = c.Request.WithContext(locale.With(c.Request.Context(), l))
+	if s, ok := c.Request.Context().(*requestScope); ok {
+		// Nothing has wrapped requestContext's scope (a signed-in
+		// request's session registry does): the scope holds it, without a
+		// context value and a request copy.
+		s.loc.Store(l)
+	} else {
+		c.Request = c.Request.WithContext(locale.With(c.Request.Context(), l))
+	}
 	c.Next()
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"gatehouse/internal/dbdeadline"
 	"gatehouse/internal/route"
 	"gatehouse/internal/websession"
 	"gatehouse/metrics"
@@ -112,7 +111,7 @@ func (h *middleware) limitBody(c *gin.Context) {
 }
 
 // requestContext gives the request the context the app's handlers run
-// in, in one new request value (each WithContext copies the request):
+// in (a requestScope: one allocation for all of it):
 //   - the request's ID (setRequestID), for lines logged with the context;
 //   - the client's address (trusted proxies applied) and user agent, where
 //     the session store can record them;
@@ -136,14 +135,15 @@ func (h *middleware) requestContext(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	ctx := c.Request.Context()
-	if id := requestID(c); id != "" {
-		ctx = WithRequestID(ctx, id)
-	}
-	ctx = models.WithClientInfo(ctx, models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()})
-	ctx, cancel := dbdeadline.With(ctx, h.cfg.DatabaseTimeout)
-	defer cancel()
-	c.Request = c.Request.WithContext(ctx)
+	s := newRequestScope(c.Request.Context(), requestID(c),
+		models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}, h.cfg.DatabaseTimeout)
+	defer s.Cancel()
+	// In place, as gorilla/sessions' registry and loadUser already change
+	// it: nothing else holds this request to see its old context (net/http
+	// keeps its own cancel function), and a copy would cost an allocation
+	// of the whole request.
+	r := c.Request
+	*r = *r.WithContext(s)
 	c.Next()
 }
 

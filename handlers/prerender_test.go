@@ -158,3 +158,76 @@ func TestLoginPageFitsOneWrite(t *testing.T) {
 		})
 	}
 }
+
+// rawGet sends a GET for path with the extra header lines on conn (kept
+// alive) and returns every byte of the response as it came, with the
+// lines that differ per request (Date, X-Request-Id) masked.
+func rawGet(t *testing.T, conn net.Conn, host, path, extra string) string {
+	t.Helper()
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: gatehouse-bench\r\n" + extra + "\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	var raw bytes.Buffer
+	res, err := http.ReadResponse(bufio.NewReader(io.TeeReader(conn, &raw)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	lines := strings.SplitAfter(raw.String(), "\r\n")
+	for i, l := range lines {
+		if k, _, ok := strings.Cut(l, ": "); ok && (k == "Date" || k == "X-Request-Id") {
+			lines[i] = k + ": (masked)\r\n"
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+// The prerendered login page is byte for byte what the render path sends
+// (status line, every header in its order, body), except the Date and
+// X-Request-Id values: serving from memory changes the cost, never the
+// response. In every language, with Accept-Language or the default, over
+// http and https (Strict-Transport-Security).
+func TestLoginPagePrerenderedSameResponse(t *testing.T) {
+	for _, base := range []string{"http://example.test", "https://example.test"} {
+		setBase := func(c *Config) { c.BaseURL = base }
+		fast := newTestServerWith(t, testSetup{}, setBase)
+		slow := newTestServerWith(t, testSetup{renderAlways: true}, setBase)
+		dial := func(ts *testServer) (net.Conn, string) {
+			addr := strings.TrimPrefix(ts.URL, "http://")
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			return conn, addr
+		}
+		fc, fa := dial(fast)
+		sc, sa := dial(slow)
+		extras := []string{"", "Accept-Language: de-DE,de;q=0.9,en;q=0.5\r\n", "Accept-Language: *\r\n", "Accept-Language: zz\r\n"}
+		for _, l := range locale.Languages {
+			extras = append(extras, "Accept-Language: "+l.Code+"\r\n")
+		}
+		for _, extra := range extras {
+			got := rawGet(t, fc, fa, route.URL(route.Login), extra)
+			want := rawGet(t, sc, sa, route.URL(route.Login), extra)
+			if !strings.Contains(got, `id="login-form"`) || !strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n") {
+				t.Fatalf("%s %q: not the login page:\n%s", base, extra, got)
+			}
+			if got != want {
+				t.Errorf("%s %q: prerendered response differs from the rendered one:\n%s\nwant:\n%s", base, extra, got, want)
+			}
+		}
+		if slow.app.areas.signIn.loginPlain != nil {
+			t.Fatal("the rendering server prerenders")
+		}
+		for _, l := range locale.Languages {
+			if fast.app.areas.signIn.loginPlain[l.Code].bytes() == nil {
+				t.Fatalf("the prerendering server has no %s page", l.Code)
+			}
+		}
+	}
+}

@@ -107,8 +107,13 @@ func safeRequestID(s string) bool {
 
 // RequestID returns the ID of the request ctx belongs to, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDCtxKey{}).(string)
-	return id
+	switch id := ctx.Value(requestIDCtxKey{}).(type) {
+	case string:
+		return id
+	case *string: // the request scope's
+		return *id
+	}
+	return ""
 }
 
 // WithRequestID returns ctx carrying a request ID, as the app's requests do.

@@ -2,9 +2,12 @@ package handlers
 
 import (
 	"fmt"
+	"log/slog"
+	"net/http"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
 
 	"gatehouse/internal/websession"
 	"gatehouse/models"
@@ -26,7 +29,7 @@ func session(c *gin.Context) *models.SessionState {
 	if v, ok := c.Get(stateKey); ok {
 		return v.(*models.SessionState)
 	}
-	st, _ := sessions.Default(c).Get(websession.SessionStateKey).(*models.SessionState)
+	st, _ := webSession(c).Get(websession.SessionStateKey).(*models.SessionState)
 	if st == nil {
 		st = &models.SessionState{} // store unavailable: loadUser has answered already
 	}
@@ -40,7 +43,7 @@ const touchedKey = "gatehouse.session_touched"
 // touch marks the session changed, so the response saves it.
 func touch(c *gin.Context) {
 	c.Set(touchedKey, true)
-	sessions.Default(c).Set(websession.SessionStateKey, session(c))
+	webSession(c).Set(websession.SessionStateKey, session(c))
 }
 
 // endSession ends the request's session (its row and cookie go when the
@@ -48,7 +51,7 @@ func touch(c *gin.Context) {
 // this starts a fresh, short-lived session.
 func endSession(c *gin.Context) {
 	session(c).End()
-	if s := sessions.Default(c); s.Get("_flash") != nil {
+	if s := webSession(c); s.Get("_flash") != nil {
 		s.Flashes()
 	}
 	touch(c)
@@ -86,7 +89,7 @@ func (h *Handler) flashLink(c *gin.Context, level, link, linkText, format string
 	if session(c).ID == "" && !c.GetBool(touchedKey) {
 		return
 	}
-	sessions.Default(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...), Link: link, LinkText: linkText})
+	webSession(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...), Link: link, LinkText: linkText})
 }
 
 // flashVisitor queues a message even for a visitor without a session,
@@ -94,7 +97,7 @@ func (h *Handler) flashLink(c *gin.Context, level, link, linkText, format string
 // a limited or one-time step (a sign-up that must be confirmed first, an
 // e-mail link confirmed in another browser).
 func (h *Handler) flashVisitor(c *gin.Context, level, format string, args ...any) {
-	sessions.Default(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...)})
+	webSession(c).AddFlash(models.Flash{Level: level, Message: fmt.Sprintf(format, args...)})
 }
 
 // takeFlashes returns and removes the pending flash messages. Without a
@@ -103,7 +106,7 @@ func (h *Handler) takeFlashes(c *gin.Context) []models.Flash {
 	if !h.hasSessionCookie(c) {
 		return nil
 	}
-	s := sessions.Default(c)
+	s := webSession(c)
 	if s.Get("_flash") == nil {
 		return nil
 	}
@@ -127,11 +130,11 @@ func (h *Handler) saveSession(c *gin.Context) bool {
 	if c.GetBool(sessionSaveFailedKey) {
 		return true
 	}
-	v, ok := c.Get(sessions.DefaultKey)
-	if !ok {
+	v := installedSession(c)
+	if v == nil {
 		return true
 	}
-	if err := v.(sessions.Session).Save(); err != nil {
+	if err := v.Save(); err != nil {
 		c.Set(sessionSaveFailedKey, true)
 		h.dbError(c, "save session", err)
 		return false
@@ -139,10 +142,122 @@ func (h *Handler) saveSession(c *gin.Context) bool {
 	return true
 }
 
-// installSessions is the middleware that gives each request its session.
+// installSessions is the middleware that gives each request its session:
+// gin-contrib's sessions.Sessions, or, behind requestContext, the same
+// handle kept in the request's scope (requestSession), so a request that
+// never touches its session (an anonymous page) costs no allocation.
 func (h *Handler) installSessions() gin.HandlerFunc {
-	return sessions.Sessions(h.store.CookieName(), ginStore{h.store})
+	name, store := h.store.CookieName(), ginStore{h.store}
+	eager := sessions.Sessions(name, store)
+	return func(c *gin.Context) {
+		s, ok := c.Request.Context().(*requestScope)
+		if !ok {
+			eager(c)
+			return
+		}
+		s.session = requestSession{name: name, request: c.Request, store: store, writer: c.Writer}
+		c.Next()
+	}
 }
+
+// webSession is the request's session handle (sessions.Default's, for
+// either kind installSessions gives).
+func webSession(c *gin.Context) sessions.Session {
+	if s := installedSession(c); s != nil {
+		return s
+	}
+	return sessions.Default(c) // panics, as it always did, with no session installed
+}
+
+// installedSession is the request's session handle, or nil.
+func installedSession(c *gin.Context) sessions.Session {
+	if s, _ := c.Request.Context().Value(requestScopeKey{}).(*requestScope); s != nil && s.session.store != nil {
+		return &s.session
+	}
+	if v, ok := c.Get(sessions.DefaultKey); ok {
+		return v.(sessions.Session)
+	}
+	return nil
+}
+
+// requestSession is gin-contrib's session handle (sessions.Sessions'
+// unexported type, method for method), living in the request's scope:
+// the session is loaded from the store on first use, and Save writes it
+// only when something changed it. gin-contrib's middleware also clears the
+// request's entry in gorilla/context's global map (a lock per request);
+// gorilla/sessions no longer keeps anything there (its registry is in the
+// request's context), and neither does anything else here.
+type requestSession struct {
+	name    string
+	request *http.Request
+	store   sessions.Store
+	session *gsessions.Session
+	written bool
+	writer  http.ResponseWriter
+}
+
+var _ sessions.Session = (*requestSession)(nil)
+
+func (s *requestSession) ID() string { return s.Session().ID }
+
+func (s *requestSession) Get(key any) any { return s.Session().Values[key] }
+
+func (s *requestSession) Set(key, val any) {
+	s.Session().Values[key] = val
+	s.written = true
+}
+
+func (s *requestSession) Delete(key any) {
+	delete(s.Session().Values, key)
+	s.written = true
+}
+
+func (s *requestSession) Clear() {
+	for key := range s.Session().Values {
+		s.Delete(key)
+	}
+}
+
+func (s *requestSession) AddFlash(value any, vars ...string) {
+	s.Session().AddFlash(value, vars...)
+	s.written = true
+}
+
+func (s *requestSession) Flashes(vars ...string) []any {
+	s.written = true
+	return s.Session().Flashes(vars...)
+}
+
+func (s *requestSession) Options(options sessions.Options) {
+	s.written = true
+	s.Session().Options = options.ToGorillaOptions()
+}
+
+func (s *requestSession) Save() error {
+	if !s.written {
+		return nil
+	}
+	err := s.Session().Save(s.request, s.writer)
+	if err == nil {
+		s.written = false
+	}
+	return err
+}
+
+// Session loads the session on first use. A store error is logged as
+// gin-contrib logs it (loadUser has answered the request with a 503 by
+// then: loadSession reports it).
+func (s *requestSession) Session() *gsessions.Session {
+	if s.session == nil {
+		var err error
+		if s.session, err = s.store.Get(s.request, s.name); err != nil {
+			slog.Error("[sessions] ERROR!", "err", err)
+		}
+	}
+	return s.session
+}
+
+func (s *requestSession) Written() bool { return s.written }
 
 // ginStore adapts the session store to gin-contrib's Store interface. The
 // cookie's attributes are defences, not preferences, so Options changes

@@ -150,6 +150,11 @@ type NewSession struct {
 
 type clientKey struct{}
 
+// ClientInfoKey is the context key ClientInfoOf reads. A context type that
+// holds the client's details itself (the HTTP layer's request scope)
+// answers it with a *ClientInfo: no value boxed per request.
+var ClientInfoKey any = clientKey{}
+
 // ClientInfo is what the session store records about who opened a session.
 type ClientInfo struct {
 	IP        string
@@ -162,9 +167,16 @@ func WithClientInfo(ctx context.Context, ci ClientInfo) context.Context {
 	return context.WithValue(ctx, clientKey{}, ci)
 }
 
+// ClientInfoOf returns the client details ctx carries (WithClientInfo or
+// a context answering ClientInfoKey), or none.
 func ClientInfoOf(ctx context.Context) ClientInfo {
-	ci, _ := ctx.Value(clientKey{}).(ClientInfo)
-	return ci
+	switch ci := ctx.Value(clientKey{}).(type) {
+	case ClientInfo:
+		return ci
+	case *ClientInfo:
+		return *ci
+	}
+	return ClientInfo{}
 }
 
 // Lifetimes are how long sessions last: a remembered (persistent) one

@@ -23,25 +23,20 @@ import (
 // a redirect) costs no timer; Err alone checks the parent and the budget
 // without one. The budget still counts from the call to With.
 func With(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	p := &pausableDeadline{Context: parent, done: make(chan struct{}), left: d, since: time.Now()}
-	return p, func() { p.finish(context.Canceled) }
+	p := new(Pausable)
+	p.Init(parent, d)
+	return p, p.Cancel
 }
 
-// pauserKey finds the request's pausable deadline among context values.
-type pauserKey struct{}
-
-// Pause stops ctx's database deadline from counting until the
-// returned function is called (a no-op for other contexts).
-func Pause(ctx context.Context) (resume func()) {
-	if p, ok := ctx.Value(pauserKey{}).(*pausableDeadline); ok {
-		return p.pause()
-	}
-	return func() {}
-}
-
-type pausableDeadline struct {
+// Pausable is the context With returns, as a type that can be embedded:
+// a context type holding a request's values beside it makes the values
+// and the deadline one allocation (the app's request scope). Init it
+// before use, call Cancel when done, and never copy it.
+type Pausable struct {
 	context.Context // the parent: values, and its cancellation
-	done            chan struct{}
+	// done is made by the first Done (or set to closedChan by an end
+	// before that): a request that never asks costs no channel.
+	done chan struct{}
 
 	mu         sync.Mutex
 	err        error
@@ -53,12 +48,43 @@ type pausableDeadline struct {
 	armed      atomic.Bool // the timer and the parent's watch are set up
 }
 
+// Init makes p a context that ends d after now (see With).
+func (p *Pausable) Init(parent context.Context, d time.Duration) {
+	p.Context, p.left, p.since = parent, d, time.Now()
+}
+
+// Cancel ends p (With's CancelFunc).
+func (p *Pausable) Cancel() { p.finish(context.Canceled) }
+
+// closedChan is the Done channel of a Pausable that ended before anything
+// asked for it.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// pauserKey finds the request's pausable deadline among context values.
+type pauserKey struct{}
+
+// Pause stops ctx's database deadline from counting until the
+// returned function is called (a no-op for other contexts).
+func Pause(ctx context.Context) (resume func()) {
+	if p, ok := ctx.Value(pauserKey{}).(*Pausable); ok {
+		return p.pause()
+	}
+	return func() {}
+}
+
 // armLocked starts the timer (unless paused) and watches the parent; p.mu
 // is held.
-func (p *pausableDeadline) armLocked() {
+func (p *Pausable) armLocked() {
 	if p.armed.Load() || p.err != nil {
 		return
 	}
+	// done is set before armed: Done reads it without the lock once
+	// armed, and it never changes after.
+	p.done = make(chan struct{})
 	p.armed.Store(true)
 	if p.paused == 0 {
 		p.left -= time.Since(p.since)
@@ -69,16 +95,7 @@ func (p *pausableDeadline) armLocked() {
 	p.stopParent = context.AfterFunc(parent, func() { p.finish(context.Cause(parent)) })
 }
 
-func (p *pausableDeadline) arm() {
-	if p.armed.Load() {
-		return
-	}
-	p.mu.Lock()
-	p.armLocked()
-	p.mu.Unlock()
-}
-
-func (p *pausableDeadline) finish(err error) {
+func (p *Pausable) finish(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.finishLocked(err)
@@ -86,7 +103,7 @@ func (p *pausableDeadline) finish(err error) {
 
 // finishLocked ends the context with err (Canceled for nil), once; p.mu is
 // held.
-func (p *pausableDeadline) finishLocked(err error) {
+func (p *Pausable) finishLocked(err error) {
 	if p.err != nil {
 		return
 	}
@@ -94,7 +111,11 @@ func (p *pausableDeadline) finishLocked(err error) {
 		err = context.Canceled
 	}
 	p.err = err
-	close(p.done)
+	if p.done == nil {
+		p.done = closedChan
+	} else {
+		close(p.done)
+	}
 	if p.timer != nil {
 		p.timer.Stop()
 	}
@@ -103,15 +124,20 @@ func (p *pausableDeadline) finishLocked(err error) {
 	}
 }
 
-func (p *pausableDeadline) Done() <-chan struct{} {
-	p.arm()
-	return p.done
+func (p *Pausable) Done() <-chan struct{} {
+	if p.armed.Load() {
+		return p.done
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armLocked()
+	return p.done // made by armLocked, or ended before (closedChan)
 }
 
 // Err needs no timer: before anything asked for Done, it looks at the
 // parent and the budget itself (a page's render asks, its database work
 // may not), and only Done arms the timer and the watch of the parent.
-func (p *pausableDeadline) Err() error {
+func (p *Pausable) Err() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err == nil && !p.armed.Load() {
@@ -125,7 +151,7 @@ func (p *pausableDeadline) Err() error {
 	return p.err
 }
 
-func (p *pausableDeadline) Deadline() (time.Time, bool) {
+func (p *Pausable) Deadline() (time.Time, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.paused > 0 {
@@ -134,14 +160,14 @@ func (p *pausableDeadline) Deadline() (time.Time, bool) {
 	return p.since.Add(p.left), true
 }
 
-func (p *pausableDeadline) Value(key any) any {
+func (p *Pausable) Value(key any) any {
 	if key == (pauserKey{}) {
 		return p
 	}
 	return p.Context.Value(key)
 }
 
-func (p *pausableDeadline) pause() func() {
+func (p *Pausable) pause() func() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {

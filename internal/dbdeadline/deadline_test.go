@@ -100,7 +100,7 @@ func TestDeadlineArmsOnFirstUse(t *testing.T) {
 func TestErrArmsNothing(t *testing.T) {
 	c, cancel := With(context.Background(), 80*time.Millisecond)
 	defer cancel()
-	p := c.(*pausableDeadline)
+	p := c.(*Pausable)
 	if err := c.Err(); err != nil || p.armed.Load() || p.timer != nil {
 		t.Fatalf("fresh: got %v, armed %v; want nil, unarmed", err, p.armed.Load())
 	}
@@ -134,5 +134,54 @@ func TestErrArmsNothing(t *testing.T) {
 	case <-c2.Done():
 	default:
 		t.Fatal("Done is not closed once Err reported the cancellation")
+	}
+}
+
+// TestDoneChannelOnlyWhenAsked: a request that never asks for Done (the
+// anonymous pages) costs no channel; one that asks gets an open channel
+// that its end closes, and an end before anyone asked still gives a
+// closed one.
+func TestDoneChannelOnlyWhenAsked(t *testing.T) {
+	c, cancel := With(context.Background(), time.Hour)
+	p := c.(*Pausable)
+	if p.done != nil {
+		t.Fatal("a fresh deadline made a channel")
+	}
+	cancel()
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done is open after cancel")
+	}
+	if !errors.Is(c.Err(), context.Canceled) {
+		t.Fatalf("got %v, want Canceled", c.Err())
+	}
+
+	c2, cancel2 := With(context.Background(), time.Hour)
+	done := c2.Done()
+	select {
+	case <-done:
+		t.Fatal("Done is closed before the end")
+	default:
+	}
+	if c2.Done() != done {
+		t.Fatal("Done changed between calls")
+	}
+	cancel2()
+	select {
+	case <-done:
+	default:
+		t.Fatal("the channel Done gave is open after cancel")
+	}
+
+	var embedded struct{ Pausable }
+	embedded.Init(context.Background(), 50*time.Millisecond)
+	select {
+	case <-embedded.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("an embedded deadline never ended")
+	}
+	if !errors.Is(embedded.Err(), context.DeadlineExceeded) {
+		t.Fatalf("embedded: got %v, want DeadlineExceeded", embedded.Err())
 	}
 }

@@ -320,6 +320,11 @@ func (l *Localizer) localizeErr(m *i18n.Message, data map[string]any, count any)
 
 type ctxKey struct{}
 
+// ContextKey is the context key From reads. A context type that holds the
+// localizer itself (the HTTP layer's request scope) answers it with a
+// non-nil *Localizer, or passes it on to its parent.
+var ContextKey any = ctxKey{}
+
 // With returns ctx carrying l.
 func With(ctx context.Context, l *Localizer) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
