@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/mattn/go-sqlite3"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -50,9 +51,20 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 	}
 	var dialector gorm.Dialector
 	var connector *sqliteConnector
+	var pgGen *pgGeneration
+	var pgConfig *pgx.ConnConfig
+	var pgPool *sql.DB
 	maxConns := DefaultSQLiteMaxConns()
 	if isPostgresURL(url) {
-		dialector = postgres.New(postgres.Config{DSN: strings.TrimSpace(url)})
+		// Our own pool (pgx's, each connection wrapped so that its commits
+		// move the change stamp: changes_pg.go), handed to GORM.
+		pgGen = new(pgGeneration)
+		pool, cfg, err := openPostgresPool(strings.TrimSpace(url), pgGen)
+		if err != nil {
+			return nil, openErr(dbErr("connect", err))
+		}
+		pgPool, pgConfig = pool, cfg
+		dialector = postgres.New(postgres.Config{Conn: pool})
 		maxConns = DefaultPostgresMaxConns
 	} else {
 		dsn, err := sqliteDSN(url, o.busyTimeout)
@@ -94,6 +106,9 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		NowFunc:     func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
+		if pgPool != nil {
+			pgPool.Close()
+		}
 		return nil, openErr(dbErr("connect", err))
 	}
 	sqlDB, err := db.DB()
@@ -129,6 +144,13 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*gorm.DB, error)
 		// cached: the lookups read the database every time.
 		if w, release, err := watchSQLite(ctx, sqliteFile(url), connector.Connect); err == nil {
 			setWatch(sqlDB, w, release)
+		} else if o.log != nil {
+			o.log.Warn("database change watch unavailable; lookups are not cached", "err", err)
+		}
+	}
+	if pgGen != nil {
+		if w, err := watchPostgres(ctx, sqlDB, pgConfig, pgGen, o.log); err == nil {
+			setWatch(sqlDB, w, w.close)
 		} else if o.log != nil {
 			o.log.Warn("database change watch unavailable; lookups are not cached", "err", err)
 		}

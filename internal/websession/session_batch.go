@@ -15,11 +15,12 @@ import (
 // (sessionsUserQuery): under load, one round trip serves many requests;
 // when the app is idle every lookup still runs at once, alone.
 //
-// Nothing is cached and no lookup waits for a timer: each request's
-// session is read by a statement that starts after the request asked for
-// it, so a session revoked, expired or signed out before the request came
-// is refused as before. Expiry is checked per lookup, against that
-// request's clock.
+// The batcher keeps nothing (the cache in front of it, session_load.go,
+// serves only rows read since the database last changed) and no lookup
+// waits for a timer: each request's session is read by a statement that
+// starts after the request asked for it, so a session revoked, expired
+// or signed out before the request came is refused as before. Expiry is
+// checked per lookup, against that request's clock.
 //
 // How it works: at most maxInFlight statements run at once. A lookup that
 // finds a free slot leads: it takes every lookup waiting (up to maxBatch,

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -308,3 +310,33 @@ func TestParseSQLiteTime(t *testing.T) {
 
 // rowID is a session row ID (64 hex digits) for a test case's name.
 func rowID(name string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(name))) }
+
+// The session lookups are cached until the database changes; on PostgreSQL
+// another instance's changes are known only for the tables with a notify
+// trigger (models.NotifiedTables). Every statement the lookup runs, on
+// either database, reads only those.
+func TestCachedStatementsReadNotifiedTables(t *testing.T) {
+	db := openTestDB(t)
+	groups := models.GroupNamesColumn(db, "u.id")
+	queries := []string{packedSessionQuery(""), packedSessionQuery(groups)}
+	for _, n := range lookupBatchSizes {
+		queries = append(queries, sessionsUserQuery("", n), sessionsUserQuery(groups, n))
+	}
+	from := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+([a-z_][a-z0-9_]*)`)
+	notified := models.NotifiedTables()
+	for _, q := range queries {
+		found := 0
+		for _, m := range from.FindAllStringSubmatch(q, -1) {
+			if strings.EqualFold(m[1], "LATERAL") {
+				continue
+			}
+			found++
+			if !slices.Contains(notified, m[1]) {
+				t.Errorf("%q reads %s, which has no notify trigger (models.NotifiedTables)", q, m[1])
+			}
+		}
+		if found == 0 {
+			t.Errorf("found no table in %q", q)
+		}
+	}
+}
