@@ -58,6 +58,12 @@ const (
 	pgStaleBound = 100 * time.Millisecond
 	// pgTriggerName is the triggers' name on each table.
 	pgTriggerName = "gatehouse_changes"
+	// pgIdleAfter is how long without a request for a stamp before the
+	// listener stops sending heartbeats (an idle server sends none);
+	// pgIdlePoll is how often it looks again: the first requests after
+	// a pause read the database until the next heartbeat is back.
+	pgIdleAfter = time.Second
+	pgIdlePoll  = 50 * time.Millisecond
 )
 
 // notifiedTables are the tables whose commits notify pgChangesChannel
@@ -317,6 +323,10 @@ type pgWatch struct {
 	// plus one; 0 for none since the listener connected).
 	beat atomic.Int64
 	base time.Time
+	// asked is when Stamp was last called (since base, updated at most
+	// every pgBeatEvery); beats counts the heartbeats sent (tests).
+	asked atomic.Int64
+	beats atomic.Uint64
 
 	cfg     *pgx.ConnConfig
 	channel string // the heartbeats' channel, this watch's own
@@ -402,13 +412,18 @@ func (w *pgWatch) now() int64 { return int64(time.Since(w.base)) + 1 }
 // than pgStaleBound ago. Atomics and a clock read: it runs per request.
 func (w *pgWatch) Stamp() (ChangeStamp, bool) {
 	var s ChangeStamp
+	now := w.now()
+	if now-w.asked.Load() > int64(pgBeatEvery) {
+		w.asked.Store(now) // keeps (or wakes) the heartbeats
+	}
 	if !w.up.Load() {
 		return s, false
 	}
 	// The heartbeat before the counter: the listener bumps for every
-	// notification before it records the heartbeat behind them.
+	// notification before it records the heartbeat behind them. (now was
+	// read first: a heartbeat sent since is only younger.)
 	beat := w.beat.Load()
-	if beat == 0 || w.now()-beat >= int64(pgStaleBound) {
+	if beat == 0 || now-beat >= int64(pgStaleBound) {
 		return s, false
 	}
 	s.w[0] = w.gen.n.Load()
@@ -495,9 +510,10 @@ func (w *pgWatch) connect(ctx context.Context) (*pgx.Conn, error) {
 // sending a heartbeat every pgBeatEvery.
 func (w *pgWatch) listen(ctx context.Context, conn *pgx.Conn) error {
 	next := time.Now()
-	since, warned := next, false
+	var firstBeat time.Time // of this connection
+	warned := false
 	for {
-		if !warned && w.beat.Load() == 0 && time.Since(since) > 5*time.Second {
+		if !warned && !firstBeat.IsZero() && w.beat.Load() == 0 && time.Since(firstBeat) > 5*time.Second {
 			// LISTEN through a pooler in transaction mode, say: the
 			// notifications never come back.
 			w.log.Warn("database change listener gets no heartbeat back; lookups are not cached")
@@ -511,10 +527,20 @@ func (w *pgWatch) listen(ctx context.Context, conn *pgx.Conn) error {
 			}
 		}
 		if !time.Now().Before(next) {
-			if err := w.sendBeat(ctx, conn); err != nil {
-				return err
+			if w.now()-w.asked.Load() > int64(pgIdleAfter) {
+				// Nobody asked for a stamp lately: no heartbeat (an idle
+				// server costs the database nothing). Notifications still
+				// move the counter meanwhile.
+				next = time.Now().Add(pgIdlePoll)
+			} else {
+				if err := w.sendBeat(ctx, conn); err != nil {
+					return err
+				}
+				if firstBeat.IsZero() {
+					firstBeat = time.Now()
+				}
+				next = time.Now().Add(pgBeatEvery)
 			}
-			next = time.Now().Add(pgBeatEvery)
 		}
 		wctx, cancel := context.WithDeadline(ctx, next)
 		n, err := conn.WaitForNotification(wctx)
@@ -539,6 +565,7 @@ func (w *pgWatch) listen(ctx context.Context, conn *pgx.Conn) error {
 // number, recording when.
 func (w *pgWatch) sendBeat(ctx context.Context, conn *pgx.Conn) error {
 	w.seq++
+	w.beats.Add(1)
 	slot := &w.sent[w.seq%uint64(len(w.sent))]
 	slot.seq, slot.at = w.seq, w.now()
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -345,6 +345,38 @@ func TestPostgresStampBoundedByHeartbeat(t *testing.T) {
 	freshStamp(t, w)
 }
 
+// An idle watch sends no heartbeats (and so gives no stamp); the first
+// request for a stamp wakes them, and a stamp follows.
+func TestPostgresHeartbeatsStopWhenIdle(t *testing.T) {
+	skipUnlessPostgres(t)
+	db := openTestDB(t)
+	w := pgWatchOf(t, db)
+	freshStamp(t, w)
+	time.Sleep(pgIdleAfter + 3*pgIdlePoll)
+	before := w.beats.Load()
+	time.Sleep(10 * pgBeatEvery)
+	if sent := w.beats.Load() - before; sent != 0 {
+		t.Fatalf("an idle watch sent %d heartbeats", sent)
+	}
+	if _, ok := w.Stamp(); ok {
+		t.Fatal("a stamp from an idle watch, with no heartbeat for a second")
+	}
+	start := time.Now()
+	freshStamp(t, w)
+	if d := time.Since(start); d > pgIdlePoll+pgStaleBound {
+		t.Fatalf("a stamp %v after the first request: want within %v", d, pgIdlePoll+pgStaleBound)
+	}
+	// Busy again: heartbeats go on while stamps are asked for.
+	before = w.beats.Load()
+	for range 10 {
+		freshStamp(t, w)
+		time.Sleep(pgBeatEvery)
+	}
+	if w.beats.Load() == before {
+		t.Fatal("no heartbeat while stamps were asked for")
+	}
+}
+
 // Close stops the listener: its goroutine ends, its connection closes and
 // the watch gives no stamp.
 func TestPostgresWatchClose(t *testing.T) {
