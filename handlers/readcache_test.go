@@ -2,13 +2,15 @@ package handlers
 
 import (
 	"context"
-	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
@@ -139,6 +141,62 @@ func TestCachedSessionSeesEveryCommit(t *testing.T) {
 	}
 }
 
+// browseBurst runs 8 goroutines requesting / with one of cookies (chosen at
+// random) until its stop function is called. ended[i] says cookie i's
+// session has been ended; it is read before each request begins, and each
+// answer is counted by it and by whether the page greets signedIn.
+func browseBurst(t *testing.T, ts *testServer, cookies []string, ended []atomic.Bool, signedIn string) (*burstCounts, func()) {
+	t.Helper()
+	n := &burstCounts{}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 30 * time.Second,
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				i := rand.IntN(len(cookies))
+				wasEnded := ended[i].Load()
+				req, _ := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
+				req.AddCookie(&http.Cookie{Name: ts.h.store.CookieName(), Value: cookies[i]})
+				res, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				doc, err := goquery.NewDocumentFromReader(res.Body)
+				res.Body.Close()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				in := strings.TrimSpace(doc.Find("[data-testid=greeting]").Text()) == signedIn
+				n.requests.Add(1)
+				switch {
+				case wasEnded:
+					n.after.Add(1)
+					if in {
+						n.signedInAfter.Add(1)
+					}
+				case in:
+					n.signedInBefore.Add(1)
+				}
+			}
+		})
+	}
+	return n, func() { close(done); wg.Wait() }
+}
+
+// burstCounts are browseBurst's answers: all of them, those signed in before
+// their session ended, those begun after it ended, and of these the ones
+// still signed in (which must be none).
+type burstCounts struct{ requests, signedInBefore, after, signedInAfter atomic.Int64 }
+
 // A burst of requests with one session while another handle deletes it:
 // once the delete has returned, no request that began after it is served
 // as signed in.
@@ -151,66 +209,22 @@ func TestCachedSessionRevocationBurst(t *testing.T) {
 	c := ts.client(t)
 	c.login("alice", "a long enough passphrase")
 	greeting(t, c)
-	cookie := ts.h.store.CookieName() + "=" + c.sessionCookie()
 	other := otherHandle(t, ts)
 
-	var revoked time.Time // set once the delete returned
-	var mu sync.Mutex
-	var late, lateSignedIn, before int
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
-				req.Header.Set("Cookie", cookie)
-				mu.Lock()
-				after := !revoked.IsZero()
-				mu.Unlock()
-				res, err := client.Do(req)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				body, _ := io.ReadAll(res.Body)
-				res.Body.Close()
-				in := strings.Contains(string(body), "Hi alice!")
-				mu.Lock()
-				if after {
-					late++
-					if in {
-						lateSignedIn++
-					}
-				} else if in {
-					before++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	ended := make([]atomic.Bool, 1)
+	n, stop := browseBurst(t, ts, []string{c.sessionCookie()}, ended, "Hi alice!")
 	time.Sleep(150 * time.Millisecond)
 	if err := other.Exec("DELETE FROM sessions WHERE user_id = ?", u.ID).Error; err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	revoked = time.Now()
-	mu.Unlock()
+	ended[0].Store(true)
 	time.Sleep(150 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	if before == 0 || late == 0 {
-		t.Fatalf("the burst did not straddle the delete (%d signed-in before, %d after)", before, late)
+	stop()
+	if n.signedInBefore.Load() == 0 || n.after.Load() == 0 {
+		t.Fatalf("the burst did not straddle the delete (%d signed-in before, %d after)", n.signedInBefore.Load(), n.after.Load())
 	}
-	if lateSignedIn != 0 {
-		t.Fatalf("%d of %d requests begun after the session was deleted were served signed in", lateSignedIn, late)
+	if s := n.signedInAfter.Load(); s != 0 {
+		t.Fatalf("%d of %d requests begun after the session was deleted were served signed in", s, n.after.Load())
 	}
 }
 
