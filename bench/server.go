@@ -21,9 +21,9 @@ import (
 
 // buildApp compiles the real gatehouse binary into dir, exactly as `task
 // build` does (plus build tags, for the loopback pprof listener).
-func buildApp(ctx context.Context, dir string, tags string) (string, error) {
-	bin := filepath.Join(dir, "gatehouse")
-	args := []string{"build", "-trimpath", "-o", bin}
+func buildApp(ctx context.Context, dir string, tags string) (installed, linked string, err error) {
+	linked = filepath.Join(dir, "gatehouse.linked")
+	args := []string{"build", "-trimpath", "-o", linked}
 	if tags != "" {
 		args = append(args, "-tags", tags)
 	}
@@ -31,9 +31,43 @@ func buildApp(ctx context.Context, dir string, tags string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build: %w", err)
+		return "", "", fmt.Errorf("go build: %w", err)
 	}
-	return bin, nil
+	installed = filepath.Join(dir, "gatehouse")
+	if err := install(linked, installed); err != nil {
+		return "", "", err
+	}
+	return installed, linked, nil
+}
+
+// install copies the executable src to dst the way install(1) and cp(1)
+// do (io.Copy between files is copy_file_range(2), as theirs is), and the
+// benchmarked servers run that copy, not the linker's output. The idle RSS
+// of the same bytes depends on how the file was written: the kernel maps
+// an executable's page-cache folios whole, and ext4 on Linux 6.x keeps a
+// file in folios as large as the writes that made it, up to 2 MiB. The
+// linker writes through a shared memory mapping (2 MiB folios); so would
+// one 60 MB write(2). A copy made like this one, a file unpacked from an
+// image layer or a package (32–128 KB writes) or one read back from disk
+// is in small folios. The difference, about 15 MB, is all the executable's
+// shared and reclaimable file pages; the process's own memory is the same
+// (docs/performance.md, "Fifth round"). The report gives both figures
+// (startupResult.LinkedIdleRSSMB).
+func install(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // server is a running gatehouse process.
