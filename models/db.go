@@ -277,7 +277,7 @@ func sqliteDSN(raw string, busyTimeout time.Duration) (string, error) {
 	q.Set("_txlock", "immediate")
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")
-	q.Set("_cache_size", "-16000")
+	q.Set("_cache_size", strconv.Itoa(sqliteCacheKiB))
 	return "file:" + path + "?" + q.Encode(), nil
 }
 

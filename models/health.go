@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,34 +15,73 @@ import (
 	"gorm.io/gorm"
 )
 
+// sqliteCacheKiB is each SQLite connection's page cache (PRAGMA cache_size:
+// negative is KiB), 16 MB.
+const sqliteCacheKiB = -16000
+
+// quickCheckCacheKiB is the page cache a quick_check runs with. The check
+// reads every page of the file once, so a big cache does not speed it up,
+// and what it fills stays allocated with its pooled connection: on a
+// 400 MB database the start-up check left 16 MB of pages behind, a third
+// of the server's idle RSS.
+const quickCheckCacheKiB = -256
+
 // QuickCheck runs SQLite's PRAGMA quick_check over the whole file and
 // returns ErrCorrupt, with SQLite's first findings, when it is damaged. Open
 // runs it at start so a corrupt file stops the server with a clear message
 // instead of failing requests one by one. Other databases check themselves.
+//
+// It runs on a connection of its own with a small page cache
+// (quickCheckCacheKiB), which it sets back to the pool's size afterwards;
+// lowering the size frees the pages above it, so the check leaves no more
+// memory behind than that.
 func QuickCheck(ctx context.Context, db *gorm.DB) error {
 	if db.Dialector.Name() != "sqlite" {
 		return nil
 	}
-	rows, err := db.WithContext(ctx).Raw("PRAGMA quick_check(5)").Rows()
+	sqlDB, err := db.DB()
 	if err != nil {
 		return dbErr("quick check", err)
 	}
-	defer rows.Close()
-	var found []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			return dbErr("quick check", err)
-		}
-		found = append(found, line)
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return dbErr("quick check", err)
 	}
-	if err := rows.Err(); err != nil {
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size=%d", quickCheckCacheKiB)); err != nil {
+		return dbErr("quick check", err)
+	}
+	found, err := quickCheck(ctx, conn)
+	// Back to the pool's size even when the check failed or ctx ended;
+	// a connection that cannot be reset is not put back in the pool.
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size=%d", sqliteCacheKiB)); rerr != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	if err != nil {
 		return dbErr("quick check", err)
 	}
 	if len(found) != 1 || found[0] != "ok" {
 		return fmt.Errorf("quick check: %w: %s", ErrCorrupt, strings.Join(found, "; "))
 	}
 	return nil
+}
+
+// quickCheck returns what PRAGMA quick_check(5) says on conn.
+func quickCheck(ctx context.Context, conn *sql.Conn) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, "PRAGMA quick_check(5)")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var found []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, err
+		}
+		found = append(found, line)
+	}
+	return found, rows.Err()
 }
 
 // Probe checks that the database can be read and written, for a readiness
