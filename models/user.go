@@ -271,14 +271,20 @@ func (e *ValidationError) OrNil() error {
 // server notices an import.
 func RefreshLegacyDummy(ctx context.Context, db *gorm.DB, h *passhash.Hasher) (int64, error) {
 	var hashes []string
-	err := db.WithContext(ctx).Model(&User{}).
-		Where("password <> '' AND password NOT LIKE ? AND password NOT LIKE ?", "$argon2id$%", "!%").
-		Limit(100_000).Pluck("password", &hashes).Error
+	err := legacyHashes(db.WithContext(ctx)).Pluck("password", &hashes).Error
 	if err != nil {
 		return 0, dbErr("read legacy hashes", err)
 	}
 	h.SetLegacyDummy(passhash.PickLegacyDummy(hashes))
 	return int64(len(hashes)), nil
+}
+
+// legacyHashes selects the users whose password is a legacy hash, at most
+// 100,000: through the partial index idx_users_legacy_hash (migration
+// 00095), whose condition is legacyHashSQL, so it reads those users only,
+// not the whole table.
+func legacyHashes(db *gorm.DB) *gorm.DB {
+	return db.Model(&User{}).Where(legacyHashSQL).Limit(100_000)
 }
 
 // NewValidationError returns an empty ValidationError to add messages to.
