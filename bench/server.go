@@ -47,9 +47,8 @@ func buildApp(ctx context.Context, dir string, tags string) (installed, linked s
 // an executable's page-cache folios whole, and ext4 on Linux 6.x keeps a
 // file in folios as large as the writes that made it, up to 2 MiB. The
 // linker writes through a shared memory mapping (2 MiB folios); so would
-// one 60 MB write(2). A copy made like this one, a file unpacked from an
-// image layer or a package (32–128 KB writes) or one read back from disk
-// is in small folios. The difference, about 15 MB, is all the executable's
+// one 60 MB write(2). A copy made like this one, or the file read back
+// from disk after its pages were dropped, is in small folios. The difference, about 15 MB, is all the executable's
 // shared and reclaimable file pages; the process's own memory is the same
 // (docs/performance.md, "Fifth round"). The report gives both figures
 // (startupResult.LinkedIdleRSSMB).

@@ -188,7 +188,7 @@ func (u *Users) filtered(db *gorm.DB, q UserQuery) *gorm.DB {
 			tx = tx.Where(f.col+" <> ?", f.rare)
 		}
 	}
-	// "Yes" reads the partial index idx_users_legacy_hash; "No" (the
+	// "Yes" can read the partial index idx_users_legacy_hash; "No" (the
 	// users already on argon2id, nearly everyone) reads every row's
 	// password, milliseconds for 100k users: an operator's occasional look.
 	switch q.LegacyHash {
