@@ -232,12 +232,17 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	b := &bencher{o: o, bin: bin, rep: rep}
-	// The ceiling: this program, serving a bare Gin engine.
+	// The ceiling: this program, serving a bare Gin engine, run from an
+	// installed copy like the app (install in server.go).
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	bareSrv, err := startServer(ctx, self, "", bareGinEnv+"=1")
+	bareBin := filepath.Join(tmp, "bench-bare-gin")
+	if err := install(self, bareBin); err != nil {
+		return err
+	}
+	bareSrv, err := startServer(ctx, bareBin, "", bareGinEnv+"=1")
 	if err != nil {
 		return fmt.Errorf("bare gin: %w", err)
 	}
@@ -249,7 +254,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			rep.OAuth2Skipped = why
 			logf("scenario %s (oauth2-proxy /oauth2/auth) skipped: %s", oauth2ScenarioID, why)
 		} else {
-			srv, cookie, err := startOAuth2Proxy(ctx, bin, tmp)
+			copied := filepath.Join(tmp, "oauth2-proxy")
+			if err := install(bin, copied); err != nil {
+				return err
+			}
+			srv, cookie, err := startOAuth2Proxy(ctx, copied, tmp)
 			if err != nil {
 				return fmt.Errorf("oauth2-proxy: %w", err)
 			}
