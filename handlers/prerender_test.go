@@ -125,28 +125,12 @@ func TestLoginPageFitsOneWrite(t *testing.T) {
 		t.Run(l.Code, func(t *testing.T) {
 			// What the bench sends, on a kept-alive connection, asking
 			// for the language.
-			req := "GET " + route.URL(route.Login) + " HTTP/1.1\r\nHost: " + addr +
-				"\r\nUser-Agent: gatehouse-bench\r\nAccept-Language: " + l.Code + "\r\n\r\n"
 			before := writes.Load()
-			if _, err := io.WriteString(conn, req); err != nil {
-				t.Fatal(err)
-			}
-			// Every byte read from the connection: the one response in
-			// flight, as it was sent.
-			var raw bytes.Buffer
-			res, err := http.ReadResponse(bufio.NewReader(io.TeeReader(conn, &raw)), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(res.Body)
-			res.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw, res, body := rawExchange(t, conn, addr, route.URL(route.Login), "Accept-Language: "+l.Code+"\r\n")
 			if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `<html lang="`+l.Code+`"`) || !strings.Contains(string(body), `id="login-form"`) {
 				t.Fatalf("got %d, not the %s login page:\n%s", res.StatusCode, l.Code, body)
 			}
-			size, head := raw.Len(), raw.Len()-len(body)
+			size, head := len(raw), len(raw)-len(body)
 			t.Logf("%s: %d bytes (headers %d, body %d), %d to spare", l.Code, size, head, len(body), connWriteBuffer-size)
 			if size > connWriteBuffer {
 				t.Errorf("%s login page response: got %d bytes (headers %d + body %d), want at most %d (one write)",
@@ -159,10 +143,10 @@ func TestLoginPageFitsOneWrite(t *testing.T) {
 	}
 }
 
-// rawGet sends a GET for path with the extra header lines on conn (kept
-// alive) and returns every byte of the response as it came, with the
-// lines that differ per request (Date, X-Request-Id) masked.
-func rawGet(t *testing.T, conn net.Conn, host, path, extra string) string {
+// rawExchange sends a GET for path, as the bench does, with the extra
+// header lines on conn (kept alive), and returns every byte of the one
+// response in flight as it was sent, the response and its body.
+func rawExchange(t *testing.T, conn net.Conn, host, path, extra string) (string, *http.Response, []byte) {
 	t.Helper()
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: gatehouse-bench\r\n" + extra + "\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
@@ -173,11 +157,20 @@ func rawGet(t *testing.T, conn net.Conn, host, path, extra string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
-	lines := strings.SplitAfter(raw.String(), "\r\n")
+	return raw.String(), res, body
+}
+
+// rawGet is rawExchange's bytes, with the lines that differ per request
+// (Date, X-Request-Id) masked.
+func rawGet(t *testing.T, conn net.Conn, host, path, extra string) string {
+	t.Helper()
+	raw, _, _ := rawExchange(t, conn, host, path, extra)
+	lines := strings.SplitAfter(raw, "\r\n")
 	for i, l := range lines {
 		if k, _, ok := strings.Cut(l, ": "); ok && (k == "Date" || k == "X-Request-Id") {
 			lines[i] = k + ": (masked)\r\n"
