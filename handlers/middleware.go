@@ -110,11 +110,32 @@ func (h *middleware) limitBody(c *gin.Context) {
 	c.Next()
 }
 
+// requestContextFor is requestContext for the routes of engine.
+func (h *middleware) requestContextFor(engine *gin.Engine) gin.HandlerFunc {
+	resolve := clientOf(engine)
+	return func(c *gin.Context) { h.requestContext(c, resolve) }
+}
+
+// clientOf resolves a request's client as engine sees it: the address
+// with its trusted proxies applied (gin's ClientIP) and the user agent.
+func clientOf(engine *gin.Engine) clientResolver {
+	return func(r *http.Request) models.ClientInfo {
+		// Gin resolves the address only for a gin.Context of the engine:
+		// a fresh one, since the request's own serves another request
+		// once this one is done, and a late reader must still get this
+		// request's client.
+		c := gin.CreateTestContextOnly(nil, engine)
+		c.Request = r
+		return models.ClientInfo{IP: c.ClientIP(), UserAgent: r.UserAgent()}
+	}
+}
+
 // requestContext gives the request the context the app's handlers run
 // in (a requestScope: one allocation for all of it):
 //   - the request's ID (setRequestID), for lines logged with the context;
 //   - the client's address (trusted proxies applied) and user agent, where
-//     the session store can record them;
+//     the session store and the event log record them, resolved when they
+//     first ask (resolve);
 //   - a deadline of DatabaseTimeout (time spent waiting for or doing
 //     password hashing, which HASH_QUEUE_TIMEOUT bounds on its own, does
 //     not count), so every statement of the request, on SQLite or
@@ -125,7 +146,7 @@ func (h *middleware) limitBody(c *gin.Context) {
 //
 // Routes that never reach the database (/healthz, the static files) skip
 // it: their ID is in the response header and the request's log line.
-func (h *middleware) requestContext(c *gin.Context) {
+func (h *middleware) requestContext(c *gin.Context, resolve clientResolver) {
 	// A database file removed or replaced under the server (found by the
 	// probe's watch): every answer would come from, and every write go
 	// to, the old unlinked file and be lost at restart.
@@ -135,14 +156,13 @@ func (h *middleware) requestContext(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	s := newRequestScope(c.Request.Context(), requestID(c),
-		models.ClientInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}, h.cfg.DatabaseTimeout)
+	r := c.Request
+	s := newRequestScope(r.Context(), requestID(c), r, resolve, h.cfg.DatabaseTimeout)
 	defer s.Cancel()
 	// In place, as gorilla/sessions' registry and loadUser already change
 	// it: nothing else holds this request to see its old context (net/http
 	// keeps its own cancel function), and a copy would cost an allocation
 	// of the whole request.
-	r := c.Request
 	*r = *r.WithContext(s)
 	c.Next()
 }

@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,7 +77,7 @@ func TestRequestContext(t *testing.T) {
 		ok       bool
 	}
 	var got seen
-	r.GET("/ctx", mw.requestContext, func(c *gin.Context) {
+	r.GET("/ctx", mw.requestContextFor(r), func(c *gin.Context) {
 		ctx := c.Request.Context()
 		got.id = RequestID(ctx)
 		got.client = models.ClientInfoOf(ctx)
@@ -104,6 +107,85 @@ func TestRequestContext(t *testing.T) {
 		if !got.ok || got.deadline <= 6*time.Second || got.deadline > 7*time.Second {
 			t.Errorf("deadline: got %v in %v, want about 7s", got.ok, got.deadline)
 		}
+	}
+}
+
+// TestRequestClientResolvedLazily: the client's details are resolved when
+// something first asks for them, once however many ask at once, with the
+// engine's trusted proxies applied; and a reader holding the context after
+// the request is done still gets that request's client, though its
+// gin.Context has since served another request.
+func TestRequestClientResolvedLazily(t *testing.T) {
+	ts := newTestServer(t)
+	mw := ts.app.areas.mw
+	r := gin.New()
+	if err := r.SetTrustedProxies([]string{"192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	var resolved atomic.Int64
+	resolve := clientOf(r)
+	var held []context.Context
+	r.GET("/ctx", func(c *gin.Context) {
+		mw.requestContext(c, func(req *http.Request) models.ClientInfo {
+			resolved.Add(1)
+			time.Sleep(20 * time.Millisecond) // long enough for readers to meet here
+			return resolve(req)
+		})
+	}, func(c *gin.Context) {
+		ctx := c.Request.Context()
+		held = append(held, ctx)
+		if c.Query("ask") == "" {
+			c.Status(http.StatusNoContent)
+			return
+		}
+		// A burst of readers: one resolution, the same answer for all.
+		var wg sync.WaitGroup
+		got := make([]models.ClientInfo, 16)
+		for i := range got {
+			wg.Go(func() { got[i] = models.ClientInfoOf(ctx) })
+		}
+		wg.Wait()
+		for i, ci := range got {
+			if ci != got[0] {
+				t.Errorf("reader %d: got %+v, reader 0 got %+v", i, ci, got[0])
+			}
+		}
+		c.Status(http.StatusNoContent)
+	})
+	serve := func(path, remote, xff, ua string) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.RemoteAddr = remote
+		req.Header.Set("X-Forwarded-For", xff)
+		req.Header.Set("User-Agent", ua)
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNoContent {
+			t.Fatalf("%s: got status %d, want 204", path, rec.Code)
+		}
+	}
+
+	serve("/ctx", "198.51.100.7:4321", "203.0.113.9", "first/1.0")
+	if n := resolved.Load(); n != 0 {
+		t.Fatalf("nothing asked for the client, yet it was resolved %d times", n)
+	}
+	serve("/ctx?ask=1", "192.0.2.1:4321", "203.0.113.9", "second/1.0")
+	if n := resolved.Load(); n != 1 {
+		t.Fatalf("16 readers at once: resolved %d times, want 1", n)
+	}
+	serve("/ctx", "198.51.100.8:1", "", "third/1.0")
+
+	// The first request, read now: its own peer (not trusted, so its
+	// X-Forwarded-For is ignored), not the later requests'.
+	if got, want := models.ClientInfoOf(held[0]), (models.ClientInfo{IP: "198.51.100.7", UserAgent: "first/1.0"}); got != want {
+		t.Errorf("first request read late: got %+v, want %+v", got, want)
+	}
+	// The second came through the trusted proxy: the address it forwarded.
+	if got, want := models.ClientInfoOf(held[1]), (models.ClientInfo{IP: "203.0.113.9", UserAgent: "second/1.0"}); got != want {
+		t.Errorf("second request: got %+v, want %+v", got, want)
+	}
+	if n := resolved.Load(); n != 2 {
+		t.Errorf("resolved %d times in all, want 2 (each request that was asked, once)", n)
 	}
 }
 

@@ -44,6 +44,7 @@ func (a *App) router() *gin.Engine {
 	_ = r.SetTrustedProxies(h.cfg.TrustedProxies)
 
 	r.Use(mw.recoverPanics, mw.logRequests, mw.securityHeaders)
+	requestContext := mw.requestContextFor(r)
 
 	// Static and health: no session, no database.
 	r.GET(route.Pattern(route.Healthz), mw.healthz)
@@ -56,7 +57,7 @@ func (a *App) router() *gin.Engine {
 	// client credentials, never cookies).
 	r.GET(route.Pattern(route.OIDCDiscovery), oidcp.discovery)
 	r.GET(route.Pattern(route.OIDCKeys), oidcp.jwks)
-	opAPI := r.Group("/", mw.noStore, mw.requestContext, mw.limitBody)
+	opAPI := r.Group("/", mw.noStore, requestContext, mw.limitBody)
 	opAPI.GET(route.Pattern(route.OIDCAuthorize), oidcp.opEndpoint)
 	opAPI.POST(route.Pattern(route.OIDCAuthorize), oidcp.opEndpoint)
 	for _, n := range []route.Name{route.OIDCToken, route.OIDCRevoke, route.OIDCIntrospect} {
@@ -67,7 +68,7 @@ func (a *App) router() *gin.Engine {
 	opAPI.POST(route.Pattern(route.OIDCUserinfo), oidcp.userinfo)
 	opAPI.OPTIONS(route.Pattern(route.OIDCUserinfo), oidcp.userinfo)
 
-	app := r.Group("/", mw.noStore, mw.requestContext, mw.limitBody,
+	app := r.Group("/", mw.noStore, requestContext, mw.limitBody,
 		h.installSessions(), mw.loadUser, mw.localize)
 
 	// Public.
@@ -206,7 +207,7 @@ func (a *App) router() *gin.Engine {
 	sudo.POST(route.Pattern(route.SocialConnect), social.connectSubmit)
 	sudo.POST(route.Pattern(route.SocialDisconnect), social.disconnectSubmit)
 
-	r.NoRoute(mw.slashRedirect(r), mw.noStore, mw.requestContext, h.installSessions(), mw.loadUser, mw.localize, h.notFound)
+	r.NoRoute(mw.slashRedirect(r), mw.noStore, requestContext, h.installSessions(), mw.loadUser, mw.localize, h.notFound)
 	r.NoMethod(mw.noStore, mw.localize, h.methodNotAllowed)
 	return r
 }

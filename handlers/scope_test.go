@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ func TestRequestScopeValues(t *testing.T) {
 	de := locale.For("de")
 	parent := locale.With(context.WithValue(context.Background(), parentKey{}, "kept"), de)
 	client := models.ClientInfo{IP: "192.0.2.7", UserAgent: "scope-test"}
-	s := newRequestScope(parent, "abc-123", client, time.Hour)
+	fixed := func(*http.Request) models.ClientInfo { return client }
+	s := newRequestScope(parent, "abc-123", nil, fixed, time.Hour)
 	var ctx context.Context = s
 
 	if got := RequestID(ctx); got != "abc-123" {
@@ -44,10 +46,10 @@ func TestRequestScopeValues(t *testing.T) {
 	if got := locale.From(locale.With(ctx, de)); got != de {
 		t.Errorf("localizer added on top: got %s, want de", got.Lang())
 	}
-	if got := RequestID(newRequestScope(context.Background(), "", client, time.Hour)); got != "" {
+	if got := RequestID(newRequestScope(context.Background(), "", nil, fixed, time.Hour)); got != "" {
 		t.Errorf("no ID: got %q", got)
 	}
-	if got := RequestID(newRequestScope(WithRequestID(context.Background(), "outer"), "", client, time.Hour)); got != "outer" {
+	if got := RequestID(newRequestScope(WithRequestID(context.Background(), "outer"), "", nil, fixed, time.Hour)); got != "outer" {
 		t.Errorf("no ID of its own: got %q, want the parent's", got)
 	}
 
@@ -60,7 +62,7 @@ func TestRequestScopeValues(t *testing.T) {
 	if err := ctx.Err(); err != nil {
 		t.Fatalf("Err: got %v, want nil", err)
 	}
-	short := newRequestScope(context.Background(), "x", client, 20*time.Millisecond)
+	short := newRequestScope(context.Background(), "x", nil, fixed, 20*time.Millisecond)
 	select {
 	case <-short.Done():
 	case <-time.After(5 * time.Second):
