@@ -273,13 +273,19 @@ func (h *middleware) logRequests(c *gin.Context) {
 	id := setRequestID(c)
 	h.warnUntrustedForwarding(c)
 	c.Next()
-	status := c.Writer.Status()
 	// Only values from fixed sets go into labels and log fields: a route
 	// pattern of the table (or one value for the rest) and a known method.
 	route := c.FullPath()
 	if route == "" {
 		route = "(no route)"
 	}
+	h.requestDone(c.Request, id, route, c.Writer.Status(), start, c.ClientIP)
+}
+
+// requestDone counts a finished request in the metrics and logs its line
+// (debug, or warn for a 5xx): logRequests' end, and the plain lane's
+// (lane.go). clientIP is called only for a line that is logged.
+func (h *middleware) requestDone(r *http.Request, id, route string, status int, start time.Time, clientIP func() string) {
 	level := slog.LevelDebug
 	if status >= 500 {
 		level = slog.LevelWarn
@@ -287,18 +293,18 @@ func (h *middleware) logRequests(c *gin.Context) {
 	// Most requests are not logged at all (debug level is off in
 	// production) and metrics may be off: decide before reading the
 	// clock again or building the line.
-	logged := h.log.Enabled(c.Request.Context(), level)
+	logged := h.log.Enabled(r.Context(), level)
 	if h.cfg.Metrics == nil && !logged {
 		return
 	}
 	took := time.Since(start)
-	h.cfg.Metrics.Request(route, c.Request.Method, status, took)
+	h.cfg.Metrics.Request(route, r.Method, status, took)
 	if !logged {
 		return
 	}
-	h.log.Log(c.Request.Context(), level, "request", "request_id", id, "method", metrics.MethodLabel(c.Request.Method), "route", route, "status", status,
+	h.log.Log(r.Context(), level, "request", "request_id", id, "method", metrics.MethodLabel(r.Method), "route", route, "status", status,
 		"duration_ms", strconv.FormatFloat(float64(took.Microseconds())/1000, 'f', 2, 64),
-		"client_ip", c.ClientIP())
+		"client_ip", clientIP())
 }
 
 // recoverPanics turns a panic into a logged 500 page instead of a dropped

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
@@ -35,6 +36,11 @@ type prerendered struct {
 	body  []byte // nil when rendering failed: the handler renders instead
 	// length is the Content-Length header's value, built with body.
 	length []string
+	// lane is the chain's whole response to a plain request for the page
+	// (lane.go), nil until one has been answered; laneServed counts the
+	// requests the lane answered with it.
+	lane       atomic.Pointer[laneResponse]
+	laneServed atomic.Int64
 }
 
 func newPrerendered(lang string, build func() templ.Component) *prerendered {
@@ -103,6 +109,7 @@ func (h *Handler) servePrerendered(c *gin.Context, p *prerendered) bool {
 		hd["Content-Type"] = htmlContentType[:1:1]
 	}
 	hd["Content-Length"] = p.length[:1:1]
+	p.keepLaneResponse(c.Request, hd, body)
 	c.Status(http.StatusOK)
 	if _, err := c.Writer.Write(body); err != nil {
 		_ = c.Error(err) // as Gin's Data records it

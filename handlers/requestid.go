@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
 	"strconv"
 	"sync/atomic"
 	"unsafe"
@@ -66,19 +67,22 @@ const maxRequestIDLen = 64
 // request; requestContext puts it in the context of the requests that
 // reach the app's handlers (see requestID).
 func setRequestID(c *gin.Context) string {
-	// The canonical key itself: Header.Get would canonicalize
-	// "X-Request-ID" into a new string on every request.
-	in := c.Request.Header["X-Request-Id"]
-	var val []string
-	if len(in) > 0 && safeRequestID(in[0]) {
-		// The request's own value, shared: len == cap, so Header.Add on
-		// either side copies instead of writing into the other.
-		val = in[:1:1]
-	} else {
-		val = newRequestIDHeader()
-	}
+	val := requestIDValue(c.Request.Header)
 	c.Writer.Header()["X-Request-Id"] = val
 	return val[0]
+}
+
+// requestIDValue is the X-Request-ID header value of a request with
+// headers in (setRequestID).
+func requestIDValue(in http.Header) []string {
+	// The canonical key itself: Header.Get would canonicalize
+	// "X-Request-ID" into a new string on every request.
+	if v := in["X-Request-Id"]; len(v) > 0 && safeRequestID(v[0]) {
+		// The request's own value, shared: len == cap, so Header.Add on
+		// either side copies instead of writing into the other.
+		return v[:1:1]
+	}
+	return newRequestIDHeader()
 }
 
 // requestID returns the ID setRequestID gave the request.

@@ -21,7 +21,8 @@ func (a *App) Routes() http.Handler {
 	for _, n := range []route.Name{route.OIDCToken, route.OIDCRevoke, route.OIDCIntrospect, route.OIDCUserinfo} {
 		cop.AddInsecureBypassPattern("POST " + route.URL(n))
 	}
-	return cop.Handler(a.router())
+	r := a.router()
+	return cop.Handler(a.plainLane(r, r))
 }
 
 // router builds the Gin engine with every route and middleware.
