@@ -125,17 +125,6 @@ func readBody(t *testing.T, res *http.Response) string {
 	return string(b)
 }
 
-// maskPerRequest is rawGet's masking for a response already read.
-func maskPerRequest(raw string) string {
-	lines := strings.SplitAfter(raw, "\r\n")
-	for i, l := range lines {
-		if k, _, ok := strings.Cut(l, ": "); ok && (k == "Date" || k == "X-Request-Id") {
-			lines[i] = k + ": (masked)\r\n"
-		}
-	}
-	return strings.Join(lines, "")
-}
-
 // Only plain requests take the lane: once it is open, a signed-in user
 // is still sent away from the login page, a language cookie, ?next=,
 // htmx, a forwarded address, a body, HEAD, a header the lane does not

@@ -166,10 +166,16 @@ func rawExchange(t *testing.T, conn net.Conn, host, path, extra string) (string,
 }
 
 // rawGet is rawExchange's bytes, with the lines that differ per request
-// (Date, X-Request-Id) masked.
+// masked (maskPerRequest).
 func rawGet(t *testing.T, conn net.Conn, host, path, extra string) string {
 	t.Helper()
 	raw, _, _ := rawExchange(t, conn, host, path, extra)
+	return maskPerRequest(raw)
+}
+
+// maskPerRequest masks the values of a raw response's lines that differ
+// per request (Date, X-Request-Id).
+func maskPerRequest(raw string) string {
 	lines := strings.SplitAfter(raw, "\r\n")
 	for i, l := range lines {
 		if k, _, ok := strings.Cut(l, ": "); ok && (k == "Date" || k == "X-Request-Id") {
@@ -189,17 +195,8 @@ func TestLoginPagePrerenderedSameResponse(t *testing.T) {
 		setBase := func(c *Config) { c.BaseURL = base }
 		fast := newTestServerWith(t, testSetup{}, setBase)
 		slow := newTestServerWith(t, testSetup{renderAlways: true}, setBase)
-		dial := func(ts *testServer) (net.Conn, string) {
-			addr := strings.TrimPrefix(ts.URL, "http://")
-			conn, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { conn.Close() })
-			return conn, addr
-		}
-		fc, fa := dial(fast)
-		sc, sa := dial(slow)
+		fc, fa := dialServer(t, fast)
+		sc, sa := dialServer(t, slow)
 		extras := []string{"", "Accept-Language: de-DE,de;q=0.9,en;q=0.5\r\n", "Accept-Language: *\r\n", "Accept-Language: zz\r\n"}
 		for _, l := range locale.Languages {
 			extras = append(extras, "Accept-Language: "+l.Code+"\r\n")
