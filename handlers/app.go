@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"github.com/gin-gonic/gin"
+
 	"context"
 	"log/slog"
 	"net/http"
@@ -30,6 +32,9 @@ type App struct {
 	core    *core.Core
 	h       *Handler
 	areas   areas
+	// loginChain is the login page's middleware, which the plain lane
+	// stands in for (TestPlainLaneStandsInForTheChain).
+	loginChain gin.HandlersChain
 }
 
 // areas are the handler types of the app, one per area of routes.

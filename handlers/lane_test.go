@@ -7,6 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
+	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -246,4 +250,31 @@ func TestPlainLaneReplacedFile(t *testing.T) {
 		}
 	}
 	wantUnavailable(t, res, false)
+}
+
+// The plain lane stands in for the login page's middleware chain (each
+// either decides nothing for a plain request, or the lane decides it the
+// same way). A middleware added to the chain must be weighed for the lane,
+// mirrored there or kept out by narrowing plainHeader, before this list
+// changes.
+func TestPlainLaneStandsInForTheChain(t *testing.T) {
+	ts := newTestServer(t)
+	var got []string
+	for _, h := range ts.app.loginChain {
+		// The function's name, without the package, the router that made
+		// a closure, and the closure's number (the compiler's choice).
+		name := runtime.FuncForPC(reflect.ValueOf(h).Pointer()).Name()
+		name = strings.TrimPrefix(strings.TrimPrefix(name, "gatehouse/handlers."), "(*App).router.")
+		name = regexp.MustCompile(`(-fm|\.func\d+)$`).ReplaceAllString(name, "")
+		got = append(got, name)
+	}
+	want := []string{
+		"(*middleware).recoverPanics", "(*middleware).logRequests", "(*middleware).securityHeaders",
+		"(*middleware).noStore", "(*middleware).requestContextFor", "(*middleware).limitBody",
+		"(*Handler).installSessions", "(*middleware).loadUser", "(*middleware).localize",
+		"(*middleware).guestOnly",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the login page's middleware changed; weigh the change for the plain lane (lane.go), then update this list:\n got %q\nwant %q", got, want)
+	}
 }

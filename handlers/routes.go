@@ -100,6 +100,7 @@ func (a *App) router() *gin.Engine {
 
 	// Guests only: a signed-in user is sent on.
 	guests := app.Group("/", mw.guestOnly)
+	a.loginChain = guests.Handlers
 	guests.GET(route.Pattern(route.Login), signIn.loginPage)
 	guests.POST(route.Pattern(route.Login), signIn.loginSubmit)
 	guests.GET(route.Pattern(route.Signup), signIn.signupPage)
