@@ -101,9 +101,26 @@ func BenchmarkHealthz(b *testing.B) {
 	serveLoop(b, ts.app.Routes(), httptest.NewRequest(http.MethodGet, "/healthz", nil), http.StatusOK, "ok")
 }
 
+// BenchmarkLoginPageAnonymous is a visitor's plain GET of the login page:
+// after the first, the plain lane answers it (lane.go).
 func BenchmarkLoginPageAnonymous(b *testing.B) {
 	ts := newBenchServer(b)
 	serveLoop(b, ts.app.Routes(), httptest.NewRequest(http.MethodGet, "/accounts/login/", nil), http.StatusOK, `id="login-form"`)
+	if ts.app.areas.signIn.loginPlain["en"].laneCount() == 0 {
+		b.Fatal("the plain lane answered nothing")
+	}
+}
+
+// BenchmarkLoginPageChain is the same page through the middleware chain:
+// a header the plain lane does not know keeps the request out of it.
+func BenchmarkLoginPageChain(b *testing.B) {
+	ts := newBenchServer(b)
+	req := httptest.NewRequest(http.MethodGet, "/accounts/login/", nil)
+	req.Header.Set("X-Bench", "chain")
+	serveLoop(b, ts.app.Routes(), req, http.StatusOK, `id="login-form"`)
+	if n := ts.app.areas.signIn.loginPlain["en"].laneCount(); n != 0 {
+		b.Fatalf("the plain lane answered %d", n)
+	}
 }
 
 func BenchmarkHomeSignedIn(b *testing.B) {
