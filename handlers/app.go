@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"github.com/gin-gonic/gin"
-
 	"context"
 	"log/slog"
 	"net/http"
@@ -10,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/a-h/templ"
+	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
 	"gatehouse/auth"

@@ -10,8 +10,8 @@ import (
 	"gatehouse/internal/route"
 )
 
-// The plain lane answers the plain login page (a visitor's first GET of
-// /accounts/login/: no cookie, no query, no body) before the router, the
+// The plain lane answers the plain login page (a visitor's GET of
+// /accounts/login/ with no cookie, no query, no body) before the router, the
 // way Django's FetchFromCacheMiddleware answers a cached anonymous page
 // before the view: with the response the middleware chain itself gave a
 // plain request for the page in that language, which servePrerendered
@@ -91,8 +91,8 @@ func plainHeader(k string) bool {
 	return false
 }
 
-// plainLane is next behind the plain lane. engine is the router next
-// leads to (its trusted proxies give a logged line's client address).
+// plainLane puts the plain lane in front of next. engine is the router
+// next leads to (its trusted proxies give a logged line's client address).
 func (a *App) plainLane(next http.Handler, engine *gin.Engine) http.Handler {
 	mw, signIn := a.areas.mw, a.areas.signIn
 	path, pattern := route.URL(route.Login), route.Pattern(route.Login)
