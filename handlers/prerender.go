@@ -89,7 +89,7 @@ var htmlContentType = []string{"text/html; charset=utf-8"}
 // nothing) when there is none, so the caller renders it instead.
 //
 // It writes what c.Data(200, "text/html; charset=utf-8", body) writes (the
-// render path: TestLoginPagePrerenderedSameResponse compares the bytes),
+// render path: TestPlainLaneSameResponse compares the bytes),
 // with header values built once: Gin's Data boxes a renderer, builds the
 // Content-Type slice, formats the length and canonicalizes its key on
 // every request.
