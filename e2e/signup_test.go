@@ -72,11 +72,21 @@ func TestBrowserSignupValidatesLiveAndInline(t *testing.T) {
 	b.typeInto("id_email", "bob@example.com")
 	b.typeInto("id_password1", "a long enough passphrase")
 	b.typeInto("id_password2", "a long enough passphrase")
+	b.signupChecksPassed("password1", "password2")
 	b.click(signupForm + ` [type="submit"]`)
 	b.waitUntil("to leave the signup page", "location.pathname !== "+js(signupPath))
 	if _, err := a.accounts.Login(context.Background(), auth.LoginInput{Username: "bob", Password: "a long enough passphrase"}); err != nil {
 		t.Errorf("new account bob: login: got %v, want success", err)
 	}
+}
+
+// signupChecksPassed waits, as a person would, until the sign-up form's
+// live checks have passed the given fields and no check is still on its
+// way. Each answer adds a line under its field and moves the submit button
+// down: a click aimed while one lands can miss the button.
+func (b *tab) signupChecksPassed(fields ...string) {
+	b.t.Helper()
+	b.waitUntil("the live checks to pass", jsList(fields)+`.every(f => document.querySelector("#id_" + f + "-msg .ok")) && !document.querySelector("#signup-form .htmx-request")`)
 }
 
 // containsWord reports whether the space-separated list holds w.

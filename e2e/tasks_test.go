@@ -237,6 +237,7 @@ func TestTaskSignUpAndConfirm(t *testing.T) {
 		b.typeInto("id_email", "newbie@example.com")
 		b.typeInto("id_password1", "a long enough passphrase")
 		b.typeInto("id_password2", "a long enough passphrase")
+		b.signupChecksPassed("username", "password1", "password2")
 		b.shot("2-signup")
 		b.click(`[data-testid="signup-submit"]`)
 		b.waitText(`[data-testid="greeting"]`, "Hi newbie!")
