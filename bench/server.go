@@ -48,9 +48,10 @@ func buildApp(ctx context.Context, dir string, tags string) (installed, linked s
 // file in folios as large as the writes that made it, up to 2 MiB. The
 // linker writes through a shared memory mapping (2 MiB folios); so would
 // one 60 MB write(2). A copy made like this one, or the file read back
-// from disk after its pages were dropped, is in small folios. The difference, about 15 MB, is all the executable's
-// shared and reclaimable file pages; the process's own memory is the same
-// (docs/performance.md, "Fifth round"). The report gives both figures
+// from disk after its pages were dropped, is in small folios. The
+// difference, about 15 MB, is all the executable's shared and reclaimable
+// file pages; the process's own memory is the same (docs/performance.md,
+// "Fifth round"). The report gives both figures
 // (startupResult.LinkedIdleRSSMB).
 func install(src, dst string) error {
 	in, err := os.Open(src)
